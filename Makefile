@@ -1,0 +1,42 @@
+# nucleus build and test entry points. `make test` must pass on a fresh
+# Debian machine as root: it installs what the tests need first.
+
+GO        ?= go
+BIN       := bin/nucleus
+PKGS      := ./...
+# Debian packages the kernel tests need (installed by `make deps` when missing).
+DEB_PKGS  := libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps
+
+.PHONY: build test deps check vet fmt-check demo bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/nucleus
+
+# deps installs missing Debian packages (as root) and downloads Go modules.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run make deps as root)"; exit 1; fi; \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(GO) mod download
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+test: deps fmt-check vet build
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+demo: deps build
+	./$(BIN) validate --project-directory examples/hello
+	./$(BIN) config --project-directory examples/hello
+
+bench: deps build
+	./bench/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"nucleus/internal/rootdir"
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	files       []string
+	projectName string
+	projectDir  string
+	root        string
+	logLevel    string
+}
+
+var globals globalOptions
+
+// subcommands are registered by each command's file in init().
+var subcommands []func() *cobra.Command
+
+func newRootCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "nucleus",
+		Short:         "Supervise sandboxed services declared in nucleus.yaml",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return setupLogging(globals.logLevel)
+		},
+	}
+	f := cmd.PersistentFlags()
+	f.StringArrayVarP(&globals.files, "file", "f", nil, "project file (repeatable; later files override earlier ones)")
+	f.StringVarP(&globals.projectName, "project-name", "p", "", "project name (default: $NUCLEUS_PROJECT_NAME, name:, or the directory name)")
+	f.StringVar(&globals.projectDir, "project-directory", "", "project directory (default: the directory of the first file)")
+	f.StringVar(&globals.root, "root", "", "state root (default $"+rootdir.EnvVar+", /run/nucleus and /var/lib/nucleus as root)")
+	f.StringVar(&globals.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	for _, mk := range subcommands {
+		cmd.AddCommand(mk())
+	}
+	return cmd
+}
+
+func setupLogging(level string) error {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "info", "":
+		l = slog.LevelInfo
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		return &exitError{code: 2, err: fmt.Errorf("--log-level: unknown level %q; expected debug, info, warn or error", level)}
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	return nil
+}
+
+// stateRoot resolves the state root from --root and the environment.
+func stateRoot() rootdir.Root { return rootdir.Resolve(globals.root) }

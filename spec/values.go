@@ -1,0 +1,163 @@
+package spec
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ByteSize is a size in bytes. It prints in the largest exact unit ("256M").
+type ByteSize int64
+
+// ParseByteSize accepts a plain byte count or a number with a k/m/g suffix in
+// either case, optionally followed by b ("256M", "64mb", "1g", "512k", "1024").
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if t == "" {
+		return 0, fmt.Errorf("empty size; expected a number with an optional k, m or g suffix, like 256M")
+	}
+	t = strings.TrimSuffix(t, "b")
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(t, "k"):
+		mult, t = 1<<10, strings.TrimSuffix(t, "k")
+	case strings.HasSuffix(t, "m"):
+		mult, t = 1<<20, strings.TrimSuffix(t, "m")
+	case strings.HasSuffix(t, "g"):
+		mult, t = 1<<30, strings.TrimSuffix(t, "g")
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || t == "" || strings.ContainsAny(t, "eE+-") {
+		return 0, fmt.Errorf("invalid size %q; expected a number with an optional k, m or g suffix, like 256M", s)
+	}
+	v := f * float64(mult)
+	if v > 1<<62 {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return ByteSize(v), nil
+}
+
+// String prints the size in the largest unit that divides it exactly.
+func (b ByteSize) String() string {
+	switch {
+	case b == 0:
+		return "0"
+	case b%(1<<30) == 0:
+		return strconv.FormatInt(int64(b)>>30, 10) + "G"
+	case b%(1<<20) == 0:
+		return strconv.FormatInt(int64(b)>>20, 10) + "M"
+	case b%(1<<10) == 0:
+		return strconv.FormatInt(int64(b)>>10, 10) + "K"
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+// MarshalText prints the human form, so `nucleus config` shows "256M".
+func (b ByteSize) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+// UnmarshalText parses the human form.
+func (b *ByteSize) UnmarshalText(p []byte) error {
+	v, err := ParseByteSize(string(p))
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// Duration is a time.Duration that prints as "10s" and parses Go and
+// compose forms ("1m30s", "500ms", "10s", "1h").
+type Duration time.Duration
+
+// ParseDuration parses a Go/compose duration. A bare number is rejected
+// because its unit would be a guess.
+func ParseDuration(s string) (Duration, error) {
+	t := strings.TrimSpace(s)
+	d, err := time.ParseDuration(t)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q; expected a number with a unit, like 500ms, 10s or 1m30s", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("invalid duration %q; must not be negative", s)
+	}
+	return Duration(d), nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText prints the Go form.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses the Go/compose form.
+func (d *Duration) UnmarshalText(p []byte) error {
+	v, err := ParseDuration(string(p))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// Signal is a signal name in canonical "SIGTERM" form.
+type Signal string
+
+var signals = map[string]syscall.Signal{
+	"SIGHUP": syscall.SIGHUP, "SIGINT": syscall.SIGINT, "SIGQUIT": syscall.SIGQUIT,
+	"SIGKILL": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
+	"SIGTERM": syscall.SIGTERM, "SIGWINCH": syscall.SIGWINCH, "SIGPWR": syscall.SIGPWR,
+	"SIGSTOP": syscall.SIGSTOP, "SIGCONT": syscall.SIGCONT, "SIGALRM": syscall.SIGALRM,
+	"SIGABRT": syscall.SIGABRT, "SIGTRAP": syscall.SIGTRAP,
+}
+
+// ParseSignal accepts "SIGTERM", "TERM" (any case) and returns the canonical name.
+func ParseSignal(s string) (Signal, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(t, "SIG") {
+		t = "SIG" + t
+	}
+	if _, ok := signals[t]; !ok {
+		return "", fmt.Errorf("unknown signal %q; expected a name like SIGTERM or TERM", s)
+	}
+	return Signal(t), nil
+}
+
+// Number returns the signal number (SIGTERM when unset).
+func (s Signal) Number() syscall.Signal {
+	if n, ok := signals[string(s)]; ok {
+		return n
+	}
+	return syscall.SIGTERM
+}
+
+// capabilityNames are the Linux capabilities known to nucleus, by number.
+var capabilityNames = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+	"CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+}
+
+// ParseCapability accepts "NET_ADMIN" or "CAP_NET_ADMIN" (any case) and
+// returns the canonical "CAP_NET_ADMIN" name and its number.
+func ParseCapability(s string) (string, int, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(t, "CAP_") {
+		t = "CAP_" + t
+	}
+	for i, n := range capabilityNames {
+		if n == t {
+			return n, i, nil
+		}
+	}
+	return "", 0, fmt.Errorf("unknown capability %q; expected a name like NET_BIND_SERVICE", s)
+}
