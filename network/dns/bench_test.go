@@ -1,0 +1,67 @@
+package dns
+
+import (
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"nucleus/internal/testutil"
+)
+
+// benchQueries sends b.N A queries for a local name over conn and reports
+// the median round trip beside the mean.
+func benchQueries(b *testing.B, conn net.Conn) {
+	c := mdns.Client{Net: "udp", Timeout: 2 * time.Second}
+	dc := &mdns.Conn{Conn: conn}
+	req := new(mdns.Msg)
+	req.SetQuestion("web.", mdns.TypeA)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		m, _, err := c.ExchangeWithConn(req, dc)
+		if err != nil || len(m.Answer) != 2 {
+			b.Fatalf("query: %v %v", err, m)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "median-µs")
+}
+
+// BenchmarkLocalQueryLoopback: a service name over UDP on the host loopback.
+func BenchmarkLocalQueryLoopback(b *testing.B) {
+	s, addr := startServer(b, Config{Upstreams: []string{"127.0.0.1:9"}})
+	s.SetRecords(map[string][]net.IP{"web": ips("10.89.0.2", "10.89.0.3")})
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	benchQueries(b, conn)
+}
+
+// BenchmarkLocalQueryInNetns: the client and the listener inside a network
+// namespace, the server in this process — the sandbox's view.
+func BenchmarkLocalQueryInNetns(b *testing.B) {
+	testutil.RequireRoot(b)
+	ns := newNetns(b)
+	s := NewServer(Config{Upstreams: []string{"127.0.0.1:9"}})
+	defer s.Close()
+	if err := s.ListenInNetns(ns, "127.0.0.1:0"); err != nil {
+		b.Fatal(err)
+	}
+	s.SetRecords(map[string][]net.IP{"web": ips("10.89.0.2", "10.89.0.3")})
+	var conn net.Conn
+	if err := InNetns(ns, func() (err error) {
+		conn, err = net.Dial("udp", s.Addrs()[0].String())
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	benchQueries(b, conn)
+}

@@ -1,0 +1,372 @@
+package dns
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"nucleus/internal/testutil"
+)
+
+func ips(s ...string) []net.IP {
+	var out []net.IP
+	for _, x := range s {
+		out = append(out, net.ParseIP(x))
+	}
+	return out
+}
+
+func TestLocalNamesAnswerAOverUDPAndTCP(t *testing.T) {
+	up := startUpstream(t, nxdomain)
+	s, addr := startServer(t, Config{Upstreams: []string{up}})
+	s.SetRecords(map[string][]net.IP{
+		"web":       ips("10.89.0.2"),
+		"Web.Shop":  ips("10.89.0.2"),
+		"db-2":      ips("10.89.0.4"),
+		"cache.":    ips("10.89.0.5"),
+		"frontdoor": ips("10.89.0.2"), // alias
+	})
+	for _, netw := range []string{"udp", "tcp"} {
+		for name, want := range map[string]string{
+			"web": "10.89.0.2", "WEB.shop": "10.89.0.2", "db-2": "10.89.0.4",
+			"cache": "10.89.0.5", "frontdoor": "10.89.0.2",
+		} {
+			m := query(t, netw, addr, name, mdns.TypeA)
+			if m.Rcode != mdns.RcodeSuccess || !slices.Equal(aAnswers(m), []string{want}) {
+				t.Errorf("%s A %s: rcode %s answers %v, want %s", netw, name, mdns.RcodeToString[m.Rcode], aAnswers(m), want)
+			}
+			if len(m.Answer) == 1 && m.Answer[0].Header().Ttl != 5 {
+				t.Errorf("%s A %s: TTL %d, want 5", netw, name, m.Answer[0].Header().Ttl)
+			}
+		}
+	}
+	m := query(t, "udp", addr, "web", mdns.TypeAAAA)
+	if m.Rcode != mdns.RcodeSuccess || len(m.Answer) != 0 {
+		t.Errorf("AAAA web: rcode %s, %d answers; want NOERROR and none", mdns.RcodeToString[m.Rcode], len(m.Answer))
+	}
+}
+
+func TestRoundRobinAcrossReplicas(t *testing.T) {
+	s, addr := startServer(t, Config{Upstreams: []string{startUpstream(t, nxdomain)}})
+	s.SetRecords(map[string][]net.IP{"web": ips("10.89.0.2", "10.89.0.3", "10.89.0.4")})
+	seen := map[string]int{}
+	for range 6 {
+		got := aAnswers(query(t, "udp", addr, "web", mdns.TypeA))
+		if len(got) != 3 {
+			t.Fatalf("want all 3 replicas in each answer, got %v", got)
+		}
+		seen[got[0]]++
+	}
+	for _, ip := range []string{"10.89.0.2", "10.89.0.3", "10.89.0.4"} {
+		if seen[ip] != 2 {
+			t.Errorf("first answer counts %v: want each replica first exactly twice", seen)
+		}
+	}
+}
+
+func TestSetRecordsReplacesWholeSet(t *testing.T) {
+	s, addr := startServer(t, Config{Upstreams: []string{startUpstream(t, nxdomain)}})
+	s.SetRecords(map[string][]net.IP{"old": ips("10.89.0.2")})
+	s.SetRecords(map[string][]net.IP{"new": ips("10.89.0.3")})
+	if m := query(t, "udp", addr, "old", mdns.TypeA); m.Rcode != mdns.RcodeNameError {
+		t.Errorf("removed name: rcode %s, want NXDOMAIN from upstream", mdns.RcodeToString[m.Rcode])
+	}
+	if got := aAnswers(query(t, "udp", addr, "new", mdns.TypeA)); !slices.Equal(got, []string{"10.89.0.3"}) {
+		t.Errorf("new name: %v", got)
+	}
+}
+
+func TestForwardsOtherNamesOverUDPAndTCP(t *testing.T) {
+	up := startUpstream(t, answerA("198.18.0.9", 60))
+	_, addr := startServer(t, Config{Upstreams: []string{up}})
+	for _, netw := range []string{"udp", "tcp"} {
+		m := query(t, netw, addr, "outside.example", mdns.TypeA)
+		if got := aAnswers(m); !slices.Equal(got, []string{"198.18.0.9"}) {
+			t.Errorf("%s: forwarded answer %v, want 198.18.0.9", netw, got)
+		}
+	}
+}
+
+// silentUpstream binds a UDP port that never answers: every query times out.
+func silentUpstream(t *testing.T) string {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc.LocalAddr().String()
+}
+
+// closedPort returns a loopback UDP address with nothing bound to it.
+func closedPort(t *testing.T) string {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	return addr
+}
+
+func TestFallsBackAcrossUpstreams(t *testing.T) {
+	servfail := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetRcode(r, mdns.RcodeServerFailure)
+		w.WriteMsg(m)
+	})
+	good := startUpstream(t, answerA("198.18.0.7", 60))
+	_, addr := startServer(t, Config{
+		Upstreams: []string{silentUpstream(t), closedPort(t), servfail, good},
+		Timeout:   200 * time.Millisecond,
+	})
+	m := query(t, "udp", addr, "x.example", mdns.TypeA)
+	if got := aAnswers(m); !slices.Equal(got, []string{"198.18.0.7"}) {
+		t.Errorf("answer %v rcode %s: want the last upstream's 198.18.0.7", got, mdns.RcodeToString[m.Rcode])
+	}
+}
+
+func TestUpstreamFailureGivesServfail(t *testing.T) {
+	_, addr := startServer(t, Config{
+		Upstreams: []string{silentUpstream(t), closedPort(t)},
+		Timeout:   200 * time.Millisecond,
+	})
+	start := time.Now()
+	m := query(t, "udp", addr, "x.example", mdns.TypeA)
+	if m.Rcode != mdns.RcodeServerFailure {
+		t.Errorf("rcode %s, want SERVFAIL", mdns.RcodeToString[m.Rcode])
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("SERVFAIL took %v; per-upstream timeout not applied", d)
+	}
+}
+
+func TestTruncationOverUDPAndFullAnswerOverTCP(t *testing.T) {
+	var many []net.IP
+	for i := range 100 {
+		many = append(many, net.IPv4(10, 89, 1, byte(i)))
+	}
+	// The upstream answers big names only over TCP, like a real server
+	// truncating over UDP, so the forwarder must retry over TCP.
+	big := func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		for _, ip := range many {
+			m.Answer = append(m.Answer, &mdns.A{Hdr: mdns.RR_Header{Name: r.Question[0].Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 60}, A: ip})
+		}
+		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+			m.Truncate(mdns.MinMsgSize)
+		}
+		w.WriteMsg(m)
+	}
+	s, addr := startServer(t, Config{Upstreams: []string{startUpstream(t, big)}})
+	s.SetRecords(map[string][]net.IP{"web": many})
+	for _, name := range []string{"web", "big.example"} {
+		udp := query(t, "udp", addr, name, mdns.TypeA)
+		if !udp.Truncated || len(udp.Answer) >= 100 {
+			t.Errorf("%s over UDP: truncated=%v with %d answers; want TC set and fewer answers", name, udp.Truncated, len(udp.Answer))
+		}
+		tcp := query(t, "tcp", addr, name, mdns.TypeA)
+		if tcp.Truncated || len(tcp.Answer) != 100 {
+			t.Errorf("%s over TCP: truncated=%v with %d answers; want all 100", name, tcp.Truncated, len(tcp.Answer))
+		}
+	}
+}
+
+// TestHostResolvConfFallback: without configured upstreams the server uses
+// the nameservers of resolv.conf, on port 53 as a host stub resolver would
+// listen, and follows edits of that file.
+func TestHostResolvConfFallback(t *testing.T) {
+	testutil.RequireRoot(t) // binds port 53 on a loopback address
+	stubA, stubB := "127.0.0.53", "127.0.0.54"
+	for _, ip := range []string{stubA, stubB} {
+		if c, err := net.ListenPacket("udp", ip+":53"); err != nil {
+			testutil.Require(t, false, ip+":53 free for a test stub resolver: "+err.Error())
+		} else {
+			c.Close()
+		}
+	}
+	startStub := func(ip, answer string) {
+		h := answerA(answer, 60)
+		pc, err := net.ListenPacket("udp", ip+":53")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &mdns.Server{PacketConn: pc, Handler: h}
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go srv.ActivateAndServe()
+		<-started
+		t.Cleanup(func() { srv.Shutdown() })
+	}
+	startStub(stubA, "198.18.0.1")
+	startStub(stubB, "198.18.0.2")
+	rc := filepath.Join(t.TempDir(), "resolv.conf")
+	os.WriteFile(rc, []byte("# generated\nnameserver "+stubA+"\noptions edns0\n"), 0o644)
+	_, addr := startServer(t, Config{ResolvConf: rc})
+	if got := aAnswers(query(t, "udp", addr, "a.example", mdns.TypeA)); !slices.Equal(got, []string{"198.18.0.1"}) {
+		t.Fatalf("via %s: %v", stubA, got)
+	}
+	os.WriteFile(rc, []byte("nameserver "+stubB+"\n"), 0o644)
+	future := time.Now().Add(time.Hour)
+	os.Chtimes(rc, future, future) // make the edit visible even within one mtime tick
+	if got := aAnswers(query(t, "udp", addr, "a.example", mdns.TypeA)); !slices.Equal(got, []string{"198.18.0.2"}) {
+		t.Fatalf("after editing resolv.conf to %s: %v", stubB, got)
+	}
+}
+
+func TestClientPolicyCallsOnAllowBeforeAnswering(t *testing.T) {
+	up := startUpstream(t, answerA("198.18.0.9", 30))
+	s, addr := startServer(t, Config{Upstreams: []string{up}})
+	client := net.ParseIP("127.0.0.1")
+	var calls atomic.Int32
+	var done atomic.Bool
+	var gotTTL atomic.Int64
+	s.SetClientPolicy(client, []string{"api.example", "*.cdn.example"}, func(c net.IP, got []net.IP, ttl time.Duration) {
+		calls.Add(1)
+		if !c.Equal(client) || len(got) != 1 || !got[0].Equal(net.ParseIP("198.18.0.9")) {
+			t.Errorf("onAllow(%v, %v): want client %v and [198.18.0.9]", c, got, client)
+		}
+		gotTTL.Store(int64(ttl))
+		time.Sleep(150 * time.Millisecond) // an nftables update taking its time
+		done.Store(true)
+	})
+	for _, netw := range []string{"udp", "tcp"} {
+		for _, name := range []string{"api.example", "img.cdn.example", "a.b.cdn.example"} {
+			done.Store(false)
+			before := calls.Load()
+			m := query(t, netw, addr, name, mdns.TypeA)
+			if !done.Load() || calls.Load() != before+1 {
+				t.Errorf("%s %s: answer arrived before onAllow completed (calls %d→%d)", netw, name, before, calls.Load())
+			}
+			if len(aAnswers(m)) != 1 {
+				t.Errorf("%s %s: answer %v", netw, name, aAnswers(m))
+			}
+		}
+	}
+	if time.Duration(gotTTL.Load()) != 30*time.Second {
+		t.Errorf("ttl passed to onAllow %v, want the answer's 30s", time.Duration(gotTTL.Load()))
+	}
+	before := calls.Load()
+	for _, name := range []string{"evil.example", "cdn.example", "api.example.evil", "xapi.example"} {
+		m := query(t, "udp", addr, name, mdns.TypeA)
+		if got := aAnswers(m); !slices.Equal(got, []string{"198.18.0.9"}) {
+			t.Errorf("disallowed %s must still resolve, got %v", name, got)
+		}
+	}
+	if calls.Load() != before {
+		t.Errorf("onAllow called %d times for names that are not allowed", calls.Load()-before)
+	}
+}
+
+func TestClientPolicyAppliesOnlyToItsClient(t *testing.T) {
+	up := startUpstream(t, answerA("198.18.0.9", 30))
+	s, _ := startServer(t, Config{Upstreams: []string{up}})
+	// Listen on 0.0.0.0-like breadth is not needed: a second listener on
+	// 127.0.0.1 serves both clients, distinguished by source address.
+	addr := s.Addrs()[0].String()
+	var calls atomic.Int32
+	s.SetClientPolicy(net.ParseIP("127.0.0.2"), []string{"api.example"}, func(net.IP, []net.IP, time.Duration) { calls.Add(1) })
+	if _, err := tryQuery("udp", addr, "api.example", mdns.TypeA, net.ParseIP("127.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 0 {
+		t.Fatalf("policy of 127.0.0.2 fired for a query from 127.0.0.1")
+	}
+	if _, err := tryQuery("udp", addr, "api.example", mdns.TypeA, net.ParseIP("127.0.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("policy of 127.0.0.2 fired %d times for its own query, want 1", calls.Load())
+	}
+	s.RemoveClientPolicy(net.ParseIP("127.0.0.2"))
+	tryQuery("udp", addr, "api.example", mdns.TypeA, net.ParseIP("127.0.0.2"))
+	if calls.Load() != 1 {
+		t.Fatalf("removed policy still fires")
+	}
+}
+
+func TestCloseStopsListeners(t *testing.T) {
+	s := NewServer(Config{Upstreams: []string{startUpstream(t, nxdomain)}})
+	if err := s.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	addr := s.Addrs()[0].String()
+	s.SetRecords(map[string][]net.IP{"web": ips("10.89.0.2")})
+	query(t, "tcp", addr, "web", mdns.TypeA)
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := tryQuery("tcp", addr, "web", mdns.TypeA, nil); err == nil {
+		t.Errorf("TCP query still answered after Close")
+	}
+	// The port is free again: nothing of the server is left bound.
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Errorf("UDP %s still bound after Close: %v", addr, err)
+	} else {
+		pc.Close()
+	}
+	if err := s.Listen("127.0.0.1:0"); err == nil {
+		t.Errorf("Listen after Close succeeded")
+	}
+}
+
+// TestListenInNetns: the listener lives inside a namespace the test created
+// (reachable only from there) while forwarding still reaches an upstream on
+// the host's loopback — the situation of a host stub resolver.
+func TestListenInNetns(t *testing.T) {
+	testutil.RequireRoot(t)
+	ns := newNetns(t)
+	up := startUpstream(t, answerA("198.18.0.9", 60))
+	s := NewServer(Config{Upstreams: []string{up}})
+	t.Cleanup(func() { s.Close() })
+	if err := s.ListenInNetns(ns, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	s.SetRecords(map[string][]net.IP{"web": ips("10.89.0.2")})
+	addr := s.Addrs()[0].String()
+
+	for _, name := range []string{"web", "outside.example"} {
+		for _, netw := range []string{"udp", "tcp"} {
+			m, err := queryInNetns(ns, netw, addr, name)
+			if err != nil {
+				t.Fatalf("%s %s from inside the namespace: %v", netw, name, err)
+			}
+			if len(aAnswers(m)) != 1 {
+				t.Errorf("%s %s from inside: %v", netw, name, aAnswers(m))
+			}
+		}
+	}
+	// The same address in the host namespace is not ours.
+	if _, err := tryQuery("tcp", addr, "web", mdns.TypeA, nil); err == nil {
+		t.Errorf("server answered on %s in the host namespace; want its sockets only inside the netns", addr)
+	}
+}
+
+func queryInNetns(ns, netw, addr, name string) (*mdns.Msg, error) {
+	var conn net.Conn
+	err := InNetns(ns, func() error {
+		var err error
+		conn, err = net.DialTimeout(netw, addr, 2*time.Second)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	c := mdns.Client{Net: netw, Timeout: 3 * time.Second}
+	req := new(mdns.Msg)
+	req.SetQuestion(mdns.Fqdn(name), mdns.TypeA)
+	m, _, err := c.ExchangeWithConn(req, &mdns.Conn{Conn: conn})
+	if err != nil {
+		return nil, fmt.Errorf("exchange: %w", err)
+	}
+	return m, nil
+}
