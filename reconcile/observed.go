@@ -1,0 +1,70 @@
+package reconcile
+
+import (
+	"time"
+
+	"nucleus/spec"
+)
+
+// RunState is the lifecycle state of one sandbox replica, as `nucleus ps`
+// shows it.
+type RunState string
+
+// Replica states.
+const (
+	StateStarting  RunState = "starting"
+	StateRunning   RunState = "running"
+	StateHealthy   RunState = "healthy"
+	StateUnhealthy RunState = "unhealthy"
+	StateExited    RunState = "exited"
+	StateBackoff   RunState = "backoff"   // exited, waiting for its next restart attempt
+	StateCrashloop RunState = "crashloop" // backoff, restarting too often
+	StateStopped   RunState = "stopped"   // stopped by the user (nucleus stop)
+)
+
+// Alive reports whether the replica's workload is running.
+func (s RunState) Alive() bool {
+	switch s {
+	case StateStarting, StateRunning, StateHealthy, StateUnhealthy:
+		return true
+	}
+	return false
+}
+
+// Observed is what runs now for one project: every recorded sandbox replica
+// and every project network. The supervisor builds it from the state store
+// (records whose process is gone have already been dropped as stale).
+type Observed struct {
+	Replicas []ReplicaState `json:"replicas"`
+	Networks []NetworkState `json:"networks"`
+}
+
+// ReplicaState is one sandbox replica as recorded.
+type ReplicaState struct {
+	Service string   `json:"service"`
+	Replica int      `json:"replica"` // 1-based
+	State   RunState `json:"state"`
+	// Hash is spec.ServiceHash of the configuration the replica runs.
+	Hash string `json:"hash"`
+	// Applied is the configuration the replica runs; it lets Plan name the
+	// changed fields. nil when unknown (the cause is then "configuration changed").
+	Applied *spec.Service `json:"applied,omitempty"`
+	// Networks are the project networks the replica is attached to.
+	Networks []string `json:"networks,omitempty"`
+
+	// For exited replicas: what the restart policy needs to decide.
+	ExitCode   int  `json:"exit_code,omitempty"`
+	ManualStop bool `json:"manual_stop,omitempty"`
+	Restarts   int  `json:"restarts,omitempty"`
+	// NextAttempt is when back-off allows the next start (zero: now).
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+}
+
+// NetworkState is one project network as it exists on the host.
+type NetworkState struct {
+	Name string `json:"name"`
+	// Subnet is the subnet in use (allocated or static).
+	Subnet string `json:"subnet"`
+	// Applied is the declaration it was created from (nil when unknown).
+	Applied *spec.Network `json:"applied,omitempty"`
+}

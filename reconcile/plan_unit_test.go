@@ -1,0 +1,114 @@
+package reconcile
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"nucleus/spec"
+)
+
+func TestLevels(t *testing.T) {
+	p := project(nil,
+		svc("db"), svc("cache"),
+		svc("api", dependsOn("db", false), dependsOn("cache", false)),
+		svc("web", dependsOn("api", false)),
+		svc("batch", dependsOn("db", false)))
+	got := Levels(p)
+	want := [][]string{{"cache", "db"}, {"api", "batch"}, {"web"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Levels = %v, want %v", got, want)
+	}
+}
+
+func TestLevelsCycleTerminates(t *testing.T) {
+	l := levelsOf(map[string][]string{"a": {"b"}, "b": {"a"}, "c": {"missing"}})
+	if len(l) != 3 || l["c"] != 0 {
+		t.Fatalf("levelsOf with a cycle = %v", l)
+	}
+}
+
+// A replica whose applied configuration is unknown is restarted, not updated.
+func TestPlanUnknownAppliedRestarts(t *testing.T) {
+	o := running(project(nil, svc("web", memory(1<<20))))
+	o = edit(o, "web", 1, func(r *ReplicaState) { r.Applied = nil })
+	steps := Plan(project(nil, svc("web", memory(2<<20))), o)
+	if len(steps) != 1 || steps[0].String() != "restart web: configuration changed" {
+		t.Fatalf("steps = %v", steps)
+	}
+}
+
+// When the diff claims live-only changes but the hash says otherwise (a
+// field the diff does not see), Plan must restart rather than update in place.
+func TestPlanLiveGuardedByHash(t *testing.T) {
+	before := svc("web", memory(1<<20))
+	before.Security.SeccompProfile = []byte(`{"a":1}`)
+	after := svc("web", memory(2<<20))
+	after.Security.SeccompProfile = []byte(`{"a":1}`)
+	saved := serviceDiff
+	defer func() { serviceDiff = saved }()
+	serviceDiff = func(old, new *spec.Service) []fieldChange {
+		return []fieldChange{{Path: "resources.memory", Live: true, Old: "1M", New: "2M"}}
+	}
+	after.Command = []string{"/bin/other"} // not reported by the stub diff
+	steps := Plan(project(nil, after), running(project(nil, before)))
+	if len(steps) != 1 || steps[0].Action != ActionRestart {
+		t.Fatalf("steps = %v, want one restart", steps)
+	}
+}
+
+// An exited replica whose restart is allowed keeps its back-off time, and
+// one not allowed produces no step.
+func TestPlanExitedFollowsPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		code   int
+		want   int
+	}{
+		{spec.RestartNo, 1, 0},
+		{spec.RestartAlways, 0, 1},
+		{spec.RestartOnFailure, 0, 0},
+		{spec.RestartOnFailure, 3, 1},
+		{spec.RestartUnlessStopped, 0, 1},
+	} {
+		p := func() *spec.Project { return project(nil, svc("web", restartPolicy(tc.policy, 0))) }
+		o := edit(running(p()), "web", 1, func(r *ReplicaState) { r.State, r.ExitCode = StateExited, tc.code })
+		if got := Plan(p(), o); len(got) != tc.want {
+			t.Errorf("%s exit %d: steps %v, want %d", tc.policy, tc.code, got, tc.want)
+		}
+	}
+}
+
+func TestBatchesSplitSameReplica(t *testing.T) {
+	steps := []Step{
+		{Action: ActionReattach, Service: "web", Network: "a", Replicas: []int{1}},
+		{Action: ActionReattach, Service: "web", Network: "b", Replicas: []int{1}},
+		{Action: ActionReattach, Service: "db", Network: "a", Replicas: []int{1}},
+		{Action: ActionStart, Service: "web", Replicas: []int{2}, Partial: true},
+	}
+	var sizes []int
+	for _, b := range Batches(steps) {
+		sizes = append(sizes, len(b))
+	}
+	if !slices.Equal(sizes, []int{1, 3}) {
+		t.Fatalf("batch sizes = %v, want [1 3]", sizes)
+	}
+}
+
+func TestStepString(t *testing.T) {
+	for _, tc := range []struct {
+		s    Step
+		want string
+	}{
+		{Step{Action: ActionStart, Service: "cache", Causes: []string{"new service"}}, "start cache: new service"},
+		{Step{Action: ActionUpdate, Service: "web", Causes: []string{"resources.memory 256M -> 512M"}}, "update web live: resources.memory 256M -> 512M"},
+		{Step{Action: ActionRestart, Service: "web", Replicas: []int{2, 3}, Partial: true, Causes: []string{"unhealthy"}}, "restart web-2, web-3: unhealthy"},
+		{Step{Action: ActionRemove, Service: "old", Causes: []string{"not in the files"}}, "remove old: not in the files"},
+		{Step{Action: ActionRemoveNetwork, Network: "legacy"}, "remove network legacy"},
+		{Step{Action: ActionReattach, Service: "web", Network: "backend", Causes: []string{"network backend recreated"}}, "reattach web to backend: network backend recreated"},
+	} {
+		if got := tc.s.String(); got != tc.want {
+			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+	}
+}
