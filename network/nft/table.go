@@ -1,0 +1,81 @@
+// Package nft builds the one nftables table of a project (kernel NAT) from a
+// plain description and applies it in a single netlink batch, so every
+// change (a new sandbox, changed ports or egress rules) is atomic.
+//
+// Layout of table "ip NAME" (NAME = nucleus prefix + root ID + project):
+//
+//	prerouting  nat    dstnat  port forwards (DNAT), tagged with a comment
+//	output      nat    dstnat  the same forwards for the host's own traffic (127.0.0.1:PORT)
+//	postrouting nat    srcnat  masquerade out of the subnet; masquerade of DNATed
+//	                           localhost and hairpin traffic into the bridge
+//	forward     filter         established first; egress jumps; internal networks closed
+//	input       filter         same, for traffic addressed to the host itself
+//	eg_ID       regular        one sandbox's egress policy: DNS, peers, allow
+//	                           entries, set dom_ID (domain rules), then counted reject
+//
+// and table "bridge NAME" holds anti-spoofing for sandboxes with egress rules:
+// a sandbox may only send IPv4 from its own address through its veth, so
+// changing its address (with CAP_NET_ADMIN) cannot dodge its egress chain.
+package nft
+
+import (
+	"net"
+	"time"
+)
+
+// Table describes everything of one project.
+type Table struct {
+	Name     string
+	Networks []Network
+}
+
+// Network is one project network on a host bridge.
+type Network struct {
+	Bridge    string
+	Subnet    *net.IPNet
+	Gateway   net.IP
+	Internal  bool // no way out: no masquerade, forwarding out of the bridge rejected
+	Sandboxes []Sandbox
+}
+
+// Sandbox is one attachment.
+type Sandbox struct {
+	ID       string // unique in the table; names its chain, set and counter
+	IP       net.IP
+	HostIf   string // host end of its veth
+	Forwards []Forward
+	Egress   *Egress // nil: unrestricted
+}
+
+// Forward publishes HostPort..HostPortEnd to Target..TargetEnd.
+type Forward struct {
+	Proto                 string // tcp | udp
+	HostIP                net.IP // nil or 0.0.0.0: every address of the host
+	HostPort, HostPortEnd int
+	Target, TargetEnd     int
+}
+
+// Egress is a sandbox's allow list (peers and the DNS server are implicit).
+type Egress struct {
+	Allow []Allow
+	// Domains says the sandbox has domain rules: the set dom_ID is consulted.
+	Domains bool
+}
+
+// Allow is one allowed destination.
+type Allow struct {
+	Net                *net.IPNet
+	Proto              string // tcp | udp | "" (both)
+	PortStart, PortEnd int    // 0 = any port
+}
+
+// Names of the per-sandbox objects.
+func EgressChain(id string) string { return "eg_" + id }
+func DomainSet(id string) string   { return "dom_" + id }
+func DenyCounter(id string) string { return "deny_" + id }
+
+// DomainElement is an address added to a sandbox's domain set.
+type DomainElement struct {
+	IP      net.IP
+	Expires time.Duration
+}
