@@ -1,0 +1,293 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"nucleus/internal/rootdir"
+	"nucleus/spec"
+)
+
+// Store keeps crash-safe state records under <Root.Run>/projects/<project>/:
+// project.json, and sandboxes/<service>-<replica>.json for every replica.
+// Every write is atomic, so a supervisor killed at any moment leaves records
+// that are either the old or the new version, never a torn one.
+type Store struct {
+	dir string
+}
+
+// NewStore returns the store of a state root.
+func NewStore(root rootdir.Root) *Store {
+	return &Store{dir: filepath.Join(root.Run, "projects")}
+}
+
+// ProjectRecord is what the supervisor remembers about a project.
+type ProjectRecord struct {
+	Name  string   `json:"name"`
+	Dir   string   `json:"dir"`
+	Files []string `json:"files"`
+	// Digest is the content digest of the files last applied successfully.
+	Digest    string    `json:"digest,omitempty"`
+	AppliedAt time.Time `json:"applied_at,omitzero"`
+	// AttemptDigest is the digest of the last attempt (= Digest unless it failed).
+	AttemptDigest string    `json:"attempt_digest,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
+	// Networks are the project networks as last ensured.
+	Networks []NetworkState `json:"networks,omitempty"`
+}
+
+// Attachment is a sandbox's attachment to one project network.
+type Attachment struct {
+	Network   string `json:"network"`
+	IP        string `json:"ip,omitempty"`
+	Gateway   string `json:"gateway,omitempty"`
+	Interface string `json:"interface,omitempty"`
+}
+
+// SandboxRecord is the record of one sandbox replica: enough to adopt it
+// after a supervisor restart (same PID) or to clean it up when it is dead.
+type SandboxRecord struct {
+	Project string `json:"project"`
+	Service string `json:"service"`
+	Replica int    `json:"replica"`
+	ID      string `json:"id"` // runtime sandbox ID
+
+	// InitPID and InitStart identify the sandbox init; BootID the boot it
+	// ran in. A different start time means the PID was reused.
+	InitPID   int    `json:"init_pid"`
+	InitStart uint64 `json:"init_start"`
+	BootID    string `json:"boot_id"`
+
+	Cgroup      string       `json:"cgroup,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	NftHandles  []uint64     `json:"nft_handles,omitempty"`
+	SlirpPID    int          `json:"slirp_pid,omitempty"`
+	SlirpStart  uint64       `json:"slirp_start,omitempty"`
+	LogFiles    []string     `json:"log_files,omitempty"`
+
+	// Hash and Applied are the configuration the replica runs.
+	Hash    string        `json:"hash"`
+	Applied *spec.Service `json:"-"`
+
+	State      RunState     `json:"state"`
+	ExitCode   int          `json:"exit_code,omitempty"`
+	ManualStop bool         `json:"manual_stop,omitempty"`
+	Restart    RestartState `json:"restart"`
+	StartedAt  time.Time    `json:"started_at,omitzero"`
+
+	// Runtime is the runtime package's own record (runtime.Record as JSON),
+	// handed back to runtime.Adopt unchanged.
+	Runtime json.RawMessage `json:"runtime,omitempty"`
+}
+
+// appliedJSON carries the fields of spec.Service that its JSON form leaves
+// out but the hash covers, so a reloaded record diffs and hashes like the
+// service it was created from.
+type appliedJSON struct {
+	*spec.Service
+	SeccompProfile []byte `json:"seccomp_profile_bytes,omitempty"`
+}
+
+type sandboxRecordJSON SandboxRecord // no methods: avoids MarshalJSON recursion
+
+// MarshalJSON stores Applied with its hidden fields.
+func (r SandboxRecord) MarshalJSON() ([]byte, error) {
+	var a *appliedJSON
+	if r.Applied != nil {
+		a = &appliedJSON{Service: r.Applied, SeccompProfile: r.Applied.Security.SeccompProfile}
+	}
+	return json.Marshal(struct {
+		sandboxRecordJSON
+		Applied *appliedJSON `json:"applied,omitempty"`
+	}{sandboxRecordJSON(r), a})
+}
+
+// UnmarshalJSON restores Applied with its hidden fields.
+func (r *SandboxRecord) UnmarshalJSON(b []byte) error {
+	var v struct {
+		sandboxRecordJSON
+		Applied *appliedJSON `json:"applied,omitempty"`
+	}
+	v.Applied = &appliedJSON{Service: &spec.Service{}}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = SandboxRecord(v.sandboxRecordJSON)
+	if v.Applied != nil && v.Applied.Service != nil {
+		r.Applied = v.Applied.Service
+		r.Applied.Name = r.Service
+		r.Applied.Security.SeccompProfile = v.Applied.SeccompProfile
+	}
+	return nil
+}
+
+// Alive reports whether the record's sandbox init is still running: same
+// boot, same PID, same start time.
+func (r *SandboxRecord) Alive() bool {
+	return r.BootID == BootID() && ProcAlive(r.InitPID, r.InitStart)
+}
+
+func (s *Store) projectDir(project string) string { return filepath.Join(s.dir, project) }
+
+func (s *Store) sandboxPath(project, service string, replica int) string {
+	return filepath.Join(s.projectDir(project), "sandboxes", ReplicaName(service, replica)+".json")
+}
+
+// SaveProject writes the project record.
+func (s *Store) SaveProject(r *ProjectRecord) error {
+	if r.Name == "" {
+		return errors.New("save project record: empty project name")
+	}
+	return writeJSONAtomic(filepath.Join(s.projectDir(r.Name), "project.json"), r)
+}
+
+// LoadProject reads the project record; (nil, nil) when there is none.
+func (s *Store) LoadProject(project string) (*ProjectRecord, error) {
+	var r ProjectRecord
+	err := readJSON(filepath.Join(s.projectDir(project), "project.json"), &r)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load project record of %s: %w", project, err)
+	}
+	return &r, nil
+}
+
+// Projects lists the projects that have records, sorted.
+func (s *Store) Projects() ([]string, error) {
+	ents, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list projects in %s: %w", s.dir, err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// RemoveProject deletes every record of the project.
+func (s *Store) RemoveProject(project string) error {
+	if err := os.RemoveAll(s.projectDir(project)); err != nil {
+		return fmt.Errorf("remove records of project %s: %w", project, err)
+	}
+	return nil
+}
+
+// SaveSandbox writes one replica's record (BootID is filled in when empty).
+func (s *Store) SaveSandbox(r *SandboxRecord) error {
+	if r.Project == "" || r.Service == "" || r.Replica < 1 {
+		return fmt.Errorf("save sandbox record: project, service and replica >= 1 are required (got %q %q %d)", r.Project, r.Service, r.Replica)
+	}
+	if r.BootID == "" {
+		r.BootID = BootID()
+	}
+	return writeJSONAtomic(s.sandboxPath(r.Project, r.Service, r.Replica), r)
+}
+
+// RemoveSandbox deletes one replica's record; a missing record is fine.
+func (s *Store) RemoveSandbox(project, service string, replica int) error {
+	err := os.Remove(s.sandboxPath(project, service, replica))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove sandbox record %s: %w", ReplicaName(service, replica), err)
+	}
+	return nil
+}
+
+// LoadSandboxes reads every replica record of a project, sorted by service
+// and replica. Leftover temporary files of an interrupted write are ignored.
+func (s *Store) LoadSandboxes(project string) ([]*SandboxRecord, error) {
+	dir := filepath.Join(s.projectDir(project), "sandboxes")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list sandbox records in %s: %w", dir, err)
+	}
+	var out []*SandboxRecord
+	var errs []error
+	for _, e := range ents {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		var r SandboxRecord
+		if err := readJSON(filepath.Join(dir, e.Name()), &r); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, &r)
+	}
+	slices.SortFunc(out, func(a, b *SandboxRecord) int {
+		if a.Service != b.Service {
+			return strings.Compare(a.Service, b.Service)
+		}
+		return a.Replica - b.Replica
+	})
+	return out, errors.Join(errs...)
+}
+
+// Observe loads a project's records and splits them: the observed state for
+// Plan, and stale records whose sandbox died while the record said it was
+// running (supervisor killed, host rebooted, PID reused). Stale records are
+// left on disk; the caller cleans up what they name, then removes them.
+// Exited replicas of this boot stay observed, so the restart policy and
+// back-off continue where they were.
+func (s *Store) Observe(project string) (Observed, []*SandboxRecord, error) {
+	recs, err := s.LoadSandboxes(project)
+	if err != nil {
+		return Observed{}, nil, err
+	}
+	var o Observed
+	var stale []*SandboxRecord
+	boot := BootID()
+	for _, r := range recs {
+		dead := r.BootID != boot || (r.State.Alive() && !ProcAlive(r.InitPID, r.InitStart))
+		if dead {
+			stale = append(stale, r)
+			continue
+		}
+		o.Replicas = append(o.Replicas, r.ReplicaState())
+	}
+	pr, err := s.LoadProject(project)
+	if err != nil {
+		return o, stale, err
+	}
+	if pr != nil {
+		o.Networks = slices.Clone(pr.Networks)
+	}
+	return o, stale, nil
+}
+
+// ReplicaState is the record as Plan sees it.
+func (r *SandboxRecord) ReplicaState() ReplicaState {
+	var nets []string
+	for _, a := range r.Attachments {
+		nets = append(nets, a.Network)
+	}
+	return ReplicaState{
+		Service: r.Service, Replica: r.Replica, State: r.State, Hash: r.Hash, Applied: r.Applied,
+		Networks: nets, ExitCode: r.ExitCode, ManualStop: r.ManualStop,
+		Restarts: r.Restart.Restarts, NextAttempt: r.Restart.NextAttempt,
+	}
+}
+
+// String names the record for logs: "shop/web-2 (pid 1234)".
+func (r *SandboxRecord) String() string {
+	return r.Project + "/" + ReplicaName(r.Service, r.Replica) + " (pid " + strconv.Itoa(r.InitPID) + ")"
+}

@@ -1,0 +1,236 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"nucleus/internal/testutil"
+	"nucleus/spec"
+)
+
+func TestProcStartTime(t *testing.T) {
+	start, err := ProcStartTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ProcAlive(os.Getpid(), start) {
+		t.Fatal("own process not alive with its own start time")
+	}
+	if ProcAlive(os.Getpid(), start+1) {
+		t.Fatal("a different start time must mean another process (PID reuse)")
+	}
+	// A process whose command name holds ") (" must still parse.
+	dir := t.TempDir()
+	odd := filepath.Join(dir, "a) (b")
+	if err := os.Symlink("/bin/sleep", odd); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(odd, "10")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	st, err := ProcStartTime(pid)
+	if err != nil || st < start {
+		t.Fatalf("start time of %q = %d, %v (ours %d)", odd, st, err, start)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if ProcAlive(pid, st) {
+		t.Fatal("a reaped process must not be alive")
+	}
+}
+
+func sampleRecord(service string, replica int) *SandboxRecord {
+	s := svc(service, memory(256<<20))
+	s.Security.Seccomp = "/etc/nucleus/profile.json"
+	s.Security.SeccompProfile = []byte(`{"defaultAction":"SCMP_ACT_ERRNO"}`)
+	return &SandboxRecord{
+		Project: "shop", Service: service, Replica: replica, ID: "shop-" + service + "-1",
+		InitPID: os.Getpid(), InitStart: mustStart(os.Getpid()),
+		Cgroup:      "/nucleus-abcd/shop/" + service,
+		Attachments: []Attachment{{Network: "default", IP: "10.89.0.2", Gateway: "10.89.0.1", Interface: "eth0"}},
+		NftHandles:  []uint64{7, 9},
+		LogFiles:    []string{"/run/nucleus/logs/web-1.log"},
+		Hash:        serviceHash(s), Applied: s, State: StateRunning,
+		Restart: RestartState{Restarts: 2, Total: 3},
+		Runtime: []byte(`{"landlock_abi":7}`),
+	}
+}
+
+func mustStart(pid int) uint64 {
+	s, err := ProcStartTime(pid)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	st := NewStore(testutil.TempRoot(t))
+	rec := sampleRecord("web", 1)
+	if err := st.SaveSandbox(rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.LoadSandboxes("shop")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("LoadSandboxes = %v, %v", got, err)
+	}
+	g := got[0]
+	// The reloaded configuration must hash like the original: otherwise
+	// every supervisor restart would restart every service.
+	if serviceHash(g.Applied) != rec.Hash {
+		t.Fatalf("reloaded Applied hashes differently:\n%+v\n%+v", g.Applied, rec.Applied)
+	}
+	if g.Applied.Name != "web" || string(g.Applied.Security.SeccompProfile) != `{"defaultAction":"SCMP_ACT_ERRNO"}` {
+		t.Fatalf("hidden fields lost: name %q profile %q", g.Applied.Name, g.Applied.Security.SeccompProfile)
+	}
+	// Compare the JSON forms: the runtime's raw record may be re-indented.
+	g.Applied, rec.Applied = nil, nil
+	a, _ := json.Marshal(g)
+	b, _ := json.Marshal(rec)
+	if string(a) != string(b) {
+		t.Fatalf("round trip:\n got %s\nwant %s", a, b)
+	}
+}
+
+func TestStoreAtomicLeavesNoTemporaries(t *testing.T) {
+	root := testutil.TempRoot(t)
+	st := NewStore(root)
+	for i := range 20 {
+		rec := sampleRecord("web", 1)
+		rec.Restart.Total = i
+		if err := st.SaveSandbox(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(root.Run, "projects", "shop", "sandboxes")
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "web-1.json" {
+		t.Fatalf("files in %s: %v, want only web-1.json", dir, ents)
+	}
+	// A temporary file left by a crash mid-write is ignored on load.
+	os.WriteFile(filepath.Join(dir, ".web-2.json.tmp-123"), []byte(`{"proj`), 0o600)
+	recs, err := st.LoadSandboxes("shop")
+	if err != nil || len(recs) != 1 || recs[0].Restart.Total != 19 {
+		t.Fatalf("load after crash leftovers: %v, %v", recs, err)
+	}
+}
+
+func TestStoreCorruptRecordNamed(t *testing.T) {
+	root := testutil.TempRoot(t)
+	st := NewStore(root)
+	st.SaveSandbox(sampleRecord("web", 1))
+	bad := filepath.Join(root.Run, "projects", "shop", "sandboxes", "db-1.json")
+	os.WriteFile(bad, []byte("{not json"), 0o600)
+	recs, err := st.LoadSandboxes("shop")
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("error %v must name %s", err, bad)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("the good record must still load, got %d", len(recs))
+	}
+}
+
+func TestStoreObserveDetectsStale(t *testing.T) {
+	st := NewStore(testutil.TempRoot(t))
+	alive := sampleRecord("web", 1)
+
+	reused := sampleRecord("web", 2)
+	reused.InitStart++ // same PID, another process: the PID was reused
+
+	cmd := exec.Command("/bin/true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	gone := sampleRecord("db", 1)
+	gone.InitPID = cmd.Process.Pid // exited and reaped
+
+	exited := sampleRecord("job", 1)
+	exited.InitPID, exited.State, exited.ExitCode = cmd.Process.Pid, StateBackoff, 3
+	exited.Restart.NextAttempt = time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
+
+	rebooted := sampleRecord("cache", 1)
+	rebooted.BootID = "00000000-0000-0000-0000-000000000000" // a previous boot
+	rebooted.State = StateExited
+
+	for _, r := range []*SandboxRecord{alive, reused, gone, exited, rebooted} {
+		if err := st.SaveSandbox(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nets := []NetworkState{{Name: "default", Subnet: "10.89.0.0/24", Applied: &spec.Network{NAT: spec.NATKernel}}}
+	if err := st.SaveProject(&ProjectRecord{Name: "shop", Networks: nets}); err != nil {
+		t.Fatal(err)
+	}
+	obs, stale, err := st.Observe("shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, gotStale []string
+	for _, r := range obs.Replicas {
+		got = append(got, ReplicaName(r.Service, r.Replica)+":"+string(r.State))
+	}
+	for _, r := range stale {
+		gotStale = append(gotStale, ReplicaName(r.Service, r.Replica))
+	}
+	if want := []string{"job-1:backoff", "web-1:running"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("observed %v, want %v", got, want)
+	}
+	if want := []string{"cache-1", "db-1", "web-2"}; !reflect.DeepEqual(gotStale, want) {
+		t.Errorf("stale %v, want %v", gotStale, want)
+	}
+	if len(obs.Networks) != 1 || obs.Networks[0].Subnet != "10.89.0.0/24" {
+		t.Errorf("observed networks %+v", obs.Networks)
+	}
+	job := obs.Replicas[0]
+	if job.ExitCode != 3 || job.Restarts != 2 || !job.NextAttempt.Equal(exited.Restart.NextAttempt) || len(job.Networks) != 1 {
+		t.Errorf("observed job replica lost fields: %+v", job)
+	}
+	// An observed, unchanged, running replica plans nothing.
+	p := project(nil, svc("web", memory(256<<20)))
+	p.Services["web"].Security = alive.Applied.Security
+	o := Observed{Replicas: obs.Replicas[1:], Networks: []NetworkState{{Name: "default", Subnet: "10.89.0.0/24", Applied: p.Networks["default"]}}}
+	if steps := Plan(p, o); len(steps) != 0 {
+		t.Errorf("reloaded record plans %v, want nothing", steps)
+	}
+}
+
+func TestStoreProjectAndRemove(t *testing.T) {
+	root := testutil.TempRoot(t)
+	st := NewStore(root)
+	if r, err := st.LoadProject("shop"); r != nil || err != nil {
+		t.Fatalf("missing project record = %v, %v; want nil, nil", r, err)
+	}
+	pr := &ProjectRecord{Name: "shop", Dir: "/srv/shop", Files: []string{"/srv/shop/nucleus.yaml"},
+		Digest: "sha256:abc", AttemptDigest: "sha256:def", LastError: "nucleus.yaml:3:5: services.web: bad"}
+	if err := st.SaveProject(pr); err != nil {
+		t.Fatal(err)
+	}
+	st.SaveSandbox(sampleRecord("web", 1))
+	got, err := st.LoadProject("shop")
+	if err != nil || !reflect.DeepEqual(got, pr) {
+		t.Fatalf("LoadProject = %+v, %v", got, err)
+	}
+	if ps, _ := st.Projects(); !reflect.DeepEqual(ps, []string{"shop"}) {
+		t.Fatalf("Projects = %v", ps)
+	}
+	if err := st.RemoveSandbox("shop", "web", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RemoveSandbox("shop", "web", 1); err != nil {
+		t.Fatalf("removing a missing record must succeed: %v", err)
+	}
+	if err := st.RemoveProject("shop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root.Run, "projects", "shop")); !os.IsNotExist(err) {
+		t.Fatalf("project directory still there: %v", err)
+	}
+}
