@@ -1,0 +1,206 @@
+package slirp
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"nucleus/network/dns"
+)
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newNetns creates a network namespace pinned on a file in the test's
+// temporary directory, loopback up; cleanup unpins it and checks it is gone.
+func newNetns(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "netns")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		self := "/proc/self/task/" + strconv.Itoa(unix.Gettid()) + "/ns/net"
+		if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
+			errc <- err
+			return
+		}
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("create netns: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+			t.Errorf("unpin netns %s: %v", path, err)
+		}
+		var st unix.Statfs_t
+		if unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC {
+			t.Errorf("netns %s still pinned", path)
+		}
+	})
+	return path
+}
+
+// sleeperInNetns starts a process in a new network namespace (the shape of a
+// sandbox init) and kills it at cleanup.
+func sleeperInNetns(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "300")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd
+}
+
+// linkIn returns the link name in the namespace, or an error.
+func linkIn(nsPath, name string) (netlink.Link, error) {
+	h, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	nh, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return nil, err
+	}
+	defer nh.Close()
+	return nh.LinkByName(name)
+}
+
+// greeter serves "hello from NAME\n" on every TCP connection to l.
+func greeter(t *testing.T, l net.Listener, name string) {
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "hello from %s\n", name)
+			c.Close()
+		}
+	}()
+}
+
+// listenInNetns creates a TCP listener inside the namespace.
+func listenInNetns(t *testing.T, nsPath, addr string) net.Listener {
+	t.Helper()
+	var l net.Listener
+	if err := dns.InNetns(nsPath, func() (err error) {
+		l, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// readGreeting connects with dial and returns the first line.
+func readGreeting(dial func() (net.Conn, error)) (string, error) {
+	c, err := dial()
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return line, err
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// outsideHost makes a namespace standing in for a host on the internet,
+// reachable from the host through a veth pair with a /30 from 198.18.0.0/15
+// (benchmarking range). Returns the namespace and its address; cleanup
+// deletes the pair and checks it is gone.
+func outsideHost(t *testing.T) (string, net.IP) {
+	t.Helper()
+	ns := newNetns(t)
+	h, err := netns.GetFromPath(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	b := make([]byte, 1)
+	rand.Read(b)
+	third := b[0]
+	hostIP := net.IPv4(198, 18, third, 1)
+	peerIP := net.IPv4(198, 18, third, 2)
+	name := "nst" + randHex(4)
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: name + "p", PeerNamespace: netlink.NsFd(int(h))}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatalf("add veth: %v", err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(name); err == nil {
+			netlink.LinkDel(l)
+		}
+		if _, err := netlink.LinkByName(name); err == nil {
+			t.Errorf("veth %s still present", name)
+		}
+	})
+	mask := net.CIDRMask(30, 32)
+	host, _ := netlink.LinkByName(name)
+	if err := netlink.AddrAdd(host, &netlink.Addr{IPNet: &net.IPNet{IP: hostIP, Mask: mask}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetUp(host); err != nil {
+		t.Fatal(err)
+	}
+	nh, err := netlink.NewHandleAt(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nh.Close()
+	peer, err := nh.LinkByName(name + "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nh.AddrAdd(peer, &netlink.Addr{IPNet: &net.IPNet{IP: peerIP, Mask: mask}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nh.LinkSetUp(peer); err != nil {
+		t.Fatal(err)
+	}
+	return ns, peerIP
+}
