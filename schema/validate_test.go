@@ -89,6 +89,7 @@ func TestSchemaAcceptsDocumentedForms(t *testing.T) {
 		"user int":           "services: {a: {user: 1000}}",
 		"interpolated":       "services: {a: {replicas: '${N:-2}', read_only: '${RO}', resources: {memory: '${MEM:-64M}', pids: '${PIDS}'}, ports: ['${PORT}:80'], stop_grace_period: '${GRACE}'}}",
 		"yaml 1.2 no":        "services: {a: {restart: no, environment: {FLAG: no}}}",
+		"extensions":         "x-common: &c {restart: always}\nservices: {x-tmpl: {}, a: {<<: *c, x-note: hi, healthcheck: {tcp: 1, x-why: y}}}\nnetworks: {x-n: 1}",
 		"date value":         "services: {a: {environment: {RELEASE: 2024-01-01}}}",
 	}
 	for name, doc := range cases {
