@@ -1,0 +1,350 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"syscall"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"nucleus/runtime/cgroups"
+	"nucleus/spec"
+)
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// sandboxDir is the state directory of sandbox id.
+func sandboxDir(run, id string) string { return filepath.Join(run, "sandboxes", id) }
+
+// Create builds a sandbox: namespaces, cgroup, root filesystem and the init
+// exist when it returns; the workload does not run until Start. Between the
+// two the caller may attach networks to NetNSPath().
+func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
+	if !validID.MatchString(cfg.ID) || len(cfg.ID) > 200 {
+		return nil, fmt.Errorf("sandbox id %q: must match %s", cfg.ID, validID)
+	}
+	svc := cfg.Service
+	if svc == nil || len(svc.Command) == 0 {
+		return nil, fmt.Errorf("sandbox %s: no command to run", cfg.ID)
+	}
+	dir := sandboxDir(cfg.Root.Run, cfg.ID)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("sandbox %s already exists (state %s)", cfg.ID, dir)
+		}
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	s := &Sandbox{id: cfg.ID, cfg: cfg, dir: dir, root: cfg.Root, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.destroy(context.Background())
+		}
+	}()
+
+	userns := svc.Security.UserNS != spec.UserNSHost
+	if userns {
+		project := cfg.Project
+		if project == "" {
+			project = "_" + cfg.ID
+		}
+		base, err := ProjectIDRange(cfg.Root, project)
+		if err != nil {
+			return nil, err
+		}
+		s.hostUID = int(base)
+	}
+	prog, err := seccompProgram(cfg.Root, svc)
+	if err != nil {
+		return nil, err
+	}
+	s.seccompMode = prog.Mode()
+	landlockOn := svc.Security.Landlock.Mode != spec.LandlockOff
+
+	if s.cg, err = cgroups.New(cfg.Root, cfg.ID, svc.Resources); err != nil {
+		return nil, err
+	}
+	s.limits = svc.Resources
+
+	ctlParent, ctlChild, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer ctlChild.Close()
+	s.ctl = ctlParent
+
+	cmd := exec.Command("/proc/self/exe", InitArg, cfg.ID)
+	cmd.Args[0] = "nucleus-init"
+	cmd.ExtraFiles = []*os.File{ctlChild}
+	cmd.Env = []string{}
+	if err := s.attachIO(cmd); err != nil {
+		return nil, err
+	}
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
+	if !cfg.NoNetwork {
+		flags |= unix.CLONE_NEWNET
+	}
+	attr := &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
+	if userns {
+		attr.Cloneflags |= unix.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: s.hostUID, Size: IDRangeSize}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: s.hostUID, Size: IDRangeSize}}
+		attr.GidMappingsEnableSetgroups = true
+		// The child still has the caller's host ids (0), which are not
+		// mapped inside; become the mapped root before exec or the init
+		// would start without capabilities in its own namespace.
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	if cfg.DieWithCaller {
+		attr.Pdeathsig = unix.SIGKILL
+	}
+	var cgFD *os.File
+	if s.cg.V2() {
+		// v2: the init is born inside the cgroup (CLONE_INTO_CGROUP).
+		if cgFD, err = os.Open(s.cg.Dir()); err != nil {
+			return nil, fmt.Errorf("open cgroup directory: %w", err)
+		}
+		defer cgFD.Close()
+		attr.UseCgroupFD, attr.CgroupFD = true, int(cgFD.Fd())
+	}
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start sandbox init: %w", err)
+	}
+	s.cmd, s.pid = cmd, cmd.Process.Pid
+	s.startTime, _ = procStartTime(s.pid)
+	ctlChild.Close()
+	if s.tty != nil {
+		s.ttySlave.Close()
+	}
+	if !s.cg.V2() {
+		// v1: move the init before it does anything; everything the sandbox
+		// starts later is forked from it and inherits the cgroup.
+		if err := s.cg.AddProc(s.pid); err != nil {
+			return nil, err
+		}
+	}
+	ic := &initConfig{
+		Args: svc.Command, Env: envList(svc.Environment), Dir: svc.WorkingDir, User: svc.User,
+		Hostname: hostname(cfg), ReadOnly: svc.ReadOnly, Files: cfg.Files,
+		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.CapAdd),
+		Seccomp: prog.BPF(), Landlock: landlockOn, Terminal: cfg.Terminal,
+		FDRootfs: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
+	}
+	if svc.Security.Landlock.Mode == spec.LandlockCustom {
+		for _, r := range svc.Security.Landlock.Rules {
+			ic.LandlockCustom = append(ic.LandlockCustom, landlockRule{Path: r.Path, Access: r.Access})
+		}
+	}
+	fds, err := s.prepareFDs(ic, svc, userns)
+	defer closeAll(fds)
+	if err != nil {
+		return nil, err
+	}
+	if err := send(int(s.ctl.Fd()), &message{Kind: msgConfig, Config: ic}, fds...); err != nil {
+		return nil, err
+	}
+	m, _, err := recv(int(s.ctl.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox init died while building the sandbox: %w", s.initFailure(err))
+	}
+	if m.Kind == msgError {
+		return nil, fmt.Errorf("build sandbox %s: %s", cfg.ID, m.Err)
+	}
+	if m.Kind != msgReady {
+		return nil, fmt.Errorf("sandbox init: expected ready, got %q", m.Kind)
+	}
+	s.landlockABI = 0
+	if landlockOn {
+		s.landlockABI = landlockABI()
+	}
+	if err := s.writeRecord(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// attachIO wires the caller's stdio (or a pty, or nothing when logging).
+func (s *Sandbox) attachIO(cmd *exec.Cmd) error {
+	cfg := s.cfg
+	switch {
+	case cfg.Terminal:
+		master, slave, err := pty.Open()
+		if err != nil {
+			return fmt.Errorf("open pseudo-terminal: %w", err)
+		}
+		s.tty, s.ttySlave = master, slave
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		if cfg.Stdin != nil {
+			go func() { _, _ = io.Copy(master, cfg.Stdin) }()
+		}
+		if cfg.Stdout != nil {
+			s.ioDone = make(chan struct{})
+			go func() { _, _ = io.Copy(cfg.Stdout, master); close(s.ioDone) }()
+		}
+	case cfg.Stdout == nil:
+		// Logged by the init; stdio of the init itself is /dev/null.
+	default:
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
+		if cmd.Stderr == nil {
+			cmd.Stderr = cfg.Stdout
+		}
+	}
+	return nil
+}
+
+// prepareFDs opens what the init must not resolve itself: the rootfs and
+// bind sources as detached mounts (idmapped under a private user namespace
+// where the filesystem supports it), the log directory and the exit file.
+func (s *Sandbox) prepareFDs(ic *initConfig, svc *spec.Service, userns bool) ([]int, error) {
+	var fds []int
+	var usernsFD = -1
+	if userns {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", s.pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fds, fmt.Errorf("open sandbox user namespace: %w", err)
+		}
+		defer unix.Close(fd)
+		usernsFD = fd
+	}
+	if svc.Rootfs != "" {
+		fd, idm, err := detachedMount(svc.Rootfs, false, usernsFD)
+		if err != nil {
+			return fds, fmt.Errorf("rootfs %s: %w", svc.Rootfs, err)
+		}
+		ic.Rootfs, ic.FDRootfs = true, len(fds)
+		fds = append(fds, fd)
+		s.idmapped = s.idmapped || idm
+	}
+	for _, m := range s.cfg.Mounts {
+		im := initMount{Type: "bind", Target: m.Target, ReadOnly: m.ReadOnly, FD: -1}
+		if m.Type == spec.MountTmpfs {
+			im.Type, im.Size = "tmpfs", int64(m.Size)
+		} else {
+			fi, err := os.Stat(m.Source)
+			if err != nil {
+				return fds, fmt.Errorf("volume %s: source: %w", m.Target, err)
+			}
+			im.IsDir = fi.IsDir()
+			// Named volumes are owned by the mapped root already; an idmap would
+			// translate them a second time.
+			ns := usernsFD
+			if m.Type == spec.MountVolume {
+				ns = -1
+			}
+			fd, idm, err := detachedMount(m.Source, m.ReadOnly, ns)
+			if err != nil {
+				return fds, fmt.Errorf("volume %s: %w", m.Target, err)
+			}
+			im.FD = len(fds)
+			fds = append(fds, fd)
+			s.idmapped = s.idmapped || idm
+		}
+		ic.Mounts = append(ic.Mounts, im)
+	}
+	if s.cfg.Stdout == nil && !s.cfg.Terminal {
+		logDir := filepath.Join(s.dir, "logs")
+		if err := os.Mkdir(logDir, 0o750); err != nil {
+			return fds, fmt.Errorf("create log directory: %w", err)
+		}
+		if userns {
+			if err := os.Chown(logDir, s.hostUID, s.hostUID); err != nil {
+				return fds, fmt.Errorf("hand log directory to the sandbox: %w", err)
+			}
+		}
+		fd, err := unix.Open(logDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fds, fmt.Errorf("open log directory: %w", err)
+		}
+		ic.Logs, ic.LogMaxSize, ic.FDLogDir = true, s.cfg.LogMaxSize, len(fds)
+		fds = append(fds, fd)
+	}
+	fd, err := unix.Open(filepath.Join(s.dir, "exit.json"), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fds, fmt.Errorf("create exit file: %w", err)
+	}
+	ic.FDExitFile = len(fds)
+	fds = append(fds, fd)
+	return fds, nil
+}
+
+// detachedMount clones the tree at src (open_tree), read-only if asked,
+// idmapped into usernsFD when >= 0 and the filesystem allows it.
+func detachedMount(src string, ro bool, usernsFD int) (int, bool, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return -1, false, fmt.Errorf("clone mount of %s: %w", src, err)
+	}
+	idmapped := false
+	if usernsFD >= 0 {
+		a := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(usernsFD)}
+		// Not every filesystem supports idmapped mounts (README: files then
+		// keep their host owners, seen as nobody inside).
+		if unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, a) == nil {
+			idmapped = true
+		}
+	}
+	if ro {
+		a := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, a); err != nil {
+			unix.Close(fd)
+			return -1, false, fmt.Errorf("make %s read-only: %w", src, err)
+		}
+	}
+	return fd, idmapped, nil
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+func envList(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func hostname(cfg Config) string {
+	if cfg.Service.Hostname != "" {
+		return cfg.Service.Hostname
+	}
+	if cfg.Service.Name != "" {
+		return cfg.Service.Name
+	}
+	return cfg.ID
+}
+
+func capNumbers(names []string) []int {
+	var out []int
+	for _, n := range names {
+		if _, num, err := spec.ParseCapability(n); err == nil {
+			out = append(out, num)
+		}
+	}
+	return out
+}
+
+// initFailure explains why the init went away: its exit status if it has one.
+func (s *Sandbox) initFailure(err error) error {
+	if s.cmd != nil && s.cmd.Process != nil {
+		var ws unix.WaitStatus
+		if pid, _ := unix.Wait4(s.pid, &ws, unix.WNOHANG, nil); pid == s.pid {
+			s.reaped = true
+			return fmt.Errorf("%w (init exit status %d)", err, ws.ExitStatus())
+		}
+	}
+	return err
+}

@@ -1,0 +1,154 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	goruntime "runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitArg is argv[1] of the re-executed binary when it runs as a sandbox
+// init. The binary's main (or TestMain) calls IsInit/InitMain first thing.
+const InitArg = "__nucleus_init"
+
+// ctlFD is the control socket's fd number in the init (first ExtraFile).
+const ctlFD = 3
+
+// IsInit reports whether this process was started as a sandbox init.
+func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == InitArg }
+
+// InitMain runs the sandbox init and never returns.
+func InitMain() {
+	// Before anything else: nothing in the sandbox may ptrace us or open
+	// /proc/1/exe (the host binary) — see README, CVE-2019-5736.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// Inherited fds other than 0-2 and the control socket never reach the workload.
+	_ = unix.CloseRange(ctlFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	unix.CloseOnExec(ctlFD)
+	code := runInit()
+	os.Exit(code)
+}
+
+// initState is the init's view of the sandbox while it runs.
+type initState struct {
+	cfg      *initConfig
+	fds      []int
+	spawner  *spawner
+	workload int // pid inside the sandbox
+	logs     *logSink
+}
+
+func runInit() int {
+	fail := func(err error) int {
+		_ = send(ctlFD, &message{Kind: msgError, Err: err.Error()})
+		return 1
+	}
+	m, fds, err := recv(ctlFD)
+	if err != nil {
+		return 1
+	}
+	if m.Kind != msgConfig || m.Config == nil {
+		return fail(fmt.Errorf("init: expected config message, got %q", m.Kind))
+	}
+	st := &initState{cfg: m.Config, fds: fds}
+	// Signals are queued from the start so none is lost before the workload runs.
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+
+	if err := buildRoot(st.cfg, fds); err != nil {
+		return fail(err)
+	}
+	st.spawner = newSpawner()
+	if err := st.spawner.restrict(st.cfg); err != nil {
+		return fail(err)
+	}
+	if err := send(ctlFD, &message{Kind: msgReady}); err != nil {
+		return 1
+	}
+	m, _, err = recv(ctlFD)
+	if err != nil || m.Kind != msgStart {
+		// The caller went away or changed its mind before Start.
+		return 1
+	}
+	pid, err := st.startWorkload()
+	if err != nil {
+		return fail(err)
+	}
+	st.workload = pid
+	_ = send(ctlFD, &message{Kind: msgStarted, Pid: pid})
+	status := st.loop(sigs)
+	if st.logs != nil {
+		st.logs.close()
+	}
+	if st.cfg.FDExitFile >= 0 && st.cfg.FDExitFile < len(fds) {
+		b, _ := json.Marshal(status)
+		_, _ = unix.Write(fds[st.cfg.FDExitFile], b)
+	}
+	_ = send(ctlFD, &message{Kind: msgExit, Status: &status})
+	return status.Code
+}
+
+// startWorkload forks the workload from the restricted thread.
+func (st *initState) startWorkload() (int, error) {
+	c := st.cfg
+	files := []uintptr{0, 1, 2}
+	if c.Logs {
+		ls, err := newLogSink(st.fds[c.FDLogDir], c.LogMaxSize)
+		if err != nil {
+			return 0, err
+		}
+		st.logs = ls
+		files = []uintptr{devNull(), ls.stdoutW.Fd(), ls.stderrW.Fd()}
+	}
+	pid, err := st.spawner.spawn(spawnReq{args: c.Args, env: c.Env, dir: c.Dir, files: files, ctty: c.Terminal})
+	if c.Logs {
+		st.logs.startedChild()
+	}
+	return pid, err
+}
+
+func devNull() uintptr {
+	fd, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	return uintptr(fd)
+}
+
+// loop reaps children and forwards signals until the workload exits.
+func (st *initState) loop(sigs chan os.Signal) ExitStatus {
+	for sig := range sigs {
+		if sig != unix.SIGCHLD {
+			_ = unix.Kill(st.workload, sig.(syscall.Signal))
+			continue
+		}
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if pid <= 0 || err != nil {
+				break
+			}
+			if pid == st.workload {
+				return statusOf(ws)
+			}
+			st.spawner.reaped(pid, ws)
+		}
+	}
+	return ExitStatus{Code: 255}
+}
+
+func statusOf(ws unix.WaitStatus) ExitStatus {
+	if ws.Signaled() {
+		return ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
+	}
+	return ExitStatus{Code: ws.ExitStatus()}
+}
+
+var _ = goruntime.GOOS

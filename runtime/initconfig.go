@@ -1,0 +1,56 @@
+package runtime
+
+// initConfig is everything the init needs, sent by the caller after clone.
+// Paths are host paths unless they say otherwise.
+type initConfig struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"` // inside the sandbox
+	User string   `json:"user"`
+
+	Hostname string `json:"hostname"`
+	// Rootfs is true when FDRootfs (index into the config fds) is a detached
+	// mount of the given rootfs; false = read-only view of host system dirs.
+	Rootfs   bool              `json:"rootfs"`
+	FDRootfs int               `json:"fd_rootfs"`
+	ReadOnly bool              `json:"read_only"`
+	Mounts   []initMount       `json:"mounts"`
+	Files    map[string][]byte `json:"files"`
+	// HostNetNS: no network namespace of our own (sysfs cannot be mounted).
+	HostNetNS bool `json:"host_netns"`
+	UserNS    bool `json:"userns"`
+
+	CapAdd   []int  `json:"cap_add"`
+	Seccomp  []byte `json:"seccomp"` // raw BPF; empty = unconfined
+	Landlock bool   `json:"landlock"`
+	// LandlockCustom are user rules (spec.Landlock.Rules) added to the
+	// mount-derived ones.
+	LandlockCustom []landlockRule `json:"landlock_custom,omitempty"`
+
+	Terminal bool `json:"terminal"`
+	// Logs: stdout and stderr go to log files in the directory passed as
+	// fd LogDirFD (index into the fds of the config message).
+	Logs       bool  `json:"logs"`
+	LogMaxSize int64 `json:"log_max_size"`
+	// ExitFile receives the workload's exit status as JSON (index into fds),
+	// for a caller that re-attaches after the original caller died.
+	FDLogDir   int `json:"fd_log_dir"`
+	FDExitFile int `json:"fd_exit_file"`
+	FDListener int `json:"fd_listener"`
+}
+
+// initMount is one volume. Bind mounts arrive as detached mount fds
+// (open_tree) prepared by the caller, so the init never resolves host paths.
+type initMount struct {
+	Type     string `json:"type"` // bind | tmpfs
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"read_only"`
+	Size     int64  `json:"size,omitempty"`
+	FD       int    `json:"fd"` // index into the config message's fds (bind)
+	IsDir    bool   `json:"is_dir"`
+}
+
+type landlockRule struct {
+	Path   string   `json:"path"`
+	Access []string `json:"access"`
+}

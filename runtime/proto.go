@@ -1,0 +1,114 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The caller and the init talk over a SOCK_SEQPACKET socket pair: one JSON
+// message per packet, file descriptors attached as SCM_RIGHTS. SEQPACKET keeps
+// message boundaries without framing and reports the peer's death as EOF.
+
+// Message kinds.
+const (
+	msgConfig   = "config"   // caller -> init: initConfig, fds: see initConfig
+	msgReady    = "ready"    // init -> caller: root built, waiting for start
+	msgStart    = "start"    // caller -> init
+	msgStarted  = "started"  // init -> caller: Pid = host-invisible pid of the workload inside
+	msgExit     = "exit"     // init -> caller: Status of the workload; init exits next
+	msgError    = "error"    // init -> caller: Err
+	msgExec     = "exec"     // client -> init: Exec, fds: stdin, stdout, stderr
+	msgExecDone = "execdone" // init -> client: Status
+)
+
+// message is one packet.
+type message struct {
+	Kind   string      `json:"kind"`
+	Config *initConfig `json:"config,omitempty"`
+	Exec   *execReq    `json:"exec,omitempty"`
+	Pid    int         `json:"pid,omitempty"`
+	Status *ExitStatus `json:"status,omitempty"`
+	Err    string      `json:"err,omitempty"`
+}
+
+// execReq is a process to start inside a running sandbox.
+type execReq struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"`
+}
+
+// maxMessage bounds one packet (config with seccomp BPF and files).
+const maxMessage = 4 << 20
+
+func send(fd int, m *message, fds ...int) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s message: %w", m.Kind, err)
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	if err := unix.Sendmsg(fd, b, oob, nil, 0); err != nil {
+		return fmt.Errorf("send %s message: %w", m.Kind, err)
+	}
+	return nil
+}
+
+// recv reads one message and the fds that came with it (close-on-exec).
+func recv(fd int) (*message, []int, error) {
+	buf := make([]byte, maxMessage)
+	oob := make([]byte, unix.CmsgSpace(4*64))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("receive message: %w", err)
+		}
+		if n == 0 && oobn == 0 {
+			return nil, nil, errEOF
+		}
+		var fds []int
+		if oobn > 0 {
+			cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return nil, nil, fmt.Errorf("parse control message: %w", err)
+			}
+			for _, c := range cmsgs {
+				r, err := unix.ParseUnixRights(&c)
+				if err == nil {
+					fds = append(fds, r...)
+				}
+			}
+		}
+		m := new(message)
+		if err := json.Unmarshal(buf[:n], m); err != nil {
+			for _, f := range fds {
+				unix.Close(f)
+			}
+			return nil, nil, fmt.Errorf("decode message: %w", err)
+		}
+		return m, fds, nil
+	}
+}
+
+type eofError struct{}
+
+func (eofError) Error() string { return "peer closed the control socket" }
+
+var errEOF error = eofError{}
+
+// socketPair returns a connected SEQPACKET pair as files (close-on-exec).
+func socketPair() (*os.File, *os.File, error) {
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create control socket pair: %w", err)
+	}
+	return os.NewFile(uintptr(p[0]), "ctl-parent"), os.NewFile(uintptr(p[1]), "ctl-init"), nil
+}

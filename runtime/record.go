@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"nucleus/internal/rootdir"
+	"nucleus/runtime/cgroups"
+)
+
+// Record is what a supervisor keeps to re-attach to a sandbox after a
+// restart (see Adopt). It is also written to Root.Run/sandboxes/<id>/record.json.
+type Record struct {
+	ID          string `json:"id"`
+	Project     string `json:"project,omitempty"`
+	Service     string `json:"service,omitempty"`
+	Pid         int    `json:"pid"`
+	StartTime   uint64 `json:"start_time"` // of the init, /proc/PID/stat field 22
+	Cgroup      string `json:"cgroup"`
+	StateDir    string `json:"state_dir"`
+	LogPath     string `json:"log_path,omitempty"`
+	LandlockABI int    `json:"landlock_abi"`
+	Seccomp     string `json:"seccomp"`
+	HostUID     int    `json:"host_uid,omitempty"` // base of the private id range
+	Idmapped    bool   `json:"idmapped,omitempty"`
+}
+
+// Record returns the sandbox's record.
+func (s *Sandbox) Record() Record {
+	r := Record{ID: s.id, Project: s.cfg.Project, Pid: s.pid, StartTime: s.startTime, StateDir: s.dir,
+		LandlockABI: s.landlockABI, Seccomp: s.seccompMode, HostUID: s.hostUID, Idmapped: s.idmapped}
+	if s.cfg.Service != nil {
+		r.Service = s.cfg.Service.Name
+	}
+	if s.cg != nil {
+		r.Cgroup = s.cg.Group()
+	}
+	if s.cfg.Stdout == nil && !s.cfg.Terminal {
+		r.LogPath = s.LogPath()
+	}
+	return r
+}
+
+func (s *Sandbox) writeRecord() error {
+	b, _ := json.MarshalIndent(s.Record(), "", "  ")
+	if err := os.WriteFile(filepath.Join(s.dir, "record.json"), b, 0o600); err != nil {
+		return fmt.Errorf("write sandbox record: %w", err)
+	}
+	return nil
+}
+
+// ReadRecord loads the record of sandbox id from the state root.
+func ReadRecord(root rootdir.Root, id string) (Record, error) {
+	var r Record
+	b, err := os.ReadFile(filepath.Join(sandboxDir(root.Run, id), "record.json"))
+	if err != nil {
+		return r, fmt.Errorf("read record of sandbox %s: %w", id, err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("decode record of sandbox %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Adopt re-attaches to a running sandbox from its record (a supervisor that
+// was restarted). The init must still be the same process (pid and start
+// time); if it has exited meanwhile, Wait returns the recorded exit status.
+// Start and Exec-less control are not available on an adopted sandbox: its
+// workload runs already.
+func Adopt(root rootdir.Root, rec Record) (*Sandbox, error) {
+	if !validID.MatchString(rec.ID) {
+		return nil, fmt.Errorf("adopt: invalid sandbox id %q", rec.ID)
+	}
+	s := &Sandbox{id: rec.ID, root: root, dir: sandboxDir(root.Run, rec.ID), pid: rec.Pid, startTime: rec.StartTime,
+		seccompMode: rec.Seccomp, landlockABI: rec.LandlockABI, hostUID: rec.HostUID, idmapped: rec.Idmapped,
+		done: make(chan struct{}), started: true, workload: 1}
+	s.cfg.Root, s.cfg.ID, s.cfg.Project = root, rec.ID, rec.Project
+	if _, err := os.Stat(s.dir); err != nil {
+		return nil, fmt.Errorf("adopt %s: state directory: %w", rec.ID, err)
+	}
+	cg, err := cgroups.Load(root, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("adopt %s: %w", rec.ID, err)
+	}
+	s.cg = cg
+	if rec.LogPath == "" {
+		s.cfg.Stdout = os.Stdout // not logged by the init
+	}
+	return s, nil
+}

@@ -1,0 +1,345 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"nucleus/internal/rootdir"
+	"nucleus/runtime/cgroups"
+	"nucleus/spec"
+)
+
+// Sandbox is a created sandbox.
+type Sandbox struct {
+	id   string
+	cfg  Config
+	root rootdir.Root
+	dir  string
+
+	cmd       *exec.Cmd // nil when adopted
+	pid       int       // host pid of the init
+	startTime uint64    // of the init, to recognise it after pid reuse
+	ctl       *os.File
+	cg        *cgroups.Cgroup
+	limits    spec.Resources
+	hostUID   int // base of the private id range; 0 = userns host
+	idmapped  bool
+
+	seccompMode string
+	landlockABI int
+
+	tty, ttySlave *os.File
+	ioDone        chan struct{}
+
+	mu       sync.Mutex
+	started  bool
+	workload int // pid of the workload inside the sandbox
+	reaped   bool
+
+	waitOnce sync.Once
+	done     chan struct{}
+	status   ExitStatus
+	waitErr  error
+}
+
+// ID returns the sandbox id.
+func (s *Sandbox) ID() string { return s.id }
+
+// Pid is the host pid of the sandbox init.
+func (s *Sandbox) Pid() int { return s.pid }
+
+// NetNSPath is the sandbox's network namespace, for attaching networks.
+func (s *Sandbox) NetNSPath() string { return fmt.Sprintf("/proc/%d/ns/net", s.pid) }
+
+// SeccompMode is the display mode of the sandbox's seccomp filter.
+func (s *Sandbox) SeccompMode() string { return s.seccompMode }
+
+// LandlockABI is the Landlock ABI in force (0 = off).
+func (s *Sandbox) LandlockABI() int { return s.landlockABI }
+
+// LogPath is the current log file when the output is not attached.
+func (s *Sandbox) LogPath() string { return filepath.Join(s.dir, "logs", LogFile) }
+
+// Start runs the workload.
+func (s *Sandbox) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return fmt.Errorf("sandbox %s: already started", s.id)
+	}
+	if s.ctl == nil {
+		return fmt.Errorf("sandbox %s: no control connection (adopted sandboxes run already)", s.id)
+	}
+	if err := send(int(s.ctl.Fd()), &message{Kind: msgStart}); err != nil {
+		return err
+	}
+	m, _, err := recv(int(s.ctl.Fd()))
+	if err != nil {
+		return fmt.Errorf("sandbox %s: init died while starting the workload: %w", s.id, err)
+	}
+	if m.Kind == msgError {
+		return fmt.Errorf("start %s: %s", s.id, m.Err)
+	}
+	if m.Kind != msgStarted {
+		return fmt.Errorf("sandbox init: expected started, got %q", m.Kind)
+	}
+	s.started, s.workload = true, m.Pid
+	return nil
+}
+
+// Wait blocks until the workload has exited and returns its status. It may
+// be called several times and from several goroutines.
+func (s *Sandbox) Wait() (ExitStatus, error) {
+	s.waitOnce.Do(func() {
+		s.status, s.waitErr = s.wait()
+		close(s.done)
+	})
+	<-s.done
+	return s.status, s.waitErr
+}
+
+func (s *Sandbox) wait() (ExitStatus, error) {
+	var st *ExitStatus
+	if s.ctl != nil {
+		for {
+			m, _, err := recv(int(s.ctl.Fd()))
+			if err != nil {
+				break
+			}
+			if m.Kind == msgExit {
+				st = m.Status
+			}
+		}
+	}
+	var initStatus ExitStatus
+	if s.cmd != nil {
+		if !s.reaped {
+			err := s.cmd.Wait()
+			var ee *exec.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				return ExitStatus{}, fmt.Errorf("wait for sandbox init: %w", err)
+			}
+			s.reaped = true
+		}
+		if ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && s.cmd.ProcessState != nil {
+			initStatus = statusOf(unix.WaitStatus(ws))
+		}
+	} else if err := waitPidfd(s.pid, s.startTime); err != nil {
+		return ExitStatus{}, err
+	}
+	if s.ioDone != nil {
+		select {
+		case <-s.ioDone:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if st == nil {
+		// Adopted, or the init was killed: the exit file is the record.
+		if b, err := os.ReadFile(filepath.Join(s.dir, "exit.json")); err == nil && len(b) > 0 {
+			var fs ExitStatus
+			if json.Unmarshal(b, &fs) == nil {
+				st = &fs
+			}
+		}
+	}
+	if st == nil {
+		st = &initStatus
+		if s.cmd == nil {
+			st = &ExitStatus{Code: 137, Signal: unix.SIGKILL}
+		}
+	}
+	if st.Signal == unix.SIGKILL && s.cg != nil {
+		if oom, err := s.cg.OOMKilled(); err == nil && oom {
+			st.OOMKilled = true
+		}
+	}
+	return *st, nil
+}
+
+// Done is closed when Wait has returned.
+func (s *Sandbox) Done() <-chan struct{} { return s.done }
+
+// MemoryLimit is the memory limit the sandbox was created with (for messages).
+func (s *Sandbox) MemoryLimit() spec.ByteSize { return s.limits.Memory }
+
+// Signal sends sig to the workload.
+func (s *Sandbox) Signal(sig syscall.Signal) error {
+	pid, err := s.workloadHostPid()
+	if err != nil {
+		return err
+	}
+	if err := unix.Kill(pid, sig); err != nil && err != unix.ESRCH {
+		return fmt.Errorf("signal workload of %s: %w", s.id, err)
+	}
+	return nil
+}
+
+// workloadHostPid finds the workload among the init's children by its pid
+// inside the sandbox (NSpid).
+func (s *Sandbox) workloadHostPid() (int, error) {
+	s.mu.Lock()
+	inner := s.workload
+	s.mu.Unlock()
+	if inner == 0 {
+		return 0, fmt.Errorf("sandbox %s: workload not started", s.id)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", s.pid, s.pid))
+	if err != nil {
+		return 0, fmt.Errorf("sandbox %s: list init children: %w", s.id, err)
+	}
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(st), "\n") {
+			if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
+				ids := strings.Fields(v)
+				if len(ids) > 1 && ids[len(ids)-1] == strconv.Itoa(inner) {
+					return pid, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("sandbox %s: workload has exited", s.id)
+}
+
+// Stop ends the sandbox: sig to the workload, up to grace for it to exit,
+// then SIGKILL to every process of the cgroup; then removes the cgroup and
+// the state. It returns once nothing of the sandbox is left.
+func (s *Sandbox) Stop(ctx context.Context, sig syscall.Signal, grace time.Duration) error {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if started {
+		go func() { _, _ = s.Wait() }()
+		select {
+		case <-s.done:
+		default:
+			if sig == 0 {
+				sig = unix.SIGTERM
+			}
+			_ = s.Signal(sig)
+			t := time.NewTimer(grace)
+			select {
+			case <-s.done:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	}
+	return s.destroy(ctx)
+}
+
+// Remove deletes what is left of an exited sandbox (cgroup, state). Any
+// process still in the cgroup is killed first.
+func (s *Sandbox) Remove(ctx context.Context) error { return s.destroy(ctx) }
+
+func (s *Sandbox) destroy(ctx context.Context) error {
+	var errs []error
+	if s.cg != nil {
+		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := s.cg.KillAll(kctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	} else if s.pid > 0 && s.cmd != nil && !s.reaped {
+		_ = s.cmd.Process.Kill()
+	}
+	if s.cmd != nil && !s.reaped {
+		_, _ = s.Wait()
+	} else if s.cmd == nil && s.pid > 0 {
+		_ = waitPidfd(s.pid, s.startTime)
+	}
+	if s.ctl != nil {
+		s.ctl.Close()
+	}
+	if s.tty != nil {
+		s.tty.Close()
+	}
+	if s.cg != nil {
+		if err := s.cg.Delete(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(s.dir); err != nil {
+		errs = append(errs, fmt.Errorf("remove state of %s: %w", s.id, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats reads CPU, memory and pids usage from the cgroup.
+func (s *Sandbox) Stats() (Stats, error) { return s.cg.Stats() }
+
+// UpdateResources changes the cgroup limits of the running sandbox.
+func (s *Sandbox) UpdateResources(r spec.Resources) error {
+	if err := s.cg.Update(r); err != nil {
+		return err
+	}
+	s.limits = r
+	return nil
+}
+
+// Resize sets the pseudo-terminal's window size (Terminal sandboxes).
+func (s *Sandbox) Resize(rows, cols uint16) error {
+	if s.tty == nil {
+		return nil
+	}
+	return unix.IoctlSetWinsize(int(s.tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+}
+
+// Terminal returns the pseudo-terminal master (nil without a terminal).
+func (s *Sandbox) Terminal() *os.File { return s.tty }
+
+// procStartTime reads field 22 of /proc/pid/stat (start time in ticks).
+func procStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// waitPidfd waits for a process that is not our child to exit.
+func waitPidfd(pid int, start uint64) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if err == unix.ESRCH {
+			return nil
+		}
+		return fmt.Errorf("open pidfd of %d: %w", pid, err)
+	}
+	defer unix.Close(fd)
+	if st, err := procStartTime(pid); err != nil || st != start {
+		return nil // gone, or the pid now belongs to another process
+	}
+	for {
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		return err
+	}
+}

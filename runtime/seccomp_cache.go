@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"nucleus/internal/rootdir"
+	"nucleus/runtime/seccomp"
+	"nucleus/spec"
+)
+
+// seccompProgram returns the compiled filter for a service. Compiled BPF is
+// cached in Root.Run/seccomp/<key>.bpf: key = hash of this executable's
+// identity and the profile (default + cap_add, or the profile bytes), so a
+// new nucleus build or a changed profile never reuses stale BPF. A one-shot
+// `nucleus run` then skips libseccomp entirely on a warm cache.
+func seccompProgram(root rootdir.Root, svc *spec.Service) (*seccomp.Program, error) {
+	mode := svc.Security.Seccomp
+	switch mode {
+	case spec.SeccompUnconfined:
+		return seccomp.Unconfined(), nil
+	case "", spec.SeccompDefault:
+		key := cacheKey("default", []byte(strings.Join(svc.CapAdd, ",")))
+		return cachedProgram(root, key, seccomp.ModeDefault, func() (*seccomp.Program, error) {
+			return seccomp.DefaultFor(svc.CapAdd)
+		})
+	default:
+		data := svc.Security.SeccompProfile
+		if data == nil {
+			b, err := os.ReadFile(mode)
+			if err != nil {
+				return nil, fmt.Errorf("read seccomp profile: %w", err)
+			}
+			data = b
+		}
+		display := seccomp.ProfileMode(filepath.Base(mode))
+		return cachedProgram(root, cacheKey("profile", data), display, func() (*seccomp.Program, error) {
+			p, err := seccomp.FromOCIProfile(data)
+			if err != nil {
+				return nil, fmt.Errorf("seccomp profile %s: %w", mode, err)
+			}
+			return p, nil
+		})
+	}
+}
+
+var exeIdentity = func() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "unknown"
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return exe
+	}
+	return fmt.Sprintf("%s:%d:%d", exe, fi.Size(), fi.ModTime().UnixNano())
+}()
+
+func cacheKey(kind string, data []byte) string {
+	h := sha256.New()
+	h.Write([]byte(exeIdentity))
+	h.Write([]byte{0})
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func cachedProgram(root rootdir.Root, key, mode string, compile func() (*seccomp.Program, error)) (*seccomp.Program, error) {
+	path := filepath.Join(root.Run, "seccomp", key+".bpf")
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		if p, err := seccomp.LoadBPF(b); err == nil {
+			return p.WithMode(mode), nil
+		}
+	}
+	p, err := compile()
+	if err != nil {
+		return nil, err
+	}
+	// Best effort: a cache that cannot be written only costs time.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+		tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+		if os.WriteFile(tmp, p.BPF(), 0o600) == nil {
+			_ = os.Rename(tmp, path)
+		}
+	}
+	return p.WithMode(mode), nil
+}

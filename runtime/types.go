@@ -1,0 +1,73 @@
+package runtime
+
+import (
+	"io"
+	"syscall"
+
+	"nucleus/internal/rootdir"
+	"nucleus/runtime/cgroups"
+	"nucleus/spec"
+)
+
+// Config describes one sandbox.
+type Config struct {
+	// ID is unique and stable per replica ("<project>-<service>-<replica>");
+	// it names the cgroup and the state directory.
+	ID      string
+	Project string
+	Service *spec.Service
+	Root    rootdir.Root
+	Mounts  []ResolvedMount
+	// Files are placed in the sandbox at the given absolute paths
+	// (for example /etc/resolv.conf and /etc/hosts from the network).
+	Files map[string][]byte
+
+	// Stdin, Stdout and Stderr are attached to the workload. A nil Stdout
+	// sends stdout and stderr to log files under the state directory, written
+	// by the init so they survive the caller.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Terminal gives the workload a pseudo-terminal (Stdin/Stdout are then
+	// copied to and from its master side).
+	Terminal bool
+	// NoNetwork keeps the host network namespace (tests, special cases).
+	// false: a new network namespace with loopback only.
+	NoNetwork bool
+	// DieWithCaller kills the sandbox when the calling thread dies
+	// (foreground `nucleus run`); supervisors leave it false so sandboxes
+	// outlive a supervisor restart.
+	DieWithCaller bool
+	// LogMaxSize is the size at which a log file is rotated (default 10 MiB).
+	LogMaxSize int64
+}
+
+// ResolvedMount is a volume resolved to the host.
+type ResolvedMount struct {
+	Type     string // spec.MountBind, spec.MountVolume or spec.MountTmpfs
+	Source   string // host path for bind and named volumes
+	Target   string // absolute path inside the sandbox
+	ReadOnly bool
+	Size     spec.ByteSize // tmpfs only
+}
+
+// ExitStatus is how a workload ended.
+type ExitStatus struct {
+	// Code is the exit code, or 128+signal when Signal is set.
+	Code   int
+	Signal syscall.Signal
+	// OOMKilled reports that the memory limit killed the workload.
+	OOMKilled bool
+}
+
+// ExecConfig is a process to run inside a running sandbox.
+type ExecConfig struct {
+	Args []string
+	Env  []string // added to the workload's environment
+	Dir  string   // "" = the workload's working directory
+	// Stdin, Stdout, Stderr: nil means /dev/null.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Stats are usage figures read from the sandbox's cgroup.
+type Stats = cgroups.Stats

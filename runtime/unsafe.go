@@ -1,0 +1,5 @@
+package runtime
+
+import "unsafe"
+
+func unsafePointer(p *uint32) unsafe.Pointer { return unsafe.Pointer(p) }
