@@ -1,0 +1,131 @@
+package reconcile
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func startLoop(t *testing.T, pass func(context.Context)) *Loop {
+	l := NewLoop(pass)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { l.Run(ctx); close(stopped) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	return l
+}
+
+func TestLoopEventsDuringPassCauseExactlyOneMore(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var passes atomic.Int32
+	l := startLoop(t, func(context.Context) {
+		passes.Add(1)
+		entered <- struct{}{}
+		<-release
+	})
+	l.Mark()
+	<-entered // first pass is running
+	for range 100 {
+		l.Mark()
+	}
+	release <- struct{}{}
+	<-entered // the one extra pass
+	release <- struct{}{}
+	waitFor(t, "second pass to finish", func() bool { return l.Passes() == 2 })
+	time.Sleep(50 * time.Millisecond)
+	if n := passes.Load(); n != 2 {
+		t.Fatalf("%d passes, want exactly 2 (one, plus one for the marks during it)", n)
+	}
+}
+
+func TestLoopIdleMarksCoalesce(t *testing.T) {
+	var passes atomic.Int32
+	gate := make(chan struct{})
+	l := NewLoop(func(context.Context) { passes.Add(1) })
+	for range 50 {
+		l.Mark() // before Run: all coalesce into one pending pass
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { l.Run(ctx); close(gate) }()
+	waitFor(t, "a pass", func() bool { return l.Passes() == 1 })
+	time.Sleep(50 * time.Millisecond)
+	if n := passes.Load(); n != 1 {
+		t.Fatalf("%d passes for marks made while idle, want 1", n)
+	}
+	cancel()
+	<-gate
+}
+
+func TestLoopNeverConcurrent(t *testing.T) {
+	var running, maxRunning atomic.Int32
+	l := startLoop(t, func(context.Context) {
+		n := running.Add(1)
+		for {
+			m := maxRunning.Load()
+			if n <= m || maxRunning.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(200 * time.Microsecond)
+		running.Add(-1)
+	})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 500 {
+				l.Mark()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := l.MarkAndWait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m := maxRunning.Load(); m != 1 {
+		t.Fatalf("up to %d passes ran at once, want 1", m)
+	}
+}
+
+func TestLoopMarkAndWaitSeesItsPass(t *testing.T) {
+	var seen atomic.Int64 // value of `state` read by the last pass
+	var state atomic.Int64
+	l := startLoop(t, func(context.Context) {
+		seen.Store(state.Load())
+		time.Sleep(5 * time.Millisecond)
+	})
+	for i := int64(1); i <= 20; i++ {
+		state.Store(i)
+		if err := l.MarkAndWait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := seen.Load(); got != i {
+			t.Fatalf("MarkAndWait returned after a pass that saw state %d, want %d", got, i)
+		}
+	}
+}
+
+func TestLoopMarkAndWaitHonoursContext(t *testing.T) {
+	l := NewLoop(func(context.Context) {}) // never run
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := l.MarkAndWait(ctx); err == nil {
+		t.Fatal("MarkAndWait without a running loop must end with the context")
+	}
+}
