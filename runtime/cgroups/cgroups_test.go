@@ -1,0 +1,343 @@
+package cgroups
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
+	"nucleus/spec"
+
+	"golang.org/x/sys/unix"
+)
+
+// hogEnv makes the test binary, re-executed, allocate memory until killed.
+const hogEnv = "NUCLEUS_CGROUPS_TEST_HOG"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(hogEnv) != "" {
+		hog()
+	}
+	os.Exit(m.Run())
+}
+
+// hog waits for a line on stdin (sent once it is in the cgroup), then
+// touches 1 MiB after another, far past any limit the tests set.
+func hog() {
+	_, _ = io.ReadFull(os.Stdin, make([]byte, 1))
+	var keep [][]byte
+	for i := 0; i < 1024; i++ {
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = byte(j)
+		}
+		keep = append(keep, b)
+	}
+	fmt.Println("allocated 1 GiB without being killed", len(keep))
+	os.Exit(0)
+}
+
+var seq atomic.Int64
+
+// newTestCgroup creates a cgroup in a fresh root and registers cleanup
+// that kills, deletes and proves the root left nothing behind.
+func newTestCgroup(t *testing.T, r spec.Resources) (rootdir.Root, *Cgroup) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	root := testutil.TempRoot(t)
+	id := fmt.Sprintf("test-%d-%d", os.Getpid(), seq.Add(1))
+	cg, err := New(root, id, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := cg.KillAll(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := cg.Delete(); err != nil {
+			t.Error(err)
+		}
+		assertNoLeaks(t, root)
+	})
+	return root, cg
+}
+
+func assertNoLeaks(t *testing.T, root rootdir.Root) {
+	t.Helper()
+	leaks, err := Leaks(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leaks) > 0 {
+		t.Errorf("cgroups left behind: %v", leaks)
+	}
+}
+
+func readFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// startInCgroup starts cmd and moves it into cg before it does anything:
+// cmd must wait for a byte on stdin first.
+func startInCgroup(t *testing.T, cg *Cgroup, cmd *exec.Cmd) {
+	t.Helper()
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if err := cg.AddProc(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func requireV1(t *testing.T) {
+	t.Helper()
+	testutil.Require(t, !useV2(), "cgroup v1 controllers (this test covers the v1 backend)")
+}
+
+func TestLimitsAndLiveUpdate(t *testing.T) {
+	requireV1(t)
+	_, cg := newTestCgroup(t, spec.Resources{Memory: 64 << 20, CPUs: 0.5, Pids: 32})
+	p := cg.Paths()
+	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
+		if fi, err := os.Stat(p[c]); err != nil || !fi.IsDir() || !strings.HasSuffix(p[c], cg.Group()) {
+			t.Errorf("controller %s: path %q: %v", c, p[c], err)
+		}
+	}
+	check := func(when string, want map[string]string) {
+		t.Helper()
+		for f, v := range want {
+			ctrl := strings.SplitN(f, ".", 2)[0]
+			if got := readFile(t, p[ctrl], f); got != v {
+				t.Errorf("%s: %s = %s, want %s", when, f, got, v)
+			}
+		}
+	}
+	check("created", map[string]string{
+		"memory.limit_in_bytes": "67108864", "memory.memsw.limit_in_bytes": "67108864",
+		"cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000", "pids.max": "32",
+	})
+	s, err := cg.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MemoryLimit != 64<<20 || s.PidsLimit != 32 {
+		t.Errorf("Stats limits = %+v", s)
+	}
+
+	// Grow memory (memsw must move first), unlimited pids, more CPU.
+	if err := cg.Update(spec.Resources{Memory: 128 << 20, CPUs: 1.5}); err != nil {
+		t.Fatal(err)
+	}
+	check("grown", map[string]string{
+		"memory.limit_in_bytes": "134217728", "memory.memsw.limit_in_bytes": "134217728",
+		"cpu.cfs_quota_us": "150000", "pids.max": "max",
+	})
+	// Shrink (limit must move first).
+	if err := cg.Update(spec.Resources{Memory: 16 << 20, CPUs: 0.25, Pids: 8}); err != nil {
+		t.Fatal(err)
+	}
+	check("shrunk", map[string]string{
+		"memory.limit_in_bytes": "16777216", "memory.memsw.limit_in_bytes": "16777216",
+		"cpu.cfs_quota_us": "25000", "pids.max": "8",
+	})
+	// Remove every limit.
+	if err := cg.Update(spec.Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	check("unlimited", map[string]string{"cpu.cfs_quota_us": "-1", "pids.max": "max"})
+	if s, _ := cg.Stats(); s.MemoryLimit != 0 || s.PidsLimit != 0 {
+		t.Errorf("unlimited Stats limits = %+v, want 0", s)
+	}
+}
+
+func TestOOMKill(t *testing.T) {
+	requireV1(t)
+	_, cg := newTestCgroup(t, spec.Resources{Memory: 32 << 20})
+	if k, err := cg.OOMKilled(); err != nil || k {
+		t.Fatalf("OOMKilled before = %v, %v", k, err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), hogEnv+"=1")
+	var out strings.Builder
+	cmd.Stdout = &out
+	startInCgroup(t, cg, cmd)
+	err := cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("hog ended with %v (output %q), want killed", err, out.String())
+	}
+	k, err := cg.OOMKilled()
+	if err != nil || !k {
+		t.Errorf("OOMKilled after = %v, %v; want true", k, err)
+	}
+	s, _ := cg.Stats()
+	t.Logf("after OOM: %+v", s)
+}
+
+func TestPidsLimit(t *testing.T) {
+	requireV1(t)
+	const limit = 12
+	_, cg := newTestCgroup(t, spec.Resources{Pids: limit})
+	// A fork loop: 50 background sleeps; forks beyond the limit fail.
+	cmd := exec.Command("/bin/sh", "-c", `read x; i=0; while [ $i -lt 50 ]; do sleep 60 & i=$((i+1)); done; wait`)
+	startInCgroup(t, cg, cmd)
+	deadline := time.Now().Add(5 * time.Second)
+	var events string
+	for time.Now().Before(deadline) {
+		events = readFile(t, cg.Paths()["pids"], "pids.events")
+		if events != "max 0" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if events == "max 0" {
+		t.Fatalf("no fork was refused: pids.events = %q", events)
+	}
+	procs, err := cg.Procs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := cg.Stats()
+	if len(procs) > limit || s.Pids > limit {
+		t.Errorf("%d processes, %d tasks in a cgroup limited to %d", len(procs), s.Pids, limit)
+	}
+	t.Logf("pids.events %q, %d processes", events, len(procs))
+}
+
+// A workload that ignores SIGTERM and double-forks a daemon that ignores
+// it too: KillAll must leave nothing.
+func TestKillAllDoubleFork(t *testing.T) {
+	requireV1(t)
+	_, cg := newTestCgroup(t, spec.Resources{})
+	cmd := exec.Command("/bin/sh", "-c", `read x; trap '' TERM
+		sh -c "trap '' TERM; (trap '' TERM; while :; do sleep 1; done) & exit 0"
+		while :; do sleep 1; done`)
+	startInCgroup(t, cg, cmd)
+	var procs []int
+	deadline := time.Now().Add(5 * time.Second)
+	for len(procs) < 3 && time.Now().Before(deadline) {
+		procs, _ = cg.Procs()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(procs) < 3 {
+		t.Fatalf("workload did not start its daemon: procs %v", procs)
+	}
+	for _, p := range procs {
+		_ = unix.Kill(p, unix.SIGTERM)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if still, _ := cg.Procs(); len(still) < len(procs) {
+		t.Fatalf("processes died of SIGTERM (%v -> %v); the test proves nothing", procs, still)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cg.KillAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // reap our direct child
+	if left, _ := cg.Procs(); len(left) != 0 {
+		t.Errorf("after KillAll: %v", left)
+	}
+	for _, p := range procs {
+		if alive(p) {
+			t.Errorf("pid %d survived KillAll", p)
+		}
+	}
+	if st := readFile(t, cg.Paths()["freezer"], "freezer.state"); st != "THAWED" {
+		t.Errorf("freezer.state = %s after KillAll", st)
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func TestLoadDeleteAndLeaks(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := testutil.TempRoot(t)
+	a, err := New(root, "a", spec.Resources{Pids: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(root, "b", spec.Resources{})
+	if err != nil {
+		_ = a.Delete()
+		t.Fatal(err)
+	}
+	leaks, _ := Leaks(root)
+	// per controller: the parent and two sandboxes
+	if want := 3 * len(a.Paths()); len(leaks) != want {
+		t.Errorf("Leaks with two sandboxes: %d dirs, want %d: %v", len(leaks), want, leaks)
+	}
+	l, err := Load(root, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(l.Paths()) != fmt.Sprint(a.Paths()) {
+		t.Errorf("Load paths %v != New paths %v", l.Paths(), a.Paths())
+	}
+	if err := l.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(root, "a"); err == nil {
+		t.Error("Load of a deleted cgroup succeeded")
+	}
+	leaks, _ = Leaks(root)
+	if want := 2 * len(b.Paths()); len(leaks) != want {
+		t.Errorf("Leaks with one sandbox: %v, want %d dirs", leaks, want)
+	}
+	if err := b.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	assertNoLeaks(t, root)
+	for _, d := range b.Paths() {
+		if _, err := os.Stat(filepath.Dir(d)); !os.IsNotExist(err) {
+			t.Errorf("parent %s still exists", filepath.Dir(d))
+		}
+	}
+}
+
+// Delete refuses while processes are inside (the kernel would, too) and
+// leaves the cgroup intact.
+func TestDeleteBusy(t *testing.T) {
+	_, cg := newTestCgroup(t, spec.Resources{})
+	cmd := exec.Command("/bin/sh", "-c", "read x; sleep 60")
+	startInCgroup(t, cg, cmd)
+	if err := cg.Delete(); err == nil {
+		t.Fatal("Delete of a busy cgroup succeeded")
+	}
+	if _, err := cg.Procs(); err != nil {
+		t.Errorf("cgroup damaged by the refused Delete: %v", err)
+	}
+}
