@@ -20,6 +20,9 @@ const (
 	StateBackoff   RunState = "backoff"   // exited, waiting for its next restart attempt
 	StateCrashloop RunState = "crashloop" // backoff, restarting too often
 	StateStopped   RunState = "stopped"   // stopped by the user (nucleus stop)
+	// StateDead marks a stale record: its sandbox vanished while nobody
+	// watched (supervisor killed, host rebooted). Plan starts it afresh.
+	StateDead RunState = "dead"
 )
 
 // Alive reports whether the replica's workload is running.

@@ -246,6 +246,11 @@ func (p *planner) service(name string, s *spec.Service) {
 
 // replica decides what happens to one recorded replica of a desired service.
 func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decision, bool) {
+	if r.State == StateDead {
+		// Nobody saw it exit, so the restart policy has nothing to go on;
+		// `up` means running, and the executor removes the stale record first.
+		return decision{action: ActionStart, causes: []string{"sandbox gone (stale record)"}}, true
+	}
 	if r.Hash != hash {
 		causes, live := changeCauses(r.Applied, s)
 		if live && r.State.Alive() {

@@ -233,8 +233,14 @@ func planCases() []planCase {
 		svc("prom", onNetworks("metrics", "backend"), dependsOn("api", false)))
 	mixedAfter.Services["db"].Command = []string{"/usr/bin/postgres", "-c", "fsync=on"}
 	add("mixed", mixedAfter, running(mixedBefore))
+	for _, f := range extraPlanCases {
+		cases = append(cases, f())
+	}
 	return cases
 }
+
+// extraPlanCases are appended by init functions below.
+var extraPlanCases []func() planCase
 
 // render is the golden form: human lines, parallel batches, JSON.
 func render(steps []Step) string {
@@ -291,4 +297,19 @@ func TestPlanDeterministic(t *testing.T) {
 			}
 		}
 	}
+}
+
+func init() {
+	extraPlanCases = append(extraPlanCases, func() planCase {
+		p := func() *spec.Project {
+			return project(nil, svc("web", replicas(2), restartPolicy(spec.RestartNo, 0)), svc("db"))
+		}
+		old := p()
+		old.Services["gone"] = svc("gone")
+		o := running(old)
+		o = edit(o, "web", 2, func(r *ReplicaState) { r.State = StateDead })
+		o = edit(o, "db", 1, func(r *ReplicaState) { r.State = StateDead })
+		o = edit(o, "gone", 1, func(r *ReplicaState) { r.State = StateDead })
+		return planCase{"stale_records", p(), o}
+	})
 }

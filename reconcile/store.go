@@ -242,12 +242,13 @@ func (s *Store) LoadSandboxes(project string) ([]*SandboxRecord, error) {
 	return out, errors.Join(errs...)
 }
 
-// Observe loads a project's records and splits them: the observed state for
-// Plan, and stale records whose sandbox died while the record said it was
-// running (supervisor killed, host rebooted, PID reused). Stale records are
-// left on disk; the caller cleans up what they name, then removes them.
-// Exited replicas of this boot stay observed, so the restart policy and
-// back-off continue where they were.
+// Observe loads a project's records as the observed state for Plan, and
+// returns the stale ones separately: records whose sandbox died while the
+// record said it was running (supervisor killed, PID reused) or that come
+// from another boot. Stale replicas appear in Observed as StateDead so the
+// plan restarts or removes them; their records stay on disk until the
+// caller has cleaned up what they name. Exited replicas of this boot are
+// observed as recorded, so the restart policy and back-off continue.
 func (s *Store) Observe(project string) (Observed, []*SandboxRecord, error) {
 	recs, err := s.LoadSandboxes(project)
 	if err != nil {
@@ -258,11 +259,12 @@ func (s *Store) Observe(project string) (Observed, []*SandboxRecord, error) {
 	boot := BootID()
 	for _, r := range recs {
 		dead := r.BootID != boot || (r.State.Alive() && !ProcAlive(r.InitPID, r.InitStart))
+		rs := r.ReplicaState()
 		if dead {
 			stale = append(stale, r)
-			continue
+			rs.State = StateDead
 		}
-		o.Replicas = append(o.Replicas, r.ReplicaState())
+		o.Replicas = append(o.Replicas, rs)
 	}
 	pr, err := s.LoadProject(project)
 	if err != nil {
@@ -272,6 +274,16 @@ func (s *Store) Observe(project string) (Observed, []*SandboxRecord, error) {
 		o.Networks = slices.Clone(pr.Networks)
 	}
 	return o, stale, nil
+}
+
+// CurrentPlan is the plan for p against what the state root records: what
+// `nucleus plan` prints and what a supervisor pass would execute.
+func CurrentPlan(root rootdir.Root, p *spec.Project) ([]Step, error) {
+	o, _, err := NewStore(root).Observe(p.Name)
+	if err != nil {
+		return nil, err
+	}
+	return Plan(p, o), nil
 }
 
 // ReplicaState is the record as Plan sees it.

@@ -180,7 +180,7 @@ func TestStoreObserveDetectsStale(t *testing.T) {
 	for _, r := range stale {
 		gotStale = append(gotStale, ReplicaName(r.Service, r.Replica))
 	}
-	if want := []string{"job-1:backoff", "web-1:running"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"cache-1:dead", "db-1:dead", "job-1:backoff", "web-1:running", "web-2:dead"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("observed %v, want %v", got, want)
 	}
 	if want := []string{"cache-1", "db-1", "web-2"}; !reflect.DeepEqual(gotStale, want) {
@@ -189,14 +189,14 @@ func TestStoreObserveDetectsStale(t *testing.T) {
 	if len(obs.Networks) != 1 || obs.Networks[0].Subnet != "10.89.0.0/24" {
 		t.Errorf("observed networks %+v", obs.Networks)
 	}
-	job := obs.Replicas[0]
+	job := obs.Replicas[2]
 	if job.ExitCode != 3 || job.Restarts != 2 || !job.NextAttempt.Equal(exited.Restart.NextAttempt) || len(job.Networks) != 1 {
 		t.Errorf("observed job replica lost fields: %+v", job)
 	}
 	// An observed, unchanged, running replica plans nothing.
 	p := project(nil, svc("web", memory(256<<20)))
 	p.Services["web"].Security = alive.Applied.Security
-	o := Observed{Replicas: obs.Replicas[1:], Networks: []NetworkState{{Name: "default", Subnet: "10.89.0.0/24", Applied: p.Networks["default"]}}}
+	o := Observed{Replicas: obs.Replicas[3:4], Networks: []NetworkState{{Name: "default", Subnet: "10.89.0.0/24", Applied: p.Networks["default"]}}}
 	if steps := Plan(p, o); len(steps) != 0 {
 		t.Errorf("reloaded record plans %v, want nothing", steps)
 	}
