@@ -1,0 +1,251 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// decoder turns the merged tree into the normalised model. It never stops at
+// the first problem: every error is recorded with the position of the node
+// that provided the value, and decoding continues with the next field.
+type decoder struct {
+	errs
+	dir    string     // absolute project directory
+	lookup lookupFunc // process environment, then .env
+	// pos maps a value's path ("services.web.ports[1]") to where it was
+	// written, for the cross-field checks that run after decoding.
+	pos map[string]Pos
+	// files read while decoding (env_file, seccomp profiles), for WatchFiles.
+	read      map[string]bool
+	envCache  map[string]*envFileResult
+	seccomp   map[string]*seccompResult
+	order     []string // service names in the order they appear
+	proj      *Project
+	implicitN bool // some service uses the implicit "default" network
+}
+
+func (d *decoder) errorf(n *node, path, format string, a ...any) {
+	d.add(n.pos, path, fmt.Sprintf(format, a...))
+}
+
+func (d *decoder) mark(path string, n *node) { d.pos[path] = n.pos }
+
+// want reports a shape mismatch.
+func (d *decoder) want(n *node, path, what string) {
+	d.errorf(n, path, "expected %s, got %s", what, describe(n))
+}
+
+func describe(n *node) string {
+	if n.kind == kindScalar {
+		return strconv.Quote(n.value)
+	}
+	return n.kind.String()
+}
+
+// fields walks a mapping, calling fn for every known key and reporting
+// unknown ones with a suggestion. x-* keys are compose-style extensions
+// (anchors live there) and are ignored. A null node has no fields.
+func (d *decoder) fields(n *node, path string, known []string, fn func(key string, v *node, p string)) {
+	if n == nil || n.kind == kindNull {
+		return
+	}
+	if n.kind != kindMap {
+		d.want(n, path, "a mapping")
+		return
+	}
+	for i, k := range n.keys {
+		key := k.value
+		if strings.HasPrefix(key, "x-") {
+			continue
+		}
+		if !slices.Contains(known, key) {
+			d.add(k.pos, path, "unknown key "+strconv.Quote(key)+suggest(key, known))
+			continue
+		}
+		p := key
+		if path != "" {
+			p = path + "." + key
+		}
+		fn(key, n.vals[i], p)
+	}
+}
+
+// str returns a scalar as a string; null gives ok=false without an error.
+func (d *decoder) str(n *node, path string) (string, bool) {
+	switch n.kind {
+	case kindScalar:
+		return n.value, true
+	case kindNull:
+		return "", false
+	}
+	d.want(n, path, "a string")
+	return "", false
+}
+
+// boolean accepts only true and false (YAML 1.2): yes/no/on/off are errors
+// rather than silently meaning something.
+func (d *decoder) boolean(n *node, path string) (bool, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return false, false
+	}
+	switch s {
+	case "true", "True", "TRUE":
+		return true, true
+	case "false", "False", "FALSE":
+		return false, true
+	}
+	d.errorf(n, path, "expected true or false, got %q", s)
+	return false, false
+}
+
+func (d *decoder) integer(n *node, path string, lo, hi int64) (int64, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
+	if err != nil {
+		d.errorf(n, path, "expected a whole number, got %q", s)
+		return 0, false
+	}
+	if v < lo || v > hi {
+		d.errorf(n, path, "%d is out of range; expected %s", v, rangeText(lo, hi))
+		return 0, false
+	}
+	return v, true
+}
+
+func rangeText(lo, hi int64) string {
+	if hi == math.MaxInt64 {
+		return fmt.Sprintf("at least %d", lo)
+	}
+	return fmt.Sprintf("%d to %d", lo, hi)
+}
+
+func (d *decoder) float(n *node, path string) (float64, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		d.errorf(n, path, "expected a number, got %q", s)
+		return 0, false
+	}
+	return v, true
+}
+
+// list calls fn for every item of a sequence with its indexed path.
+func (d *decoder) each(n *node, path string, fn func(i int, it *node, p string)) {
+	switch n.kind {
+	case kindNull:
+		return
+	case kindSeq:
+		for i, it := range n.items {
+			fn(i, it, path+"["+strconv.Itoa(i)+"]")
+		}
+		return
+	}
+	d.want(n, path, "a list")
+}
+
+// strList accepts a list of scalars; withString also accepts one string.
+func (d *decoder) strList(n *node, path string, withString bool) []string {
+	if withString && n.kind == kindScalar {
+		return []string{n.value}
+	}
+	if n.kind == kindMap || (n.kind == kindScalar && !withString) {
+		if withString {
+			d.want(n, path, "a string or a list of strings")
+		} else {
+			d.want(n, path, "a list of strings")
+		}
+		return nil
+	}
+	out := make([]string, 0, len(n.items))
+	d.each(n, path, func(i int, it *node, p string) {
+		if s, ok := d.str(it, p); ok {
+			out = append(out, s)
+		} else if it.kind == kindNull {
+			d.errorf(it, p, "expected a string, got null")
+		}
+	})
+	return out
+}
+
+// duration parses a Go/compose duration scalar.
+func (d *decoder) duration(n *node, path string) (Duration, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return 0, false
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		d.errorf(n, path, "%v", err)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) size(n *node, path string) (ByteSize, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return 0, false
+	}
+	v, err := ParseByteSize(s)
+	if err != nil {
+		d.errorf(n, path, "%v", err)
+		return 0, false
+	}
+	return v, true
+}
+
+// oneOf checks a scalar against a fixed set of words.
+func (d *decoder) oneOf(n *node, path string, words ...string) (string, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return "", false
+	}
+	if slices.Contains(words, s) {
+		return s, true
+	}
+	d.errorf(n, path, "unknown value %q; expected %s%s", s, orList(words), suggest(s, words))
+	return "", false
+}
+
+// orList formats "a, b or c".
+func orList(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// validName is the rule for service, network and volume names.
+func validName(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decoder) checkName(k *node, path, what string) bool {
+	if validName(k.value) {
+		return true
+	}
+	d.add(k.pos, path, fmt.Sprintf("invalid %s name %q: use lowercase letters, digits, _ and - (starting with a letter or digit), at most 40 characters", what, k.value))
+	return false
+}

@@ -1,0 +1,184 @@
+package spec
+
+import (
+	"net/netip"
+)
+
+var topKeys = []string{"name", "networks", "volumes", "services"}
+
+// DefaultNetwork is the network services join when they name none.
+const DefaultNetwork = "default"
+
+// project decodes the top level. Networks and volumes come first so that
+// services can be checked against them.
+func (d *decoder) project(root *node, p *Project) {
+	d.proj = p
+	d.fields(root, "", topKeys, func(string, *node, string) {})
+	p.Networks = map[string]*Network{}
+	p.Volumes = map[string]*Volume{}
+	p.Services = map[string]*Service{}
+	nets := root.get("networks")
+	if nets != nil {
+		d.networks(nets, p)
+	}
+	if v := root.get("volumes"); v != nil {
+		d.volumes(v, p)
+	}
+	if s := root.get("services"); s != nil {
+		d.services(s, p)
+	}
+	// The "default" network exists when no networks are declared, and
+	// whenever a service uses it without it being declared (as in compose).
+	for _, s := range p.Services {
+		if _, ok := s.Networks[DefaultNetwork]; ok {
+			d.implicitN = true
+		}
+	}
+	if _, ok := p.Networks[DefaultNetwork]; !ok && (nets == nil || d.implicitN) {
+		p.Networks[DefaultNetwork] = &Network{Name: DefaultNetwork, NAT: NATAuto}
+	}
+}
+
+func (d *decoder) networks(n *node, p *Project) {
+	if n.kind == kindNull {
+		return
+	}
+	if n.kind != kindMap {
+		d.want(n, "networks", "a mapping of network names")
+		return
+	}
+	for i, k := range n.keys {
+		if len(k.value) > 2 && k.value[:2] == "x-" {
+			continue
+		}
+		path := "networks." + k.value
+		if !d.checkName(k, path, "network") {
+			continue
+		}
+		d.mark(path, k)
+		p.Networks[k.value] = d.network(k.value, n.vals[i], path)
+	}
+}
+
+var networkKeys = []string{"subnet", "nat", "internal", "dns"}
+
+func (d *decoder) network(name string, n *node, path string) *Network {
+	nw := &Network{Name: name, NAT: NATAuto}
+	d.fields(n, path, networkKeys, func(k string, v *node, p string) {
+		switch k {
+		case "subnet":
+			s, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			d.mark(p, v)
+			pfx, err := netip.ParsePrefix(s)
+			switch {
+			case err != nil || !pfx.Addr().Is4():
+				d.errorf(v, p, "invalid subnet %q; expected an IPv4 CIDR like 10.89.1.0/24", s)
+			case pfx.Masked() != pfx:
+				d.errorf(v, p, "subnet %s has host bits set; did you mean %s?", s, pfx.Masked())
+			case pfx.Bits() > 30:
+				d.errorf(v, p, "subnet %s is too small; it needs room for a gateway and services (at most /30)", s)
+			case pfx.Bits() < 8:
+				d.errorf(v, p, "subnet %s is too large (at least /8)", s)
+			default:
+				nw.Subnet = pfx.String()
+			}
+		case "nat":
+			if s, ok := d.oneOf(v, p, NATAuto, NATKernel, NATUserspace); ok {
+				nw.NAT = s
+				d.mark(p, v)
+			}
+		case "internal":
+			if b, ok := d.boolean(v, p); ok {
+				nw.Internal = b
+			}
+		case "dns":
+			nw.DNS = d.ipList(v, p)
+		}
+	})
+	return nw
+}
+
+// ipList decodes one address or a list of addresses (resolvers).
+func (d *decoder) ipList(n *node, path string) []string {
+	var out []string
+	for i, s := range d.strList(n, path, true) {
+		p := path
+		it := n
+		if n.kind == kindSeq {
+			it = n.items[i]
+			p = path + "[" + itoa(i) + "]"
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			d.errorf(it, p, "invalid IP address %q", s)
+			continue
+		}
+		out = append(out, a.Unmap().String())
+	}
+	return out
+}
+
+var volumeKeys = []string{"type", "size"}
+
+func (d *decoder) volumes(n *node, p *Project) {
+	if n.kind == kindNull {
+		return
+	}
+	if n.kind != kindMap {
+		d.want(n, "volumes", "a mapping of volume names")
+		return
+	}
+	for i, k := range n.keys {
+		if len(k.value) > 2 && k.value[:2] == "x-" {
+			continue
+		}
+		path := "volumes." + k.value
+		if !d.checkName(k, path, "volume") {
+			continue
+		}
+		vol := &Volume{Name: k.value, Type: VolumeTypeDir}
+		var sizeNode *node
+		d.fields(n.vals[i], path, volumeKeys, func(key string, v *node, pp string) {
+			switch key {
+			case "type":
+				if s, ok := d.oneOf(v, pp, VolumeTypeDir, VolumeTypeTmpfs); ok {
+					vol.Type = s
+				}
+			case "size":
+				if sz, ok := d.size(v, pp); ok {
+					vol.Size, sizeNode = sz, v
+				}
+			}
+		})
+		if sizeNode != nil && vol.Type != VolumeTypeTmpfs {
+			d.errorf(sizeNode, path+".size", "size applies only to tmpfs volumes; add type: tmpfs")
+		}
+		p.Volumes[k.value] = vol
+	}
+}
+
+func (d *decoder) services(n *node, p *Project) {
+	if n.kind == kindNull {
+		return
+	}
+	if n.kind != kindMap {
+		d.want(n, "services", "a mapping of service names")
+		return
+	}
+	d.order = make([]string, 0, len(n.keys))
+	for i, k := range n.keys {
+		if len(k.value) > 2 && k.value[:2] == "x-" {
+			continue
+		}
+		path := "services." + k.value
+		if !d.checkName(k, path, "service") {
+			continue
+		}
+		d.mark(path, k)
+		d.order = append(d.order, k.value)
+		p.Services[k.value] = d.service(k.value, n.vals[i], path, p)
+	}
+}

@@ -1,0 +1,173 @@
+package spec
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// ParseVolumeMount parses the short syntax [SOURCE:]TARGET[:ro|rw].
+// SOURCE is a host path (absolute, or starting with "." and resolved against
+// baseDir) or the name of a declared volume. A TARGET alone is an anonymous
+// tmpfs. The loader turns names of tmpfs volumes into tmpfs mounts.
+func ParseVolumeMount(s, baseDir string) (VolumeMount, error) {
+	var m VolumeMount
+	parts := strings.Split(s, ":")
+	var source, target, mode string
+	switch len(parts) {
+	case 1:
+		target = parts[0]
+	case 2:
+		if (parts[1] == "ro" || parts[1] == "rw") && strings.HasPrefix(parts[0], "/") {
+			target, mode = parts[0], parts[1]
+		} else {
+			source, target = parts[0], parts[1]
+		}
+	case 3:
+		source, target, mode = parts[0], parts[1], parts[2]
+	default:
+		return m, fmt.Errorf("invalid volume %q; expected [SOURCE:]TARGET[:ro|rw]", s)
+	}
+	switch mode {
+	case "", "rw":
+	case "ro":
+		m.ReadOnly = true
+	default:
+		return m, fmt.Errorf("invalid volume %q: unknown mode %q; expected ro or rw", s, mode)
+	}
+	if err := checkTarget(target); err != nil {
+		return m, fmt.Errorf("invalid volume %q: %v", s, err)
+	}
+	m.Target = filepath.Clean(target)
+	switch {
+	case source == "":
+		if len(parts) > 1 {
+			return m, fmt.Errorf("invalid volume %q: empty source", s)
+		}
+		m.Type = MountTmpfs
+	case strings.HasPrefix(source, "~"):
+		return m, fmt.Errorf("invalid volume %q: ~ is not expanded; use an absolute path or one relative to the project directory", s)
+	case strings.HasPrefix(source, "/") || strings.HasPrefix(source, "."):
+		m.Type, m.Source = MountBind, resolvePath(source, baseDir)
+	default:
+		if !validName(source) {
+			return m, fmt.Errorf("invalid volume %q: source %q is neither a path (start it with / or ./) nor a valid volume name", s, source)
+		}
+		m.Type, m.Source = MountVolume, source
+	}
+	return m, nil
+}
+
+func resolvePath(p, base string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(base, p)
+}
+
+func checkTarget(t string) error {
+	if t == "" {
+		return fmt.Errorf("empty target")
+	}
+	if !strings.HasPrefix(t, "/") {
+		return fmt.Errorf("target %q must be an absolute path inside the sandbox", t)
+	}
+	if filepath.Clean(t) == "/" {
+		return fmt.Errorf("target must not be / (use rootfs: to replace the root)")
+	}
+	return nil
+}
+
+var mountKeys = []string{"type", "source", "target", "read_only", "size"}
+
+// volumeMount decodes one volumes entry and resolves named volumes against
+// the declared ones.
+func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
+	var m VolumeMount
+	switch n.kind {
+	case kindScalar:
+		var err error
+		if m, err = ParseVolumeMount(n.value, d.dir); err != nil {
+			d.errorf(n, path, "%v", err)
+			return m, false
+		}
+	case kindMap:
+		ok := true
+		var sizeNode *node
+		d.fields(n, path, mountKeys, func(k string, v *node, fp string) {
+			switch k {
+			case "type":
+				m.Type, _ = d.oneOf(v, fp, MountBind, MountVolume, MountTmpfs)
+				ok = ok && m.Type != ""
+			case "source":
+				m.Source, _ = d.str(v, fp)
+			case "target":
+				if t, present := d.str(v, fp); present {
+					if err := checkTarget(t); err != nil {
+						d.errorf(v, fp, "%v", err)
+						ok = false
+						return
+					}
+					m.Target = filepath.Clean(t)
+				}
+			case "read_only":
+				m.ReadOnly, _ = d.boolean(v, fp)
+			case "size":
+				m.Size, _ = d.size(v, fp)
+				sizeNode = v
+			}
+		})
+		if !ok {
+			return m, false
+		}
+		if m.Target == "" {
+			d.errorf(n, path, "volume needs a target")
+			return m, false
+		}
+		if m.Type == "" {
+			d.errorf(n, path, "volume needs a type: bind, volume or tmpfs")
+			return m, false
+		}
+		if sizeNode != nil && m.Type != MountTmpfs {
+			d.errorf(sizeNode, path+".size", "size applies only to tmpfs mounts")
+			return m, false
+		}
+		switch m.Type {
+		case MountBind:
+			if m.Source == "" {
+				d.errorf(n, path, "a bind mount needs a source path")
+				return m, false
+			}
+			m.Source = resolvePath(m.Source, d.dir)
+		case MountVolume:
+			if m.Source == "" {
+				d.errorf(n, path, "a volume mount needs the source volume name")
+				return m, false
+			}
+		}
+	default:
+		d.want(n, path, "a volume like \"./data:/data\" or a mapping with type and target")
+		return m, false
+	}
+	if m.Type == MountVolume || (m.Type == MountTmpfs && m.Source != "") {
+		vol, declared := d.proj.Volumes[m.Source]
+		if !declared {
+			names := make([]string, 0, len(d.proj.Volumes))
+			for k := range d.proj.Volumes {
+				names = append(names, k)
+			}
+			d.errorf(n, path, "volume %q is not declared under the top-level volumes:%s", m.Source, suggest(m.Source, names))
+			return m, false
+		}
+		if vol.Type == VolumeTypeTmpfs {
+			m.Type = MountTmpfs
+			if m.Size == 0 {
+				m.Size = vol.Size
+			}
+		} else if m.Type == MountTmpfs {
+			d.errorf(n, path, "volume %q is a dir volume, not tmpfs", m.Source)
+			return m, false
+		}
+	}
+	return m, true
+}

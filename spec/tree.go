@@ -1,0 +1,279 @@
+package spec
+
+import (
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// kind is the shape of a node in the loader's own YAML tree.
+type kind uint8
+
+const (
+	kindNull kind = iota
+	kindScalar
+	kindMap
+	kindSeq
+)
+
+func (k kind) String() string {
+	switch k {
+	case kindScalar:
+		return "a scalar"
+	case kindMap:
+		return "a mapping"
+	case kindSeq:
+		return "a list"
+	}
+	return "null"
+}
+
+// node is a YAML value with its source position. The loader converts
+// yaml.v3 nodes into these so that aliases are expanded, interpolation is
+// applied, and several files can be merged while every value keeps the
+// position of the file that provided it.
+type node struct {
+	kind  kind
+	tag   string // resolved YAML tag of a scalar: !!str, !!int, !!float, !!bool
+	value string // scalar value (after interpolation)
+	keys  []*node
+	vals  []*node
+	items []*node
+	pos   Pos
+	// merge directives from override files (compose's !reset and !override).
+	reset, override bool
+}
+
+// get returns the value of key in a mapping node, or nil.
+func (n *node) get(key string) *node {
+	if n == nil || n.kind != kindMap {
+		return nil
+	}
+	for i, k := range n.keys {
+		if k.value == key {
+			return n.vals[i]
+		}
+	}
+	return nil
+}
+
+// maxNodes bounds alias expansion ("billion laughs") and absurd inputs.
+const maxNodes = 2_000_000
+
+// converter turns one parsed file into a tree, interpolating scalar values.
+type converter struct {
+	file   string
+	order  int
+	lookup lookupFunc
+	errs   *errs
+	count  int
+	path   []string // keys leading to the current node, for error messages
+	depth  int
+	// lineOffset is added to every line (for files parsed in chunks).
+	lineOffset int
+}
+
+func (c *converter) pos(y *yaml.Node) Pos {
+	return Pos{File: c.file, Line: y.Line + c.lineOffset, Col: y.Column, order: c.order}
+}
+
+func (c *converter) pathString() string {
+	var b strings.Builder
+	for _, p := range c.path {
+		if strings.HasPrefix(p, "[") || b.Len() == 0 {
+			b.WriteString(p)
+			continue
+		}
+		b.WriteByte('.')
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// conv converts y; it returns nil when the node budget is exhausted.
+func (c *converter) conv(y *yaml.Node) *node {
+	c.count++
+	if c.count > maxNodes || c.depth > 200 {
+		if c.count > 0 {
+			c.errs.add(c.pos(y), c.pathString(), "document is too large or too deeply nested (after expanding aliases)")
+			c.count = -1 << 40 // report once
+		}
+		return nil
+	}
+	c.depth++
+	defer func() { c.depth-- }()
+	switch y.Kind {
+	case yaml.DocumentNode:
+		if len(y.Content) == 0 {
+			return &node{kind: kindNull, pos: c.pos(y)}
+		}
+		return c.conv(y.Content[0])
+	case yaml.AliasNode:
+		if y.Alias == nil {
+			return &node{kind: kindNull, pos: c.pos(y)}
+		}
+		n := c.conv(y.Alias)
+		if n == nil {
+			return nil
+		}
+		cp := *n
+		cp.pos = c.pos(y)
+		return &cp
+	case yaml.ScalarNode:
+		return c.scalar(y)
+	case yaml.SequenceNode:
+		n := &node{kind: kindSeq, pos: c.pos(y), items: make([]*node, 0, len(y.Content))}
+		c.directives(n, y)
+		for i, it := range y.Content {
+			c.path = append(c.path, "["+strconv.Itoa(i)+"]")
+			v := c.conv(it)
+			c.path = c.path[:len(c.path)-1]
+			if v == nil {
+				return nil
+			}
+			n.items = append(n.items, v)
+		}
+		return n
+	case yaml.MappingNode:
+		return c.mapping(y)
+	}
+	return &node{kind: kindNull, pos: c.pos(y)}
+}
+
+func (c *converter) directives(n *node, y *yaml.Node) {
+	switch y.Tag {
+	case "!reset":
+		n.reset = true
+	case "!override":
+		n.override = true
+	}
+}
+
+func (c *converter) scalar(y *yaml.Node) *node {
+	n := &node{kind: kindScalar, pos: c.pos(y), value: y.Value}
+	tag := y.ShortTag()
+	switch tag {
+	case "!!null":
+		n.kind = kindNull
+		n.value = ""
+	case "!!str", "!!int", "!!float", "!!bool", "!!timestamp":
+	case "!reset":
+		n.reset, n.kind, n.value = true, kindNull, ""
+	case "!override":
+		n.override = true
+		tag = "!!str"
+	default:
+		c.errs.add(n.pos, c.pathString(), "unsupported YAML tag "+strconv.Quote(y.Tag))
+		tag = "!!str"
+	}
+	n.tag = tag
+	if n.kind == kindScalar && strings.IndexByte(n.value, '$') >= 0 {
+		v, err := interpolate(n.value, c.lookup)
+		if err != nil {
+			c.errs.add(n.pos, c.pathString(), err.Error())
+		} else {
+			n.value = v
+		}
+		n.tag = "!!str"
+	}
+	return n
+}
+
+func (c *converter) mapping(y *yaml.Node) *node {
+	n := &node{kind: kindMap, pos: c.pos(y)}
+	c.directives(n, y)
+	m := len(y.Content) / 2
+	n.keys = make([]*node, 0, m)
+	n.vals = make([]*node, 0, m)
+	var index map[string]int
+	if m > 16 {
+		index = make(map[string]int, m)
+	}
+	find := func(k string) int {
+		if index != nil {
+			if i, ok := index[k]; ok {
+				return i
+			}
+			return -1
+		}
+		for i, kn := range n.keys {
+			if kn.value == k {
+				return i
+			}
+		}
+		return -1
+	}
+	var merged []*node // mappings named by "<<", applied after explicit keys
+	for i := 0; i+1 < len(y.Content); i += 2 {
+		ky, vy := y.Content[i], y.Content[i+1]
+		if ky.Kind == yaml.ScalarNode && ky.ShortTag() == "!!merge" {
+			v := c.conv(vy)
+			if v == nil {
+				return nil
+			}
+			switch v.kind {
+			case kindMap:
+				merged = append(merged, v)
+			case kindSeq:
+				for _, it := range v.items {
+					if it.kind != kindMap {
+						c.errs.add(it.pos, c.pathString(), "merge key << needs a mapping or a list of mappings")
+						continue
+					}
+					merged = append(merged, it)
+				}
+			default:
+				c.errs.add(v.pos, c.pathString(), "merge key << needs a mapping or a list of mappings")
+			}
+			continue
+		}
+		if ky.Kind == yaml.AliasNode && ky.Alias != nil {
+			ky = ky.Alias
+		}
+		if ky.Kind != yaml.ScalarNode {
+			c.errs.add(c.pos(ky), c.pathString(), "mapping keys must be strings, not "+kindOfYAML(ky))
+			continue
+		}
+		kn := &node{kind: kindScalar, tag: "!!str", value: ky.Value, pos: c.pos(ky)}
+		if j := find(ky.Value); j >= 0 {
+			c.errs.add(kn.pos, c.pathString(), "duplicate key "+strconv.Quote(ky.Value)+" (first defined on line "+strconv.Itoa(n.keys[j].pos.Line)+")")
+			continue
+		}
+		c.path = append(c.path, ky.Value)
+		v := c.conv(vy)
+		c.path = c.path[:len(c.path)-1]
+		if v == nil {
+			return nil
+		}
+		if index != nil {
+			index[ky.Value] = len(n.keys)
+		}
+		n.keys = append(n.keys, kn)
+		n.vals = append(n.vals, v)
+	}
+	// Merge keys: explicit keys win, earlier merged mappings win over later ones.
+	for _, mm := range merged {
+		for i, k := range mm.keys {
+			if find(k.value) >= 0 {
+				continue
+			}
+			if index != nil {
+				index[k.value] = len(n.keys)
+			}
+			n.keys = append(n.keys, k)
+			n.vals = append(n.vals, mm.vals[i])
+		}
+	}
+	return n
+}
+
+func kindOfYAML(y *yaml.Node) string {
+	switch y.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return "a scalar"
+}
