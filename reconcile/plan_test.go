@@ -159,7 +159,7 @@ func planCases() []planCase {
 	add("live_memory", memAfter, running(memBefore))
 
 	ports := project(nil, svc("db"), svc("web"))
-	ports.Services["web"].Ports = []spec.Port{{Target: 8080, Published: 8081, HostIP: "127.0.0.1", Protocol: "tcp"}}
+	ports.Services["web"].Ports = []spec.Port{{Target: 8080, TargetEnd: 8080, Published: 8081, PublishedEnd: 8081, HostIP: "127.0.0.1", Protocol: "tcp"}}
 	add("live_ports", ports, running(project(nil, svc("db"), svc("web"))))
 
 	egress := project(nil, svc("db"), svc("web"))
