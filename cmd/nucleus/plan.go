@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"nucleus/reconcile"
+)
+
+func init() { subcommands = append(subcommands, newPlanCmd) }
+
+func newPlanCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Print the steps the supervisor would take now, each with its cause",
+		Long: "Compare the project files with what runs (from the state records) and print the steps.\n" +
+			"Exit code: 0 nothing to do, 1 there are steps, 2 error.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := loadProject()
+			if err != nil {
+				return err
+			}
+			steps, err := reconcile.CurrentPlan(stateRoot(), p)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("read state of project %s: %w", p.Name, err)}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if steps == nil {
+					steps = []reconcile.Step{}
+				}
+				b, err := json.MarshalIndent(steps, "", "  ")
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				fmt.Fprintln(out, string(b))
+			} else if len(steps) == 0 {
+				fmt.Fprintln(out, "nothing to do")
+			}
+			if !asJSON {
+				for _, s := range steps {
+					fmt.Fprintln(out, s.String())
+				}
+			}
+			if len(steps) > 0 {
+				return &exitError{code: 1, err: errors.New("")}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the steps as a JSON array")
+	return cmd
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nucleus/internal/rootdir"
+	"nucleus/reconcile"
+	"nucleus/spec"
+)
+
+// runPlan runs `nucleus --root ROOT -f FILE plan ARGS...` in-process and
+// returns its output and exit code.
+func runPlan(t *testing.T, root, file string, args ...string) (string, int) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(append([]string{"--root", root, "-f", file, "plan"}, args...))
+	err := cmd.Execute()
+	var ee *exitError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &ee):
+		return out.String() + ee.Error(), ee.code
+	}
+	t.Fatalf("plan: %v", err)
+	return "", 0
+}
+
+const planYAML = `name: plantest
+services:
+  db:
+    command: [sleep, infinity]
+  web:
+    command: [sleep, infinity]
+    depends_on: [db]
+    resources: {memory: MEM}
+`
+
+func TestPlanCommand(t *testing.T) {
+	dir := t.TempDir()
+	rootFlag := filepath.Join(dir, "state")
+	file := filepath.Join(dir, "nucleus.yaml")
+	write := func(mem string) {
+		if err := os.WriteFile(file, []byte(strings.Replace(planYAML, "MEM", mem, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("256M")
+
+	// Nothing recorded: everything is to be created.
+	out, code := runPlan(t, rootFlag, file)
+	if code != 1 || !strings.Contains(out, "start db: new service\nstart web: new service\n") {
+		t.Fatalf("fresh plan: exit %d, output:\n%s", code, out)
+	}
+
+	// Record the project as applied and running (this test process stands
+	// in for the sandbox inits, so the records are alive).
+	p, err := spec.Load(spec.LoadOptions{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := reconcile.NewStore(rootdir.Resolve(rootFlag))
+	start, err := reconcile.ProcStartTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nets []reconcile.NetworkState
+	for name, n := range p.Networks {
+		nets = append(nets, reconcile.NetworkState{Name: name, Subnet: "10.250.0.0/24", Applied: n})
+	}
+	if err := st.SaveProject(&reconcile.ProjectRecord{Name: p.Name, Networks: nets}); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range p.Services {
+		rec := &reconcile.SandboxRecord{Project: p.Name, Service: name, Replica: 1, InitPID: os.Getpid(), InitStart: start,
+			Hash: spec.ServiceHash(s), Applied: s, State: reconcile.StateRunning}
+		if err := st.SaveSandbox(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code = runPlan(t, rootFlag, file)
+	if code != 0 || strings.TrimSpace(out) != "nothing to do" {
+		t.Fatalf("applied plan: exit %d, output:\n%s", code, out)
+	}
+	out, code = runPlan(t, rootFlag, file, "--json")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("applied plan --json: exit %d, output:\n%s", code, out)
+	}
+
+	// A memory change is applied live, and says so at field level.
+	write("512M")
+	out, code = runPlan(t, rootFlag, file)
+	if code != 1 || strings.TrimSpace(out) != "update web live: resources.memory 256M -> 512M" {
+		t.Fatalf("memory change: exit %d, output:\n%s", code, out)
+	}
+	out, code = runPlan(t, rootFlag, file, "--json")
+	var steps []reconcile.Step
+	if err := json.Unmarshal([]byte(out), &steps); err != nil || code != 1 {
+		t.Fatalf("--json: exit %d, %v, output:\n%s", code, err, out)
+	}
+	if len(steps) != 1 || steps[0].Action != reconcile.ActionUpdate || steps[0].Service != "web" ||
+		steps[0].Causes[0] != "resources.memory 256M -> 512M" {
+		t.Fatalf("--json steps = %+v", steps)
+	}
+
+	// An invalid file is an error (exit 2) naming the place.
+	if err := os.WriteFile(file, []byte("services:\n  web:\n    comand: [x]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runPlan(t, rootFlag, file)
+	if code != 2 || !strings.Contains(out, "nucleus.yaml:3:5") {
+		t.Fatalf("invalid file: exit %d, output:\n%s", code, out)
+	}
+}
