@@ -1,0 +1,390 @@
+package network
+
+// Userspace NAT backend (nat: userspace).
+//
+// Shape: every project network gets one "hub" network namespace, pinned on
+// a file under <Root.Run>/userspace-net. Inside the hub:
+//
+//	br0     a bridge holding the network's gateway address; every sandbox
+//	        of the network is attached to it by a veth pair (host end in
+//	        the hub, eth0/ethN in the sandbox), so services of one network
+//	        reach each other directly and resolve each other by name.
+//	tap0    created by one slirp4netns process serving the hub (its own
+//	        small subnet, 10.0.2.0/24 unless the network overlaps it; hub
+//	        address = that subnet's base + 100). slirp4netns only NATs its
+//	        own guest address, so the hub masquerades the bridge subnet
+//	        out of tap0 (nftables table "nucleus_hub" inside the hub).
+//	DNS     the Manager's embedded resolver listens on the gateway
+//	        address, port 53, with sockets created inside the hub
+//	        (dns.Server.ListenInNetns); it forwards from the host, so a
+//	        host loopback stub resolver keeps working.
+//
+// Published ports: slirp4netns listens on the host (add_hostfwd
+// HOST_IP:PORT -> hub:PORT over its API socket) and a DNAT rule in the hub
+// sends PORT on to SANDBOX:TARGET. Changes apply in place (list, add and
+// remove hostfwd; the hub table is replaced in one nftables batch).
+//
+// Where the egress rules live: in the hub's nftables table (the same rules
+// the kernel backend puts on the host: a per-sandbox chain on the forward
+// and input hooks, a domain set filled by the DNS server, a deny counter,
+// and bridge-family anti-spoofing on the sandbox's veth). The hub is a
+// namespace of its own, outside every sandbox, so a service granted
+// CAP_NET_ADMIN (or any capability) inside its sandbox cannot see or change
+// these rules: its capabilities are scoped to its own network namespace,
+// where it can only change its own eth0 (address, routes, its own
+// nftables) — a changed source address is dropped by the anti-spoofing
+// rule, and every path out of the sandbox crosses the hub. What such a
+// service CAN do: send any traffic to its peers on the same bridge
+// (peers are always allowed), flood the hub, or give itself another
+// peer's address to receive that peer's traffic on the bridge (ARP is
+// not filtered). Note slirp4netns itself runs with --enable-sandbox and
+// --disable-host-loopback, so nothing reaches the host's 127.0.0.0/8.
+//
+// Limits: building the hub needs root (netns pinning, veth into the
+// sandbox). The hub and slirp4netns belong to the process that created
+// them (slirp4netns exits when that process's exit pipe closes); a new
+// process adopts the pinned hub on EnsureNetwork and starts a new
+// slirp4netns with the recorded forwards.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"nucleus/internal/rootdir"
+	"nucleus/network/dns"
+	"nucleus/network/nft"
+	"nucleus/network/slirp"
+	"nucleus/spec"
+)
+
+func init() {
+	newUserspaceBackend = func(root rootdir.Root) (backend, error) {
+		return &userspaceBackend{root: root, slirps: map[string]*slirp.Network{}}, nil
+	}
+	leakCheckers = append(leakCheckers, userspaceLeaks)
+}
+
+const (
+	hubBridge = "br0"
+	hubTable  = "nucleus_hub"
+	hubMTU    = slirp.DefaultMTU
+)
+
+// userspaceExtra is the backend's part of a network record.
+type userspaceExtra struct {
+	Hub         string `json:"hub"`          // pinned netns file
+	SlirpID     string `json:"slirp_id"`     // runtime dir name under userspace-net
+	SlirpSubnet string `json:"slirp_subnet"` // tap0's subnet inside the hub
+	SlirpPid    int    `json:"slirp_pid,omitempty"`
+}
+
+type userspaceBackend struct {
+	root rootdir.Root
+
+	mu     sync.Mutex
+	slirps map[string]*slirp.Network // by SlirpID, started by this process
+}
+
+func (u *userspaceBackend) kind() string { return spec.NATUserspace }
+
+func (u *userspaceBackend) runtimeRoot() string { return filepath.Join(u.root.Run, "userspace-net") }
+
+// names derives the network's host object names from the root and network.
+func (u *userspaceBackend) names(n *NetworkState) userspaceExtra {
+	id := "u" + nameHash(u.root.ID(), n.Project, n.Name)
+	return userspaceExtra{Hub: filepath.Join(u.runtimeRoot(), id+".netns"), SlirpID: id}
+}
+
+func extraOf(n *NetworkState) userspaceExtra {
+	var ex userspaceExtra
+	if len(n.Extra) > 0 {
+		json.Unmarshal(n.Extra, &ex) //nolint:errcheck // a bad record is rebuilt below
+	}
+	return ex
+}
+
+func setExtra(n *NetworkState, ex userspaceExtra) {
+	b, _ := json.Marshal(ex)
+	n.Extra = b
+}
+
+// slirpSubnet picks tap0's subnet inside the hub: any subnet that does not
+// overlap the network's own (traffic to it would go to slirp4netns).
+func slirpSubnet(subnet *net.IPNet) string {
+	for _, c := range []string{"10.0.2.0/24", "10.0.3.0/24", "172.31.254.0/24"} {
+		_, cand, _ := net.ParseCIDR(c)
+		if !cand.Contains(subnet.IP) && !subnet.Contains(cand.IP) {
+			return c
+		}
+	}
+	return "192.168.254.0/24"
+}
+
+func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) error {
+	// The /25 floor of slirp4netns subnets applies to the network as well,
+	// so a spec valid in the single-sandbox shape is valid here and back.
+	if _, err := slirp.AddressesOf(n.Subnet); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("userspace NAT with a shared per-network namespace needs root in this version (run as root, or use nat: kernel)")
+	}
+	_, subnet, err := net.ParseCIDR(n.Subnet)
+	if err != nil {
+		return fmt.Errorf("subnet %q: %w", n.Subnet, err)
+	}
+	ex := extraOf(n)
+	names := u.names(n)
+	ex.Hub, ex.SlirpID = names.Hub, names.SlirpID
+	if ex.SlirpSubnet == "" {
+		ex.SlirpSubnet = slirpSubnet(subnet)
+	}
+	n.Bridge = ""
+	n.DNSAddr = n.Gateway
+
+	created, err := ensureHub(ex.Hub)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		if created {
+			u.stopSlirp(ex)
+			removeHub(ex.Hub)
+		}
+		return err
+	}
+	ones, _ := subnet.Mask.Size()
+	if err := configureHub(ex.Hub, net.ParseIP(n.Gateway), ones); err != nil {
+		return fail(err)
+	}
+	setExtra(n, ex)
+	if err := u.applyTable(n); err != nil {
+		return fail(err)
+	}
+	if err := u.ensureSlirp(ctx, n, &ex); err != nil {
+		return fail(err)
+	}
+	setExtra(n, ex)
+	return nil
+}
+
+// ensureSlirp keeps one running slirp4netns for the hub: the one this
+// process started, or a new one (an earlier process's instance, if still
+// alive, is ended first: it would hold the same ports and socket).
+func (u *userspaceBackend) ensureSlirp(ctx context.Context, n *NetworkState, ex *userspaceExtra) error {
+	u.mu.Lock()
+	s := u.slirps[ex.SlirpID]
+	u.mu.Unlock()
+	if s != nil && s.State() == slirp.Active && !exited(s) {
+		return s.SetForwards(wantForwards(n))
+	}
+	u.stopSlirp(*ex)
+	s, err := slirp.New(slirp.Config{
+		ID: ex.SlirpID, RuntimeRoot: u.runtimeRoot(), NetnsPath: ex.Hub,
+		Subnet: ex.SlirpSubnet, DisableDNS: len(n.Upstreams) > 0, Forwards: wantForwards(n),
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.slirps[ex.SlirpID] = s
+	u.mu.Unlock()
+	ex.SlirpPid = s.Pid()
+	return nil
+}
+
+func exited(s *slirp.Network) bool {
+	select {
+	case <-s.Exited():
+		return true
+	default:
+		return false
+	}
+}
+
+// stopSlirp ends the network's slirp4netns: ours through its exit pipe, an
+// orphan of an earlier process by its recorded PID (checked against its
+// command line, so a reused PID is left alone).
+func (u *userspaceBackend) stopSlirp(ex userspaceExtra) error {
+	u.mu.Lock()
+	s := u.slirps[ex.SlirpID]
+	delete(u.slirps, ex.SlirpID)
+	u.mu.Unlock()
+	var err error
+	if s != nil && s.State() != slirp.Cleaned {
+		err = s.Stop()
+	}
+	if ex.SlirpPid > 0 {
+		killOrphanSlirp(ex.SlirpPid, filepath.Join(u.runtimeRoot(), ex.SlirpID))
+	}
+	os.RemoveAll(filepath.Join(u.runtimeRoot(), ex.SlirpID))
+	return err
+}
+
+func (u *userspaceBackend) removeNetwork(ctx context.Context, n *NetworkState) error {
+	ex := extraOf(n)
+	if ex.Hub == "" {
+		ex = u.names(n)
+	}
+	var errs []error
+	if err := u.stopSlirp(ex); err != nil {
+		errs = append(errs, err)
+	}
+	// The veths die with the hub; their sandbox ends go with them.
+	if err := removeHub(ex.Hub); err != nil {
+		errs = append(errs, err)
+	}
+	os.Remove(u.runtimeRoot()) // only when empty
+	return joinErrs(errs)
+}
+
+func (u *userspaceBackend) attach(ctx context.Context, n *NetworkState, a *AttachmentState) error {
+	ex := extraOf(n)
+	_, subnet, err := net.ParseCIDR(n.Subnet)
+	if err != nil {
+		return err
+	}
+	ones, _ := subnet.Mask.Size()
+	host, _ := vethNames(u.root, n.Project, n.Name, a.Service, a.Replica)
+	inside, err := hubVeth(ex.Hub, host, a.Pid, net.ParseIP(a.IP), ones, net.ParseIP(n.Gateway))
+	if err != nil {
+		return err
+	}
+	a.HostIf, a.Interface = host, inside
+	if err := u.sync(ctx, n); err != nil {
+		// Back to the state without this sandbox.
+		deleteHubLink(ex.Hub, host)
+		a.HostIf, a.Interface = "", ""
+		u.sync(ctx, n) //nolint:errcheck // best effort; the first error is the one to report
+		return err
+	}
+	return nil
+}
+
+func (u *userspaceBackend) update(ctx context.Context, n *NetworkState, a *AttachmentState) error {
+	return u.sync(ctx, n)
+}
+
+func (u *userspaceBackend) detach(ctx context.Context, n *NetworkState, a *AttachmentState) error {
+	ex := extraOf(n)
+	err := u.sync(ctx, n)
+	if a.HostIf != "" {
+		if derr := deleteHubLink(ex.Hub, a.HostIf); err == nil {
+			err = derr
+		}
+	}
+	return err
+}
+
+// sync makes the hub's table and slirp4netns's forwards match the record.
+func (u *userspaceBackend) sync(ctx context.Context, n *NetworkState) error {
+	if err := u.applyTable(n); err != nil {
+		return err
+	}
+	ex := extraOf(n)
+	u.mu.Lock()
+	s := u.slirps[ex.SlirpID]
+	u.mu.Unlock()
+	if s == nil || exited(s) {
+		// Another process started this network (or slirp4netns died):
+		// take it over with a fresh slirp4netns.
+		if err := u.ensureSlirp(ctx, n, &ex); err != nil {
+			return err
+		}
+		setExtra(n, ex)
+		return nil
+	}
+	return s.SetForwards(wantForwards(n))
+}
+
+// applyTable replaces the hub's nftables table: masquerade of the subnet
+// out of tap0, DNAT of forwarded ports, egress chains.
+func (u *userspaceBackend) applyTable(n *NetworkState) error {
+	cp := *n
+	cp.Bridge = hubBridge
+	// Forwarded traffic reaches the hub on tap0's address whatever host
+	// address it came in on, so the hub's DNAT matches the port only.
+	cp.Attachments = map[string]*AttachmentState{}
+	seen := map[string]string{}
+	for k, a := range n.Attachments {
+		ac := *a
+		ac.Ports = nil
+		for _, p := range a.Ports {
+			start, end := portRange(p)
+			for hp := start; hp <= end && start != 0; hp++ {
+				key := fmt.Sprintf("%d/%s", hp, protoOf(p))
+				if prev, ok := seen[key]; ok && prev != hostIPOf(p) {
+					return fmt.Errorf("userspace NAT cannot publish port %s on two host addresses (%s and %s)", key, prev, hostIPOf(p))
+				}
+				seen[key] = hostIPOf(p)
+			}
+			p.HostIP = "0.0.0.0"
+			ac.Ports = append(ac.Ports, p)
+		}
+		cp.Attachments[k] = &ac
+	}
+	tn, err := tableNetwork(&cp)
+	if err != nil {
+		return err
+	}
+	t := &nft.Table{Name: hubTable, Networks: []nft.Network{tn}}
+	return dns.InNetns(extraOf(n).Hub, func() error { return nft.Apply(t) })
+}
+
+// wantForwards are the slirp4netns forwards of every wired attachment: the
+// host port goes to the same port on the hub, where DNAT picks the sandbox.
+func wantForwards(n *NetworkState) []slirp.Forward {
+	var out []slirp.Forward
+	keys := make([]string, 0, len(n.Attachments))
+	for k := range n.Attachments {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a := n.Attachments[k]
+		if a.HostIf == "" {
+			continue
+		}
+		for _, p := range a.Ports {
+			start, end := portRange(p)
+			if start == 0 {
+				continue
+			}
+			host := hostIPOf(p)
+			if host == "0.0.0.0" {
+				host = ""
+			}
+			for hp := start; hp <= end; hp++ {
+				out = append(out, slirp.Forward{Proto: protoOf(p), HostAddr: host, HostPort: hp, GuestPort: hp})
+			}
+		}
+	}
+	return out
+}
+
+func (u *userspaceBackend) dnsEndpoint(n *NetworkState) (string, string) {
+	return extraOf(n).Hub, net.JoinHostPort(n.Gateway, "53")
+}
+
+func (u *userspaceBackend) allowResolved(n *NetworkState, a *AttachmentState, ips []net.IP, ttl time.Duration) error {
+	return dns.InNetns(extraOf(n).Hub, func() error { return nft.AddAllowed(hubTable, a.HostIf, ips, ttl) })
+}
+
+func (u *userspaceBackend) egressDenied(n *NetworkState, a *AttachmentState) (uint64, error) {
+	var c uint64
+	err := dns.InNetns(extraOf(n).Hub, func() (err error) {
+		c, err = nft.Denied(hubTable, a.HostIf)
+		return err
+	})
+	return c, err
+}

@@ -1,0 +1,49 @@
+package network
+
+import (
+	"bufio"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"nucleus/internal/rootdir"
+)
+
+// userspaceLeaks lists what the userspace backend of root left on the
+// host: runtime entries (hub pins, slirp4netns directories), hub pins
+// still mounted, and slirp4netns processes working for this root.
+func userspaceLeaks(root rootdir.Root) ([]string, error) {
+	dir := filepath.Join(root.Run, "userspace-net")
+	var out []string
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range ents {
+		out = append(out, "userspace-net runtime entry "+filepath.Join(dir, e.Name()))
+	}
+	if f, err := os.Open("/proc/self/mountinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+				out = append(out, "mount (hub netns pin) "+fields[4])
+			}
+		}
+		f.Close()
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		if isOurSlirp(pid, dir) {
+			out = append(out, "slirp4netns process "+p.Name())
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,229 @@
+package network
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"nucleus/internal/testutil"
+	"nucleus/spec"
+)
+
+// usNetwork ensures a userspace-NAT network of the test's project.
+func (e *testEnv) usNetwork(name string, mod func(*spec.Network)) *NetworkInfo {
+	e.t.Helper()
+	return e.network(name, func(n *spec.Network) {
+		n.NAT = spec.NATUserspace
+		if mod != nil {
+			mod(n)
+		}
+	})
+}
+
+func requireSlirp4netns(t *testing.T) {
+	t.Helper()
+	_, err := os.Stat("/usr/bin/slirp4netns")
+	testutil.Require(t, err == nil, "slirp4netns installed")
+}
+
+// testUpstream runs a DNS server on the host's loopback answering every A
+// query for name with ip (TTL ttl) and NXDOMAIN otherwise.
+func testUpstream(t *testing.T, name, ip string, ttl uint32) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		q := r.Question[0]
+		if strings.EqualFold(q.Name, mdns.Fqdn(name)) {
+			m.SetReply(r)
+			if q.Qtype == mdns.TypeA {
+				m.Answer = append(m.Answer, &mdns.A{Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: ttl}, A: net.ParseIP(ip)})
+			}
+		} else {
+			m.SetRcode(r, mdns.RcodeNameError)
+		}
+		w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+func TestUserspaceServicesResolveAndReachEachOther(t *testing.T) {
+	requireSlirp4netns(t)
+	e := newEnv(t)
+	ni := e.usNetwork("back", nil)
+	if ni.NAT != spec.NATUserspace || ni.Bridge != "" {
+		t.Fatalf("network info %+v", ni)
+	}
+	db, web := sandbox(t), sandbox(t)
+	dbi := e.attach(Attachment{Network: "back", Service: "db", Pid: db, Aliases: []string{"database"}})
+	webi := e.attach(Attachment{Network: "back", Service: "web", Pid: web})
+	if dbi.Interface != "eth0" || dbi.Gateway != ni.Gateway || dbi.IP == webi.IP {
+		t.Fatalf("attach infos %+v %+v", dbi, webi)
+	}
+	serveEcho(t, db, ":5432", "db:")
+	for _, name := range []string{"db", "database", "db." + e.project, "db-1"} {
+		ips, err := resolve(web, ni.Gateway, name)
+		if err != nil || len(ips) != 1 || ips[0] != dbi.IP {
+			t.Fatalf("resolve %s from web: %v %v, want [%s]", name, ips, err, dbi.IP)
+		}
+	}
+	mustTalk(t, web, dbi.IP+":5432", "db:")
+}
+
+func TestUserspacePortForwardsApplyLive(t *testing.T) {
+	requireSlirp4netns(t)
+	e := newEnv(t)
+	e.usNetwork("front", nil)
+	web := sandbox(t)
+	p1, p2 := freePort(t), freePort(t)
+	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
+		{Target: 80, Published: p1, HostIP: "127.0.0.1", Protocol: "tcp"},
+	}})
+	serveEcho(t, web, ":80", "web:")
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p1), "web:")
+
+	// Move the published port without restarting the sandbox.
+	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
+		{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p2), "web:")
+	if got, err := talk(0, fmt.Sprintf("127.0.0.1:%d", p1), time.Second); err == nil && got != "" {
+		t.Errorf("old published port %d still answers %q", p1, got)
+	}
+}
+
+func TestUserspaceRefusedForwardNamesPort(t *testing.T) {
+	requireSlirp4netns(t)
+	e := newEnv(t)
+	e.usNetwork("front", nil)
+	taken, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	web := sandbox(t)
+	_, err = e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
+		{Target: 80, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"},
+	}})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(port)) {
+		t.Fatalf("attach with a taken host port: %v, want an error naming port %d", err, port)
+	}
+	t.Logf("refusal: %v", err)
+	// The sandbox was not left half-attached.
+	if err := in(web, func() error {
+		if ifs, _ := net.Interfaces(); len(ifs) != 1 {
+			return fmt.Errorf("interfaces %v, want lo only", ifs)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestUserspaceSmallSubnetRejected(t *testing.T) {
+	requireSlirp4netns(t)
+	e := newEnv(t)
+	_, err := e.m.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "tiny", NAT: spec.NATUserspace, Subnet: "10.250.7.0/26"})
+	if err == nil || !strings.Contains(err.Error(), "too small") {
+		t.Fatalf("EnsureNetwork with a /26: %v", err)
+	}
+}
+
+// TestUserspaceReachesOutsideAndForwardsDNS: a sandbox reaches a namespace
+// standing in for another host through slirp4netns, and names outside the
+// project resolve through a DNS upstream on the host's loopback.
+func TestUserspaceReachesOutsideAndForwardsDNS(t *testing.T) {
+	requireSlirp4netns(t)
+	o := newOutside(t)
+	serveEcho(t, o.pid, o.addr+":8080", "outside:")
+	up := testUpstream(t, "outside.test", o.addr, 60)
+	e := newEnv(t)
+	ni := e.usNetwork("out", func(n *spec.Network) { n.DNS = []string{up} })
+	web := sandbox(t)
+	e.attach(Attachment{Network: "out", Service: "web", Pid: web})
+	ips, err := resolve(web, ni.Gateway, "outside.test")
+	if err != nil || len(ips) != 1 || ips[0] != o.addr {
+		t.Fatalf("resolve outside.test: %v %v, want [%s]", ips, err, o.addr)
+	}
+	mustTalk(t, web, o.addr+":8080", "outside:")
+}
+
+func TestUserspaceEgressRules(t *testing.T) {
+	requireSlirp4netns(t)
+	o := newOutside(t)
+	serveEcho(t, o.pid, o.addr+":8080", "a:")
+	serveEcho(t, o.pid, o.addr2+":8080", "b:")
+	up := testUpstream(t, "api.test", o.addr2, 1)
+	e := newEnv(t)
+	ni := e.usNetwork("eg", func(n *spec.Network) { n.DNS = []string{up} })
+	web, peer := sandbox(t), sandbox(t)
+	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &spec.Egress{Allow: []spec.EgressRule{
+		{CIDR: o.addr + "/32"}, {Domain: "api.test"},
+	}}})
+	pi := e.attach(Attachment{Network: "eg", Service: "peer", Pid: peer})
+	serveEcho(t, peer, ":7000", "peer:")
+
+	mustTalk(t, web, o.addr+":8080", "a:")   // allowed CIDR
+	mustTalk(t, web, pi.IP+":7000", "peer:") // peers always
+	refusedQuickly(t, web, o.addr2+":8080")  // not allowed (yet)
+	mustTalk(t, peer, o.addr2+":8080", "b:") // the peer has no rules
+
+	ips, err := resolve(web, ni.Gateway, "api.test")
+	if err != nil || len(ips) != 1 || ips[0] != o.addr2 {
+		t.Fatalf("resolve api.test: %v %v", ips, err)
+	}
+	mustTalk(t, web, o.addr2+":8080", "b:") // allowed through the domain rule
+	if n, err := e.m.EgressDenied(e.project, "web"); err != nil || n == 0 {
+		t.Errorf("EgressDenied = %d, %v; want the refused attempt counted", n, err)
+	}
+}
+
+// TestUserspaceAdoptedByAnotherManager: a second Manager (a restarted
+// supervisor) takes over the network with a fresh slirp4netns, keeping the
+// published port, and the old slirp4netns is gone.
+func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
+	requireSlirp4netns(t)
+	e := newEnv(t)
+	e.usNetwork("front", nil)
+	web := sandbox(t)
+	p := freePort(t)
+	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []spec.Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+	serveEcho(t, web, ":80", "web:")
+	n, _ := e.m.loadNetwork(e.project, "front")
+	oldPid := extraOf(n).SlirpPid
+	e.m.Close() // the old supervisor's DNS server goes away with it
+
+	m2, err := NewManager(e.m.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	if _, err := m2.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "front", NAT: spec.NATUserspace}); err != nil {
+		t.Fatal(err)
+	}
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
+	n, _ = m2.loadNetwork(e.project, "front")
+	if newPid := extraOf(n).SlirpPid; newPid == oldPid || isOurSlirp(oldPid, m2.root.Run+"/userspace-net") {
+		t.Errorf("slirp4netns pid %d -> %d: want a new process and the old one gone", oldPid, newPid)
+	}
+	// Hand the network back to the test env's Manager for its cleanup check.
+	if err := m2.RemoveProject(e.ctx, e.project); err != nil {
+		t.Fatal(err)
+	}
+}
