@@ -13,6 +13,11 @@ import (
 // host objects: the kernel backend (bridge, veth, nftables; kernel.go) or
 // the userspace backend (slirp4netns; userspace*.go).
 //
+// The Manager keeps n.Attachments current for the backend: a is already in
+// n.Attachments when attach or update is called, and already removed when
+// detach is called, so a backend that rebuilds project-wide state (the
+// kernel's nftables table) can read n as the truth.
+//
 // Every method must be idempotent: the Manager may call it again after a
 // crash or from a new process that adopted the recorded state. Methods are
 // called with the Manager's lock held, except allowResolved and

@@ -17,7 +17,11 @@ import (
 // state root. It is safe for concurrent use.
 type Manager struct {
 	root rootdir.Root
-	mu   sync.Mutex
+	mu   sync.Mutex // serialises every operation that changes state
+
+	kernel    *kernelBackend
+	userspace backend // created on first use
+	dns       map[string]*dnsServer // by "project/network"
 
 	// DomainTTLFloor and DomainGrace set the lifetime of an address learnt
 	// through a domain egress rule: max(answer TTL, floor) + grace. The
@@ -38,5 +42,8 @@ func NewManager(root rootdir.Root) (*Manager, error) {
 	if root.Run == "" {
 		return nil, fmt.Errorf("network manager: empty state root")
 	}
-	return &Manager{root: root, DomainTTLFloor: DefaultDomainTTLFloor, DomainGrace: DefaultDomainGrace}, nil
+	m := &Manager{root: root, DomainTTLFloor: DefaultDomainTTLFloor, DomainGrace: DefaultDomainGrace,
+		dns: map[string]*dnsServer{}}
+	m.kernel = &kernelBackend{m: m}
+	return m, nil
 }

@@ -1,0 +1,121 @@
+package network
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"nucleus/network/dns"
+)
+
+// dnsServer is the running embedded resolver of one network.
+type dnsServer struct {
+	srv  *dns.Server
+	addr string
+}
+
+func dnsKey(n *NetworkState) string { return n.Project + "/" + n.Name }
+
+// ensureDNS starts the network's resolver in this process (a restarted
+// supervisor starts it again) and loads its records.
+func (m *Manager) ensureDNS(n *NetworkState, b backend) error {
+	if _, ok := m.dns[dnsKey(n)]; !ok {
+		nsPath, addr := b.dnsEndpoint(n)
+		srv := dns.NewServer(dns.Config{Upstreams: n.Upstreams})
+		var err error
+		if nsPath == "" {
+			err = srv.Listen(addr)
+		} else {
+			err = srv.ListenInNetns(nsPath, addr)
+		}
+		if err != nil {
+			return fmt.Errorf("start DNS server of network %s (project %s) on %s: %w", n.Name, n.Project, addr, err)
+		}
+		m.dns[dnsKey(n)] = &dnsServer{srv: srv, addr: addr}
+	}
+	m.refreshDNS(n, b)
+	return nil
+}
+
+func (m *Manager) stopDNS(n *NetworkState) {
+	if d, ok := m.dns[dnsKey(n)]; ok {
+		d.srv.Close()
+		delete(m.dns, dnsKey(n))
+	}
+}
+
+// Close stops the DNS servers of this process; host objects stay (another
+// process may adopt them).
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, d := range m.dns {
+		d.srv.Close()
+		delete(m.dns, k)
+	}
+	return nil
+}
+
+// records are the names of a network: SERVICE (all replicas, round-robin),
+// SERVICE-N, aliases, each also with ".PROJECT".
+func records(n *NetworkState) map[string][]net.IP {
+	rec := map[string][]net.IP{}
+	add := func(name string, ip net.IP) {
+		for _, nm := range []string{name, name + "." + n.Project} {
+			nm = strings.ToLower(nm)
+			rec[nm] = append(rec[nm], ip)
+		}
+	}
+	for _, key := range sortedKeys(n.Attachments) {
+		a := n.Attachments[key]
+		ip := net.ParseIP(a.IP)
+		if ip == nil {
+			continue
+		}
+		add(a.Service, ip)
+		add(a.Service+"-"+strconv.Itoa(normReplica(a.Replica)), ip)
+		for _, al := range a.Aliases {
+			add(al, ip)
+		}
+	}
+	return rec
+}
+
+// refreshDNS loads the network's records and the egress policies of its
+// clients into the running server (if this process runs it).
+func (m *Manager) refreshDNS(n *NetworkState, b backend) {
+	d, ok := m.dns[dnsKey(n)]
+	if !ok {
+		return
+	}
+	d.srv.SetRecords(records(n))
+	withPolicy := map[string]bool{}
+	for _, a := range n.Attachments {
+		if a.Egress == nil {
+			continue
+		}
+		var domains []string
+		for _, r := range a.Egress.Allow {
+			if r.Domain != "" {
+				domains = append(domains, r.Domain)
+			}
+		}
+		withPolicy[a.IP] = true
+		nCopy, aCopy := *n, *a
+		d.srv.SetClientPolicy(net.ParseIP(a.IP), domains, func(client net.IP, ips []net.IP, ttl time.Duration) {
+			lifetime := max(ttl, m.DomainTTLFloor) + m.DomainGrace
+			if err := b.allowResolved(&nCopy, &aCopy, ips, lifetime); err != nil {
+				// The answer still goes out; the connection will be refused
+				// and counted, which is the safe side.
+				_ = err
+			}
+		})
+	}
+	for _, ip := range n.Allocs {
+		if !withPolicy[ip] {
+			d.srv.RemoveClientPolicy(net.ParseIP(ip))
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package network
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"nucleus/spec"
+)
+
+// freePort returns a TCP and UDP port that is free on the host right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp4", "0.0.0.0:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if u, err := net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", p)); err == nil {
+			u.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+func TestTwoSandboxesTalkAndResolve(t *testing.T) {
+	e := newEnv(t)
+	ni := e.network("back", nil)
+	if len(ni.Bridge) > 15 || !strings.HasPrefix(ni.Bridge, linkPrefix) || !strings.HasSuffix(ni.Subnet, "/24") {
+		t.Fatalf("network info %+v", ni)
+	}
+	a, b := sandbox(t), sandbox(t)
+	ai := e.attach(Attachment{Network: "back", Service: "db", Pid: a, Aliases: []string{"database"}})
+	bi := e.attach(Attachment{Network: "back", Service: "web", Pid: b})
+	if ai.Interface != "eth0" || ai.Gateway != ni.Gateway || ai.IP == bi.IP {
+		t.Fatalf("attach infos %+v %+v", ai, bi)
+	}
+	serveEcho(t, a, ":5432", "db:")
+	mustTalk(t, b, ai.IP+":5432", "db:")
+
+	for _, name := range []string{"db", "db." + e.project, "database", "db-1", "DB"} {
+		got, err := resolve(b, ni.Gateway, name)
+		if err != nil || len(got) != 1 || got[0] != ai.IP {
+			t.Errorf("resolve %s from web: %v, %v; want [%s]", name, got, err, ai.IP)
+		}
+	}
+	// By name, as a client would: resolve, then connect.
+	ips, err := resolve(b, ni.Gateway, "database")
+	if err != nil || len(ips) != 1 {
+		t.Fatalf("resolve database: %v %v", ips, err)
+	}
+	mustTalk(t, b, ips[0]+":5432", "db:")
+
+	// Replicas: the service name round-robins over both, each has its own name.
+	c := sandbox(t)
+	ci := e.attach(Attachment{Network: "back", Service: "web", Replica: 2, Pid: c})
+	if got, _ := resolve(a, ni.Gateway, "web-2"); len(got) != 1 || got[0] != ci.IP {
+		t.Errorf("resolve web-2 = %v, want [%s]", got, ci.IP)
+	}
+	if got, _ := resolve(a, ni.Gateway, "web"); len(got) != 2 {
+		t.Errorf("resolve web = %v, want both replicas", got)
+	}
+	// Names outside the project are forwarded upstream: an unknown name
+	// fails cleanly rather than hanging (the host has no resolver here).
+}
+
+func TestPublishedPortLoopbackOtherNamespaceHairpin(t *testing.T) {
+	e := newEnv(t)
+	ni := e.network("front", nil)
+	srv, peer := sandbox(t), sandbox(t)
+	pt, pu := freePort(t), freePort(t)
+	si := e.attach(Attachment{Network: "front", Service: "web", Pid: srv, Ports: []spec.Port{
+		{Target: 8080, Published: pt, HostIP: "0.0.0.0", Protocol: "tcp"},
+		{Target: 9053, Published: pu, HostIP: "0.0.0.0", Protocol: "udp"},
+	}})
+	e.attach(Attachment{Network: "front", Service: "client", Pid: peer})
+	serveEcho(t, srv, ":8080", "web:")
+	serveUDPEcho(t, srv, ":9053", "udp:")
+
+	hostPort := fmt.Sprintf("127.0.0.1:%d", pt)
+	mustTalk(t, 0, hostPort, "web:")
+	if got, err := talkUDP(0, fmt.Sprintf("127.0.0.1:%d", pu), 2*time.Second); err != nil || got != "udp:hi" {
+		t.Errorf("udp via 127.0.0.1:%d: %q %v", pu, got, err)
+	}
+	// From another namespace, through the host's address.
+	o := newOutside(t)
+	mustTalk(t, o.pid, fmt.Sprintf("%s:%d", o.hostAddr, pt), "web:")
+	// Hairpin: a service of the project, and the server itself, through the
+	// host's addresses and the published port.
+	mustTalk(t, peer, fmt.Sprintf("%s:%d", o.hostAddr, pt), "web:")
+	mustTalk(t, peer, fmt.Sprintf("%s:%d", ni.Gateway, pt), "web:")
+	mustTalk(t, srv, fmt.Sprintf("%s:%d", o.hostAddr, pt), "web:")
+	_ = si
+}
+
+func TestPortRangeAndHostIP(t *testing.T) {
+	e := newEnv(t)
+	e.network("n", nil)
+	srv := sandbox(t)
+	p := freePort(t)
+	// A range mapped to different port numbers, on 127.0.0.1 only.
+	e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []spec.Port{
+		{Target: 7000, TargetEnd: 7001, Published: p, PublishedEnd: p + 1, HostIP: "127.0.0.1", Protocol: "tcp"},
+	}})
+	serveEcho(t, srv, ":7000", "a:")
+	serveEcho(t, srv, ":7001", "b:")
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "a:")
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p+1), "b:")
+	o := newOutside(t)
+	if _, err := talk(o.pid, fmt.Sprintf("%s:%d", o.hostAddr, p), 500*time.Millisecond); err == nil {
+		t.Errorf("port published on 127.0.0.1 answered on %s", o.hostAddr)
+	}
+}
+
+func TestInternalNetworkHasNoWayOut(t *testing.T) {
+	e := newEnv(t)
+	ni := e.network("private", func(n *spec.Network) { n.Internal = true })
+	o := newOutside(t)
+	serveEcho(t, o.pid, ":80", "out:")
+	mustTalk(t, 0, o.addr+":80", "out:") // the outside is reachable from the host
+	a, b := sandbox(t), sandbox(t)
+	ai := e.attach(Attachment{Network: "private", Service: "db", Pid: a})
+	e.attach(Attachment{Network: "private", Service: "app", Pid: b})
+	serveEcho(t, a, ":5432", "db:")
+	mustTalk(t, b, ai.IP+":5432", "db:")
+	refusedQuickly(t, b, o.addr+":80")
+	refusedQuickly(t, b, o.hostAddr+":22")
+	if got, err := resolve(b, ni.Gateway, "db"); err != nil || len(got) != 1 {
+		t.Errorf("DNS on an internal network: %v %v", got, err)
+	}
+}
+
+func TestOutboundMasquerade(t *testing.T) {
+	e := newEnv(t)
+	e.network("n", nil)
+	o := newOutside(t)
+	serveEcho(t, o.pid, ":80", "out:")
+	a := sandbox(t)
+	e.attach(Attachment{Network: "n", Service: "app", Pid: a})
+	mustTalk(t, a, o.addr+":80", "out:")
+}
+

@@ -1,0 +1,187 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// ensureBridge creates the bridge (or adopts an existing one), gives it the
+// gateway address and brings it up.
+func ensureBridge(name, alias string, gw net.IP, subnet *net.IPNet) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if !errors.As(err, &nf) {
+			return fmt.Errorf("look up bridge %s: %w", name, err)
+		}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, Alias: alias}}
+		if err := netlink.LinkAdd(br); err != nil {
+			return fmt.Errorf("create bridge %s: %w", name, err)
+		}
+		if link, err = netlink.LinkByName(name); err != nil {
+			return fmt.Errorf("look up new bridge %s: %w", name, err)
+		}
+	} else if link.Type() != "bridge" || link.Attrs().Alias != alias {
+		return fmt.Errorf("interface %s exists but is not this network's bridge (type %s, alias %q)", name, link.Type(), link.Attrs().Alias)
+	}
+	ones, _ := subnet.Mask.Size()
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw, Mask: net.CIDRMask(ones, 32)}}
+	if err := netlink.AddrReplace(link, addr); err != nil {
+		return fmt.Errorf("set address %s on bridge %s: %w", addr.IPNet, name, err)
+	}
+	// Published ports must answer on 127.0.0.1: DNAT of the host's loopback
+	// traffic sends packets with a 127.x source out through the bridge,
+	// which the kernel only allows with route_localnet on that interface.
+	if err := writeSysctl("net/ipv4/conf/"+name+"/route_localnet", "1"); err != nil {
+		return err
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bring up bridge %s: %w", name, err)
+	}
+	return nil
+}
+
+// deleteLink removes a link by name; a missing link is fine.
+func deleteLink(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return fmt.Errorf("look up %s: %w", name, err)
+	}
+	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
+}
+
+// vethSpec is one sandbox's link.
+type vethSpec struct {
+	hostName, alias, bridge string
+	pid                     int
+	ip                      net.IP
+	prefix                  int
+	gateway                 net.IP
+}
+
+// createVeth creates the veth pair with its inside end directly in the
+// sandbox's network namespace, configures the inside through a netlink
+// handle bound to that namespace (no setns of this process's threads) and
+// returns the inside interface name (eth0, eth1, ...).
+func createVeth(v vethSpec) (string, error) {
+	br, err := netlink.LinkByName(v.bridge)
+	if err != nil {
+		return "", fmt.Errorf("look up bridge %s: %w", v.bridge, err)
+	}
+	ns, err := netns.GetFromPid(v.pid)
+	if err != nil {
+		return "", fmt.Errorf("open network namespace of pid %d: %w", v.pid, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return "", fmt.Errorf("netlink in namespace of pid %d: %w", v.pid, err)
+	}
+	defer h.Close()
+	inside, first, err := nextEth(h)
+	if err != nil {
+		return "", err
+	}
+
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: v.hostName, Alias: v.alias, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+		PeerName:      inside,
+		PeerNamespace: netlink.NsFd(int(ns)),
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return "", fmt.Errorf("create veth %s for pid %d: %w", v.hostName, v.pid, err)
+	}
+	fail := func(format string, a ...any) (string, error) {
+		deleteLink(v.hostName) // takes the inside end with it
+		return "", fmt.Errorf(format, a...)
+	}
+	host, err := netlink.LinkByName(v.hostName)
+	if err != nil {
+		return fail("look up veth %s: %w", v.hostName, err)
+	}
+	// Hairpin: a sandbox reaching itself through a published port comes
+	// back in on its own bridge port; with br_netfilter loaded the DNAT
+	// happens at the bridge, which only sends a frame out the port it came
+	// from in hairpin mode.
+	if err := netlink.LinkSetHairpin(host, true); err != nil {
+		return fail("hairpin mode on %s: %w", v.hostName, err)
+	}
+	if err := netlink.LinkSetUp(host); err != nil {
+		return fail("bring up %s: %w", v.hostName, err)
+	}
+	in, err := h.LinkByName(inside)
+	if err != nil {
+		return fail("look up %s in pid %d: %w", inside, v.pid, err)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: v.ip, Mask: net.CIDRMask(v.prefix, 32)}}
+	if err := h.AddrAdd(in, addr); err != nil {
+		return fail("set address %s on %s in pid %d: %w", addr.IPNet, inside, v.pid, err)
+	}
+	if err := h.LinkSetUp(in); err != nil {
+		return fail("bring up %s in pid %d: %w", inside, v.pid, err)
+	}
+	if lo, err := h.LinkByName("lo"); err == nil {
+		h.LinkSetUp(lo)
+	}
+	if first {
+		r := &netlink.Route{LinkIndex: in.Attrs().Index, Gw: v.gateway, Dst: nil}
+		if err := h.RouteReplace(r); err != nil {
+			return fail("default route via %s in pid %d: %w", v.gateway, v.pid, err)
+		}
+	}
+	return inside, nil
+}
+
+// nextEth picks the first free ethN inside the namespace; first reports
+// that there is no ethN yet (that interface gets the default route).
+func nextEth(h *netlink.Handle) (string, bool, error) {
+	links, err := h.LinkList()
+	if err != nil {
+		return "", false, fmt.Errorf("list links in sandbox: %w", err)
+	}
+	taken := map[string]bool{}
+	for _, l := range links {
+		taken[l.Attrs().Name] = true
+	}
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("eth%d", i)
+		if !taken[name] {
+			return name, i == 0 && !hasEth(taken), nil
+		}
+	}
+}
+
+func hasEth(taken map[string]bool) bool {
+	for n := range taken {
+		if strings.HasPrefix(n, "eth") {
+			return true
+		}
+	}
+	return false
+}
+
+func writeSysctl(path, value string) error {
+	if err := os.WriteFile("/proc/sys/"+path, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(path, "/", "."), value, err)
+	}
+	return nil
+}
+
+func readSysctl(path string) string {
+	b, _ := os.ReadFile("/proc/sys/" + path)
+	return strings.TrimSpace(string(b))
+}
