@@ -145,4 +145,3 @@ func TestOutboundMasquerade(t *testing.T) {
 	e.attach(Attachment{Network: "n", Service: "app", Pid: a})
 	mustTalk(t, a, o.addr+":80", "out:")
 }
-

@@ -20,7 +20,7 @@ type Manager struct {
 	mu   sync.Mutex // serialises every operation that changes state
 
 	kernel    *kernelBackend
-	userspace backend // created on first use
+	userspace backend               // created on first use
 	dns       map[string]*dnsServer // by "project/network"
 
 	// DomainTTLFloor and DomainGrace set the lifetime of an address learnt
