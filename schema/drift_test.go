@@ -20,29 +20,23 @@ import (
 // and "[]" for a list item, e.g. "services.*.ports[].host_ip".
 
 // normalisedOnly: Go fields that users never write, because the loader
-// derives them from other input.
-var normalisedOnly = map[string]string{
-	"services.*.healthcheck.kind": "derived from which one of test, tcp and http is set",
+// derives them from other input. None today: the loader accepts the long
+// form `nucleus config` prints, so its output is valid input.
+var normalisedOnly = map[string]string{}
+
+// inputOnly: schema keys with no Go field at that place, each because the
+// loader folds it into other fields.
+var inputOnly = map[string]string{
+	"services.*.healthcheck.disable": "disable: true removes the healthcheck (Healthcheck becomes nil), e.g. to switch off one set in another file",
+	"services.*.env_file[].path":     "the long form {path, required} of an env_file entry; EnvFile keeps the absolute paths of the files that were read",
+	"services.*.env_file[].required": "required: false skips a missing file; it leaves no trace in EnvFile",
 }
 
-// inputOnly: schema keys with no Go field of the same name. None today: every
-// key a user writes survives normalisation under its own name.
-var inputOnly = map[string]string{}
-
-// shortOnly: Go structs that users write only as a string (or list of
-// strings); the loader parses the string into the struct.
-var shortOnly = map[string]string{
-	"services.*.restart":        `written as "no", "always", "on-failure[:MAX]" or "unless-stopped"; parsed into {policy, max_retries}`,
-	"services.*.extra_hosts[]":  `written as "HOST:IP"; parsed into {host, ip}`,
-	"services.*.egress.allow[]": `written as "CIDR|ADDRESS|DOMAIN[:PORT[-END]][/PROTO]"; parsed into {cidr|domain, port_start, port_end, protocol}`,
-	"services.*.volumes[]":      `written as "[SOURCE:]TARGET[:ro|rw]"; parsed into {type, source, target, read_only, size} (size comes from the named tmpfs volume)`,
-}
-
-// inlined: Go structs whose input is either a mode string or, instead of the
-// struct, the value of one of its fields directly. The walk continues from
-// that field at the same place in the schema.
-var inlined = map[string]struct{ field, why string }{
-	"services.*.security.landlock": {"rules", `written as "default", "off" or the list of rules itself; normalised to {mode, rules} with mode "custom" for a list`},
+// sameAs: schema paths that are another spelling of a Go path. The walk
+// checks the Go path; the schema path only has to be covered by it.
+var sameAs = map[string]string{
+	// security.landlock may be the rule list itself instead of {mode, rules}.
+	"services.*.security.landlock[]": "services.*.security.landlock.rules[]",
 }
 
 func TestSchemaMatchesSpecTypes(t *testing.T) {
@@ -50,28 +44,95 @@ func TestSchemaMatchesSpecTypes(t *testing.T) {
 	if err := json.Unmarshal(schema.JSON, &root); err != nil {
 		t.Fatalf("parse schema: %v", err)
 	}
-	w := &walker{t: t, root: root, used: map[string]bool{}}
+	w := &walker{t: t, root: root, used: map[string]bool{}, visited: map[string]bool{}}
 	w.walk(reflect.TypeOf(spec.Project{}), root, "")
 
+	// Every property anywhere in the schema was matched to a Go field, or
+	// is a documented input-only key. This also covers properties below Go
+	// types the walk above does not descend into (e.g. []string).
+	all := map[string]bool{}
+	w.schemaPaths(root, "", all)
+	var extra []string
+	for p := range all {
+		if w.visited[p] {
+			continue
+		}
+		if alias, rest, ok := aliasOf(p); ok && w.visited[alias+rest] {
+			w.used[strings.TrimSuffix(p, rest)] = true
+			continue
+		}
+		if _, ok := inputOnly[p]; ok {
+			w.used[p] = true
+			continue
+		}
+		extra = append(extra, p)
+	}
+	sort.Strings(extra)
+	for _, p := range extra {
+		t.Errorf("%s: schema property has no Go field (add one, or list it in inputOnly with the reason)", p)
+	}
+	if len(all) < 50 {
+		t.Fatalf("found only %d schema properties; the schema walk is broken", len(all))
+	}
+
 	// Stale exceptions hide drift too: each must still be needed.
-	for _, m := range []map[string]string{normalisedOnly, inputOnly, shortOnly} {
+	for _, m := range []map[string]string{normalisedOnly, inputOnly, sameAs} {
 		for p := range m {
 			if !w.used[p] {
 				t.Errorf("exception %q is no longer needed; remove it from the test", p)
 			}
 		}
 	}
-	for p := range inlined {
-		if !w.used[p] {
-			t.Errorf("exception %q is no longer needed; remove it from the test", p)
+}
+
+// aliasOf rewrites a schema path that starts with a sameAs key.
+func aliasOf(p string) (alias, rest string, ok bool) {
+	for from, to := range sameAs {
+		if r, found := strings.CutPrefix(p, from); found {
+			return to, r, true
+		}
+	}
+	return "", "", false
+}
+
+// schemaPaths collects the path of every property in schema node n, with
+// "*" for map values and "[]" for list items, following $refs and every
+// alternative (anyOf, oneOf, allOf, if/then/else).
+func (w *walker) schemaPaths(n map[string]any, path string, out map[string]bool) {
+	n = w.resolve(n)
+	if props, ok := n["properties"].(map[string]any); ok {
+		for k, v := range props {
+			p := join(path, k)
+			out[p] = true
+			w.schemaPaths(v.(map[string]any), p, out)
+		}
+	}
+	if ap, ok := n["additionalProperties"].(map[string]any); ok {
+		w.schemaPaths(ap, join(path, "*"), out)
+	}
+	if it, ok := n["items"].(map[string]any); ok {
+		w.schemaPaths(it, path+"[]", out)
+	}
+	for _, kw := range []string{"anyOf", "oneOf", "allOf"} {
+		alts, _ := n[kw].([]any)
+		for _, a := range alts {
+			if m, ok := a.(map[string]any); ok {
+				w.schemaPaths(m, path, out)
+			}
+		}
+	}
+	for _, kw := range []string{"if", "then", "else"} {
+		if m, ok := n[kw].(map[string]any); ok {
+			w.schemaPaths(m, path, out)
 		}
 	}
 }
 
 type walker struct {
-	t    *testing.T
-	root map[string]any
-	used map[string]bool
+	t       *testing.T
+	root    map[string]any
+	used    map[string]bool // exceptions that were needed
+	visited map[string]bool // schema properties matched to a Go field
 }
 
 var textMarshaler = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
@@ -108,34 +169,11 @@ func (w *walker) walk(typ reflect.Type, n map[string]any, path string) {
 		if !isStruct(typ.Elem()) {
 			return
 		}
-		if why, ok := shortOnly[path+"[]"]; ok {
-			w.used[path+"[]"] = true
-			w.requireString(w.items(n, path), path+"[]", why)
-			return
-		}
 		w.walk(typ.Elem(), w.items(n, path), path+"[]")
 	}
 }
 
 func (w *walker) walkStruct(typ reflect.Type, n map[string]any, path string) {
-	if why, ok := shortOnly[path]; ok {
-		w.used[path] = true
-		w.requireString(n, path, why)
-		return
-	}
-	if in, ok := inlined[path]; ok {
-		w.used[path] = true
-		f, found := typ.FieldByNameFunc(func(name string) bool {
-			sf, _ := typ.FieldByName(name)
-			return yamlName(sf) == in.field
-		})
-		if !found {
-			w.t.Errorf("%s: Go type %s has no field with yaml name %q (%s)", path, typ, in.field, in.why)
-			return
-		}
-		w.walk(f.Type, n, path)
-		return
-	}
 	obj := w.find(n, func(a map[string]any) bool { _, ok := a["properties"].(map[string]any); return ok })
 	if obj == nil {
 		w.t.Errorf("%s: Go struct %s has no object form in the schema", path, typ)
@@ -145,14 +183,12 @@ func (w *walker) walkStruct(typ reflect.Type, n map[string]any, path string) {
 	if obj["additionalProperties"] != false {
 		w.t.Errorf("%s: object without additionalProperties: false; editors would not flag typos here", path)
 	}
-	goKeys := map[string]bool{}
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
 		name := yamlName(f)
 		if name == "" || !f.IsExported() {
 			continue
 		}
-		goKeys[name] = true
 		p := join(path, name)
 		sub, ok := props[name].(map[string]any)
 		if !ok {
@@ -163,6 +199,7 @@ func (w *walker) walkStruct(typ reflect.Type, n map[string]any, path string) {
 			w.t.Errorf("%s: Go field %s.%s has no property in the schema (add it, or list it in normalisedOnly with the reason)", p, typ.Name(), f.Name)
 			continue
 		}
+		w.visited[p] = true
 		desc, _ := sub["description"].(string)
 		if desc == "" {
 			desc, _ = w.resolve(sub)["description"].(string)
@@ -171,32 +208,6 @@ func (w *walker) walkStruct(typ reflect.Type, n map[string]any, path string) {
 			w.t.Errorf("%s: schema property has no description; editors show it as help", p)
 		}
 		w.walk(f.Type, w.resolve(sub), p)
-	}
-	var extra []string
-	for k := range props {
-		if goKeys[k] {
-			continue
-		}
-		p := join(path, k)
-		if _, exc := inputOnly[p]; exc {
-			w.used[p] = true
-			continue
-		}
-		extra = append(extra, p)
-	}
-	sort.Strings(extra)
-	for _, p := range extra {
-		w.t.Errorf("%s: schema property has no Go field in %s (add one, or list it in inputOnly with the reason)", p, typ)
-	}
-}
-
-// requireString checks that a short-only struct is written as a string.
-func (w *walker) requireString(n map[string]any, path, why string) {
-	if w.find(n, func(a map[string]any) bool { return a["type"] == "string" || a["enum"] != nil }) == nil {
-		w.t.Errorf("%s: listed as short-only (%s) but the schema has no string form", path, why)
-	}
-	if w.find(n, func(a map[string]any) bool { _, ok := a["properties"]; return ok }) != nil {
-		w.t.Errorf("%s: listed as short-only but the schema now has an object form; remove the exception", path)
 	}
 }
 

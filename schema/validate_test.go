@@ -48,54 +48,70 @@ func TestExamplesValidateAgainstSchema(t *testing.T) {
 	}
 }
 
-// Every short and long form the file format documents is accepted.
+// Every short and long form the file format documents is accepted, by the
+// schema and by the loader alike (an editor must never mark a file that
+// nucleus accepts).
 func TestSchemaAcceptsDocumentedForms(t *testing.T) {
 	cases := map[string]string{
-		"minimal":            "services: {a: {command: /bin/true}}",
-		"command list":       `services: {a: {command: ["/bin/sh", "-c", "echo hi"]}}`,
-		"environment map":    "services: {a: {environment: {A: x, B: 1, C: true, D: null}}}",
-		"environment list":   `services: {a: {environment: ["A=x", "B=", "C"]}}`,
-		"env_file string":    "services: {a: {env_file: .env.a}}",
-		"env_file list":      "services: {a: {env_file: [.env.a, .env.b]}}",
-		"networks list":      "networks: {n: {}}\nservices: {a: {networks: [n]}}",
-		"networks map":       "networks: {n: {}}\nservices: {a: {networks: {n: {aliases: [x], ipv4_address: 10.89.1.10}}}}",
-		"networks map null":  "networks: {n: }\nservices: {a: {networks: {n: }}}",
-		"network full":       "networks: {n: {subnet: 10.89.1.0/24, nat: userspace, internal: true, dns: [192.0.2.53]}}",
-		"volume empty":       "volumes: {d: {}, e: }",
-		"volume tmpfs":       "volumes: {s: {type: tmpfs, size: 64M}}",
-		"ports short":        `services: {a: {ports: ["8080", "80:8080", "127.0.0.1:80:8080", "127.0.0.1::8080", "8000-8010:9000-9010/udp", 8080]}}`,
-		"ports long":         "services: {a: {ports: [{target: 53, published: 5353, host_ip: 127.0.0.1, protocol: udp}, {target: 80, target_end: 81, published: 8080, published_end: 8081}]}}",
-		"egress":             `services: {a: {egress: {allow: [192.0.2.0/24, 192.0.2.7, "198.51.100.7:5432/tcp", "198.51.100.7:1000-2000/udp", api.example.com, "api.example.com:443", "*.example.com"]}}}`,
-		"egress empty":       "services: {a: {egress: {}}}",
-		"extra_hosts":        `services: {a: {extra_hosts: ["gateway.test:192.0.2.1"]}}`,
-		"resources":          "services: {a: {resources: {memory: 256M, cpus: 0.5, pids: 128}}}",
-		"resources int size": "services: {a: {resources: {memory: 268435456, cpus: 2}}}",
-		"volumes":            `services: {a: {volumes: ["./site:/srv:ro", "data:/var/lib/x", "/abs:/abs:rw", "/anon"]}}`,
-		"depends_on list":    "services: {a: {depends_on: [b]}, b: {}}",
-		"depends_on map":     "services: {a: {depends_on: {b: {condition: service_healthy, restart: true}, c: }}}",
-		"health CMD":         `services: {a: {healthcheck: {test: ["CMD", "wget", "-q", "http://127.0.0.1/"], interval: 5s, timeout: 2s, retries: 3, start_period: 1s}}}`,
-		"health CMD-SHELL":   `services: {a: {healthcheck: {test: ["CMD-SHELL", "test -f /ok"]}}}`,
-		"health string":      `services: {a: {healthcheck: {test: "test -f /ok"}}}`,
-		"health tcp":         "services: {a: {healthcheck: {tcp: 8080}}}",
-		"health http":        "services: {a: {healthcheck: {http: http://127.0.0.1:8080/}}}",
-		"restart forms":      "services: {a: {restart: no}, b: {restart: always}, c: {restart: on-failure}, d: {restart: on-failure:5}, e: {restart: unless-stopped}}",
-		"signals":            "services: {a: {stop_signal: SIGTERM}, b: {stop_signal: TERM}, c: {stop_signal: term}, d: {stop_signal: sigint}}",
-		"durations":          "services: {a: {stop_grace_period: 1m30s}, b: {stop_grace_period: 500ms}, c: {stop_grace_period: 0s}, d: {stop_grace_period: '0'}}",
-		"caps":               "services: {a: {cap_add: [NET_BIND_SERVICE, CAP_NET_ADMIN, sys_time, cap_chown]}}",
-		"security":           "services: {a: {security: {userns: host, seccomp: unconfined, landlock: off}}}",
-		"seccomp file":       "services: {a: {security: {seccomp: ./profile.json}}}",
-		"landlock rules":     "services: {a: {security: {landlock: [{path: /data, access: [read, write]}, {path: /usr, access: [read, execute]}]}}}",
-		"misc":               "name: shop\nservices: {a: {rootfs: ./rootfs, working_dir: /srv, user: '1000:1000', hostname: web-1, replicas: 3, read_only: false}}",
-		"user int":           "services: {a: {user: 1000}}",
-		"interpolated":       "services: {a: {replicas: '${N:-2}', read_only: '${RO}', resources: {memory: '${MEM:-64M}', pids: '${PIDS}'}, ports: ['${PORT}:80'], stop_grace_period: '${GRACE}'}}",
-		"yaml 1.2 no":        "services: {a: {restart: no, environment: {FLAG: no}}}",
-		"extensions":         "x-common: &c {restart: always}\nservices: {x-tmpl: {}, a: {<<: *c, x-note: hi, healthcheck: {tcp: 1, x-why: y}}}\nnetworks: {x-n: 1}",
-		"date value":         "services: {a: {environment: {RELEASE: 2024-01-01}}}",
+		"minimal":              "services: {a: {command: /bin/true}}",
+		"service null":         "services: {a: }",
+		"project name reduced": "name: My Shop!\nservices: {a: {}}",
+		"command list":         `services: {a: {command: ["/bin/sh", "-c", "echo hi"]}}`,
+		"environment map":      "services: {a: {environment: {A: x, B: 1, C: true, D: null}}}",
+		"environment list":     `services: {a: {environment: ["A=x", "B=", "C"]}}`,
+		"env_file string":      "services: {a: {env_file: .env.a}}",
+		"env_file list":        "services: {a: {env_file: [.env.a, .env.b]}}",
+		"env_file long":        "services: {a: {env_file: [{path: .env.a}, {path: .env.missing, required: false}]}}",
+		"networks list":        "networks: {n: {}}\nservices: {a: {networks: [n]}}",
+		"networks map":         "networks: {n: {subnet: 10.89.1.0/24}}\nservices: {a: {networks: {n: {aliases: [x], ipv4_address: 10.89.1.10}}}}",
+		"networks map null":    "networks: {n: }\nservices: {a: {networks: {n: }}}",
+		"network full":         "networks: {n: {subnet: 10.89.1.0/24, nat: userspace, internal: true, dns: [192.0.2.53]}}\nservices: {a: {networks: [n]}}",
+		"dns single":           "networks: {default: {dns: 192.0.2.53}}\nservices: {a: {dns: 192.0.2.54}}",
+		"volume empty":         "volumes: {d: {}, e: }",
+		"volume tmpfs":         "volumes: {s: {type: tmpfs, size: 64M}}",
+		"ports short":          `services: {a: {ports: ["8080", "81:8080", "127.0.0.1:82:8080", "127.0.0.1::8080", "8000-8010:9000-9010/udp", 8081]}}`,
+		"ports long":           `services: {a: {ports: [{target: 53, published: 5353, host_ip: 127.0.0.1, protocol: udp}, {target: 80, target_end: 81, published: 8080, published_end: 8081}, {target: "90-91", published: "9090-9091"}]}}`,
+		"egress":               `services: {a: {egress: {allow: [192.0.2.0/24, 192.0.2.7, "198.51.100.7:5432/tcp", "198.51.100.7:1000-2000/udp", 192.0.2.8/udp, api.example.com, "api.example.com:443", "*.example.com", _srv.example.com.]}}}`,
+		"egress long":          "services: {a: {egress: {allow: [{cidr: 192.0.2.0/24, port_start: 80, port_end: 90, protocol: tcp}, {domain: api.example.com}]}}}",
+		"egress empty":         "services: {a: {egress: {}}}",
+		"extra_hosts":          `services: {a: {extra_hosts: ["gateway.test:192.0.2.1", "other=192.0.2.2", {host: third, ip: 192.0.2.3}]}}`,
+		"extra_hosts map":      "services: {a: {extra_hosts: {gateway.test: 192.0.2.1}}}",
+		"resources":            "services: {a: {resources: {memory: 256M, cpus: 0.5, pids: 128}}}",
+		"resources int size":   "services: {a: {resources: {memory: 268435456, cpus: 2, pids: -1}}}",
+		"volumes":              "volumes: {data: {}}\nservices: {a: {volumes: [\"./site:/srv:ro\", \"data:/var/lib/x\", \"/abs:/abs:rw\", \"/anon\"]}}",
+		"volumes long":         "volumes: {data: {}, t: {type: tmpfs}}\nservices: {a: {volumes: [{type: bind, source: ./site, target: /srv, read_only: true}, {type: volume, source: data, target: /d}, {type: tmpfs, target: /t, size: 16M}, {type: tmpfs, source: t, target: /t2}]}}",
+		"depends_on list":      "services: {a: {depends_on: [b]}, b: {}}",
+		"depends_on map":       "services: {a: {depends_on: {b: {condition: service_healthy, restart: true}, c: }}, b: {healthcheck: {tcp: 80}}, c: {}}",
+		"health CMD":           `services: {a: {healthcheck: {test: ["CMD", "wget", "-q", "http://127.0.0.1/"], interval: 5s, timeout: 2s, retries: 3, start_period: 1s}}}`,
+		"health CMD-SHELL":     `services: {a: {healthcheck: {test: ["CMD-SHELL", "test -f /ok"]}}}`,
+		"health string":        `services: {a: {healthcheck: {test: "test -f /ok"}}}`,
+		"health tcp":           "services: {a: {healthcheck: {tcp: 8080}}}",
+		"health http":          "services: {a: {healthcheck: {http: http://127.0.0.1:8080/}}}",
+		"health kind":          "services: {a: {healthcheck: {kind: tcp, tcp: 8080}}}",
+		"health disable":       "services: {a: {healthcheck: {disable: true}}, b: {healthcheck: {test: [NONE]}}}",
+		"restart forms":        "services: {a: {restart: no}, b: {restart: always}, c: {restart: on-failure}, d: {restart: on-failure:5}, e: {restart: unless-stopped}}",
+		"restart long":         "services: {a: {restart: {policy: on-failure, max_retries: 5}}, b: {restart: {policy: always}}}",
+		"signals":              "services: {a: {stop_signal: SIGTERM}, b: {stop_signal: TERM}, c: {stop_signal: term}, d: {stop_signal: sigint}}",
+		"durations":            "services: {a: {stop_grace_period: 1m30s}, b: {stop_grace_period: 500ms}, c: {stop_grace_period: 0s}, d: {stop_grace_period: '0'}}",
+		"caps":                 "services: {a: {cap_add: [NET_BIND_SERVICE, CAP_NET_ADMIN, sys_time, cap_chown]}}",
+		"security":             "services: {a: {security: {userns: host, seccomp: unconfined, landlock: off}}}",
+		"seccomp file":         "services: {a: {security: {seccomp: ./profile.json}}}",
+		"landlock rules":       "services: {a: {security: {landlock: [{path: /data, access: [read, write]}, {path: /usr, access: execute}]}}}",
+		"landlock long":        "services: {a: {security: {landlock: {mode: custom, rules: [{path: /data, access: [read]}]}}}, b: {security: {landlock: {mode: off}}}}",
+		"misc":                 "name: shop\nservices: {a: {rootfs: ./rootfs, working_dir: /srv, user: '1000:1000', hostname: web_1, replicas: 3, read_only: false}}",
+		"user int":             "services: {a: {user: 1000}}",
+		"interpolated":         "services: {a: {replicas: '${N:-2}', read_only: '${RO}', resources: {memory: '${MEM:-64M}', pids: '${PIDS}'}, ports: ['${PORT}:80'], stop_grace_period: '${GRACE}'}}",
+		"yaml 1.2 no":          "services: {a: {restart: no, environment: {FLAG: no}}}",
+		"extensions":           "x-common: &c {restart: always}\nservices: {x-tmpl: {}, a: {<<: *c, x-note: hi, healthcheck: {tcp: 1, x-why: y}}}\nnetworks: {x-n: 1}",
+		"date value":           "services: {a: {environment: {RELEASE: 2024-01-01}}}",
 	}
 	for name, doc := range cases {
 		t.Run(name, func(t *testing.T) {
 			if err := schema.ValidateYAML([]byte(doc)); err != nil {
 				t.Errorf("schema rejects valid input %q:\n%v", doc, err)
+			}
+			if _, err := loadIn(t, doc); err != nil {
+				t.Errorf("spec.Load rejects %q (fix the case or the loader):\n%v", doc, err)
 			}
 		})
 	}
@@ -114,7 +130,7 @@ func TestSchemaRejectsTyposAndBadValues(t *testing.T) {
 		{"unknown port key", "services: {a: {ports: [{target: 80, host: 127.0.0.1}]}}", "/services/a/ports/0"},
 		{"bad service name", "services: {Web: {}}", "Web"},
 		{"name too long", "services: {" + strings.Repeat("a", 41) + ": {}}", strings.Repeat("a", 41)},
-		{"bad project name", "name: My Project", "/name"},
+		{"project name without letters or digits", "name: '--'", "/name"},
 		{"bad nat", "networks: {n: {nat: slirp}}", "/networks/n/nat"},
 		{"bad subnet", "networks: {n: {subnet: 10.0.0.0/33}}", "/networks/n/subnet"},
 		{"bad restart", "services: {a: {restart: sometimes}}", "/services/a/restart"},
@@ -146,10 +162,12 @@ func TestSchemaRejectsTyposAndBadValues(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			err := schema.ValidateYAML([]byte(c.doc))
 			if err == nil {
-				t.Fatalf("schema accepts invalid input %q", c.doc)
-			}
-			if !strings.Contains(err.Error(), c.where) {
+				t.Errorf("schema accepts invalid input %q", c.doc)
+			} else if !strings.Contains(err.Error(), c.where) {
 				t.Errorf("error for %q does not point at %q:\n%v", c.doc, c.where, err)
+			}
+			if _, err := loadIn(t, c.doc); err == nil {
+				t.Errorf("spec.Load accepts %q, which the schema rejects", c.doc)
 			}
 		})
 	}
