@@ -227,3 +227,41 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestUserspaceInternalNetworkHasNoWayOut(t *testing.T) {
+	requireSlirp4netns(t)
+	o := newOutside(t)
+	serveEcho(t, o.pid, o.addr+":8080", "outside:")
+	e := newEnv(t)
+	ni := e.usNetwork("private", func(n *spec.Network) { n.Internal = true })
+	a, b := sandbox(t), sandbox(t)
+	ai := e.attach(Attachment{Network: "private", Service: "a", Pid: a})
+	e.attach(Attachment{Network: "private", Service: "b", Pid: b})
+	serveEcho(t, a, ":7000", "a:")
+	mustTalk(t, b, ai.IP+":7000", "a:") // peers still talk
+	if ips, err := resolve(b, ni.Gateway, "a"); err != nil || len(ips) != 1 {
+		t.Errorf("DNS on an internal network: %v %v", ips, err)
+	}
+	refusedQuickly(t, b, o.addr+":8080")
+}
+
+// TestUserspaceDomainRuleExpires: an address learnt through a domain rule
+// stays allowed for max(TTL, floor) + grace, then is refused again.
+func TestUserspaceDomainRuleExpires(t *testing.T) {
+	requireSlirp4netns(t)
+	o := newOutside(t)
+	serveEcho(t, o.pid, o.addr+":8080", "api:")
+	up := testUpstream(t, "api.test", o.addr, 1)
+	e := newEnv(t)
+	e.m.DomainTTLFloor, e.m.DomainGrace = time.Second, time.Second
+	ni := e.usNetwork("eg", func(n *spec.Network) { n.DNS = []string{up} })
+	web := sandbox(t)
+	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &spec.Egress{Allow: []spec.EgressRule{{Domain: "*.test"}}}})
+	refusedQuickly(t, web, o.addr+":8080")
+	if ips, err := resolve(web, ni.Gateway, "api.test"); err != nil || len(ips) != 1 {
+		t.Fatalf("resolve: %v %v", ips, err)
+	}
+	mustTalk(t, web, o.addr+":8080", "api:")
+	time.Sleep(2500 * time.Millisecond) // floor 1s + grace 1s, and a margin
+	refusedQuickly(t, web, o.addr+":8080")
+}
