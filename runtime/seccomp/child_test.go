@@ -50,7 +50,13 @@ func runChild(scenario, file string) int {
 		if scenario != "bench-libseccomp" { // that one counts compilation too
 			start = time.Now()
 		}
-		err = prog.Install()
+		if scenario == "thread" {
+			runtime.LockOSThread() // never unlocked
+			err = prog.InstallThread()
+			rep.Values["thread_seccomp"] = statusField("/proc/thread-self/status", "Seccomp")
+		} else {
+			err = prog.Install()
+		}
 	}
 	rep.Values["install_ns"] = fmt.Sprint(time.Since(start).Nanoseconds())
 	if err != nil {
@@ -66,7 +72,7 @@ func runChild(scenario, file string) int {
 
 func childProgram(scenario, file string) (*Program, error) {
 	switch scenario {
-	case "bpf", "bench-install":
+	case "bpf", "bench-install", "thread":
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return nil, err

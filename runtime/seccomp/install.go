@@ -19,6 +19,21 @@ import (
 func (p *Program) Install() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	return p.install(unix.SECCOMP_FILTER_FLAG_TSYNC)
+}
+
+// InstallThread loads the filter into the calling OS thread only, with
+// no_new_privs set on that thread: for a sandbox init whose workload is
+// forked from one dedicated, restricted thread while its other threads keep
+// what the init needs. The caller must hold runtime.LockOSThread and never
+// unlock it (the Go runtime then retires the thread when its goroutine
+// ends instead of handing the filtered thread to other goroutines).
+// Processes forked from the thread inherit the filter.
+func (p *Program) InstallThread() error {
+	return p.install(0)
+}
+
+func (p *Program) install(flags uintptr) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("install seccomp: set no_new_privs: %w", err)
 	}
@@ -33,7 +48,7 @@ func (p *Program) Install() error {
 		Filter: (*unix.SockFilter)(unsafe.Pointer(&p.bpf[0])),
 	}
 	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
+		flags, uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(p.bpf)
 	if errno != 0 {
 		return fmt.Errorf("install seccomp filter (%s, %d instructions): %w", p.mode, prog.Len, errno)

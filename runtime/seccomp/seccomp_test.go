@@ -64,6 +64,22 @@ func TestDefaultProfileInChild(t *testing.T) {
 	t.Logf("threads filtered: %s; install took %s ns", rep.Values["threads"], rep.Values["install_ns"])
 }
 
+// InstallThread filters the calling thread and what it forks, nothing else.
+func TestInstallThread(t *testing.T) {
+	rep := runChildScenario(t, "thread", writeDefaultBPF(t))
+	for k, v := range map[string]string{"mount": "EPERM", "unshare_newuser": "EPERM", "clone3": "ENOSYS", "fork_exec": "", "file_io": ""} {
+		if got := rep.Errno[k]; got != v {
+			t.Errorf("%s on the filtered thread: got %q, want %q", k, got, v)
+		}
+	}
+	if rep.Values["thread_seccomp"] != "2" || rep.Values["exec_seccomp"] != "Seccomp:\t2" {
+		t.Errorf("thread Seccomp=%q, forked child %q; want 2 for both", rep.Values["thread_seccomp"], rep.Values["exec_seccomp"])
+	}
+	if rep.Values["unfiltered_threads"] == "0" {
+		t.Errorf("all %s threads are filtered; InstallThread must leave the others alone", rep.Values["threads"])
+	}
+}
+
 // Without the filter the same probes must give the kernel's answers, or the
 // EPERM/ENOSYS assertions above would prove nothing.
 func TestProbesWithoutFilter(t *testing.T) {
