@@ -537,6 +537,7 @@ func (d *decoder) healthcheck(v *node, p string) *Healthcheck {
 	disabled := false
 	var kindWant string
 	var kindNode *node
+	before := len(d.list)
 	d.fields(v, p, healthKeys, func(k string, fv *node, fp string) {
 		switch k {
 		case "test":
@@ -612,6 +613,9 @@ func (d *decoder) healthcheck(v *node, p string) *Healthcheck {
 	})
 	if disabled {
 		return nil
+	}
+	if len(d.list) > before {
+		return nil // the field errors already say what is wrong
 	}
 	switch len(kinds) {
 	case 0:
@@ -737,7 +741,7 @@ func (d *decoder) security(v *node, p string, sec Security) Security {
 				abs := d.hostPath(s)
 				prof, err := d.loadSeccomp(abs)
 				if err != nil {
-					d.errorf(fv, fp, "%v", err)
+					d.errorf(fv, fp, "seccomp profile %s: %v", s, err)
 					return
 				}
 				sec.Seccomp, sec.SeccompProfile = abs, prof

@@ -37,7 +37,7 @@ func (d *decoder) loadSeccomp(abs string) ([]byte, error) {
 	if r, ok := d.seccomp[abs]; ok {
 		return r.data, r.err
 	}
-	data, err := LoadSeccompProfile(abs)
+	data, err := readSeccompProfile(abs)
 	if _, statErr := os.Stat(abs); statErr == nil {
 		d.read[abs] = true
 	}

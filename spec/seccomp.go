@@ -32,12 +32,22 @@ type seccompProfile struct {
 // is valid JSON with a known defaultAction and actions, and that every
 // syscall name is known to libseccomp. It returns the file's bytes.
 func LoadSeccompProfile(path string) ([]byte, error) {
+	data, err := readSeccompProfile(path)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// readSeccompProfile is LoadSeccompProfile without naming the file in the
+// error, so the loader can name it the way the user wrote it.
+func readSeccompProfile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("seccomp profile %s: %s", path, errText(err))
+		return nil, errors.New(errText(err))
 	}
 	if err := checkSeccompProfile(data); err != nil {
-		return nil, fmt.Errorf("seccomp profile %s: %w", path, err)
+		return nil, err
 	}
 	return data, nil
 }
