@@ -307,3 +307,12 @@ func newOutside(t testing.TB) *outside {
 	}
 	return o
 }
+
+// runIP runs the ip command (iproute2) in the calling thread's namespace.
+func runIP(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %v: %v: %s", args, err, out)
+	}
+	return nil
+}

@@ -145,3 +145,24 @@ func TestOutboundMasquerade(t *testing.T) {
 	e.attach(Attachment{Network: "n", Service: "app", Pid: a})
 	mustTalk(t, a, o.addr+":80", "out:")
 }
+
+// The leak check must see what a project leaves behind, and only this root's.
+func TestLeakCheckSeesObjects(t *testing.T) {
+	e := newEnv(t)
+	other := newEnv(t)
+	ni := e.network("n", nil)
+	e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Ports: []spec.Port{{Target: 80, Published: freePort(t), HostIP: "0.0.0.0", Protocol: "tcp"}}})
+	left, err := LeakCheck(e.m.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(left, "\n")
+	for _, want := range []string{"link " + ni.Bridge, "link " + vethPrefix, "nftables table ip " + tableName(e.m.root, e.project), "nftables table bridge", "state "} {
+		if !strings.Contains(all, want) {
+			t.Errorf("LeakCheck lacks %q:\n%s", want, all)
+		}
+	}
+	if left, _ := LeakCheck(other.m.root); len(left) != 0 {
+		t.Errorf("another root's LeakCheck sees this root's objects: %v", left)
+	}
+}

@@ -28,6 +28,13 @@ func ensureBridge(name, alias string, gw net.IP, subnet *net.IPNet) error {
 		if link, err = netlink.LinkByName(name); err != nil {
 			return fmt.Errorf("look up new bridge %s: %w", name, err)
 		}
+		// The alias is not always taken at creation (bridge), set it again.
+		if link.Attrs().Alias != alias {
+			if err := netlink.LinkSetAlias(link, alias); err != nil {
+				deleteLink(name)
+				return fmt.Errorf("set alias of bridge %s: %w", name, err)
+			}
+		}
 	} else if link.Type() != "bridge" || link.Attrs().Alias != alias {
 		return fmt.Errorf("interface %s exists but is not this network's bridge (type %s, alias %q)", name, link.Type(), link.Attrs().Alias)
 	}
@@ -112,6 +119,11 @@ func createVeth(v vethSpec) (string, error) {
 	host, err := netlink.LinkByName(v.hostName)
 	if err != nil {
 		return fail("look up veth %s: %w", v.hostName, err)
+	}
+	if host.Attrs().Alias != v.alias {
+		if err := netlink.LinkSetAlias(host, v.alias); err != nil {
+			return fail("set alias of %s: %w", v.hostName, err)
+		}
 	}
 	// Hairpin: a sandbox reaching itself through a published port comes
 	// back in on its own bridge port; with br_netfilter loaded the DNAT
