@@ -59,7 +59,7 @@ func TestEgressRules(t *testing.T) {
 		{Domain: "*.wild.test"},
 	}}})
 
-	mustTalk(t, app, o.addr+":80", "out80:")  // allowed address and port
+	mustTalk(t, app, o.addr+":80", "out80:")   // allowed address and port
 	mustTalk(t, app, pi.IP+":5000", "peer:")   // peers
 	refusedQuickly(t, app, o.addr+":81")       // port not allowed
 	refusedQuickly(t, app, o.addr2+":80")      // address not allowed
