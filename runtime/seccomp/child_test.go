@@ -80,6 +80,8 @@ func childProgram(scenario, file string) (*Program, error) {
 		return LoadBPF(data)
 	case "ptrace-cap":
 		return DefaultFor([]string{"CAP_SYS_PTRACE"})
+	case "admin-cap":
+		return DefaultFor([]string{"CAP_SYS_ADMIN"})
 	case "oci":
 		return LoadProfileFile(file)
 	case "unconfined":

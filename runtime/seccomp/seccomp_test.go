@@ -106,6 +106,21 @@ func TestCapabilityReallowsSyscalls(t *testing.T) {
 	}
 }
 
+func TestSysAdminReallowsNamespaces(t *testing.T) {
+	testutil.RequireRoot(t)
+	rep := runChildScenario(t, "admin-cap", "")
+	for k, v := range map[string]string{
+		// the kernel's answers (a multi-threaded process cannot unshare a user namespace)
+		"mount": "ENOENT", "unshare_newuser": "EINVAL", "setns": "EBADF", "clone_newuser": "EINVAL", "pivot_root": "ENOENT",
+		// still refused
+		"ptrace": "EPERM", "keyctl": "EPERM", "clone3": "ENOSYS", "ioctl_tiocsti": "EPERM",
+	} {
+		if got := rep.Errno[k]; got != v {
+			t.Errorf("%s with CAP_SYS_ADMIN: got %q, want %q", k, got, v)
+		}
+	}
+}
+
 func TestOCIProfileInChild(t *testing.T) {
 	profile := `{
 	  "defaultAction": "SCMP_ACT_ALLOW",
@@ -245,5 +260,39 @@ func TestLoadBPF(t *testing.T) {
 	}
 	if q.WithMode(ModeDefault).Mode() != ModeDefault {
 		t.Error("WithMode did not set the mode")
+	}
+}
+
+// Docker-format profiles: archMap and includes/excludes.
+func TestOCIDockerExtensions(t *testing.T) {
+	p, err := parseOCIProfile([]byte(`{
+	  "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+	  "archMap": [
+	    {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
+	    {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}
+	  ],
+	  "syscalls": [
+	    {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+	    {"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_PTRACE"]}},
+	    {"names": ["arch_prctl"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64", "x32"]}},
+	    {"names": ["sync_file_range2"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["ppc64le"]}},
+	    {"names": ["unshare"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+	    {"names": ["write"], "action": "SCMP_ACT_ALLOW", "excludes": {"arches": ["amd64"]}}
+	  ]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.arches) != 2 {
+		t.Errorf("arches = %v, want x86 and x32 (sub-architectures of the native one only)", p.arches)
+	}
+	var got []string
+	for _, r := range p.rules {
+		got = append(got, r.names...)
+	}
+	if strings.Join(got, ",") != "read,arch_prctl,unshare" {
+		t.Errorf("rules for %v, want read,arch_prctl,unshare", got)
+	}
+	if _, err := compile(p); err != nil {
+		t.Fatal(err)
 	}
 }
