@@ -40,8 +40,11 @@ package network
 // not filtered). Note slirp4netns itself runs with --enable-sandbox and
 // --disable-host-loopback, so nothing reaches the host's 127.0.0.0/8.
 //
-// Limits: building the hub needs root (netns pinning, veth into the
-// sandbox). The hub and slirp4netns belong to the process that created
+// Without root (or with forceSandboxMode) the backend falls back to the
+// per-sandbox shape of userspace_single.go: one slirp4netns per sandbox,
+// no shared bridge, no service names, no egress rules.
+//
+// The hub and slirp4netns belong to the process that created
 // them (slirp4netns exits when that process's exit pipe closes); a new
 // process adopts the pinned hub on EnsureNetwork and starts a new
 // slirp4netns with the recorded forwards.
@@ -79,6 +82,7 @@ const (
 
 // userspaceExtra is the backend's part of a network record.
 type userspaceExtra struct {
+	Mode        string `json:"mode"`         // modeHub or modeSandbox
 	Hub         string `json:"hub"`          // pinned netns file
 	SlirpID     string `json:"slirp_id"`     // runtime dir name under userspace-net
 	SlirpSubnet string `json:"slirp_subnet"` // tap0's subnet inside the hub
@@ -87,6 +91,8 @@ type userspaceExtra struct {
 
 type userspaceBackend struct {
 	root rootdir.Root
+	// forceSandboxMode picks the per-sandbox shape even as root (tests).
+	forceSandboxMode bool
 
 	mu     sync.Mutex
 	slirps map[string]*slirp.Network // by SlirpID, started by this process
@@ -129,18 +135,25 @@ func slirpSubnet(subnet *net.IPNet) string {
 
 func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) error {
 	// The /25 floor of slirp4netns subnets applies to the network as well,
-	// so a spec valid in the single-sandbox shape is valid here and back.
+	// so a spec valid in one shape is valid in the other.
 	if _, err := slirp.AddressesOf(n.Subnet); err != nil {
 		return err
 	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("userspace NAT with a shared per-network namespace needs root in this version (run as root, or use nat: kernel)")
+	ex := extraOf(n)
+	if ex.Mode == "" {
+		ex.Mode = modeHub
+		if os.Geteuid() != 0 || u.forceSandboxMode {
+			ex.Mode = modeSandbox
+		}
+		setExtra(n, ex)
+	}
+	if ex.Mode == modeSandbox {
+		return u.ensureSingle(ctx, n)
 	}
 	_, subnet, err := net.ParseCIDR(n.Subnet)
 	if err != nil {
 		return fmt.Errorf("subnet %q: %w", n.Subnet, err)
 	}
-	ex := extraOf(n)
 	names := u.names(n)
 	ex.Hub, ex.SlirpID = names.Hub, names.SlirpID
 	if ex.SlirpSubnet == "" {
@@ -233,6 +246,9 @@ func (u *userspaceBackend) stopSlirp(ex userspaceExtra) error {
 
 func (u *userspaceBackend) removeNetwork(ctx context.Context, n *NetworkState) error {
 	ex := extraOf(n)
+	if ex.Mode == modeSandbox {
+		return u.removeSingle(n)
+	}
 	if ex.Hub == "" {
 		ex = u.names(n)
 	}
@@ -250,6 +266,9 @@ func (u *userspaceBackend) removeNetwork(ctx context.Context, n *NetworkState) e
 
 func (u *userspaceBackend) attach(ctx context.Context, n *NetworkState, a *AttachmentState) error {
 	ex := extraOf(n)
+	if ex.Mode == modeSandbox {
+		return u.attachSingle(ctx, n, a)
+	}
 	_, subnet, err := net.ParseCIDR(n.Subnet)
 	if err != nil {
 		return err
@@ -272,11 +291,17 @@ func (u *userspaceBackend) attach(ctx context.Context, n *NetworkState, a *Attac
 }
 
 func (u *userspaceBackend) update(ctx context.Context, n *NetworkState, a *AttachmentState) error {
+	if extraOf(n).Mode == modeSandbox {
+		return u.updateSingle(ctx, n, a)
+	}
 	return u.sync(ctx, n)
 }
 
 func (u *userspaceBackend) detach(ctx context.Context, n *NetworkState, a *AttachmentState) error {
 	ex := extraOf(n)
+	if ex.Mode == modeSandbox {
+		return u.stopSingle(a)
+	}
 	err := u.sync(ctx, n)
 	if a.HostIf != "" {
 		if derr := deleteHubLink(ex.Hub, a.HostIf); err == nil {
@@ -373,14 +398,25 @@ func wantForwards(n *NetworkState) []slirp.Forward {
 }
 
 func (u *userspaceBackend) dnsEndpoint(n *NetworkState) (string, string) {
+	if extraOf(n).Mode == modeSandbox {
+		// No place both the sandboxes and this process can reach: the
+		// sandboxes use slirp4netns's DNS (see userspace_single.go).
+		return "", "127.0.0.1:0"
+	}
 	return extraOf(n).Hub, net.JoinHostPort(n.Gateway, "53")
 }
 
 func (u *userspaceBackend) allowResolved(n *NetworkState, a *AttachmentState, ips []net.IP, ttl time.Duration) error {
+	if extraOf(n).Mode == modeSandbox {
+		return errNoEgressSingle
+	}
 	return dns.InNetns(extraOf(n).Hub, func() error { return nft.AddAllowed(hubTable, a.HostIf, ips, ttl) })
 }
 
 func (u *userspaceBackend) egressDenied(n *NetworkState, a *AttachmentState) (uint64, error) {
+	if extraOf(n).Mode == modeSandbox {
+		return 0, errNoEgressSingle
+	}
 	var c uint64
 	err := dns.InNetns(extraOf(n).Hub, func() (err error) {
 		c, err = nft.Denied(hubTable, a.HostIf)

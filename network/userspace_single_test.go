@@ -1,0 +1,141 @@
+package network
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"nucleus/network/slirp"
+	"nucleus/spec"
+)
+
+// rootlessSandbox starts a stand-in for a rootless sandbox: a process in
+// its own user and network namespaces.
+func rootlessSandbox(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "3600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		Pdeathsig:   syscall.SIGKILL,
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process.Pid
+}
+
+// singleEnv is a test env whose userspace networks use the per-sandbox
+// shape (what a non-root Manager gets).
+func singleEnv(t *testing.T) *testEnv {
+	requireSlirp4netns(t)
+	e := newEnv(t)
+	e.m.userspace = &userspaceBackend{root: e.m.root, slirps: map[string]*slirp.Network{}, forceSandboxMode: true}
+	return e
+}
+
+func slirpCmdlines(t *testing.T, root string) []string {
+	var out []string
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), root) && strings.HasPrefix(string(b), "slirp4netns") {
+			out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func TestUserspacePerSandboxMode(t *testing.T) {
+	e := singleEnv(t)
+	o := newOutside(t)
+	serveEcho(t, o.pid, o.addr+":8080", "outside:")
+	e.usNetwork("solo", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
+	sb := rootlessSandbox(t)
+	p := freePort(t)
+	ai := e.attach(Attachment{Network: "solo", Service: "web", Pid: sb, Ports: []spec.Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+	if ai.IP != "10.0.2.100" || ai.Interface != "tap0" {
+		t.Errorf("attach info %+v, want 10.0.2.100 on tap0", ai)
+	}
+	serveEcho(t, sb, ":80", "web:")
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
+	mustTalk(t, sb, o.addr+":8080", "outside:")
+
+	cmds := slirpCmdlines(t, e.m.root.Run)
+	if len(cmds) != 1 || !strings.Contains(cmds[0], fmt.Sprintf("--userns-path=/proc/%d/ns/user", sb)) ||
+		!strings.Contains(cmds[0], fmt.Sprintf(" %d tap0", sb)) || strings.Contains(cmds[0], "--disable-dns") {
+		t.Errorf("slirp4netns command lines %q: want one, targeting pid %d with its user namespace", cmds, sb)
+	}
+	if got := string(e.m.ResolvConf(e.project, &spec.Service{Networks: map[string]*spec.ServiceNetwork{"solo": {}}})); !strings.Contains(got, "nameserver 10.0.2.3") {
+		t.Errorf("resolv.conf %q: want slirp4netns's DNS 10.0.2.3", got)
+	}
+
+	// Live port change, then detach: the process goes away.
+	p2 := freePort(t)
+	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, Ports: []spec.Port{{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
+		t.Fatal(err)
+	}
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p2), "web:")
+	if err := e.m.Detach(e.ctx, e.project, "solo", "web", 1); err != nil {
+		t.Fatal(err)
+	}
+	if cmds := slirpCmdlines(t, e.m.root.Run); len(cmds) != 0 {
+		t.Errorf("slirp4netns still running after detach: %q", cmds)
+	}
+}
+
+func TestUserspacePerSandboxRefusals(t *testing.T) {
+	e := singleEnv(t)
+	e.usNetwork("solo", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
+	sb := rootlessSandbox(t)
+	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, IPv4: "10.0.2.5"})
+	if err == nil || !strings.Contains(err.Error(), "10.0.2.5") || !strings.Contains(err.Error(), "10.0.2.100") {
+		t.Errorf("static 10.0.2.5: %v, want an error naming it and the guest 10.0.2.100", err)
+	}
+	_, err = e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, Egress: &spec.Egress{}})
+	if err == nil || !strings.Contains(err.Error(), "egress") {
+		t.Errorf("egress in per-sandbox mode: %v, want a refusal", err)
+	}
+}
+
+// TestUserspacePerSandboxRefusedForward drives the backend directly (the
+// Manager would refuse the taken port itself first): slirp4netns's refusal
+// comes back in its own words and nothing of the sandbox's network is left.
+func TestUserspacePerSandboxRefusedForward(t *testing.T) {
+	e := singleEnv(t)
+	e.usNetwork("solo", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
+	n, _ := e.m.loadNetwork(e.project, "solo")
+	taken, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	sb := rootlessSandbox(t)
+	a := &AttachmentState{Service: "web", Replica: 1, Pid: sb, IP: "10.0.2.2",
+		Ports: []spec.Port{{Target: 80, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"}}}
+	err = e.m.userspace.attach(context.Background(), n, a)
+	want := fmt.Sprintf("slirp4netns add_hostfwd failed for 127.0.0.1:%d->80/tcp: ", port)
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("attach: %v, want prefix %q", err, want)
+	}
+	if cmds := slirpCmdlines(t, e.m.root.Run); len(cmds) != 0 {
+		t.Errorf("slirp4netns left running: %q", cmds)
+	}
+	if err := in(sb, func() error {
+		if _, err := net.InterfaceByName("tap0"); err == nil {
+			return fmt.Errorf("tap0 left in the sandbox")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
