@@ -51,6 +51,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 	}()
 
+	trace("create: begin")
 	userns := svc.Security.UserNS != spec.UserNSHost
 	if userns {
 		project := cfg.Project
@@ -63,21 +64,86 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 		s.hostUID = int(base)
 	}
+	landlockOn := svc.Security.Landlock.Mode != spec.LandlockOff
+	s.limits = svc.Resources
+
+	// cgroup v1: moving a process (a cgroup.procs write) takes a global
+	// rwsem whose write side waits for an RCU grace period, ~10 ms here.
+	// A thread moving itself through the "tasks" file skips that lock, so the
+	// init's spawner thread joins by writing "0" to each controller's tasks
+	// file (opened here, by host root) before it forks anything: every
+	// process of the sandbox is born in the cgroup. On v2 the whole init is
+	// born in the cgroup (CLONE_INTO_CGROUP).
+	v2 := cgroups.V2Host()
+	if v2 {
+		if s.cg, err = cgroups.New(cfg.Root, cfg.ID, svc.Resources); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.startInit(userns); err != nil {
+		return nil, err
+	}
+	trace("init started")
+	// While the init's Go runtime starts: the v1 cgroup and the filter.
+	if !v2 {
+		if s.cg, err = cgroups.New(cfg.Root, cfg.ID, svc.Resources); err != nil {
+			return nil, err
+		}
+	}
 	prog, err := seccompProgram(cfg.Root, svc)
 	if err != nil {
 		return nil, err
 	}
 	s.seccompMode = prog.Mode()
-	landlockOn := svc.Security.Landlock.Mode != spec.LandlockOff
-
-	if s.cg, err = cgroups.New(cfg.Root, cfg.ID, svc.Resources); err != nil {
-		return nil, err
+	trace("cgroup and seccomp ready")
+	ic := &initConfig{
+		Args: svc.Command, Env: envList(svc.Environment), Dir: svc.WorkingDir, User: svc.User,
+		Hostname: hostname(cfg), ReadOnly: svc.ReadOnly, Files: cfg.Files,
+		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.CapAdd),
+		Landlock: landlockOn, Terminal: cfg.Terminal, Seccomp: prog.BPF(),
+		FDRootfs: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
 	}
-	s.limits = svc.Resources
-
-	ctlParent, ctlChild, err := socketPair()
+	if svc.Security.Landlock.Mode == spec.LandlockCustom {
+		for _, r := range svc.Security.Landlock.Rules {
+			ic.LandlockCustom = append(ic.LandlockCustom, landlockRule{Path: r.Path, Access: r.Access})
+		}
+	}
+	fds, err := s.prepareFDs(ic, svc, userns)
+	defer closeAll(fds)
 	if err != nil {
 		return nil, err
+	}
+	if err := send(int(s.ctl.Fd()), &message{Kind: msgConfig, Config: ic}, fds...); err != nil {
+		return nil, err
+	}
+	trace("config sent")
+	m, _, err := recv(int(s.ctl.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox init died while building the sandbox: %w", s.initFailure(err))
+	}
+	if m.Kind == msgError {
+		return nil, fmt.Errorf("build sandbox %s: %s", cfg.ID, m.Err)
+	}
+	if m.Kind != msgReady {
+		return nil, fmt.Errorf("sandbox init: expected ready, got %q", m.Kind)
+	}
+	s.landlockABI = 0
+	if landlockOn {
+		s.landlockABI = landlockABI()
+	}
+	trace("ready")
+	if err := s.writeRecord(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// startInit clones the init into its new namespaces.
+func (s *Sandbox) startInit(userns bool) error {
+	cfg := s.cfg
+	ctlParent, ctlChild, err := socketPair()
+	if err != nil {
+		return err
 	}
 	defer ctlChild.Close()
 	s.ctl = ctlParent
@@ -85,9 +151,12 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	cmd := exec.Command("/proc/self/exe", InitArg, cfg.ID)
 	cmd.Args[0] = "nucleus-init"
 	cmd.ExtraFiles = []*os.File{ctlChild}
-	cmd.Env = []string{}
+	cmd.Env = []string{"GOMAXPROCS=1", "GOGC=off", "GOMEMLIMIT=6MiB"}
+	if traceOn {
+		cmd.Env = append(cmd.Env, "NUCLEUS_TRACE=1")
+	}
 	if err := s.attachIO(cmd); err != nil {
-		return nil, err
+		return err
 	}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
 	if !cfg.NoNetwork {
@@ -107,70 +176,24 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if cfg.DieWithCaller {
 		attr.Pdeathsig = unix.SIGKILL
 	}
-	var cgFD *os.File
-	if s.cg.V2() {
-		// v2: the init is born inside the cgroup (CLONE_INTO_CGROUP).
-		if cgFD, err = os.Open(s.cg.Dir()); err != nil {
-			return nil, fmt.Errorf("open cgroup directory: %w", err)
+	if s.cg != nil && s.cg.V2() {
+		cgFD, err := os.Open(s.cg.Dir())
+		if err != nil {
+			return fmt.Errorf("open cgroup directory: %w", err)
 		}
 		defer cgFD.Close()
 		attr.UseCgroupFD, attr.CgroupFD = true, int(cgFD.Fd())
 	}
 	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start sandbox init: %w", err)
+		return fmt.Errorf("start sandbox init: %w", err)
 	}
 	s.cmd, s.pid = cmd, cmd.Process.Pid
 	s.startTime, _ = procStartTime(s.pid)
-	ctlChild.Close()
 	if s.tty != nil {
 		s.ttySlave.Close()
 	}
-	if !s.cg.V2() {
-		// v1: move the init before it does anything; everything the sandbox
-		// starts later is forked from it and inherits the cgroup.
-		if err := s.cg.AddProc(s.pid); err != nil {
-			return nil, err
-		}
-	}
-	ic := &initConfig{
-		Args: svc.Command, Env: envList(svc.Environment), Dir: svc.WorkingDir, User: svc.User,
-		Hostname: hostname(cfg), ReadOnly: svc.ReadOnly, Files: cfg.Files,
-		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.CapAdd),
-		Seccomp: prog.BPF(), Landlock: landlockOn, Terminal: cfg.Terminal,
-		FDRootfs: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
-	}
-	if svc.Security.Landlock.Mode == spec.LandlockCustom {
-		for _, r := range svc.Security.Landlock.Rules {
-			ic.LandlockCustom = append(ic.LandlockCustom, landlockRule{Path: r.Path, Access: r.Access})
-		}
-	}
-	fds, err := s.prepareFDs(ic, svc, userns)
-	defer closeAll(fds)
-	if err != nil {
-		return nil, err
-	}
-	if err := send(int(s.ctl.Fd()), &message{Kind: msgConfig, Config: ic}, fds...); err != nil {
-		return nil, err
-	}
-	m, _, err := recv(int(s.ctl.Fd()))
-	if err != nil {
-		return nil, fmt.Errorf("sandbox init died while building the sandbox: %w", s.initFailure(err))
-	}
-	if m.Kind == msgError {
-		return nil, fmt.Errorf("build sandbox %s: %s", cfg.ID, m.Err)
-	}
-	if m.Kind != msgReady {
-		return nil, fmt.Errorf("sandbox init: expected ready, got %q", m.Kind)
-	}
-	s.landlockABI = 0
-	if landlockOn {
-		s.landlockABI = landlockABI()
-	}
-	if err := s.writeRecord(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return nil
 }
 
 // attachIO wires the caller's stdio (or a pty, or nothing when logging).
@@ -267,6 +290,16 @@ func (s *Sandbox) prepareFDs(ic *initConfig, svc *spec.Service, userns bool) ([]
 		}
 		ic.Logs, ic.LogMaxSize, ic.FDLogDir = true, s.cfg.LogMaxSize, len(fds)
 		fds = append(fds, fd)
+	}
+	if !s.cg.V2() {
+		for _, dir := range s.cg.Paths() {
+			fd, err := unix.Open(filepath.Join(dir, "tasks"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fds, fmt.Errorf("open cgroup tasks file: %w", err)
+			}
+			ic.FDCgroupTasks = append(ic.FDCgroupTasks, len(fds))
+			fds = append(fds, fd)
+		}
 	}
 	fd, err := unix.Open(filepath.Join(s.dir, "exit.json"), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
 	if err != nil {

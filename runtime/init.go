@@ -23,6 +23,7 @@ func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == InitArg }
 
 // InitMain runs the sandbox init and never returns.
 func InitMain() {
+	trace("init: main")
 	// Before anything else: nothing in the sandbox may ptrace us or open
 	// /proc/1/exe (the host binary) — see README, CVE-2019-5736.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -47,10 +48,12 @@ func runInit() int {
 		_ = send(ctlFD, &message{Kind: msgError, Err: err.Error()})
 		return 1
 	}
+	trace("init: waiting for config")
 	m, fds, err := recv(ctlFD)
 	if err != nil {
 		return 1
 	}
+	trace("init: config decoded")
 	if m.Kind != msgConfig || m.Config == nil {
 		return fail(fmt.Errorf("init: expected config message, got %q", m.Kind))
 	}
@@ -59,13 +62,16 @@ func runInit() int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 
+	trace("init: config received")
 	if err := buildRoot(st.cfg, fds); err != nil {
 		return fail(err)
 	}
+	trace("init: root built")
 	st.spawner = newSpawner()
-	if err := st.spawner.restrict(st.cfg); err != nil {
+	if err := st.spawner.restrict(st.cfg, fds); err != nil {
 		return fail(err)
 	}
+	trace("init: restricted")
 	if err := send(ctlFD, &message{Kind: msgReady}); err != nil {
 		return 1
 	}
@@ -79,8 +85,10 @@ func runInit() int {
 		return fail(err)
 	}
 	st.workload = pid
+	trace("init: workload started")
 	_ = send(ctlFD, &message{Kind: msgStarted, Pid: pid})
 	status := st.loop(sigs)
+	trace("init: workload exited")
 	if st.logs != nil {
 		st.logs.close()
 	}

@@ -20,9 +20,12 @@ type initConfig struct {
 	HostNetNS bool `json:"host_netns"`
 	UserNS    bool `json:"userns"`
 
-	CapAdd   []int  `json:"cap_add"`
-	Seccomp  []byte `json:"seccomp"` // raw BPF; empty = unconfined
-	Landlock bool   `json:"landlock"`
+	CapAdd  []int  `json:"cap_add"`
+	Seccomp []byte `json:"seccomp"` // raw BPF; empty = unconfined
+	// FDCgroupTasks are the v1 controllers' "tasks" files of the sandbox
+	// cgroup (indexes into the config fds); empty on v2.
+	FDCgroupTasks []int `json:"fd_cgroup_tasks,omitempty"`
+	Landlock      bool  `json:"landlock"`
 	// LandlockCustom are user rules (spec.Landlock.Rules) added to the
 	// mount-derived ones.
 	LandlockCustom []landlockRule `json:"landlock_custom,omitempty"`

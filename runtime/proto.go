@@ -61,9 +61,21 @@ func send(fd int, m *message, fds ...int) error {
 
 // recv reads one message and the fds that came with it (close-on-exec).
 func recv(fd int) (*message, []int, error) {
-	buf := make([]byte, maxMessage)
 	oob := make([]byte, unix.CmsgSpace(4*64))
 	for {
+		// Learn the packet's size first (MSG_TRUNC reports the real length),
+		// so a small message does not cost a large buffer.
+		size, _, _, _, err := unix.Recvmsg(fd, make([]byte, 1), nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("receive message: %w", err)
+		}
+		if size > maxMessage {
+			return nil, nil, fmt.Errorf("receive message: %d bytes is more than the %d allowed", size, maxMessage)
+		}
+		buf := make([]byte, size+1)
 		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue

@@ -96,6 +96,7 @@ func (s *Sandbox) Start() error {
 		return fmt.Errorf("sandbox init: expected started, got %q", m.Kind)
 	}
 	s.started, s.workload = true, m.Pid
+	trace("started")
 	return nil
 }
 
@@ -104,6 +105,7 @@ func (s *Sandbox) Start() error {
 func (s *Sandbox) Wait() (ExitStatus, error) {
 	s.waitOnce.Do(func() {
 		s.status, s.waitErr = s.wait()
+		trace("waited")
 		close(s.done)
 	})
 	<-s.done
@@ -120,9 +122,11 @@ func (s *Sandbox) wait() (ExitStatus, error) {
 			}
 			if m.Kind == msgExit {
 				st = m.Status
+				trace("exit message")
 			}
 		}
 	}
+	trace("ctl EOF")
 	var initStatus ExitStatus
 	if s.cmd != nil {
 		if !s.reaped {
@@ -250,6 +254,8 @@ func (s *Sandbox) Stop(ctx context.Context, sig syscall.Signal, grace time.Durat
 func (s *Sandbox) Remove(ctx context.Context) error { return s.destroy(ctx) }
 
 func (s *Sandbox) destroy(ctx context.Context) error {
+	trace("destroy")
+	defer trace("destroyed")
 	var errs []error
 	if s.cg != nil {
 		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -271,11 +277,13 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 	if s.tty != nil {
 		s.tty.Close()
 	}
+	trace("killed")
 	if s.cg != nil {
 		if err := s.cg.Delete(); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	trace("cgroup deleted")
 	if err := os.RemoveAll(s.dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove state of %s: %w", s.id, err))
 	}
@@ -342,4 +350,22 @@ func waitPidfd(pid int, start uint64) error {
 		}
 		return err
 	}
+}
+
+// Release kills whatever is left of an exited sandbox and removes its
+// cgroup, but keeps the state directory (record, exit status, logs).
+func (s *Sandbox) Release(ctx context.Context) error {
+	var errs []error
+	if s.cg != nil {
+		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := s.cg.KillAll(kctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		if err := s.cg.Delete(); err != nil {
+			errs = append(errs, err)
+		}
+		s.cg = nil
+	}
+	return errors.Join(errs...)
 }

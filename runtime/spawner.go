@@ -77,10 +77,16 @@ func (s *spawner) call(c spawnCall) spawnResult {
 }
 
 // restrict applies the workload's identity and restrictions to the thread.
-func (s *spawner) restrict(c *initConfig) error {
+func (s *spawner) restrict(c *initConfig, fds []int) error {
 	return s.call(spawnCall{fn: func() error {
-		// The workload's cgroup namespace is rooted at the sandbox cgroup,
-		// which the caller put us in after clone (v1) or at clone (v2).
+		// v1: this thread alone joins the sandbox cgroup; what it forks is
+		// born there (see Create for why not the whole init).
+		for _, i := range c.FDCgroupTasks {
+			if _, err := unix.Write(fds[i], []byte("0")); err != nil {
+				return fmt.Errorf("join sandbox cgroup: %w", err)
+			}
+		}
+		// The workload's cgroup namespace is rooted at the sandbox cgroup.
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("new cgroup namespace: %w", err)
 		}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"nucleus/runtime"
+	"nucleus/spec"
+)
+
+// runProject is the project one-off sandboxes belong to (their uid range).
+const runProject = "_run"
+
+type runOptions struct {
+	rm       bool
+	name     string
+	env      []string
+	volumes  []string
+	memory   string
+	cpus     float64
+	pids     int64
+	user     string
+	workdir  string
+	rootfs   string
+	hostname string
+	capAdd   []string
+	readOnly bool
+	seccomp  string
+	landlock string
+	userns   string
+}
+
+func init() {
+	subcommands = append(subcommands, newRunCmd)
+}
+
+func newRunCmd() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- CMD [ARG...]",
+		Short: "Run a command in a new sandbox in the foreground",
+		Long: "Run CMD in a new sandbox with the default isolation, stdin/stdout/stderr attached\n" +
+			"(a pseudo-terminal when stdin is a terminal), and exit with its exit code\n" +
+			"(128+N for signal N, 137 when the memory limit killed it).",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runRun(cmd, &o, args) },
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVar(&o.rm, "rm", false, "remove the sandbox's state when it exits")
+	f.StringVar(&o.name, "name", "", "sandbox name (default: run-<random>)")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "environment variable K=V (repeatable)")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "volume [SOURCE:]TARGET[:ro|rw] (repeatable)")
+	f.StringVar(&o.memory, "memory", "", "memory limit, like 256M")
+	f.Float64Var(&o.cpus, "cpus", 0, "CPU quota in cores, like 0.5")
+	f.Int64Var(&o.pids, "pids", 0, "maximum number of processes")
+	f.StringVar(&o.user, "user", "", "user U[:G] inside the sandbox")
+	f.StringVar(&o.workdir, "workdir", "", "working directory inside the sandbox")
+	f.StringVar(&o.rootfs, "rootfs", "", "directory to use as the root (default: read-only view of host system directories)")
+	f.StringVar(&o.hostname, "hostname", "", "hostname inside the sandbox")
+	f.StringArrayVar(&o.capAdd, "cap-add", nil, "capability to keep, like NET_BIND_SERVICE (repeatable)")
+	f.BoolVar(&o.readOnly, "read-only", true, "read-only root; --read-only=false gives a writable tmpfs overlay")
+	f.StringVar(&o.seccomp, "seccomp", spec.SeccompDefault, "seccomp: default, unconfined or an OCI profile FILE")
+	f.StringVar(&o.landlock, "landlock", spec.LandlockDefault, "landlock: default or off")
+	f.StringVar(&o.userns, "userns", spec.UserNSPrivate, "user namespace: private or host")
+	return cmd
+}
+
+// runService turns the flags into the service the same YAML would give.
+func runService(o *runOptions, args []string) (*spec.Service, error) {
+	bad := func(flag string, err error) error { return &exitError{code: 125, err: fmt.Errorf("--%s: %w", flag, err)} }
+	svc := &spec.Service{Name: o.name, Command: args, User: o.user, WorkingDir: o.workdir, Hostname: o.hostname,
+		ReadOnly: o.readOnly, Environment: map[string]string{}, StopSignal: "SIGTERM"}
+	for _, e := range o.env {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok {
+			v, ok = os.LookupEnv(k) // -e NAME passes the caller's value, like compose
+		}
+		if k == "" || !ok {
+			return nil, bad("env", fmt.Errorf("%q: expected K=V or the name of a set variable", e))
+		}
+		svc.Environment[k] = v
+	}
+	if o.memory != "" {
+		m, err := spec.ParseByteSize(o.memory)
+		if err != nil {
+			return nil, bad("memory", err)
+		}
+		svc.Resources.Memory = m
+	}
+	if o.cpus < 0 || o.pids < 0 {
+		return nil, bad("cpus/pids", fmt.Errorf("must not be negative"))
+	}
+	svc.Resources.CPUs, svc.Resources.Pids = o.cpus, o.pids
+	if o.rootfs != "" {
+		abs, err := absDir(o.rootfs)
+		if err != nil {
+			return nil, bad("rootfs", err)
+		}
+		svc.Rootfs = abs
+	}
+	if o.workdir != "" && !strings.HasPrefix(o.workdir, "/") {
+		return nil, bad("workdir", fmt.Errorf("%q: must be an absolute path inside the sandbox", o.workdir))
+	}
+	for _, c := range o.capAdd {
+		name, _, err := spec.ParseCapability(c)
+		if err != nil {
+			return nil, bad("cap-add", err)
+		}
+		svc.CapAdd = append(svc.CapAdd, name)
+	}
+	switch o.userns {
+	case spec.UserNSPrivate, spec.UserNSHost:
+		svc.Security.UserNS = o.userns
+	default:
+		return nil, bad("userns", fmt.Errorf("%q: expected private or host", o.userns))
+	}
+	switch o.landlock {
+	case spec.LandlockDefault, spec.LandlockOff:
+		svc.Security.Landlock.Mode = o.landlock
+	default:
+		return nil, bad("landlock", fmt.Errorf("%q: expected default or off", o.landlock))
+	}
+	switch o.seccomp {
+	case spec.SeccompDefault, spec.SeccompUnconfined:
+		svc.Security.Seccomp = o.seccomp
+	default:
+		abs, err := absPath(o.seccomp)
+		if err != nil {
+			return nil, bad("seccomp", err)
+		}
+		data, err := spec.LoadSeccompProfile(abs)
+		if err != nil {
+			return nil, bad("seccomp", err)
+		}
+		svc.Security.Seccomp, svc.Security.SeccompProfile = abs, data
+	}
+	cwd, _ := os.Getwd()
+	for _, v := range o.volumes {
+		m, err := spec.ParseVolumeMount(v, cwd)
+		if err != nil {
+			return nil, bad("volume", err)
+		}
+		svc.Volumes = append(svc.Volumes, m)
+	}
+	return svc, nil
+}
+
+func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
+	svc, err := runService(o, args)
+	if err != nil {
+		return err
+	}
+	root := stateRoot()
+	if o.name == "" {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		o.name = "run-" + hex.EncodeToString(b)
+		svc.Name = o.name
+	}
+	mounts, err := runtime.ResolveMounts(root, runProject, svc, nil)
+	if err != nil {
+		return &exitError{code: 125, err: err}
+	}
+	stdinFD := int(os.Stdin.Fd())
+	tty := term.IsTerminal(stdinFD)
+	cfg := runtime.Config{ID: o.name, Project: runProject, Service: svc, Root: root, Mounts: mounts,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: tty, DieWithCaller: true}
+	if tty {
+		if _, ok := svc.Environment["TERM"]; !ok {
+			svc.Environment["TERM"] = envOr("TERM", "xterm")
+		}
+	}
+	ctx := context.Background()
+	// Signals that arrive before the workload runs are held, then forwarded.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+	sb, err := runtime.Create(ctx, cfg)
+	if err != nil {
+		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+	}
+	if tty {
+		resize(sb, stdinFD)
+		if st, err := term.MakeRaw(stdinFD); err == nil {
+			defer func() { _ = term.Restore(stdinFD, st) }()
+		}
+	}
+	if err := sb.Start(); err != nil {
+		_ = sb.Remove(ctx)
+		return &exitError{code: 126, err: fmt.Errorf("nucleus run: %w", err)}
+	}
+	go func() {
+		for s := range sigs {
+			if s == syscall.SIGWINCH {
+				resize(sb, stdinFD)
+				continue
+			}
+			_ = sb.Signal(s.(syscall.Signal))
+		}
+	}()
+	st, err := sb.Wait()
+	if o.rm {
+		if rerr := sb.Remove(ctx); rerr != nil && err == nil {
+			err = rerr
+		}
+	} else if rerr := sb.Release(ctx); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+	}
+	if st.OOMKilled {
+		limit := "unlimited"
+		if m := sb.MemoryLimit(); m > 0 {
+			limit = m.String()
+		}
+		return &exitError{code: 137, err: fmt.Errorf("killed: out of memory (limit %s)", limit)}
+	}
+	if st.Code != 0 {
+		return &exitError{code: st.Code, err: fmt.Errorf("")}
+	}
+	return nil
+}
+
+func resize(sb *runtime.Sandbox, fd int) {
+	if w, h, err := term.GetSize(fd); err == nil {
+		_ = sb.Resize(uint16(h), uint16(w))
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func absPath(p string) (string, error) {
+	if strings.HasPrefix(p, "/") {
+		return p, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return wd + "/" + p, nil
+}
+
+func absDir(p string) (string, error) {
+	a, err := absPath(p)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(a)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("%s is not a directory", a)
+	}
+	return a, nil
+}
+
+var _ = strconv.Itoa
