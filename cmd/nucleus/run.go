@@ -78,7 +78,9 @@ func newRunCmd() *cobra.Command {
 
 // runService turns the flags into the service the same YAML would give.
 func runService(o *runOptions, args []string) (*spec.Service, error) {
-	bad := func(flag string, err error) error { return &exitError{code: 125, err: fmt.Errorf("--%s: %w", flag, err)} }
+	bad := func(flag string, err error) error {
+		return &exitError{code: 125, err: fmt.Errorf("--%s: %w", flag, err)}
+	}
 	svc := &spec.Service{Name: o.name, Command: args, User: o.user, WorkingDir: o.workdir, Hostname: o.hostname,
 		ReadOnly: o.readOnly, Environment: map[string]string{}, StopSignal: "SIGTERM"}
 	for _, e := range o.env {
