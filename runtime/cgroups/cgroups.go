@@ -7,6 +7,17 @@
 // Leaks finds everything a root left behind. Hosts in hybrid mode (v1
 // controllers plus a controller-less v2 tree) are handled as v1: resource
 // control only works where the controllers are.
+//
+// Test coverage by host type (see the tests):
+//   - exercised on this project's hybrid test hosts: the whole v1 backend
+//     (limits, live updates, stats, OOM detection, pids limit, CPU
+//     throttling, freeze/kill/thaw, delete, leaks); of the v2 backend,
+//     placement (AddProc and CLONE_INTO_CGROUP via FD), Procs, KillAll with
+//     cgroup.kill, Delete and Leaks, on the controller-less unified tree;
+//     the resource translation for v2 (toV2, v2UnlimitedMemory) as unit tests.
+//   - not exercised without a pure v2 host: newV2 (enabling cpu, memory and
+//     pids in subtree_control), writing the v2 limit files, v2 Stats and
+//     OOMKilled from memory.events.
 package cgroups
 
 import (

@@ -341,3 +341,44 @@ func TestDeleteBusy(t *testing.T) {
 		t.Errorf("cgroup damaged by the refused Delete: %v", err)
 	}
 }
+
+// A busy loop under cpus: 0.2 is throttled to about a fifth of a CPU, and
+// the usage shows up in Stats.
+func TestCPUQuotaThrottles(t *testing.T) {
+	requireV1(t)
+	_, cg := newTestCgroup(t, spec.Resources{CPUs: 0.2})
+	cmd := exec.Command("/bin/sh", "-c", "read x; while :; do :; done")
+	startInCgroup(t, cg, cmd)
+	const wall = 500 * time.Millisecond
+	time.Sleep(wall)
+	s, err := cg.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0.2 CPUs for 0.5 s is 100 ms; allow one extra period of slack.
+	if s.CPUUsec == 0 || s.CPUUsec > 200000 {
+		t.Errorf("CPU time %d µs in %s at cpus 0.2, want about 100000", s.CPUUsec, wall)
+	}
+	if st := readFile(t, cg.Paths()["cpu"], "cpu.stat"); !strings.Contains(st, "nr_throttled") || strings.Contains(st, "nr_throttled 0\n") {
+		t.Errorf("never throttled: %s", st)
+	}
+	// (Memory is charged where a page was first touched: the shell's
+	// pages stay with the cgroup it started in, so MemoryBytes may be 0.)
+	if s.Pids < 1 {
+		t.Errorf("Stats = %+v, want the shell counted", s)
+	}
+	t.Logf("%+v", s)
+}
+
+func TestNewRejectsBadIDWithoutTrace(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := testutil.TempRoot(t)
+	if _, err := New(root, "../escape", spec.Resources{}); err == nil {
+		t.Fatal("New accepted ../escape")
+	}
+	assertNoLeaks(t, root)
+	if _, err := Load(root, "never-created"); err == nil {
+		t.Error("Load of a cgroup that never existed succeeded")
+	}
+	assertNoLeaks(t, root)
+}
