@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -184,12 +185,20 @@ func TestTruncationOverUDPAndFullAnswerOverTCP(t *testing.T) {
 // listen, and follows edits of that file.
 func TestHostResolvConfFallback(t *testing.T) {
 	testutil.RequireRoot(t) // binds port 53 on a loopback address
-	stubA, stubB := "127.0.0.53", "127.0.0.54"
-	for _, ip := range []string{stubA, stubB} {
-		if c, err := net.ListenPacket("udp", ip+":53"); err != nil {
-			testutil.Require(t, false, ip+":53 free for a test stub resolver: "+err.Error())
-		} else {
-			c.Close()
+	// Two stub resolvers on port 53 of random loopback addresses, like
+	// systemd-resolved's 127.0.0.53 (which may be running, so not that one).
+	var stubA, stubB string
+	for stubA == "" {
+		ip := fmt.Sprintf("127.%d.%d.", 100+rand.IntN(100), rand.IntN(250))
+		a, errA := net.ListenPacket("udp", ip+"1:53")
+		b, errB := net.ListenPacket("udp", ip+"2:53")
+		if errA == nil && errB == nil {
+			stubA, stubB = ip+"1", ip+"2"
+		}
+		for _, c := range []net.PacketConn{a, b} {
+			if c != nil {
+				c.Close()
+			}
 		}
 	}
 	startStub := func(ip, answer string) {
