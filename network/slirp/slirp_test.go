@@ -154,8 +154,13 @@ func TestStartConfiguresTapAndStopCleansUp(t *testing.T) {
 	if err := n.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "illegal state transition active -> configuring") {
 		t.Errorf("second Start: %v, want an illegal transition error", err)
 	}
+	stopStart := time.Now()
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
+	}
+	// Closing the exit pipe alone must end it: quickly, and not by our kill.
+	if d := time.Since(stopStart); d > time.Second || n.waitErr != nil {
+		t.Errorf("Stop took %v, process ended with %v; want a clean exit on the exit pipe", d, n.waitErr)
 	}
 	if n.State() != Cleaned {
 		t.Errorf("state after Stop: %s", n.State())
