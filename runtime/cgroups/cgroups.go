@@ -15,9 +15,14 @@
 //     placement (AddProc and CLONE_INTO_CGROUP via FD), Procs, KillAll with
 //     cgroup.kill, Delete and Leaks, on the controller-less unified tree;
 //     the resource translation for v2 (toV2, v2UnlimitedMemory) as unit tests.
-//   - not exercised without a pure v2 host: newV2 (enabling cpu, memory and
-//     pids in subtree_control), writing the v2 limit files, v2 Stats and
-//     OOMKilled from memory.events.
+//   - v2 without a kernel: New, Update, Stats and OOMKilled run against a
+//     plain directory laid out like a unified hierarchy, which checks the
+//     files and values written (subtree_control, cpu.max, memory.max,
+//     memory.swap.max, pids.max) and the parsing of cpu.stat,
+//     memory.current and memory.events, but not kernel enforcement.
+//   - not exercised without a pure v2 host: the kernel enforcing v2 limits
+//     (OOM kill, pids, throttling) and a real cgroup2 Delete of a leaf
+//     whose parent has controllers enabled.
 package cgroups
 
 import (
