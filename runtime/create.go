@@ -64,7 +64,6 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 		s.hostUID = int(base)
 	}
-	landlockOn := svc.Security.Landlock.Mode != spec.LandlockOff
 	s.limits = svc.Resources
 
 	// cgroup v1: moving a process (a cgroup.procs write) takes a global
@@ -100,7 +99,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		Args: svc.Command, Env: envList(svc.Environment), Dir: svc.WorkingDir, User: svc.User,
 		Hostname: hostname(cfg), ReadOnly: svc.ReadOnly, Files: cfg.Files,
 		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.CapAdd),
-		Landlock: landlockOn, Terminal: cfg.Terminal, Seccomp: prog.BPF(),
+		LandlockMode: svc.Security.Landlock.Mode, Terminal: cfg.Terminal, Seccomp: prog.BPF(),
 		FDRootfs: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
 	}
 	if svc.Security.Landlock.Mode == spec.LandlockCustom {
@@ -127,10 +126,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if m.Kind != msgReady {
 		return nil, fmt.Errorf("sandbox init: expected ready, got %q", m.Kind)
 	}
-	s.landlockABI = 0
-	if landlockOn {
-		s.landlockABI = landlockABI()
-	}
+	s.landlockABI = m.ABI
 	trace("ready")
 	if err := s.writeRecord(); err != nil {
 		return nil, err
@@ -148,7 +144,8 @@ func (s *Sandbox) startInit(userns bool) error {
 	defer ctlChild.Close()
 	s.ctl = ctlParent
 
-	cmd := exec.Command("/proc/self/exe", InitArg, cfg.ID)
+	// argv names the root and the sandbox so LeakCheck can find stray inits.
+	cmd := exec.Command("/proc/self/exe", InitArg, cfg.Root.ID(), cfg.ID)
 	cmd.Args[0] = "nucleus-init"
 	cmd.ExtraFiles = []*os.File{ctlChild}
 	cmd.Env = []string{"GOMAXPROCS=1", "GOGC=off", "GOMEMLIMIT=6MiB"}

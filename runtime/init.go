@@ -72,7 +72,7 @@ func runInit() int {
 		return fail(err)
 	}
 	trace("init: restricted")
-	if err := send(ctlFD, &message{Kind: msgReady}); err != nil {
+	if err := send(ctlFD, &message{Kind: msgReady, ABI: st.spawner.landlockABI}); err != nil {
 		return 1
 	}
 	m, _, err = recv(ctlFD)

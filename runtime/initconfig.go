@@ -25,7 +25,8 @@ type initConfig struct {
 	// FDCgroupTasks are the v1 controllers' "tasks" files of the sandbox
 	// cgroup (indexes into the config fds); empty on v2.
 	FDCgroupTasks []int `json:"fd_cgroup_tasks,omitempty"`
-	Landlock      bool  `json:"landlock"`
+	// LandlockMode is spec.Landlock.Mode ("off" = none).
+	LandlockMode string `json:"landlock_mode"`
 	// LandlockCustom are user rules (spec.Landlock.Rules) added to the
 	// mount-derived ones.
 	LandlockCustom []landlockRule `json:"landlock_custom,omitempty"`

@@ -11,5 +11,9 @@ func TestMain(m *testing.M) {
 	if IsInit() {
 		InitMain()
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if probeDir != "" && probeErr == nil {
+		os.RemoveAll(probeDir)
+	}
+	os.Exit(code)
 }

@@ -32,6 +32,7 @@ type message struct {
 	Pid    int         `json:"pid,omitempty"`
 	Status *ExitStatus `json:"status,omitempty"`
 	Err    string      `json:"err,omitempty"`
+	ABI    int         `json:"abi,omitempty"` // msgReady: Landlock ABI in force
 }
 
 // execReq is a process to start inside a running sandbox.

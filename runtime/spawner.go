@@ -27,8 +27,8 @@ type spawner struct {
 	waiters map[int]chan unix.WaitStatus
 	early   map[int]unix.WaitStatus // reaped before anyone waited
 
-	env  []string
-	home string
+	home        string
+	landlockABI int
 }
 
 type spawnReq struct {
@@ -96,9 +96,9 @@ func (s *spawner) restrict(c *initConfig, fds []int) error {
 		}
 		s.home = id.Home
 		last := lastCap()
-		var rules *landlockPlan
-		if c.Landlock {
-			rules = planLandlock(c)
+		rules, err := planLandlock(c)
+		if err != nil {
+			return err
 		}
 		if err := dropPrivileges(id, c.CapAdd, last); err != nil {
 			return err
@@ -107,7 +107,7 @@ func (s *spawner) restrict(c *initConfig, fds []int) error {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
 		if rules != nil {
-			if err := rules.apply(); err != nil {
+			if s.landlockABI, err = rules.apply(); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,106 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"nucleus/spec"
+)
+
+// TestDefaultIsolation checks every default from inside a sandbox.
+func TestDefaultIsolation(t *testing.T) {
+	root := newRoot(t)
+	r := runProbe(t, Config{Root: root, Project: "p"})
+	want := map[string]string{
+		"CapEff": "0000000000000000", "CapPrm": "0000000000000000", "CapInh": "0000000000000000",
+		"CapBnd": "0000000000000000", "CapAmb": "0000000000000000",
+		"NoNewPrivs": "1", "Seccomp": "2",
+		"fds": "0,1,2",
+		"mount": "EPERM", "unshare_user": "EPERM", "unshare_mnt": "EPERM",
+		"io_uring_setup": "ENOSYS",
+		"write_usr":      "EROFS", "write_tmp": "ok",
+		"shadow":         "ok:0", // masked with /dev/null
+		"root_dir":       "ENOENT", "home_dir": "ENOENT",
+		"pid1_exe_write": "EACCES", "pid1_exe_read": "EACCES",
+		"hostname": "t",
+		"cwd":      "/",
+	}
+	for k, v := range want {
+		if r[k] != v {
+			t.Errorf("%s = %q, want %q", k, r[k], v)
+		}
+	}
+	if !strings.HasPrefix(r["pid1"], "nucleus-init "+InitArg) {
+		t.Errorf("PID 1 is %q, want the nucleus init", r["pid1"])
+	}
+	if b, err := os.ReadFile("/etc/shadow"); err == nil && len(b) == 0 {
+		t.Log("host /etc/shadow is empty: the shadow check proves less")
+	}
+}
+
+// TestLandlockDeniesWriteOutsideAllowed: /dev is a writable tmpfs, so only
+// Landlock stands between the workload and a new file there.
+func TestLandlockDeniesWriteOutsideAllowed(t *testing.T) {
+	root := newRoot(t)
+	on := runProbe(t, Config{Root: root, Project: "p"})
+	if on["write_dev"] != "EACCES" {
+		t.Errorf("with landlock: write /dev/.probe = %s, want EACCES", on["write_dev"])
+	}
+	svc := service()
+	svc.Security.Landlock.Mode = spec.LandlockOff
+	off := runProbe(t, Config{Root: root, Project: "p", Service: svc})
+	if off["write_dev"] != "ok" {
+		t.Errorf("landlock off: write /dev/.probe = %s, want ok (the test must be able to fail)", off["write_dev"])
+	}
+}
+
+func TestUserNamespaceMaps(t *testing.T) {
+	root := newRoot(t)
+	base, err := ProjectIDRange(root, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := runProbe(t, Config{Root: root, Project: "p"})
+	if want := fmt.Sprintf("0 %d %d", base, IDRangeSize); priv["uid_map"] != want {
+		t.Errorf("private uid_map = %q, want %q", priv["uid_map"], want)
+	}
+	if base < 1<<30 {
+		t.Errorf("range base %d overlaps the usual user ids", base)
+	}
+	other, err := ProjectIDRange(root, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other == base {
+		t.Errorf("projects p and q share range %d", base)
+	}
+	svc := service()
+	svc.Security.UserNS = spec.UserNSHost
+	host := runProbe(t, Config{Root: root, Project: "p", Service: svc})
+	if host["uid_map"] != "0 0 4294967295" {
+		t.Errorf("host uid_map = %q, want the initial namespace's", host["uid_map"])
+	}
+	// Even as real root without capabilities, the host binary stays closed.
+	if host["pid1_exe_write"] != "EACCES" || host["CapEff"] != "0000000000000000" {
+		t.Errorf("userns host: /proc/1/exe write = %s, CapEff %s", host["pid1_exe_write"], host["CapEff"])
+	}
+}
+
+func TestCapAdd(t *testing.T) {
+	root := newRoot(t)
+	svc := service()
+	svc.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
+	r := runProbe(t, Config{Root: root, Project: "p", Service: svc})
+	if r["CapEff"] != "0000000000000400" || r["CapBnd"] != "0000000000000400" {
+		t.Errorf("cap_add NET_BIND_SERVICE: CapEff %s CapBnd %s, want 0000000000000400", r["CapEff"], r["CapBnd"])
+	}
+	svc = service()
+	svc.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
+	svc.User = "1000:1000"
+	r = runProbe(t, Config{Root: root, Project: "p", Service: svc})
+	if r["CapAmb"] != "0000000000000400" || r["CapEff"] != "0000000000000400" || !strings.HasPrefix(r["Uid"], "1000") {
+		t.Errorf("non-root cap_add: Uid %s CapAmb %s CapEff %s", r["Uid"], r["CapAmb"], r["CapEff"])
+	}
+}
