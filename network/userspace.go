@@ -189,31 +189,55 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 }
 
 // ensureSlirp keeps one running slirp4netns for the hub: the one this
-// process started, or a new one (an earlier process's instance, if still
-// alive, is ended first: it would hold the same ports and socket).
+// process runs, else the one another live process of this root runs
+// (adopted through its API socket), else a new one.
 func (u *userspaceBackend) ensureSlirp(ctx context.Context, n *NetworkState, ex *userspaceExtra) error {
-	u.mu.Lock()
-	s := u.slirps[ex.SlirpID]
-	u.mu.Unlock()
-	if s != nil && s.State() == slirp.Active && !exited(s) {
-		return s.SetForwards(wantForwards(n))
-	}
-	u.stopSlirp(*ex)
-	s, err := slirp.New(slirp.Config{
+	cfg := slirp.Config{
 		ID: ex.SlirpID, RuntimeRoot: u.runtimeRoot(), NetnsPath: ex.Hub,
-		Subnet: ex.SlirpSubnet, DisableDNS: len(n.Upstreams) > 0, Forwards: wantForwards(n),
-	})
-	if err != nil {
-		return err
+		Subnet: ex.SlirpSubnet, DisableDNS: len(n.Upstreams) > 0,
 	}
+	pid, err := u.runSlirp(ctx, cfg, ex.SlirpPid, wantForwards(n))
+	ex.SlirpPid = pid
+	return err
+}
+
+// runSlirp makes sure the slirp4netns of cfg runs with exactly forwards and
+// returns its pid. recordedPid is the instance the record knows about.
+func (u *userspaceBackend) runSlirp(ctx context.Context, cfg slirp.Config, recordedPid int, forwards []slirp.Forward) (int, error) {
+	u.mu.Lock()
+	s := u.slirps[cfg.ID]
+	u.mu.Unlock()
+	if s == nil && recordedPid > 0 {
+		// Another process of this root started it and is still alive (the
+		// instance would have exited with it otherwise): share it.
+		if a, err := slirp.Adopt(cfg, recordedPid); err == nil {
+			s = a
+			u.mu.Lock()
+			u.slirps[cfg.ID] = s
+			u.mu.Unlock()
+		}
+	}
+	if s != nil && s.State() == slirp.Active && !exited(s) {
+		if err := s.SetForwards(forwards); err != nil {
+			return s.Pid(), err
+		}
+		return s.Pid(), nil
+	}
+	u.stopSlirp(userspaceExtra{SlirpID: cfg.ID, SlirpPid: recordedPid})
+	cfg.Forwards = forwards
+	s, err := slirp.New(cfg)
+	if err != nil {
+		return 0, err
+	}
+	// A refused forward tears the new instance down (Start does).
 	if err := s.Start(ctx); err != nil {
-		return err
+		os.Remove(u.runtimeRoot()) // only when empty
+		return 0, err
 	}
 	u.mu.Lock()
-	u.slirps[ex.SlirpID] = s
+	u.slirps[cfg.ID] = s
 	u.mu.Unlock()
-	ex.SlirpPid = s.Pid()
-	return nil
+	return s.Pid(), nil
 }
 
 func exited(s *slirp.Network) bool {

@@ -90,36 +90,24 @@ func (u *userspaceBackend) attachSingle(ctx context.Context, n *NetworkState, a 
 	return nil
 }
 
-// ensureSingleSlirp starts the sandbox's slirp4netns unless this process
-// already runs it; one left by an earlier process is ended first.
+// ensureSingleSlirp makes sure the sandbox's slirp4netns runs (see runSlirp).
 func (u *userspaceBackend) ensureSingleSlirp(ctx context.Context, n *NetworkState, a *AttachmentState) error {
-	u.mu.Lock()
-	s := u.slirps[a.HostIf]
-	u.mu.Unlock()
-	if s != nil && s.State() == slirp.Active && !exited(s) {
-		return s.SetForwards(singleForwards(a))
+	var ex singleExtra
+	if len(a.Extra) > 0 {
+		json.Unmarshal(a.Extra, &ex) //nolint:errcheck // a bad record only loses the pid
 	}
-	u.stopSingle(a)
 	cfg := slirp.Config{
 		ID: a.HostIf, RuntimeRoot: u.runtimeRoot(), Pid: a.Pid,
-		Subnet: n.Subnet, DisableDNS: len(n.Upstreams) > 0, Forwards: singleForwards(a),
+		Subnet: n.Subnet, DisableDNS: len(n.Upstreams) > 0,
 	}
 	if otherUserns(a.Pid) {
 		cfg.UsernsPath = fmt.Sprintf("/proc/%d/ns/user", a.Pid)
 	}
-	s, err := slirp.New(cfg)
+	pid, err := u.runSlirp(ctx, cfg, ex.SlirpPid, singleForwards(a))
 	if err != nil {
 		return err
 	}
-	// A refused forward tears this sandbox's slirp4netns down (Start does).
-	if err := s.Start(ctx); err != nil {
-		os.Remove(u.runtimeRoot())
-		return err
-	}
-	u.mu.Lock()
-	u.slirps[a.HostIf] = s
-	u.mu.Unlock()
-	a.Extra, _ = json.Marshal(singleExtra{SlirpPid: s.Pid()})
+	a.Extra, _ = json.Marshal(singleExtra{SlirpPid: pid})
 	return nil
 }
 

@@ -194,20 +194,24 @@ func TestUserspaceEgressRules(t *testing.T) {
 	}
 }
 
-// TestUserspaceAdoptedByAnotherManager: a second Manager (a restarted
-// supervisor) takes over the network with a fresh slirp4netns, keeping the
-// published port, and the old slirp4netns is gone.
+// TestUserspaceAdoptedByAnotherManager: a second Manager of the same root
+// (a one-off `nucleus run` beside the supervisor, or a restarted
+// supervisor) shares the running slirp4netns through its API socket while
+// its owner lives, and starts a fresh one once the owner's is gone.
 func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 	requireSlirp4netns(t)
 	e := newEnv(t)
 	e.usNetwork("front", nil)
 	web := sandbox(t)
-	p := freePort(t)
-	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []spec.Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+	p1, p2, p3 := freePort(t), freePort(t), freePort(t)
+	port := func(p int) spec.Port {
+		return spec.Port{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}
+	}
+	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []spec.Port{port(p1)}})
 	serveEcho(t, web, ":80", "web:")
 	n, _ := e.m.loadNetwork(e.project, "front")
-	oldPid := extraOf(n).SlirpPid
-	e.m.Close() // the old supervisor's DNS server goes away with it
+	ownerPid := extraOf(n).SlirpPid
+	e.m.Close() // its DNS server goes; its slirp4netns stays (this process lives)
 
 	m2, err := NewManager(e.m.root)
 	if err != nil {
@@ -217,12 +221,33 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 	if _, err := m2.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "front", NAT: spec.NATUserspace}); err != nil {
 		t.Fatal(err)
 	}
-	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
-	n, _ = m2.loadNetwork(e.project, "front")
-	if newPid := extraOf(n).SlirpPid; newPid == oldPid || isOurSlirp(oldPid, m2.root.Run+"/userspace-net") {
-		t.Errorf("slirp4netns pid %d -> %d: want a new process and the old one gone", oldPid, newPid)
+	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{port(p1), port(p2)}}); err != nil {
+		t.Fatal(err)
 	}
-	// Hand the network back to the test env's Manager for its cleanup check.
+	n, _ = m2.loadNetwork(e.project, "front")
+	if pid := extraOf(n).SlirpPid; pid != ownerPid {
+		t.Errorf("second Manager runs slirp4netns pid %d; want the owner's %d shared", pid, ownerPid)
+	}
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p1), "web:")
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p2), "web:")
+
+	// The owner goes away (its exit pipe closes): the next change brings
+	// up a new slirp4netns with every forward.
+	owner := e.m.userspace.(*userspaceBackend)
+	owner.mu.Lock()
+	s := owner.slirps[extraOf(n).SlirpID]
+	owner.mu.Unlock()
+	s.Stop()
+	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{port(p1), port(p2), port(p3)}}); err != nil {
+		t.Fatal(err)
+	}
+	n, _ = m2.loadNetwork(e.project, "front")
+	if pid := extraOf(n).SlirpPid; pid == ownerPid || pid == 0 {
+		t.Errorf("slirp4netns pid %d after the owner's ended; want a new one", pid)
+	}
+	for _, p := range []int{p1, p2, p3} {
+		mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
+	}
 	if err := m2.RemoveProject(e.ctx, e.project); err != nil {
 		t.Fatal(err)
 	}

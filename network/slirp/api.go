@@ -25,10 +25,15 @@ func (f Forward) String() string {
 	return fmt.Sprintf("%s->%d/%s", net.JoinHostPort(host, fmt.Sprint(f.HostPort)), f.GuestPort, f.Proto)
 }
 
-// key identifies a forward by what the user asked for, ignoring slirp's id.
-func (f Forward) key() string {
+// key identifies a forward by what it does, ignoring slirp's id; defaults
+// are filled in so that a forward read back with list_hostfwd matches the
+// one that was asked for.
+func (f Forward) key(guest string) string {
 	if f.HostAddr == "" {
 		f.HostAddr = "0.0.0.0"
+	}
+	if f.GuestAddr == "" {
+		f.GuestAddr = guest
 	}
 	return f.String() + "@" + f.GuestAddr
 }

@@ -5,6 +5,8 @@ import (
 	"net"
 )
 
+func (n *Network) key(f Forward) string { return f.key(n.addrs.Guest.String()) }
+
 // added is a forward slirp4netns accepted, with the id it gave it.
 type added struct {
 	f  Forward
@@ -29,14 +31,14 @@ func (n *Network) addForward(f Forward) error {
 	if err := checkForward(f); err != nil {
 		return err
 	}
-	if _, ok := n.forwards[f.key()]; ok {
+	if _, ok := n.forwards[n.key(f)]; ok {
 		return nil // already there: forwards are idempotent
 	}
 	id, err := addHostfwd(n.APISocket(), f)
 	if err != nil {
 		return fmt.Errorf("slirp4netns add_hostfwd failed for %s: %w", f, err)
 	}
-	n.forwards[f.key()] = added{f, id}
+	n.forwards[n.key(f)] = added{f, id}
 	return nil
 }
 
@@ -58,14 +60,14 @@ func (n *Network) RemoveForward(f Forward) error {
 	if n.state != Active {
 		return fmt.Errorf("slirp4netns %s: remove forward %s: network is %s, not active", n.cfg.ID, f, n.state)
 	}
-	a, ok := n.forwards[f.key()]
+	a, ok := n.forwards[n.key(f)]
 	if !ok {
 		return nil
 	}
 	if err := removeHostfwd(n.APISocket(), a.id); err != nil {
 		return fmt.Errorf("slirp4netns remove_hostfwd failed for %s: %w", f, err)
 	}
-	delete(n.forwards, f.key())
+	delete(n.forwards, n.key(f))
 	return nil
 }
 
@@ -74,12 +76,12 @@ func (n *Network) RemoveForward(f Forward) error {
 func (n *Network) SetForwards(want []Forward) error {
 	keep := map[string]bool{}
 	for _, f := range want {
-		keep[f.key()] = true
+		keep[n.key(f)] = true
 	}
 	n.mu.Lock()
 	var stale []Forward
 	for _, a := range n.forwards {
-		if !keep[a.f.key()] {
+		if !keep[n.key(a.f)] {
 			stale = append(stale, a.f)
 		}
 	}

@@ -87,6 +87,9 @@ type Network struct {
 	waitErr  error
 	stderr   *tailBuffer
 	forwards map[string]added // by Forward.key()
+
+	pid   int // of the running slirp4netns
+	pidfd int // adopted instances only: watches and signals the process
 }
 
 // New validates cfg and returns an Unconfigured Network. Nothing is created
@@ -152,10 +155,10 @@ func (n *Network) Dir() string {
 func (n *Network) Pid() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cmd == nil || n.cmd.Process == nil || n.state != Active {
+	if n.state != Active {
 		return 0
 	}
-	return n.cmd.Process.Pid
+	return n.pid
 }
 
 // APISocket is the path of the API socket.
@@ -266,7 +269,7 @@ func (n *Network) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start slirp4netns: %w", err)
 	}
-	n.cmd = cmd
+	n.cmd, n.pid = cmd, cmd.Process.Pid
 	n.exited = make(chan struct{})
 	go func() {
 		err := cmd.Wait()
@@ -355,6 +358,9 @@ func (n *Network) teardown() error {
 			<-n.exited
 		}
 		n.cmd = nil
+	}
+	if n.pidfd > 0 {
+		n.stopAdopted()
 	}
 	if n.dir != "" {
 		if err := os.RemoveAll(n.dir); err != nil {

@@ -414,3 +414,60 @@ func TestUsernsPath(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAdoptRunningInstance: a second process (here: a second Network
+// value) takes over a running slirp4netns through its API socket, changes
+// forwards without disturbing the existing one, and stops it by signal.
+func TestAdoptRunningInstance(t *testing.T) {
+	requireSlirp(t)
+	ns := newNetns(t)
+	greeter(t, listenInNetns(t, ns, "0.0.0.0:80"), "inside")
+	p1, p2 := freePort(t), freePort(t)
+	f1 := Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p1, GuestPort: 80}
+	f2 := Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p2, GuestPort: 80}
+	owner, dir := newNet(t, Config{NetnsPath: ns, Forwards: []Forward{f1}})
+	if err := owner.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := owner.cfg
+	cfg.Forwards = nil
+
+	if _, err := Adopt(cfg, os.Getpid()); err == nil {
+		t.Fatalf("adopted a process that is not slirp4netns")
+	}
+	n, err := Adopt(cfg, owner.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.State() != Active || n.Pid() != owner.Pid() {
+		t.Fatalf("adopted: state %s pid %d", n.State(), n.Pid())
+	}
+	if err := n.SetForwards([]Forward{f1, f2}); err != nil {
+		t.Fatalf("SetForwards on the adopted instance (f1 exists already): %v", err)
+	}
+	for _, p := range []int{p1, p2} {
+		dial := func() (net.Conn, error) { return net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), 2*time.Second) }
+		if got, err := readGreeting(dial); err != nil || got != "hello from inside\n" {
+			t.Errorf("port %d through the adopted instance: %q %v", p, got, err)
+		}
+	}
+	if list, _ := n.Forwards(); len(list) != 2 {
+		t.Errorf("forwards %v, want exactly 2 (no duplicate of f1)", list)
+	}
+	start := time.Now()
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-owner.Exited():
+	case <-time.After(time.Second):
+		t.Fatalf("slirp4netns still running after the adopter stopped it")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("stopping an adopted instance took %v; SIGTERM should do", d)
+	}
+	assertGone(t, n, dir)
+	if err := owner.Stop(); err != nil {
+		t.Errorf("owner Stop after the adopter stopped it: %v", err)
+	}
+}
