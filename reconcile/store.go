@@ -303,3 +303,16 @@ func (r *SandboxRecord) ReplicaState() ReplicaState {
 func (r *SandboxRecord) String() string {
 	return r.Project + "/" + ReplicaName(r.Service, r.Replica) + " (pid " + strconv.Itoa(r.InitPID) + ")"
 }
+
+// LoadSandbox reads one replica's record; (nil, nil) when there is none.
+func (s *Store) LoadSandbox(project, service string, replica int) (*SandboxRecord, error) {
+	var r SandboxRecord
+	err := readJSON(s.sandboxPath(project, service, replica), &r)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

@@ -1,0 +1,86 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"syscall"
+	"time"
+
+	"nucleus/spec"
+)
+
+// The supervisor reaches the kernel only through these small interfaces;
+// adapters over the runtime and network packages implement them. Keeping
+// them here (and narrow) is what lets runtime and network stay unaware of
+// each other and of reconcile.
+
+// Runtime creates sandboxes and re-attaches to running ones.
+type Runtime interface {
+	// Create builds the sandbox (namespaces and init exist, workload not
+	// started) so that networks can be attached before Start.
+	Create(ctx context.Context, req CreateRequest) (Sandbox, error)
+	// Adopt re-attaches to a sandbox recorded by an earlier supervisor; the
+	// sandbox keeps its PID.
+	Adopt(ctx context.Context, rec *SandboxRecord) (Sandbox, error)
+	// Cleanup removes what a dead sandbox left behind (cgroup, state
+	// directory); it is idempotent.
+	Cleanup(ctx context.Context, rec *SandboxRecord) error
+}
+
+// CreateRequest describes one replica's sandbox.
+type CreateRequest struct {
+	ID      string // "<project>-<service>-<replica>"
+	Project string
+	Replica int
+	Service *spec.Service
+	// Files are placed in the sandbox (resolv.conf, hosts from Networks.Files).
+	Files map[string][]byte
+}
+
+// ExitStatus is how a workload ended.
+type ExitStatus struct {
+	Code      int // 128+N for a signal
+	OOMKilled bool
+}
+
+// Sandbox is one running (or created) sandbox.
+type Sandbox interface {
+	Pid() int // host PID of the sandbox init
+	Start() error
+	// Wait blocks until the workload has exited.
+	Wait() (ExitStatus, error)
+	// Stop sends sig, waits grace, kills what is left and removes the sandbox.
+	Stop(ctx context.Context, sig syscall.Signal, grace time.Duration) error
+	UpdateResources(spec.Resources) error
+	// Record is the runtime's own record, stored in SandboxRecord.Runtime.
+	Record() (json.RawMessage, error)
+}
+
+// Networks manages a project's networks and the sandboxes' attachments.
+type Networks interface {
+	// EnsureNetwork creates the network or updates it in place; it returns
+	// the subnet in use.
+	EnsureNetwork(ctx context.Context, project string, n *spec.Network) (subnet string, err error)
+	Attach(ctx context.Context, a AttachRequest) (Attachment, error)
+	// Update applies live fields (ports, egress, aliases, DNS) in place.
+	Update(ctx context.Context, a AttachRequest) error
+	Detach(ctx context.Context, project, network, service string, replica int) error
+	RemoveNetwork(ctx context.Context, project, network string) error
+	RemoveProject(ctx context.Context, project string) error
+	// Files are the generated /etc/resolv.conf and /etc/hosts for a replica.
+	Files(project string, s *spec.Service, replica int) map[string][]byte
+}
+
+// AttachRequest asks for one replica to be attached to one network.
+type AttachRequest struct {
+	Project, Network string
+	Service          *spec.Service
+	Replica          int
+	Pid              int
+}
+
+// HealthChecker runs one health check of a replica (exec inside the
+// sandbox, or TCP/HTTP from its network namespace). nil means healthy.
+type HealthChecker interface {
+	Check(ctx context.Context, sb Sandbox, hc *spec.Healthcheck) error
+}

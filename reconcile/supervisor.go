@@ -1,0 +1,370 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"nucleus/spec"
+)
+
+// Supervisor executes plans for one project: it runs the steps batch by
+// batch (dependency levels, bounded parallelism), waits for depends_on
+// conditions, monitors exits and health, and mirrors every replica into the
+// state store so `nucleus plan`, `ps` and a restarted supervisor see the
+// same truth. It decides nothing itself: Plan does.
+type Supervisor struct {
+	Project  string
+	Store    *Store
+	Runtime  Runtime
+	Networks Networks
+	// Health runs health checks; nil means checks are not run and
+	// service_healthy is satisfied once a dependency has started.
+	Health HealthChecker
+	// Parallel bounds how many independent steps (and replicas) run at once.
+	Parallel int
+	Backoff  Backoff
+	// DependencyTimeout bounds the wait for one depends_on condition.
+	DependencyTimeout time.Duration
+	// OnChange is called when a replica exits, changes health, or its
+	// back-off expires: the owner marks the project dirty (Loop.Mark).
+	OnChange func()
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced on every replica state change
+	replicas map[string]*replica
+	timers   []*time.Timer
+	closed   bool
+}
+
+// replica is the supervisor's live handle on one sandbox replica.
+type replica struct {
+	service  string
+	n        int
+	sb       Sandbox // nil for a record without a live sandbox (exited before we came)
+	rec      *SandboxRecord
+	stopping bool          // a deliberate stop: its exit is not a crash
+	done     chan struct{} // closed when the workload has exited
+	cancel   context.CancelFunc
+}
+
+func (sv *Supervisor) init() {
+	if sv.replicas == nil {
+		sv.replicas = map[string]*replica{}
+		sv.changed = make(chan struct{})
+	}
+}
+
+func (sv *Supervisor) now() time.Time {
+	if sv.Now != nil {
+		return sv.Now()
+	}
+	return time.Now()
+}
+
+func (sv *Supervisor) parallel() int { return max(sv.Parallel, 1) }
+
+// broadcastLocked wakes everybody waiting for a state change; sv.mu is held.
+func (sv *Supervisor) broadcastLocked() {
+	close(sv.changed)
+	sv.changed = make(chan struct{})
+}
+
+func (sv *Supervisor) notify() {
+	if sv.OnChange != nil {
+		sv.OnChange()
+	}
+}
+
+// wakeAt calls OnChange at t, so a replica in back-off is planned again.
+func (sv *Supervisor) wakeAt(t time.Time) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if sv.closed {
+		return
+	}
+	sv.timers = append(sv.timers, time.AfterFunc(max(t.Sub(sv.now()), 0), sv.notify))
+}
+
+// ReplicaID is the runtime ID of a replica: "<project>-<service>-<n>".
+func ReplicaID(project, service string, n int) string {
+	return project + "-" + service + "-" + strconv.Itoa(n)
+}
+
+// Adopt re-attaches to the sandboxes recorded by an earlier supervisor that
+// are still alive (same PID), and starts monitoring them. Dead records are
+// left to the next pass, whose plan starts or removes them.
+func (sv *Supervisor) Adopt(ctx context.Context) error {
+	recs, err := sv.Store.LoadSandboxes(sv.Project)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, rec := range recs {
+		if !rec.Alive() {
+			if rec.BootID == BootID() && !rec.State.Alive() {
+				// Exited in this boot: remembered for service_completed_successfully.
+				done := make(chan struct{})
+				close(done)
+				sv.mu.Lock()
+				sv.init()
+				sv.replicas[ReplicaName(rec.Service, rec.Replica)] = &replica{service: rec.Service, n: rec.Replica, rec: rec, done: done}
+				sv.mu.Unlock()
+			}
+			continue
+		}
+		sb, err := sv.Runtime.Adopt(ctx, rec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("adopt %s: %w", rec, err))
+			continue
+		}
+		if rec.State.Alive() {
+			sv.track(&replica{service: rec.Service, n: rec.Replica, sb: sb, rec: rec})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// track registers a live replica and starts its monitor and health probe.
+func (sv *Supervisor) track(r *replica) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	sv.mu.Lock()
+	sv.init()
+	sv.replicas[ReplicaName(r.service, r.n)] = r
+	sv.broadcastLocked()
+	sv.mu.Unlock()
+	go sv.monitor(r)
+	if hc := r.rec.Applied.Healthcheck; hc != nil && sv.Health != nil {
+		go sv.probe(ctx, r, hc)
+	}
+}
+
+// Pass is one reconcile pass: observe, plan, apply. It returns the plan.
+func (sv *Supervisor) Pass(ctx context.Context, desired *spec.Project) ([]Step, error) {
+	obs, _, err := sv.Store.Observe(sv.Project)
+	if err != nil {
+		return nil, fmt.Errorf("observe project %s: %w", sv.Project, err)
+	}
+	steps := Plan(desired, obs)
+	return steps, sv.Apply(ctx, desired, steps)
+}
+
+// Down stops and removes everything of the project, in reverse dependency
+// order, then its networks and records. It works from the records, so it
+// needs neither the files nor a supervisor that started the sandboxes.
+func (sv *Supervisor) Down(ctx context.Context) error {
+	empty := &spec.Project{Name: sv.Project}
+	_, err := sv.Pass(ctx, empty)
+	if err != nil {
+		return err
+	}
+	if err := sv.Networks.RemoveProject(ctx, sv.Project); err != nil {
+		return fmt.Errorf("remove networks of %s: %w", sv.Project, err)
+	}
+	return sv.Store.RemoveProject(sv.Project)
+}
+
+// Close stops monitoring (sandboxes keep running) and pending wake-ups.
+func (sv *Supervisor) Close() {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.closed = true
+	for _, t := range sv.timers {
+		t.Stop()
+	}
+	for _, r := range sv.replicas {
+		if r.cancel != nil {
+			r.cancel()
+		}
+	}
+}
+
+// Apply executes an ordered plan. Batches run one after another; the steps
+// of a batch run in parallel (at most Parallel at once). A step whose
+// service depends on a failed one is skipped; independent ones go on.
+func (sv *Supervisor) Apply(ctx context.Context, desired *spec.Project, steps []Step) error {
+	sv.mu.Lock()
+	sv.init()
+	sv.mu.Unlock()
+	var (
+		mu     sync.Mutex
+		errs   []error
+		failed = map[string]bool{}
+	)
+	fail := func(st Step, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if st.Service != "" {
+			failed[st.Service] = true
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", st, err))
+	}
+	sem := make(chan struct{}, sv.parallel())
+	for _, batch := range Batches(steps) {
+		var wg sync.WaitGroup
+		for _, st := range batch {
+			mu.Lock()
+			dep := failedDependency(desired, st.Service, failed)
+			mu.Unlock()
+			if dep != "" {
+				fail(st, fmt.Errorf("skipped: dependency %s failed", dep))
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				fail(st, ctx.Err())
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := sv.step(ctx, desired, st); err != nil {
+					fail(st, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	return errors.Join(errs...)
+}
+
+func failedDependency(desired *spec.Project, service string, failed map[string]bool) string {
+	s := desired.Services[service]
+	if s == nil {
+		return ""
+	}
+	for _, d := range slices.Sorted(maps.Keys(s.DependsOn)) {
+		if failed[d] {
+			return d
+		}
+	}
+	return ""
+}
+
+// step executes one step.
+func (sv *Supervisor) step(ctx context.Context, desired *spec.Project, st Step) error {
+	switch st.Action {
+	case ActionCreateNetwork, ActionUpdateNetwork:
+		return sv.ensureNetwork(ctx, desired.Networks[st.Network])
+	case ActionRecreateNetwork:
+		if err := sv.Networks.RemoveNetwork(ctx, sv.Project, st.Network); err != nil {
+			return err
+		}
+		return sv.ensureNetwork(ctx, desired.Networks[st.Network])
+	case ActionRemoveNetwork:
+		if err := sv.Networks.RemoveNetwork(ctx, sv.Project, st.Network); err != nil {
+			return err
+		}
+		return sv.recordNetwork(st.Network, nil)
+	case ActionRemove:
+		return sv.eachReplica(st, func(n int) error { return sv.stopReplica(ctx, st.Service, n) })
+	case ActionScale:
+		if st.To < st.From {
+			return sv.eachReplica(st, func(n int) error { return sv.stopReplica(ctx, st.Service, n) })
+		}
+		return sv.eachReplica(st, func(n int) error { return sv.startReplica(ctx, desired, st.Service, n, false) })
+	case ActionStart:
+		if st.NotBefore.After(sv.now()) {
+			sv.wakeAt(st.NotBefore) // back-off: try again then, without blocking this pass
+			return nil
+		}
+		return sv.eachReplica(st, func(n int) error { return sv.startReplica(ctx, desired, st.Service, n, true) })
+	case ActionRestart:
+		return sv.eachReplica(st, func(n int) error {
+			if err := sv.stopReplica(ctx, st.Service, n); err != nil {
+				return err
+			}
+			return sv.startReplica(ctx, desired, st.Service, n, false)
+		})
+	case ActionUpdate:
+		return sv.eachReplica(st, func(n int) error { return sv.updateReplica(ctx, desired.Services[st.Service], n) })
+	case ActionReattach:
+		return sv.eachReplica(st, func(n int) error { return sv.reattach(ctx, desired.Services[st.Service], n, st.Network) })
+	}
+	return fmt.Errorf("unknown action %q", st.Action)
+}
+
+// eachReplica runs f for the step's replicas, Parallel at a time.
+func (sv *Supervisor) eachReplica(st Step, f func(n int) error) error {
+	if len(st.Replicas) == 1 {
+		return f(st.Replicas[0])
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, sv.parallel())
+	)
+	for _, n := range st.Replicas {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := f(n); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("replica %d: %w", n, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (sv *Supervisor) ensureNetwork(ctx context.Context, n *spec.Network) error {
+	if n == nil {
+		return errors.New("network not in the project")
+	}
+	subnet, err := sv.Networks.EnsureNetwork(ctx, sv.Project, n)
+	if err != nil {
+		return err
+	}
+	return sv.recordNetwork(n.Name, &NetworkState{Name: n.Name, Subnet: subnet, Applied: n})
+}
+
+// recordNetwork sets (or with nil removes) a network in the project record.
+func (sv *Supervisor) recordNetwork(name string, ns *NetworkState) error {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	pr, err := sv.Store.LoadProject(sv.Project)
+	if err != nil {
+		return err
+	}
+	if pr == nil {
+		pr = &ProjectRecord{Name: sv.Project}
+	}
+	pr.Networks = slices.DeleteFunc(pr.Networks, func(n NetworkState) bool { return n.Name == name })
+	if ns != nil {
+		pr.Networks = append(pr.Networks, *ns)
+		slices.SortFunc(pr.Networks, func(a, b NetworkState) int { return cmpString(a.Name, b.Name) })
+	}
+	return sv.Store.SaveProject(pr)
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func logStepError(what string, err error) {
+	if err != nil {
+		slog.Warn(what, "err", err)
+	}
+}

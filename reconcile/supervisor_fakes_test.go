@@ -1,0 +1,215 @@
+package reconcile
+
+// In-package fakes for the supervisor's ordering and concurrency tests only;
+// the real runtime and network are exercised end to end elsewhere.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"nucleus/spec"
+)
+
+type fakeWorld struct {
+	mu          sync.Mutex
+	events      []string
+	times       []time.Time
+	creating    int
+	maxCreating int
+	createDelay time.Duration
+	failCreate  map[string]bool
+	exitAfter   map[string]fakeExit // service -> exit after start
+	healthyAt   map[string]int      // service -> check number that first succeeds
+	checks      map[string]int
+}
+
+type fakeExit struct {
+	after time.Duration
+	code  int
+}
+
+func newFakeWorld() *fakeWorld {
+	return &fakeWorld{failCreate: map[string]bool{}, exitAfter: map[string]fakeExit{}, healthyAt: map[string]int{}, checks: map[string]int{}}
+}
+
+func (w *fakeWorld) log(format string, a ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.events = append(w.events, fmt.Sprintf(format, a...))
+	w.times = append(w.times, time.Now())
+}
+
+// gaps are the times from each event with prefix from to the next with prefix to.
+func (w *fakeWorld) gaps(from, to string) []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []time.Duration
+	var since time.Time
+	for i, e := range w.events {
+		switch {
+		case strings.HasPrefix(e, from):
+			since = w.times[i]
+		case strings.HasPrefix(e, to) && !since.IsZero():
+			out = append(out, w.times[i].Sub(since))
+			since = time.Time{}
+		}
+	}
+	return out
+}
+
+func (w *fakeWorld) Events() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.events...)
+}
+
+// index is the position of the first event with prefix ev, -1 if none.
+func (w *fakeWorld) index(ev string) int {
+	for i, e := range w.Events() {
+		if strings.HasPrefix(e, ev) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (w *fakeWorld) count(ev string) int {
+	n := 0
+	for _, e := range w.Events() {
+		if strings.HasPrefix(e, ev) {
+			n++
+		}
+	}
+	return n
+}
+
+type fakeSandbox struct {
+	w       *fakeWorld
+	id      string
+	service string
+	exit    chan ExitStatus
+	once    sync.Once
+}
+
+func (s *fakeSandbox) finish(code int) {
+	s.once.Do(func() { s.exit <- ExitStatus{Code: code}; close(s.exit) })
+}
+
+func (s *fakeSandbox) Pid() int { return os.Getpid() } // a live PID the store can check
+func (s *fakeSandbox) Start() error {
+	s.w.log("start %s", s.id)
+	s.w.mu.Lock()
+	e, ok := s.w.exitAfter[s.service]
+	s.w.mu.Unlock()
+	if ok {
+		time.AfterFunc(e.after, func() { s.w.log("exit %s %d", s.id, e.code); s.finish(e.code) })
+	}
+	return nil
+}
+func (s *fakeSandbox) Wait() (ExitStatus, error) { return <-s.exit, nil }
+func (s *fakeSandbox) Stop(ctx context.Context, sig syscall.Signal, grace time.Duration) error {
+	s.w.log("stop %s", s.id)
+	s.finish(128 + int(sig))
+	return nil
+}
+func (s *fakeSandbox) UpdateResources(r spec.Resources) error {
+	s.w.log("update %s memory=%s", s.id, r.Memory)
+	return nil
+}
+func (s *fakeSandbox) Record() (json.RawMessage, error) { return json.RawMessage(`{}`), nil }
+
+type fakeRuntime struct{ w *fakeWorld }
+
+func (f fakeRuntime) Create(ctx context.Context, req CreateRequest) (Sandbox, error) {
+	w := f.w
+	w.mu.Lock()
+	w.creating++
+	w.maxCreating = max(w.maxCreating, w.creating)
+	fail := w.failCreate[req.Service.Name]
+	w.mu.Unlock()
+	time.Sleep(w.createDelay)
+	w.mu.Lock()
+	w.creating--
+	w.mu.Unlock()
+	if fail {
+		w.log("create-failed %s", req.ID)
+		return nil, fmt.Errorf("fake failure creating %s", req.ID)
+	}
+	w.log("create %s", req.ID)
+	return &fakeSandbox{w: w, id: req.ID, service: req.Service.Name, exit: make(chan ExitStatus, 1)}, nil
+}
+
+func (f fakeRuntime) Adopt(ctx context.Context, rec *SandboxRecord) (Sandbox, error) {
+	f.w.log("adopt %s", rec.ID)
+	return &fakeSandbox{w: f.w, id: rec.ID, service: rec.Service, exit: make(chan ExitStatus, 1)}, nil
+}
+
+func (f fakeRuntime) Cleanup(ctx context.Context, rec *SandboxRecord) error {
+	f.w.log("cleanup %s", rec.ID)
+	return nil
+}
+
+type fakeNetworks struct{ w *fakeWorld }
+
+func (f fakeNetworks) EnsureNetwork(ctx context.Context, project string, n *spec.Network) (string, error) {
+	f.w.log("ensure-network %s", n.Name)
+	return "10.250.0.0/24", nil
+}
+func (f fakeNetworks) Attach(ctx context.Context, a AttachRequest) (Attachment, error) {
+	f.w.log("attach %s %s", ReplicaName(a.Service.Name, a.Replica), a.Network)
+	return Attachment{IP: "10.250.0.2", Interface: "eth0"}, nil
+}
+func (f fakeNetworks) Update(ctx context.Context, a AttachRequest) error {
+	f.w.log("network-update %s %s", ReplicaName(a.Service.Name, a.Replica), a.Network)
+	return nil
+}
+func (f fakeNetworks) Detach(ctx context.Context, project, network, service string, replica int) error {
+	f.w.log("detach %s %s", ReplicaName(service, replica), network)
+	return nil
+}
+func (f fakeNetworks) RemoveNetwork(ctx context.Context, project, network string) error {
+	f.w.log("remove-network %s", network)
+	return nil
+}
+func (f fakeNetworks) RemoveProject(ctx context.Context, project string) error {
+	f.w.log("remove-project %s", project)
+	return nil
+}
+func (f fakeNetworks) Files(project string, s *spec.Service, replica int) map[string][]byte {
+	return nil
+}
+
+type fakeHealth struct{ w *fakeWorld }
+
+func (f fakeHealth) Check(ctx context.Context, sb Sandbox, hc *spec.Healthcheck) error {
+	s := sb.(*fakeSandbox)
+	w := f.w
+	w.mu.Lock()
+	w.checks[s.service]++
+	ok := w.healthyAt[s.service] > 0 && w.checks[s.service] >= w.healthyAt[s.service]
+	w.mu.Unlock()
+	if ok {
+		w.log("healthy %s", s.id)
+		return nil
+	}
+	return fmt.Errorf("not yet")
+}
+
+func newFakeSupervisor(t *testing.T, w *fakeWorld) *Supervisor {
+	t.Helper()
+	b := DefaultBackoff()
+	b.Rand = nil
+	sv := &Supervisor{
+		Project: "shop", Store: NewStore(rootForTest(t)), Runtime: fakeRuntime{w}, Networks: fakeNetworks{w},
+		Parallel: 4, Backoff: b, DependencyTimeout: 5 * time.Second,
+	}
+	t.Cleanup(sv.Close)
+	return sv
+}

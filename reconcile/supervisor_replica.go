@@ -1,0 +1,359 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"nucleus/spec"
+)
+
+// startReplica creates, attaches and starts one replica, after its
+// depends_on conditions hold. afterExit says the replica is started again
+// after an exit (a restart for the back-off), not for a new configuration.
+func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, service string, n int, afterExit bool) error {
+	s := desired.Services[service]
+	if s == nil {
+		return fmt.Errorf("service %s is not in the project", service)
+	}
+	if err := sv.waitDependencies(ctx, desired, s); err != nil {
+		return err
+	}
+	// A leftover record (exited, or stale) is cleaned up first; its restart
+	// bookkeeping carries over.
+	var restart RestartState
+	old, err := sv.Store.LoadSandbox(sv.Project, service, n)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		restart = old.Restart
+		if err := sv.stopReplica(ctx, service, n); err != nil {
+			return err
+		}
+	}
+	if afterExit && old != nil {
+		restart = restart.Started(sv.now())
+	} else {
+		restart = RestartState{Total: restart.Total}
+	}
+
+	sb, err := sv.Runtime.Create(ctx, CreateRequest{
+		ID: ReplicaID(sv.Project, service, n), Project: sv.Project, Replica: n, Service: s,
+		Files: sv.Networks.Files(sv.Project, s, n),
+	})
+	if err != nil {
+		return fmt.Errorf("create sandbox: %w", err)
+	}
+	var atts []Attachment
+	undo := func(cause error) error {
+		for _, a := range atts {
+			logStepError("detach after failed start", sv.Networks.Detach(context.WithoutCancel(ctx), sv.Project, a.Network, service, n))
+		}
+		logStepError("stop after failed start", sb.Stop(context.WithoutCancel(ctx), s.StopSignal.Number(), 0))
+		return cause
+	}
+	for _, net := range slices.Sorted(maps.Keys(s.Networks)) {
+		a, err := sv.Networks.Attach(ctx, AttachRequest{Project: sv.Project, Network: net, Service: s, Replica: n, Pid: sb.Pid()})
+		if err != nil {
+			return undo(fmt.Errorf("attach to network %s: %w", net, err))
+		}
+		a.Network = net
+		atts = append(atts, a)
+	}
+	if err := sb.Start(); err != nil {
+		return undo(fmt.Errorf("start workload: %w", err))
+	}
+	initStart, err := ProcStartTime(sb.Pid())
+	if err != nil {
+		return undo(err)
+	}
+	raw, err := sb.Record()
+	if err != nil {
+		return undo(fmt.Errorf("runtime record: %w", err))
+	}
+	state := StateRunning
+	if s.Healthcheck != nil && sv.Health != nil {
+		state = StateStarting
+	}
+	rec := &SandboxRecord{
+		Project: sv.Project, Service: service, Replica: n, ID: ReplicaID(sv.Project, service, n),
+		InitPID: sb.Pid(), InitStart: initStart, Attachments: atts,
+		Hash: serviceHash(s), Applied: s, State: state, Restart: restart, StartedAt: sv.now(), Runtime: raw,
+	}
+	if err := sv.Store.SaveSandbox(rec); err != nil {
+		return undo(err)
+	}
+	sv.track(&replica{service: service, n: n, sb: sb, rec: rec})
+	return nil
+}
+
+// stopReplica stops one replica (or cleans up after a dead one), detaches
+// it from its networks and removes its record.
+func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) error {
+	key := ReplicaName(service, n)
+	sv.mu.Lock()
+	sv.init()
+	r := sv.replicas[key]
+	if r != nil {
+		r.stopping = true
+	}
+	sv.mu.Unlock()
+
+	rec, err := sv.Store.LoadSandbox(sv.Project, service, n)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r != nil && r.sb != nil:
+		if r.cancel != nil {
+			r.cancel()
+		}
+		sig, grace := r.rec.Applied.StopSignal.Number(), r.rec.Applied.StopGracePeriod.D()
+		if err := r.sb.Stop(ctx, sig, grace); err != nil {
+			return fmt.Errorf("stop %s: %w", key, err)
+		}
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	case rec != nil:
+		if err := sv.Runtime.Cleanup(ctx, rec); err != nil {
+			return fmt.Errorf("clean up %s: %w", key, err)
+		}
+	}
+	if rec != nil {
+		for _, a := range rec.Attachments {
+			if err := sv.Networks.Detach(ctx, sv.Project, a.Network, service, n); err != nil {
+				return fmt.Errorf("detach %s from %s: %w", key, a.Network, err)
+			}
+		}
+	}
+	if err := sv.Store.RemoveSandbox(sv.Project, service, n); err != nil {
+		return err
+	}
+	sv.mu.Lock()
+	if sv.replicas[key] == r {
+		delete(sv.replicas, key)
+	}
+	sv.broadcastLocked()
+	sv.mu.Unlock()
+	return nil
+}
+
+// updateReplica applies live fields in place: cgroup limits, then the
+// network side (ports, egress, aliases, DNS records). Same PID.
+func (sv *Supervisor) updateReplica(ctx context.Context, s *spec.Service, n int) error {
+	r := sv.live(s.Name, n)
+	if r == nil {
+		return fmt.Errorf("%s is not running under this supervisor", ReplicaName(s.Name, n))
+	}
+	if err := r.sb.UpdateResources(s.Resources); err != nil {
+		return fmt.Errorf("update resources: %w", err)
+	}
+	for _, net := range slices.Sorted(maps.Keys(s.Networks)) {
+		if err := sv.Networks.Update(ctx, AttachRequest{Project: sv.Project, Network: net, Service: s, Replica: n, Pid: r.sb.Pid()}); err != nil {
+			return fmt.Errorf("update network %s: %w", net, err)
+		}
+	}
+	return sv.setRecord(r, func(rec *SandboxRecord) { rec.Hash, rec.Applied = serviceHash(s), s })
+}
+
+// reattach attaches a running replica to a recreated network.
+func (sv *Supervisor) reattach(ctx context.Context, s *spec.Service, n int, network string) error {
+	r := sv.live(s.Name, n)
+	if r == nil {
+		return fmt.Errorf("%s is not running under this supervisor", ReplicaName(s.Name, n))
+	}
+	a, err := sv.Networks.Attach(ctx, AttachRequest{Project: sv.Project, Network: network, Service: s, Replica: n, Pid: r.sb.Pid()})
+	if err != nil {
+		return err
+	}
+	a.Network = network
+	return sv.setRecord(r, func(rec *SandboxRecord) {
+		rec.Attachments = slices.DeleteFunc(rec.Attachments, func(x Attachment) bool { return x.Network == network })
+		rec.Attachments = append(rec.Attachments, a)
+	})
+}
+
+func (sv *Supervisor) live(service string, n int) *replica {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.init()
+	r := sv.replicas[ReplicaName(service, n)]
+	if r == nil || r.sb == nil {
+		return nil
+	}
+	return r
+}
+
+// setRecord changes a replica's record, saves it and wakes waiters.
+func (sv *Supervisor) setRecord(r *replica, f func(*SandboxRecord)) error {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	f(r.rec)
+	sv.broadcastLocked()
+	return sv.Store.SaveSandbox(r.rec)
+}
+
+// monitor waits for the workload to exit. A deliberate stop ends quietly;
+// any other exit is recorded with its back-off and reported via OnChange,
+// so the next pass applies the restart policy.
+func (sv *Supervisor) monitor(r *replica) {
+	ex, err := r.sb.Wait()
+	sv.mu.Lock()
+	defer close(r.done)
+	if r.stopping || sv.closed {
+		// A deliberate stop, or a supervisor going away: not a crash.
+		sv.broadcastLocked()
+		sv.mu.Unlock()
+		return
+	}
+	if err != nil {
+		ex.Code = -1
+	}
+	now := sv.now()
+	rec := r.rec
+	rec.ExitCode = ex.Code
+	rec.Restart = sv.Backoff.Exited(rec.Restart, now)
+	restart, _ := ShouldRestart(rec.Applied.Restart, ExitInfo{Code: ex.Code, Restarts: rec.Restart.Restarts})
+	rec.State = StateExited
+	if restart {
+		rec.State, _ = sv.Backoff.Waiting(rec.Restart)
+	}
+	logStepError("record exit of "+rec.String(), sv.Store.SaveSandbox(rec))
+	if r.cancel != nil {
+		r.cancel()
+	}
+	sv.broadcastLocked()
+	sv.mu.Unlock()
+	sv.notify()
+	if restart {
+		sv.wakeAt(rec.Restart.NextAttempt)
+	}
+}
+
+// probe runs the health check: at once, then every interval. Failures in
+// the start period do not count; retries consecutive failures make the
+// replica unhealthy, one success makes it healthy.
+func (sv *Supervisor) probe(ctx context.Context, r *replica, hc *spec.Healthcheck) {
+	interval := orDefault(hc.Interval.D(), 30*time.Second)
+	timeout := orDefault(hc.Timeout.D(), 30*time.Second)
+	retries := max(hc.Retries, 1)
+	started := sv.now()
+	failures := 0
+	for {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		err := sv.Health.Check(cctx, r.sb, hc)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		var next RunState // "" keeps the current state
+		switch {
+		case err == nil:
+			failures, next = 0, StateHealthy
+		case sv.now().Sub(started) < hc.StartPeriod.D():
+		default:
+			failures++
+			if failures >= retries {
+				next = StateUnhealthy
+			}
+		}
+		sv.mu.Lock()
+		changed := next != "" && r.rec.State != next && r.rec.State.Alive() && !r.stopping
+		if changed {
+			r.rec.State = next
+			logStepError("record health of "+r.rec.String(), sv.Store.SaveSandbox(r.rec))
+			sv.broadcastLocked()
+		}
+		sv.mu.Unlock()
+		if changed && next == StateUnhealthy {
+			sv.notify()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// waitDependencies blocks until every depends_on condition of s holds.
+func (sv *Supervisor) waitDependencies(ctx context.Context, desired *spec.Project, s *spec.Service) error {
+	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
+		cond := s.DependsOn[dep].Condition
+		ds := desired.Services[dep]
+		if ds == nil {
+			return fmt.Errorf("dependency %s is not in the project", dep)
+		}
+		if err := sv.waitCondition(ctx, dep, max(ds.Replicas, 1), cond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errNotYet = errors.New("not yet")
+
+func (sv *Supervisor) waitCondition(ctx context.Context, dep string, replicas int, cond string) error {
+	timeout := orDefault(sv.DependencyTimeout, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		sv.mu.Lock()
+		sv.init()
+		err := sv.conditionLocked(dep, replicas, cond)
+		ch := sv.changed
+		sv.mu.Unlock()
+		if !errors.Is(err, errNotYet) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s to be %s: %w", dep, cond, ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// conditionLocked checks one depends_on condition over all replicas of
+// dep: nil when it holds, errNotYet while it may still, another error when
+// it cannot any more.
+func (sv *Supervisor) conditionLocked(dep string, replicas int, cond string) error {
+	for n := 1; n <= replicas; n++ {
+		r := sv.replicas[ReplicaName(dep, n)]
+		if r == nil {
+			return errNotYet
+		}
+		st := r.rec.State
+		switch cond {
+		case spec.ConditionHealthy:
+			if sv.Health == nil && st.Alive() {
+				continue
+			}
+			if st != StateHealthy {
+				return errNotYet
+			}
+		case spec.ConditionCompleted:
+			if st.Alive() {
+				return errNotYet
+			}
+			if r.rec.ExitCode != 0 {
+				return fmt.Errorf("dependency %s exited with code %d, expected %s", ReplicaName(dep, n), r.rec.ExitCode, cond)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
+	"nucleus/spec"
+)
+
+func rootForTest(t *testing.T) rootdir.Root { return testutil.TempRoot(t) }
+
+func mustPass(t *testing.T, sv *Supervisor, p *spec.Project) []Step {
+	t.Helper()
+	steps, err := sv.Pass(context.Background(), p)
+	if err != nil {
+		t.Fatalf("pass: %v", err)
+	}
+	return steps
+}
+
+func TestSupervisorDependencyOrderAndBoundedParallelism(t *testing.T) {
+	w := newFakeWorld()
+	w.createDelay = 30 * time.Millisecond
+	sv := newFakeSupervisor(t, w)
+	sv.Parallel = 2
+	p := project(nil, svc("a1"), svc("a2"), svc("a3"), svc("a4"),
+		svc("web", dependsOn("a1", false), dependsOn("a2", false), dependsOn("a3", false), dependsOn("a4", false)))
+	mustPass(t, sv, p)
+	if w.maxCreating != 2 {
+		t.Errorf("at most %d sandboxes were created at once, want exactly Parallel=2", w.maxCreating)
+	}
+	web := w.index("create shop-web-1")
+	for _, a := range []string{"a1", "a2", "a3", "a4"} {
+		if i := w.index("start shop-" + a + "-1"); i < 0 || i > web {
+			t.Errorf("%s started at event %d, web created at %d: dependency order broken\n%v", a, i, web, w.Events())
+		}
+	}
+	if w.index("ensure-network default") > w.index("create shop-a1-1") {
+		t.Errorf("network ensured after the first sandbox: %v", w.Events())
+	}
+	// What was applied is recorded: the next plan is empty.
+	if steps := mustPass(t, sv, p); len(steps) != 0 {
+		t.Fatalf("second pass planned %v, want nothing", steps)
+	}
+}
+
+func TestSupervisorWaitsForHealthyDependency(t *testing.T) {
+	w := newFakeWorld()
+	w.healthyAt["db"] = 4
+	sv := newFakeSupervisor(t, w)
+	sv.Health = fakeHealth{w}
+	db := svc("db")
+	db.Healthcheck = &spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "true"}, Interval: spec.Duration(10 * time.Millisecond), Retries: 3}
+	web := svc("web")
+	web.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}
+	mustPass(t, sv, project(nil, db, web))
+	h, c := w.index("healthy shop-db-1"), w.index("create shop-web-1")
+	if h < 0 || c < h {
+		t.Fatalf("web created at event %d, db healthy at %d; want web after healthy:\n%v", c, h, w.Events())
+	}
+	recs, _ := sv.Store.LoadSandboxes("shop")
+	if recs[0].Service != "db" || recs[0].State != StateHealthy {
+		t.Fatalf("db record state = %s, want healthy", recs[0].State)
+	}
+}
+
+func TestSupervisorCompletedDependency(t *testing.T) {
+	for _, code := range []int{0, 3} {
+		t.Run(fmt.Sprint("exit", code), func(t *testing.T) {
+			w := newFakeWorld()
+			w.exitAfter["migrate"] = fakeExit{after: 30 * time.Millisecond, code: code}
+			sv := newFakeSupervisor(t, w)
+			web := svc("web")
+			web.DependsOn = map[string]spec.Dependency{"migrate": {Condition: spec.ConditionCompleted}}
+			_, err := sv.Pass(context.Background(), project(nil, svc("migrate"), web))
+			exit, create := w.index("exit shop-migrate-1"), w.index("create shop-web-1")
+			if code == 0 {
+				if err != nil || exit < 0 || create < exit {
+					t.Fatalf("err %v; web created at %d, migrate exited at %d:\n%v", err, create, exit, w.Events())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "exited with code 3") || create >= 0 {
+				t.Fatalf("a failed migration must block web: err %v, events %v", err, w.Events())
+			}
+		})
+	}
+}
+
+func TestSupervisorFailedDependencySkipsDependents(t *testing.T) {
+	w := newFakeWorld()
+	w.failCreate["db"] = true
+	sv := newFakeSupervisor(t, w)
+	p := project(nil, svc("db"), svc("cache"), svc("web", dependsOn("db", false)), svc("api", dependsOn("web", false)))
+	_, err := sv.Pass(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "start web: new service: skipped: dependency db failed") ||
+		!strings.Contains(err.Error(), "skipped: dependency web failed") {
+		t.Fatalf("error = %v", err)
+	}
+	if w.index("create shop-cache-1") < 0 || w.index("create shop-web-1") >= 0 || w.index("create shop-api-1") >= 0 {
+		t.Fatalf("independent cache must start, web and api must not: %v", w.Events())
+	}
+}
+
+func TestSupervisorRestartAndLiveUpdate(t *testing.T) {
+	w := newFakeWorld()
+	sv := newFakeSupervisor(t, w)
+	mustPass(t, sv, project(nil, svc("db"), svc("web", memory(256<<20))))
+	before := len(w.Events())
+
+	changed := project(nil, svc("db"), svc("web", memory(512<<20)))
+	steps := mustPass(t, sv, changed)
+	if len(steps) != 1 || steps[0].Action != ActionUpdate {
+		t.Fatalf("memory change planned %v", steps)
+	}
+	ev := w.Events()[before:]
+	if len(ev) != 2 || ev[0] != "update shop-web-1 memory=512M" || ev[1] != "network-update web-1 default" {
+		t.Fatalf("live update events %v", ev)
+	}
+
+	env := project(nil, svc("db"), svc("web", memory(512<<20)))
+	env.Services["web"].Environment["MODE"] = "prod"
+	before = len(w.Events())
+	mustPass(t, sv, env)
+	ev = w.Events()[before:]
+	want := []string{"stop shop-web-1", "detach web-1 default", "create shop-web-1", "attach web-1 default", "start shop-web-1"}
+	if strings.Join(ev, "|") != strings.Join(want, "|") {
+		t.Fatalf("restart events %v, want %v", ev, want)
+	}
+	if steps := mustPass(t, sv, env); len(steps) != 0 {
+		t.Fatalf("after the restart the plan is %v, want nothing", steps)
+	}
+}
+
+func TestSupervisorCrashBacksOffThroughTheLoop(t *testing.T) {
+	w := newFakeWorld()
+	w.exitAfter["worker"] = fakeExit{after: 5 * time.Millisecond, code: 1}
+	sv := newFakeSupervisor(t, w)
+	sv.Backoff.Initial, sv.Backoff.Max = 40*time.Millisecond, time.Second
+	p := project(nil, svc("worker", restartPolicy(spec.RestartAlways, 0)))
+	loop := NewLoop(func(ctx context.Context) { sv.Pass(ctx, p) })
+	sv.OnChange = loop.Mark
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { loop.Run(ctx); close(stopped) }()
+	loop.Mark()
+	waitFor(t, "four starts of the crashing worker", func() bool { return w.count("start shop-worker-1") >= 4 })
+	cancel()
+	<-stopped
+
+	// The waits between an exit and the next start double: 40, 80, 160 ms.
+	g := w.gaps("exit shop-worker-1", "start shop-worker-1")
+	if len(g) < 3 {
+		t.Fatalf("gaps %v", g)
+	}
+	for i, want := range []time.Duration{40, 80, 160} {
+		if want *= time.Millisecond; g[i] < want {
+			t.Errorf("wait before restart %d = %v, shorter than the back-off %v (all %v)", i+1, g[i], want, g)
+		}
+	}
+	if g[1] < g[0]*3/2 || g[2] < g[1]*3/2 {
+		t.Errorf("waits before restarts %v do not grow (doubling expected)", g)
+	}
+	// Four starts are the first start and three restarts.
+	recs, _ := sv.Store.LoadSandboxes("shop")
+	if len(recs) != 1 || recs[0].Restart.Total != 3 || recs[0].Restart.Restarts != 3 {
+		t.Fatalf("worker record restarts = %+v, want 3 (consecutive and total)", recs[0].Restart)
+	}
+}
+
+func TestSupervisorDownReverseOrder(t *testing.T) {
+	w := newFakeWorld()
+	sv := newFakeSupervisor(t, w)
+	mustPass(t, sv, project(nil, svc("db"), svc("web", dependsOn("db", false)), svc("edge", dependsOn("web", false))))
+	if err := sv.Down(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e, wb, d := w.index("stop shop-edge-1"), w.index("stop shop-web-1"), w.index("stop shop-db-1")
+	if !(e >= 0 && e < wb && wb < d) {
+		t.Fatalf("stop order edge %d, web %d, db %d; want edge < web < db: %v", e, wb, d, w.Events())
+	}
+	if w.index("remove-network default") < d || w.index("remove-project shop") < 0 {
+		t.Fatalf("network removed before its sandboxes, or project not removed: %v", w.Events())
+	}
+	if ps, _ := sv.Store.Projects(); len(ps) != 0 {
+		t.Fatalf("records left after down: %v", ps)
+	}
+}
