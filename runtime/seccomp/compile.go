@@ -142,3 +142,10 @@ func KnownSyscall(name string) bool {
 	_, err := libseccomp.GetSyscallFromName(name)
 	return err == nil
 }
+
+// syscallNumber is the native number of a syscall (negative: a pseudo
+// number for a syscall the native architecture lacks).
+func syscallNumber(name string) (int, error) {
+	nr, err := libseccomp.GetSyscallFromName(name)
+	return int(nr), err
+}
