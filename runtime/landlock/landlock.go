@@ -83,10 +83,13 @@ func ABI() int {
 	return v
 }
 
+// kernelABI is ABI, replaceable in tests.
+var kernelABI = ABI
+
 // effectiveABI is the ABI this package enforces: the kernel's, capped at
 // the newest one go-landlock knows.
 func effectiveABI() int {
-	v := ABI()
+	v := kernelABI()
 	if v > len(configs) {
 		v = len(configs)
 	}

@@ -369,3 +369,35 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// The rules are accepted by the kernel for every ABI up to the kernel's:
+// on an older kernel the same rules lose the rights it does not know.
+func TestRulesValidForEveryABI(t *testing.T) {
+	requireLandlock(t)
+	self, _ := os.Executable()
+	rules := DefaultRules([]string{"/usr", "/etc", filepath.Dir(self)}, []string{t.TempDir()})
+	for abi := 1; abi <= effectiveABI(); abi++ {
+		lr, err := compile(rules, abi)
+		if err != nil {
+			t.Fatalf("ABI %d: %v", abi, err)
+		}
+		fd, _, err := config(abi).NewRulesetFD(lr...)
+		if err != nil {
+			t.Errorf("ABI %d: kernel refused the ruleset: %v", abi, err)
+			continue
+		}
+		unix.Close(fd)
+	}
+}
+
+func TestNoLandlockIsAnError(t *testing.T) {
+	old := kernelABI
+	kernelABI = func() int { return 0 }
+	defer func() { kernelABI = old }()
+	if _, err := Apply(DefaultRules(nil, nil)); err == nil || !strings.Contains(err.Error(), "no Landlock") {
+		t.Errorf("Apply without Landlock: %v, want an error", err)
+	}
+	if _, err := ApplyThread(DefaultRules(nil, nil)); err == nil {
+		t.Error("ApplyThread without Landlock succeeded")
+	}
+}
