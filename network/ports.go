@@ -65,7 +65,7 @@ func (m *Manager) checkPorts(project string, ports []spec.Port, others []*Attach
 		}
 		if !loaded {
 			var err error
-			if theirs, err = nft.Forwards(TablePrefix); err != nil {
+			if theirs, err = nft.Forwards(TablePrefix, tableName(m.root, project)); err != nil {
 				return err
 			}
 			loaded = true

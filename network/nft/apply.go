@@ -1,6 +1,9 @@
 package nft
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Base chains of the ip table.
+// Base chains of the ip table, and the bridge table's one chain.
 var baseChains = []struct {
 	name string
 	typ  nftables.ChainType
@@ -27,10 +30,104 @@ var baseChains = []struct {
 	{"input", nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter},
 }
 
-// Apply makes the kernel's tables NAME match t, in one atomic batch:
-// base chains are flushed and refilled, per-sandbox chains are refilled,
-// sets and counters are created when missing (so learnt addresses and
-// counts survive updates) and those of departed sandboxes are deleted.
+const spoofChain = "antispoof"
+
+// A group is the base-chain rules that belong to one thing (the table
+// itself, a network, a sandbox). Every rule of a group carries the comment
+// "g KEY HASH"; a group whose hash is unchanged is left alone, so adding a
+// sandbox only adds rules. (Deleting rules makes the kernel's commit wait
+// for an RCU grace period, about 10-20 ms here, which would dominate the
+// start of a sandbox.)
+type group struct {
+	key, hash string
+	rules     []baseRule
+	sandbox   *Sandbox // for sandbox groups: its chains are refilled when the hash changes
+	network   *Network
+}
+
+type baseRule struct {
+	bridge bool // in the bridge table's antispoof chain
+	chain  string
+	exprs  []expr.Any
+	first  bool // insert at the top of the chain
+}
+
+func sandboxChain(id string) string { return "pf_" + id }
+
+// ForwardChain names the chain holding a sandbox's DNAT rules.
+func ForwardChain(id string) string { return sandboxChain(id) }
+
+func hashOf(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6])
+}
+
+// groups lists what the base chains should hold, in order.
+func groups(t *Table) []*group {
+	base := &group{key: "base"}
+	for _, ch := range []string{"forward", "input"} {
+		base.rules = append(base.rules, baseRule{chain: ch, exprs: cat(ctEstablished(), []expr.Any{accept()}), first: true})
+	}
+	base.hash = "1"
+	out := []*group{base}
+	for i := range t.Networks {
+		n := &t.Networks[i]
+		g := &group{key: "net:" + n.Bridge, network: n,
+			hash: hashOf([]any{n.Bridge, n.Subnet.String(), n.Gateway.String(), n.Internal})}
+		if !n.Internal {
+			g.rules = append(g.rules, baseRule{chain: "postrouting", exprs: cat(addrIn(offSaddr, n.Subnet, false), oifname(n.Bridge, true), []expr.Any{&expr.Masq{}})})
+		}
+		// DNATed traffic from the host's loopback, or from the subnet itself
+		// (hairpin), must come back through the host: masquerade it.
+		g.rules = append(g.rules,
+			baseRule{chain: "postrouting", exprs: cat(oifname(n.Bridge, false), ctDNAT(), addrIn(offSaddr, mustCIDR("127.0.0.0/8"), false), []expr.Any{&expr.Masq{}})},
+			baseRule{chain: "postrouting", exprs: cat(oifname(n.Bridge, false), ctDNAT(), addrIn(offSaddr, n.Subnet, false), []expr.Any{&expr.Masq{}})})
+		if n.Internal {
+			// No way out: only the embedded DNS on the gateway answers.
+			for _, p := range []string{"udp", "tcp"} {
+				g.rules = append(g.rules, baseRule{chain: "input", exprs: cat(iifname(n.Bridge), addrIs(offDaddr, n.Gateway, false), l4proto(p), dport(53, 53), []expr.Any{accept()})})
+			}
+			g.rules = append(g.rules,
+				baseRule{chain: "input", exprs: cat(iifname(n.Bridge), rejectTCP())},
+				baseRule{chain: "input", exprs: cat(iifname(n.Bridge), []expr.Any{rejectAdmin()})},
+				baseRule{chain: "forward", exprs: cat(iifname(n.Bridge), oifname(n.Bridge, true), rejectTCP())},
+				baseRule{chain: "forward", exprs: cat(iifname(n.Bridge), oifname(n.Bridge, true), []expr.Any{rejectAdmin()})})
+		}
+		out = append(out, g)
+		for j := range n.Sandboxes {
+			s := &n.Sandboxes[j]
+			sg := &group{key: "sb:" + s.ID, sandbox: s, network: n,
+				hash: hashOf([]any{*s, n.Bridge, n.Subnet.String(), n.Gateway.String()})}
+			if len(s.Forwards) > 0 {
+				for _, ch := range []string{"prerouting", "output"} {
+					sg.rules = append(sg.rules, baseRule{chain: ch, exprs: []expr.Any{jump(sandboxChain(s.ID))}})
+				}
+			}
+			if s.Egress != nil {
+				// Everything it sends, to other hosts or to the host itself.
+				j := cat(iifname(n.Bridge), addrIs(offSaddr, s.IP, false), []expr.Any{jump(EgressChain(s.ID))})
+				sg.rules = append(sg.rules, baseRule{chain: "forward", exprs: j}, baseRule{chain: "input", exprs: j})
+				// Anti-spoofing: only its own IPv4 address may leave its veth, and no IPv6.
+				proto := func(p uint16) []expr.Any {
+					return []expr.Any{&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
+						&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p)}}
+				}
+				sg.rules = append(sg.rules,
+					baseRule{bridge: true, chain: spoofChain, exprs: cat(iifname(s.HostIf), proto(unix.ETH_P_IP), addrIs(offSaddr, s.IP, true), []expr.Any{drop()})},
+					baseRule{bridge: true, chain: spoofChain, exprs: cat(iifname(s.HostIf), proto(unix.ETH_P_IPV6), []expr.Any{drop()})})
+			}
+			out = append(out, sg)
+		}
+	}
+	return out
+}
+
+// Apply makes the kernel's tables NAME match t, in one atomic batch.
+// Only what changed is touched: groups of base-chain rules whose hash
+// differs are replaced, a changed sandbox's own chains are refilled,
+// sets and counters survive (learnt addresses and counts are kept), and
+// what belongs to departed sandboxes and networks is deleted.
 func Apply(t *Table) error {
 	c, err := nftables.New()
 	if err != nil {
@@ -38,149 +135,164 @@ func Apply(t *Table) error {
 	}
 	ip := &nftables.Table{Name: t.Name, Family: nftables.TableFamilyIPv4}
 	br := &nftables.Table{Name: t.Name, Family: nftables.TableFamilyBridge}
-	have, err := existing(c, ip)
+	have, err := readTable(c, ip, br)
 	if err != nil {
 		return err
 	}
-
-	c.AddTable(ip)
-	c.AddTable(br)
-	chains := map[string]*nftables.Chain{}
-	for _, b := range baseChains {
-		ch := c.AddChain(&nftables.Chain{Name: b.name, Table: ip, Type: b.typ, Hooknum: b.hook, Priority: b.prio})
-		c.FlushChain(ch)
-		chains[b.name] = ch
+	b := &batch{c: c, ip: ip, br: br, chains: map[string]*nftables.Chain{}}
+	if !have.ipTable {
+		c.AddTable(ip)
 	}
-	spoof := c.AddChain(&nftables.Chain{Name: "antispoof", Table: br, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(-300)})
-	c.FlushChain(spoof)
+	if !have.brTable {
+		c.AddTable(br)
+	}
+	for _, bc := range baseChains {
+		ch := &nftables.Chain{Name: bc.name, Table: ip, Type: bc.typ, Hooknum: bc.hook, Priority: bc.prio}
+		if !have.chains[bc.name] {
+			c.AddChain(ch)
+			b.dirty = true
+		}
+		b.chains[bc.name] = ch
+	}
+	spoof := &nftables.Chain{Name: spoofChain, Table: br, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(-300)}
+	if !have.brChain {
+		c.AddChain(spoof)
+		b.dirty = true
+	}
+	b.chains["br:"+spoofChain] = spoof
 
-	// Which per-sandbox objects should exist.
-	want := map[string]bool{}
-	for _, n := range t.Networks {
-		for _, s := range n.Sandboxes {
+	want := groups(t)
+	wantKeys := map[string]*group{}
+	for _, g := range want {
+		wantKeys[g.key] = g
+	}
+	// 1. Rules of groups that are gone or changed.
+	for key, rules := range have.groups {
+		if g := wantKeys[key]; g == nil || g.hash != have.hashes[key] {
+			for _, r := range rules {
+				if err := c.DelRule(r); err != nil {
+					return fmt.Errorf("nftables: delete rule of %s: %w", key, err)
+				}
+				b.dirty = true
+			}
+		}
+	}
+	// 2. Objects of departed sandboxes (nothing references them any more).
+	wantObj := map[string]bool{}
+	for _, g := range want {
+		if s := g.sandbox; s != nil {
+			wantObj[sandboxChain(s.ID)], wantObj[EgressChain(s.ID)] = true, true
 			if s.Egress != nil {
-				want[EgressChain(s.ID)] = true
-				want[DenyCounter(s.ID)] = true
+				wantObj[DenyCounter(s.ID)] = true
 				if s.Egress.Domains {
-					want[DomainSet(s.ID)] = true
+					wantObj[DomainSet(s.ID)] = true
 				}
 			}
 		}
 	}
-	// Departed sandboxes: their chains go first (they reference sets and counters).
 	for name := range have.chains {
-		if strings.HasPrefix(name, "eg_") && !want[name] {
+		if (strings.HasPrefix(name, "pf_") || strings.HasPrefix(name, "eg_")) && !wantObj[name] {
 			ch := &nftables.Chain{Name: name, Table: ip}
 			c.FlushChain(ch)
 			c.DelChain(ch)
+			b.dirty = true
 		}
 	}
+	// 3. Changed and new groups.
+	for _, g := range want {
+		if _, ok := have.groups[g.key]; ok && g.hash == have.hashes[g.key] {
+			continue
+		}
+		if g.sandbox != nil {
+			if err := b.fillSandbox(g.network, g.sandbox, have); err != nil {
+				return err
+			}
+		}
+		comment := userdata.AppendString(nil, userdata.TypeComment, "g "+g.key+" "+g.hash)
+		for _, r := range g.rules {
+			ch := b.chains[r.chain]
+			tbl := ip
+			if r.bridge {
+				ch, tbl = b.chains["br:"+r.chain], br
+			}
+			rule := &nftables.Rule{Table: tbl, Chain: ch, Exprs: r.exprs, UserData: comment}
+			if r.first {
+				c.InsertRule(rule)
+			} else {
+				c.AddRule(rule)
+			}
+		}
+		b.dirty = true
+	}
+	// Sets and counters of departed sandboxes go last: the chains using them
+	// were deleted or refilled above in this same transaction.
 	for name := range have.sets {
-		if !want[name] {
+		if !wantObj[name] {
 			c.DelSet(&nftables.Set{Name: name, Table: ip})
+			b.dirty = true
 		}
 	}
 	for name := range have.counters {
-		if !want[name] {
+		if !wantObj[name] {
 			c.DeleteObject(&nftables.CounterObj{Name: name, Table: ip})
+			b.dirty = true
 		}
 	}
-
-	sets := map[string]*nftables.Set{}
-	for _, n := range t.Networks {
-		for _, s := range n.Sandboxes {
-			if s.Egress == nil {
-				continue
-			}
-			if !have.counters[DenyCounter(s.ID)] {
-				c.AddObj(&nftables.CounterObj{Table: ip, Name: DenyCounter(s.ID)})
-			}
-			if s.Egress.Domains {
-				set := &nftables.Set{Table: ip, Name: DomainSet(s.ID), KeyType: nftables.TypeIPAddr, HasTimeout: true}
-				if have.sets[set.Name] {
-					set = have.setObjs[set.Name]
-				} else if err := c.AddSet(set, nil); err != nil {
-					return fmt.Errorf("nftables set %s: %w", set.Name, err)
-				}
-				sets[s.ID] = set
-			}
-			ch := c.AddChain(&nftables.Chain{Name: EgressChain(s.ID), Table: ip})
-			c.FlushChain(ch)
-			for _, r := range egressRules(n, s, sets[s.ID]) {
-				c.AddRule(&nftables.Rule{Table: ip, Chain: ch, Exprs: r})
-			}
-			// Anti-spoofing: only its own IPv4 address (and ARP) may leave its veth.
-			c.AddRule(&nftables.Rule{Table: br, Chain: spoof, Exprs: cat(iifname(s.HostIf),
-				[]expr.Any{&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
-					&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(unix.ETH_P_IP)}},
-				addrIs(offSaddr, s.IP, true), []expr.Any{drop()})})
-			c.AddRule(&nftables.Rule{Table: br, Chain: spoof, Exprs: cat(iifname(s.HostIf),
-				[]expr.Any{&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
-					&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(unix.ETH_P_IPV6)}},
-				[]expr.Any{drop()})})
-		}
+	if !b.dirty {
+		return nil
 	}
-
-	addBaseRules(c, ip, chains, t)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("apply nftables table %s: %w", t.Name, err)
 	}
 	return nil
 }
 
-func addBaseRules(c *nftables.Conn, ip *nftables.Table, chains map[string]*nftables.Chain, t *Table) {
-	add := func(chain string, e []expr.Any, comment string) {
-		r := &nftables.Rule{Table: ip, Chain: chains[chain], Exprs: e}
-		if comment != "" {
-			r.UserData = userdata.AppendString(nil, userdata.TypeComment, comment)
-		}
-		c.AddRule(r)
-	}
-	add("forward", cat(ctEstablished(), []expr.Any{accept()}), "")
-	add("input", cat(ctEstablished(), []expr.Any{accept()}), "")
+type batch struct {
+	c      *nftables.Conn
+	ip, br *nftables.Table
+	chains map[string]*nftables.Chain
+	dirty  bool
+}
 
-	for _, n := range t.Networks {
-		// Port forwards, in prerouting (other hosts and namespaces) and
-		// output (the host itself, including 127.0.0.1).
-		for _, s := range n.Sandboxes {
-			for _, f := range s.Forwards {
-				for _, e := range dnatRules(s, f) {
-					add("prerouting", e, ForwardComment(f))
-					add("output", e, "")
-				}
-			}
-		}
-		if !n.Internal {
-			add("postrouting", cat(addrIn(offSaddr, n.Subnet, false), oifname(n.Bridge, true), []expr.Any{&expr.Masq{}}), "")
-		}
-		// DNATed traffic from the host's loopback, or from the subnet itself
-		// (hairpin), must come back through the host: masquerade it.
-		lo := mustCIDR("127.0.0.0/8")
-		add("postrouting", cat(oifname(n.Bridge, false), ctDNAT(), addrIn(offSaddr, lo, false), []expr.Any{&expr.Masq{}}), "")
-		add("postrouting", cat(oifname(n.Bridge, false), ctDNAT(), addrIn(offSaddr, n.Subnet, false), []expr.Any{&expr.Masq{}}), "")
-
-		// Egress: everything a restricted sandbox sends, to other hosts or
-		// to the host itself, goes through its chain.
-		for _, s := range n.Sandboxes {
-			if s.Egress == nil {
-				continue
-			}
-			j := cat(iifname(n.Bridge), addrIs(offSaddr, s.IP, false), []expr.Any{jump(EgressChain(s.ID))})
-			add("forward", j, "")
-			add("input", j, "")
-		}
-		if n.Internal {
-			// No way out: only the embedded DNS on the gateway answers.
-			for _, p := range []string{"udp", "tcp"} {
-				add("input", cat(iifname(n.Bridge), addrIs(offDaddr, n.Gateway, false), l4proto(p), dport(53, 53), []expr.Any{accept()}), "")
-			}
-			add("input", cat(iifname(n.Bridge), rejectTCP()), "")
-			add("input", cat(iifname(n.Bridge), []expr.Any{rejectAdmin()}), "")
-			add("forward", cat(iifname(n.Bridge), oifname(n.Bridge, true), rejectTCP()), "")
-			add("forward", cat(iifname(n.Bridge), oifname(n.Bridge, true), []expr.Any{rejectAdmin()}), "")
+// fillSandbox (re)creates a sandbox's own chains: pf_ID with its DNAT
+// rules and eg_ID with its egress policy, plus its set and counter.
+func (b *batch) fillSandbox(n *Network, s *Sandbox, have *tableState) error {
+	c := b.c
+	pf := &nftables.Chain{Name: sandboxChain(s.ID), Table: b.ip}
+	eg := &nftables.Chain{Name: EgressChain(s.ID), Table: b.ip}
+	for _, ch := range []*nftables.Chain{pf, eg} {
+		if have.chains[ch.Name] {
+			c.FlushChain(ch)
+		} else {
+			c.AddChain(ch)
 		}
 	}
+	for _, f := range s.Forwards {
+		comment := userdata.AppendString(nil, userdata.TypeComment, ForwardComment(f))
+		for _, e := range dnatRules(*s, f) {
+			c.AddRule(&nftables.Rule{Table: b.ip, Chain: pf, Exprs: e, UserData: comment})
+		}
+	}
+	if s.Egress == nil {
+		return nil
+	}
+	if !have.counters[DenyCounter(s.ID)] {
+		c.AddObj(&nftables.CounterObj{Table: b.ip, Name: DenyCounter(s.ID)})
+	}
+	var set *nftables.Set
+	if s.Egress.Domains {
+		set = &nftables.Set{Table: b.ip, Name: DomainSet(s.ID), KeyType: nftables.TypeIPAddr, HasTimeout: true}
+		if !have.sets[set.Name] {
+			if err := c.AddSet(set, nil); err != nil {
+				return fmt.Errorf("nftables set %s: %w", set.Name, err)
+			}
+		}
+	}
+	for _, r := range egressRules(*n, *s, set) {
+		c.AddRule(&nftables.Rule{Table: b.ip, Chain: eg, Exprs: r})
+	}
+	return nil
 }
 
 // dnatRules returns the DNAT rule(s) for one forward. When the port
@@ -256,8 +368,8 @@ func egressRules(n Network, s Sandbox, set *nftables.Set) [][]expr.Any {
 	return out
 }
 
-// ForwardComment tags a prerouting DNAT rule so that other projects (any
-// state root) can see which host ports are taken: "pf PROTO HOSTIP START END".
+// ForwardComment tags a DNAT rule so that other projects (any state root)
+// can see which host ports are taken: "pf PROTO HOSTIP START END".
 func ForwardComment(f Forward) string {
 	host := "0.0.0.0"
 	if f.HostIP != nil {
@@ -270,47 +382,80 @@ func ForwardComment(f Forward) string {
 	return "pf " + f.Proto + " " + host + " " + strconv.Itoa(f.HostPort) + " " + strconv.Itoa(end)
 }
 
-type existingObjs struct {
-	chains, sets, counters map[string]bool
-	setObjs                map[string]*nftables.Set
+// tableState is what the kernel holds of a project's tables.
+type tableState struct {
+	ipTable, brTable, brChain bool
+	chains, sets, counters    map[string]bool
+	groups                    map[string][]*nftables.Rule // base-chain rules by group key
+	hashes                    map[string]string
 }
 
-// existing lists the chains, sets and counters of table t (empty when the
-// table does not exist yet).
-func existing(c *nftables.Conn, t *nftables.Table) (existingObjs, error) {
-	e := existingObjs{chains: map[string]bool{}, sets: map[string]bool{}, counters: map[string]bool{}, setObjs: map[string]*nftables.Set{}}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+func readTable(c *nftables.Conn, ip, br *nftables.Table) (*tableState, error) {
+	s := &tableState{chains: map[string]bool{}, sets: map[string]bool{}, counters: map[string]bool{},
+		groups: map[string][]*nftables.Rule{}, hashes: map[string]string{}}
+	tables, err := c.ListTables()
 	if err != nil {
-		return e, fmt.Errorf("list nftables chains: %w", err)
+		return nil, fmt.Errorf("list nftables tables: %w", err)
 	}
-	found := false
-	for _, ch := range chains {
-		if ch.Table.Name == t.Name {
-			e.chains[ch.Name] = true
-			found = true
+	for _, t := range tables {
+		if t.Name == ip.Name && t.Family == ip.Family {
+			s.ipTable = true
+		}
+		if t.Name == br.Name && t.Family == br.Family {
+			s.brTable = true
 		}
 	}
-	if !found {
-		if _, err := c.ListTableOfFamily(t.Name, t.Family); err != nil {
-			return e, nil // no table yet
+	collect := func(t *nftables.Table, chain string) error {
+		rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})
+		if err != nil {
+			return fmt.Errorf("list rules of %s: %w", chain, err)
+		}
+		for _, r := range rules {
+			cm, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+			f := strings.Fields(cm)
+			if len(f) == 3 && f[0] == "g" {
+				s.groups[f[1]] = append(s.groups[f[1]], r)
+				s.hashes[f[1]] = f[2]
+			}
+		}
+		return nil
+	}
+	if s.ipTable {
+		chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+		if err != nil {
+			return nil, fmt.Errorf("list nftables chains: %w", err)
+		}
+		for _, ch := range chains {
+			if ch.Table.Name == ip.Name {
+				s.chains[ch.Name] = true
+				if ch.Hooknum != nil {
+					if err := collect(ip, ch.Name); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		sets, err := c.GetSets(ip)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("list nftables sets of %s: %w", ip.Name, err)
+		}
+		for _, st := range sets {
+			s.sets[st.Name] = true
+		}
+		objs, err := c.GetObjects(ip)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("list nftables objects of %s: %w", ip.Name, err)
+		}
+		for _, o := range objs {
+			if co, ok := o.(*nftables.CounterObj); ok {
+				s.counters[co.Name] = true
+			}
 		}
 	}
-	sets, err := c.GetSets(t)
-	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return e, fmt.Errorf("list nftables sets of %s: %w", t.Name, err)
-	}
-	for _, s := range sets {
-		e.sets[s.Name] = true
-		e.setObjs[s.Name] = s
-	}
-	objs, err := c.GetObjects(t)
-	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return e, fmt.Errorf("list nftables objects of %s: %w", t.Name, err)
-	}
-	for _, o := range objs {
-		if co, ok := o.(*nftables.CounterObj); ok {
-			e.counters[co.Name] = true
+	if s.brTable {
+		if err := collect(br, spoofChain); err == nil {
+			s.brChain = true
 		}
 	}
-	return e, nil
+	return s, nil
 }

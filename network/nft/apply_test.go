@@ -52,7 +52,7 @@ func TestApplyUpdateDelete(t *testing.T) {
 	if br := listTable(t, "bridge", name); !strings.Contains(br, `iifname "nctestv0"`) {
 		t.Errorf("bridge table lacks anti-spoofing:\n%s", br)
 	}
-	fw, err := Forwards("nucleus_test_")
+	fw, err := Forwards("nucleus_test_", "")
 	if err != nil || len(fw) != 2 {
 		t.Fatalf("Forwards = %v, %v; want the 2 forwards", fw, err)
 	}

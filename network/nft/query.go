@@ -160,9 +160,10 @@ type InUse struct {
 	Start, End int
 }
 
-// Forwards lists the port forwards of every ip table whose name starts with
-// prefix (other projects, other state roots), read from the rule comments.
-func Forwards(prefix string) ([]InUse, error) {
+// Forwards lists the port forwards (chains pf_*) of every ip table whose
+// name starts with prefix (other projects, other state roots), except the
+// table skip, read from the rule comments.
+func Forwards(prefix, skip string) ([]InUse, error) {
 	c, err := nftables.New()
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
@@ -171,14 +172,25 @@ func Forwards(prefix string) ([]InUse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list nftables tables: %w", err)
 	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, fmt.Errorf("list nftables chains: %w", err)
+	}
 	var out []InUse
 	for _, t := range ts {
-		if !strings.HasPrefix(t.Name, prefix) {
+		if !strings.HasPrefix(t.Name, prefix) || t.Name == skip {
 			continue
 		}
-		rules, err := c.GetRules(t, &nftables.Chain{Name: "prerouting", Table: t})
-		if err != nil {
-			continue // table without our chains (being built or removed)
+		var rules []*nftables.Rule
+		for _, ch := range chains {
+			if ch.Table.Name != t.Name || !strings.HasPrefix(ch.Name, "pf_") {
+				continue
+			}
+			rs, err := c.GetRules(t, ch)
+			if err != nil {
+				continue // removed meanwhile
+			}
+			rules = append(rules, rs...)
 		}
 		for _, r := range rules {
 			s, ok := userdata.GetString(r.UserData, userdata.TypeComment)

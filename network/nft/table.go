@@ -4,18 +4,23 @@
 //
 // Layout of table "ip NAME" (NAME = nucleus prefix + root ID + project):
 //
-//	prerouting  nat    dstnat  port forwards (DNAT), tagged with a comment
-//	output      nat    dstnat  the same forwards for the host's own traffic (127.0.0.1:PORT)
+//	prerouting  nat    dstnat  jump pf_ID per sandbox with published ports
+//	output      nat    dstnat  the same, for the host's own traffic (127.0.0.1:PORT)
 //	postrouting nat    srcnat  masquerade out of the subnet; masquerade of DNATed
 //	                           localhost and hairpin traffic into the bridge
-//	forward     filter         established first; egress jumps; internal networks closed
-//	input       filter         same, for traffic addressed to the host itself
+//	forward     filter         established first; jump eg_ID per sandbox with
+//	                           egress rules; internal networks closed
+//	input       filter         the same, for traffic addressed to the host itself
+//	pf_ID       regular        one sandbox's DNAT rules, tagged "pf PROTO IP START END"
 //	eg_ID       regular        one sandbox's egress policy: DNS, peers, allow
 //	                           entries, set dom_ID (domain rules), then counted reject
 //
 // and table "bridge NAME" holds anti-spoofing for sandboxes with egress rules:
 // a sandbox may only send IPv4 from its own address through its veth, so
 // changing its address (with CAP_NET_ADMIN) cannot dodge its egress chain.
+//
+// Apply only touches what changed (see group in apply.go), because deleting
+// rules makes the kernel's commit slow.
 package nft
 
 import (

@@ -1,0 +1,204 @@
+package network
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"nucleus/internal/testutil"
+	"nucleus/spec"
+)
+
+func median(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+// BenchmarkAttach times Attach of a fresh sandbox (a process in a new
+// network namespace) to a kernel-NAT network: veth, addresses, route,
+// nftables table, state record and DNS records.
+func BenchmarkAttach(b *testing.B) {
+	e := newEnv(b)
+	e.network("n", nil)
+	var ds []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		pid := sandbox(b)
+		b.StartTimer()
+		st := time.Now()
+		e.attach(Attachment{Network: "n", Service: "svc", Replica: i + 1, Pid: pid,
+			Ports: []spec.Port{{Target: 80, Published: 20000 + i%1000, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+		ds = append(ds, time.Since(st))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-median/attach")
+}
+
+// BenchmarkResolve times resolving a service name from inside a sandbox
+// through the network's embedded DNS server (UDP, a fresh query each time).
+func BenchmarkResolve(b *testing.B) {
+	e := newEnv(b)
+	ni := e.network("n", nil)
+	client := sandbox(b)
+	e.attach(Attachment{Network: "n", Service: "db", Pid: sandbox(b)})
+	e.attach(Attachment{Network: "n", Service: "client", Pid: client})
+	var ds []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		st := time.Now()
+		got, err := resolve(client, ni.Gateway, "db")
+		ds = append(ds, time.Since(st))
+		if err != nil || len(got) != 1 {
+			b.Fatalf("resolve: %v %v", got, err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-median/resolve")
+}
+
+// iperf runs an iperf3 server in srvPid's namespace (0 = host) on port and
+// a client in cliPid's namespace against addr:cport; returns Gbit/s.
+func iperf(tb testing.TB, srvPid int, port int, cliPid int, addr string, cport int) float64 {
+	tb.Helper()
+	srv := nsCmd(srvPid, "iperf3", "-s", "-1", "-p", strconv.Itoa(port))
+	if err := srv.Start(); err != nil {
+		tb.Fatalf("start iperf3 server: %v", err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	secs := os.Getenv("NUCLEUS_BENCH_SECONDS")
+	if secs == "" {
+		secs = "3"
+	}
+	var out []byte
+	var err error
+	for try := 0; try < 20; try++ {
+		time.Sleep(100 * time.Millisecond)
+		out, err = nsCmd(cliPid, "iperf3", "-c", addr, "-p", strconv.Itoa(cport), "-t", secs, "-J").Output()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		tb.Fatalf("iperf3 client to %s:%d: %v\n%s", addr, cport, err, out)
+	}
+	var r struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		tb.Fatalf("iperf3 output: %v", err)
+	}
+	return r.End.SumReceived.BitsPerSecond / 1e9
+}
+
+func nsCmd(pid int, args ...string) *exec.Cmd {
+	if pid == 0 {
+		return exec.Command(args[0], args[1:]...)
+	}
+	return exec.Command("nsenter", append([]string{"-t", strconv.Itoa(pid), "-n", "--"}, args...)...)
+}
+
+// bareVeth links two fresh namespaces with a veth pair (the limit of the
+// bridge design) and returns the pids and the first one's address.
+func bareVeth(tb testing.TB) (int, int, string) {
+	a, c := sandbox(tb), sandbox(tb)
+	na, _ := netns.GetFromPid(a)
+	nc, _ := netns.GetFromPid(c)
+	defer na.Close()
+	defer nc.Close()
+	name := "nbench" + randHex(3)
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, Namespace: netlink.NsFd(int(na))}, PeerName: "peer0", PeerNamespace: netlink.NsFd(int(nc))}
+	if err := netlink.LinkAdd(v); err != nil {
+		tb.Fatalf("bare veth: %v", err)
+	}
+	for i, ns := range []netns.NsHandle{na, nc} {
+		h, _ := netlink.NewHandleAt(ns)
+		ifn := name
+		if i == 1 {
+			ifn = "peer0"
+		}
+		l, err := h.LinkByName(ifn)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		addr, _ := netlink.ParseAddr(fmt.Sprintf("198.19.77.%d/24", i+1))
+		h.AddrAdd(l, addr)
+		h.LinkSetUp(l)
+		lo, _ := h.LinkByName("lo")
+		h.LinkSetUp(lo)
+		h.Close()
+	}
+	return a, c, "198.19.77.1"
+}
+
+// BenchmarkThroughput measures TCP throughput with iperf3, all in one run:
+// host loopback, a bare veth pair between two namespaces, host->sandbox over
+// the bridge, host->sandbox through a published port on 127.0.0.1, another
+// namespace->sandbox through a published port on the host's address, and
+// (when available) userspace NAT through a slirp4netns port forward.
+// Run it once: go test -run '^$' -bench Throughput -benchtime 1x ./network/
+func BenchmarkThroughput(b *testing.B) {
+	_, err := exec.LookPath("iperf3")
+	testutil.Require(b, err == nil, "iperf3 (Debian package iperf3)")
+	e := newEnv(b)
+	ni := e.network("n", nil)
+	srv := sandbox(b)
+	pub := freePort(b)
+	si := e.attach(Attachment{Network: "n", Service: "iperf", Pid: srv,
+		Ports: []spec.Port{{Target: 5201, Published: pub, HostIP: "0.0.0.0", Protocol: "tcp"}}})
+	o := newOutside(b)
+	_ = ni
+	hostPort := freePort(b)
+	for i := 0; i < b.N; i++ {
+		lo := iperf(b, 0, hostPort, 0, "127.0.0.1", hostPort)
+		va, vc, vaddr := bareVeth(b)
+		veth := iperf(b, va, 5201, vc, vaddr, 5201)
+		bridge := iperf(b, srv, 5201, 0, si.IP, 5201)
+		published := iperf(b, srv, 5201, 0, "127.0.0.1", pub)
+		fromNS := iperf(b, srv, 5201, o.pid, o.hostAddr, pub)
+		b.ReportMetric(lo, "Gbit/s-loopback")
+		b.ReportMetric(veth, "Gbit/s-bare-veth")
+		b.ReportMetric(bridge, "Gbit/s-bridge")
+		b.ReportMetric(published, "Gbit/s-published-lo")
+		b.ReportMetric(fromNS, "Gbit/s-published-ns")
+		b.ReportMetric(100*bridge/veth, "%bridge/veth")
+		b.ReportMetric(100*published/veth, "%published/veth")
+		if newUserspaceBackend != nil {
+			if us, ok := userspaceThroughput(b, e); ok {
+				b.ReportMetric(us, "Gbit/s-userspace")
+			}
+		}
+	}
+}
+
+// userspaceThroughput publishes a port of a sandbox on a userspace-NAT
+// network and measures through it; false when the backend cannot run.
+func userspaceThroughput(b *testing.B, e *testEnv) (float64, bool) {
+	if _, err := e.m.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "us", NAT: spec.NATUserspace}); err != nil {
+		b.Logf("userspace NAT not measured: %v", err)
+		return 0, false
+	}
+	pid := sandbox(b)
+	p := freePort(b)
+	if _, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "us", Service: "iperf-us", Pid: pid,
+		Ports: []spec.Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
+		b.Logf("userspace NAT not measured: %v", err)
+		return 0, false
+	}
+	return iperf(b, pid, 5201, 0, "127.0.0.1", p), true
+}
+
+var _ = net.IPv4len
