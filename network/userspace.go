@@ -95,7 +95,7 @@ type userspaceBackend struct {
 	forceSandboxMode bool
 
 	mu     sync.Mutex
-	slirps map[string]*slirp.Network // by SlirpID, started by this process
+	slirps map[string]*slirp.Network // by SlirpID: started or adopted by this process
 }
 
 func (u *userspaceBackend) kind() string { return spec.NATUserspace }
@@ -170,6 +170,7 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 		if created {
 			u.stopSlirp(ex)
 			removeHub(ex.Hub)
+			os.Remove(u.runtimeRoot()) // only when empty
 		}
 		return err
 	}
