@@ -17,12 +17,12 @@ func TestDefaultIsolation(t *testing.T) {
 		"CapEff": "0000000000000000", "CapPrm": "0000000000000000", "CapInh": "0000000000000000",
 		"CapBnd": "0000000000000000", "CapAmb": "0000000000000000",
 		"NoNewPrivs": "1", "Seccomp": "2",
-		"fds": "0,1,2",
+		"fds":   "0,1,2",
 		"mount": "EPERM", "unshare_user": "EPERM", "unshare_mnt": "EPERM",
 		"io_uring_setup": "ENOSYS",
 		"write_usr":      "EROFS", "write_tmp": "ok",
-		"shadow":         "ok:0", // masked with /dev/null
-		"root_dir":       "ENOENT", "home_dir": "ENOENT",
+		"shadow":   "ok:0", // masked with /dev/null
+		"root_dir": "ENOENT", "home_dir": "ENOENT",
 		"pid1_exe_write": "EACCES", "pid1_exe_read": "EACCES",
 		"hostname": "t",
 		"cwd":      "/",

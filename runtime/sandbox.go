@@ -199,9 +199,16 @@ func (s *Sandbox) workloadHostPid() (int, error) {
 	if inner == 0 {
 		return 0, fmt.Errorf("sandbox %s: workload not started", s.id)
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", s.pid, s.pid))
-	if err != nil {
-		return 0, fmt.Errorf("sandbox %s: list init children: %w", s.id, err)
+	// The workload is a child of the init's spawner thread, so look at the
+	// children of every thread.
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", s.pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("sandbox %s: init is gone", s.id)
+	}
+	var b []byte
+	for _, t := range tasks {
+		c, _ := os.ReadFile(t)
+		b = append(append(b, c...), ' ')
 	}
 	for _, f := range strings.Fields(string(b)) {
 		pid, _ := strconv.Atoi(f)
