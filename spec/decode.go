@@ -24,7 +24,8 @@ type decoder struct {
 	seccomp   map[string]*seccompResult
 	order     []string // service names in the order they appear
 	proj      *Project
-	implicitN bool // some service uses the implicit "default" network
+	decoded   map[string]*Service // results of a parallel worker
+	implicitN bool                // some service uses the implicit "default" network
 }
 
 func (d *decoder) errorf(n *node, path, format string, a ...any) {

@@ -2,6 +2,8 @@ package spec
 
 import (
 	"net/netip"
+	"runtime"
+	"sync"
 )
 
 var topKeys = []string{"name", "networks", "volumes", "services"}
@@ -169,7 +171,56 @@ func (d *decoder) services(n *node, p *Project) {
 		return
 	}
 	d.order = make([]string, 0, len(n.keys))
-	for i, k := range n.keys {
+	workers := runtime.GOMAXPROCS(0)
+	if len(n.keys) < parallelServices || workers < 2 {
+		d.serviceRange(n, 0, len(n.keys), p)
+		return
+	}
+	// Large projects: decode ranges of services on separate decoders, then
+	// merge their results in file order. Decoding only reads shared state
+	// (project directory, variables, declared volumes).
+	parts := make([]*decoder, workers)
+	size := (len(n.keys) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range parts {
+		lo, hi := w*size, min((w+1)*size, len(n.keys))
+		sub := &decoder{dir: d.dir, lookup: d.lookup, proj: d.proj,
+			pos: make(map[string]Pos, (hi-lo)*8), read: map[string]bool{},
+			envCache: map[string]*envFileResult{}, seccomp: map[string]*seccompResult{},
+			decoded: make(map[string]*Service, hi-lo)}
+		parts[w] = sub
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sub.serviceRange(n, lo, hi, nil)
+		}()
+	}
+	wg.Wait()
+	for _, sub := range parts {
+		d.list = append(d.list, sub.list...)
+		for k, v := range sub.pos {
+			d.pos[k] = v
+		}
+		for f := range sub.read {
+			d.read[f] = true
+		}
+		for _, name := range sub.order {
+			p.Services[name] = sub.decoded[name]
+		}
+		d.order = append(d.order, sub.order...)
+		d.implicitN = d.implicitN || sub.implicitN
+	}
+}
+
+// parallelServices is the project size from which services are decoded in
+// parallel.
+const parallelServices = 200
+
+// serviceRange decodes services lo..hi-1 into p.Services, or into
+// d.decoded when p is nil.
+func (d *decoder) serviceRange(n *node, lo, hi int, p *Project) {
+	for i := lo; i < hi; i++ {
+		k := n.keys[i]
 		if len(k.value) > 2 && k.value[:2] == "x-" {
 			continue
 		}
@@ -179,6 +230,11 @@ func (d *decoder) services(n *node, p *Project) {
 		}
 		d.mark(path, k)
 		d.order = append(d.order, k.value)
-		p.Services[k.value] = d.service(k.value, n.vals[i], path, p)
+		s := d.service(k.value, n.vals[i], path)
+		if p != nil {
+			p.Services[k.value] = s
+		} else {
+			d.decoded[k.value] = s
+		}
 	}
 }

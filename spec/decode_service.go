@@ -31,7 +31,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 var userRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$`)
 
 // service decodes one service and fills in defaults.
-func (d *decoder) service(name string, n *node, path string, p *Project) *Service {
+func (d *decoder) service(name string, n *node, path string) *Service {
 	s := &Service{
 		Name:            name,
 		Hostname:        name,

@@ -1,10 +1,8 @@
 package spec
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,8 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 // LoadOptions say which files make up a project and how it is named.
@@ -223,40 +219,15 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string) (*Proje
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
 
-// parseFile parses one YAML file into a tree (nil after an error).
-func parseFile(src source, order int, lookup lookupFunc, e *errs) *node {
-	if len(bytes.TrimSpace(src.data)) == 0 {
-		return &node{kind: kindNull, pos: Pos{File: src.path, Line: 1, Col: 1, order: order}}
+// yamlError splits a yaml.v3 error into its line (0 if unknown) and text.
+func yamlError(err error) (int, string) {
+	s := err.Error()
+	line := 0
+	if m := yamlLine.FindStringSubmatch(s); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		s = s[len(m[0]):]
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(src.data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		e.add(yamlErrPos(err, src.path, order), "", yamlErrText(err))
-		return nil
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		e.add(Pos{File: src.path, Line: extra.Line, Col: extra.Column, order: order}, "", "a project file holds one YAML document; found another one here")
-	} else if !errors.Is(err, io.EOF) {
-		e.add(yamlErrPos(err, src.path, order), "", yamlErrText(err))
-	}
-	c := &converter{file: src.path, order: order, lookup: lookup, errs: e}
-	return c.conv(&doc)
-}
-
-func yamlErrPos(err error, file string, order int) Pos {
-	p := Pos{File: file, order: order}
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		p.Line, _ = strconv.Atoi(m[1])
-		p.Col = 1
-	}
-	return p
-}
-
-func yamlErrText(err error) string {
-	s := yamlLine.ReplaceAllString(err.Error(), "")
-	s = strings.TrimPrefix(s, "yaml: ")
-	return "invalid YAML: " + s
+	return line, "invalid YAML: " + strings.TrimPrefix(s, "yaml: ")
 }
 
 // projectName applies the precedence -p > NUCLEUS_PROJECT_NAME > name: >

@@ -35,7 +35,6 @@ func (k kind) String() string {
 // position of the file that provided it.
 type node struct {
 	kind  kind
-	tag   string // resolved YAML tag of a scalar: !!str, !!int, !!float, !!bool
 	value string // scalar value (after interpolation)
 	keys  []*node
 	vals  []*node
@@ -68,27 +67,55 @@ type converter struct {
 	lookup lookupFunc
 	errs   *errs
 	count  int
-	path   []string // keys leading to the current node, for error messages
+	path   []seg // keys and indexes leading to the current node, for error messages
 	depth  int
-	// lineOffset is added to every line (for files parsed in chunks).
-	lineOffset int
+	slab   []node
+	// lineOffset is added to every line, and shift to lines after
+	// shiftAfter: both map positions back when a file is parsed in pieces.
+	lineOffset, shiftAfter, shift int
+}
+
+// seg is one step of a path: a mapping key, or a list index when key is "".
+type seg struct {
+	key   string
+	index int
 }
 
 func (c *converter) pos(y *yaml.Node) Pos {
-	return Pos{File: c.file, Line: y.Line + c.lineOffset, Col: y.Column, order: c.order}
+	line := y.Line + c.lineOffset
+	if c.shiftAfter > 0 && y.Line > c.shiftAfter {
+		line += c.shift
+	}
+	return Pos{File: c.file, Line: line, Col: y.Column, order: c.order}
 }
 
+// pathString renders the current path; only called for errors.
 func (c *converter) pathString() string {
 	var b strings.Builder
 	for _, p := range c.path {
-		if strings.HasPrefix(p, "[") || b.Len() == 0 {
-			b.WriteString(p)
+		if p.key == "" {
+			b.WriteString("[" + strconv.Itoa(p.index) + "]")
 			continue
 		}
-		b.WriteByte('.')
-		b.WriteString(p)
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p.key)
 	}
 	return b.String()
+}
+
+// alloc returns a new node holding v. Nodes come from slabs: a large
+// project has tens of thousands of them, and one allocation per node
+// dominated the load time.
+func (c *converter) alloc(v node) *node {
+	if len(c.slab) == 0 {
+		c.slab = make([]node, 256)
+	}
+	n := &c.slab[0]
+	c.slab = c.slab[1:]
+	*n = v
+	return n
 }
 
 // conv converts y; it returns nil when the node budget is exhausted.
@@ -106,27 +133,27 @@ func (c *converter) conv(y *yaml.Node) *node {
 	switch y.Kind {
 	case yaml.DocumentNode:
 		if len(y.Content) == 0 {
-			return &node{kind: kindNull, pos: c.pos(y)}
+			return c.alloc(node{kind: kindNull, pos: c.pos(y)})
 		}
 		return c.conv(y.Content[0])
 	case yaml.AliasNode:
 		if y.Alias == nil {
-			return &node{kind: kindNull, pos: c.pos(y)}
+			return c.alloc(node{kind: kindNull, pos: c.pos(y)})
 		}
 		n := c.conv(y.Alias)
 		if n == nil {
 			return nil
 		}
-		cp := *n
+		cp := c.alloc(*n)
 		cp.pos = c.pos(y)
-		return &cp
+		return cp
 	case yaml.ScalarNode:
 		return c.scalar(y)
 	case yaml.SequenceNode:
-		n := &node{kind: kindSeq, pos: c.pos(y), items: make([]*node, 0, len(y.Content))}
+		n := c.alloc(node{kind: kindSeq, pos: c.pos(y), items: make([]*node, 0, len(y.Content))})
 		c.directives(n, y)
 		for i, it := range y.Content {
-			c.path = append(c.path, "["+strconv.Itoa(i)+"]")
+			c.path = append(c.path, seg{index: i})
 			v := c.conv(it)
 			c.path = c.path[:len(c.path)-1]
 			if v == nil {
@@ -138,7 +165,7 @@ func (c *converter) conv(y *yaml.Node) *node {
 	case yaml.MappingNode:
 		return c.mapping(y)
 	}
-	return &node{kind: kindNull, pos: c.pos(y)}
+	return c.alloc(node{kind: kindNull, pos: c.pos(y)})
 }
 
 func (c *converter) directives(n *node, y *yaml.Node) {
@@ -151,9 +178,8 @@ func (c *converter) directives(n *node, y *yaml.Node) {
 }
 
 func (c *converter) scalar(y *yaml.Node) *node {
-	n := &node{kind: kindScalar, pos: c.pos(y), value: y.Value}
-	tag := y.ShortTag()
-	switch tag {
+	n := c.alloc(node{kind: kindScalar, pos: c.pos(y), value: y.Value})
+	switch y.ShortTag() {
 	case "!!null":
 		n.kind = kindNull
 		n.value = ""
@@ -162,12 +188,9 @@ func (c *converter) scalar(y *yaml.Node) *node {
 		n.reset, n.kind, n.value = true, kindNull, ""
 	case "!override":
 		n.override = true
-		tag = "!!str"
 	default:
 		c.errs.add(n.pos, c.pathString(), "unsupported YAML tag "+strconv.Quote(y.Tag))
-		tag = "!!str"
 	}
-	n.tag = tag
 	if n.kind == kindScalar && strings.IndexByte(n.value, '$') >= 0 {
 		v, err := interpolate(n.value, c.lookup)
 		if err != nil {
@@ -175,13 +198,12 @@ func (c *converter) scalar(y *yaml.Node) *node {
 		} else {
 			n.value = v
 		}
-		n.tag = "!!str"
 	}
 	return n
 }
 
 func (c *converter) mapping(y *yaml.Node) *node {
-	n := &node{kind: kindMap, pos: c.pos(y)}
+	n := c.alloc(node{kind: kindMap, pos: c.pos(y)})
 	c.directives(n, y)
 	m := len(y.Content) / 2
 	n.keys = make([]*node, 0, m)
@@ -235,12 +257,12 @@ func (c *converter) mapping(y *yaml.Node) *node {
 			c.errs.add(c.pos(ky), c.pathString(), "mapping keys must be strings, not "+kindOfYAML(ky))
 			continue
 		}
-		kn := &node{kind: kindScalar, tag: "!!str", value: ky.Value, pos: c.pos(ky)}
+		kn := c.alloc(node{kind: kindScalar, value: ky.Value, pos: c.pos(ky)})
 		if j := find(ky.Value); j >= 0 {
 			c.errs.add(kn.pos, c.pathString(), "duplicate key "+strconv.Quote(ky.Value)+" (first defined on line "+strconv.Itoa(n.keys[j].pos.Line)+")")
 			continue
 		}
-		c.path = append(c.path, ky.Value)
+		c.path = append(c.path, seg{key: ky.Value})
 		v := c.conv(vy)
 		c.path = c.path[:len(c.path)-1]
 		if v == nil {
