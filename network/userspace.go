@@ -23,6 +23,10 @@ package network
 // HOST_IP:PORT -> hub:PORT over its API socket) and a DNAT rule in the hub
 // sends PORT on to SANDBOX:TARGET. Changes apply in place (list, add and
 // remove hostfwd; the hub table is replaced in one nftables batch).
+// Known limit (libslirp): with --disable-host-loopback, UDP answers to a
+// client on the host's loopback are dropped, so published UDP ports answer
+// clients that come through a real host address, not 127.0.0.1. TCP is
+// not affected.
 //
 // Where the egress rules live: in the hub's nftables table (the same rules
 // the kernel backend puts on the host: a per-sandbox chain on the forward

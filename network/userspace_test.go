@@ -290,3 +290,37 @@ func TestUserspaceDomainRuleExpires(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond) // floor 1s + grace 1s, and a margin
 	refusedQuickly(t, web, o.addr+":8080")
 }
+
+// TestUserspaceUDPAndRanges: UDP forwards and a published range mapped onto
+// a different target range, through slirp4netns and the hub's DNAT. The
+// UDP client is another namespace reaching the host's address: libslirp
+// drops UDP answers to the host's loopback under --disable-host-loopback
+// (a known limit of slirp4netns, see podman issue 4586).
+func TestUserspaceUDPAndRanges(t *testing.T) {
+	requireSlirp4netns(t)
+	o := newOutside(t)
+	e := newEnv(t)
+	e.usNetwork("front", nil)
+	web := sandbox(t)
+	pu := freePort(t)
+	var lo int
+	for lo == 0 {
+		p := freePort(t)
+		if l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
+			l.Close()
+			lo = p
+		}
+	}
+	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
+		{Target: 9053, Published: pu, HostIP: "0.0.0.0", Protocol: "udp"},
+		{Target: 7000, TargetEnd: 7001, Published: lo, PublishedEnd: lo + 1, HostIP: "127.0.0.1", Protocol: "tcp"},
+	}})
+	serveUDPEcho(t, web, ":9053", "udp:")
+	serveEcho(t, web, ":7000", "p7000:")
+	serveEcho(t, web, ":7001", "p7001:")
+	if got, err := talkUDP(o.pid, fmt.Sprintf("%s:%d", o.hostAddr, pu), 3*time.Second); err != nil || got != "udp:hi" {
+		t.Errorf("UDP from another namespace through published port %s:%d: %q %v", o.hostAddr, pu, got, err)
+	}
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", lo), "p7000:")
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", lo+1), "p7001:")
+}
