@@ -1,0 +1,150 @@
+package runtime
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"nucleus/spec"
+)
+
+// busyboxRootfs builds a minimal root file system with a static busybox.
+func busyboxRootfs(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "rootfs")
+	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "run", "etc", "data"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skip("busybox-static is needed")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"sh", "cat", "ls", "echo", "touch", "stat", "id"} {
+		_ = os.Symlink("busybox", filepath.Join(dir, "bin", a))
+	}
+	_ = os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/data:/bin/sh\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "etc/hosts"), []byte("127.0.0.1 localhost\n"), 0o644)
+	return dir
+}
+
+// TestSymlinkTargetStaysInRoot: a volume whose target in the rootfs is a
+// symlink to / (or climbing out with ..) must never reach the host.
+func TestSymlinkTargetStaysInRoot(t *testing.T) {
+	root := newRoot(t)
+	rootfs := busyboxRootfs(t)
+	src := t.TempDir()
+	_ = os.WriteFile(filepath.Join(src, "marker"), []byte("volume"), 0o644)
+	if err := os.Symlink("/", filepath.Join(rootfs, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	svc := service("/bin/sh", "-c", "true")
+	svc.Rootfs = rootfs
+	_, err := Create(context.Background(), Config{ID: "evil", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
+		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: src, Target: "/evil"}}})
+	if err == nil || !strings.Contains(err.Error(), "resolves to the sandbox root") {
+		t.Fatalf("volume onto a symlink to /: err = %v, want a refusal", err)
+	}
+	// A symlink that climbs with .. (relative or absolute) resolves inside
+	// the rootfs: the volume appears at the rootfs's own /data.
+	for i, link := range []string{"../../../../../../../../data", "/../../data"} {
+		name := "climb" + string(rune('0'+i))
+		if err := os.Symlink(link, filepath.Join(rootfs, name)); err != nil {
+			t.Fatal(err)
+		}
+		svc = service("/bin/sh", "-c", "cat /data/marker")
+		svc.Rootfs = rootfs
+		r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: []ResolvedMount{{Type: spec.MountBind, Source: src, Target: "/" + name}}})
+		if r.out != "volume" {
+			t.Errorf("volume through symlink %s: out %q err %q", link, r.out, r.err)
+		}
+	}
+}
+
+func TestRootfsAndVolumes(t *testing.T) {
+	root := newRoot(t)
+	rootfs := busyboxRootfs(t)
+	rw := t.TempDir()
+	_ = os.Chmod(rw, 0o755)
+	ro := t.TempDir()
+	_ = os.WriteFile(filepath.Join(ro, "file"), []byte("ro"), 0o644)
+	svc := service("/bin/sh", "-c", `echo hi > /rw/new && echo rw-ok; echo x > /ro/file 2>/dev/null || echo ro-denied; `+
+		`echo x > /data/f && echo vol-ok; stat -c %u /data; echo x > /scratch/f && echo tmpfs-ok; echo x > /bin/x 2>/dev/null || echo root-ro; cat /etc/hosts`)
+	svc.Rootfs = rootfs
+	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "data", Target: "/data"}}
+	mounts, err := ResolveMounts(root, "p", svc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts = append(mounts,
+		ResolvedMount{Type: spec.MountBind, Source: rw, Target: "/rw"},
+		ResolvedMount{Type: spec.MountBind, Source: ro, Target: "/ro", ReadOnly: true},
+		ResolvedMount{Type: spec.MountTmpfs, Target: "/scratch", Size: 1 << 20})
+	r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts,
+		Files: map[string][]byte{"/etc/hosts": []byte("10.0.0.1 db\n")}})
+	for _, want := range []string{"rw-ok", "ro-denied", "vol-ok", "\n0\n", "tmpfs-ok", "root-ro", "10.0.0.1 db"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("missing %q in output %q (stderr %q)", want, r.out, r.err)
+		}
+	}
+	// Idmapped: the file written by container root belongs to host root.
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(rw, "new"), &st); err != nil {
+		t.Fatalf("file written into the rw volume: %v", err)
+	}
+	if !r.sb.idmapped {
+		t.Logf("idmapped mounts unsupported here: owner %d", st.Uid)
+	} else if st.Uid != 0 {
+		t.Errorf("file written by container root through an idmapped mount is owned by %d, want 0", st.Uid)
+	}
+	// The named volume persists and belongs to the project's container root.
+	base, _ := ProjectIDRange(root, "p")
+	if err := syscall.Stat(VolumeDir(root, "p", "data"), &st); err != nil || st.Uid != base {
+		t.Errorf("named volume owner %d (%v), want %d", st.Uid, err, base)
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, "bin/x")); err == nil {
+		t.Error("read-only rootfs was written")
+	}
+}
+
+func TestWritableRootOverlay(t *testing.T) {
+	root := newRoot(t)
+	svc := service("/bin/busybox", "sh", "-c", "echo x > /usr/nucleus-overlay-test && cat /usr/nucleus-overlay-test && mkdir /newdir && echo ok")
+	svc.ReadOnly = false
+	r := run(t, Config{Root: root, Project: "p", Service: svc})
+	if r.out != "x\nok\n" {
+		t.Errorf("writable root: out %q err %q", r.out, r.err)
+	}
+	if _, err := os.Stat("/usr/nucleus-overlay-test"); err == nil {
+		os.Remove("/usr/nucleus-overlay-test")
+		t.Fatal("write to the overlay reached the host's /usr")
+	}
+}
+
+func TestWorkdirAndUser(t *testing.T) {
+	root := newRoot(t)
+	svc := service("/bin/busybox", "sh", "-c", "pwd; id -u; id -g")
+	svc.WorkingDir = "/tmp"
+	svc.User = "1000:1001"
+	r := run(t, Config{Root: root, Project: "p", Service: svc})
+	if r.out != "/tmp\n1000\n1001\n" {
+		t.Errorf("workdir/user: out %q err %q", r.out, r.err)
+	}
+	svc = service("/bin/busybox", "true")
+	svc.WorkingDir = "/does/not/exist"
+	sb, err := Create(context.Background(), Config{ID: "wd", Root: root, Project: "p", Service: svc, Stdout: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Remove(context.Background())
+	if err := sb.Start(); err == nil || !strings.Contains(err.Error(), "working directory") {
+		t.Errorf("missing workdir: start err = %v", err)
+	}
+}
