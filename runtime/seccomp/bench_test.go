@@ -33,6 +33,20 @@ func BenchmarkInstallBPF(b *testing.B) {
 	benchChild(b, "bench-install", f)
 }
 
+// BenchmarkInstallThreadBPF is InstallThread (no TSYNC), as the sandbox
+// init's spawner thread uses it.
+func BenchmarkInstallThreadBPF(b *testing.B) {
+	prog, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := filepath.Join(b.TempDir(), "default.bpf")
+	if err := os.WriteFile(f, prog.BPF(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	benchChild(b, "bench-thread", f)
+}
+
 // BenchmarkCompileAndInstallInChild is the alternative the runtime avoids:
 // building the filter with libseccomp inside the init, then installing it.
 func BenchmarkCompileAndInstallInChild(b *testing.B) {
