@@ -62,15 +62,21 @@ func (s *Server) answerLocal(req *mdns.Msg) *mdns.Msg {
 	return m
 }
 
-// forward tries each upstream in order; a timeout, a network error, SERVFAIL
-// or REFUSED moves on to the next. A truncated UDP answer is retried over TCP
-// against the same upstream. Nothing answering gives SERVFAIL.
+// forward tries each upstream in turn, starting with the one that answered
+// last (so a dead first nameserver costs one timeout, not one per query); a
+// timeout, a network error, SERVFAIL or REFUSED moves on to the next. A
+// truncated UDP answer is retried over TCP against the same upstream.
+// Nothing answering gives SERVFAIL.
 func (s *Server) forward(req *mdns.Msg) *mdns.Msg {
-	for _, up := range s.upstreams.list() {
-		in, err := s.exchange(req, up)
+	ups := s.upstreams.list()
+	first := int(s.preferred.Load())
+	for i := range ups {
+		idx := (first + i) % len(ups)
+		in, err := s.exchange(req, ups[idx])
 		if err != nil || in.Rcode == mdns.RcodeServerFailure || in.Rcode == mdns.RcodeRefused {
 			continue
 		}
+		s.preferred.Store(int32(idx))
 		in.Id = req.Id
 		return in
 	}

@@ -45,6 +45,7 @@ type Server struct {
 	upstreams *upstreamSource
 	records   atomic.Pointer[recordSet]
 	policies  policyTable
+	preferred atomic.Int32 // index of the upstream that answered last
 
 	mu      sync.Mutex
 	servers []*mdns.Server

@@ -131,6 +131,14 @@ func TestFallsBackAcrossUpstreams(t *testing.T) {
 	if got := aAnswers(m); !slices.Equal(got, []string{"198.18.0.7"}) {
 		t.Errorf("answer %v rcode %s: want the last upstream's 198.18.0.7", got, mdns.RcodeToString[m.Rcode])
 	}
+	// The dead upstreams are not waited for again on the next query.
+	start := time.Now()
+	if got := aAnswers(query(t, "udp", addr, "y.example", mdns.TypeA)); !slices.Equal(got, []string{"198.18.0.7"}) {
+		t.Errorf("second query: %v", got)
+	}
+	if d := time.Since(start); d > 150*time.Millisecond {
+		t.Errorf("second query took %v: the answering upstream should be tried first", d)
+	}
 }
 
 func TestUpstreamFailureGivesServfail(t *testing.T) {
