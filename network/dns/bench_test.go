@@ -65,3 +65,29 @@ func BenchmarkLocalQueryInNetns(b *testing.B) {
 	defer conn.Close()
 	benchQueries(b, conn)
 }
+
+// BenchmarkForwardedQuery: a name the server does not know, forwarded to a
+// local upstream (the path of every non-service name).
+func BenchmarkForwardedQuery(b *testing.B) {
+	up := startUpstream(b, answerA("198.18.0.9", 60))
+	_, addr := startServer(b, Config{Upstreams: []string{up}})
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	c := mdns.Client{Net: "udp", Timeout: 2 * time.Second}
+	dc := &mdns.Conn{Conn: conn}
+	req := new(mdns.Msg)
+	req.SetQuestion("outside.example.", mdns.TypeA)
+	var lat []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if m, _, err := c.ExchangeWithConn(req, dc); err != nil || len(m.Answer) != 1 {
+			b.Fatalf("query: %v %v", err, m)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "median-µs")
+}
