@@ -382,3 +382,33 @@ func TestNewRejectsBadIDWithoutTrace(t *testing.T) {
 	}
 	assertNoLeaks(t, root)
 }
+
+// Sandboxes of one root come and go concurrently: creating one while the
+// last other one is deleted (which removes the per-root parent) must work.
+func TestConcurrentNewAndDelete(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := testutil.TempRoot(t)
+	done := make(chan error, 2)
+	for w := 0; w < 2; w++ {
+		go func(w int) {
+			for i := 0; i < 100; i++ {
+				cg, err := New(root, fmt.Sprintf("w%d-%d", w, i), spec.Resources{Pids: 10})
+				if err != nil {
+					done <- err
+					return
+				}
+				if err := cg.Delete(); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}(w)
+	}
+	for w := 0; w < 2; w++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	assertNoLeaks(t, root)
+}

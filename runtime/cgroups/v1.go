@@ -61,7 +61,16 @@ func newV1(group string) (backend, error) {
 	if _, err := v1Hierarchy(); err != nil {
 		return nil, err
 	}
-	cg, err := cgroup1.New(cgroup1.StaticPath(group), &specs.LinuxResources{}, cgroup1.WithHierarchy(v1Hierarchy))
+	var cg cgroup1.Cgroup
+	var err error
+	// A concurrent Delete of the root's last other sandbox may remove the
+	// per-root parent between our mkdirs (ENOENT): try again.
+	for try := 0; try < 3; try++ {
+		cg, err = cgroup1.New(cgroup1.StaticPath(group), &specs.LinuxResources{}, cgroup1.WithHierarchy(v1Hierarchy))
+		if !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
 	if err != nil {
 		removeV1Dirs(group)
 		return nil, err

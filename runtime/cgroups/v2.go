@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,9 +24,16 @@ type v2Backend struct {
 func newV2(group string) (backend, error) {
 	// Empty resources: enable cpu, memory and pids in the ancestors'
 	// subtree_control; update writes the values.
-	m, err := cgroup2.NewManager(mountBase, group, &cgroup2.Resources{
-		CPU: &cgroup2.CPU{}, Memory: &cgroup2.Memory{}, Pids: &cgroup2.Pids{},
-	})
+	var m *cgroup2.Manager
+	var err error
+	for try := 0; try < 3; try++ { // see newV1 for the retry
+		m, err = cgroup2.NewManager(mountBase, group, &cgroup2.Resources{
+			CPU: &cgroup2.CPU{}, Memory: &cgroup2.Memory{}, Pids: &cgroup2.Pids{},
+		})
+		if !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
 	if err != nil {
 		dir := filepath.Join(mountBase, group)
 		_ = unix.Rmdir(dir)
