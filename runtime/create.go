@@ -298,6 +298,12 @@ func (s *Sandbox) prepareFDs(ic *initConfig, svc *spec.Service, userns bool) ([]
 			fds = append(fds, fd)
 		}
 	}
+	lfd, err := listenCtl(s.dir)
+	if err != nil {
+		return fds, err
+	}
+	ic.FDListener = len(fds)
+	fds = append(fds, lfd)
 	fd, err := unix.Open(filepath.Join(s.dir, "exit.json"), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fds, fmt.Errorf("create exit file: %w", err)

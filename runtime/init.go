@@ -85,6 +85,9 @@ func runInit() int {
 		return fail(err)
 	}
 	st.workload = pid
+	if c := st.cfg; c.FDListener >= 0 && c.FDListener < len(fds) {
+		go st.serveExec(fds[c.FDListener])
+	}
 	trace("init: workload started")
 	_ = send(ctlFD, &message{Kind: msgStarted, Pid: pid})
 	status := st.loop(sigs)

@@ -24,6 +24,7 @@ type Record struct {
 	LandlockABI int    `json:"landlock_abi"`
 	Seccomp     string `json:"seccomp"`
 	HostUID     int    `json:"host_uid,omitempty"` // base of the private id range
+	Workload    int    `json:"workload,omitempty"` // pid of the workload inside the sandbox
 	Idmapped    bool   `json:"idmapped,omitempty"`
 }
 
@@ -31,6 +32,9 @@ type Record struct {
 func (s *Sandbox) Record() Record {
 	r := Record{ID: s.id, Project: s.cfg.Project, Pid: s.pid, StartTime: s.startTime, StateDir: s.dir,
 		LandlockABI: s.landlockABI, Seccomp: s.seccompMode, HostUID: s.hostUID, Idmapped: s.idmapped}
+	s.mu.Lock()
+	r.Workload = s.workload
+	s.mu.Unlock()
 	if s.cfg.Service != nil {
 		r.Service = s.cfg.Service.Name
 	}
@@ -75,7 +79,7 @@ func Adopt(root rootdir.Root, rec Record) (*Sandbox, error) {
 	}
 	s := &Sandbox{id: rec.ID, root: root, dir: sandboxDir(root.Run, rec.ID), pid: rec.Pid, startTime: rec.StartTime,
 		seccompMode: rec.Seccomp, landlockABI: rec.LandlockABI, hostUID: rec.HostUID, idmapped: rec.Idmapped,
-		done: make(chan struct{}), started: true, workload: 1}
+		done: make(chan struct{}), started: true, workload: rec.Workload}
 	s.cfg.Root, s.cfg.ID, s.cfg.Project = root, rec.ID, rec.Project
 	if _, err := os.Stat(s.dir); err != nil {
 		return nil, fmt.Errorf("adopt %s: state directory: %w", rec.ID, err)

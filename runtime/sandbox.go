@@ -97,7 +97,10 @@ func (s *Sandbox) Start() error {
 	}
 	s.started, s.workload = true, m.Pid
 	trace("started")
-	return nil
+	s.mu.Unlock()
+	err = s.writeRecord()
+	s.mu.Lock()
+	return err
 }
 
 // Wait blocks until the workload has exited and returns its status. It may

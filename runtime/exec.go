@@ -1,0 +1,201 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exec: a process started inside a running sandbox must get exactly the
+// workload's confinement (namespaces, cgroup, identity, capabilities,
+// no_new_privs, Landlock, seccomp). A multi-threaded Go process cannot
+// setns into a user or mount namespace, and re-creating the confinement
+// in a fresh child would duplicate the init's logic. So the init forks exec'd
+// processes itself, from its spawner thread, which already carries all of
+// it. Clients reach the init over a SEQPACKET socket in the sandbox's state
+// directory (created by the caller, root-only), sending the process's stdio
+// as fds; this works as well for a supervisor that adopted the sandbox.
+
+const ctlSocket = "ctl.sock"
+
+// listenCtl creates the exec socket of a sandbox and returns its fd.
+func listenCtl(dir string) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("exec socket: %w", err)
+	}
+	path := filepath.Join(dir, ctlSocket)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind exec socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("exec socket: %w", err)
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("listen on exec socket: %w", err)
+	}
+	return fd, nil
+}
+
+// serveExec runs in the init: accept exec requests until the init exits.
+func (st *initState) serveExec(lfd int) {
+	for {
+		cfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+		if err == unix.EINTR || err == unix.ECONNABORTED {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		go st.handleExec(cfd)
+	}
+}
+
+func (st *initState) handleExec(cfd int) {
+	defer unix.Close(cfd)
+	m, fds, err := recv(cfd)
+	if err != nil {
+		return
+	}
+	defer closeAll(fds)
+	if m.Kind != msgExec || m.Exec == nil || len(fds) != 3 {
+		_ = send(cfd, &message{Kind: msgError, Err: "exec: expected an exec request with 3 fds"})
+		return
+	}
+	dir := m.Exec.Dir
+	if dir == "" {
+		dir = st.cfg.Dir
+	}
+	env := append(append([]string(nil), st.cfg.Env...), m.Exec.Env...)
+	pid, err := st.spawner.spawn(spawnReq{args: m.Exec.Args, env: env, dir: dir,
+		files: []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}})
+	if err != nil {
+		_ = send(cfd, &message{Kind: msgError, Err: err.Error()})
+		return
+	}
+	closeAll(fds)
+	fds = nil
+	_ = send(cfd, &message{Kind: msgStarted, Pid: pid})
+	status := statusOf(st.spawner.wait(pid))
+	_ = send(cfd, &message{Kind: msgExecDone, Status: &status})
+}
+
+// Exec runs a process inside the running sandbox and waits for it.
+func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
+	if len(ec.Args) == 0 {
+		return ExitStatus{}, fmt.Errorf("exec in %s: empty command", s.id)
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return ExitStatus{}, fmt.Errorf("exec in %s: %w", s.id, err)
+	}
+	conn := os.NewFile(uintptr(fd), "exec")
+	defer conn.Close()
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: filepath.Join(s.dir, ctlSocket)}); err != nil {
+		return ExitStatus{}, fmt.Errorf("exec in %s: connect to the init: %w", s.id, err)
+	}
+	stdio, copies, err := execStdio(ec)
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	req := &message{Kind: msgExec, Exec: &execReq{Args: ec.Args, Env: ec.Env, Dir: ec.Dir}}
+	err = send(fd, req, int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()))
+	for _, f := range stdio {
+		f.Close() // the child's ends now live in the init
+	}
+	if err != nil {
+		return ExitStatus{}, fmt.Errorf("exec in %s: %w", s.id, err)
+	}
+	// Closing the connection on cancel unblocks recv; the process itself runs
+	// on (health checks bound it with their own timeout command or Stop).
+	stop := context.AfterFunc(ctx, func() { unix.Shutdown(fd, unix.SHUT_RDWR) })
+	defer stop()
+	m, _, err := recv(fd)
+	if err == nil && m.Kind == msgError {
+		err = errors.New(m.Err)
+	}
+	if err == nil && m.Kind == msgStarted {
+		m, _, err = recv(fd)
+	}
+	copies.Wait()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ExitStatus{}, fmt.Errorf("exec in %s: %w", s.id, ctx.Err())
+		}
+		return ExitStatus{}, fmt.Errorf("exec in %s: %w", s.id, err)
+	}
+	if m.Kind != msgExecDone || m.Status == nil {
+		return ExitStatus{}, fmt.Errorf("exec in %s: unexpected reply %q", s.id, m.Kind)
+	}
+	return *m.Status, nil
+}
+
+// execStdio returns the three files to hand to the process (pipes with copy
+// goroutines for non-file readers and writers, /dev/null for nil).
+func execStdio(ec ExecConfig) ([3]*os.File, *sync.WaitGroup, error) {
+	var out [3]*os.File
+	wg := &sync.WaitGroup{}
+	fail := func(err error) ([3]*os.File, *sync.WaitGroup, error) {
+		for _, f := range out {
+			if f != nil {
+				f.Close()
+			}
+		}
+		return out, wg, fmt.Errorf("exec stdio: %w", err)
+	}
+	if f, ok := ec.Stdin.(*os.File); ok {
+		out[0] = dupFile(f)
+	} else if ec.Stdin == nil {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return fail(err)
+		}
+		out[0] = f
+	} else {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fail(err)
+		}
+		out[0] = r
+		go func() { _, _ = io.Copy(w, ec.Stdin); w.Close() }()
+	}
+	for i, wr := range []io.Writer{ec.Stdout, ec.Stderr} {
+		if f, ok := wr.(*os.File); ok {
+			out[i+1] = dupFile(f)
+			continue
+		}
+		if wr == nil {
+			f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			if err != nil {
+				return fail(err)
+			}
+			out[i+1] = f
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fail(err)
+		}
+		out[i+1] = w
+		wg.Add(1)
+		go func(wr io.Writer) { defer wg.Done(); _, _ = io.Copy(wr, r); r.Close() }(wr)
+	}
+	return out, wg, nil
+}
+
+func dupFile(f *os.File) *os.File {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return f
+	}
+	return os.NewFile(uintptr(fd), f.Name())
+}

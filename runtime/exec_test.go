@@ -1,0 +1,147 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExecSameConfinement(t *testing.T) {
+	root := newRoot(t)
+	ctx := context.Background()
+	svc := service("/bin/busybox", "sleep", "100")
+	svc.Environment = map[string]string{"FROM_SERVICE": "yes"}
+	sb, err := Create(ctx, Config{ID: "exec", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
+		Mounts: []ResolvedMount{probeMount(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Remove(ctx)
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	st, err := sb.Exec(ctx, ExecConfig{Args: []string{"/probe/probe"}, Stdout: &out, Stderr: &errb})
+	if err != nil || st.Code != 0 {
+		t.Fatalf("exec probe: %+v %v %s", st, err, errb.String())
+	}
+	var r map[string]string
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("probe output %q: %v", out.String(), err)
+	}
+	for k, v := range map[string]string{"CapEff": "0000000000000000", "CapBnd": "0000000000000000", "NoNewPrivs": "1",
+		"Seccomp": "2", "fds": "0,1,2", "mount": "EPERM", "write_dev": "EACCES", "hostname": "t"} {
+		if r[k] != v {
+			t.Errorf("exec'd process: %s = %q, want %q", k, r[k], v)
+		}
+	}
+	if !strings.HasPrefix(r["pid1"], "nucleus-init") {
+		t.Errorf("exec'd process sees PID 1 %q: not in the sandbox's pid namespace", r["pid1"])
+	}
+	out.Reset()
+	st, err = sb.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c", "echo $FROM_SERVICE $EXTRA; cat; exit 3"},
+		Env: []string{"EXTRA=1"}, Stdin: strings.NewReader("piped"), Stdout: &out})
+	if err != nil || st.Code != 3 || out.String() != "yes 1\npiped" {
+		t.Errorf("exec with env and stdin: %+v %v %q", st, err, out.String())
+	}
+	if _, err := sb.Exec(ctx, ExecConfig{Args: []string{"/nonexistent"}}); err == nil {
+		t.Error("exec of a missing binary succeeded")
+	}
+}
+
+// TestLogsSurviveCallerAndAdopt: output goes to log files the init writes,
+// so it keeps flowing without the caller; a new caller adopts the sandbox
+// from its record and gets the exit status.
+func TestLogsSurviveCallerAndAdopt(t *testing.T) {
+	root := newRoot(t)
+	ctx := context.Background()
+	svc := service("/bin/busybox", "sh", "-c", "echo out1; echo err1 >&2; sleep 0.4; echo out2; exit 5")
+	sb, err := Create(ctx, Config{ID: "logs", Root: root, Project: "p", Service: svc, LogMaxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start(); err != nil {
+		sb.Remove(ctx)
+		t.Fatal(err)
+	}
+	// The original caller goes away: close its end of the control socket.
+	sb.ctl.Close()
+	sb.ctl = nil
+	rec, err := ReadRecord(root, "logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad, err := Adopt(root, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if stats, err := ad.Stats(); err != nil || stats.Pids == 0 {
+		t.Errorf("adopted stats: %+v %v", stats, err)
+	}
+	st, err := ad.Wait()
+	if err != nil || st.Code != 5 {
+		t.Errorf("adopted wait: %+v %v, want exit 5", st, err)
+	}
+	f, err := os.Open(rec.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var lr LogRecord
+		if err := json.Unmarshal(sc.Bytes(), &lr); err != nil || lr.Time.IsZero() {
+			t.Errorf("log record %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, lr.Stream+":"+lr.Line)
+	}
+	f.Close()
+	if got := strings.Join(lines, ","); !strings.Contains(got, "stdout:out1") || !strings.Contains(got, "stderr:err1") || !strings.Contains(got, "stdout:out2") {
+		t.Errorf("log records %q", got)
+	}
+	// The original handle still owns the child process; reap it, then clean up.
+	_, _ = sb.cmd.Process.Wait()
+	if err := ad.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLogRotation(t *testing.T) {
+	root := newRoot(t)
+	svc := service("/bin/busybox", "sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done")
+	ctx := context.Background()
+	sb, err := Create(ctx, Config{ID: "rot", Root: root, Project: "p", Service: svc, LogMaxSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Remove(ctx)
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{sb.LogPath(), sb.LogPath() + ".1", sb.LogPath() + ".3"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Errorf("log file %s: %v", p, err)
+			continue
+		}
+		if fi.Size() > 4096 {
+			t.Errorf("log file %s is %d bytes, limit 4096", p, fi.Size())
+		}
+	}
+	if _, err := os.Stat(sb.LogPath() + ".4"); err == nil {
+		t.Error("more than 3 rotated files kept")
+	}
+	b, _ := os.ReadFile(sb.LogPath())
+	if !bytes.Contains(b, []byte("line-299-")) {
+		t.Errorf("last line missing from the current log: %q", b)
+	}
+}
