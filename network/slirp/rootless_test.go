@@ -69,7 +69,6 @@ func TestRootless(t *testing.T) {
 	}
 }
 
-
 func copyFile(t *testing.T, from, to string) {
 	in, err := os.Open(from)
 	if err != nil {
