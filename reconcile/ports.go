@@ -33,6 +33,8 @@ type CreateRequest struct {
 	Project string
 	Replica int
 	Service *spec.Service
+	// Volumes are the project's named volumes (for resolving mounts).
+	Volumes map[string]*spec.Volume
 	// Files are placed in the sandbox (resolv.conf, hosts from Networks.Files).
 	Files map[string][]byte
 }

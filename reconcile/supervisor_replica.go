@@ -43,7 +43,7 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 
 	sb, err := sv.Runtime.Create(ctx, CreateRequest{
 		ID: ReplicaID(sv.Project, service, n), Project: sv.Project, Replica: n, Service: s,
-		Files: sv.Networks.Files(sv.Project, s, n),
+		Volumes: desired.Volumes, Files: sv.Networks.Files(sv.Project, s, n),
 	})
 	if err != nil {
 		return fmt.Errorf("create sandbox: %w", err)

@@ -1,0 +1,202 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
+	"nucleus/network"
+	"nucleus/reconcile"
+	"nucleus/runtime"
+	"nucleus/runtime/cgroups"
+	"nucleus/spec"
+)
+
+// TestMain lets the test binary serve as the sandbox init.
+func TestMain(m *testing.M) {
+	if runtime.IsInit() {
+		runtime.InitMain()
+	}
+	os.Exit(m.Run())
+}
+
+const e2eYAML = `services:
+  a:
+    command: ["/bin/sleep", "1000"]
+    environment: {MODE: MODE_A}
+    stop_grace_period: 3s
+  b:
+    command: ["/bin/sleep", "1000"]
+    resources: {memory: MEM_B}
+    stop_grace_period: 3s
+    depends_on: [a]
+`
+
+type e2e struct {
+	t       *testing.T
+	root    rootdir.Root
+	dir     string
+	project string
+	mgr     *network.Manager
+}
+
+func newE2E(t *testing.T) *e2e {
+	testutil.RequireRoot(t)
+	e := &e2e{t: t, root: testutil.TempRoot(t), dir: t.TempDir(), project: fmt.Sprintf("rc%d", os.Getpid()%100000)}
+	mgr, err := network.NewManager(e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mgr = mgr
+	return e
+}
+
+func (e *e2e) load(modeA, memB string) *spec.Project {
+	e.t.Helper()
+	file := filepath.Join(e.dir, "nucleus.yaml")
+	y := strings.NewReplacer("MODE_A", modeA, "MEM_B", memB).Replace(e2eYAML)
+	if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (e *e2e) supervisor() *reconcile.Supervisor {
+	return &reconcile.Supervisor{
+		Project: e.project, Store: reconcile.NewStore(e.root), Runtime: Runtime{Root: e.root},
+		Networks: Networks{M: e.mgr}, Parallel: 4, Backoff: reconcile.DefaultBackoff(), DependencyTimeout: 30 * time.Second,
+	}
+}
+
+// pids maps replica name to the PID of its sandbox init, from the records.
+func (e *e2e) pids() map[string]int {
+	e.t.Helper()
+	recs, err := reconcile.NewStore(e.root).LoadSandboxes(e.project)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range recs {
+		if !r.Alive() {
+			e.t.Fatalf("%s is recorded but not alive", r)
+		}
+		out[reconcile.ReplicaName(r.Service, r.Replica)] = r.InitPID
+	}
+	return out
+}
+
+func pass(t *testing.T, sv *reconcile.Supervisor, p *spec.Project) []string {
+	t.Helper()
+	steps, err := sv.Pass(context.Background(), p)
+	if err != nil {
+		t.Fatalf("pass: %v", err)
+	}
+	var lines []string
+	for _, s := range steps {
+		lines = append(lines, s.String())
+	}
+	return lines
+}
+
+// TestSupervisorEndToEnd runs real sandboxes on a real bridge network:
+// apply, restart only the changed service, apply a memory limit live, adopt
+// after a supervisor restart without touching the PIDs, and leave nothing
+// behind after down.
+func TestSupervisorEndToEnd(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	defer func() {
+		// Whatever happened, try to leave nothing behind.
+		e.supervisor().Down(ctx)
+	}()
+
+	sv := e.supervisor()
+	got := pass(t, sv, e.load("one", "64M"))
+	want := []string{"create network default: new network", "start a: new service", "start b: new service"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("first pass steps %q, want %q", got, want)
+	}
+	first := e.pids()
+	if len(first) != 2 {
+		t.Fatalf("running replicas %v, want a-1 and b-1", first)
+	}
+
+	// An environment change restarts a only; b keeps its PID.
+	got = pass(t, sv, e.load("two", "64M"))
+	if strings.Join(got, "|") != "restart a: environment.MODE changed" {
+		t.Fatalf("env change steps %q", got)
+	}
+	second := e.pids()
+	if second["a-1"] == first["a-1"] || second["b-1"] != first["b-1"] {
+		t.Fatalf("PIDs before %v after %v: want a replaced and b untouched", first, second)
+	}
+
+	// A memory change is applied live: same PID, new limit in the cgroup.
+	got = pass(t, sv, e.load("two", "128M"))
+	if strings.Join(got, "|") != "update b live: resources.memory 64M -> 128M" {
+		t.Fatalf("memory change steps %q", got)
+	}
+	third := e.pids()
+	if third["b-1"] != first["b-1"] {
+		t.Fatalf("b's PID changed from %d to %d on a live update", first["b-1"], third["b-1"])
+	}
+	cg, err := cgroups.Load(e.root, reconcile.ReplicaID(e.project, "b", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cg.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.MemoryLimit != 128<<20 {
+		t.Fatalf("memory limit in the cgroup = %d, want %d", st.MemoryLimit, 128<<20)
+	}
+
+	// A new supervisor (the old one gone, as after SIGKILL) adopts both
+	// sandboxes: nothing to do, same PIDs.
+	sv.Close()
+	sv2 := e.supervisor()
+	defer sv2.Close()
+	if err := sv2.Adopt(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got = pass(t, sv2, e.load("two", "128M")); len(got) != 0 {
+		t.Fatalf("after adoption the plan is %q, want nothing", got)
+	}
+	if after := e.pids(); after["a-1"] != third["a-1"] || after["b-1"] != third["b-1"] {
+		t.Fatalf("PIDs after adoption %v, want %v", after, third)
+	}
+
+	// Down removes everything: records, sandboxes, cgroups, networks.
+	if err := sv2.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, pid := range third {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			if st, _ := reconcile.ProcStartTime(pid); st != 0 {
+				t.Errorf("%s init (pid %d) still running after down", name, pid)
+			}
+		}
+	}
+	if ps, _ := reconcile.NewStore(e.root).Projects(); len(ps) != 0 {
+		t.Errorf("records left after down: %v", ps)
+	}
+	leaks, err := runtime.LeakCheck(e.root)
+	if err != nil || len(leaks) != 0 {
+		t.Errorf("runtime leak check: %v %v", leaks, err)
+	}
+	nleaks, err := network.LeakCheck(e.root)
+	if err != nil || len(nleaks) != 0 {
+		t.Errorf("network leak check: %v %v", nleaks, err)
+	}
+}

@@ -1,0 +1,79 @@
+package host
+
+import (
+	"context"
+	"maps"
+	"slices"
+
+	"nucleus/network"
+	"nucleus/reconcile"
+	"nucleus/spec"
+)
+
+// Networks implements reconcile.Networks with a network.Manager.
+type Networks struct {
+	M *network.Manager
+}
+
+var _ reconcile.Networks = Networks{}
+
+// EnsureNetwork creates or updates the network and returns its subnet.
+func (n Networks) EnsureNetwork(ctx context.Context, project string, sn *spec.Network) (string, error) {
+	info, err := n.M.EnsureNetwork(ctx, project, sn)
+	if err != nil {
+		return "", err
+	}
+	return info.Subnet, nil
+}
+
+// attachment builds the network package's request. Published ports go to
+// the service's first network only: a host port can be forwarded once.
+func attachment(a reconcile.AttachRequest) network.Attachment {
+	s := a.Service
+	at := network.Attachment{Project: a.Project, Network: a.Network, Service: s.Name, Replica: a.Replica, Pid: a.Pid,
+		Egress: s.Egress, DNS: s.DNS}
+	if sn := s.Networks[a.Network]; sn != nil {
+		at.Aliases, at.IPv4 = sn.Aliases, sn.IPv4Address
+	}
+	if nets := slices.Sorted(maps.Keys(s.Networks)); len(nets) > 0 && nets[0] == a.Network {
+		at.Ports = s.Ports
+	}
+	return at
+}
+
+// Attach connects a sandbox to a network.
+func (n Networks) Attach(ctx context.Context, a reconcile.AttachRequest) (reconcile.Attachment, error) {
+	info, err := n.M.Attach(ctx, attachment(a))
+	if err != nil {
+		return reconcile.Attachment{}, err
+	}
+	return reconcile.Attachment{Network: a.Network, IP: info.IP, Gateway: info.Gateway, Interface: info.Interface}, nil
+}
+
+// Update applies ports, egress, aliases and DNS in place.
+func (n Networks) Update(ctx context.Context, a reconcile.AttachRequest) error {
+	return n.M.Update(ctx, attachment(a))
+}
+
+// Detach disconnects a sandbox replica.
+func (n Networks) Detach(ctx context.Context, project, net, service string, replica int) error {
+	return n.M.Detach(ctx, project, net, service, replica)
+}
+
+// RemoveNetwork removes one network.
+func (n Networks) RemoveNetwork(ctx context.Context, project, net string) error {
+	return n.M.RemoveNetwork(ctx, project, net)
+}
+
+// RemoveProject removes every network object of the project.
+func (n Networks) RemoveProject(ctx context.Context, project string) error {
+	return n.M.RemoveProject(ctx, project)
+}
+
+// Files are the generated resolv.conf and hosts of a replica.
+func (n Networks) Files(project string, s *spec.Service, replica int) map[string][]byte {
+	return map[string][]byte{
+		"/etc/resolv.conf": n.M.ResolvConf(project, s),
+		"/etc/hosts":       n.M.HostsFile(project, s, replica),
+	}
+}
