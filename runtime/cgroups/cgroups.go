@@ -87,7 +87,9 @@ func groupPath(root rootdir.Root, id string) (string, error) {
 }
 
 // New creates the sandbox's cgroup (in every hierarchy needed) and applies r.
-// An existing cgroup of the same name is reused, with r applied.
+// An existing empty cgroup of the same name is reused; one that still holds
+// processes (a sandbox left running by a crashed supervisor) is an error:
+// adopt it with Load, or kill and delete it first.
 func New(root rootdir.Root, id string, r spec.Resources) (*Cgroup, error) {
 	group, err := groupPath(root, id)
 	if err != nil {
@@ -100,6 +102,12 @@ func New(root rootdir.Root, id string, r spec.Resources) (*Cgroup, error) {
 		c.b, err = newV1(group)
 	}
 	if err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", group, err)
+	}
+	if pids, err := c.b.procs(); err != nil || len(pids) > 0 {
+		if err == nil {
+			err = fmt.Errorf("already exists with processes %v", pids)
+		}
 		return nil, fmt.Errorf("create cgroup %s: %w", group, err)
 	}
 	if err := c.b.update(r); err != nil {

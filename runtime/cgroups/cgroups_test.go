@@ -331,11 +331,15 @@ func TestLoadDeleteAndLeaks(t *testing.T) {
 // Delete refuses while processes are inside (the kernel would, too) and
 // leaves the cgroup intact.
 func TestDeleteBusy(t *testing.T) {
-	_, cg := newTestCgroup(t, spec.Resources{})
+	root, cg := newTestCgroup(t, spec.Resources{})
 	cmd := exec.Command("/bin/sh", "-c", "read x; sleep 60")
 	startInCgroup(t, cg, cmd)
 	if err := cg.Delete(); err == nil {
 		t.Fatal("Delete of a busy cgroup succeeded")
+	}
+	// A second New for the same sandbox must not take over a live cgroup.
+	if _, err := New(root, cg.id, spec.Resources{}); err == nil || !strings.Contains(err.Error(), "already exists with processes") {
+		t.Errorf("New over a busy cgroup: %v", err)
 	}
 	if _, err := cg.Procs(); err != nil {
 		t.Errorf("cgroup damaged by the refused Delete: %v", err)
