@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,21 +25,37 @@ func median(ds []time.Duration) time.Duration {
 }
 
 // BenchmarkAttach times Attach of a fresh sandbox (a process in a new
-// network namespace) to a kernel-NAT network: veth, addresses, route,
-// nftables table, state record and DNS records.
+// network namespace) to a kernel-NAT network that already holds a few
+// services: veth, addresses, route, nftables rules, state record and DNS
+// records. Each sandbox is detached again (untimed) so every iteration
+// sees the same project.
 func BenchmarkAttach(b *testing.B) {
 	e := newEnv(b)
 	e.network("n", nil)
+	for i := 0; i < 5; i++ {
+		e.attach(Attachment{Network: "n", Service: fmt.Sprintf("other%d", i), Pid: sandbox(b)})
+	}
 	var ds []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		pid := sandbox(b)
+		cmd := exec.Command("sleep", "3600")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		st := time.Now()
-		e.attach(Attachment{Network: "n", Service: "svc", Replica: i + 1, Pid: pid,
+		e.attach(Attachment{Network: "n", Service: "svc", Pid: cmd.Process.Pid,
 			Ports: []spec.Port{{Target: 80, Published: 20000 + i%1000, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 		ds = append(ds, time.Since(st))
+		b.StopTimer()
+		if err := e.m.Detach(e.ctx, e.project, "n", "svc", 1); err != nil {
+			b.Fatal(err)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		b.StartTimer()
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-median/attach")
@@ -162,20 +179,28 @@ func BenchmarkThroughput(b *testing.B) {
 	o := newOutside(b)
 	_ = ni
 	hostPort := freePort(b)
+	va, vc, vaddr := bareVeth(b)
+	rounds := 3
+	if r, err := strconv.Atoi(os.Getenv("NUCLEUS_BENCH_ROUNDS")); err == nil && r > 0 {
+		rounds = r
+	}
 	for i := 0; i < b.N; i++ {
-		lo := iperf(b, 0, hostPort, 0, "127.0.0.1", hostPort)
-		va, vc, vaddr := bareVeth(b)
-		veth := iperf(b, va, 5201, vc, vaddr, 5201)
-		bridge := iperf(b, srv, 5201, 0, si.IP, 5201)
-		published := iperf(b, srv, 5201, 0, "127.0.0.1", pub)
-		fromNS := iperf(b, srv, 5201, o.pid, o.hostAddr, pub)
-		b.ReportMetric(lo, "Gbit/s-loopback")
-		b.ReportMetric(veth, "Gbit/s-bare-veth")
-		b.ReportMetric(bridge, "Gbit/s-bridge")
-		b.ReportMetric(published, "Gbit/s-published-lo")
-		b.ReportMetric(fromNS, "Gbit/s-published-ns")
-		b.ReportMetric(100*bridge/veth, "%bridge/veth")
-		b.ReportMetric(100*published/veth, "%published/veth")
+		// Interleaved rounds, best of each: the machine is shared, and a
+		// neighbour's burst should not decide a ratio.
+		best := map[string]float64{}
+		keep := func(k string, v float64) { best[k] = max(best[k], v) }
+		for r := 0; r < rounds; r++ {
+			keep("loopback", iperf(b, 0, hostPort, 0, "127.0.0.1", hostPort))
+			keep("bare-veth", iperf(b, va, 5201, vc, vaddr, 5201))
+			keep("bridge", iperf(b, srv, 5201, 0, si.IP, 5201))
+			keep("published-lo", iperf(b, srv, 5201, 0, "127.0.0.1", pub))
+			keep("published-ns", iperf(b, srv, 5201, o.pid, o.hostAddr, pub))
+		}
+		for k, v := range best {
+			b.ReportMetric(v, "Gbit/s-"+k)
+		}
+		b.ReportMetric(100*best["bridge"]/best["bare-veth"], "%bridge/veth")
+		b.ReportMetric(100*best["published-lo"]/best["bare-veth"], "%published/veth")
 		if newUserspaceBackend != nil {
 			if us, ok := userspaceThroughput(b, e); ok {
 				b.ReportMetric(us, "Gbit/s-userspace")

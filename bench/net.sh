@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Network benchmarks (kernel NAT and userspace NAT), all in one run, as root:
+#   - TCP throughput with iperf3: host loopback, a bare veth pair between two
+#     namespaces (the limit of the bridge design), host -> sandbox over the
+#     bridge, through a published port on 127.0.0.1 and from another
+#     namespace through the host's address, and userspace NAT (slirp4netns);
+#     ratios against the bare veth pair;
+#   - Attach of a sandbox to a kernel-NAT network (median, target <= 15 ms);
+#   - resolving a service name from inside a sandbox (median, target <= 1 ms).
+# Usage: bench/net.sh            (from anywhere; NUCLEUS_BENCH_SECONDS=3 per iperf3 run,
+#                                  NUCLEUS_BENCH_ROUNDS=3 interleaved rounds, best kept)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+if [ "$(id -u)" != 0 ]; then echo "bench/net.sh: needs root (bridges, namespaces, nftables)" >&2; exit 1; fi
+command -v iperf3 >/dev/null || { echo "bench/net.sh: iperf3 missing (apt-get install iperf3)" >&2; exit 1; }
+
+out=$(go test -count=1 -run '^$' -bench '^Benchmark(Throughput|Attach|Resolve)$' -benchtime 1x ./network/ 2>&1 | grep -E '^Benchmark(Throughput|Attach|Resolve)' || true)
+# Attach and Resolve need many iterations for a median.
+lat=$(go test -count=1 -run '^$' -bench '^Benchmark(Attach|Resolve)$' -benchtime 200x ./network/ 2>&1 | grep -E '^Benchmark' || true)
+if [ -z "$out" ] || [ -z "$lat" ]; then
+	echo "bench/net.sh: benchmarks failed; run: go test -run '^\$' -bench . -benchtime 1x ./network/" >&2
+	exit 1
+fi
+
+metric() { # metric UNIT LINES -> value before UNIT
+	echo "$2" | tr '\t' '\n' | awk -v u="$1" '{ if ($2 == u) print $1 }' | head -1
+}
+tp=$(echo "$out" | grep '^BenchmarkThroughput')
+printf '%-44s %10s\n' "network throughput (iperf3, TCP)" "Gbit/s"
+for m in loopback bare-veth bridge published-lo published-ns userspace; do
+	v=$(metric "Gbit/s-$m" "$tp")
+	[ -n "$v" ] && printf '  %-42s %10s\n' "$m" "$v"
+done
+printf '  %-42s %9s%%  (target >= 90%%)\n' "bridge / bare veth" "$(metric '%bridge/veth' "$tp")"
+printf '  %-42s %9s%%  (target >= 90%%)\n' "published port (127.0.0.1) / bare veth" "$(metric '%published/veth' "$tp")"
+printf '%-44s %10s ms  (target <= 15 ms)\n' "attach sandbox to kernel network, median" "$(metric 'ms-median/attach' "$lat")"
+printf '%-44s %10s ms  (target <= 1 ms)\n' "resolve service name in sandbox, median" "$(metric 'ms-median/resolve' "$lat")"
