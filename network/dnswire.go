@@ -1,10 +1,12 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"nucleus/network/dns"
@@ -29,6 +31,11 @@ func (m *Manager) ensureDNS(n *NetworkState, b backend) error {
 			err = srv.Listen(addr)
 		} else {
 			err = srv.ListenInNetns(nsPath, addr)
+		}
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// Another process of this root (the supervisor, while a one-off
+			// `nucleus run` attaches) already serves this network's names.
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("start DNS server of network %s (project %s) on %s: %w", n.Name, n.Project, addr, err)

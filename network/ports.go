@@ -2,12 +2,14 @@ package network
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"nucleus/network/nft"
 	"nucleus/spec"
@@ -105,6 +107,9 @@ func tryBind(proto, host string, port int) error {
 	}
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return fmt.Errorf("cannot publish %s/%s: %s is not an address of this host", addr, proto, host)
 	}
 	holder := portHolder(proto, port)
 	if holder != "" {
