@@ -194,6 +194,22 @@ func probe(rep *childReport) {
 	}
 	rep.Values["threads"] = fmt.Sprint(len(tasks))
 	rep.Values["unfiltered_threads"] = fmt.Sprint(unfiltered)
+	// A realistic userland: glibc tools (posix_spawn tries clone3 first),
+	// a pipeline, a background job, perl with fork, tar+gzip.
+	script := `set -e
+d=$(mktemp -d)
+ls -la /usr/bin >/dev/null
+sort /etc/passwd | head -n 3 >/dev/null
+date >/dev/null
+(sleep 0.01 &); wait
+tar -C /usr/share -czf "$d/a.tgz" common-licenses 2>/dev/null || tar -C /etc -czf "$d/a.tgz" passwd
+tar -tzf "$d/a.tgz" >/dev/null
+perl -e 'my $p = fork(); if ($p == 0) { exit 7 } waitpid($p, 0); exit(($? >> 8) == 7 ? 0 : 1)'
+busybox sh -c 'echo ok' >/dev/null
+rm -rf "$d"`
+	out, err = exec.Command("/bin/sh", "-c", script).CombinedOutput()
+	e["userland"] = errnoString(err)
+	rep.Values["userland_output"] = string(out)
 	// OCI scenario probes (harmless elsewhere).
 	_, err = unix.Getcwd(make([]byte, 4096))
 	e["getcwd"] = errnoString(err)

@@ -48,6 +48,7 @@ func TestDefaultProfileInChild(t *testing.T) {
 		"personality_query":  "",
 		"file_io":            "",
 		"fork_exec":          "",
+		"userland":           "",
 		"getcwd":             "",
 		"fchdir_1000":        "EBADF",
 	}
@@ -60,6 +61,9 @@ func TestDefaultProfileInChild(t *testing.T) {
 		if rep.Values[k] != v {
 			t.Errorf("%s = %q, want %q", k, rep.Values[k], v)
 		}
+	}
+	if rep.Errno["userland"] != "" {
+		t.Logf("userland output: %s", rep.Values["userland_output"])
 	}
 	t.Logf("threads filtered: %s; install took %s ns", rep.Values["threads"], rep.Values["install_ns"])
 }
