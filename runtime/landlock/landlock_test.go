@@ -141,6 +141,21 @@ func probe(r map[string]string) {
 	}()
 	r["write_denied_other_thread"] = <-done
 	r["nnp"] = statusField("NoNewPrivs")
+	// A realistic userland in the allowed directory: archive, rename across
+	// directories (Landlock's "refer" right), symlinks, pipes, /dev/null.
+	script := `set -e
+cd "$1"
+ls -la /usr/bin | sort | head -n 2 >/dev/null
+tar -C /etc -czf a.tgz passwd
+tar -tzf a.tgz >/dev/null
+mkdir sub && mv a.tgz sub/ && ln -s sub/a.tgz link && cat link >/dev/null
+echo x >/dev/null
+rm -rf sub link`
+	out, err := exec.Command("/bin/sh", "-c", script, "sh", allowed).CombinedOutput()
+	r["userland"] = errName(err)
+	if err != nil {
+		r["userland_output"] = string(out)
+	}
 }
 
 func unwrapExec(err error) error {
@@ -226,13 +241,14 @@ var wantConfined = map[string]string{
 	"exec_writable":             "EACCES",
 	"write_denied_other_thread": "EACCES",
 	"nnp":                       "1",
+	"userland":                  "",
 }
 
 func checkConfined(t *testing.T, rep report) {
 	t.Helper()
 	for k, v := range wantConfined {
 		if got, ok := rep.Results[k]; !ok || got != v {
-			t.Errorf("%s: got %q, want %q", k, got, v)
+			t.Errorf("%s: got %q, want %q %s", k, got, v, rep.Results[k+"_output"])
 		}
 	}
 	if testutil.InCI() || ABI() == 7 {
