@@ -232,3 +232,43 @@ func TestRestartKeepsAddressAndAdoption(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A failed Attach leaves nothing behind (the leak check at the end runs
+// after RemoveProject; here we check before it, on a live network).
+func TestAttachFailuresLeaveNothing(t *testing.T) {
+	e := newEnv(t)
+	ni := e.network("n", nil)
+	base := strings.TrimSuffix(ni.Gateway, ".1")
+	cases := []struct {
+		name string
+		a    Attachment
+		want string
+	}{
+		{"dead pid", Attachment{Pid: 1 << 30}, "pid"},
+		{"static outside subnet", Attachment{Pid: sandbox(t), IPv4: "192.0.2.9"}, "outside subnet"},
+		{"static gateway", Attachment{Pid: sandbox(t), IPv4: ni.Gateway}, "gateway"},
+		{"bad egress", Attachment{Pid: sandbox(t), Egress: &spec.Egress{Allow: []spec.EgressRule{{CIDR: "not-an-address"}}}}, "not-an-address"},
+		{"no such network", Attachment{Pid: sandbox(t), Network: "nope"}, "does not exist"},
+	}
+	for _, c := range cases {
+		c.a.Project, c.a.Service = e.project, "svc"
+		if c.a.Network == "" {
+			c.a.Network = "n"
+		}
+		_, err := e.m.Attach(e.ctx, c.a)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Attach error %v; want one mentioning %q", c.name, err, c.want)
+		}
+	}
+	left, _ := LeakCheck(e.m.root)
+	for _, l := range left {
+		if strings.Contains(l, "link "+vethPrefix) {
+			t.Errorf("failed attach left %s", l)
+		}
+	}
+	// The network still works, and the first free address was not burnt.
+	ai := e.attach(Attachment{Network: "n", Service: "ok", Pid: sandbox(t)})
+	if ai.IP != base+".2" {
+		t.Errorf("first address after failures = %s, want %s.2", ai.IP, base)
+	}
+}

@@ -51,8 +51,7 @@ func (n *NetworkState) info() *NetworkInfo {
 // internal and dns: changes are applied; a changed subnet or NAT mode is
 // refused (the network has to be removed and created again).
 func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *spec.Network) (*NetworkInfo, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lock()()
 	if sn == nil || sn.Name == "" {
 		return nil, fmt.Errorf("ensure network of project %s: no network name", project)
 	}
@@ -78,8 +77,6 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *spec.Ne
 		return nil, fmt.Errorf("network %s of project %s: %w", sn.Name, project, err)
 	}
 
-	unlock := lockHost()
-	defer unlock()
 	if n.Subnet == "" {
 		var c *net.IPNet
 		if sn.Subnet != "" {
@@ -108,6 +105,16 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *spec.Ne
 		return nil, err
 	}
 	return n.info(), nil
+}
+
+// lock serialises a state change: within this process (mu) and with every
+// other nucleus process on the host (a one-off `nucleus run` beside the
+// supervisor, or another state root allocating subnets). Records are
+// always re-read after taking it.
+func (m *Manager) lock() func() {
+	m.mu.Lock()
+	unlock := lockHost()
+	return func() { unlock(); m.mu.Unlock() }
 }
 
 // requireNetwork loads a network that must exist, with its backend.
@@ -151,8 +158,7 @@ func (m *Manager) projectAttachments(project string, skip *AttachmentState, cur 
 // update; attaching a new pid for a recorded service replica (a restart)
 // replaces the old link and keeps the address.
 func (m *Manager) Attach(ctx context.Context, at Attachment) (*AttachInfo, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lock()()
 	n, b, err := m.requireNetwork(at.Project, at.Network)
 	if err != nil {
 		return nil, err
@@ -240,8 +246,7 @@ func (m *Manager) pickAddr(n *NetworkState, a *AttachmentState, static string) e
 // Update applies changed ports, egress rules, aliases and DNS servers of a
 // running sandbox in place.
 func (m *Manager) Update(ctx context.Context, at Attachment) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lock()()
 	n, b, err := m.requireNetwork(at.Project, at.Network)
 	if err != nil {
 		return err
@@ -292,8 +297,7 @@ func newPorts(cur, next []spec.Port) []spec.Port {
 
 // Detach disconnects a sandbox; its address stays recorded for its next start.
 func (m *Manager) Detach(ctx context.Context, project, network, service string, replica int) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lock()()
 	n, err := m.loadNetwork(project, network)
 	if err != nil || n == nil {
 		return err
@@ -321,8 +325,7 @@ func (m *Manager) Detach(ctx context.Context, project, network, service string, 
 // RemoveNetwork removes the network with everything on it: links, rules,
 // DNS server and records. A network that does not exist is fine.
 func (m *Manager) RemoveNetwork(ctx context.Context, project, network string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lock()()
 	return m.removeNetworkLocked(ctx, project, network)
 }
 
@@ -345,8 +348,7 @@ func (m *Manager) removeNetworkLocked(ctx context.Context, project, network stri
 // RemoveProject removes every network of the project, and its nftables
 // table even when no record is left (a crash between steps).
 func (m *Manager) RemoveProject(ctx context.Context, project string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.lock()()
 	nets, err := m.loadProject(project)
 	if err != nil {
 		return err

@@ -14,8 +14,8 @@ import (
 // private ranges rarely used by home and office networks.
 var subnetPools = []string{"10.89.0.0/16", "10.90.0.0/16", "10.91.0.0/16", "172.29.0.0/16"}
 
-// hostLockPath serialises subnet allocation and bridge creation between
-// nucleus processes of any state root.
+// hostLockPath serialises network state changes (subnet allocation, bridge
+// creation, records) between nucleus processes of any state root.
 const hostLockPath = "/run/lock/nucleus-network.lock"
 
 // lockHost takes the host-wide lock; the returned function releases it.
