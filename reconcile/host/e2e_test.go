@@ -200,3 +200,59 @@ func TestSupervisorEndToEnd(t *testing.T) {
 		t.Errorf("network leak check: %v %v", nleaks, err)
 	}
 }
+
+const healthyYAML = `services:
+  db:
+    command: ["/bin/busybox", "sh", "-c", "sleep 1; exec /bin/busybox httpd -f -p 127.0.0.1:18080 -h /etc"]
+    stop_signal: SIGKILL
+    healthcheck: {tcp: 18080, interval: 100ms, timeout: 1s, retries: 3}
+  web:
+    command: ["/bin/sleep", "1000"]
+    stop_grace_period: 1s
+    depends_on:
+      db: {condition: service_healthy}
+`
+
+// TestSupervisorHealthyOrderingEndToEnd: web depends on db being healthy,
+// and db only listens after a second; web must start after that.
+func TestSupervisorHealthyOrderingEndToEnd(t *testing.T) {
+	e := newE2E(t)
+	_, err := os.Stat("/bin/busybox")
+	testutil.Require(t, err == nil, "/bin/busybox (Debian package busybox-static)")
+	ctx := context.Background()
+	file := filepath.Join(e.dir, "nucleus.yaml")
+	if err := os.WriteFile(file, []byte(healthyYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project + "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.project = p.Name
+	sv := e.supervisor()
+	sv.Health = Health{}
+	defer func() {
+		sv.Close()
+		if err := e.supervisor().Down(ctx); err != nil {
+			t.Error(err)
+		}
+		if leaks, _ := runtime.LeakCheck(e.root); len(leaks) != 0 {
+			t.Errorf("runtime leaks: %v", leaks)
+		}
+		if leaks, _ := network.LeakCheck(e.root); len(leaks) != 0 {
+			t.Errorf("network leaks: %v", leaks)
+		}
+	}()
+	pass(t, sv, p)
+	recs, err := sv.Store.LoadSandboxes(p.Name)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("records %v, %v", recs, err)
+	}
+	db, web := recs[0], recs[1]
+	if db.State != reconcile.StateHealthy {
+		t.Errorf("db state %s, want healthy", db.State)
+	}
+	if d := web.StartedAt.Sub(db.StartedAt); d < time.Second {
+		t.Errorf("web started %v after db; db cannot be healthy before 1s", d)
+	}
+}
