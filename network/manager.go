@@ -1,8 +1,3 @@
-// Package network gives project networks to sandboxes: a bridge, veth pairs
-// and one nftables table per project (kernel NAT), or slirp4netns (userspace
-// NAT); an embedded DNS server per network; port forwards and egress rules.
-// The Manager records everything under the state root so another process
-// can adopt or remove it.
 package network
 
 import (

@@ -1,0 +1,61 @@
+// Package network gives project networks to sandboxes.
+//
+// The Manager is the only entry point. It records every network and
+// attachment under the state root (Run/network/PROJECT/NETWORK.json, written
+// atomically) so that a restarted supervisor, or `nucleus down` without one,
+// can adopt or remove everything; it allocates subnets and addresses, runs
+// one embedded DNS server (network/dns) per network inside its own process,
+// and dispatches host work to a backend (backend.go): the kernel backend
+// below, or the userspace backend (userspace*.go, slirp4netns).
+//
+// # Kernel NAT (kernel.go, link.go, network/nft)
+//
+//   - One bridge per project network, named "ncb" + 10 hex digits of
+//     sha256(root ID, project, network), with the alias
+//     "nucleus:ROOTID:PROJECT:NETWORK" so the leak check knows its owner.
+//     The gateway is the first address of the subnet. Subnets left out of
+//     the file are /24s from 10.89.0.0/16 (then 10.90, 10.91, 172.29) that
+//     overlap no recorded network, no host address and no host route.
+//   - One veth per sandbox: the host end "ncv" + hash on the bridge (hairpin
+//     mode on), the inside end created directly in /proc/PID/ns/net as eth0
+//     (eth1, ... for further networks) and configured through a netlink
+//     handle bound to that namespace, so no thread of ours changes namespace.
+//     Addresses stay the same for a service replica across restarts; a
+//     static ipv4_address wins.
+//   - One nftables table per project, "ip nucleus_ROOTID_PROJECT" (plus a
+//     bridge-family table of the same name for anti-spoofing), see package
+//     nft for its layout. Changes are applied in one atomic batch that only
+//     touches what changed. net.ipv4.ip_forward is switched on when off
+//     (noted in Data/ip_forward.enabled-by-nucleus) and route_localnet on
+//     each bridge, so published ports answer on 127.0.0.1.
+//   - Port forwards are refused at Attach/Update when the host port is bound
+//     by a process (the error names the holder from /proc), forwarded by
+//     another nucleus table (any root), or published by another sandbox of
+//     the project.
+//
+// # Egress (kernel backend)
+//
+// A sandbox with egress rules gets a chain eg_ID that every packet it sends
+// (forwarded, or addressed to the host) goes through, keyed by its address
+// on its bridge; the bridge table drops frames from its veth with any other
+// source address, so even CAP_NET_ADMIN inside the sandbox cannot step
+// around it. Allowed: the embedded DNS (gateway:53), peers on the subnet,
+// its CIDR/port entries, and the set dom_ID. Everything else is rejected at
+// once (TCP reset, else ICMP admin-prohibited) and counted in the counter
+// deny_ID (Manager.EgressDenied).
+//
+// Domain entries are enforced through the DNS server: when the sandbox
+// resolves an allowed name, the answered IPv4 addresses are put into dom_ID
+// before the answer is sent, for max(TTL, DomainTTLFloor) + DomainGrace
+// (defaults 30 s and 5 min: short TTLs are common, and the grace keeps
+// connections opened from an answer alive while the client re-resolves).
+// An address learnt this way is reachable on any port.
+//
+// # Limits
+//
+// IPv4 only. Ports without a fixed host port (published 0) are not
+// published. The rules live at nftables priority 0 with policy accept: a
+// host firewall that drops forwarded traffic in its own chains wins over
+// them. The DNS server lives in the process that ensured the network; a
+// one-off process that finds it running elsewhere leaves it there.
+package network
