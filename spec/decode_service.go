@@ -176,7 +176,7 @@ func (d *decoder) command(v *node, p string) []string {
 		return args
 	}
 	args := d.strList(v, p, false)
-	if v.kind == kindSeq && len(args) == 0 {
+	if v.kind == kindSeq && len(v.items) == 0 {
 		d.errorf(v, p, "empty command")
 	}
 	return args

@@ -228,3 +228,15 @@ func TestErrorFormat(t *testing.T) {
 		t.Errorf("sorted list = %q", l.Error())
 	}
 }
+
+// TestAliasBombStaysSmall: aliases share the anchor's tree, so a "billion
+// laughs" document produces a handful of errors instead of exploding.
+func TestAliasBombStaysSmall(t *testing.T) {
+	bomb := "x-a: &a [x,x,x,x,x,x,x,x,x]\nx-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nx-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
+		"x-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\nx-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nx-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n" +
+		"services: {web: {command: *f, ports: *f}}\n"
+	_, err := loadString(t, bomb)
+	if got := errorLines(err); len(got) != 18 {
+		t.Errorf("got %d errors, want 18 (9 per expanded list):\n%s", len(got), strings.Join(got, "\n"))
+	}
+}

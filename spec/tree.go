@@ -70,6 +70,7 @@ type converter struct {
 	path   []seg // keys and indexes leading to the current node, for error messages
 	depth  int
 	slab   []node
+	memo   map[*yaml.Node]*node // anchored nodes already converted
 	// lineOffset is added to every line, and shift to lines after
 	// shiftAfter: both map positions back when a file is parsed in pieces.
 	lineOffset, shiftAfter, shift int
@@ -140,15 +141,19 @@ func (c *converter) conv(y *yaml.Node) *node {
 		if y.Alias == nil {
 			return c.alloc(node{kind: kindNull, pos: c.pos(y)})
 		}
-		n := c.conv(y.Alias)
+		// An alias shares the anchor's converted tree instead of copying
+		// it, so "billion laughs" documents stay small.
+		n := c.memo[y.Alias]
 		if n == nil {
-			return nil
+			if n = c.conv(y.Alias); n == nil {
+				return nil
+			}
 		}
 		cp := c.alloc(*n)
 		cp.pos = c.pos(y)
 		return cp
 	case yaml.ScalarNode:
-		return c.scalar(y)
+		return c.remember(y, c.scalar(y))
 	case yaml.SequenceNode:
 		n := c.alloc(node{kind: kindSeq, pos: c.pos(y), items: make([]*node, 0, len(y.Content))})
 		c.directives(n, y)
@@ -161,11 +166,22 @@ func (c *converter) conv(y *yaml.Node) *node {
 			}
 			n.items = append(n.items, v)
 		}
-		return n
+		return c.remember(y, n)
 	case yaml.MappingNode:
-		return c.mapping(y)
+		return c.remember(y, c.mapping(y))
 	}
 	return c.alloc(node{kind: kindNull, pos: c.pos(y)})
+}
+
+// remember records the tree of an anchored node for its aliases.
+func (c *converter) remember(y *yaml.Node, n *node) *node {
+	if y.Anchor != "" && n != nil {
+		if c.memo == nil {
+			c.memo = map[*yaml.Node]*node{}
+		}
+		c.memo[y] = n
+	}
+	return n
 }
 
 func (c *converter) directives(n *node, y *yaml.Node) {
