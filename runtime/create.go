@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"nucleus/runtime/sbinit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,7 +96,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	s.seccompMode = prog.Mode()
 	trace("cgroup and seccomp ready")
-	ic := &initConfig{
+	ic := &sbinit.Config{
 		Args: svc.Command, Env: envList(svc.Environment), Dir: svc.WorkingDir, User: svc.User,
 		Hostname: hostname(cfg), ReadOnly: svc.ReadOnly, Files: cfg.Files,
 		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.CapAdd),
@@ -104,26 +105,26 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	if svc.Security.Landlock.Mode == spec.LandlockCustom {
 		for _, r := range svc.Security.Landlock.Rules {
-			ic.LandlockCustom = append(ic.LandlockCustom, landlockRule{Path: r.Path, Access: r.Access})
+			ic.LandlockCustom = append(ic.LandlockCustom, sbinit.LandlockRule{Path: r.Path, Access: r.Access})
 		}
 	}
 	fds, err := s.prepareFDs(ic, svc, userns)
-	defer closeAll(fds)
+	defer sbinit.CloseAll(fds)
 	if err != nil {
 		return nil, err
 	}
-	if err := send(int(s.ctl.Fd()), &message{Kind: msgConfig, Config: ic}, fds...); err != nil {
+	if err := sbinit.Send(int(s.ctl.Fd()), &sbinit.Message{Kind: sbinit.MsgConfig, Config: ic}, fds...); err != nil {
 		return nil, err
 	}
 	trace("config sent")
-	m, _, err := recv(int(s.ctl.Fd()))
+	m, _, err := sbinit.Recv(int(s.ctl.Fd()))
 	if err != nil {
 		return nil, fmt.Errorf("sandbox init died while building the sandbox: %w", s.initFailure(err))
 	}
-	if m.Kind == msgError {
+	if m.Kind == sbinit.MsgError {
 		return nil, fmt.Errorf("build sandbox %s: %s", cfg.ID, m.Err)
 	}
-	if m.Kind != msgReady {
+	if m.Kind != sbinit.MsgReady {
 		return nil, fmt.Errorf("sandbox init: expected ready, got %q", m.Kind)
 	}
 	s.landlockABI = m.ABI
@@ -137,7 +138,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 // startInit clones the init into its new namespaces.
 func (s *Sandbox) startInit(userns bool) error {
 	cfg := s.cfg
-	ctlParent, ctlChild, err := socketPair()
+	ctlParent, ctlChild, err := sbinit.SocketPair()
 	if err != nil {
 		return err
 	}
@@ -145,7 +146,7 @@ func (s *Sandbox) startInit(userns bool) error {
 	s.ctl = ctlParent
 
 	// argv names the root and the sandbox so LeakCheck can find stray inits.
-	cmd := exec.Command("/proc/self/exe", InitArg, cfg.Root.ID(), cfg.ID)
+	cmd := exec.Command(initBinary(), sbinit.InitArg, cfg.Root.ID(), cfg.ID)
 	cmd.Args[0] = "nucleus-init"
 	cmd.ExtraFiles = []*os.File{ctlChild}
 	cmd.Env = []string{"GOMAXPROCS=1", "GOGC=off", "GOMEMLIMIT=6MiB"}
@@ -225,7 +226,7 @@ func (s *Sandbox) attachIO(cmd *exec.Cmd) error {
 // prepareFDs opens what the init must not resolve itself: the rootfs and
 // bind sources as detached mounts (idmapped under a private user namespace
 // where the filesystem supports it), the log directory and the exit file.
-func (s *Sandbox) prepareFDs(ic *initConfig, svc *spec.Service, userns bool) ([]int, error) {
+func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) ([]int, error) {
 	var fds []int
 	var usernsFD = -1
 	if userns {
@@ -246,7 +247,7 @@ func (s *Sandbox) prepareFDs(ic *initConfig, svc *spec.Service, userns bool) ([]
 		s.idmapped = s.idmapped || idm
 	}
 	for _, m := range s.cfg.Mounts {
-		im := initMount{Type: "bind", Target: m.Target, ReadOnly: m.ReadOnly, FD: -1}
+		im := sbinit.Mount{Type: "bind", Target: m.Target, ReadOnly: m.ReadOnly, FD: -1}
 		if m.Type == spec.MountTmpfs {
 			im.Type, im.Size = "tmpfs", int64(m.Size)
 		} else {
@@ -337,12 +338,6 @@ func detachedMount(src string, ro bool, usernsFD int) (int, bool, error) {
 		}
 	}
 	return fd, idmapped, nil
-}
-
-func closeAll(fds []int) {
-	for _, fd := range fds {
-		unix.Close(fd)
-	}
 }
 
 func envList(m map[string]string) []string {

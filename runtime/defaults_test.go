@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"nucleus/runtime/sbinit"
 	"os"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestDefaultIsolation(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, r[k], v)
 		}
 	}
-	if !strings.HasPrefix(r["pid1"], "nucleus-init "+InitArg) {
+	if !strings.HasPrefix(r["pid1"], "nucleus-init "+sbinit.InitArg) {
 		t.Errorf("PID 1 is %q, want the nucleus init", r["pid1"])
 	}
 	if b, err := os.ReadFile("/etc/shadow"); err == nil && len(b) == 0 {
@@ -102,5 +103,22 @@ func TestCapAdd(t *testing.T) {
 	r = runProbe(t, Config{Root: root, Project: "p", Service: svc})
 	if r["CapAmb"] != "0000000000000400" || r["CapEff"] != "0000000000000400" || !strings.HasPrefix(r["Uid"], "1000") {
 		t.Errorf("non-root cap_add: Uid %s CapAmb %s CapEff %s", r["Uid"], r["CapAmb"], r["CapEff"])
+	}
+}
+
+// TestSelfInitFallback: without nucleus-init next to it, the binary runs
+// itself as the init; the sandbox is the same.
+func TestSelfInitFallback(t *testing.T) {
+	root := newRoot(t)
+	initBinary()
+	saved := initPath
+	initPath = "/proc/self/exe"
+	defer func() { initPath = saved }()
+	r := runProbe(t, Config{Root: root, Project: "p"})
+	if r["CapEff"] != "0000000000000000" || r["Seccomp"] != "2" || r["pid1_exe_write"] != "EACCES" || r["fds"] != "0,1,2" {
+		t.Errorf("self-init sandbox: %v", r)
+	}
+	if !strings.HasPrefix(r["pid1"], "nucleus-init "+InitArg) {
+		t.Errorf("PID 1 is %q", r["pid1"])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"nucleus/runtime/sbinit"
 	"os"
 	"path/filepath"
 	"sync"
@@ -46,49 +47,6 @@ func listenCtl(dir string) (int, error) {
 	return fd, nil
 }
 
-// serveExec runs in the init: accept exec requests until the init exits.
-func (st *initState) serveExec(lfd int) {
-	for {
-		cfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
-		if err == unix.EINTR || err == unix.ECONNABORTED {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		go st.handleExec(cfd)
-	}
-}
-
-func (st *initState) handleExec(cfd int) {
-	defer unix.Close(cfd)
-	m, fds, err := recv(cfd)
-	if err != nil {
-		return
-	}
-	defer closeAll(fds)
-	if m.Kind != msgExec || m.Exec == nil || len(fds) != 3 {
-		_ = send(cfd, &message{Kind: msgError, Err: "exec: expected an exec request with 3 fds"})
-		return
-	}
-	dir := m.Exec.Dir
-	if dir == "" {
-		dir = st.cfg.Dir
-	}
-	env := append(append([]string(nil), st.cfg.Env...), m.Exec.Env...)
-	pid, err := st.spawner.spawn(spawnReq{args: m.Exec.Args, env: env, dir: dir,
-		files: []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}})
-	if err != nil {
-		_ = send(cfd, &message{Kind: msgError, Err: err.Error()})
-		return
-	}
-	closeAll(fds)
-	fds = nil
-	_ = send(cfd, &message{Kind: msgStarted, Pid: pid})
-	status := statusOf(st.spawner.wait(pid))
-	_ = send(cfd, &message{Kind: msgExecDone, Status: &status})
-}
-
 // Exec runs a process inside the running sandbox and waits for it.
 func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 	if len(ec.Args) == 0 {
@@ -107,8 +65,8 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 	if err != nil {
 		return ExitStatus{}, err
 	}
-	req := &message{Kind: msgExec, Exec: &execReq{Args: ec.Args, Env: ec.Env, Dir: ec.Dir}}
-	err = send(fd, req, int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()))
+	req := &sbinit.Message{Kind: sbinit.MsgExec, Exec: &sbinit.ExecRequest{Args: ec.Args, Env: ec.Env, Dir: ec.Dir}}
+	err = sbinit.Send(fd, req, int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()))
 	for _, f := range stdio {
 		f.Close() // the child's ends now live in the init
 	}
@@ -119,12 +77,12 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 	// on (health checks bound it with their own timeout command or Stop).
 	stop := context.AfterFunc(ctx, func() { unix.Shutdown(fd, unix.SHUT_RDWR) })
 	defer stop()
-	m, _, err := recv(fd)
-	if err == nil && m.Kind == msgError {
+	m, _, err := sbinit.Recv(fd)
+	if err == nil && m.Kind == sbinit.MsgError {
 		err = errors.New(m.Err)
 	}
-	if err == nil && m.Kind == msgStarted {
-		m, _, err = recv(fd)
+	if err == nil && m.Kind == sbinit.MsgStarted {
+		m, _, err = sbinit.Recv(fd)
 	}
 	copies.Wait()
 	if err != nil {
@@ -133,7 +91,7 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 		}
 		return ExitStatus{}, fmt.Errorf("exec in %s: %w", s.id, err)
 	}
-	if m.Kind != msgExecDone || m.Status == nil {
+	if m.Kind != sbinit.MsgExecDone || m.Status == nil {
 		return ExitStatus{}, fmt.Errorf("exec in %s: unexpected reply %q", s.id, m.Kind)
 	}
 	return *m.Status, nil

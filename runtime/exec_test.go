@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"nucleus/runtime/sbinit"
 	"os"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func TestLogsSurviveCallerAndAdopt(t *testing.T) {
 	var lines []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var lr LogRecord
+		var lr sbinit.LogRecord
 		if err := json.Unmarshal(sc.Bytes(), &lr); err != nil || lr.Time.IsZero() {
 			t.Errorf("log record %q: %v", sc.Text(), err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"nucleus/runtime/sbinit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ func LeakCheck(root rootdir.Root) ([]string, error) {
 			continue
 		}
 		args := bytes.Split(b, []byte{0})
-		if len(args) >= 4 && string(args[1]) == InitArg && string(args[2]) == root.ID() {
+		if len(args) >= 4 && string(args[1]) == sbinit.InitArg && string(args[2]) == root.ID() {
 			out = append(out, fmt.Sprintf("process %s (init of sandbox %s)", filepath.Base(filepath.Dir(p)), args[3]))
 		}
 	}

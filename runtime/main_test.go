@@ -1,17 +1,34 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
-// TestMain lets the test binary serve as the sandbox init, like the nucleus
-// binary does (Create re-executes /proc/self/exe).
+// TestMain builds the small nucleus-init the tests' sandboxes run as PID 1
+// (like a real install), and also lets the test binary serve as the init
+// for the fallback path (TestSelfInitFallback re-executes /proc/self/exe).
 func TestMain(m *testing.M) {
 	if IsInit() {
 		InitMain()
 	}
+	dir, err := os.MkdirTemp("", "nucleus-init-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin := filepath.Join(dir, "nucleus-init")
+	if out, err := exec.Command("go", "build", "-o", bin, "nucleus/cmd/nucleus-init").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build nucleus-init: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	_ = os.Chmod(dir, 0o755)
+	os.Setenv(InitBinaryEnv, bin)
 	code := m.Run()
+	os.RemoveAll(dir)
 	if probeDir != "" && probeErr == nil {
 		os.RemoveAll(probeDir)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"nucleus/runtime/sbinit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +71,7 @@ func (s *Sandbox) SeccompMode() string { return s.seccompMode }
 func (s *Sandbox) LandlockABI() int { return s.landlockABI }
 
 // LogPath is the current log file when the output is not attached.
-func (s *Sandbox) LogPath() string { return filepath.Join(s.dir, "logs", LogFile) }
+func (s *Sandbox) LogPath() string { return filepath.Join(s.dir, "logs", sbinit.LogFile) }
 
 // Start runs the workload.
 func (s *Sandbox) Start() error {
@@ -82,17 +83,17 @@ func (s *Sandbox) Start() error {
 	if s.ctl == nil {
 		return fmt.Errorf("sandbox %s: no control connection (adopted sandboxes run already)", s.id)
 	}
-	if err := send(int(s.ctl.Fd()), &message{Kind: msgStart}); err != nil {
+	if err := sbinit.Send(int(s.ctl.Fd()), &sbinit.Message{Kind: sbinit.MsgStart}); err != nil {
 		return err
 	}
-	m, _, err := recv(int(s.ctl.Fd()))
+	m, _, err := sbinit.Recv(int(s.ctl.Fd()))
 	if err != nil {
 		return fmt.Errorf("sandbox %s: init died while starting the workload: %w", s.id, err)
 	}
-	if m.Kind == msgError {
+	if m.Kind == sbinit.MsgError {
 		return fmt.Errorf("start %s: %s", s.id, m.Err)
 	}
-	if m.Kind != msgStarted {
+	if m.Kind != sbinit.MsgStarted {
 		return fmt.Errorf("sandbox init: expected started, got %q", m.Kind)
 	}
 	s.started, s.workload = true, m.Pid
@@ -119,13 +120,13 @@ func (s *Sandbox) wait() (ExitStatus, error) {
 	var st *ExitStatus
 	if s.ctl != nil {
 		for {
-			m, _, err := recv(int(s.ctl.Fd()))
+			m, _, err := sbinit.Recv(int(s.ctl.Fd()))
 			if err != nil {
 				break
 			}
-			if m.Kind == msgExit {
+			if m.Kind == sbinit.MsgExit {
 				st = m.Status
-				trace("exit message")
+				trace("exit sbinit.Message")
 			}
 		}
 	}
@@ -141,7 +142,7 @@ func (s *Sandbox) wait() (ExitStatus, error) {
 			s.reaped = true
 		}
 		if ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && s.cmd.ProcessState != nil {
-			initStatus = statusOf(unix.WaitStatus(ws))
+			initStatus = sbinit.StatusOf(unix.WaitStatus(ws))
 		}
 	} else if err := waitPidfd(s.pid, s.startTime); err != nil {
 		return ExitStatus{}, err

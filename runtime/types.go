@@ -2,10 +2,10 @@ package runtime
 
 import (
 	"io"
-	"syscall"
 
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
+	"nucleus/runtime/sbinit"
 	"nucleus/spec"
 )
 
@@ -51,13 +51,22 @@ type ResolvedMount struct {
 }
 
 // ExitStatus is how a workload ended.
-type ExitStatus struct {
-	// Code is the exit code, or 128+signal when Signal is set.
-	Code   int
-	Signal syscall.Signal
-	// OOMKilled reports that the memory limit killed the workload.
-	OOMKilled bool
-}
+type ExitStatus = sbinit.ExitStatus
+
+// LogRecord is one line of a sandbox's log file.
+type LogRecord = sbinit.LogRecord
+
+// LogFile is the name of the current log file in a sandbox's log directory.
+const LogFile = sbinit.LogFile
+
+// InitArg is argv[1] of the sandbox init when this binary re-executes itself.
+const InitArg = sbinit.InitArg
+
+// IsInit reports whether this process was started as a sandbox init.
+func IsInit() bool { return sbinit.IsInit() }
+
+// InitMain runs the sandbox init and never returns.
+func InitMain() { sbinit.Main() }
 
 // ExecConfig is a process to run inside a running sandbox.
 type ExecConfig struct {

@@ -1,8 +1,10 @@
-package runtime
+package sbinit
 
-// initConfig is everything the init needs, sent by the caller after clone.
+import "syscall"
+
+// Config is everything the init needs, sent by the caller after clone.
 // Paths are host paths unless they say otherwise.
-type initConfig struct {
+type Config struct {
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
 	Dir  string   `json:"dir"` // inside the sandbox
@@ -14,7 +16,7 @@ type initConfig struct {
 	Rootfs   bool              `json:"rootfs"`
 	FDRootfs int               `json:"fd_rootfs"`
 	ReadOnly bool              `json:"read_only"`
-	Mounts   []initMount       `json:"mounts"`
+	Mounts   []Mount           `json:"mounts"`
 	Files    map[string][]byte `json:"files"`
 	// HostNetNS: no network namespace of our own (sysfs cannot be mounted).
 	HostNetNS bool `json:"host_netns"`
@@ -29,11 +31,11 @@ type initConfig struct {
 	LandlockMode string `json:"landlock_mode"`
 	// LandlockCustom are user rules (spec.Landlock.Rules) added to the
 	// mount-derived ones.
-	LandlockCustom []landlockRule `json:"landlock_custom,omitempty"`
+	LandlockCustom []LandlockRule `json:"landlock_custom,omitempty"`
 
 	Terminal bool `json:"terminal"`
 	// Logs: stdout and stderr go to log files in the directory passed as
-	// fd LogDirFD (index into the fds of the config message).
+	// fd LogDirFD (index into the fds of the config Message).
 	Logs       bool  `json:"logs"`
 	LogMaxSize int64 `json:"log_max_size"`
 	// ExitFile receives the workload's exit status as JSON (index into fds),
@@ -43,18 +45,27 @@ type initConfig struct {
 	FDListener int `json:"fd_listener"`
 }
 
-// initMount is one volume. Bind mounts arrive as detached mount fds
+// Mount is one volume. Bind mounts arrive as detached mount fds
 // (open_tree) prepared by the caller, so the init never resolves host paths.
-type initMount struct {
+type Mount struct {
 	Type     string `json:"type"` // bind | tmpfs
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only"`
 	Size     int64  `json:"size,omitempty"`
-	FD       int    `json:"fd"` // index into the config message's fds (bind)
+	FD       int    `json:"fd"` // index into the config Message's fds (bind)
 	IsDir    bool   `json:"is_dir"`
 }
 
-type landlockRule struct {
+type LandlockRule struct {
 	Path   string   `json:"path"`
 	Access []string `json:"access"`
+}
+
+// ExitStatus is how a workload ended.
+type ExitStatus struct {
+	// Code is the exit code, or 128+signal when Signal is set.
+	Code   int
+	Signal syscall.Signal
+	// OOMKilled reports that the memory limit killed the workload.
+	OOMKilled bool
 }

@@ -1,4 +1,4 @@
-package runtime
+package sbinit
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 )
 
 // InitArg is argv[1] of the re-executed binary when it runs as a sandbox
-// init. The binary's main (or TestMain) calls IsInit/InitMain first thing.
+// init. The binary's main (or TestMain) calls IsInit/Main first thing.
 const InitArg = "__nucleus_init"
 
 // ctlFD is the control socket's fd number in the init (first ExtraFile).
@@ -21,8 +21,8 @@ const ctlFD = 3
 // IsInit reports whether this process was started as a sandbox init.
 func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == InitArg }
 
-// InitMain runs the sandbox init and never returns.
-func InitMain() {
+// Main runs the sandbox init and never returns.
+func Main() {
 	trace("init: main")
 	// Before anything else: nothing in the sandbox may ptrace us or open
 	// /proc/1/exe (the host binary) — see README, CVE-2019-5736.
@@ -36,7 +36,7 @@ func InitMain() {
 
 // initState is the init's view of the sandbox while it runs.
 type initState struct {
-	cfg      *initConfig
+	cfg      *Config
 	fds      []int
 	spawner  *spawner
 	workload int // pid inside the sandbox
@@ -45,17 +45,17 @@ type initState struct {
 
 func runInit() int {
 	fail := func(err error) int {
-		_ = send(ctlFD, &message{Kind: msgError, Err: err.Error()})
+		_ = Send(ctlFD, &Message{Kind: MsgError, Err: err.Error()})
 		return 1
 	}
 	trace("init: waiting for config")
-	m, fds, err := recv(ctlFD)
+	m, fds, err := Recv(ctlFD)
 	if err != nil {
 		return 1
 	}
 	trace("init: config decoded")
-	if m.Kind != msgConfig || m.Config == nil {
-		return fail(fmt.Errorf("init: expected config message, got %q", m.Kind))
+	if m.Kind != MsgConfig || m.Config == nil {
+		return fail(fmt.Errorf("init: expected config Message, got %q", m.Kind))
 	}
 	st := &initState{cfg: m.Config, fds: fds}
 	// Signals are queued from the start so none is lost before the workload runs.
@@ -72,11 +72,11 @@ func runInit() int {
 		return fail(err)
 	}
 	trace("init: restricted")
-	if err := send(ctlFD, &message{Kind: msgReady, ABI: st.spawner.landlockABI}); err != nil {
+	if err := Send(ctlFD, &Message{Kind: MsgReady, ABI: st.spawner.landlockABI}); err != nil {
 		return 1
 	}
-	m, _, err = recv(ctlFD)
-	if err != nil || m.Kind != msgStart {
+	m, _, err = Recv(ctlFD)
+	if err != nil || m.Kind != MsgStart {
 		// The caller went away or changed its mind before Start.
 		return 1
 	}
@@ -89,7 +89,7 @@ func runInit() int {
 		go st.serveExec(fds[c.FDListener])
 	}
 	trace("init: workload started")
-	_ = send(ctlFD, &message{Kind: msgStarted, Pid: pid})
+	_ = Send(ctlFD, &Message{Kind: MsgStarted, Pid: pid})
 	status := st.loop(sigs)
 	trace("init: workload exited")
 	if st.logs != nil {
@@ -99,7 +99,7 @@ func runInit() int {
 		b, _ := json.Marshal(status)
 		_, _ = unix.Write(fds[st.cfg.FDExitFile], b)
 	}
-	_ = send(ctlFD, &message{Kind: msgExit, Status: &status})
+	_ = Send(ctlFD, &Message{Kind: MsgExit, Status: &status})
 	return status.Code
 }
 
@@ -147,7 +147,7 @@ func (st *initState) loop(sigs chan os.Signal) ExitStatus {
 				break
 			}
 			if pid == st.workload {
-				return statusOf(ws)
+				return StatusOf(ws)
 			}
 			st.spawner.reaped(pid, ws)
 		}
@@ -155,7 +155,7 @@ func (st *initState) loop(sigs chan os.Signal) ExitStatus {
 	return ExitStatus{Code: 255}
 }
 
-func statusOf(ws unix.WaitStatus) ExitStatus {
+func StatusOf(ws unix.WaitStatus) ExitStatus {
 	if ws.Signaled() {
 		return ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
 	}

@@ -1,4 +1,4 @@
-package runtime
+package sbinit
 
 import (
 	"fmt"
@@ -77,7 +77,7 @@ func (s *spawner) call(c spawnCall) spawnResult {
 }
 
 // restrict applies the workload's identity and restrictions to the thread.
-func (s *spawner) restrict(c *initConfig, fds []int) error {
+func (s *spawner) restrict(c *Config, fds []int) error {
 	return s.call(spawnCall{fn: func() error {
 		// v1: this thread alone joins the sandbox cgroup; what it forks is
 		// born there (see Create for why not the whole init).

@@ -1,4 +1,4 @@
-package runtime
+package sbinit
 
 import (
 	"errors"
@@ -43,7 +43,7 @@ const workspace = "/tmp"
 
 // buildRoot assembles the sandbox root and pivots into it.
 // fds are the fds received with the config (bind volumes, rootfs).
-func buildRoot(c *initConfig, fds []int) error {
+func buildRoot(c *Config, fds []int) error {
 	// Nothing we mount may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)
@@ -89,7 +89,7 @@ func buildRoot(c *initConfig, fds []int) error {
 
 // hostView mounts a small tmpfs as the root and binds the host's system
 // directories into it read-only (symlinks such as /bin -> usr/bin are copied).
-func hostView(c *initConfig, root, scratch string) error {
+func hostView(c *Config, root, scratch string) error {
 	if err := unix.Mount("nucleus-root", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=4m"); err != nil {
 		return fmt.Errorf("mount root tmpfs: %w", err)
 	}
@@ -139,7 +139,7 @@ func hostView(c *initConfig, root, scratch string) error {
 
 // givenRootfs uses a directory as the root: bound as is, or under a writable
 // tmpfs overlay when read_only is false.
-func givenRootfs(c *initConfig, root, scratch string, fds []int) error {
+func givenRootfs(c *Config, root, scratch string, fds []int) error {
 	if c.FDRootfs < 0 || c.FDRootfs >= len(fds) {
 		return fmt.Errorf("no rootfs mount fd")
 	}
@@ -160,7 +160,7 @@ func givenRootfs(c *initConfig, root, scratch string, fds []int) error {
 }
 
 // overlay mounts lower under a writable tmpfs layer at dst (read_only: false).
-func overlay(c *initConfig, scratch, lower, dst string) error {
+func overlay(c *Config, scratch, lower, dst string) error {
 	base := filepath.Join(scratch, "ovl", strings.ReplaceAll(strings.Trim(lower, "/"), "/", "_"))
 	up, work := base+"/upper", base+"/work"
 	for _, d := range []string{up, work} {
@@ -179,7 +179,7 @@ func overlay(c *initConfig, scratch, lower, dst string) error {
 }
 
 // mountSpecial mounts /proc, /dev, /sys, /tmp and /run.
-func mountSpecial(c *initConfig, root string) error {
+func mountSpecial(c *Config, root string) error {
 	const nsd = unix.MS_NOSUID | unix.MS_NODEV
 	if err := mkdirIn(root, "/proc"); err != nil {
 		return err
@@ -294,8 +294,8 @@ func mask(p string) error {
 // mountVolumes mounts binds (detached mounts from the caller) and tmpfs
 // volumes, parents before children. Targets are resolved inside the root:
 // a symlink in the target path can never lead out of it.
-func mountVolumes(c *initConfig, root string, fds []int) error {
-	ms := append([]initMount(nil), c.Mounts...)
+func mountVolumes(c *Config, root string, fds []int) error {
+	ms := append([]Mount(nil), c.Mounts...)
 	sort.SliceStable(ms, func(i, j int) bool { return depth(ms[i].Target) < depth(ms[j].Target) })
 	for _, m := range ms {
 		isDir := m.Type == "tmpfs" || m.IsDir
@@ -399,7 +399,7 @@ func procFD(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
 // placeFiles writes generated files (resolv.conf, hosts) to the scratch
 // tmpfs and binds them read-only over their targets.
-func placeFiles(c *initConfig, root, scratch string) error {
+func placeFiles(c *Config, root, scratch string) error {
 	names := make([]string, 0, len(c.Files))
 	for p := range c.Files {
 		names = append(names, p)

@@ -1,4 +1,4 @@
-package runtime
+package sbinit
 
 import (
 	"nucleus/runtime/landlock"
@@ -11,7 +11,7 @@ type landlockPlan struct {
 	rules []landlock.Rule
 }
 
-func planLandlock(c *initConfig) (*landlockPlan, error) {
+func planLandlock(c *Config) (*landlockPlan, error) {
 	var system, writable []string
 	if c.Rootfs {
 		system = []string{"/"}

@@ -1,0 +1,48 @@
+package sbinit
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// serveExec runs in the init: accept exec requests until the init exits.
+func (st *initState) serveExec(lfd int) {
+	for {
+		cfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+		if err == unix.EINTR || err == unix.ECONNABORTED {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		go st.handleExec(cfd)
+	}
+}
+
+func (st *initState) handleExec(cfd int) {
+	defer unix.Close(cfd)
+	m, fds, err := Recv(cfd)
+	if err != nil {
+		return
+	}
+	defer CloseAll(fds)
+	if m.Kind != MsgExec || m.Exec == nil || len(fds) != 3 {
+		_ = Send(cfd, &Message{Kind: MsgError, Err: "exec: expected an exec request with 3 fds"})
+		return
+	}
+	dir := m.Exec.Dir
+	if dir == "" {
+		dir = st.cfg.Dir
+	}
+	env := append(append([]string(nil), st.cfg.Env...), m.Exec.Env...)
+	pid, err := st.spawner.spawn(spawnReq{args: m.Exec.Args, env: env, dir: dir,
+		files: []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}})
+	if err != nil {
+		_ = Send(cfd, &Message{Kind: MsgError, Err: err.Error()})
+		return
+	}
+	CloseAll(fds)
+	fds = nil
+	_ = Send(cfd, &Message{Kind: MsgStarted, Pid: pid})
+	status := StatusOf(st.spawner.wait(pid))
+	_ = Send(cfd, &Message{Kind: MsgExecDone, Status: &status})
+}

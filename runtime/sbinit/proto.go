@@ -1,0 +1,134 @@
+package sbinit
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The caller and the init talk over a SOCK_SEQPACKET socket pair: one JSON
+// Message per packet, file descriptors attached as SCM_RIGHTS. SEQPACKET keeps
+// Message boundaries without framing and reports the peer's death as EOF.
+
+// Message kinds.
+const (
+	MsgConfig   = "config"   // caller -> init: Config, fds: see Config
+	MsgReady    = "ready"    // init -> caller: root built, waiting for start
+	MsgStart    = "start"    // caller -> init
+	MsgStarted  = "started"  // init -> caller: Pid = host-invisible pid of the workload inside
+	MsgExit     = "exit"     // init -> caller: Status of the workload; init exits next
+	MsgError    = "error"    // init -> caller: Err
+	MsgExec     = "exec"     // client -> init: Exec, fds: stdin, stdout, stderr
+	MsgExecDone = "execdone" // init -> client: Status
+)
+
+// Message is one packet.
+type Message struct {
+	Kind   string       `json:"kind"`
+	Config *Config      `json:"config,omitempty"`
+	Exec   *ExecRequest `json:"exec,omitempty"`
+	Pid    int          `json:"pid,omitempty"`
+	Status *ExitStatus  `json:"status,omitempty"`
+	Err    string       `json:"err,omitempty"`
+	ABI    int          `json:"abi,omitempty"` // MsgReady: Landlock ABI in force
+}
+
+// ExecRequest is a process to start inside a running sandbox.
+type ExecRequest struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"`
+}
+
+// maxMessage bounds one packet (config with seccomp BPF and files).
+const maxMessage = 4 << 20
+
+func Send(fd int, m *Message, fds ...int) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s Message: %w", m.Kind, err)
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	if err := unix.Sendmsg(fd, b, oob, nil, 0); err != nil {
+		return fmt.Errorf("send %s Message: %w", m.Kind, err)
+	}
+	return nil
+}
+
+// recv reads one Message and the fds that came with it (close-on-exec).
+func Recv(fd int) (*Message, []int, error) {
+	oob := make([]byte, unix.CmsgSpace(4*64))
+	for {
+		// Learn the packet's size first (MSG_TRUNC reports the real length),
+		// so a small Message does not cost a large buffer.
+		size, _, _, _, err := unix.Recvmsg(fd, make([]byte, 1), nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("receive Message: %w", err)
+		}
+		if size > maxMessage {
+			return nil, nil, fmt.Errorf("receive Message: %d bytes is more than the %d allowed", size, maxMessage)
+		}
+		buf := make([]byte, size+1)
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("receive Message: %w", err)
+		}
+		if n == 0 && oobn == 0 {
+			return nil, nil, ErrEOF
+		}
+		var fds []int
+		if oobn > 0 {
+			cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return nil, nil, fmt.Errorf("parse control Message: %w", err)
+			}
+			for _, c := range cmsgs {
+				r, err := unix.ParseUnixRights(&c)
+				if err == nil {
+					fds = append(fds, r...)
+				}
+			}
+		}
+		m := new(Message)
+		if err := json.Unmarshal(buf[:n], m); err != nil {
+			for _, f := range fds {
+				unix.Close(f)
+			}
+			return nil, nil, fmt.Errorf("decode Message: %w", err)
+		}
+		return m, fds, nil
+	}
+}
+
+type eofError struct{}
+
+func (eofError) Error() string { return "peer closed the control socket" }
+
+var ErrEOF error = eofError{}
+
+// SocketPair returns a connected SEQPACKET pair as files (close-on-exec).
+func SocketPair() (*os.File, *os.File, error) {
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create control socket pair: %w", err)
+	}
+	return os.NewFile(uintptr(p[0]), "ctl-parent"), os.NewFile(uintptr(p[1]), "ctl-init"), nil
+}
+
+// CloseAll closes fds, ignoring errors.
+func CloseAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
