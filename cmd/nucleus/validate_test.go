@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs nucleus in-process in dir and returns stdout, the error text
+// (what main prints on stderr) and the exit code.
+func runCLI(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	t.Chdir(dir)
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	var ee *exitError
+	switch {
+	case err == nil:
+		return out.String(), errOut.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), errOut.String() + ee.Error(), ee.code
+	}
+	return out.String(), errOut.String() + err.Error(), 1
+}
+
+func writeProject(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const shopYAML = `name: shop
+networks:
+  front: {}
+  back: {subnet: 10.89.1.0/24}
+volumes:
+  data: {}
+services:
+  web:
+    command: serve --port 8080
+    networks: [front, back]
+    ports: ["127.0.0.1:8080:8080"]
+    restart: no
+    depends_on:
+      db: {condition: service_healthy}
+  db:
+    command: [db]
+    networks: [back]
+    volumes: ["data:/var/lib/db"]
+    healthcheck: {tcp: 5432}
+  worker:
+    command: [work]
+    networks: [back]
+`
+
+func TestValidateValid(t *testing.T) {
+	dir := writeProject(t, map[string]string{"nucleus.yaml": shopYAML})
+	out, errText, code := runCLI(t, dir, "validate")
+	if code != 0 || errText != "" {
+		t.Fatalf("exit %d: %s", code, errText)
+	}
+	if out != "nucleus.yaml: project shop is valid: 3 services, 2 networks, 1 volume\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	// From a subdirectory, with -p: discovery goes upwards, -p wins.
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = runCLI(t, sub, "-p", "Other", "validate")
+	if code != 0 || out != filepath.Join(dir, "nucleus.yaml")+": project other is valid: 3 services, 2 networks, 1 volume\n" {
+		t.Errorf("exit %d, stdout %q", code, out)
+	}
+}
+
+func TestValidateInvalid(t *testing.T) {
+	dir := writeProject(t, map[string]string{"nucleus.yaml": `services:
+  web:
+    command: [a]
+    ports: ["8080:80"]
+    restart: sometimes
+  api:
+    command: [b]
+    ports: ["8080:81"]
+    depends_on: [web, nope]
+`})
+	out, errText, code := runCLI(t, dir, "validate")
+	if code != 2 || out != "" {
+		t.Fatalf("exit %d, stdout %q; want 2 and nothing on stdout", code, out)
+	}
+	want := `nucleus.yaml:5:14: services.web.restart: invalid restart policy "sometimes"; expected no, always, on-failure[:MAX] or unless-stopped
+nucleus.yaml:8:13: services.api.ports[0]: host port 8080/tcp is already published by service web
+nucleus.yaml:9:23: services.api.depends_on: unknown service "nope"`
+	if errText != want {
+		t.Errorf("errors:\n%s\nwant:\n%s", errText, want)
+	}
+}
+
+func TestValidateNoProject(t *testing.T) {
+	_, errText, code := runCLI(t, t.TempDir(), "validate")
+	if code != 2 || !strings.Contains(errText, "no nucleus.yaml or nucleus.yml found") {
+		t.Errorf("exit %d: %s", code, errText)
+	}
+	_, errText, code = runCLI(t, t.TempDir(), "-f", "missing.yaml", "validate")
+	if code != 2 || !strings.HasSuffix(errText, "missing.yaml: cannot read project file: no such file or directory") {
+		t.Errorf("exit %d: %s", code, errText)
+	}
+}
