@@ -39,8 +39,8 @@ func BenchmarkAttach(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		cmd := exec.Command("sleep", "3600")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+		cmd := exec.Command("sleep", "900")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}

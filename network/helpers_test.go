@@ -89,8 +89,11 @@ func (e *testEnv) attach(a Attachment) *AttachInfo {
 // sandbox starts a stand-in sandbox: a process in a new network namespace.
 func sandbox(t testing.TB) int {
 	t.Helper()
-	cmd := exec.Command("sleep", "3600")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	// No Pdeathsig: it fires when the creating OS thread exits, and Go
+	// ends threads that a goroutine left locked (namespace helpers do).
+	// The test kills it; the timeout bounds a crashed test's leftovers.
+	cmd := exec.Command("sleep", "900")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start sandbox process: %v", err)
 	}
