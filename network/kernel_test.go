@@ -151,7 +151,8 @@ func TestLeakCheckSeesObjects(t *testing.T) {
 	e := newEnv(t)
 	other := newEnv(t)
 	ni := e.network("n", nil)
-	e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Ports: []spec.Port{{Target: 80, Published: freePort(t), HostIP: "0.0.0.0", Protocol: "tcp"}}})
+	e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Egress: &spec.Egress{},
+		Ports: []spec.Port{{Target: 80, Published: freePort(t), HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	left, err := LeakCheck(e.m.root)
 	if err != nil {
 		t.Fatal(err)

@@ -143,7 +143,15 @@ func Apply(t *Table) error {
 	if !have.ipTable {
 		c.AddTable(ip)
 	}
-	if !have.brTable {
+	// The bridge table is only needed for anti-spoofing of sandboxes with
+	// egress rules; its hook would otherwise see every frame of every bridge.
+	needBr := have.brTable
+	for _, n := range t.Networks {
+		for _, s := range n.Sandboxes {
+			needBr = needBr || s.Egress != nil
+		}
+	}
+	if needBr && !have.brTable {
 		c.AddTable(br)
 	}
 	for _, bc := range baseChains {
@@ -156,7 +164,7 @@ func Apply(t *Table) error {
 	}
 	spoof := &nftables.Chain{Name: spoofChain, Table: br, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(-300)}
-	if !have.brChain {
+	if needBr && !have.brChain {
 		c.AddChain(spoof)
 		b.dirty = true
 	}
