@@ -226,7 +226,8 @@ func Default() (*Program, error) { return DefaultFor(nil) }
 
 // DefaultFor returns the default profile for a sandbox whose cap_add lists
 // caps: capabilities such as CAP_SYS_PTRACE or CAP_SYS_ADMIN re-allow the
-// syscalls they are about. Compiled once per distinct capability set.
+// syscalls they are about. Compiled once per distinct set of such
+// capabilities; others (e.g. CAP_NET_BIND_SERVICE) do not change the filter.
 func DefaultFor(caps []string) (*Program, error) {
 	norm := make([]string, 0, len(caps))
 	for _, c := range caps {
@@ -234,7 +235,11 @@ func DefaultFor(caps []string) (*Program, error) {
 		if !strings.HasPrefix(c, "CAP_") {
 			c = "CAP_" + c
 		}
-		norm = append(norm, c)
+		// Only capabilities that change the filter make a different
+		// filter (and a separate compilation).
+		if _, ok := capSyscalls[c]; ok && !containsString(norm, c) {
+			norm = append(norm, c)
+		}
 	}
 	sort.Strings(norm)
 	key := strings.Join(norm, ",")

@@ -234,6 +234,9 @@ func TestDefaultIsCompiledOnce(t *testing.T) {
 	if a != b {
 		t.Error("Default() compiled twice")
 	}
+	if n, _ := DefaultFor([]string{"CAP_NET_BIND_SERVICE", "CAP_CHOWN"}); n != a {
+		t.Error("capabilities without syscall rules compiled a separate filter")
+	}
 	c, err := DefaultFor([]string{"sys_ptrace"})
 	if err != nil {
 		t.Fatal(err)
