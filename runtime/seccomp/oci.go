@@ -152,13 +152,13 @@ func parseOCIProfile(data []byte) (*profile, error) {
 		if len(names) == 0 {
 			return nil, fmt.Errorf("%s: names is empty", where)
 		}
+		if !ociApplies(s, native) {
+			continue // e.g. another architecture's syscalls, unknown here
+		}
 		for _, n := range names {
 			if !KnownSyscall(n) {
 				return nil, fmt.Errorf("%s: unknown syscall %q", where, n)
 			}
-		}
-		if !ociApplies(s, native) {
-			continue
 		}
 		act, err := ociAction(s.Action, s.ErrnoRet)
 		if err != nil {
