@@ -167,3 +167,21 @@ func TestLeakCheckSeesObjects(t *testing.T) {
 		t.Errorf("another root's LeakCheck sees this root's objects: %v", left)
 	}
 }
+
+// RemoveProject also removes links of the project that were never recorded
+// (a crash between creating a bridge and writing its record).
+func TestRemoveProjectRemovesUnrecordedLinks(t *testing.T) {
+	e := newEnv(t)
+	e.network("n", nil)
+	name := bridgeName(e.m.root, e.project, "ghost")
+	_, c, _ := net.ParseCIDR("10.255.254.0/24")
+	if err := ensureBridge(name, linkAlias(e.m.root, e.project, "ghost"), net.ParseIP("10.255.254.1"), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.RemoveProject(e.ctx, e.project); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := LeakCheck(e.m.root); len(left) != 0 {
+		t.Fatalf("left after RemoveProject: %v", left)
+	}
+}

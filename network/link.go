@@ -197,3 +197,21 @@ func readSysctl(path string) string {
 	b, _ := os.ReadFile("/proc/sys/" + path)
 	return strings.TrimSpace(string(b))
 }
+
+// removeOrphanLinks deletes links whose alias starts with prefix: what a
+// crash between creating a link and recording it would leave behind.
+func removeOrphanLinks(prefix string) error {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	var errs []error
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, linkPrefix) && strings.HasPrefix(l.Attrs().Alias, prefix) {
+			if err := deleteLink(l.Attrs().Name); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -363,6 +363,9 @@ func (m *Manager) RemoveProject(ctx context.Context, project string) error {
 		if err := m.kernel.sync(project, nil, ""); err != nil {
 			errs = append(errs, err)
 		}
+		if err := removeOrphanLinks(linkAlias(m.root, project) + ":"); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return joinErrs(errs)
 }
