@@ -100,10 +100,18 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 		case "resources":
 			s.Resources = d.resources(v, p)
 		case "volumes":
+			targets := map[string]int{}
 			d.each(v, p, func(i int, it *node, ip string) {
-				if m, ok := d.volumeMount(it, ip); ok {
-					s.Volumes = append(s.Volumes, m)
+				m, ok := d.volumeMount(it, ip)
+				if !ok {
+					return
 				}
+				if j, dup := targets[m.Target]; dup {
+					d.errorf(it, ip, "%s is already mounted by volumes[%d]", m.Target, j)
+					return
+				}
+				targets[m.Target] = i
+				s.Volumes = append(s.Volumes, m)
 			})
 		case "depends_on":
 			s.DependsOn = d.dependsOn(v, p)

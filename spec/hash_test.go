@@ -172,7 +172,7 @@ services:
   web:
     command: serve --port 80
     environment: {B: "2", A: "1"}
-    ports: ["8080:80"]
+    ports: ["80"]
     restart: always
     depends_on: [db]
     replicas: 1
@@ -190,7 +190,7 @@ services:
       db: {condition: service_started, restart: true}
     ports:
       - target: 80
-        published: 8080
+        protocol: tcp
     environment:
       - A=1
       - B=2

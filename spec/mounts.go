@@ -14,12 +14,13 @@ func ParseVolumeMount(s, baseDir string) (VolumeMount, error) {
 	var m VolumeMount
 	parts := strings.Split(s, ":")
 	var source, target, mode string
+	anonymous := false
 	switch len(parts) {
 	case 1:
-		target = parts[0]
+		target, anonymous = parts[0], true
 	case 2:
 		if (parts[1] == "ro" || parts[1] == "rw") && strings.HasPrefix(parts[0], "/") {
-			target, mode = parts[0], parts[1]
+			target, mode, anonymous = parts[0], parts[1], true
 		} else {
 			source, target = parts[0], parts[1]
 		}
@@ -40,11 +41,10 @@ func ParseVolumeMount(s, baseDir string) (VolumeMount, error) {
 	}
 	m.Target = filepath.Clean(target)
 	switch {
-	case source == "":
-		if len(parts) > 1 {
-			return m, fmt.Errorf("invalid volume %q: empty source", s)
-		}
+	case anonymous:
 		m.Type = MountTmpfs
+	case source == "":
+		return m, fmt.Errorf("invalid volume %q: empty source", s)
 	case strings.HasPrefix(source, "~"):
 		return m, fmt.Errorf("invalid volume %q: ~ is not expanded; use an absolute path or one relative to the project directory", s)
 	case strings.HasPrefix(source, "/") || strings.HasPrefix(source, "."):

@@ -58,7 +58,7 @@ func checkSeccompProfile(data []byte) error {
 	if err := dec.Decode(&prof); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := offsetPos(data, se.Offset)
+			line, col := offsetPos(data, max(se.Offset-1, 0)) // Offset is just past the bad byte
 			return fmt.Errorf("not valid JSON at line %d, column %d: %v", line, col, err)
 		}
 		var te *json.UnmarshalTypeError

@@ -249,6 +249,10 @@ func (d *decoder) checkPorts(p *Project) {
 				continue
 			}
 			path := fmt.Sprintf("services.%s.ports[%d]", sname, i)
+			if s.Replicas > 1 {
+				d.add(d.pos[path], path, fmt.Sprintf("service %s has %d replicas, but only one can bind host port %s/%s; leave out the host port (like %s::%d) or use replicas: 1",
+					sname, s.Replicas, rangeString(port.Published, port.PublishedEnd), port.Protocol, port.HostIP, port.Target))
+			}
 			for _, c := range byProto[port.Protocol] {
 				if c.port.Published > port.PublishedEnd || port.Published > c.port.PublishedEnd {
 					continue

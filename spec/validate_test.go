@@ -245,6 +245,20 @@ services:
 		},
 	},
 	{
+		name: "fixed host ports with replicas and duplicate mount targets",
+		yaml: `services:
+  web:
+    command: ["true"]
+    replicas: 2
+    ports: ["8080:80", "127.0.0.1::81"]
+    volumes: ["./a:/data", "./b:/data/"]
+`,
+		want: []string{
+			"nucleus.yaml:5:13: services.web.ports[0]: service web has 2 replicas, but only one can bind host port 8080/tcp; leave out the host port (like 0.0.0.0::80) or use replicas: 1",
+			"nucleus.yaml:6:28: services.web.volumes[1]: /data is already mounted by volumes[0]",
+		},
+	},
+	{
 		name: "malformed ports",
 		yaml: `services:
   web:
