@@ -187,12 +187,12 @@ func TestLoadSeccompProfile(t *testing.T) {
 		t.Fatalf("good profile: %v", err)
 	}
 	cases := map[string]string{
-		write("syntax.json", "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  oops\n}"): "not valid JSON at line 3, column 3",
-		write("nodefault.json", `{"syscalls": []}`):                                     "defaultAction is missing",
-		write("action.json", `{"defaultAction": "SCMP_ACT_MAYBE"}`):                      `unknown defaultAction "SCMP_ACT_MAYBE"`,
+		write("syntax.json", "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  oops\n}"):                                                          "not valid JSON at line 3, column 3",
+		write("nodefault.json", `{"syscalls": []}`):                                                                                             "defaultAction is missing",
+		write("action.json", `{"defaultAction": "SCMP_ACT_MAYBE"}`):                                                                             `unknown defaultAction "SCMP_ACT_MAYBE"`,
 		write("names.json", `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read", "frobnicate"], "action": "SCMP_ACT_ERRNO"}]}`): `unknown syscall "frobnicate"`,
-		write("type.json", `{"defaultAction": 3}`):                                                                                            "defaultAction has the wrong type",
-		filepath.Join(dir, "missing.json"): "no such file or directory",
+		write("type.json", `{"defaultAction": 3}`):                                                                                              "defaultAction has the wrong type",
+		filepath.Join(dir, "missing.json"):                                                                                                      "no such file or directory",
 	}
 	for path, msg := range cases {
 		if _, err := LoadSeccompProfile(path); err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), path) {
