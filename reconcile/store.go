@@ -43,6 +43,8 @@ type ProjectRecord struct {
 	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
 	// Networks are the project networks as last ensured.
 	Networks []NetworkState `json:"networks,omitempty"`
+	// History holds the last applies (newest first) that did something or failed.
+	History []ApplyRecord `json:"history,omitempty"`
 }
 
 // Attachment is a sandbox's attachment to one project network.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -86,26 +87,15 @@ func (w *Watcher) Digest() string {
 // SetFiles replaces the watched set after a reload (env files may have been
 // added or removed) and takes the current content as the new baseline.
 func (w *Watcher) SetFiles(projectDir string, files []string) error {
-	abs, err := filepath.Abs(projectDir)
+	list, err := WatchSet(projectDir, files)
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", projectDir, err)
+		return err
 	}
-	set := map[string]bool{}
-	for _, f := range files {
-		if a, err := filepath.Abs(f); err == nil {
-			set[filepath.Clean(a)] = true
-		}
-	}
-	for _, n := range ProjectFileNames {
-		set[filepath.Join(abs, n)] = true
-	}
-	list := make([]string, 0, len(set))
+	abs, _ := filepath.Abs(projectDir) // WatchSet checked it
 	dirs := map[string]bool{abs: true}
-	for f := range set {
-		list = append(list, f)
+	for _, f := range list {
 		dirs[filepath.Dir(f)] = true
 	}
-	slices.Sort(list)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -125,6 +115,26 @@ func (w *Watcher) SetFiles(projectDir string, files []string) error {
 	w.dir, w.files, w.dirs = abs, list, dirs
 	w.digest = ContentDigest(list)
 	return nil
+}
+
+// WatchSet is the set of files whose content makes up a project: its
+// WatchFiles plus the project file names in its directory (absolute,
+// sorted). The watcher and the applied-revision digest use the same set.
+func WatchSet(projectDir string, files []string) ([]string, error) {
+	abs, err := filepath.Abs(projectDir)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", projectDir, err)
+	}
+	set := map[string]bool{}
+	for _, f := range files {
+		if a, err := filepath.Abs(f); err == nil {
+			set[filepath.Clean(a)] = true
+		}
+	}
+	for _, n := range ProjectFileNames {
+		set[filepath.Join(abs, n)] = true
+	}
+	return slices.Sorted(maps.Keys(set)), nil
 }
 
 // Close stops the watcher.

@@ -78,8 +78,14 @@ func (e *e2e) supervisor() *reconcile.Supervisor {
 	}
 }
 
-// pids maps replica name to the PID of its sandbox init, from the records.
-func (e *e2e) pids() map[string]int {
+// pids maps replica name to the PID of its sandbox init, from the records;
+// every recorded replica must be alive.
+func (e *e2e) pids() map[string]int { return e.pidsOf(true) }
+
+// livePids is pids while things change: a replica being replaced is left out.
+func (e *e2e) livePids() map[string]int { return e.pidsOf(false) }
+
+func (e *e2e) pidsOf(strict bool) map[string]int {
 	e.t.Helper()
 	recs, err := reconcile.NewStore(e.root).LoadSandboxes(e.project)
 	if err != nil {
@@ -88,7 +94,10 @@ func (e *e2e) pids() map[string]int {
 	out := map[string]int{}
 	for _, r := range recs {
 		if !r.Alive() {
-			e.t.Fatalf("%s is recorded but not alive", r)
+			if strict {
+				e.t.Fatalf("%s is recorded but not alive", r)
+			}
+			continue
 		}
 		out[reconcile.ReplicaName(r.Service, r.Replica)] = r.InitPID
 	}

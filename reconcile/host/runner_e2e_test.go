@@ -1,0 +1,158 @@
+package host
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"nucleus/network"
+	"nucleus/reconcile"
+	"nucleus/runtime"
+	"nucleus/runtime/cgroups"
+	"nucleus/spec"
+)
+
+const runnerYAML = `services:
+  a:
+    command: ["/bin/sleep", "1000"]
+    environment: {MODE: MODE_A}
+    stop_grace_period: 100ms
+  b:
+    command: ["/bin/sleep", "1000"]
+    resources: {memory: MEM_B}
+    stop_grace_period: 100ms
+`
+
+// TestRunnerHotReloadEndToEnd edits the project files under a running
+// Runner with real sandboxes: a vim-style save restarts only the changed
+// service, in one pass; an invalid save changes nothing and records the
+// error with its position; the fix is applied (live); sed -i is one pass.
+func TestRunnerHotReloadEndToEnd(t *testing.T) {
+	e := newE2E(t)
+	file := filepath.Join(e.dir, "nucleus.yaml")
+	write := func(modeA, memB string) {
+		t.Helper()
+		y := strings.NewReplacer("MODE_A", modeA, "MEM_B", memB).Replace(runnerYAML)
+		tmp := filepath.Join(e.dir, ".nucleus.yaml.tmp") // vim-style: temporary file, then rename
+		if err := os.WriteFile(tmp, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one", "64M")
+	var passes atomic.Int32
+	sv := e.supervisor()
+	r := &reconcile.Runner{
+		Load: func() (*spec.Project, error) {
+			return spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
+		},
+		Supervisor: sv, Watch: true,
+		OnPass: func(reconcile.PassResult) { passes.Add(1) },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		if err := e.supervisor().Down(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if leaks, _ := runtime.LeakCheck(e.root); len(leaks) != 0 {
+			t.Errorf("runtime leaks: %v", leaks)
+		}
+		if leaks, _ := network.LeakCheck(e.root); len(leaks) != 0 {
+			t.Errorf("network leaks: %v", leaks)
+		}
+	}()
+	if err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := e.pids()
+	if len(first) != 2 {
+		t.Fatalf("running %v, want a-1 and b-1", first)
+	}
+	store := reconcile.NewStore(e.root)
+	waitUntil := func(what string, cond func() bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !cond() {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	settle := func() { time.Sleep(2500 * time.Millisecond) } // longer than the debounce's max delay
+
+	// 1. A vim-style save changing a's environment: a restarts, b does not.
+	n := passes.Load()
+	write("two", "64M")
+	latency := waitUntil("a to be restarted", func() bool { p := e.livePids()["a-1"]; return p != 0 && p != first["a-1"] })
+	t.Logf("write -> changed service running its new configuration: %v", latency)
+	if latency > time.Second {
+		t.Errorf("restart took %v after the write, want within 1s", latency)
+	}
+	settle()
+	second := e.pids()
+	if second["b-1"] != first["b-1"] {
+		t.Errorf("b was restarted (pid %d -> %d) by a change to a", first["b-1"], second["b-1"])
+	}
+	if got := passes.Load() - n; got != 1 {
+		t.Errorf("a vim-style save caused %d passes, want 1", got)
+	}
+
+	// 2. Invalid YAML: nothing changes, the error is recorded with its position.
+	if err := os.WriteFile(file, []byte("services:\n  a:\n    comand: [x]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the load error in the project record", func() bool {
+		pr, _ := store.LoadProject(e.project)
+		return pr != nil && strings.Contains(pr.LastError, "nucleus.yaml:3:5")
+	})
+	settle()
+	if now := e.pids(); now["a-1"] != second["a-1"] || now["b-1"] != second["b-1"] {
+		t.Errorf("an invalid file changed what runs: %v -> %v", second, now)
+	}
+
+	// 3. The fix (with a memory change for b) is applied live.
+	write("two", "128M")
+	waitUntil("the fix to be applied", func() bool {
+		pr, _ := store.LoadProject(e.project)
+		return pr != nil && pr.LastError == ""
+	})
+	cg, err := cgroups.Load(e.root, reconcile.ReplicaID(e.project, "b", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("b's new memory limit", func() bool { st, err := cg.Stats(); return err == nil && st.MemoryLimit == 128<<20 })
+	if now := e.pids(); now["a-1"] != second["a-1"] || now["b-1"] != second["b-1"] {
+		t.Errorf("a live change restarted something: %v -> %v", second, now)
+	}
+
+	// 4. sed -i: one pass, a restarted.
+	settle()
+	n = passes.Load()
+	if out, err := exec.Command("sed", "-i", "s/MODE: two/MODE: three/", file).CombinedOutput(); err != nil {
+		t.Fatalf("sed -i: %v %s", err, out)
+	}
+	waitUntil("a to be restarted after sed -i", func() bool { p := e.livePids()["a-1"]; return p != 0 && p != second["a-1"] })
+	settle()
+	if got := passes.Load() - n; got != 1 {
+		t.Errorf("sed -i caused %d passes, want 1", got)
+	}
+	pr, _ := store.LoadProject(e.project)
+	if pr == nil || len(pr.History) == 0 || pr.History[0].Steps != 1 || pr.Digest == "" {
+		t.Errorf("project record history %+v", pr)
+	}
+}

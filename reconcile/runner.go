@@ -1,0 +1,203 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"nucleus/spec"
+)
+
+// Runner is the per-project supervisor loop: it loads the files, plans and
+// applies in single-flight passes, and triggers a pass on file changes
+// (Watcher), exits and health changes (Supervisor.OnChange) and requests
+// (Reload, e.g. on SIGHUP). A file that does not load changes nothing: the
+// last good configuration keeps being reconciled and the error is recorded
+// in the project record until a valid save is applied.
+type Runner struct {
+	// Load reads the project files (spec.Load with the command's options).
+	Load       func() (*spec.Project, error)
+	Supervisor *Supervisor
+	// Watch enables the file watcher.
+	Watch        bool
+	WatchOptions WatchOptions
+	// OnPass is told about every pass (logging, progress, tests).
+	OnPass func(PassResult)
+
+	once    sync.Once
+	loop    *Loop
+	ready   chan struct{} // closed once Run has started its loop (or failed)
+	mu      sync.Mutex
+	last    *spec.Project // last configuration that loaded
+	watcher *Watcher
+}
+
+// PassResult is the outcome of one pass.
+type PassResult struct {
+	Steps    []Step
+	Digest   string // content digest of the files the pass read
+	LoadErr  error  // the files did not load; the last good configuration was used
+	ApplyErr error
+	Duration time.Duration
+}
+
+// HistoryLen is how many applies the project record keeps.
+const HistoryLen = 5
+
+// ApplyRecord is one apply in the project record's history.
+type ApplyRecord struct {
+	Digest   string        `json:"digest"`
+	At       time.Time     `json:"at"`
+	Duration time.Duration `json:"duration"`
+	Steps    int           `json:"steps"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Run adopts what runs, applies the files, and keeps reconciling until ctx
+// ends. Sandboxes keep running when it returns. The first load must
+// succeed: there is no last good configuration to fall back to.
+func (r *Runner) Run(ctx context.Context) error {
+	sv := r.Supervisor
+	r.init()
+	p, err := r.Load()
+	if err != nil {
+		close(r.ready)
+		return err
+	}
+	r.last = p
+	if err := sv.Adopt(ctx); err != nil {
+		slog.Warn("adopt sandboxes", "project", sv.Project, "err", err)
+	}
+	sv.OnChange = r.loop.Mark
+	defer sv.Close()
+	if r.Watch {
+		w, err := NewWatcher(p.Dir, p.WatchFiles, r.WatchOptions)
+		if err != nil {
+			close(r.ready)
+			return err
+		}
+		r.watcher = w
+		defer w.Close()
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-w.C():
+					r.loop.Mark()
+				}
+			}
+		}()
+	}
+	close(r.ready)
+	r.loop.Mark()
+	r.loop.Run(ctx)
+	return nil
+}
+
+func (r *Runner) init() {
+	r.once.Do(func() {
+		r.loop = NewLoop(r.pass)
+		r.ready = make(chan struct{})
+	})
+}
+
+// Reload asks for a pass (SIGHUP, a CLI request).
+func (r *Runner) Reload() {
+	r.init()
+	r.loop.Mark()
+}
+
+// Sync asks for a pass and waits until one that started afterwards is done.
+func (r *Runner) Sync(ctx context.Context) error {
+	r.init()
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return r.loop.MarkAndWait(ctx)
+}
+
+// pass is one reconcile pass.
+func (r *Runner) pass(ctx context.Context) {
+	start := time.Now()
+	sv := r.Supervisor
+	r.mu.Lock()
+	last := r.last
+	r.mu.Unlock()
+
+	// The digest is taken before loading: a write after it makes the
+	// watcher's baseline differ, which triggers another pass.
+	set, _ := WatchSet(last.Dir, last.WatchFiles)
+	res := PassResult{Digest: ContentDigest(set)}
+	desired := last
+	p, err := r.Load()
+	if err != nil {
+		res.LoadErr = err
+		slog.Error("project files do not load; the last good configuration keeps running", "project", sv.Project, "err", err)
+	} else {
+		desired = p
+		r.mu.Lock()
+		r.last = p
+		r.mu.Unlock()
+		if r.watcher != nil {
+			if err := r.watcher.SetFiles(p.Dir, p.WatchFiles); err != nil {
+				slog.Warn("watch project files", "project", sv.Project, "err", err)
+			}
+			if set2, _ := WatchSet(p.Dir, p.WatchFiles); ContentDigest(set2) != res.Digest {
+				r.loop.Mark() // changed while we loaded, or the set grew
+			}
+		}
+	}
+	res.Steps, res.ApplyErr = sv.Pass(ctx, desired)
+	res.Duration = time.Since(start)
+	if res.ApplyErr != nil {
+		slog.Error("apply", "project", sv.Project, "err", res.ApplyErr)
+	}
+	if err := r.record(desired, res); err != nil {
+		slog.Warn("record project state", "project", sv.Project, "err", err)
+	}
+	if r.OnPass != nil {
+		r.OnPass(res)
+	}
+}
+
+// record writes the outcome into the project record.
+func (r *Runner) record(p *spec.Project, res PassResult) error {
+	sv := r.Supervisor
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	pr, err := sv.Store.LoadProject(sv.Project)
+	if err != nil {
+		return err
+	}
+	if pr == nil {
+		pr = &ProjectRecord{Name: sv.Project}
+	}
+	pr.Dir, pr.Files = p.Dir, p.Files
+	pr.AttemptDigest = res.Digest
+	now := time.Now()
+	switch {
+	case res.LoadErr != nil:
+		pr.LastError, pr.LastErrorAt = res.LoadErr.Error(), now
+	case res.ApplyErr != nil:
+		pr.LastError, pr.LastErrorAt = res.ApplyErr.Error(), now
+	default:
+		pr.LastError, pr.LastErrorAt = "", time.Time{}
+		pr.Digest, pr.AppliedAt = res.Digest, now
+	}
+	if res.LoadErr != nil || len(res.Steps) > 0 || res.ApplyErr != nil {
+		h := ApplyRecord{Digest: res.Digest, At: now, Duration: res.Duration, Steps: len(res.Steps), Error: pr.LastError}
+		pr.History = append([]ApplyRecord{h}, pr.History...)
+		if len(pr.History) > HistoryLen {
+			pr.History = pr.History[:HistoryLen]
+		}
+	}
+	return sv.Store.SaveProject(pr)
+}
+
+// String names the runner's project for logs.
+func (r *Runner) String() string { return fmt.Sprintf("project %s", r.Supervisor.Project) }
