@@ -21,6 +21,7 @@ func TestDefaultIsolation(t *testing.T) {
 		"fds":   "0,1,2",
 		"mount": "EPERM", "unshare_user": "EPERM", "unshare_mnt": "EPERM",
 		"io_uring_setup": "ENOSYS",
+		"tiocsti":        "EPERM",
 		"write_usr":      "EROFS", "write_tmp": "ok",
 		"shadow":   "ok:0", // masked with /dev/null
 		"root_dir": "ENOENT", "home_dir": "ENOENT",

@@ -362,21 +362,3 @@ func waitPidfd(pid int, start uint64) error {
 		return err
 	}
 }
-
-// Release kills whatever is left of an exited sandbox and removes its
-// cgroup, but keeps the state directory (record, exit status, logs).
-func (s *Sandbox) Release(ctx context.Context) error {
-	var errs []error
-	if s.cg != nil {
-		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := s.cg.KillAll(kctx); err != nil {
-			errs = append(errs, err)
-		}
-		cancel()
-		if err := s.cg.Delete(); err != nil {
-			errs = append(errs, err)
-		}
-		s.cg = nil
-	}
-	return errors.Join(errs...)
-}

@@ -57,7 +57,7 @@ func newRunCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.BoolVar(&o.rm, "rm", false, "remove the sandbox's state when it exits")
+	f.BoolVar(&o.rm, "rm", true, "remove everything of the sandbox when it exits (always on: a one-off sandbox leaves nothing; accepted for docker/compose habits)")
 	f.StringVar(&o.name, "name", "", "sandbox name (default: run-<random>)")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "environment variable K=V (repeatable)")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "volume [SOURCE:]TARGET[:ro|rw] (repeatable)")
@@ -212,11 +212,9 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		}
 	}()
 	st, err := sb.Wait()
-	if o.rm {
-		if rerr := sb.Remove(ctx); rerr != nil && err == nil {
-			err = rerr
-		}
-	} else if rerr := sb.Release(ctx); rerr != nil && err == nil {
+	// Whatever --rm says: after exit nothing of a one-off sandbox remains
+	// (no process, cgroup, mount, namespace or state entry).
+	if rerr := sb.Remove(ctx); rerr != nil && err == nil {
 		err = rerr
 	}
 	if err != nil {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
+	"nucleus/runtime"
+)
+
+// runArgs runs `nucleus run ARGS...` in-process (the sandbox init is this
+// test binary, re-executed: see init.go) and returns the exit code and the
+// message main would print.
+func runArgs(t *testing.T, root string, args ...string) (int, string) {
+	t.Helper()
+	globals = globalOptions{}
+	cmd := newRootCmd()
+	cmd.SetArgs(append([]string{"--root", root, "run"}, args...))
+	err := cmd.Execute()
+	if err == nil {
+		return 0, ""
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		msg := ""
+		if ee.err != nil {
+			msg = ee.err.Error()
+		}
+		return ee.code, msg
+	}
+	return 1, err.Error()
+}
+
+func TestRunExitCodes(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	if code, _ := runArgs(t, root, "--", "/bin/busybox", "sh", "-c", "exit 3"); code != 3 {
+		t.Errorf("exit 3: code %d", code)
+	}
+	if code, _ := runArgs(t, root, "--", "/bin/busybox", "sh", "-c", "kill -TERM $$"); code != 128+15 {
+		t.Errorf("killed by SIGTERM: code %d, want 143", code)
+	}
+	code, msg := runArgs(t, root, "--memory", "32M", "--", "/bin/busybox", "sh", "-c", "x=$(head -c 300000000 /dev/zero | tr '\\0' a)")
+	if code != 137 || msg != "killed: out of memory (limit 32M)" {
+		t.Errorf("memory hog: code %d msg %q, want 137 and the OOM line", code, msg)
+	}
+	if code, msg := runArgs(t, root, "--memory", "lots", "--", "/bin/true"); code != 125 || !strings.Contains(msg, "--memory") {
+		t.Errorf("bad --memory: code %d msg %q", code, msg)
+	}
+	// Volumes, env, workdir, hostname, user through the flags.
+	vol := filepath.Join(dir, "vol")
+	if err := os.Mkdir(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, msg = runArgs(t, root, "-e", "A=b", "-v", vol+":/data", "--workdir", "/data", "--hostname", "h1", "--user", "1000",
+		"--", "/bin/busybox", "sh", "-c", `[ "$A" = b ] && [ "$(pwd)" = /data ] && [ "$(hostname)" = h1 ] && [ "$(id -u)" = 1000 ] && echo ok > /tmp/x`)
+	if code != 0 {
+		t.Errorf("flags: code %d msg %q", code, msg)
+	}
+	leaks, err := runtime.LeakCheck(rootdirOf(root))
+	if err != nil || len(leaks) > 0 {
+		t.Errorf("after nucleus run: leaks %v %v", leaks, err)
+	}
+}
+
+func rootdirOf(p string) rootdir.Root { return rootdir.Resolve(p) }
