@@ -15,9 +15,7 @@ type decoder struct {
 	errs
 	dir    string     // absolute project directory
 	lookup lookupFunc // process environment, then .env
-	// pos maps a value's path ("services.web.ports[1]") to where it was
-	// written, for the cross-field checks that run after decoding.
-	pos map[string]Pos
+	root   *node      // the merged tree, for posOf
 	// files read while decoding (env_file, seccomp profiles), for WatchFiles.
 	read      map[string]bool
 	envCache  map[string]*envFileResult
@@ -32,7 +30,71 @@ func (d *decoder) errorf(n *node, path, format string, a ...any) {
 	d.add(n.pos, path, fmt.Sprintf(format, a...))
 }
 
-func (d *decoder) mark(path string, n *node) { d.pos[path] = n.pos }
+// posOf finds where the value at path ("services.web.ports[1]",
+// "networks.back.subnet") was written, by walking the merged tree; only the
+// cross-field checks need it, and only for values that broke a rule. A
+// mapping entry whose value is a mapping, list or null is located at its
+// key; a list entry named by value (networks: [back]) at the entry.
+func (d *decoder) posOf(path string) (Pos, bool) {
+	n := d.root
+	var at Pos
+	rest := path
+	for rest != "" {
+		var part string
+		part, rest, _ = strings.Cut(rest, ".")
+		name, idx, _ := strings.Cut(part, "[")
+		if n == nil {
+			return Pos{}, false
+		}
+		switch n.kind {
+		case kindMap:
+			found := false
+			for i, k := range n.keys {
+				if k.value == name {
+					n, at, found = n.vals[i], k.pos, true
+					if n.kind == kindScalar {
+						at = n.pos
+					}
+					break
+				}
+			}
+			if !found {
+				return Pos{}, false
+			}
+		case kindSeq:
+			found := false
+			for _, it := range n.items {
+				if it.kind == kindScalar && it.value == name {
+					n, at, found = it, it.pos, true
+					break
+				}
+			}
+			if !found {
+				return Pos{}, false
+			}
+		default:
+			return Pos{}, false
+		}
+		for idx != "" {
+			var num string
+			num, idx, _ = strings.Cut(idx, "]")
+			idx = strings.TrimPrefix(idx, "[")
+			i, err := strconv.Atoi(num)
+			if err != nil || n.kind != kindSeq || i >= len(n.items) {
+				return Pos{}, false
+			}
+			n = n.items[i]
+			at = n.pos
+		}
+	}
+	return at, true
+}
+
+// at is posOf without the flag.
+func (d *decoder) at(path string) Pos {
+	p, _ := d.posOf(path)
+	return p
+}
 
 // want reports a shape mismatch.
 func (d *decoder) want(n *node, path, what string) {

@@ -57,7 +57,6 @@ func (d *decoder) networks(n *node, p *Project) {
 		if !d.checkName(k, path, "network") {
 			continue
 		}
-		d.mark(path, k)
 		p.Networks[k.value] = d.network(k.value, n.vals[i], path)
 	}
 }
@@ -73,7 +72,6 @@ func (d *decoder) network(name string, n *node, path string) *Network {
 			if !ok {
 				return
 			}
-			d.mark(p, v)
 			pfx, err := netip.ParsePrefix(s)
 			switch {
 			case err != nil || !pfx.Addr().Is4():
@@ -90,7 +88,6 @@ func (d *decoder) network(name string, n *node, path string) *Network {
 		case "nat":
 			if s, ok := d.oneOf(v, p, NATAuto, NATKernel, NATUserspace); ok {
 				nw.NAT = s
-				d.mark(p, v)
 			}
 		case "internal":
 			if b, ok := d.boolean(v, p); ok {
@@ -185,7 +182,7 @@ func (d *decoder) services(n *node, p *Project) {
 	for w := range parts {
 		lo, hi := w*size, min((w+1)*size, len(n.keys))
 		sub := &decoder{dir: d.dir, lookup: d.lookup, proj: d.proj,
-			pos: make(map[string]Pos, (hi-lo)*8), read: map[string]bool{},
+			read:     map[string]bool{},
 			envCache: map[string]*envFileResult{}, seccomp: map[string]*seccompResult{},
 			decoded: make(map[string]*Service, hi-lo)}
 		parts[w] = sub
@@ -198,9 +195,6 @@ func (d *decoder) services(n *node, p *Project) {
 	wg.Wait()
 	for _, sub := range parts {
 		d.list = append(d.list, sub.list...)
-		for k, v := range sub.pos {
-			d.pos[k] = v
-		}
 		for f := range sub.read {
 			d.read[f] = true
 		}
@@ -228,7 +222,6 @@ func (d *decoder) serviceRange(n *node, lo, hi int, p *Project) {
 		if !d.checkName(k, path, "service") {
 			continue
 		}
-		d.mark(path, k)
 		d.order = append(d.order, k.value)
 		s := d.service(k.value, n.vals[i], path)
 		if p != nil {

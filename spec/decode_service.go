@@ -87,7 +87,6 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 		case "ports":
 			d.each(v, p, func(i int, it *node, ip string) {
 				if port, ok := d.port(it, ip); ok {
-					d.mark(ip, it)
 					s.Ports = append(s.Ports, port)
 				}
 			})
@@ -116,7 +115,6 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 		case "depends_on":
 			s.DependsOn = d.dependsOn(v, p)
 		case "healthcheck":
-			d.mark(p, v)
 			s.Healthcheck = d.healthcheck(v, p)
 		case "restart":
 			if r, ok := d.restart(v, p); ok {
@@ -138,7 +136,6 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 		case "replicas":
 			if r, ok := d.integer(v, p, 0, 1000); ok {
 				s.Replicas = int(r)
-				d.mark(p, v)
 			}
 		case "read_only":
 			if b, ok := d.boolean(v, p); ok {
@@ -353,13 +350,11 @@ func (d *decoder) serviceNetworks(v *node, p string, s *Service) map[string]*Ser
 				d.errorf(it, ip, "network %s is listed twice", name)
 				return
 			}
-			d.mark(p+"."+name, it)
 			out[name] = &ServiceNetwork{}
 		})
 	case kindMap:
 		for i, k := range v.keys {
 			kp := p + "." + k.value
-			d.mark(kp, k)
 			sn := &ServiceNetwork{}
 			d.fields(v.vals[i], kp, []string{"aliases", "ipv4_address"}, func(key string, fv *node, fp string) {
 				switch key {
@@ -375,7 +370,6 @@ func (d *decoder) serviceNetworks(v *node, p string, s *Service) map[string]*Ser
 					sn.Aliases = slices.Compact(sn.Aliases)
 				case "ipv4_address":
 					if str, ok := d.str(fv, fp); ok {
-						d.mark(fp, fv)
 						sn.IPv4Address = str
 					}
 				}
@@ -500,20 +494,17 @@ func (d *decoder) dependsOn(v *node, p string) map[string]Dependency {
 				d.errorf(it, ip, "service %s is listed twice", name)
 				return
 			}
-			d.mark(p+"."+name, it)
 			out[name] = Dependency{Condition: ConditionStarted}
 		})
 	case kindMap:
 		for i, k := range v.keys {
 			kp := p + "." + k.value
-			d.mark(kp, k)
 			dep := Dependency{Condition: ConditionStarted}
 			d.fields(v.vals[i], kp, dependsKeys, func(key string, fv *node, fp string) {
 				switch key {
 				case "condition":
 					if c, ok := d.oneOf(fv, fp, ConditionStarted, ConditionHealthy, ConditionCompleted); ok {
 						dep.Condition = c
-						d.mark(fp, fv)
 					}
 				case "restart":
 					dep.Restart, _ = d.boolean(fv, fp)

@@ -154,7 +154,6 @@ func projectFiles(given []string, wd string) ([]string, error) {
 func load(srcs []source, dir, nameOpt string, environ map[string]string) (*Project, error) {
 	d := &decoder{
 		dir:      dir,
-		pos:      make(map[string]Pos, 64),
 		read:     map[string]bool{},
 		envCache: map[string]*envFileResult{},
 		seccomp:  map[string]*seccompResult{},
@@ -197,6 +196,7 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string) (*Proje
 		root = &node{kind: kindNull}
 	}
 
+	d.root = root
 	p := &Project{Dir: dir}
 	for _, s := range srcs {
 		p.Files = append(p.Files, s.path)

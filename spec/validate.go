@@ -24,7 +24,10 @@ func (d *decoder) networkOrder(p *Project) []string {
 		names = append(names, n)
 	}
 	sort.Slice(names, func(i, j int) bool {
-		a, b := d.pos["networks."+names[i]], d.pos["networks."+names[j]]
+		a, b := d.at("networks."+names[i]), d.at("networks."+names[j])
+		if a.order != b.order {
+			return a.order < b.order
+		}
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
@@ -47,7 +50,7 @@ func (d *decoder) checkNetworks(p *Project) {
 		}
 		pfx := netip.MustParsePrefix(nw.Subnet)
 		path := "networks." + name + ".subnet"
-		at := d.pos[path]
+		at := d.at(path)
 		if nw.NAT == NATUserspace && pfx.Bits() > 25 {
 			d.add(at, path, fmt.Sprintf("subnet %s is too small for nat: userspace; use a /25 or larger", nw.Subnet))
 		}
@@ -80,14 +83,14 @@ func (d *decoder) checkServiceNetworks(p *Project) {
 			path := "services." + sname + ".networks." + nname
 			nw, ok := p.Networks[nname]
 			if !ok {
-				d.add(d.pos[path], "services."+sname+".networks", fmt.Sprintf("unknown network %q; declare it under the top-level networks:%s", nname, suggest(nname, netNames)))
+				d.add(d.at(path), "services."+sname+".networks", fmt.Sprintf("unknown network %q; declare it under the top-level networks:%s", nname, suggest(nname, netNames)))
 				continue
 			}
 			if sn.IPv4Address == "" {
 				continue
 			}
 			apath := path + ".ipv4_address"
-			at := d.pos[apath]
+			at := d.at(apath)
 			addr, err := netip.ParseAddr(sn.IPv4Address)
 			if err != nil || !addr.Is4() {
 				d.add(at, apath, fmt.Sprintf("invalid IPv4 address %q", sn.IPv4Address))
@@ -150,13 +153,13 @@ func (d *decoder) checkDependencies(p *Project) {
 			target, ok := p.Services[dep]
 			switch {
 			case dep == sname:
-				d.add(d.pos[path], "services."+sname+".depends_on", fmt.Sprintf("service %s depends on itself", sname))
+				d.add(d.at(path), "services."+sname+".depends_on", fmt.Sprintf("service %s depends on itself", sname))
 			case !ok:
-				d.add(d.pos[path], "services."+sname+".depends_on", fmt.Sprintf("unknown service %q%s", dep, suggest(dep, names)))
+				d.add(d.at(path), "services."+sname+".depends_on", fmt.Sprintf("unknown service %q%s", dep, suggest(dep, names)))
 			case s.DependsOn[dep].Condition == ConditionHealthy && target.Healthcheck == nil:
-				at, ok := d.pos[path+".condition"]
+				at, ok := d.posOf(path + ".condition")
 				if !ok {
-					at = d.pos[path]
+					at = d.at(path)
 				}
 				d.add(at, path+".condition", fmt.Sprintf("service %s has no healthcheck, so service_healthy can never be met; add a healthcheck to %s or use service_started", dep, dep))
 			}
@@ -198,7 +201,7 @@ func (d *decoder) checkCycles(p *Project) {
 					reported[key] = true
 					first, next := cycle[0], cycle[1%len(cycle)]
 					path := "services." + first + ".depends_on." + next
-					d.add(d.pos[path], "services."+first+".depends_on", "dependency cycle: "+strings.Join(append(cycle, first), " -> "))
+					d.add(d.at(path), "services."+first+".depends_on", "dependency cycle: "+strings.Join(append(cycle, first), " -> "))
 				}
 			}
 		}
@@ -250,7 +253,7 @@ func (d *decoder) checkPorts(p *Project) {
 			}
 			path := fmt.Sprintf("services.%s.ports[%d]", sname, i)
 			if s.Replicas > 1 {
-				d.add(d.pos[path], path, fmt.Sprintf("service %s has %d replicas, but only one can bind host port %s/%s; leave out the host port (like %s::%d) or use replicas: 1",
+				d.add(d.at(path), path, fmt.Sprintf("service %s has %d replicas, but only one can bind host port %s/%s; leave out the host port (like %s::%d) or use replicas: 1",
 					sname, s.Replicas, rangeString(port.Published, port.PublishedEnd), port.Protocol, port.HostIP, port.Target))
 			}
 			for _, c := range byProto[port.Protocol] {
@@ -265,7 +268,7 @@ func (d *decoder) checkPorts(p *Project) {
 					who = fmt.Sprintf("ports[%d] of this service", c.index)
 				}
 				first := max(port.Published, c.port.Published)
-				d.add(d.pos[path], path, fmt.Sprintf("host port %d/%s is already published by %s%s", first, port.Protocol, who, overlapNote(port, c.port)))
+				d.add(d.at(path), path, fmt.Sprintf("host port %d/%s is already published by %s%s", first, port.Protocol, who, overlapNote(port, c.port)))
 				break
 			}
 			byProto[port.Protocol] = append(byProto[port.Protocol], claim{sname, i, port})
