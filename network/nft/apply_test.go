@@ -60,6 +60,16 @@ func TestApplyUpdateDelete(t *testing.T) {
 	if err := AddAllowed(name, "a", []net.IP{net.ParseIP("198.18.0.9")}, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// A later answer with a longer lifetime extends it; a shorter one does not shorten it.
+	if err := AddAllowed(name, "a", []net.IP{net.ParseIP("198.18.0.9")}, 100*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddAllowed(name, "a", []net.IP{net.ParseIP("198.18.0.9")}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if els, err := Allowed(name, "a"); err != nil || len(els) != 1 || els[0].Expires < 90*time.Second {
+		t.Fatalf("Allowed = %+v, %v; want 198.18.0.9 with about 100s left", els, err)
+	}
 	// Update in place: no more forwards, egress stays; the learnt address must survive.
 	tbl.Networks[0].Sandboxes[0].Forwards = nil
 	if err := Apply(tbl); err != nil {

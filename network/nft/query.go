@@ -61,9 +61,9 @@ func ListTables(prefix string) ([]string, error) {
 	return out, nil
 }
 
-// AddAllowed puts ips into a sandbox's domain set for lifetime. An address
-// already there with less time left is refreshed (deleted and re-added in
-// the same batch, since adding an existing element keeps its old timeout).
+// AddAllowed puts ips into a sandbox's domain set for lifetime. Adding an
+// element that is already there sets its new timeout (the kernel updates
+// it in place), so only addresses with less time left are sent.
 func AddAllowed(table, id string, ips []net.IP, lifetime time.Duration) error {
 	c, err := nftables.New()
 	if err != nil {
@@ -81,28 +81,19 @@ func AddAllowed(table, id string, ips []net.IP, lifetime time.Duration) error {
 	for _, e := range cur {
 		left[net.IP(e.Key).String()] = e.Expires
 	}
-	var del, add []nftables.SetElement
+	var add []nftables.SetElement
 	for _, ip := range ips {
 		v4 := ip.To4()
 		if v4 == nil {
 			continue
 		}
-		l, ok := left[v4.String()]
-		if ok && l >= lifetime {
+		if l, ok := left[v4.String()]; ok && l >= lifetime {
 			continue
-		}
-		if ok {
-			del = append(del, nftables.SetElement{Key: v4})
 		}
 		add = append(add, nftables.SetElement{Key: v4, Timeout: lifetime})
 	}
 	if len(add) == 0 {
 		return nil
-	}
-	if len(del) > 0 {
-		if err := c.SetDeleteElements(set, del); err != nil {
-			return err
-		}
 	}
 	if err := c.SetAddElements(set, add); err != nil {
 		return err
