@@ -185,3 +185,24 @@ func TestRemoveProjectRemovesUnrecordedLinks(t *testing.T) {
 		t.Fatalf("left after RemoveProject: %v", left)
 	}
 }
+
+func TestEnsureNetworkIdempotentAndChecked(t *testing.T) {
+	e := newEnv(t)
+	ni := e.network("n", nil)
+	// The same spec again, and the subnet written with host bits: no change.
+	if again := e.network("n", func(n *spec.Network) { n.Subnet = strings.Replace(ni.Subnet, ".0/", ".7/", 1) }); *again != *ni {
+		t.Fatalf("EnsureNetwork again: %+v, first %+v", again, ni)
+	}
+	if _, err := e.m.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "n", NAT: spec.NATKernel, Subnet: "10.254.3.0/24"}); err == nil || !strings.Contains(err.Error(), "remove the network first") {
+		t.Errorf("changed subnet: %v", err)
+	}
+	// A configured subnet that overlaps another network on the host.
+	if _, err := e.m.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "m", NAT: spec.NATKernel, Subnet: ni.Subnet}); err == nil || !strings.Contains(err.Error(), "overlaps") {
+		t.Errorf("overlapping subnet: %v", err)
+	}
+	// Two networks get different subnets and bridges.
+	other := e.network("o", nil)
+	if other.Subnet == ni.Subnet || other.Bridge == ni.Bridge {
+		t.Errorf("two networks share %s / %s", other.Subnet, other.Bridge)
+	}
+}

@@ -60,11 +60,12 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *spec.Ne
 	if err != nil {
 		return nil, err
 	}
-	if n != nil {
+	isNew := n == nil
+	if !isNew {
 		if n.Backend != mode {
 			return nil, fmt.Errorf("network %s of project %s uses nat %s, the spec asks for %s: remove the network first", sn.Name, project, n.Backend, mode)
 		}
-		if sn.Subnet != "" && sn.Subnet != n.Subnet {
+		if sn.Subnet != "" && canonCIDR(sn.Subnet) != n.Subnet {
 			return nil, fmt.Errorf("network %s of project %s has subnet %s, the spec asks for %s: remove the network first", sn.Name, project, n.Subnet, sn.Subnet)
 		}
 		n.Internal, n.Upstreams = sn.Internal, slices.Clone(sn.DNS)
@@ -96,6 +97,9 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *spec.Ne
 		n.Subnet, n.Gateway = c.String(), firstHost(c).String()
 	}
 	if err := b.ensureNetwork(ctx, n); err != nil {
+		if isNew {
+			b.removeNetwork(ctx, n) // leave nothing half-made behind
+		}
 		return nil, fmt.Errorf("network %s of project %s: %w", sn.Name, project, err)
 	}
 	if err := m.saveNetwork(n); err != nil {
@@ -105,6 +109,14 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *spec.Ne
 		return nil, err
 	}
 	return n.info(), nil
+}
+
+// canonCIDR turns "10.1.0.5/24" into "10.1.0.0/24" (unparsable: unchanged).
+func canonCIDR(s string) string {
+	if _, c, err := net.ParseCIDR(s); err == nil {
+		return c.String()
+	}
+	return s
 }
 
 // lock serialises a state change: within this process (mu) and with every
