@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -219,7 +220,15 @@ func TestHashFollowsFileContents(t *testing.T) {
 		".env.web":     "A=1\n",
 		"p.json":       `{"defaultAction": "SCMP_ACT_ALLOW"}`,
 	}
-	base := ServiceHash(mustLoad(t, files, nil).Services["web"])
+	first := mustLoad(t, files, nil)
+	base := ServiceHash(first.Services["web"])
+	var watched []string
+	for _, f := range first.WatchFiles {
+		watched = append(watched, filepath.Base(f))
+	}
+	if strings.Join(watched, " ") != "nucleus.yaml .env.web p.json" {
+		t.Errorf("WatchFiles = %v, want the project file, the env_file and the seccomp profile", watched)
+	}
 	files[".env.web"] = "A=2\n"
 	envChanged := mustLoad(t, files, nil).Services["web"]
 	files[".env.web"] = "A=1\n"

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -66,6 +67,47 @@ networks:
 	for name, text := range declined {
 		if splitEqualsWhole(t, text, 2) {
 			t.Errorf("%s: split parse should have declined", name)
+		}
+	}
+}
+
+// TestLargeProjectSameResultInParallel: a project large enough for the split
+// parse and parallel decoding gives the same services and the same errors
+// as a strictly serial load.
+func TestLargeProjectSameResultInParallel(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs at least 2 CPUs to take the parallel path")
+	}
+	text := benchProject(600, 10)
+	valid := strings.Replace(text, "depends_on: [svc0]", "depends_on: []", 1)
+	invalid := strings.Replace(text, "restart: on-failure:3\n", "restart: sometimes\n", 1)
+	invalid = strings.Replace(invalid, "command: /usr/bin/server --port 8080 --name svc500\n", "command: \"echo 'unterminated\"\n", 1)
+	invalid = strings.Replace(invalid, "memory: 64M", "memory: 1M", 1)
+	for name, doc := range map[string]string{"valid": valid, "invalid": invalid} {
+		dir := writeFiles(t, map[string]string{"nucleus.yaml": doc})
+		opts := LoadOptions{WorkingDir: dir, Environ: map[string]string{}}
+		par, perr := Load(opts)
+		prev := runtime.GOMAXPROCS(1)
+		ser, serr := Load(opts)
+		runtime.GOMAXPROCS(prev)
+		if d := diffLines(errorLines(perr), errorLines(serr)); d != "" {
+			t.Errorf("%s: errors differ: %s", name, d)
+		}
+		if name == "invalid" && len(errorLines(perr)) < 3 {
+			t.Errorf("invalid: only %v", errorLines(perr))
+		}
+		if (par == nil) != (ser == nil) {
+			t.Fatalf("%s: one load failed", name)
+		}
+		if par != nil {
+			if len(par.Services) != 600 {
+				t.Errorf("%d services", len(par.Services))
+			}
+			for n, s := range ser.Services {
+				if !reflect.DeepEqual(s, par.Services[n]) {
+					t.Errorf("%s: service %s differs", name, n)
+				}
+			}
 		}
 	}
 }
