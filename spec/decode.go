@@ -27,7 +27,7 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(n *node, path, format string, a ...any) {
-	d.add(n.pos, path, fmt.Sprintf(format, a...))
+	d.add(n.where(), path, fmt.Sprintf(format, a...))
 }
 
 // posOf finds where the value at path ("services.web.ports[1]",
@@ -51,9 +51,9 @@ func (d *decoder) posOf(path string) (Pos, bool) {
 			found := false
 			for i, k := range n.keys {
 				if k.value == name {
-					n, at, found = n.vals[i], k.pos, true
+					n, at, found = n.vals[i], k.where(), true
 					if n.kind == kindScalar {
-						at = n.pos
+						at = n.where()
 					}
 					break
 				}
@@ -65,7 +65,7 @@ func (d *decoder) posOf(path string) (Pos, bool) {
 			found := false
 			for _, it := range n.items {
 				if it.kind == kindScalar && it.value == name {
-					n, at, found = it, it.pos, true
+					n, at, found = it, it.where(), true
 					break
 				}
 			}
@@ -84,7 +84,7 @@ func (d *decoder) posOf(path string) (Pos, bool) {
 				return Pos{}, false
 			}
 			n = n.items[i]
-			at = n.pos
+			at = n.where()
 		}
 	}
 	return at, true
@@ -125,7 +125,7 @@ func (d *decoder) fields(n *node, path string, known []string, fn func(key strin
 			continue
 		}
 		if !slices.Contains(known, key) {
-			d.add(k.pos, path, "unknown key "+strconv.Quote(key)+suggest(key, known))
+			d.add(k.where(), path, "unknown key "+strconv.Quote(key)+suggest(key, known))
 			continue
 		}
 		p := key
@@ -309,6 +309,6 @@ func (d *decoder) checkName(k *node, path, what string) bool {
 	if validName(k.value) {
 		return true
 	}
-	d.add(k.pos, path, fmt.Sprintf("invalid %s name %q: use lowercase letters, digits, _ and - (starting with a letter or digit), at most 40 characters", what, k.value))
+	d.add(k.where(), path, fmt.Sprintf("invalid %s name %q: use lowercase letters, digits, _ and - (starting with a letter or digit), at most 40 characters", what, k.value))
 	return false
 }

@@ -219,7 +219,7 @@ func (d *decoder) environment(v *node, p string) map[string]string {
 		for i, k := range v.keys {
 			kp := p + "." + k.value
 			if !validEnvName(k.value) {
-				d.add(k.pos, kp, fmt.Sprintf("invalid variable name %q", k.value))
+				d.add(k.where(), kp, fmt.Sprintf("invalid variable name %q", k.value))
 				continue
 			}
 			val := v.vals[i]

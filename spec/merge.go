@@ -12,7 +12,7 @@ func merge(base, over *node) *node {
 	if base == nil || over.override || base.kind != kindMap || over.kind != kindMap {
 		return over
 	}
-	out := &node{kind: kindMap, pos: base.pos,
+	out := &node{kind: kindMap, loc: base.loc,
 		keys: make([]*node, len(base.keys), len(base.keys)+len(over.keys)),
 		vals: make([]*node, len(base.vals), len(base.vals)+len(over.vals)),
 	}

@@ -21,7 +21,7 @@ import (
 // the ordinary way, so results and messages never depend on the split.
 func parseFile(src source, order int, lookup lookupFunc, e *errs) *node {
 	if len(bytes.TrimSpace(src.data)) == 0 {
-		return &node{kind: kindNull, pos: Pos{File: src.path, Line: 1, Col: 1, order: order}}
+		return &node{kind: kindNull, loc: loc{file: &fileRef{path: src.path, order: order}, line: 1, col: 1}}
 	}
 	if len(src.data) >= splitMinSize && runtime.GOMAXPROCS(0) > 1 {
 		if t, ok := parseSplit(src, order, lookup, e, runtime.GOMAXPROCS(0)); ok {
@@ -176,11 +176,11 @@ func parseSplit(src source, order int, lookup lookupFunc, e *errs, workers int) 
 			return nil, false
 		}
 		if i == 0 {
-			services.pos = p.tree.pos
+			services.loc = p.tree.loc
 		}
 		for j, k := range p.tree.keys {
 			if f, dup := first[k.value]; dup {
-				dups.add(k.pos, "services", "duplicate key "+strconv.Quote(k.value)+" (first defined on line "+strconv.Itoa(f.pos.Line)+")")
+				dups.add(k.where(), "services", "duplicate key "+strconv.Quote(k.value)+" (first defined on line "+strconv.Itoa(f.where().Line)+")")
 				continue
 			}
 			first[k.value] = k

@@ -39,9 +39,29 @@ type node struct {
 	keys  []*node
 	vals  []*node
 	items []*node
-	pos   Pos
+	loc   loc
 	// merge directives from override files (compose's !reset and !override).
 	reset, override bool
+}
+
+// loc is a compact source position (nodes are numerous; Pos is large).
+type loc struct {
+	file      *fileRef
+	line, col int32
+}
+
+// fileRef names a loaded file and its index among the project files.
+type fileRef struct {
+	path  string
+	order int
+}
+
+// where returns the node's position.
+func (n *node) where() Pos {
+	if n.loc.file == nil {
+		return Pos{Line: int(n.loc.line), Col: int(n.loc.col)}
+	}
+	return Pos{File: n.loc.file.path, Line: int(n.loc.line), Col: int(n.loc.col), order: n.loc.file.order}
 }
 
 // get returns the value of key in a mapping node, or nil.
@@ -70,6 +90,7 @@ type converter struct {
 	path   []seg // keys and indexes leading to the current node, for error messages
 	depth  int
 	slab   []node
+	ref    *fileRef
 	memo   map[*yaml.Node]*node // anchored nodes already converted
 	// lineOffset is added to every line, and shift to lines after
 	// shiftAfter: both map positions back when a file is parsed in pieces.
@@ -82,12 +103,20 @@ type seg struct {
 	index int
 }
 
-func (c *converter) pos(y *yaml.Node) Pos {
+func (c *converter) loc(y *yaml.Node) loc {
 	line := y.Line + c.lineOffset
 	if c.shiftAfter > 0 && y.Line > c.shiftAfter {
 		line += c.shift
 	}
-	return Pos{File: c.file, Line: line, Col: y.Column, order: c.order}
+	if c.ref == nil {
+		c.ref = &fileRef{path: c.file, order: c.order}
+	}
+	return loc{file: c.ref, line: int32(line), col: int32(y.Column)}
+}
+
+func (c *converter) pos(y *yaml.Node) Pos {
+	l := c.loc(y)
+	return Pos{File: c.file, Line: int(l.line), Col: int(l.col), order: c.order}
 }
 
 // pathString renders the current path; only called for errors.
@@ -134,12 +163,12 @@ func (c *converter) conv(y *yaml.Node) *node {
 	switch y.Kind {
 	case yaml.DocumentNode:
 		if len(y.Content) == 0 {
-			return c.alloc(node{kind: kindNull, pos: c.pos(y)})
+			return c.alloc(node{kind: kindNull, loc: c.loc(y)})
 		}
 		return c.conv(y.Content[0])
 	case yaml.AliasNode:
 		if y.Alias == nil {
-			return c.alloc(node{kind: kindNull, pos: c.pos(y)})
+			return c.alloc(node{kind: kindNull, loc: c.loc(y)})
 		}
 		// An alias shares the anchor's converted tree instead of copying
 		// it, so "billion laughs" documents stay small.
@@ -150,12 +179,12 @@ func (c *converter) conv(y *yaml.Node) *node {
 			}
 		}
 		cp := c.alloc(*n)
-		cp.pos = c.pos(y)
+		cp.loc = c.loc(y)
 		return cp
 	case yaml.ScalarNode:
 		return c.remember(y, c.scalar(y))
 	case yaml.SequenceNode:
-		n := c.alloc(node{kind: kindSeq, pos: c.pos(y), items: make([]*node, 0, len(y.Content))})
+		n := c.alloc(node{kind: kindSeq, loc: c.loc(y), items: make([]*node, 0, len(y.Content))})
 		c.directives(n, y)
 		for i, it := range y.Content {
 			c.path = append(c.path, seg{index: i})
@@ -170,7 +199,7 @@ func (c *converter) conv(y *yaml.Node) *node {
 	case yaml.MappingNode:
 		return c.remember(y, c.mapping(y))
 	}
-	return c.alloc(node{kind: kindNull, pos: c.pos(y)})
+	return c.alloc(node{kind: kindNull, loc: c.loc(y)})
 }
 
 // remember records the tree of an anchored node for its aliases.
@@ -194,7 +223,7 @@ func (c *converter) directives(n *node, y *yaml.Node) {
 }
 
 func (c *converter) scalar(y *yaml.Node) *node {
-	n := c.alloc(node{kind: kindScalar, pos: c.pos(y), value: y.Value})
+	n := c.alloc(node{kind: kindScalar, loc: c.loc(y), value: y.Value})
 	switch y.ShortTag() {
 	case "!!null":
 		n.kind = kindNull
@@ -205,12 +234,12 @@ func (c *converter) scalar(y *yaml.Node) *node {
 	case "!override":
 		n.override = true
 	default:
-		c.errs.add(n.pos, c.pathString(), "unsupported YAML tag "+strconv.Quote(y.Tag))
+		c.errs.add(n.where(), c.pathString(), "unsupported YAML tag "+strconv.Quote(y.Tag))
 	}
 	if n.kind == kindScalar && strings.IndexByte(n.value, '$') >= 0 {
 		v, err := interpolate(n.value, c.lookup)
 		if err != nil {
-			c.errs.add(n.pos, c.pathString(), err.Error())
+			c.errs.add(n.where(), c.pathString(), err.Error())
 		} else {
 			n.value = v
 		}
@@ -219,7 +248,7 @@ func (c *converter) scalar(y *yaml.Node) *node {
 }
 
 func (c *converter) mapping(y *yaml.Node) *node {
-	n := c.alloc(node{kind: kindMap, pos: c.pos(y)})
+	n := c.alloc(node{kind: kindMap, loc: c.loc(y)})
 	c.directives(n, y)
 	m := len(y.Content) / 2
 	n.keys = make([]*node, 0, m)
@@ -256,13 +285,13 @@ func (c *converter) mapping(y *yaml.Node) *node {
 			case kindSeq:
 				for _, it := range v.items {
 					if it.kind != kindMap {
-						c.errs.add(it.pos, c.pathString(), "merge key << needs a mapping or a list of mappings")
+						c.errs.add(it.where(), c.pathString(), "merge key << needs a mapping or a list of mappings")
 						continue
 					}
 					merged = append(merged, it)
 				}
 			default:
-				c.errs.add(v.pos, c.pathString(), "merge key << needs a mapping or a list of mappings")
+				c.errs.add(v.where(), c.pathString(), "merge key << needs a mapping or a list of mappings")
 			}
 			continue
 		}
@@ -273,9 +302,9 @@ func (c *converter) mapping(y *yaml.Node) *node {
 			c.errs.add(c.pos(ky), c.pathString(), "mapping keys must be strings, not "+kindOfYAML(ky))
 			continue
 		}
-		kn := c.alloc(node{kind: kindScalar, value: ky.Value, pos: c.pos(ky)})
+		kn := c.alloc(node{kind: kindScalar, value: ky.Value, loc: c.loc(ky)})
 		if j := find(ky.Value); j >= 0 {
-			c.errs.add(kn.pos, c.pathString(), "duplicate key "+strconv.Quote(ky.Value)+" (first defined on line "+strconv.Itoa(n.keys[j].pos.Line)+")")
+			c.errs.add(kn.where(), c.pathString(), "duplicate key "+strconv.Quote(ky.Value)+" (first defined on line "+strconv.Itoa(n.keys[j].where().Line)+")")
 			continue
 		}
 		c.path = append(c.path, seg{key: ky.Value})
