@@ -19,12 +19,17 @@ func TestResolvConfAndHostsFile(t *testing.T) {
 	if !strings.Contains(rc, "nameserver "+a.Gateway+"\nnameserver "+b.Gateway+"\n") {
 		t.Errorf("resolv.conf should list both gateways in network order:\n%s", rc)
 	}
-	// Before the sandbox has an address its hostname maps to 127.0.1.1.
-	if h := string(e.m.HostsFile(e.project, svc, 1)); !strings.Contains(h, "127.0.1.1\tweb-host\n") || !strings.Contains(h, "192.0.2.7\tdb.example\n") {
-		t.Errorf("hosts before attach:\n%s", h)
+	// Generated before the sandbox is attached: the address is reserved
+	// here and Attach uses it.
+	before := string(e.m.HostsFile(e.project, svc, 1))
+	if !strings.Contains(before, "192.0.2.7\tdb.example\n") {
+		t.Errorf("hosts lacks extra_hosts:\n%s", before)
 	}
 	pid := sandbox(t)
 	ai := e.attach(Attachment{Network: "a", Service: "web", Pid: pid})
+	if !strings.Contains(before, ai.IP+"\tweb-host\n") {
+		t.Errorf("hosts generated before attach should map web-host to %s:\n%s", ai.IP, before)
+	}
 	bi := e.attach(Attachment{Network: "b", Service: "web", Pid: pid})
 	if ai.Interface != "eth0" || bi.Interface != "eth1" {
 		t.Errorf("interfaces %s, %s; want eth0, eth1", ai.Interface, bi.Interface)
@@ -32,9 +37,12 @@ func TestResolvConfAndHostsFile(t *testing.T) {
 	if h := string(e.m.HostsFile(e.project, svc, 1)); !strings.Contains(h, ai.IP+"\tweb-host\n") {
 		t.Errorf("hosts after attach should map web-host to %s:\n%s", ai.IP, h)
 	}
-	// Without networks: the service's own dns: servers.
-	lone := &spec.Service{Name: "x", DNS: []string{"192.0.2.53"}}
+	// Without networks: the service's own dns: servers, and 127.0.1.1.
+	lone := &spec.Service{Name: "x", Hostname: "x", DNS: []string{"192.0.2.53"}}
 	if rc := string(e.m.ResolvConf(e.project, lone)); !strings.Contains(rc, "nameserver 192.0.2.53\n") {
 		t.Errorf("resolv.conf without networks:\n%s", rc)
+	}
+	if h := string(e.m.HostsFile(e.project, lone, 1)); !strings.Contains(h, "127.0.1.1\tx\n") {
+		t.Errorf("hosts without networks:\n%s", h)
 	}
 }
