@@ -762,6 +762,9 @@ func (d *decoder) landlock(v *node, p string) Landlock {
 		}
 		return Landlock{Mode: LandlockDefault}
 	case kindSeq:
+		if len(v.items) == 0 {
+			d.errorf(v, p, "an empty Landlock rule list would deny all file access; use landlock: default or list rules")
+		}
 		return Landlock{Mode: LandlockCustom, Rules: d.landlockRules(v, p)}
 	case kindMap:
 		l := Landlock{Mode: LandlockDefault}
@@ -774,6 +777,9 @@ func (d *decoder) landlock(v *node, p string) Landlock {
 		})
 		if len(l.Rules) > 0 && l.Mode != LandlockCustom {
 			d.errorf(v, p, "rules need mode: custom")
+		}
+		if l.Mode == LandlockCustom && len(l.Rules) == 0 && v.get("rules") == nil {
+			d.errorf(v, p, "mode custom needs rules: a list of {path, access}")
 		}
 		return l
 	}

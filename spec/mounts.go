@@ -156,7 +156,7 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 			for k := range d.proj.Volumes {
 				names = append(names, k)
 			}
-			d.errorf(n, path, "volume %q is not declared under the top-level volumes:%s", m.Source, suggest(m.Source, names))
+			d.errorf(n, path, "unknown volume %q%s", m.Source, orDeclare(suggest(m.Source, names), "volumes"))
 			return m, false
 		}
 		if vol.Type == VolumeTypeTmpfs {

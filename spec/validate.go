@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"strconv"
 	"net/netip"
 	"sort"
 	"strings"
@@ -83,7 +84,7 @@ func (d *decoder) checkServiceNetworks(p *Project) {
 			path := "services." + sname + ".networks." + nname
 			nw, ok := p.Networks[nname]
 			if !ok {
-				d.add(d.at(path), "services."+sname+".networks", fmt.Sprintf("unknown network %q; declare it under the top-level networks:%s", nname, suggest(nname, netNames)))
+				d.add(d.at(path), "services."+sname+".networks", "unknown network "+strconv.Quote(nname)+orDeclare(suggest(nname, netNames), "networks"))
 				continue
 			}
 			if sn.IPv4Address == "" {
@@ -282,4 +283,13 @@ func overlapNote(a, b Port) string {
 		return ""
 	}
 	return fmt.Sprintf(" (on %s, which overlaps %s)", b.HostIP, a.HostIP)
+}
+
+// orDeclare is the suggestion when there is one, else the hint to declare
+// the name under the top-level section.
+func orDeclare(suggestion, section string) string {
+	if suggestion != "" {
+		return suggestion
+	}
+	return "; declare it under the top-level " + section + ":"
 }

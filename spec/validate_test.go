@@ -336,8 +336,27 @@ services:
     volumes: ["dta:/data", "data:/ok", "./x:/x"]
 `,
 		want: []string{
-			"nucleus.yaml:8:16: services.web.networks: unknown network \"backnd\"; declare it under the top-level networks:; did you mean \"backend\"?",
-			"nucleus.yaml:9:15: services.web.volumes[0]: volume \"dta\" is not declared under the top-level volumes:; did you mean \"data\"?",
+			"nucleus.yaml:8:16: services.web.networks: unknown network \"backnd\"; did you mean \"backend\"?",
+			"nucleus.yaml:9:15: services.web.volumes[0]: unknown volume \"dta\"; did you mean \"data\"?",
+		},
+	},
+	{
+		name: "unknown names without a close match and empty landlock",
+		yaml: `services:
+  web:
+    command: ["true"]
+    networks: [zzz]
+    volumes: ["qqq:/x"]
+    security: {landlock: []}
+  api:
+    command: ["true"]
+    security: {landlock: {mode: custom}}
+`,
+		want: []string{
+			"nucleus.yaml:4:16: services.web.networks: unknown network \"zzz\"; declare it under the top-level networks:",
+			"nucleus.yaml:5:15: services.web.volumes[0]: unknown volume \"qqq\"; declare it under the top-level volumes:",
+			"nucleus.yaml:6:26: services.web.security.landlock: an empty Landlock rule list would deny all file access; use landlock: default or list rules",
+			"nucleus.yaml:9:26: services.api.security.landlock: mode custom needs rules: a list of {path, access}",
 		},
 	},
 	{
