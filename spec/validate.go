@@ -2,9 +2,9 @@ package spec
 
 import (
 	"fmt"
-	"strconv"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 )
 
