@@ -3,7 +3,6 @@ package network
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"sort"
@@ -171,13 +170,12 @@ func BenchmarkThroughput(b *testing.B) {
 	_, err := exec.LookPath("iperf3")
 	testutil.Require(b, err == nil, "iperf3 (Debian package iperf3)")
 	e := newEnv(b)
-	ni := e.network("n", nil)
+	e.network("n", nil)
 	srv := sandbox(b)
 	pub := freePort(b)
 	si := e.attach(Attachment{Network: "n", Service: "iperf", Pid: srv,
 		Ports: []spec.Port{{Target: 5201, Published: pub, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	o := newOutside(b)
-	_ = ni
 	hostPort := freePort(b)
 	va, vc, vaddr := bareVeth(b)
 	rounds := 3
@@ -225,5 +223,3 @@ func userspaceThroughput(b *testing.B, e *testEnv) (float64, bool) {
 	}
 	return iperf(b, pid, 5201, 0, "127.0.0.1", p), true
 }
-
-var _ = net.IPv4len

@@ -75,7 +75,7 @@ func TestPublishedPortLoopbackOtherNamespaceHairpin(t *testing.T) {
 	ni := e.network("front", nil)
 	srv, peer := sandbox(t), sandbox(t)
 	pt, pu := freePort(t), freePort(t)
-	si := e.attach(Attachment{Network: "front", Service: "web", Pid: srv, Ports: []spec.Port{
+	e.attach(Attachment{Network: "front", Service: "web", Pid: srv, Ports: []spec.Port{
 		{Target: 8080, Published: pt, HostIP: "0.0.0.0", Protocol: "tcp"},
 		{Target: 9053, Published: pu, HostIP: "0.0.0.0", Protocol: "udp"},
 	}})
@@ -96,7 +96,6 @@ func TestPublishedPortLoopbackOtherNamespaceHairpin(t *testing.T) {
 	mustTalk(t, peer, fmt.Sprintf("%s:%d", o.hostAddr, pt), "web:")
 	mustTalk(t, peer, fmt.Sprintf("%s:%d", ni.Gateway, pt), "web:")
 	mustTalk(t, srv, fmt.Sprintf("%s:%d", o.hostAddr, pt), "web:")
-	_ = si
 }
 
 func TestPortRangeAndHostIP(t *testing.T) {
