@@ -216,6 +216,30 @@ func (d *decoder) each(n *node, path string, fn func(i int, it *node, p string))
 	d.want(n, path, "a list")
 }
 
+// strEach calls fn for every string of a list (or for the one string, when
+// withString allows it), with that string's node and path.
+func (d *decoder) strEach(n *node, path string, withString bool, fn func(s string, it *node, p string)) {
+	if withString && n.kind == kindScalar {
+		fn(n.value, n, path)
+		return
+	}
+	if n.kind == kindMap || n.kind == kindScalar {
+		if withString {
+			d.want(n, path, "a string or a list of strings")
+		} else {
+			d.want(n, path, "a list of strings")
+		}
+		return
+	}
+	d.each(n, path, func(i int, it *node, p string) {
+		if s, ok := d.str(it, p); ok {
+			fn(s, it, p)
+		} else if it.kind == kindNull {
+			d.errorf(it, p, "expected a string, got null")
+		}
+	})
+}
+
 // strList accepts a list of scalars; withString also accepts one string.
 func (d *decoder) strList(n *node, path string, withString bool) []string {
 	if withString && n.kind == kindScalar {

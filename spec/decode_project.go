@@ -103,20 +103,14 @@ func (d *decoder) network(name string, n *node, path string) *Network {
 // ipList decodes one address or a list of addresses (resolvers).
 func (d *decoder) ipList(n *node, path string) []string {
 	var out []string
-	for i, s := range d.strList(n, path, true) {
-		p := path
-		it := n
-		if n.kind == kindSeq {
-			it = n.items[i]
-			p = path + "[" + itoa(i) + "]"
-		}
+	d.strEach(n, path, true, func(s string, it *node, p string) {
 		a, err := netip.ParseAddr(s)
 		if err != nil || a.Zone() != "" {
 			d.errorf(it, p, "invalid IP address %q", s)
-			continue
+			return
 		}
 		out = append(out, a.Unmap().String())
-	}
+	})
 	return out
 }
 

@@ -359,13 +359,13 @@ func (d *decoder) serviceNetworks(v *node, p string, s *Service) map[string]*Ser
 			d.fields(v.vals[i], kp, []string{"aliases", "ipv4_address"}, func(key string, fv *node, fp string) {
 				switch key {
 				case "aliases":
-					for j, a := range d.strList(fv, fp, false) {
+					d.strEach(fv, fp, false, func(a string, it *node, ap string) {
 						if !validHostname(a) {
-							d.errorf(fv.items[j], fp+"["+itoa(j)+"]", "invalid alias %q; use letters, digits, - and .", a)
-							continue
+							d.errorf(it, ap, "invalid alias %q; use letters, digits, - and .", a)
+							return
 						}
 						sn.Aliases = append(sn.Aliases, strings.ToLower(a))
-					}
+					})
 					sort.Strings(sn.Aliases)
 					sn.Aliases = slices.Compact(sn.Aliases)
 				case "ipv4_address":
@@ -701,18 +701,18 @@ func ParseRestart(s string) (RestartPolicy, error) {
 
 func (d *decoder) capabilities(v *node, p string) []string {
 	var out []string
-	for i, c := range d.strList(v, p, false) {
+	d.strEach(v, p, false, func(c string, it *node, ip string) {
 		name, _, err := ParseCapability(c)
 		if err != nil {
 			msg := err.Error()
 			if strings.EqualFold(c, "ALL") {
 				msg = "cap_add: ALL is not supported; name each capability the service needs"
 			}
-			d.errorf(v.items[i], p+"["+itoa(i)+"]", "%s", msg)
-			continue
+			d.errorf(it, ip, "%s", msg)
+			return
 		}
 		out = append(out, name)
-	}
+	})
 	sort.Strings(out)
 	return slices.Compact(out)
 }
@@ -804,17 +804,13 @@ func (d *decoder) landlockRules(v *node, p string) []LandlockRule {
 				r.Path = filepath.Clean(s)
 				return
 			}
-			for j, a := range d.strList(fv, fp, true) {
+			d.strEach(fv, fp, true, func(a string, an *node, _ string) {
 				if !slices.Contains(landlockAccess, a) {
-					an := fv
-					if fv.kind == kindSeq {
-						an = fv.items[j]
-					}
 					d.errorf(an, fp, "unknown access %q; expected read, write or execute%s", a, suggest(a, landlockAccess))
-					continue
+					return
 				}
 				given = append(given, a)
-			}
+			})
 		})
 		if it.kind == kindMap && it.get("path") == nil {
 			d.errorf(it, ip, "Landlock rule needs a path")

@@ -131,6 +131,10 @@ func (d *decoder) egress(v *node, p string) *Egress {
 // egressLong decodes the long form that `nucleus config` prints, by
 // rebuilding the short form so both share one set of checks.
 func (d *decoder) egressLong(n *node, p string) (EgressRule, bool) {
+	if n.kind != kindMap {
+		d.want(n, p, "an egress entry like 192.0.2.0/24 or api.example.com:443")
+		return EgressRule{}, false
+	}
 	var host, ports, proto string
 	var lo, hi int64
 	ok := true
@@ -150,10 +154,7 @@ func (d *decoder) egressLong(n *node, p string) (EgressRule, bool) {
 			proto, _ = d.oneOf(v, fp, "tcp", "udp")
 		}
 	})
-	if !ok || n.kind != kindMap {
-		if n.kind != kindMap {
-			d.want(n, p, "an egress entry like 192.0.2.0/24 or api.example.com:443")
-		}
+	if !ok {
 		return EgressRule{}, false
 	}
 	if host == "" {
