@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"syscall"
 
 	"github.com/creack/pty"
@@ -144,25 +145,66 @@ func (s *Sandbox) startInit(userns bool) error {
 	}
 	defer ctlChild.Close()
 	s.ctl = ctlParent
+	stdio, err := s.stdio()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range stdio {
+			f.Close() // the init has its own copies now
+		}
+	}()
 
 	// argv names the root and the sandbox so LeakCheck can find stray inits.
-	cmd := exec.Command(initBinary(), sbinit.InitArg, cfg.Root.ID(), cfg.ID)
-	cmd.Args[0] = "nucleus-init"
-	cmd.ExtraFiles = []*os.File{ctlChild}
-	cmd.Env = []string{"GOMAXPROCS=1", "GOGC=off", "GOMEMLIMIT=6MiB"}
+	path := initBinary()
+	argv := []string{"nucleus-init", sbinit.InitArg, cfg.Root.ID(), cfg.ID}
+	// A lean runtime for a long-lived, mostly idle process.
+	env := []string{"GOMAXPROCS=1", "GOGC=off", "GOMEMLIMIT=6MiB"}
 	if traceOn {
-		cmd.Env = append(cmd.Env, "NUCLEUS_TRACE=1")
-	}
-	if err := s.attachIO(cmd); err != nil {
-		return err
+		env = append(env, "NUCLEUS_TRACE=1")
 	}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
 	if !cfg.NoNetwork {
 		flags |= unix.CLONE_NEWNET
 	}
-	attr := &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
 	if userns {
-		attr.Cloneflags |= unix.CLONE_NEWUSER
+		flags |= unix.CLONE_NEWUSER
+	}
+	var pdeath unix.Signal
+	if cfg.DieWithCaller {
+		pdeath = unix.SIGKILL
+	}
+	trace("clone")
+	if s.cg != nil && s.cg.V2() {
+		err = s.startInitExec(path, argv, env, stdio, ctlChild, flags, pdeath)
+	} else {
+		var mapIDs func(int) error
+		if userns {
+			mapIDs = func(pid int) error { return writeIDMaps(pid, s.hostUID, IDRangeSize) }
+		}
+		fds := [4]int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()), int(ctlChild.Fd())}
+		var pid int
+		pid, err = spawnInit(path, argv, env, fds, flags, userns, pdeath, mapIDs)
+		if err == nil {
+			s.pid, s.proc = pid, &rawProc{pid: pid, copies: s.copies}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.startTime, _ = procStartTime(s.pid)
+	return nil
+}
+
+// startInitExec starts the init with os/exec, which can clone straight into
+// a v2 cgroup (CLONE_INTO_CGROUP through clone3).
+func (s *Sandbox) startInitExec(path string, argv, env []string, stdio [3]*os.File, ctl *os.File, flags uintptr, pdeath unix.Signal) error {
+	cmd := exec.Command(path)
+	cmd.Args, cmd.Env = argv, env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
+	cmd.ExtraFiles = []*os.File{ctl}
+	attr := &syscall.SysProcAttr{Cloneflags: flags, Setsid: true, Pdeathsig: pdeath}
+	if flags&unix.CLONE_NEWUSER != 0 {
 		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: s.hostUID, Size: IDRangeSize}}
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: s.hostUID, Size: IDRangeSize}}
 		attr.GidMappingsEnableSetgroups = true
@@ -171,40 +213,40 @@ func (s *Sandbox) startInit(userns bool) error {
 		// would start without capabilities in its own namespace.
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	if cfg.DieWithCaller {
-		attr.Pdeathsig = unix.SIGKILL
+	cgFD, err := os.Open(s.cg.Dir())
+	if err != nil {
+		return fmt.Errorf("open cgroup directory: %w", err)
 	}
-	if s.cg != nil && s.cg.V2() {
-		cgFD, err := os.Open(s.cg.Dir())
-		if err != nil {
-			return fmt.Errorf("open cgroup directory: %w", err)
-		}
-		defer cgFD.Close()
-		attr.UseCgroupFD, attr.CgroupFD = true, int(cgFD.Fd())
-	}
+	defer cgFD.Close()
+	attr.UseCgroupFD, attr.CgroupFD = true, int(cgFD.Fd())
 	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start sandbox init: %w", err)
 	}
-	s.cmd, s.pid = cmd, cmd.Process.Pid
-	s.startTime, _ = procStartTime(s.pid)
-	if s.tty != nil {
-		s.ttySlave.Close()
-	}
+	s.pid, s.proc = cmd.Process.Pid, &cmdProc{cmd: cmd, copies: s.copies}
 	return nil
 }
 
-// attachIO wires the caller's stdio (or a pty, or nothing when logging).
-func (s *Sandbox) attachIO(cmd *exec.Cmd) error {
+// stdio returns the init's fds 0-2 (passed on to the workload): the
+// caller's files, a pty slave, /dev/null when logging, or pipes copied by
+// goroutines for other readers and writers.
+func (s *Sandbox) stdio() ([3]*os.File, error) {
 	cfg := s.cfg
+	var out [3]*os.File
+	s.copies = &sync.WaitGroup{}
+	devnull := func(i int) error {
+		f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		out[i] = f
+		return err
+	}
 	switch {
 	case cfg.Terminal:
 		master, slave, err := pty.Open()
 		if err != nil {
-			return fmt.Errorf("open pseudo-terminal: %w", err)
+			return out, fmt.Errorf("open pseudo-terminal: %w", err)
 		}
-		s.tty, s.ttySlave = master, slave
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		s.tty = master
+		out[0], out[1], out[2] = slave, dupFile(slave), dupFile(slave)
 		if cfg.Stdin != nil {
 			go func() { _, _ = io.Copy(master, cfg.Stdin) }()
 		}
@@ -212,15 +254,48 @@ func (s *Sandbox) attachIO(cmd *exec.Cmd) error {
 			s.ioDone = make(chan struct{})
 			go func() { _, _ = io.Copy(cfg.Stdout, master); close(s.ioDone) }()
 		}
+		return out, nil
 	case cfg.Stdout == nil:
-		// Logged by the init; stdio of the init itself is /dev/null.
-	default:
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
-		if cmd.Stderr == nil {
-			cmd.Stderr = cfg.Stdout
+		// Logged by the init.
+		for i := range out {
+			if err := devnull(i); err != nil {
+				return out, err
+			}
 		}
+		return out, nil
 	}
-	return nil
+	stderr := cfg.Stderr
+	if stderr == nil {
+		stderr = cfg.Stdout
+	}
+	if f, ok := cfg.Stdin.(*os.File); ok {
+		out[0] = dupFile(f)
+	} else if cfg.Stdin == nil {
+		if err := devnull(0); err != nil {
+			return out, err
+		}
+	} else {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return out, err
+		}
+		out[0] = r
+		go func() { _, _ = io.Copy(w, cfg.Stdin); w.Close() }()
+	}
+	for i, wr := range []io.Writer{cfg.Stdout, stderr} {
+		if f, ok := wr.(*os.File); ok {
+			out[i+1] = dupFile(f)
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return out, err
+		}
+		out[i+1] = w
+		s.copies.Add(1)
+		go func(wr io.Writer) { defer s.copies.Done(); _, _ = io.Copy(wr, r); r.Close() }(wr)
+	}
+	return out, nil
 }
 
 // prepareFDs opens what the init must not resolve itself: the rootfs and
@@ -370,7 +445,7 @@ func capNumbers(names []string) []int {
 
 // initFailure explains why the init went away: its exit status if it has one.
 func (s *Sandbox) initFailure(err error) error {
-	if s.cmd != nil && s.cmd.Process != nil {
+	if s.proc != nil {
 		var ws unix.WaitStatus
 		if pid, _ := unix.Wait4(s.pid, &ws, unix.WNOHANG, nil); pid == s.pid {
 			s.reaped = true

@@ -107,7 +107,7 @@ func TestLogsSurviveCallerAndAdopt(t *testing.T) {
 		t.Errorf("log records %q", got)
 	}
 	// The original handle still owns the child process; reap it, then clean up.
-	_, _ = sb.cmd.Process.Wait()
+	_, _ = sb.proc.wait()
 	if err := ad.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,8 @@ type Sandbox struct {
 	root rootdir.Root
 	dir  string
 
-	cmd       *exec.Cmd // nil when adopted
+	proc      initProc // nil when adopted
+	copies    *sync.WaitGroup
 	pid       int       // host pid of the init
 	startTime uint64    // of the init, to recognise it after pid reuse
 	ctl       *os.File
@@ -41,13 +42,14 @@ type Sandbox struct {
 	seccompMode string
 	landlockABI int
 
-	tty, ttySlave *os.File
-	ioDone        chan struct{}
+	tty    *os.File
+	ioDone chan struct{}
 
 	mu       sync.Mutex
 	started  bool
 	workload int // pid of the workload inside the sandbox
 	reaped   bool
+	initWS   unix.WaitStatus
 
 	waitOnce sync.Once
 	done     chan struct{}
@@ -126,24 +128,21 @@ func (s *Sandbox) wait() (ExitStatus, error) {
 			}
 			if m.Kind == sbinit.MsgExit {
 				st = m.Status
-				trace("exit sbinit.Message")
+				trace("exit message")
 			}
 		}
 	}
 	trace("ctl EOF")
 	var initStatus ExitStatus
-	if s.cmd != nil {
+	if s.proc != nil {
 		if !s.reaped {
-			err := s.cmd.Wait()
-			var ee *exec.ExitError
-			if err != nil && !errors.As(err, &ee) {
+			ws, err := s.proc.wait()
+			if err != nil {
 				return ExitStatus{}, fmt.Errorf("wait for sandbox init: %w", err)
 			}
-			s.reaped = true
+			s.reaped, s.initWS = true, ws
 		}
-		if ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && s.cmd.ProcessState != nil {
-			initStatus = sbinit.StatusOf(unix.WaitStatus(ws))
-		}
+		initStatus = sbinit.StatusOf(s.initWS)
 	} else if err := waitPidfd(s.pid, s.startTime); err != nil {
 		return ExitStatus{}, err
 	}
@@ -164,7 +163,7 @@ func (s *Sandbox) wait() (ExitStatus, error) {
 	}
 	if st == nil {
 		st = &initStatus
-		if s.cmd == nil {
+		if s.proc == nil {
 			st = &ExitStatus{Code: 137, Signal: unix.SIGKILL}
 		}
 	}
@@ -274,12 +273,12 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		cancel()
-	} else if s.pid > 0 && s.cmd != nil && !s.reaped {
-		_ = s.cmd.Process.Kill()
+	} else if s.pid > 0 && s.proc != nil && !s.reaped {
+		_ = unix.Kill(s.pid, unix.SIGKILL)
 	}
-	if s.cmd != nil && !s.reaped {
+	if s.proc != nil && !s.reaped {
 		_, _ = s.Wait()
-	} else if s.cmd == nil && s.pid > 0 {
+	} else if s.proc == nil && s.pid > 0 {
 		_ = waitPidfd(s.pid, s.startTime)
 	}
 	if s.ctl != nil {
@@ -361,4 +360,48 @@ func waitPidfd(pid int, start uint64) error {
 		}
 		return err
 	}
+}
+
+// initProc is the init process as started by this caller.
+type initProc interface {
+	wait() (unix.WaitStatus, error)
+}
+
+// rawProc is an init started by spawnInit.
+type rawProc struct {
+	pid    int
+	copies *sync.WaitGroup // output copiers, done when the init's pipes close
+}
+
+func (p *rawProc) wait() (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(p.pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ws, err
+		}
+		break
+	}
+	p.copies.Wait()
+	return ws, nil
+}
+
+// cmdProc is an init started by os/exec (v2: CLONE_INTO_CGROUP).
+type cmdProc struct {
+	cmd    *exec.Cmd
+	copies *sync.WaitGroup
+}
+
+func (p *cmdProc) wait() (unix.WaitStatus, error) {
+	err := p.cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return 0, err
+	}
+	p.copies.Wait()
+	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return unix.WaitStatus(ws), nil
 }
