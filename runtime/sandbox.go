@@ -31,8 +31,8 @@ type Sandbox struct {
 
 	proc      initProc // nil when adopted
 	copies    *sync.WaitGroup
-	pid       int       // host pid of the init
-	startTime uint64    // of the init, to recognise it after pid reuse
+	pid       int    // host pid of the init
+	startTime uint64 // of the init, to recognise it after pid reuse
 	ctl       *os.File
 	cg        *cgroups.Cgroup
 	limits    spec.Resources
