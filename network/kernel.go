@@ -60,6 +60,7 @@ func (k *kernelBackend) attach(ctx context.Context, n *NetworkState, a *Attachme
 	inside, err := createVeth(vethSpec{
 		hostName: host, alias: linkAlias(k.m.root, n.Project, n.Name, a.Service, fmt.Sprint(normReplica(a.Replica))),
 		bridge: n.Bridge, pid: a.Pid, ip: net.ParseIP(a.IP), prefix: ones, gateway: net.ParseIP(n.Gateway),
+		defaultRoute: !n.Internal,
 	})
 	if err != nil {
 		return err

@@ -130,6 +130,15 @@ func TestInternalNetworkHasNoWayOut(t *testing.T) {
 	mustTalk(t, b, ai.IP+":5432", "db:")
 	refusedQuickly(t, b, o.addr+":80")
 	refusedQuickly(t, b, o.hostAddr+":22")
+
+	// A sandbox on the internal network and on a normal one reaches the
+	// outside through the normal one: internal networks give no default route.
+	both := sandbox(t)
+	e.attach(Attachment{Network: "private", Service: "both", Pid: both})
+	e.network("public", nil)
+	e.attach(Attachment{Network: "public", Service: "both", Pid: both})
+	mustTalk(t, both, o.addr+":80", "out:")
+	mustTalk(t, both, ai.IP+":5432", "db:")
 	if got, err := resolve(b, ni.Gateway, "db"); err != nil || len(got) != 1 {
 		t.Errorf("DNS on an internal network: %v %v", got, err)
 	}

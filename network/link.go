@@ -78,6 +78,7 @@ type vethSpec struct {
 	ip                      net.IP
 	prefix                  int
 	gateway                 net.IP
+	defaultRoute            bool // internal networks give no default route
 }
 
 // createVeth creates the veth pair with its inside end directly in the
@@ -99,7 +100,7 @@ func createVeth(v vethSpec) (string, error) {
 		return "", fmt.Errorf("netlink in namespace of pid %d: %w", v.pid, err)
 	}
 	defer h.Close()
-	inside, first, err := nextEth(h)
+	inside, _, err := nextEth(h)
 	if err != nil {
 		return "", err
 	}
@@ -149,9 +150,9 @@ func createVeth(v vethSpec) (string, error) {
 	if lo, err := h.LinkByName("lo"); err == nil {
 		h.LinkSetUp(lo)
 	}
-	if first {
+	if v.defaultRoute && !hasDefaultRoute(h) {
 		r := &netlink.Route{LinkIndex: in.Attrs().Index, Gw: v.gateway, Dst: nil}
-		if err := h.RouteReplace(r); err != nil {
+		if err := h.RouteAdd(r); err != nil {
 			return fail("default route via %s in pid %d: %w", v.gateway, v.pid, err)
 		}
 	}
@@ -159,27 +160,35 @@ func createVeth(v vethSpec) (string, error) {
 }
 
 // nextEth picks the first free ethN inside the namespace; first reports
-// that there is no ethN yet (that interface gets the default route).
+// that there is no ethN yet. (The userspace backend uses first to decide
+// on its default route; the kernel backend asks hasDefaultRoute.)
 func nextEth(h *netlink.Handle) (string, bool, error) {
 	links, err := h.LinkList()
 	if err != nil {
 		return "", false, fmt.Errorf("list links in sandbox: %w", err)
 	}
 	taken := map[string]bool{}
+	any := false
 	for _, l := range links {
 		taken[l.Attrs().Name] = true
+		any = any || strings.HasPrefix(l.Attrs().Name, "eth")
 	}
 	for i := 0; ; i++ {
-		name := fmt.Sprintf("eth%d", i)
-		if !taken[name] {
-			return name, i == 0 && !hasEth(taken), nil
+		if name := fmt.Sprintf("eth%d", i); !taken[name] {
+			return name, !any, nil
 		}
 	}
 }
 
-func hasEth(taken map[string]bool) bool {
-	for n := range taken {
-		if strings.HasPrefix(n, "eth") {
+// hasDefaultRoute: the first network with a way out provides the default
+// route; later ones (and internal networks) only their subnet.
+func hasDefaultRoute(h *netlink.Handle) bool {
+	routes, err := h.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return false
+	}
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() {
 			return true
 		}
 	}
