@@ -168,14 +168,14 @@ func nextEth(h *netlink.Handle) (string, bool, error) {
 		return "", false, fmt.Errorf("list links in sandbox: %w", err)
 	}
 	taken := map[string]bool{}
-	any := false
+	someEth := false
 	for _, l := range links {
 		taken[l.Attrs().Name] = true
-		any = any || strings.HasPrefix(l.Attrs().Name, "eth")
+		someEth = someEth || strings.HasPrefix(l.Attrs().Name, "eth")
 	}
 	for i := 0; ; i++ {
 		if name := fmt.Sprintf("eth%d", i); !taken[name] {
-			return name, !any, nil
+			return name, !someEth, nil
 		}
 	}
 }
