@@ -2,10 +2,12 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,9 +67,15 @@ func TestEgressRules(t *testing.T) {
 	refusedQuickly(t, app, o.addr2+":80")      // address not allowed
 	refusedQuickly(t, app, o.hostAddr+":22")   // the host is not a peer
 	refusedQuickly(t, app, ni.Gateway+":5000") // nor through the gateway
+	// UDP is refused with ICMP administratively prohibited (EHOSTUNREACH),
+	// although a server answers there.
+	serveUDPEcho(t, o.pid, ":9053", "udp:")
+	if got, err := talkUDP(app, o.addr+":9053", 2*time.Second); err == nil || !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Fatalf("UDP to a denied destination: %q, %v; want EHOSTUNREACH", got, err)
+	}
 	denied, err := e.m.EgressDenied(e.project, "app")
-	if err != nil || denied < 4 {
-		t.Fatalf("EgressDenied = %d, %v; want at least 4", denied, err)
+	if err != nil || denied < 5 {
+		t.Fatalf("EgressDenied = %d, %v; want at least 5", denied, err)
 	}
 
 	// A name that is not allowed resolves, but its address stays blocked.
