@@ -175,8 +175,8 @@ func (s *Sandbox) startInit(userns bool) error {
 		pdeath = unix.SIGKILL
 	}
 	trace("clone")
-	if s.cg != nil && s.cg.V2() {
-		err = s.startInitExec(path, argv, env, stdio, ctlChild, flags, pdeath)
+	if dir := s.v2Dir(); dir != "" {
+		err = s.startInitExec(path, argv, env, stdio, ctlChild, flags, pdeath, dir)
 	} else {
 		var mapIDs func(int) error
 		if userns {
@@ -198,7 +198,7 @@ func (s *Sandbox) startInit(userns bool) error {
 
 // startInitExec starts the init with os/exec, which can clone straight into
 // a v2 cgroup (CLONE_INTO_CGROUP through clone3).
-func (s *Sandbox) startInitExec(path string, argv, env []string, stdio [3]*os.File, ctl *os.File, flags uintptr, pdeath unix.Signal) error {
+func (s *Sandbox) startInitExec(path string, argv, env []string, stdio [3]*os.File, ctl *os.File, flags uintptr, pdeath unix.Signal, cgDir string) error {
 	cmd := exec.Command(path)
 	cmd.Args, cmd.Env = argv, env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
@@ -213,7 +213,7 @@ func (s *Sandbox) startInitExec(path string, argv, env []string, stdio [3]*os.Fi
 		// would start without capabilities in its own namespace.
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	cgFD, err := os.Open(s.cg.Dir())
+	cgFD, err := os.Open(cgDir)
 	if err != nil {
 		return fmt.Errorf("open cgroup directory: %w", err)
 	}
@@ -225,6 +225,18 @@ func (s *Sandbox) startInitExec(path string, argv, env []string, stdio [3]*os.Fi
 	}
 	s.pid, s.proc = cmd.Process.Pid, &cmdProc{cmd: cmd, copies: s.copies}
 	return nil
+}
+
+// testV2Dir makes tests start the init through the v2 path
+// (CLONE_INTO_CGROUP into this v2 directory) on a host whose controllers are v1.
+var testV2Dir string
+
+// v2Dir is the v2 cgroup directory to clone the init into, "" on v1.
+func (s *Sandbox) v2Dir() string {
+	if s.cg != nil && s.cg.V2() {
+		return s.cg.Dir()
+	}
+	return testV2Dir
 }
 
 // stdio returns the init's fds 0-2 (passed on to the workload): the
