@@ -202,14 +202,20 @@ func (d *decoder) float(n *node, path string) (float64, bool) {
 	return v, true
 }
 
-// list calls fn for every item of a sequence with its indexed path.
+// each calls fn for every item of a sequence with its indexed path. An
+// empty entry ("- " alone, or ~) is never meaningful and is reported here.
 func (d *decoder) each(n *node, path string, fn func(i int, it *node, p string)) {
 	switch n.kind {
 	case kindNull:
 		return
 	case kindSeq:
 		for i, it := range n.items {
-			fn(i, it, path+"["+strconv.Itoa(i)+"]")
+			p := path + "[" + strconv.Itoa(i) + "]"
+			if it.kind == kindNull {
+				d.errorf(it, p, "empty list entry")
+				continue
+			}
+			fn(i, it, p)
 		}
 		return
 	}

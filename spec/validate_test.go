@@ -371,11 +371,11 @@ services:
     egress: {allow: [[nested]]}
 `,
 		want: []string{
-			"nucleus.yaml:4:15: services.web.cap_add[0]: expected a string, got null",
+			"nucleus.yaml:4:15: services.web.cap_add[0]: empty list entry",
 			"nucleus.yaml:4:18: services.web.cap_add[1]: unknown capability \"NET_ADMN\"; expected a name like NET_BIND_SERVICE",
-			"nucleus.yaml:5:11: services.web.dns[0]: expected a string, got null",
+			"nucleus.yaml:5:11: services.web.dns[0]: empty list entry",
 			"nucleus.yaml:5:14: services.web.dns[1]: invalid IP address \"1.2.3\"",
-			"nucleus.yaml:7:27: services.web.networks.default.aliases[0]: expected a string, got null",
+			"nucleus.yaml:7:27: services.web.networks.default.aliases[0]: empty list entry",
 			"nucleus.yaml:7:30: services.web.networks.default.aliases[1]: invalid alias \"bad alias\"; use letters, digits, - and .",
 			"nucleus.yaml:8:22: services.web.egress.allow[0]: expected an egress entry like 192.0.2.0/24 or api.example.com:443, got a list",
 		},
