@@ -240,3 +240,23 @@ func TestAliasBombStaysSmall(t *testing.T) {
 		t.Errorf("got %d errors, want 18 (9 per expanded list):\n%s", len(got), strings.Join(got, "\n"))
 	}
 }
+
+// TestEnvFileErrorsPointIntoTheEnvFile: problems inside .env and env_files
+// are reported at their own file and line, after the YAML's errors.
+func TestEnvFileErrorsPointIntoTheEnvFile(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"nucleus.yaml": "services:\n  web:\n    env_file: [a.env]\n    stop_signal: NOPE\n",
+		"a.env":        "OK=1\n9BAD=2\nX=${NOPE}\n",
+		".env":         "Y=${ALSO_NOPE}\n",
+	})
+	_, err := Load(LoadOptions{WorkingDir: dir, Environ: map[string]string{}})
+	want := []string{
+		`nucleus.yaml:4:18: services.web.stop_signal: unknown signal "NOPE"; expected a name like SIGTERM or TERM`,
+		`.env:1:1: Y: variable ALSO_NOPE is not set; set it in the environment or in .env, or give a default with ${ALSO_NOPE:-default}`,
+		`a.env:2:1: services.web.env_file[0]: invalid variable name "9BAD"; expected KEY=VALUE`,
+		`a.env:3:1: services.web.env_file[0]: X: variable NOPE is not set; set it in the environment or in .env, or give a default with ${NOPE:-default}`,
+	}
+	if d := diffLines(errorLines(err), want); d != "" {
+		t.Error(d)
+	}
+}
