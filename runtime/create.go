@@ -13,7 +13,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
 	"nucleus/runtime/cgroups"
@@ -118,9 +117,16 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	trace("config sent")
-	m, _, err := sbinit.Recv(int(s.ctl.Fd()))
+	m, mfds, err := sbinit.Recv(int(s.ctl.Fd()))
 	if err != nil {
 		return nil, fmt.Errorf("sandbox init died while building the sandbox: %w", s.initFailure(err))
+	}
+	if cfg.Terminal && m.Kind == sbinit.MsgReady {
+		if len(mfds) != 1 {
+			sbinit.CloseAll(mfds)
+			return nil, fmt.Errorf("sandbox init sent no terminal")
+		}
+		s.attachConsole(os.NewFile(uintptr(mfds[0]), "pty-master"))
 	}
 	if m.Kind == sbinit.MsgError {
 		return nil, fmt.Errorf("build sandbox %s: %s", cfg.ID, m.Err)
@@ -239,6 +245,18 @@ func (s *Sandbox) v2Dir() string {
 	return testV2Dir
 }
 
+// attachConsole copies between the caller's stdio and the pty master.
+func (s *Sandbox) attachConsole(master *os.File) {
+	s.tty = master
+	if s.cfg.Stdin != nil {
+		go func() { _, _ = io.Copy(master, s.cfg.Stdin) }()
+	}
+	if s.cfg.Stdout != nil {
+		s.ioDone = make(chan struct{})
+		go func() { _, _ = io.Copy(s.cfg.Stdout, master); close(s.ioDone) }()
+	}
+}
+
 // stdio returns the init's fds 0-2 (passed on to the workload): the
 // caller's files, a pty slave, /dev/null when logging, or pipes copied by
 // goroutines for other readers and writers.
@@ -252,23 +270,9 @@ func (s *Sandbox) stdio() ([3]*os.File, error) {
 		return err
 	}
 	switch {
-	case cfg.Terminal:
-		master, slave, err := pty.Open()
-		if err != nil {
-			return out, fmt.Errorf("open pseudo-terminal: %w", err)
-		}
-		s.tty = master
-		out[0], out[1], out[2] = slave, dupFile(slave), dupFile(slave)
-		if cfg.Stdin != nil {
-			go func() { _, _ = io.Copy(master, cfg.Stdin) }()
-		}
-		if cfg.Stdout != nil {
-			s.ioDone = make(chan struct{})
-			go func() { _, _ = io.Copy(cfg.Stdout, master); close(s.ioDone) }()
-		}
-		return out, nil
-	case cfg.Stdout == nil:
-		// Logged by the init.
+	case cfg.Stdout == nil || cfg.Terminal:
+		// Logged by the init, or a terminal the init allocates in the
+		// sandbox's devpts (see attachConsole).
 		for i := range out {
 			if err := devnull(i); err != nil {
 				return out, err

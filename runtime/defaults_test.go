@@ -123,3 +123,17 @@ func TestSelfInitFallback(t *testing.T) {
 		t.Errorf("PID 1 is %q", r["pid1"])
 	}
 }
+
+// TestTerminalFromSandboxDevpts: the workload's terminal comes from the
+// sandbox's private devpts; TIOCSTI into it is refused.
+func TestTerminalFromSandboxDevpts(t *testing.T) {
+	root := newRoot(t)
+	var out syncBuffer
+	svc := service("/bin/busybox", "sh", "-c", "tty; /probe/probe | grep -o '\"tiocsti\":\"[A-Z]*\"'")
+	r := run(t, Config{Root: root, Project: "p", Service: svc, Terminal: true, Stdout: &out,
+		Mounts: []ResolvedMount{probeMount(t)}})
+	got := strings.ReplaceAll(out.String(), "\r", "")
+	if r.st.Code != 0 || !strings.Contains(got, "/dev/pts/0\n") || !strings.Contains(got, `"tiocsti":"EPERM"`) {
+		t.Errorf("terminal workload: %+v %q", r.st, got)
+	}
+}

@@ -146,3 +146,40 @@ func TestLogRotation(t *testing.T) {
 		t.Errorf("last line missing from the current log: %q", b)
 	}
 }
+
+// TestAdoptRunningThenStop: a supervisor restarted while the sandbox runs
+// adopts it, execs into it and stops it; nothing is left.
+func TestAdoptRunningThenStop(t *testing.T) {
+	root := newRoot(t)
+	ctx := context.Background()
+	svc := service("/bin/busybox", "sh", "-c", "trap '' TERM; echo up; while :; do sleep 1; done")
+	sb, err := Create(ctx, Config{ID: "adopt", Root: root, Project: "p", Service: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start(); err != nil {
+		sb.Remove(ctx)
+		t.Fatal(err)
+	}
+	sb.ctl.Close() // the first supervisor dies
+	rec, err := ReadRecord(root, "adopt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad, err := Adopt(root, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if st, err := ad.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "echo", "adopted"}, Stdout: &out}); err != nil || st.Code != 0 || out.String() != "adopted\n" {
+		t.Errorf("exec in adopted sandbox: %+v %v %q", st, err, out.String())
+	}
+	start := time.Now()
+	if err := ad.Stop(ctx, 0, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) < 200*time.Millisecond {
+		t.Error("stop did not wait the grace period for a TERM-ignoring workload")
+	}
+	_, _ = sb.proc.wait() // reap as the original parent
+}

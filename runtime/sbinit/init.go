@@ -41,6 +41,7 @@ type initState struct {
 	spawner  *spawner
 	workload int // pid inside the sandbox
 	logs     *logSink
+	console  int // pty slave of a Terminal workload
 }
 
 func runInit() int {
@@ -48,6 +49,15 @@ func runInit() int {
 		_ = Send(ctlFD, &Message{Kind: MsgError, Err: err.Error()})
 		return 1
 	}
+	// Signals are queued from the start so none is lost before the workload
+	// runs. Setting up the handlers takes a while in a fresh process, so it
+	// overlaps with waiting for the config; the workload starts only after.
+	sigs := make(chan os.Signal, 32)
+	sigReady := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		close(sigReady)
+	}()
 	trace("init: waiting for config")
 	m, fds, err := Recv(ctlFD)
 	if err != nil {
@@ -55,13 +65,9 @@ func runInit() int {
 	}
 	trace("init: config decoded")
 	if m.Kind != MsgConfig || m.Config == nil {
-		return fail(fmt.Errorf("init: expected config Message, got %q", m.Kind))
+		return fail(fmt.Errorf("init: expected config message, got %q", m.Kind))
 	}
 	st := &initState{cfg: m.Config, fds: fds}
-	// Signals are queued from the start so none is lost before the workload runs.
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-
 	trace("init: config received")
 	if err := buildRoot(st.cfg, fds); err != nil {
 		return fail(err)
@@ -72,7 +78,17 @@ func runInit() int {
 		return fail(err)
 	}
 	trace("init: restricted")
-	if err := Send(ctlFD, &Message{Kind: MsgReady, ABI: st.spawner.landlockABI}); err != nil {
+	var consoleFDs []int
+	if st.cfg.Terminal {
+		master, slave, err := openConsole()
+		if err != nil {
+			return fail(err)
+		}
+		st.console = slave
+		consoleFDs = []int{master}
+		defer unix.Close(master)
+	}
+	if err := Send(ctlFD, &Message{Kind: MsgReady, ABI: st.spawner.landlockABI}, consoleFDs...); err != nil {
 		return 1
 	}
 	m, _, err = Recv(ctlFD)
@@ -80,6 +96,7 @@ func runInit() int {
 		// The caller went away or changed its mind before Start.
 		return 1
 	}
+	<-sigReady
 	pid, err := st.startWorkload()
 	if err != nil {
 		return fail(err)
@@ -107,6 +124,9 @@ func runInit() int {
 func (st *initState) startWorkload() (int, error) {
 	c := st.cfg
 	files := []uintptr{0, 1, 2}
+	if c.Terminal {
+		files = []uintptr{uintptr(st.console), uintptr(st.console), uintptr(st.console)}
+	}
 	if c.Logs {
 		ls, err := newLogSink(st.fds[c.FDLogDir], c.LogMaxSize)
 		if err != nil {
@@ -118,6 +138,9 @@ func (st *initState) startWorkload() (int, error) {
 	pid, err := st.spawner.spawn(spawnReq{args: c.Args, env: c.Env, dir: c.Dir, files: files, ctty: c.Terminal})
 	if c.Logs {
 		st.logs.startedChild()
+	}
+	if c.Terminal {
+		unix.Close(st.console)
 	}
 	return pid, err
 }
