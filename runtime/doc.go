@@ -1,19 +1,80 @@
 // Package runtime runs one sandbox: namespaces, root filesystem and volumes,
 // cgroups, capabilities, no_new_privs, Landlock, seccomp, and a small init
 // (PID 1 inside the sandbox) that reaps zombies, forwards signals and starts
-// the workload and exec'd processes.
+// the workload and exec'd processes. The init itself lives in runtime/sbinit
+// and is built as the small cmd/nucleus-init binary.
 //
-// Shape of a sandbox (see README for the reasons):
+// # Shape
 //
-//	caller (nucleus run / supervisor)          sandbox
-//	  Create ──clone(user,mnt,pid,net,ipc,uts)──> nucleus init (re-exec of this binary)
-//	         ──config on a SEQPACKET socket──>    builds the root, pivot_root, "ready"
+//	caller (nucleus run / supervisor)                sandbox
+//	  Create ─clone(user,mnt,pid,net,ipc,uts)─>  nucleus-init (PID 1)
+//	         ─config + fds (SEQPACKET)──────>    builds the root, pivot_root,
+//	                                             restricts its spawner thread
+//	         <─ready (+ pty master)──────────
 //	  (network attaches to /proc/PID/ns/net)
-//	  Start  ──"start"──>                         forks the workload from a thread that
-//	                                              carries the dropped capabilities,
-//	                                              no_new_privs, Landlock and seccomp
-//	  Wait   <──"exit" status──                   reaps, forwards signals, exits
+//	  Start  ─start──────────────────────────>   forks the workload from the
+//	                                             spawner thread
+//	  Exec   ─ctl.sock: argv + stdio fds─────>   forks it the same way
+//	  Wait   <─exit status (also exit.json)──    reaps, forwards signals, exits
 //
-// Everything nucleus creates on the host for a sandbox lives under
-// Root.Run/sandboxes/<id> and the sandbox's cgroup, so LeakCheck can find it.
+// The init's spawner thread (locked, never released) carries the workload's
+// state: the sandbox cgroup (v1), a cgroup namespace rooted there, the
+// workload uid/gid, capabilities dropped in all five sets but cap_add,
+// no_new_privs, Landlock (thread-scoped) and seccomp (installed with TSYNC,
+// so it covers the whole init too). Everything the sandbox runs is forked
+// from that thread and inherits exactly that; the init is not dumpable, so
+// nothing inside can ptrace it or open /proc/1/exe (CVE-2019-5736 class),
+// whether the user namespace is private or the host's.
+//
+// Host paths never get resolved by the init: the rootfs and bind sources
+// arrive as detached mounts (open_tree, idmapped under `userns: private`
+// where the filesystem supports it), the log directory, exit file, exec
+// socket and cgroup files as fds. Mount targets are resolved with openat2
+// RESOLVE_IN_ROOT; a target resolving to the root itself is refused.
+//
+// # Files on the host
+//
+// Everything nucleus creates for a sandbox lives under
+// Root.Run/sandboxes/<id> (record.json, exit.json, ctl.sock, logs/) and in
+// the sandbox's cgroup; compiled seccomp filters are cached in
+// Root.Run/seccomp, named volumes live in Root.Data/volumes/<project>, and
+// the per-project id ranges in Root.Data/idranges.json. LeakCheck lists what
+// of a root is left (cgroups, state, init processes, mounts).
+//
+// # cgroup v1 and v2: what is exercised where
+//
+// The cgroup is chosen by the host's mode (runtime/cgroups). The test hosts
+// are hybrid (v1 controllers, a controller-less v2 tree), so:
+//   - v1, exercised by every kernel test: the cgroup is created after clone,
+//     while the init's Go runtime starts; the spawner thread joins it by
+//     writing "0" to each controller's tasks file (a thread moving itself
+//     skips the global threadgroup rwsem that a cgroup.procs write takes,
+//     which costs an RCU grace period, ~10 ms here); the init is started
+//     with spawnInit (clone with CLONE_VM on a C stack).
+//   - v2: the cgroup is created first and the init is born in it with
+//     clone3 CLONE_INTO_CGROUP (os/exec). TestCloneIntoV2Cgroup runs that
+//     path against the hybrid host's v2 tree (placement only: no v2
+//     controllers there); v2 limits, stats and cgroup.kill are covered by
+//     runtime/cgroups' tests against a v2-shaped directory.
+//
+// # Idmapped mounts
+//
+// Under `userns: private`, bind volumes (read-write and read-only) and a
+// rootfs are idmapped into the sandbox's user namespace when the filesystem
+// supports it (ext4, xfs, btrfs, tmpfs... on Linux >= 5.12/6.3): files owned
+// by host root appear owned by container root, and what container root
+// writes is owned by host root. Where it is not supported the mount is used
+// as is (Record.Idmapped is false): files keep their host owners, which show
+// as nobody inside, and the workload can write only where permissions for
+// "other" allow. Named volumes are created owned by the project's container
+// root and are not idmapped.
+//
+// # Logs
+//
+// When the caller attaches no output, the init writes stdout and stderr as
+// JSON lines (time, stream, line) to logs/output.log through a directory fd,
+// rotating at Config.LogMaxSize (3 old files kept). Because the init writes
+// them, logging continues when the caller dies; a restarted supervisor
+// re-attaches with ReadRecord + Adopt (pid and start time identify the init;
+// Wait then reads exit.json).
 package runtime
