@@ -15,6 +15,7 @@ export PATH="/usr/local/go/bin:$PATH"
 if [ "$(id -u)" != 0 ]; then echo "bench/net.sh: needs root (bridges, namespaces, nftables)" >&2; exit 1; fi
 command -v iperf3 >/dev/null || { echo "bench/net.sh: iperf3 missing (apt-get install iperf3)" >&2; exit 1; }
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 out=$(go test -count=1 -run '^$' -bench '^Benchmark(Throughput|Attach|Resolve)$' -benchtime 1x ./network/ 2>&1 | grep -E '^Benchmark(Throughput|Attach|Resolve)' || true)
 # Attach and Resolve need many iterations for a median.
 lat=$(go test -count=1 -run '^$' -bench '^Benchmark(Attach|Resolve)$' -benchtime 200x ./network/ 2>&1 | grep -E '^Benchmark' || true)
@@ -22,6 +23,8 @@ if [ -z "$out" ] || [ -z "$lat" ]; then
 	echo "bench/net.sh: benchmarks failed; run: go test -run '^\$' -bench . -benchtime 1x ./network/" >&2
 	exit 1
 fi
+
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 metric() { # metric UNIT LINES -> value before UNIT
 	echo "$2" | tr '\t' '\n' | awk -v u="$1" '{ if ($2 == u) print $1 }' | head -1
@@ -36,3 +39,4 @@ printf '  %-42s %9s%%  (target >= 90%%)\n' "bridge / bare veth" "$(metric '%brid
 printf '  %-42s %9s%%  (target >= 90%%)\n' "published port (127.0.0.1) / bare veth" "$(metric '%published/veth' "$tp")"
 printf '%-44s %10s ms  (target <= 15 ms)\n' "attach sandbox to kernel network, median" "$(metric 'ms-median/attach' "$lat")"
 printf '%-44s %10s ms  (target <= 1 ms)\n' "resolve service name in sandbox, median" "$(metric 'ms-median/resolve' "$lat")"
+echo "(load average before/after: $load0 / $load1 on $(nproc) CPUs; throughput is the best of interleaved rounds)"
