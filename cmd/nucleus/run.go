@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -200,7 +199,12 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}
 	if err := sb.Start(); err != nil {
 		_ = sb.Remove(ctx)
-		return &exitError{code: 126, err: fmt.Errorf("nucleus run: %w", err)}
+		// Like a shell: 127 when the command does not exist, 126 otherwise.
+		code := 126
+		if msg := err.Error(); strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not found in $PATH") {
+			code = 127
+		}
+		return &exitError{code: code, err: fmt.Errorf("nucleus run: %w", err)}
 	}
 	go func() {
 		for s := range sigs {
@@ -271,5 +275,3 @@ func absDir(p string) (string, error) {
 	}
 	return a, nil
 }
-
-var _ = strconv.Itoa

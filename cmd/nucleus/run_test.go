@@ -49,6 +49,9 @@ func TestRunExitCodes(t *testing.T) {
 	if code != 137 || msg != "killed: out of memory (limit 32M)" {
 		t.Errorf("memory hog: code %d msg %q, want 137 and the OOM line", code, msg)
 	}
+	if code, _ := runArgs(t, root, "--", "/does/not/exist"); code != 127 {
+		t.Errorf("missing command: code %d, want 127", code)
+	}
 	if code, msg := runArgs(t, root, "--memory", "lots", "--", "/bin/true"); code != 125 || !strings.Contains(msg, "--memory") {
 		t.Errorf("bad --memory: code %d msg %q", code, msg)
 	}
