@@ -54,7 +54,7 @@ func Send(fd int, m *Message, fds ...int) error {
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
-	if err := unix.Sendmsg(fd, b, oob, nil, 0); err != nil {
+	if err := unix.Sendmsg(fd, b, oob, nil, unix.MSG_NOSIGNAL); err != nil {
 		return fmt.Errorf("send %s Message: %w", m.Kind, err)
 	}
 	return nil
