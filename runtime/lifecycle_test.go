@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,5 +193,38 @@ func TestStats(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root.Run, "sandboxes", "stats")); !os.IsNotExist(err) {
 		t.Errorf("state left after stop: %v", err)
+	}
+}
+
+// TestParallelSandboxes: a supervisor starts replicas concurrently.
+func TestParallelSandboxes(t *testing.T) {
+	root := newRoot(t)
+	ctx := context.Background()
+	errs := make(chan error, 6)
+	for i := 0; i < 6; i++ {
+		go func(i int) {
+			errs <- func() error {
+				var out syncBuffer
+				sb, err := Create(ctx, Config{ID: "par" + string(rune('a'+i)), Root: root, Project: "p",
+					Service: service("/bin/busybox", "sh", "-c", "echo $$; cat /proc/1/cmdline"), Stdout: &out})
+				if err != nil {
+					return err
+				}
+				defer sb.Remove(ctx)
+				if err := sb.Start(); err != nil {
+					return err
+				}
+				st, err := sb.Wait()
+				if err == nil && (st.Code != 0 || !strings.Contains(out.String(), "par"+string(rune('a'+i)))) {
+					err = fmt.Errorf("sandbox %d: %+v, output %q: want its own init as PID 1", i, st, out.String())
+				}
+				return err
+			}()
+		}(i)
+	}
+	for i := 0; i < 6; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
