@@ -791,6 +791,7 @@ func (d *decoder) landlockRules(v *node, p string) []LandlockRule {
 	d.each(v, p, func(i int, it *node, ip string) {
 		var r LandlockRule
 		var given []string
+		before := len(d.list)
 		d.fields(it, ip, []string{"path", "access"}, func(k string, fv *node, fp string) {
 			if k == "path" {
 				s, ok := d.str(fv, fp)
@@ -812,11 +813,14 @@ func (d *decoder) landlockRules(v *node, p string) []LandlockRule {
 				given = append(given, a)
 			})
 		})
-		if it.kind == kindMap && it.get("path") == nil {
+		if it.kind != kindMap || len(d.list) > before {
+			return // already reported
+		}
+		if r.Path == "" {
 			d.errorf(it, ip, "Landlock rule needs a path")
 			return
 		}
-		if len(given) == 0 && it.kind == kindMap && it.get("access") == nil {
+		if len(given) == 0 {
 			d.errorf(it, ip, "Landlock rule needs access (read, write and/or execute)")
 			return
 		}
