@@ -73,8 +73,8 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 	if err != nil {
 		return ExitStatus{}, fmt.Errorf("exec in %s: %w", s.id, err)
 	}
-	// Closing the connection on cancel unblocks recv; the process itself runs
-	// on (health checks bound it with their own timeout command or Stop).
+	// Cancelling closes the connection: the init then kills the process
+	// (and its process group), and recv returns.
 	stop := context.AfterFunc(ctx, func() { unix.Shutdown(fd, unix.SHUT_RDWR) })
 	defer stop()
 	m, _, err := sbinit.Recv(fd)

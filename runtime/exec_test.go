@@ -183,3 +183,43 @@ func TestAdoptRunningThenStop(t *testing.T) {
 	}
 	_, _ = sb.proc.wait() // reap as the original parent
 }
+
+// TestExecCancelKills: when the caller gives up (a health check timeout),
+// the exec'd process and its children are killed; the workload runs on.
+func TestExecCancelKills(t *testing.T) {
+	root := newRoot(t)
+	ctx := context.Background()
+	sb, err := Create(ctx, Config{ID: "cancel", Root: root, Project: "p", Service: service("/bin/busybox", "sleep", "100"), Stdout: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Remove(ctx)
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = sb.Exec(cctx, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c", "sleep 100 & sleep 100"}})
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("exec past its deadline: err %v after %v", err, time.Since(start))
+	}
+	// Only the init, the workload's sleep and nothing of the exec remain.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		st, err := sb.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Pids <= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tasks in the sandbox after the exec was cancelled, want the init's spawner thread and the workload", st.Pids)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := sb.Signal(0); err != nil {
+		t.Errorf("the workload ended with the exec: %v", err)
+	}
+}

@@ -1,6 +1,8 @@
 package sbinit
 
 import (
+	"sync"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -43,6 +45,27 @@ func (st *initState) handleExec(cfd int) {
 	CloseAll(fds)
 	fds = nil
 	_ = Send(cfd, &Message{Kind: MsgStarted, Pid: pid})
-	status := StatusOf(st.spawner.wait(pid))
+	// A client that goes away (a health check's timeout) takes the process
+	// and its process group with it.
+	var mu sync.Mutex
+	exited := false
+	watcher := make(chan struct{})
+	go func() {
+		defer close(watcher)
+		_, _, _ = Recv(cfd) // returns when the client closes or we shut down
+		mu.Lock()
+		defer mu.Unlock()
+		if !exited {
+			_ = unix.Kill(-pid, unix.SIGKILL)
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}()
+	ws := st.spawner.wait(pid)
+	mu.Lock()
+	exited = true
+	mu.Unlock()
+	status := StatusOf(ws)
 	_ = Send(cfd, &Message{Kind: MsgExecDone, Status: &status})
+	_ = unix.Shutdown(cfd, unix.SHUT_RDWR)
+	<-watcher
 }
