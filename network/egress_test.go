@@ -202,16 +202,22 @@ func TestPortConflictsRefused(t *testing.T) {
 func TestRestartKeepsAddressAndAdoption(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("n", nil)
-	first := e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t)})
+	p := freePort(t)
+	ports := []spec.Port{{Target: 80, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
+	first := e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Ports: ports})
 	st := e.attach(Attachment{Network: "n", Service: "db", Pid: sandbox(t), IPv4: strings.TrimSuffix(ni.Gateway, ".1") + ".50"})
 	if !strings.HasSuffix(st.IP, ".50") {
 		t.Fatalf("static address ignored: %s", st.IP)
 	}
-	// The service restarts in a new sandbox (a new pid), without Detach.
-	again := e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t)})
+	// The service restarts in a new sandbox (a new pid), without Detach:
+	// same address, and its own published port is no conflict.
+	restarted := sandbox(t)
+	again := e.attach(Attachment{Network: "n", Service: "web", Pid: restarted, Ports: ports})
 	if again.IP != first.IP {
 		t.Fatalf("restart changed the address %s -> %s", first.IP, again.IP)
 	}
+	serveEcho(t, restarted, ":80", "web:")
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
 	if err := e.m.Detach(e.ctx, e.project, "n", "web", 1); err != nil {
 		t.Fatal(err)
 	}
