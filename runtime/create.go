@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"nucleus/runtime/sbinit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/runtime/cgroups"
+	"nucleus/runtime/sbinit"
 	"nucleus/spec"
 )
 

@@ -2,11 +2,12 @@ package runtime
 
 import (
 	"fmt"
-	"nucleus/runtime/sbinit"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"nucleus/runtime/sbinit"
 	"nucleus/spec"
 )
 
@@ -135,5 +136,54 @@ func TestTerminalFromSandboxDevpts(t *testing.T) {
 	got := strings.ReplaceAll(out.String(), "\r", "")
 	if r.st.Code != 0 || !strings.Contains(got, "/dev/pts/0\n") || !strings.Contains(got, `"tiocsti":"EPERM"`) {
 		t.Errorf("terminal workload: %+v %q", r.st, got)
+	}
+}
+
+// TestSeccompProfileAndUnconfined: `seccomp: FILE` loads an OCI profile,
+// `unconfined` installs none (no_new_privs stays).
+func TestSeccompProfileAndUnconfined(t *testing.T) {
+	root := newRoot(t)
+	profile := []byte(`{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],
+		"syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}`)
+	path := filepath.Join(t.TempDir(), "profile.json")
+	if err := os.WriteFile(path, profile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svc := service("/bin/busybox", "sh", "-c", "mkdir /tmp/d 2>&1; grep Seccomp: /proc/self/status")
+	svc.Security.Seccomp, svc.Security.SeccompProfile = path, profile
+	r := run(t, Config{Root: root, Project: "p", Service: svc})
+	if !strings.Contains(r.out, "Operation not permitted") || !strings.Contains(r.out, "Seccomp:\t2") {
+		t.Errorf("profile denying mkdir: %q", r.out)
+	}
+	if r.sb.SeccompMode() != "profile:profile.json" {
+		t.Errorf("seccomp mode %q", r.sb.SeccompMode())
+	}
+	svc = service()
+	svc.Security.Seccomp = spec.SeccompUnconfined
+	u := runProbe(t, Config{Root: root, Project: "p", Service: svc})
+	if u["Seccomp"] != "0" || u["NoNewPrivs"] != "1" || u["io_uring_setup"] == "ENOSYS" {
+		t.Errorf("unconfined: Seccomp %s NoNewPrivs %s io_uring_setup %s", u["Seccomp"], u["NoNewPrivs"], u["io_uring_setup"])
+	}
+}
+
+// TestLandlockCustomRules: default rules give writable volumes no execute;
+// a custom rule grants it.
+func TestLandlockCustomRules(t *testing.T) {
+	root := newRoot(t)
+	script := "cp /bin/busybox /scratch/busybox && /scratch/busybox echo ran"
+	mounts := []ResolvedMount{{Type: spec.MountTmpfs, Target: "/scratch", Size: 16 << 20}}
+	// tmpfs volumes are mounted without noexec, so only Landlock decides.
+	def := run(t, Config{Root: root, Project: "p", Service: service("/bin/busybox", "sh", "-c", script), Mounts: mounts})
+	if strings.Contains(def.out, "ran") {
+		t.Errorf("default landlock let a binary run from a writable volume: %q", def.out)
+	}
+	svc := service("/bin/busybox", "sh", "-c", script)
+	svc.Security.Landlock = spec.Landlock{Mode: spec.LandlockCustom, Rules: []spec.LandlockRule{{Path: "/scratch", Access: []string{"read", "write", "execute"}}}}
+	custom := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts})
+	if custom.out != "ran\n" {
+		t.Errorf("custom execute rule: out %q err %q", custom.out, custom.err)
+	}
+	if custom.sb.LandlockABI() < 1 {
+		t.Errorf("landlock ABI recorded as %d", custom.sb.LandlockABI())
 	}
 }

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"nucleus/runtime/sbinit"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"nucleus/runtime/sbinit"
 )
 
 // Exec: a process started inside a running sandbox must get exactly the

@@ -5,11 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"nucleus/runtime/sbinit"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"nucleus/runtime/sbinit"
 )
 
 func TestExecSameConfinement(t *testing.T) {

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"nucleus/runtime/sbinit"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
+	"nucleus/runtime/sbinit"
 )
 
 // LeakCheck lists host objects of this root's sandboxes that still exist:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"nucleus/runtime/sbinit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
+	"nucleus/runtime/sbinit"
 	"nucleus/spec"
 )
 
