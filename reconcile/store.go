@@ -85,6 +85,7 @@ type SandboxRecord struct {
 	ManualStop bool         `json:"manual_stop,omitempty"`
 	Restart    RestartState `json:"restart"`
 	StartedAt  time.Time    `json:"started_at,omitzero"`
+	ExitedAt   time.Time    `json:"exited_at,omitzero"`
 
 	// Runtime is the runtime package's own record (runtime.Record as JSON),
 	// handed back to runtime.Adopt unchanged.

@@ -154,8 +154,30 @@ func (sv *Supervisor) Pass(ctx context.Context, desired *spec.Project) ([]Step, 
 	if err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", sv.Project, err)
 	}
+	sv.overlayMonitored(obs)
 	steps := Plan(desired, obs)
 	return steps, sv.Apply(ctx, desired, steps)
+}
+
+// overlayMonitored corrects the records with what the supervisor knows
+// about the replicas it monitors. A replica whose process is gone but whose
+// exit the monitor had not recorded when the records were read is not a
+// stale record (that would restart it at once, bypassing the restart policy
+// and back-off): its in-memory record is the truth, either still "running"
+// (the monitor will record the exit and mark the project dirty) or already
+// the recorded exit with its back-off.
+func (sv *Supervisor) overlayMonitored(obs Observed) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.init()
+	for i, rs := range obs.Replicas {
+		if rs.State != StateDead {
+			continue
+		}
+		if r := sv.replicas[ReplicaName(rs.Service, rs.Replica)]; r != nil && r.sb != nil {
+			obs.Replicas[i] = r.rec.ReplicaState()
+		}
+	}
 }
 
 // Down stops and removes everything of the project, in reverse dependency

@@ -218,7 +218,7 @@ func (sv *Supervisor) monitor(r *replica) {
 	}
 	now := sv.now()
 	rec := r.rec
-	rec.ExitCode = ex.Code
+	rec.ExitCode, rec.ExitedAt = ex.Code, now
 	rec.Restart = sv.Backoff.Exited(rec.Restart, now)
 	restart, _ := ShouldRestart(rec.Applied.Restart, ExitInfo{Code: ex.Code, Restarts: rec.Restart.Restarts})
 	rec.State = StateExited

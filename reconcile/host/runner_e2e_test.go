@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -95,21 +96,34 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 	}
 	settle := func() { time.Sleep(2500 * time.Millisecond) } // longer than the debounce's max delay
 
-	// 1. A vim-style save changing a's environment: a restarts, b does not.
-	n := passes.Load()
-	write("two", "64M")
-	latency := waitUntil("a to be restarted", func() bool { p := e.livePids()["a-1"]; return p != 0 && p != first["a-1"] })
-	t.Logf("write -> changed service running its new configuration: %v", latency)
-	if latency > time.Second {
-		t.Errorf("restart took %v after the write, want within 1s", latency)
+	// 1. Vim-style saves changing a's environment: a restarts, b does not,
+	// each save is one pass, and the median time from the write to a
+	// running its new configuration is within 1s (debounce included).
+	var latencies []time.Duration
+	prev := first["a-1"]
+	for i, mode := range []string{"two", "three", "four"} {
+		n := passes.Load()
+		write(mode, "64M")
+		d := waitUntil("a to be restarted", func() bool { p := e.livePids()["a-1"]; return p != 0 && p != prev })
+		latencies = append(latencies, d)
+		prev = e.livePids()["a-1"]
+		if i == 0 {
+			settle()
+			if got := passes.Load() - n; got != 1 {
+				t.Errorf("a vim-style save caused %d passes, want 1", got)
+			}
+		} else {
+			time.Sleep(500 * time.Millisecond)
+		}
 	}
-	settle()
+	slices.Sort(latencies)
+	t.Logf("write -> changed service running its new configuration: %v (median %v)", latencies, latencies[1])
+	if latencies[1] > time.Second {
+		t.Errorf("median restart latency %v after the write, want within 1s", latencies[1])
+	}
 	second := e.pids()
 	if second["b-1"] != first["b-1"] {
-		t.Errorf("b was restarted (pid %d -> %d) by a change to a", first["b-1"], second["b-1"])
-	}
-	if got := passes.Load() - n; got != 1 {
-		t.Errorf("a vim-style save caused %d passes, want 1", got)
+		t.Errorf("b was restarted (pid %d -> %d) by changes to a", first["b-1"], second["b-1"])
 	}
 
 	// 2. Invalid YAML: nothing changes, the error is recorded with its position.
@@ -126,7 +140,7 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 	}
 
 	// 3. The fix (with a memory change for b) is applied live.
-	write("two", "128M")
+	write("four", "128M")
 	waitUntil("the fix to be applied", func() bool {
 		pr, _ := store.LoadProject(e.project)
 		return pr != nil && pr.LastError == ""
@@ -142,8 +156,8 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 
 	// 4. sed -i: one pass, a restarted.
 	settle()
-	n = passes.Load()
-	if out, err := exec.Command("sed", "-i", "s/MODE: two/MODE: three/", file).CombinedOutput(); err != nil {
+	n := passes.Load()
+	if out, err := exec.Command("sed", "-i", "s/MODE: four/MODE: five/", file).CombinedOutput(); err != nil {
 		t.Fatalf("sed -i: %v %s", err, out)
 	}
 	waitUntil("a to be restarted after sed -i", func() bool { p := e.livePids()["a-1"]; return p != 0 && p != second["a-1"] })

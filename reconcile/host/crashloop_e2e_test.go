@@ -1,0 +1,108 @@
+package host
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"nucleus/network"
+	"nucleus/reconcile"
+	"nucleus/runtime"
+	"nucleus/spec"
+)
+
+const crashYAML = `services:
+  crash:
+    command: ["/bin/sh", "-c", "exit 3"]
+    restart: always
+`
+
+// TestCrashloopBacksOffEndToEnd: a real sandbox that exits at once is
+// restarted with growing delays and then shows as crashloop with the time
+// of its next attempt.
+func TestCrashloopBacksOffEndToEnd(t *testing.T) {
+	e := newE2E(t)
+	file := filepath.Join(e.dir, "nucleus.yaml")
+	if err := os.WriteFile(file, []byte(crashYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sv := e.supervisor()
+	sv.Backoff.Initial, sv.Backoff.Max, sv.Backoff.Rand, sv.Backoff.CrashloopAfter = 100*time.Millisecond, 5*time.Second, nil, 3
+	r := &reconcile.Runner{
+		Load: func() (*spec.Project, error) {
+			return spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
+		},
+		Supervisor: sv,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		if err := e.supervisor().Down(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if leaks, _ := runtime.LeakCheck(e.root); len(leaks) != 0 {
+			t.Errorf("runtime leaks: %v", leaks)
+		}
+		if leaks, _ := network.LeakCheck(e.root); len(leaks) != 0 {
+			t.Errorf("network leaks: %v", leaks)
+		}
+	}()
+
+	// Read the back-off decisions from the record: each exit records when
+	// the next attempt may start; the wait (next attempt - exit) must double,
+	// and no start may come before its attempt time. Start-to-start times
+	// would also include sandbox teardown and creation, which vary.
+	store := reconcile.NewStore(e.root)
+	type wait struct {
+		restarts int
+		state    reconcile.RunState
+		d        time.Duration
+	}
+	var waits []wait
+	var lastNext time.Time
+	deadline := time.Now().Add(20 * time.Second)
+	for len(waits) < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d exits seen: %+v", len(waits), waits)
+		}
+		time.Sleep(2 * time.Millisecond)
+		rec, _ := store.LoadSandbox(e.project, "crash", 1)
+		if rec == nil {
+			continue
+		}
+		switch rec.State {
+		case reconcile.StateBackoff, reconcile.StateCrashloop:
+			if rec.Restart.NextAttempt.Equal(lastNext) {
+				continue
+			}
+			lastNext = rec.Restart.NextAttempt
+			if rec.ExitCode != 3 {
+				t.Fatalf("recorded exit code %d, want 3", rec.ExitCode)
+			}
+			waits = append(waits, wait{rec.Restart.Restarts, rec.State, lastNext.Sub(rec.ExitedAt)})
+		case reconcile.StateRunning:
+			if !lastNext.IsZero() && rec.Restart.LastStart.Before(lastNext) {
+				t.Fatalf("restarted at %v, before its back-off allowed (%v)", rec.Restart.LastStart, lastNext)
+			}
+		}
+	}
+	t.Logf("waits before the next attempt: %+v", waits)
+	for i, w := range waits {
+		want := 100 * time.Millisecond << i
+		if w.restarts != i || w.d < want || w.d > want+want/10 {
+			t.Errorf("exit %d: %d restarts, wait %v; want %d restarts and a wait of about %v", i+1, w.restarts, w.d, i, want)
+		}
+		wantState := reconcile.StateBackoff
+		if w.restarts >= 3 {
+			wantState = reconcile.StateCrashloop
+		}
+		if w.state != wantState {
+			t.Errorf("exit %d after %d restarts: state %s, want %s", i+1, w.restarts, w.state, wantState)
+		}
+	}
+}
