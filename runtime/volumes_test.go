@@ -148,3 +148,20 @@ func TestWorkdirAndUser(t *testing.T) {
 		t.Errorf("missing workdir: start err = %v", err)
 	}
 }
+
+// TestFileOverDanglingSymlink: a generated /etc/resolv.conf lands where a
+// rootfs's symlink (systemd-resolved style) points, inside the sandbox.
+func TestFileOverDanglingSymlink(t *testing.T) {
+	root := newRoot(t)
+	rootfs := busyboxRootfs(t)
+	if err := os.Symlink("../run/systemd/resolve/stub-resolv.conf", filepath.Join(rootfs, "etc/resolv.conf")); err != nil {
+		t.Fatal(err)
+	}
+	svc := service("/bin/sh", "-c", "cat /etc/resolv.conf; id -u")
+	svc.Rootfs = rootfs
+	svc.User = "app"
+	r := run(t, Config{Root: root, Project: "p", Service: svc, Files: map[string][]byte{"/etc/resolv.conf": []byte("nameserver 10.0.0.53\n")}})
+	if r.out != "nameserver 10.0.0.53\n1000\n" {
+		t.Errorf("out %q err %q", r.out, r.err)
+	}
+}

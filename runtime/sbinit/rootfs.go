@@ -349,7 +349,7 @@ func openTarget(root, p string, dir bool) (int, error) {
 	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	fd, err := unix.Openat2(rfd, p, how)
 	if errors.Is(err, unix.ENOENT) {
-		if err := createIn(rfd, p, dir); err != nil {
+		if err := createIn(rfd, p, dir, 0); err != nil {
 			return -1, err
 		}
 		fd, err = unix.Openat2(rfd, p, how)
@@ -366,12 +366,18 @@ func openTarget(root, p string, dir bool) (int, error) {
 }
 
 // createIn creates p (and its parents) below rfd, never leaving the root.
-func createIn(rfd int, p string, dir bool) error {
+// When p's last component is a dangling symlink (e.g. /etc/resolv.conf ->
+// ../run/systemd/resolve/stub-resolv.conf), its target is created instead,
+// resolved inside the root like everything else.
+func createIn(rfd int, p string, dir bool, depth int) error {
+	if depth > 8 {
+		return fmt.Errorf("create mount target %s: too many levels of symbolic links", p)
+	}
 	parent, base := filepath.Split(filepath.Clean(p))
 	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	pfd, err := unix.Openat2(rfd, parent, how)
 	if errors.Is(err, unix.ENOENT) && parent != "/" {
-		if err := createIn(rfd, parent, true); err != nil {
+		if err := createIn(rfd, parent, true, depth+1); err != nil {
 			return err
 		}
 		pfd, err = unix.Openat2(rfd, parent, how)
@@ -389,7 +395,18 @@ func createIn(rfd int, p string, dir bool) error {
 			unix.Close(fd)
 		}
 	}
-	if err != nil && !errors.Is(err, unix.EEXIST) {
+	if errors.Is(err, unix.EEXIST) {
+		buf := make([]byte, unix.PathMax)
+		if n, lerr := unix.Readlinkat(pfd, base, buf); lerr == nil {
+			target := string(buf[:n])
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(parent, target)
+			}
+			return createIn(rfd, target, dir, depth+1)
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("create mount target %s: %w", p, err)
 	}
 	return nil
