@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -109,6 +110,32 @@ func TestStepString(t *testing.T) {
 	} {
 		if got := tc.s.String(); got != tc.want {
 			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// BenchmarkPlan50 plans a 50-service project (10 levels, 2 replicas each)
+// where one service changed its environment and one its memory.
+func BenchmarkPlan50(b *testing.B) {
+	mk := func(mode string, mem spec.ByteSize) *spec.Project {
+		var svcs []*spec.Service
+		for i := range 50 {
+			opts := []func(*spec.Service){replicas(2), memory(64 << 20)}
+			if i >= 5 {
+				opts = append(opts, dependsOn(fmt.Sprintf("s%02d", i-5), i%2 == 0))
+			}
+			svcs = append(svcs, svc(fmt.Sprintf("s%02d", i), opts...))
+		}
+		p := project(nil, svcs...)
+		p.Services["s10"].Environment["MODE"] = mode
+		p.Services["s20"].Resources.Memory = mem
+		return p
+	}
+	desired, observed := mk("prod", 128<<20), running(mk("dev", 64<<20))
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(Plan(desired, observed)) == 0 {
+			b.Fatal("empty plan")
 		}
 	}
 }

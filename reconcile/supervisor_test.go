@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -190,5 +191,39 @@ func TestSupervisorDownReverseOrder(t *testing.T) {
 	}
 	if ps, _ := sv.Store.Projects(); len(ps) != 0 {
 		t.Fatalf("records left after down: %v", ps)
+	}
+}
+
+// A pass that reads the records after a workload exited but before the
+// monitor recorded it must not take the record for stale (that would
+// restart at once, bypassing the restart policy and back-off).
+func TestSupervisorUnrecordedExitIsNotStale(t *testing.T) {
+	w := newFakeWorld()
+	sv := newFakeSupervisor(t, w)
+	p := project(nil, svc("web", restartPolicy(spec.RestartNo, 0)))
+	mustPass(t, sv, p)
+	// The process is gone (a reaped child's PID) but the fake's Wait has
+	// not returned: exactly the window between exit and monitor.
+	cmd := exec.Command("/bin/true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := sv.Store.LoadSandbox("shop", "web", 1)
+	if err != nil || rec == nil {
+		t.Fatal(rec, err)
+	}
+	rec.InitPID = cmd.Process.Pid
+	if err := sv.Store.SaveSandbox(rec); err != nil {
+		t.Fatal(err)
+	}
+	if steps := mustPass(t, sv, p); len(steps) != 0 {
+		t.Fatalf("plan %v, want nothing until the monitor records the exit", steps)
+	}
+	// A supervisor that does not monitor it (another process) sees a stale record.
+	other := newFakeSupervisor(t, w)
+	other.Store = sv.Store
+	obs, stale, _ := other.Store.Observe("shop")
+	if len(stale) != 1 || Plan(p, obs)[0].String() != "start web: sandbox gone (stale record)" {
+		t.Fatalf("unmonitored dead record: stale %v plan %v", stale, Plan(p, obs))
 	}
 }
