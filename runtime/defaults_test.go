@@ -106,6 +106,9 @@ func TestCapAdd(t *testing.T) {
 	if r["CapAmb"] != "0000000000000400" || r["CapEff"] != "0000000000000400" || !strings.HasPrefix(r["Uid"], "1000") {
 		t.Errorf("non-root cap_add: Uid %s CapAmb %s CapEff %s", r["Uid"], r["CapAmb"], r["CapEff"])
 	}
+	if r["pid1_exe_read"] != "EACCES" || r["pid1_exe_write"] != "EACCES" {
+		t.Errorf("non-root workload: /proc/1/exe read %s write %s, want EACCES", r["pid1_exe_read"], r["pid1_exe_write"])
+	}
 }
 
 // TestSelfInitFallback: without nucleus-init next to it, the binary runs

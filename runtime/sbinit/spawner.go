@@ -103,6 +103,12 @@ func (s *spawner) restrict(c *Config, fds []int) error {
 		if err := dropPrivileges(id, c.CapAdd, last); err != nil {
 			return err
 		}
+		// A credential change resets the process's dumpable flag to
+		// fs.suid_dumpable, which a host may have set to 1: make sure the
+		// init stays closed to ptrace and /proc/1/exe.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			return fmt.Errorf("set init non-dumpable: %w", err)
+		}
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
