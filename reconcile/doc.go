@@ -1,11 +1,22 @@
 // Package reconcile is the brain of nucleus: it turns "what the files say"
 // (a *spec.Project) and "what runs" (Observed) into an ordered list of Steps
-// with field-level causes (Plan, pure), decides restarts and back-off
-// (pure), records sandboxes in a crash-safe state store, watches the
-// project's files, and runs one reconcile pass at a time per project.
+// with field-level causes, and executes them.
 //
-// Functional core, imperative shell: Plan, the restart policy and the
-// back-off are pure functions covered by table and golden tests; the
-// supervisor only glues them to the runtime and network packages through the
-// small interfaces in ports.go.
+// Functional core, imperative shell. The pure parts have no I/O and no
+// clock, and are covered by table and golden tests:
+//
+//	plan.go, step.go, levels.go, changes.go   Plan, Step, Batches, Levels
+//	policy.go, backoff.go                      ShouldRestart, Backoff
+//
+// The shell around them:
+//
+//	store.go, atomic.go, proc.go   crash-safe state records, stale detection
+//	watch.go                        file watcher (directories, debounce, digest)
+//	loop.go                         single-flight dirty-marking loop
+//	ports.go                        what the supervisor needs from runtime and network
+//	supervisor*.go                  executes plans: levels, parallelism, depends_on, health, exits
+//	runner.go                       per-project loop: load, plan, apply; reload on change
+//
+// Package reconcile/host binds the ports to the real runtime and network
+// packages and holds the end-to-end tests.
 package reconcile
