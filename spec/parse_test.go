@@ -59,10 +59,11 @@ networks:
 		}
 	}
 	declined := map[string]string{
-		"alias across pieces": "services:\n  a: &x {command: [a]}\n  b: {command: [b]}\n  c: {command: [c]}\n  d: *x\n",
-		"flow services":       "services: {a: {}, b: {}}\n",
-		"list services":       "services:\n  - a\n  - b\n",
-		"syntax error":        "services:\n  a: {\n  b: {}\n",
+		"alias across pieces":    "services:\n  a: &x {command: [a]}\n  b: {command: [b]}\n  c: {command: [c]}\n  d: *x\n",
+		"flow services":          "services: {a: {}, b: {}}\n",
+		"alias to a head anchor": "x-c: &c {restart: always}\nservices:\n  a: {<<: *c}\n  b: {<<: *c}\n",
+		"list services":          "services:\n  - a\n  - b\n",
+		"syntax error":           "services:\n  a: {\n  b: {}\n",
 	}
 	for name, text := range declined {
 		if splitEqualsWhole(t, text, 2) {
