@@ -128,6 +128,9 @@ func (d *decoder) fields(n *node, path string, known []string, fn func(key strin
 			d.add(k.where(), path, "unknown key "+strconv.Quote(key)+suggest(key, known))
 			continue
 		}
+		if n.vals[i].bad {
+			continue
+		}
 		p := key
 		if path != "" {
 			p = path + "." + key
@@ -138,6 +141,9 @@ func (d *decoder) fields(n *node, path string, known []string, fn func(key strin
 
 // str returns a scalar as a string; null gives ok=false without an error.
 func (d *decoder) str(n *node, path string) (string, bool) {
+	if n.bad {
+		return "", false
+	}
 	switch n.kind {
 	case kindScalar:
 		return n.value, true
@@ -213,6 +219,9 @@ func (d *decoder) each(n *node, path string, fn func(i int, it *node, p string))
 			p := path + "[" + strconv.Itoa(i) + "]"
 			if it.kind == kindNull {
 				d.errorf(it, p, "empty list entry")
+				continue
+			}
+			if it.bad {
 				continue
 			}
 			fn(i, it, p)

@@ -181,9 +181,11 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string) (*Proje
 	}
 
 	var root *node
+	broken := false
 	for i, src := range srcs {
 		t := parseFile(src, i, d.lookup, &d.errs)
 		if t == nil {
+			broken = true
 			continue
 		}
 		if t.kind != kindMap && t.kind != kindNull {
@@ -191,6 +193,10 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string) (*Proje
 			continue
 		}
 		root = merge(root, t)
+	}
+	if broken {
+		// Without a file the rest would only produce follow-up errors.
+		return nil, d.list.sort()
 	}
 	if root == nil {
 		root = &node{kind: kindNull}

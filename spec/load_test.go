@@ -260,3 +260,24 @@ func TestEnvFileErrorsPointIntoTheEnvFile(t *testing.T) {
 		t.Error(d)
 	}
 }
+
+// TestNoFollowUpErrors: a failed interpolation or a file that does not parse
+// is reported once, without errors that only follow from it.
+func TestNoFollowUpErrors(t *testing.T) {
+	_, err := loadString(t, "services:\n  web:\n    command: [x]\n    ports: [\"${PORT}:80\"]\n    replicas: ${N}\n")
+	want := []string{
+		"nucleus.yaml:4:13: services.web.ports[0]: variable PORT is not set; set it in the environment or in .env, or give a default with ${PORT:-default}",
+		"nucleus.yaml:5:15: services.web.replicas: variable N is not set; set it in the environment or in .env, or give a default with ${N:-default}",
+	}
+	if d := diffLines(errorLines(err), want); d != "" {
+		t.Error(d)
+	}
+	dir := writeFiles(t, map[string]string{
+		"base.yaml": "services:\n  db: {command: [db]\n",
+		"over.yaml": "services:\n  web: {command: [x], depends_on: [db]}\n",
+	})
+	_, err = Load(LoadOptions{WorkingDir: dir, Files: []string{"base.yaml", "over.yaml"}, Environ: map[string]string{}})
+	if got := errorLines(err); len(got) != 1 || !strings.HasPrefix(got[0], "base.yaml:1:1: invalid YAML") {
+		t.Errorf("errors = %q, want only the syntax error of base.yaml", got)
+	}
+}

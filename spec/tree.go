@@ -42,6 +42,9 @@ type node struct {
 	loc   loc
 	// merge directives from override files (compose's !reset and !override).
 	reset, override bool
+	// bad marks a value whose interpolation failed; it was reported and
+	// the decoder skips it instead of adding follow-up errors.
+	bad bool
 }
 
 // loc is a compact source position (nodes are numerous; Pos is large).
@@ -240,6 +243,7 @@ func (c *converter) scalar(y *yaml.Node) *node {
 		v, err := interpolate(n.value, c.lookup)
 		if err != nil {
 			c.errs.add(n.where(), c.pathString(), err.Error())
+			n.bad = true
 		} else {
 			n.value = v
 		}
