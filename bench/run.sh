@@ -142,7 +142,7 @@ for _ in $(seq 50); do
 	sleep 0.05
 	# argv of an init: nucleus-init __nucleus_init <root id> <sandbox id>
 	p=$(grep -l -a "bench-rss" /proc/[0-9]*/cmdline 2>/dev/null | grep -v self | while read -r f; do
-		grep -q -a "__nucleus_init" "$f" && echo "$f"; done | head -1 | cut -d/ -f3 || true)
+		grep -q -a "__nucleus_init" "$f" 2>/dev/null && echo "$f"; done | head -1 | cut -d/ -f3 || true)
 	if [ -n "$p" ]; then sleep 0.3; hwm=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || true); break; fi
 done
 wait $rsspid || true
