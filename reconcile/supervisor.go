@@ -41,7 +41,7 @@ type Supervisor struct {
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every replica state change
 	replicas map[string]*replica
-	timers   []*time.Timer
+	timers   map[*time.Timer]bool // pending wake-ups (removed when they fire)
 	closed   bool
 }
 
@@ -59,6 +59,7 @@ type replica struct {
 func (sv *Supervisor) init() {
 	if sv.replicas == nil {
 		sv.replicas = map[string]*replica{}
+		sv.timers = map[*time.Timer]bool{}
 		sv.changed = make(chan struct{})
 	}
 }
@@ -88,10 +89,22 @@ func (sv *Supervisor) notify() {
 func (sv *Supervisor) wakeAt(t time.Time) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
+	sv.init()
 	if sv.closed {
 		return
 	}
-	sv.timers = append(sv.timers, time.AfterFunc(max(t.Sub(sv.now()), 0), sv.notify))
+	var tm *time.Timer
+	// The callback takes sv.mu, so it sees tm assigned and in the map.
+	tm = time.AfterFunc(max(t.Sub(sv.now()), 0), func() {
+		sv.mu.Lock()
+		delete(sv.timers, tm)
+		closed := sv.closed
+		sv.mu.Unlock()
+		if !closed {
+			sv.notify()
+		}
+	})
+	sv.timers[tm] = true
 }
 
 // ReplicaID is the runtime ID of a replica: "<project>-<service>-<n>".
@@ -200,7 +213,7 @@ func (sv *Supervisor) Close() {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	sv.closed = true
-	for _, t := range sv.timers {
+	for t := range sv.timers {
 		t.Stop()
 	}
 	for _, r := range sv.replicas {

@@ -165,9 +165,8 @@ func TestSupervisorCrashBacksOffThroughTheLoop(t *testing.T) {
 			t.Errorf("wait before restart %d = %v, shorter than the back-off %v (all %v)", i+1, g[i], want, g)
 		}
 	}
-	if g[1] < g[0]*3/2 || g[2] < g[1]*3/2 {
-		t.Errorf("waits before restarts %v do not grow (doubling expected)", g)
-	}
+	// (Upper bounds would measure the machine's load; the exact waits are
+	// checked from the records in host.TestCrashloopBacksOffEndToEnd.)
 	// Four starts are the first start and three restarts.
 	recs, _ := sv.Store.LoadSandboxes("shop")
 	if len(recs) != 1 || recs[0].Restart.Total != 3 || recs[0].Restart.Restarts != 3 {
