@@ -63,3 +63,18 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadExample measures a typical small project (testdata/full).
+func BenchmarkLoadExample(b *testing.B) {
+	opts := LoadOptions{WorkingDir: "testdata/full", Environ: map[string]string{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := Load(opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range p.Services {
+			_ = ServiceHash(s)
+		}
+	}
+}
