@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -383,19 +384,9 @@ func (sv *Supervisor) recordNetwork(name string, ns *NetworkState) error {
 	pr.Networks = slices.DeleteFunc(pr.Networks, func(n NetworkState) bool { return n.Name == name })
 	if ns != nil {
 		pr.Networks = append(pr.Networks, *ns)
-		slices.SortFunc(pr.Networks, func(a, b NetworkState) int { return cmpString(a.Name, b.Name) })
+		slices.SortFunc(pr.Networks, func(a, b NetworkState) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return sv.Store.SaveProject(pr)
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func logStepError(what string, err error) {
