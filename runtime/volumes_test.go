@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -22,7 +23,7 @@ func busyboxRootfs(t *testing.T) string {
 	}
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
-		t.Skip("busybox-static is needed")
+		testutil.Require(t, false, "busybox-static (/bin/busybox)")
 	}
 	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), bb, 0o755); err != nil {
 		t.Fatal(err)
