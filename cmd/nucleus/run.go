@@ -62,7 +62,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "volume [SOURCE:]TARGET[:ro|rw] (repeatable)")
 	f.StringVar(&o.memory, "memory", "", "memory limit, like 256M")
 	f.Float64Var(&o.cpus, "cpus", 0, "CPU quota in cores, like 0.5")
-	f.Int64Var(&o.pids, "pids", 0, "maximum number of processes")
+	f.Int64Var(&o.pids, "pids", 0, "maximum number of processes (-1 or unset: no limit)")
 	f.StringVar(&o.user, "user", "", "user U[:G] inside the sandbox")
 	f.StringVar(&o.workdir, "workdir", "", "working directory inside the sandbox")
 	f.StringVar(&o.rootfs, "rootfs", "", "directory to use as the root (default: read-only view of host system directories)")
@@ -99,10 +99,25 @@ func runService(o *runOptions, args []string) (*spec.Service, error) {
 		}
 		svc.Resources.Memory = m
 	}
-	if o.cpus < 0 || o.pids < 0 {
-		return nil, bad("cpus/pids", fmt.Errorf("must not be negative"))
+	// Same ranges as resources.cpus and resources.pids in nucleus.yaml:
+	// cpus in (0, 1024], pids -1 (or unset) for no limit.
+	if o.cpus != 0 && (o.cpus < 0 || o.cpus > 1024) {
+		return nil, bad("cpus", fmt.Errorf("must be more than 0 and at most 1024, got %v", o.cpus))
 	}
-	svc.Resources.CPUs, svc.Resources.Pids = o.cpus, o.pids
+	if o.pids < -1 {
+		return nil, bad("pids", fmt.Errorf("must be a positive limit, or -1 for none; got %d", o.pids))
+	}
+	svc.Resources.CPUs, svc.Resources.Pids = o.cpus, max(o.pids, 0)
+	if o.hostname != "" {
+		if err := spec.CheckHostname(o.hostname); err != nil {
+			return nil, bad("hostname", err)
+		}
+	}
+	if o.user != "" {
+		if err := spec.CheckUser(o.user); err != nil {
+			return nil, bad("user", err)
+		}
+	}
 	if o.rootfs != "" {
 		abs, err := absDir(o.rootfs)
 		if err != nil {

@@ -52,8 +52,12 @@ func TestRunExitCodes(t *testing.T) {
 	if code, _ := runArgs(t, root, "--", "/does/not/exist"); code != 127 {
 		t.Errorf("missing command: code %d, want 127", code)
 	}
-	if code, msg := runArgs(t, root, "--memory", "lots", "--", "/bin/true"); code != 125 || !strings.Contains(msg, "--memory") {
-		t.Errorf("bad --memory: code %d msg %q", code, msg)
+	for _, bad := range [][]string{{"--memory", "lots"}, {"--cpus", "2000"}, {"--hostname", "-x"}, {"--user", "a b"},
+		{"--userns", "other"}, {"--cap-add", "NOPE"}, {"--seccomp", "/does/not/exist.json"}, {"-v", "a:b:c:d"}} {
+		code, msg := runArgs(t, root, append(bad, "--", "/bin/true")...)
+		if code != 125 || !strings.Contains(msg, bad[0]) {
+			t.Errorf("%v: code %d msg %q, want 125 naming the flag", bad, code, msg)
+		}
 	}
 	// Volumes, env, workdir, hostname, user through the flags.
 	vol := filepath.Join(dir, "vol")
