@@ -385,9 +385,9 @@ func (m *Manager) RemoveProject(ctx context.Context, project string) error {
 // EgressDenied returns how many packets the egress rules of service refused
 // (all its replicas, all project networks).
 func (m *Manager) EgressDenied(project, service string) (uint64, error) {
-	m.mu.Lock()
+	m.mu.Lock() // backendFor may create the userspace backend
+	defer m.mu.Unlock()
 	nets, err := m.loadProject(project)
-	m.mu.Unlock()
 	if err != nil {
 		return 0, err
 	}
