@@ -1,0 +1,129 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"nucleus/runtime/sbinit"
+	"nucleus/spec"
+)
+
+// prepareFDs opens what the init must not resolve itself: the rootfs and
+// bind sources as detached mounts (idmapped under a private user namespace
+// where the filesystem supports it), the log directory and the exit file.
+func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) ([]int, error) {
+	var fds []int
+	var usernsFD = -1
+	if userns {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", s.pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fds, fmt.Errorf("open sandbox user namespace: %w", err)
+		}
+		defer unix.Close(fd)
+		usernsFD = fd
+	}
+	if svc.Rootfs != "" {
+		fd, idm, err := detachedMount(svc.Rootfs, false, usernsFD)
+		if err != nil {
+			return fds, fmt.Errorf("rootfs %s: %w", svc.Rootfs, err)
+		}
+		ic.Rootfs, ic.FDRootfs = true, len(fds)
+		fds = append(fds, fd)
+		s.idmapped = s.idmapped || idm
+	}
+	for _, m := range s.cfg.Mounts {
+		im := sbinit.Mount{Type: "bind", Target: m.Target, ReadOnly: m.ReadOnly, FD: -1}
+		if m.Type == spec.MountTmpfs {
+			im.Type, im.Size = "tmpfs", int64(m.Size)
+		} else {
+			fi, err := os.Stat(m.Source)
+			if err != nil {
+				return fds, fmt.Errorf("volume %s: source: %w", m.Target, err)
+			}
+			im.IsDir = fi.IsDir()
+			// Named volumes are owned by the mapped root already; an idmap would
+			// translate them a second time.
+			ns := usernsFD
+			if m.Type == spec.MountVolume {
+				ns = -1
+			}
+			fd, idm, err := detachedMount(m.Source, m.ReadOnly, ns)
+			if err != nil {
+				return fds, fmt.Errorf("volume %s: %w", m.Target, err)
+			}
+			im.FD = len(fds)
+			fds = append(fds, fd)
+			s.idmapped = s.idmapped || idm
+		}
+		ic.Mounts = append(ic.Mounts, im)
+	}
+	if s.cfg.Stdout == nil && !s.cfg.Terminal {
+		logDir := filepath.Join(s.dir, "logs")
+		if err := os.Mkdir(logDir, 0o750); err != nil {
+			return fds, fmt.Errorf("create log directory: %w", err)
+		}
+		if userns {
+			if err := os.Chown(logDir, s.hostUID, s.hostUID); err != nil {
+				return fds, fmt.Errorf("hand log directory to the sandbox: %w", err)
+			}
+		}
+		fd, err := unix.Open(logDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fds, fmt.Errorf("open log directory: %w", err)
+		}
+		ic.Logs, ic.LogMaxSize, ic.FDLogDir = true, s.cfg.LogMaxSize, len(fds)
+		fds = append(fds, fd)
+	}
+	if !s.cg.V2() {
+		for _, dir := range s.cg.Paths() {
+			fd, err := unix.Open(filepath.Join(dir, "tasks"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fds, fmt.Errorf("open cgroup tasks file: %w", err)
+			}
+			ic.FDCgroupTasks = append(ic.FDCgroupTasks, len(fds))
+			fds = append(fds, fd)
+		}
+	}
+	lfd, err := listenCtl(s.dir)
+	if err != nil {
+		return fds, err
+	}
+	ic.FDListener = len(fds)
+	fds = append(fds, lfd)
+	fd, err := unix.Open(filepath.Join(s.dir, "exit.json"), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fds, fmt.Errorf("create exit file: %w", err)
+	}
+	ic.FDExitFile = len(fds)
+	fds = append(fds, fd)
+	return fds, nil
+}
+
+// detachedMount clones the tree at src (open_tree), read-only if asked,
+// idmapped into usernsFD when >= 0 and the filesystem allows it.
+func detachedMount(src string, ro bool, usernsFD int) (int, bool, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return -1, false, fmt.Errorf("clone mount of %s: %w", src, err)
+	}
+	idmapped := false
+	if usernsFD >= 0 {
+		a := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(usernsFD)}
+		// Not every filesystem supports idmapped mounts (README: files then
+		// keep their host owners, seen as nobody inside).
+		if unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, a) == nil {
+			idmapped = true
+		}
+	}
+	if ro {
+		a := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, a); err != nil {
+			unix.Close(fd)
+			return -1, false, fmt.Errorf("make %s read-only: %w", src, err)
+		}
+	}
+	return fd, idmapped, nil
+}
