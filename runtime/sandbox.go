@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -322,86 +321,3 @@ func (s *Sandbox) Resize(rows, cols uint16) error {
 
 // Terminal returns the pseudo-terminal master (nil without a terminal).
 func (s *Sandbox) Terminal() *os.File { return s.tty }
-
-// procStartTime reads field 22 of /proc/pid/stat (start time in ticks).
-func procStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
-
-// waitPidfd waits for a process that is not our child to exit.
-func waitPidfd(pid int, start uint64) error {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		if err == unix.ESRCH {
-			return nil
-		}
-		return fmt.Errorf("open pidfd of %d: %w", pid, err)
-	}
-	defer unix.Close(fd)
-	if st, err := procStartTime(pid); err != nil || st != start {
-		return nil // gone, or the pid now belongs to another process
-	}
-	for {
-		_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		return err
-	}
-}
-
-// initProc is the init process as started by this caller.
-type initProc interface {
-	wait() (unix.WaitStatus, error)
-}
-
-// rawProc is an init started by spawnInit.
-type rawProc struct {
-	pid    int
-	copies *sync.WaitGroup // output copiers, done when the init's pipes close
-}
-
-func (p *rawProc) wait() (unix.WaitStatus, error) {
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(p.pid, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return ws, err
-		}
-		break
-	}
-	p.copies.Wait()
-	return ws, nil
-}
-
-// cmdProc is an init started by os/exec (v2: CLONE_INTO_CGROUP).
-type cmdProc struct {
-	cmd    *exec.Cmd
-	copies *sync.WaitGroup
-}
-
-func (p *cmdProc) wait() (unix.WaitStatus, error) {
-	err := p.cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		return 0, err
-	}
-	p.copies.Wait()
-	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	return unix.WaitStatus(ws), nil
-}
