@@ -40,6 +40,13 @@ static int nspawn_child(void *p) {
 		sigaction(i, &sa, NULL);
 	if (read(a->sync_fd, &c, 1) != 1)
 		goto fail;
+	// A real-time caller's policy would be inherited, and a real-time task
+	// cannot join a v1 cpu cgroup without an rt_runtime budget.
+	{
+		struct sched_param sp;
+		memset(&sp, 0, sizeof sp);
+		sched_setscheduler(0, SCHED_OTHER, &sp);
+	}
 	if (a->pdeathsig && prctl(PR_SET_PDEATHSIG, a->pdeathsig) < 0)
 		goto fail;
 	if (setsid() < 0)
