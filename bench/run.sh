@@ -119,6 +119,8 @@ now_us() { local t=$EPOCHREALTIME; echo $(( ${t%.*} * 1000000 + 10#${t#*.} )); }
 declare -A samples
 for t in nucleus runc bwrap; do samples[$t]=""; done
 echo "timing $N rounds (nucleus, runc, bwrap interleaved; runc allowlist: $nsys syscalls)..."
+# Start-up latency on a shared 2-core machine depends on what else runs.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((i = 0; i < N; i++)); do
 	for t in nucleus runc bwrap; do
 		a=$(now_us)
@@ -148,6 +150,7 @@ done
 wait $rsspid || true
 
 echo
+printf "%-44s %s -> %s\n" "load average (1/5/15 min) before -> after" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-44s %s\n" "nucleus run --rm -- /bin/true (median)" "$(ms "$mn")"
 printf "%-44s %s\n" "runc run, equivalent bundle (median)" "$(ms "$mr")"
 printf "%-44s %s\n" "bwrap --unshare-all, namespaces only (median)" "$(ms "$mb")"
