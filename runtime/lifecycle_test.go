@@ -228,3 +228,13 @@ func TestParallelSandboxes(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopbackOnly: the sandbox's own network namespace has a working lo and
+// nothing else.
+func TestLoopbackOnly(t *testing.T) {
+	root := newRoot(t)
+	r := sh(t, root, `ls /sys/class/net; busybox nc -l -p 8080 > /tmp/got & sleep 0.2; echo hello | busybox nc 127.0.0.1 8080; sleep 0.1; cat /tmp/got`)
+	if r.out != "lo\nhello\n" {
+		t.Errorf("loopback: out %q err %q, want only lo, and 127.0.0.1 reachable", r.out, r.err)
+	}
+}

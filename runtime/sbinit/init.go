@@ -69,6 +69,11 @@ func runInit() int {
 	}
 	st := &initState{cfg: m.Config, fds: fds}
 	trace("init: config received")
+	if !st.cfg.HostNetNS {
+		if err := loopbackUp(); err != nil {
+			return fail(err)
+		}
+	}
 	if err := buildRoot(st.cfg, fds); err != nil {
 		return fail(err)
 	}
