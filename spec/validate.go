@@ -253,6 +253,10 @@ func (d *decoder) checkPorts(p *Project) {
 				continue
 			}
 			path := fmt.Sprintf("services.%s.ports[%d]", sname, i)
+			if len(s.Networks) == 0 {
+				d.add(d.at(path), path, fmt.Sprintf("service %s is on no network (networks: []), so host port %s/%s cannot reach it",
+					sname, rangeString(port.Published, port.PublishedEnd), port.Protocol))
+			}
 			if s.Replicas > 1 {
 				d.add(d.at(path), path, fmt.Sprintf("service %s has %d replicas, but only one can bind host port %s/%s; leave out the host port (like %s::%d) or use replicas: 1",
 					sname, s.Replicas, rangeString(port.Published, port.PublishedEnd), port.Protocol, port.HostIP, port.Target))

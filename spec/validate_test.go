@@ -252,10 +252,15 @@ services:
     replicas: 2
     ports: ["8080:80", "127.0.0.1::81"]
     volumes: ["./a:/data", "./b:/data/"]
+  lonely:
+    command: ["true"]
+    networks: []
+    ports: ["9999:80"]
 `,
 		want: []string{
 			"nucleus.yaml:5:13: services.web.ports[0]: service web has 2 replicas, but only one can bind host port 8080/tcp; leave out the host port (like 0.0.0.0::80) or use replicas: 1",
 			"nucleus.yaml:6:28: services.web.volumes[1]: /data is already mounted by volumes[0]",
+			"nucleus.yaml:10:13: services.lonely.ports[0]: service lonely is on no network (networks: []), so host port 9999/tcp cannot reach it",
 		},
 	},
 	{
