@@ -272,12 +272,16 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		cancel()
-	} else if s.pid > 0 && s.proc != nil && !s.reaped {
-		_ = unix.Kill(s.pid, unix.SIGKILL)
+	} else if s.pid > 0 && s.proc != nil {
+		select {
+		case <-s.done: // reaped: the pid is not ours any more
+		default:
+			_ = unix.Kill(s.pid, unix.SIGKILL)
+		}
 	}
-	if s.proc != nil && !s.reaped {
-		_, _ = s.Wait()
-	} else if s.proc == nil && s.pid > 0 {
+	if s.proc != nil {
+		_, _ = s.Wait() // once only; also orders the close of ctl below after its use
+	} else if s.pid > 0 {
 		_ = waitPidfd(s.pid, s.startTime)
 	}
 	if s.ctl != nil {
