@@ -178,7 +178,11 @@ func (s *Sandbox) wait() (ExitStatus, error) {
 func (s *Sandbox) Done() <-chan struct{} { return s.done }
 
 // MemoryLimit is the memory limit the sandbox was created with (for messages).
-func (s *Sandbox) MemoryLimit() spec.ByteSize { return s.limits.Memory }
+func (s *Sandbox) MemoryLimit() spec.ByteSize {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limits.Memory
+}
 
 // Signal sends sig to the workload.
 func (s *Sandbox) Signal(sig syscall.Signal) error {
@@ -311,7 +315,9 @@ func (s *Sandbox) UpdateResources(r spec.Resources) error {
 	if err := s.cg.Update(r); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.limits = r
+	s.mu.Unlock()
 	return nil
 }
 
