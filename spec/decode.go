@@ -344,7 +344,7 @@ func validName(s string) bool {
 	return true
 }
 
-func (d *decoder) checkName(k *node, path, what string) bool {
+func (d *decoder) checkName(k key, path, what string) bool {
 	if validName(k.value) {
 		return true
 	}

@@ -13,7 +13,7 @@ func merge(base, over *node) *node {
 		return over
 	}
 	out := &node{kind: kindMap, loc: base.loc,
-		keys: make([]*node, len(base.keys), len(base.keys)+len(over.keys)),
+		keys: make([]key, len(base.keys), len(base.keys)+len(over.keys)),
 		vals: make([]*node, len(base.vals), len(base.vals)+len(over.vals)),
 	}
 	copy(out.keys, base.keys)

@@ -169,7 +169,7 @@ func parseSplit(src source, order int, lookup lookupFunc, e *errs, workers int) 
 		return nil, false
 	}
 	services := &node{kind: kindMap}
-	first := map[string]*node{}
+	first := map[string]key{}
 	var dups errs
 	for i, p := range ps {
 		if !p.ok || p.tree == nil || p.tree.kind != kindMap {

@@ -36,7 +36,7 @@ func (k kind) String() string {
 type node struct {
 	kind  kind
 	value string // scalar value (after interpolation)
-	keys  []*node
+	keys  []key // mapping keys, parallel to vals
 	vals  []*node
 	items []*node
 	loc   loc
@@ -59,13 +59,25 @@ type fileRef struct {
 	order int
 }
 
-// where returns the node's position.
-func (n *node) where() Pos {
-	if n.loc.file == nil {
-		return Pos{Line: int(n.loc.line), Col: int(n.loc.col)}
-	}
-	return Pos{File: n.loc.file.path, Line: int(n.loc.line), Col: int(n.loc.col), order: n.loc.file.order}
+// key is a mapping key: its text and position. Keys are not nodes because
+// a project has as many keys as values and they need nothing else.
+type key struct {
+	value string
+	loc   loc
 }
+
+func (l loc) pos() Pos {
+	if l.file == nil {
+		return Pos{Line: int(l.line), Col: int(l.col)}
+	}
+	return Pos{File: l.file.path, Line: int(l.line), Col: int(l.col), order: l.file.order}
+}
+
+// where returns the node's position.
+func (n *node) where() Pos { return n.loc.pos() }
+
+// where returns the key's position.
+func (k key) where() Pos { return k.loc.pos() }
 
 // get returns the value of key in a mapping node, or nil.
 func (n *node) get(key string) *node {
@@ -255,7 +267,7 @@ func (c *converter) mapping(y *yaml.Node) *node {
 	n := c.alloc(node{kind: kindMap, loc: c.loc(y)})
 	c.directives(n, y)
 	m := len(y.Content) / 2
-	n.keys = make([]*node, 0, m)
+	n.keys = make([]key, 0, m)
 	n.vals = make([]*node, 0, m)
 	var index map[string]int
 	if m > 16 {
@@ -306,7 +318,7 @@ func (c *converter) mapping(y *yaml.Node) *node {
 			c.errs.add(c.pos(ky), c.pathString(), "mapping keys must be strings, not "+kindOfYAML(ky))
 			continue
 		}
-		kn := c.alloc(node{kind: kindScalar, value: ky.Value, loc: c.loc(ky)})
+		kn := key{value: ky.Value, loc: c.loc(ky)}
 		if j := find(ky.Value); j >= 0 {
 			c.errs.add(kn.where(), c.pathString(), "duplicate key "+strconv.Quote(ky.Value)+" (first defined on line "+strconv.Itoa(n.keys[j].where().Line)+")")
 			continue
