@@ -26,6 +26,10 @@
 // nothing inside can ptrace it or open /proc/1/exe (CVE-2019-5736 class),
 // whether the user namespace is private or the host's.
 //
+// The sandbox gets a network namespace of its own with lo up (networks are
+// attached between Create and Start); exec'd processes whose caller gives
+// up (a health check timeout) are killed with their process group.
+//
 // Host paths never get resolved by the init: the rootfs and bind sources
 // arrive as detached mounts (open_tree, idmapped under `userns: private`
 // where the filesystem supports it), the log directory, exit file, exec
