@@ -36,7 +36,7 @@ func (k kind) String() string {
 type node struct {
 	kind  kind
 	value string // scalar value (after interpolation)
-	keys  []key // mapping keys, parallel to vals
+	keys  []key  // mapping keys, parallel to vals
 	vals  []*node
 	items []*node
 	loc   loc
