@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"math"
 	"sort"
+	"sync"
 )
 
 // HashVersion prefixes every service hash. Bump it whenever the canonical
@@ -20,15 +21,35 @@ const HashVersion = "v1"
 // the env_file paths. Key order, comments and short versus long forms do not
 // change it because it is computed from the normalised model.
 func ServiceHash(s *Service) string {
-	h := hasher{b: make([]byte, 0, 512)}
+	h := hasherPool.Get().(*hasher)
+	h.b = h.b[:0]
 	h.encode(s)
 	sum := sha256.Sum256(h.b)
-	return HashVersion + ":" + hex.EncodeToString(sum[:])
+	hasherPool.Put(h)
+	var out [len(HashVersion) + 1 + 2*sha256.Size]byte
+	copy(out[:], HashVersion+":")
+	hex.Encode(out[len(HashVersion)+1:], sum[:])
+	return string(out[:])
 }
+
+// hasherPool reuses encoding buffers: reconcile hashes every service on
+// every reload.
+var hasherPool = sync.Pool{New: func() any { return &hasher{b: make([]byte, 0, 1024)} }}
 
 // hasher builds an unambiguous byte string: every value is tagged with its
 // field name and length-prefixed.
-type hasher struct{ b []byte }
+type hasher struct {
+	b    []byte
+	keys []string // scratch for sorted map keys
+}
+
+func appendSortedKeys[V any](dst []string, m map[string]V) []string {
+	for k := range m {
+		dst = append(dst, k)
+	}
+	sort.Strings(dst)
+	return dst
+}
 
 func (h *hasher) raw(s string) {
 	h.b = binary.AppendUvarint(h.b, uint64(len(s)))
@@ -67,15 +88,15 @@ func (h *hasher) encode(s *Service) {
 	h.str("working_dir", s.WorkingDir)
 	h.str("user", s.User)
 	h.str("hostname", s.Hostname)
-	env := sortedKeys(s.Environment)
-	h.num("environment", int64(len(env)))
-	for _, k := range env {
+	h.keys = appendSortedKeys(h.keys[:0], s.Environment)
+	h.num("environment", int64(len(h.keys)))
+	for _, k := range h.keys {
 		h.raw(k)
 		h.raw(s.Environment[k])
 	}
-	nets := sortedKeys(s.Networks)
-	h.num("networks", int64(len(nets)))
-	for _, k := range nets {
+	h.keys = appendSortedKeys(h.keys[:0], s.Networks)
+	h.num("networks", int64(len(h.keys)))
+	for _, k := range h.keys {
 		h.raw(k)
 		n := s.Networks[k]
 		if n == nil {
@@ -137,9 +158,9 @@ func (h *hasher) encode(s *Service) {
 	h.str("stop_signal", string(s.StopSignal))
 	h.num("stop_grace_period", int64(s.StopGracePeriod))
 	h.boolean("read_only", s.ReadOnly)
-	caps := append([]string(nil), s.CapAdd...)
-	sort.Strings(caps)
-	h.strs("cap_add", caps)
+	h.keys = append(h.keys[:0], s.CapAdd...)
+	sort.Strings(h.keys)
+	h.strs("cap_add", h.keys)
 	h.str("userns", s.Security.UserNS)
 	// A profile is hashed by content: moving the file changes nothing.
 	if isProfilePath(s.Security.Seccomp) {
