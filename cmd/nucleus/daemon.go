@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"nucleus/network"
+	"nucleus/reconcile"
+	"nucleus/reconcile/daemon"
+	"nucleus/reconcile/host"
+)
+
+func init() { subcommands = append(subcommands, newDaemonCmd) }
+
+func newDaemonCmd() *cobra.Command {
+	var (
+		watch    string
+		rescan   time.Duration
+		debounce time.Duration
+		parallel int
+	)
+	cmd := &cobra.Command{
+		Use:   "daemon --watch DIR",
+		Short: "Reconcile every project under a directory tree (GitOps)",
+		Long: "Every directory under DIR holding a nucleus.yaml (or nucleus.yml) is a project: a new one is\n" +
+			"brought up, a changed one reconciled, a removed one brought down. If the tree suddenly holds\n" +
+			"no project at all, nothing is pruned. SIGHUP reloads every project; SIGTERM/SIGINT stop the\n" +
+			"daemon and leave the services running (the next daemon adopts them). See `nucleus status`.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch == "" {
+				return &exitError{code: 2, err: fmt.Errorf("daemon: --watch DIR is required")}
+			}
+			if fi, err := os.Stat(watch); err != nil || !fi.IsDir() {
+				return &exitError{code: 2, err: fmt.Errorf("daemon: --watch %s: not a directory", watch)}
+			}
+			root := stateRoot()
+			mgr, err := network.NewManager(root)
+			if err != nil {
+				return err
+			}
+			defer mgr.Close()
+			d, err := daemon.New(daemon.Options{
+				Dir: watch, Root: root, Rescan: rescan,
+				Watch: reconcile.WatchOptions{Quiet: debounce},
+				NewSupervisor: func(project string) *reconcile.Supervisor {
+					return &reconcile.Supervisor{
+						Project: project, Store: reconcile.NewStore(root),
+						Runtime: host.Runtime{Root: root}, Networks: host.Networks{M: mgr}, Health: host.Health{},
+						Parallel: parallel, Backoff: reconcile.DefaultBackoff(), DependencyTimeout: 5 * time.Minute,
+					}
+				},
+			})
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					slog.Info("SIGHUP: reloading every project")
+					d.Reload()
+				}
+			}()
+			return d.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&watch, "watch", "", "directory tree holding the project directories")
+	f.DurationVar(&rescan, "rescan", time.Minute, "period of a full rescan of the tree (a safety net; changes are watched)")
+	f.DurationVar(&debounce, "debounce", 300*time.Millisecond, "quiet time after a file change before it is applied")
+	f.IntVar(&parallel, "parallel", 8, "independent steps run at once, per project")
+	return cmd
+}

@@ -1,0 +1,244 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
+	"nucleus/network"
+	"nucleus/reconcile"
+	"nucleus/reconcile/daemon"
+	"nucleus/reconcile/host"
+	"nucleus/runtime"
+)
+
+// TestMain lets the test binary serve as the sandbox init.
+func TestMain(m *testing.M) {
+	if runtime.IsInit() {
+		runtime.InitMain()
+	}
+	os.Exit(m.Run())
+}
+
+// projectYAML is a project of sleeping services; MODE goes into the
+// environment of the first one, so an edit restarts it.
+func projectYAML(name, mode string, services ...string) string {
+	var b strings.Builder
+	if name != "" {
+		fmt.Fprintf(&b, "name: %s\n", name)
+	}
+	b.WriteString("services:\n")
+	for i, s := range services {
+		fmt.Fprintf(&b, "  %s:\n    command: [\"/bin/sleep\", \"1000\"]\n    stop_signal: SIGKILL\n    stop_grace_period: 100ms\n", s)
+		if i == 0 {
+			fmt.Fprintf(&b, "    environment: {MODE: %q}\n", mode)
+		}
+	}
+	return b.String()
+}
+
+// env is one test's world: a state root, a tree, a network manager, and
+// at most one daemon at a time.
+type env struct {
+	t      *testing.T
+	root   rootdir.Root
+	tree   string
+	mgr    *network.Manager
+	tag    string // makes project names unique on the host
+	scans  atomic.Int64
+	cancel context.CancelFunc
+	done   chan error
+	d      *daemon.Daemon
+}
+
+func newEnv(t *testing.T) *env {
+	testutil.RequireRoot(t)
+	e := &env{t: t, root: testutil.TempRoot(t), tree: t.TempDir(), tag: fmt.Sprintf("%d", os.Getpid()%100000)}
+	mgr, err := network.NewManager(e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mgr = mgr
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+func (e *env) supervisor(project string) *reconcile.Supervisor {
+	return &reconcile.Supervisor{
+		Project: project, Store: reconcile.NewStore(e.root), Runtime: host.Runtime{Root: e.root},
+		Networks: host.Networks{M: e.mgr}, Health: host.Health{}, Parallel: 8,
+		Backoff: reconcile.DefaultBackoff(), DependencyTimeout: 30 * time.Second,
+	}
+}
+
+// start runs a daemon over the tree until stop.
+func (e *env) start() {
+	e.t.Helper()
+	d, err := daemon.New(daemon.Options{
+		Dir: e.tree, Root: e.root, NewSupervisor: e.supervisor,
+		OnScan: func(daemon.ScanResult) { e.scans.Add(1) },
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.d, e.cancel, e.done = d, cancel, make(chan error, 1)
+	go func() { e.done <- d.Run(ctx) }()
+}
+
+// stop ends the daemon (services keep running).
+func (e *env) stop() {
+	e.t.Helper()
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	if err := <-e.done; err != nil {
+		e.t.Errorf("daemon: %v", err)
+	}
+	e.cancel = nil
+}
+
+// cleanup stops the daemon, brings down whatever is recorded and checks
+// that nothing of the state root is left on the host.
+func (e *env) cleanup() {
+	e.stop()
+	ctx := context.Background()
+	names, _ := reconcile.NewStore(e.root).Projects()
+	for _, n := range names {
+		if n == "daemon" {
+			continue
+		}
+		if err := e.supervisor(n).Down(ctx); err != nil {
+			e.t.Errorf("down %s: %v", n, err)
+		}
+	}
+	e.mgr.Close()
+	if leaks, err := runtime.LeakCheck(e.root); err != nil || len(leaks) != 0 {
+		e.t.Errorf("runtime leaks: %v %v", leaks, err)
+	}
+	if leaks, err := network.LeakCheck(e.root); err != nil || len(leaks) != 0 {
+		e.t.Errorf("network leaks: %v %v", leaks, err)
+	}
+}
+
+// write puts a project file into tree/dir the way a checkout does
+// (temporary file, rename), creating the directory.
+func (e *env) write(dir, content string) {
+	e.t.Helper()
+	p := filepath.Join(e.tree, dir)
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	tmp := filepath.Join(p, ".nucleus.yaml.new")
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(p, "nucleus.yaml")); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// pids maps "service-replica" to the PID of every live replica of project.
+func (e *env) pids(project string) map[string]int {
+	e.t.Helper()
+	recs, _ := reconcile.NewStore(e.root).LoadSandboxes(project)
+	out := map[string]int{}
+	for _, r := range recs {
+		if r.State.Alive() && r.Alive() {
+			out[reconcile.ReplicaName(r.Service, r.Replica)] = r.InitPID
+		}
+	}
+	return out
+}
+
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitRunning waits until project runs exactly n live replicas.
+func (e *env) waitRunning(project string, n int) map[string]int {
+	e.t.Helper()
+	var got map[string]int
+	e.waitFor(fmt.Sprintf("%s to run %d replicas", project, n), func() bool { got = e.pids(project); return len(got) == n })
+	return got
+}
+
+// waitGone waits until project has no records left (brought down).
+func (e *env) waitGone(project string, pids map[string]int) {
+	e.t.Helper()
+	e.waitFor(project+" to be brought down", func() bool {
+		names, _ := reconcile.NewStore(e.root).Projects()
+		for _, n := range names {
+			if n == project {
+				return false
+			}
+		}
+		return true
+	})
+	for name, pid := range pids {
+		if procRunning(pid) {
+			e.t.Errorf("%s/%s (pid %d) still runs after the project was removed", project, name, pid)
+		}
+	}
+}
+
+func (e *env) status(name string) daemon.ProjectStatus {
+	e.t.Helper()
+	rep, err := daemon.Status(e.root)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, p := range rep.Projects {
+		if p.Name == name {
+			return p
+		}
+	}
+	return daemon.ProjectStatus{}
+}
+
+func (e *env) report() *daemon.Report {
+	e.t.Helper()
+	rep, err := daemon.Status(e.root)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rep
+}
+
+func samePIDs(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// procRunning reports whether pid exists and is not a zombie.
+func procRunning(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}

@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"nucleus/internal/rootdir"
+	"nucleus/reconcile"
+)
+
+// State is the daemon's own record, <Run>/daemon/state.json: which
+// projects it manages (and so may bring down), what it knows beyond the
+// project records (load errors, git commits, name conflicts), and the
+// tree-level guard. `nucleus status` reads it whether the daemon runs or not.
+type State struct {
+	PID       int       `json:"pid"`
+	PIDStart  uint64    `json:"pid_start"`
+	Watch     string    `json:"watch"`
+	StartedAt time.Time `json:"started_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Stopped   bool      `json:"stopped,omitempty"` // the daemon exited cleanly
+	// TreeGuard is set while the tree holds no project (or cannot be read)
+	// but the daemon manages some: nothing is pruned.
+	TreeGuard string `json:"tree_guard,omitempty"`
+	// Projects are the projects the daemon manages, by name.
+	Projects map[string]*ProjectState `json:"projects"`
+	// Conflicts are project names claimed by more than one directory.
+	Conflicts map[string][]string `json:"conflicts,omitempty"`
+}
+
+// ProjectState is what the daemon knows about one managed project.
+type ProjectState struct {
+	Name string `json:"name"`
+	Dir  string `json:"dir"`
+	// LoadError is set while the files do not load (the last good
+	// configuration keeps running, or nothing if there never was one).
+	LoadError string `json:"load_error,omitempty"`
+	// Commits maps content digests to the git commit checked out when a
+	// pass read them (only inside a git work tree).
+	Commits       map[string]string `json:"commits,omitempty"`
+	AttemptCommit string            `json:"attempt_commit,omitempty"`
+	// Active is true while a runner reconciles the project.
+	Active bool `json:"active"`
+}
+
+func stateDir(root rootdir.Root) string  { return filepath.Join(root.Run, "daemon") }
+func statePath(root rootdir.Root) string { return filepath.Join(stateDir(root), "state.json") }
+
+// LoadState reads the daemon's record; (nil, nil) when there is none.
+func LoadState(root rootdir.Root) (*State, error) {
+	b, err := os.ReadFile(statePath(root))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read daemon state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("read daemon state %s: %w", statePath(root), err)
+	}
+	if s.Projects == nil {
+		s.Projects = map[string]*ProjectState{}
+	}
+	return &s, nil
+}
+
+// Running reports whether the daemon that wrote the record is alive.
+func (s *State) Running() bool {
+	return s != nil && !s.Stopped && reconcile.ProcAlive(s.PID, s.PIDStart)
+}
+
+// save writes the record atomically (temp file, fsync, rename).
+func (s *State) save(root rootdir.Root) error {
+	s.UpdatedAt = time.Now()
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := stateDir(root)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("write daemon state: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".state-*.json")
+	if err != nil {
+		return fmt.Errorf("write daemon state: %w", err)
+	}
+	defer os.Remove(f.Name()) // after a successful rename there is nothing to remove
+	if _, err := f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), statePath(root))
+	}
+	if err != nil {
+		return fmt.Errorf("write daemon state: %w", err)
+	}
+	return nil
+}
+
+// lock takes the one-daemon-per-state-root lock; it is released when the
+// returned file is closed (or the process dies).
+func lock(root rootdir.Root) (*os.File, error) {
+	if err := os.MkdirAll(stateDir(root), 0o700); err != nil {
+		return nil, fmt.Errorf("daemon lock: %w", err)
+	}
+	p := filepath.Join(stateDir(root), "lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("daemon lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another nucleus daemon runs on state root %s (lock %s held)", root.Run, p)
+		}
+		return nil, fmt.Errorf("daemon lock %s: %w", p, err)
+	}
+	return f, nil
+}
