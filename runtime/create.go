@@ -98,13 +98,11 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		Args: svc.Command, Env: envList(svc.Environment), Dir: svc.WorkingDir, User: svc.User,
 		Hostname: hostname(cfg), ReadOnly: svc.ReadOnly, Files: cfg.Files,
 		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.CapAdd),
-		LandlockMode: svc.Security.Landlock.Mode, Terminal: cfg.Terminal, Seccomp: prog.BPF(),
+		Terminal: cfg.Terminal, Seccomp: prog.BPF(),
 		FDRootfs: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
 	}
-	if svc.Security.Landlock.Mode == spec.LandlockCustom {
-		for _, r := range svc.Security.Landlock.Rules {
-			ic.LandlockCustom = append(ic.LandlockCustom, sbinit.LandlockRule{Path: r.Path, Access: r.Access})
-		}
+	if ic.Landlock, err = landlockPlan(svc, cfg.Mounts, cfg.Files); err != nil {
+		return nil, err
 	}
 	fds, err := s.prepareFDs(ic, svc, userns)
 	defer sbinit.CloseAll(fds)

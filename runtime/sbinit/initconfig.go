@@ -27,11 +27,8 @@ type Config struct {
 	// FDCgroupTasks are the v1 controllers' "tasks" files of the sandbox
 	// cgroup (indexes into the config fds); empty on v2.
 	FDCgroupTasks []int `json:"fd_cgroup_tasks,omitempty"`
-	// LandlockMode is spec.Landlock.Mode ("off" = none).
-	LandlockMode string `json:"landlock_mode"`
-	// LandlockCustom are user rules (spec.Landlock.Rules) added to the
-	// mount-derived ones.
-	LandlockCustom []LandlockRule `json:"landlock_custom,omitempty"`
+	// Landlock is the compiled ruleset; nil = `landlock: off`.
+	Landlock *LandlockPlan `json:"landlock,omitempty"`
 
 	Terminal bool `json:"terminal"`
 	// Logs: stdout and stderr go to log files in the directory passed as
@@ -54,11 +51,6 @@ type Mount struct {
 	Size     int64  `json:"size,omitempty"`
 	FD       int    `json:"fd"` // index into the config Message's fds (bind)
 	IsDir    bool   `json:"is_dir"`
-}
-
-type LandlockRule struct {
-	Path   string   `json:"path"`
-	Access []string `json:"access"`
 }
 
 // ExitStatus is how a workload ended.

@@ -10,10 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hostSystemDirs make up the default root: a read-only view of the host's
+// HostSystemDirs make up the default root: a read-only view of the host's
 // system directories. /root, /home, /var, /srv, /mnt and /media are never part
 // of it.
-var hostSystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
+var HostSystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
 
 // maskedEtc are secrets under /etc hidden from the default root.
 var maskedEtc = []string{"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers", "/etc/sudoers.d", "/etc/ssh/ssh_host_*"}
@@ -91,7 +91,7 @@ func hostView(c *Config, root, scratch string) error {
 	if err := unix.Mount("nucleus-root", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=4m"); err != nil {
 		return fmt.Errorf("mount root tmpfs: %w", err)
 	}
-	for _, d := range hostSystemDirs {
+	for _, d := range HostSystemDirs {
 		fi, err := os.Lstat(d)
 		if err != nil {
 			continue

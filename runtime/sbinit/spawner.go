@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"nucleus/runtime/seccomp"
+	"nucleus/runtime/seccomp/bpf"
 )
 
 // spawner owns one locked OS thread of the init that carries the workload's
@@ -96,10 +96,7 @@ func (s *spawner) restrict(c *Config, fds []int) error {
 		}
 		s.home = id.Home
 		last := lastCap()
-		rules, err := planLandlock(c)
-		if err != nil {
-			return err
-		}
+
 		if err := dropPrivileges(id, c.CapAdd, last); err != nil {
 			return err
 		}
@@ -112,20 +109,13 @@ func (s *spawner) restrict(c *Config, fds []int) error {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
-		if rules != nil {
-			if s.landlockABI, err = rules.apply(); err != nil {
+		if c.Landlock != nil {
+			if s.landlockABI, err = c.Landlock.apply(); err != nil {
 				return err
 			}
 		}
 		// seccomp last: after it, only the allowlist remains.
-		prog, err := seccomp.LoadBPF(c.Seccomp)
-		if err != nil {
-			return fmt.Errorf("load seccomp filter: %w", err)
-		}
-		if err := prog.Install(); err != nil {
-			return err
-		}
-		return nil
+		return bpf.Install(c.Seccomp)
 	}}).err
 }
 
