@@ -17,6 +17,10 @@
 //	  Exec   ─ctl.sock: argv + stdio fds─────>   forks it the same way
 //	  Wait   <─exit status (also exit.json)──    reaps, forwards signals, exits
 //
+// The caller does the policy work (seccomp compiled with libseccomp and
+// cached, Landlock rules derived from the mounts and compiled for the
+// kernel's ABI); the init only applies the results, so it needs no cgo.
+//
 // The init's spawner thread (locked, never released) carries the workload's
 // state: the sandbox cgroup (v1), a cgroup namespace rooted there, the
 // workload uid/gid, capabilities dropped in all five sets but cap_add,
