@@ -222,6 +222,10 @@ func Condition(in ConditionInput) (cond, reason, msg string) {
 		}
 		return Degraded, reason, pr.LastError
 	}
+	if pr.Digest == "" {
+		// The first pass is writing records but has not finished.
+		return Progressing, "FirstApply", "the first apply is in progress"
+	}
 	var down, starting []string
 	for _, r := range in.Sandboxes {
 		n := reconcile.ReplicaName(r.Service, r.Replica)

@@ -1,0 +1,154 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nucleus/reconcile"
+)
+
+func writeFile(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestScanFindsProjectDirectories(t *testing.T) {
+	tree := t.TempDir()
+	svc := "services:\n  a:\n    command: [/bin/true]\n"
+	writeFile(t, filepath.Join(tree, "a/nucleus.yaml"), svc)
+	writeFile(t, filepath.Join(tree, "b/nucleus.yml"), svc)
+	writeFile(t, filepath.Join(tree, "team/c/nucleus.yaml"), svc)
+	writeFile(t, filepath.Join(tree, "a/sub/nucleus.yaml"), svc)       // inside a project: content, not a project
+	writeFile(t, filepath.Join(tree, ".git/x/nucleus.yaml"), svc)      // hidden
+	writeFile(t, filepath.Join(tree, "o/nucleus.override.yaml"), svc) // an override alone is no project
+	writeFile(t, filepath.Join(tree, "d1/d2/d3/d4/nucleus.yaml"), svc) // deeper than MaxDepth
+	writeFile(t, filepath.Join(tree, "nucleus.yaml"), svc)             // the tree itself is not a project
+	got, err := Scan(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel []string
+	for _, d := range got {
+		r, _ := filepath.Rel(tree, d)
+		rel = append(rel, r)
+	}
+	if strings.Join(rel, " ") != "a b team/c" {
+		t.Errorf("Scan = %v, want [a b team/c]", rel)
+	}
+	if _, err := Scan(filepath.Join(tree, "missing")); err == nil {
+		t.Error("Scan of a missing tree: no error (it must not read as an empty tree)")
+	}
+
+	// A tree that is a symlink (a deploy swapping "current") is followed.
+	link := filepath.Join(t.TempDir(), "current")
+	if err := os.Symlink(tree, link); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Scan(link); err != nil || len(got) != 3 || got[0] != filepath.Join(link, "a") {
+		t.Errorf("Scan(symlink) = %v, %v", got, err)
+	}
+}
+
+func TestResolveName(t *testing.T) {
+	tree := t.TempDir()
+	env := map[string]string{}
+	writeFile(t, filepath.Join(tree, "My.App/nucleus.yaml"), "services:\n  a:\n    command: [/bin/true]\n")
+	writeFile(t, filepath.Join(tree, "named/nucleus.yaml"), "name: Shop\nservices:\n  a:\n    comand: [x]\n")
+	writeFile(t, filepath.Join(tree, "broken/nucleus.yaml"), "name: [\n")
+	for dir, want := range map[string]string{"My.App": "myapp", "named": "shop", "broken": "broken"} {
+		name, err := ResolveName(filepath.Join(tree, dir), env)
+		if name != want {
+			t.Errorf("ResolveName(%s) = %q, want %q", dir, name, want)
+		}
+		if (err != nil) != (dir != "My.App") {
+			t.Errorf("ResolveName(%s) error %v", dir, err)
+		}
+	}
+	// NUCLEUS_PROJECT_NAME of the daemon's environment must not name every project.
+	t.Setenv("NUCLEUS_PROJECT_NAME", "everything")
+	if name, _ := ResolveName(filepath.Join(tree, "My.App"), Environ()); name != "myapp" {
+		t.Errorf("with NUCLEUS_PROJECT_NAME set: %q, want myapp", name)
+	}
+}
+
+func TestGitCommit(t *testing.T) {
+	const c1 = "0123456789abcdef0123456789abcdef01234567"
+	const c2 = "89abcdef0123456789abcdef0123456789abcdef"
+	repo := t.TempDir()
+	sub := filepath.Join(repo, "projects/a")
+	writeFile(t, filepath.Join(sub, "nucleus.yaml"), "")
+	if got := GitCommit(sub); got != "" {
+		t.Errorf("outside a work tree: %q", got)
+	}
+	writeFile(t, filepath.Join(repo, ".git/HEAD"), "ref: refs/heads/main\n")
+	if got := GitCommit(sub); got != "" {
+		t.Errorf("unborn branch: %q", got)
+	}
+	writeFile(t, filepath.Join(repo, ".git/packed-refs"), "# pack-refs with: peeled\n"+c2+" refs/heads/other\n"+c1+" refs/heads/main\n")
+	if got := GitCommit(sub); got != c1 {
+		t.Errorf("packed ref: %q, want %s", got, c1)
+	}
+	writeFile(t, filepath.Join(repo, ".git/refs/heads/main"), c2+"\n")
+	if got := GitCommit(sub); got != c2 {
+		t.Errorf("loose ref: %q, want %s", got, c2)
+	}
+	writeFile(t, filepath.Join(repo, ".git/HEAD"), c1+"\n")
+	if got := GitCommit(sub); got != c1 {
+		t.Errorf("detached HEAD: %q, want %s", got, c1)
+	}
+	// A linked work tree: .git is a file, refs live in the common dir.
+	wt := t.TempDir()
+	wtGit := filepath.Join(repo, ".git/worktrees/wt")
+	writeFile(t, filepath.Join(wt, ".git"), "gitdir: "+wtGit+"\n")
+	writeFile(t, filepath.Join(wtGit, "HEAD"), "ref: refs/heads/main\n")
+	writeFile(t, filepath.Join(wtGit, "commondir"), "../..\n")
+	if got := GitCommit(wt); got != c2 {
+		t.Errorf("linked work tree: %q, want %s", got, c2)
+	}
+}
+
+func TestCondition(t *testing.T) {
+	alive, _ := reconcile.ProcStartTime(os.Getpid())
+	running := func(name string) *reconcile.SandboxRecord {
+		return &reconcile.SandboxRecord{Service: name, Replica: 1, State: reconcile.StateRunning, InitPID: os.Getpid(), InitStart: alive, BootID: reconcile.BootID()}
+	}
+	applied := &reconcile.ProjectRecord{Name: "p", Digest: "sha256:a", AttemptDigest: "sha256:a"}
+	crash := running("db")
+	crash.State = reconcile.StateCrashloop
+	dead := running("db")
+	dead.InitStart = alive + 1
+	done := running("job")
+	done.State, done.ExitCode = reconcile.StateExited, 0
+	managed := &ProjectState{Name: "p"}
+	tests := []struct {
+		name       string
+		in         ConditionInput
+		cond, why  string
+		msgContain string
+	}{
+		{"applied and running", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{running("web"), done}, Current: "sha256:a"}, Ready, "Applied", "2 replicas"},
+		{"duplicate", ConditionInput{Record: applied, Conflict: []string{"/t/a", "/t/b"}}, Stalled, "DuplicateName", "/t/a, /t/b"},
+		{"invalid files, last good runs", ConditionInput{Record: applied, Daemon: &ProjectState{LoadError: "f.yaml:3:5: bad"}}, Stalled, "InvalidFiles", "f.yaml:3:5: bad (the last good configuration keeps running)"},
+		{"invalid files, nothing ran", ConditionInput{Record: &reconcile.ProjectRecord{Name: "p", LastError: "x"}, Daemon: &ProjectState{LoadError: "f.yaml:1:1: bad"}}, Stalled, "InvalidFiles", "nothing runs"},
+		{"apply failed", ConditionInput{Record: &reconcile.ProjectRecord{Name: "p", Digest: "sha256:a", LastError: "start web: boom"}}, Degraded, "ApplyFailed", "boom"},
+		{"crashloop", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{running("web"), crash}}, Degraded, "ReplicasNotRunning", "db-1 crashloop"},
+		{"died unseen", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{dead}}, Degraded, "ReplicasNotRunning", "db-1 dead"},
+		{"files changed", ConditionInput{Record: applied, Current: "sha256:b", Daemon: managed, DaemonRunning: true}, Progressing, "FilesChanged", ""},
+		{"files changed, daemon stopped", ConditionInput{Record: applied, Current: "sha256:b", Daemon: managed}, Progressing, "DaemonStopped", ""},
+		{"first apply", ConditionInput{Daemon: managed, DaemonRunning: true}, Progressing, "FirstApply", ""},
+		{"first apply writing records", ConditionInput{Record: &reconcile.ProjectRecord{Name: "p"}, Daemon: managed, DaemonRunning: true}, Progressing, "FirstApply", ""},
+	}
+	for _, tc := range tests {
+		cond, why, msg := Condition(tc.in)
+		if cond != tc.cond || why != tc.why || !strings.Contains(msg, tc.msgContain) {
+			t.Errorf("%s: got %s/%s %q, want %s/%s containing %q", tc.name, cond, why, msg, tc.cond, tc.why, tc.msgContain)
+		}
+	}
+}
