@@ -27,7 +27,7 @@ func TestScanFindsProjectDirectories(t *testing.T) {
 	writeFile(t, filepath.Join(tree, "team/c/nucleus.yaml"), svc)
 	writeFile(t, filepath.Join(tree, "a/sub/nucleus.yaml"), svc)       // inside a project: content, not a project
 	writeFile(t, filepath.Join(tree, ".git/x/nucleus.yaml"), svc)      // hidden
-	writeFile(t, filepath.Join(tree, "o/nucleus.override.yaml"), svc) // an override alone is no project
+	writeFile(t, filepath.Join(tree, "o/nucleus.override.yaml"), svc)  // an override alone is no project
 	writeFile(t, filepath.Join(tree, "d1/d2/d3/d4/nucleus.yaml"), svc) // deeper than MaxDepth
 	writeFile(t, filepath.Join(tree, "nucleus.yaml"), svc)             // the tree itself is not a project
 	got, err := Scan(tree)
