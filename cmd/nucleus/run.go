@@ -199,9 +199,15 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}
 	ctx := context.Background()
 	// Signals that arrive before the workload runs are held, then forwarded.
+	// Installing the handlers starts a thread (~1 ms), so it overlaps with
+	// Create; it is complete before the workload starts.
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-	defer signal.Stop(sigs)
+	sigReady := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+		close(sigReady)
+	}()
+	defer func() { <-sigReady; signal.Stop(sigs) }()
 	sb, err := runtime.Create(ctx, cfg)
 	if err != nil {
 		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
@@ -212,6 +218,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 			defer func() { _ = term.Restore(stdinFD, st) }()
 		}
 	}
+	<-sigReady
 	if err := sb.Start(); err != nil {
 		_ = sb.Remove(ctx)
 		// Like a shell: 127 when the command does not exist, 126 otherwise.
