@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,6 +93,18 @@ func waitPidfd(pid int, start uint64) error {
 		if err == unix.EINTR {
 			continue
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		break
 	}
+	// It has exited, but its parent (the host's init or a subreaper, once
+	// the original caller died) still has to reap it; give it a moment so
+	// that "stopped" means no process entry is left either.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if st, err := procStartTime(pid); err != nil || st != start {
+			break
+		}
+	}
+	return nil
 }
