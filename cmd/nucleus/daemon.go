@@ -11,10 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"nucleus/network"
 	"nucleus/reconcile"
 	"nucleus/reconcile/daemon"
-	"nucleus/reconcile/host"
 )
 
 func init() { subcommands = append(subcommands, newDaemonCmd) }
@@ -24,7 +22,6 @@ func newDaemonCmd() *cobra.Command {
 		watch    string
 		rescan   time.Duration
 		debounce time.Duration
-		parallel int
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon --watch DIR",
@@ -41,22 +38,9 @@ func newDaemonCmd() *cobra.Command {
 			if fi, err := os.Stat(watch); err != nil || !fi.IsDir() {
 				return &exitError{code: 2, err: fmt.Errorf("daemon: --watch %s: not a directory", watch)}
 			}
-			root := stateRoot()
-			mgr, err := network.NewManager(root)
-			if err != nil {
-				return err
-			}
-			defer mgr.Close()
 			d, err := daemon.New(daemon.Options{
-				Dir: watch, Root: root, Rescan: rescan,
+				Dir: watch, Root: stateRoot(), Rescan: rescan,
 				Watch: reconcile.WatchOptions{Quiet: debounce},
-				NewSupervisor: func(project string) *reconcile.Supervisor {
-					return &reconcile.Supervisor{
-						Project: project, Store: reconcile.NewStore(root),
-						Runtime: host.Runtime{Root: root}, Networks: host.Networks{M: mgr}, Health: host.Health{},
-						Parallel: parallel, Backoff: reconcile.DefaultBackoff(), DependencyTimeout: 5 * time.Minute,
-					}
-				},
 			})
 			if err != nil {
 				return err
@@ -79,6 +63,5 @@ func newDaemonCmd() *cobra.Command {
 	f.StringVar(&watch, "watch", "", "directory tree holding the project directories")
 	f.DurationVar(&rescan, "rescan", time.Minute, "period of a full rescan of the tree (a safety net; changes are watched)")
 	f.DurationVar(&debounce, "debounce", 300*time.Millisecond, "quiet time after a file change before it is applied")
-	f.IntVar(&parallel, "parallel", 8, "independent steps run at once, per project")
 	return cmd
 }

@@ -22,9 +22,10 @@ type Options struct {
 	// Dir is the watched tree.
 	Dir  string
 	Root rootdir.Root
-	// NewSupervisor returns a supervisor for a project, bound to the real
-	// runtime and network (reconcile/host) by the caller.
-	NewSupervisor func(project string) *reconcile.Supervisor
+	// NewRunner starts a project's supervisor (default APIRunner).
+	NewRunner RunnerFactory
+	// Down takes a project down (default: through reconcile/api).
+	Down func(ctx context.Context, root rootdir.Root, project string) error
 	// Watch tunes the debounce of the tree and of every project's files.
 	Watch reconcile.WatchOptions
 	// Rescan is the safety-net period of a full scan (default 1 min); the
@@ -65,8 +66,14 @@ type Daemon struct {
 
 // New checks the options and returns a daemon; Run starts it.
 func New(opts Options) (*Daemon, error) {
-	if opts.Dir == "" || opts.NewSupervisor == nil {
-		return nil, errors.New("daemon: Dir and NewSupervisor are required")
+	if opts.Dir == "" || opts.Root.Run == "" {
+		return nil, errors.New("daemon: Dir and Root are required")
+	}
+	if opts.NewRunner == nil {
+		opts.NewRunner = APIRunner
+	}
+	if opts.Down == nil {
+		opts.Down = downProject
 	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
@@ -265,19 +272,19 @@ func (d *Daemon) scanOnce(ctx context.Context) ScanResult {
 		dir := desired[name]
 		p := d.projects[name]
 		switch {
-		case p != nil && p.runner != nil && !p.failed() && p.id != dirID(dir):
+		case p == nil:
+			p = &project{name: name, dir: dir}
+			d.projects[name] = p
+		case p.running() && p.id != dirID(dir):
 			slog.Info("project directory replaced; restarting its runner", "project", name, "dir", dir)
 			p.stop()
-		case p != nil && p.runner != nil && !p.failed():
+		case p.running():
 			if reload {
 				p.runner.Reload()
 			}
 			continue
-		case p != nil && p.failed() && p.failedDigest == digestOf(dir) && !reload:
-			continue // same broken content: wait for a change
-		case p == nil:
-			p = &project{name: name, dir: dir}
-			d.projects[name] = p
+		case p.heldDigest != "" && p.heldDigest == digestOf(dir) && !reload:
+			continue // same broken (or taken down) content: wait for a change
 		}
 		d.mu.Lock()
 		ps := d.state.Projects[name]

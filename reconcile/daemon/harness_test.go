@@ -14,8 +14,8 @@ import (
 	"nucleus/internal/testutil"
 	"nucleus/network"
 	"nucleus/reconcile"
+	"nucleus/reconcile/api"
 	"nucleus/reconcile/daemon"
-	"nucleus/reconcile/host"
 	"nucleus/runtime"
 )
 
@@ -50,7 +50,6 @@ type env struct {
 	t      *testing.T
 	root   rootdir.Root
 	tree   string
-	mgr    *network.Manager
 	tag    string // makes project names unique on the host
 	scans  atomic.Int64
 	cancel context.CancelFunc
@@ -61,28 +60,15 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	testutil.RequireRoot(t)
 	e := &env{t: t, root: testutil.TempRoot(t), tree: t.TempDir(), tag: fmt.Sprintf("%d", os.Getpid()%100000)}
-	mgr, err := network.NewManager(e.root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.mgr = mgr
 	t.Cleanup(e.cleanup)
 	return e
-}
-
-func (e *env) supervisor(project string) *reconcile.Supervisor {
-	return &reconcile.Supervisor{
-		Project: project, Store: reconcile.NewStore(e.root), Runtime: host.Runtime{Root: e.root},
-		Networks: host.Networks{M: e.mgr}, Health: host.Health{}, Parallel: 8,
-		Backoff: reconcile.DefaultBackoff(), DependencyTimeout: 30 * time.Second,
-	}
 }
 
 // start runs a daemon over the tree until stop.
 func (e *env) start() {
 	e.t.Helper()
 	d, err := daemon.New(daemon.Options{
-		Dir: e.tree, Root: e.root, NewSupervisor: e.supervisor,
+		Dir: e.tree, Root: e.root,
 		OnScan: func(daemon.ScanResult) { e.scans.Add(1) },
 	})
 	if err != nil {
@@ -116,11 +102,10 @@ func (e *env) cleanup() {
 		if n == "daemon" {
 			continue
 		}
-		if err := e.supervisor(n).Down(ctx); err != nil {
+		if err := api.Down(ctx, e.root, n, api.DownOptions{}); err != nil {
 			e.t.Errorf("down %s: %v", n, err)
 		}
 	}
-	e.mgr.Close()
 	if leaks, err := runtime.LeakCheck(e.root); err != nil || len(leaks) != 0 {
 		e.t.Errorf("runtime leaks: %v %v", leaks, err)
 	}

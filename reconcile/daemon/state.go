@@ -46,8 +46,10 @@ type ProjectState struct {
 	// pass read them (only inside a git work tree).
 	Commits       map[string]string `json:"commits,omitempty"`
 	AttemptCommit string            `json:"attempt_commit,omitempty"`
-	// Active is true while a runner reconciles the project.
-	Active bool `json:"active"`
+	// Active is true while a runner reconciles the project; Note says why
+	// not otherwise (a failed start, taken down by a client).
+	Active bool   `json:"active"`
+	Note   string `json:"note,omitempty"`
 }
 
 func stateDir(root rootdir.Root) string  { return filepath.Join(root.Run, "daemon") }

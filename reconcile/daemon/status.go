@@ -209,6 +209,12 @@ func Condition(in ConditionInput) (cond, reason, msg string) {
 		}
 		return Stalled, "InvalidFiles", in.Daemon.LoadError + " (" + running + ")"
 	}
+	if in.Daemon != nil && in.Daemon.Note != "" {
+		if in.Daemon.Note == ErrTakenDown.Error() {
+			return Stalled, "TakenDown", in.Daemon.Note
+		}
+		return Degraded, "SupervisorNotRunning", in.Daemon.Note
+	}
 	if pr == nil {
 		if in.Daemon != nil && in.DaemonRunning {
 			return Progressing, "FirstApply", "the daemon is bringing the project up"
