@@ -9,8 +9,11 @@ DEB_PKGS  := libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-stati
 
 .PHONY: build test deps check vet fmt-check demo bench clean
 
+# nucleus-init is the small static in-sandbox init; nucleus finds it next to
+# itself (it falls back to re-executing itself, slower and larger).
 build:
 	$(GO) build -o $(BIN) ./cmd/nucleus
+	CGO_ENABLED=0 $(GO) build -o bin/nucleus-init ./cmd/nucleus-init
 
 # deps installs missing Debian packages (as root) and downloads Go modules.
 deps:
