@@ -251,6 +251,11 @@ func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decisio
 		// `up` means running, and the executor removes the stale record first.
 		return decision{action: ActionStart, causes: []string{"sandbox gone (stale record)"}}, true
 	}
+	if r.State == StateStopped {
+		// Stopped by the user (nucleus stop): it stays stopped, whatever the
+		// files say, until nucleus start; it then starts with the new files.
+		return decision{}, false
+	}
 	if r.Hash != hash {
 		causes, live := changeCauses(r.Applied, s)
 		if live && r.State.Alive() {

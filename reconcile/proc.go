@@ -34,12 +34,28 @@ func ProcStartTime(pid int) (uint64, error) {
 }
 
 // ProcAlive reports whether pid is still the process that started at start.
+// A zombie is not alive: it has exited, and its parent may never reap it
+// (a sandbox init orphaned by a killed supervisor belongs to PID 1 then).
 func ProcAlive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
 	got, err := ProcStartTime(pid)
-	return err == nil && got == start
+	return err == nil && got == start && !procZombie(pid)
+}
+
+// procZombie reports whether pid has exited but not been reaped (state Z
+// or X, field 3 of /proc/PID/stat).
+func procZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] == 'Z' || b[i+2] == 'X'
 }
 
 // BootID identifies the current boot; records from another boot are stale

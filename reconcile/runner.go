@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,7 +32,12 @@ type Runner struct {
 	ready   chan struct{} // closed once Run has started its loop (or failed)
 	mu      sync.Mutex
 	last    *spec.Project // last configuration that loaded
+	lastRes PassResult
 	watcher *Watcher
+	// selection limits the project to some services (nil: all of them).
+	selection []string
+	// op serialises passes with the commands of Do (start, stop, restart).
+	op sync.Mutex
 }
 
 // PassResult is the outcome of one pass.
@@ -61,12 +67,14 @@ type ApplyRecord struct {
 func (r *Runner) Run(ctx context.Context) error {
 	sv := r.Supervisor
 	r.init()
-	p, err := r.Load()
+	p, err := r.load()
 	if err != nil {
 		close(r.ready)
 		return err
 	}
+	r.mu.Lock()
 	r.last = p
+	r.mu.Unlock()
 	if err := sv.Adopt(ctx); err != nil {
 		slog.Warn("adopt sandboxes", "project", sv.Project, "err", err)
 	}
@@ -121,8 +129,82 @@ func (r *Runner) Sync(ctx context.Context) error {
 	return r.loop.MarkAndWait(ctx)
 }
 
+// load reads the files and applies the service selection.
+func (r *Runner) load() (*spec.Project, error) {
+	p, err := r.Load()
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	sel := r.selection
+	r.mu.Unlock()
+	return SelectServices(p, sel)
+}
+
+// Select limits the project to services and their dependencies; called
+// again it widens the selection (`up a` then `up b` runs a and b). No
+// services selects the whole project. The next pass applies it.
+func (r *Runner) Select(services []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(services) == 0 {
+		r.selection = nil
+		return
+	}
+	if r.selection == nil && r.last != nil {
+		return // the whole project is selected already
+	}
+	for _, s := range services {
+		if !slices.Contains(r.selection, s) {
+			r.selection = append(r.selection, s)
+		}
+	}
+}
+
+// Desired is the last configuration that loaded (nil before Run).
+func (r *Runner) Desired() *spec.Project {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// Apply asks for a pass and returns the outcome of one that started after
+// the call (a CLI's `up` to a running supervisor).
+func (r *Runner) Apply(ctx context.Context) (PassResult, error) {
+	if err := r.Sync(ctx); err != nil {
+		return PassResult{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastRes, nil
+}
+
+// Do runs f between passes (never during one) with the last good
+// configuration, then asks for a pass: start, stop and restart commands.
+func (r *Runner) Do(ctx context.Context, f func(ctx context.Context, desired *spec.Project) error) error {
+	r.init()
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r.op.Lock()
+	desired := r.Desired()
+	var err error
+	if desired == nil {
+		err = fmt.Errorf("%s has no configuration loaded", r)
+	} else {
+		err = f(ctx, desired)
+	}
+	r.op.Unlock()
+	r.loop.Mark()
+	return err
+}
+
 // pass is one reconcile pass.
 func (r *Runner) pass(ctx context.Context) {
+	r.op.Lock()
+	defer r.op.Unlock()
 	start := time.Now()
 	sv := r.Supervisor
 	r.mu.Lock()
@@ -134,7 +216,7 @@ func (r *Runner) pass(ctx context.Context) {
 	set, _ := WatchSet(last.Dir, last.WatchFiles)
 	res := PassResult{Digest: ContentDigest(set)}
 	desired := last
-	p, err := r.Load()
+	p, err := r.load()
 	if err != nil {
 		res.LoadErr = err
 		slog.Error("project files do not load; the last good configuration keeps running", "project", sv.Project, "err", err)
@@ -160,6 +242,9 @@ func (r *Runner) pass(ctx context.Context) {
 	if err := r.record(desired, res); err != nil {
 		slog.Warn("record project state", "project", sv.Project, "err", err)
 	}
+	r.mu.Lock()
+	r.lastRes = res
+	r.mu.Unlock()
 	if r.OnPass != nil {
 		r.OnPass(res)
 	}

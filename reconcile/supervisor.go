@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"nucleus/spec"
@@ -38,6 +39,14 @@ type Supervisor struct {
 	OnChange func()
 	// Now is the clock (tests inject one).
 	Now func() time.Time
+	// StopTimeout, when not nil, replaces every service's stop_grace_period
+	// (`nucleus down --timeout`).
+	StopTimeout *time.Duration
+	// OnStep is told when a step starts (err nil, done false) and when it
+	// has finished: progress for the foreground `nucleus up`.
+	OnStep func(st Step, done bool, err error)
+
+	hurry atomic.Bool // Hurry was called: stops no longer wait for grace
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every replica state change
@@ -265,7 +274,10 @@ func (sv *Supervisor) Apply(ctx context.Context, desired *spec.Project, steps []
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := sv.step(ctx, desired, st); err != nil {
+				sv.stepEvent(st, false, nil)
+				err := sv.step(ctx, desired, st)
+				sv.stepEvent(st, true, err)
+				if err != nil {
 					fail(st, err)
 				}
 			}()

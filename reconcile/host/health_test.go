@@ -90,7 +90,12 @@ func TestHealthChecksRunInTheSandboxNetns(t *testing.T) {
 		c.Close()
 		t.Error("the sandbox's port answers on the host's loopback: the check did not run in the sandbox")
 	}
-	if err := check(spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "true"}}); err == nil {
-		t.Error("exec check without Exec support must fail, not pass")
+	// Exec checks run inside the sandbox through the runtime's Exec.
+	if err := check(spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "/bin/busybox", "true"}}); err != nil {
+		t.Errorf("exec check of true: %v", err)
 	}
+	if err := check(spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD-SHELL", "exit 3"}}); err == nil || !strings.Contains(err.Error(), "code 3") {
+		t.Errorf("exec check exiting 3 = %v, want an error naming code 3", err)
+	}
+
 }

@@ -1,0 +1,35 @@
+package host
+
+import (
+	"encoding/json"
+
+	"nucleus/internal/rootdir"
+	"nucleus/reconcile"
+	"nucleus/runtime"
+	"nucleus/runtime/cgroups"
+)
+
+// Inspector adds what the runtime knows to `nucleus ps` rows: usage from
+// the cgroup of a running replica, its Landlock ABI and seccomp mode.
+func Inspector(root rootdir.Root) reconcile.Inspector {
+	return func(rec *reconcile.SandboxRecord, st *reconcile.ReplicaStatus) {
+		var rr runtime.Record
+		if len(rec.Runtime) == 0 || json.Unmarshal(rec.Runtime, &rr) != nil {
+			return
+		}
+		st.LandlockABI, st.Seccomp = rr.LandlockABI, rr.Seccomp
+		if !st.State.Alive() {
+			return
+		}
+		cg, err := cgroups.Load(root, rr.ID)
+		if err != nil {
+			return
+		}
+		s, err := cg.Stats()
+		if err != nil {
+			return
+		}
+		st.Usage = &reconcile.Usage{CPUSeconds: float64(s.CPUUsec) / 1e6, MemoryBytes: s.MemoryBytes,
+			MemoryLimit: s.MemoryLimit, Pids: s.Pids}
+	}
+}

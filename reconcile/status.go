@@ -1,0 +1,130 @@
+package reconcile
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"nucleus/spec"
+)
+
+// ReplicaStatus is one row of `nucleus ps`: what the state record says about
+// a replica, checked against the process table, plus what the runtime can
+// tell about it (usage from its cgroup, confinement).
+type ReplicaStatus struct {
+	Service string   `json:"service"`
+	Replica int      `json:"replica"`
+	Name    string   `json:"name"` // "web-1"
+	State   RunState `json:"state"`
+	Pid     int      `json:"pid"` // host PID of the sandbox init; 0 when not running
+	// Health is healthy, unhealthy or starting for a service with a health
+	// check, "" without one.
+	Health   string   `json:"health"`
+	Restarts int      `json:"restarts"`
+	ExitCode *int     `json:"exit_code"` // nil while it has not exited
+	IP       string   `json:"ip"`
+	Ports    []string `json:"ports"`
+	// Hash is the configuration the replica runs; DesiredHash what the files
+	// say now ("" when they do not load); UpToDate compares the two.
+	Hash        string    `json:"hash"`
+	DesiredHash string    `json:"desired_hash,omitempty"`
+	UpToDate    bool      `json:"up_to_date"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	UptimeSec   float64   `json:"uptime_seconds,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	Usage       *Usage    `json:"usage,omitempty"`
+	LandlockABI int       `json:"landlock_abi"`
+	Seccomp     string    `json:"seccomp,omitempty"`
+}
+
+// Usage is what the cgroup says a running replica uses.
+type Usage struct {
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	MemoryBytes uint64  `json:"memory_bytes"`
+	MemoryLimit uint64  `json:"memory_limit,omitempty"`
+	Pids        uint64  `json:"pids"`
+}
+
+// Inspector fills in what only the runtime knows about a running replica
+// (reconcile/host implements it over the runtime package).
+type Inspector func(rec *SandboxRecord, st *ReplicaStatus)
+
+// Status lists the project's replicas from the state records, sorted by
+// service and replica. Records whose sandbox died unseen show as dead.
+// desired (may be nil) is what the files say now, for the hash column;
+// inspect (may be nil) adds usage and confinement.
+func (s *Store) Status(project string, desired *spec.Project, inspect Inspector, now time.Time) ([]ReplicaStatus, error) {
+	recs, err := s.LoadSandboxes(project)
+	if err != nil {
+		return nil, err
+	}
+	boot := BootID()
+	out := make([]ReplicaStatus, 0, len(recs))
+	for _, r := range recs {
+		st := ReplicaStatus{
+			Service: r.Service, Replica: r.Replica, Name: ReplicaName(r.Service, r.Replica),
+			State: r.State, Restarts: r.Restart.Total, Hash: r.Hash, NextAttempt: r.Restart.NextAttempt,
+		}
+		alive := r.BootID == boot && ProcAlive(r.InitPID, r.InitStart)
+		if r.State.Alive() && !alive {
+			st.State = StateDead
+		}
+		if st.State.Alive() {
+			st.Pid = r.InitPID
+			st.StartedAt = r.StartedAt
+			if !r.StartedAt.IsZero() {
+				st.UptimeSec = now.Sub(r.StartedAt).Round(time.Second).Seconds()
+			}
+		} else if r.State != StateStopped && !r.ExitedAt.IsZero() {
+			code := r.ExitCode
+			st.ExitCode = &code
+		}
+		if r.Applied != nil {
+			if r.Applied.Healthcheck != nil {
+				switch st.State {
+				case StateHealthy, StateUnhealthy:
+					st.Health = string(st.State)
+				case StateStarting, StateRunning:
+					st.Health = "starting"
+				}
+			}
+			for _, p := range r.Applied.Ports {
+				st.Ports = append(st.Ports, FormatPort(p))
+			}
+		}
+		if len(r.Attachments) > 0 {
+			st.IP = r.Attachments[0].IP
+		}
+		if desired != nil {
+			if ds := desired.Services[r.Service]; ds != nil {
+				st.DesiredHash = serviceHash(ds)
+				st.UpToDate = st.DesiredHash == r.Hash
+			}
+		}
+		if inspect != nil {
+			inspect(r, &st)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// FormatPort is the compose short form of a published port:
+// "127.0.0.1:8080->80/tcp".
+func FormatPort(p spec.Port) string {
+	rng := func(a, b int) string {
+		if b > a {
+			return strconv.Itoa(a) + "-" + strconv.Itoa(b)
+		}
+		return strconv.Itoa(a)
+	}
+	proto := p.Protocol
+	if proto == "" {
+		proto = "tcp"
+	}
+	target := rng(p.Target, p.TargetEnd) + "/" + proto
+	if p.Published == 0 {
+		return target
+	}
+	return fmt.Sprintf("%s:%s->%s", p.HostIP, rng(p.Published, p.PublishedEnd), target)
+}

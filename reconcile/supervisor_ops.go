@@ -1,0 +1,160 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"nucleus/spec"
+)
+
+// Killer is implemented by sandboxes that can kill their workload at once
+// (Hurry: a second Ctrl-C).
+type Killer interface {
+	Kill() error
+}
+
+func (sv *Supervisor) stepEvent(st Step, done bool, err error) {
+	if sv.OnStep != nil {
+		sv.OnStep(st, done, err)
+	}
+}
+
+// grace is how long a stop waits for the workload before killing it.
+func (sv *Supervisor) grace(s *spec.Service) time.Duration {
+	if sv.hurry.Load() {
+		return 0
+	}
+	if sv.StopTimeout != nil {
+		return *sv.StopTimeout
+	}
+	return s.StopGracePeriod.D()
+}
+
+// Hurry makes every stop from now on kill at once, and kills the
+// workloads of the stops in progress (the second Ctrl-C).
+func (sv *Supervisor) Hurry() {
+	sv.hurry.Store(true)
+	sv.mu.Lock()
+	sv.init()
+	var kill []Killer
+	for _, r := range sv.replicas {
+		if k, ok := r.sb.(Killer); ok && r.stopping {
+			kill = append(kill, k)
+		}
+	}
+	sv.mu.Unlock()
+	for _, k := range kill {
+		logStepError("kill workload", k.Kill())
+	}
+}
+
+// StopServices stops every replica of the services the way `nucleus stop`
+// does: the sandbox is stopped and removed, and a record in state stopped
+// remains, which the restart policies respect (no pass starts it again)
+// until StartServices.
+func (sv *Supervisor) StopServices(ctx context.Context, services []string) error {
+	var errs []error
+	for _, name := range services {
+		recs, err := sv.serviceRecords(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(recs) == 0 {
+			errs = append(errs, fmt.Errorf("stop %s: no replica of it is recorded", name))
+			continue
+		}
+		for _, old := range recs {
+			if old.State == StateStopped {
+				continue
+			}
+			if err := sv.stopReplica(ctx, name, old.Replica); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			rec := &SandboxRecord{
+				Project: sv.Project, Service: name, Replica: old.Replica, ID: old.ID,
+				Hash: old.Hash, Applied: old.Applied, State: StateStopped, ManualStop: true,
+				Restart: old.Restart, ExitedAt: sv.now(), StartedAt: old.StartedAt, Runtime: old.Runtime,
+			}
+			errs = append(errs, sv.Store.SaveSandbox(rec))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (sv *Supervisor) serviceRecords(service string) ([]*SandboxRecord, error) {
+	recs, err := sv.Store.LoadSandboxes(sv.Project)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(recs, func(r *SandboxRecord) bool { return r.Service != service }), nil
+}
+
+// StartServices starts the replicas of the services (and of the services
+// they depend on) that do not run, in dependency order; a manual stop ends.
+func (sv *Supervisor) StartServices(ctx context.Context, desired *spec.Project, services []string) error {
+	sel, err := SelectServices(desired, services)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, level := range Levels(sel) {
+		for _, name := range level {
+			for n := 1; n <= max(sel.Services[name].Replicas, 1); n++ {
+				if sv.live(name, n) != nil {
+					continue
+				}
+				if err := sv.startReplica(ctx, desired, name, n, false); err != nil {
+					errs = append(errs, fmt.Errorf("start %s: %w", ReplicaName(name, n), err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RestartServices stops and starts every replica of the services with the
+// current configuration (dependencies are not touched).
+func (sv *Supervisor) RestartServices(ctx context.Context, desired *spec.Project, services []string) error {
+	var errs []error
+	for _, name := range services {
+		s := desired.Services[name]
+		if s == nil {
+			errs = append(errs, fmt.Errorf("restart %s: not a service of project %s", name, sv.Project))
+			continue
+		}
+		for n := 1; n <= max(s.Replicas, 1); n++ {
+			if err := sv.stopReplica(ctx, name, n); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if err := sv.startReplica(ctx, desired, name, n, false); err != nil {
+				errs = append(errs, fmt.Errorf("restart %s: %w", ReplicaName(name, n), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// StartStopped starts the replicas of desired's services that the user
+// stopped (`nucleus up` brings stopped services back, like compose).
+func (sv *Supervisor) StartStopped(ctx context.Context, desired *spec.Project) error {
+	recs, err := sv.Store.LoadSandboxes(sv.Project)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, r := range recs {
+		if r.State == StateStopped && desired.Services[r.Service] != nil && !slices.Contains(names, r.Service) {
+			names = append(names, r.Service)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return sv.StartServices(ctx, desired, names)
+}
