@@ -1,0 +1,135 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"nucleus/internal/rootdir"
+)
+
+// ErrNoSupervisor means no supervisor runs for the project.
+var ErrNoSupervisor = errors.New("no supervisor is running for the project")
+
+// Client talks to a project's supervisor.
+type Client struct {
+	Project string
+	Pid     int // the supervisor's PID as its lock says
+	hc      *http.Client
+}
+
+// Dial connects to the project's supervisor: ErrNoSupervisor when its lock
+// is free (a socket left by a killed supervisor is removed then). A
+// supervisor that holds the lock but has not opened its socket yet is
+// waited for, up to a few seconds.
+func Dial(root rootdir.Root, project string) (*Client, error) {
+	path := SocketPath(root, project)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pid, running := Running(root, project)
+		if !running {
+			if _, err := os.Stat(path); err == nil {
+				os.Remove(path) // stale: its supervisor is gone
+			}
+			return nil, ErrNoSupervisor
+		}
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close()
+			return &Client{Project: project, Pid: pid, hc: &http.Client{Transport: &http.Transport{
+				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, "unix", path)
+				},
+			}}}, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("supervisor of %s (pid %d) holds its lock but does not answer on %s: %w", project, pid, path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *Client) call(ctx context.Context, method, path string, req, resp any) error {
+	var body bytes.Buffer
+	if req != nil {
+		if err := json.NewEncoder(&body).Encode(req); err != nil {
+			return err
+		}
+	}
+	r, err := http.NewRequestWithContext(ctx, method, "http://supervisor"+path, &body)
+	if err != nil {
+		return err
+	}
+	res, err := c.hc.Do(r)
+	if err != nil {
+		return fmt.Errorf("supervisor of %s: %w", c.Project, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var e errorResponse
+		if err := json.NewDecoder(res.Body).Decode(&e); err != nil || e.Error == "" {
+			return fmt.Errorf("supervisor of %s: %s", c.Project, res.Status)
+		}
+		return errors.New(e.Error)
+	}
+	if resp == nil {
+		return nil
+	}
+	if err := json.NewDecoder(res.Body).Decode(resp); err != nil {
+		return fmt.Errorf("supervisor of %s: decode reply: %w", c.Project, err)
+	}
+	return nil
+}
+
+// Status is `nucleus ps` from the supervisor.
+func (c *Client) Status(ctx context.Context) (*StatusResponse, error) {
+	var st StatusResponse
+	return &st, c.call(ctx, http.MethodGet, "/v1/status", nil, &st)
+}
+
+// Apply asks for a pass (with the services added to the selection) and
+// returns its outcome.
+func (c *Client) Apply(ctx context.Context, services []string) (*ApplyResponse, error) {
+	var res ApplyResponse
+	return &res, c.call(ctx, http.MethodPost, "/v1/apply", ServicesRequest{Services: services}, &res)
+}
+
+// Start starts stopped services (and what they depend on).
+func (c *Client) Start(ctx context.Context, services []string) error {
+	return c.call(ctx, http.MethodPost, "/v1/start", ServicesRequest{Services: services}, nil)
+}
+
+// Stop stops services; they stay stopped until Start.
+func (c *Client) Stop(ctx context.Context, services []string) error {
+	return c.call(ctx, http.MethodPost, "/v1/stop", ServicesRequest{Services: services}, nil)
+}
+
+// Restart stops and starts services.
+func (c *Client) Restart(ctx context.Context, services []string) error {
+	return c.call(ctx, http.MethodPost, "/v1/restart", ServicesRequest{Services: services}, nil)
+}
+
+// Down asks the supervisor to take the project down and exit; it returns
+// once the supervisor has released its lock.
+func (c *Client) Down(ctx context.Context, root rootdir.Root, o DownOptions) error {
+	if err := c.call(ctx, http.MethodPost, "/v1/down", o, nil); err != nil {
+		return err
+	}
+	for {
+		if _, running := Running(root, c.Project); !running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("supervisor of %s took the project down but did not exit: %w", c.Project, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	"nucleus/internal/rootdir"
+	"nucleus/reconcile/host"
+	"nucleus/spec"
+)
+
+// Down takes a project down: through its supervisor when one runs (which
+// then exits), else directly from the state records (adopt what still runs,
+// then stop and remove it). It is idempotent.
+func Down(ctx context.Context, root rootdir.Root, project string, o DownOptions) error {
+	for {
+		c, err := Dial(root, project)
+		if err == nil {
+			return c.Down(ctx, root, o)
+		}
+		if !errors.Is(err, ErrNoSupervisor) {
+			return err
+		}
+		lock, err := TryLock(root, project)
+		var running *ErrRunning
+		if errors.As(err, &running) {
+			continue // a supervisor just started: ask it
+		}
+		if err != nil {
+			return err
+		}
+		sv, err := host.NewSupervisor(root, project)
+		if err != nil {
+			lock.Release(false)
+			return err
+		}
+		err = downLocked(ctx, root, project, sv, o, true)
+		lock.Release(err == nil)
+		if err == nil {
+			os.Remove(LogPath(root, project))
+			removeEmptyDir(Dir(root))
+		}
+		return err
+	}
+}
+
+// Status is `nucleus ps`: from the supervisor when one runs, else from the
+// state records (so it works after the supervisor was killed). desired is
+// what the files say now (nil when they do not load), for the hash column.
+func Status(ctx context.Context, root rootdir.Root, project string, desired *spec.Project) (*StatusResponse, error) {
+	c, err := Dial(root, project)
+	if err == nil {
+		st, err := c.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if desired != nil {
+			// Compare with the files as this command reads them (the
+			// supervisor may not have loaded the latest save yet).
+			for i := range st.Replicas {
+				r := &st.Replicas[i]
+				if s := desired.Services[r.Service]; s != nil {
+					r.DesiredHash = spec.ServiceHash(s)
+					r.UpToDate = r.DesiredHash == r.Hash
+				}
+			}
+		}
+		return st, nil
+	}
+	if !errors.Is(err, ErrNoSupervisor) {
+		return nil, err
+	}
+	return status(root, project, desired, 0)
+}

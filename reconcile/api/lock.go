@@ -1,0 +1,95 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"nucleus/internal/rootdir"
+)
+
+// ErrRunning is returned by Lock when another supervisor holds the lock.
+type ErrRunning struct {
+	Project string
+	Pid     int
+}
+
+func (e *ErrRunning) Error() string {
+	return fmt.Sprintf("a supervisor for project %s is already running (pid %d)", e.Project, e.Pid)
+}
+
+// Lock is the held supervisor lock of a project.
+type Lock struct {
+	f    *os.File
+	path string
+}
+
+// TryLock takes the project's supervisor lock without waiting and writes
+// this process's PID into it. *ErrRunning when a supervisor holds it.
+func TryLock(root rootdir.Root, project string) (*Lock, error) {
+	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", Dir(root), err)
+	}
+	path := LockPath(root, project)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open supervisor lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			pid, _ := Running(root, project)
+			return nil, &ErrRunning{Project: project, Pid: pid}
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	// The lock file may have been removed by a `down` between open and
+	// flock: then this lock guards nothing; try again on the new file.
+	if st, err := os.Stat(path); err != nil || !sameFile(f, st) {
+		f.Close()
+		return TryLock(root, project)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return &Lock{f: f, path: path}, nil
+}
+
+func sameFile(f *os.File, st os.FileInfo) bool {
+	fi, err := f.Stat()
+	return err == nil && os.SameFile(fi, st)
+}
+
+// Release drops the lock; remove also deletes the lock file (down).
+func (l *Lock) Release(remove bool) {
+	if l == nil || l.f == nil {
+		return
+	}
+	if remove {
+		os.Remove(l.path)
+	}
+	l.f.Close()
+	l.f = nil
+}
+
+// Running reports whether a supervisor holds the project's lock, and its
+// PID as it wrote it.
+func Running(root rootdir.Root, project string) (int, bool) {
+	path := LockPath(root, project)
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		return 0, false
+	}
+	b, _ := os.ReadFile(path)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid, true
+}
