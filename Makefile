@@ -34,9 +34,19 @@ vet:
 test: deps fmt-check vet build
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
+# demo brings examples/hello up with a detached supervisor, shows it, fetches
+# the page it serves on 127.0.0.1:8080 and takes it down again (also when a
+# step fails), leaving nothing behind.
+DEMO := ./$(BIN) --file examples/hello/nucleus.yaml
 demo: deps build
-	./$(BIN) validate --project-directory examples/hello
-	./$(BIN) config --project-directory examples/hello
+	@set -e; \
+	trap '$(DEMO) down >/dev/null 2>&1 || true' EXIT; \
+	echo '$$ nucleus up -d --wait'; $(DEMO) up -d --wait --wait-timeout 60s; \
+	echo '$$ nucleus ps'; $(DEMO) ps; \
+	echo '$$ fetch http://127.0.0.1:8080/'; \
+	if command -v curl >/dev/null; then curl -fsS http://127.0.0.1:8080/; else busybox wget -qO- http://127.0.0.1:8080/; fi; \
+	echo '$$ nucleus logs'; $(DEMO) logs --tail 5; \
+	echo '$$ nucleus down'; $(DEMO) down
 
 bench: deps build
 	./bench/run.sh

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"nucleus/reconcile/api"
+)
+
+func init() { subcommands = append(subcommands, newDownCmd) }
+
+func newDownCmd() *cobra.Command {
+	var (
+		timeout time.Duration
+		volumes bool
+	)
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop and remove the project's sandboxes, networks and state (-v: named volumes too)",
+		Long: "Stop the services in reverse dependency order and remove their sandboxes, networks\n" +
+			"(with NAT state and DNS records) and state records. When a supervisor runs it does\n" +
+			"this and exits; without one, down works from the state records. Idempotent.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, name, loadErr := projectForState()
+			if name == "" {
+				return &exitError{code: 2, err: fmt.Errorf("cannot tell which project to take down (give -p NAME): %w", loadErr)}
+			}
+			o := api.DownOptions{Volumes: volumes}
+			if cmd.Flags().Changed("timeout") {
+				o.Timeout = &timeout
+			}
+			if err := api.Down(context.Background(), stateRoot(), name, o); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "project %s is down\n", name)
+			return nil
+		},
+	}
+	cmd.Flags().DurationVarP(&timeout, "timeout", "t", 0, "grace period before killing, instead of each service's stop_grace_period")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "also remove the project's named volumes")
+	return cmd
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/creack/pty"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"nucleus/reconcile/host"
+	"nucleus/runtime"
+)
+
+func init() { subcommands = append(subcommands, newExecCmd) }
+
+func newExecCmd() *cobra.Command {
+	var (
+		noTTY   bool
+		index   int
+		env     []string
+		workdir string
+	)
+	cmd := &cobra.Command{
+		Use:   "exec [flags] SERVICE -- CMD [ARG...]",
+		Short: "Run a command inside a running service's sandbox",
+		Long: "Run CMD inside the running sandbox of SERVICE with the workload's confinement\n" +
+			"(namespaces, cgroup, user, capabilities, Landlock, seccomp), with a terminal when\n" +
+			"stdin is one (unless -T), and exit with its exit code. Needs no supervisor.",
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := loadProject()
+			if err != nil {
+				return err
+			}
+			service, argv := args[0], args[1:]
+			if len(argv) > 0 && argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return &exitError{code: 2, err: errors.New("exec: no command given after SERVICE")}
+			}
+			if p.Services[service] == nil {
+				return &exitError{code: 2, err: fmt.Errorf("no service %q in project %s", service, p.Name)}
+			}
+			ec := runtime.ExecConfig{Args: argv, Env: env, Dir: workdir, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+			defer stop()
+			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+			var st runtime.ExitStatus
+			if tty {
+				st, err = execTTY(ctx, p.Name, service, index, ec)
+			} else {
+				st, err = host.Exec(ctx, stateRoot(), p.Name, service, index, ec)
+			}
+			if err != nil {
+				return err
+			}
+			if st.Code != 0 {
+				return &exitError{code: st.Code, err: errors.New("")}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&noTTY, "no-tty", "T", false, "do not allocate a terminal")
+	f.IntVar(&index, "index", 1, "replica number")
+	f.StringArrayVarP(&env, "env", "e", nil, "extra environment variable K=V (repeatable)")
+	f.StringVarP(&workdir, "workdir", "w", "", "working directory inside the sandbox")
+	return cmd
+}
+
+// execTTY runs the command on a new pseudo-terminal whose master side is
+// copied to and from this terminal (put in raw mode meanwhile).
+func execTTY(ctx context.Context, project, service string, index int, ec runtime.ExecConfig) (runtime.ExitStatus, error) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		return runtime.ExitStatus{}, fmt.Errorf("allocate a terminal: %w", err)
+	}
+	defer master.Close()
+	_ = pty.InheritSize(os.Stdin, master)
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	defer signal.Stop(winch)
+	go func() {
+		for range winch {
+			_ = pty.InheritSize(os.Stdin, master)
+		}
+	}()
+	if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+		defer term.Restore(int(os.Stdin.Fd()), old)
+	}
+	go func() { _, _ = io.Copy(master, os.Stdin) }()
+	outDone := make(chan struct{})
+	go func() { _, _ = io.Copy(os.Stdout, master); close(outDone) }()
+	ec.Stdin, ec.Stdout, ec.Stderr = slave, slave, slave
+	st, err := host.Exec(ctx, stateRoot(), project, service, index, ec)
+	slave.Close() // the master then reads EOF once the output is drained
+	<-outDone
+	return st, err
+}

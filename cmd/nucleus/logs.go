@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"nucleus/reconcile/host"
+)
+
+func init() { subcommands = append(subcommands, newLogsCmd) }
+
+func newLogsCmd() *cobra.Command {
+	var (
+		follow     bool
+		tailN      int
+		since      time.Duration
+		timestamps bool
+	)
+	cmd := &cobra.Command{
+		Use:   "logs [flags] [SERVICE...]",
+		Short: "Print the output of the project's services (from the log files; no supervisor needed)",
+		Long: "Print what the services wrote, merged in time order with a `service |` prefix.\n" +
+			"The log files are written by each sandbox's init, so this works while no supervisor\n" +
+			"runs; -f follows them across rotation and restarts until Ctrl-C.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, name, loadErr := projectForState()
+			if name == "" {
+				return &exitError{code: 2, err: loadErr}
+			}
+			root := stateRoot()
+			pr := newLogPrinter(os.Stdout, timestamps)
+			lines, err := host.Logs(root, name, host.LogOptions{Services: args, Tail: tailN, Since: since}, time.Now())
+			if err != nil {
+				return fmt.Errorf("read logs of %s: %w", name, err)
+			}
+			for _, l := range lines {
+				pr.print(l)
+			}
+			if !follow {
+				return nil
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return host.Follow(ctx, root, name, host.FollowOptions{Services: args, FromEnd: true}, pr.print)
+		},
+	}
+	f := cmd.Flags()
+	// -f is --follow here, as in docker compose logs -f; a local --file (no
+	// shorthand) takes the global flag's place so the shorthands do not clash.
+	f.StringArrayVar(&globals.files, "file", nil, "project file (repeatable)")
+	f.BoolVarP(&follow, "follow", "f", false, "keep printing new output")
+	f.IntVarP(&tailN, "tail", "n", -1, "only the last N lines of each replica (-1: all)")
+	f.DurationVar(&since, "since", 0, "only lines newer than this, like 10m")
+	f.BoolVarP(&timestamps, "timestamps", "t", false, "show the time of each line")
+	return cmd
+}

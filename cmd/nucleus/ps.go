@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"nucleus/reconcile"
+	"nucleus/reconcile/api"
+)
+
+func init() { subcommands = append(subcommands, newPsCmd) }
+
+func newPsCmd() *cobra.Command {
+	var asJSON, all bool
+	cmd := &cobra.Command{
+		Use:   "ps",
+		Short: "List the project's service replicas with state, health, usage and confinement",
+		Long: "One row per replica, from the supervisor when one runs, else from the state records.\n" +
+			"Stopped and exited replicas are shown with -a. HASH says whether the replica runs what\n" +
+			"the files say now (ok) or an older configuration (changed).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, name, loadErr := projectForState()
+			if name == "" {
+				return &exitError{code: 2, err: loadErr}
+			}
+			st, err := api.Status(context.Background(), stateRoot(), name, p)
+			if err != nil {
+				return err
+			}
+			rows := st.Replicas
+			if !all {
+				rows = nil
+				for _, r := range st.Replicas {
+					if r.State != reconcile.StateStopped && r.State != reconcile.StateExited {
+						rows = append(rows, r)
+					}
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if rows == nil {
+					rows = []reconcile.ReplicaStatus{}
+				}
+				enc := json.NewEncoder(out)
+				enc.SetEscapeHTML(false)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rows); err != nil {
+					return err
+				}
+			} else {
+				printPs(cmd, rows)
+			}
+			if loadErr != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "the files do not load (the last good configuration keeps running):\n%v\n", loadErr)
+			} else if st.Record != nil && st.Record.LastError != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "last apply failed at %s:\n%s\n", st.Record.LastErrorAt.Format(time.RFC3339), st.Record.LastError)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "also show stopped and exited replicas")
+	return cmd
+}
+
+func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tADDRESS\tPORTS\tRESTARTS\tEXIT\tUPTIME\tHEALTH\tCPU\tMEM\tPIDS\tLANDLOCK\tSECCOMP\tHASH")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, r := range rows {
+		pid, exit, uptime := "-", "-", "-"
+		if r.Pid > 0 {
+			pid = strconv.Itoa(r.Pid)
+		}
+		if r.ExitCode != nil {
+			exit = strconv.Itoa(*r.ExitCode)
+		}
+		if r.UptimeSec > 0 {
+			uptime = (time.Duration(r.UptimeSec) * time.Second).String()
+		}
+		state := string(r.State)
+		if !r.NextAttempt.IsZero() && (r.State == reconcile.StateBackoff || r.State == reconcile.StateCrashloop) {
+			state += " (next " + r.NextAttempt.Local().Format("15:04:05") + ")"
+		}
+		cpu, mem, pids := "-", "-", "-"
+		if u := r.Usage; u != nil {
+			cpu = fmt.Sprintf("%.2fs", u.CPUSeconds)
+			mem = humanBytes(u.MemoryBytes)
+			if u.MemoryLimit > 0 && u.MemoryLimit < 1<<60 {
+				mem += "/" + humanBytes(u.MemoryLimit)
+			}
+			pids = strconv.FormatUint(u.Pids, 10)
+		}
+		ll := "off"
+		if r.LandlockABI > 0 {
+			ll = "v" + strconv.Itoa(r.LandlockABI)
+		}
+		hash := "?"
+		if r.DesiredHash != "" {
+			hash = "changed"
+			if r.UpToDate {
+				hash = "ok"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			r.Name, state, pid, dash(r.IP), dash(strings.Join(r.Ports, ",")), r.Restarts, exit, uptime,
+			dash(r.Health), cpu, mem, pids, ll, dash(r.Seccomp), hash)
+	}
+	tw.Flush()
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0fK", float64(n)/(1<<10))
+	}
+	return strconv.FormatUint(n, 10) + "B"
+}

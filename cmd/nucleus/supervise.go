@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"nucleus/reconcile/api"
+	"nucleus/spec"
+)
+
+func init() { subcommands = append(subcommands, newSuperviseCmd) }
+
+// newSuperviseCmd is the detached supervisor `nucleus up -d` starts (in its
+// own session, output to its log file under the state root). SIGHUP
+// reloads; SIGTERM and SIGINT end the supervisor and leave the services
+// running (a later `up` adopts them); `nucleus down` ends it too.
+func newSuperviseCmd() *cobra.Command {
+	var (
+		noWatch  bool
+		services []string
+	)
+	cmd := &cobra.Command{
+		Use:    "supervise",
+		Short:  "Run a project's supervisor in the foreground without output streaming (started by up -d)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := loadProject()
+			if err != nil {
+				return err
+			}
+			in, err := api.Start(api.Options{
+				Root: stateRoot(), Project: p.Name, Services: services, Watch: !noWatch,
+				Load: func() (*spec.Project, error) { return spec.Load(loadOptions()) },
+			})
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			slog.Info("supervisor started", "project", p.Name, "pid", os.Getpid())
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sigs := make(chan os.Signal, 4)
+			signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+			go func() {
+				for s := range sigs {
+					if s == syscall.SIGHUP {
+						slog.Info("SIGHUP: reloading", "project", p.Name)
+						in.Reload()
+						continue
+					}
+					slog.Info("exiting; the services keep running", "signal", s.String())
+					cancel()
+					return
+				}
+			}()
+			err = in.Run(ctx)
+			if errors.Is(err, api.ErrDown) {
+				slog.Info("project taken down; supervisor exits", "project", p.Name)
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("supervise %s: %w", p.Name, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "do not watch the project files")
+	cmd.Flags().StringArrayVar(&services, "service", nil, "limit to this service and its dependencies (repeatable)")
+	return cmd
+}

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"nucleus/reconcile"
+	"nucleus/reconcile/api"
+	"nucleus/reconcile/host"
+	"nucleus/spec"
+)
+
+func init() { subcommands = append(subcommands, newUpCmd) }
+
+type upOptions struct {
+	detach      bool
+	wait        bool
+	waitTimeout time.Duration
+	noWatch     bool
+}
+
+func newUpCmd() *cobra.Command {
+	var o upOptions
+	cmd := &cobra.Command{
+		Use:   "up [flags] [SERVICE...]",
+		Short: "Create and start the project's services, and keep them as the files say",
+		Long: "Validate the files, plan and apply: services start in dependency order, independent\n" +
+			"ones in parallel. In the foreground the output of every service is streamed with a\n" +
+			"`service |` prefix; Ctrl-C stops everything gracefully (a second Ctrl-C kills at once);\n" +
+			"the files are watched unless --no-watch; SIGHUP reloads. -d starts a detached supervisor\n" +
+			"and returns once the plan is applied (--wait: once every service runs and is healthy).\n" +
+			"SERVICE arguments limit the run to those services and their dependencies.\n" +
+			"When a supervisor already runs for the project, up asks it to apply the files.",
+		RunE: func(cmd *cobra.Command, args []string) error { return runUp(cmd, &o, args) },
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.detach, "detach", "d", false, "run the supervisor in the background")
+	f.BoolVar(&o.wait, "wait", false, "with -d: wait until every service runs and is healthy")
+	f.DurationVar(&o.waitTimeout, "wait-timeout", 2*time.Minute, "with --wait: give up after this long (exit code 1)")
+	f.BoolVar(&o.noWatch, "no-watch", false, "do not reload when the project files change")
+	return cmd
+}
+
+func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
+	p, err := loadProject()
+	if err != nil {
+		return err
+	}
+	sel, err := reconcile.SelectServices(p, services)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	ctx := context.Background()
+	if o.wait {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.waitTimeout)
+		defer cancel()
+	}
+	root := stateRoot()
+	c, err := api.Dial(root, p.Name)
+	switch {
+	case err == nil:
+		fmt.Fprintf(cmd.ErrOrStderr(), "supervisor of %s is running (pid %d): applying the files\n", p.Name, c.Pid)
+	case !errors.Is(err, api.ErrNoSupervisor):
+		return err
+	case !o.detach:
+		return upForeground(cmd, o, p, services)
+	default:
+		if c, err = startSupervisor(cmd, o, p, services); err != nil {
+			return err
+		}
+	}
+	res, err := c.Apply(ctx, services)
+	if err != nil {
+		return err
+	}
+	if err := printApply(cmd.OutOrStdout(), res); err != nil {
+		return err
+	}
+	if o.wait {
+		if err := api.WaitReady(ctx, root, sel); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("up --wait: %w after %s", err, o.waitTimeout)}
+		}
+	}
+	return nil
+}
+
+// printApply prints the steps of the pass and turns its errors into the
+// command's error.
+func printApply(w io.Writer, res *api.ApplyResponse) error {
+	for _, s := range res.Steps {
+		fmt.Fprintln(w, s.String())
+	}
+	if res.LoadError != "" {
+		return &exitError{code: 2, err: fmt.Errorf("the files do not load (the last good configuration keeps running):\n%s", res.LoadError)}
+	}
+	if res.ApplyError != "" {
+		return &exitError{code: 1, err: fmt.Errorf("apply: %s", res.ApplyError)}
+	}
+	return nil
+}
+
+// startSupervisor starts `nucleus supervise` in its own session, its output
+// going to its log file under the state root, and connects to it.
+func startSupervisor(cmd *cobra.Command, o *upOptions, p *spec.Project, services []string) (*api.Client, error) {
+	root := stateRoot()
+	if err := os.MkdirAll(api.Dir(root), 0o700); err != nil {
+		return nil, err
+	}
+	logPath := api.LogPath(root, p.Name)
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("supervisor log: %w", err)
+	}
+	defer logf.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := append(superviseGlobals(p), "supervise")
+	if o.noWatch {
+		args = append(args, "--no-watch")
+	}
+	for _, s := range services {
+		args = append(args, "--service", s)
+	}
+	sup := exec.Command(exe, args...)
+	sup.Stdout, sup.Stderr = logf, logf
+	sup.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := sup.Start(); err != nil {
+		return nil, fmt.Errorf("start supervisor: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sup.Wait() }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			return nil, fmt.Errorf("supervisor exited at start (%v); its log %s says:\n%s", err, logPath, tail(logPath, 20))
+		default:
+		}
+		c, err := api.Dial(root, p.Name)
+		if err == nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "started supervisor of %s (pid %d, log %s)\n", p.Name, sup.Process.Pid, logPath)
+			return c, nil
+		}
+		if !errors.Is(err, api.ErrNoSupervisor) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("supervisor did not come up: %w", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// superviseGlobals are the global flags for the detached supervisor, with
+// paths made absolute and the project name fixed.
+func superviseGlobals(p *spec.Project) []string {
+	abs := func(s string) string {
+		if a, err := filepath.Abs(s); err == nil {
+			return a
+		}
+		return s
+	}
+	args := []string{"--project-name", p.Name, "--log-level", globals.logLevel}
+	if globals.root != "" {
+		args = append(args, "--root", abs(globals.root))
+	}
+	for _, f := range globals.files {
+		args = append(args, "--file", abs(f))
+	}
+	if globals.projectDir != "" {
+		args = append(args, "--project-directory", abs(globals.projectDir))
+	}
+	return args
+}
+
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// upForeground runs the supervisor in this process, streaming the output.
+func upForeground(cmd *cobra.Command, o *upOptions, p *spec.Project, services []string) error {
+	root := stateRoot()
+	stderr := cmd.ErrOrStderr()
+	in, err := api.Start(api.Options{
+		Root: root, Project: p.Name, Services: services, Watch: !o.noWatch,
+		Load: func() (*spec.Project, error) { return spec.Load(loadOptions()) },
+		OnStep: func(st reconcile.Step, done bool, err error) {
+			switch {
+			case !done:
+				fmt.Fprintf(stderr, "[+] %s ...\n", st)
+			case err != nil:
+				fmt.Fprintf(stderr, "[!] %s: %v\n", stepHead(st), err)
+			default:
+				fmt.Fprintf(stderr, "[✓] %s\n", stepHead(st))
+			}
+		},
+		OnPass: func(res reconcile.PassResult) {
+			if res.LoadErr != nil {
+				fmt.Fprintf(stderr, "[!] the files do not load; the last good configuration keeps running:\n%v\n", res.LoadErr)
+			}
+		},
+	})
+	var running *api.ErrRunning
+	if errors.As(err, &running) {
+		return &exitError{code: 1, err: err}
+	}
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+
+	printer := newLogPrinter(os.Stdout, false)
+	logCtx, stopLogs := context.WithCancel(context.Background())
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		_ = host.Follow(logCtx, root, p.Name, host.FollowOptions{Services: services, FromEnd: true}, printer.print)
+	}()
+
+	runCtx, stopRun := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	interrupts := 0
+	go func() {
+		for s := range sigs {
+			if s == syscall.SIGHUP {
+				in.Reload()
+				continue
+			}
+			interrupts++
+			if interrupts == 1 {
+				fmt.Fprintln(stderr, "\nstopping (press Ctrl-C again to kill at once)")
+				stopRun()
+			} else {
+				fmt.Fprintln(stderr, "killing")
+				in.Supervisor().Hurry()
+			}
+		}
+	}()
+	runErr := in.Run(runCtx)
+	if runErr != nil && !errors.Is(runErr, api.ErrDown) {
+		stopLogs()
+		<-logsDone
+		return runErr // nothing was started: leave what ran before alone
+	}
+	if errors.Is(runErr, api.ErrDown) {
+		// `nucleus down` from another terminal took it down.
+		stopLogs()
+		<-logsDone
+		return nil
+	}
+	downErr := in.Down(context.Background(), api.DownOptions{})
+	// Let the last lines of the stopping services through.
+	time.Sleep(250 * time.Millisecond)
+	stopLogs()
+	<-logsDone
+	if downErr != nil {
+		return downErr
+	}
+	fmt.Fprintf(stderr, "project %s stopped and removed\n", p.Name)
+	return nil
+}
+
+// stepHead is a step without its causes: "start web".
+func stepHead(st reconcile.Step) string {
+	h, _, _ := strings.Cut(st.String(), ":")
+	return h
+}

@@ -1,0 +1,423 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
+	"nucleus/network"
+	"nucleus/reconcile"
+	"nucleus/reconcile/api"
+	"nucleus/runtime"
+)
+
+// The end-to-end tests run the nucleus binary as a user would: built once
+// by TestMain, each test with its own state root and project directory.
+var nucleusBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nucleus-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	nucleusBin = filepath.Join(dir, "nucleus")
+	out, err := exec.Command("go", "build", "-o", nucleusBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build nucleus: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const cliYAML = `name: NAME
+services:
+  web:
+    command: ["/bin/busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/srv"]
+    ports: ["127.0.0.1:PORT:8080"]
+    volumes: ["./site:/srv:ro"]
+    healthcheck: {tcp: 8080, interval: 200ms}
+    stop_grace_period: 1s
+  worker:
+    command: ["/bin/busybox", "sh", "-c", "trap 'exit 0' TERM; while true; do echo tick $$MODE; /bin/busybox sleep 0.2; done"]
+    environment: {MODE: MODE_VALUE}
+    depends_on: {web: {condition: service_healthy}}
+    restart: always
+    stop_grace_period: 1s
+`
+
+type cli struct {
+	t       *testing.T
+	root    string
+	dir     string
+	project string
+	port    int
+}
+
+func newCLI(t *testing.T) *cli {
+	testutil.RequireRoot(t)
+	testutil.Require(t, fileExists("/bin/busybox"), "/bin/busybox (busybox-static)")
+	c := &cli{t: t, root: t.TempDir(), dir: t.TempDir(),
+		project: fmt.Sprintf("cli%d", os.Getpid()%100000), port: 20000 + os.Getpid()%20000}
+	if err := os.MkdirAll(filepath.Join(c.dir, "site"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, "site", "index.html"), []byte("hello from the e2e test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.write("one")
+	t.Cleanup(func() {
+		// Whatever happened: take it down and prove nothing is left.
+		c.run("down", "--timeout", "0s")
+		c.assertNoLeaks()
+	})
+	return c
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func (c *cli) rootdir() rootdir.Root { return rootdir.Resolve(c.root) }
+
+// write saves the project file the way an editor does (temporary file, rename).
+func (c *cli) write(mode string) {
+	c.t.Helper()
+	y := strings.NewReplacer("NAME", c.project, "PORT", fmt.Sprint(c.port), "MODE_VALUE", mode).Replace(cliYAML)
+	tmp := filepath.Join(c.dir, ".nucleus.yaml.swp")
+	if err := os.WriteFile(tmp, []byte(y), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(c.dir, "nucleus.yaml")); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// run runs nucleus in the project directory; it returns stdout, stderr
+// and the exit code.
+func (c *cli) run(args ...string) (string, string, int) {
+	c.t.Helper()
+	cmd := exec.Command(nucleusBin, append([]string{"--root", c.root}, args...)...)
+	cmd.Dir = c.dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("nucleus %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func (c *cli) must(args ...string) string {
+	c.t.Helper()
+	out, errs, code := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("nucleus %s: exit code %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+type psRow struct {
+	Service  string `json:"service"`
+	Replica  int    `json:"replica"`
+	State    string `json:"state"`
+	Pid      int    `json:"pid"`
+	Health   string `json:"health"`
+	Restarts int    `json:"restarts"`
+	ExitCode *int   `json:"exit_code"`
+	IP       string `json:"ip"`
+	Ports    []string
+	Hash     string `json:"hash"`
+}
+
+func (c *cli) ps(args ...string) map[string]psRow {
+	c.t.Helper()
+	out := c.must(append([]string{"ps", "--json"}, args...)...)
+	var rows []psRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		c.t.Fatalf("ps --json: %v\n%s", err, out)
+	}
+	m := map[string]psRow{}
+	for _, r := range rows {
+		m[r.Service] = r
+	}
+	return m
+}
+
+func (c *cli) supervisorPid() int {
+	pid, ok := api.Running(c.rootdir(), c.project)
+	if !ok {
+		return 0
+	}
+	return pid
+}
+
+// alive: a zombie does not count (an orphaned init's parent is PID 1,
+// which may not reap in every environment).
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := reconcile.ProcStartTime(pid)
+	return err == nil && reconcile.ProcAlive(pid, st)
+}
+
+func (c *cli) assertNoLeaks() {
+	c.t.Helper()
+	root := c.rootdir()
+	if l, err := runtime.LeakCheck(root); err != nil || len(l) > 0 {
+		c.t.Errorf("runtime leak check: %v %v", l, err)
+	}
+	if l, err := network.LeakCheck(root); err != nil || len(l) > 0 {
+		c.t.Errorf("network leak check: %v %v", l, err)
+	}
+	if pid := c.supervisorPid(); pid != 0 {
+		c.t.Errorf("supervisor %d still runs", pid)
+	}
+	if recs, _ := reconcile.NewStore(root).LoadSandboxes(c.project); len(recs) > 0 {
+		c.t.Errorf("state records left: %v", recs)
+	}
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCLIUpDetachedLifecycle is the user's path: up -d --wait, ps, exec,
+// logs, the page served on the published port, an edit that restarts only
+// the changed service, stop/start, a SIGKILLed supervisor whose services
+// keep running and are adopted with the same PIDs, and down leaving nothing.
+func TestCLIUpDetachedLifecycle(t *testing.T) {
+	c := newCLI(t)
+	out := c.must("up", "-d", "--wait", "--wait-timeout", "30s")
+	if !strings.Contains(out, "start web: new service") || !strings.Contains(out, "start worker: new service") {
+		t.Errorf("up -d printed %q, want the start steps", out)
+	}
+	sup := c.supervisorPid()
+	if !alive(sup) {
+		t.Fatalf("no supervisor after up -d")
+	}
+	ps := c.ps()
+	web, worker := ps["web"], ps["worker"]
+	if web.State != "healthy" || web.Health != "healthy" || !alive(web.Pid) || web.IP == "" || web.Hash == "" {
+		t.Fatalf("web after up --wait: %+v", web)
+	}
+	if worker.State != "running" || !alive(worker.Pid) {
+		t.Fatalf("worker after up --wait: %+v", worker)
+	}
+
+	// The page is served on the published loopback port.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", c.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "hello from the e2e test") {
+		t.Errorf("GET published port: %q", body)
+	}
+
+	// exec runs inside the worker's sandbox with its environment and
+	// returns the command's exit code.
+	out, _, code := c.run("exec", "-T", "worker", "--", "/bin/busybox", "sh", "-c", "echo mode=$MODE pid1=$(cat /proc/1/comm); exit 7")
+	if code != 7 || !strings.Contains(out, "mode=one") {
+		t.Errorf("exec: code %d output %q, want 7 and mode=one", code, out)
+	}
+
+	waitFor(t, "worker output in logs", 5*time.Second, func() bool {
+		out, _, _ := c.run("logs", "worker")
+		return strings.Contains(out, "worker | tick one")
+	})
+
+	// Editing the worker's environment restarts the worker only.
+	c.write("two")
+	waitFor(t, "worker restarted with MODE=two", 10*time.Second, func() bool {
+		w := c.ps()["worker"]
+		return w.Pid != worker.Pid && w.State == "running"
+	})
+	if got := c.ps()["web"].Pid; got != web.Pid {
+		t.Errorf("web pid %d after the worker's edit, want %d (untouched)", got, web.Pid)
+	}
+	waitFor(t, "new worker output", 5*time.Second, func() bool {
+		out, _, _ := c.run("logs", "--tail", "3", "worker")
+		return strings.Contains(out, "tick two")
+	})
+	worker = c.ps()["worker"]
+
+	// stop is a manual stop: restart: always leaves it stopped; start ends it.
+	c.must("stop", "worker")
+	time.Sleep(300 * time.Millisecond)
+	if w := c.ps("-a")["worker"]; w.State != "stopped" || alive(worker.Pid) {
+		t.Fatalf("after stop: %+v (old pid alive %v)", w, alive(worker.Pid))
+	}
+	c.must("start", "worker")
+	worker = c.ps()["worker"]
+	if worker.State != "running" || !alive(worker.Pid) {
+		t.Fatalf("after start: %+v", worker)
+	}
+
+	// SIGKILL of the supervisor: the services keep running and logging.
+	if err := syscall.Kill(sup, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
+	before, _, _ := c.run("logs", "worker")
+	time.Sleep(600 * time.Millisecond)
+	after, _, _ := c.run("logs", "worker")
+	if len(after) <= len(before) {
+		t.Errorf("worker stopped logging after the supervisor was killed")
+	}
+	ps = c.ps() // from the records
+	if ps["web"].Pid != web.Pid || ps["worker"].Pid != worker.Pid || !alive(web.Pid) || !alive(worker.Pid) {
+		t.Fatalf("after SIGKILL of the supervisor: %+v, want pids %d and %d running", ps, web.Pid, worker.Pid)
+	}
+
+	// The next up adopts both: same PIDs, nothing to do.
+	out = c.must("up", "-d", "--wait", "--wait-timeout", "30s")
+	if strings.Contains(out, "start ") || strings.Contains(out, "restart ") {
+		t.Errorf("up after the crash did %q, want nothing", out)
+	}
+	ps = c.ps()
+	if ps["web"].Pid != web.Pid || ps["worker"].Pid != worker.Pid {
+		t.Fatalf("after re-adoption: web %d worker %d, want %d and %d", ps["web"].Pid, ps["worker"].Pid, web.Pid, worker.Pid)
+	}
+
+	// down through the supervisor: nothing is left, and it is idempotent.
+	c.must("down")
+	for _, pid := range []int{web.Pid, worker.Pid} {
+		if alive(pid) {
+			t.Errorf("pid %d still runs after down", pid)
+		}
+	}
+	c.assertNoLeaks()
+	c.must("down")
+	if out := c.must("ps", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("ps after down: %s", out)
+	}
+}
+
+// TestCLIDownWithoutSupervisor takes a project down from the state records
+// after its supervisor was SIGKILLed.
+func TestCLIDownWithoutSupervisor(t *testing.T) {
+	c := newCLI(t)
+	c.must("up", "-d", "--wait", "--no-watch")
+	ps := c.ps()
+	if err := syscall.Kill(c.supervisorPid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
+	c.must("down", "-v")
+	for _, r := range ps {
+		if alive(r.Pid) {
+			t.Errorf("%s (pid %d) still runs after down", r.Service, r.Pid)
+		}
+	}
+	c.assertNoLeaks()
+	if fileExists(api.SocketPath(c.rootdir(), c.project)) {
+		t.Errorf("stale socket left")
+	}
+}
+
+// TestCLIUpForeground streams the services' output with prefixes, and
+// Ctrl-C (SIGINT) stops and removes everything.
+func TestCLIUpForeground(t *testing.T) {
+	c := newCLI(t)
+	cmd := exec.Command(nucleusBin, "--root", c.root, "up", "--no-watch")
+	cmd.Dir = c.dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		b := make([]byte, 4096)
+		var acc string
+		for {
+			n, err := stdout.Read(b)
+			acc += string(b[:n])
+			for {
+				i := strings.IndexByte(acc, '\n')
+				if i < 0 {
+					break
+				}
+				select {
+				case lines <- acc[:i]:
+				default:
+				}
+				acc = acc[i+1:]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.After(20 * time.Second)
+	for found := false; !found; {
+		select {
+		case l := <-lines:
+			if strings.HasPrefix(l, "worker | tick one") {
+				found = true
+			} else if strings.Contains(l, "\x1b[") {
+				t.Errorf("colour codes on a pipe: %q", l)
+			}
+		case <-deadline:
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no `worker | tick one` line; stderr:\n%s", stderr.String())
+		}
+	}
+	ps := c.ps()
+	if !alive(ps["worker"].Pid) || !alive(ps["web"].Pid) {
+		t.Fatalf("ps during foreground up: %+v", ps)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() {
+		for range lines {
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("up after Ctrl-C: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("up did not stop after SIGINT; stderr:\n%s", stderr.String())
+	}
+	for _, r := range ps {
+		if alive(r.Pid) {
+			t.Errorf("%s (pid %d) still runs after Ctrl-C", r.Service, r.Pid)
+		}
+	}
+	c.assertNoLeaks()
+}
