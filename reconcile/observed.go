@@ -40,6 +40,10 @@ func (s RunState) Alive() bool {
 type Observed struct {
 	Replicas []ReplicaState `json:"replicas"`
 	Networks []NetworkState `json:"networks"`
+	// SupervisorStart is true for the first pass of a (re)started
+	// supervisor: restart: always then starts manually stopped replicas
+	// again (like Docker after a daemon restart); unless-stopped does not.
+	SupervisorStart bool `json:"supervisor_start,omitempty"`
 }
 
 // ReplicaState is one sandbox replica as recorded.

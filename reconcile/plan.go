@@ -41,20 +41,22 @@ type planner struct {
 	level    map[string]int
 	steps    []Step
 
-	restarted  map[string]bool // services with a restarted replica, for restart: true
-	touched    map[string]map[int]bool
-	recreated  []string // networks recreated by this plan
-	hashByName map[string]string
+	supervisorStart bool            // Observed.SupervisorStart
+	restarted       map[string]bool // services with a restarted replica, for restart: true
+	touched         map[string]map[int]bool
+	recreated       []string // networks recreated by this plan
+	hashByName      map[string]string
 }
 
 func newPlanner(desired *spec.Project, observed Observed) *planner {
 	p := &planner{
-		desired:    desired,
-		replicas:   map[string]map[int]ReplicaState{},
-		nets:       map[string]NetworkState{},
-		restarted:  map[string]bool{},
-		touched:    map[string]map[int]bool{},
-		hashByName: map[string]string{},
+		desired:         desired,
+		replicas:        map[string]map[int]ReplicaState{},
+		nets:            map[string]NetworkState{},
+		restarted:       map[string]bool{},
+		touched:         map[string]map[int]bool{},
+		hashByName:      map[string]string{},
+		supervisorStart: observed.SupervisorStart,
 	}
 	for _, r := range observed.Replicas {
 		if p.replicas[r.Service] == nil {
@@ -253,7 +255,11 @@ func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decisio
 	}
 	if r.State == StateStopped {
 		// Stopped by the user (nucleus stop): it stays stopped, whatever the
-		// files say, until nucleus start; it then starts with the new files.
+		// files say, until nucleus start (it then starts with the new files),
+		// except that restart: always starts it when a supervisor starts.
+		if ok, why := ShouldRestart(s.Restart, ExitInfo{Code: r.ExitCode, ManualStop: true, SupervisorStart: p.supervisorStart}); ok {
+			return decision{action: ActionStart, causes: []string{"stopped by the user; supervisor started, " + why}}, true
+		}
 		return decision{}, false
 	}
 	if r.Hash != hash {

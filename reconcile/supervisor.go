@@ -46,7 +46,8 @@ type Supervisor struct {
 	// has finished: progress for the foreground `nucleus up`.
 	OnStep func(st Step, done bool, err error)
 
-	hurry atomic.Bool // Hurry was called: stops no longer wait for grace
+	hurry  atomic.Bool // Hurry was called: stops no longer wait for grace
+	passed bool        // a pass has run (the next is not the supervisor's first)
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every replica state change
@@ -178,6 +179,10 @@ func (sv *Supervisor) Pass(ctx context.Context, desired *spec.Project) ([]Step, 
 		return nil, fmt.Errorf("observe project %s: %w", sv.Project, err)
 	}
 	sv.overlayMonitored(obs)
+	sv.mu.Lock()
+	obs.SupervisorStart = !sv.passed
+	sv.passed = true
+	sv.mu.Unlock()
 	steps := Plan(desired, obs)
 	return steps, sv.Apply(ctx, desired, steps)
 }

@@ -95,7 +95,11 @@ func (c *cli) rootdir() rootdir.Root { return rootdir.Resolve(c.root) }
 // write saves the project file the way an editor does (temporary file, rename).
 func (c *cli) write(mode string) {
 	c.t.Helper()
-	y := strings.NewReplacer("NAME", c.project, "PORT", fmt.Sprint(c.port), "MODE_VALUE", mode).Replace(cliYAML)
+	c.writeYAML(strings.NewReplacer("NAME", c.project, "PORT", fmt.Sprint(c.port), "MODE_VALUE", mode).Replace(cliYAML))
+}
+
+func (c *cli) writeYAML(y string) {
+	c.t.Helper()
 	tmp := filepath.Join(c.dir, ".nucleus.yaml.swp")
 	if err := os.WriteFile(tmp, []byte(y), 0o644); err != nil {
 		c.t.Fatal(err)
@@ -304,6 +308,19 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 		t.Fatalf("after re-adoption: web %d worker %d, want %d and %d", ps["web"].Pid, ps["worker"].Pid, web.Pid, worker.Pid)
 	}
 
+	// An invalid save changes nothing; ps shows the error with its position.
+	c.writeYAML("name: " + c.project + "\nservices:\n  web:\n    comand: [x]\n")
+	time.Sleep(600 * time.Millisecond) // debounce and a pass
+	psOut, psErr, code := c.run("ps")
+	if code != 0 || !strings.Contains(psErr, "nucleus.yaml:4:5") || !strings.Contains(psOut, "worker-1") {
+		t.Errorf("ps with an invalid file: code %d\nstdout:\n%s\nstderr:\n%s", code, psOut, psErr)
+	}
+	ps = c.ps()
+	if ps["web"].Pid != web.Pid || ps["worker"].Pid != worker.Pid {
+		t.Errorf("an invalid save changed the running replicas: %+v", ps)
+	}
+	c.write("two")
+
 	// down through the supervisor: nothing is left, and it is idempotent.
 	c.must("down")
 	for _, pid := range []int{web.Pid, worker.Pid} {
@@ -420,4 +437,28 @@ func TestCLIUpForeground(t *testing.T) {
 		}
 	}
 	c.assertNoLeaks()
+}
+
+// TestCLIUpWaitTimeout: up -d --wait gives up after --wait-timeout with
+// exit code 1, naming the replica and the condition that blocked.
+func TestCLIUpWaitTimeout(t *testing.T) {
+	c := newCLI(t)
+	c.writeYAML("name: " + c.project + `
+services:
+  stuck:
+    command: ["/bin/busybox", "sleep", "1000"]
+    healthcheck: {tcp: 9, interval: 100ms}
+    stop_grace_period: 0s
+`)
+	start := time.Now()
+	_, errOut, code := c.run("up", "-d", "--wait", "--wait-timeout", "2s")
+	if code != 1 || !strings.Contains(errOut, "stuck-1") || !strings.Contains(errOut, "health check (tcp 9)") {
+		t.Errorf("up --wait on a never-healthy service: code %d, stderr:\n%s", code, errOut)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("up --wait took %s with --wait-timeout 2s", d)
+	}
+	if st := c.ps()["stuck"]; st.State != "starting" && st.State != "unhealthy" {
+		t.Errorf("stuck is %q, want starting or unhealthy", st.State)
+	}
 }

@@ -1,0 +1,112 @@
+package api
+
+import (
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"nucleus/internal/rootdir"
+)
+
+func testRoot(t *testing.T) rootdir.Root {
+	d := t.TempDir()
+	return rootdir.Root{Run: d + "/run", Data: d + "/data"}
+}
+
+// One supervisor per project: a second lock fails and names the holder;
+// releasing (or the holder dying) frees it.
+func TestLockIsExclusivePerProject(t *testing.T) {
+	root := testRoot(t)
+	l, err := TryLock(root, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid, ok := Running(root, "shop"); !ok || pid != os.Getpid() {
+		t.Fatalf("Running = %d %v, want this process", pid, ok)
+	}
+	var running *ErrRunning
+	if _, err := TryLock(root, "shop"); !errors.As(err, &running) || running.Pid != os.Getpid() {
+		t.Fatalf("second lock: %v, want ErrRunning naming pid %d", err, os.Getpid())
+	}
+	other, err := TryLock(root, "blog")
+	if err != nil {
+		t.Fatalf("another project's lock: %v", err)
+	}
+	other.Release(true)
+	l.Release(false)
+	if _, ok := Running(root, "shop"); ok {
+		t.Fatal("still running after release")
+	}
+	l2, err := TryLock(root, "shop")
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	l2.Release(true)
+	if _, err := os.Stat(LockPath(root, "shop")); !os.IsNotExist(err) {
+		t.Errorf("Release(true) left the lock file: %v", err)
+	}
+}
+
+// A lock held by a process that was SIGKILLed is free again (the kernel
+// drops flocks with the process).
+func TestLockOfKilledProcessIsFree(t *testing.T) {
+	root := testRoot(t)
+	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// flock(1) from util-linux holds the lock in a child process.
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("flock(1) not installed")
+	}
+	// The shell takes the lock on fd 9 and execs into sleep, so one
+	// process holds it.
+	cmd := exec.Command("sh", "-c", `exec 9>>"$0"; flock -x 9; exec sleep 60`, LockPath(root, "shop"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := Running(root, "shop"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("flock(1) did not take the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := TryLock(root, "shop"); err == nil {
+		t.Fatal("lock taken while flock(1) holds it")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	l, err := TryLock(root, "shop")
+	if err != nil {
+		t.Fatalf("lock after the holder was killed: %v", err)
+	}
+	l.Release(true)
+}
+
+// A socket left by a killed supervisor (lock free) is stale: Dial says no
+// supervisor runs and removes it.
+func TestDialRemovesStaleSocket(t *testing.T) {
+	root := testRoot(t)
+	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", SocketPath(root, "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // the file stays, nobody listens: what SIGKILL leaves
+	if _, err := Dial(root, "shop"); !errors.Is(err, ErrNoSupervisor) {
+		t.Fatalf("Dial = %v, want ErrNoSupervisor", err)
+	}
+	if _, err := os.Stat(SocketPath(root, "shop")); !os.IsNotExist(err) {
+		t.Errorf("stale socket not removed: %v", err)
+	}
+}
