@@ -56,6 +56,7 @@ func newExecCmd() *cobra.Command {
 			if tty {
 				st, err = execTTY(ctx, p.Name, service, index, ec)
 			} else {
+				noTerminal(&ec)
 				st, err = host.Exec(ctx, stateRoot(), p.Name, service, index, ec)
 			}
 			if err != nil {
@@ -104,4 +105,19 @@ func execTTY(ctx context.Context, project, service string, index int, ec runtime
 	slave.Close() // the master then reads EOF once the output is drained
 	<-outDone
 	return st, err
+}
+
+// noTerminal hides this process's terminal from the command (-T): the
+// runtime then hands it pipes instead of the terminal's fds.
+func noTerminal(ec *runtime.ExecConfig) {
+	isTerm := func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+	if isTerm(os.Stdin) {
+		ec.Stdin = struct{ io.Reader }{os.Stdin}
+	}
+	if isTerm(os.Stdout) {
+		ec.Stdout = struct{ io.Writer }{os.Stdout}
+	}
+	if isTerm(os.Stderr) {
+		ec.Stderr = struct{ io.Writer }{os.Stderr}
+	}
 }

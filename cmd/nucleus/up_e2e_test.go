@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
+
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 	"nucleus/network"
@@ -341,6 +343,20 @@ func TestCLIDownWithoutSupervisor(t *testing.T) {
 	c := newCLI(t)
 	c.must("up", "-d", "--wait", "--no-watch")
 	ps := c.ps()
+	// --no-watch: an edit waits for SIGHUP.
+	c.write("two")
+	time.Sleep(700 * time.Millisecond)
+	if got := c.ps()["worker"].Pid; got != ps["worker"].Pid {
+		t.Fatalf("worker restarted (pid %d -> %d) without SIGHUP under --no-watch", ps["worker"].Pid, got)
+	}
+	if err := syscall.Kill(c.supervisorPid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "worker restarted after SIGHUP", 10*time.Second, func() bool {
+		w := c.ps()["worker"]
+		return w.Pid != ps["worker"].Pid && w.State == "running"
+	})
+	ps = c.ps()
 	if err := syscall.Kill(c.supervisorPid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -439,6 +455,51 @@ func TestCLIUpForeground(t *testing.T) {
 	c.assertNoLeaks()
 }
 
+// TestCLIUpForegroundSecondInterrupt: the first Ctrl-C waits for the
+// stop_grace_period of a workload that ignores SIGTERM; the second kills it
+// at once.
+func TestCLIUpForegroundSecondInterrupt(t *testing.T) {
+	c := newCLI(t)
+	c.writeYAML("name: " + c.project + `
+services:
+  stubborn:
+    command: ["/bin/busybox", "sh", "-c", "trap '' TERM; echo ready; while true; do /bin/busybox sleep 0.1; done"]
+    stop_grace_period: 60s
+`)
+	cmd := exec.Command(nucleusBin, "--root", c.root, "up", "--no-watch")
+	cmd.Dir = c.dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitFor(t, "stubborn running", 20*time.Second, func() bool { return c.ps()["stubborn"].State == "running" })
+	pid := c.ps()["stubborn"].Pid
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		t.Fatalf("up exited (%v) before the grace period with one Ctrl-C:\n%s", err, out.String())
+	case <-time.After(time.Second):
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("up did not end after the second Ctrl-C:\n%s", out.String())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second Ctrl-C took %s", d)
+	}
+	if alive(pid) {
+		t.Errorf("stubborn (pid %d) still runs", pid)
+	}
+	c.assertNoLeaks()
+}
+
 // TestCLIUpWaitTimeout: up -d --wait gives up after --wait-timeout with
 // exit code 1, naming the replica and the condition that blocked.
 func TestCLIUpWaitTimeout(t *testing.T) {
@@ -460,5 +521,34 @@ services:
 	}
 	if st := c.ps()["stuck"]; st.State != "starting" && st.State != "unhealthy" {
 		t.Errorf("stuck is %q, want starting or unhealthy", st.State)
+	}
+}
+
+// TestCLIExecTerminal: exec gives the command a terminal when stdin is one,
+// and none with -T.
+func TestCLIExecTerminal(t *testing.T) {
+	c := newCLI(t)
+	c.must("up", "-d", "--wait", "--no-watch")
+	probe := []string{"--", "/bin/busybox", "sh", "-c", "if [ -t 0 ] && [ -t 1 ]; then echo TTY; else echo NOTTY; fi"}
+	onPty := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(nucleusBin, append([]string{"--root", c.root, "exec"}, args...)...)
+		cmd.Dir = c.dir
+		f, err := pty.Start(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		out, _ := io.ReadAll(f) // EIO once the command has exited
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("exec %v: %v (output %q)", args, err, out)
+		}
+		return string(out)
+	}
+	if out := onPty(append([]string{"worker"}, probe...)...); !strings.Contains(out, "TTY") || strings.Contains(out, "NOTTY") {
+		t.Errorf("exec on a terminal printed %q, want TTY", out)
+	}
+	if out := onPty(append([]string{"-T", "worker"}, probe...)...); !strings.Contains(out, "NOTTY") {
+		t.Errorf("exec -T on a terminal printed %q, want NOTTY", out)
 	}
 }
