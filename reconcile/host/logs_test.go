@@ -2,12 +2,15 @@ package host
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"nucleus/internal/rootdir"
+	"nucleus/reconcile"
 	"nucleus/runtime"
 )
 
@@ -91,4 +94,52 @@ func TestFollowerAcrossRotationAndReplacement(t *testing.T) {
 		t.Fatalf("after replacement %q", got)
 	}
 	fl.close()
+}
+
+// Logs merges the replicas' lines in time order, --tail per replica,
+// --since by time.
+func TestLogsTailSinceMerge(t *testing.T) {
+	d := t.TempDir()
+	root := rootdir.Root{Run: filepath.Join(d, "run"), Data: filepath.Join(d, "data")}
+	store := reconcile.NewStore(root)
+	now := time.Now()
+	write := func(service string, at ...time.Duration) {
+		rec := &reconcile.SandboxRecord{Project: "p", Service: service, Replica: 1, ID: "p-" + service + "-1", State: reconcile.StateRunning}
+		if err := store.SaveSandbox(rec); err != nil {
+			t.Fatal(err)
+		}
+		path := LogPath(root, rec)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range at {
+			b, _ := json.Marshal(runtime.LogRecord{Time: now.Add(-a), Stream: "stdout", Line: fmt.Sprintf("%s %d", service, i)})
+			appendTo(t, path, append(b, '\n'))
+		}
+	}
+	write("a", 50*time.Minute, 3*time.Minute, time.Minute)
+	write("b", 40*time.Minute, 2*time.Minute)
+	got := func(o LogOptions) []string {
+		ls, err := Logs(root, "p", o, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.Line)
+		}
+		return out
+	}
+	if g := got(LogOptions{Tail: -1}); !slices.Equal(g, []string{"a 0", "b 0", "a 1", "b 1", "a 2"}) {
+		t.Errorf("all: %q", g)
+	}
+	if g := got(LogOptions{Tail: 1}); !slices.Equal(g, []string{"b 1", "a 2"}) {
+		t.Errorf("tail 1: %q", g)
+	}
+	if g := got(LogOptions{Tail: -1, Since: 10 * time.Minute}); !slices.Equal(g, []string{"a 1", "b 1", "a 2"}) {
+		t.Errorf("since 10m: %q", g)
+	}
+	if g := got(LogOptions{Tail: -1, Services: []string{"b"}}); !slices.Equal(g, []string{"b 0", "b 1"}) {
+		t.Errorf("service b: %q", g)
+	}
 }
