@@ -552,3 +552,36 @@ func TestCLIExecTerminal(t *testing.T) {
 		t.Errorf("exec -T on a terminal printed %q, want NOTTY", out)
 	}
 }
+
+// TestCLIUpSelectedServices: up SERVICE starts that service and its
+// dependencies only; a later up without arguments adds the rest and leaves
+// what runs alone.
+func TestCLIUpSelectedServices(t *testing.T) {
+	c := newCLI(t)
+	c.writeYAML("name: " + c.project + `
+services:
+  db:
+    command: ["/bin/busybox", "sleep", "1000"]
+    stop_grace_period: 0s
+  api:
+    command: ["/bin/busybox", "sleep", "1000"]
+    depends_on: [db]
+    stop_grace_period: 0s
+  extra:
+    command: ["/bin/busybox", "sleep", "1000"]
+    stop_grace_period: 0s
+`)
+	c.must("up", "-d", "--wait", "api")
+	ps := c.ps()
+	if len(ps) != 2 || ps["api"].State != "running" || ps["db"].State != "running" {
+		t.Fatalf("up -d api: %+v, want api and db running", ps)
+	}
+	if _, _, code := c.run("up", "-d", "nope"); code != 2 {
+		t.Errorf("up with an unknown service: exit code %d, want 2", code)
+	}
+	c.must("up", "-d", "--wait")
+	all := c.ps()
+	if len(all) != 3 || all["extra"].State != "running" || all["api"].Pid != ps["api"].Pid || all["db"].Pid != ps["db"].Pid {
+		t.Fatalf("up -d after up -d api: %+v (before %+v)", all, ps)
+	}
+}
