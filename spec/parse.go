@@ -140,7 +140,10 @@ func parseSplit(src source, order int, lookup lookupFunc, e *errs, workers int) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			doc, ok := decodeOne(data[p.start:p.end], func(int, int, string) {})
+			doc, ok := parseFast(data[p.start:p.end])
+			if !ok {
+				doc, ok = decodeOne(data[p.start:p.end], func(int, int, string) {})
+			}
 			if !ok {
 				return
 			}
@@ -149,7 +152,10 @@ func parseSplit(src source, order int, lookup lookupFunc, e *errs, workers int) 
 			p.tree, p.ok = c.conv(doc), true
 		}()
 	}
-	doc, ok := decodeOne(head, func(int, int, string) {})
+	doc, ok := parseFast(head)
+	if !ok {
+		doc, ok = decodeOne(head, func(int, int, string) {})
+	}
 	if ok {
 		c := &converter{file: src.path, order: order, lookup: lookup, errs: &headErrs,
 			shiftAfter: blk.keyLine, shift: blk.endLine - blk.keyLine - 1}
