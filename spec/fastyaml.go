@@ -53,7 +53,12 @@ type fastLine struct {
 type fastParser struct {
 	lines []fastLine
 	i     int
+	depth int
 }
+
+// maxFastDepth bounds nesting; deeper documents go to yaml.v3, which has
+// its own limits and messages.
+const maxFastDepth = 64
 
 // split keeps the lines that hold content. The text is copied once; lines
 // and scalar values are substrings of it.
@@ -88,6 +93,11 @@ func (p *fastParser) split(raw []byte) bool {
 // block parses the block node starting at the current line, which has the
 // given indentation.
 func (p *fastParser) block(indent int) (*yaml.Node, bool) {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxFastDepth {
+		return nil, false
+	}
 	l := p.lines[p.i]
 	if l.indent != indent {
 		return nil, false
@@ -301,7 +311,7 @@ func plainText(s string, flow bool) bool {
 // inlineValue parses the value part of a line: a scalar or a flow
 // collection, then nothing but an optional comment.
 func inlineValue(s string, line, col int) (*yaml.Node, bool) {
-	n, used, ok := flowValue(s, line, col, false)
+	n, used, ok := flowValue(s, line, col, false, 0)
 	if !ok {
 		return nil, false
 	}
@@ -315,8 +325,8 @@ func inlineValue(s string, line, col int) (*yaml.Node, bool) {
 
 // flowValue parses one value at the start of s; used is how many bytes it
 // took. In flow context plain scalars end at , ] } and ": ".
-func flowValue(s string, line, col int, flow bool) (*yaml.Node, int, bool) {
-	if s == "" {
+func flowValue(s string, line, col int, flow bool, depth int) (*yaml.Node, int, bool) {
+	if s == "" || depth > maxFastDepth {
 		return nil, 0, false
 	}
 	switch s[0] {
@@ -331,9 +341,9 @@ func flowValue(s string, line, col int, flow bool) (*yaml.Node, int, bool) {
 		}
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v, Style: style, Line: line, Column: col}, n, true
 	case '[':
-		return flowSeq(s, line, col)
+		return flowSeq(s, line, col, depth+1)
 	case '{':
-		return flowMap(s, line, col)
+		return flowMap(s, line, col, depth+1)
 	}
 	if !plainStart(s, flow) {
 		return nil, 0, false
@@ -377,7 +387,7 @@ func plainTag(v string) string {
 	return "!!str"
 }
 
-func flowSeq(s string, line, col int) (*yaml.Node, int, bool) {
+func flowSeq(s string, line, col, depth int) (*yaml.Node, int, bool) {
 	n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle, Line: line, Column: col}
 	i := skipSpaces(s, 1)
 	if i < len(s) && s[i] == ']' {
@@ -387,7 +397,7 @@ func flowSeq(s string, line, col int) (*yaml.Node, int, bool) {
 		if i >= len(s) {
 			return nil, 0, false
 		}
-		v, used, ok := flowValue(s[i:], line, col+i, true)
+		v, used, ok := flowValue(s[i:], line, col+i, true, depth)
 		if !ok || v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Style == 0 && isBlockKeyLike(s[i+used:]) {
 			return nil, 0, false // "[a: b]" is a single-pair mapping in YAML
 		}
@@ -416,7 +426,7 @@ func isBlockKeyLike(rest string) bool {
 	return rest != "" && rest[0] == ':'
 }
 
-func flowMap(s string, line, col int) (*yaml.Node, int, bool) {
+func flowMap(s string, line, col, depth int) (*yaml.Node, int, bool) {
 	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle, Line: line, Column: col}
 	i := skipSpaces(s, 1)
 	if i < len(s) && s[i] == '}' {
@@ -426,7 +436,7 @@ func flowMap(s string, line, col int) (*yaml.Node, int, bool) {
 		if i >= len(s) {
 			return nil, 0, false
 		}
-		k, used, ok := flowValue(s[i:], line, col+i, true)
+		k, used, ok := flowValue(s[i:], line, col+i, true, depth)
 		if !ok || k.Kind != yaml.ScalarNode || k.Tag == "!!null" || (k.Style == 0 && k.Value == "<<") {
 			return nil, 0, false
 		}
@@ -448,7 +458,7 @@ func flowMap(s string, line, col int) (*yaml.Node, int, bool) {
 		if i >= len(s) || s[i] == ',' || s[i] == '}' {
 			return nil, 0, false // {a: } empty value, declined
 		}
-		v, used, ok := flowValue(s[i:], line, col+i, true)
+		v, used, ok := flowValue(s[i:], line, col+i, true, depth)
 		if !ok {
 			return nil, 0, false
 		}

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -75,6 +76,11 @@ func TestFastYAMLMatchesYAMLv3(t *testing.T) {
 		"a: b\n  c\n", "<<: {a: 1}\n", "a: {b}\n", "a: {b: }\n", "a: [b, ]\n", "a: [b: c]\n", "? a\n: b\n",
 		"---\na: 1\n", "a: b: c\n", "a:\tb\n", "a: \"\\x41\"\n", "a: 1\n b: 2\n", "a: é\n", "a: @x\n", "a: <<\n",
 	}
+	deep := ""
+	for i := 0; i < 100; i++ {
+		deep += strings.Repeat(" ", i) + "k:\n"
+	}
+	declined = append(declined, "a: "+strings.Repeat("[", 100)+strings.Repeat("]", 100)+"\n", deep)
 	for _, s := range declined {
 		if checkFastYAML(t, []byte(s)) {
 			t.Errorf("parseFast accepted:\n%s", s)
