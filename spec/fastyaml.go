@@ -524,7 +524,7 @@ func quoted(s string) (string, int, bool) {
 			}
 			i++
 			switch s[i] {
-			case '\\', '"', '/':
+			case '\\', '"':
 				b.WriteByte(s[i])
 			case 'n':
 				b.WriteByte('\n')
