@@ -52,6 +52,7 @@ type Instance struct {
 	finished  chan struct{}
 	finOnce   sync.Once
 	downOnce  sync.Once
+	downing   bool // Down has begun: Run reports ErrDown once it is done
 	downRan   bool
 	downErr   error
 	// pending are the steps of the passes since the last Apply request, so
@@ -114,10 +115,13 @@ func (in *Instance) Run(ctx context.Context) error {
 	select {
 	case err := <-errc:
 		cancel()
-		select {
-		case <-in.finished:
+		in.mu.Lock()
+		downing := in.downing
+		in.mu.Unlock()
+		if downing {
+			// Down stopped the runner; report its end, not the runner's.
+			<-in.finished
 			return ErrDown
-		default:
 		}
 		return err
 	case <-in.finished:
@@ -168,11 +172,15 @@ func (in *Instance) Reload() { in.runner.Reload() }
 // project (see DownLocked). It runs once; later calls return its result.
 func (in *Instance) Down(ctx context.Context, o DownOptions) error {
 	in.downOnce.Do(func() {
+		in.mu.Lock()
+		in.downing = true
+		in.mu.Unlock()
 		in.stopRunner() // the runner's replicas stay tracked: no second adopt
 		err := downLocked(ctx, in.o.Root, in.o.Project, in.sv, o, false)
 		in.mu.Lock()
 		in.downRan, in.downErr = true, err
 		in.mu.Unlock()
+		in.finish()
 	})
 	in.mu.Lock()
 	defer in.mu.Unlock()

@@ -73,12 +73,10 @@ func (in *Instance) handler() http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
+		// Down ends Run (ErrDown); the owner then closes the instance,
+		// which waits for this reply to be written.
 		err := in.Down(context.WithoutCancel(r.Context()), req)
 		reply(w, struct{}{}, err)
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-		in.finish()
 	})
 	return mux
 }
