@@ -261,5 +261,9 @@ func Condition(in ConditionInput) (cond, reason, msg string) {
 	if len(starting) > 0 {
 		return Progressing, "Starting", strings.Join(starting, ", ")
 	}
-	return Ready, "Applied", fmt.Sprintf("%d replicas as the files say", len(in.Sandboxes))
+	n := len(in.Sandboxes)
+	if n == 1 {
+		return Ready, "Applied", "1 replica, as the files say"
+	}
+	return Ready, "Applied", fmt.Sprintf("%d replicas, as the files say", n)
 }
