@@ -163,3 +163,6 @@ ok=1
 [ "$mn" -lt "$mr" ] || { echo "MISS: nucleus not faster than runc"; ok=0; }
 [ -n "$hwm" ] && [ "$hwm" -le 8192 ] || { echo "MISS: init peak RSS above 8 MB (or not measured)"; ok=0; }
 [ $ok = 1 ] && echo "targets met: median <= 15 ms, faster than runc, init <= 8 MB"
+
+# Supervisor and GitOps daemon figures (issue 5), same binary: bench/reconcile.sh.
+echo; NUCLEUS_BIN="$NUCLEUS" ./bench/reconcile.sh
