@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -172,9 +173,29 @@ func TestWatchEnvFileAndNewOverride(t *testing.T) {
 
 func TestWatchMaxDelayUnderContinuousWrites(t *testing.T) {
 	t.Parallel()
+	// On a loaded machine the writer may stall longer than the quiet
+	// period, and then an early report is correct: such a run proves
+	// nothing, so it is tried again (a few times at most).
+	for attempt := 1; ; attempt++ {
+		early, stalled := watchUnderContinuousWrites(t)
+		if early == 0 {
+			return
+		}
+		if !stalled || attempt == 3 {
+			t.Fatalf("change reported %v before MaxDelay under continuous writes (writer stalled: %v)", early, stalled)
+		}
+	}
+}
+
+// watchUnderContinuousWrites writes every 50 ms and reports whether the
+// first change came early (before about 2 s), and if so whether the writer
+// had paused for at least the quiet period (300 ms) before it.
+func watchUnderContinuousWrites(t *testing.T) (early time.Duration, stalled bool) {
 	f := newWatchFixture(t)
 	start := time.Now()
 	stop := make(chan struct{})
+	var mu sync.Mutex
+	last, maxGap := start, time.Duration(0)
 	go func() {
 		for i := 0; ; i++ {
 			select {
@@ -182,18 +203,29 @@ func TestWatchMaxDelayUnderContinuousWrites(t *testing.T) {
 				return
 			case <-time.After(50 * time.Millisecond):
 				os.WriteFile(f.yaml, fmt.Appendf(nil, "services: {} # %d\n", i), 0o644)
+				mu.Lock()
+				maxGap, last = max(maxGap, time.Since(last)), time.Now()
+				mu.Unlock()
 			}
 		}
 	}()
 	defer close(stop)
 	select {
 	case <-f.w.C():
-		if d := time.Since(start); d < 1500*time.Millisecond || d > 3*time.Second {
+		d := time.Since(start)
+		if d > 3*time.Second {
 			t.Fatalf("first change reported after %v under continuous writes, want about 2s", d)
 		}
+		if d >= 1500*time.Millisecond {
+			return 0, false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return d, max(maxGap, time.Since(last)) >= 250*time.Millisecond
 	case <-time.After(4 * time.Second):
 		t.Fatal("no change reported within 4s of continuous writes: max delay not honoured")
 	}
+	return 0, false
 }
 
 func TestWatchSetFilesFollowsNewEnvFile(t *testing.T) {
