@@ -559,9 +559,12 @@ func TestCLIExecTerminal(t *testing.T) {
 func TestCLIUpSelectedServices(t *testing.T) {
 	c := newCLI(t)
 	c.writeYAML("name: " + c.project + `
+volumes:
+  data: {}
 services:
   db:
-    command: ["/bin/busybox", "sleep", "1000"]
+    command: ["/bin/busybox", "sh", "-c", "echo kept > /data/file; exec /bin/busybox sleep 1000"]
+    volumes: ["data:/data"]
     stop_grace_period: 0s
   api:
     command: ["/bin/busybox", "sleep", "1000"]
@@ -583,5 +586,23 @@ services:
 	all := c.ps()
 	if len(all) != 3 || all["extra"].State != "running" || all["api"].Pid != ps["api"].Pid || all["db"].Pid != ps["db"].Pid {
 		t.Fatalf("up -d after up -d api: %+v (before %+v)", all, ps)
+	}
+
+	// restart replaces the sandbox of that service only.
+	c.must("restart", "db")
+	again := c.ps()
+	if again["db"].Pid == all["db"].Pid || again["db"].State != "running" || again["api"].Pid != all["api"].Pid {
+		t.Errorf("restart db: %+v (before %+v)", again, all)
+	}
+
+	// down keeps named volumes; down -v (even with nothing running) removes them.
+	vol := runtime.VolumeDir(c.rootdir(), c.project, "data")
+	c.must("down")
+	if b, err := os.ReadFile(filepath.Join(vol, "file")); err != nil || string(b) != "kept\n" {
+		t.Errorf("named volume after down: %q %v, want it kept", b, err)
+	}
+	c.must("down", "-v")
+	if fileExists(vol) {
+		t.Errorf("named volume %s left after down -v", vol)
 	}
 }
