@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"nucleus/reconcile"
 	"nucleus/reconcile/api"
 	"nucleus/spec"
 )
@@ -39,6 +40,14 @@ func newSuperviseCmd() *cobra.Command {
 			in, err := api.Start(api.Options{
 				Root: stateRoot(), Project: p.Name, Services: services, Watch: !noWatch,
 				Load: func() (*spec.Project, error) { return spec.Load(loadOptions()) },
+				OnPass: func(res reconcile.PassResult) {
+					for _, st := range res.Steps {
+						slog.Info("step", "project", p.Name, "step", st.String())
+					}
+					if len(res.Steps) > 0 || res.ApplyErr != nil {
+						slog.Info("pass done", "project", p.Name, "steps", len(res.Steps), "duration", res.Duration, "err", res.ApplyErr)
+					}
+				},
 			})
 			if err != nil {
 				return err

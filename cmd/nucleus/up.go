@@ -46,7 +46,7 @@ func newUpCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.detach, "detach", "d", false, "run the supervisor in the background")
-	f.BoolVar(&o.wait, "wait", false, "with -d: wait until every service runs and is healthy")
+	f.BoolVar(&o.wait, "wait", false, "wait until every service runs and is healthy (implies -d)")
 	f.DurationVar(&o.waitTimeout, "wait-timeout", 2*time.Minute, "with --wait: give up after this long (exit code 1)")
 	f.BoolVar(&o.noWatch, "no-watch", false, "do not reload when the project files change")
 	return cmd
@@ -57,6 +57,7 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	if err != nil {
 		return err
 	}
+	o.detach = o.detach || o.wait // like compose: --wait implies -d
 	sel, err := reconcile.SelectServices(p, services)
 	if err != nil {
 		return &exitError{code: 2, err: err}
