@@ -103,7 +103,7 @@ func TestSchemaAcceptsDocumentedForms(t *testing.T) {
 		"landlock long":        "services: {a: {security: {landlock: {mode: custom, rules: [{path: /data, access: [read]}]}}}, b: {security: {landlock: {mode: off}}}}",
 		"misc":                 "name: shop\nservices: {a: {rootfs: ./rootfs, working_dir: /srv, user: '1000:1000', hostname: web_1, replicas: 3, read_only: false}}",
 		"user int":             "services: {a: {user: 1000}}",
-		"interpolated":         "services: {a: {replicas: '${N:-2}', read_only: '${RO}', resources: {memory: '${MEM:-64M}', pids: '${PIDS}'}, ports: ['${PORT}:80'], stop_grace_period: '${GRACE}'}}",
+		"interpolated":         "services: {a: {replicas: '${N:-1}', read_only: '${RO}', resources: {memory: '${MEM:-64M}', pids: '${PIDS}'}, ports: ['${PORT}:80'], stop_grace_period: '${GRACE}'}}",
 		"yaml 1.2 no":          "services: {a: {restart: no, environment: {FLAG: no}}}",
 		"extensions":           "x-common: &c {restart: always}\nservices: {x-tmpl: {}, a: {<<: *c, x-note: hi, healthcheck: {tcp: 1, x-why: y}}}\nnetworks: {x-n: 1}",
 		"date value":           "services: {a: {environment: {RELEASE: 2024-01-01}}}",
