@@ -88,8 +88,8 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 		if r.ExitCode != nil {
 			exit = strconv.Itoa(*r.ExitCode)
 		}
-		if r.UptimeSec > 0 {
-			uptime = (time.Duration(r.UptimeSec) * time.Second).String()
+		if r.Pid > 0 && !r.StartedAt.IsZero() {
+			uptime = time.Since(r.StartedAt).Round(time.Second).String()
 		}
 		state := string(r.State)
 		if !r.NextAttempt.IsZero() && (r.State == reconcile.StateBackoff || r.State == reconcile.StateCrashloop) {
