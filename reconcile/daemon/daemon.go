@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,7 +113,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// says otherwise, so one removed while the daemon was down is
 		// still brought down.
 		for name, ps := range prev.Projects {
-			ps.Active = false
+			if !under(d.dir, ps.Dir) {
+				// Watching another tree now: release, do not prune.
+				slog.Warn("project outside the watched tree is no longer managed; it keeps running", "project", name, "dir", ps.Dir)
+				continue
+			}
+			ps.Active, ps.Note = false, ""
 			st.Projects[name] = ps
 			d.projects[name] = &project{name: name, dir: ps.Dir}
 		}
@@ -319,4 +325,10 @@ func (d *Daemon) saveLocked() {
 	if err := d.state.save(d.opts.Root); err != nil {
 		slog.Warn("save daemon state", "err", err)
 	}
+}
+
+// under reports whether dir lies inside tree.
+func under(tree, dir string) bool {
+	rel, err := filepath.Rel(tree, dir)
+	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
 }

@@ -205,3 +205,39 @@ func TestDaemonInvalidFirstLoad(t *testing.T) {
 	e.waitRunning(a, 1)
 	e.waitFor("Ready", func() bool { return e.status(a).Condition == daemon.Ready })
 }
+
+// TestDaemonDirectoryReplaced: a project directory swapped for a new one
+// (an atomic deploy: new directory renamed into place) is applied: the
+// runner, whose watches followed the old directory, restarts, adopts what
+// runs and restarts only the changed service.
+func TestDaemonDirectoryReplaced(t *testing.T) {
+	e := newEnv(t)
+	a := "xa" + e.tag
+	e.write("a", projectYAML(a, "one", "web", "db"))
+	e.start()
+	p1 := e.waitRunning(a, 2)
+
+	stage := filepath.Join(e.tree, ".a.new") // hidden: not a project while staged
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stage, "nucleus.yaml"), []byte(projectYAML(a, "two", "web", "db")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(e.tree, ".a.old")
+	if err := os.Rename(filepath.Join(e.tree, "a"), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(stage, filepath.Join(e.tree, "a")); err != nil {
+		t.Fatal(err)
+	}
+	var p2 map[string]int
+	e.waitFor("web restarted with the new directory's configuration", func() bool {
+		p2 = e.pids(a)
+		return len(p2) == 2 && p2["web-1"] != p1["web-1"]
+	})
+	if p2["db-1"] != p1["db-1"] {
+		t.Errorf("db restarted (pid %d -> %d) though only web changed", p1["db-1"], p2["db-1"])
+	}
+	e.waitFor("Ready", func() bool { return e.status(a).Condition == daemon.Ready })
+}

@@ -152,3 +152,17 @@ func TestCondition(t *testing.T) {
 		}
 	}
 }
+
+func TestUnder(t *testing.T) {
+	for _, tc := range []struct {
+		tree, dir string
+		want      bool
+	}{
+		{"/srv/p", "/srv/p/a", true}, {"/srv/p", "/srv/p/team/a", true}, {"/srv/p", "/srv/p", false},
+		{"/srv/p", "/srv/projects/a", false}, {"/srv/p", "/srv/a", false},
+	} {
+		if got := under(tc.tree, tc.dir); got != tc.want {
+			t.Errorf("under(%s, %s) = %v", tc.tree, tc.dir, got)
+		}
+	}
+}
