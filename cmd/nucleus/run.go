@@ -37,6 +37,8 @@ type runOptions struct {
 	seccomp  string
 	landlock string
 	userns   string
+	networks []string
+	publish  []string
 }
 
 func init() {
@@ -50,7 +52,14 @@ func newRunCmd() *cobra.Command {
 		Short: "Run a command in a new sandbox in the foreground",
 		Long: "Run CMD in a new sandbox with the default isolation, stdin/stdout/stderr attached\n" +
 			"(a pseudo-terminal when stdin is a terminal), and exit with its exit code\n" +
-			"(128+N for signal N, 137 when the memory limit killed it).",
+			"(128+N for signal N, 137 when the memory limit killed it; 125 for a setup error).\n\n" +
+			"--network NAME joins a network of the current project (-f, --project-directory and\n" +
+			"--project-name select it): the sandbox resolves the project's services by name.\n" +
+			"A network that does not exist yet is created for the run and removed after it.\n" +
+			"-p/--publish publishes ports like docker run -p; without --network the sandbox\n" +
+			"gets a private network that is removed when it exits.\n\n" +
+			"On run, -p means --publish (as in docker run): give the project name as\n" +
+			"--project-name, before or after \"run\".",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runRun(cmd, &o, args) },
 	}
@@ -72,6 +81,13 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&o.seccomp, "seccomp", spec.SeccompDefault, "seccomp: default, unconfined or an OCI profile FILE")
 	f.StringVar(&o.landlock, "landlock", spec.LandlockDefault, "landlock: default or off")
 	f.StringVar(&o.userns, "userns", spec.UserNSPrivate, "user namespace: private or host")
+	f.StringArrayVar(&o.networks, "network", nil, "join network NAME of the current project (repeatable)")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish [[HOST_IP:]HOST_PORT:]PORT[/PROTO] (repeatable)")
+	// The root's persistent --project-name has the shorthand -p, which is
+	// --publish here. A local flag of the same name, bound to the same
+	// variable, makes cobra skip the inherited one (flags merge by name),
+	// so --project-name keeps working before and after "run".
+	f.StringVar(&globals.projectName, "project-name", "", "project name for --network (-p is --publish on run)")
 	return cmd
 }
 
@@ -188,16 +204,27 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return &exitError{code: 125, err: err}
 	}
+	ctx := context.Background()
+	rn, err := prepareRunNet(ctx, root, o, svc)
+	if err != nil {
+		return err
+	}
+	// Runs after sb.Remove below: the namespace is gone before the
+	// networks are detached and (when this run made them) removed.
+	defer func() {
+		if cerr := rn.close(ctx); cerr != nil {
+			fmt.Fprintln(os.Stderr, cerr)
+		}
+	}()
 	stdinFD := int(os.Stdin.Fd())
 	tty := term.IsTerminal(stdinFD)
 	cfg := runtime.Config{ID: o.name, Project: runProject, Service: svc, Root: root, Mounts: mounts,
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: tty, DieWithCaller: true}
+		Files: rn.files(svc), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: tty, DieWithCaller: true}
 	if tty {
 		if _, ok := svc.Environment["TERM"]; !ok {
 			svc.Environment["TERM"] = envOr("TERM", "xterm")
 		}
 	}
-	ctx := context.Background()
 	// Signals that arrive before the workload runs are held, then forwarded.
 	// Installing the handlers starts a thread (~1 ms), so it overlaps with
 	// Create; it is complete before the workload starts.
@@ -211,6 +238,10 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	sb, err := runtime.Create(ctx, cfg)
 	if err != nil {
 		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+	}
+	if err := rn.attach(ctx, sb.Pid()); err != nil {
+		_ = sb.Remove(ctx)
+		return err
 	}
 	if tty {
 		resize(sb, stdinFD)

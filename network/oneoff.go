@@ -1,0 +1,55 @@
+package network
+
+import (
+	"context"
+	"fmt"
+)
+
+// Helpers for a short-lived sandbox (`nucleus run --network`) that joins a
+// project network beside, or without, the project's supervisor: it must
+// leave the network as it found it.
+
+// NetworkExists reports whether the network of project is recorded.
+func (m *Manager) NetworkExists(project, network string) (bool, error) {
+	defer m.lock()()
+	n, err := m.loadNetwork(project, network)
+	return n != nil, err
+}
+
+// Forget drops the remembered address of a detached service replica, so a
+// one-off sandbox does not keep an address of the subnet reserved after it
+// is gone. A replica that is still attached keeps its address.
+func (m *Manager) Forget(project, network, service string, replica int) error {
+	defer m.lock()()
+	n, err := m.loadNetwork(project, network)
+	if err != nil || n == nil {
+		return err
+	}
+	key := attachKey(service, replica)
+	if n.Attachments[key] != nil {
+		return nil
+	}
+	if _, ok := n.Allocs[key]; !ok {
+		return nil
+	}
+	delete(n.Allocs, key)
+	if err := m.saveNetwork(n); err != nil {
+		return fmt.Errorf("forget %s on network %s: %w", key, network, err)
+	}
+	return nil
+}
+
+// RemoveNetworkIfUnused removes the network when no sandbox is attached to
+// it (checked under the host-wide lock, so a supervisor that attached a
+// service meanwhile keeps its network). It reports whether it removed it.
+func (m *Manager) RemoveNetworkIfUnused(ctx context.Context, project, network string) (bool, error) {
+	defer m.lock()()
+	n, err := m.loadNetwork(project, network)
+	if err != nil || n == nil || len(n.Attachments) > 0 {
+		return false, err
+	}
+	if err := m.removeNetworkLocked(ctx, project, network); err != nil {
+		return false, err
+	}
+	return true, nil
+}
