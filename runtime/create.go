@@ -82,12 +82,8 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	trace("init started")
-	// While the init's Go runtime starts: the v1 cgroup and the filter.
-	if !v2 {
-		if s.cg, err = cgroups.New(cfg.Root, cfg.ID, svc.Resources); err != nil {
-			return nil, err
-		}
-	}
+	// While the init's Go runtime starts: the filter, the Landlock rules and
+	// the fds; the v1 cgroup follows the config (see CgroupLater).
 	prog, err := seccompProgram(cfg.Root, svc)
 	if err != nil {
 		return nil, err
@@ -100,6 +96,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.CapAdd),
 		Terminal: cfg.Terminal, Seccomp: prog.BPF(),
 		FDRootfs: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
+		CgroupLater: !v2,
 	}
 	if ic.Landlock, err = landlockPlan(svc, cfg.Mounts, cfg.Files); err != nil {
 		return nil, err
@@ -113,6 +110,14 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	trace("config sent")
+	if !v2 {
+		// The init builds the root meanwhile; it joins the cgroup before it
+		// forks anything. A send that fails means the init gave up: its
+		// error message is read below.
+		if err := s.sendCgroup(); err != nil && !errors.Is(err, unix.EPIPE) {
+			return nil, err
+		}
+	}
 	m, mfds, err := sbinit.Recv(int(s.ctl.Fd()))
 	if err != nil {
 		return nil, fmt.Errorf("sandbox init died while building the sandbox: %w", s.initFailure(err))
@@ -136,6 +141,21 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// sendCgroup creates the v1 cgroup and hands its tasks files to the init.
+func (s *Sandbox) sendCgroup() error {
+	cg, err := cgroups.New(s.cfg.Root, s.cfg.ID, s.cfg.Service.Resources)
+	if err != nil {
+		return err
+	}
+	s.cg = cg
+	fds, err := s.cgroupTaskFDs()
+	if err != nil {
+		return err
+	}
+	defer sbinit.CloseAll(fds)
+	return sbinit.Send(int(s.ctl.Fd()), &sbinit.Message{Kind: sbinit.MsgCgroup}, fds...)
 }
 
 // startInit clones the init into its new namespaces.

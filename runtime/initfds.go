@@ -77,16 +77,6 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 		ic.Logs, ic.LogMaxSize, ic.FDLogDir = true, s.cfg.LogMaxSize, len(fds)
 		fds = append(fds, fd)
 	}
-	if !s.cg.V2() {
-		for _, dir := range s.cg.Paths() {
-			fd, err := unix.Open(filepath.Join(dir, "tasks"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fds, fmt.Errorf("open cgroup tasks file: %w", err)
-			}
-			ic.FDCgroupTasks = append(ic.FDCgroupTasks, len(fds))
-			fds = append(fds, fd)
-		}
-	}
 	lfd, err := listenCtl(s.dir)
 	if err != nil {
 		return fds, err
@@ -99,6 +89,21 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 	}
 	ic.FDExitFile = len(fds)
 	fds = append(fds, fd)
+	return fds, nil
+}
+
+// cgroupTaskFDs opens the v1 controllers' "tasks" files of the sandbox
+// cgroup, through which the init's spawner thread joins it.
+func (s *Sandbox) cgroupTaskFDs() ([]int, error) {
+	var fds []int
+	for _, dir := range s.cg.Paths() {
+		fd, err := unix.Open(filepath.Join(dir, "tasks"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			sbinit.CloseAll(fds)
+			return nil, fmt.Errorf("open cgroup tasks file: %w", err)
+		}
+		fds = append(fds, fd)
+	}
 	return fds, nil
 }
 

@@ -58,6 +58,7 @@ func runInit() int {
 		signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 		close(sigReady)
 	}()
+	warmDecoder()
 	trace("init: waiting for config")
 	m, fds, err := Recv(ctlFD)
 	if err != nil {
@@ -78,6 +79,12 @@ func runInit() int {
 		return fail(err)
 	}
 	trace("init: root built")
+	if st.cfg.CgroupLater {
+		if err := st.recvCgroup(); err != nil {
+			return fail(err)
+		}
+		fds = st.fds
+	}
 	st.spawner = newSpawner()
 	if err := st.spawner.restrict(st.cfg, fds); err != nil {
 		return fail(err)
@@ -123,6 +130,23 @@ func runInit() int {
 	}
 	_ = Send(ctlFD, &Message{Kind: MsgExit, Status: &status})
 	return status.Code
+}
+
+// recvCgroup takes the v1 cgroup's tasks files sent after the config.
+func (st *initState) recvCgroup() error {
+	m, cfds, err := Recv(ctlFD)
+	if err != nil {
+		return err
+	}
+	if m.Kind != MsgCgroup {
+		CloseAll(cfds)
+		return fmt.Errorf("init: expected cgroup message, got %q", m.Kind)
+	}
+	for _, fd := range cfds {
+		st.cfg.FDCgroupTasks = append(st.cfg.FDCgroupTasks, len(st.fds))
+		st.fds = append(st.fds, fd)
+	}
+	return nil
 }
 
 // startWorkload forks the workload from the restricted thread.

@@ -27,6 +27,11 @@ type Config struct {
 	// FDCgroupTasks are the v1 controllers' "tasks" files of the sandbox
 	// cgroup (indexes into the config fds); empty on v2.
 	FDCgroupTasks []int `json:"fd_cgroup_tasks,omitempty"`
+	// CgroupLater: the tasks files arrive in a separate MsgCgroup (its fds,
+	// in order) after the config, so that the caller creates the v1 cgroup
+	// while the init builds the root instead of before; they are joined
+	// before anything is forked either way.
+	CgroupLater bool `json:"cgroup_later,omitempty"`
 	// Landlock is the compiled ruleset; nil = `landlock: off`.
 	Landlock *LandlockPlan `json:"landlock,omitempty"`
 

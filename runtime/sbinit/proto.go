@@ -20,6 +20,7 @@ const (
 	MsgStarted  = "started"  // init -> caller: Pid = host-invisible pid of the workload inside
 	MsgExit     = "exit"     // init -> caller: Status of the workload; init exits next
 	MsgError    = "error"    // init -> caller: Err
+	MsgCgroup   = "cgroup"   // caller -> init (Config.CgroupLater): fds = v1 tasks files
 	MsgExec     = "exec"     // client -> init: Exec, fds: stdin, stdout, stderr
 	MsgExecDone = "execdone" // init -> client: Status
 )
