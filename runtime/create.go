@@ -118,6 +118,14 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 			return nil, err
 		}
 	}
+	// The record, too, is written while the init builds the root; the
+	// Landlock ABI is the one the rules were compiled for (checked below).
+	if ic.Landlock != nil {
+		s.landlockABI = ic.Landlock.ABI
+	}
+	if err := s.writeRecord(); err != nil {
+		return nil, err
+	}
 	m, mfds, err := sbinit.Recv(int(s.ctl.Fd()))
 	if err != nil {
 		return nil, fmt.Errorf("sandbox init died while building the sandbox: %w", s.initFailure(err))
@@ -135,10 +143,12 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if m.Kind != sbinit.MsgReady {
 		return nil, fmt.Errorf("sandbox init: expected ready, got %q", m.Kind)
 	}
-	s.landlockABI = m.ABI
 	trace("ready")
-	if err := s.writeRecord(); err != nil {
-		return nil, err
+	if m.ABI != s.landlockABI {
+		s.landlockABI = m.ABI
+		if err := s.writeRecord(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -295,13 +295,16 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 		s.tty.Close()
 	}
 	trace("killed")
+	// The init is gone: the state directory and the cgroup go in parallel.
+	removed := make(chan error, 1)
+	go func() { removed <- os.RemoveAll(s.dir) }()
 	if s.cg != nil {
 		if err := s.cg.Delete(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	trace("cgroup deleted")
-	if err := os.RemoveAll(s.dir); err != nil {
+	if err := <-removed; err != nil {
 		errs = append(errs, fmt.Errorf("remove state of %s: %w", s.id, err))
 	}
 	return errors.Join(errs...)
