@@ -61,14 +61,19 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 		ic.Mounts = append(ic.Mounts, im)
 	}
 	if s.cfg.Stdout == nil && !s.cfg.Terminal {
-		logDir := filepath.Join(s.dir, "logs")
-		if err := os.Mkdir(logDir, 0o750); err != nil {
+		logDir := s.logDir()
+		if err := os.MkdirAll(logDir, 0o750); err != nil {
 			return fds, fmt.Errorf("create log directory: %w", err)
 		}
+		// The init writes as the sandbox's root: the directory and the
+		// files an earlier incarnation left (perhaps under another user
+		// namespace setting) must be its own.
+		uid := 0
 		if userns {
-			if err := os.Chown(logDir, s.hostUID, s.hostUID); err != nil {
-				return fds, fmt.Errorf("hand log directory to the sandbox: %w", err)
-			}
+			uid = s.hostUID
+		}
+		if err := chownLogs(logDir, uid); err != nil {
+			return fds, fmt.Errorf("hand log directory to the sandbox: %w", err)
 		}
 		fd, err := unix.Open(logDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -90,6 +95,20 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 	ic.FDExitFile = len(fds)
 	fds = append(fds, fd)
 	return fds, nil
+}
+
+// chownLogs gives a log directory and the log files in it to uid (gid = uid).
+func chownLogs(dir string, uid int) error {
+	if err := os.Lchown(dir, uid, uid); err != nil {
+		return err
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, sbinit.LogFile+"*"))
+	for _, m := range matches {
+		if err := os.Lchown(m, uid, uid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cgroupTaskFDs opens the v1 controllers' "tasks" files of the sandbox

@@ -91,6 +91,8 @@ func Adopt(root rootdir.Root, rec Record) (*Sandbox, error) {
 	s.cg = cg
 	if rec.LogPath == "" {
 		s.cfg.Stdout = os.Stdout // not logged by the init
+	} else {
+		s.cfg.LogDir = filepath.Dir(rec.LogPath)
 	}
 	return s, nil
 }

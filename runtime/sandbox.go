@@ -72,7 +72,15 @@ func (s *Sandbox) SeccompMode() string { return s.seccompMode }
 func (s *Sandbox) LandlockABI() int { return s.landlockABI }
 
 // LogPath is the current log file when the output is not attached.
-func (s *Sandbox) LogPath() string { return filepath.Join(s.dir, "logs", sbinit.LogFile) }
+func (s *Sandbox) LogPath() string { return filepath.Join(s.logDir(), sbinit.LogFile) }
+
+// logDir is Config.LogDir, or logs/ in the state directory.
+func (s *Sandbox) logDir() string {
+	if s.cfg.LogDir != "" {
+		return s.cfg.LogDir
+	}
+	return filepath.Join(s.dir, "logs")
+}
 
 // Start runs the workload.
 func (s *Sandbox) Start() error {

@@ -39,6 +39,12 @@ type Config struct {
 	DieWithCaller bool
 	// LogMaxSize is the size at which a log file is rotated (default 10 MiB).
 	LogMaxSize int64
+	// LogDir, when set, is where the log files go (created if missing):
+	// the init appends to them, so sandboxes that share a LogDir (the
+	// incarnations of one replica) write one history, rotated as usual.
+	// The runtime never removes a LogDir; the caller does. Empty: logs/ in
+	// the sandbox's state directory, removed with the sandbox.
+	LogDir string
 }
 
 // ResolvedMount is a volume resolved to the host.

@@ -244,12 +244,25 @@ func Logs(root rootdir.Root, project string, o LogOptions, now time.Time) ([]Log
 	if err != nil {
 		return nil, err
 	}
-	var out []LogLine
+	// A replica's log holds every incarnation's output; replicas without a
+	// record any more (scaled down) keep theirs until `down`.
+	type source struct{ service, path string }
+	sources := map[string]source{}
 	for _, rec := range recs {
-		if len(o.Services) > 0 && !slices.Contains(o.Services, rec.Service) {
+		sources[reconcile.ReplicaName(rec.Service, rec.Replica)] = source{rec.Service, LogPath(root, rec)}
+	}
+	for name, service := range loggedReplicas(root, project) {
+		if _, ok := sources[name]; !ok {
+			sources[name] = source{service, replicaLogPath(root, project, name)}
+		}
+	}
+	var out []LogLine
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
+		src := sources[name]
+		if len(o.Services) > 0 && !slices.Contains(o.Services, src.service) {
 			continue
 		}
-		lines, err := ReadLog(LogPath(root, rec))
+		lines, err := ReadLog(src.path)
 		if err != nil {
 			return nil, err
 		}
@@ -260,9 +273,8 @@ func Logs(root rootdir.Root, project string, o LogOptions, now time.Time) ([]Log
 		if o.Tail >= 0 && len(lines) > o.Tail {
 			lines = lines[len(lines)-o.Tail:]
 		}
-		name := reconcile.ReplicaName(rec.Service, rec.Replica)
 		for _, r := range lines {
-			out = append(out, LogLine{Replica: name, Service: rec.Service, LogRecord: r})
+			out = append(out, LogLine{Replica: name, Service: src.service, LogRecord: r})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b LogLine) int { return a.Time.Compare(b.Time) })

@@ -31,6 +31,7 @@ func (r Runtime) Create(ctx context.Context, req reconcile.CreateRequest) (recon
 	}
 	sb, err := runtime.Create(ctx, runtime.Config{
 		ID: req.ID, Project: req.Project, Service: req.Service, Root: r.Root, Mounts: mounts, Files: req.Files,
+		LogDir: ReplicaLogDir(r.Root, req.Project, reconcile.ReplicaName(req.Service.Name, req.Replica)),
 	})
 	if err != nil {
 		return nil, err
