@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -62,14 +63,20 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: filepath.Join(s.dir, ctlSocket)}); err != nil {
 		return ExitStatus{}, fmt.Errorf("exec in %s: connect to the init: %w", s.id, err)
 	}
-	stdio, copies, err := execStdio(ec)
-	if err != nil {
-		return ExitStatus{}, err
-	}
-	req := &sbinit.Message{Kind: sbinit.MsgExec, Exec: &sbinit.ExecRequest{Args: ec.Args, Env: ec.Env, Dir: ec.Dir}}
-	err = sbinit.Send(fd, req, int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()))
-	for _, f := range stdio {
-		f.Close() // the child's ends now live in the init
+	req := &sbinit.Message{Kind: sbinit.MsgExec, Exec: &sbinit.ExecRequest{Args: ec.Args, Env: ec.Env, Dir: ec.Dir, Terminal: ec.Terminal}}
+	copies := &sync.WaitGroup{}
+	if ec.Terminal {
+		err = sbinit.Send(fd, req) // the init allocates the terminal
+	} else {
+		var stdio [3]*os.File
+		stdio, copies, err = execStdio(ec)
+		if err != nil {
+			return ExitStatus{}, err
+		}
+		err = sbinit.Send(fd, req, int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()))
+		for _, f := range stdio {
+			f.Close() // the child's ends now live in the init
+		}
 	}
 	if err != nil {
 		return ExitStatus{}, fmt.Errorf("exec in %s: %w", s.id, err)
@@ -78,12 +85,30 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 	// (and its process group), and recv returns.
 	stop := context.AfterFunc(ctx, func() { unix.Shutdown(fd, unix.SHUT_RDWR) })
 	defer stop()
-	m, _, err := sbinit.Recv(fd)
+	m, mfds, err := sbinit.Recv(fd)
 	if err == nil && m.Kind == sbinit.MsgError {
 		err = errors.New(m.Err)
 	}
+	var outDone chan struct{}
 	if err == nil && m.Kind == sbinit.MsgStarted {
+		if ec.Terminal {
+			if len(mfds) != 1 {
+				sbinit.CloseAll(mfds)
+				return ExitStatus{}, fmt.Errorf("exec in %s: the init sent no terminal", s.id)
+			}
+			master := os.NewFile(uintptr(mfds[0]), "exec-pty-master")
+			defer master.Close()
+			outDone = attachTerminal(master, ec)
+		}
 		m, _, err = sbinit.Recv(fd)
+	}
+	if outDone != nil {
+		// The output ends when the last holder of the terminal exits; a
+		// daemon left behind may hold it forever.
+		select {
+		case <-outDone:
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	copies.Wait()
 	if err != nil {
@@ -96,6 +121,29 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 		return ExitStatus{}, fmt.Errorf("exec in %s: unexpected reply %q", s.id, m.Kind)
 	}
 	return *m.Status, nil
+}
+
+// attachTerminal hands an exec's terminal master to ec.Console and copies
+// Stdin to it and its output to Stdout; the channel closes at end of output.
+func attachTerminal(master *os.File, ec ExecConfig) chan struct{} {
+	if ec.Console != nil {
+		ec.Console(master)
+	}
+	if ec.Stdin != nil {
+		go func() { _, _ = io.Copy(master, ec.Stdin) }()
+	}
+	done := make(chan struct{})
+	out := ec.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	go func() { _, _ = io.Copy(out, master); close(done) }()
+	return done
+}
+
+// ResizeTerminal sets the window size of an exec's terminal (ExecConfig.Console).
+func ResizeTerminal(master *os.File, rows, cols uint16) error {
+	return unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
 }
 
 // execStdio returns the three files to hand to the process (pipes with copy

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"io"
+	"os"
 
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
@@ -82,6 +83,16 @@ type ExecConfig struct {
 	// Stdin, Stdout, Stderr: nil means /dev/null.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Terminal runs the process on a pseudo-terminal of the sandbox's own
+	// devpts, as the session leader with it as controlling terminal (job
+	// control works, no host pts is reachable). Stdin is copied to the
+	// terminal and its output to Stdout; Stderr is unused (a terminal has
+	// one output).
+	Terminal bool
+	// Console, with Terminal, receives the terminal's master side once the
+	// process runs, to set and follow the window size (ResizeTerminal). The
+	// master is closed when Exec returns.
+	Console func(master *os.File)
 }
 
 // Stats are usage figures read from the sandbox's cgroup.

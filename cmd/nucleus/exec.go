@@ -77,34 +77,26 @@ func newExecCmd() *cobra.Command {
 	return cmd
 }
 
-// execTTY runs the command on a new pseudo-terminal whose master side is
-// copied to and from this terminal (put in raw mode meanwhile).
+// execTTY runs the command on a terminal the sandbox allocates from its own
+// devpts (the command's controlling terminal, so job control works); this
+// terminal is put in raw mode meanwhile and its size is followed.
 func execTTY(ctx context.Context, project, service string, index int, ec runtime.ExecConfig) (runtime.ExitStatus, error) {
-	master, slave, err := pty.Open()
-	if err != nil {
-		return runtime.ExitStatus{}, fmt.Errorf("allocate a terminal: %w", err)
-	}
-	defer master.Close()
-	_ = pty.InheritSize(os.Stdin, master)
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)
 	defer signal.Stop(winch)
-	go func() {
-		for range winch {
-			_ = pty.InheritSize(os.Stdin, master)
-		}
-	}()
+	ec.Terminal, ec.Stdin, ec.Stdout, ec.Stderr = true, os.Stdin, os.Stdout, nil
+	ec.Console = func(master *os.File) {
+		_ = pty.InheritSize(os.Stdin, master)
+		go func() {
+			for range winch {
+				_ = pty.InheritSize(os.Stdin, master)
+			}
+		}()
+	}
 	if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
 		defer term.Restore(int(os.Stdin.Fd()), old)
 	}
-	go func() { _, _ = io.Copy(master, os.Stdin) }()
-	outDone := make(chan struct{})
-	go func() { _, _ = io.Copy(os.Stdout, master); close(outDone) }()
-	ec.Stdin, ec.Stdout, ec.Stderr = slave, slave, slave
-	st, err := host.Exec(ctx, stateRoot(), project, service, index, ec)
-	slave.Close() // the master then reads EOF once the output is drained
-	<-outDone
-	return st, err
+	return host.Exec(ctx, stateRoot(), project, service, index, ec)
 }
 
 // noTerminal hides this process's terminal from the command (-T): the

@@ -1,6 +1,7 @@
 package sbinit
 
 import (
+	"fmt"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -26,9 +27,13 @@ func (st *initState) handleExec(cfd int) {
 	if err != nil {
 		return
 	}
-	defer CloseAll(fds)
-	if m.Kind != MsgExec || m.Exec == nil || len(fds) != 3 {
-		_ = Send(cfd, &Message{Kind: MsgError, Err: "exec: expected an exec request with 3 fds"})
+	defer func() { CloseAll(fds) }() // whatever fds holds at return
+	want := 3
+	if m.Exec != nil && m.Exec.Terminal {
+		want = 0
+	}
+	if m.Kind != MsgExec || m.Exec == nil || len(fds) != want {
+		_ = Send(cfd, &Message{Kind: MsgError, Err: fmt.Sprintf("exec: expected an exec request with %d fds", want)})
 		return
 	}
 	dir := m.Exec.Dir
@@ -36,15 +41,32 @@ func (st *initState) handleExec(cfd int) {
 		dir = st.cfg.Dir
 	}
 	env := append(append([]string(nil), st.cfg.Env...), m.Exec.Env...)
-	pid, err := st.spawner.spawn(spawnReq{args: m.Exec.Args, env: env, dir: dir,
-		files: []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}})
+	var master []int // sent back with MsgStarted
+	if m.Exec.Terminal {
+		// Like the workload's terminal: a pty of the sandbox's own devpts;
+		// the spawner makes the process a session leader with the slave
+		// as its controlling terminal.
+		mfd, slave, err := openConsole()
+		if err != nil {
+			_ = Send(cfd, &Message{Kind: MsgError, Err: err.Error()})
+			return
+		}
+		defer unix.Close(mfd)
+		master = []int{mfd}
+		fds = []int{slave}
+	}
+	files := []uintptr{uintptr(fds[0]), uintptr(fds[0]), uintptr(fds[0])}
+	if !m.Exec.Terminal {
+		files = []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}
+	}
+	pid, err := st.spawner.spawn(spawnReq{args: m.Exec.Args, env: env, dir: dir, files: files, ctty: m.Exec.Terminal})
+	CloseAll(fds) // the child has its copies (the deferred close sees none)
+	fds = nil
 	if err != nil {
 		_ = Send(cfd, &Message{Kind: MsgError, Err: err.Error()})
 		return
 	}
-	CloseAll(fds)
-	fds = nil
-	_ = Send(cfd, &Message{Kind: MsgStarted, Pid: pid})
+	_ = Send(cfd, &Message{Kind: MsgStarted, Pid: pid}, master...)
 	// A client that goes away (a health check's timeout) takes the process
 	// and its process group with it.
 	var mu sync.Mutex

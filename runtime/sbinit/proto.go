@@ -41,6 +41,10 @@ type ExecRequest struct {
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
 	Dir  string   `json:"dir"`
+	// Terminal: no stdio fds come with the request; the process gets a pty
+	// from the sandbox's devpts as its controlling terminal, and the
+	// master goes back with MsgStarted.
+	Terminal bool `json:"terminal,omitempty"`
 }
 
 // maxMessage bounds one packet (config with seccomp BPF and files).

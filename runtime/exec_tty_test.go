@@ -1,0 +1,70 @@
+package runtime
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestExecTerminal: an exec with Terminal runs on a pty of the sandbox's
+// devpts as a session leader with it as controlling terminal, sees input
+// typed at the master, can be resized, and exits with its code.
+func TestExecTerminal(t *testing.T) {
+	root := newRoot(t)
+	ctx := context.Background()
+	sb, err := Create(ctx, Config{ID: "exectty", Root: root, Project: "p", Service: service("/bin/busybox", "sleep", "100"), Stdout: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Remove(ctx)
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Fields 6 and 7 of /proc/self/stat (after "pid (comm) state ppid pgrp")
+	// are the session and the controlling terminal of the shell ($$).
+	script := `[ -t 0 ] && [ -t 1 ] && echo is-a-tty; tty; set -- $(cat /proc/$$/stat); echo "pid=$1 sid=$6 tty_nr=$7";` +
+		`stty size; read line; echo "got=$line"; exit 7`
+	var out syncBuffer
+	resized := false
+	st, err := sb.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c", script}, Terminal: true,
+		Stdin: strings.NewReader("typed\n"), Stdout: &out,
+		Console: func(m *os.File) { resized = ResizeTerminal(m, 33, 99) == nil }})
+	if err != nil {
+		t.Fatalf("exec: %v (output %q)", err, out.String())
+	}
+	o := strings.ReplaceAll(out.String(), "\r", "")
+	if st.Code != 7 {
+		t.Errorf("exit status %+v, want code 7 (output %q)", st, o)
+	}
+	if !resized {
+		t.Error("ResizeTerminal failed")
+	}
+	for _, want := range []string{"is-a-tty\n", "/dev/pts/", "33 99\n", "got=typed\n"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("output %q lacks %q", o, want)
+		}
+	}
+	var pid, sid, ttyNr string
+	for _, f := range strings.Fields(o) {
+		if v, ok := strings.CutPrefix(f, "pid="); ok {
+			pid = v
+		} else if v, ok := strings.CutPrefix(f, "sid="); ok {
+			sid = v
+		} else if v, ok := strings.CutPrefix(f, "tty_nr="); ok {
+			ttyNr = v
+		}
+	}
+	if pid == "" || sid != pid {
+		t.Errorf("pid %q sid %q: the shell is not a session leader (output %q)", pid, sid, o)
+	}
+	if ttyNr == "" || ttyNr == "0" {
+		t.Errorf("tty_nr %q: no controlling terminal (output %q)", ttyNr, o)
+	}
+	// Without Terminal nothing changes: no tty, no controlling terminal.
+	var plain syncBuffer
+	st, err = sb.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c", `[ -t 0 ] || echo no-tty; set -- $(cat /proc/$$/stat); echo "tty_nr=$7"`}, Stdout: &plain})
+	if err != nil || st.Code != 0 || plain.String() != "no-tty\ntty_nr=0\n" {
+		t.Errorf("plain exec: %+v %v %q", st, err, plain.String())
+	}
+}
