@@ -11,10 +11,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -49,6 +51,12 @@ type Config struct {
 
 	ReadyTimeout time.Duration // 0 = 10s
 	Binary       string        // "" = slirp4netns from PATH
+
+	// DisableSeccomp starts slirp4netns without --enable-seccomp. By default
+	// the filter is on (it limits what a compromised libslirp can ask the
+	// kernel); Start falls back to running without it, with a logged reason,
+	// only when the binary refuses the flag.
+	DisableSeccomp bool
 }
 
 // State is where a Network is in its life.
@@ -186,7 +194,16 @@ func (n *Network) Start(ctx context.Context) error {
 	if err := n.transition(Configuring, Unconfigured); err != nil {
 		return err
 	}
-	if err := n.start(ctx); err != nil {
+	err := n.start(ctx)
+	if err != nil && !n.cfg.DisableSeccomp && n.seccompRefused() {
+		// An old or differently built slirp4netns without seccomp support:
+		// run it unfiltered rather than not at all, and say why.
+		log.Printf("slirp4netns %s: --enable-seccomp refused, running without the seccomp filter: %v", n.cfg.ID, err)
+		n.teardown()
+		n.cfg.DisableSeccomp = true
+		err = n.start(ctx)
+	}
+	if err != nil {
 		n.teardown()
 		n.state = Cleaned
 		return err
@@ -212,6 +229,9 @@ func (n *Network) args(readyFD, exitFD int) []string {
 		"--cidr", n.addrs.Subnet.String(),
 		"--disable-host-loopback",
 		"--enable-sandbox",
+	}
+	if !n.cfg.DisableSeccomp {
+		a = append(a, "--enable-seccomp")
 	}
 	if n.cfg.DisableDNS {
 		a = append(a, "--disable-dns")
@@ -370,4 +390,10 @@ func (n *Network) teardown() error {
 	}
 	clear(n.forwards)
 	return errors.Join(errs...)
+}
+
+// seccompRefused reports whether the last start failed because slirp4netns
+// does not know or cannot install its seccomp filter (its message names it).
+func (n *Network) seccompRefused() bool {
+	return n.stderr != nil && strings.Contains(strings.ToLower(n.stderr.String()), "seccomp")
 }
