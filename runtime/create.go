@@ -46,6 +46,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	s := &Sandbox{id: cfg.ID, cfg: cfg, dir: dir, root: cfg.Root, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
+			_ = s.awaitInitExec()
 			s.destroy(context.Background())
 		}
 	}()
@@ -106,6 +107,9 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.awaitInitExec(); err != nil {
+		return nil, err
+	}
 	if err := sbinit.Send(int(s.ctl.Fd()), &sbinit.Message{Kind: sbinit.MsgConfig, Config: ic}, fds...); err != nil {
 		return nil, err
 	}
@@ -151,6 +155,21 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 	}
 	return s, nil
+}
+
+// awaitInitExec waits for the init's exec that spawnInit left running
+// (once; a no-op for an init started otherwise).
+func (s *Sandbox) awaitInitExec() error {
+	done := s.initExec
+	s.initExec = nil
+	if done == nil {
+		return nil
+	}
+	if err := done(); err != nil {
+		s.reaped = true // spawnInit reaped it
+		return err
+	}
+	return nil
 }
 
 // sendCgroup creates the v1 cgroup and hands its tasks files to the init.
@@ -216,7 +235,7 @@ func (s *Sandbox) startInit(userns bool) error {
 		}
 		fds := [4]int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()), int(ctlChild.Fd())}
 		var pid int
-		pid, err = spawnInit(path, argv, env, fds, flags, userns, pdeath, mapIDs)
+		pid, s.initExec, err = spawnInit(path, argv, env, fds, flags, userns, pdeath, mapIDs)
 		if err == nil {
 			s.pid, s.proc = pid, &rawProc{pid: pid, copies: s.copies}
 		}

@@ -28,7 +28,8 @@ type Sandbox struct {
 	root rootdir.Root
 	dir  string
 
-	proc      initProc // nil when adopted
+	proc      initProc     // nil when adopted
+	initExec  func() error // spawnInit's exec still to be awaited
 	copies    *sync.WaitGroup
 	pid       int    // host pid of the init
 	startTime uint64 // of the init, to recognise it after pid reuse

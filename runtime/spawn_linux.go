@@ -109,18 +109,36 @@ const spawnStack = 64 << 10
 // spawnInit clones path into new namespaces (flags) and execs it with fds
 // as 0-3. mapIDs, when set, runs in the caller after the clone and before
 // the child continues (write uid_map/gid_map).
+//
+// It returns once the child runs on its own; the exec itself (~0.5-1 ms)
+// overlaps with the caller's next steps. execDone must be called exactly
+// once: it waits for the exec, reports its failure, and frees the memory
+// the child used until then (it shares ours).
 func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid bool, pdeathsig unix.Signal,
-	mapIDs func(pid int) error) (int, error) {
+	mapIDs func(pid int) error) (pid int, execDone func() error, err error) {
+	// Released by execDone (or on failure here): the child reads the C
+	// memory and holds the error pipe until it execs or dies.
+	var release []func()
+	releaseAll := func() {
+		for i := len(release) - 1; i >= 0; i-- {
+			release[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			releaseAll()
+		}
+	}()
 	var syncP, errP [2]int
 	if err := unix.Pipe2(syncP[:], unix.O_CLOEXEC); err != nil {
-		return 0, fmt.Errorf("spawn init: %w", err)
+		return 0, nil, fmt.Errorf("spawn init: %w", err)
 	}
 	defer unix.Close(syncP[0])
 	defer unix.Close(syncP[1])
 	if err := unix.Pipe2(errP[:], unix.O_CLOEXEC); err != nil {
-		return 0, fmt.Errorf("spawn init: %w", err)
+		return 0, nil, fmt.Errorf("spawn init: %w", err)
 	}
-	defer unix.Close(errP[0])
+	release = append(release, func() { unix.Close(errP[0]) })
 	wClosed := false
 	defer func() {
 		if !wClosed {
@@ -129,13 +147,13 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid
 	}()
 
 	a := (*C.struct_nspawn)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_nspawn{}))))
-	defer C.free(unsafe.Pointer(a))
+	release = append(release, func() { C.free(unsafe.Pointer(a)) })
 	a.path = C.CString(path)
-	defer C.free(unsafe.Pointer(a.path))
+	release = append(release, func() { C.free(unsafe.Pointer(a.path)) })
 	a.argv = cStrings(argv)
-	defer freeCStrings(a.argv, len(argv))
+	release = append(release, func() { freeCStrings(a.argv, len(argv)) })
 	a.envp = cStrings(env)
-	defer freeCStrings(a.envp, len(env))
+	release = append(release, func() { freeCStrings(a.envp, len(env)) })
 	a.sync_fd, a.err_fd = C.int(syncP[0]), C.int(errP[1])
 	for i, fd := range fds {
 		a.fds[i] = C.int(fd)
@@ -145,44 +163,51 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid
 	}
 	a.pdeathsig = C.int(pdeathsig)
 	stack := (*C.char)(C.malloc(spawnStack))
-	// Freed only once the child has exec'd or died (errP reaches EOF).
-	defer C.free(unsafe.Pointer(stack))
+	release = append(release, func() { C.free(unsafe.Pointer(stack)) })
 
-	pid, err := C.nspawn_start(a, C.int(flags), stack, spawnStack)
-	if pid < 0 {
-		return 0, fmt.Errorf("clone sandbox init: %w", err)
+	cpid, cerr := C.nspawn_start(a, C.int(flags), stack, spawnStack)
+	if cpid < 0 {
+		return 0, nil, fmt.Errorf("clone sandbox init: %w", cerr)
 	}
+	pid = int(cpid)
 	trace("cloned")
 	unix.Close(errP[1])
 	wClosed = true
-	fail := func(err error) (int, error) {
-		_ = unix.Kill(int(pid), unix.SIGKILL)
+	// reap kills and reaps a child that has not exec'd: only then may its
+	// memory (ours) be freed.
+	reap := func() {
+		_ = unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus
-		_, _ = unix.Wait4(int(pid), &ws, 0, nil)
-		return 0, err
+		_, _ = unix.Wait4(pid, &ws, 0, nil)
 	}
 	if mapIDs != nil {
-		if err := mapIDs(int(pid)); err != nil {
-			return fail(err)
+		if err := mapIDs(pid); err != nil {
+			reap()
+			return 0, nil, err
 		}
 	}
 	trace("maps written")
 	if _, err := unix.Write(syncP[1], []byte{1}); err != nil {
-		return fail(fmt.Errorf("start sandbox init: %w", err))
+		reap()
+		return 0, nil, fmt.Errorf("start sandbox init: %w", err)
 	}
-	var buf [4]byte
-	for {
-		n, err := unix.Read(errP[0], buf[:])
-		if err == unix.EINTR {
-			continue
+	execDone = func() error {
+		defer releaseAll()
+		var buf [4]byte
+		for {
+			n, err := unix.Read(errP[0], buf[:])
+			if err == unix.EINTR {
+				continue
+			}
+			if n == 4 {
+				errno := unix.Errno(*(*C.int)(unsafe.Pointer(&buf[0])))
+				reap()
+				return fmt.Errorf("start sandbox init %s: %w", path, errno)
+			}
+			return nil // EOF: exec succeeded (the pipe was close-on-exec) or the child died
 		}
-		if n == 4 {
-			errno := unix.Errno(*(*C.int)(unsafe.Pointer(&buf[0])))
-			return fail(fmt.Errorf("start sandbox init %s: %w", path, errno))
-		}
-		break // EOF: exec succeeded (the pipe was close-on-exec)
 	}
-	return int(pid), nil
+	return pid, execDone, nil
 }
 
 func cStrings(ss []string) **C.char {
