@@ -17,12 +17,20 @@ func (s *Server) handle(w mdns.ResponseWriter, req *mdns.Msg) {
 		return
 	}
 	q := req.Question[0]
+	client := remoteIP(w.RemoteAddr())
+	p := s.policies.get(client)
 	resp := s.answerLocal(req)
 	if resp == nil {
+		if p != nil && !p.allows(q.Name) {
+			// An egress-restricted client may resolve project names and
+			// its allowed domains only: forwarding anything else would let
+			// it tunnel data out in query names.
+			refuse(w, req)
+			return
+		}
 		resp = s.forward(req)
 	}
-	client := remoteIP(w.RemoteAddr())
-	if p := s.policies.get(client); p != nil && resp.Rcode == mdns.RcodeSuccess && p.allows(q.Name) {
+	if p != nil && resp.Rcode == mdns.RcodeSuccess && p.allows(q.Name) {
 		if ips, ttl := addressesOf(resp); len(ips) > 0 {
 			p.onAllow(client, ips, ttl) // must finish before the client may connect
 		}
@@ -130,4 +138,11 @@ func remoteIP(a net.Addr) net.IP {
 		return a.IP
 	}
 	return nil
+}
+
+// refuse answers REFUSED: no larger than the query, and nothing forwarded.
+func refuse(w mdns.ResponseWriter, req *mdns.Msg) {
+	m := new(mdns.Msg)
+	m.SetRcode(req, mdns.RcodeRefused)
+	w.WriteMsg(m) //nolint:errcheck // client gone
 }

@@ -26,8 +26,9 @@ type policyTable struct {
 // SetClientPolicy makes queries from client subject to allowedDomains: when
 // the client resolves an allowed name ("example.com" exactly, or
 // "*.example.com" for any name below it), the answered addresses go to
-// onAllow before the answer is returned. Other names still resolve, but
-// onAllow is not called, so their addresses stay blocked by the egress rules.
+// onAllow before the answer is returned. Project names (the record set)
+// still resolve; any other name gets REFUSED and is not forwarded upstream,
+// so a restricted client cannot tunnel data out through DNS queries.
 // A nil onAllow removes the client's policy. Calling it again replaces it.
 func (s *Server) SetClientPolicy(client net.IP, allowedDomains []string, onAllow func(client net.IP, ips []net.IP, ttl time.Duration)) {
 	key := ipKey(client)

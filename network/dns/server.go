@@ -2,6 +2,8 @@
 // answers A queries for the network's service names from an in-memory record
 // set, forwards every other name to upstream resolvers, and feeds the answers
 // of allowed domains to egress enforcement before the client sees them.
+// It answers only clients of its own subnet (Config.AllowedClients), and
+// clients with an egress policy only for project names and allowed domains.
 //
 // The Server always runs in the supervisor's process. Its listening sockets
 // may live in another network namespace (ListenInNetns), but forwarding
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +35,12 @@ type Config struct {
 	// TTL of answers for local records; 0 means 5s. Kept small so that a
 	// restarted replica's new address is picked up quickly.
 	TTL time.Duration
+	// AllowedClients are the source prefixes that get answers; everyone
+	// else gets REFUSED. Empty means: the subnets of the interfaces that
+	// carry each listen address, looked up in the listener's namespace when
+	// it starts (the gateway 10.89.0.1/24 serves 10.89.0.0/24; 127.0.0.1
+	// serves 127.0.0.0/8). A listener on 0.0.0.0 then serves anyone.
+	AllowedClients []netip.Prefix
 }
 
 const (
@@ -45,7 +54,8 @@ type Server struct {
 	upstreams *upstreamSource
 	records   atomic.Pointer[recordSet]
 	policies  policyTable
-	preferred atomic.Int32 // index of the upstream that answered last
+	preferred atomic.Int32              // index of the upstream that answered last
+	allowed   atomic.Pointer[clientSet] // Config.AllowedClients / SetAllowedClients; nil = per listener
 
 	mu      sync.Mutex
 	servers []*mdns.Server
@@ -63,6 +73,7 @@ func NewServer(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, upstreams: newUpstreamSource(cfg.Upstreams, cfg.ResolvConf)}
 	s.records.Store(newRecordSet(nil))
+	s.SetAllowedClients(cfg.AllowedClients)
 	return s
 }
 
@@ -77,7 +88,13 @@ func (s *Server) Listen(addr string) error {
 	if err != nil {
 		return err
 	}
-	return s.serve(pc, l)
+	subnets, err := subnetsOf(pc.LocalAddr().(*net.UDPAddr).IP)
+	if err != nil {
+		pc.Close()
+		l.Close()
+		return fmt.Errorf("dns listen on %s: find the subnet it serves: %w", addr, err)
+	}
+	return s.serve(pc, l, subnets)
 }
 
 // ListenInNetns is Listen with the sockets created inside the network
@@ -86,15 +103,24 @@ func (s *Server) Listen(addr string) error {
 func (s *Server) ListenInNetns(nsPath, addr string) error {
 	var pc net.PacketConn
 	var l net.Listener
+	var subnets clientSet
 	err := InNetns(nsPath, func() error {
 		var err error
 		pc, l, err = bindPair(addr)
-		return err
+		if err != nil {
+			return err
+		}
+		if subnets, err = subnetsOf(pc.LocalAddr().(*net.UDPAddr).IP); err != nil {
+			pc.Close()
+			l.Close()
+			return fmt.Errorf("find the subnet it serves: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("dns listen on %s in netns %s: %w", addr, nsPath, err)
 	}
-	return s.serve(pc, l)
+	return s.serve(pc, l, subnets)
 }
 
 // Addrs returns the bound UDP addresses (TCP uses the same ones).
@@ -131,7 +157,9 @@ func bindPair(addr string) (net.PacketConn, net.Listener, error) {
 	return nil, nil, lastErr
 }
 
-func (s *Server) serve(pc net.PacketConn, l net.Listener) error {
+// serve answers on pc and l; subnets are the clients served when no
+// AllowedClients are set.
+func (s *Server) serve(pc net.PacketConn, l net.Listener, subnets clientSet) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -139,7 +167,17 @@ func (s *Server) serve(pc net.PacketConn, l net.Listener) error {
 		l.Close()
 		return errors.New("dns server closed")
 	}
-	h := mdns.HandlerFunc(s.handle)
+	h := mdns.HandlerFunc(func(w mdns.ResponseWriter, req *mdns.Msg) {
+		allowed := subnets
+		if c := s.allowed.Load(); c != nil {
+			allowed = *c
+		}
+		if !allowed.allows(remoteIP(w.RemoteAddr())) {
+			refuse(w, req)
+			return
+		}
+		s.handle(w, req)
+	})
 	started := make(chan struct{}, 2)
 	notify := func() { started <- struct{}{} }
 	pair := []*mdns.Server{
