@@ -9,12 +9,13 @@
 //	caller (nucleus run / supervisor)                sandbox
 //	  Create ─clone(user,mnt,pid,net,ipc,uts)─>  nucleus-init (PID 1)
 //	         ─config + fds (SEQPACKET)──────>    builds the root, pivot_root,
-//	                                             restricts its spawner thread
+//	         ─cgroup tasks fds (v1)─────────>    restricts its spawner thread
 //	         <─ready (+ pty master)──────────
 //	  (network attaches to /proc/PID/ns/net)
 //	  Start  ─start──────────────────────────>   forks the workload from the
 //	                                             spawner thread
 //	  Exec   ─ctl.sock: argv + stdio fds─────>   forks it the same way
+//	         <─(Terminal: pty master)────────    (own devpts, ctty, setsid)
 //	  Wait   <─exit status (also exit.json)──    reaps, forwards signals, exits
 //
 // The caller does the policy work (seccomp compiled with libseccomp and
@@ -53,8 +54,9 @@
 //
 // The cgroup is chosen by the host's mode (runtime/cgroups). The test hosts
 // are hybrid (v1 controllers, a controller-less v2 tree), so:
-//   - v1, exercised by every kernel test: the cgroup is created after clone,
-//     while the init's Go runtime starts; the spawner thread joins it by
+//   - v1, exercised by every kernel test: the cgroup is created after the
+//     config is sent, while the init builds the root, and its tasks files
+//     follow in a message of their own; the spawner thread joins it by
 //     writing "0" to each controller's tasks file (a thread moving itself
 //     skips the global threadgroup rwsem that a cgroup.procs write takes,
 //     which costs an RCU grace period, ~10 ms here); the init is started
@@ -84,5 +86,16 @@
 // rotating at Config.LogMaxSize (3 old files kept). Because the init writes
 // them, logging continues when the caller dies; a restarted supervisor
 // re-attaches with ReadRecord + Adopt (pid and start time identify the init;
-// Wait then reads exit.json).
+// Wait then reads exit.json). With Config.LogDir the files live in a
+// directory the caller chose and removes: sandboxes sharing it append to one
+// history (the supervisor gives each replica one, so a crashed or replaced
+// sandbox's output stays visible until `nucleus down`).
+//
+// # Exec with a terminal
+//
+// ExecConfig.Terminal: the init opens a pty in the sandbox's own devpts and
+// forks the process from the spawner thread as a session leader with the
+// slave as its controlling terminal (job control works; no host pts is
+// reachable); the master comes back over ctl.sock to the caller, which
+// copies it to and from its terminal and sets the size (ResizeTerminal).
 package runtime
