@@ -32,9 +32,11 @@ type ReplicaStatus struct {
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	UptimeSec   float64   `json:"uptime_seconds,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
-	Usage       *Usage    `json:"usage,omitempty"`
-	LandlockABI int       `json:"landlock_abi"`
-	Seccomp     string    `json:"seccomp,omitempty"`
+	// Error is why the last start failed ("" when it started).
+	Error       string `json:"error,omitempty"`
+	Usage       *Usage `json:"usage,omitempty"`
+	LandlockABI int    `json:"landlock_abi"`
+	Seccomp     string `json:"seccomp,omitempty"`
 }
 
 // Usage is what the cgroup says a running replica uses.
@@ -64,6 +66,7 @@ func (s *Store) Status(project string, desired *spec.Project, inspect Inspector,
 		st := ReplicaStatus{
 			Service: r.Service, Replica: r.Replica, Name: ReplicaName(r.Service, r.Replica),
 			State: r.State, Restarts: r.Restart.Total, Hash: r.Hash, NextAttempt: r.Restart.NextAttempt,
+			Error: r.Error,
 		}
 		alive := r.BootID == boot && ProcAlive(r.InitPID, r.InitStart)
 		if r.State.Alive() && !alive {

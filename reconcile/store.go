@@ -86,6 +86,8 @@ type SandboxRecord struct {
 	Restart    RestartState `json:"restart"`
 	StartedAt  time.Time    `json:"started_at,omitzero"`
 	ExitedAt   time.Time    `json:"exited_at,omitzero"`
+	// Error is why the last start failed (no sandbox then: InitPID is 0).
+	Error string `json:"error,omitempty"`
 
 	// Runtime is the runtime package's own record (runtime.Record as JSON),
 	// handed back to runtime.Adopt unchanged.

@@ -41,6 +41,19 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 		restart = RestartState{Total: restart.Total}
 	}
 
+	if err := sv.launch(ctx, desired, service, n, restart); err != nil {
+		if ctx.Err() == nil {
+			sv.recordFailedStart(service, s, n, restart, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// launch creates, attaches and starts the sandbox of one replica and
+// records it; on an error nothing of it is left running.
+func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service string, n int, restart RestartState) error {
+	s := desired.Services[service]
 	sb, err := sv.Runtime.Create(ctx, CreateRequest{
 		ID: ReplicaID(sv.Project, service, n), Project: sv.Project, Replica: n, Service: s,
 		Volumes: desired.Volumes, Files: sv.Networks.Files(sv.Project, s, n),
@@ -121,7 +134,7 @@ func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) er
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	case rec != nil:
+	case rec != nil && rec.InitPID != 0: // InitPID 0: a failed start, no sandbox
 		if err := sv.Runtime.Cleanup(ctx, rec); err != nil {
 			return fmt.Errorf("clean up %s: %w", key, err)
 		}

@@ -39,7 +39,8 @@ func newPsCmd() *cobra.Command {
 			if !all {
 				rows = nil
 				for _, r := range st.Replicas {
-					if r.State != reconcile.StateStopped && r.State != reconcile.StateExited {
+					// A failed start stays visible: it is why the service is down.
+					if r.State != reconcile.StateStopped && r.State != reconcile.StateExited || r.Error != "" {
 						rows = append(rows, r)
 					}
 				}
@@ -120,6 +121,12 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 			dash(r.Health), cpu, mem, pids, ll, dash(r.Seccomp), hash)
 	}
 	tw.Flush()
+	// A failed start has no process to show; its error says why.
+	for _, r := range rows {
+		if r.Error != "" {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: start failed: %s\n", r.Name, r.Error)
+		}
+	}
 }
 
 func humanBytes(n uint64) string {

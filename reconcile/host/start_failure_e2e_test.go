@@ -1,0 +1,121 @@
+package host
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"nucleus/network"
+	"nucleus/reconcile"
+	"nucleus/runtime"
+	"nucleus/spec"
+)
+
+// runFailing runs a Runner over yaml until the test ends and returns the
+// store; the cleanup takes everything down and checks nothing is left.
+func (e *e2e) runFailing(yaml string) *reconcile.Store {
+	t := e.t
+	file := filepath.Join(e.dir, "nucleus.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sv := e.supervisor()
+	sv.Backoff.Initial, sv.Backoff.Max, sv.Backoff.Rand = 100*time.Millisecond, 5*time.Second, nil
+	r := &reconcile.Runner{
+		Load: func() (*spec.Project, error) {
+			return spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
+		},
+		Supervisor: sv,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if err := e.supervisor().Down(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if leaks, _ := runtime.LeakCheck(e.root); len(leaks) != 0 {
+			t.Errorf("runtime leaks: %v", leaks)
+		}
+		if leaks, _ := network.LeakCheck(e.root); len(leaks) != 0 {
+			t.Errorf("network leaks: %v", leaks)
+		}
+	})
+	return reconcile.NewStore(e.root)
+}
+
+// TestFailedStartFollowsRestartPolicy: a real sandbox whose command does
+// not exist never runs; with restart: always it is tried again with growing
+// delays, without any change to the files, and shows the error.
+func TestFailedStartFollowsRestartPolicy(t *testing.T) {
+	e := newE2E(t)
+	store := e.runFailing(`services:
+  ghost:
+    command: ["/no/such/command"]
+    restart: always
+`)
+	var waits []time.Duration
+	var lastNext time.Time
+	deadline := time.Now().Add(20 * time.Second)
+	for len(waits) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d failed starts seen without a file change: %v", len(waits), waits)
+		}
+		time.Sleep(5 * time.Millisecond)
+		rec, _ := store.LoadSandbox(e.project, "ghost", 1)
+		if rec == nil || rec.Restart.NextAttempt.IsZero() || rec.Restart.NextAttempt.Equal(lastNext) {
+			continue
+		}
+		if rec.Error == "" || rec.ExitCode == 0 {
+			t.Fatalf("failed start recorded without error or exit code: %+v", rec)
+		}
+		if rec.State != reconcile.StateBackoff && rec.State != reconcile.StateCrashloop {
+			t.Fatalf("state %s after a failed start with restart: always, want backoff", rec.State)
+		}
+		lastNext = rec.Restart.NextAttempt
+		waits = append(waits, rec.Restart.NextAttempt.Sub(rec.ExitedAt))
+	}
+	for i := 1; i < len(waits); i++ {
+		if waits[i] <= waits[i-1] {
+			t.Fatalf("back-off does not grow: %v", waits)
+		}
+	}
+}
+
+// TestFailedStartRestartNo: with restart: no a failed start stays exited,
+// with its error and exit code for ps, and is not tried again.
+func TestFailedStartRestartNo(t *testing.T) {
+	e := newE2E(t)
+	store := e.runFailing(`services:
+  ghost:
+    command: ["/no/such/command"]
+    restart: "no"
+`)
+	deadline := time.Now().Add(20 * time.Second)
+	var rec *reconcile.SandboxRecord
+	for rec == nil || rec.State != reconcile.StateExited {
+		if time.Now().After(deadline) {
+			t.Fatalf("no exited record for the failed start: %+v", rec)
+		}
+		time.Sleep(5 * time.Millisecond)
+		rec, _ = store.LoadSandbox(e.project, "ghost", 1)
+	}
+	if !strings.Contains(rec.Error, "no/such/command") || rec.ExitCode == 0 {
+		t.Fatalf("error %q exit %d: want the command named and a non-zero code", rec.Error, rec.ExitCode)
+	}
+	st, err := store.Status(e.project, nil, nil, time.Now())
+	if err != nil || len(st) != 1 || st[0].Error == "" || st[0].ExitCode == nil {
+		t.Fatalf("ps does not show the failed start: %+v %v", st, err)
+	}
+	first := rec.ExitedAt
+	time.Sleep(1500 * time.Millisecond)
+	rec, _ = store.LoadSandbox(e.project, "ghost", 1)
+	if rec == nil || !rec.ExitedAt.Equal(first) || rec.Restart.Total != 0 {
+		t.Fatalf("restart: no was started again: %+v", rec)
+	}
+}

@@ -1,0 +1,69 @@
+package reconcile
+
+import (
+	"errors"
+	"io/fs"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"nucleus/spec"
+)
+
+// Exit codes recorded for a start that failed before the workload ran, as
+// Docker reports them: the command was not found, could not be executed,
+// or the sandbox itself could not be set up.
+const (
+	ExitCodeNotFound      = 127
+	ExitCodeCannotExecute = 126
+	ExitCodeStartFailed   = 125
+)
+
+// recordFailedStart records a start that failed as an exit of the replica,
+// so the restart policy and back-off treat it like a crash: the replica
+// shows as exited (or backoff) with the error in ps, and a wake-up asks
+// for the next attempt instead of waiting for a file change.
+func (sv *Supervisor) recordFailedStart(service string, s *spec.Service, n int, restart RestartState, cause error) {
+	now := sv.now()
+	code := startFailureCode(cause)
+	rec := &SandboxRecord{
+		Project: sv.Project, Service: service, Replica: n, ID: ReplicaID(sv.Project, service, n),
+		Hash: serviceHash(s), Applied: s, State: StateExited, ExitCode: code,
+		StartedAt: now, ExitedAt: now, Error: cause.Error(),
+	}
+	rec.Restart = sv.Backoff.Exited(restart, now)
+	retry, _ := ShouldRestart(s.Restart, ExitInfo{Code: code, Restarts: rec.Restart.Restarts})
+	if retry {
+		rec.State, _ = sv.Backoff.Waiting(rec.Restart)
+	} else {
+		rec.Restart.NextAttempt = time.Time{}
+	}
+	logStepError("record failed start of "+rec.String(), sv.Store.SaveSandbox(rec))
+
+	// Known as exited, so dependents waiting on it see the failure.
+	done := make(chan struct{})
+	close(done)
+	sv.mu.Lock()
+	sv.init()
+	sv.replicas[ReplicaName(service, n)] = &replica{service: service, n: n, rec: rec, done: done}
+	sv.broadcastLocked()
+	sv.mu.Unlock()
+	if retry {
+		sv.wakeAt(rec.Restart.NextAttempt)
+	}
+}
+
+// startFailureCode maps a start error to an exit code.
+func startFailureCode(err error) int {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist),
+		strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return ExitCodeNotFound
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC),
+		strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+		return ExitCodeCannotExecute
+	}
+	return ExitCodeStartFailed
+}
