@@ -148,7 +148,14 @@ func networkChanges(o NetworkState, d *spec.Network) (recreate, live []string) {
 	}
 	a := o.Applied
 	if a == nil {
-		return recreate, live
+		// A record from before Applied was kept: nat, internal and dns may
+		// differ unseen, so recreate it once; the new record has Applied.
+		return append(recreate, "applied configuration unknown"), live
+	}
+	if d.Subnet == "" && a.Subnet != "" {
+		// Back to auto-allocation: keeping the old static subnet would make
+		// config and ps disagree.
+		recreate = append(recreate, "subnet "+a.Subnet+" -> auto")
 	}
 	if a.NAT != d.NAT {
 		recreate = append(recreate, "nat "+a.NAT+" -> "+d.NAT)

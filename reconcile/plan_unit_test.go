@@ -139,3 +139,58 @@ func BenchmarkPlan50(b *testing.B) {
 		}
 	}
 }
+
+// A network record without the applied declaration (written before it was
+// kept) is recreated once, so a nat or internal change is not missed; a
+// static subnet removed from the files goes back to auto-allocation.
+func TestPlanNetworkUnknownOrUnsetSubnet(t *testing.T) {
+	p := func() *spec.Project {
+		pr := project(map[string]string{"back": ""}, svc("web", onNetworks("back")))
+		pr.Networks["back"].NAT = spec.NATUserspace
+		return pr
+	}
+	o := running(p())
+	o.Networks[0].Applied = nil
+	steps := Plan(p(), o)
+	if len(steps) == 0 || steps[0].Action != ActionRecreateNetwork || !slices.Contains(steps[0].Causes, "applied configuration unknown") {
+		t.Fatalf("unknown applied network: steps %v, want a recreate first", steps)
+	}
+
+	o = running(p())
+	applied := *o.Networks[0].Applied
+	applied.Subnet = "10.77.0.0/24"
+	o.Networks[0].Applied, o.Networks[0].Subnet = &applied, "10.77.0.0/24"
+	steps = Plan(p(), o)
+	if len(steps) == 0 || steps[0].Action != ActionRecreateNetwork || !slices.Contains(steps[0].Causes, "subnet 10.77.0.0/24 -> auto") {
+		t.Fatalf("static subnet removed: steps %v, want a recreate", steps)
+	}
+	if steps := Plan(p(), running(p())); len(steps) != 0 {
+		t.Fatalf("unchanged network: steps %v", steps)
+	}
+
+	o = running(p())
+	applied = *o.Networks[0].Applied
+	applied.NAT = spec.NATKernel
+	o.Networks[0].Applied = &applied
+	steps = Plan(p(), o)
+	if len(steps) == 0 || steps[0].Action != ActionRecreateNetwork || !slices.Contains(steps[0].Causes, "nat kernel -> userspace") {
+		t.Fatalf("nat changed: steps %v, want a recreate", steps)
+	}
+}
+
+// LOW-8, intended: a one-shot replica (restart: no) that has exited runs
+// again only when its own configuration changes (as compose up does), not
+// on a pass that leaves it alone.
+func TestPlanExitedOneShotRerunsOnlyOnChange(t *testing.T) {
+	p := func(mem spec.ByteSize) *spec.Project {
+		return project(nil, svc("job", restartPolicy(spec.RestartNo, 0), memory(mem)))
+	}
+	o := edit(running(p(1<<20)), "job", 1, func(r *ReplicaState) { r.State, r.ExitCode = StateExited, 0 })
+	if steps := Plan(p(1<<20), o); len(steps) != 0 {
+		t.Fatalf("unchanged one-shot: steps %v, want none", steps)
+	}
+	steps := Plan(p(2<<20), o)
+	if len(steps) != 1 || steps[0].Action != ActionRestart {
+		t.Fatalf("changed one-shot: steps %v, want one restart", steps)
+	}
+}
