@@ -3,13 +3,17 @@ package network
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"nucleus/network/dns"
 )
 
 // ensureBridge creates the bridge (or adopts an existing one), gives it the
@@ -47,6 +51,11 @@ func ensureBridge(name, alias string, gw net.IP, subnet *net.IPNet) error {
 	// traffic sends packets with a 127.x source out through the bridge,
 	// which the kernel only allows with route_localnet on that interface.
 	if err := writeSysctl("net/ipv4/conf/"+name+"/route_localnet", "1"); err != nil {
+		return err
+	}
+	// No IPv6 on the host side of a network: the bridge's link-local
+	// address would let sandboxes reach host services listening on [::].
+	if err := disableIPv6("", name); err != nil {
 		return err
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
@@ -106,7 +115,7 @@ func createVeth(v vethSpec) (string, error) {
 	}
 
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: v.hostName, Alias: v.alias, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+		LinkAttrs:     netlink.LinkAttrs{Name: v.hostName, Alias: v.alias, MasterIndex: br.Attrs().Index},
 		PeerName:      inside,
 		PeerNamespace: netlink.NsFd(int(ns)),
 	}
@@ -132,6 +141,14 @@ func createVeth(v vethSpec) (string, error) {
 	// from in hairpin mode.
 	if err := netlink.LinkSetHairpin(host, true); err != nil {
 		return fail("hairpin mode on %s: %w", v.hostName, err)
+	}
+	// IPv6 off on both ends before they come up (no link-local address
+	// ever); the bridge table drops IPv6 from the veth anyway.
+	if err := disableIPv6("", v.hostName); err != nil {
+		return fail("%w", err)
+	}
+	if err := disableIPv6(nsPathOf(v.pid), inside); err != nil {
+		return fail("%w", err)
 	}
 	if err := netlink.LinkSetUp(host); err != nil {
 		return fail("bring up %s: %w", v.hostName, err)
@@ -194,6 +211,35 @@ func hasDefaultRoute(h *netlink.Handle) bool {
 	}
 	return false
 }
+
+// disableIPv6 sets net.ipv6.conf.IFNAME.disable_ipv6=1 on the host (ns
+// empty) or inside the network namespace ns, where "all" and "default" are
+// set too. A kernel without IPv6 has nothing to disable.
+func disableIPv6(ns, ifname string) error {
+	write := func() error {
+		keys := []string{ifname}
+		if ns != "" {
+			keys = []string{"all", "default", ifname}
+		}
+		for _, k := range keys {
+			err := writeSysctl("net/ipv6/conf/"+k+"/disable_ipv6", "1")
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	}
+	if ns == "" {
+		return write()
+	}
+	// /proc/sys/net shows the namespace of the thread that opens it.
+	if err := dns.InNetns(ns, write); err != nil {
+		return fmt.Errorf("in namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+func nsPathOf(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/ns/net" }
 
 func writeSysctl(path, value string) error {
 	if err := os.WriteFile("/proc/sys/"+path, []byte(value), 0o644); err != nil {

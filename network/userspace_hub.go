@@ -122,7 +122,15 @@ func configureHub(pin string, gw net.IP, prefix int) error {
 		return fmt.Errorf("hub: bring up bridge: %w", err)
 	}
 	// /proc/sys/net shows the namespace of the thread that opens it.
+	// No IPv6 in the hub (bridge, veths, tap0): "all" and "default" are the
+	// hub's own, so switching them off touches nothing outside it.
 	return dns.InNetns(pin, func() error {
+		for _, k := range []string{"all", "default", hubBridge} {
+			err := writeSysctl("net/ipv6/conf/"+k+"/disable_ipv6", "1")
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("hub: %w", err)
+			}
+		}
 		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
 	})
 }
@@ -176,6 +184,9 @@ func hubVeth(pin, hostName string, pid int, ip net.IP, prefix int, gw net.IP) (s
 	host, err := hh.LinkByName(hostName)
 	if err != nil {
 		return fail("look up %s in hub: %w", hostName, err)
+	}
+	if err := disableIPv6(nsPathOf(pid), inside); err != nil {
+		return fail("%w", err)
 	}
 	if err := hh.LinkSetUp(host); err != nil {
 		return fail("bring up %s in hub: %w", hostName, err)

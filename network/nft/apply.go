@@ -108,15 +108,8 @@ func groups(t *Table) []*group {
 				// Everything it sends, to other hosts or to the host itself.
 				j := cat(iifname(n.Bridge), addrIs(offSaddr, s.IP, false), []expr.Any{jump(EgressChain(s.ID))})
 				sg.rules = append(sg.rules, baseRule{chain: "forward", exprs: j}, baseRule{chain: "input", exprs: j})
-				// Anti-spoofing: only its own IPv4 address may leave its veth, and no IPv6.
-				proto := func(p uint16) []expr.Any {
-					return []expr.Any{&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
-						&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p)}}
-				}
-				sg.rules = append(sg.rules,
-					baseRule{bridge: true, chain: spoofChain, exprs: cat(iifname(s.HostIf), proto(unix.ETH_P_IP), addrIs(offSaddr, s.IP, true), []expr.Any{drop()})},
-					baseRule{bridge: true, chain: spoofChain, exprs: cat(iifname(s.HostIf), proto(unix.ETH_P_IPV6), []expr.Any{drop()})})
 			}
+			sg.rules = append(sg.rules, spoofRules(s)...)
 			out = append(out, sg)
 		}
 	}
@@ -143,13 +136,11 @@ func Apply(t *Table) error {
 	if !have.ipTable {
 		c.AddTable(ip)
 	}
-	// The bridge table is only needed for anti-spoofing of sandboxes with
-	// egress rules; its hook would otherwise see every frame of every bridge.
+	// The bridge table filters what every sandbox sends through its veth
+	// (spoof.go); without sandboxes its hook is not needed.
 	needBr := have.brTable
 	for _, n := range t.Networks {
-		for _, s := range n.Sandboxes {
-			needBr = needBr || s.Egress != nil
-		}
+		needBr = needBr || len(n.Sandboxes) > 0
 	}
 	if needBr && !have.brTable {
 		c.AddTable(br)
