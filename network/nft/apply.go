@@ -28,6 +28,8 @@ var baseChains = []struct {
 	{"postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
 	{"forward", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter},
 	{"input", nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter},
+	// Before conntrack and NAT: see guard.go.
+	{"guard", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw},
 }
 
 const spoofChain = "antispoof"
@@ -69,8 +71,9 @@ func groups(t *Table) []*group {
 	for _, ch := range []string{"forward", "input"} {
 		base.rules = append(base.rules, baseRule{chain: ch, exprs: cat(ctEstablished(), []expr.Any{accept()}), first: true})
 	}
-	base.hash = "1"
-	out := []*group{base}
+	base.rules = append(base.rules, guardRules()...)
+	base.hash = "2"
+	out := []*group{base, inboundGroup(t)}
 	for i := range t.Networks {
 		n := &t.Networks[i]
 		g := &group{key: "net:" + n.Bridge, network: n,
@@ -83,6 +86,7 @@ func groups(t *Table) []*group {
 		g.rules = append(g.rules,
 			baseRule{chain: "postrouting", exprs: cat(oifname(n.Bridge, false), ctDNAT(), addrIn(offSaddr, mustCIDR("127.0.0.0/8"), false), []expr.Any{&expr.Masq{}})},
 			baseRule{chain: "postrouting", exprs: cat(oifname(n.Bridge, false), ctDNAT(), addrIn(offSaddr, n.Subnet, false), []expr.Any{&expr.Masq{}})})
+		g.rules = append(g.rules, inboundRule(n))
 		if n.Internal {
 			// No way out: only the embedded DNS on the gateway answers.
 			for _, p := range []string{"udp", "tcp"} {
@@ -153,6 +157,12 @@ func Apply(t *Table) error {
 		}
 		b.chains[bc.name] = ch
 	}
+	inbound := &nftables.Chain{Name: inboundChain, Table: ip}
+	if !have.chains[inboundChain] {
+		c.AddChain(inbound)
+		b.dirty = true
+	}
+	b.chains[inboundChain] = inbound
 	spoof := &nftables.Chain{Name: spoofChain, Table: br, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(-300)}
 	if needBr && !have.brChain {
@@ -427,7 +437,7 @@ func readTable(c *nftables.Conn, ip, br *nftables.Table) (*tableState, error) {
 		for _, ch := range chains {
 			if ch.Table.Name == ip.Name {
 				s.chains[ch.Name] = true
-				if ch.Hooknum != nil {
+				if ch.Hooknum != nil || ch.Name == inboundChain {
 					if err := collect(ip, ch.Name); err != nil {
 						return nil, err
 					}

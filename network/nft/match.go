@@ -25,6 +25,13 @@ func iifname(name string) []expr.Any {
 	}
 }
 
+func iifnameNeq(name string) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifname(name)},
+	}
+}
+
 func oifname(name string, neq bool) []expr.Any {
 	op := expr.CmpOpEq
 	if neq {
@@ -108,6 +115,20 @@ func ctDNAT() []expr.Any {
 			Mask: binaryutil.NativeEndian.PutUint32(0x20 /* IPS_DST_NAT */), Xor: []byte{0, 0, 0, 0}},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
 	}
+}
+
+// ctNotDNAT matches connections that no DNAT rule rewrote.
+func ctNotDNAT() []expr.Any {
+	m := ctDNAT()
+	m[2] = &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}}
+	return m
+}
+
+// ctStateNone matches packets that are neither established nor related.
+func ctStateNone() []expr.Any {
+	m := ctEstablished()
+	m[2] = &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}}
+	return m
 }
 
 func ctEstablished() []expr.Any {
