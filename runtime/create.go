@@ -166,7 +166,9 @@ func (s *Sandbox) awaitInitExec() error {
 		return nil
 	}
 	if err := done(); err != nil {
-		s.reaped = true // spawnInit reaped it
+		// spawnInit reaped it: as if no init had been started (destroy
+		// must not signal or wait for a pid that is not ours any more).
+		s.pid, s.proc = 0, nil
 		return err
 	}
 	return nil
