@@ -57,7 +57,7 @@ func (k *kernelBackend) attach(ctx context.Context, n *NetworkState, a *Attachme
 	ones, _ := subnet.Mask.Size()
 	host, _ := vethNames(k.m.root, n.Project, n.Name, a.Service, a.Replica)
 	deleteLink(host) // a stale link of an earlier, dead sandbox of this replica
-	inside, err := createVeth(vethSpec{
+	inside, mac, err := createVeth(vethSpec{
 		hostName: host, alias: linkAlias(k.m.root, n.Project, n.Name, a.Service, fmt.Sprint(normReplica(a.Replica))),
 		bridge: n.Bridge, pid: a.Pid, ip: net.ParseIP(a.IP), prefix: ones, gateway: net.ParseIP(n.Gateway),
 		defaultRoute: !n.Internal,
@@ -65,7 +65,7 @@ func (k *kernelBackend) attach(ctx context.Context, n *NetworkState, a *Attachme
 	if err != nil {
 		return err
 	}
-	a.HostIf, a.Interface = host, inside
+	a.HostIf, a.Interface, a.MAC = host, inside, mac
 	if err := k.sync(n.Project, n, ""); err != nil {
 		deleteLink(host)
 		return err
@@ -146,6 +146,9 @@ func tableNetwork(n *NetworkState) (nft.Network, error) {
 			continue // not wired yet
 		}
 		s := nft.Sandbox{ID: a.HostIf, IP: net.ParseIP(a.IP), HostIf: a.HostIf}
+		if mac, err := net.ParseMAC(a.MAC); err == nil {
+			s.MAC = mac // records from before MACs were kept have none
+		}
 		for _, p := range a.Ports {
 			start, end := portRange(p)
 			if start == 0 {

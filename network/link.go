@@ -93,25 +93,25 @@ type vethSpec struct {
 // createVeth creates the veth pair with its inside end directly in the
 // sandbox's network namespace, configures the inside through a netlink
 // handle bound to that namespace (no setns of this process's threads) and
-// returns the inside interface name (eth0, eth1, ...).
-func createVeth(v vethSpec) (string, error) {
+// returns the inside interface name (eth0, eth1, ...) and its MAC address.
+func createVeth(v vethSpec) (string, string, error) {
 	br, err := netlink.LinkByName(v.bridge)
 	if err != nil {
-		return "", fmt.Errorf("look up bridge %s: %w", v.bridge, err)
+		return "", "", fmt.Errorf("look up bridge %s: %w", v.bridge, err)
 	}
 	ns, err := netns.GetFromPid(v.pid)
 	if err != nil {
-		return "", fmt.Errorf("open network namespace of pid %d: %w", v.pid, err)
+		return "", "", fmt.Errorf("open network namespace of pid %d: %w", v.pid, err)
 	}
 	defer ns.Close()
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
-		return "", fmt.Errorf("netlink in namespace of pid %d: %w", v.pid, err)
+		return "", "", fmt.Errorf("netlink in namespace of pid %d: %w", v.pid, err)
 	}
 	defer h.Close()
 	inside, _, err := nextEth(h)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 
 	veth := &netlink.Veth{
@@ -120,11 +120,11 @@ func createVeth(v vethSpec) (string, error) {
 		PeerNamespace: netlink.NsFd(int(ns)),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
-		return "", fmt.Errorf("create veth %s for pid %d: %w", v.hostName, v.pid, err)
+		return "", "", fmt.Errorf("create veth %s for pid %d: %w", v.hostName, v.pid, err)
 	}
-	fail := func(format string, a ...any) (string, error) {
+	fail := func(format string, a ...any) (string, string, error) {
 		deleteLink(v.hostName) // takes the inside end with it
-		return "", fmt.Errorf(format, a...)
+		return "", "", fmt.Errorf(format, a...)
 	}
 	host, err := netlink.LinkByName(v.hostName)
 	if err != nil {
@@ -173,7 +173,7 @@ func createVeth(v vethSpec) (string, error) {
 			return fail("default route via %s in pid %d: %w", v.gateway, v.pid, err)
 		}
 	}
-	return inside, nil
+	return inside, in.Attrs().HardwareAddr.String(), nil
 }
 
 // nextEth picks the first free ethN inside the namespace; first reports

@@ -47,6 +47,7 @@ type AttachmentState struct {
 	Static    bool         `json:"static,omitempty"` // IP came from ipv4_address
 	Interface string       `json:"interface"`        // inside the sandbox, e.g. eth0
 	HostIf    string       `json:"host_if,omitempty"`
+	MAC       string       `json:"mac,omitempty"` // of the inside end: the only source MAC its veth may send
 	Aliases   []string     `json:"aliases,omitempty"`
 	Ports     []spec.Port  `json:"ports,omitempty"`
 	Egress    *spec.Egress `json:"egress,omitempty"`

@@ -304,15 +304,15 @@ func (u *userspaceBackend) attach(ctx context.Context, n *NetworkState, a *Attac
 	}
 	ones, _ := subnet.Mask.Size()
 	host, _ := vethNames(u.root, n.Project, n.Name, a.Service, a.Replica)
-	inside, err := hubVeth(ex.Hub, host, a.Pid, net.ParseIP(a.IP), ones, net.ParseIP(n.Gateway))
+	inside, mac, err := hubVeth(ex.Hub, host, a.Pid, net.ParseIP(a.IP), ones, net.ParseIP(n.Gateway))
 	if err != nil {
 		return err
 	}
-	a.HostIf, a.Interface = host, inside
+	a.HostIf, a.Interface, a.MAC = host, inside, mac
 	if err := u.sync(ctx, n); err != nil {
 		// Back to the state without this sandbox.
 		deleteHubLink(ex.Hub, host)
-		a.HostIf, a.Interface = "", ""
+		a.HostIf, a.Interface, a.MAC = "", "", ""
 		u.sync(ctx, n) //nolint:errcheck // best effort; the first error is the one to report
 		return err
 	}

@@ -137,21 +137,21 @@ func configureHub(pin string, gw net.IP, prefix int) error {
 
 // hubVeth connects the sandbox of pid to the hub's bridge: host end
 // hostName in the hub, ethN in the sandbox with ip/prefix, default route
-// via gw when it is the sandbox's first ethN. Returns the inside name.
-func hubVeth(pin, hostName string, pid int, ip net.IP, prefix int, gw net.IP) (string, error) {
+// via gw when it is the sandbox's first ethN. Returns the inside name and MAC.
+func hubVeth(pin, hostName string, pid int, ip net.IP, prefix int, gw net.IP) (string, string, error) {
 	hh, done, err := hubHandle(pin)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer done()
 	sbNS, err := netns.GetFromPid(pid)
 	if err != nil {
-		return "", fmt.Errorf("open network namespace of pid %d: %w", pid, err)
+		return "", "", fmt.Errorf("open network namespace of pid %d: %w", pid, err)
 	}
 	defer sbNS.Close()
 	sh, err := netlink.NewHandleAt(sbNS)
 	if err != nil {
-		return "", fmt.Errorf("netlink in namespace of pid %d: %w", pid, err)
+		return "", "", fmt.Errorf("netlink in namespace of pid %d: %w", pid, err)
 	}
 	defer sh.Close()
 
@@ -160,11 +160,11 @@ func hubVeth(pin, hostName string, pid int, ip net.IP, prefix int, gw net.IP) (s
 	}
 	br, err := hh.LinkByName(hubBridge)
 	if err != nil {
-		return "", fmt.Errorf("hub bridge: %w", err)
+		return "", "", fmt.Errorf("hub bridge: %w", err)
 	}
 	inside, first, err := nextEth(sh)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: hostName, MTU: hubMTU, MasterIndex: br.Attrs().Index},
@@ -173,13 +173,13 @@ func hubVeth(pin, hostName string, pid int, ip net.IP, prefix int, gw net.IP) (s
 		PeerNamespace: netlink.NsFd(int(sbNS)),
 	}
 	if err := hh.LinkAdd(veth); err != nil {
-		return "", fmt.Errorf("create veth %s for pid %d: %w", hostName, pid, err)
+		return "", "", fmt.Errorf("create veth %s for pid %d: %w", hostName, pid, err)
 	}
-	fail := func(format string, a ...any) (string, error) {
+	fail := func(format string, a ...any) (string, string, error) {
 		if l, err := hh.LinkByName(hostName); err == nil {
 			hh.LinkDel(l) // takes the inside end with it
 		}
-		return "", fmt.Errorf(format, a...)
+		return "", "", fmt.Errorf(format, a...)
 	}
 	host, err := hh.LinkByName(hostName)
 	if err != nil {
@@ -210,7 +210,7 @@ func hubVeth(pin, hostName string, pid int, ip net.IP, prefix int, gw net.IP) (s
 			return fail("default route via %s in pid %d: %w", gw, pid, err)
 		}
 	}
-	return inside, nil
+	return inside, in.Attrs().HardwareAddr.String(), nil
 }
 
 // deleteHubLink removes a sandbox's veth from the hub; gone is fine.

@@ -47,7 +47,8 @@ type Network struct {
 type Sandbox struct {
 	ID       string // unique in the table; names its chain, set and counter
 	IP       net.IP
-	HostIf   string // host end of its veth
+	HostIf   string           // host end of its veth
+	MAC      net.HardwareAddr // of the inside end; nil: not checked
 	Forwards []Forward
 	Egress   *Egress // nil: unrestricted
 }
