@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"nucleus/internal/atomicfile"
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
 )
@@ -49,7 +50,9 @@ func (s *Sandbox) Record() Record {
 
 func (s *Sandbox) writeRecord() error {
 	b, _ := json.MarshalIndent(s.Record(), "", "  ")
-	if err := os.WriteFile(filepath.Join(s.dir, "record.json"), b, 0o600); err != nil {
+	// Atomic: a crash mid-write must not leave a truncated record that
+	// Adopt and down could no longer read.
+	if err := atomicfile.Write(filepath.Join(s.dir, "record.json"), b, 0o600); err != nil {
 		return fmt.Errorf("write sandbox record: %w", err)
 	}
 	return nil
