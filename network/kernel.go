@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"nucleus/network/nft"
@@ -28,7 +26,7 @@ func (k *kernelBackend) ensureNetwork(ctx context.Context, n *NetworkState) erro
 	if err := ensureBridge(n.Bridge, linkAlias(k.m.root, n.Project, n.Name), net.ParseIP(n.Gateway), subnet); err != nil {
 		return err
 	}
-	if err := k.m.enableForwarding(); err != nil {
+	if err := enableForwarding(); err != nil {
 		return err
 	}
 	return k.sync(n.Project, n, "")
@@ -47,6 +45,9 @@ func (k *kernelBackend) removeNetwork(ctx context.Context, n *NetworkState) erro
 		errs = append(errs, err)
 	}
 	if err := k.sync(n.Project, nil, n.Name); err != nil {
+		errs = append(errs, err)
+	}
+	if err := restoreForwarding(); err != nil {
 		errs = append(errs, err)
 	}
 	return joinErrs(errs)
@@ -194,20 +195,4 @@ func egressOf(e *spec.Egress) (*nft.Egress, error) {
 		out.Allow = append(out.Allow, nft.Allow{Net: n, Proto: r.Protocol, PortStart: r.PortStart, PortEnd: end})
 	}
 	return out, nil
-}
-
-// enableForwarding turns on net.ipv4.ip_forward when it is off (published
-// ports and masquerade need it) and records that nucleus did so.
-func (m *Manager) enableForwarding() error {
-	if readSysctl("net/ipv4/ip_forward") == "1" {
-		return nil
-	}
-	if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
-		return err
-	}
-	// Kept in the data dir: it outlives the networks, and the leak check
-	// looks at the runtime state dir.
-	os.MkdirAll(m.root.Data, 0o700)
-	note := fmt.Sprintf("net.ipv4.ip_forward was 0; nucleus set it to 1 at %s\n", time.Now().UTC().Format(time.RFC3339))
-	return os.WriteFile(filepath.Join(m.root.Data, "ip_forward.enabled-by-nucleus"), []byte(note), 0o600)
 }

@@ -378,6 +378,9 @@ func (m *Manager) RemoveProject(ctx context.Context, project string) error {
 		if err := removeOrphanLinks(linkAlias(m.root, project) + ":"); err != nil {
 			errs = append(errs, err)
 		}
+		if err := restoreForwarding(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return joinErrs(errs)
 }
