@@ -47,8 +47,12 @@
 // Root.Run/sandboxes/<id> (record.json, exit.json, ctl.sock, logs/) and in
 // the sandbox's cgroup; compiled seccomp filters are cached in
 // Root.Run/seccomp, named volumes live in Root.Data/volumes/<project>, and
-// the per-project id ranges in Root.Data/idranges.json. LeakCheck lists what
-// of a root is left (cgroups, state, init processes, mounts).
+// the per-project id ranges in Root.Data/idranges.json, each also leased
+// host-wide in IDRegistryDir (/var/lib/nucleus-idmap/<base>.json, flock'ed
+// "lock") so that no two projects of any roots share ids. A lease lives as
+// long as its root's table names it; ReleaseProjectIDRange drops one, and
+// stale leases of removed roots are pruned at the next allocation. LeakCheck
+// lists what of a root is left (cgroups, state, init processes, mounts).
 //
 // # cgroup v1 and v2: what is exercised where
 //

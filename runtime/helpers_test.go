@@ -62,7 +62,10 @@ func newRoot(t *testing.T) rootdir.Root {
 	t.Helper()
 	testutil.RequireRoot(t)
 	root := testutil.TempRoot(t)
-	t.Cleanup(func() { assertNoLeaks(t, root) })
+	t.Cleanup(func() {
+		assertNoLeaks(t, root)
+		releaseIDRanges(t, root)
+	})
 	return root
 }
 

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,15 +15,22 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/atomicfile"
 	"nucleus/internal/rootdir"
 )
 
 // Host id ranges for `userns: private`: each project gets 65536 uids and
 // gids, container root = the first. Ranges are carved from idSpaceStart
-// upwards, far above any real user (useradd stops at 60000, /etc/subuid
-// ranges are skipped), and recorded in Root.Data/idranges.json so a project
-// keeps its range and two projects never share one. The first slot tried
-// depends on the root, so separate roots (tests) rarely collide.
+// upwards, far above any real user (useradd stops at 60000; users in
+// /etc/passwd and /etc/group and /etc/subuid, /etc/subgid ranges are
+// skipped; NSS/LDAP users are not seen), and recorded twice:
+//   - Root.Data/idranges.json: project -> base, so a project keeps its range
+//     as long as its state root exists (its named volumes are owned by it);
+//   - a host-wide lease in IDRegistryDir (one file per range), so no two
+//     projects of any state roots on this host share a range (idlease.go).
+//
+// Ranges used by live processes of other tools (their /proc/*/uid_map) are
+// skipped too.
 const (
 	IDRangeSize  = 65536
 	idSpaceStart = 1 << 30 // 1073741824
@@ -32,65 +41,150 @@ type idRanges struct {
 	Projects map[string]uint32 `json:"projects"` // project -> base uid/gid
 }
 
+func idRangesFile(root rootdir.Root) string { return filepath.Join(root.Data, "idranges.json") }
+
+// readIDRanges loads a root's table; a missing file is an empty table.
+func readIDRanges(path string) (idRanges, error) {
+	r := idRanges{Projects: map[string]uint32{}}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("read %s: %w", path, err)
+	}
+	if r.Projects == nil {
+		r.Projects = map[string]uint32{}
+	}
+	return r, nil
+}
+
+// lockFile takes an exclusive flock on path (created if missing); close the
+// file to release it.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
 // ProjectIDRange returns (allocating on first use) the host uid/gid base of
 // project's private user-namespace range.
 func ProjectIDRange(root rootdir.Root, project string) (uint32, error) {
-	if err := os.MkdirAll(root.Data, 0o755); err != nil {
+	data, err := filepath.Abs(root.Data)
+	if err != nil {
+		return 0, fmt.Errorf("data root: %w", err)
+	}
+	root.Data = data
+	// 0711: other users may traverse to what they are given, not list or
+	// read projects and volumes (Docker keeps its root 0710/0701).
+	if err := os.MkdirAll(root.Data, 0o711); err != nil {
 		return 0, fmt.Errorf("create data root: %w", err)
 	}
-	path := filepath.Join(root.Data, "idranges.json")
-	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	path := idRangesFile(root)
+	lock, err := lockFile(path + ".lock")
 	if err != nil {
-		return 0, fmt.Errorf("open id range lock: %w", err)
+		return 0, err
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return 0, fmt.Errorf("lock id ranges: %w", err)
+	r, err := readIDRanges(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
 	}
-	r := idRanges{Projects: map[string]uint32{}}
-	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &r); err != nil {
-			return 0, fmt.Errorf("read %s: %w", path, err)
-		}
-		if r.Projects == nil {
-			r.Projects = map[string]uint32{}
-		}
+	reg, err := openIDRegistry()
+	if err != nil {
+		return 0, err
 	}
+	defer reg.Close()
+	l := idLease{Data: root.Data, Project: project}
 	if base, ok := r.Projects[project]; ok {
-		return base, nil
+		// Stable: the recorded range, whose lease must be ours (it is
+		// re-taken when missing, e.g. a registry that was wiped).
+		l.Base = base
+		return base, reg.ensure(l)
 	}
-	used := map[uint32]bool{}
-	for _, b := range r.Projects {
-		used[b] = true
+	base, err := reg.allocate(root.Run)
+	if err != nil {
+		return 0, fmt.Errorf("project %s: %w", project, err)
 	}
-	taken := hostIDRanges()
-	sum := sha256.Sum256([]byte(root.Run))
-	start := binary.BigEndian.Uint32(sum[:4]) % idSlots
-	for i := uint32(0); i < idSlots; i++ {
-		base := uint32(idSpaceStart) + ((start+i)%idSlots)*IDRangeSize
-		if used[base] || overlaps(taken, base) {
-			continue
-		}
-		r.Projects[project] = base
-		b, _ := json.MarshalIndent(r, "", "  ")
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, b, 0o644); err != nil {
-			return 0, fmt.Errorf("record id range: %w", err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return 0, fmt.Errorf("record id range: %w", err)
-		}
-		return base, nil
+	l.Base = base
+	if err := reg.ensure(l); err != nil {
+		return 0, err
 	}
-	return 0, fmt.Errorf("no free %d-id range left for project %s", IDRangeSize, project)
+	r.Projects[project] = base
+	b, _ := json.MarshalIndent(r, "", "  ")
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
+		reg.release(l)
+		return 0, fmt.Errorf("record id range: %w", err)
+	}
+	return base, nil
+}
+
+// ReleaseProjectIDRange gives project's range back: it is dropped from the
+// root's table and its host-wide lease removed. Files still owned by the
+// range (named volumes) would then belong to whoever gets it next, so only
+// call it when nothing of the project is left.
+func ReleaseProjectIDRange(root rootdir.Root, project string) error {
+	data, err := filepath.Abs(root.Data)
+	if err != nil {
+		return fmt.Errorf("data root: %w", err)
+	}
+	root.Data = data
+	path := idRangesFile(root)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	r, err := readIDRanges(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	base, ok := r.Projects[project]
+	if !ok {
+		return nil
+	}
+	reg, err := openIDRegistry()
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if err := reg.release(idLease{Base: base, Data: root.Data, Project: project}); err != nil {
+		return err
+	}
+	delete(r.Projects, project)
+	b, _ := json.MarshalIndent(r, "", "  ")
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
+		return fmt.Errorf("record id range release: %w", err)
+	}
+	return nil
+}
+
+// firstSlot spreads roots over the id space so separate roots rarely probe
+// the same slots first.
+func firstSlot(seed string) uint32 {
+	sum := sha256.Sum256([]byte(seed))
+	return binary.BigEndian.Uint32(sum[:4]) % idSlots
 }
 
 // hostIDRanges lists [start, end) ranges in use on the host: real users and
-// groups and the subordinate ranges handed out by /etc/subuid, /etc/subgid.
+// groups, the subordinate ranges handed out by /etc/subuid, /etc/subgid, and
+// the ranges mapped into live user namespaces.
 func hostIDRanges() [][2]uint64 {
 	var out [][2]uint64
 	for _, f := range []string{"/etc/passwd", "/etc/group"} {
-		forLines(f, func(fields []string) {
+		forLines(f, ":", func(fields []string) {
 			if len(fields) > 2 {
 				if n, err := strconv.ParseUint(fields[2], 10, 32); err == nil {
 					out = append(out, [2]uint64{n, n + 1})
@@ -99,13 +193,34 @@ func hostIDRanges() [][2]uint64 {
 		})
 	}
 	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-		forLines(f, func(fields []string) {
+		forLines(f, ":", func(fields []string) {
 			if len(fields) == 3 {
 				s, e1 := strconv.ParseUint(fields[1], 10, 32)
 				n, e2 := strconv.ParseUint(fields[2], 10, 32)
 				if e1 == nil && e2 == nil {
 					out = append(out, [2]uint64{s, s + n})
 				}
+			}
+		})
+	}
+	return append(out, liveMappedRanges()...)
+}
+
+// liveMappedRanges reads the host side of every process's uid_map and
+// gid_map (the initial namespace's identity map aside): ranges of sandboxes
+// started by other tools or by roots that predate the registry.
+func liveMappedRanges() [][2]uint64 {
+	var out [][2]uint64
+	maps, _ := filepath.Glob("/proc/[0-9]*/[ug]id_map")
+	for _, m := range maps {
+		forLines(m, "", func(f []string) {
+			if len(f) != 3 {
+				return
+			}
+			outside, e1 := strconv.ParseUint(f[1], 10, 32)
+			n, e2 := strconv.ParseUint(f[2], 10, 33)
+			if e1 == nil && e2 == nil && n < 1<<32-1 {
+				out = append(out, [2]uint64{outside, outside + n})
 			}
 		})
 	}
@@ -122,7 +237,9 @@ func overlaps(rs [][2]uint64, base uint32) bool {
 	return false
 }
 
-func forLines(file string, fn func([]string)) {
+// forLines calls fn with the fields of each line of file, split at sep
+// ("" = whitespace).
+func forLines(file, sep string, fn func([]string)) {
 	f, err := os.Open(file)
 	if err != nil {
 		return
@@ -130,6 +247,10 @@ func forLines(file string, fn func([]string)) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		fn(strings.Split(sc.Text(), ":"))
+		if sep == "" {
+			fn(strings.Fields(sc.Text()))
+		} else {
+			fn(strings.Split(sc.Text(), sep))
+		}
 	}
 }

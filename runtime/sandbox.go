@@ -316,6 +316,13 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 	if err := <-removed; err != nil {
 		errs = append(errs, fmt.Errorf("remove state of %s: %w", s.id, err))
 	}
+	if s.cfg.Project == "" && s.hostUID != 0 {
+		// The sandbox's own project ("_<id>", no Config.Project) goes with
+		// it: give its id range back to the host.
+		if err := ReleaseProjectIDRange(s.root, "_"+s.id); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

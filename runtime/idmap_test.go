@@ -1,0 +1,95 @@
+package runtime
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
+)
+
+// releaseIDRanges gives back every range of root and checks that the
+// host-wide registry holds no lease of it any more.
+func releaseIDRanges(t *testing.T, root rootdir.Root) {
+	t.Helper()
+	r, _ := readIDRanges(filepath.Join(root.Data, "idranges.json"))
+	for p := range r.Projects {
+		if err := ReleaseProjectIDRange(root, p); err != nil {
+			t.Errorf("release id range of %s: %v", p, err)
+		}
+	}
+	for _, l := range leasesOf(t, root) {
+		t.Errorf("id range lease left behind: %+v", l)
+	}
+}
+
+// leasesOf lists the registry's leases held by root.
+func leasesOf(t *testing.T, root rootdir.Root) []idLease {
+	t.Helper()
+	data, _ := filepath.Abs(root.Data)
+	files, _ := filepath.Glob(filepath.Join(IDRegistryDir, "*.json"))
+	var out []idLease
+	for _, f := range files {
+		var l idLease
+		b, err := os.ReadFile(f)
+		if err == nil && json.Unmarshal(b, &l) == nil && l.Data == data {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Two state roots never share a range, even when everything that used to
+// spread them (the run directory) is the same and the project name too.
+func TestIDRangesDisjointAcrossRoots(t *testing.T) {
+	a := newRoot(t)
+	b := rootdir.Root{Run: a.Run, Data: filepath.Join(t.TempDir(), "data")}
+	t.Cleanup(func() { releaseIDRanges(t, b) })
+	ba, err := ProjectIDRange(a, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := ProjectIDRange(b, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi := min(ba, bb), max(ba, bb); hi-lo < IDRangeSize {
+		t.Fatalf("roots share ids: web of a at %d, web of b at %d", ba, bb)
+	}
+	if again, err := ProjectIDRange(a, "web"); err != nil || again != ba {
+		t.Errorf("range of a/web moved: %d -> %d (%v)", ba, again, err)
+	}
+	if ls := leasesOf(t, a); len(ls) != 1 || ls[0].Base != ba || ls[0].Project != "web" {
+		t.Errorf("leases of a = %+v, want one for web at %d", ls, ba)
+	}
+	st, err := os.Stat(IDRegistryDir)
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("registry %s: %v %v, want a 0700 directory", IDRegistryDir, st, err)
+	}
+}
+
+// A root that disappears without releasing (a removed test root) loses its
+// lease at the next allocation anywhere on the host.
+func TestIDRangeLeaseOfRemovedRootIsPruned(t *testing.T) {
+	testutil.RequireRoot(t)
+	gone := rootdir.Root{Run: t.TempDir(), Data: filepath.Join(t.TempDir(), "data")}
+	base, err := ProjectIDRange(gone, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leasesOf(t, gone)) != 1 {
+		t.Fatalf("no lease for %s", gone.Data)
+	}
+	if err := os.RemoveAll(gone.Data); err != nil {
+		t.Fatal(err)
+	}
+	other := newRoot(t)
+	if _, err := ProjectIDRange(other, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if ls := leasesOf(t, gone); len(ls) != 0 {
+		t.Errorf("lease of the removed root (base %d) still held: %+v", base, ls)
+	}
+}
