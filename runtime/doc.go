@@ -46,7 +46,9 @@
 // Everything nucleus creates for a sandbox lives under
 // Root.Run/sandboxes/<id> (record.json, exit.json, ctl.sock, logs/) and in
 // the sandbox's cgroup; compiled seccomp filters are cached in
-// Root.Run/seccomp, named volumes live in Root.Data/volumes/<project>, and
+// Root.Run/seccomp, named volumes live in Root.Data/volumes/<project>
+// (volumes/ is 0700: host root only; the sandbox gets the volume as a
+// detached mount and never walks that path), and
 // the per-project id ranges in Root.Data/idranges.json, each also leased
 // host-wide in IDRegistryDir (/var/lib/nucleus-idmap/<base>.json, flock'ed
 // "lock") so that no two projects of any roots share ids. A lease lives as

@@ -50,10 +50,25 @@ func ResolveMounts(root rootdir.Root, project string, svc *spec.Service, volumes
 }
 
 func ensureVolumeDir(root rootdir.Root, project string, svc *spec.Service, dir string) error {
+	// <data>/volumes is for host root only: other local users must not read
+	// what workloads write (file names are guessable from the YAML). The
+	// sandbox never walks this path: the volume arrives as a detached mount,
+	// so the leaf can stay 0755 for non-root users inside the sandbox.
+	// Chmod also tightens volumes created by older versions (0711).
+	vols := filepath.Join(root.Data, "volumes")
+	if err := os.MkdirAll(root.Data, 0o711); err != nil {
+		return fmt.Errorf("create data root: %w", err)
+	}
+	if err := os.MkdirAll(vols, 0o700); err != nil {
+		return fmt.Errorf("create volume directory: %w", err)
+	}
+	if err := os.Chmod(vols, 0o700); err != nil {
+		return fmt.Errorf("protect volume directory: %w", err)
+	}
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return fmt.Errorf("create volume directory: %w", err)
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -164,5 +165,45 @@ func TestFileOverDanglingSymlink(t *testing.T) {
 	r := run(t, Config{Root: root, Project: "p", Service: svc, Files: map[string][]byte{"/etc/resolv.conf": []byte("nameserver 10.0.0.53\n")}})
 	if r.out != "nameserver 10.0.0.53\n1000\n" {
 		t.Errorf("out %q err %q", r.out, r.err)
+	}
+}
+
+// What a workload writes into a named volume with the default umask is not
+// readable by other local users of the host.
+func TestNamedVolumeHiddenFromOtherUsers(t *testing.T) {
+	root := newRoot(t)
+	// Open up the test's own temporary directories as a real data root is.
+	for d := filepath.Dir(root.Data); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := service()
+	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "db", Target: "/db"}}
+	if _, err := ResolveMounts(root, "p", svc, nil); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(VolumeDir(root, "p", "db"), "secret")
+	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	try := func(args ...string) error {
+		cmd := exec.Command("/bin/busybox", args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		return cmd.Run()
+	}
+	// The test must be able to fail: nobody reaches into the data root.
+	open := filepath.Join(root.Data, "open")
+	if err := os.WriteFile(open, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := try("cat", open); err != nil {
+		t.Fatalf("nobody cannot read %s: %v", open, err)
+	}
+	if err := try("cat", secret); err == nil {
+		t.Errorf("user nobody read %s", secret)
+	}
+	if err := try("ls", filepath.Join(root.Data, "volumes", "p")); err == nil {
+		t.Errorf("user nobody listed the project's volumes")
 	}
 }
