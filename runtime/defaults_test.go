@@ -190,3 +190,47 @@ func TestLandlockCustomRules(t *testing.T) {
 		t.Errorf("landlock ABI recorded as %d", custom.sb.LandlockABI())
 	}
 }
+
+// TestMaskedProcPaths reads, from inside, paths runc and moby hide: masked
+// files read empty, masked directories list empty, /proc/sysrq-trigger is
+// read-only. Each is compared with the host, where it is not empty.
+func TestMaskedProcPaths(t *testing.T) {
+	root := newRoot(t)
+	files := []string{"/proc/interrupts", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"}
+	script := ""
+	for _, f := range files {
+		script += "echo " + f + " $(cat " + f + " 2>/dev/null | wc -c); "
+	}
+	script += "echo /sys/firmware $(ls /sys/firmware | wc -l); "
+	script += "echo x 2>/dev/null > /proc/sysrq-trigger && echo sysrq writable; true"
+	r := run(t, Config{Root: root, Project: "p", Service: service("/bin/busybox", "sh", "-c", script)})
+	got := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(r.out), "\n") {
+		if k, v, ok := strings.Cut(l, " "); ok {
+			got[k] = v
+		}
+	}
+	checked := 0
+	for _, f := range append(files, "/sys/firmware") {
+		host, err := os.ReadFile(f)
+		if ents, derr := os.ReadDir(f); derr == nil {
+			host, err = []byte(fmt.Sprint(len(ents))), nil
+			if len(ents) == 0 {
+				host = nil
+			}
+		}
+		if err != nil || len(host) == 0 {
+			continue // nothing to hide on this host
+		}
+		checked++
+		if got[f] != "0" {
+			t.Errorf("%s inside: %q, want empty (host: %d bytes/entries)", f, got[f], len(host))
+		}
+	}
+	if checked < 2 {
+		t.Errorf("only %d of the masked paths exist on the host: the test proves too little", checked)
+	}
+	if got["sysrq"] != "" {
+		t.Error("/proc/sysrq-trigger is writable inside")
+	}
+}

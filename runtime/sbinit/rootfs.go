@@ -18,8 +18,9 @@ var HostSystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64
 // maskedEtc are secrets under /etc hidden from the default root.
 var maskedEtc = []string{"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers", "/etc/sudoers.d", "/etc/ssh/ssh_host_*"}
 
-// maskedProc and readonlyProc follow what mainstream runtimes hide in /proc.
-var maskedProc = []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+// maskedProc and readonlyProc follow what runc and moby hide in /proc and
+// /sys by default (/proc/interrupts: per-CPU interrupt counts, a side channel).
+var maskedProc = []string{"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"}
 var readonlyProc = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
