@@ -118,11 +118,16 @@ func TestRootfsAndVolumes(t *testing.T) {
 
 func TestWritableRootOverlay(t *testing.T) {
 	root := newRoot(t)
-	svc := service("/bin/busybox", "sh", "-c", "echo x > /usr/nucleus-overlay-test && cat /usr/nucleus-overlay-test && mkdir /newdir && echo ok")
+	svc := service("/bin/busybox", "sh", "-c", "echo x > /usr/nucleus-overlay-test && cat /usr/nucleus-overlay-test && mkdir /newdir && echo ok && grep ' /usr ' /proc/self/mountinfo")
 	svc.ReadOnly = false
 	r := run(t, Config{Root: root, Project: "p", Service: svc})
-	if r.out != "x\nok\n" {
+	if !strings.HasPrefix(r.out, "x\nok\n") {
 		t.Errorf("writable root: out %q err %q", r.out, r.err)
+	}
+	// The writable overlays (here on /usr) carry nosuid and nodev.
+	if opts := strings.Fields(r.out + " . . . . . ."); len(opts) < 8 ||
+		!strings.Contains(opts[7], "nosuid") || !strings.Contains(opts[7], "nodev") {
+		t.Errorf("overlay on /usr: %q, want nosuid,nodev", r.out)
 	}
 	if _, err := os.Stat("/usr/nucleus-overlay-test"); err == nil {
 		os.Remove("/usr/nucleus-overlay-test")

@@ -171,7 +171,9 @@ func overlay(c *Config, scratch, lower, dst string) error {
 	if !c.UserNS {
 		opts = "lowerdir=" + lower + ",upperdir=" + up + ",workdir=" + work
 	}
-	if err := unix.Mount("overlay", dst, "overlay", 0, opts); err != nil {
+	// nosuid, nodev: no_new_privs already makes suid inert and the user
+	// namespace devices unopenable; do not rest on one layer.
+	if err := unix.Mount("overlay", dst, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("mount writable overlay on %s: %w", lower, err)
 	}
 	return nil
