@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	goruntime "runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -162,7 +161,13 @@ func (st *initState) startWorkload() (int, error) {
 			return 0, err
 		}
 		st.logs = ls
-		files = []uintptr{devNull(), ls.stdoutW.Fd(), ls.stderrW.Fd()}
+		// No fallback: fd 0 of the init is the host side's stdin.
+		null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0, fmt.Errorf("open /dev/null for the workload's stdin: %w", err)
+		}
+		defer unix.Close(null)
+		files = []uintptr{uintptr(null), ls.stdoutW.Fd(), ls.stderrW.Fd()}
 	}
 	pid, err := st.spawner.spawn(spawnReq{args: c.Args, env: c.Env, dir: c.Dir, files: files, ctty: c.Terminal})
 	if c.Logs {
@@ -172,14 +177,6 @@ func (st *initState) startWorkload() (int, error) {
 		unix.Close(st.console)
 	}
 	return pid, err
-}
-
-func devNull() uintptr {
-	fd, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0
-	}
-	return uintptr(fd)
 }
 
 // loop reaps children and forwards signals until the workload exits.
@@ -213,5 +210,3 @@ func StatusOf(ws unix.WaitStatus) ExitStatus {
 	}
 	return ExitStatus{Code: ws.ExitStatus()}
 }
-
-var _ = goruntime.GOOS
