@@ -26,8 +26,27 @@
 //     bridge-family table of the same name for anti-spoofing), see package
 //     nft for its layout. Changes are applied in one atomic batch that only
 //     touches what changed. net.ipv4.ip_forward is switched on when off
-//     (noted in Data/ip_forward.enabled-by-nucleus) and route_localnet on
-//     each bridge, so published ports answer on 127.0.0.1.
+//     (noted host-wide in /run/nucleus-ip_forward.enabled-by-nucleus) and
+//     back off when the last nucleus bridge of the host is removed
+//     (forwarding.go); route_localnet is on for each bridge, so published
+//     ports answer on 127.0.0.1. Every network change takes the host-wide
+//     flock on /run/lock/nucleus-network.lock (the empty file stays).
+//
+// # Isolation (kernel backend; the userspace hub applies the same table)
+//
+// Enforced on the host, so it holds with CAP_NET_ADMIN/NET_RAW inside:
+//
+//   - No IPv6: disable_ipv6=1 on the bridge, the host veth and inside the
+//     sandbox (all, default, ethN; link.go), and the bridge table drops
+//     IPv6 frames from every sandbox veth.
+//   - Anti-spoofing for every sandbox (nft/spoof.go): only IPv4 and ARP,
+//     only its own MAC (AttachmentState.MAC) and IPv4 address as source,
+//     ARP only as itself.
+//   - 127.0.0.0/8 not arriving on lo is dropped before NAT (nft/guard.go):
+//     ports published on 127.0.0.1 answer the host only, and sandboxes do
+//     not reach the host's loopback services despite route_localnet.
+//   - New connections forwarded into a bridge from elsewhere must be DNATed
+//     (published ports) or come from a bridge of the same project.
 //   - Port forwards are refused at Attach/Update when the host port is bound
 //     by a process (the error names the holder from /proc), forwarded by
 //     another nucleus table (any root), or published by another sandbox of
@@ -38,8 +57,8 @@
 // A sandbox with egress rules gets a chain eg_ID that every packet it sends
 // (forwarded, or addressed to the host) goes through, keyed by its address
 // on its bridge; the bridge table drops frames from its veth with any other
-// source address, so even CAP_NET_ADMIN inside the sandbox cannot step
-// around it. Allowed: the embedded DNS (gateway:53), peers on the subnet,
+// source address (as for every sandbox), so even CAP_NET_ADMIN inside the
+// sandbox cannot step around it. Allowed: the embedded DNS (gateway:53), peers on the subnet,
 // its CIDR/port entries, and the set dom_ID. Everything else is rejected at
 // once (TCP reset, else ICMP admin-prohibited) and counted in the counter
 // deny_ID (Manager.EgressDenied).
@@ -53,7 +72,7 @@
 //
 // # Limits
 //
-// IPv4 only. Ports without a fixed host port (published 0) are not
+// IPv4 only (IPv6 is switched off and filtered). Ports without a fixed host port (published 0) are not
 // published. The rules live at nftables priority 0 with policy accept: a
 // host firewall that drops forwarded traffic in its own chains wins over
 // them. The DNS server lives in the process that ensured the network; a

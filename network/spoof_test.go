@@ -9,6 +9,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"nucleus/spec"
 )
 
 // macIn is the MAC address of dev inside pid's namespace.
@@ -126,4 +128,46 @@ func TestSandboxCannotSpoofAddressOrARP(t *testing.T) {
 		t.Errorf("a forged sender MAC in ARP was taken for %s", ai.IP)
 	}
 	mustTalk(t, 0, fmt.Sprintf("%s:%d", bi.IP, port), "b:")
+}
+
+// neighbourIn is the MAC pid's namespace holds for ip on eth0.
+func neighbourIn(t testing.TB, pid int, ip string) string {
+	t.Helper()
+	var mac string
+	if err := in(pid, func() error {
+		mac = hostNeighbour(t, "eth0", ip)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return mac
+}
+
+// MEDIUM-1, both backends: a sandbox cannot make a peer send the
+// gateway's traffic to it by forged ARP.
+func TestPeerARPCacheNotPoisoned(t *testing.T) {
+	for _, nat := range []string{spec.NATKernel, spec.NATUserspace} {
+		t.Run(nat, func(t *testing.T) {
+			if nat == spec.NATUserspace {
+				requireSlirp4netns(t)
+			}
+			e := newEnv(t)
+			ni := e.network("n", func(n *spec.Network) { n.NAT = nat })
+			a, b := sandbox(t), sandbox(t)
+			e.attach(Attachment{Network: "n", Service: "a", Pid: a})
+			bi := e.attach(Attachment{Network: "n", Service: "b", Pid: b})
+			if _, err := resolve(b, ni.Gateway, "a"); err != nil { // b learns the gateway's MAC
+				t.Fatal(err)
+			}
+			gwMAC := neighbourIn(t, b, ni.Gateway)
+			if gwMAC == "" {
+				t.Fatalf("b has no neighbour entry for the gateway")
+			}
+			sendARPRequest(t, a, macIn(t, a, "eth0"), ni.Gateway, bi.IP)
+			time.Sleep(200 * time.Millisecond)
+			if got := neighbourIn(t, b, ni.Gateway); got != gwMAC {
+				t.Errorf("after a's forged ARP b sends the gateway's traffic to %s, want %s", got, gwMAC)
+			}
+		})
+	}
 }

@@ -36,12 +36,11 @@ package network
 // CAP_NET_ADMIN (or any capability) inside its sandbox cannot see or change
 // these rules: its capabilities are scoped to its own network namespace,
 // where it can only change its own eth0 (address, routes, its own
-// nftables) — a changed source address is dropped by the anti-spoofing
-// rule, and every path out of the sandbox crosses the hub. What such a
-// service CAN do: send any traffic to its peers on the same bridge
-// (peers are always allowed), flood the hub, or give itself another
-// peer's address to receive that peer's traffic on the bridge (ARP is
-// not filtered). Note slirp4netns itself runs with --enable-sandbox and
+// nftables) — a changed source address or MAC, forged ARP and IPv6 are
+// dropped by the anti-spoofing rules (nft/spoof.go), and every path out of
+// the sandbox crosses the hub. What such a service CAN do: send any
+// traffic to its peers on the same bridge (peers are always allowed) or
+// flood the hub. Note slirp4netns itself runs with --enable-sandbox and
 // --disable-host-loopback, so nothing reaches the host's 127.0.0.0/8.
 //
 // Without root (or with forceSandboxMode) the backend falls back to the

@@ -8,16 +8,19 @@
 //	output      nat    dstnat  the same, for the host's own traffic (127.0.0.1:PORT)
 //	postrouting nat    srcnat  masquerade out of the subnet; masquerade of DNATed
 //	                           localhost and hairpin traffic into the bridge
-//	forward     filter         established first; jump eg_ID per sandbox with
-//	                           egress rules; internal networks closed
+//	forward     filter         established first; new connections into a bridge
+//	                           from elsewhere jump inbound; jump eg_ID per
+//	                           sandbox with egress rules; internal networks closed
 //	input       filter         the same, for traffic addressed to the host itself
+//	guard       filter, raw    drop 127.0.0.0/8 not arriving on lo (guard.go)
+//	inbound     regular        the project's bridges return, the rest is dropped
 //	pf_ID       regular        one sandbox's DNAT rules, tagged "pf PROTO IP START END"
 //	eg_ID       regular        one sandbox's egress policy: DNS, peers, allow
 //	                           entries, set dom_ID (domain rules), then counted reject
 //
-// and table "bridge NAME" holds anti-spoofing for sandboxes with egress rules:
-// a sandbox may only send IPv4 from its own address through its veth, so
-// changing its address (with CAP_NET_ADMIN) cannot dodge its egress chain.
+// and table "bridge NAME" holds anti-spoofing for every sandbox (spoof.go):
+// only IPv4 and ARP, from its own MAC and address, so changing them (with
+// CAP_NET_ADMIN) neither dodges its egress chain nor poses as a peer.
 //
 // Apply only touches what changed (see group in apply.go), because deleting
 // rules makes the kernel's commit slow.
