@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"nucleus/reconcile/oneoff"
 	"nucleus/runtime"
 	"nucleus/spec"
 )
@@ -205,21 +206,34 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		return &exitError{code: 125, err: err}
 	}
 	ctx := context.Background()
-	rn, err := prepareRunNet(ctx, root, o, svc)
+	netSpec, err := runNetSpec(o, svc)
 	if err != nil {
 		return err
+	}
+	// What earlier runs killed with SIGKILL left behind goes first.
+	if _, err := oneoff.Sweep(ctx, root); err != nil {
+		fmt.Fprintf(os.Stderr, "nucleus run: clean up after killed runs: %v\n", err)
+	}
+	run, err := oneoff.Begin(ctx, root, o.name, netSpec)
+	if err != nil {
+		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
 	}
 	// Runs after sb.Remove below: the namespace is gone before the
 	// networks are detached and (when this run made them) removed.
 	defer func() {
-		if cerr := rn.close(ctx); cerr != nil {
-			fmt.Fprintln(os.Stderr, cerr)
+		if cerr := run.End(ctx); cerr != nil {
+			fmt.Fprintf(os.Stderr, "nucleus run: %v\n", cerr)
 		}
 	}()
+	var files map[string][]byte
+	if rn := run.Net(); rn != nil {
+		rn.Apply(svc)
+		files = rn.Files(svc)
+	}
 	stdinFD := int(os.Stdin.Fd())
 	tty := term.IsTerminal(stdinFD)
 	cfg := runtime.Config{ID: o.name, Project: runProject, Service: svc, Root: root, Mounts: mounts,
-		Files: rn.files(svc), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: tty, DieWithCaller: true}
+		Files: files, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: tty, DieWithCaller: true}
 	if tty {
 		if _, ok := svc.Environment["TERM"]; !ok {
 			svc.Environment["TERM"] = envOr("TERM", "xterm")
@@ -239,9 +253,11 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
 	}
-	if err := rn.attach(ctx, sb.Pid()); err != nil {
-		_ = sb.Remove(ctx)
-		return err
+	if rn := run.Net(); rn != nil {
+		if err := rn.Attach(ctx, sb.Pid()); err != nil {
+			_ = sb.Remove(ctx)
+			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+		}
 	}
 	if tty {
 		resize(sb, stdinFD)

@@ -1,0 +1,135 @@
+// Package oneoff is the life cycle of a one-off sandbox (`nucleus run`)
+// around its sandbox and networks: an owner record written before anything
+// is created, so that a run killed with SIGKILL (no deferred cleanup runs)
+// leaves something the next run can find and remove (Sweep).
+//
+// It joins runtime and network, which never import each other.
+package oneoff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"nucleus/internal/rootdir"
+	"nucleus/network"
+)
+
+// Record is the owner record of one run: <Run>/runs/<ID>.json.
+type Record struct {
+	ID        string `json:"id"`         // the sandbox id (--name)
+	Pid       int    `json:"pid"`        // the `nucleus run` process
+	StartTime uint64 `json:"start_time"` // of Pid, /proc/PID/stat field 22
+	// Net is the network side to undo; nil for a run without networks.
+	Net *network.RunRecord `json:"net,omitempty"`
+}
+
+// Run is a one-off sandbox's bookkeeping while its process lives.
+type Run struct {
+	root rootdir.Root
+	rec  Record
+	net  *network.RunSession
+}
+
+func runsDir(root rootdir.Root) string { return filepath.Join(root.Run, "runs") }
+
+func recordPath(root rootdir.Root, id string) string {
+	return filepath.Join(runsDir(root), id+".json")
+}
+
+// Begin records this process as the owner of sandbox id and, when netSpec
+// is given, prepares and creates its networks. Call End when the sandbox is
+// removed; if the process dies first, Sweep cleans up.
+func Begin(ctx context.Context, root rootdir.Root, id string, netSpec *network.RunNetSpec) (*Run, error) {
+	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
+		return nil, fmt.Errorf("one-off sandbox name %q: want a plain name", id)
+	}
+	st, err := procStart(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	if old, err := readRecord(root, id); err == nil && old.alive() {
+		return nil, fmt.Errorf("--name %s: %w: a running `nucleus run` (pid %d) uses it", id, network.ErrNameTaken, old.Pid)
+	}
+	r := &Run{root: root, rec: Record{ID: id, Pid: os.Getpid(), StartTime: st}}
+	if netSpec != nil {
+		s, err := network.NewRunSession(root, *netSpec)
+		if err != nil {
+			return nil, err
+		}
+		r.net = s
+		rec := s.Record()
+		r.rec.Net = &rec
+	}
+	if err := r.write(); err != nil {
+		r.End(ctx) //nolint:errcheck // the write error is the one to report
+		return nil, err
+	}
+	if r.net != nil {
+		if err := r.net.Ensure(ctx); err != nil {
+			return nil, errors.Join(err, r.End(ctx))
+		}
+	}
+	return r, nil
+}
+
+// Net is the run's network session; nil without networks.
+func (r *Run) Net() *network.RunSession { return r.net }
+
+func (r *Run) write() error {
+	if err := os.MkdirAll(runsDir(r.root), 0o700); err != nil {
+		return fmt.Errorf("one-off run records: %w", err)
+	}
+	b, _ := json.MarshalIndent(r.rec, "", "  ")
+	tmp := recordPath(r.root, r.rec.ID) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write run record of %s: %w", r.rec.ID, err)
+	}
+	if err := os.Rename(tmp, recordPath(r.root, r.rec.ID)); err != nil {
+		return fmt.Errorf("write run record of %s: %w", r.rec.ID, err)
+	}
+	return nil
+}
+
+// End undoes the networks and drops the owner record; call it after the
+// sandbox was removed (its namespace is gone before its links go).
+func (r *Run) End(ctx context.Context) error {
+	var err error
+	if r.net != nil {
+		err = r.net.Close(ctx)
+	}
+	if err == nil {
+		// Kept on failure, so that Sweep tries again later.
+		if rerr := os.Remove(recordPath(r.root, r.rec.ID)); rerr != nil && !os.IsNotExist(rerr) {
+			err = fmt.Errorf("remove run record of %s: %w", r.rec.ID, rerr)
+		}
+	}
+	return err
+}
+
+// procStart is the start time of pid (/proc/PID/stat field 22), which
+// tells a live owner from a process that reused its pid.
+func procStart(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read start time of process %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces; fields restart after ")".
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 20 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: too few fields", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// alive reports whether the run's owner process still runs.
+func (rec Record) alive() bool {
+	st, err := procStart(rec.Pid)
+	return err == nil && st == rec.StartTime
+}
