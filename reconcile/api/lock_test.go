@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
 )
 
 func testRoot(t *testing.T) rootdir.Root {
@@ -58,9 +59,8 @@ func TestLockOfKilledProcessIsFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	// flock(1) from util-linux holds the lock in a child process.
-	if _, err := exec.LookPath("flock"); err != nil {
-		t.Skip("flock(1) not installed")
-	}
+	_, err := exec.LookPath("flock")
+	testutil.Require(t, err == nil, "flock(1) (util-linux)")
 	// The shell takes the lock on fd 9 and execs into sleep, so one
 	// process holds it.
 	cmd := exec.Command("sh", "-c", `exec 9>>"$0"; flock -x 9; exec sleep 60`, LockPath(root, "shop"))
