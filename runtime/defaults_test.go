@@ -21,9 +21,9 @@ func TestDefaultIsolation(t *testing.T) {
 		"NoNewPrivs": "1", "Seccomp": "2",
 		"fds":   "0,1,2",
 		"mount": "EPERM", "unshare_user": "EPERM", "unshare_mnt": "EPERM",
-		"io_uring_setup": "ENOSYS",
-		"tiocsti":        "EPERM",
-		"write_usr":      "EROFS", "write_tmp": "ok",
+		"io_uring_setup": "ENOSYS", "vsock": "EPERM",
+		"tiocsti":   "EPERM",
+		"write_usr": "EROFS", "write_tmp": "ok",
 		"shadow":   "ok:0", // masked with /dev/null
 		"root_dir": "ENOENT", "home_dir": "ENOENT",
 		"pid1_exe_write": "EACCES", "pid1_exe_read": "EACCES",

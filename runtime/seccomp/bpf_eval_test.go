@@ -110,6 +110,15 @@ func TestFilterDecisions(t *testing.T) {
 		{"ioctl tcgets", unix.SYS_IOCTL, auditArchX86_64, [6]uint64{0, unix.TCGETS}, retAllow},
 		{"ioctl tiocsti", unix.SYS_IOCTL, auditArchX86_64, [6]uint64{0, unix.TIOCSTI}, retErrno(unix.EPERM)},
 		{"ioctl tiocsti+high bits", unix.SYS_IOCTL, auditArchX86_64, [6]uint64{0, 0xffffffff00000000 | unix.TIOCSTI}, retErrno(unix.EPERM)},
+		{"socket inet", unix.SYS_SOCKET, auditArchX86_64, [6]uint64{unix.AF_INET}, retAllow},
+		{"socket unix", unix.SYS_SOCKET, auditArchX86_64, [6]uint64{unix.AF_UNIX}, retAllow},
+		{"socket vsock", unix.SYS_SOCKET, auditArchX86_64, [6]uint64{unix.AF_VSOCK}, retErrno(unix.EPERM)},
+		{"socket vsock+high bits", unix.SYS_SOCKET, auditArchX86_64, [6]uint64{1<<32 | unix.AF_VSOCK}, retErrno(unix.EPERM)},
+		// Newer than libseccomp 2.5.4, allowed by number (as Docker allows them).
+		{"uretprobe", unix.SYS_URETPROBE, auditArchX86_64, none, retAllow},
+		{"getxattrat", unix.SYS_GETXATTRAT, auditArchX86_64, none, retAllow},
+		{"setxattrat", unix.SYS_SETXATTRAT, auditArchX86_64, none, retAllow},
+		{"mseal", unix.SYS_MSEAL, auditArchX86_64, none, retAllow},
 		{"personality query", unix.SYS_PERSONALITY, auditArchX86_64, [6]uint64{0xffffffff}, retAllow},
 		{"personality read_implies_exec", unix.SYS_PERSONALITY, auditArchX86_64, [6]uint64{0x0400000}, retErrno(unix.ENOSYS)},
 	}

@@ -66,14 +66,16 @@ func compile(p *profile) ([]byte, error) {
 		}
 	}
 	for _, r := range p.rules {
-		if err := addRule(f, r, p.skipUnknown); err != nil {
+		if err := addRule(f, r, p.skipUnknown, len(p.arches) == 0); err != nil {
 			return nil, err
 		}
 	}
 	return exportBPF(f)
 }
 
-func addRule(f *libseccomp.ScmpFilter, r rule, skipUnknown bool) error {
+// nativeOnly: the filter covers only the native architecture, so syscalls
+// this libseccomp cannot name may be given by number (newerSyscalls).
+func addRule(f *libseccomp.ScmpFilter, r rule, skipUnknown, nativeOnly bool) error {
 	conds := make([]libseccomp.ScmpCondition, 0, len(r.conds))
 	for _, c := range r.conds {
 		var sc libseccomp.ScmpCondition
@@ -90,6 +92,9 @@ func addRule(f *libseccomp.ScmpFilter, r rule, skipUnknown bool) error {
 	}
 	for _, name := range r.names {
 		nr, err := libseccomp.GetSyscallFromName(name)
+		if n, ok := newerSyscalls[name]; err != nil && ok && nativeOnly {
+			nr, err = libseccomp.ScmpSyscall(n), nil
+		}
 		if err != nil {
 			if skipUnknown {
 				continue
@@ -147,5 +152,8 @@ func KnownSyscall(name string) bool {
 // number for a syscall the native architecture lacks).
 func syscallNumber(name string) (int, error) {
 	nr, err := libseccomp.GetSyscallFromName(name)
+	if n, ok := newerSyscalls[name]; err != nil && ok {
+		return n, nil
+	}
 	return int(nr), err
 }

@@ -21,8 +21,9 @@ import (
 //   - everything else fails with ENOSYS, so programs and libc take their
 //     fallback paths for syscalls they consider optional (clone3 -> clone).
 //
-// clone, ioctl and personality are on neither list: they get conditional
-// rules in defaultProfile (an unconditional entry would override those).
+// clone, ioctl, personality and socket are on neither list: they get
+// conditional rules in defaultProfile (an unconditional entry would override
+// those).
 var allowedSyscalls = []string{
 	"accept", "accept4", "access", "adjtimex", "alarm", "arch_prctl",
 	"bind", "brk",
@@ -41,13 +42,13 @@ var allowedSyscalls = []string{
 	"getegid", "geteuid", "getgid", "getgroups", "getitimer",
 	"getpeername", "getpgid", "getpgrp", "getpid", "getppid", "getpriority",
 	"getrandom", "getresgid", "getresuid", "getrlimit", "getrusage", "getsid",
-	"getsockname", "getsockopt", "gettid", "gettimeofday", "getuid", "getxattr",
+	"getsockname", "getsockopt", "gettid", "gettimeofday", "getuid", "getxattr", "getxattrat",
 	"inotify_add_watch", "inotify_init", "inotify_init1", "inotify_rm_watch",
 	"io_cancel", "io_destroy", "io_getevents", "io_pgetevents", "io_setup", "io_submit",
 	"ioprio_get", "ioprio_set",
 	"kill",
 	"landlock_add_rule", "landlock_create_ruleset", "landlock_restrict_self",
-	"lchown", "lgetxattr", "link", "linkat", "listen", "listxattr", "llistxattr",
+	"lchown", "lgetxattr", "link", "linkat", "listen", "listxattr", "listxattrat", "llistxattr",
 	"lremovexattr", "lseek", "lsetxattr", "lstat",
 	"madvise", "map_shadow_stack", "membarrier", "memfd_create", "memfd_secret", "mincore",
 	"mkdir", "mkdirat", "mknod", "mknodat", "mlock", "mlock2", "mlockall",
@@ -62,7 +63,7 @@ var allowedSyscalls = []string{
 	"pwrite64", "pwritev", "pwritev2",
 	"read", "readahead", "readlink", "readlinkat", "readv",
 	"recvfrom", "recvmmsg", "recvmsg", "remap_file_pages", "removexattr",
-	"rename", "renameat", "renameat2", "restart_syscall", "rmdir", "rseq",
+	"removexattrat", "rename", "renameat", "renameat2", "restart_syscall", "rmdir", "rseq",
 	"rt_sigaction", "rt_sigpending", "rt_sigprocmask", "rt_sigqueueinfo", "rt_sigreturn",
 	"rt_sigsuspend", "rt_sigtimedwait", "rt_tgsigqueueinfo",
 	"sched_get_priority_max", "sched_get_priority_min", "sched_getaffinity", "sched_getattr",
@@ -73,14 +74,14 @@ var allowedSyscalls = []string{
 	"set_robust_list", "set_thread_area", "set_tid_address",
 	"setfsgid", "setfsuid", "setgid", "setgroups", "setitimer", "setpgid", "setpriority",
 	"setregid", "setresgid", "setresuid", "setreuid", "setrlimit", "setsid",
-	"setsockopt", "setuid", "setxattr",
+	"setsockopt", "setuid", "setxattr", "setxattrat",
 	"shmat", "shmctl", "shmdt", "shmget", "shutdown", "sigaltstack",
-	"signalfd", "signalfd4", "socket", "socketpair", "splice",
+	"signalfd", "signalfd4", "socketpair", "splice",
 	"stat", "statfs", "statx", "symlink", "symlinkat", "sync", "sync_file_range", "syncfs", "sysinfo",
 	"tee", "tgkill", "time", "timer_create", "timer_delete", "timer_getoverrun",
 	"timer_gettime", "timer_settime", "timerfd_create", "timerfd_gettime", "timerfd_settime",
 	"times", "tkill", "truncate",
-	"umask", "uname", "unlink", "unlinkat", "utime", "utimensat", "utimes",
+	"umask", "uname", "unlink", "unlinkat", "uretprobe", "utime", "utimensat", "utimes",
 	"vfork", "vmsplice", "wait4", "waitid", "write", "writev",
 }
 
@@ -193,6 +194,14 @@ func defaultProfile(caps []string) *profile {
 	// (unsigned) always holds.
 	p.rules = append(p.rules, rule{names: []string{"ioctl"}, action: libseccomp.ActAllow,
 		conds: []cond{{arg: 0, op: libseccomp.CompareGreaterEqual, v1: 0}}})
+	// socket: every family but AF_VSOCK, which reaches the hypervisor and
+	// other VMs (Docker refuses it too). Same pattern as ioctl: the family
+	// is an int, so compare the low 32 bits.
+	p.rules = append(p.rules,
+		rule{names: []string{"socket"}, action: eperm,
+			conds: []cond{{arg: 0, op: libseccomp.CompareMaskedEqual, v1: 0xffffffff, v2: unix.AF_VSOCK}}},
+		rule{names: []string{"socket"}, action: libseccomp.ActAllow,
+			conds: []cond{{arg: 0, op: libseccomp.CompareGreaterEqual, v1: 0}}})
 	for _, v := range personalities {
 		p.rules = append(p.rules, rule{names: []string{"personality"}, action: libseccomp.ActAllow,
 			conds: []cond{{arg: 0, op: libseccomp.CompareEqual, v1: v}}})

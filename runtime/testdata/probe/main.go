@@ -69,6 +69,12 @@ func main() {
 	r["unshare_user"] = errno(unix.Unshare(unix.CLONE_NEWUSER))
 	r["unshare_mnt"] = errno(unix.Unshare(unix.CLONE_NEWNS))
 	r["io_uring_setup"] = errno(raw(unix.Syscall(unix.SYS_IO_URING_SETUP, 1, 0, 0)))
+	if fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM, 0); err == nil {
+		unix.Close(fd)
+		r["vsock"] = "ok"
+	} else {
+		r["vsock"] = errno(err)
+	}
 	var c byte = 'x'
 	r["tiocsti"] = errno(raw(unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c)))))
 	r["write_usr"] = errno(os.WriteFile("/usr/.probe", []byte("x"), 0o644))
