@@ -28,7 +28,7 @@ func (s *Server) handle(w mdns.ResponseWriter, req *mdns.Msg) {
 			refuse(w, req)
 			return
 		}
-		resp = s.forward(req)
+		resp = s.forward(req, client)
 	}
 	if p != nil && resp.Rcode == mdns.RcodeSuccess && p.allows(q.Name) {
 		if ips, ttl := addressesOf(resp); len(ips) > 0 {
@@ -74,17 +74,18 @@ func (s *Server) answerLocal(req *mdns.Msg) *mdns.Msg {
 // last (so a dead first nameserver costs one timeout, not one per query); a
 // timeout, a network error, SERVFAIL or REFUSED moves on to the next. A
 // truncated UDP answer is retried over TCP against the same upstream.
-// Nothing answering gives SERVFAIL.
-func (s *Server) forward(req *mdns.Msg) *mdns.Msg {
-	ups := s.upstreams.list()
-	first := int(s.preferred.Load())
+// Nothing answering gives SERVFAIL. The client's own upstreams
+// (SetClientUpstreams) replace the network's.
+func (s *Server) forward(req *mdns.Msg, client net.IP) *mdns.Msg {
+	ups, preferred := s.upstreamsFor(client)
+	first := int(preferred.Load())
 	for i := range ups {
 		idx := (first + i) % len(ups)
 		in, err := s.exchange(req, ups[idx])
 		if err != nil || in.Rcode == mdns.RcodeServerFailure || in.Rcode == mdns.RcodeRefused {
 			continue
 		}
-		s.preferred.Store(int32(idx))
+		preferred.Store(int32(idx))
 		in.Id = req.Id
 		return in
 	}

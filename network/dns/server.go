@@ -54,6 +54,7 @@ type Server struct {
 	upstreams *upstreamSource
 	records   atomic.Pointer[recordSet]
 	policies  policyTable
+	clientUps upstreamTable
 	preferred atomic.Int32              // index of the upstream that answered last
 	allowed   atomic.Pointer[clientSet] // Config.AllowedClients / SetAllowedClients; nil = per listener
 

@@ -544,3 +544,30 @@ func queryInNetns(ns, netw, addr, name string) (*mdns.Msg, error) {
 	}
 	return m, nil
 }
+
+// TestClientUpstreams: a client with its own upstreams (a service's dns: on
+// a network) has other names forwarded there, still resolves project names
+// locally, and goes back to the network's upstreams when they are cleared.
+func TestClientUpstreams(t *testing.T) {
+	netUp := startUpstream(t, answerA("198.18.0.1", 30))
+	own := startUpstream(t, answerA("198.18.0.2", 30))
+	s, addr := startServer(t, Config{Upstreams: []string{netUp}})
+	s.SetRecords(map[string][]net.IP{"web": ips("10.89.0.2")})
+	s.SetClientUpstreams(net.ParseIP("127.0.0.2"), []string{own})
+	for _, tc := range []struct{ from, name, want string }{
+		{"127.0.0.1", "x.example", "198.18.0.1"},
+		{"127.0.0.2", "x.example", "198.18.0.2"},
+		{"127.0.0.2", "web", "10.89.0.2"},
+	} {
+		for _, netw := range []string{"udp", "tcp"} {
+			m, err := tryQuery(netw, addr, tc.name, mdns.TypeA, net.ParseIP(tc.from))
+			if err != nil || !slices.Equal(aAnswers(m), []string{tc.want}) {
+				t.Errorf("%s %s from %s: %v %v, want %s", netw, tc.name, tc.from, m, err, tc.want)
+			}
+		}
+	}
+	s.SetClientUpstreams(net.ParseIP("127.0.0.2"), nil)
+	if m, err := tryQuery("udp", addr, "x.example", mdns.TypeA, net.ParseIP("127.0.0.2")); err != nil || !slices.Equal(aAnswers(m), []string{"198.18.0.1"}) {
+		t.Errorf("after clearing, 127.0.0.2: %v %v, want the network's 198.18.0.1", m, err)
+	}
+}
