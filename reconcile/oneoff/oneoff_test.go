@@ -1,0 +1,80 @@
+package oneoff
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"nucleus/internal/rootdir"
+	"nucleus/network"
+)
+
+func testRoot(t *testing.T) rootdir.Root {
+	d := t.TempDir()
+	return rootdir.Root{Run: filepath.Join(d, "run"), Data: filepath.Join(d, "data")}
+}
+
+// A name whose run is alive is refused (its record must not be overwritten);
+// End drops the record.
+func TestBeginRefusesANameOfALiveRun(t *testing.T) {
+	root := testRoot(t)
+	ctx := context.Background()
+	r, err := Begin(ctx, root, "job", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Begin(ctx, root, "job", nil); !errors.Is(err, network.ErrNameTaken) {
+		t.Errorf("second Begin of a live name: %v, want ErrNameTaken", err)
+	}
+	if cleaned, err := Sweep(ctx, root); err != nil || len(cleaned) != 0 {
+		t.Errorf("Sweep with a live owner: cleaned %v, %v; want nothing", cleaned, err)
+	}
+	if err := r.End(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(recordPath(root, "job")); !os.IsNotExist(err) {
+		t.Errorf("record after End: %v", err)
+	}
+	for _, bad := range []string{"", "..", "a/b"} {
+		if _, err := Begin(ctx, root, bad, nil); err == nil {
+			t.Errorf("Begin(%q) accepted", bad)
+		}
+	}
+}
+
+// A record whose owner died (pid gone, or pid reused: other start time) is
+// swept; the name is free again.
+func TestSweepRemovesRecordsOfDeadOwners(t *testing.T) {
+	root := testRoot(t)
+	ctx := context.Background()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := &Run{root: root, rec: Record{ID: "gone", Pid: cmd.Process.Pid, StartTime: 1}}
+	st, err := procStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused := &Run{root: root, rec: Record{ID: "reused", Pid: os.Getpid(), StartTime: st + 1}}
+	for _, r := range []*Run{dead, reused} {
+		if err := r.write(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cleaned, err := Sweep(ctx, root)
+	if err != nil || len(cleaned) != 2 {
+		t.Fatalf("Sweep: cleaned %v, %v; want gone and reused", cleaned, err)
+	}
+	if left, _ := os.ReadDir(runsDir(root)); len(left) != 0 {
+		t.Errorf("records left: %v", left)
+	}
+	r, err := Begin(ctx, root, "gone", nil)
+	if err != nil {
+		t.Fatalf("Begin after the sweep: %v", err)
+	}
+	r.End(ctx)
+}
