@@ -37,8 +37,8 @@
 // Enforced on the host, so it holds with CAP_NET_ADMIN/NET_RAW inside:
 //
 //   - No IPv6: disable_ipv6=1 on the bridge, the host veth and inside the
-//     sandbox (all, default, ethN; link.go), and the bridge table drops
-//     IPv6 frames from every sandbox veth.
+//     sandbox (all, default, ethN; lo keeps ::1; link.go), and the bridge
+//     table drops IPv6 frames from every sandbox veth.
 //   - Anti-spoofing for every sandbox (nft/spoof.go): only IPv4 and ARP,
 //     only its own MAC (AttachmentState.MAC) and IPv4 address as source,
 //     ARP only as itself.

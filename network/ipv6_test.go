@@ -46,9 +46,13 @@ func enableIPv6(t testing.TB, pid int, addr string) {
 
 // dial6 connects from pid's namespace to [addr%eth0]:port and reads the answer.
 func dial6(pid int, addr string, port int) (string, error) {
+	return dialIn6(pid, fmt.Sprintf("[%s%%eth0]:%d", addr, port))
+}
+
+func dialIn6(pid int, hostport string) (string, error) {
 	var c net.Conn
 	if err := in(pid, func() (err error) {
-		c, err = net.DialTimeout("tcp6", fmt.Sprintf("[%s%%eth0]:%d", addr, port), time.Second)
+		c, err = net.DialTimeout("tcp6", hostport, time.Second)
 		return
 	}); err != nil {
 		return "", err
@@ -63,9 +67,14 @@ func dial6(pid int, addr string, port int) (string, error) {
 // serve6 answers every TCP connection on [::]:port in pid's namespace with msg.
 func serve6(t testing.TB, pid, port int, msg string) {
 	t.Helper()
+	serveOn6(t, pid, fmt.Sprintf("[::]:%d", port), msg)
+}
+
+func serveOn6(t testing.TB, pid int, addr, msg string) {
+	t.Helper()
 	var l net.Listener
-	if err := in(pid, func() (err error) { l, err = net.Listen("tcp6", fmt.Sprintf("[::]:%d", port)); return }); err != nil {
-		t.Fatalf("listen [::]:%d in pid %d: %v", port, pid, err)
+	if err := in(pid, func() (err error) { l, err = net.Listen("tcp6", addr); return }); err != nil {
+		t.Fatalf("listen %s in pid %d: %v", addr, pid, err)
 	}
 	t.Cleanup(func() { l.Close() })
 	go func() {
@@ -129,6 +138,14 @@ func TestSandboxesHaveNoIPv6(t *testing.T) {
 				if v := sysctlIn(t, 0, "net/ipv6/conf/"+k+"/disable_ipv6"); v != "1" {
 					t.Errorf("host net.ipv6.conf.%s.disable_ipv6 = %s, want 1", k, v)
 				}
+			}
+
+			// IPv6 on the sandbox's own loopback stays (/etc/hosts maps
+			// localhost to ::1 too).
+			lport := freePort(t)
+			serveOn6(t, a, fmt.Sprintf("[::1]:%d", lport), "lo6")
+			if got, err := dialIn6(a, fmt.Sprintf("[::1]:%d", lport)); err != nil || got != "lo6" {
+				t.Errorf("::1 inside the sandbox: %q, %v", got, err)
 			}
 
 			port := freePort(t)

@@ -214,15 +214,17 @@ func hasDefaultRoute(h *netlink.Handle) bool {
 
 // disableIPv6 sets net.ipv6.conf.IFNAME.disable_ipv6=1 on the host (ns
 // empty) or inside the network namespace ns, where "all" and "default" are
-// set too. A kernel without IPv6 has nothing to disable.
+// set too; there lo keeps ::1 (writing "all" switches lo off as well), as
+// it leads nowhere outside and /etc/hosts names it localhost. A kernel
+// without IPv6 has nothing to disable.
 func disableIPv6(ns, ifname string) error {
 	write := func() error {
-		keys := []string{ifname}
+		set := [][2]string{{ifname, "1"}}
 		if ns != "" {
-			keys = []string{"all", "default", ifname}
+			set = [][2]string{{"all", "1"}, {"default", "1"}, {ifname, "1"}, {"lo", "0"}}
 		}
-		for _, k := range keys {
-			err := writeSysctl("net/ipv6/conf/"+k+"/disable_ipv6", "1")
+		for _, kv := range set {
+			err := writeSysctl("net/ipv6/conf/"+kv[0]+"/disable_ipv6", kv[1])
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
