@@ -40,8 +40,9 @@ package network
 // dropped by the anti-spoofing rules (nft/spoof.go), and every path out of
 // the sandbox crosses the hub. What such a service CAN do: send any
 // traffic to its peers on the same bridge (peers are always allowed) or
-// flood the hub. Note slirp4netns itself runs with --enable-sandbox and
-// --disable-host-loopback, so nothing reaches the host's 127.0.0.0/8.
+// flood the hub. Note slirp4netns itself runs with --enable-sandbox,
+// --enable-seccomp and --disable-host-loopback, so nothing reaches the
+// host's 127.0.0.0/8 and a compromised libslirp has few syscalls to use.
 //
 // Without root (or with forceSandboxMode) the backend falls back to the
 // per-sandbox shape of userspace_single.go: one slirp4netns per sandbox,
