@@ -58,7 +58,9 @@ func newRunCmd() *cobra.Command {
 			"--project-name select it): the sandbox resolves the project's services by name.\n" +
 			"A network that does not exist yet is created for the run and removed after it.\n" +
 			"-p/--publish publishes ports like docker run -p; without --network the sandbox\n" +
-			"gets a private network that is removed when it exits.\n\n" +
+			"gets a private network that is removed when it exits. A run killed with SIGKILL\n" +
+			"cannot clean up; the next `nucleus run` removes what it left behind.\n" +
+			"--name may not be a service of the project (its network attachment is the service's).\n\n" +
 			"On run, -p means --publish (as in docker run): give the project name as\n" +
 			"--project-name, before or after \"run\".",
 		Args: cobra.MinimumNArgs(1),
