@@ -96,12 +96,21 @@ func ProjectIDRange(root rootdir.Root, project string) (uint32, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return 0, err
 	}
+	l := idLease{Data: root.Data, Project: project}
+	if base, ok := r.Projects[project]; ok {
+		// Fast path (every Create): the lease is ours; reading it needs no
+		// registry lock, leases are replaced atomically and a live one is
+		// never pruned.
+		l.Base = base
+		if cur, ok, err := (&idRegistry{dir: IDRegistryDir}).read(base); err == nil && ok && cur == l {
+			return base, nil
+		}
+	}
 	reg, err := openIDRegistry()
 	if err != nil {
 		return 0, err
 	}
 	defer reg.Close()
-	l := idLease{Data: root.Data, Project: project}
 	if base, ok := r.Projects[project]; ok {
 		// Stable: the recorded range, whose lease must be ours (it is
 		// re-taken when missing, e.g. a registry that was wiped).

@@ -12,7 +12,7 @@ import (
 
 // releaseIDRanges gives back every range of root and checks that the
 // host-wide registry holds no lease of it any more.
-func releaseIDRanges(t *testing.T, root rootdir.Root) {
+func releaseIDRanges(t testing.TB, root rootdir.Root) {
 	t.Helper()
 	r, _ := readIDRanges(filepath.Join(root.Data, "idranges.json"))
 	for p := range r.Projects {
@@ -26,7 +26,7 @@ func releaseIDRanges(t *testing.T, root rootdir.Root) {
 }
 
 // leasesOf lists the registry's leases held by root.
-func leasesOf(t *testing.T, root rootdir.Root) []idLease {
+func leasesOf(t testing.TB, root rootdir.Root) []idLease {
 	t.Helper()
 	data, _ := filepath.Abs(root.Data)
 	files, _ := filepath.Glob(filepath.Join(IDRegistryDir, "*.json"))
@@ -91,5 +91,18 @@ func TestIDRangeLeaseOfRemovedRootIsPruned(t *testing.T) {
 	}
 	if ls := leasesOf(t, gone); len(ls) != 0 {
 		t.Errorf("lease of the removed root (base %d) still held: %+v", base, ls)
+	}
+}
+
+// BenchmarkProjectIDRange is what every Create under `userns: private` pays
+// for a project that has its range already.
+func BenchmarkProjectIDRange(b *testing.B) {
+	testutil.RequireRoot(b)
+	root := testutil.TempRoot(b)
+	b.Cleanup(func() { releaseIDRanges(b, root) })
+	for b.Loop() {
+		if _, err := ProjectIDRange(root, "bench"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
