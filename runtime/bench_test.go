@@ -37,4 +37,5 @@ func BenchmarkSandboxTrue(b *testing.B) {
 	if leaks, err := LeakCheck(root); err != nil || len(leaks) > 0 {
 		b.Errorf("leaks %v %v", leaks, err)
 	}
+	releaseIDRanges(b, root)
 }

@@ -38,7 +38,14 @@ func BenchmarkStats(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer cg.Delete()
+	b.Cleanup(func() {
+		if err := cg.Delete(); err != nil {
+			b.Error(err)
+		}
+		if l, err := Leaks(root); err != nil || len(l) > 0 {
+			b.Errorf("left behind: %v %v", l, err)
+		}
+	})
 	for b.Loop() {
 		if _, err := cg.Stats(); err != nil {
 			b.Fatal(err)

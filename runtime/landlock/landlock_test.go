@@ -275,7 +275,12 @@ func TestApplyThreadThenExec(t *testing.T) {
 // The probes must succeed without Landlock, or EACCES above proves nothing.
 func TestProbesWithoutLandlock(t *testing.T) {
 	testutil.RequireRoot(t) // the /etc write probe only succeeds as root
-	t.Cleanup(func() { os.Remove("/etc/nucleus-landlock-test") })
+	t.Cleanup(func() {
+		os.Remove("/etc/nucleus-landlock-test")
+		if _, err := os.Lstat("/etc/nucleus-landlock-test"); !os.IsNotExist(err) {
+			t.Errorf("/etc/nucleus-landlock-test left behind (%v)", err)
+		}
+	})
 	rep := runChild(t, "probe")
 	for _, k := range []string{"write_denied", "read_denied", "mkdir_denied", "exec_writable", "write_denied_other_thread"} {
 		if rep.Results[k] != "" {
