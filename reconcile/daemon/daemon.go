@@ -32,6 +32,9 @@ type Options struct {
 	// Rescan is the safety-net period of a full scan (default 1 min); the
 	// watcher normally reports every change long before.
 	Rescan time.Duration
+	// Policy is what project files may ask for (zero: no host privileges,
+	// no host paths outside the project directory).
+	Policy Policy
 	// Environ is the environment projects are loaded with (default Environ()).
 	Environ map[string]string
 	// OnPass and OnScan are told about every project pass and tree scan

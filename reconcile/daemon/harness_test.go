@@ -55,6 +55,7 @@ type env struct {
 	cancel context.CancelFunc
 	done   chan error
 	d      *daemon.Daemon
+	policy daemon.Policy // the policy the next start uses
 }
 
 func newEnv(t *testing.T) *env {
@@ -68,7 +69,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) start() {
 	e.t.Helper()
 	d, err := daemon.New(daemon.Options{
-		Dir: e.tree, Root: e.root,
+		Dir: e.tree, Root: e.root, Policy: e.policy,
 		OnScan: func(daemon.ScanResult) { e.scans.Add(1) },
 	})
 	if err != nil {

@@ -45,7 +45,16 @@ func (d *Daemon) load(dir, name string) func() (*spec.Project, error) {
 		if ProjectFiles(dir) == nil {
 			return nil, fmt.Errorf("no nucleus.yaml or nucleus.yml in %s", dir)
 		}
-		return spec.Load(LoadOptions(dir, name, d.environ))
+		p, err := spec.Load(LoadOptions(dir, name, d.environ))
+		if err != nil {
+			return nil, err
+		}
+		// Refused like files that do not load: the last allowed
+		// configuration keeps running.
+		if err := d.opts.Policy.Check(p); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 }
 

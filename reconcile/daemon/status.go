@@ -18,7 +18,7 @@ const (
 	Ready       = "Ready"       // the files on disk are applied and every replica runs
 	Progressing = "Progressing" // a change is being applied, or replicas are starting
 	Degraded    = "Degraded"    // the last apply failed, or replicas are not running
-	Stalled     = "Stalled"     // no progress without a change: invalid files, name conflict
+	Stalled     = "Stalled"     // no progress without a change: invalid files, refused by the policy, name conflict
 )
 
 // Revision names project content: its digest and, inside a git work tree,
@@ -207,7 +207,11 @@ func Condition(in ConditionInput) (cond, reason, msg string) {
 		if pr != nil && pr.Digest != "" {
 			running = "the last good configuration keeps running"
 		}
-		return Stalled, "InvalidFiles", in.Daemon.LoadError + " (" + running + ")"
+		reason := "InvalidFiles"
+		if strings.HasPrefix(in.Daemon.LoadError, PolicyDeniedPrefix) {
+			reason = "PolicyDenied"
+		}
+		return Stalled, reason, in.Daemon.LoadError + " (" + running + ")"
 	}
 	if in.Daemon != nil && in.Daemon.Note != "" {
 		if in.Daemon.Note == ErrTakenDown.Error() {

@@ -1,0 +1,84 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nucleus/spec"
+)
+
+func loadPolicyProject(t *testing.T, dir, yaml string) *spec.Project {
+	t.Helper()
+	writeFile(t, filepath.Join(dir, "nucleus.yaml"), yaml)
+	p, err := spec.Load(spec.LoadOptions{Files: []string{filepath.Join(dir, "nucleus.yaml")}, ProjectName: "pol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Every host-level privilege and every host path outside the project is
+// refused by default, each named with its FILE:LINE:COL and field; the
+// opt-ins allow them, and a project without any is allowed.
+func TestPolicyRefusesPrivilegesAndHostPaths(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	if err := os.Symlink("/", filepath.Join(dir, "site")); err != nil {
+		t.Fatal(err)
+	}
+	yaml := `services:
+  web:
+    command: [/bin/true]
+    cap_add: [NET_BIND_SERVICE, SYS_ADMIN]
+    rootfs: ` + outside + `
+    volumes:
+      - ./data:/data
+      - ./site/etc:/hostetc:ro
+      - type: bind
+        source: ` + outside + `
+        target: /out
+    security:
+      userns: host
+      seccomp: unconfined
+      landlock: off
+`
+	p := loadPolicyProject(t, dir, yaml)
+	err := Policy{}.Check(p)
+	if err == nil {
+		t.Fatal("a privileged project was allowed")
+	}
+	msg := err.Error()
+	file := filepath.Join(dir, "nucleus.yaml")
+	for _, want := range []string{
+		PolicyDeniedPrefix,
+		file + ":4:33: services.web.cap_add: CAP_SYS_ADMIN",
+		file + ":5:13: services.web.rootfs: rootfs " + outside,
+		file + ":8:9: services.web.volumes: bind source " + filepath.Join(dir, "site/etc") + " (resolves to /etc)",
+		file + ":9:9: services.web.volumes: bind source " + outside,
+		file + ":13:15: services.web.security.userns",
+		file + ":14:16: services.web.security.seccomp",
+		file + ":15:17: services.web.security.landlock",
+		"--allow-privileged", "--allow-host-path",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("refusal does not say %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "NET_BIND_SERVICE") || strings.Contains(msg, "/data") {
+		t.Errorf("harmless fields refused:\n%s", msg)
+	}
+	if err := (Policy{AllowPrivileged: true, AllowHostPaths: []string{"/"}}).Check(p); err != nil {
+		t.Errorf("all opt-ins given, still refused: %v", err)
+	}
+	err = Policy{AllowPrivileged: true, AllowHostPaths: []string{outside}}.Check(p)
+	if err == nil || !strings.Contains(err.Error(), "/etc") || strings.Contains(err.Error(), "rootfs") {
+		t.Errorf("--allow-host-path %s: want only the symlinked /etc refused, got %v", outside, err)
+	}
+
+	plain := loadPolicyProject(t, t.TempDir(), "services:\n  web:\n    command: [/bin/true]\n    cap_add: [NET_BIND_SERVICE]\n    volumes: [./data:/data]\n")
+	if err := (Policy{}).Check(plain); err != nil {
+		t.Errorf("an unprivileged project was refused: %v", err)
+	}
+}
