@@ -90,9 +90,25 @@ func (c *Client) call(ctx context.Context, method, path string, req, resp any) e
 
 // Status is `nucleus ps` from the supervisor.
 func (c *Client) Status(ctx context.Context) (*StatusResponse, error) {
+	// A status answer needs no pass, so it comes fast even under load; a
+	// generous bound still turns a hung supervisor into an error.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, StatusTimeout)
+		defer cancel()
+	}
 	var st StatusResponse
-	return &st, c.call(ctx, http.MethodGet, "/v1/status", nil, &st)
+	if err := c.call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("supervisor of %s (pid %d) did not answer a status request: %w", c.Project, c.Pid, err)
+		}
+		return nil, err
+	}
+	return &st, nil
 }
+
+// StatusTimeout bounds a status request made without a deadline.
+var StatusTimeout = 30 * time.Second
 
 // Apply asks for a pass (with the services added to the selection) and
 // returns its outcome.

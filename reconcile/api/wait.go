@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -17,20 +18,36 @@ import (
 // restarted counts as done). When ctx ends first, the error names the
 // replica and the condition that blocked.
 func WaitReady(ctx context.Context, root rootdir.Root, desired *spec.Project) error {
+	return waitReady(ctx, desired, func(ctx context.Context) (*StatusResponse, error) {
+		return Status(ctx, root, desired.Name, nil)
+	})
+}
+
+// waitReady polls status until desired is ready or ctx ends. A status
+// request that fails (a supervisor slow under load, or cut off by the
+// deadline itself) is retried; the error then still names what was last
+// seen blocking, with the request's error when there was one.
+func waitReady(ctx context.Context, desired *spec.Project, status func(context.Context) (*StatusResponse, error)) error {
+	lastBlocked := ""
+	var lastErr error
 	for {
-		st, err := Status(ctx, root, desired.Name, nil)
-		blocked := ""
-		if err != nil {
-			blocked = err.Error()
-		} else {
-			blocked = notReady(desired, st.Replicas)
-		}
-		if blocked == "" {
-			return nil
+		st, err := status(ctx)
+		lastErr = err
+		if err == nil {
+			lastBlocked = notReady(desired, st.Replicas)
+			if lastBlocked == "" {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("not ready: %s", blocked)
+			switch {
+			case lastBlocked == "":
+				return fmt.Errorf("not ready: %w", lastErr)
+			case lastErr != nil && ctx.Err() != nil && !errors.Is(lastErr, ctx.Err()):
+				return fmt.Errorf("not ready: %s (last status request: %v)", lastBlocked, lastErr)
+			}
+			return fmt.Errorf("not ready: %s", lastBlocked)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
