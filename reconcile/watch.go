@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"nucleus/reconcile/debounce"
 )
 
 // ProjectFileNames are the files discovery looks for in a project
@@ -26,7 +28,8 @@ var ProjectFileNames = []string{"nucleus.yaml", "nucleus.yml", "nucleus.override
 // WatchOptions tune the debounce.
 type WatchOptions struct {
 	// Quiet is the trailing-edge delay: a change is reported once no
-	// relevant event arrived for this long (default 300 ms).
+	// relevant event arrived for this long (default 300 ms). See package
+	// reconcile/debounce.
 	Quiet time.Duration
 	// MaxDelay bounds the wait under continuous writes (default 2 s).
 	MaxDelay time.Duration
@@ -53,12 +56,6 @@ type Watcher struct {
 // project's WatchFiles). The content digest at this moment is the baseline:
 // only a later change of content is reported.
 func NewWatcher(projectDir string, files []string, opts WatchOptions) (*Watcher, error) {
-	if opts.Quiet <= 0 {
-		opts.Quiet = 300 * time.Millisecond
-	}
-	if opts.MaxDelay <= 0 {
-		opts.MaxDelay = 2 * time.Second
-	}
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("create file watcher: %w", err)
@@ -154,28 +151,18 @@ func (w *Watcher) Close() error {
 // the latest MaxDelay after the first one, and only if the content changed.
 func (w *Watcher) loop() {
 	defer w.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var first time.Time // first event of the current burst; zero = idle
-	arm := func() {
-		now := time.Now()
-		if first.IsZero() {
-			first = now
-		}
-		wait := min(w.opts.Quiet, first.Add(w.opts.MaxDelay).Sub(now))
-		timer.Reset(max(wait, 0))
-	}
+	db := debounce.New(w.opts.Quiet, w.opts.MaxDelay)
 	for {
 		select {
 		case <-w.done:
-			timer.Stop()
+			db.Stop()
 			return
 		case ev, ok := <-w.fs.Events:
 			if !ok {
 				return
 			}
 			if w.relevant(ev.Name) {
-				arm()
+				db.Event()
 			}
 		case err, ok := <-w.fs.Errors:
 			if !ok {
@@ -184,10 +171,10 @@ func (w *Watcher) loop() {
 			// An overflow means events were lost: check the content anyway.
 			slog.Warn("file watcher", "err", err)
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				arm()
+				db.Event()
 			}
-		case <-timer.C:
-			first = time.Time{}
+		case <-db.C():
+			db.Fired()
 			if w.changed() {
 				select {
 				case w.dirty <- struct{}{}:

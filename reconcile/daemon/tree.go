@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/fsnotify/fsnotify"
 
 	"nucleus/reconcile"
+	"nucleus/reconcile/debounce"
 )
 
 // treeWatcher reports (debounced) that the set of project directories may
@@ -33,12 +33,6 @@ type treeWatcher struct {
 }
 
 func newTreeWatcher(root string, opts reconcile.WatchOptions) (*treeWatcher, error) {
-	if opts.Quiet <= 0 {
-		opts.Quiet = 300 * time.Millisecond
-	}
-	if opts.MaxDelay <= 0 {
-		opts.MaxDelay = 2 * time.Second
-	}
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -129,14 +123,12 @@ func (w *treeWatcher) relevant(name string) bool {
 
 func (w *treeWatcher) loop() {
 	defer w.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var first time.Time
+	db := debounce.New(w.opts.Quiet, w.opts.MaxDelay)
 	reset := false // the root itself was replaced
 	for {
 		select {
 		case <-w.done:
-			timer.Stop()
+			db.Stop()
 			return
 		case ev, ok := <-w.fs.Events:
 			if !ok {
@@ -148,21 +140,17 @@ func (w *treeWatcher) loop() {
 			if ev.Name == w.root {
 				reset = true
 			}
-			now := time.Now()
-			if first.IsZero() {
-				first = now
-			}
-			timer.Reset(max(min(w.opts.Quiet, first.Add(w.opts.MaxDelay).Sub(now)), 0))
+			db.Event()
 		case err, ok := <-w.fs.Errors:
 			if !ok {
 				return
 			}
 			slog.Warn("project tree watcher", "err", err)
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				timer.Reset(w.opts.Quiet)
+				db.Event()
 			}
-		case <-timer.C:
-			first = time.Time{}
+		case <-db.C():
+			db.Fired()
 			w.sync(reset)
 			reset = false
 			select {
