@@ -255,12 +255,9 @@ func (r *Runner) record(p *spec.Project, res PassResult) error {
 	sv := r.Supervisor
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
-	pr, err := sv.Store.LoadProject(sv.Project)
+	pr, err := sv.projectRecordLocked()
 	if err != nil {
 		return err
-	}
-	if pr == nil {
-		pr = &ProjectRecord{Name: sv.Project}
 	}
 	pr.Dir, pr.Files = p.Dir, p.Files
 	pr.AttemptDigest = res.Digest

@@ -391,12 +391,9 @@ func (sv *Supervisor) ensureNetwork(ctx context.Context, n *spec.Network) error 
 func (sv *Supervisor) recordNetwork(name string, ns *NetworkState) error {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
-	pr, err := sv.Store.LoadProject(sv.Project)
+	pr, err := sv.projectRecordLocked()
 	if err != nil {
 		return err
-	}
-	if pr == nil {
-		pr = &ProjectRecord{Name: sv.Project}
 	}
 	pr.Networks = slices.DeleteFunc(pr.Networks, func(n NetworkState) bool { return n.Name == name })
 	if ns != nil {
@@ -404,6 +401,19 @@ func (sv *Supervisor) recordNetwork(name string, ns *NetworkState) error {
 		slices.SortFunc(pr.Networks, func(a, b NetworkState) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return sv.Store.SaveProject(pr)
+}
+
+// projectRecordLocked loads the project record, or a new one when there is
+// none yet; sv.mu is held so record writers do not interleave.
+func (sv *Supervisor) projectRecordLocked() (*ProjectRecord, error) {
+	pr, err := sv.Store.LoadProject(sv.Project)
+	if err != nil {
+		return nil, err
+	}
+	if pr == nil {
+		pr = &ProjectRecord{Name: sv.Project}
+	}
+	return pr, nil
 }
 
 func logStepError(what string, err error) {

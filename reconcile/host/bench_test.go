@@ -10,6 +10,7 @@ import (
 
 	"nucleus/internal/testutil"
 	"nucleus/network"
+	"nucleus/runtime"
 	"nucleus/spec"
 )
 
@@ -51,5 +52,12 @@ func BenchmarkUp20(b *testing.B) {
 		}
 		sv.Close()
 		b.StartTimer()
+	}
+	b.StopTimer()
+	if leaks, err := runtime.LeakCheck(root); err != nil || len(leaks) != 0 {
+		b.Errorf("runtime leaks after the benchmark: %v %v", leaks, err)
+	}
+	if leaks, err := network.LeakCheck(root); err != nil || len(leaks) != 0 {
+		b.Errorf("network leaks after the benchmark: %v %v", leaks, err)
 	}
 }
