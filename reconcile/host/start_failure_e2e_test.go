@@ -2,6 +2,8 @@ package host
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,5 +119,51 @@ func TestFailedStartRestartNo(t *testing.T) {
 	rec, _ = store.LoadSandbox(e.project, "ghost", 1)
 	if rec == nil || !rec.ExitedAt.Equal(first) || rec.Restart.Total != 0 {
 		t.Fatalf("restart: no was started again: %+v", rec)
+	}
+}
+
+// TestFailedStartHeldPortRecovers: a published host port held by another
+// listener fails the start; once the listener is gone the service comes
+// up by itself (back-off retries), without any edit of the files.
+func TestFailedStartHeldPortRecovers(t *testing.T) {
+	e := newE2E(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	store := e.runFailing(fmt.Sprintf(`services:
+  web:
+    command: ["/bin/sleep", "1000"]
+    ports: ["127.0.0.1:%d:8080"]
+    restart: always
+    stop_signal: SIGKILL
+`, port))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			ln.Close()
+			t.Fatal("no failed start recorded while the port was held")
+		}
+		time.Sleep(5 * time.Millisecond)
+		rec, _ := store.LoadSandbox(e.project, "web", 1)
+		if rec != nil && rec.Error != "" {
+			break
+		}
+	}
+	ln.Close()
+	for {
+		if time.Now().After(deadline) {
+			rec, _ := store.LoadSandbox(e.project, "web", 1)
+			t.Fatalf("web did not come up after the port was released: %+v", rec)
+		}
+		time.Sleep(10 * time.Millisecond)
+		rec, _ := store.LoadSandbox(e.project, "web", 1)
+		if rec != nil && rec.State.Alive() && rec.Alive() {
+			if rec.Error != "" {
+				t.Errorf("running replica still shows the old start error %q", rec.Error)
+			}
+			return
+		}
 	}
 }
