@@ -68,11 +68,19 @@ func Send(fd int, m *Message, fds ...int) error {
 // recv reads one Message and the fds that came with it (close-on-exec).
 func Recv(fd int) (*Message, []int, error) {
 	oob := make([]byte, unix.CmsgSpace(4*64))
+	reset := false
 	for {
 		// Learn the packet's size first (MSG_TRUNC reports the real length),
 		// so a small Message does not cost a large buffer.
 		size, _, _, _, err := unix.Recvmsg(fd, make([]byte, 1), nil, unix.MSG_PEEK|unix.MSG_TRUNC)
 		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.ECONNRESET && !reset {
+			// The peer exited with a Message of ours unread: the kernel
+			// reports that once, before the Messages it sent (an init's
+			// error report) that are still queued. Read on.
+			reset = true
 			continue
 		}
 		if err != nil {
