@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"nucleus/reconcile/api"
+	"nucleus/reconcile/oneoff"
 )
 
 func init() { subcommands = append(subcommands, newDownCmd) }
@@ -32,6 +33,11 @@ func newDownCmd() *cobra.Command {
 			o := api.DownOptions{Volumes: volumes}
 			if cmd.Flags().Changed("timeout") {
 				o.Timeout = &timeout
+			}
+			// One-off runs killed before they could clean up may hold
+			// attachments on this project's networks: remove them first.
+			if _, err := oneoff.Sweep(context.Background(), stateRoot()); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: cleaning up killed nucleus run sandboxes: %v\n", err)
 			}
 			if err := api.Down(context.Background(), stateRoot(), name, o); err != nil {
 				return err
