@@ -103,5 +103,6 @@
 // forks the process from the spawner thread as a session leader with the
 // slave as its controlling terminal (job control works; no host pts is
 // reachable); the master comes back over ctl.sock to the caller, which
-// copies it to and from its terminal and sets the size (ResizeTerminal).
+// copies it to and from its terminal and sets the size (ResizeTerminal;
+// ExecConfig.Rows/Cols give the size the process starts with).
 package runtime

@@ -63,7 +63,8 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: filepath.Join(s.dir, ctlSocket)}); err != nil {
 		return ExitStatus{}, fmt.Errorf("exec in %s: connect to the init: %w", s.id, err)
 	}
-	req := &sbinit.Message{Kind: sbinit.MsgExec, Exec: &sbinit.ExecRequest{Args: ec.Args, Env: ec.Env, Dir: ec.Dir, Terminal: ec.Terminal}}
+	req := &sbinit.Message{Kind: sbinit.MsgExec, Exec: &sbinit.ExecRequest{Args: ec.Args, Env: ec.Env, Dir: ec.Dir, Terminal: ec.Terminal,
+		Rows: ec.Rows, Cols: ec.Cols}}
 	copies := &sync.WaitGroup{}
 	if ec.Terminal {
 		err = sbinit.Send(fd, req) // the init allocates the terminal

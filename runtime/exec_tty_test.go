@@ -28,8 +28,8 @@ func TestExecTerminal(t *testing.T) {
 	var out syncBuffer
 	resized := false
 	st, err := sb.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c", script}, Terminal: true,
-		Stdin: strings.NewReader("typed\n"), Stdout: &out,
-		Console: func(m *os.File) { resized = ResizeTerminal(m, 33, 99) == nil }})
+		Stdin: strings.NewReader("typed\n"), Stdout: &out, Rows: 33, Cols: 99,
+		Console: func(m *os.File) { resized = ResizeTerminal(m, 40, 120) == nil }})
 	if err != nil {
 		t.Fatalf("exec: %v (output %q)", err, out.String())
 	}
@@ -40,10 +40,23 @@ func TestExecTerminal(t *testing.T) {
 	if !resized {
 		t.Error("ResizeTerminal failed")
 	}
-	for _, want := range []string{"is-a-tty\n", "/dev/pts/", "33 99\n", "got=typed\n"} {
+	for _, want := range []string{"is-a-tty\n", "/dev/pts/", "got=typed\n"} {
 		if !strings.Contains(o, want) {
 			t.Errorf("output %q lacks %q", o, want)
 		}
+	}
+	// The initial size or the resize, whichever came first: never 0x0.
+	if !strings.Contains(o, "33 99\n") && !strings.Contains(o, "40 120\n") {
+		t.Errorf("output %q lacks the window size 33 99 or 40 120", o)
+	}
+	// Without a resize, the process sees the size it was started with.
+	var out2 syncBuffer
+	if _, err := sb.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "stty", "size"}, Terminal: true,
+		Stdin: strings.NewReader(""), Stdout: &out2, Rows: 33, Cols: 99}); err != nil {
+		t.Fatalf("exec stty size: %v", err)
+	}
+	if o2 := strings.ReplaceAll(out2.String(), "\r", ""); o2 != "33 99\n" {
+		t.Errorf("initial window size: %q, want \"33 99\\n\"", o2)
 	}
 	var pid, sid, ttyNr string
 	for _, f := range strings.Fields(o) {

@@ -233,7 +233,11 @@ func TestParallelSandboxes(t *testing.T) {
 // nothing else.
 func TestLoopbackOnly(t *testing.T) {
 	root := newRoot(t)
-	r := sh(t, root, `ls /sys/class/net; busybox nc -l -p 8080 > /tmp/got & sleep 0.2; echo hello | busybox nc 127.0.0.1 8080; sleep 0.1; cat /tmp/got`)
+	// No fixed sleeps (they flake under load): retry until the listener
+	// is up, then wait for it to exit with what it got.
+	r := sh(t, root, `ls /sys/class/net; busybox nc -l -p 8080 > /tmp/got & l=$!; i=0; `+
+		`while [ $i -lt 200 ] && ! echo hello | busybox nc 127.0.0.1 8080 2>/dev/null; do sleep 0.05; i=$((i+1)); done; `+
+		`wait $l; cat /tmp/got`)
 	if r.out != "lo\nhello\n" {
 		t.Errorf("loopback: out %q err %q, want only lo, and 127.0.0.1 reachable", r.out, r.err)
 	}

@@ -93,6 +93,9 @@ type ExecConfig struct {
 	// process runs, to set and follow the window size (ResizeTerminal). The
 	// master is closed when Exec returns.
 	Console func(master *os.File)
+	// Rows, Cols, with Terminal: the window size the process starts with
+	// (a Console resize comes only after the process runs).
+	Rows, Cols uint16
 }
 
 // Stats are usage figures read from the sandbox's cgroup.

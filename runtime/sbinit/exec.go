@@ -52,6 +52,10 @@ func (st *initState) handleExec(cfd int) {
 			return
 		}
 		defer unix.Close(mfd)
+		if m.Exec.Rows > 0 && m.Exec.Cols > 0 {
+			// Before the fork: the process must not see a 0x0 window.
+			_ = unix.IoctlSetWinsize(mfd, unix.TIOCSWINSZ, &unix.Winsize{Row: m.Exec.Rows, Col: m.Exec.Cols})
+		}
 		master = []int{mfd}
 		fds = []int{slave}
 	}

@@ -45,6 +45,10 @@ type ExecRequest struct {
 	// from the sandbox's devpts as its controlling terminal, and the
 	// master goes back with MsgStarted.
 	Terminal bool `json:"terminal,omitempty"`
+	// Rows, Cols: the terminal's window size, set before the process
+	// starts (0: unset).
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
 }
 
 // maxMessage bounds one packet (config with seccomp BPF and files).
