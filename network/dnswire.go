@@ -100,6 +100,9 @@ func (m *Manager) refreshDNS(n *NetworkState, b backend) {
 	d.srv.SetRecords(records(n))
 	withPolicy := map[string]bool{}
 	for _, a := range n.Attachments {
+		// A service's own dns: list overrides the network's upstreams
+		// for the names it resolves outside the project.
+		d.srv.SetClientUpstreams(net.ParseIP(a.IP), a.DNS)
 		if a.Egress == nil {
 			continue
 		}
@@ -120,7 +123,10 @@ func (m *Manager) refreshDNS(n *NetworkState, b backend) {
 			}
 		})
 	}
-	for _, ip := range n.Allocs {
+	for key, ip := range n.Allocs {
+		if n.Attachments[key] == nil {
+			d.srv.SetClientUpstreams(net.ParseIP(ip), nil)
+		}
 		if !withPolicy[ip] {
 			d.srv.RemoveClientPolicy(net.ParseIP(ip))
 		}
