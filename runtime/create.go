@@ -228,9 +228,11 @@ func (s *Sandbox) startInit(userns bool) error {
 		pdeath = unix.SIGKILL
 	}
 	trace("clone")
-	if dir := s.v2Dir(); dir != "" {
-		err = s.startInitExec(path, argv, env, stdio, ctlChild, flags, pdeath, dir)
-	} else {
+	start := func() {
+		if dir := s.v2Dir(); dir != "" {
+			err = s.startInitExec(path, argv, env, stdio, ctlChild, flags, pdeath, dir)
+			return
+		}
 		var mapIDs func(int) error
 		if userns {
 			mapIDs = func(pid int) error { return writeIDMaps(pid, s.hostUID, IDRangeSize) }
@@ -241,6 +243,11 @@ func (s *Sandbox) startInit(userns bool) error {
 		if err == nil {
 			s.pid, s.proc = pid, &rawProc{pid: pid, copies: s.copies}
 		}
+	}
+	if pdeath != 0 {
+		onCallerThread(start) // the signal follows the cloning thread
+	} else {
+		start()
 	}
 	if err != nil {
 		return err

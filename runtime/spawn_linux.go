@@ -23,7 +23,32 @@ struct nspawn {
 	int fds[4];    // become 0, 1, 2 and 3
 	int setid;     // become uid/gid 0 of the new user namespace
 	int pdeathsig;
+	int caller;    // the caller's pid as /proc sees it (0: unknown)
 };
+
+// host_ppid is the parent's pid as /proc sees it. getppid() says 0 here:
+// the child is PID 1 of a new pid namespace and its parent is outside.
+// -1 when /proc cannot tell.
+static int host_ppid(void) {
+	char buf[512], *p;
+	int fd, n, ppid;
+
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); // the name may hold spaces and parentheses
+	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+		return -1;
+	ppid = 0;
+	for (p += 4; *p >= '0' && *p <= '9'; p++)
+		ppid = ppid * 10 + (*p - '0');
+	return ppid;
+}
 
 static int nspawn_child(void *p) {
 	struct nspawn *a = p;
@@ -47,14 +72,23 @@ static int nspawn_child(void *p) {
 		memset(&sp, 0, sizeof sp);
 		sched_setscheduler(0, SCHED_OTHER, &sp);
 	}
-	if (a->pdeathsig && prctl(PR_SET_PDEATHSIG, a->pdeathsig) < 0)
-		goto fail;
 	if (setsid() < 0)
 		goto fail;
 	if (a->setid) {
 		if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setgroups, 0, NULL) < 0 ||
 		    syscall(SYS_setresuid, 0, 0, 0) < 0)
 			goto fail;
+	}
+	// Armed only now: becoming root of the new user namespace changes the
+	// host euid, and the kernel clears the parent-death signal on any such
+	// credential change (commit_creds), so armed earlier it was lost.
+	if (a->pdeathsig && prctl(PR_SET_PDEATHSIG, a->pdeathsig) < 0)
+		goto fail;
+	// The caller may have died before that: then the signal never comes.
+	if (a->pdeathsig && a->caller > 0) {
+		int ppid = host_ppid();
+		if (ppid >= 0 && ppid != a->caller)
+			_exit(127);
 	}
 	// Move the fds out of the way first so that none overwrites another.
 	for (i = 0; i < 4; i++)
@@ -91,6 +125,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -162,6 +197,14 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid
 		a.setid = 1
 	}
 	a.pdeathsig = C.int(pdeathsig)
+	if pdeathsig != 0 {
+		// /proc's view of our pid, which need not be getpid()'s.
+		if self, err := os.Readlink("/proc/self"); err == nil {
+			if n, err := strconv.Atoi(self); err == nil {
+				a.caller = C.int(n)
+			}
+		}
+	}
 	stack := (*C.char)(C.malloc(spawnStack))
 	release = append(release, func() { C.free(unsafe.Pointer(stack)) })
 

@@ -34,9 +34,10 @@ type Config struct {
 	// NoNetwork keeps the host network namespace (tests, special cases).
 	// false: a new network namespace with loopback only.
 	NoNetwork bool
-	// DieWithCaller kills the sandbox when the calling thread dies
-	// (foreground `nucleus run`); supervisors leave it false so sandboxes
-	// outlive a supervisor restart.
+	// DieWithCaller kills the sandbox when the calling process dies, even
+	// by SIGKILL (foreground `nucleus run`); the init is cloned from a
+	// process-lifetime thread so that no other thread's exit kills it.
+	// Supervisors leave it false so sandboxes outlive a supervisor restart.
 	DieWithCaller bool
 	// LogMaxSize is the size at which a log file is rotated (default 10 MiB).
 	LogMaxSize int64
