@@ -13,11 +13,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"nucleus/internal/rootdir"
 	"nucleus/network"
+	"nucleus/reconcile"
 )
 
 // Record is the owner record of one run: <Run>/runs/<ID>.json.
@@ -49,7 +49,7 @@ func Begin(ctx context.Context, root rootdir.Root, id string, netSpec *network.R
 	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
 		return nil, fmt.Errorf("one-off sandbox name %q: want a plain name", id)
 	}
-	st, err := procStart(os.Getpid())
+	st, err := reconcile.ProcStartTime(os.Getpid())
 	if err != nil {
 		return nil, err
 	}
@@ -112,24 +112,6 @@ func (r *Run) End(ctx context.Context) error {
 	return err
 }
 
-// procStart is the start time of pid (/proc/PID/stat field 22), which
-// tells a live owner from a process that reused its pid.
-func procStart(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("read start time of process %d: %w", pid, err)
-	}
-	// The command name (field 2) may hold spaces; fields restart after ")".
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 20 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: too few fields", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
-
-// alive reports whether the run's owner process still runs.
-func (rec Record) alive() bool {
-	st, err := procStart(rec.Pid)
-	return err == nil && st == rec.StartTime
-}
+// alive reports whether the run's owner process still runs: same pid and
+// start time (not a reused pid), and not a zombie waiting to be reaped.
+func (rec Record) alive() bool { return reconcile.ProcAlive(rec.Pid, rec.StartTime) }

@@ -10,6 +10,7 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/network"
+	"nucleus/reconcile"
 )
 
 func testRoot(t *testing.T) rootdir.Root {
@@ -55,7 +56,7 @@ func TestSweepRemovesRecordsOfDeadOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := &Run{root: root, rec: Record{ID: "gone", Pid: cmd.Process.Pid, StartTime: 1}}
-	st, err := procStart(os.Getpid())
+	st, err := reconcile.ProcStartTime(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
