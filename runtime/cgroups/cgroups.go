@@ -62,6 +62,7 @@ type backend interface {
 type Cgroup struct {
 	id    string
 	group string // "/nucleus-<rootID>/<id>", relative to each hierarchy's root
+	root  rootdir.Root
 	v2    bool
 	b     backend
 }
@@ -95,12 +96,17 @@ func New(root rootdir.Root, id string, r spec.Resources) (*Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cgroup{id: id, group: group, v2: useV2()}
+	c := &Cgroup{id: id, group: group, root: root, v2: useV2()}
+	unlock, err := lockParent(root)
+	if err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", group, err)
+	}
 	if c.v2 {
 		c.b, err = newV2(group)
 	} else {
 		c.b, err = newV1(group)
 	}
+	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", group, err)
 	}
@@ -124,7 +130,7 @@ func Load(root rootdir.Root, id string) (*Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cgroup{id: id, group: group, v2: useV2()}
+	c := &Cgroup{id: id, group: group, root: root, v2: useV2()}
 	if c.v2 {
 		c.b, err = loadV2(group)
 	} else {
@@ -211,6 +217,11 @@ func (c *Cgroup) KillAll(ctx context.Context) error {
 // Delete removes the cgroup, and the per-root parent when nothing else of
 // this root is left in it. The cgroup must be empty (see KillAll).
 func (c *Cgroup) Delete() error {
+	unlock, err := lockParent(c.root)
+	if err != nil {
+		return fmt.Errorf("delete cgroup %s: %w", c.group, err)
+	}
+	defer unlock()
 	if err := c.b.delete(); err != nil {
 		return fmt.Errorf("delete cgroup %s: %w", c.group, err)
 	}
