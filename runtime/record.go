@@ -52,7 +52,7 @@ func (s *Sandbox) writeRecord() error {
 	b, _ := json.MarshalIndent(s.Record(), "", "  ")
 	// Atomic: a crash mid-write must not leave a truncated record that
 	// Adopt and down could no longer read.
-	if err := atomicfile.Write(filepath.Join(s.dir, "record.json"), b, 0o600); err != nil {
+	if err := atomicfile.WriteVolatile(filepath.Join(s.dir, "record.json"), b, 0o600); err != nil {
 		return fmt.Errorf("write sandbox record: %w", err)
 	}
 	return nil

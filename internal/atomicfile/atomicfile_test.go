@@ -53,3 +53,19 @@ func TestWriteFailureKeepsOldFile(t *testing.T) {
 		t.Errorf("temporary left behind: %d entries", len(ents))
 	}
 }
+
+func TestWriteVolatileReplacesAndLeavesNoTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "record.json")
+	for _, content := range []string{"first", "second"} {
+		if err := WriteVolatile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(p); err != nil || string(b) != content {
+			t.Fatalf("content = %q, %v; want %q", b, err, content)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %d entries, want only record.json", len(ents))
+	}
+}
