@@ -200,6 +200,24 @@ func (c *cli) assertNoLeaks() {
 	}
 }
 
+// assertNoIDRangeLease checks that down gave the project's uid/gid range
+// back (no named volume keeps it): no host-wide lease names this root.
+func (c *cli) assertNoIDRangeLease() {
+	c.t.Helper()
+	data, _ := filepath.Abs(c.rootdir().Data)
+	files, _ := filepath.Glob(filepath.Join(runtime.IDRegistryDir, "*.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var l struct{ Data, Project string }
+		if json.Unmarshal(b, &l) == nil && l.Data == data {
+			c.t.Errorf("uid/gid range lease %s of project %s left after down", f, l.Project)
+		}
+	}
+}
+
 func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -331,6 +349,7 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 		}
 	}
 	c.assertNoLeaks()
+	c.assertNoIDRangeLease()
 	c.must("down")
 	if out := c.must("ps", "--json"); strings.TrimSpace(out) != "[]" {
 		t.Errorf("ps after down: %s", out)

@@ -15,6 +15,7 @@ import (
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
 	"nucleus/reconcile/host"
+	"nucleus/runtime"
 	"nucleus/spec"
 )
 
@@ -227,10 +228,18 @@ func downLocked(ctx context.Context, root rootdir.Root, project string, sv *reco
 		return fmt.Errorf("down %s: %w", project, err)
 	}
 	sv.Close()
+	dir := filepath.Join(root.Data, "volumes", project)
 	if o.Volumes {
-		dir := filepath.Join(root.Data, "volumes", project)
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("remove volumes of %s: %w", project, err)
+		}
+	}
+	// The project's uid/gid range is kept while named volumes owned by it
+	// remain (a later up must map the same ids); otherwise it goes too, so
+	// nothing of the project is left on the host.
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if err := runtime.ReleaseProjectIDRange(root, project); err != nil {
+			return fmt.Errorf("release the id range of %s: %w", project, err)
 		}
 	}
 	return nil
