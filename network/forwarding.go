@@ -37,7 +37,7 @@ func restoreForwarding() error {
 	if _, err := os.Stat(forwardMarker); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}

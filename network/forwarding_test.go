@@ -16,7 +16,7 @@ import (
 // nucleusBridges lists the nucleus bridges on the host, of any state root.
 func nucleusBridges(t testing.TB) []string {
 	t.Helper()
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		t.Fatal(err)
 	}

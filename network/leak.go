@@ -21,7 +21,7 @@ import (
 func LeakCheck(root rootdir.Root) ([]string, error) {
 	var out []string
 	var errs []error
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -180,7 +180,7 @@ func createVeth(v vethSpec) (string, string, error) {
 // that there is no ethN yet. (The userspace backend uses first to decide
 // on its default route; the kernel backend asks hasDefaultRoute.)
 func nextEth(h *netlink.Handle) (string, bool, error) {
-	links, err := h.LinkList()
+	links, err := retryDump(h.LinkList)
 	if err != nil {
 		return "", false, fmt.Errorf("list links in sandbox: %w", err)
 	}
@@ -200,7 +200,7 @@ func nextEth(h *netlink.Handle) (string, bool, error) {
 // hasDefaultRoute: the first network with a way out provides the default
 // route; later ones (and internal networks) only their subnet.
 func hasDefaultRoute(h *netlink.Handle) bool {
-	routes, err := h.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := retryDump(func() ([]netlink.Route, error) { return h.RouteList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return false
 	}
@@ -258,7 +258,7 @@ func readSysctl(path string) string {
 // removeOrphanLinks deletes links whose alias starts with prefix: what a
 // crash between creating a link and recording it would leave behind.
 func removeOrphanLinks(prefix string) error {
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
