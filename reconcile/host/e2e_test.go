@@ -54,6 +54,14 @@ func newE2E(t *testing.T) *e2e {
 		t.Fatal(err)
 	}
 	e.mgr = mgr
+	// The supervisor leaves the project's uid/gid range to `nucleus down`
+	// (reconcile/api), which these tests do not run: give it back, so no
+	// host-wide lease outlives the test.
+	t.Cleanup(func() {
+		if err := runtime.ReleaseProjectIDRange(e.root, e.project); err != nil {
+			t.Errorf("release id range: %v", err)
+		}
+	})
 	return e
 }
 
