@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -14,16 +15,37 @@ import (
 
 // dnsServer is the running embedded resolver of one network.
 type dnsServer struct {
-	srv  *dns.Server
-	addr string
+	srv   *dns.Server
+	addr  string
+	owner *Manager // the Manager that started it (Close stops only its own)
 }
 
-func dnsKey(n *NetworkState) string { return n.Project + "/" + n.Name }
+// dnsServers are the resolvers this process runs, shared by all its
+// Managers: the daemon, `down` and a supervisor's passes may use several
+// Managers of one root in one process, and whichever removes a network must
+// stop its resolver. Otherwise the resolver keeps the gateway address bound
+// after the bridge is gone, and a later network that reuses the subnet (in
+// any state root) has its queries answered by the stale resolver.
+var dnsServers = struct {
+	sync.Mutex
+	m map[string]*dnsServer
+}{m: map[string]*dnsServer{}}
+
+func (m *Manager) dnsKey(n *NetworkState) string {
+	return m.root.Run + "|" + n.Project + "/" + n.Name
+}
+
+func (m *Manager) dnsOf(n *NetworkState) (*dnsServer, bool) {
+	dnsServers.Lock()
+	defer dnsServers.Unlock()
+	d, ok := dnsServers.m[m.dnsKey(n)]
+	return d, ok
+}
 
 // ensureDNS starts the network's resolver in this process (a restarted
 // supervisor starts it again) and loads its records.
 func (m *Manager) ensureDNS(n *NetworkState, b backend) error {
-	if _, ok := m.dns[dnsKey(n)]; !ok {
+	if _, ok := m.dnsOf(n); !ok {
 		nsPath, addr := b.dnsEndpoint(n)
 		srv := dns.NewServer(dns.Config{Upstreams: n.Upstreams})
 		var err error
@@ -40,27 +62,37 @@ func (m *Manager) ensureDNS(n *NetworkState, b backend) error {
 		if err != nil {
 			return fmt.Errorf("start DNS server of network %s (project %s) on %s: %w", n.Name, n.Project, addr, err)
 		}
-		m.dns[dnsKey(n)] = &dnsServer{srv: srv, addr: addr}
+		dnsServers.Lock()
+		dnsServers.m[m.dnsKey(n)] = &dnsServer{srv: srv, addr: addr, owner: m}
+		dnsServers.Unlock()
 	}
 	m.refreshDNS(n, b)
 	return nil
 }
 
+// stopDNS stops the network's resolver in this process, whichever Manager
+// started it: the network is going away.
 func (m *Manager) stopDNS(n *NetworkState) {
-	if d, ok := m.dns[dnsKey(n)]; ok {
+	dnsServers.Lock()
+	defer dnsServers.Unlock()
+	if d, ok := dnsServers.m[m.dnsKey(n)]; ok {
 		d.srv.Close()
-		delete(m.dns, dnsKey(n))
+		delete(dnsServers.m, m.dnsKey(n))
 	}
 }
 
-// Close stops the DNS servers of this process; host objects stay (another
-// process may adopt them).
+// Close stops the DNS servers this Manager started; host objects stay
+// (another process may adopt them).
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k, d := range m.dns {
-		d.srv.Close()
-		delete(m.dns, k)
+	dnsServers.Lock()
+	defer dnsServers.Unlock()
+	for k, d := range dnsServers.m {
+		if d.owner == m {
+			d.srv.Close()
+			delete(dnsServers.m, k)
+		}
 	}
 	return nil
 }
@@ -93,7 +125,7 @@ func records(n *NetworkState) map[string][]net.IP {
 // refreshDNS loads the network's records and the egress policies of its
 // clients into the running server (if this process runs it).
 func (m *Manager) refreshDNS(n *NetworkState, b backend) {
-	d, ok := m.dns[dnsKey(n)]
+	d, ok := m.dnsOf(n)
 	if !ok {
 		return
 	}

@@ -15,8 +15,7 @@ type Manager struct {
 	mu   sync.Mutex // serialises every operation that changes state
 
 	kernel    *kernelBackend
-	userspace backend               // created on first use
-	dns       map[string]*dnsServer // by "project/network"
+	userspace backend // created on first use
 
 	// DomainTTLFloor and DomainGrace set the lifetime of an address learnt
 	// through a domain egress rule: max(answer TTL, floor) + grace. The
@@ -37,8 +36,7 @@ func NewManager(root rootdir.Root) (*Manager, error) {
 	if root.Run == "" {
 		return nil, fmt.Errorf("network manager: empty state root")
 	}
-	m := &Manager{root: root, DomainTTLFloor: DefaultDomainTTLFloor, DomainGrace: DefaultDomainGrace,
-		dns: map[string]*dnsServer{}}
+	m := &Manager{root: root, DomainTTLFloor: DefaultDomainTTLFloor, DomainGrace: DefaultDomainGrace}
 	m.kernel = &kernelBackend{m: m}
 	return m, nil
 }
