@@ -2,17 +2,12 @@ package dns
 
 import (
 	"net"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strconv"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
+
+	"nucleus/internal/testutil"
 )
 
 // startUpstream runs a throwaway upstream resolver on 127.0.0.1 (UDP+TCP on
@@ -98,48 +93,6 @@ func aAnswers(m *mdns.Msg) []string {
 	return out
 }
 
-// newNetns creates a network namespace pinned on a file under the test's
-// temporary directory, with loopback up, and removes it at cleanup (checking
-// that the pin is gone).
-func newNetns(t testing.TB) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "netns")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		self := "/proc/self/task/" + strconv.Itoa(unix.Gettid()) + "/ns/net"
-		if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
-			errc <- err
-			return
-		}
-		lo, err := netlink.LinkByName("lo")
-		if err == nil {
-			err = netlink.LinkSetUp(lo)
-		}
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("create netns: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-			t.Errorf("unpin netns %s: %v", path, err)
-		}
-		if h, err := netns.GetFromPath(path); err == nil {
-			h.Close()
-			// A plain file opens fine; only a still-mounted pin is a leak.
-			var st unix.Statfs_t
-			if unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC {
-				t.Errorf("netns %s still pinned", path)
-			}
-		}
-	})
-	return path
-}
+// newNetns is testutil.NewNetns: a pinned network namespace, loopback up,
+// removed (and checked gone) at cleanup.
+func newNetns(t testing.TB) string { return testutil.NewNetns(t) }

@@ -6,20 +6,17 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"nucleus/network/dns"
+
+	"nucleus/internal/testutil"
 )
 
 func randHex(n int) string {
@@ -28,46 +25,9 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newNetns creates a network namespace pinned on a file in the test's
-// temporary directory, loopback up; cleanup unpins it and checks it is gone.
-func newNetns(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "netns")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		self := "/proc/self/task/" + strconv.Itoa(unix.Gettid()) + "/ns/net"
-		if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
-			errc <- err
-			return
-		}
-		lo, err := netlink.LinkByName("lo")
-		if err == nil {
-			err = netlink.LinkSetUp(lo)
-		}
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("create netns: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-			t.Errorf("unpin netns %s: %v", path, err)
-		}
-		var st unix.Statfs_t
-		if unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC {
-			t.Errorf("netns %s still pinned", path)
-		}
-	})
-	return path
-}
+// newNetns is testutil.NewNetns: a pinned network namespace, loopback up,
+// removed (and checked gone) at cleanup.
+func newNetns(t testing.TB) string { return testutil.NewNetns(t) }
 
 // sleeperInNetns starts a process in a new network namespace (the shape of a
 // sandbox init) and kills it at cleanup.
