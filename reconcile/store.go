@@ -233,7 +233,11 @@ func (s *Store) LoadSandboxes(project string) ([]*SandboxRecord, error) {
 		}
 		var r SandboxRecord
 		if err := readJSON(filepath.Join(dir, e.Name()), &r); err != nil {
-			errs = append(errs, err)
+			// A record removed between the listing and the read (a replica
+			// being replaced or taken down right now) is simply gone.
+			if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		out = append(out, &r)
