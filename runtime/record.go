@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -98,4 +99,34 @@ func Adopt(root rootdir.Root, rec Record) (*Sandbox, error) {
 		s.cfg.LogDir = filepath.Dir(rec.LogPath)
 	}
 	return s, nil
+}
+
+// RemoveAbandoned removes sandbox id whose creator died (a one-off run
+// killed with SIGKILL). With a record it is adopted and removed. Without
+// one the creator died inside Create, before writing it: the init died with
+// its caller (DieWithCaller), so what can remain is the cgroup, with
+// anything that got into it, and the state directory.
+func RemoveAbandoned(ctx context.Context, root rootdir.Root, id string) error {
+	if !validID.MatchString(id) {
+		return fmt.Errorf("remove sandbox: invalid id %q", id)
+	}
+	dir := sandboxDir(root.Run, id)
+	rec, err := ReadRecord(root, id)
+	if err == nil {
+		sb, err := Adopt(root, rec)
+		if err != nil {
+			return err
+		}
+		return sb.Remove(ctx)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "record.json")); !os.IsNotExist(serr) {
+		return err // a record that cannot be read: keep everything for a look
+	}
+	if err := cgroups.Purge(ctx, root, id); err != nil {
+		return fmt.Errorf("remove sandbox %s: %w", id, err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove state of %s: %w", id, err)
+	}
+	return nil
 }

@@ -9,8 +9,11 @@ import (
 	"testing"
 
 	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
 	"nucleus/network"
 	"nucleus/reconcile"
+	"nucleus/runtime/cgroups"
+	"nucleus/spec"
 )
 
 func testRoot(t *testing.T) rootdir.Root {
@@ -78,4 +81,37 @@ func TestSweepRemovesRecordsOfDeadOwners(t *testing.T) {
 		t.Fatalf("Begin after the sweep: %v", err)
 	}
 	r.End(ctx)
+}
+
+// A run killed inside Create leaves a state directory without a sandbox
+// record, and maybe a cgroup: the next Sweep removes both, without error.
+func TestSweepRemovesASandboxKilledBeforeItsRecord(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := testutil.TempRoot(t)
+	ctx := context.Background()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := &Run{root: root, rec: Record{ID: "half", Pid: cmd.Process.Pid, StartTime: 1}}
+	if err := dead.write(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root.Run, "sandboxes", "half"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cgroups.New(root, "half", spec.Resources{Pids: 16}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cgroups.Purge(ctx, root, "half") }) // when the sweep failed
+	cleaned, err := Sweep(ctx, root)
+	if err != nil || len(cleaned) != 1 {
+		t.Fatalf("Sweep: cleaned %v, %v; want half", cleaned, err)
+	}
+	if _, err := os.Stat(filepath.Join(root.Run, "sandboxes", "half")); !os.IsNotExist(err) {
+		t.Errorf("state directory after the sweep: %v", err)
+	}
+	if leaks, err := cgroups.Leaks(root); err != nil || len(leaks) != 0 {
+		t.Errorf("cgroups after the sweep: %v, %v", leaks, err)
+	}
 }

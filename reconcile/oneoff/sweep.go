@@ -83,22 +83,13 @@ func cleanup(ctx context.Context, root rootdir.Root, rec Record) error {
 	return nil
 }
 
-// removeSandbox removes the dead run's sandbox through its runtime record.
-// No state directory: the run died before Create got that far, or after
-// Remove finished.
+// removeSandbox removes the dead run's sandbox. No state directory: the
+// run died before Create got that far, or after Remove finished.
 func removeSandbox(ctx context.Context, root rootdir.Root, id string) error {
 	if _, err := os.Stat(filepath.Join(root.Run, "sandboxes", id)); os.IsNotExist(err) {
 		return nil
 	}
-	rr, err := runtime.ReadRecord(root, id)
-	if err != nil {
-		return fmt.Errorf("clean up sandbox of dead run %s: %w", id, err)
-	}
-	sb, err := runtime.Adopt(root, rr)
-	if err != nil {
-		return fmt.Errorf("clean up sandbox of dead run %s: %w", id, err)
-	}
-	if err := sb.Remove(ctx); err != nil {
+	if err := runtime.RemoveAbandoned(ctx, root, id); err != nil {
 		return fmt.Errorf("clean up sandbox of dead run %s: %w", id, err)
 	}
 	return nil

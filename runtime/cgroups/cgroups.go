@@ -31,6 +31,8 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"golang.org/x/sys/unix"
+
 	"nucleus/internal/rootdir"
 	"nucleus/spec"
 
@@ -230,3 +232,34 @@ func (c *Cgroup) Delete() error {
 
 // parentOf is the per-root directory containing a cgroup directory.
 func parentOf(dir string) string { return filepath.Dir(dir) }
+
+// Purge kills whatever runs in sandbox id's cgroup and removes the cgroup
+// wherever it exists. It is for a sandbox whose creator died before
+// recording it: its cgroup may exist in full, in some v1 hierarchies only
+// (a creator killed inside New), or not at all (nothing to do).
+func Purge(ctx context.Context, root rootdir.Root, id string) error {
+	c, err := Load(root, id)
+	if err == nil {
+		if err := c.KillAll(ctx); err != nil {
+			return err
+		}
+		return c.Delete()
+	}
+	group, gerr := groupPath(root, id)
+	if gerr != nil {
+		return gerr
+	}
+	unlock, lerr := lockParent(root)
+	if lerr != nil {
+		return fmt.Errorf("delete cgroup %s: %w", group, lerr)
+	}
+	defer unlock()
+	if useV2() {
+		dir := filepath.Join(mountBase, group)
+		_ = unix.Rmdir(dir)
+		_ = unix.Rmdir(parentOf(dir))
+		return nil
+	}
+	removeV1Dirs(group)
+	return nil
+}
