@@ -28,9 +28,9 @@ fi
 if [ -n "${NUCLEUS_BIN:-}" ]; then
 	NUCLEUS=$NUCLEUS_BIN # a prebuilt binary (with nucleus-init beside it)
 else
-	go build -o bin/nucleus ./cmd/nucleus
-	# The small init nucleus runs as PID 1 of each sandbox (found next to bin/nucleus).
-	go build -o bin/nucleus-init ./cmd/nucleus-init
+	# bin/nucleus (static) and the small init it runs as PID 1 of each
+	# sandbox (found next to it).
+	make -s build
 	NUCLEUS=$PWD/bin/nucleus
 fi
 
