@@ -33,17 +33,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if svc == nil || len(svc.Command) == 0 {
 		return nil, fmt.Errorf("sandbox %s: no command to run", cfg.ID)
 	}
-	dir := sandboxDir(cfg.Root.Run, cfg.ID)
-	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
-		return nil, fmt.Errorf("create state directory: %w", err)
-	}
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("sandbox %s already exists (state %s)", cfg.ID, dir)
-		}
-		return nil, fmt.Errorf("create state directory: %w", err)
-	}
-	s := &Sandbox{id: cfg.ID, cfg: cfg, dir: dir, root: cfg.Root, done: make(chan struct{})}
+	s := &Sandbox{id: cfg.ID, cfg: cfg, root: cfg.Root, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			_ = s.awaitInitExec()
@@ -72,19 +62,30 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	// init's spawner thread joins by writing "0" to each controller's tasks
 	// file (opened here, by host root) before it forks anything: every
 	// process of the sandbox is born in the cgroup. On v2 the whole init is
-	// born in the cgroup (CLONE_INTO_CGROUP).
+	// born in the cgroup (CLONE_INTO_CGROUP), which must exist first.
 	v2 := cgroups.V2Host()
 	if v2 {
+		if err := s.makeState(); err != nil {
+			return nil, err
+		}
 		if s.cg, err = cgroups.New(cfg.Root, cfg.ID, svc.Resources); err != nil {
 			return nil, err
 		}
 	}
+	// The init is cloned as early as possible: its exec and Go runtime
+	// start-up (~2 ms) overlap with everything up to sending the config.
 	if err := s.startInit(userns); err != nil {
 		return nil, err
 	}
 	trace("init started")
+	if !v2 {
+		// The v1 cgroup follows the config (see CgroupLater).
+		if err := s.makeState(); err != nil {
+			return nil, err
+		}
+	}
 	// While the init's Go runtime starts: the filter, the Landlock rules and
-	// the fds; the v1 cgroup follows the config (see CgroupLater).
+	// the fds.
 	prog, err := seccompProgram(cfg.Root, svc)
 	if err != nil {
 		return nil, err
@@ -155,6 +156,29 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 	}
 	return s, nil
+}
+
+// makeState runs the caller's BeforeState, then creates the state
+// directory; s.dir is set only once the directory is this sandbox's own (a
+// sandbox whose id is taken must not remove the other's state).
+func (s *Sandbox) makeState() error {
+	if s.cfg.BeforeState != nil {
+		if err := s.cfg.BeforeState(); err != nil {
+			return err
+		}
+	}
+	dir := sandboxDir(s.cfg.Root.Run, s.cfg.ID)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("sandbox %s already exists (state %s)", s.cfg.ID, dir)
+		}
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	s.dir = dir
+	return nil
 }
 
 // awaitInitExec waits for the init's exec that spawnInit left running

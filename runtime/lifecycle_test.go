@@ -234,10 +234,12 @@ func TestParallelSandboxes(t *testing.T) {
 func TestLoopbackOnly(t *testing.T) {
 	root := newRoot(t)
 	// No fixed sleeps (they flake under load): retry until the listener
-	// is up, then wait for it to exit with what it got.
-	r := sh(t, root, `ls /sys/class/net; busybox nc -l -p 8080 > /tmp/got & l=$!; i=0; `+
+	// is up, then wait for what it got. The listener's stdin stays open: at
+	// EOF busybox nc shuts its side down, and a client that sees that
+	// before reading its own stdin sends nothing.
+	r := sh(t, root, `ls /sys/class/net; sleep 30 | busybox nc -l -p 8080 > /tmp/got & i=0; `+
 		`while [ $i -lt 200 ] && ! echo hello | busybox nc 127.0.0.1 8080 2>/dev/null; do sleep 0.05; i=$((i+1)); done; `+
-		`wait $l; cat /tmp/got`)
+		`i=0; while [ $i -lt 200 ] && [ ! -s /tmp/got ]; do sleep 0.05; i=$((i+1)); done; cat /tmp/got`)
 	if r.out != "lo\nhello\n" {
 		t.Errorf("loopback: out %q err %q, want only lo, and 127.0.0.1 reachable", r.out, r.err)
 	}

@@ -316,9 +316,11 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 	if err := <-removed; err != nil {
 		errs = append(errs, fmt.Errorf("remove state of %s: %w", s.id, err))
 	}
-	if s.cfg.Project == "" && s.hostUID != 0 {
+	_, serr := os.Stat(sandboxDir(s.root.Run, s.id))
+	if s.cfg.Project == "" && s.hostUID != 0 && (s.dir != "" || os.IsNotExist(serr)) {
 		// The sandbox's own project ("_<id>", no Config.Project) goes with
-		// it: give its id range back to the host.
+		// it: give its id range back to the host (unless Create failed
+		// because another sandbox has this id: the range is that one's).
 		if err := ReleaseProjectIDRange(s.root, "_"+s.id); err != nil {
 			errs = append(errs, err)
 		}

@@ -47,6 +47,12 @@ type Config struct {
 	// The runtime never removes a LogDir; the caller does. Empty: logs/ in
 	// the sandbox's state directory, removed with the sandbox.
 	LogDir string
+	// BeforeState, when set, runs inside Create before anything of the
+	// sandbox that outlives the caller exists (state directory, cgroup)
+	// and, on cgroup v1, after the init was cloned, so that its start-up
+	// overlaps with what BeforeState does. `nucleus run` records itself as
+	// the owner there (see reconcile/oneoff). An error fails Create.
+	BeforeState func() error
 }
 
 // ResolvedMount is a volume resolved to the host.

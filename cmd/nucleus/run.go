@@ -212,23 +212,36 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	// What earlier runs killed with SIGKILL left behind goes first.
-	if _, err := oneoff.Sweep(ctx, root); err != nil {
-		fmt.Fprintf(os.Stderr, "nucleus run: clean up after killed runs: %v\n", err)
-	}
-	run, err := oneoff.Begin(ctx, root, o.name, netSpec)
-	if err != nil {
-		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+	// What earlier runs killed with SIGKILL left behind goes first; then
+	// this process is recorded as the owner of the sandbox, before anything
+	// of it exists that a SIGKILL could leave behind.
+	var run *oneoff.Run
+	begin := func() error {
+		if _, err := oneoff.Sweep(ctx, root); err != nil {
+			fmt.Fprintf(os.Stderr, "nucleus run: clean up after killed runs: %v\n", err)
+		}
+		r, err := oneoff.Begin(ctx, root, o.name, netSpec)
+		run = r
+		return err
 	}
 	// Runs after sb.Remove below: the namespace is gone before the
 	// networks are detached and (when this run made them) removed.
 	defer func() {
+		if run == nil {
+			return
+		}
 		if cerr := run.End(ctx); cerr != nil {
 			fmt.Fprintf(os.Stderr, "nucleus run: %v\n", cerr)
 		}
 	}()
 	var files map[string][]byte
-	if rn := run.Net(); rn != nil {
+	if netSpec != nil {
+		// The network side shapes the sandbox's config (addresses,
+		// resolv.conf, hosts): it is set up before Create.
+		if err := begin(); err != nil {
+			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+		}
+		rn := run.Net()
 		rn.Apply(svc)
 		files = rn.Files(svc)
 	}
@@ -236,6 +249,9 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	tty := term.IsTerminal(stdinFD)
 	cfg := runtime.Config{ID: o.name, Project: runProject, Service: svc, Root: root, Mounts: mounts,
 		Files: files, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: tty, DieWithCaller: true}
+	if netSpec == nil {
+		cfg.BeforeState = begin // overlaps with the init's start-up
+	}
 	if tty {
 		if _, ok := svc.Environment["TERM"]; !ok {
 			svc.Environment["TERM"] = envOr("TERM", "xterm")
@@ -250,7 +266,8 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 		close(sigReady)
 	}()
-	defer func() { <-sigReady; signal.Stop(sigs) }()
+	// No signal.Stop: the process exits when runRun returns, and Stop waits
+	// for the signal goroutine to go idle (up to ~1 ms on the exit path).
 	sb, err := runtime.Create(ctx, cfg)
 	if err != nil {
 		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
