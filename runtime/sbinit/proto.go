@@ -1,15 +1,14 @@
 package sbinit
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-// The caller and the init talk over a SOCK_SEQPACKET socket pair: one JSON
-// Message per packet, file descriptors attached as SCM_RIGHTS. SEQPACKET keeps
+// The caller and the init talk over a SOCK_SEQPACKET socket pair: one Message per
+// packet (codec.go), file descriptors attached as SCM_RIGHTS. SEQPACKET keeps
 // Message boundaries without framing and reports the peer's death as EOF.
 
 // Message kinds.
@@ -55,10 +54,7 @@ type ExecRequest struct {
 const maxMessage = 4 << 20
 
 func Send(fd int, m *Message, fds ...int) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("encode %s Message: %w", m.Kind, err)
-	}
+	b := encodeMessage(m)
 	var oob []byte
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
@@ -117,8 +113,8 @@ func Recv(fd int) (*Message, []int, error) {
 				}
 			}
 		}
-		m := new(Message)
-		if err := json.Unmarshal(buf[:n], m); err != nil {
+		m, err := decodeMessage(buf[:n])
+		if err != nil {
 			for _, f := range fds {
 				unix.Close(f)
 			}

@@ -1,0 +1,113 @@
+package sbinit
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// fill sets every field reachable from v to a distinct non-zero value, so a
+// field the codec forgets comes back zero and fails the comparison.
+func fill(v reflect.Value, n *int) {
+	*n++
+	switch v.Kind() {
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), n)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			fill(v.Field(i), n)
+		}
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 2, 2)
+		for i := 0; i < 2; i++ {
+			fill(s.Index(i), n)
+		}
+		v.Set(s)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		for i := 0; i < 2; i++ {
+			k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+			fill(k, n)
+			fill(e, n)
+			m.SetMapIndex(k, e)
+		}
+		v.Set(m)
+	case reflect.String:
+		v.SetString("s" + string(rune('a'+*n%26)) + "\x00é")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(int64(*n) * -3)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(uint64(*n) * 7)
+	default:
+		panic("fill: unhandled kind " + v.Kind().String())
+	}
+}
+
+func TestCodecRoundTripsEveryField(t *testing.T) {
+	var m Message
+	n := 0
+	fill(reflect.ValueOf(&m).Elem(), &n)
+	got, err := decodeMessage(encodeMessage(&m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, &m) {
+		t.Errorf("round trip changed the message:\n got %+v\nwant %+v", got, &m)
+	}
+	// And the small messages of every day.
+	for _, m := range []*Message{{Kind: MsgStart}, {Kind: MsgReady, ABI: 7}, {Kind: MsgExit, Status: &ExitStatus{Code: 137, Signal: 9}}} {
+		got, err := decodeMessage(encodeMessage(m))
+		if err != nil || !reflect.DeepEqual(got, m) {
+			t.Errorf("round trip of %+v: %+v, %v", m, got, err)
+		}
+	}
+}
+
+// A cut or corrupted packet is an error, never a panic or a huge allocation.
+func TestCodecRejectsTruncatedInput(t *testing.T) {
+	var m Message
+	n := 0
+	fill(reflect.ValueOf(&m).Elem(), &n)
+	b := encodeMessage(&m)
+	for i := 0; i < len(b); i++ {
+		if _, err := decodeMessage(b[:i]); err == nil {
+			t.Fatalf("decoding the first %d of %d bytes succeeded", i, len(b))
+		}
+	}
+	if _, err := decodeMessage(append(b, 0)); err == nil {
+		t.Error("trailing byte accepted")
+	}
+	bad := append([]byte{codecFormat}, 0xff, 0xff, 0xff, 0xff, 0x0f) // a 4 GiB string
+	if _, err := decodeMessage(bad); err == nil {
+		t.Error("impossible length accepted")
+	}
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	f.Add(encodeMessage(&Message{Kind: MsgConfig, Config: &Config{Args: []string{"a"}, Landlock: &LandlockPlan{}}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeMessage(b)
+		if err != nil {
+			return
+		}
+		// What decodes re-encodes to the same bytes (no silent loss).
+		if again := encodeMessage(m); string(again) != string(b) {
+			if m2, err := decodeMessage(again); err != nil || !reflect.DeepEqual(m, m2) {
+				t.Errorf("decode/encode not stable: %v", err)
+			}
+		}
+	})
+}
+
+// exit.json is read back with encoding/json (a caller that re-attaches).
+func TestExitStatusJSONMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []ExitStatus{{}, {Code: 137, Signal: 9, OOMKilled: true}, {Code: -1}} {
+		want, _ := json.Marshal(s)
+		if got := s.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("appendJSON(%+v) = %s, want %s", s, got, want)
+		}
+	}
+}
