@@ -19,6 +19,8 @@ struct nspawn {
 	char **argv;
 	char **envp;
 	int sync_fd;   // child reads one byte: the id maps are written
+	int sync_w;    // the write end, closed in the child so that the
+	               // caller's death reads as EOF, not as a wait forever
 	int err_fd;    // close-on-exec; the child writes errno here on failure
 	int fds[4];    // become 0, 1, 2 and 3
 	int setid;     // become uid/gid 0 of the new user namespace
@@ -63,6 +65,9 @@ static int nspawn_child(void *p) {
 	sa.sa_handler = SIG_DFL;
 	for (i = 1; i < 65; i++)
 		sigaction(i, &sa, NULL);
+	// The parent-death signal cannot be armed yet (see below): if the
+	// caller dies before writing the maps, the read sees EOF and we exit.
+	close(a->sync_w);
 	if (read(a->sync_fd, &c, 1) != 1)
 		goto fail;
 	// A real-time caller's policy would be inherited, and a real-time task
@@ -189,7 +194,7 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid
 	release = append(release, func() { freeCStrings(a.argv, len(argv)) })
 	a.envp = cStrings(env)
 	release = append(release, func() { freeCStrings(a.envp, len(env)) })
-	a.sync_fd, a.err_fd = C.int(syncP[0]), C.int(errP[1])
+	a.sync_fd, a.sync_w, a.err_fd = C.int(syncP[0]), C.int(syncP[1]), C.int(errP[1])
 	for i, fd := range fds {
 		a.fds[i] = C.int(fd)
 	}
