@@ -52,6 +52,31 @@ static int host_ppid(void) {
 	return ppid;
 }
 
+static int cmp_int(const void *x, const void *y) {
+	return *(const int *)x - *(const int *)y;
+}
+
+// close_others closes every fd but sync_fd, err_fd and fds[]. Without
+// close_range (Linux < 5.9) it closes our own write end only.
+static void close_others(struct nspawn *a) {
+	int keep[6], i, lo = 0;
+
+	keep[0] = a->sync_fd;
+	keep[1] = a->err_fd;
+	for (i = 0; i < 4; i++)
+		keep[2 + i] = a->fds[i];
+	qsort(keep, 6, sizeof keep[0], cmp_int);
+	for (i = 0; i < 6; i++) {
+		if (keep[i] > lo && syscall(SYS_close_range, lo, keep[i] - 1, 0) < 0) {
+			close(a->sync_w);
+			return;
+		}
+		lo = keep[i] + 1;
+	}
+	if (syscall(SYS_close_range, lo, ~0U, 0) < 0)
+		close(a->sync_w);
+}
+
 static int nspawn_child(void *p) {
 	struct nspawn *a = p;
 	struct sigaction sa;
@@ -66,8 +91,12 @@ static int nspawn_child(void *p) {
 	for (i = 1; i < 65; i++)
 		sigaction(i, &sa, NULL);
 	// The parent-death signal cannot be armed yet (see below): if the
-	// caller dies before writing the maps, the read sees EOF and we exit.
-	close(a->sync_w);
+	// caller dies before writing the maps, the read must see EOF so that we
+	// exit. So no write end of it may stay open here: not ours, and not
+	// those of sandboxes the caller is starting at the same time, which
+	// our copy of its fd table holds too. Everything else is close-on-exec
+	// anyway: keep only the fds we use.
+	close_others(a);
 	if (read(a->sync_fd, &c, 1) != 1)
 		goto fail;
 	// A real-time caller's policy would be inherited, and a real-time task

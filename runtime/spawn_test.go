@@ -77,3 +77,52 @@ func TestSpawnHangHelper(t *testing.T) {
 	})
 	t.Fatal(strings.TrimSpace(fmt.Sprint("spawnInit returned: ", err)))
 }
+
+// While it waits for its id maps, the cloned child holds only the fds it
+// uses: a write end of another sandbox's sync pipe (the caller's fd table
+// is copied) would keep that sandbox's child waiting after the caller died.
+func TestSpawnChildKeepsOnlyItsOwnFDs(t *testing.T) {
+	testutil.RequireRoot(t)
+	r, w, err := os.Pipe() // a sibling's pipe, open in the caller
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	fds := [4]int{int(null.Fd()), int(null.Fd()), int(null.Fd()), int(null.Fd())}
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUSER)
+	var open []string
+	_, _, err = spawnInit("/bin/true", []string{"true"}, nil, fds, flags, true, 0, func(pid int) error {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+			if strings.Contains(string(b), "pipe_read") || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			open = append(open, e.Name())
+		}
+		return fmt.Errorf("stop here")
+	})
+	if err == nil || !strings.Contains(err.Error(), "stop here") {
+		t.Fatalf("spawnInit: %v", err)
+	}
+	// sync_fd, err_fd and the one fd passed four times.
+	if len(open) != 3 {
+		t.Errorf("child holds fds %v, want 3 (its sync and error pipe ends, the passed fd)", open)
+	}
+	if strings.Contains(" "+strings.Join(open, " ")+" ", fmt.Sprintf(" %d ", w.Fd())) {
+		t.Errorf("child holds the sibling's write end (fd %d): %v", w.Fd(), open)
+	}
+}
