@@ -103,19 +103,31 @@ func (d *decoder) bool() bool {
 	return v != 0
 }
 
-// count reads a length that must fit in what is left (each element takes
-// at least one byte), so a corrupt length cannot make a huge allocation.
-func (d *decoder) count() int {
+// maxElems bounds every list and map: with the bytes-left check below, a
+// corrupt or hostile count cannot make a large allocation.
+const maxElems = 1 << 16
+
+// count reads the length of a list whose elements take at least minSize
+// encoded bytes each; it must fit in what is left.
+func (d *decoder) count(minSize int) int {
 	n := d.uint()
-	if n > uint64(len(d.b)) {
+	if n > uint64(len(d.b)/minSize) {
 		d.fail(errShort)
+		return 0
+	}
+	if n > maxElems {
+		d.fail(fmt.Errorf("list of %d elements, more than the %d allowed", n, maxElems))
 		return 0
 	}
 	return int(n)
 }
 
 func (d *decoder) raw() []byte {
-	n := d.count()
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		d.fail(errShort)
+		return nil
+	}
 	if d.err != nil {
 		return nil
 	}
@@ -134,7 +146,7 @@ func (d *decoder) bytes() []byte {
 }
 
 func (d *decoder) strs() []string {
-	n := d.count()
+	n := d.count(1)
 	if n == 0 {
 		return nil
 	}
@@ -146,7 +158,7 @@ func (d *decoder) strs() []string {
 }
 
 func (d *decoder) ints() []int {
-	n := d.count()
+	n := d.count(1)
 	if n == 0 {
 		return nil
 	}
@@ -268,14 +280,14 @@ func decodeMessage(b []byte) (*Message, error) {
 func decodeConfig(d *decoder) *Config {
 	c := &Config{Args: d.strs(), Env: d.strs(), Dir: d.str(), User: d.str(), Hostname: d.str(),
 		Rootfs: d.bool(), FDRootfs: int(d.int()), ReadOnly: d.bool()}
-	if n := d.count(); n > 0 {
+	if n := d.count(6); n > 0 {
 		c.Mounts = make([]Mount, n)
 		for i := range c.Mounts {
 			c.Mounts[i] = Mount{Type: d.str(), Target: d.str(), ReadOnly: d.bool(), Size: d.int(),
 				FD: int(d.int()), IsDir: d.bool()}
 		}
 	}
-	if n := d.count(); n > 0 {
+	if n := d.count(2); n > 0 {
 		c.Files = make(map[string][]byte, n)
 		for range n {
 			k := d.str()
@@ -286,7 +298,7 @@ func decodeConfig(d *decoder) *Config {
 	c.CapAdd, c.Seccomp, c.FDCgroupTasks, c.CgroupLater = d.ints(), d.bytes(), d.ints(), d.bool()
 	if d.bool() {
 		l := &LandlockPlan{ABI: int(d.int()), Handled: d.uint()}
-		if n := d.count(); n > 0 {
+		if n := d.count(4); n > 0 {
 			l.Entries = make([]LandlockEntry, n)
 			for i := range l.Entries {
 				l.Entries[i] = LandlockEntry{Path: d.str(), Dir: d.uint(), File: d.uint(), Optional: d.bool()}

@@ -2,8 +2,13 @@ package sbinit
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fill sets every field reachable from v to a distinct non-zero value, so a
@@ -109,5 +114,49 @@ func TestExitStatusJSONMatchesEncodingJSON(t *testing.T) {
 		if got := s.appendJSON(nil); string(got) != string(want) {
 			t.Errorf("appendJSON(%+v) = %s, want %s", s, got, want)
 		}
+	}
+}
+
+// A hostile count is refused before anything is allocated for it.
+func TestCodecBoundsListSizes(t *testing.T) {
+	e := &encoder{}
+	e.b = append(e.b, codecFormat)
+	e.str(MsgConfig)
+	e.int(0)
+	e.str("")
+	e.int(0)
+	e.bool(true)                              // a Config
+	e.uint(1 << 20)                           // Args: a million strings...
+	e.b = append(e.b, make([]byte, 1<<20)...) // ...of length 0 each
+	if _, err := decodeMessage(e.b); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("a list of 2^20 elements: %v, want refused", err)
+	}
+}
+
+// A packet over the limit is refused and its fds are closed.
+func TestRecvRefusesOversizedMessages(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	big := &Message{Kind: MsgExec, Exec: &ExecRequest{Args: []string{strings.Repeat("x", 2000)}}}
+	if err := Send(fds[0], big, int(w.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	w.Close() // the copy in flight is the only other write end
+	if _, _, err := recvMax(fds[1], 1000); err == nil {
+		t.Fatal("oversized message accepted")
+	}
+	// The passed write end was closed on refusal: the pipe reads EOF.
+	r.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := r.Read(make([]byte, 1)); n != 0 || err == nil || os.IsTimeout(err) {
+		t.Errorf("read after refusal: %d, %v; want EOF", n, err)
 	}
 }

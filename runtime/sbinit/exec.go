@@ -23,7 +23,7 @@ func (st *initState) serveExec(lfd int) {
 
 func (st *initState) handleExec(cfd int) {
 	defer unix.Close(cfd)
-	m, fds, err := Recv(cfd)
+	m, fds, err := recvMax(cfd, maxExecMessage)
 	if err != nil {
 		return
 	}

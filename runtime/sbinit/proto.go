@@ -65,8 +65,15 @@ func Send(fd int, m *Message, fds ...int) error {
 	return nil
 }
 
-// recv reads one Message and the fds that came with it (close-on-exec).
-func Recv(fd int) (*Message, []int, error) {
+// maxExecMessage bounds a request on the exec socket (argv, env): the
+// init decodes it with GOMEMLIMIT=6MiB.
+const maxExecMessage = 1 << 20
+
+// Recv reads one Message and the fds that came with it (close-on-exec).
+func Recv(fd int) (*Message, []int, error) { return recvMax(fd, maxMessage) }
+
+// recvMax is Recv for Messages of at most limit bytes.
+func recvMax(fd, limit int) (*Message, []int, error) {
 	oob := make([]byte, unix.CmsgSpace(4*64))
 	reset := false
 	for {
@@ -86,8 +93,12 @@ func Recv(fd int) (*Message, []int, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("receive Message: %w", err)
 		}
-		if size > maxMessage {
-			return nil, nil, fmt.Errorf("receive Message: %d bytes is more than the %d allowed", size, maxMessage)
+		if size > limit {
+			// Drop it, and the fds that came with it.
+			if _, oobn, _, _, err := unix.Recvmsg(fd, make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_TRUNC); err == nil && oobn > 0 {
+				closeRights(oob[:oobn])
+			}
+			return nil, nil, fmt.Errorf("receive Message: %d bytes is more than the %d allowed", size, limit)
 		}
 		buf := make([]byte, size+1)
 		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
@@ -102,15 +113,8 @@ func Recv(fd int) (*Message, []int, error) {
 		}
 		var fds []int
 		if oobn > 0 {
-			cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-			if err != nil {
-				return nil, nil, fmt.Errorf("parse control Message: %w", err)
-			}
-			for _, c := range cmsgs {
-				r, err := unix.ParseUnixRights(&c)
-				if err == nil {
-					fds = append(fds, r...)
-				}
+			if fds, err = parseRights(oob[:oobn]); err != nil {
+				return nil, nil, err
 			}
 		}
 		m, err := decodeMessage(buf[:n])
@@ -122,6 +126,25 @@ func Recv(fd int) (*Message, []int, error) {
 		}
 		return m, fds, nil
 	}
+}
+
+func parseRights(oob []byte) ([]int, error) {
+	cmsgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("parse control Message: %w", err)
+	}
+	var fds []int
+	for _, c := range cmsgs {
+		if r, err := unix.ParseUnixRights(&c); err == nil {
+			fds = append(fds, r...)
+		}
+	}
+	return fds, nil
+}
+
+func closeRights(oob []byte) {
+	fds, _ := parseRights(oob)
+	CloseAll(fds)
 }
 
 type eofError struct{}
