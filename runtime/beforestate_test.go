@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -64,5 +66,25 @@ func TestCreateOfATakenIDLeavesTheOtherSandboxAlone(t *testing.T) {
 	}
 	if st, err := first.Wait(); err != nil || st.Code != 0 {
 		t.Errorf("first sandbox after the failed Create: %+v, %v", st, err)
+	}
+}
+
+// A run killed inside its own Remove can leave a record whose cgroup is
+// gone: with its init dead, RemoveAbandoned still removes what is left.
+func TestRemoveAbandonedWithoutItsCgroup(t *testing.T) {
+	root := newRoot(t)
+	dir := sandboxDir(root.Run, "half-removed")
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(Record{ID: "half-removed", Pid: 1 << 22, StartTime: 1, StateDir: dir})
+	if err := os.WriteFile(filepath.Join(dir, "record.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveAbandoned(context.Background(), root, "half-removed"); err != nil {
+		t.Fatalf("RemoveAbandoned: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("state directory after RemoveAbandoned: %v", err)
 	}
 }

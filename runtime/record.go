@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -103,23 +104,28 @@ func Adopt(root rootdir.Root, rec Record) (*Sandbox, error) {
 
 // RemoveAbandoned removes sandbox id whose creator died (a one-off run
 // killed with SIGKILL). With a record it is adopted and removed. Without
-// one the creator died inside Create, before writing it: the init died with
-// its caller (DieWithCaller), so what can remain is the cgroup, with
-// anything that got into it, and the state directory.
+// one the creator died inside Create, before writing it; with one that can
+// no longer be adopted it died inside Remove (the cgroup already gone in
+// some hierarchies). Either way its init died with it (DieWithCaller), and
+// what can remain goes by id: the cgroup, with anything that got into it,
+// and the state directory.
 func RemoveAbandoned(ctx context.Context, root rootdir.Root, id string) error {
 	if !validID.MatchString(id) {
 		return fmt.Errorf("remove sandbox: invalid id %q", id)
 	}
 	dir := sandboxDir(root.Run, id)
 	rec, err := ReadRecord(root, id)
-	if err == nil {
-		sb, err := Adopt(root, rec)
-		if err != nil {
-			return err
+	switch {
+	case err == nil:
+		sb, aerr := Adopt(root, rec)
+		if aerr == nil {
+			return sb.Remove(ctx)
 		}
-		return sb.Remove(ctx)
-	}
-	if _, serr := os.Stat(filepath.Join(dir, "record.json")); !os.IsNotExist(serr) {
+		if st, perr := procStartTime(rec.Pid); perr == nil && st == rec.StartTime {
+			return aerr // its init still runs: leave everything for a look
+		}
+	case errors.Is(err, os.ErrNotExist):
+	default:
 		return err // a record that cannot be read: keep everything for a look
 	}
 	if err := cgroups.Purge(ctx, root, id); err != nil {

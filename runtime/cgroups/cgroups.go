@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -240,7 +241,9 @@ func parentOf(dir string) string { return filepath.Dir(dir) }
 func Purge(ctx context.Context, root rootdir.Root, id string) error {
 	c, err := Load(root, id)
 	if err == nil {
-		if err := c.KillAll(ctx); err != nil {
+		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := c.KillAll(kctx); err != nil {
 			return err
 		}
 		return c.Delete()
