@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"nucleus/internal/rootdir"
 	"nucleus/network"
 	"nucleus/reconcile"
@@ -53,9 +55,6 @@ func Begin(ctx context.Context, root rootdir.Root, id string, netSpec *network.R
 	if err != nil {
 		return nil, err
 	}
-	if old, err := readRecord(root, id); err == nil && old.alive() {
-		return nil, fmt.Errorf("--name %s: %w: a running `nucleus run` (pid %d) uses it", id, network.ErrNameTaken, old.Pid)
-	}
 	r := &Run{root: root, rec: Record{ID: id, Pid: os.Getpid(), StartTime: st}}
 	if netSpec != nil {
 		s, err := network.NewRunSession(root, *netSpec)
@@ -66,8 +65,8 @@ func Begin(ctx context.Context, root rootdir.Root, id string, netSpec *network.R
 		rec := s.Record()
 		r.rec.Net = &rec
 	}
-	if err := r.write(); err != nil {
-		r.End(ctx) //nolint:errcheck // the write error is the one to report
+	if err := r.claim(); err != nil {
+		r.End(ctx) //nolint:errcheck // the claim's error is the one to report
 		return nil, err
 	}
 	if r.net != nil {
@@ -76,6 +75,46 @@ func Begin(ctx context.Context, root rootdir.Root, id string, netSpec *network.R
 		}
 	}
 	return r, nil
+}
+
+// claim writes the owner record unless a live run owns the name, under the
+// runs lock (see lockRuns).
+func (r *Run) claim() error {
+	unlock, err := lockRuns(r.root)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if old, err := readRecord(r.root, r.rec.ID); err == nil && old.alive() {
+		return fmt.Errorf("--name %s: %w: a running `nucleus run` (pid %d) uses it", r.rec.ID, network.ErrNameTaken, old.Pid)
+	}
+	return r.write()
+}
+
+// lockRuns serialises Sweep with claiming a name, across processes: a sweep
+// that judged a run dead removes the sandbox of that name, so no new run of
+// the name may record itself (and go on to create that sandbox) until the
+// sweep is done. The lock goes with the returned function.
+func lockRuns(root rootdir.Root) (func(), error) {
+	if err := os.MkdirAll(root.Run, 0o711); err != nil {
+		return nil, fmt.Errorf("one-off run records: %w", err)
+	}
+	// Beside runs/, not in it: like cgroups.lock, it stays with the root.
+	f, err := os.OpenFile(filepath.Join(root.Run, "runs.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock one-off run records: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock one-off run records: %w", err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // Net is the run's network session; nil without networks.

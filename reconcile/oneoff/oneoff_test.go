@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
@@ -113,5 +114,38 @@ func TestSweepRemovesASandboxKilledBeforeItsRecord(t *testing.T) {
 	}
 	if leaks, err := cgroups.Leaks(root); err != nil || len(leaks) != 0 {
 		t.Errorf("cgroups after the sweep: %v, %v", leaks, err)
+	}
+}
+
+// Claiming a name waits while a sweep holds the runs lock (a sweep may be
+// removing the sandbox of that very name).
+func TestBeginWaitsForARunningSweep(t *testing.T) {
+	root := testRoot(t)
+	ctx := context.Background()
+	unlock, err := lockRuns(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		r, err := Begin(ctx, root, "job", nil)
+		if err == nil {
+			err = r.End(ctx)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Begin finished while the runs lock was held: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	unlock()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Begin still waits after the lock was released")
 	}
 }

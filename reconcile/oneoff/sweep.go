@@ -20,10 +20,16 @@ import (
 // run's network attachments, addresses and networks. Runs whose owner still
 // lives are left alone. It returns the ids it cleaned.
 func Sweep(ctx context.Context, root rootdir.Root) ([]string, error) {
-	entries, err := os.ReadDir(runsDir(root))
-	if os.IsNotExist(err) {
+	if _, err := os.Stat(runsDir(root)); os.IsNotExist(err) {
 		return nil, nil
 	}
+	// Held while records are judged and cleaned: see lockRuns.
+	unlock, err := lockRuns(root)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	entries, err := os.ReadDir(runsDir(root))
 	if err != nil {
 		return nil, fmt.Errorf("list one-off run records: %w", err)
 	}
