@@ -44,13 +44,15 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	trace("create: begin")
 	userns := svc.Security.UserNS != spec.UserNSHost
 	if userns {
-		// Looked up (~0.3 ms: a lock and two small files) while the clone
-		// runs; the child waits for its id maps anyway.
 		project := cfg.Project
 		if project == "" {
 			project = "_" + cfg.ID
 		}
-		s.startIDRange(project)
+		base, err := ProjectIDRange(cfg.Root, project)
+		if err != nil {
+			return nil, err
+		}
+		s.hostUID = int(base)
 	}
 	s.limits = svc.Resources
 
@@ -66,9 +68,6 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		if err := s.makeState(); err != nil {
 			return nil, err
 		}
-		if err := s.awaitIDRange(); err != nil { // the clone needs it
-			return nil, err
-		}
 		if s.cg, err = cgroups.New(cfg.Root, cfg.ID, svc.Resources); err != nil {
 			return nil, err
 		}
@@ -76,9 +75,6 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	// The init is cloned as early as possible: its exec and Go runtime
 	// start-up (~2 ms) overlap with everything up to sending the config.
 	if err := s.startInit(userns); err != nil {
-		return nil, err
-	}
-	if err := s.awaitIDRange(); err != nil {
 		return nil, err
 	}
 	trace("init started")
@@ -160,33 +156,6 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 	}
 	return s, nil
-}
-
-// startIDRange looks up the project's id range in the background;
-// awaitIDRange waits for it and sets hostUID.
-func (s *Sandbox) startIDRange(project string) {
-	done := make(chan error, 1)
-	var base uint32
-	go func() {
-		var err error
-		base, err = ProjectIDRange(s.cfg.Root, project)
-		done <- err
-	}()
-	s.idRange = func() error {
-		err := <-done
-		if err == nil {
-			s.hostUID = int(base)
-		}
-		s.idRange = nil
-		return err
-	}
-}
-
-func (s *Sandbox) awaitIDRange() error {
-	if s.idRange == nil {
-		return nil
-	}
-	return s.idRange()
 }
 
 // makeState runs the caller's BeforeState, then creates the state
@@ -285,20 +254,12 @@ func (s *Sandbox) startInit(userns bool) error {
 	trace("clone")
 	start := func() {
 		if dir := s.v2Dir(); dir != "" {
-			if err = s.awaitIDRange(); err != nil { // the maps go with the clone
-				return
-			}
 			err = s.startInitExec(path, argv, env, stdio, ctlChild, flags, pdeath, dir)
 			return
 		}
 		var mapIDs func(int) error
 		if userns {
-			mapIDs = func(pid int) error {
-				if err := s.awaitIDRange(); err != nil {
-					return err
-				}
-				return writeIDMaps(pid, s.hostUID, IDRangeSize)
-			}
+			mapIDs = func(pid int) error { return writeIDMaps(pid, s.hostUID, IDRangeSize) }
 		}
 		fds := [4]int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()), int(ctlChild.Fd())}
 		var pid int

@@ -36,8 +36,7 @@ type Sandbox struct {
 	ctl       *os.File
 	cg        *cgroups.Cgroup
 	limits    spec.Resources
-	hostUID   int          // base of the private id range; 0 = userns host
-	idRange   func() error // set while the id range is looked up (see startIDRange)
+	hostUID   int // base of the private id range; 0 = userns host
 	idmapped  bool
 
 	seccompMode string
@@ -317,7 +316,6 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 	if err := <-removed; err != nil {
 		errs = append(errs, fmt.Errorf("remove state of %s: %w", s.id, err))
 	}
-	_ = s.awaitIDRange() // a lease taken for a Create that failed goes too
 	_, serr := os.Stat(sandboxDir(s.root.Run, s.id))
 	if s.cfg.Project == "" && s.hostUID != 0 && (s.dir != "" || os.IsNotExist(serr)) {
 		// The sandbox's own project ("_<id>", no Config.Project) goes with
