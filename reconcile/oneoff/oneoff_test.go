@@ -149,3 +149,29 @@ func TestBeginWaitsForARunningSweep(t *testing.T) {
 		t.Fatal("Begin still waits after the lock was released")
 	}
 }
+
+// A run killed inside its sandbox's Remove may have lost the state
+// directory but kept the cgroup (they go in parallel): the sweep removes it.
+func TestSweepRemovesACgroupWithoutStateDirectory(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := testutil.TempRoot(t)
+	ctx := context.Background()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := &Run{root: root, rec: Record{ID: "late", Pid: cmd.Process.Pid, StartTime: 1}}
+	if err := dead.write(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cgroups.New(root, "late", spec.Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cgroups.Purge(ctx, root, "late") }) // when the sweep failed
+	if cleaned, err := Sweep(ctx, root); err != nil || len(cleaned) != 1 {
+		t.Fatalf("Sweep: cleaned %v, %v; want late", cleaned, err)
+	}
+	if leaks, err := cgroups.Leaks(root); err != nil || len(leaks) != 0 {
+		t.Errorf("cgroups after the sweep: %v, %v", leaks, err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"nucleus/internal/rootdir"
@@ -89,12 +88,10 @@ func cleanup(ctx context.Context, root rootdir.Root, rec Record) error {
 	return nil
 }
 
-// removeSandbox removes the dead run's sandbox. No state directory: the
-// run died before Create got that far, or after Remove finished.
+// removeSandbox removes what is left of the dead run's sandbox, even with
+// its state directory gone: Remove deletes that and the cgroup in parallel,
+// so a run killed there may have left the cgroup alone.
 func removeSandbox(ctx context.Context, root rootdir.Root, id string) error {
-	if _, err := os.Stat(filepath.Join(root.Run, "sandboxes", id)); os.IsNotExist(err) {
-		return nil
-	}
 	if err := runtime.RemoveAbandoned(ctx, root, id); err != nil {
 		return fmt.Errorf("clean up sandbox of dead run %s: %w", id, err)
 	}

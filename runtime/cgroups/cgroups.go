@@ -235,9 +235,10 @@ func (c *Cgroup) Delete() error {
 func parentOf(dir string) string { return filepath.Dir(dir) }
 
 // Purge kills whatever runs in sandbox id's cgroup and removes the cgroup
-// wherever it exists. It is for a sandbox whose creator died before
-// recording it: its cgroup may exist in full, in some v1 hierarchies only
-// (a creator killed inside New), or not at all (nothing to do).
+// wherever it exists. It is for a sandbox whose creator died without
+// removing it and without a usable record: its cgroup may exist in full, in
+// some v1 hierarchies only (a creator killed inside New or Delete), or not
+// at all (nothing to do).
 func Purge(ctx context.Context, root rootdir.Root, id string) error {
 	c, err := Load(root, id)
 	if err == nil {
