@@ -90,14 +90,7 @@ func TestSweepRemovesASandboxKilledBeforeItsRecord(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := testutil.TempRoot(t)
 	ctx := context.Background()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	dead := &Run{root: root, rec: Record{ID: "half", Pid: cmd.Process.Pid, StartTime: 1}}
-	if err := dead.write(); err != nil {
-		t.Fatal(err)
-	}
+	writeDeadRun(t, root, "half")
 	if err := os.MkdirAll(filepath.Join(root.Run, "sandboxes", "half"), 0o711); err != nil {
 		t.Fatal(err)
 	}
@@ -156,14 +149,7 @@ func TestSweepRemovesACgroupWithoutStateDirectory(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := testutil.TempRoot(t)
 	ctx := context.Background()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	dead := &Run{root: root, rec: Record{ID: "late", Pid: cmd.Process.Pid, StartTime: 1}}
-	if err := dead.write(); err != nil {
-		t.Fatal(err)
-	}
+	writeDeadRun(t, root, "late")
 	if _, err := cgroups.New(root, "late", spec.Resources{}); err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +159,18 @@ func TestSweepRemovesACgroupWithoutStateDirectory(t *testing.T) {
 	}
 	if leaks, err := cgroups.Leaks(root); err != nil || len(leaks) != 0 {
 		t.Errorf("cgroups after the sweep: %v, %v", leaks, err)
+	}
+}
+
+// writeDeadRun records a run of id whose owner process has exited.
+func writeDeadRun(t *testing.T, root rootdir.Root, id string) {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := &Run{root: root, rec: Record{ID: id, Pid: cmd.Process.Pid, StartTime: 1}}
+	if err := dead.write(); err != nil {
+		t.Fatal(err)
 	}
 }
