@@ -1,16 +1,10 @@
 package host
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"nucleus/network"
 	"nucleus/reconcile"
-	"nucleus/runtime"
-	"nucleus/spec"
 )
 
 const crashYAML = `services:
@@ -24,34 +18,9 @@ const crashYAML = `services:
 // of its next attempt.
 func TestCrashloopBacksOffEndToEnd(t *testing.T) {
 	e := newE2E(t)
-	file := filepath.Join(e.dir, "nucleus.yaml")
-	if err := os.WriteFile(file, []byte(crashYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sv := e.supervisor()
-	sv.Backoff.Initial, sv.Backoff.Max, sv.Backoff.Rand, sv.Backoff.CrashloopAfter = 100*time.Millisecond, 5*time.Second, nil, 3
-	r := &reconcile.Runner{
-		Load: func() (*spec.Project, error) {
-			return spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
-		},
-		Supervisor: sv,
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		if err := e.supervisor().Down(context.Background()); err != nil {
-			t.Error(err)
-		}
-		if leaks, _ := runtime.LeakCheck(e.root); len(leaks) != 0 {
-			t.Errorf("runtime leaks: %v", leaks)
-		}
-		if leaks, _ := network.LeakCheck(e.root); len(leaks) != 0 {
-			t.Errorf("network leaks: %v", leaks)
-		}
-	}()
+	e.runProject(crashYAML, func(sv *reconcile.Supervisor) {
+		sv.Backoff.Initial, sv.Backoff.Max, sv.Backoff.Rand, sv.Backoff.CrashloopAfter = 100*time.Millisecond, 5*time.Second, nil, 3
+	})
 
 	// Read the back-off decisions from the record: each exit records when
 	// the next attempt may start; the wait (next attempt - exit) must double,

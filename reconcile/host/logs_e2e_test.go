@@ -1,16 +1,13 @@
 package host
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"nucleus/network"
 	"nucleus/reconcile"
 	"nucleus/runtime"
-	"nucleus/spec"
 )
 
 const restartLogYAML = `services:
@@ -24,42 +21,9 @@ const restartLogYAML = `services:
 // time order; `down` removes the logs.
 func TestLogsKeepEarlierIncarnationsUntilDown(t *testing.T) {
 	e := newE2E(t)
-	file := filepath.Join(e.dir, "nucleus.yaml")
-	if err := os.WriteFile(file, []byte(restartLogYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sv := e.supervisor()
-	sv.Backoff.Initial, sv.Backoff.Max, sv.Backoff.Rand = 50*time.Millisecond, 200*time.Millisecond, nil
-	r := &reconcile.Runner{
-		Load: func() (*spec.Project, error) {
-			return spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
-		},
-		Supervisor: sv,
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		<-done
-		if err := e.supervisor().Down(context.Background()); err != nil {
-			t.Error(err)
-		}
-	}
-	defer func() {
-		stop()
-		if leaks, _ := runtime.LeakCheck(e.root); len(leaks) != 0 {
-			t.Errorf("runtime leaks: %v", leaks)
-		}
-		if leaks, _ := network.LeakCheck(e.root); len(leaks) != 0 {
-			t.Errorf("network leaks: %v", leaks)
-		}
-	}()
+	stop := e.runProject(restartLogYAML, func(sv *reconcile.Supervisor) {
+		sv.Backoff.Initial, sv.Backoff.Max, sv.Backoff.Rand = 50*time.Millisecond, 200*time.Millisecond, nil
+	})
 
 	// Three incarnations have run: each wrote one line to the same log.
 	var lines []LogLine

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,16 +17,17 @@ import (
 	"nucleus/spec"
 )
 
-// runFailing runs a Runner over yaml until the test ends and returns the
-// store; the cleanup takes everything down and checks nothing is left.
-func (e *e2e) runFailing(yaml string) *reconcile.Store {
+// runProject runs a Runner over yaml, with tune applied to its
+// supervisor, until stop is called or the test ends: stop takes everything
+// down (once) and the test's end checks that nothing is left.
+func (e *e2e) runProject(yaml string, tune func(*reconcile.Supervisor)) (stop func()) {
 	t := e.t
 	file := filepath.Join(e.dir, "nucleus.yaml")
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sv := e.supervisor()
-	sv.Backoff.Initial, sv.Backoff.Max, sv.Backoff.Rand = 100*time.Millisecond, 5*time.Second, nil
+	tune(sv)
 	r := &reconcile.Runner{
 		Load: func() (*spec.Project, error) {
 			return spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
@@ -35,18 +37,33 @@ func (e *e2e) runFailing(yaml string) *reconcile.Store {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			if err := e.supervisor().Down(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		<-done
-		if err := e.supervisor().Down(context.Background()); err != nil {
-			t.Error(err)
-		}
+		stop()
 		if leaks, _ := runtime.LeakCheck(e.root); len(leaks) != 0 {
 			t.Errorf("runtime leaks: %v", leaks)
 		}
 		if leaks, _ := network.LeakCheck(e.root); len(leaks) != 0 {
 			t.Errorf("network leaks: %v", leaks)
 		}
+	})
+	return stop
+}
+
+// runFailing runs yaml (see runProject) with a quick back-off and returns
+// the store.
+func (e *e2e) runFailing(yaml string) *reconcile.Store {
+	e.runProject(yaml, func(sv *reconcile.Supervisor) {
+		sv.Backoff.Initial, sv.Backoff.Max, sv.Backoff.Rand = 100*time.Millisecond, 5*time.Second, nil
 	})
 	return reconcile.NewStore(e.root)
 }
