@@ -103,11 +103,13 @@ cat > "$BUNDLE/config.json" <<EOF
 }
 EOF
 
-run_nucleus() { "$NUCLEUS" --root "$WORK/nroot" run --rm --memory 256M --cpus 0.5 --pids 128 -- /bin/true; }
+# stdin from /dev/null for all three: run from a terminal, nucleus would
+# otherwise give the workload a pseudo-terminal (and runc gets none).
+run_nucleus() { "$NUCLEUS" --root "$WORK/nroot" run --rm --memory 256M --cpus 0.5 --pids 128 -- /bin/true </dev/null; }
 run_runc() { runc --root "$WORK/runc" run --bundle "$BUNDLE" nucleus-bench </dev/null; }
 run_bwrap() {
 	bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib \
-		--symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --proc /proc --dev /dev --tmpfs /tmp /bin/true
+		--symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --proc /proc --dev /dev --tmpfs /tmp /bin/true </dev/null
 }
 
 # Sanity: each must succeed before it is timed.
