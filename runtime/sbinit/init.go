@@ -66,7 +66,9 @@ func runInit() int {
 	if m.Kind != MsgConfig || m.Config == nil {
 		return fail(fmt.Errorf("init: expected config message, got %q", m.Kind))
 	}
-	st := &initState{cfg: m.Config, fds: fds}
+	// The spawner's thread is started now, so that the runtime creates it
+	// while this thread builds the root (it shares the root: CLONE_FS).
+	st := &initState{cfg: m.Config, fds: fds, spawner: newSpawner()}
 	trace("init: config received")
 	if !st.cfg.HostNetNS {
 		if err := loopbackUp(); err != nil {
@@ -83,7 +85,6 @@ func runInit() int {
 		}
 		fds = st.fds
 	}
-	st.spawner = newSpawner()
 	if err := st.spawner.restrict(st.cfg, fds); err != nil {
 		return fail(err)
 	}

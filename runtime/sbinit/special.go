@@ -76,7 +76,9 @@ func mountDev(root string) error {
 	}
 	for _, d := range devices {
 		p := dev + "/" + d
-		if err := os.WriteFile(p, nil, 0o666); err != nil {
+		// An empty regular file as the mount point: one mknod, where
+		// creating it through open, write and close takes three syscalls.
+		if err := unix.Mknod(p, unix.S_IFREG|0o666, 0); err != nil {
 			return fmt.Errorf("create /dev/%s: %w", d, err)
 		}
 		if err := unix.Mount("/dev/"+d, p, "", unix.MS_BIND, ""); err != nil {
