@@ -7,9 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The caller and the init talk over a SOCK_SEQPACKET socket pair: one Message per
-// packet (codec.go), file descriptors attached as SCM_RIGHTS. SEQPACKET keeps
-// Message boundaries without framing and reports the peer's death as EOF.
+// The caller and the init talk over a SOCK_SEQPACKET socket pair: one
+// Message per packet (encoded by codec.go), file descriptors attached as
+// SCM_RIGHTS. SEQPACKET keeps Message boundaries without framing and reports
+// the peer's death as EOF.
 
 // Message kinds.
 const (
