@@ -15,6 +15,11 @@ func TestMain(m *testing.M) {
 	if IsInit() {
 		InitMain()
 	}
+	if os.Getenv(InitBinaryEnv) != "" {
+		// A helper process a test started (and may SIGKILL): it uses the
+		// init its parent built, and leaves no directory of its own.
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "nucleus-init-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
