@@ -312,12 +312,7 @@ func TestRefusedForwardTearsDownNetwork(t *testing.T) {
 }
 
 func TestForwardsReachServerInNamespaceAndUpdateLive(t *testing.T) {
-	requireSlirp(t)
-	ns := newNetns(t)
-	greeter(t, listenInNetns(t, ns, "0.0.0.0:80"), "inside")
-	p1, p2 := freePort(t), freePort(t)
-	f1 := Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p1, GuestPort: 80}
-	f2 := Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p2, GuestPort: 80}
+	ns, p1, p2, f1, f2 := greeterAndTwoForwards(t)
 	n, _ := newNet(t, Config{NetnsPath: ns, Forwards: []Forward{f1}})
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -424,12 +419,7 @@ func TestUsernsPath(t *testing.T) {
 // value) takes over a running slirp4netns through its API socket, changes
 // forwards without disturbing the existing one, and stops it by signal.
 func TestAdoptRunningInstance(t *testing.T) {
-	requireSlirp(t)
-	ns := newNetns(t)
-	greeter(t, listenInNetns(t, ns, "0.0.0.0:80"), "inside")
-	p1, p2 := freePort(t), freePort(t)
-	f1 := Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p1, GuestPort: 80}
-	f2 := Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p2, GuestPort: 80}
+	ns, p1, p2, f1, f2 := greeterAndTwoForwards(t)
 	owner, dir := newNet(t, Config{NetnsPath: ns, Forwards: []Forward{f1}})
 	if err := owner.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -501,4 +491,17 @@ func exitSignal(waitErr error) syscall.Signal {
 		}
 	}
 	return 0
+}
+
+// greeterAndTwoForwards starts a greeter on port 80 in a new namespace and
+// returns two forwards to it from free loopback ports.
+func greeterAndTwoForwards(t *testing.T) (ns string, p1, p2 int, f1, f2 Forward) {
+	t.Helper()
+	requireSlirp(t)
+	ns = newNetns(t)
+	greeter(t, listenInNetns(t, ns, "0.0.0.0:80"), "inside")
+	p1, p2 = freePort(t), freePort(t)
+	f1 = Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p1, GuestPort: 80}
+	f2 = Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p2, GuestPort: 80}
+	return ns, p1, p2, f1, f2
 }
