@@ -15,8 +15,17 @@ import (
 // of it.
 var HostSystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
 
-// maskedEtc are secrets under /etc hidden from the default root.
-var maskedEtc = []string{"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers", "/etc/sudoers.d", "/etc/ssh/ssh_host_*"}
+// maskedEtc are secrets under /etc hidden from the default root, whatever
+// the user namespace: under `userns: host` root inside reads what host root
+// reads, so file modes alone do not protect them. Password hashes, sudo
+// rules, SSH host keys, and the places distributions keep private keys and
+// credentials (Debian/Ubuntu, Fedora/RHEL, certbot, IPsec, Kerberos,
+// WireGuard, NetworkManager, systemd credentials).
+var maskedEtc = []string{"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/security/opasswd",
+	"/etc/sudoers", "/etc/sudoers.d", "/etc/ssh/ssh_host_*",
+	"/etc/ssl/private", "/etc/pki/tls/private", "/etc/pki/CA/private", "/etc/letsencrypt",
+	"/etc/ipsec.secrets", "/etc/ipsec.d/private", "/etc/swanctl/private", "/etc/krb5.keytab",
+	"/etc/wireguard", "/etc/NetworkManager/system-connections", "/etc/credstore", "/etc/credstore.encrypted"}
 
 // maskedProc and readonlyProc follow what runc and moby hide in /proc and
 // /sys by default (/proc/interrupts: per-CPU interrupt counts, a side channel).

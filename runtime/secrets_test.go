@@ -1,0 +1,44 @@
+package runtime
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nucleus/spec"
+)
+
+// TestPrivateKeyDirsMasked: under `userns: host` root inside reads what host
+// root reads, so /etc/ssl/private (root:ssl-cert 0640 keys) must be masked,
+// not left to file modes. The default user namespace must hide it too.
+func TestPrivateKeyDirsMasked(t *testing.T) {
+	root := newRoot(t)
+	dir := "/etc/ssl/private"
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if err := os.MkdirAll(dir, 0o710); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(dir) })
+	}
+	key := filepath.Join(dir, "nucleus-test-"+filepath.Base(t.TempDir())+".key")
+	const secret = "NUCLEUS-TEST-PRIVATE-KEY"
+	if err := os.WriteFile(key, []byte(secret), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(key) })
+	script := "cat " + key + "; echo; echo listing:; ls -A " + dir
+	for _, userns := range []string{spec.UserNSHost, spec.UserNSPrivate} {
+		svc := service("/bin/busybox", "sh", "-c", script)
+		svc.Security.UserNS = userns
+		r := run(t, Config{Root: root, Project: "p", Service: svc})
+		_, listing, _ := strings.Cut(r.out, "listing:")
+		if strings.Contains(r.out, secret) || strings.Contains(listing, filepath.Base(key)) {
+			t.Errorf("userns %s: the sandbox sees the private key directory:\n%s", userns, r.out)
+		}
+	}
+	// Host root itself reads it: the test would notice a missing mask.
+	if b, err := os.ReadFile(key); err != nil || string(b) != secret {
+		t.Fatalf("host read of %s: %q, %v", key, b, err)
+	}
+}
