@@ -36,6 +36,10 @@ var readonlyProc = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "
 // devices bound from the host /dev (mknod is not allowed in a user namespace).
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
+// DefaultTmpfsSize bounds a tmpfs volume whose size the file does not give,
+// the same as /tmp. Its pages are charged to the sandbox's memory cgroup.
+const DefaultTmpfsSize = 64 << 20
+
 const (
 	tmpSize = 64 << 20
 	runSize = 16 << 20

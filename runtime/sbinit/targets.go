@@ -28,10 +28,13 @@ func mountVolumes(c *Config, root string, fds []int) error {
 			defer unix.Close(tfd)
 			switch m.Type {
 			case "tmpfs":
-				opts := "mode=1777"
-				if m.Size > 0 {
-					opts += ",size=" + strconv.FormatInt(m.Size, 10)
+				// Never the kernel's default (half the host's RAM): a
+				// sandbox without a memory limit could fill it.
+				size := m.Size
+				if size <= 0 {
+					size = DefaultTmpfsSize
 				}
+				opts := "mode=1777,size=" + strconv.FormatInt(size, 10)
 				var fl uintptr = unix.MS_NOSUID | unix.MS_NODEV
 				if m.ReadOnly {
 					fl |= unix.MS_RDONLY
