@@ -20,7 +20,8 @@ type decoder struct {
 	read      map[string]bool
 	envCache  map[string]*envFileResult
 	seccomp   map[string]*seccompResult
-	order     []string // service names in the order they appear
+	tried     map[string]bool // env_files and profiles looked for, read or not (checkConfigMounts)
+	order     []string        // service names in the order they appear
 	proj      *Project
 	decoded   map[string]*Service // results of a parallel worker
 	implicitN bool                // some service uses the implicit "default" network

@@ -176,7 +176,7 @@ func (d *decoder) services(n *node, p *Project) {
 	for w := range parts {
 		lo, hi := w*size, min((w+1)*size, len(n.keys))
 		sub := &decoder{dir: d.dir, lookup: d.lookup, proj: d.proj,
-			read:     map[string]bool{},
+			read: map[string]bool{}, tried: map[string]bool{},
 			envCache: map[string]*envFileResult{}, seccomp: map[string]*seccompResult{},
 			decoded: make(map[string]*Service, hi-lo)}
 		parts[w] = sub
@@ -191,6 +191,9 @@ func (d *decoder) services(n *node, p *Project) {
 		d.list = append(d.list, sub.list...)
 		for f := range sub.read {
 			d.read[f] = true
+		}
+		for f := range sub.tried {
+			d.tried[f] = true
 		}
 		for _, name := range sub.order {
 			p.Services[name] = sub.decoded[name]

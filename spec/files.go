@@ -20,6 +20,7 @@ func (d *decoder) readEnvFile(abs string) *envFileResult {
 	if r, ok := d.envCache[abs]; ok {
 		return r
 	}
+	d.tried[abs] = true
 	data, err := os.ReadFile(abs)
 	var r *envFileResult
 	if err != nil {
@@ -37,6 +38,7 @@ func (d *decoder) loadSeccomp(abs string) ([]byte, error) {
 	if r, ok := d.seccomp[abs]; ok {
 		return r.data, r.err
 	}
+	d.tried[abs] = true
 	data, err := readSeccompProfile(abs)
 	if _, statErr := os.Stat(abs); statErr == nil {
 		d.read[abs] = true

@@ -98,8 +98,9 @@ func mutate(v reflect.Value) {
 	}
 }
 
-// notHashed are the fields the hash leaves out on purpose.
-var notHashed = regexp.MustCompile(`^(Name|EnvFile|DependsOn|Replicas|Security\.Seccomp)$`)
+// notHashed are the fields the hash leaves out on purpose (allow_config_write
+// only lets the loader accept a mount; the sandbox is the same).
+var notHashed = regexp.MustCompile(`^(Name|EnvFile|DependsOn|Replicas|Security\.Seccomp|Volumes\[0\]\.AllowConfigWrite)$`)
 
 // liveFields change in place; everything else hashed needs a restart.
 var liveFields = regexp.MustCompile(`^(Resources\..*|Ports.*|Egress.*|ExtraHosts.*|DNS|Networks\.[^.]+\.Aliases)$`)

@@ -66,7 +66,7 @@ func Load(opts LoadOptions) (*Project, error) {
 	if environ == nil {
 		environ = environMap(os.Environ())
 	}
-	files, err := projectFiles(opts.Files, wd)
+	files, probed, err := projectFiles(opts.Files, wd)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func Load(opts LoadOptions) (*Project, error) {
 	if len(list.list) > 0 {
 		return nil, list.list.sort()
 	}
-	return load(srcs, dir, opts.ProjectName, environ)
+	return load(srcs, dir, opts.ProjectName, environ, probed)
 }
 
 // errText strips the path os errors repeat, since Error already names the file.
@@ -114,8 +114,9 @@ func environMap(env []string) map[string]string {
 }
 
 // projectFiles returns the absolute project files: the -f files, or the
-// discovered file plus its override.
-func projectFiles(given []string, wd string) ([]string, error) {
+// discovered file plus its override. probed are the other paths discovery
+// looked at: a file created there would change what the next load reads.
+func projectFiles(given []string, wd string) (files, probed []string, err error) {
 	if len(given) > 0 {
 		out := make([]string, len(given))
 		for i, f := range given {
@@ -124,7 +125,7 @@ func projectFiles(given []string, wd string) ([]string, error) {
 			}
 			out[i] = filepath.Clean(f)
 		}
-		return out, nil
+		return out, nil, nil
 	}
 	for dir := wd; ; {
 		for _, name := range DefaultFiles {
@@ -137,24 +138,27 @@ func projectFiles(given []string, wd string) ([]string, error) {
 						files = append(files, op)
 						break
 					}
+					probed = append(probed, op)
 				}
-				return files, nil
+				return files, probed, nil
 			}
+			probed = append(probed, p)
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return nil, fmt.Errorf("%w in %s or any parent directory; create one or name it with -f", ErrNoProject, wd)
+			return nil, nil, fmt.Errorf("%w in %s or any parent directory; create one or name it with -f", ErrNoProject, wd)
 		}
 		dir = parent
 	}
 }
 
 // load is Load after the files have been read; the fuzz target calls it
-// directly.
-func load(srcs []source, dir, nameOpt string, environ map[string]string) (*Project, error) {
+// directly. probed are paths discovery looked at without finding a file.
+func load(srcs []source, dir, nameOpt string, environ map[string]string, probed []string) (*Project, error) {
 	d := &decoder{
 		dir:      dir,
 		read:     map[string]bool{},
+		tried:    map[string]bool{},
 		envCache: map[string]*envFileResult{},
 		seccomp:  map[string]*seccompResult{},
 	}
@@ -210,6 +214,9 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string) (*Proje
 	p.Name = d.projectName(root, nameOpt, dir)
 	d.project(root, p)
 	d.validate(p)
+	// The one check that needs file-system facts (real paths) beyond
+	// reading files: they are gathered here and handed to a pure check.
+	d.checkConfigMounts(p, realPaths(configFiles(p, d, dotenvPath, probed), bindSources(p)))
 	watch := make([]string, 0, len(p.Files)+len(d.read))
 	watch = append(watch, p.Files...)
 	for f := range d.read {

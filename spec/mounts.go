@@ -78,7 +78,7 @@ func checkTarget(t string) error {
 	return nil
 }
 
-var mountKeys = []string{"type", "source", "target", "read_only", "size"}
+var mountKeys = []string{"type", "source", "target", "read_only", "size", "allow_config_write"}
 
 // volumeMount decodes one volumes entry and resolves named volumes against
 // the declared ones.
@@ -93,7 +93,7 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 		}
 	case kindMap:
 		ok := true
-		var sizeNode *node
+		var sizeNode, allowNode *node
 		d.fields(n, path, mountKeys, func(k string, v *node, fp string) {
 			switch k {
 			case "type":
@@ -115,6 +115,9 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 			case "size":
 				m.Size, _ = d.size(v, fp)
 				sizeNode = v
+			case "allow_config_write":
+				m.AllowConfigWrite, _ = d.boolean(v, fp)
+				allowNode = v
 			}
 		})
 		if !ok {
@@ -130,6 +133,10 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 		}
 		if sizeNode != nil && m.Type != MountTmpfs {
 			d.errorf(sizeNode, path+".size", "size applies only to tmpfs mounts")
+			return m, false
+		}
+		if allowNode != nil && m.Type != MountBind {
+			d.errorf(allowNode, path+".allow_config_write", "allow_config_write applies only to bind mounts")
 			return m, false
 		}
 		switch m.Type {

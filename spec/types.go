@@ -148,6 +148,10 @@ type VolumeMount struct {
 	Target   string   `json:"target" yaml:"target"`
 	ReadOnly bool     `json:"read_only" yaml:"read_only"`
 	Size     ByteSize `json:"size,omitempty" yaml:"size,omitempty"` // tmpfs only
+	// AllowConfigWrite opts a writable bind mount out of the rule that a
+	// sandbox may not write the project's own files (see checkConfigMounts).
+	// It changes nothing at run time, so it is not hashed.
+	AllowConfigWrite bool `json:"allow_config_write,omitempty" yaml:"allow_config_write,omitempty"`
 }
 
 // Dependency conditions.
