@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -219,8 +218,6 @@ func TestSandboxEscapes(t *testing.T) {
 		})
 	}
 }
-
-var _ = syscall.Getpid
 
 // TestAttemptsWorkWithoutProtection is the suite's own check that it can
 // fail: the same probe, in a sandbox with seccomp unconfined, Landlock off,
