@@ -41,9 +41,12 @@ var DangerousCaps = []string{
 const PolicyDeniedPrefix = "refused by the daemon policy"
 
 // Check returns nil when p is allowed, else an error naming every refused
-// field with its FILE:LINE:COL.
+// field with its FILE:LINE:COL. A writable bind mount with
+// allow_config_write is refused whatever the opt-ins: a sandbox that can
+// write its project's files could give itself anything the daemon allows
+// on the next reload, and the repository's writers did not.
 func (pol Policy) Check(p *spec.Project) error {
-	if pol.AllowPrivileged && slices.Contains(pol.AllowHostPaths, "/") {
+	if pol.AllowPrivileged && slices.Contains(pol.AllowHostPaths, "/") && !writesConfig(p) {
 		return nil
 	}
 	loc := newLocator(p.Files)
@@ -79,6 +82,12 @@ func (pol Policy) Check(p *spec.Project) error {
 			}
 			return host
 		}
+		for _, m := range s.Volumes {
+			if configWrite(m) {
+				deny(append(base, "volumes"), targetMatcher(m.Target), "allow_config_write on bind source "+shown(m.Source)+" lets the sandbox rewrite the project's own files",
+					"never allowed by the daemon, whatever its flags: mount it read-only or mount a subdirectory that holds no project file")
+			}
+		}
 		const popt = "allow with nucleus daemon --allow-host-path PREFIX"
 		for _, m := range s.Volumes {
 			if m.Type == spec.MountBind && !pathOK(m.Source) {
@@ -101,6 +110,22 @@ func (pol Policy) Check(p *spec.Project) error {
 		return nil
 	}
 	return fmt.Errorf("%s:\n%s", PolicyDeniedPrefix, strings.Join(out, "\n"))
+}
+
+// configWrite reports whether m is a writable bind mount that opted out of
+// spec's rule against writing the project's own files.
+func configWrite(m spec.VolumeMount) bool {
+	return m.Type == spec.MountBind && !m.ReadOnly && m.AllowConfigWrite
+}
+
+// writesConfig reports whether any service of p has such a mount.
+func writesConfig(p *spec.Project) bool {
+	for _, s := range p.Services {
+		if slices.ContainsFunc(s.Volumes, configWrite) {
+			return true
+		}
+	}
+	return false
 }
 
 // hostPathOK reports whether host (after symlinks, so ./site -> / does not

@@ -82,3 +82,48 @@ func TestPolicyRefusesPrivilegesAndHostPaths(t *testing.T) {
 		t.Errorf("an unprivileged project was refused: %v", err)
 	}
 }
+
+// A writable bind mount that opted in to writing the project's own files
+// (allow_config_write) is refused even with every opt-in of the daemon: a
+// sandbox that rewrites nucleus.yaml would get whatever the daemon allows.
+// Without the opt-in spec.Load refuses such a mount already.
+func TestPolicyRefusesConfigWriteEvenWithOptIns(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `services:
+  web:
+    command: [/bin/true]
+    volumes:
+      - ./data:/data
+      - {type: bind, source: ., target: /app, allow_config_write: true}
+      - {type: bind, source: ., target: /ro, read_only: true, allow_config_write: true}
+`
+	p := loadPolicyProject(t, dir, yaml)
+	file := filepath.Join(dir, "nucleus.yaml")
+	for _, pol := range []Policy{{}, {AllowPrivileged: true}, {AllowHostPaths: []string{"/"}}, {AllowPrivileged: true, AllowHostPaths: []string{"/"}}} {
+		err := pol.Check(p)
+		if err == nil {
+			t.Errorf("%+v: allow_config_write was allowed", pol)
+			continue
+		}
+		msg := err.Error()
+		for _, want := range []string{
+			PolicyDeniedPrefix,
+			file + ":6:9: services.web.volumes: allow_config_write on bind source " + dir + " lets the sandbox rewrite the project's own files",
+			"never allowed by the daemon", "read-only", "subdirectory",
+		} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%+v: refusal does not say %q:\n%s", pol, want, msg)
+			}
+		}
+		if strings.Count(msg, "allow_config_write") != 1 {
+			t.Errorf("%+v: want only the writable mount refused (not the read-only one):\n%s", pol, msg)
+		}
+	}
+
+	// Without the opt-in the project does not load at all.
+	writeFile(t, filepath.Join(dir, "nucleus.yaml"), "services:\n  web:\n    command: [/bin/true]\n    volumes: [.:/app]\n")
+	if _, err := spec.Load(spec.LoadOptions{Files: []string{filepath.Join(dir, "nucleus.yaml")}, ProjectName: "pol"}); err == nil ||
+		!strings.Contains(err.Error(), "contains the project's own file") {
+		t.Errorf("a writable mount of the project directory loaded: %v", err)
+	}
+}
