@@ -36,10 +36,11 @@
 // up (a health check timeout) are killed with their process group.
 //
 // Host paths never get resolved by the init: the rootfs and bind sources
-// arrive as detached mounts (open_tree, idmapped under `userns: private`
-// where the filesystem supports it), the log directory, exit file, exec
-// socket and cgroup files as fds. Mount targets are resolved with openat2
-// RESOLVE_IN_ROOT; a target resolving to the root itself is refused.
+// arrive as detached mounts (open_tree of a descriptor pinned by
+// openSource, which follows no symlink owned by a sandbox id range;
+// Config.CheckSource sees the pinned path), the log directory, exit file,
+// exec socket and cgroup files as fds. Mount targets are resolved with
+// openat2 RESOLVE_IN_ROOT; a target resolving to the root itself is refused.
 //
 // # Files on the host
 //
@@ -75,15 +76,18 @@
 //
 // # Idmapped mounts
 //
-// Under `userns: private`, bind volumes (read-write and read-only) and a
-// rootfs are idmapped into the sandbox's user namespace when the filesystem
-// supports it (ext4, xfs, btrfs, tmpfs... on Linux >= 5.12/6.3): files owned
-// by host root appear owned by container root, and what container root
-// writes is owned by host root. Where it is not supported the mount is used
-// as is (Record.Idmapped is false): files keep their host owners, which show
-// as nobody inside, and the workload can write only where permissions for
-// "other" allow. Named volumes are created owned by the project's container
-// root and are not idmapped.
+// Under `userns: private`, read-only bind volumes and a rootfs are
+// idmapped into the sandbox's user namespace when the filesystem supports
+// it (ext4, xfs, btrfs, tmpfs... on Linux >= 5.12/6.3): files owned by host
+// root appear owned by container root. Where it is not supported the mount
+// is used as is (Record.Idmapped is false): files keep their host owners,
+// which show as nobody inside. Writable binds are never idmapped: what
+// container root writes is owned on the host by the project's range, not
+// by host root, so no setuid file of a real host user can come out of a
+// sandbox; the workload writes where permissions for "other" allow, or in
+// a tree handed to the range (`:U`). Named volumes are created owned by the
+// project's container root and are not idmapped. Every volume is
+// nosuid,nodev.
 //
 // # Logs
 //

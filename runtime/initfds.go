@@ -12,8 +12,18 @@ import (
 )
 
 // prepareFDs opens what the init must not resolve itself: the rootfs and
-// bind sources as detached mounts (idmapped under a private user namespace
-// where the filesystem supports it), the log directory and the exit file.
+// bind sources as detached mounts, the log directory and the exit file.
+// Every source is resolved without following symlinks a sandbox could have
+// planted (openSource), shown to cfg.CheckSource as the path of the pinned
+// descriptor, and exactly that descriptor is mounted.
+//
+// Under a private user namespace the rootfs and read-only binds are
+// idmapped (where the filesystem supports it): host root's files appear
+// owned by root inside, and nothing can be written through them. Writable
+// binds are not: what the sandbox writes is owned on the host by the
+// project's id range, never by a real host user, so a setuid file it
+// creates there is harmless on the host (issue 9; Podman's model). Every
+// volume is nosuid,nodev.
 func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) ([]int, error) {
 	var fds []int
 	var usernsFD = -1
@@ -26,12 +36,17 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 		usernsFD = fd
 	}
 	if svc.Rootfs != "" {
-		fd, idm, err := detachedMount(svc.Rootfs, false, usernsFD)
+		fd, _, err := s.pinSource(svc.Rootfs, "", false)
+		if err != nil {
+			return fds, fmt.Errorf("rootfs %s: %w", svc.Rootfs, err)
+		}
+		mfd, idm, err := detachedMount(fd, 0, usernsFD)
+		unix.Close(fd)
 		if err != nil {
 			return fds, fmt.Errorf("rootfs %s: %w", svc.Rootfs, err)
 		}
 		ic.Rootfs, ic.FDRootfs = true, len(fds)
-		fds = append(fds, fd)
+		fds = append(fds, mfd)
 		s.idmapped = s.idmapped || idm
 	}
 	for _, m := range s.cfg.Mounts {
@@ -39,23 +54,29 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 		if m.Type == spec.MountTmpfs {
 			im.Type, im.Size = "tmpfs", int64(m.Size)
 		} else {
-			fi, err := os.Stat(m.Source)
-			if err != nil {
-				return fds, fmt.Errorf("volume %s: source: %w", m.Target, err)
-			}
-			im.IsDir = fi.IsDir()
-			// Named volumes are owned by the mapped root already; an idmap would
-			// translate them a second time.
-			ns := usernsFD
-			if m.Type == spec.MountVolume {
-				ns = -1
-			}
-			fd, idm, err := detachedMount(m.Source, m.ReadOnly, ns)
+			fd, isDir, err := s.pinSource(m.Source, m.Target, m.Type == spec.MountBind)
 			if err != nil {
 				return fds, fmt.Errorf("volume %s: %w", m.Target, err)
 			}
+			var attr uint64 = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
+			if m.ReadOnly {
+				attr |= unix.MOUNT_ATTR_RDONLY
+			}
+			// Named volumes are owned by the mapped root already, and a
+			// writable bind must not write as host root: only read-only
+			// binds are idmapped.
+			ns := usernsFD
+			if m.Type == spec.MountVolume || !m.ReadOnly {
+				ns = -1
+			}
+			mfd, idm, err := detachedMount(fd, attr, ns)
+			unix.Close(fd)
+			if err != nil {
+				return fds, fmt.Errorf("volume %s: %s: %w", m.Target, m.Source, err)
+			}
+			im.IsDir = isDir
 			im.FD = len(fds)
-			fds = append(fds, fd)
+			fds = append(fds, mfd)
 			s.idmapped = s.idmapped || idm
 		}
 		ic.Mounts = append(ic.Mounts, im)
@@ -126,12 +147,40 @@ func (s *Sandbox) cgroupTaskFDs() ([]int, error) {
 	return fds, nil
 }
 
-// detachedMount clones the tree at src (open_tree), read-only if asked,
-// idmapped into usernsFD when >= 0 and the filesystem allows it.
-func detachedMount(src string, ro bool, usernsFD int) (int, bool, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+// pinSource resolves a mount source (openSource) and, for a bind volume
+// (target != "") or the rootfs (target == ""), lets cfg.CheckSource judge
+// the path of what was pinned. It returns the O_PATH descriptor and whether
+// it is a directory.
+func (s *Sandbox) pinSource(src, target string, check bool) (int, bool, error) {
+	fd, err := openSource(src)
 	if err != nil {
-		return -1, false, fmt.Errorf("clone mount of %s: %w", src, err)
+		return -1, false, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, false, err
+	}
+	if s.cfg.CheckSource != nil && (check || target == "") {
+		real, err := fdPath(fd)
+		if err == nil {
+			err = s.cfg.CheckSource(target, real)
+		}
+		if err != nil {
+			unix.Close(fd)
+			return -1, false, err
+		}
+	}
+	return fd, st.Mode&unix.S_IFMT == unix.S_IFDIR, nil
+}
+
+// detachedMount clones the tree at the pinned descriptor src (open_tree),
+// sets attr (MOUNT_ATTR_*) on it, and idmaps it into usernsFD when >= 0
+// and the filesystem allows it.
+func detachedMount(src int, attr uint64, usernsFD int) (int, bool, error) {
+	fd, err := unix.OpenTree(src, "", unix.AT_EMPTY_PATH|unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return -1, false, fmt.Errorf("clone mount: %w", err)
 	}
 	idmapped := false
 	if usernsFD >= 0 {
@@ -142,11 +191,11 @@ func detachedMount(src string, ro bool, usernsFD int) (int, bool, error) {
 			idmapped = true
 		}
 	}
-	if ro {
-		a := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if attr != 0 {
+		a := &unix.MountAttr{Attr_set: attr}
 		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, a); err != nil {
 			unix.Close(fd)
-			return -1, false, fmt.Errorf("make %s read-only: %w", src, err)
+			return -1, false, fmt.Errorf("set mount flags: %w", err)
 		}
 	}
 	return fd, idmapped, nil

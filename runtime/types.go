@@ -53,6 +53,14 @@ type Config struct {
 	// overlaps with what BeforeState does. `nucleus run` records itself as
 	// the owner there (see reconcile/oneoff). An error fails Create.
 	BeforeState func() error
+	// CheckSource, when set, judges every host path the sandbox is going to
+	// mount from the host (bind volume sources, target = their mount point;
+	// the rootfs, target ""), once it is resolved and pinned: real is the
+	// path read back from the pinned descriptor, which is what gets
+	// mounted, so a symlink swapped in after a check of the path string
+	// cannot slip past it. An error fails Create before the init gets
+	// anything (the daemon's host-path policy).
+	CheckSource func(target, real string) error
 }
 
 // ResolvedMount is a volume resolved to the host.

@@ -1,0 +1,118 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// openSource opens the host path p (absolute) as an O_PATH descriptor
+// without trusting what a sandbox could have written on the way: p is
+// walked one component at a time from / with O_NOFOLLOW, and a symlink is
+// followed only when a real host user owns it. A workload writing into a
+// bind volume (which is not idmapped, see prepareFDs) creates files owned
+// by its project's id range, so a symlink it swaps into the source of
+// another volume (./data/sub -> /root) is refused at the next start instead
+// of mounting the host's /root (the class of Kubernetes' subPath escapes,
+// CVE-2017-1002101). The caller mounts exactly the returned descriptor.
+func openSource(p string) (int, error) {
+	if !filepath.IsAbs(p) {
+		return -1, fmt.Errorf("%s: not an absolute path", p)
+	}
+	const flags = unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Open("/", flags, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open /: %w", err)
+	}
+	rest, walked, links := strings.Split(p, "/"), "/", 0
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		if c == "" || c == "." {
+			continue
+		}
+		here := filepath.Join(walked, c)
+		next, err := unix.Openat(fd, c, flags, 0)
+		if err != nil {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "open", Path: here, Err: err}
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(next, &st); err != nil {
+			unix.Close(fd)
+			unix.Close(next)
+			return -1, &os.PathError{Op: "stat", Path: here, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			unix.Close(fd)
+			fd, walked = next, here
+			continue
+		}
+		target, err := readlinkFD(next)
+		unix.Close(next)
+		if err != nil {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "readlink", Path: here, Err: err}
+		}
+		if why := sandboxID(st.Uid); why != "" {
+			unix.Close(fd)
+			return -1, fmt.Errorf("%s is a symlink (to %s) owned by uid %d (%s), which a sandbox may have planted; refusing to follow it (replace it by the directory itself)", here, target, st.Uid, why)
+		}
+		if links++; links > 40 {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "open", Path: p, Err: unix.ELOOP}
+		}
+		if filepath.IsAbs(target) {
+			unix.Close(fd)
+			if fd, err = unix.Open("/", flags, 0); err != nil {
+				return -1, fmt.Errorf("open /: %w", err)
+			}
+			walked = "/"
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return fd, nil
+}
+
+func readlinkFD(fd int) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, "", buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// fdPath is the path the kernel reports for fd: what is really mounted,
+// for the caller's policy (Config.CheckSource).
+func fdPath(fd int) (string, error) {
+	return os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+}
+
+// sandboxID says why uid is not a real host user ("" when it is one):
+// nucleus carves its projects' ranges from 2^30 upwards (and nothing real
+// lives that high), and /etc/subuid hands out the ranges of other tools'
+// user namespaces (rootless Podman, LXD, ...). Their symlinks are not
+// followed. userns: host sandboxes write as host root and are not
+// recognised: that mode is a host-privilege opt-in (docs/sandbox.md).
+func sandboxID(uid uint32) string {
+	if uid >= idSpaceStart {
+		return "a sandbox id range"
+	}
+	why := ""
+	forLines("/etc/subuid", ":", func(f []string) {
+		if len(f) != 3 {
+			return
+		}
+		s, e1 := strconv.ParseUint(f[1], 10, 32)
+		n, e2 := strconv.ParseUint(f[2], 10, 32)
+		if e1 == nil && e2 == nil && uint64(uid) >= s && uint64(uid) < s+n {
+			why = "a subordinate id range of /etc/subuid"
+		}
+	})
+	return why
+}

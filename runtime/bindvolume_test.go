@@ -1,0 +1,135 @@
+package runtime
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"nucleus/spec"
+)
+
+// TestWritableBindPlantsNoHostSetuid (issue 9, finding 2): sandbox root
+// copies a binary into a writable bind volume and makes it setuid. On the
+// host the file must not belong to a real host user (it belongs to the
+// project's id range), and inside, every volume is nosuid,nodev, so a
+// setuid file on one is inert.
+func TestWritableBindPlantsNoHostSetuid(t *testing.T) {
+	root := newRoot(t)
+	vol := t.TempDir()
+	_ = os.Chmod(vol, 0o777) // writable for the sandbox without :U
+	svc := service("/bin/busybox", "sh", "-c", "cp /bin/busybox /vol/sh && chmod 4755 /vol/sh && cat /proc/self/mountinfo")
+	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "named", Target: "/named"}}
+	mounts, err := ResolveMounts(root, "p", svc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts = append(mounts,
+		ResolvedMount{Type: spec.MountBind, Source: vol, Target: "/vol"},
+		ResolvedMount{Type: spec.MountBind, Source: t.TempDir(), Target: "/ro", ReadOnly: true},
+		ResolvedMount{Type: spec.MountTmpfs, Target: "/scratch", Size: 1 << 20})
+	r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts})
+	if r.st.Code != 0 {
+		t.Fatalf("workload failed: %+v %s", r.st, r.err)
+	}
+
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(vol, "sh"), &st); err != nil {
+		t.Fatalf("file written into the volume: %v", err)
+	}
+	base, err := ProjectIDRange(root, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid < base || st.Uid >= base+IDRangeSize || st.Gid < base || st.Gid >= base+IDRangeSize {
+		t.Errorf("file written by sandbox root is owned by %d:%d on the host (mode %o), want the project's range [%d, %d)",
+			st.Uid, st.Gid, st.Mode, base, base+IDRangeSize)
+	}
+
+	// mountinfo: field 5 is the mount point, field 6 the per-mount options.
+	opts := map[string]string{}
+	for _, l := range strings.Split(r.out, "\n") {
+		if f := strings.Fields(l); len(f) > 5 {
+			opts[f[4]] = f[5]
+		}
+	}
+	for _, target := range []string{"/vol", "/ro", "/named", "/scratch"} {
+		o, ok := opts[target]
+		if !ok {
+			t.Errorf("no mount at %s in %q", target, r.out)
+			continue
+		}
+		set := strings.Split(o, ",")
+		for _, want := range []string{"nosuid", "nodev"} {
+			if !contains(set, want) {
+				t.Errorf("volume %s is mounted %s inside, want %s", target, o, want)
+			}
+		}
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBindSourceSymlinks: a bind source is reached through symlinks that
+// a real host user owns (here root, relative with .., in the middle of the
+// path), never through one owned by a sandbox id range; CheckSource sees
+// the path of what is mounted and can refuse it before anything starts.
+func TestBindSourceSymlinks(t *testing.T) {
+	root := newRoot(t)
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.MkdirAll(filepath.Join(real, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(filepath.Join(real, "sub", "marker"), []byte("real"), 0o644)
+	if err := os.MkdirAll(filepath.Join(dir, "links"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostLink := filepath.Join(dir, "links", "host")
+	if err := os.Symlink("../real", hostLink); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(dir, "links", "planted")
+	if err := os.Symlink("../real", planted); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(planted, idSpaceStart+7, idSpaceStart+7); err != nil {
+		t.Fatal(err)
+	}
+
+	var seen []string
+	svc := service("/bin/busybox", "cat", "/v/marker")
+	r := run(t, Config{Root: root, Project: "p", Service: svc,
+		Mounts:      []ResolvedMount{{Type: spec.MountBind, Source: filepath.Join(hostLink, "sub"), Target: "/v", ReadOnly: true}},
+		CheckSource: func(target, p string) error { seen = append(seen, target+"="+p); return nil }})
+	if r.out != "real" {
+		t.Errorf("through a symlink owned by root: out %q err %q", r.out, r.err)
+	}
+	if want := "/v=" + filepath.Join(real, "sub"); len(seen) != 1 || seen[0] != want {
+		t.Errorf("CheckSource saw %q, want [%s]", seen, want)
+	}
+
+	_, err := Create(t.Context(), Config{ID: "planted", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
+		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: filepath.Join(planted, "sub"), Target: "/v"}}})
+	for _, want := range []string{"volume /v", planted, "symlink", "owned by uid 1073741831"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("through a symlink owned by a sandbox range: err %v, want it to name %q", err, want)
+		}
+	}
+
+	_, err = Create(t.Context(), Config{ID: "refused", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
+		Mounts:      []ResolvedMount{{Type: spec.MountBind, Source: filepath.Join(hostLink, "sub"), Target: "/v"}},
+		CheckSource: func(target, p string) error { return errors.New("not " + p) }})
+	if err == nil || !strings.Contains(err.Error(), "not "+filepath.Join(real, "sub")) {
+		t.Errorf("CheckSource refusal: err %v", err)
+	}
+}
