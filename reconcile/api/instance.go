@@ -31,6 +31,9 @@ type Options struct {
 	Watch  bool
 	OnPass func(reconcile.PassResult)
 	OnStep func(st reconcile.Step, done bool, err error)
+	// CheckSource judges the host paths a sandbox really mounts (see
+	// host.Runtime.CheckSource); the daemon sets it to its policy.
+	CheckSource func(svc *spec.Service, target, real string) error
 }
 
 // ErrDown is returned by Run when a client asked the supervisor to take
@@ -74,6 +77,9 @@ func Start(o Options) (*Instance, error) {
 		return nil, err
 	}
 	sv.OnStep = o.OnStep
+	if o.CheckSource != nil {
+		sv.Runtime = host.Runtime{Root: o.Root, CheckSource: o.CheckSource}
+	}
 	in := &Instance{o: o, lock: lock, sv: sv, runDone: make(chan struct{}), finished: make(chan struct{})}
 	in.runner = &reconcile.Runner{Load: o.Load, Supervisor: sv, Watch: o.Watch, OnPass: func(res reconcile.PassResult) {
 		in.mu.Lock()

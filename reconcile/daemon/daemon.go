@@ -23,7 +23,8 @@ type Options struct {
 	// Dir is the watched tree.
 	Dir  string
 	Root rootdir.Root
-	// NewRunner starts a project's supervisor (default APIRunner).
+	// NewRunner starts a project's supervisor (default PolicyRunner of
+	// Policy).
 	NewRunner RunnerFactory
 	// Down takes a project down (default: through reconcile/api).
 	Down func(ctx context.Context, root rootdir.Root, project string) error
@@ -74,7 +75,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, errors.New("daemon: Dir and Root are required")
 	}
 	if opts.NewRunner == nil {
-		opts.NewRunner = APIRunner
+		opts.NewRunner = PolicyRunner(opts.Policy)
 	}
 	if opts.Down == nil {
 		opts.Down = downProject

@@ -18,6 +18,10 @@ import (
 // Runtime implements reconcile.Runtime with package runtime.
 type Runtime struct {
 	Root rootdir.Root
+	// CheckSource, when set, judges the host path each bind source and
+	// rootfs of svc really resolved to, before the sandbox starts (see
+	// runtime.Config.CheckSource; the daemon's host-path policy).
+	CheckSource func(svc *spec.Service, target, real string) error
 }
 
 var _ reconcile.Runtime = Runtime{}
@@ -29,10 +33,14 @@ func (r Runtime) Create(ctx context.Context, req reconcile.CreateRequest) (recon
 	if err != nil {
 		return nil, fmt.Errorf("resolve volumes: %w", err)
 	}
-	sb, err := runtime.Create(ctx, runtime.Config{
+	cfg := runtime.Config{
 		ID: req.ID, Project: req.Project, Service: req.Service, Root: r.Root, Mounts: mounts, Files: req.Files,
 		LogDir: ReplicaLogDir(r.Root, req.Project, reconcile.ReplicaName(req.Service.Name, req.Replica)),
-	})
+	}
+	if r.CheckSource != nil {
+		cfg.CheckSource = func(target, real string) error { return r.CheckSource(req.Service, target, real) }
+	}
+	sb, err := runtime.Create(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
