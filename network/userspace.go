@@ -197,9 +197,12 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 // process runs, else the one another live process of this root runs
 // (adopted through its API socket), else a new one.
 func (u *userspaceBackend) ensureSlirp(ctx context.Context, n *NetworkState, ex *userspaceExtra) error {
+	// The hub's sandboxes ask the embedded resolver on the gateway, never
+	// slirp4netns's own DNS (it would forward to the host's resolver past
+	// egress domain rules): switched off.
 	cfg := slirp.Config{
 		ID: ex.SlirpID, RuntimeRoot: u.runtimeRoot(), NetnsPath: ex.Hub,
-		Subnet: ex.SlirpSubnet, DisableDNS: len(n.Upstreams) > 0,
+		Subnet: ex.SlirpSubnet, DisableDNS: true,
 	}
 	pid, err := u.runSlirp(ctx, cfg, ex.SlirpPid, wantForwards(n))
 	ex.SlirpPid = pid
