@@ -646,6 +646,17 @@ func attempt(kind string, a []string) string {
 		}
 		return strconv.FormatUint(st.Blocks*uint64(st.Bsize), 10)
 	// Network (needs CAP_NET_ADMIN/CAP_NET_RAW for the forging ones).
+	case "arp_entry": // arp_entry,IP: the MAC this namespace has for IP
+		b, err := os.ReadFile("/proc/net/arp")
+		if err != nil {
+			return errno(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 4 && f[0] == arg(0) {
+				return f[3]
+			}
+		}
+		return "none"
 	case "info": // info,DEV: "ADDR/LEN MAC GATEWAY"
 		return info(arg(0))
 	case "udp": // udp,HOST:PORT,PAYLOAD[,SRC]
