@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // A sandbox must never be able to change the files that configure it: a
@@ -17,21 +19,36 @@ import (
 // unless the mount says allow_config_write: true (the daemon's policy
 // refuses that opt-in too). Read-only mounts are fine.
 //
-// The check compares real paths, so the file-system facts (symlinks) are
-// gathered at the loading seam by realPaths; checkConfigMounts itself is
-// pure.
+// The check compares real paths (symlinks resolved on both sides) and,
+// for what exists, file identities (device and inode), so that a directory
+// the host shows at a second path (a bind mount on the host) or a hard link
+// to a project file counts too. These file-system facts are gathered at the
+// loading seam by realPaths; checkConfigMounts itself is pure.
+
+// fileID identifies a file or directory by whatever path it is reached.
+type fileID struct{ dev, ino uint64 }
 
 // configFile is one file the loader reads or would read if it existed.
 type configFile struct {
 	path   string   // as the loader names it
 	reals  []string // where it really is: its name in its resolved directory, and its target if it is a symlink
 	exists bool
+	// ids are the file (when it exists) and every existing directory above
+	// its real locations, each with the path it was found at.
+	ids map[fileID]string
 }
 
-// pathFacts are the real paths checkConfigMounts compares.
+// bindSource is what a bind source really is.
+type bindSource struct {
+	real  string
+	id    fileID
+	hasID bool // the source exists
+}
+
+// pathFacts are the real paths and identities checkConfigMounts compares.
 type pathFacts struct {
-	files []configFile
-	real  map[string]string // bind source -> real path
+	files   []configFile
+	sources map[string]bindSource // by the source as written (absolute)
 }
 
 // configFiles lists every path whose content configures the project: the
@@ -87,20 +104,22 @@ func configMountCandidate(m VolumeMount) bool {
 	return m.Type == MountBind && !m.ReadOnly && !m.AllowConfigWrite
 }
 
-// realPaths resolves the symlinks of files and bind sources. It does the
-// file-system reads; with no bind source to check it does none.
+// realPaths resolves the symlinks of files and bind sources and looks up
+// their identities. It does the file-system reads; with no bind source to
+// check it does none.
 func realPaths(files, sources []string) pathFacts {
-	f := pathFacts{real: make(map[string]string, len(sources))}
+	f := pathFacts{sources: make(map[string]bindSource, len(sources))}
 	if len(sources) == 0 {
 		return f
 	}
 	for _, s := range sources {
-		if _, done := f.real[s]; !done {
-			f.real[s] = realPath(s)
+		if _, done := f.sources[s]; !done {
+			id, ok := statID(s)
+			f.sources[s] = bindSource{real: realPath(s), id: id, hasID: ok}
 		}
 	}
 	for _, name := range files {
-		cf := configFile{path: name}
+		cf := configFile{path: name, ids: map[fileID]string{}}
 		_, err := os.Lstat(name)
 		cf.exists = err == nil
 		named := filepath.Join(realPath(filepath.Dir(name)), filepath.Base(name))
@@ -108,9 +127,34 @@ func realPaths(files, sources []string) pathFacts {
 		if r := realPath(name); r != named {
 			cf.reals = append(cf.reals, r)
 		}
+		for _, r := range cf.reals {
+			for p := r; ; p = filepath.Dir(p) {
+				if id, ok := statID(p); ok {
+					if _, seen := cf.ids[id]; !seen {
+						cf.ids[id] = p
+					}
+				}
+				if p == filepath.Dir(p) {
+					break
+				}
+			}
+		}
 		f.files = append(f.files, cf)
 	}
 	return f
+}
+
+// statID is the identity of what p names (symlinks followed).
+func statID(p string) (fileID, bool) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fileID{}, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{uint64(st.Dev), st.Ino}, true // Dev is not uint64 on every platform
 }
 
 // realPath is p with every symlink of its longest existing prefix resolved
@@ -142,7 +186,7 @@ func pathWithin(dir, p string) bool {
 // file (see the comment at the top of this file), naming the volume, the
 // files and the ways out.
 func (d *decoder) checkConfigMounts(p *Project, f pathFacts) {
-	if len(f.real) == 0 {
+	if len(f.sources) == 0 {
 		return
 	}
 	for _, name := range d.order {
@@ -154,16 +198,19 @@ func (d *decoder) checkConfigMounts(p *Project, f pathFacts) {
 			if !configMountCandidate(m) {
 				continue
 			}
-			src, ok := f.real[m.Source]
+			src, ok := f.sources[m.Source]
 			if !ok {
 				continue
 			}
 			var hit []configFile
+			alias := "" // a path the source is known by, when only the identity matched
 			for _, cf := range f.files {
-				for _, r := range cf.reals {
-					if pathWithin(src, r) {
-						hit = append(hit, cf)
-						break
+				if slices.ContainsFunc(cf.reals, func(r string) bool { return pathWithin(src.real, r) }) {
+					hit = append(hit, cf)
+				} else if at, same := cf.ids[src.id]; src.hasID && same {
+					hit = append(hit, cf)
+					if alias == "" {
+						alias = at
 					}
 				}
 			}
@@ -175,7 +222,7 @@ func (d *decoder) checkConfigMounts(p *Project, f pathFacts) {
 			if n != nil {
 				at = n.where()
 			}
-			d.add(at, path, configMountMessage(p.Dir, n, m, src, hit))
+			d.add(at, path, configMountMessage(p.Dir, n, m, src.real, alias, hit))
 		}
 	}
 }
@@ -209,7 +256,7 @@ func (d *decoder) volumeNode(service, target string) (*node, string) {
 
 // configMountMessage says which volume holds which project files, and
 // what to do: mount it read-only, mount a subdirectory, or opt in.
-func configMountMessage(projectDir string, n *node, m VolumeMount, realSrc string, hit []configFile) string {
+func configMountMessage(projectDir string, n *node, m VolumeMount, realSrc, alias string, hit []configFile) string {
 	source := m.Source
 	written := source + ":" + m.Target
 	readOnly := "read_only: true"
@@ -228,6 +275,9 @@ func configMountMessage(projectDir string, n *node, m VolumeMount, realSrc strin
 	fmt.Fprintf(&b, "writable bind mount %s", strconv.Quote(written))
 	if realSrc != filepath.Clean(m.Source) {
 		fmt.Fprintf(&b, " (source resolves to %s)", realSrc)
+	}
+	if alias != "" {
+		fmt.Fprintf(&b, " (source is %s by another path)", alias)
 	}
 	// Files that exist first; the ones that would be read if created after.
 	var present, absent []string

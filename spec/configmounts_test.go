@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -20,6 +21,7 @@ func TestWritableMountOfProjectFilesRefused(t *testing.T) {
 		name  string
 		files map[string]string
 		links map[string]string // link (relative to the test dir) -> target ("DIR" is the test dir)
+		hard  map[string]string // hard link -> existing file, both relative to the test dir
 		yaml  string            // nucleus.yaml in proj/, unless files has it elsewhere
 		opts  func(dir string) LoadOptions
 		want  []string // substrings of the one error; nil: loads
@@ -100,6 +102,10 @@ func TestWritableMountOfProjectFilesRefused(t *testing.T) {
 			files: map[string]string{"shared/real.yaml": head + "    volumes: [../shared:/s]\n"},
 			links: map[string]string{"proj/nucleus.yaml": "DIR/shared/real.yaml"},
 			want:  []string{"writable bind mount \"../shared:/s\" contains the project's own file nucleus.yaml,"}},
+		{name: "hard link to the project file",
+			yaml: head + "    volumes: [./app.yaml:/etc/app.yaml]\n",
+			hard: map[string]string{"proj/app.yaml": "proj/nucleus.yaml"},
+			want: []string{"writable bind mount \"./app.yaml:/etc/app.yaml\" (source is DIR/proj/nucleus.yaml by another path) contains the project's own file nucleus.yaml,"}},
 		{name: "symlink pointing elsewhere is fine",
 			links: map[string]string{"proj/elsewhere": "DIR/other"},
 			files: map[string]string{"other/x": ""},
@@ -131,6 +137,11 @@ func TestWritableMountOfProjectFilesRefused(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			for link, target := range tc.hard {
+				if err := os.Link(filepath.Join(dir, target), filepath.Join(dir, link)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			opts := LoadOptions{WorkingDir: filepath.Join(dir, "proj")}
 			if tc.opts != nil {
 				opts = tc.opts(dir)
@@ -159,6 +170,38 @@ func TestWritableMountOfProjectFilesRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWritableMountOfProjectDirByHostBindMount: the project directory
+// shown by the host at a second path (a bind mount on the host) is the same
+// directory; its real path alone would not tell.
+func TestWritableMountOfProjectDirByHostBindMount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to bind-mount a directory")
+	}
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, alias := filepath.Join(dir, "proj"), filepath.Join(dir, "alias")
+	for _, d := range []string{proj, alias} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mount(proj, alias, "", syscall.MS_BIND, ""); err != nil {
+		t.Skipf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(alias, syscall.MNT_DETACH) })
+	yaml := "services:\n  web:\n    command: [/bin/true]\n    volumes: [" + alias + ":/app]\n"
+	if err := os.WriteFile(filepath.Join(proj, "nucleus.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(LoadOptions{WorkingDir: proj, Environ: map[string]string{}})
+	want := "writable bind mount \"" + alias + ":/app\" (source is " + proj + " by another path) contains the project's own files nucleus.yaml"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v\nwant it to say %q", err, want)
 	}
 }
 
