@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"nucleus/network/nft"
+	"nucleus/network/slirp"
 	"nucleus/spec"
 )
 
@@ -116,7 +117,7 @@ func (k *kernelBackend) sync(project string, cur *NetworkState, drop string) err
 		byName[cur.Name] = cur
 	}
 	delete(byName, drop)
-	t := &nft.Table{Name: tableName(k.m.root, project)}
+	t := &nft.Table{Name: tableName(k.m.root, project), DenyGID: slirp.GID}
 	for _, name := range sortedKeys(byName) {
 		n := byName[name]
 		if n.Backend != spec.NATKernel || n.Bridge == "" {

@@ -42,7 +42,12 @@ package network
 // traffic to its peers on the same bridge (peers are always allowed) or
 // flood the hub. Note slirp4netns itself runs with --enable-sandbox,
 // --enable-seccomp and --disable-host-loopback, so nothing reaches the
-// host's 127.0.0.0/8 and a compromised libslirp has few syscalls to use.
+// host's 127.0.0.0/8 and a compromised libslirp has few syscalls to use,
+// and with --disable-dns (the embedded resolver serves the hub). It opens
+// its sandboxes' connections from host sockets, as uid 0 with group
+// slirp.GID, which every kernel-NAT table refuses into its subnets
+// (nft/guard.go): a userspace network reaches kernel-NAT sandboxes only
+// through published ports.
 //
 // Without root (or with forceSandboxMode) the backend falls back to the
 // per-sandbox shape of userspace_single.go: one slirp4netns per sandbox,

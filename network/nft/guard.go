@@ -21,8 +21,51 @@ import (
 // related) or come from another bridge of the project; anything else —
 // a neighbour or another project routing to a sandbox's address — is
 // dropped in the chain "inbound".
+//
+// The host's own sockets: a connection opened on the host goes out through
+// the output hook straight into the bridge, past forward and inbound.
+// Root on the host may still open one (nucleus does not: its health
+// checks connect from inside the sandbox, its resolvers only answer), but
+// new connections into a subnet that no published port (ct status dnat)
+// led there are refused, in the chain "fromhost", when they come from
+//
+//   - a socket of any other uid: unprivileged host users, and every
+//     rootless slirp4netns, whose sandboxes would otherwise reach every
+//     kernel-NAT sandbox of the host as "the host";
+//   - a socket of group DenyGID: the slirp4netns processes nucleus runs
+//     as root (uid 0, group slirp.GID) for userspace networks.
+//
+// Sockets without an owner (the kernel's own resets and ICMP errors) and
+// answers are not affected. They are rejected, not dropped (a TCP reset,
+// else ICMP administratively prohibited): a TCP SYN dropped on its way
+// out would only be sent again until connect timed out. The same uid and
+// group on every table of every state root make the rule hold between
+// roots.
 
-const inboundChain = "inbound"
+const (
+	inboundChain  = "inbound"
+	fromHostChain = "fromhost"
+	// fromHostVersion changes the hash of every network group, so tables
+	// made before the fromhost chain existed get its rules.
+	fromHostVersion = "fromhost1"
+)
+
+// fromHostRules refuse new, not DNATed connections from host sockets of
+// other users than root, or of group gid, into n's subnet.
+func fromHostRules(n *Network, gid uint32) []baseRule {
+	match := cat(addrIn(offDaddr, n.Subnet, false), ctStateNone(), ctNotDNAT())
+	owners := [][]expr.Any{skid(expr.MetaKeySKUID, 0, true)}
+	if gid != 0 {
+		owners = append(owners, skid(expr.MetaKeySKGID, gid, false))
+	}
+	var out []baseRule
+	for _, o := range owners {
+		out = append(out,
+			baseRule{chain: fromHostChain, exprs: cat(match, o, rejectTCP())},
+			baseRule{chain: fromHostChain, exprs: cat(match, o, []expr.Any{rejectAdmin()})})
+	}
+	return out
+}
 
 func guardRules() []baseRule {
 	loop := mustCIDR("127.0.0.0/8")

@@ -140,6 +140,20 @@ func ctEstablished() []expr.Any {
 	}
 }
 
+// skid matches the owner (MetaKeySKUID) or group (MetaKeySKGID) of the
+// sending socket against id; a packet without a socket matches neither
+// way.
+func skid(key expr.MetaKey, id uint32, neq bool) []expr.Any {
+	op := expr.CmpOpEq
+	if neq {
+		op = expr.CmpOpNeq
+	}
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Cmp{Op: op, Register: 1, Data: binaryutil.NativeEndian.PutUint32(id)},
+	}
+}
+
 func accept() expr.Any { return &expr.Verdict{Kind: expr.VerdictAccept} }
 func drop() expr.Any   { return &expr.Verdict{Kind: expr.VerdictDrop} }
 func jump(chain string) expr.Any {

@@ -13,6 +13,9 @@
 //	                           sandbox with egress rules; internal networks closed
 //	input       filter         the same, for traffic addressed to the host itself
 //	guard       filter, raw    drop 127.0.0.0/8 not arriving on lo (guard.go)
+//	fromhost    filter, output new connections from the host's own sockets into
+//	                           the subnets: only uid 0 outside group DenyGID,
+//	                           or published ports (guard.go)
 //	inbound     regular        the project's bridges return, the rest is dropped
 //	pf_ID       regular        one sandbox's DNAT rules, tagged "pf PROTO IP START END"
 //	eg_ID       regular        one sandbox's egress policy: DNS, peers, allow
@@ -35,6 +38,10 @@ import (
 type Table struct {
 	Name     string
 	Networks []Network
+	// DenyGID: host sockets of this group do not count as the host's
+	// (the group nucleus runs slirp4netns with as root, slirp.GID); 0 =
+	// only the uid rule (see guard.go).
+	DenyGID uint32
 }
 
 // Network is one project network on a host bridge.

@@ -31,6 +31,12 @@ func Adopt(cfg Config, pid int) (*Network, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("adopt slirp4netns: pid %d is not the slirp4netns serving %s", pid, n.APISocket())
 	}
+	if os.Geteuid() == 0 && !hasGID(pid, GID) {
+		// Started before slirp4netns ran with its own group: its sockets
+		// pass as the host's, so it is replaced instead.
+		unix.Close(fd)
+		return nil, fmt.Errorf("adopt slirp4netns: pid %d does not run with group %d", pid, GID)
+	}
 	entries, err := listHostfwd(n.APISocket())
 	if err != nil {
 		unix.Close(fd)
@@ -70,6 +76,27 @@ func IsInstance(pid int, apiSocket string) bool {
 	for i, a := range args {
 		if a == apiSocket && i > 0 && args[i-1] == "--api-socket" {
 			return true
+		}
+	}
+	return false
+}
+
+// hasGID reports whether every group id of pid (real, effective, saved,
+// filesystem) is gid.
+func hasGID(pid, gid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Gid:"); ok {
+			f := strings.Fields(rest)
+			for _, g := range f {
+				if g != strconv.Itoa(gid) {
+					return false
+				}
+			}
+			return len(f) == 4
 		}
 	}
 	return false

@@ -73,6 +73,19 @@ func (s State) String() string {
 	return [...]string{"unconfigured", "configuring", "active", "cleaned"}[s]
 }
 
+// GID is the group every slirp4netns that nucleus starts as root runs
+// with (uid 0, so it keeps its capabilities; no supplementary groups).
+// slirp4netns connects from the host's own sockets on behalf of its
+// sandboxes, so without a mark of its own their traffic would look like
+// the host's: every kernel-NAT project table drops new connections from
+// sockets of this group to its subnets (network/nft, "fromhost"). One
+// constant for the whole host, so it holds across state roots. The value
+// lies outside the ranges distributions and systemd hand out; sharing it
+// with some other group would only keep that group's root-owned sockets
+// away from nucleus subnets too. A slirp4netns run by another user needs
+// no mark: the same chain drops sockets of every uid but 0.
+const GID = 0x6e75636c // "nucl"
+
 // Defaults.
 const (
 	DefaultMTU          = 65520
@@ -279,6 +292,9 @@ func (n *Network) start(ctx context.Context) error {
 	// ExtraFiles start at fd 3.
 	cmd := exec.Command(n.cfg.Binary, n.args(3, 4)...)
 	cmd.ExtraFiles = []*os.File{readyW, exitR}
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 0, Gid: GID}}
+	}
 	n.stderr = &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = n.stderr, n.stderr
 	// A child that inherited the output pipe must not keep Wait hanging.

@@ -164,6 +164,17 @@ func TestStartConfiguresTapAndStopCleansUp(t *testing.T) {
 	if err := n.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "illegal state transition active -> configuring") {
 		t.Errorf("second Start: %v, want an illegal transition error", err)
 	}
+	// Run as root, it has the group every kernel-NAT table refuses
+	// (real, effective, saved and file system gid).
+	if got, want := procStatus(t, n.Pid(), "Gid"), strings.Repeat(fmt.Sprint(GID)+"\t", 4); got+"\t" != want {
+		t.Errorf("slirp4netns group ids %q, want all %d (GID)", got, GID)
+	}
+	if got := procStatus(t, n.Pid(), "Groups"); got != "" {
+		t.Errorf("slirp4netns supplementary groups %q, want none", got)
+	}
+	if !hasGID(n.Pid(), GID) || hasGID(os.Getpid(), GID) {
+		t.Errorf("hasGID(slirp4netns) = %v, hasGID(test) = %v", hasGID(n.Pid(), GID), hasGID(os.Getpid(), GID))
+	}
 	if got := seccompMode(t, n.Pid()); got != "2" {
 		t.Errorf("slirp4netns Seccomp mode %q in /proc/PID/status, want 2 (filter installed by --enable-seccomp)", got)
 	}
@@ -470,14 +481,17 @@ func TestAdoptRunningInstance(t *testing.T) {
 }
 
 // seccompMode is the Seccomp field of /proc/PID/status ("2" = filter).
-func seccompMode(t *testing.T, pid int) string {
+func seccompMode(t *testing.T, pid int) string { return procStatus(t, pid, "Seccomp") }
+
+// procStatus is the value of one field of /proc/PID/status.
+func procStatus(t *testing.T, pid int, field string) string {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatalf("read status of slirp4netns %d: %v", pid, err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Seccomp:"); ok {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
 			return strings.TrimSpace(v)
 		}
 	}
@@ -506,4 +520,41 @@ func greeterAndTwoForwards(t *testing.T) (ns string, p1, p2 int, f1, f2 Forward)
 	f1 = Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p1, GuestPort: 80}
 	f2 = Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p2, GuestPort: 80}
 	return ns, p1, p2, f1, f2
+}
+
+// TestAdoptRefusesInstanceWithoutGroup: a slirp4netns started as root
+// without GID (by a nucleus from before the group existed) would pass as
+// the host in every kernel-NAT table; it is not adopted, so the caller
+// replaces it.
+func TestAdoptRefusesInstanceWithoutGroup(t *testing.T) {
+	requireSlirp(t)
+	testutil.RequireRoot(t)
+	ns := newNetns(t)
+	n, dir := newNet(t, Config{NetnsPath: ns})
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("slirp4netns", "--disable-dns", "--disable-host-loopback", "--api-socket", n.APISocket(),
+		"--netns-type=path", ns, "tap0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		os.RemoveAll(dir)
+	})
+	for i := 0; ; i++ {
+		if _, err := os.Stat(n.APISocket()); err == nil {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("slirp4netns started by hand did not create %s", n.APISocket())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, err := Adopt(n.cfg, cmd.Process.Pid)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(GID)) {
+		t.Fatalf("adopting an instance without group %d: %v, want a refusal naming it", GID, err)
+	}
 }
