@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,4 +116,61 @@ func sandboxID(uid uint32) string {
 		}
 	})
 	return why
+}
+
+// chownTree hands the tree at dirFD (a pinned bind source, :U) to the
+// sandbox: whatever is not yet owned by the project's range [base,
+// base+IDRangeSize) becomes owned by its root (base:base). Nothing is
+// followed: every entry is opened O_PATH|O_NOFOLLOW and changed through
+// that descriptor (symlinks themselves are changed, not their targets),
+// and the walk stays on the source's file system (another mount below it is
+// left as it is). Changing the owner clears setuid and setgid bits.
+func chownTree(dirFD int, base uint32, src string) error {
+	var root unix.Stat_t
+	if err := unix.Fstat(dirFD, &root); err != nil {
+		return err
+	}
+	inRange := func(id uint32) bool { return id >= base && id < base+IDRangeSize }
+	var walk func(fd int, st *unix.Stat_t, path string) error
+	walk = func(fd int, st *unix.Stat_t, path string) error {
+		if !inRange(st.Uid) || !inRange(st.Gid) {
+			if err := unix.Fchownat(fd, "", int(base), int(base), unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return &os.PathError{Op: "chown", Path: path, Err: err}
+			}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return nil
+		}
+		// O_PATH descriptors cannot list a directory; reopen it through
+		// /proc/self/fd, which names the very inode (no path lookup).
+		d, err := os.Open("/proc/self/fd/" + strconv.Itoa(fd))
+		if err != nil {
+			return err
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return &os.PathError{Op: "list", Path: path, Err: err}
+		}
+		for _, name := range names {
+			cfd, err := unix.Openat(fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed meanwhile
+			}
+			if err != nil {
+				return &os.PathError{Op: "open", Path: filepath.Join(path, name), Err: err}
+			}
+			var cst unix.Stat_t
+			err = unix.Fstat(cfd, &cst)
+			if err == nil && cst.Dev == root.Dev {
+				err = walk(cfd, &cst, filepath.Join(path, name))
+			}
+			unix.Close(cfd)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(dirFD, &root, src)
 }

@@ -133,3 +133,60 @@ func TestBindSourceSymlinks(t *testing.T) {
 		t.Errorf("CheckSource refusal: err %v", err)
 	}
 }
+
+// TestBindChown: :U hands a tree owned by host root to the project's
+// range before the mount, so sandbox root can write there; nothing is
+// followed (a symlink's target outside keeps its owner), ids already in the
+// range stay, and a setuid-root file loses its bit.
+func TestBindChown(t *testing.T) {
+	root := newRoot(t)
+	base, err := ProjectIDRange(root, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	_ = os.Chmod(src, 0o755)
+	outside := filepath.Join(t.TempDir(), "secret")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(outside, nil, 0o600))
+	must(os.Mkdir(filepath.Join(src, "d"), 0o755))
+	must(os.WriteFile(filepath.Join(src, "d", "f"), []byte("x"), 0o644))
+	must(os.WriteFile(filepath.Join(src, "suid"), []byte("x"), 0o755))
+	must(os.Chmod(filepath.Join(src, "suid"), 0o4755))
+	must(os.WriteFile(filepath.Join(src, "app"), []byte("x"), 0o644))
+	must(os.Chown(filepath.Join(src, "app"), int(base)+1000, int(base)+1000))
+	must(os.Symlink(outside, filepath.Join(src, "link")))
+
+	svc := service("/bin/busybox", "sh", "-c", "echo hi > /data/new && echo hi > /data/d/new && echo ok")
+	r := run(t, Config{Root: root, Project: "p", Service: svc,
+		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: src, Target: "/data", Chown: true}}})
+	if r.out != "ok\n" {
+		t.Errorf("sandbox root writing into a :U volume: out %q err %q", r.out, r.err)
+	}
+	owner := func(p string) (uint32, uint32) {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Uid, st.Mode
+	}
+	for _, p := range []string{"", "d", "d/f", "suid", "link", "new", "d/new"} {
+		if uid, _ := owner(filepath.Join(src, p)); uid != base {
+			t.Errorf("%s owned by %d after :U, want %d", p, uid, base)
+		}
+	}
+	if uid, _ := owner(filepath.Join(src, "app")); uid != base+1000 {
+		t.Errorf("a file of the range's uid 1000 became %d", uid)
+	}
+	if _, mode := owner(filepath.Join(src, "suid")); mode&syscall.S_ISUID != 0 {
+		t.Errorf("setuid bit kept by :U: mode %o", mode)
+	}
+	if uid, _ := owner(outside); uid != 0 {
+		t.Errorf(":U followed a symlink: its target is owned by %d", uid)
+	}
+}

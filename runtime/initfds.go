@@ -69,7 +69,15 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 			if m.Type == spec.MountVolume || !m.ReadOnly {
 				ns = -1
 			}
-			mfd, idm, err := detachedMount(fd, attr, ns)
+			// :U after the policy judged the pinned source, through it.
+			var mfd int
+			var idm bool
+			if m.Chown && userns {
+				err = chownTree(fd, uint32(s.hostUID), m.Source)
+			}
+			if err == nil {
+				mfd, idm, err = detachedMount(fd, attr, ns)
+			}
 			unix.Close(fd)
 			if err != nil {
 				return fds, fmt.Errorf("volume %s: %s: %w", m.Target, m.Source, err)

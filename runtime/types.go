@@ -70,6 +70,9 @@ type ResolvedMount struct {
 	Target   string // absolute path inside the sandbox
 	ReadOnly bool
 	Size     spec.ByteSize // tmpfs only
+	// Chown (:U) hands a writable bind source to the project's id range
+	// before it is mounted (chownTree).
+	Chown bool
 }
 
 // ExitStatus is how a workload ended.

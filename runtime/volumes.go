@@ -21,7 +21,7 @@ func VolumeDir(root rootdir.Root, project, name string) string {
 func ResolveMounts(root rootdir.Root, project string, svc *spec.Service, volumes map[string]*spec.Volume) ([]ResolvedMount, error) {
 	var out []ResolvedMount
 	for _, m := range svc.Volumes {
-		rm := ResolvedMount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Size: m.Size}
+		rm := ResolvedMount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Size: m.Size, Chown: m.Chown}
 		switch m.Type {
 		case spec.MountBind:
 			if _, err := os.Stat(m.Source); err != nil {

@@ -185,6 +185,9 @@ func mountsString(l []VolumeMount) string {
 	s := make([]string, len(l))
 	for i, m := range l {
 		s[i] = fmt.Sprintf("%s:%s:%s:ro=%t:size=%d", m.Type, m.Source, m.Target, m.ReadOnly, m.Size)
+		if m.Chown {
+			s[i] += ":U"
+		}
 	}
 	return strings.Join(s, ",")
 }

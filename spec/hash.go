@@ -141,6 +141,9 @@ func (h *hasher) encode(s *Service) {
 		h.str("target", v.Target)
 		h.boolean("read_only", v.ReadOnly)
 		h.num("size", int64(v.Size))
+		if v.Chown { // only when set: hashes of existing mounts stay as they were
+			h.boolean("chown", true)
+		}
 	}
 	h.boolean("healthcheck", s.Healthcheck != nil)
 	if hc := s.Healthcheck; hc != nil {

@@ -6,7 +6,9 @@ import (
 	"strings"
 )
 
-// ParseVolumeMount parses the short syntax [SOURCE:]TARGET[:ro|rw].
+// ParseVolumeMount parses the short syntax [SOURCE:]TARGET[:OPTIONS],
+// OPTIONS a comma-separated list of ro or rw and U (chown the bind source
+// to the sandbox, as Podman's :U).
 // SOURCE is a host path (absolute, or starting with "." and resolved against
 // baseDir) or the name of a declared volume. A TARGET alone is an anonymous
 // tmpfs. The loader turns names of tmpfs volumes into tmpfs mounts.
@@ -19,7 +21,7 @@ func ParseVolumeMount(s, baseDir string) (VolumeMount, error) {
 	case 1:
 		target, anonymous = parts[0], true
 	case 2:
-		if (parts[1] == "ro" || parts[1] == "rw") && strings.HasPrefix(parts[0], "/") {
+		if mountOptions(parts[1]) && strings.HasPrefix(parts[0], "/") {
 			target, mode, anonymous = parts[0], parts[1], true
 		} else {
 			source, target = parts[0], parts[1]
@@ -27,14 +29,27 @@ func ParseVolumeMount(s, baseDir string) (VolumeMount, error) {
 	case 3:
 		source, target, mode = parts[0], parts[1], parts[2]
 	default:
-		return m, fmt.Errorf("invalid volume %q; expected [SOURCE:]TARGET[:ro|rw]", s)
+		return m, fmt.Errorf("invalid volume %q; expected [SOURCE:]TARGET[:ro|rw][,U]", s)
 	}
-	switch mode {
-	case "", "rw":
-	case "ro":
-		m.ReadOnly = true
-	default:
-		return m, fmt.Errorf("invalid volume %q: unknown mode %q; expected ro or rw", s, mode)
+	rw := false
+	for _, o := range strings.Split(mode, ",") {
+		switch o {
+		case "":
+			if mode != "" {
+				return m, fmt.Errorf("invalid volume %q: empty option", s)
+			}
+		case "rw":
+			rw = true
+		case "ro":
+			m.ReadOnly = true
+		case "U":
+			m.Chown = true
+		default:
+			return m, fmt.Errorf("invalid volume %q: unknown option %q; expected ro, rw or U", s, o)
+		}
+	}
+	if rw && m.ReadOnly {
+		return m, fmt.Errorf("invalid volume %q: ro and rw together", s)
 	}
 	if err := checkTarget(target); err != nil {
 		return m, fmt.Errorf("invalid volume %q: %v", s, err)
@@ -55,7 +70,34 @@ func ParseVolumeMount(s, baseDir string) (VolumeMount, error) {
 		}
 		m.Type, m.Source = MountVolume, source
 	}
+	if err := checkChown(m); err != nil {
+		return m, fmt.Errorf("invalid volume %q: %v", s, err)
+	}
 	return m, nil
+}
+
+// mountOptions reports whether s is a short form's option list (ro, rw, U).
+func mountOptions(s string) bool {
+	for _, o := range strings.Split(s, ",") {
+		if o != "ro" && o != "rw" && o != "U" {
+			return false
+		}
+	}
+	return true
+}
+
+// checkChown refuses U (chown) where it means nothing: it hands a writable
+// bind source to the sandbox; named volumes already belong to it.
+func checkChown(m VolumeMount) error {
+	switch {
+	case !m.Chown:
+		return nil
+	case m.Type != MountBind:
+		return fmt.Errorf("U (chown) applies only to bind mounts")
+	case m.ReadOnly:
+		return fmt.Errorf("U (chown) hands the source to the sandbox for writing; it makes no sense with ro")
+	}
+	return nil
 }
 
 func resolvePath(p, base string) string {
@@ -78,7 +120,7 @@ func checkTarget(t string) error {
 	return nil
 }
 
-var mountKeys = []string{"type", "source", "target", "read_only", "size", "allow_config_write"}
+var mountKeys = []string{"type", "source", "target", "read_only", "size", "allow_config_write", "chown"}
 
 // volumeMount decodes one volumes entry and resolves named volumes against
 // the declared ones.
@@ -93,7 +135,7 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 		}
 	case kindMap:
 		ok := true
-		var sizeNode, allowNode *node
+		var sizeNode, allowNode, chownNode *node
 		d.fields(n, path, mountKeys, func(k string, v *node, fp string) {
 			switch k {
 			case "type":
@@ -118,6 +160,9 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 			case "allow_config_write":
 				m.AllowConfigWrite, _ = d.boolean(v, fp)
 				allowNode = v
+			case "chown":
+				m.Chown, _ = d.boolean(v, fp)
+				chownNode = v
 			}
 		})
 		if !ok {
@@ -134,6 +179,12 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 		if sizeNode != nil && m.Type != MountTmpfs {
 			d.errorf(sizeNode, path+".size", "size applies only to tmpfs mounts")
 			return m, false
+		}
+		if chownNode != nil {
+			if err := checkChown(m); err != nil {
+				d.errorf(chownNode, path+".chown", "%v", err)
+				return m, false
+			}
 		}
 		if allowNode != nil && m.Type != MountBind {
 			d.errorf(allowNode, path+".allow_config_write", "allow_config_write applies only to bind mounts")

@@ -152,6 +152,10 @@ type VolumeMount struct {
 	// sandbox may not write the project's own files (see checkConfigMounts).
 	// It changes nothing at run time, so it is not hashed.
 	AllowConfigWrite bool `json:"allow_config_write,omitempty" yaml:"allow_config_write,omitempty"`
+	// Chown (short form :U, Podman's option) hands a writable bind source
+	// to the sandbox at every start: what is not owned by the project's id
+	// range becomes owned by its root (no effect under userns: host).
+	Chown bool `json:"chown,omitempty" yaml:"chown,omitempty"`
 }
 
 // Dependency conditions.
