@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/testutil"
 	"nucleus/network/slirp"
 	"nucleus/spec"
 )
@@ -99,9 +100,15 @@ func TestCrossNATUserspace(t *testing.T) {
 	})
 	t.Run("single", func(t *testing.T) {
 		u := singleEnv(t)
-		u.usNetwork("u", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
+		// With dns: slirp4netns runs with --disable-dns (nothing here
+		// resolves; its own DNS would forward to the host's resolver).
+		up := testUpstream(t, "unused.test", "192.0.2.1", 60)
+		u.usNetwork("u", func(n *spec.Network) { n.Subnet = "10.0.2.0/24"; n.DNS = []string{up} })
 		cli := sandbox(t)
 		u.attach(Attachment{Network: "u", Service: "cli", Pid: cli})
+		if cmds := slirpCmdlines(t, u.m.root.Run); len(cmds) != 1 || !strings.Contains(cmds[0], "--disable-dns") {
+			t.Errorf("slirp4netns command lines %q: want one, with --disable-dns", cmds)
+		}
 		kt.assertOnlyPublished(t, cli, "a sandbox with its own slirp4netns")
 	})
 }
@@ -215,9 +222,7 @@ func TestCrossNATRootless(t *testing.T) {
 	requireSlirp4netns(t)
 	for _, tool := range []string{"setpriv", "unshare", "bash", "timeout"} {
 		_, err := exec.LookPath(tool)
-		if err != nil {
-			t.Fatalf("%s is needed: %v", tool, err)
-		}
+		testutil.Require(t, err == nil, tool+" installed")
 	}
 	kt := newKernelTarget(t)
 	id := unprivilegedUID(t)
