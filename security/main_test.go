@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 		err = build(initBin, "nucleus/cmd/nucleus-init", false)
 	}
 	if err == nil {
-		err = build(filepath.Join(probeDir, "escape-probe"), "./testdata/probe", false)
+		err = build(filepath.Join(probeDir, "escape-probe"), "./testdata/escape-probe", false)
 	}
 	code := 1
 	if err != nil {
