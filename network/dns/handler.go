@@ -2,6 +2,7 @@ package dns
 
 import (
 	"net"
+	"strings"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -21,14 +22,14 @@ func (s *Server) handle(w mdns.ResponseWriter, req *mdns.Msg) {
 	p := s.policies.get(client)
 	resp := s.answerLocal(req)
 	if resp == nil {
-		if p != nil && !p.allows(q.Name) {
+		if p != nil && (!p.allows(q.Name) || !upstreamTypes[q.Qtype]) {
 			// An egress-restricted client may resolve project names and
 			// its allowed domains only: forwarding anything else would let
 			// it tunnel data out in query names.
 			refuse(w, req)
 			return
 		}
-		resp = s.forward(req, client)
+		resp = s.forward(req, client, p != nil)
 	}
 	if p != nil && resp.Rcode == mdns.RcodeSuccess && p.allows(q.Name) {
 		if ips, ttl := addressesOf(resp); len(ips) > 0 {
@@ -76,23 +77,83 @@ func (s *Server) answerLocal(req *mdns.Msg) *mdns.Msg {
 // truncated UDP answer is retried over TCP against the same upstream.
 // Nothing answering gives SERVFAIL. The client's own upstreams
 // (SetClientUpstreams) replace the network's.
-func (s *Server) forward(req *mdns.Msg, client net.IP) *mdns.Msg {
+func (s *Server) forward(req *mdns.Msg, client net.IP, restricted bool) *mdns.Msg {
 	ups, preferred := s.upstreamsFor(client)
 	first := int(preferred.Load())
+	uq := upstreamQuery(req, restricted)
 	for i := range ups {
 		idx := (first + i) % len(ups)
-		in, err := s.exchange(req, ups[idx])
+		in, err := s.exchange(uq, ups[idx])
 		if err != nil || in.Rcode == mdns.RcodeServerFailure || in.Rcode == mdns.RcodeRefused {
 			continue
 		}
 		preferred.Store(int32(idx))
-		in.Id = req.Id
-		return in
+		return clientReply(req, in)
 	}
 	m := new(mdns.Msg)
 	m.SetRcode(req, mdns.RcodeServerFailure)
 	m.RecursionAvailable = true
 	return m
+}
+
+// upstreamEDNSSize is the UDP answer size nucleus offers upstreams (the
+// DNS flag day 2020 value); clients get answers truncated to their own size.
+const upstreamEDNSSize = 1232
+
+// upstreamTypes are the query types an egress-restricted client may send
+// upstream: with any 16-bit type allowed, the type alone would carry two
+// bytes of its choosing per query.
+var upstreamTypes = map[uint16]bool{
+	mdns.TypeA: true, mdns.TypeAAAA: true, mdns.TypeCNAME: true, mdns.TypeHTTPS: true,
+	mdns.TypeSVCB: true, mdns.TypeMX: true, mdns.TypeTXT: true, mdns.TypeSRV: true,
+	mdns.TypeNS: true, mdns.TypeSOA: true, mdns.TypeCAA: true, mdns.TypePTR: true,
+}
+
+// upstreamQuery builds what goes upstream for req from its question alone:
+// a fresh ID, RD, and a plain EDNS0 record of nucleus's own. Nothing else the
+// client wrote leaves the host (its ID, flags, authority and additional
+// sections, EDNS options): an egress-restricted client could otherwise
+// tunnel data out inside a query for an allowed name. For such a client the
+// name is also lower-cased (0x20 case bits are data too) and the class fixed
+// (handle refuses types outside upstreamTypes).
+func upstreamQuery(req *mdns.Msg, restricted bool) *mdns.Msg {
+	q := req.Question[0]
+	m := new(mdns.Msg)
+	m.Id = mdns.Id()
+	m.RecursionDesired = true
+	do := false
+	if opt := req.IsEdns0(); opt != nil && !restricted {
+		do = opt.Do()
+	}
+	if restricted {
+		q.Name = strings.ToLower(q.Name)
+		q.Qclass = mdns.ClassINET
+	} else {
+		m.CheckingDisabled = req.CheckingDisabled
+	}
+	m.Question = []mdns.Question{q}
+	m.SetEdns0(upstreamEDNSSize, do)
+	return m
+}
+
+// clientReply turns an upstream's answer to upstreamQuery(req) into the
+// answer to req: the client's ID and question, and an EDNS0 record only if
+// the client sent one.
+func clientReply(req, in *mdns.Msg) *mdns.Msg {
+	in.Id = req.Id
+	in.Question = req.Question
+	in.RecursionDesired = req.RecursionDesired
+	extra := in.Extra[:0]
+	for _, rr := range in.Extra {
+		if rr.Header().Rrtype != mdns.TypeOPT {
+			extra = append(extra, rr)
+		}
+	}
+	in.Extra = extra
+	if opt := req.IsEdns0(); opt != nil {
+		in.SetEdns0(udpSize(req), opt.Do())
+	}
+	return in
 }
 
 func (s *Server) exchange(req *mdns.Msg, upstream string) (*mdns.Msg, error) {

@@ -571,3 +571,59 @@ func TestClientUpstreams(t *testing.T) {
 		t.Errorf("after clearing, 127.0.0.2: %v %v, want the network's 198.18.0.1", m, err)
 	}
 }
+
+// TestClientPolicyForwardsOnlyTheQuestion: an egress-restricted client must
+// not tunnel data out inside a query for an allowed name — in its ID, the
+// case of the name, the authority or additional sections, EDNS0 options or
+// an unusual type. The upstream sees a query rebuilt from the question.
+func TestClientPolicyForwardsOnlyTheQuestion(t *testing.T) {
+	secret := "s3cr3t-d4t4"
+	var got []*mdns.Msg
+	var mu sync.Mutex
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		mu.Lock()
+		got = append(got, r.Copy())
+		mu.Unlock()
+		answerA("198.18.0.9", 30)(w, r)
+	})
+	s, addr := startServer(t, Config{Upstreams: []string{up}})
+	s.SetClientPolicy(net.ParseIP("127.0.0.1"), []string{"api.example"}, func(net.IP, []net.IP, time.Duration) {})
+	for _, netw := range []string{"udp", "tcp"} {
+		req := new(mdns.Msg)
+		req.SetQuestion("ApI.eXaMpLe.", mdns.TypeA)
+		req.Id = 0x5eC7
+		req.CheckingDisabled = true
+		req.Ns = append(req.Ns, &mdns.TXT{Hdr: mdns.RR_Header{Name: secret + ".", Rrtype: mdns.TypeTXT, Class: mdns.ClassINET}, Txt: []string{secret}})
+		req.Extra = append(req.Extra, &mdns.TXT{Hdr: mdns.RR_Header{Name: "x.", Rrtype: mdns.TypeTXT, Class: mdns.ClassINET}, Txt: []string{secret}})
+		req.SetEdns0(4096, true)
+		opt := req.IsEdns0()
+		opt.Option = append(opt.Option, &mdns.EDNS0_LOCAL{Code: 65001, Data: []byte(secret)})
+		c := mdns.Client{Net: netw, Timeout: 5 * time.Second}
+		m, _, err := c.Exchange(req, addr)
+		if err != nil {
+			t.Fatalf("%s: %v", netw, err)
+		}
+		if m.Id != req.Id || len(m.Question) != 1 || m.Question[0].Name != "ApI.eXaMpLe." || !slices.Equal(aAnswers(m), []string{"198.18.0.9"}) {
+			t.Errorf("%s: the client's answer lost its ID, question or address: %v", netw, m)
+		}
+		// An unusual type is a 16-bit channel of its own.
+		if m := query(t, netw, addr, "api.example", 65280); m.Rcode != mdns.RcodeRefused {
+			t.Errorf("%s: type 65280 for an allowed name: rcode %s, want REFUSED", netw, mdns.RcodeToString[m.Rcode])
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("upstream saw %d queries, want 2", len(got))
+	}
+	for _, r := range got {
+		wire, _ := r.Pack()
+		if strings.Contains(string(wire), secret) || r.Id == 0x5eC7 || r.CheckingDisabled ||
+			len(r.Ns) != 0 || len(r.Answer) != 0 || len(r.Extra) != 1 || r.Question[0].Name != "api.example." {
+			t.Errorf("upstream got more than the question: %v", r)
+		}
+		if opt := r.IsEdns0(); opt == nil || len(opt.Option) != 0 {
+			t.Errorf("upstream EDNS0 record: %v, want nucleus's own without options", opt)
+		}
+	}
+}
