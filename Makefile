@@ -7,7 +7,7 @@ PKGS      := ./...
 # Debian packages the kernel tests need (installed by `make deps` when missing).
 DEB_PKGS  := libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps
 
-.PHONY: build test deps check vet fmt-check demo bench clean
+.PHONY: build test test-v2 deps check vet fmt-check demo bench clean
 
 # nucleus is linked statically (glibc and libseccomp archives from
 # libc6-dev and libseccomp-dev): no dynamic loader and relocations at every
@@ -39,6 +39,12 @@ vet:
 
 test: deps fmt-check vet build
 	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+# test-v2 boots Debian's own kernel under qemu as a pure cgroup v2 host and
+# runs the kernel test packages (runtime, runtime/cgroups, security) there
+# (test/v2vm; software emulation: several minutes). Root; installs qemu.
+test-v2: deps
+	test/v2vm/test-v2.sh .
 
 # demo brings examples/hello up with a detached supervisor, shows it, fetches
 # the page it serves on 127.0.0.1:8080 and takes it down again (also when a

@@ -16,7 +16,10 @@ func TestPrivateKeyDirsMasked(t *testing.T) {
 	root := newRoot(t)
 	dir := "/etc/ssl/private"
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		if err := os.MkdirAll(dir, 0o710); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(dir, 0o710); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.Remove(dir) })

@@ -138,7 +138,10 @@ func TestFindingSSLPrivateMasked(t *testing.T) {
 	// the cgroup v2 VM has none), alongside whatever keys the host has.
 	dir := "/etc/ssl/private"
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		if err := os.MkdirAll(dir, 0o710); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(dir, 0o710); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.Remove(dir) })

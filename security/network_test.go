@@ -299,7 +299,9 @@ func (e *env) up(yaml string) *project {
 		}
 	})
 	if r := e.nucleus(nil, "-f", p.file, "up", "--wait", "--wait-timeout", "60s"); r.code != 0 {
-		e.t.Fatalf("nucleus up: exit %d: %s%s", r.code, r.out, r.err)
+		ps := e.nucleus(nil, "-f", p.file, "ps")
+		logs := e.nucleus(nil, "-f", p.file, "logs", "--tail", "20")
+		e.t.Fatalf("nucleus up: exit %d: %s%s\nps:\n%s%s\nlogs:\n%s%s", r.code, r.out, r.err, ps.out, ps.err, logs.out, logs.err)
 	}
 	return p
 }

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Compile the kernel test packages (static, like bin/nucleus) so the VM runs
+# them on real cgroup v2. Usage: build-gotests.sh NUCLEUS_SRC OUT_DIR
+set -eu
+SRC=$(cd "${1:?nucleus source}" && pwd); mkdir -p "${2:?out dir}/extra"; X=$(cd "$2/extra" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$SRC"
+# GOTEST_PKGS picks the packages (default: every kernel test package that
+# runs without Go in the VM); GOTEST_RUN is passed on as -test.run.
+PKGS=${GOTEST_PKGS:-runtime/cgroups runtime security}
+: > "$X/packages"
+echo "${GOTEST_RUN:-.}" > "$X/run-filter"
+for p in $PKGS; do
+  echo "$p" | tr / _ >> "$X/packages"
+  n=$(echo $p | tr / _)
+  go test -c -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static"' -o "$X/$n.test" ./$p 2>&1 | grep -v 'statically linked applications requires' || true
+  mkdir -p "$X/$n"; [ -d $p/testdata ] && cp -r $p/testdata "$X/$n/"
+done
+# The runtime tests `go build` a probe; the VM has no Go: prebuild it.
+mkdir -p "$X/bin"; CGO_ENABLED=0 go build -o "$X/bin/probe" ./runtime/testdata/probe
+# The security suite builds nucleus, nucleus-init and its own probe: the same.
+CGO_ENABLED=0 go build -o "$X/bin/escape-probe" ./security/testdata/escape-probe
+cp "$SRC/bin/nucleus" "$SRC/bin/nucleus-init" "$X/bin/"
+cp "$HERE/gotests-in-vm.sh" "$X/run.sh"
+ls -la "$X"
