@@ -141,7 +141,7 @@ func bareVeth(tb testing.TB) (int, int, string) {
 		tb.Fatalf("bare veth: %v", err)
 	}
 	for i, ns := range []netns.NsHandle{na, nc} {
-		h, _ := netlink.NewHandleAt(ns)
+		h, _ := routeHandleAt(ns)
 		ifn := name
 		if i == 1 {
 			ifn = "peer0"

@@ -286,7 +286,7 @@ func newOutside(t testing.TB) *outside {
 		t.Fatal(err)
 	}
 	netlink.LinkSetUp(host)
-	h, err := netlink.NewHandleAt(ns)
+	h, err := routeHandleAt(ns)
 	if err != nil {
 		t.Fatal(err)
 	}

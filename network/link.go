@@ -16,6 +16,17 @@ import (
 	"nucleus/network/dns"
 )
 
+// routeHandleAt opens a netlink handle bound to ns with a NETLINK_ROUTE
+// socket only, the one family nucleus uses through handles. Without
+// families vishvananda/netlink also opens NETLINK_XFRM and NETLINK_NETFILTER
+// sockets, and the XFRM one fails with "protocol not supported" on a host
+// where the xfrm_user module is neither built in nor loadable. The
+// package-level netlink.* functions are safe: their default handle has no
+// sockets, so each request opens a socket of its own family only.
+func routeHandleAt(ns netns.NsHandle) (*netlink.Handle, error) {
+	return netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+}
+
 // ensureBridge creates the bridge (or adopts an existing one), gives it the
 // gateway address and brings it up.
 func ensureBridge(name, alias string, gw net.IP, subnet *net.IPNet) error {
@@ -104,7 +115,7 @@ func createVeth(v vethSpec) (string, string, error) {
 		return "", "", fmt.Errorf("open network namespace of pid %d: %w", v.pid, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := routeHandleAt(ns)
 	if err != nil {
 		return "", "", fmt.Errorf("netlink in namespace of pid %d: %w", v.pid, err)
 	}

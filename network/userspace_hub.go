@@ -84,7 +84,7 @@ func hubHandle(pin string) (*netlink.Handle, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open hub namespace %s: %w", pin, err)
 	}
-	h, err := netlink.NewHandleAt(ns)
+	h, err := routeHandleAt(ns)
 	if err != nil {
 		ns.Close()
 		return nil, nil, fmt.Errorf("netlink in hub namespace: %w", err)
@@ -149,7 +149,7 @@ func hubVeth(pin, hostName string, pid int, ip net.IP, prefix int, gw net.IP) (s
 		return "", "", fmt.Errorf("open network namespace of pid %d: %w", pid, err)
 	}
 	defer sbNS.Close()
-	sh, err := netlink.NewHandleAt(sbNS)
+	sh, err := routeHandleAt(sbNS)
 	if err != nil {
 		return "", "", fmt.Errorf("netlink in namespace of pid %d: %w", pid, err)
 	}

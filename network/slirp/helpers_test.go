@@ -13,6 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"nucleus/network/dns"
 
@@ -52,7 +53,7 @@ func linkIn(nsPath, name string) (netlink.Link, error) {
 		return nil, err
 	}
 	defer h.Close()
-	nh, err := netlink.NewHandleAt(h)
+	nh, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func outsideHost(t *testing.T) (string, net.IP) {
 	if err := netlink.LinkSetUp(host); err != nil {
 		t.Fatal(err)
 	}
-	nh, err := netlink.NewHandleAt(h)
+	nh, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
 	if err != nil {
 		t.Fatal(err)
 	}

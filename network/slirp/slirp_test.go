@@ -16,6 +16,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"nucleus/internal/testutil"
 	"nucleus/network/dns"
@@ -138,7 +139,7 @@ func TestStartConfiguresTapAndStopCleansUp(t *testing.T) {
 		t.Errorf("tap0 MTU %d, want 65520", tap.Attrs().MTU)
 	}
 	h, _ := netns.GetFromPath(ns)
-	nh, _ := netlink.NewHandleAt(h)
+	nh, _ := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
 	addrs, _ := nh.AddrList(tap, netlink.FAMILY_V4)
 	if len(addrs) != 1 || addrs[0].IPNet.String() != "10.0.2.100/24" {
 		t.Errorf("tap0 addresses %v, want 10.0.2.100/24", addrs)
@@ -214,7 +215,7 @@ func TestTargetByPid(t *testing.T) {
 	}
 	h, _ := netns.GetFromPath(ns)
 	defer h.Close()
-	nh, _ := netlink.NewHandleAt(h)
+	nh, _ := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
 	defer nh.Close()
 	addrs, _ := nh.AddrList(tap, netlink.FAMILY_V4)
 	if len(addrs) != 1 || !addrs[0].IP.Equal(net.ParseIP("10.89.0.100")) {
