@@ -7,10 +7,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"nucleus/internal/testutil"
+	"nucleus/network/nft"
 )
 
 // nucleusBridges lists the nucleus bridges on the host, of any state root.
@@ -93,5 +95,142 @@ func TestIPForwardRestoredAfterLastNetwork(t *testing.T) {
 	}
 	if v := readSysctl("net/ipv4/ip_forward"); v != "1" {
 		t.Fatalf("ip_forward = %s: nucleus switched off what it did not switch on", v)
+	}
+}
+
+// ownNetns runs the calling test again in a network namespace of its own
+// (links, ip_forward, nftables and iptables are per namespace) with its own
+// note file; true in the parent, which is then done.
+func ownNetns(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv("NUCLEUS_TEST_OWN_NETNS") != "" {
+		forwardMarker = filepath.Join(t.TempDir(), "ip_forward.enabled-by-nucleus")
+		return false
+	}
+	testutil.RequireRoot(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "NUCLEUS_TEST_OWN_NETNS=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("in its own network namespace: %v\n%s", err, out)
+	}
+	return true
+}
+
+func wantForward(t *testing.T, want, why string) {
+	t.Helper()
+	if v := readSysctl("net/ipv4/ip_forward"); v != want {
+		t.Fatalf("ip_forward = %s %s, want %s", v, why, want)
+	}
+}
+
+// Issue 10: nucleus never switches ip_forward off while someone else
+// forwards — a bridge that is not nucleus's (docker0, cni0, ...), or
+// forwarding/masquerading rules of another owner — and switches it off
+// once they are gone.
+func TestIPForwardKeptForOtherUsers(t *testing.T) {
+	if ownNetns(t) {
+		return
+	}
+	e := newEnv(t)
+	if err := writeSysctl("net/ipv4/ip_forward", "0"); err != nil {
+		t.Fatal(err)
+	}
+	down := func() {
+		t.Helper()
+		e.network("n", nil)
+		wantForward(t, "1", "with a network")
+		if err := e.m.RemoveProject(e.ctx, e.project); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Another owner's bridge (what Docker, CNI or libvirt create).
+	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "docker0"}}); err != nil {
+		t.Fatal(err)
+	}
+	down()
+	wantForward(t, "1", "after nucleus down while docker0 exists")
+	br, _ := netlink.LinkByName("docker0")
+	netlink.LinkDel(br)
+	down()
+	wantForward(t, "0", "after nucleus down with docker0 gone")
+
+	// Another owner's forward rules (a table of its own).
+	if out, err := exec.Command("nft", "add table ip other; add chain ip other fw { type filter hook forward priority 0; policy accept; }; add rule ip other fw iifname \"eth9\" accept").CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v %s", err, out)
+	}
+	down()
+	wantForward(t, "1", "after nucleus down while another table forwards")
+	exec.Command("nft", "delete table ip other").Run()
+	down()
+	wantForward(t, "0", "after nucleus down with the other table gone")
+	if _, err := os.Stat(forwardMarker); err == nil {
+		t.Fatalf("%s left behind", forwardMarker)
+	}
+}
+
+// Issue 10: with Docker's DOCKER-USER chain present (iptables-nft), a
+// network puts nucleus's rules at its top, a chain that appears later (a
+// Docker started after nucleus) gets them within the watch interval, and
+// the last network's removal takes them out again, leaving Docker's rules.
+func TestDockerUserFollowsNetworks(t *testing.T) {
+	if ownNetns(t) {
+		return
+	}
+	if _, err := exec.LookPath("iptables-nft"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("iptables-nft not installed (make deps installs docker.io, which brings it)")
+		}
+		t.Skip("iptables-nft not installed")
+	}
+	hostWatchInterval = 100 * time.Millisecond
+	ipt := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("iptables-nft", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("iptables-nft %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	mine := func() int { return strings.Count(ipt("-S", "DOCKER-USER"), nft.DockerUserComment) }
+	dockerStarts := func() {
+		ipt("-N", "DOCKER-USER")
+		ipt("-A", "DOCKER-USER", "-j", "RETURN")
+		ipt("-I", "FORWARD", "-j", "DOCKER-USER")
+		ipt("-P", "FORWARD", "DROP")
+	}
+	dockerStarts()
+	e := newEnv(t)
+	e.network("n", nil)
+	if n := mine(); n != 4 {
+		t.Fatalf("%d nucleus rules in DOCKER-USER after a network, want 4:\n%s", n, ipt("-S", "DOCKER-USER"))
+	}
+	if err := e.m.RemoveProject(e.ctx, e.project); err != nil {
+		t.Fatal(err)
+	}
+	if got := ipt("-S", "DOCKER-USER"); got != "-N DOCKER-USER\n-A DOCKER-USER -j RETURN\n" {
+		t.Fatalf("DOCKER-USER after the last network:\n%s", got)
+	}
+
+	// Docker (re)started after nucleus: a fresh chain.
+	ipt("-D", "FORWARD", "-j", "DOCKER-USER")
+	ipt("-F", "DOCKER-USER")
+	ipt("-X", "DOCKER-USER")
+	e.network("n", nil)
+	dockerStarts()
+	deadline := time.Now().Add(5 * time.Second)
+	for mine() != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no nucleus rules in a DOCKER-USER chain created after the network:\n%s", ipt("-S", "DOCKER-USER"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := e.m.RemoveProject(e.ctx, e.project); err != nil {
+		t.Fatal(err)
+	}
+	if n := mine(); n != 0 {
+		t.Fatalf("%d nucleus rules left in DOCKER-USER", n)
 	}
 }
