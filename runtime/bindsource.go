@@ -63,6 +63,19 @@ func openSource(p string) (int, error) {
 			unix.Close(fd)
 			return -1, fmt.Errorf("%s is a symlink (to %s) owned by uid %d (%s), which a sandbox may have planted; refusing to follow it (replace it by the directory itself)", here, target, st.Uid, why)
 		}
+		// A host user's symlink can still be moved (rename keeps its
+		// owner) by a sandbox that writes the directory it sits in, and a
+		// relative one then points somewhere else: only follow symlinks in
+		// directories no sandbox owns.
+		var dir unix.Stat_t
+		if err := unix.Fstat(fd, &dir); err != nil {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "stat", Path: walked, Err: err}
+		}
+		if why := sandboxID(dir.Uid); why != "" {
+			unix.Close(fd)
+			return -1, fmt.Errorf("%s is a symlink (to %s) in a directory owned by uid %d (%s), where a sandbox may have moved it; refusing to follow it (replace it by the directory itself)", here, target, dir.Uid, why)
+		}
 		if links++; links > 40 {
 			unix.Close(fd)
 			return -1, &os.PathError{Op: "open", Path: p, Err: unix.ELOOP}

@@ -126,6 +126,29 @@ func TestBindSourceSymlinks(t *testing.T) {
 		}
 	}
 
+	// A host user's relative symlink moved by a sandbox into a directory
+	// it owns (rename keeps the owner) points elsewhere from there.
+	moved := filepath.Join(dir, "vol", "moved")
+	if err := os.MkdirAll(filepath.Dir(moved), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../real", moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Dir(moved), idSpaceStart+7, idSpaceStart+7); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := Create(t.Context(), Config{ID: "moved", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
+		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: filepath.Join(moved, "sub"), Target: "/v"}}})
+	if err == nil {
+		sb.Remove(t.Context())
+	}
+	for _, want := range []string{"volume /v", moved, "in a directory owned by uid 1073741831"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("through a root-owned symlink in a sandbox's directory: err %v, want it to name %q", err, want)
+		}
+	}
+
 	_, err = Create(t.Context(), Config{ID: "refused", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
 		Mounts:      []ResolvedMount{{Type: spec.MountBind, Source: filepath.Join(hostLink, "sub"), Target: "/v"}},
 		CheckSource: func(target, p string) error { return errors.New("not " + p) }})
