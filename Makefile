@@ -5,7 +5,11 @@ GO        ?= go
 BIN       := bin/nucleus
 PKGS      := ./...
 # Debian packages the kernel tests need (installed by `make deps` when missing).
-DEB_PKGS  := libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps
+# docker.io (which brings iptables) is for the Docker-on-the-same-host tests in
+# network/: they run their own dockerd inside a network namespace of their
+# own; apt may start the package's docker service on a host where services
+# start on install (not on the CI image, whose policy-rc.d forbids it).
+DEB_PKGS  := libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io
 
 .PHONY: build test test-v2 deps check vet fmt-check demo bench clean
 
