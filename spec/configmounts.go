@@ -24,6 +24,16 @@ import (
 // the host shows at a second path (a bind mount on the host) or a hard link
 // to a project file counts too. These file-system facts are gathered at the
 // loading seam by realPaths; checkConfigMounts itself is pure.
+//
+// The git repository that delivers the project is a project file too: the
+// host's `git pull` (the daemon's GitOps timer) runs as root with whatever
+// hooks and core.fsmonitor its .git holds, and refuses a .git a sandbox
+// owns. So the first .git found walking up from the project directory (a
+// directory, or a "gitdir:" file with its target and that target's common
+// dir), and the project directory's own .git even before it exists, are
+// protected as trees: a writable bind mount that is, contains or lies
+// inside one is refused (read-only stays allowed; allow_config_write opts
+// in, and the daemon refuses that).
 
 // fileID identifies a file or directory by whatever path it is reached.
 type fileID struct{ dev, ino uint64 }
@@ -31,11 +41,16 @@ type fileID struct{ dev, ino uint64 }
 // configFile is one file the loader reads or would read if it existed.
 type configFile struct {
 	path   string   // as the loader names it
+	git    bool     // part of the git repository that delivers the project: protected as a tree
 	reals  []string // where it really is: its name in its resolved directory, and its target if it is a symlink
 	exists bool
 	// ids are the file (when it exists) and every existing directory above
 	// its real locations, each with the path it was found at.
 	ids map[fileID]string
+	// self is the identity of the file itself (git entries: a source below
+	// it by another path is inside it).
+	self    fileID
+	hasSelf bool
 }
 
 // bindSource is what a bind source really is.
@@ -43,6 +58,9 @@ type bindSource struct {
 	real  string
 	id    fileID
 	hasID bool // the source exists
+	// above are the identities of the existing directories strictly above
+	// the source's real path, each with the path it was found at.
+	above map[fileID]string
 }
 
 // pathFacts are the real paths and identities checkConfigMounts compares.
@@ -104,10 +122,10 @@ func configMountCandidate(m VolumeMount) bool {
 	return m.Type == MountBind && !m.ReadOnly && !m.AllowConfigWrite
 }
 
-// realPaths resolves the symlinks of files and bind sources and looks up
-// their identities. It does the file-system reads; with no bind source to
-// check it does none.
-func realPaths(files, sources []string) pathFacts {
+// realPaths resolves the symlinks of files, of the git repository that
+// delivers projectDir and of bind sources, and looks up their identities.
+// It does the file-system reads; with no bind source to check it does none.
+func realPaths(files []string, projectDir string, sources []string) pathFacts {
 	f := pathFacts{sources: make(map[string]bindSource, len(sources))}
 	if len(sources) == 0 {
 		return f
@@ -115,13 +133,36 @@ func realPaths(files, sources []string) pathFacts {
 	for _, s := range sources {
 		if _, done := f.sources[s]; !done {
 			id, ok := statID(s)
-			f.sources[s] = bindSource{real: realPath(s), id: id, hasID: ok}
+			bs := bindSource{real: realPath(s), id: id, hasID: ok, above: map[fileID]string{}}
+			for p := filepath.Dir(bs.real); ; p = filepath.Dir(p) {
+				if id, ok := statID(p); ok {
+					if _, seen := bs.above[id]; !seen {
+						bs.above[id] = p
+					}
+				}
+				if p == filepath.Dir(p) {
+					break
+				}
+			}
+			f.sources[s] = bs
 		}
 	}
+	seen := map[string]bool{}
 	for _, name := range files {
-		cf := configFile{path: name, ids: map[fileID]string{}}
+		seen[name] = true
+	}
+	var gits []string
+	for _, g := range gitPaths(projectDir) {
+		if !seen[g] {
+			seen[g] = true
+			gits = append(gits, g)
+		}
+	}
+	for i, name := range append(slices.Clip(files), gits...) {
+		cf := configFile{path: name, git: i >= len(files), ids: map[fileID]string{}}
 		_, err := os.Lstat(name)
 		cf.exists = err == nil
+		cf.self, cf.hasSelf = statID(name)
 		named := filepath.Join(realPath(filepath.Dir(name)), filepath.Base(name))
 		cf.reals = append(cf.reals, named)
 		if r := realPath(name); r != named {
@@ -142,6 +183,52 @@ func realPaths(files, sources []string) pathFacts {
 		f.files = append(f.files, cf)
 	}
 	return f
+}
+
+// gitPaths are the paths of the git repository that delivers the project
+// in dir, as the host's git and the daemon (findGitDir) find it: the first
+// .git walking up from dir — a directory, or a file "gitdir: PATH" (linked
+// work trees, submodules) together with PATH and PATH's common dir (where
+// a linked work tree's config and hooks live) — and dir/.git, which, once
+// created, would be found first.
+func gitPaths(dir string) []string {
+	if dir == "" {
+		return nil
+	}
+	own := filepath.Join(dir, ".git")
+	out := []string{own}
+	for d := dir; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, ".git")
+		fi, err := os.Stat(p)
+		if err != nil {
+			if filepath.Dir(d) == d {
+				return out
+			}
+			continue
+		}
+		if p != own {
+			out = append(out, p)
+		}
+		if fi.IsDir() {
+			return out
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return out
+		}
+		g, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir:")
+		if !ok {
+			return out
+		}
+		g = resolvePath(strings.TrimSpace(g), d)
+		out = append(out, g)
+		if c, err := os.ReadFile(filepath.Join(g, "commondir")); err == nil {
+			if c := strings.TrimSpace(string(c)); c != "" {
+				out = append(out, resolvePath(c, g))
+			}
+		}
+		return out
+	}
 }
 
 // statID is the identity of what p names (symlinks followed).
@@ -203,18 +290,47 @@ func (d *decoder) checkConfigMounts(p *Project, f pathFacts) {
 				continue
 			}
 			var hit []configFile
+			var git []gitHit
 			alias := "" // a path the source is known by, when only the identity matched
 			for _, cf := range f.files {
-				if slices.ContainsFunc(cf.reals, func(r string) bool { return pathWithin(src.real, r) }) {
-					hit = append(hit, cf)
-				} else if at, same := cf.ids[src.id]; src.hasID && same {
-					hit = append(hit, cf)
+				contains := slices.ContainsFunc(cf.reals, func(r string) bool { return pathWithin(src.real, r) })
+				at, same := cf.ids[src.id]
+				same = same && src.hasID
+				if !cf.git {
+					if contains {
+						hit = append(hit, cf)
+					} else if same {
+						hit = append(hit, cf)
+						if alias == "" {
+							alias = at
+						}
+					}
+					continue
+				}
+				// A git entry that does not exist is only refused as the
+				// source itself or above it (a writable mount of ./.git
+				// creates it); one that exists also when the source lies
+				// inside it.
+				inside := slices.ContainsFunc(cf.reals, func(r string) bool { return pathWithin(r, src.real) })
+				contains = contains && (cf.exists || inside)
+				switch {
+				case contains || inside:
+					git = append(git, gitHit{cf, relation(contains, inside)})
+				case same && cf.exists:
+					git = append(git, gitHit{cf, relation(true, cf.self == src.id)})
 					if alias == "" {
 						alias = at
 					}
+				case cf.hasSelf && cf.exists:
+					if _, in := src.above[cf.self]; in {
+						git = append(git, gitHit{cf, "lies inside"})
+						if alias == "" {
+							alias = "inside " + cf.reals[len(cf.reals)-1]
+						}
+					}
 				}
 			}
-			if len(hit) == 0 {
+			if len(hit) == 0 && len(git) == 0 {
 				continue
 			}
 			n, path := d.volumeNode(name, m.Target)
@@ -222,9 +338,26 @@ func (d *decoder) checkConfigMounts(p *Project, f pathFacts) {
 			if n != nil {
 				at = n.where()
 			}
-			d.add(at, path, configMountMessage(p.Dir, n, m, src.real, alias, hit))
+			d.add(at, path, configMountMessage(p.Dir, n, m, src.real, alias, hit, git))
 		}
 	}
+}
+
+// gitHit is a git entry a source is ("is"), holds ("contains") or lies
+// inside ("lies inside").
+type gitHit struct {
+	cf  configFile
+	rel string
+}
+
+func relation(contains, inside bool) string {
+	switch {
+	case contains && inside:
+		return "is"
+	case contains:
+		return "contains"
+	}
+	return "lies inside"
 }
 
 // volumeNode finds the volumes entry of service that mounts target, and
@@ -256,7 +389,7 @@ func (d *decoder) volumeNode(service, target string) (*node, string) {
 
 // configMountMessage says which volume holds which project files, and
 // what to do: mount it read-only, mount a subdirectory, or opt in.
-func configMountMessage(projectDir string, n *node, m VolumeMount, realSrc, alias string, hit []configFile) string {
+func configMountMessage(projectDir string, n *node, m VolumeMount, realSrc, alias string, hit []configFile, git []gitHit) string {
 	source := m.Source
 	written := source + ":" + m.Target
 	readOnly := "read_only: true"
@@ -282,31 +415,57 @@ func configMountMessage(projectDir string, n *node, m VolumeMount, realSrc, alia
 	// Files that exist first; the ones that would be read if created after.
 	var present, absent []string
 	for _, cf := range hit {
-		name := cf.path
-		if pathWithin(projectDir, cf.path) {
-			name, _ = filepath.Rel(projectDir, cf.path)
-		}
+		name := shortName(projectDir, cf.path)
 		if cf.exists {
 			present = append(present, name)
 		} else {
 			absent = append(absent, name)
 		}
 	}
-	b.WriteString(" contains the project's own file")
-	if len(hit) > 1 {
-		b.WriteString("s")
-	}
-	if len(present) > 0 {
-		b.WriteString(" " + shortList(present))
-		if len(absent) > 0 {
-			b.WriteString(" (and " + shortList(absent) + ", read if created)")
+	if len(hit) > 0 {
+		b.WriteString(" contains the project's own file")
+		if len(hit) > 1 {
+			b.WriteString("s")
 		}
-	} else {
-		b.WriteString(" " + shortList(absent) + " (read if created)")
+		if len(present) > 0 {
+			b.WriteString(" " + shortList(present))
+			if len(absent) > 0 {
+				b.WriteString(" (and " + shortList(absent) + ", read if created)")
+			}
+		} else {
+			b.WriteString(" " + shortList(absent) + " (read if created)")
+		}
 	}
-	fmt.Fprintf(&b, ", so the sandbox could rewrite its own configuration; mount it read-only (%s), mount a subdirectory that holds no project file, or opt in with {type: bind, source: %s, target: %s, allow_config_write: true}",
-		readOnly, source, m.Target)
+	if len(git) > 0 {
+		// The first is the one the source is closest to: the .git the
+		// loader found, else the gitdir it points to.
+		g := git[0]
+		rel := g.rel
+		if len(hit) > 0 {
+			rel = "and" // continues "contains the project's own files ..."
+			if g.rel == "lies inside" {
+				rel = "and lies inside"
+			}
+		}
+		fmt.Fprintf(&b, " %s %s of the git repository that delivers the project", rel, shortName(projectDir, g.cf.path))
+	}
+	what := "its own configuration"
+	if len(hit) == 0 {
+		what = "the repository that delivers its configuration (hooks and .git/config that the host's git runs as root)"
+	}
+	fmt.Fprintf(&b, ", so the sandbox could rewrite %s; mount it read-only (%s), mount a subdirectory that holds no project file, or opt in with {type: bind, source: %s, target: %s, allow_config_write: true}",
+		what, readOnly, source, m.Target)
 	return b.String()
+}
+
+// shortName is p relative to the project directory when it lies in it.
+func shortName(projectDir, p string) string {
+	if pathWithin(projectDir, p) {
+		if rel, err := filepath.Rel(projectDir, p); err == nil {
+			return rel
+		}
+	}
+	return p
 }
 
 // shortList joins names, naming at most three.

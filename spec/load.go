@@ -216,7 +216,7 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string, probed 
 	d.validate(p)
 	// The one check that needs file-system facts (real paths) beyond
 	// reading files: they are gathered here and handed to a pure check.
-	d.checkConfigMounts(p, realPaths(configFiles(p, d, dotenvPath, probed), bindSources(p)))
+	d.checkConfigMounts(p, realPaths(configFiles(p, d, dotenvPath, probed), p.Dir, bindSources(p)))
 	watch := make([]string, 0, len(p.Files)+len(d.read))
 	watch = append(watch, p.Files...)
 	for f := range d.read {

@@ -35,9 +35,11 @@ func newDaemonCmd() *cobra.Command {
 			"Trust: the daemon applies what the repository says with host privileges. By default it refuses\n" +
 			"(status Stalled, PolicyDenied, naming FILE:LINE:COL and the field) services with userns: host,\n" +
 			"seccomp: unconfined, landlock: off, a dangerous cap_add (SYS_ADMIN, SYS_MODULE, SYS_PTRACE,\n" +
-			"SYS_RAWIO, NET_ADMIN, NET_RAW, BPF, PERFMON, SYS_BOOT, MAC_ADMIN, DAC_READ_SEARCH, ...), or a bind\n" +
-			"source, rootfs, env_file or seccomp profile outside the project directory (symlinks resolved).\n" +
-			"--allow-privileged and --allow-host-path PREFIX lift these; `nucleus up` has no such policy.",
+			"SYS_RAWIO, NET_ADMIN, NET_RAW, BPF, PERFMON, SYS_BOOT, MAC_ADMIN, DAC_READ_SEARCH, ...), a bind\n" +
+			"volume with :U (chown: true), or a bind source, rootfs, env_file or seccomp profile outside the\n" +
+			"project directory (symlinks resolved). --allow-privileged and --allow-host-path PREFIX lift\n" +
+			"these; `nucleus up` has no such policy. A writable bind mount of the project's own files or of\n" +
+			"the git repository that delivers them (allow_config_write: true) is refused whatever the flags.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if watch == "" {
@@ -77,7 +79,7 @@ func newDaemonCmd() *cobra.Command {
 	f.DurationVar(&rescan, "rescan", time.Minute, "period of a full rescan of the tree (a safety net; changes are watched)")
 	f.DurationVar(&debounce, "debounce", 300*time.Millisecond, "quiet time after a file change before it is applied")
 	f.BoolVar(&policy.AllowPrivileged, "allow-privileged", false,
-		"let project files ask for userns: host, seccomp: unconfined, landlock: off and dangerous capabilities")
+		"let project files ask for userns: host, seccomp: unconfined, landlock: off, dangerous capabilities and :U (chown) of bind sources")
 	f.StringArrayVar(&policy.AllowHostPaths, "allow-host-path", nil,
 		"let bind sources, rootfs, env_file and seccomp profiles lie under this absolute host path (repeatable; / allows all)")
 	return cmd

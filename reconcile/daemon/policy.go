@@ -18,7 +18,7 @@ import (
 // matching opt-in. `nucleus up` has no policy: the user runs their own files.
 type Policy struct {
 	// AllowPrivileged allows userns: host, seccomp: unconfined, landlock:
-	// off and the capabilities in DangerousCaps.
+	// off, the capabilities in DangerousCaps and chown (:U) of bind sources.
 	AllowPrivileged bool
 	// AllowHostPaths are absolute prefixes outside the project directory
 	// under which bind sources, rootfs, env_file and seccomp profiles may
@@ -43,8 +43,10 @@ const PolicyDeniedPrefix = "refused by the daemon policy"
 // Check returns nil when p is allowed, else an error naming every refused
 // field with its FILE:LINE:COL. A writable bind mount with
 // allow_config_write is refused whatever the opt-ins: a sandbox that can
-// write its project's files could give itself anything the daemon allows
-// on the next reload, and the repository's writers did not.
+// write its project's files (or the git repository that delivers them, see
+// spec's checkConfigMounts) could give itself anything the daemon allows
+// on the next reload, or run commands in the host's next git pull, and the
+// repository's writers did not.
 func (pol Policy) Check(p *spec.Project) error {
 	if pol.AllowPrivileged && slices.Contains(pol.AllowHostPaths, "/") && !writesConfig(p) {
 		return nil
@@ -81,6 +83,19 @@ func (pol Policy) Check(p *spec.Project) error {
 				return host + " (resolves to " + r + ")"
 			}
 			return host
+		}
+		if !pol.AllowPrivileged {
+			// :U changes the owner of a host tree at every start: the
+			// repository picks the tree (a checkout's .git, a directory a
+			// host user owns), so it is a host privilege, not the
+			// project's own business.
+			for _, m := range s.Volumes {
+				if m.Type == spec.MountBind && m.Chown {
+					deny(append(base, "volumes"), targetMatcher(m.Target), "chown (:U) of bind source "+shown(m.Source)+
+						" hands a host path the repository chooses to the project's ids at every start",
+						"allow with nucleus daemon --allow-privileged")
+				}
+			}
 		}
 		for _, m := range s.Volumes {
 			if configWrite(m) {

@@ -127,3 +127,74 @@ func TestPolicyRefusesConfigWriteEvenWithOptIns(t *testing.T) {
 		t.Errorf("a writable mount of the project directory loaded: %v", err)
 	}
 }
+
+// Chown (:U, chown: true) is refused without --allow-privileged: it changes
+// the owner of host paths the repository chooses (a checkout's .git handed
+// to the sandbox's ids stops the host's git pull, or with safe.directory
+// lets the sandbox's hooks run as root). Every such volume is named with
+// its FILE:LINE:COL; --allow-privileged allows them, and a project whose
+// writable mounts do not chown is allowed.
+func TestPolicyRefusesChownWithoutAllowPrivileged(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `services:
+  web:
+    command: [/bin/true]
+    volumes:
+      - ./data:/data
+      - ./uploads:/uploads:U
+      - {type: bind, source: ./logs, target: /logs, chown: true}
+`
+	p := loadPolicyProject(t, dir, yaml)
+	file := filepath.Join(dir, "nucleus.yaml")
+	err := Policy{AllowHostPaths: []string{"/"}}.Check(p)
+	if err == nil {
+		t.Fatal(":U was allowed without --allow-privileged")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		PolicyDeniedPrefix,
+		file + ":6:9: services.web.volumes: chown (:U) of bind source " + filepath.Join(dir, "uploads") + " hands a host path the repository chooses to the project's ids",
+		file + ":7:9: services.web.volumes: chown (:U) of bind source " + filepath.Join(dir, "logs"),
+		"(allow with nucleus daemon --allow-privileged)",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("refusal does not say %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "/data") {
+		t.Errorf("a mount without chown was refused:\n%s", msg)
+	}
+	for _, pol := range []Policy{{AllowPrivileged: true}, {AllowPrivileged: true, AllowHostPaths: []string{"/"}}} {
+		if err := pol.Check(p); err != nil {
+			t.Errorf("%+v: chown refused: %v", pol, err)
+		}
+	}
+	plain := loadPolicyProject(t, t.TempDir(), "services:\n  web:\n    command: [/bin/true]\n    volumes: [./data:/data]\n")
+	if err := (Policy{}).Check(plain); err != nil {
+		t.Errorf("a project without chown was refused: %v", err)
+	}
+}
+
+// The checkout's .git (the finding: ./.git:/g:U) does not get through the
+// daemon under any flags: without allow_config_write spec.Load refuses the
+// writable mount of the git directory, with it the policy refuses the
+// opt-in; :U is refused besides without --allow-privileged.
+func TestPolicyRefusesGitDirTakeover(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, ".git", "HEAD"), "ref: refs/heads/main\n")
+	writeFile(t, filepath.Join(dir, "nucleus.yaml"), "services:\n  web:\n    command: [/bin/true]\n    volumes: [\"./.git:/g:U\"]\n")
+	_, err := spec.Load(spec.LoadOptions{Files: []string{filepath.Join(dir, "nucleus.yaml")}, ProjectName: "pol"})
+	if err == nil || !strings.Contains(err.Error(), "nucleus.yaml:4:15: services.web.volumes[0]: writable bind mount \"./.git:/g:U\" is .git of the git repository that delivers the project") {
+		t.Errorf("./.git:/g:U loaded or was refused for another reason: %v", err)
+	}
+	p := loadPolicyProject(t, dir, "services:\n  web:\n    command: [/bin/true]\n    volumes: [{type: bind, source: ./.git, target: /g, chown: true, allow_config_write: true}]\n")
+	for _, pol := range []Policy{{}, {AllowPrivileged: true, AllowHostPaths: []string{"/"}}} {
+		err := pol.Check(p)
+		if err == nil || !strings.Contains(err.Error(), "allow_config_write on bind source "+filepath.Join(dir, ".git")) {
+			t.Errorf("%+v: the opt-in into .git was not refused: %v", pol, err)
+		}
+		if got := err != nil && strings.Contains(err.Error(), "chown (:U)"); got != !pol.AllowPrivileged {
+			t.Errorf("%+v: chown refused = %v, want %v: %v", pol, got, !pol.AllowPrivileged, err)
+		}
+	}
+}
