@@ -175,24 +175,24 @@ var filterTable = &nftables.Table{Name: "filter", Family: nftables.TableFamilyIP
 // dockerUserNFT returns the DOCKER-USER chain of iptables-nft and its
 // rules; a nil chain when there is none.
 func dockerUserNFT(c *nftables.Conn) (*nftables.Chain, []*nftables.Rule, error) {
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	// One GETCHAIN of that name, not a dump of every chain: a Kubernetes
+	// node may have thousands, and the watch asks every few seconds.
+	ch, err := c.ListChain(filterTable, DockerUserChain)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list nftables chains: %w", err)
-	}
-	for _, ch := range chains {
-		if ch.Table.Name != filterTable.Name || ch.Name != DockerUserChain {
-			continue
+		if errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), unix.ENOENT.Error()) {
+			return nil, nil, nil // no such table or chain
 		}
-		rules, err := c.GetRules(filterTable, ch)
-		if err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				return nil, nil, nil // gone meanwhile
-			}
-			return nil, nil, fmt.Errorf("list rules of ip filter %s: %w", DockerUserChain, err)
-		}
-		return ch, rules, nil
+		return nil, nil, fmt.Errorf("look up ip filter %s: %w", DockerUserChain, err)
 	}
-	return nil, nil, nil
+	ch.Table = filterTable
+	rules, err := c.GetRules(filterTable, ch)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, nil, nil // gone meanwhile
+		}
+		return nil, nil, fmt.Errorf("list rules of ip filter %s: %w", DockerUserChain, err)
+	}
+	return ch, rules, nil
 }
 
 // DockerUser says how nucleus's rules stand in Docker's chain.
