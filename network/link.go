@@ -53,6 +53,14 @@ func ensureBridge(name, alias string, gw net.IP, subnet *net.IPNet) error {
 	} else if link.Type() != "bridge" || link.Attrs().Alias != alias {
 		return fmt.Errorf("interface %s exists but is not this network's bridge (type %s, alias %q)", name, link.Type(), link.Attrs().Alias)
 	}
+	// Pin the bridge's MAC address: a bridge whose address was never set
+	// takes the lowest MAC of its ports, so a sandbox joining with a lower
+	// one changed the gateway's MAC under the others, and their cached ARP
+	// entry sent to nowhere (the resolver and the way out gone for seconds).
+	// Setting it, even to itself, makes the kernel keep it.
+	if err := netlink.LinkSetHardwareAddr(link, link.Attrs().HardwareAddr); err != nil {
+		return fmt.Errorf("pin the MAC address of bridge %s: %w", name, err)
+	}
 	ones, _ := subnet.Mask.Size()
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw, Mask: net.CIDRMask(ones, 32)}}
 	if err := netlink.AddrReplace(link, addr); err != nil {
