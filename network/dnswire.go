@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"nucleus/network/dns"
+	"nucleus/spec"
 )
 
 // dnsServer is the running embedded resolver of one network.
@@ -47,8 +49,14 @@ func (m *Manager) dnsOf(n *NetworkState) (*dnsServer, bool) {
 func (m *Manager) ensureDNS(n *NetworkState, b backend) error {
 	if _, ok := m.dnsOf(n); !ok {
 		nsPath, addr := b.dnsEndpoint(n)
-		srv := dns.NewServer(dns.Config{Upstreams: n.Upstreams})
-		var err error
+		mark, err := m.resolverMark(n.Project)
+		if err != nil {
+			return fmt.Errorf("start DNS server of network %s (project %s): %w", n.Name, n.Project, err)
+		}
+		// Internal mode and mark from the start: no query may leave before
+		// refreshDNS has run.
+		srv := dns.NewServer(dns.Config{Upstreams: n.Upstreams, Internal: n.Internal,
+			InternalUpstreams: m.projectSubnets(n), Mark: mark})
 		if nsPath == "" {
 			err = srv.Listen(addr)
 		} else {
@@ -97,6 +105,31 @@ func (m *Manager) Close() error {
 	return nil
 }
 
+// projectSubnets are the subnets of the project's kernel-NAT networks (n
+// as given, the others as recorded): on an internal network, the only
+// upstreams a query may go to (a DNS service of the project itself). The
+// resolver forwards from the host's namespace, where userspace networks'
+// subnets are not the project's, so they do not count.
+func (m *Manager) projectSubnets(n *NetworkState) []netip.Prefix {
+	if !n.Internal {
+		return nil
+	}
+	nets, _ := m.loadProject(n.Project) // unreadable records: fewer upstreams, the safe side
+	var out []netip.Prefix
+	for _, o := range append(nets, n) {
+		if o.Name == n.Name && o != n {
+			continue
+		}
+		if o.Backend != spec.NATKernel {
+			continue
+		}
+		if p, err := netip.ParsePrefix(o.Subnet); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
 // records are the names of a network: SERVICE (all replicas, round-robin),
 // SERVICE-N, aliases, each also with ".PROJECT".
 func records(n *NetworkState) map[string][]net.IP {
@@ -130,6 +163,9 @@ func (m *Manager) refreshDNS(n *NetworkState, b backend) {
 		return
 	}
 	d.srv.SetRecords(records(n))
+	// dns: and internal change live (EnsureNetwork on a hot reload).
+	d.srv.SetUpstreams(n.Upstreams)
+	d.srv.SetInternal(n.Internal, m.projectSubnets(n))
 	withPolicy := map[string]bool{}
 	for _, a := range n.Attachments {
 		// A service's own dns: list overrides the network's upstreams

@@ -117,7 +117,11 @@ func (k *kernelBackend) sync(project string, cur *NetworkState, drop string) err
 		byName[cur.Name] = cur
 	}
 	delete(byName, drop)
-	t := &nft.Table{Name: tableName(k.m.root, project), DenyGID: slirp.GID}
+	mark, err := k.m.resolverMark(project)
+	if err != nil {
+		return err
+	}
+	t := &nft.Table{Name: tableName(k.m.root, project), DenyGID: slirp.GID, ResolverMark: mark}
 	for _, name := range sortedKeys(byName) {
 		n := byName[name]
 		if n.Backend != spec.NATKernel || n.Bridge == "" {

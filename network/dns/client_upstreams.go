@@ -50,5 +50,5 @@ func (s *Server) upstreamsFor(client net.IP) ([]string, *atomic.Int32) {
 	if c != nil {
 		return c.ups, &c.preferred
 	}
-	return s.upstreams.list(), &s.preferred
+	return s.upstreams.Load().list(), &s.preferred
 }

@@ -29,7 +29,12 @@ func (s *Server) handle(w mdns.ResponseWriter, req *mdns.Msg) {
 			refuse(w, req)
 			return
 		}
-		resp = s.forward(req, client, p != nil)
+		if resp = s.forward(req, client, p != nil); resp == nil {
+			// An internal network with no upstream inside the project:
+			// the name goes nowhere (see scope.go).
+			refuse(w, req)
+			return
+		}
 	}
 	if p != nil && resp.Rcode == mdns.RcodeSuccess && p.allows(q.Name) {
 		if ips, ttl := addressesOf(resp); len(ips) > 0 {
@@ -76,19 +81,29 @@ func (s *Server) answerLocal(req *mdns.Msg) *mdns.Msg {
 // timeout, a network error, SERVFAIL or REFUSED moves on to the next. A
 // truncated UDP answer is retried over TCP against the same upstream.
 // Nothing answering gives SERVFAIL. The client's own upstreams
-// (SetClientUpstreams) replace the network's.
+// (SetClientUpstreams) replace the network's. On an internal network only
+// upstreams inside the project are asked; with none, forward returns nil
+// and nothing is sent.
 func (s *Server) forward(req *mdns.Msg, client net.IP, restricted bool) *mdns.Msg {
 	ups, preferred := s.upstreamsFor(client)
 	first := int(preferred.Load())
 	uq := upstreamQuery(req, restricted)
+	asked := false
 	for i := range ups {
 		idx := (first + i) % len(ups)
+		if !s.upstreamAllowed(ups[idx]) {
+			continue
+		}
+		asked = true
 		in, err := s.exchange(uq, ups[idx])
 		if err != nil || in.Rcode == mdns.RcodeServerFailure || in.Rcode == mdns.RcodeRefused {
 			continue
 		}
 		preferred.Store(int32(idx))
 		return clientReply(req, in)
+	}
+	if !asked && s.internal.Load() != nil {
+		return nil
 	}
 	m := new(mdns.Msg)
 	m.SetRcode(req, mdns.RcodeServerFailure)
@@ -157,7 +172,7 @@ func clientReply(req, in *mdns.Msg) *mdns.Msg {
 }
 
 func (s *Server) exchange(req *mdns.Msg, upstream string) (*mdns.Msg, error) {
-	c := mdns.Client{Net: "udp", Timeout: s.cfg.Timeout, UDPSize: udpSize(req)}
+	c := mdns.Client{Net: "udp", Timeout: s.cfg.Timeout, UDPSize: udpSize(req), Dialer: s.dialer(s.cfg.Timeout)}
 	in, _, err := c.Exchange(req, upstream)
 	if err == nil && in.Truncated {
 		c.Net = "tcp"

@@ -2,8 +2,10 @@
 // answers A queries for the network's service names from an in-memory record
 // set, forwards every other name to upstream resolvers, and feeds the answers
 // of allowed domains to egress enforcement before the client sees them.
-// It answers only clients of its own subnet (Config.AllowedClients), and
-// clients with an egress policy only for project names and allowed domains.
+// It answers only clients of its own subnet (Config.AllowedClients),
+// clients with an egress policy only for project names and allowed domains,
+// and on an internal network (Config.Internal) nothing but project names
+// unless an upstream lies inside the project (scope.go).
 //
 // The Server always runs in the supervisor's process. Its listening sockets
 // may live in another network namespace (ListenInNetns), but forwarding
@@ -41,6 +43,17 @@ type Config struct {
 	// it starts (the gateway 10.89.0.1/24 serves 10.89.0.0/24; 127.0.0.1
 	// serves 127.0.0.0/8). A listener on 0.0.0.0 then serves anyone.
 	AllowedClients []netip.Prefix
+	// Internal: the network has no way out, so neither do its names. Only
+	// project names are answered; any other name gets REFUSED and is
+	// forwarded only to upstreams inside InternalUpstreams (the project's
+	// own sandboxes), never elsewhere. See SetInternal.
+	Internal          bool
+	InternalUpstreams []netip.Prefix
+	// Mark, when not 0, is set (SO_MARK, needs CAP_NET_ADMIN) on every
+	// forwarding socket, so the host's firewall can tell whose resolver a
+	// query comes from (kernel NAT refuses other projects' marks). Setting
+	// it failing fails the attempt: nothing leaves unmarked.
+	Mark uint32
 }
 
 const (
@@ -51,7 +64,9 @@ const (
 // Server is the embedded resolver. It is safe for concurrent use.
 type Server struct {
 	cfg       Config
-	upstreams *upstreamSource
+	upstreams atomic.Pointer[upstreamSource] // Config.Upstreams / SetUpstreams
+	internal  atomic.Pointer[clientSet]      // nil: not internal; else the upstreams it may use
+	mark      atomic.Uint32
 	records   atomic.Pointer[recordSet]
 	policies  policyTable
 	clientUps upstreamTable
@@ -72,9 +87,12 @@ func NewServer(cfg Config) *Server {
 	if cfg.TTL <= 0 {
 		cfg.TTL = defaultTTL
 	}
-	s := &Server{cfg: cfg, upstreams: newUpstreamSource(cfg.Upstreams, cfg.ResolvConf)}
+	s := &Server{cfg: cfg}
+	s.upstreams.Store(newUpstreamSource(cfg.Upstreams, cfg.ResolvConf))
 	s.records.Store(newRecordSet(nil))
 	s.SetAllowedClients(cfg.AllowedClients)
+	s.SetInternal(cfg.Internal, cfg.InternalUpstreams)
+	s.mark.Store(cfg.Mark)
 	return s
 }
 

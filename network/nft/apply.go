@@ -79,7 +79,7 @@ func groups(t *Table) []*group {
 	for i := range t.Networks {
 		n := &t.Networks[i]
 		g := &group{key: "net:" + n.Bridge, network: n,
-			hash: hashOf([]any{n.Bridge, n.Subnet.String(), n.Gateway.String(), n.Internal, fromHostVersion, t.DenyGID})}
+			hash: hashOf([]any{n.Bridge, n.Subnet.String(), n.Gateway.String(), n.Internal, fromHostVersion, t.DenyGID, t.ResolverMark})}
 		if !n.Internal {
 			g.rules = append(g.rules, baseRule{chain: "postrouting", exprs: cat(addrIn(offSaddr, n.Subnet, false), oifname(n.Bridge, true), []expr.Any{&expr.Masq{}})})
 		}
@@ -89,7 +89,7 @@ func groups(t *Table) []*group {
 			baseRule{chain: "postrouting", exprs: cat(oifname(n.Bridge, false), ctDNAT(), addrIn(offSaddr, mustCIDR("127.0.0.0/8"), false), []expr.Any{&expr.Masq{}})},
 			baseRule{chain: "postrouting", exprs: cat(oifname(n.Bridge, false), ctDNAT(), addrIn(offSaddr, n.Subnet, false), []expr.Any{&expr.Masq{}})})
 		g.rules = append(g.rules, inboundRule(n))
-		g.rules = append(g.rules, fromHostRules(n, t.DenyGID)...)
+		g.rules = append(g.rules, fromHostRules(n, t.DenyGID, t.ResolverMark)...)
 		if n.Internal {
 			// No way out: only the embedded DNS on the gateway answers.
 			for _, p := range []string{"udp", "tcp"} {

@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 )
 
@@ -24,16 +25,23 @@ import (
 //
 // The host's own sockets: a connection opened on the host goes out through
 // the output hook straight into the bridge, past forward and inbound.
-// Root on the host may still open one (nucleus does not: its health
-// checks connect from inside the sandbox, its resolvers only answer), but
-// new connections into a subnet that no published port (ct status dnat)
-// led there are refused, in the chain "fromhost", when they come from
+// Root on the host may still open one (nucleus's health checks connect
+// from inside the sandbox; its resolvers do open connections, to the
+// upstreams in a network's dns:, which may be sandbox addresses), but new
+// connections into a subnet that no published port (ct status dnat) led
+// there are refused, in the chain "fromhost", when they come from
 //
 //   - a socket of any other uid: unprivileged host users, and every
 //     rootless slirp4netns, whose sandboxes would otherwise reach every
 //     kernel-NAT sandbox of the host as "the host";
 //   - a socket of group DenyGID: the slirp4netns processes nucleus runs
-//     as root (uid 0, group slirp.GID) for userspace networks.
+//     as root (uid 0, group slirp.GID) for userspace networks;
+//   - a socket marked as another project's resolver: nucleus's resolvers
+//     (root, in the supervisor or daemon) set SO_MARK on their forwarding
+//     sockets to ResolverMark(project key); a table lets its own project's
+//     mark through (a project's own DNS service as upstream) and refuses
+//     every other, so `dns:` pointing at another project's sandbox is not
+//     a channel between projects (or out of an internal network).
 //
 // Sockets without an owner (the kernel's own resets and ICMP errors) and
 // answers are not affected. They are rejected, not dropped (a TCP reset,
@@ -47,17 +55,38 @@ const (
 	fromHostChain = "fromhost"
 	// fromHostVersion changes the hash of every network group, so tables
 	// made before the fromhost chain existed get its rules.
-	fromHostVersion = "fromhost1"
+	fromHostVersion = "fromhost2"
 )
 
+// Resolver marks: the top byte says "a nucleus resolver", the rest is a
+// keyed hash of the project (see network's resolverMark). Bits 0xc000 stay
+// clear: kube-proxy's masquerade and drop marks.
+const (
+	ResolverMarkMask uint32 = 0xff000000
+	ResolverMarkTag  uint32 = 0x6e000000 // 'n'
+	resolverMarkBits uint32 = 0x00ff3fff
+)
+
+// ResolverMark is the mark of a resolver whose project hashes to h.
+func ResolverMark(h uint32) uint32 { return ResolverMarkTag | h&resolverMarkBits }
+
 // fromHostRules refuse new, not DNATed connections from host sockets of
-// other users than root, or of group gid, into n's subnet.
-func fromHostRules(n *Network, gid uint32) []baseRule {
+// other users than root, of group gid, or marked as another project's
+// resolver than own, into n's subnet.
+func fromHostRules(n *Network, gid, own uint32) []baseRule {
 	match := cat(addrIn(offDaddr, n.Subnet, false), ctStateNone(), ctNotDNAT())
 	owners := [][]expr.Any{skid(expr.MetaKeySKUID, 0, true)}
 	if gid != 0 {
 		owners = append(owners, skid(expr.MetaKeySKGID, gid, false))
 	}
+	owners = append(owners, []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(ResolverMarkMask), Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(ResolverMarkTag)},
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(own)},
+	})
 	var out []baseRule
 	for _, o := range owners {
 		out = append(out,

@@ -14,7 +14,8 @@
 //	input       filter         the same, for traffic addressed to the host itself
 //	guard       filter, raw    drop 127.0.0.0/8 not arriving on lo (guard.go)
 //	fromhost    filter, output new connections from the host's own sockets into
-//	                           the subnets: only uid 0 outside group DenyGID,
+//	                           the subnets: only uid 0 outside group DenyGID
+//	                           and without another project's resolver mark,
 //	                           or published ports (guard.go)
 //	inbound     regular        the project's bridges return, the rest is dropped
 //	pf_ID       regular        one sandbox's DNAT rules, tagged "pf PROTO IP START END"
@@ -42,6 +43,10 @@ type Table struct {
 	// (the group nucleus runs slirp4netns with as root, slirp.GID); 0 =
 	// only the uid rule (see guard.go).
 	DenyGID uint32
+	// ResolverMark is the mark of this project's own resolver sockets
+	// (ResolverMark); host sockets with any other resolver mark do not
+	// count as the host's either (see guard.go).
+	ResolverMark uint32
 }
 
 // Network is one project network on a host bridge.
