@@ -56,19 +56,22 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	s.limits = svc.Resources
 
-	// cgroup v1: moving a process (a cgroup.procs write) takes a global
-	// rwsem whose write side waits for an RCU grace period, ~10 ms here.
-	// A thread moving itself through the "tasks" file skips that lock, so the
-	// init's spawner thread joins by writing "0" to each controller's tasks
-	// file (opened here, by host root) before it forks anything: every
-	// process of the sandbox is born in the cgroup. On v2 the whole init is
-	// born in the cgroup (CLONE_INTO_CGROUP), which must exist first.
+	// The workload's cgroup: the init's spawner thread joins it alone by
+	// writing "0" to the files of cgroups.JoinFiles (opened here, by host
+	// root) before it forks anything, so every process of the sandbox is
+	// born there and the init's own threads never count against the
+	// limits: v1 each controller's "tasks", v2 the threaded workload leaf's
+	// "cgroup.threads" (cgroups.WorkloadLeaf). A thread moving itself also
+	// skips the global threadgroup rwsem a cgroup.procs write takes (an RCU
+	// grace period, ~10 ms here). On v2 the init process is born in the
+	// sandbox cgroup (CLONE_INTO_CGROUP), which must exist first; on v1 the
+	// cgroup is created while the init builds the root.
 	v2 := cgroups.V2Host()
 	if v2 {
 		if err := s.makeState(); err != nil {
 			return nil, err
 		}
-		if s.cg, err = cgroups.New(cfg.Root, cfg.ID, svc.Resources); err != nil {
+		if s.cg, err = cgroups.New(cfg.Root, cfg.ID, cgroupLimits(svc.Resources, true)); err != nil {
 			return nil, err
 		}
 	}
@@ -98,7 +101,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.CapAdd),
 		Terminal: cfg.Terminal, Seccomp: prog.BPF(),
 		FDRootfs: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
-		CgroupLater: !v2,
+		CgroupLater: true,
 	}
 	if ic.Landlock, err = landlockPlan(svc, cfg.Mounts, cfg.Files); err != nil {
 		return nil, err
@@ -115,13 +118,11 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	trace("config sent")
-	if !v2 {
-		// The init builds the root meanwhile; it joins the cgroup before it
-		// forks anything. A send that fails means the init gave up: its
-		// error message is read below.
-		if err := s.sendCgroup(); err != nil && !errors.Is(err, unix.EPIPE) {
-			return nil, err
-		}
+	// The init builds the root meanwhile; its spawner thread joins the
+	// cgroup before it forks anything. A send that fails means the init
+	// gave up: its error message is read below.
+	if err := s.sendCgroup(); err != nil && !errors.Is(err, unix.EPIPE) {
+		return nil, err
 	}
 	// The record, too, is written while the init builds the root; the
 	// Landlock ABI is the one the rules were compiled for (checked below).
@@ -198,13 +199,16 @@ func (s *Sandbox) awaitInitExec() error {
 	return nil
 }
 
-// sendCgroup creates the v1 cgroup and hands its tasks files to the init.
+// sendCgroup creates the v1 cgroup (v2: made before the init) and hands
+// the files through which the spawner thread joins it to the init.
 func (s *Sandbox) sendCgroup() error {
-	cg, err := cgroups.New(s.cfg.Root, s.cfg.ID, s.cfg.Service.Resources)
-	if err != nil {
-		return err
+	if s.cg == nil {
+		cg, err := cgroups.New(s.cfg.Root, s.cfg.ID, cgroupLimits(s.cfg.Service.Resources, false))
+		if err != nil {
+			return err
+		}
+		s.cg = cg
 	}
-	s.cg = cg
 	fds, err := s.cgroupTaskFDs()
 	if err != nil {
 		return err

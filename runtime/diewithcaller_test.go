@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"syscall"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"nucleus/internal/rootdir"
-	"nucleus/internal/testutil"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,23 +31,7 @@ const (
 // start paths: spawnInit (v1, the test hosts) and os/exec into a v2 cgroup.
 func TestDieWithCaller(t *testing.T) {
 	t.Run("v1", func(t *testing.T) { dieWithCaller(t, "") })
-	t.Run("v2", func(t *testing.T) {
-		testutil.RequireRoot(t)
-		unified := "/sys/fs/cgroup/unified"
-		if _, err := os.Stat(filepath.Join(unified, "cgroup.procs")); err != nil {
-			testutil.Require(t, false, "a v2 hierarchy at "+unified)
-		}
-		dir := filepath.Join(unified, fmt.Sprintf("nucleus-test-%d", time.Now().UnixNano()))
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			if err := os.Remove(dir); err != nil {
-				t.Errorf("remove v2 test cgroup: %v", err)
-			}
-		}()
-		dieWithCaller(t, dir)
-	})
+	t.Run("v2", func(t *testing.T) { dieWithCaller(t, hybridV2Dir(t)) })
 }
 
 func dieWithCaller(t *testing.T, v2Dir string) {

@@ -9,7 +9,7 @@
 //	caller (nucleus run / supervisor)                sandbox
 //	  Create ─clone(user,mnt,pid,net,ipc,uts)─>  nucleus-init (PID 1)
 //	         ─config + fds (SEQPACKET)──────>    builds the root, pivot_root,
-//	         ─cgroup tasks fds (v1)─────────>    restricts its spawner thread
+//	         ─cgroup join fds───────────────>    restricts its spawner thread
 //	         <─ready (+ pty master)──────────
 //	  (network attaches to /proc/PID/ns/net)
 //	  Start  ─start──────────────────────────>   forks the workload from the
@@ -23,7 +23,7 @@
 // kernel's ABI); the init only applies the results, so it needs no cgo.
 //
 // The init's spawner thread (locked, never released) carries the workload's
-// state: the sandbox cgroup (v1), a cgroup namespace rooted there, the
+// state: the workload's cgroup, a cgroup namespace rooted there, the
 // workload uid/gid, capabilities dropped in all five sets but cap_add,
 // no_new_privs, Landlock (thread-scoped) and seccomp (installed with TSYNC,
 // so it covers the whole init too). Everything the sandbox runs is forked
@@ -57,22 +57,51 @@
 // stale leases of removed roots are pruned at the next allocation. LeakCheck
 // lists what of a root is left (cgroups, state, init processes, mounts).
 //
-// # cgroup v1 and v2: what is exercised where
+// # Cgroups: the workload is limited, the init is not
 //
-// The cgroup is chosen by the host's mode (runtime/cgroups). The test hosts
-// are hybrid (v1 controllers, a controller-less v2 tree), so:
-//   - v1, exercised by every kernel test: the cgroup is created after the
-//     config is sent, while the init builds the root, and its tasks files
-//     follow in a message of their own; the spawner thread joins it by
-//     writing "0" to each controller's tasks file (a thread moving itself
-//     skips the global threadgroup rwsem that a cgroup.procs write takes,
-//     which costs an RCU grace period, ~10 ms here); the init is started
-//     with spawnInit (clone with CLONE_VM on a C stack).
-//   - v2: the cgroup is created first and the init is born in it with
-//     clone3 CLONE_INTO_CGROUP (os/exec). TestCloneIntoV2Cgroup runs that
-//     path against the hybrid host's v2 tree (placement only: no v2
-//     controllers there); v2 limits, stats and cgroup.kill are covered by
-//     runtime/cgroups' tests against a v2-shaped directory.
+// `resources` (pids, memory, cpus) limit the workload: every process the
+// user's command starts, exec sessions and health checks. The init is left
+// out, on v1 and v2 alike, because everything the sandbox runs is forked
+// from one thread of the init, the spawner, and only that thread joins the
+// workload's cgroup (cgroups.JoinFiles: it writes "0" to files the caller
+// opened and sent). A thread moving itself also skips the global
+// threadgroup rwsem a cgroup.procs write takes (an RCU grace period, ~10 ms
+// here). Alternatives that were rejected: cloning each workload process
+// into a leaf with clone3 CLONE_INTO_CGROUP (the default seccomp filter,
+// installed on the whole init with TSYNC, answers clone3 with ENOSYS, and
+// the restricted spawner has no write permission on host cgroup files), or
+// writing cgroup.procs between fork and exec (Go's ForkExec has no hook).
+//
+//   - v1: the cgroup is created after the config is sent, while the init
+//     builds the root; the spawner joins each controller's "tasks" file.
+//     The init is started with spawnInit (clone with CLONE_VM on a C stack).
+//     Its memory is charged to its main thread's (the caller's) memcg.
+//   - v2: v2 places whole processes, except inside a threaded subtree. The
+//     sandbox cgroup is created first and is the subtree's domain: the init
+//     is born there with clone3 CLONE_INTO_CGROUP (os/exec); memory.max,
+//     cgroup.kill and the OOM counter live there. Its threaded child
+//     "workload" has cpu.max and pids.max, and the spawner joins it through
+//     cgroup.threads. Memory is a domain controller, so on v2 the memory
+//     limit covers the init's own pages too (about 2-3 MB; shown in ps).
+//
+// pids.max counts tasks; the spawner thread is one, so the cgroup gets
+// pids+1 and Stats reports one less: `pids: N` leaves N tasks to the
+// workload everywhere (a fork loop under pids 20 gets 19 forks). The init
+// is never the OOM killer's victim while a workload process exists: once
+// the workload runs, the caller sets its oom_score_adj to -1000 (host root
+// with CAP_SYS_RESOURCE; otherwise it stays 0), and the init returns to 0
+// around later forks so exec'd processes stay killable. Those inherit the
+// init's lowered floor (oom_score_adj_min), so they could lower their own
+// score; the main workload, forked before, cannot. The OOM killer's
+// counter (v2 memory.events oom_kill, v1 memory.oom_control oom_kill) is
+// read after every exit: ExitStatus.OOMKills counts kills of any process,
+// OOMKilled says the main process was one.
+//
+// Where it was exercised: v1 by every kernel test on the hybrid hosts; v2
+// by `make test-v2` (Debian's 6.1 kernel, pure v2, under qemu), where the
+// same runtime and runtime/cgroups tests run with real v2 controllers.
+// TestCloneIntoV2Cgroup also runs the v2 start path on a hybrid host, against
+// its controller-less /sys/fs/cgroup/unified.
 //
 // # Idmapped mounts
 //

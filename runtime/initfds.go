@@ -140,12 +140,13 @@ func chownLogs(dir string, uid int) error {
 	return nil
 }
 
-// cgroupTaskFDs opens the v1 controllers' "tasks" files of the sandbox
-// cgroup, through which the init's spawner thread joins it.
+// cgroupTaskFDs opens the files through which the init's spawner thread
+// joins the workload's cgroup (cgroups.JoinFiles). Opened by host root: v2
+// checks a migration against the credentials of the file's opener.
 func (s *Sandbox) cgroupTaskFDs() ([]int, error) {
 	var fds []int
-	for _, dir := range s.cg.Paths() {
-		fd, err := unix.Open(filepath.Join(dir, "tasks"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	for _, f := range s.cg.JoinFiles() {
+		fd, err := unix.Open(f, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			sbinit.CloseAll(fds)
 			return nil, fmt.Errorf("open cgroup tasks file: %w", err)

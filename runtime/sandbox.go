@@ -108,6 +108,7 @@ func (s *Sandbox) Start() error {
 	}
 	s.started, s.workload = true, m.Pid
 	trace("started")
+	protectInit(s.pid)
 	s.mu.Unlock()
 	err = s.writeRecord()
 	s.mu.Lock()
@@ -175,9 +176,12 @@ func (s *Sandbox) wait() (ExitStatus, error) {
 			st = &ExitStatus{Code: 137, Signal: unix.SIGKILL}
 		}
 	}
-	if st.Signal == unix.SIGKILL && s.cg != nil {
-		if oom, err := s.cg.OOMKilled(); err == nil && oom {
-			st.OOMKilled = true
+	// The OOM killer may have killed the main process or any other one:
+	// the cgroup's counter says, whoever it was.
+	if s.cg != nil {
+		if n, err := s.cg.OOMKills(); err == nil {
+			st.OOMKills = n
+			st.OOMKilled = n > 0 && st.Signal == unix.SIGKILL
 		}
 	}
 	return *st, nil
@@ -328,12 +332,19 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Stats reads CPU, memory and pids usage from the cgroup.
-func (s *Sandbox) Stats() (Stats, error) { return s.cg.Stats() }
+// Stats reads CPU, memory and pids usage from the cgroup, in the terms of
+// the limits the sandbox was given (see cgroupLimits).
+func (s *Sandbox) Stats() (Stats, error) {
+	st, err := s.cg.Stats()
+	if err != nil {
+		return st, err
+	}
+	return workloadStats(st, s.cg.V2()), nil
+}
 
 // UpdateResources changes the cgroup limits of the running sandbox.
 func (s *Sandbox) UpdateResources(r spec.Resources) error {
-	if err := s.cg.Update(r); err != nil {
+	if err := s.cg.Update(cgroupLimits(r, s.cg.V2())); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -8,21 +8,12 @@
 // controllers plus a controller-less v2 tree) are handled as v1: resource
 // control only works where the controllers are.
 //
-// Test coverage by host type (see the tests):
-//   - exercised on this project's hybrid test hosts: the whole v1 backend
-//     (limits, live updates, stats, OOM detection, pids limit, CPU
-//     throttling, freeze/kill/thaw, delete, leaks); of the v2 backend,
-//     placement (AddProc and CLONE_INTO_CGROUP via FD), Procs, KillAll with
-//     cgroup.kill, Delete and Leaks, on the controller-less unified tree;
-//     the resource translation for v2 (toV2, v2UnlimitedMemory) as unit tests.
-//   - v2 without a kernel: New, Update, Stats and OOMKilled run against a
-//     plain directory laid out like a unified hierarchy, which checks the
-//     files and values written (subtree_control, cpu.max, memory.max,
-//     memory.swap.max, pids.max) and the parsing of cpu.stat,
-//     memory.current and memory.events, but not kernel enforcement.
-//   - not exercised without a pure v2 host: the kernel enforcing v2 limits
-//     (OOM kill, pids, throttling) and a real cgroup2 Delete of a leaf
-//     whose parent has controllers enabled.
+// The workload's cgroup is joined by a thread (JoinFiles), which keeps
+// the runtime's init out of the limits; on v2 that takes a threaded leaf,
+// WorkloadLeaf.
+//
+// The tests are backend-neutral: the hybrid hosts run them on v1, `make
+// test-v2` on a real v2 kernel (see README.md).
 package cgroups
 
 import (
@@ -45,17 +36,19 @@ type Stats struct {
 	CPUUsec     uint64 // CPU time used, user + system, in microseconds
 	MemoryBytes uint64 // current memory usage (v1 includes page cache)
 	MemoryLimit uint64
-	Pids        uint64
+	Pids        uint64 // tasks (threads) of the workload's cgroup
 	PidsLimit   uint64
+	OOMKills    uint64 // processes the OOM killer killed under the memory limit
 }
 
 // backend is one cgroup version's implementation.
 type backend interface {
 	paths() map[string]string
+	joinFiles() []string
 	addProc(pid int) error
 	update(r spec.Resources) error
 	stats() (Stats, error)
-	oomKilled() (bool, error)
+	oomKills() (uint64, error)
 	procs() ([]int, error)
 	killAll(ctx context.Context) error
 	delete() error
@@ -156,7 +149,8 @@ func (c *Cgroup) Group() string { return c.group }
 // cgroup.procs in each (AddProc does that).
 func (c *Cgroup) Paths() map[string]string { return c.b.paths() }
 
-// Dir is the v2 cgroup directory (for CLONE_INTO_CGROUP), "" on v1.
+// Dir is the v2 sandbox cgroup directory (for CLONE_INTO_CGROUP: the
+// init's place, outside the workload leaf), "" on v1.
 func (c *Cgroup) Dir() string {
 	if !c.v2 {
 		return ""
@@ -164,7 +158,13 @@ func (c *Cgroup) Dir() string {
 	return c.b.paths()[""]
 }
 
-// AddProc moves process pid (all its threads) into the cgroup.
+// JoinFiles are the files through which a thread joins the workload's
+// cgroup alone, by writing "0" to each: v1 each controller's "tasks", v2
+// the workload leaf's "cgroup.threads" (see WorkloadLeaf). The init's
+// spawner thread joins this way; what it forks is born there.
+func (c *Cgroup) JoinFiles() []string { return c.b.joinFiles() }
+
+// AddProc moves process pid (all its threads) into the workload's cgroup.
 func (c *Cgroup) AddProc(pid int) error {
 	if err := c.b.addProc(pid); err != nil {
 		return fmt.Errorf("add pid %d to cgroup %s: %w", pid, c.group, err)
@@ -192,11 +192,19 @@ func (c *Cgroup) Stats() (Stats, error) {
 // OOMKilled reports whether the kernel's OOM killer has killed a process of
 // this cgroup because of its memory limit.
 func (c *Cgroup) OOMKilled() (bool, error) {
-	k, err := c.b.oomKilled()
+	n, err := c.OOMKills()
+	return n > 0, err
+}
+
+// OOMKills counts the processes the OOM killer killed in this cgroup
+// because of its memory limit (v2 memory.events, v1 memory.oom_control
+// oom_kill), whichever process it was.
+func (c *Cgroup) OOMKills() (uint64, error) {
+	n, err := c.b.oomKills()
 	if err != nil {
-		return false, fmt.Errorf("oom state of cgroup %s: %w", c.group, err)
+		return 0, fmt.Errorf("oom state of cgroup %s: %w", c.group, err)
 	}
-	return k, nil
+	return n, nil
 }
 
 // Procs lists the pids in the cgroup (and any sub-cgroups).
@@ -260,6 +268,7 @@ func Purge(ctx context.Context, root rootdir.Root, id string) error {
 	defer unlock()
 	if useV2() {
 		dir := filepath.Join(mountBase, group)
+		_ = unix.Rmdir(filepath.Join(dir, WorkloadLeaf))
 		_ = unix.Rmdir(dir)
 		_ = unix.Rmdir(parentOf(dir))
 		return nil

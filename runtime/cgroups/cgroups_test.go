@@ -114,33 +114,88 @@ func startInCgroup(t *testing.T, cg *Cgroup, cmd *exec.Cmd) {
 	}
 }
 
-func requireV1(t *testing.T) {
-	t.Helper()
-	testutil.Require(t, !useV2(), "cgroup v1 controllers (this test covers the v1 backend)")
+// ctlPath is the path of control file f of cg: v1 by the controller named
+// in the file's prefix; v2 memory and cgroup.* files on the sandbox
+// cgroup, cpu and pids on the workload leaf (see WorkloadLeaf).
+func ctlPath(cg *Cgroup, f string) string {
+	ctrl := strings.SplitN(f, ".", 2)[0]
+	if !cg.V2() {
+		return filepath.Join(cg.Paths()[ctrl], f)
+	}
+	if ctrl == "memory" || ctrl == "cgroup" {
+		return filepath.Join(cg.Dir(), f)
+	}
+	return filepath.Join(cg.Dir(), WorkloadLeaf, f)
+}
+
+// dirsPerSandbox is how many cgroup directories one sandbox has.
+func dirsPerSandbox(cg *Cgroup) int {
+	if cg.V2() {
+		return 2 // the sandbox cgroup and its workload leaf
+	}
+	return len(cg.Paths())
+}
+
+// pick chooses the expectation of the host's cgroup version.
+func pick[T any](cg *Cgroup, v1, v2 T) T {
+	if cg.V2() {
+		return v2
+	}
+	return v1
 }
 
 func TestLimitsAndLiveUpdate(t *testing.T) {
-	requireV1(t)
 	_, cg := newTestCgroup(t, spec.Resources{Memory: 64 << 20, CPUs: 0.5, Pids: 32})
-	p := cg.Paths()
-	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
-		if fi, err := os.Stat(p[c]); err != nil || !fi.IsDir() || !strings.HasSuffix(p[c], cg.Group()) {
-			t.Errorf("controller %s: path %q: %v", c, p[c], err)
+	for c, d := range cg.Paths() {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() || !strings.HasSuffix(d, cg.Group()) {
+			t.Errorf("controller %q: path %q: %v", c, d, err)
 		}
 	}
+	_, swapErr := os.Stat(ctlPath(cg, pick(cg, "memory.memsw.limit_in_bytes", "memory.swap.max")))
 	check := func(when string, want map[string]string) {
 		t.Helper()
 		for f, v := range want {
-			ctrl := strings.SplitN(f, ".", 2)[0]
-			if got := readFile(t, p[ctrl], f); got != v {
+			if strings.Contains(f, "swap") || strings.Contains(f, "memsw") {
+				if swapErr != nil {
+					continue // no swap accounting on this host
+				}
+			}
+			b, err := os.ReadFile(ctlPath(cg, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(string(b)); got != v {
 				t.Errorf("%s: %s = %s, want %s", when, f, got, v)
 			}
 		}
 	}
-	check("created", map[string]string{
-		"memory.limit_in_bytes": "67108864", "memory.memsw.limit_in_bytes": "67108864",
-		"cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000", "pids.max": "32",
-	})
+	// v1 and v2 spellings of the same limits.
+	lim := func(mem, cpu, pids string) map[string]string {
+		if cg.V2() {
+			swap := "0"
+			if mem == "max" {
+				swap = "max"
+			}
+			return map[string]string{"memory.max": mem, "memory.swap.max": swap, "cpu.max": cpu + " 100000", "pids.max": pids}
+		}
+		m := map[string]string{"cpu.cfs_quota_us": cpu, "pids.max": pids}
+		if cpu == "max" {
+			m["cpu.cfs_quota_us"] = "-1"
+		}
+		if mem != "max" {
+			m["memory.limit_in_bytes"], m["memory.memsw.limit_in_bytes"] = mem, mem
+		}
+		return m
+	}
+	check("created", lim("67108864", "50000", "32"))
+	if cg.V2() {
+		check("created", map[string]string{"cgroup.subtree_control": "cpu pids"})
+		if got := readFile(t, filepath.Join(cg.Dir(), WorkloadLeaf), "cgroup.type"); got != "threaded" {
+			t.Errorf("workload leaf cgroup.type = %s, want threaded", got)
+		}
+	} else {
+		check("created", map[string]string{"cpu.cfs_period_us": "100000"})
+	}
 	s, err := cg.Stats()
 	if err != nil {
 		t.Fatal(err)
@@ -153,30 +208,23 @@ func TestLimitsAndLiveUpdate(t *testing.T) {
 	if err := cg.Update(spec.Resources{Memory: 128 << 20, CPUs: 1.5}); err != nil {
 		t.Fatal(err)
 	}
-	check("grown", map[string]string{
-		"memory.limit_in_bytes": "134217728", "memory.memsw.limit_in_bytes": "134217728",
-		"cpu.cfs_quota_us": "150000", "pids.max": "max",
-	})
+	check("grown", lim("134217728", "150000", "max"))
 	// Shrink (limit must move first).
 	if err := cg.Update(spec.Resources{Memory: 16 << 20, CPUs: 0.25, Pids: 8}); err != nil {
 		t.Fatal(err)
 	}
-	check("shrunk", map[string]string{
-		"memory.limit_in_bytes": "16777216", "memory.memsw.limit_in_bytes": "16777216",
-		"cpu.cfs_quota_us": "25000", "pids.max": "8",
-	})
+	check("shrunk", lim("16777216", "25000", "8"))
 	// Remove every limit.
 	if err := cg.Update(spec.Resources{}); err != nil {
 		t.Fatal(err)
 	}
-	check("unlimited", map[string]string{"cpu.cfs_quota_us": "-1", "pids.max": "max"})
+	check("unlimited", lim("max", "max", "max"))
 	if s, _ := cg.Stats(); s.MemoryLimit != 0 || s.PidsLimit != 0 {
 		t.Errorf("unlimited Stats limits = %+v, want 0", s)
 	}
 }
 
 func TestOOMKill(t *testing.T) {
-	requireV1(t)
 	_, cg := newTestCgroup(t, spec.Resources{Memory: 32 << 20})
 	if k, err := cg.OOMKilled(); err != nil || k {
 		t.Fatalf("OOMKilled before = %v, %v", k, err)
@@ -195,11 +243,13 @@ func TestOOMKill(t *testing.T) {
 		t.Errorf("OOMKilled after = %v, %v; want true", k, err)
 	}
 	s, _ := cg.Stats()
+	if n, err := cg.OOMKills(); err != nil || n != 1 || s.OOMKills != 1 {
+		t.Errorf("OOMKills = %d, %v (Stats %d); want 1", n, err, s.OOMKills)
+	}
 	t.Logf("after OOM: %+v", s)
 }
 
 func TestPidsLimit(t *testing.T) {
-	requireV1(t)
 	const limit = 12
 	_, cg := newTestCgroup(t, spec.Resources{Pids: limit})
 	// A fork loop: 50 background sleeps; forks beyond the limit fail.
@@ -208,7 +258,7 @@ func TestPidsLimit(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var events string
 	for time.Now().Before(deadline) {
-		events = readFile(t, cg.Paths()["pids"], "pids.events")
+		events = readFile(t, filepath.Dir(ctlPath(cg, "pids.events")), "pids.events")
 		if events != "max 0" {
 			break
 		}
@@ -231,7 +281,6 @@ func TestPidsLimit(t *testing.T) {
 // A workload that ignores SIGTERM and double-forks a daemon that ignores
 // it too: KillAll must leave nothing.
 func TestKillAllDoubleFork(t *testing.T) {
-	requireV1(t)
 	_, cg := newTestCgroup(t, spec.Resources{})
 	cmd := exec.Command("/bin/sh", "-c", `read x; trap '' TERM
 		sh -c "trap '' TERM; (trap '' TERM; while :; do sleep 1; done) & exit 0"
@@ -267,6 +316,9 @@ func TestKillAllDoubleFork(t *testing.T) {
 			t.Errorf("pid %d survived KillAll", p)
 		}
 	}
+	if cg.V2() { // cgroup.kill: nothing frozen
+		return
+	}
 	if st := readFile(t, cg.Paths()["freezer"], "freezer.state"); st != "THAWED" {
 		t.Errorf("freezer.state = %s after KillAll", st)
 	}
@@ -297,7 +349,7 @@ func TestLoadDeleteAndLeaks(t *testing.T) {
 	}
 	leaks, _ := Leaks(root)
 	// per controller: the parent and two sandboxes
-	if want := 3 * len(a.Paths()); len(leaks) != want {
+	if want := len(a.Paths()) + 2*dirsPerSandbox(a); len(leaks) != want {
 		t.Errorf("Leaks with two sandboxes: %d dirs, want %d: %v", len(leaks), want, leaks)
 	}
 	l, err := Load(root, "a")
@@ -314,7 +366,7 @@ func TestLoadDeleteAndLeaks(t *testing.T) {
 		t.Error("Load of a deleted cgroup succeeded")
 	}
 	leaks, _ = Leaks(root)
-	if want := 2 * len(b.Paths()); len(leaks) != want {
+	if want := len(b.Paths()) + dirsPerSandbox(b); len(leaks) != want {
 		t.Errorf("Leaks with one sandbox: %v, want %d dirs", leaks, want)
 	}
 	if err := b.Delete(); err != nil {
@@ -350,7 +402,6 @@ func TestDeleteBusy(t *testing.T) {
 // shows up in Stats. (A small quota keeps the test meaningful on a loaded
 // machine, where an unthrottled loop might not get more than 20% anyway.)
 func TestCPUQuotaThrottles(t *testing.T) {
-	requireV1(t)
 	_, cg := newTestCgroup(t, spec.Resources{CPUs: 0.02})
 	cmd := exec.Command("/bin/sh", "-c", "read x; while :; do :; done")
 	startInCgroup(t, cg, cmd)
@@ -364,7 +415,7 @@ func TestCPUQuotaThrottles(t *testing.T) {
 	if s.CPUUsec == 0 || s.CPUUsec > 30000 {
 		t.Errorf("CPU time %d µs in %s at cpus 0.02, want about 10000", s.CPUUsec, wall)
 	}
-	if st := readFile(t, cg.Paths()["cpu"], "cpu.stat"); !strings.Contains(st, "nr_throttled") || strings.Contains(st, "nr_throttled 0\n") {
+	if st := readFile(t, filepath.Dir(ctlPath(cg, "cpu.stat")), "cpu.stat"); !strings.Contains(st, "nr_throttled") || strings.Contains(st, "nr_throttled 0\n") {
 		t.Errorf("never throttled: %s", st)
 	}
 	// (Memory is charged where a page was first touched: the shell's

@@ -101,6 +101,14 @@ func (b *v1Backend) paths() map[string]string {
 	return m
 }
 
+func (b *v1Backend) joinFiles() []string {
+	var out []string
+	for _, n := range v1Controllers {
+		out = append(out, b.file(n, "tasks"))
+	}
+	return out
+}
+
 func (b *v1Backend) addProc(pid int) error { return b.cg.AddProc(uint64(pid)) }
 
 func (b *v1Backend) update(r spec.Resources) error {
@@ -177,20 +185,24 @@ func (b *v1Backend) stats() (Stats, error) {
 	if m.Pids != nil {
 		s.Pids, s.PidsLimit = m.Pids.Current, normLimit(m.Pids.Limit)
 	}
-	return s, nil
+	s.OOMKills, err = b.oomKills()
+	return s, err
 }
 
-// oomKilled reads the oom_kill counter of memory.oom_control (Linux 4.13+);
+// oomKills reads the oom_kill counter of memory.oom_control (Linux 4.13+);
 // older kernels only say how often the limit was hit (memory.failcnt),
-// which is the closest hint they offer.
-func (b *v1Backend) oomKilled() (bool, error) {
+// which is the closest hint they offer (counted as one kill).
+func (b *v1Backend) oomKills() (uint64, error) {
 	data, err := os.ReadFile(b.file(cgroup1.Memory, "memory.oom_control"))
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if n, ok := kvField(data, "oom_kill"); ok {
-		return n > 0, nil
+		return n, nil
 	}
 	n, err := readInt(b.file(cgroup1.Memory, "memory.failcnt"))
-	return n > 0, err
+	if n > 0 {
+		return 1, err
+	}
+	return 0, err
 }

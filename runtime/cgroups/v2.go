@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"nucleus/spec"
@@ -15,10 +17,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// WorkloadLeaf is the threaded child of a v2 sandbox cgroup that holds the
+// workload: <group>/workload.
+//
+// Why threaded: the init must not count against the workload's limits, but
+// everything the sandbox runs is forked from one thread of the init (the
+// spawner, see runtime/doc.go) and must be born under the limits. On v1 that
+// thread alone joins the cgroup. v2 places whole processes, except inside a
+// threaded subtree, where threads of one process may sit in different
+// cgroups: the sandbox cgroup is the subtree's domain (memory, cgroup.kill,
+// cgroup.freeze; the init process is born there) and the workload leaf has
+// the threaded controllers (cpu.max, pids.max), which the spawner thread
+// joins by writing "0" to its cgroup.threads. Memory is a domain controller,
+// so on v2 it is limited on the sandbox cgroup, the init's pages included.
+const WorkloadLeaf = "workload"
+
 // v2Backend is a cgroup in a unified hierarchy mounted at mountBase.
 type v2Backend struct {
-	m   *cgroup2.Manager
-	dir string
+	m    *cgroup2.Manager
+	dir  string // the sandbox cgroup (threaded domain)
+	wdir string // dir/workload (threaded)
 }
 
 func newV2(group string) (backend, error) {
@@ -34,13 +52,46 @@ func newV2(group string) (backend, error) {
 			break
 		}
 	}
+	dir := filepath.Join(mountBase, group)
+	b := &v2Backend{m: m, dir: dir, wdir: filepath.Join(dir, WorkloadLeaf)}
+	if err == nil {
+		err = b.makeWorkload()
+	}
 	if err != nil {
-		dir := filepath.Join(mountBase, group)
+		_ = unix.Rmdir(b.wdir)
 		_ = unix.Rmdir(dir)
 		_ = unix.Rmdir(parentOf(dir))
 		return nil, err
 	}
-	return &v2Backend{m: m, dir: filepath.Join(mountBase, group)}, nil
+	return b, nil
+}
+
+// makeWorkload creates the threaded workload leaf and enables for it the
+// threaded controllers the host has (cpu, pids).
+func (b *v2Backend) makeWorkload() error {
+	if err := os.Mkdir(b.wdir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(b.wdir, "cgroup.type"), []byte("threaded"), 0o644); err != nil {
+		return fmt.Errorf("make %s threaded: %w", b.wdir, err)
+	}
+	avail, err := os.ReadFile(filepath.Join(b.dir, "cgroup.controllers"))
+	if err != nil {
+		return err
+	}
+	var enable []string
+	for _, c := range strings.Fields(string(avail)) {
+		if c == "cpu" || c == "pids" {
+			enable = append(enable, "+"+c)
+		}
+	}
+	if len(enable) == 0 { // a controller-less hierarchy (hybrid hosts' unified tree)
+		return nil
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, "cgroup.subtree_control"), []byte(strings.Join(enable, " ")), 0o644); err != nil {
+		return fmt.Errorf("enable %v for %s: %w", enable, b.wdir, err)
+	}
+	return nil
 }
 
 func loadV2(group string) (backend, error) {
@@ -52,12 +103,18 @@ func loadV2(group string) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &v2Backend{m: m, dir: dir}, nil
+	return &v2Backend{m: m, dir: dir, wdir: filepath.Join(dir, WorkloadLeaf)}, nil
 }
 
 func (b *v2Backend) paths() map[string]string { return map[string]string{"": b.dir} }
 
-func (b *v2Backend) addProc(pid int) error { return b.m.AddProc(uint64(pid)) }
+// joinFiles: the spawner thread joins the workload leaf alone.
+func (b *v2Backend) joinFiles() []string { return []string{filepath.Join(b.wdir, "cgroup.threads")} }
+
+// addProc moves a whole process into the workload leaf.
+func (b *v2Backend) addProc(pid int) error {
+	return os.WriteFile(filepath.Join(b.wdir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
+}
 
 func (b *v2Backend) swapAccounting() bool {
 	_, err := os.Stat(filepath.Join(b.dir, "memory.swap.max"))
@@ -66,7 +123,7 @@ func (b *v2Backend) swapAccounting() bool {
 
 func (b *v2Backend) update(r spec.Resources) error {
 	swap := b.swapAccounting()
-	if err := b.m.Update(toV2(r, swap)); err != nil {
+	if err := b.m.Update(&cgroup2.Resources{Memory: toV2(r, swap).Memory}); err != nil {
 		return err
 	}
 	for _, f := range v2UnlimitedMemory(r, swap) {
@@ -74,44 +131,72 @@ func (b *v2Backend) update(r spec.Resources) error {
 			return fmt.Errorf("%s: %w", f, err)
 		}
 	}
+	cpu, pids := "max", "max"
+	if q := cpuQuota(r.CPUs); q > 0 {
+		cpu = strconv.FormatInt(q, 10)
+	}
+	if p := pidsLimit(r.Pids); p > 0 {
+		pids = strconv.FormatInt(p, 10)
+	}
+	for _, w := range []struct{ file, val string }{{"cpu.max", cpu + " " + strconv.Itoa(cpuPeriod)}, {"pids.max", pids}} {
+		if err := os.WriteFile(filepath.Join(b.wdir, w.file), []byte(w.val), 0o644); err != nil {
+			return fmt.Errorf("%s of %s: %w", w.file, b.wdir, err)
+		}
+	}
 	return nil
 }
 
+// stats: memory of the sandbox cgroup, CPU time and tasks of the workload.
 func (b *v2Backend) stats() (Stats, error) {
-	m, err := b.m.Stat()
-	if err != nil {
-		return Stats{}, err
-	}
 	var s Stats
-	if m.CPU != nil {
-		s.CPUUsec = m.CPU.UsageUsec
+	cpu, err := os.ReadFile(filepath.Join(b.wdir, "cpu.stat"))
+	if err != nil {
+		return s, err
 	}
-	if m.Memory != nil {
-		s.MemoryBytes, s.MemoryLimit = m.Memory.Usage, normLimit(m.Memory.UsageLimit)
+	s.CPUUsec, _ = kvField(cpu, "usage_usec")
+	for _, f := range []struct {
+		path string
+		v    *uint64
+	}{
+		{filepath.Join(b.dir, "memory.current"), &s.MemoryBytes},
+		{filepath.Join(b.dir, "memory.max"), &s.MemoryLimit},
+		{filepath.Join(b.wdir, "pids.current"), &s.Pids},
+		{filepath.Join(b.wdir, "pids.max"), &s.PidsLimit},
+	} {
+		n, err := readInt(f.path)
+		if err != nil {
+			return s, err
+		}
+		if n > 0 {
+			*f.v = normLimit(uint64(n))
+		}
 	}
-	if m.Pids != nil {
-		s.Pids, s.PidsLimit = m.Pids.Current, normLimit(m.Pids.Limit)
-	}
-	return s, nil
+	s.OOMKills, err = b.oomKills()
+	return s, err
 }
 
-func (b *v2Backend) oomKilled() (bool, error) {
+// oomKills is memory.events' oom_kill of the sandbox cgroup (hierarchical).
+func (b *v2Backend) oomKills() (uint64, error) {
 	data, err := os.ReadFile(filepath.Join(b.dir, "memory.events"))
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	n, _ := kvField(data, "oom_kill")
-	return n > 0, nil
+	return n, nil
 }
 
+// procs: a threaded domain's cgroup.procs lists every process of its
+// subtree (a threaded leaf's cannot be read).
 func (b *v2Backend) procs() ([]int, error) {
-	ps, err := b.m.Procs(true)
+	data, err := os.ReadFile(filepath.Join(b.dir, "cgroup.procs"))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]int, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, int(p))
+	var out []int
+	for _, f := range strings.Fields(string(data)) {
+		if p, err := strconv.Atoi(f); err == nil {
+			out = append(out, p)
+		}
 	}
 	sort.Ints(out)
 	return out, nil
@@ -140,6 +225,9 @@ func (b *v2Backend) killAll(ctx context.Context) error {
 }
 
 func (b *v2Backend) delete() error {
+	if err := unix.Rmdir(b.wdir); err != nil && err != unix.ENOENT {
+		return fmt.Errorf("remove %s: %w", b.wdir, err)
+	}
 	if _, err := os.Stat(b.dir); os.IsNotExist(err) {
 		_ = unix.Rmdir(parentOf(b.dir))
 		return nil
@@ -151,9 +239,9 @@ func (b *v2Backend) delete() error {
 	return nil
 }
 
-// FD opens the v2 cgroup directory for clone3's CLONE_INTO_CGROUP
-// (syscall.SysProcAttr.UseCgroupFD). The caller closes it. v1 has no
-// equivalent: use AddProc.
+// FD opens the v2 sandbox cgroup directory for clone3's CLONE_INTO_CGROUP
+// (syscall.SysProcAttr.UseCgroupFD): the init is born there, outside the
+// workload leaf. The caller closes it. v1 has no equivalent: use AddProc.
 func (c *Cgroup) FD() (int, error) {
 	if !c.v2 {
 		return -1, fmt.Errorf("cgroup %s: CLONE_INTO_CGROUP needs cgroup v2", c.group)

@@ -37,12 +37,15 @@ func TestV2FilesOnFakeHierarchy(t *testing.T) {
 	// What the kernel provides in a fresh cgroup (as far as we read it).
 	write(filepath.Join(base, "cgroup.subtree_control"), "")
 	write(filepath.Join(parent, "cgroup.subtree_control"), "")
+	wdir := filepath.Join(dir, WorkloadLeaf)
 	write(filepath.Join(dir, "cgroup.procs"), "")
+	write(filepath.Join(dir, "cgroup.controllers"), "cpu memory pids\n")
 	write(filepath.Join(dir, "memory.swap.max"), "max\n")
-	write(filepath.Join(dir, "cpu.stat"), "usage_usec 1234\nuser_usec 1000\nsystem_usec 234\n")
+	write(filepath.Join(dir, "memory.max"), "max\n")
+	write(filepath.Join(wdir, "cpu.stat"), "usage_usec 1234\nuser_usec 1000\nsystem_usec 234\n")
 	write(filepath.Join(dir, "memory.stat"), "anon 4096\nfile 0\n")
 	write(filepath.Join(dir, "memory.current"), "1048576\n")
-	write(filepath.Join(dir, "pids.current"), "3\n")
+	write(filepath.Join(wdir, "pids.current"), "3\n")
 	write(filepath.Join(dir, "memory.events"), "low 0\nhigh 0\nmax 2\noom 0\noom_kill 0\n")
 
 	cg, err := New(root, "sb", spec.Resources{Memory: 256 << 20, CPUs: 0.5, Pids: 64})
@@ -63,7 +66,12 @@ func TestV2FilesOnFakeHierarchy(t *testing.T) {
 	expect := func(when string, want map[string]string) {
 		t.Helper()
 		for f, v := range want {
-			if got := read(filepath.Join(dir, f)); got != v {
+			// cpu and pids are threaded controllers: on the workload leaf
+			d := dir
+			if f == "cpu.max" || f == "pids.max" {
+				d = wdir
+			}
+			if got := read(filepath.Join(d, f)); got != v {
 				t.Errorf("%s: %s = %q, want %q", when, f, got, v)
 			}
 		}
@@ -74,20 +82,32 @@ func TestV2FilesOnFakeHierarchy(t *testing.T) {
 			t.Errorf("%s/cgroup.subtree_control = %q, want the three controllers enabled", p, got)
 		}
 	}
+	if got := read(filepath.Join(dir, "cgroup.subtree_control")); got != "+cpu +pids" {
+		t.Errorf("sandbox cgroup.subtree_control = %q, want the threaded controllers for the workload leaf", got)
+	}
+	if got := read(filepath.Join(wdir, "cgroup.type")); got != "threaded" {
+		t.Errorf("workload leaf cgroup.type = %q, want threaded", got)
+	}
+	if got := cg.JoinFiles(); len(got) != 1 || got[0] != filepath.Join(wdir, "cgroup.threads") {
+		t.Errorf("JoinFiles = %v, want the workload leaf's cgroup.threads", got)
+	}
 
 	s, err := cg.Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Stats{CPUUsec: 1234, MemoryBytes: 1 << 20, MemoryLimit: 256 << 20, Pids: 3, PidsLimit: 64}); s != want {
+	if want := (Stats{CPUUsec: 1234, MemoryBytes: 1 << 20, MemoryLimit: 256 << 20, Pids: 3, PidsLimit: 64, OOMKills: 0}); s != want {
 		t.Errorf("Stats = %+v, want %+v", s, want)
 	}
 	if k, err := cg.OOMKilled(); err != nil || k {
 		t.Errorf("OOMKilled with oom_kill 0 = %v, %v", k, err)
 	}
-	write(filepath.Join(dir, "memory.events"), "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
+	write(filepath.Join(dir, "memory.events"), "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n")
 	if k, err := cg.OOMKilled(); err != nil || !k {
-		t.Errorf("OOMKilled with oom_kill 1 = %v, %v", k, err)
+		t.Errorf("OOMKilled with oom_kill 2 = %v, %v", k, err)
+	}
+	if n, err := cg.OOMKills(); err != nil || n != 2 {
+		t.Errorf("OOMKills with oom_kill 2 = %v, %v", n, err)
 	}
 
 	if err := cg.Update(spec.Resources{}); err != nil {

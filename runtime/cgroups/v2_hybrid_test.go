@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"nucleus/internal/testutil"
+	"nucleus/spec"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,32 +33,39 @@ func unifiedMount(t *testing.T) string {
 	return ""
 }
 
+// On a pure v2 host the same checks run on a cgroup made by New.
 func TestV2BackendOnUnifiedHierarchy(t *testing.T) {
 	testutil.RequireRoot(t)
 	mount := unifiedMount(t)
-	if mount == mountBase {
-		t.Skip("pure v2 host: the v1 tests run the v2 backend through New")
-	}
-	old := mountBase
-	mountBase = mount
-	t.Cleanup(func() { mountBase = old })
-
 	root := testutil.TempRoot(t)
 	group, err := groupPath(root, "v2test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(mount, group)
-	// Controller-less: create the directory ourselves instead of newV2,
-	// which would enable controllers this hierarchy does not have.
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	var cg *Cgroup
+	if mount == mountBase {
+		if cg, err = New(root, "v2test", spec.Resources{}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		old := mountBase
+		mountBase = mount
+		t.Cleanup(func() { mountBase = old })
+		// Controller-less: create the directory ourselves instead of
+		// newV2, which would enable controllers this hierarchy does not have.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := loadV2(group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.(*v2Backend).makeWorkload(); err != nil {
+			t.Fatal(err)
+		}
+		cg = &Cgroup{id: "v2test", group: group, root: root, v2: true, b: b}
 	}
-	b, err := loadV2(group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cg := &Cgroup{id: "v2test", group: group, v2: true, b: b}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -98,6 +106,9 @@ func TestV2BackendOnUnifiedHierarchy(t *testing.T) {
 	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
 	if err := cg.AddProc(other.Process.Pid); err != nil {
 		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile("/proc/" + strconv.Itoa(other.Process.Pid) + "/cgroup"); !strings.Contains(string(b), "0::"+group+"/"+WorkloadLeaf+"\n") {
+		t.Errorf("AddProc: /proc/PID/cgroup has no 0::%s/%s line:\n%s", group, WorkloadLeaf, b)
 	}
 	var procs []int
 	for deadline := time.Now().Add(5 * time.Second); len(procs) < 4 && time.Now().Before(deadline); {

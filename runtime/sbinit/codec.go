@@ -185,6 +185,7 @@ func encodeMessage(m *Message) []byte {
 		e.int(int64(s.Code))
 		e.int(int64(s.Signal))
 		e.bool(s.OOMKilled)
+		e.uint(s.OOMKills)
 	}
 	return e.b
 }
@@ -257,7 +258,7 @@ func decodeMessage(b []byte) (*Message, error) {
 			Rows: uint16(d.uint()), Cols: uint16(d.uint())}
 	}
 	if d.bool() {
-		m.Status = &ExitStatus{Code: int(d.int()), Signal: syscall.Signal(d.int()), OOMKilled: d.bool()}
+		m.Status = &ExitStatus{Code: int(d.int()), Signal: syscall.Signal(d.int()), OOMKilled: d.bool(), OOMKills: d.uint()}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(fmt.Errorf("%d bytes left over", len(d.b)))

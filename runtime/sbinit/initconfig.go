@@ -65,4 +65,7 @@ type ExitStatus struct {
 	Signal syscall.Signal
 	// OOMKilled reports that the memory limit killed the workload.
 	OOMKilled bool
+	// OOMKills counts the sandbox's processes the OOM killer killed (the
+	// main one or others); read by the caller from the cgroup.
+	OOMKills uint64 `json:",omitempty"`
 }

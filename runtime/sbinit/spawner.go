@@ -21,7 +21,8 @@ import (
 // the init still needs (none of them can be reached from the sandbox: the
 // init is not dumpable).
 type spawner struct {
-	reqs chan spawnCall
+	reqs  chan spawnCall
+	forks sync.Mutex // one spawn at a time around the oom_score_adj switch
 
 	mu      sync.Mutex
 	waiters map[int]chan unix.WaitStatus
@@ -120,7 +121,23 @@ func (s *spawner) restrict(c *Config, fds []int) error {
 }
 
 // spawn forks and execs a process from the restricted thread.
+//
+// Once the workload runs, the caller sets the init's oom_score_adj to
+// -1000 (it must never be the OOM killer's victim). A fork inherits it, so
+// around later forks the init goes back to 0: what the sandbox runs stays
+// killable. Raising needs no privilege; returning to -1000 is allowed
+// because the caller (CAP_SYS_RESOURCE) lowered the init's floor,
+// oom_score_adj_min, with it. Children inherit that floor too: an exec'd
+// process could lower its own score (see runtime/doc.go).
 func (s *spawner) spawn(r spawnReq) (int, error) {
+	s.forks.Lock()
+	defer s.forks.Unlock()
+	const adj = "/proc/self/oom_score_adj"
+	if b, err := os.ReadFile(adj); err == nil && strings.TrimSpace(string(b)) == "-1000" {
+		if os.WriteFile(adj, []byte("0"), 0) == nil {
+			defer os.WriteFile(adj, []byte("-1000"), 0)
+		}
+	}
 	res := s.call(spawnCall{req: r})
 	return res.pid, res.err
 }
