@@ -41,8 +41,11 @@ type CreateRequest struct {
 
 // ExitStatus is how a workload ended.
 type ExitStatus struct {
-	Code      int // 128+N for a signal
-	OOMKilled bool
+	Code      int  // 128+N for a signal
+	OOMKilled bool // the main process was the OOM killer's victim
+	// OOMKills counts the sandbox's processes the OOM killer killed, the
+	// main one or others (the cgroup's counter).
+	OOMKills uint64
 }
 
 // Sandbox is one running (or created) sandbox.

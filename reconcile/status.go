@@ -33,7 +33,10 @@ type ReplicaStatus struct {
 	UptimeSec   float64   `json:"uptime_seconds,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	// Error is why the last start failed ("" when it started).
-	Error       string `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// OOMKills counts processes the memory limit killed: live for a
+	// running replica, at its exit for an exited one.
+	OOMKills    uint64 `json:"oom_kills"`
 	Usage       *Usage `json:"usage,omitempty"`
 	LandlockABI int    `json:"landlock_abi"`
 	Seccomp     string `json:"seccomp,omitempty"`
@@ -81,6 +84,7 @@ func (s *Store) Status(project string, desired *spec.Project, inspect Inspector,
 		} else if r.State != StateStopped && !r.ExitedAt.IsZero() {
 			code := r.ExitCode
 			st.ExitCode = &code
+			st.OOMKills = r.OOMKills
 		}
 		if r.Applied != nil {
 			if r.Applied.Healthcheck != nil {

@@ -86,6 +86,8 @@ type SandboxRecord struct {
 	Restart    RestartState `json:"restart"`
 	StartedAt  time.Time    `json:"started_at,omitzero"`
 	ExitedAt   time.Time    `json:"exited_at,omitzero"`
+	// OOMKills is the sandbox's OOM kill count when it exited.
+	OOMKills uint64 `json:"oom_kills,omitempty"`
 	// Error is why the last start failed (no sandbox then: InitPID is 0).
 	Error string `json:"error,omitempty"`
 

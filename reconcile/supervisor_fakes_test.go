@@ -31,8 +31,9 @@ type fakeWorld struct {
 }
 
 type fakeExit struct {
-	after time.Duration
-	code  int
+	after    time.Duration
+	code     int
+	oomKills uint64 // processes the OOM killer killed (ExitStatus.OOMKills)
 }
 
 func newFakeWorld() *fakeWorld {
@@ -98,8 +99,10 @@ type fakeSandbox struct {
 	once    sync.Once
 }
 
-func (s *fakeSandbox) finish(code int) {
-	s.once.Do(func() { s.exit <- ExitStatus{Code: code}; close(s.exit) })
+func (s *fakeSandbox) finish(code int) { s.finishWith(ExitStatus{Code: code}) }
+
+func (s *fakeSandbox) finishWith(ex ExitStatus) {
+	s.once.Do(func() { s.exit <- ex; close(s.exit) })
 }
 
 func (s *fakeSandbox) Pid() int { return os.Getpid() } // a live PID the store can check
@@ -109,7 +112,10 @@ func (s *fakeSandbox) Start() error {
 	e, ok := s.w.exitAfter[s.service]
 	s.w.mu.Unlock()
 	if ok {
-		time.AfterFunc(e.after, func() { s.w.log("exit %s %d", s.id, e.code); s.finish(e.code) })
+		time.AfterFunc(e.after, func() {
+			s.w.log("exit %s %d", s.id, e.code)
+			s.finishWith(ExitStatus{Code: e.code, OOMKilled: e.code == 137 && e.oomKills > 0, OOMKills: e.oomKills})
+		})
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"time"
@@ -231,7 +232,8 @@ func (sv *Supervisor) monitor(r *replica) {
 	}
 	now := sv.now()
 	rec := r.rec
-	rec.ExitCode, rec.ExitedAt = ex.Code, now
+	rec.ExitCode, rec.ExitedAt, rec.OOMKills = ex.Code, now, ex.OOMKills
+	logOOM(rec, ex)
 	rec.Restart = sv.Backoff.Exited(rec.Restart, now)
 	restart, _ := ShouldRestart(rec.Applied.Restart, ExitInfo{Code: ex.Code, Restarts: rec.Restart.Restarts})
 	rec.State = StateExited
@@ -369,4 +371,23 @@ func (sv *Supervisor) conditionLocked(dep string, replicas int, cond string) err
 		}
 	}
 	return nil
+}
+
+// logOOM says when the memory limit killed a process of the replica: the
+// main one (its exit) or another one (a child, whose death the main
+// process may have survived for a while).
+func logOOM(rec *SandboxRecord, ex ExitStatus) {
+	if ex.OOMKills == 0 {
+		return
+	}
+	limit := "unlimited"
+	if rec.Applied != nil && rec.Applied.Resources.Memory > 0 {
+		limit = rec.Applied.Resources.Memory.String()
+	}
+	what := "a process was killed"
+	if ex.OOMKilled {
+		what = "killed"
+	}
+	slog.Warn(ReplicaName(rec.Service, rec.Replica)+" exited: "+what+": out of memory (limit "+limit+")",
+		"project", rec.Project, "exit_code", ex.Code, "oom_kills", ex.OOMKills)
 }

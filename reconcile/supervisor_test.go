@@ -3,8 +3,10 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,4 +227,51 @@ func TestSupervisorUnrecordedExitIsNotStale(t *testing.T) {
 	if len(stale) != 1 || Plan(p, obs)[0].String() != "start web: sandbox gone (stale record)" {
 		t.Fatalf("unmonitored dead record: stale %v plan %v", stale, Plan(p, obs))
 	}
+}
+
+// An OOM kill of a child (the main process exits on its own, code 1) is
+// recorded, shown by Status (ps) and logged with the replica's name.
+func TestSupervisorRecordsOOMKills(t *testing.T) {
+	var logs syncLog
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	w := newFakeWorld()
+	w.exitAfter["hog"] = fakeExit{after: 5 * time.Millisecond, code: 1, oomKills: 2}
+	sv := newFakeSupervisor(t, w)
+	hog := svc("hog", restartPolicy(spec.RestartNo, 0))
+	hog.Resources.Memory = 32 << 20
+	p := project(nil, hog)
+	if _, err := sv.Pass(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	var st []ReplicaStatus
+	waitFor(t, "the hog's exit recorded", func() bool {
+		st, _ = sv.Store.Status("shop", p, nil, time.Now())
+		return len(st) == 1 && st[0].ExitCode != nil
+	})
+	if st[0].OOMKills != 2 || *st[0].ExitCode != 1 {
+		t.Errorf("status %+v: want exit 1 with 2 OOM kills", st[0])
+	}
+	if l := logs.String(); !strings.Contains(l, "hog-1 exited: a process was killed: out of memory (limit 32M)") {
+		t.Errorf("log: %q", l)
+	}
+}
+
+// syncLog is a log sink safe for the supervisor's goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

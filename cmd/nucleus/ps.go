@@ -96,6 +96,9 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 		if !r.NextAttempt.IsZero() && (r.State == reconcile.StateBackoff || r.State == reconcile.StateCrashloop) {
 			state += " (next " + r.NextAttempt.Local().Format("15:04:05") + ")"
 		}
+		if r.OOMKills > 0 { // killed by the memory limit: the main process or another
+			state += fmt.Sprintf(" (oom kills: %d)", r.OOMKills)
+		}
 		cpu, mem, pids := "-", "-", "-"
 		if u := r.Usage; u != nil {
 			cpu = fmt.Sprintf("%.2fs", u.CPUSeconds)

@@ -312,15 +312,24 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
 	}
+	limit := "unlimited"
+	if m := sb.MemoryLimit(); m > 0 {
+		limit = m.String()
+	}
 	if st.OOMKilled {
-		limit := "unlimited"
-		if m := sb.MemoryLimit(); m > 0 {
-			limit = m.String()
-		}
 		return &exitError{code: 137, err: fmt.Errorf("killed: out of memory (limit %s)", limit)}
 	}
+	// The OOM killer chose another process (a child): the main one ended
+	// on its own, often with a shell's terse "Killed".
+	var oom error = fmt.Errorf("")
+	if st.OOMKills > 0 {
+		oom = fmt.Errorf("a process was killed: out of memory (limit %s)", limit)
+	}
 	if st.Code != 0 {
-		return &exitError{code: st.Code, err: fmt.Errorf("")}
+		return &exitError{code: st.Code, err: oom}
+	}
+	if st.OOMKills > 0 {
+		fmt.Fprintln(cmd.ErrOrStderr(), oom)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
 	"nucleus/runtime"
-	"nucleus/runtime/cgroups"
 )
 
 // Inspector adds what the runtime knows to `nucleus ps` rows: usage from
@@ -21,14 +20,11 @@ func Inspector(root rootdir.Root) reconcile.Inspector {
 		if !st.State.Alive() {
 			return
 		}
-		cg, err := cgroups.Load(root, rr.ID)
+		s, err := runtime.CgroupStats(root, rr.ID)
 		if err != nil {
 			return
 		}
-		s, err := cg.Stats()
-		if err != nil {
-			return
-		}
+		st.OOMKills = s.OOMKills
 		st.Usage = &reconcile.Usage{CPUSeconds: float64(s.CPUUsec) / 1e6, MemoryBytes: s.MemoryBytes,
 			MemoryLimit: s.MemoryLimit, Pids: s.Pids}
 	}

@@ -105,7 +105,7 @@ func (s sandbox) Start() error { return s.sb.Start() }
 
 func (s sandbox) Wait() (reconcile.ExitStatus, error) {
 	st, err := s.sb.Wait()
-	return reconcile.ExitStatus{Code: st.Code, OOMKilled: st.OOMKilled}, err
+	return reconcile.ExitStatus{Code: st.Code, OOMKilled: st.OOMKilled, OOMKills: st.OOMKills}, err
 }
 
 func (s sandbox) Stop(ctx context.Context, sig syscall.Signal, grace time.Duration) error {
