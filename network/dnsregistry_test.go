@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 )
@@ -34,7 +33,7 @@ func TestRemovingANetworkStopsItsResolverWhicheverManagerStartedIt(t *testing.T)
 }
 
 // listensOn reports whether a UDP socket of this host is bound to addr
-// ("IP:PORT"), from /proc/net/udp.
+// ("IP:PORT"), from the host's /proc/net/udp.
 func listensOn(t *testing.T, addr string) bool {
 	t.Helper()
 	host, port, _ := strings.Cut(addr, ":")
@@ -42,7 +41,7 @@ func listensOn(t *testing.T, addr string) bool {
 	var p int
 	fmt.Sscan(port, &p)
 	want := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], p)
-	b, err := os.ReadFile("/proc/net/udp")
+	b, err := readProcNet("udp")
 	if err != nil {
 		t.Fatal(err)
 	}

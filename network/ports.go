@@ -2,6 +2,7 @@ package network
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -121,13 +122,12 @@ func tryBind(proto, host string, port int) error {
 // portHolder finds "pid PID (COMMAND)" of a socket bound to port, from
 // /proc/net/{tcp,udp} and the fds of every process.
 func portHolder(proto string, port int) string {
-	f, err := os.Open("/proc/net/" + proto)
+	b, err := readProcNet(proto)
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
 	inodes := map[string]bool{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
 		if len(fs) < 10 {
