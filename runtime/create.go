@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -240,7 +241,7 @@ func (s *Sandbox) startInit(userns bool) error {
 	path := initBinary()
 	argv := []string{"nucleus-init", sbinit.InitArg, cfg.Root.ID(), cfg.ID}
 	// A lean runtime for a long-lived, mostly idle process.
-	env := []string{"GOMAXPROCS=1", "GOGC=off", "GOMEMLIMIT=6MiB"}
+	env := []string{"GOMAXPROCS=1", "GOGC=off", "GOMEMLIMIT=" + strconv.Itoa(initMemory>>20) + "MiB"}
 	if traceOn {
 		env = append(env, "NUCLEUS_TRACE=1")
 	}

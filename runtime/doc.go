@@ -81,8 +81,11 @@
 //     is born there with clone3 CLONE_INTO_CGROUP (os/exec); memory.max,
 //     cgroup.kill and the OOM counter live there. Its threaded child
 //     "workload" has cpu.max and pids.max, and the spawner joins it through
-//     cgroup.threads. Memory is a domain controller, so on v2 the memory
-//     limit covers the init's own pages too (about 2-3 MB; shown in ps).
+//     cgroup.threads. Memory is a domain controller, so the init's own
+//     pages are charged there too (an idle init: ~4.9 MB): memory.max is
+//     `memory` plus the init's budget, its GOMEMLIMIT (initMemory, 6 MiB),
+//     so the workload keeps its whole limit, give or take what the init
+//     leaves unused (Stats' MemoryBytes includes the init's).
 //
 // pids.max counts tasks; the spawner thread is one, so the cgroup gets
 // pids+1 and Stats reports one less: `pids: N` leaves N tasks to the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +184,11 @@ func TestStats(t *testing.T) {
 	// spawner thread, also in the cgroup, is not counted).
 	if st.Pids != 1 || st.PidsLimit != 50 || st.MemoryBytes == 0 || st.MemoryLimit != 64<<20 || st.CPUUsec == 0 {
 		t.Errorf("stats %+v: want pids 1 of 50, memory > 0, limit 64M, cpu > 0", st)
+	}
+	if sb.cg.V2() { // the init's budget on top (see initMemory)
+		if b, _ := os.ReadFile(filepath.Join(sb.cg.Dir(), "memory.max")); strings.TrimSpace(string(b)) != strconv.Itoa(64<<20+initMemory) {
+			t.Errorf("memory.max = %q, want 64M + %d", b, initMemory)
+		}
 	}
 	if err := sb.UpdateResources(spec.Resources{Memory: 128 << 20, Pids: 50}); err != nil {
 		t.Fatal(err)

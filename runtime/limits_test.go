@@ -49,6 +49,19 @@ func TestPidsLimitExactForWorkload(t *testing.T) {
 	t.Logf("pids %d: %d forks", limit, forks)
 }
 
+// `memory: 32M` is the workload's: 28 MiB of it in one process fit on v1
+// and v2 alike. (On v2 the init's ~5 MB are charged to the same cgroup;
+// without initMemory on top of memory.max this workload was OOM-killed.)
+func TestMemoryLimitIsTheWorkloads(t *testing.T) {
+	root := newRoot(t)
+	svc := service("/bin/busybox", "sh", "-c", "head -c 100000000 /dev/zero | tail -c 29360128 | wc -c")
+	svc.Resources.Memory = 32 << 20
+	r := run(t, Config{Root: root, Project: "p", Service: svc})
+	if r.st.Code != 0 || r.st.OOMKills != 0 || strings.TrimSpace(r.out) != "29360128" {
+		t.Fatalf("28 MiB under memory 32M: status %+v, out %q, err %q", r.st, r.out, r.err)
+	}
+}
+
 // The OOM killer may pick any process of the sandbox: a child killed while
 // the main process survives is counted (OOMKills), not reported as the
 // main process's OOM kill.
