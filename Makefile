@@ -11,7 +11,7 @@ PKGS      := ./...
 # start on install (not on the CI image, whose policy-rc.d forbids it).
 DEB_PKGS  := libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io
 
-.PHONY: build test test-v2 deps check vet fmt-check demo bench clean
+.PHONY: build test test-v2 test-v2-systemd deps check vet fmt-check demo bench clean
 
 # nucleus is linked statically (glibc and libseccomp archives from
 # libc6-dev and libseccomp-dev): no dynamic loader and relocations at every
@@ -49,6 +49,13 @@ test: deps fmt-check vet build
 # (test/v2vm; software emulation: several minutes). Root; installs qemu.
 test-v2: deps
 	test/v2vm/test-v2.sh .
+
+# test-v2-systemd boots a minimal Debian image with systemd as PID 1 (built
+# with debootstrap into .v2vm-systemd/ once, reused) on the same kernel: the
+# daemon runs as examples/gitops's nucleus-daemon.service with two projects
+# (test/v2vm/systemd; about 1-2 minutes with the image cached). Root.
+test-v2-systemd: deps
+	test/v2vm/systemd/test-v2-systemd.sh .
 
 # demo brings examples/hello up with a detached supervisor, shows it, fetches
 # the page it serves on 127.0.0.1:8080 and takes it down again (also when a
