@@ -66,9 +66,11 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	// skips the global threadgroup rwsem a cgroup.procs write takes (an RCU
 	// grace period, ~10 ms here). On v2 the init process is born in the
 	// sandbox cgroup (CLONE_INTO_CGROUP), which must exist first; on v1 the
-	// cgroup is created while the init builds the root.
-	v2 := cgroups.V2Host()
-	if v2 {
+	// cgroup is created while the init builds the root. So is the systemd
+	// manager's scope on v2: systemd creates it around the running init
+	// (cgroups.CloneInto).
+	early := cgroups.CloneInto()
+	if early {
 		if err := s.makeState(); err != nil {
 			return nil, err
 		}
@@ -82,8 +84,8 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	trace("init started")
-	if !v2 {
-		// The v1 cgroup follows the config (see CgroupLater).
+	if !early {
+		// The v1 cgroup (or systemd scope) follows the config (see CgroupLater).
 		if err := s.makeState(); err != nil {
 			return nil, err
 		}
@@ -200,14 +202,17 @@ func (s *Sandbox) awaitInitExec() error {
 	return nil
 }
 
-// sendCgroup creates the v1 cgroup (v2: made before the init) and hands
-// the files through which the spawner thread joins it to the init.
+// sendCgroup creates the v1 cgroup or the systemd scope around the init
+// (v2 cgroupfs: made before the init) and hands the files through which
+// the spawner thread joins it to the init.
 func (s *Sandbox) sendCgroup() error {
 	if s.cg == nil {
-		cg, err := cgroups.New(s.cfg.Root, s.cfg.ID, cgroupLimits(s.cfg.Service.Resources, false))
+		u := cgroups.Unit{Pid: s.pid, Project: s.cfg.Project, Service: s.cfg.Service.Name}
+		cg, err := cgroups.NewFor(s.cfg.Root, s.cfg.ID, cgroupLimits(s.cfg.Service.Resources, cgroups.V2Host()), u)
 		if err != nil {
 			return err
 		}
+		cg.WatchOOM()
 		s.cg = cg
 	}
 	fds, err := s.cgroupTaskFDs()

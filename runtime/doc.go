@@ -86,6 +86,11 @@
 //     `memory` plus the init's budget, its GOMEMLIMIT (initMemory, 6 MiB),
 //     so the workload keeps its whole limit, give or take what the init
 //     leaves unused (Stats' MemoryBytes includes the init's).
+//   - v2 with the systemd cgroup manager (cgroups.Manager): as v1, the
+//     init is cloned first (spawnInit) and the cgroup follows the config:
+//     systemd creates a transient scope around the init (Delegate=yes,
+//     MemoryMax), which is the sandbox cgroup; the workload leaf below it
+//     is nucleus's as above.
 //
 // pids.max counts tasks; the spawner thread is one, so the cgroup gets
 // pids+1 and Stats reports one less: `pids: N` leaves N tasks to the

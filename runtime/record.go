@@ -94,6 +94,7 @@ func Adopt(root rootdir.Root, rec Record) (*Sandbox, error) {
 		return nil, fmt.Errorf("adopt %s: %w", rec.ID, err)
 	}
 	s.cg = cg
+	cg.WatchOOM()
 	if rec.LogPath == "" {
 		s.cfg.Stdout = os.Stdout // not logged by the init
 	} else {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"nucleus/internal/rootdir"
+	"nucleus/runtime/cgroups"
 )
 
 // globalOptions are the flags every command shares.
@@ -18,6 +19,7 @@ type globalOptions struct {
 	projectDir  string
 	root        string
 	logLevel    string
+	cgroupMgr   string
 }
 
 var globals globalOptions
@@ -32,7 +34,10 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return setupLogging(globals.logLevel)
+			if err := setupLogging(globals.logLevel); err != nil {
+				return err
+			}
+			return setupCgroupManager(globals.cgroupMgr, os.Getenv(cgroups.ManagerEnv))
 		},
 	}
 	f := cmd.PersistentFlags()
@@ -41,6 +46,7 @@ func newRootCmd() *cobra.Command {
 	f.StringVar(&globals.projectDir, "project-directory", "", "project directory (default: the directory of the first file)")
 	f.StringVar(&globals.root, "root", "", "state root (default $"+rootdir.EnvVar+", /run/nucleus and /var/lib/nucleus as root)")
 	f.StringVar(&globals.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&globals.cgroupMgr, "cgroup-manager", "", "who creates sandbox cgroups: systemd (a transient scope per sandbox, over D-Bus) or cgroupfs (direct); default $"+cgroups.ManagerEnv+", else systemd when PID 1 is systemd on a pure cgroup v2 host, else cgroupfs")
 	for _, mk := range subcommands {
 		cmd.AddCommand(mk())
 	}
@@ -62,6 +68,17 @@ func setupLogging(level string) error {
 		return &exitError{code: 2, err: fmt.Errorf("--log-level: unknown level %q; expected debug, info, warn or error", level)}
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	return nil
+}
+
+// setupCgroupManager chooses the cgroup manager: the flag, the environment,
+// or the host's default (cgroups.SelectManager).
+func setupCgroupManager(flag, env string) error {
+	m, err := cgroups.SelectManager(flag, env)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cgroups.SetManager(m)
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"nucleus/reconcile"
 	"nucleus/reconcile/api"
 	"nucleus/reconcile/host"
+	"nucleus/runtime/cgroups"
 	"nucleus/spec"
 )
 
@@ -172,7 +173,8 @@ func superviseGlobals(p *spec.Project) []string {
 		}
 		return s
 	}
-	args := []string{"--project-name", p.Name, "--log-level", globals.logLevel}
+	args := []string{"--project-name", p.Name, "--log-level", globals.logLevel,
+		"--cgroup-manager", string(cgroups.CurrentManager())}
 	if globals.root != "" {
 		args = append(args, "--root", abs(globals.root))
 	}

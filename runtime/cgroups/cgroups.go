@@ -88,6 +88,13 @@ func groupPath(root rootdir.Root, id string) (string, error) {
 // processes (a sandbox left running by a crashed supervisor) is an error:
 // adopt it with Load, or kill and delete it first.
 func New(root rootdir.Root, id string, r spec.Resources) (*Cgroup, error) {
+	return NewFor(root, id, r, Unit{})
+}
+
+// NewFor is New with what the systemd manager needs: the init process it
+// moves into the sandbox's scope (which therefore comes after the init:
+// see CloneInto) and the names of the unit. The cgroupfs manager ignores u.
+func NewFor(root rootdir.Root, id string, r spec.Resources, u Unit) (*Cgroup, error) {
 	group, err := groupPath(root, id)
 	if err != nil {
 		return nil, err
@@ -96,6 +103,25 @@ func New(root rootdir.Root, id string, r spec.Resources) (*Cgroup, error) {
 	unlock, err := lockParent(root)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", group, err)
+	}
+	if manager == Systemd && c.v2 {
+		var sb *systemdBackend
+		sb, err = newSystemd(root, id, u, r)
+		unlock()
+		if err != nil {
+			return nil, err
+		}
+		c.b, c.group = sb, sb.group
+		if err := sb.updateThreaded(r); err != nil {
+			_ = c.KillAll(context.Background())
+			_ = c.Delete()
+			return nil, fmt.Errorf("create cgroup %s: apply limits: %w", c.group, err)
+		}
+		return c, nil
+	}
+	if manager == Systemd {
+		unlock()
+		return nil, fmt.Errorf("create cgroup %s: cgroup manager systemd needs a pure cgroup v2 host; use --cgroup-manager cgroupfs", group)
 	}
 	if c.v2 {
 		c.b, err = newV2(group)
@@ -128,7 +154,15 @@ func Load(root rootdir.Root, id string) (*Cgroup, error) {
 	}
 	c := &Cgroup{id: id, group: group, root: root, v2: useV2()}
 	if c.v2 {
+		// The cgroupfs layout, else a systemd scope (whichever manager
+		// created it: a daemon restarted with another manager adopts).
 		c.b, err = loadV2(group)
+		if err != nil {
+			if sg, ok := findScope(root, id); ok {
+				c.group = sg
+				c.b, err = loadSystemd(root, id, sg)
+			}
+		}
 	} else {
 		c.b, err = loadV1(group)
 	}
@@ -148,6 +182,12 @@ func (c *Cgroup) Group() string { return c.group }
 // v2, "" to the one directory. A child can be placed by writing its pid to
 // cgroup.procs in each (AddProc does that).
 func (c *Cgroup) Paths() map[string]string { return c.b.paths() }
+
+// CloneInto reports whether the sandbox cgroup exists before its init, which
+// is then cloned into it (v2, CLONE_INTO_CGROUP). With the systemd manager
+// the init comes first and its scope is created around it, as on v1 the
+// cgroup follows the init.
+func CloneInto() bool { return useV2() && manager != Systemd }
 
 // Dir is the v2 sandbox cgroup directory (for CLONE_INTO_CGROUP: the
 // init's place, outside the workload leaf), "" on v1.

@@ -14,7 +14,8 @@ import (
 
 // Leaks lists every cgroup directory of root still present, in every
 // mounted cgroup hierarchy (v1 controllers, named hierarchies, v2): the
-// per-root directory /nucleus-<rootID> and everything below it. After all
+// per-root directory /nucleus-<rootID> and everything below it, and the
+// systemd manager's /nucleus.slice/nucleus-<rootID>.slice with its scopes. After all
 // sandboxes of root are deleted the list is empty.
 func Leaks(root rootdir.Root) ([]string, error) {
 	mounts, err := cgroupMounts()
@@ -23,8 +24,12 @@ func Leaks(root rootdir.Root) ([]string, error) {
 	}
 	seen := map[string]bool{}
 	var out []string
+	var tops []string
 	for _, m := range mounts {
-		top := filepath.Join(m, parentName(root))
+		// cgroupfs, and the systemd manager's slice of this root
+		tops = append(tops, filepath.Join(m, parentName(root)), filepath.Join(m, slicePath(rootSlice(root))))
+	}
+	for _, top := range tops {
 		if _, err := os.Lstat(top); err != nil {
 			continue
 		}

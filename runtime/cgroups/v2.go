@@ -131,6 +131,11 @@ func (b *v2Backend) update(r spec.Resources) error {
 			return fmt.Errorf("%s: %w", f, err)
 		}
 	}
+	return b.updateThreaded(r)
+}
+
+// updateThreaded writes the workload leaf's limits (cpu.max, pids.max).
+func (b *v2Backend) updateThreaded(r spec.Resources) error {
 	cpu, pids := "max", "max"
 	if q := cpuQuota(r.CPUs); q > 0 {
 		cpu = strconv.FormatInt(q, 10)

@@ -3,12 +3,13 @@
 # nucleus-daemon.service): nucleus-daemon.service from examples/gitops
 # reconciles /srv/nucleus/projects (web: busybox httpd; work: a sleeper;
 # both memory 32M, pids 20). Prints PASS / FAIL / XFAIL lines and
-# 'SUMMARY pass=N fail=M xfail=K'. XFAIL: a known gap (issue 10: nucleus
-# places cgroups directly under /sys/fs/cgroup/nucleus-<id>, outside what
-# systemd delegated), not counted in fail; STRICT_CGROUPS=1 in the config
-# file makes it a FAIL.
+# 'SUMMARY pass=N fail=M xfail=K'. The two checks of where the cgroups sit
+# (systemd's single-writer rule) FAIL by default; STRICT_CGROUPS=0 in the
+# config file makes them XFAIL (not counted in fail), e.g. to try the
+# daemon with --cgroup-manager cgroupfs, which places cgroups directly
+# under /sys/fs/cgroup/nucleus-<id>, outside what systemd delegated.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-STRICT_CGROUPS=0
+STRICT_CGROUPS=1
 . /usr/local/lib/nucleus-test/config 2>/dev/null
 kill -55 1 2>/dev/null   # SIGRTMIN+21: no more systemd status lines on the console
 pass=0; fail=0; xfail=0
@@ -70,8 +71,14 @@ for pid in $WEB $WORK; do
     [ "$2" = - ] || delegated "$1" || placed_ok=0
   done
 done
+# systemctl status PID names the sandbox's scope (readable: project, service, replica).
+for p in web:$WEB work:$WORK; do pid=${p#*:}; [ -n "$pid" ] || continue
+  unit=$(systemctl status --no-pager "$pid" 2>/dev/null | head -1 | sed 's/^[^a-z]*//; s/ .*//')
+  info "systemctl status $pid: $unit"
+  check "systemctl status $pid finds the sandbox's scope (${unit:-none})" sh -c 'case "$1" in nucleus-$2-*.scope) exit 0;; esac; exit 1' - "$unit" "${p%%:*}"
+done
 if [ $placed_ok = 1 ]; then ok "services' cgroups sit in a nucleus unit/slice or below a nucleus unit with Delegate=yes"
-else xf "services' cgroups sit in a nucleus unit/slice or below a nucleus unit with Delegate=yes (nucleus writes /sys/fs/cgroup/nucleus-* directly, outside every unit: systemd's single-writer rule is broken until a systemd cgroup manager exists)"; fi
+else xf "services' cgroups sit in a nucleus unit/slice or below a nucleus unit with Delegate=yes (nucleus wrote cgroups outside every unit: is the daemon running with --cgroup-manager cgroupfs?)"; fi
 # Every cgroup on the host: a unit's own, or below a unit with Delegate=yes.
 foreign=$(find /sys/fs/cgroup -mindepth 1 -type d | sed 's|^/sys/fs/cgroup||' | while read -r cg; do
   set -- $(owner "$cg"); [ "$2" = - ] && continue
@@ -143,6 +150,12 @@ info "work/sleeper PID after the OOM kill: $(svcpid work) (was $WORK)"
 oomps=$(nuc work ps --json 2>/dev/null | sed -n 's/^ *"oom_kills": \([0-9]*\),*$/\1/p' | head -1)
 check "ps --json reports the OOM kill (oom_kills ${oomps:-absent} >= 1)" [ "${oomps:-0}" -ge 1 ]
 check "work Ready after the OOM kill" wait_for 120 both_ready
+# nucleus down removes the project's scope and slice (nothing of it left for systemd).
+check "nucleus -p work down" sh -c 'nuc() { p=$1; shift; nucleus -f /srv/nucleus/projects/$p/nucleus.yaml "$@"; }; nuc work down >/dev/null 2>&1'
+left=$( (systemctl list-units --all --no-legend --plain 'nucleus-*work*' 2>/dev/null | awk '{print $1}'; find /sys/fs/cgroup -type d -name '*-work*' 2>/dev/null) | tr '\n' ' ')
+info "after down of work: units/cgroups left: ${left:-none}"
+check "nucleus down: no unit or cgroup of work left" [ -z "$left" ]
+check "web still Ready after work's down" sh -c 'nucleus status 2>&1 | grep "^web  Ready" >/dev/null'
 echo "  journal of nucleus-daemon (last 25 lines):"; journalctl -b -u nucleus-daemon.service --no-pager -n 25 -o short-monotonic 2>&1 | indent
 
 info "checks finished at $(up)s uptime"

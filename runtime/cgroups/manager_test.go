@@ -1,0 +1,124 @@
+package cgroups
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"nucleus/internal/rootdir"
+	"nucleus/spec"
+)
+
+func TestDefaultManager(t *testing.T) {
+	for _, c := range []struct {
+		systemd, unified bool
+		want             Manager
+	}{
+		{true, true, Systemd},
+		{true, false, Cgroupfs},  // hybrid with systemd: direct placement unless asked
+		{false, true, Cgroupfs},  // v2 without systemd (containers, the test VM)
+		{false, false, Cgroupfs}, // v1
+	} {
+		if got := defaultManager(c.systemd, c.unified); got != c.want {
+			t.Errorf("defaultManager(systemd=%v, unified=%v) = %s, want %s", c.systemd, c.unified, got, c.want)
+		}
+	}
+}
+
+func TestSelectManager(t *testing.T) {
+	for _, c := range []struct {
+		flag, env        string
+		systemd, unified bool
+		want             Manager
+		err              string // substring of the error, "" for none
+	}{
+		{"", "", true, true, Systemd, ""},
+		{"", "", true, false, Cgroupfs, ""},
+		{"cgroupfs", "", true, true, Cgroupfs, ""},
+		{"", "cgroupfs", true, true, Cgroupfs, ""},
+		{"systemd", "cgroupfs", true, true, Systemd, ""}, // the flag wins
+		{"cgroupfs", "systemd", true, true, Cgroupfs, ""},
+		{"", "systemd", true, true, Systemd, ""},
+		{"SystemD", "", true, true, Systemd, ""},
+		{"systemd", "", false, true, "", "PID 1 is not systemd"},
+		{"systemd", "", true, false, "", "pure cgroup v2"},
+		{"", "systemd", false, false, "", ManagerEnv},
+		{"docker", "", true, true, "", "--cgroup-manager: unknown cgroup manager"},
+		{"", "bogus", true, true, "", ManagerEnv + ": unknown"},
+	} {
+		got, err := selectManager(c.flag, c.env, c.systemd, c.unified)
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("selectManager(%q, %q, %v, %v): %v", c.flag, c.env, c.systemd, c.unified, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("selectManager(%q, %q, %v, %v) = %s, %v; want an error with %q", c.flag, c.env, c.systemd, c.unified, got, err, c.err)
+		case c.err != "" && strings.Contains(err.Error(), "systemd:") && !strings.Contains(err.Error(), "--cgroup-manager cgroupfs"):
+			t.Errorf("error %q does not name --cgroup-manager cgroupfs", err)
+		case got != c.want:
+			t.Errorf("selectManager(%q, %q, %v, %v) = %s, want %s", c.flag, c.env, c.systemd, c.unified, got, c.want)
+		}
+	}
+}
+
+func TestUnitNames(t *testing.T) {
+	root := rootdir.Root{Run: "/run/nucleus-test-units"}
+	id := root.ID()
+	if got, want := scopeName(root, "web-site-1"), "nucleus-web-site-1-"+id+".scope"; got != want {
+		t.Errorf("scopeName = %s, want %s", got, want)
+	}
+	if got, want := projectSlice(root, "web"), "nucleus-"+id+"-web.slice"; got != want {
+		t.Errorf("projectSlice = %s, want %s", got, want)
+	}
+	// A dash in the project must not nest another slice.
+	if got, want := projectSlice(root, "my-app"), `nucleus-`+id+`-my\x2dapp.slice`; got != want {
+		t.Errorf("projectSlice(my-app) = %s, want %s", got, want)
+	}
+	if got, want := projectSlice(root, ""), "nucleus-"+id+".slice"; got != want {
+		t.Errorf("projectSlice(\"\") = %s, want %s", got, want)
+	}
+	if got, want := slicePath(projectSlice(root, "my-app")),
+		`/nucleus.slice/nucleus-`+id+`.slice/nucleus-`+id+`-my\x2dapp.slice`; got != want {
+		t.Errorf("slicePath = %s, want %s", got, want)
+	}
+	if got := slicePath("-.slice"); got != "/" {
+		t.Errorf("slicePath(-.slice) = %s", got)
+	}
+	if got, want := unitEscape(".a-b/c_d:e.f"), `\x2ea\x2db\x2fc_d:e.f`; got != want {
+		t.Errorf("unitEscape = %s, want %s", got, want)
+	}
+}
+
+func TestMemoryProps(t *testing.T) {
+	p := memoryProps(spec.Resources{Memory: 32 << 20}, true)
+	if p[0].Name != "MemoryMax" || p[0].Value.Value() != uint64(32<<20) || p[1].Name != "MemorySwapMax" || p[1].Value.Value() != uint64(0) {
+		t.Errorf("32M with swap accounting: %v", p)
+	}
+	p = memoryProps(spec.Resources{}, true)
+	if p[0].Value.Value() != ^uint64(0) || p[1].Value.Value() != ^uint64(0) {
+		t.Errorf("unlimited: %v (want infinity)", p)
+	}
+	p = memoryProps(spec.Resources{Memory: 32 << 20}, false)
+	if p[1].Value.Value() != ^uint64(0) {
+		t.Errorf("no swap accounting: %v", p)
+	}
+}
+
+// The systemd layout is found by name under the root's slice, whatever the
+// project.
+func TestFindScope(t *testing.T) {
+	old := mountBase
+	mountBase = t.TempDir()
+	defer func() { mountBase = old }()
+	root := rootdir.Root{Run: "/run/nucleus-test-find"}
+	dir := mountBase + slicePath(projectSlice(root, "my-app")) + "/" + scopeName(root, "my-app-web-1")
+	if err := os.MkdirAll(dir+"/workload", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g, ok := findScope(root, "my-app-web-1")
+	if !ok || g != strings.TrimPrefix(dir, mountBase) {
+		t.Errorf("findScope = %q, %v; want %q", g, ok, strings.TrimPrefix(dir, mountBase))
+	}
+	if g, ok := findScope(root, "my-app-web-2"); ok {
+		t.Errorf("findScope of a missing sandbox = %q", g)
+	}
+}
