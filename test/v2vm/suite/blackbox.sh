@@ -1,0 +1,63 @@
+#!/bin/sh
+# Black-box checks of the nucleus CLI on a pure cgroup v2 host (issue 10):
+# nucleus run (pids, OOM), nucleus up/ps/down of a kernel-NAT and a
+# userspace-NAT project (names, published ports, limits, live update, OOM in
+# ps --json), and nothing left afterwards. One PASS/FAIL line per check;
+# MEASURE lines carry numbers. Traffic stays on loopback and inside the
+# projects' own networks.
+N=/usr/local/bin/nucleus; R=/tmp/bb-root; HERE=$(dirname "$0")
+pass=0; fail=0
+check() { if [ "$1" = 0 ]; then echo "PASS bb:$2"; pass=$((pass+1)); else echo "FAIL bb:$2 ${3:-}"; fail=$((fail+1)); fi; }
+nu() { $N --root $R "$@"; }
+fetch() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc "$1" "$2" 2>/dev/null | tail -1; }
+
+# nucleus run: the pids limit leaves the workload its whole budget.
+ok=0; for i in $(seq 50); do nu run --pids 4 -- /bin/true >/tmp/o 2>&1 && ok=$((ok+1)); done
+echo "MEASURE run --pids 4 /bin/true: $ok/50 exit 0"
+[ $ok = 50 ]; check $? "run-pids4-50-times" "($ok/50; last: $(head -2 /tmp/o | tr '\n' '|'))"
+f=$(nu run --pids 20 -- /bin/sh -c 'i=0; while [ $i -lt 60 ]; do sleep 60 & i=$((i+1)); echo $i; done' 2>/dev/null | tail -1)
+echo "MEASURE run --pids 20 fork loop: $f forks (v1 hosts: 19)"
+[ "$f" = 19 ]; check $? "run-pids20-forks" "($f)"
+# OOM of a child and of the main process are both reported.
+nu run --memory 32M -- /bin/sh -c 'head -c 300000000 /dev/zero | tail -c 200000000 >/dev/null' 2>/tmp/e
+grep -q 'a process was killed: out of memory (limit 32M)' /tmp/e; check $? "run-child-oom-line" "($(tr '\n' '|' </tmp/e))"
+nu run --memory 32M -- /bin/sh -c 'x=$(head -c 300000000 /dev/zero | tr "\0" a)' 2>/tmp/e; rc=$?
+[ $rc = 137 ] && grep -q 'out of memory (limit 32M)' /tmp/e; check $? "run-main-oom-137" "(rc $rc: $(tr '\n' '|' </tmp/e))"
+
+# A kernel-NAT project.
+cd $HERE/proj-kernel
+nu up -d --wait --wait-timeout 120s >/tmp/up.out 2>&1; check $? "kernel-up" "($(tail -3 /tmp/up.out | tr '\n' '|'))"
+ip=$(nu exec -T client -- nslookup web 2>/dev/null | awk '/^Address/ && $NF !~ /:53$/ {a=$NF} END {print a}')
+echo "MEASURE web resolves to $ip"
+[ -n "$ip" ]; check $? "kernel-name-resolves"
+out=$(nu exec -T client -- sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc $ip 8080" 2>/dev/null | tail -1)
+[ "$out" = hello-web ]; check $? "kernel-service-to-service" "($out)"
+out=$(fetch 127.0.0.1 18080); [ "$out" = hello-web ]; check $? "kernel-published-port" "($out)"
+cg=$(for d in /sys/fs/cgroup/nucleus-*/*/; do grep -q . $d/cgroup.procs 2>/dev/null && [ "$(cat $d/cpu.max 2>/dev/null; cat $d/workload/cpu.max 2>/dev/null)" != "" ] && echo $d; done | head -5)
+webcg=$(grep -l . /sys/fs/cgroup/nucleus-*/*/workload/pids.max 2>/dev/null | xargs grep -l '^21$' | head -1)
+[ -n "$webcg" ] && grep -q '^50000 100000' $(dirname $webcg)/cpu.max; check $? "kernel-limits-pids-cpu" "($webcg)"
+pid1=$(nu ps --json | tr ',' '\n' | grep -A20 '"web-1"' | awk -F: '/"pid"/ {print $2; exit}' | tr -d ' ')
+sed -i 's/memory: 48M, pids: 20/memory: 64M, pids: 20/' nucleus.yaml
+nu up -d --wait --wait-timeout 60s >/tmp/up2.out 2>&1
+pid2=$(nu ps --json | tr ',' '\n' | grep -A20 '"web-1"' | awk -F: '/"pid"/ {print $2; exit}' | tr -d ' ')
+echo "MEASURE live memory update: web pid $pid1 -> $pid2"
+sed -i 's/memory: 64M, pids: 20/memory: 48M, pids: 20/' nucleus.yaml
+[ -n "$pid1" ] && [ "$pid1" = "$pid2" ]; check $? "kernel-live-update-keeps-pid"
+i=0; while [ $i -lt 30 ]; do nu ps --json > /tmp/ps.json 2>&1; grep -q '"oom_kills": [1-9]' /tmp/ps.json && break; sleep 1; i=$((i+1)); done
+grep -q '"oom_kills": [1-9]' /tmp/ps.json; check $? "kernel-ps-json-oom_kills"
+nu ps
+
+# A userspace-NAT project beside it (slirp4netns, hub namespace).
+cd $HERE/proj-user
+nu up -d --wait --wait-timeout 120s >/tmp/upu.out 2>&1; check $? "userspace-up" "($(tail -3 /tmp/upu.out | tr '\n' '|'))"
+ip=$(nu exec -T client -- nslookup web 2>/dev/null | awk '/^Address/ && $NF !~ /:53$/ {a=$NF} END {print a}')
+out=$(nu exec -T client -- sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc $ip 8080" 2>/dev/null | tail -1)
+[ "$out" = hello-user ]; check $? "userspace-service-to-service" "($ip: $out)"
+out=$(fetch 127.0.0.1 18081); [ "$out" = hello-user ]; check $? "userspace-published-port" "($out)"
+
+# Down: nothing of either project is left.
+cd $HERE/proj-user && nu down >/dev/null 2>&1; check $? "userspace-down"
+cd $HERE/proj-kernel && nu down >/dev/null 2>&1; check $? "kernel-down"
+left="$(ls -d /sys/fs/cgroup/nucleus-*/* 2>/dev/null) $(ip -br link 2>/dev/null | grep -E '^nc[bv]') $(nft list tables 2>/dev/null | grep nucleus_) $(pgrep -a nucleus-init) $(pgrep -a slirp4netns)"
+[ -z "$(echo $left)" ]; check $? "nothing-left" "($left)"
+echo "BLACKBOX pass=$pass fail=$fail"
