@@ -107,7 +107,7 @@ func systemdConn(ctx context.Context) (*sdbus.Conn, error) {
 	c, err := sdbus.NewSystemdConnectionContext(ctx)
 	if err != nil {
 		var err2 error
-		if c, err2 = sdbus.NewWithContext(ctx); err2 != nil {
+		if c, err2 = sdbus.NewSystemConnectionContext(ctx); err2 != nil {
 			return nil, fmt.Errorf("cgroup manager systemd: cannot reach systemd over D-Bus (%v; system bus: %v); "+
 				"run nucleus with --cgroup-manager cgroupfs (or %s=cgroupfs) to place cgroups directly", err, err2, ManagerEnv)
 		}

@@ -156,6 +156,30 @@ left=$( (systemctl list-units --all --no-legend --plain 'nucleus-*work*' 2>/dev/
 info "after down of work: units/cgroups left: ${left:-none}"
 check "nucleus down: no unit or cgroup of work left" [ -z "$left" ]
 check "web still Ready after work's down" sh -c 'nucleus status 2>&1 | grep "^web  Ready" >/dev/null'
+# nucleus run (a one-off beside the daemon, same state root): its own scope
+# while it runs, an OOM kill of its main process reported at the exit
+# (systemd removes the emptied scope at once), nothing left afterwards.
+scopes() { systemctl list-units --all --no-legend --plain 'nucleus-*.scope' 2>/dev/null | awk '{print $1}' | sort; }
+before_scopes=$(scopes | tr '\n' ' ')
+nucleus run --pids 4 -- /bin/busybox sleep 8 >/dev/null 2>&1 &
+runpid=$!
+one_more() { [ "$(scopes | wc -l)" -gt "$(echo $before_scopes | wc -w)" ]; }
+if wait_for 20 one_more; then ok "nucleus run: its sandbox in a scope of its own ($(scopes | tr '\n' ' '))"; else bad "nucleus run: no scope of its own (scopes: $(scopes | tr '\n' ' '))"; fi
+wait $runpid; check "nucleus run --pids 4 -- sleep: exit 0 (got $?)" [ $? -eq 0 ]
+out=$(timeout 120 nucleus run --memory 16M -- /bin/busybox sh -c 'x=$(/bin/busybox head -c 60000000 /dev/zero | /bin/busybox tr "\000" a); echo ${#x}' 2>&1); rc=$?
+info "nucleus run OOM: rc=$rc output: $(echo "$out" | tail -2 | tr '\n' ' ')"
+check "nucleus run --memory 16M: the main process OOM-killed, reported (exit 137, out of memory)" sh -c '[ "$1" = 137 ] && echo "$2" | grep -q "out of memory"' - "$rc" "$out"
+check "nucleus run leaves no scope behind ($(scopes | tr '\n' ' '))" [ "$(scopes | tr '\n' ' ')" = "$before_scopes" ]
+# Without systemd's private socket the system bus (dbus-daemon) carries the calls.
+out=$(unshare -m sh -c 'mount --bind /dev/null /run/systemd/private && nucleus run --memory 32M -- /bin/busybox true' 2>&1); rc=$?
+info "private socket hidden: rc=$rc $(echo "$out" | tail -2 | tr '\n' ' ')"
+check "systemd's private socket hidden: nucleus run goes through the system bus" [ $rc = 0 ]
+# systemd out of reach (its private socket and the system bus hidden in a
+# mount namespace): a clear error naming --cgroup-manager cgroupfs, which works.
+out=$(unshare -m sh -c 'mount --bind /dev/null /run/systemd/private && mount -t tmpfs none /run/dbus && nucleus run -- /bin/busybox true' 2>&1); rc=$?
+info "without D-Bus: rc=$rc: $(echo "$out" | tail -1)"
+check "without D-Bus: nucleus run fails naming --cgroup-manager cgroupfs" sh -c '[ "$1" != 0 ] && echo "$2" | grep -q -- "--cgroup-manager cgroupfs"' - "$rc" "$out"
+check "without D-Bus: nucleus --cgroup-manager cgroupfs run works" unshare -m sh -c 'mount --bind /dev/null /run/systemd/private && mount -t tmpfs none /run/dbus && nucleus --cgroup-manager cgroupfs run -- /bin/busybox true'
 echo "  journal of nucleus-daemon (last 25 lines):"; journalctl -b -u nucleus-daemon.service --no-pager -n 25 -o short-monotonic 2>&1 | indent
 
 info "checks finished at $(up)s uptime"
