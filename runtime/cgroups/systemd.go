@@ -208,7 +208,7 @@ func (b *systemdBackend) watchOOM() {
 // the cgroup.
 func (b *systemdBackend) oomKills() (uint64, error) {
 	n, err := b.v2Backend.oomKills()
-	if errors.Is(err, os.ErrNotExist) {
+	if gone(err) {
 		return b.oomLast.Load(), nil
 	}
 	if err != nil {
@@ -425,11 +425,17 @@ func stopUnit(ctx context.Context, conn *sdbus.Conn, unit string) error {
 	return nil
 }
 
+// gone reports an error of a cgroup file systemd removed: ENOENT, or
+// ENODEV when it went while the file was open.
+func gone(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV)
+}
+
 // procs: systemd removes the scope's cgroup as soon as it is empty, which
 // is as good as empty.
 func (b *systemdBackend) procs() ([]int, error) {
 	p, err := b.v2Backend.procs()
-	if errors.Is(err, os.ErrNotExist) {
+	if gone(err) {
 		return nil, nil
 	}
 	return p, err
@@ -446,7 +452,7 @@ func (b *systemdBackend) killAll(ctx context.Context) error {
 		if len(pids) == 0 {
 			return nil
 		}
-		if err := os.WriteFile(filepath.Join(b.dir, "cgroup.kill"), []byte("1"), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(filepath.Join(b.dir, "cgroup.kill"), []byte("1"), 0o644); err != nil && !gone(err) {
 			return err
 		}
 		select {

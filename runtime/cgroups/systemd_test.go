@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // systemd removes an empty scope's cgroup at once: the backend keeps the
@@ -44,6 +46,9 @@ func TestSystemdBackendOutlivesItsCgroup(t *testing.T) {
 	}
 	if p, err := b.procs(); err != nil || len(p) != 0 {
 		t.Errorf("procs of a removed cgroup = %v, %v; want none", p, err)
+	}
+	if !gone(&os.PathError{Op: "read", Path: "cgroup.procs", Err: unix.ENODEV}) {
+		t.Error("ENODEV (a cgroup file removed while open) does not count as gone")
 	}
 	b.oomMu.Lock()
 	if b.oomWatch != nil {

@@ -171,9 +171,12 @@ info "nucleus run OOM: rc=$rc output: $(echo "$out" | tail -2 | tr '\n' ' ')"
 check "nucleus run --memory 16M: the main process OOM-killed, reported (exit 137, out of memory)" sh -c '[ "$1" = 137 ] && echo "$2" | grep -q "out of memory"' - "$rc" "$out"
 check "nucleus run leaves no scope behind ($(scopes | tr '\n' ' '))" [ "$(scopes | tr '\n' ' ')" = "$before_scopes" ]
 # Without systemd's private socket the system bus (dbus-daemon) carries the calls.
-out=$(unshare -m sh -c 'mount --bind /dev/null /run/systemd/private && nucleus run --memory 32M -- /bin/busybox true' 2>&1); rc=$?
-info "private socket hidden: rc=$rc $(echo "$out" | tail -2 | tr '\n' ' ')"
-check "systemd's private socket hidden: nucleus run goes through the system bus" [ $rc = 0 ]
+busok=0
+for i in 1 2 3 4 5; do
+  out=$(unshare -m sh -c 'mount --bind /dev/null /run/systemd/private && nucleus run --memory 32M -- /bin/busybox true' 2>&1); rc=$?
+  [ $rc = 0 ] && busok=$((busok+1)) || info "private socket hidden, run $i: rc=$rc $(echo "$out" | tail -3 | tr '\n' ' ')"
+done
+check "systemd's private socket hidden: nucleus run goes through the system bus ($busok of 5)" [ $busok = 5 ]
 # systemd out of reach (its private socket and the system bus hidden in a
 # mount namespace): a clear error naming --cgroup-manager cgroupfs, which works.
 out=$(unshare -m sh -c 'mount --bind /dev/null /run/systemd/private && mount -t tmpfs none /run/dbus && nucleus run -- /bin/busybox true' 2>&1); rc=$?
