@@ -113,7 +113,9 @@ func NewFor(root rootdir.Root, id string, r spec.Resources, u Unit) (*Cgroup, er
 		}
 		c.b, c.group = sb, sb.group
 		if err := sb.updateThreaded(r); err != nil {
-			_ = c.KillAll(context.Background())
+			kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = c.KillAll(kctx)
+			cancel()
 			_ = c.Delete()
 			return nil, fmt.Errorf("create cgroup %s: apply limits: %w", c.group, err)
 		}
