@@ -170,6 +170,10 @@ out=$(timeout 120 nucleus run --memory 16M -- /bin/busybox sh -c 'x=$(/bin/busyb
 info "nucleus run OOM: rc=$rc output: $(echo "$out" | tail -2 | tr '\n' ' ')"
 check "nucleus run --memory 16M: the main process OOM-killed, reported (exit 137, out of memory)" sh -c '[ "$1" = 137 ] && echo "$2" | grep -q "out of memory"' - "$rc" "$out"
 check "nucleus run leaves no scope behind ($(scopes | tr '\n' ' '))" [ "$(scopes | tr '\n' ' ')" = "$before_scopes" ]
+# Start-up cost of the scope (TCG: only the ratio means anything).
+runms() { t0=$(date +%s%N); nucleus "$@" run -- /bin/busybox true >/dev/null 2>&1; echo $(( ($(date +%s%N) - t0) / 1000000 )); }
+sd=""; fs=""; for i in 1 2 3 4 5; do sd="$sd $(runms --cgroup-manager systemd)"; fs="$fs $(runms --cgroup-manager cgroupfs)"; done
+info "nucleus run -- true, ms (TCG): systemd manager:$sd; cgroupfs:$fs"
 # Without systemd's private socket the system bus (dbus-daemon) carries the calls.
 busok=0
 for i in 1 2 3 4 5; do
