@@ -45,7 +45,8 @@ test: deps fmt-check vet build
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 # test-v2 boots Debian's own kernel under qemu as a pure cgroup v2 host and
-# runs the kernel test packages (runtime, runtime/cgroups, security) there
+# runs black-box CLI checks and the kernel test packages (runtime,
+# runtime/cgroups, reconcile/host, security) there
 # (test/v2vm; software emulation: several minutes). Root; installs qemu.
 test-v2: deps
 	test/v2vm/test-v2.sh .

@@ -7,7 +7,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$SRC"
 # GOTEST_PKGS picks the packages (default: every kernel test package that
 # runs without Go in the VM); GOTEST_RUN is passed on as -test.run.
-PKGS=${GOTEST_PKGS:-runtime/cgroups runtime security}
+PKGS=${GOTEST_PKGS:-runtime/cgroups runtime reconcile/host security}
 : > "$X/packages"
 echo "${GOTEST_RUN:-.}" > "$X/run-filter"
 # CI set here: the tests run with CI set in the VM too (gotests-in-vm.sh).
