@@ -234,3 +234,62 @@ func TestMaskedProcPaths(t *testing.T) {
 		t.Error("/proc/sysrq-trigger is writable inside")
 	}
 }
+
+// TestLandlockListsRoot: the workload can list "/" (and the directories
+// the runtime creates for nested mount targets, such as /srv below), so a
+// file server started in the default working directory serves it. The
+// listing right opens nothing else: /dev (a writable tmpfs) stays closed to
+// new files and directories, and a program copied to a writable volume
+// still cannot run; what only Landlock decides (landlock off allows both).
+// Reads beneath "/" that the rules deny stay denied: runtime/landlock's
+// probes (read_denied, exec_denied).
+func TestLandlockListsRoot(t *testing.T) {
+	root := newRoot(t)
+	script := `echo "root:" $(ls / | sort); echo "srv:" $(ls /srv); ` +
+		`echo x 2>/dev/null >/dev/.probe && echo "dev file:"; mkdir /dev/.d 2>/dev/null && echo "dev dir:"; ` +
+		`cp /bin/busybox /srv/data/busybox && /srv/data/busybox true 2>/dev/null && echo "exec volume:"; `
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		// The reported symptom: http.server in "/" answered 404.
+		script += `python3 -m http.server --bind 127.0.0.1 8000 >/dev/null 2>&1 & i=0; ` +
+			`until page=$(busybox wget -qO- http://127.0.0.1:8000/ 2>/dev/null); do i=$((i+1)); [ $i -lt 100 ] || break; sleep 0.1; done; ` +
+			`echo "http:" $(echo "$page" | grep -c 'href="usr/"'); kill $!; `
+	}
+	script += "true"
+	mounts := []ResolvedMount{{Type: spec.MountTmpfs, Target: "/srv/data", Size: 16 << 20}}
+	run := func(mode string) map[string]string {
+		svc := service("/bin/busybox", "sh", "-c", script)
+		svc.Security.Landlock.Mode = mode
+		r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts})
+		got := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(r.out), "\n") {
+			k, v, _ := strings.Cut(l, ":")
+			got[k] = strings.TrimSpace(v)
+		}
+		got["stderr"] = r.err
+		return got
+	}
+	got := run(spec.LandlockDefault)
+	for _, d := range []string{"dev", "etc", "proc", "srv", "tmp", "usr"} {
+		if !strings.Contains(" "+got["root"]+" ", " "+d+" ") {
+			t.Errorf("ls / = %q, want %s in it (stderr %q)", got["root"], d, got["stderr"])
+		}
+	}
+	if got["srv"] != "data" {
+		t.Errorf("ls /srv = %q, want data (stderr %q)", got["srv"], got["stderr"])
+	}
+	if h, ok := got["http"]; ok && h != "1" {
+		t.Errorf("python3 -m http.server in /: the page does not list usr/ (%q)", h)
+	}
+	for _, k := range []string{"dev file", "dev dir", "exec volume"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s: allowed with the default rules", k)
+		}
+	}
+	// The denials above must be Landlock's, or they prove nothing.
+	off := run(spec.LandlockOff)
+	for _, k := range []string{"dev file", "dev dir", "exec volume"} {
+		if _, ok := off[k]; !ok {
+			t.Errorf("%s: denied with landlock off too (stderr %q)", k, off["stderr"])
+		}
+	}
+}

@@ -17,7 +17,8 @@ import (
 //     write (no execute unless a custom rule grants it);
 //   - read-only volumes: read and execute, like system directories;
 //   - generated files (resolv.conf, hosts): read;
-//   - plus runtime/landlock's defaults (/tmp, /run, /dev, /proc, /sys).
+//   - plus runtime/landlock's defaults (/tmp, /run, /dev, /proc, /sys, and
+//     "/" list-only: every directory can be listed, no file read).
 func landlockPlan(svc *spec.Service, mounts []ResolvedMount, files map[string][]byte) (*sbinit.LandlockPlan, error) {
 	var system, writable, readExec, readOnly []string
 	if svc.Rootfs != "" {

@@ -24,13 +24,18 @@ const (
 	Read    = "read"
 	Write   = "write"
 	Execute = "execute"
+	// List grants only listing directories (LANDLOCK_ACCESS_FS_READ_DIR):
+	// names, not file contents. DefaultRules gives it on "/", hence on
+	// every directory (rules are hierarchical). Not accepted in a
+	// service's custom rules (spec allows read, write and execute).
+	List = "list"
 )
 
 // Rule grants access beneath Path (a directory and everything below it, or
 // a single file). Rules only ever grant: what no rule grants is denied.
 type Rule struct {
 	Path   string
-	Access []string // Read, Write, Execute
+	Access []string // Read, Write, Execute, List
 	// Optional rules are skipped when Path does not exist (system
 	// directories such as /lib64 that a root file system may lack).
 	Optional bool
@@ -44,6 +49,7 @@ const (
 		ll.AccessFSMakeSock | ll.AccessFSMakeFifo | ll.AccessFSMakeBlock | ll.AccessFSMakeSym |
 		ll.AccessFSRefer | ll.AccessFSIoctlDev | ll.AccessFSResolveUnix
 	execRights = ll.AccessFSExecute
+	listRights = ll.AccessFSReadDir
 	// fileRights are the rights that make sense on a non-directory.
 	fileRights = ll.AccessFSExecute | ll.AccessFSWriteFile | ll.AccessFSReadFile |
 		ll.AccessFSTruncate | ll.AccessFSIoctlDev | ll.AccessFSResolveUnix
@@ -59,8 +65,10 @@ func accessRights(names []string) (landlock.AccessFSSet, error) {
 			a |= writeRights
 		case Execute:
 			a |= execRights
+		case List:
+			a |= listRights
 		default:
-			return 0, fmt.Errorf("unknown Landlock access %q (want read, write or execute)", n)
+			return 0, fmt.Errorf("unknown Landlock access %q (want read, write, execute or list)", n)
 		}
 	}
 	if a == 0 {

@@ -118,6 +118,10 @@ func probe(r map[string]string) {
 	r["write_allowed"] = errName(os.WriteFile(filepath.Join(allowed, "f"), []byte("x"), 0o600))
 	r["write_denied"] = errName(os.WriteFile(filepath.Join(denied, "f"), []byte("x"), 0o600))
 	r["read_denied"] = errName(func() error { _, err := os.ReadFile(filepath.Join(denied, "existing")); return err }())
+	// "/" is list-only: names beneath it, never contents (nor writes).
+	r["readdir_root"] = errName(func() error { _, err := os.ReadDir("/"); return err }())
+	r["readdir_denied"] = errName(func() error { _, err := os.ReadDir(denied); return err }())
+	r["exec_denied"] = errName(unwrapExec(exec.Command(filepath.Join(denied, "true")).Run()))
 	r["mkdir_denied"] = errName(os.Mkdir(filepath.Join(denied, "d"), 0o700))
 	r["read_system"] = errName(func() error { _, err := os.ReadFile("/etc/passwd"); return err }())
 	r["readdir_system"] = errName(func() error { _, err := os.ReadDir("/usr/bin"); return err }())
@@ -199,6 +203,14 @@ func dirs(t testing.TB) (allowed, denied string) {
 	if err := os.WriteFile(filepath.Join(denied, "existing"), []byte("secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A program in the denied directory: listing it must not make it runnable.
+	b, err := os.ReadFile("/bin/true")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(denied, "true"), b, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	return allowed, denied
 }
 
@@ -231,6 +243,9 @@ var wantConfined = map[string]string{
 	"write_allowed":             "",
 	"write_denied":              "EACCES",
 	"read_denied":               "EACCES",
+	"readdir_root":              "",
+	"readdir_denied":            "",
+	"exec_denied":               "EACCES",
 	"mkdir_denied":              "EACCES",
 	"read_system":               "",
 	"readdir_system":            "",
@@ -282,7 +297,7 @@ func TestProbesWithoutLandlock(t *testing.T) {
 		}
 	})
 	rep := runChild(t, "probe")
-	for _, k := range []string{"write_denied", "read_denied", "mkdir_denied", "exec_writable", "write_denied_other_thread"} {
+	for _, k := range []string{"write_denied", "read_denied", "readdir_denied", "exec_denied", "mkdir_denied", "exec_writable", "write_denied_other_thread"} {
 		if rep.Results[k] != "" {
 			t.Errorf("%s without Landlock: %q", k, rep.Results[k])
 		}
@@ -338,8 +353,10 @@ func TestDefaultRulesShape(t *testing.T) {
 			t.Errorf("%s: %q, want %q", p, got[p], want)
 		}
 	}
-	if _, ok := got["/"]; ok {
-		t.Error("default rules grant /")
+	// "/" is list-only (hierarchical: every directory can be listed, no
+	// file beneath it read, written or executed through this rule).
+	if got["/"] != List {
+		t.Errorf(`"/": %q, want %q only`, got["/"], List)
 	}
 }
 

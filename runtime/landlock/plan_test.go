@@ -42,3 +42,22 @@ func TestCompilePlan(t *testing.T) {
 		t.Error("no Landlock in the kernel, yet Compile succeeded")
 	}
 }
+
+// The default "/" entry lists directories and nothing else: no file right
+// (READ_FILE, EXECUTE, WRITE_FILE...) reaches what lies beneath it.
+func TestCompilePlanRootListOnly(t *testing.T) {
+	p, err := Compile(DefaultRules([]string{"/usr"}, nil))
+	if err != nil {
+		t.Skip(err) // no Landlock in this kernel
+	}
+	for _, e := range p.Entries {
+		if e.Path != "/" {
+			continue
+		}
+		if e.Dir != uint64(ll.AccessFSReadDir) || e.File != 0 || e.Optional {
+			t.Errorf(`"/" entry %+v: want dir rights READ_DIR (%#x) only, no file rights, required`, e, uint64(ll.AccessFSReadDir))
+		}
+		return
+	}
+	t.Errorf("no entry for /: %+v", p.Entries)
+}

@@ -20,12 +20,18 @@ var defaultWritable = []string{"/tmp", "/run", "/dev/shm", "/dev/pts"}
 //     read and write, no execute (grant it with custom rules);
 //   - /tmp, /run, /dev/shm, /dev/pts: read and write;
 //   - /dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom, /dev/tty,
-//     /dev/ptmx: read and write; /dev, /proc and /sys: read.
+//     /dev/ptmx: read and write; /dev, /proc and /sys: read;
+//   - "/": list only (READ_DIR). Rules are hierarchical, so every directory
+//     can be listed: `ls /`, a file server in the working directory "/",
+//     and the directories made for nested mount targets work. Listing
+//     shows names only, and only what the mount namespace holds, which
+//     /proc/self/mountinfo shows anyway; reading, writing and executing
+//     files still need the rules above.
 //
 // Paths that a root file system lacks are skipped, except writable ones,
 // which the runtime has just mounted.
 func DefaultRules(systemDirs, writable []string) []Rule {
-	var rules []Rule
+	rules := []Rule{{Path: "/", Access: []string{List}}}
 	for _, d := range systemDirs {
 		rules = append(rules, Rule{Path: d, Access: []string{Read, Execute}, Optional: true})
 	}
