@@ -9,9 +9,10 @@ PKGS      := ./...
 # network/: they run their own dockerd inside a network namespace of their
 # own; apt may start the package's docker service on a host where services
 # start on install (not on the CI image, whose policy-rc.d forbids it).
-DEB_PKGS  := libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io
+DEB_PKGS  := gcc libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io
+PKG_CONFIG ?= pkg-config
 
-.PHONY: build test test-v2 test-v2-systemd deps check vet fmt-check demo bench clean
+.PHONY: build build-check test test-v2 test-v2-systemd deps check vet fmt-check demo bench clean
 
 # nucleus is linked statically (glibc and libseccomp archives from
 # libc6-dev and libseccomp-dev): no dynamic loader and relocations at every
@@ -21,9 +22,20 @@ DEB_PKGS  := libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap bus
 # nucleus-init is the small static in-sandbox init; nucleus finds it next to
 # itself (it falls back to re-executing itself, slower and larger).
 STATIC := -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static"'
-build:
+build: build-check
 	$(GO) build $(STATIC) -o $(BIN) ./cmd/nucleus
 	CGO_ENABLED=0 $(GO) build -o bin/nucleus-init ./cmd/nucleus-init
+
+# build-check stops `make build` before the compiler does, with one line
+# that names what is missing and the Debian package that brings it (Go; the
+# C compiler cgo uses; pkg-config; libseccomp's pkg-config file and static
+# archive; glibc's static archive: scripts/build-check.sh) and says to run
+# `make deps` as root, instead of pkg-config's or cgo's error halfway
+# through. It installs nothing itself. build_missing is only expanded when
+# build-check runs; $(error) makes that line make's only output.
+build_missing = $(shell GO='$(GO)' PKG_CONFIG='$(PKG_CONFIG)' sh scripts/build-check.sh)
+build-check:
+	$(if $(build_missing),$(error $(build_missing)))
 
 # deps installs missing Debian packages (as root) and downloads Go modules.
 deps:
