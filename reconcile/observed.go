@@ -44,6 +44,11 @@ type Observed struct {
 	// supervisor: restart: always then starts manually stopped replicas
 	// again (like Docker after a daemon restart); unless-stopped does not.
 	SupervisorStart bool `json:"supervisor_start,omitempty"`
+	// Up names the services of an explicit `nucleus up` (the pass that
+	// serves the request, never a reload or a restart-policy pass): their
+	// replicas that do not run (exited, backoff, crashloop, stopped) start
+	// now, whatever the restart policy says, with fresh restart bookkeeping.
+	Up []string `json:"up,omitempty"`
 }
 
 // ReplicaState is one sandbox replica as recorded.

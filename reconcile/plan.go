@@ -42,6 +42,7 @@ type planner struct {
 	steps    []Step
 
 	supervisorStart bool            // Observed.SupervisorStart
+	up              map[string]bool // Observed.Up
 	restarted       map[string]bool // services with a restarted replica, for restart: true
 	touched         map[string]map[int]bool
 	recreated       []string // networks recreated by this plan
@@ -57,6 +58,10 @@ func newPlanner(desired *spec.Project, observed Observed) *planner {
 		touched:         map[string]map[int]bool{},
 		hashByName:      map[string]string{},
 		supervisorStart: observed.SupervisorStart,
+		up:              map[string]bool{},
+	}
+	for _, name := range observed.Up {
+		p.up[name] = true
 	}
 	for _, r := range observed.Replicas {
 		if p.replicas[r.Service] == nil {
@@ -186,6 +191,7 @@ type decision struct {
 	action    Action
 	causes    []string
 	notBefore time.Time
+	fresh     bool
 }
 
 // service plans one desired service, replica by replica.
@@ -221,9 +227,9 @@ func (p *planner) service(name string, s *spec.Service) {
 	groups := map[string]*Step{}
 	for _, i := range sortedKeys(dec) {
 		d := dec[i]
-		key := string(d.action) + "\x00" + strings.Join(d.causes, "\x00") + "\x00" + d.notBefore.String()
+		key := fmt.Sprint(d.action, "\x00", strings.Join(d.causes, "\x00"), "\x00", d.notBefore, "\x00", d.fresh)
 		if groups[key] == nil {
-			groups[key] = &Step{Action: d.action, Service: name, Causes: d.causes, NotBefore: d.notBefore}
+			groups[key] = &Step{Action: d.action, Service: name, Causes: d.causes, NotBefore: d.notBefore, Fresh: d.fresh}
 			order = append(order, key)
 		}
 		groups[key].Replicas = append(groups[key].Replicas, i)
@@ -260,6 +266,12 @@ func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decisio
 		// `up` means running, and the executor removes the stale record first.
 		return decision{action: ActionStart, causes: []string{"sandbox gone (stale record)"}}, true
 	}
+	if p.up[r.Service] && !r.State.Alive() && (r.State == StateStopped || r.Hash == hash) {
+		// An explicit `nucleus up` starts what does not run, like compose,
+		// whatever the restart policy; a changed configuration is a restart
+		// below (which starts afresh too).
+		return decision{action: ActionStart, causes: []string{notRunningCause(r) + "; nucleus up starts it"}, fresh: true}, true
+	}
 	if r.State == StateStopped {
 		// Stopped by the user (nucleus stop): it stays stopped, whatever the
 		// files say, until nucleus start (it then starts with the new files),
@@ -292,6 +304,14 @@ func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decisio
 		return decision{action: ActionRestart, causes: []string{why}}, true
 	}
 	return decision{action: ActionStart, causes: []string{why}, notBefore: r.NextAttempt}, true
+}
+
+// notRunningCause says why a replica does not run, for an up-start cause.
+func notRunningCause(r ReplicaState) string {
+	if r.State == StateStopped {
+		return "stopped by the user"
+	}
+	return fmt.Sprintf("%s (exit code %d)", r.State, r.ExitCode)
 }
 
 // followDependencies restarts the running replicas of s when a dependency

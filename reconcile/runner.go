@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -38,6 +39,10 @@ type Runner struct {
 	selection []string
 	// op serialises passes with the commands of Do (start, stop, restart).
 	op sync.Mutex
+	// upPending is an explicit up request the next pass serves (see
+	// RequestUp); upServices are its services (nil: every selected one).
+	upPending  bool
+	upServices []string
 }
 
 // PassResult is the outcome of one pass.
@@ -161,6 +166,64 @@ func (r *Runner) Select(services []string) {
 	}
 }
 
+// RequestUp marks the next pass as serving an explicit `nucleus up` of
+// services (none: every selected service): replicas of those services and
+// their dependencies that do not run are started, whatever their restart
+// policy (Observed.Up). Passes of the file watcher, SIGHUP and the restart
+// policy carry no such request.
+func (r *Runner) RequestUp(services []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.upPending {
+		r.upPending, r.upServices = true, slices.Clone(services)
+		if r.upServices == nil {
+			r.upServices = []string{}
+		}
+		return
+	}
+	if len(services) == 0 || len(r.upServices) == 0 {
+		r.upServices = []string{}
+		return
+	}
+	for _, s := range services {
+		if !slices.Contains(r.upServices, s) {
+			r.upServices = append(r.upServices, s)
+		}
+	}
+}
+
+// Up serves an explicit `nucleus up`: it asks for a pass that starts the
+// services' replicas that do not run, and returns its outcome.
+func (r *Runner) Up(ctx context.Context, services []string) (PassResult, error) {
+	r.RequestUp(services)
+	return r.Apply(ctx)
+}
+
+// takeUp returns the services of a pending up request within desired
+// (nil when there is none) and clears it.
+func (r *Runner) takeUp(desired *spec.Project) []string {
+	r.mu.Lock()
+	pending, services := r.upPending, r.upServices
+	r.upPending, r.upServices = false, nil
+	r.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	names := slices.DeleteFunc(slices.Clone(services), func(s string) bool { return desired.Services[s] == nil })
+	if len(services) > 0 && len(names) == 0 {
+		return nil
+	}
+	sel, err := SelectServices(desired, names)
+	if err != nil {
+		return nil
+	}
+	up := slices.Sorted(maps.Keys(sel.Services))
+	if up == nil {
+		up = []string{}
+	}
+	return up
+}
+
 // Desired is the last configuration that loaded (nil before Run).
 func (r *Runner) Desired() *spec.Project {
 	r.mu.Lock()
@@ -234,7 +297,7 @@ func (r *Runner) pass(ctx context.Context) {
 			}
 		}
 	}
-	res.Steps, res.ApplyErr = sv.Pass(ctx, desired)
+	res.Steps, res.ApplyErr = sv.PassUp(ctx, desired, r.takeUp(desired))
 	res.Duration = time.Since(start)
 	if res.ApplyErr != nil {
 		slog.Error("apply", "project", sv.Project, "err", res.ApplyErr)

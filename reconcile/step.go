@@ -76,6 +76,9 @@ type Step struct {
 	Level int `json:"level"`
 	// NotBefore is the earliest start allowed by restart back-off.
 	NotBefore time.Time `json:"not_before,omitzero"`
+	// Fresh marks a start the user asked for (nucleus up): the restart
+	// count and back-off start over instead of counting a restart.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // String is the human line: "restart web: environment.MODE changed".

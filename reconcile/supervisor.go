@@ -174,6 +174,12 @@ func (sv *Supervisor) track(r *replica) {
 
 // Pass is one reconcile pass: observe, plan, apply. It returns the plan.
 func (sv *Supervisor) Pass(ctx context.Context, desired *spec.Project) ([]Step, error) {
+	return sv.PassUp(ctx, desired, nil)
+}
+
+// PassUp is a pass that serves an explicit `nucleus up` of the services
+// named in up (Observed.Up): their replicas that do not run start again.
+func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []string) ([]Step, error) {
 	obs, _, err := sv.Store.Observe(sv.Project)
 	if err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", sv.Project, err)
@@ -183,6 +189,7 @@ func (sv *Supervisor) Pass(ctx context.Context, desired *spec.Project) ([]Step, 
 	obs.SupervisorStart = !sv.passed
 	sv.passed = true
 	sv.mu.Unlock()
+	obs.Up = up
 	steps := Plan(desired, obs)
 	return steps, sv.Apply(ctx, desired, steps)
 }
@@ -332,7 +339,7 @@ func (sv *Supervisor) step(ctx context.Context, desired *spec.Project, st Step) 
 			sv.wakeAt(st.NotBefore) // back-off: try again then, without blocking this pass
 			return nil
 		}
-		return sv.eachReplica(st, func(n int) error { return sv.startReplica(ctx, desired, st.Service, n, true) })
+		return sv.eachReplica(st, func(n int) error { return sv.startReplica(ctx, desired, st.Service, n, !st.Fresh) })
 	case ActionRestart:
 		return sv.eachReplica(st, func(n int) error {
 			if err := sv.stopReplica(ctx, st.Service, n); err != nil {

@@ -139,22 +139,3 @@ func (sv *Supervisor) RestartServices(ctx context.Context, desired *spec.Project
 	}
 	return errors.Join(errs...)
 }
-
-// StartStopped starts the replicas of desired's services that the user
-// stopped (`nucleus up` brings stopped services back, like compose).
-func (sv *Supervisor) StartStopped(ctx context.Context, desired *spec.Project) error {
-	recs, err := sv.Store.LoadSandboxes(sv.Project)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for _, r := range recs {
-		if r.State == StateStopped && desired.Services[r.Service] != nil && !slices.Contains(names, r.Service) {
-			names = append(names, r.Service)
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	return sv.StartServices(ctx, desired, names)
-}

@@ -92,6 +92,9 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	}
 	if o.wait {
 		if err := api.WaitReady(ctx, root, sel); err != nil {
+			if errors.Is(err, api.ErrWillNotRun) {
+				return &exitError{code: 1, err: fmt.Errorf("up --wait: %w", err)}
+			}
 			return &exitError{code: 1, err: fmt.Errorf("up --wait: %w after %s", err, o.waitTimeout)}
 		}
 	}
@@ -201,7 +204,7 @@ func upForeground(cmd *cobra.Command, o *upOptions, p *spec.Project, services []
 	root := stateRoot()
 	stderr := cmd.ErrOrStderr()
 	in, err := api.Start(api.Options{
-		Root: root, Project: p.Name, Services: services, Watch: !o.noWatch,
+		Root: root, Project: p.Name, Services: services, Up: true, Watch: !o.noWatch,
 		Load: func() (*spec.Project, error) { return spec.Load(loadOptions()) },
 		OnStep: func(st reconcile.Step, done bool, err error) {
 			switch {

@@ -27,6 +27,11 @@ type Options struct {
 	Load func() (*spec.Project, error)
 	// Services limits the project to these services and their dependencies.
 	Services []string
+	// Up makes the first pass serve an explicit `nucleus up` of Services
+	// (foreground up): replicas that do not run are started. A supervisor
+	// the daemon starts, or a detached one (its up arrives as Apply), leaves
+	// it false.
+	Up bool
 	// Watch reloads on file changes.
 	Watch  bool
 	OnPass func(reconcile.PassResult)
@@ -90,6 +95,9 @@ func Start(o Options) (*Instance, error) {
 		}
 	}}
 	in.runner.Select(o.Services)
+	if o.Up {
+		in.runner.RequestUp(o.Services)
+	}
 	ln, err := in.listen()
 	if err != nil {
 		lock.Release(false)
@@ -149,13 +157,13 @@ func (in *Instance) stopRunner() {
 	<-in.runDone
 }
 
-// Apply widens the service selection, asks for a pass and returns its outcome.
+// Apply serves `nucleus up [SERVICE...]`: it widens the service selection,
+// asks for a pass that also starts every replica of the services (and their
+// dependencies) that does not run (exited, crashed, stopped), and returns
+// its outcome.
 func (in *Instance) Apply(ctx context.Context, services []string) (*ApplyResponse, error) {
 	in.runner.Select(services)
-	if err := in.runner.Do(ctx, in.sv.StartStopped); err != nil {
-		return nil, err
-	}
-	res, err := in.runner.Apply(ctx)
+	res, err := in.runner.Up(ctx, services)
 	if err != nil {
 		return nil, err
 	}

@@ -6,34 +6,66 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
+	"nucleus/reconcile/host"
 	"nucleus/spec"
 )
 
 // WaitReady waits until every replica of desired's services runs (and is
 // healthy when it has a health check; a one-shot that exited 0 and is not
 // restarted counts as done). When ctx ends first, the error names the
-// replica and the condition that blocked.
+// replica and the condition that blocked. A replica that will never run
+// (exited and its restart policy does not start it again, or in crashloop)
+// fails the wait at once, with its exit code and last log lines.
 func WaitReady(ctx context.Context, root rootdir.Root, desired *spec.Project) error {
 	return waitReady(ctx, desired, func(ctx context.Context) (*StatusResponse, error) {
 		return Status(ctx, root, desired.Name, nil)
+	}, func(r reconcile.ReplicaStatus) []string {
+		lines, err := host.Logs(root, desired.Name, host.LogOptions{Services: []string{r.Service}, Tail: waitLogLines}, time.Now())
+		if err != nil {
+			return []string{"(logs: " + err.Error() + ")"}
+		}
+		var out []string
+		for _, l := range lines {
+			if l.Replica == r.Name {
+				out = append(out, l.Line)
+			}
+		}
+		return out
 	})
 }
+
+// waitLogLines is how many of its last log lines a failed wait shows.
+const waitLogLines = 10
+
+// ErrWillNotRun is wrapped by a wait that failed because a replica will
+// never run.
+var ErrWillNotRun = errors.New("will not run")
 
 // waitReady polls status until desired is ready or ctx ends. A status
 // request that fails (a supervisor slow under load, or cut off by the
 // deadline itself) is retried; the error then still names what was last
 // seen blocking, with the request's error when there was one.
-func waitReady(ctx context.Context, desired *spec.Project, status func(context.Context) (*StatusResponse, error)) error {
+func waitReady(ctx context.Context, desired *spec.Project, status func(context.Context) (*StatusResponse, error), logs func(reconcile.ReplicaStatus) []string) error {
 	lastBlocked := ""
 	var lastErr error
 	for {
 		st, err := status(ctx)
 		lastErr = err
 		if err == nil {
+			if r, why := willNotRun(desired, st.Replicas); why != "" {
+				msg := why
+				if lines := logs(r); len(lines) > 0 {
+					msg += "; last log lines:\n  " + strings.Join(lines, "\n  ")
+				} else {
+					msg += "; it logged nothing"
+				}
+				return fmt.Errorf("%w: %s", ErrWillNotRun, msg)
+			}
 			lastBlocked = notReady(desired, st.Replicas)
 			if lastBlocked == "" {
 				return nil
@@ -51,6 +83,44 @@ func waitReady(ctx context.Context, desired *spec.Project, status func(context.C
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// willNotRun finds the first replica of desired's services that will never
+// run without the user: it exited (or failed to start) and its restart
+// policy does not start it again (the supervisor records such a replica
+// "exited", one it restarts "backoff"), or it is in crashloop. A one-shot
+// that exited 0 is done, not failed.
+func willNotRun(desired *spec.Project, reps []reconcile.ReplicaStatus) (reconcile.ReplicaStatus, string) {
+	for _, r := range reps {
+		s := desired.Services[r.Service]
+		if s == nil || r.Replica > max(s.Replicas, 1) {
+			continue
+		}
+		code := "no exit code"
+		if r.ExitCode != nil {
+			code = fmt.Sprintf("exit code %d", *r.ExitCode)
+		}
+		if r.Error != "" {
+			code += ", start failed: " + r.Error
+		}
+		switch {
+		case r.State == reconcile.StateCrashloop:
+			return r, fmt.Sprintf("%s is in crashloop (%s, %d restarts)", r.Name, code, r.Restarts)
+		case r.State == reconcile.StateExited && (r.ExitCode != nil && *r.ExitCode != 0 || r.Error != ""):
+			return r, fmt.Sprintf("%s exited (%s) and restart: %s does not start it again", r.Name, code, policyName(s.Restart))
+		}
+	}
+	return reconcile.ReplicaStatus{}, ""
+}
+
+func policyName(p spec.RestartPolicy) string {
+	switch {
+	case p.Policy == "":
+		return "no"
+	case p.Policy == spec.RestartOnFailure && p.MaxRetries > 0:
+		return fmt.Sprintf("%s:%d", p.Policy, p.MaxRetries)
+	}
+	return string(p.Policy)
 }
 
 // notReady names the first replica that is not ready and why; "" when all are.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -28,8 +29,73 @@ func TestWaitReadyNamesBlockerWhenStatusIsCutOff(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	err := waitReady(ctx, desired, status)
+	err := waitReady(ctx, desired, status, func(reconcile.ReplicaStatus) []string { return nil })
 	if err == nil || !strings.Contains(err.Error(), "stuck-1") || !strings.Contains(err.Error(), "health check (tcp 9)") {
 		t.Fatalf("err = %v, want it to name stuck-1 and its health check", err)
+	}
+}
+
+// A replica that will never run fails the wait at once, naming the
+// replica, its exit code and its last log lines (issue 11, defect 3);
+// one in back-off, or a one-shot that exited 0, does not.
+func TestWaitReadyFailsAtOnceForReplicaThatWillNotRun(t *testing.T) {
+	code := func(c int) *int { return &c }
+	for _, tc := range []struct {
+		name    string
+		restart spec.RestartPolicy
+		rep     reconcile.ReplicaStatus
+		want    []string // "" entries: the wait must time out instead
+	}{
+		{"exited, restart no", spec.RestartPolicy{Policy: spec.RestartNo},
+			reconcile.ReplicaStatus{State: reconcile.StateExited, ExitCode: code(3)},
+			[]string{"job-1 exited (exit code 3)", "restart: no", "boom"}},
+		{"on-failure exhausted", spec.RestartPolicy{Policy: spec.RestartOnFailure, MaxRetries: 2},
+			reconcile.ReplicaStatus{State: reconcile.StateExited, ExitCode: code(1), Restarts: 2},
+			[]string{"job-1 exited (exit code 1)", "restart: on-failure:2", "boom"}},
+		{"crashloop", spec.RestartPolicy{Policy: spec.RestartAlways},
+			reconcile.ReplicaStatus{State: reconcile.StateCrashloop, ExitCode: code(2), Restarts: 7},
+			[]string{"job-1 is in crashloop (exit code 2, 7 restarts)", "boom"}},
+		{"failed start", spec.RestartPolicy{Policy: spec.RestartNo},
+			reconcile.ReplicaStatus{State: reconcile.StateExited, ExitCode: code(127), Error: "exec: no such file"},
+			[]string{"job-1 exited (exit code 127, start failed: exec: no such file)"}},
+		{"backoff", spec.RestartPolicy{Policy: spec.RestartAlways},
+			reconcile.ReplicaStatus{State: reconcile.StateBackoff, ExitCode: code(1)}, nil},
+		{"one-shot done is ready", spec.RestartPolicy{Policy: spec.RestartNo},
+			reconcile.ReplicaStatus{State: reconcile.StateExited, ExitCode: code(0)}, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			desired := &spec.Project{Name: "p", Services: map[string]*spec.Service{
+				"job": {Name: "job", Replicas: 1, Restart: tc.restart},
+			}}
+			rep := tc.rep
+			rep.Service, rep.Replica, rep.Name = "job", 1, "job-1"
+			status := func(context.Context) (*StatusResponse, error) {
+				return &StatusResponse{Replicas: []reconcile.ReplicaStatus{rep}}, nil
+			}
+			logs := func(r reconcile.ReplicaStatus) []string { return []string{"starting", "boom"} }
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := waitReady(ctx, desired, status, logs)
+			switch {
+			case tc.want == nil:
+				if err == nil || errors.Is(err, ErrWillNotRun) {
+					t.Fatalf("err = %v, want a timeout", err)
+				}
+			case len(tc.want) == 0:
+				if err != nil {
+					t.Fatalf("err = %v, want ready", err)
+				}
+			default:
+				if !errors.Is(err, ErrWillNotRun) || time.Since(start) > 100*time.Millisecond {
+					t.Fatalf("err = %v after %s, want ErrWillNotRun at once", err, time.Since(start))
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("err = %v, want it to contain %q", err, w)
+					}
+				}
+			}
+		})
 	}
 }
