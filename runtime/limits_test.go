@@ -69,9 +69,27 @@ func TestOOMKillOfAChildIsCounted(t *testing.T) {
 	root := newRoot(t)
 	svc := service("/bin/busybox", "sh", "-c", "head -c 300000000 /dev/zero | tail -c 200000000 >/dev/null; echo main survived")
 	svc.Resources.Memory = 32 << 20
-	r := run(t, Config{Root: root, Project: "p", Service: svc})
-	if r.st.OOMKills < 1 || r.st.OOMKilled || !strings.Contains(r.out, "main survived") {
-		t.Fatalf("child OOM: status %+v, out %q, want OOMKills >= 1 with the main process alive", r.st, r.out)
+	// The kernel sometimes takes a second victim (the shell) while tail's
+	// memory is still being reaped: then the main process's kill is what
+	// must be reported. Try until the shell survives once.
+	for try := 1; ; try++ {
+		r := run(t, Config{Root: root, Project: "p", Service: svc})
+		if r.st.OOMKills < 1 {
+			t.Fatalf("child OOM: status %+v, out %q, want OOMKills >= 1", r.st, r.out)
+		}
+		if strings.Contains(r.out, "main survived") {
+			if r.st.OOMKilled || r.st.Code != 0 {
+				t.Fatalf("child OOM, main alive: status %+v, want exit 0 and OOMKilled false", r.st)
+			}
+			return
+		}
+		if !r.st.OOMKilled || r.st.Code != 137 {
+			t.Fatalf("child OOM and the shell gone: status %+v, want the main process's OOM kill reported", r.st)
+		}
+		if try == 8 {
+			t.Fatalf("the shell was a second OOM victim in %d tries of %d", try, try)
+		}
+		t.Logf("try %d: the shell was a second OOM victim (%+v); again", try, r.st)
 	}
 }
 
