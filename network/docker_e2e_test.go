@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -145,6 +146,23 @@ func TestDockerOnTheSameHost(t *testing.T) {
 			}
 		}
 		before := hostFirewall(t)
+		// dockerd makes a "docker" cgroup in every hierarchy and leaves
+		// it behind when it stops: remove those this test's dockerd made.
+		cgBefore, _ := filepath.Glob("/sys/fs/cgroup/*/docker")
+		uniBefore, _ := filepath.Glob("/sys/fs/cgroup/docker")
+		cgBefore = append(cgBefore, uniBefore...)
+		defer func() {
+			now, _ := filepath.Glob("/sys/fs/cgroup/*/docker")
+			uni, _ := filepath.Glob("/sys/fs/cgroup/docker")
+			for _, d := range append(now, uni...) {
+				if slices.Contains(cgBefore, d) {
+					continue
+				}
+				if err := os.Remove(d); err != nil {
+					t.Errorf("dockerd's cgroup %s left behind: %v", d, err)
+				}
+			}
+		}()
 		ownNetns(t)
 		// Tests of other packages may be changing the host meanwhile
 		// (their own networks): give them a moment before failing.
