@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -39,7 +40,15 @@ func TryLock(root rootdir.Root, project string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open supervisor lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	// Running probes with a brief shared lock (Dial polls it while a
+	// supervisor starts): a few short retries tell such a probe from a
+	// supervisor, which holds the lock for good.
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	for try := 0; errors.Is(err, unix.EWOULDBLOCK) && try < 20; try++ {
+		time.Sleep(5 * time.Millisecond)
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			pid, _ := Running(root, project)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 )
@@ -109,4 +111,28 @@ func TestDialRemovesStaleSocket(t *testing.T) {
 	if _, err := os.Stat(SocketPath(root, "shop")); !os.IsNotExist(err) {
 		t.Errorf("stale socket not removed: %v", err)
 	}
+}
+
+// A supervisor starting while `up` polls Running (a brief shared lock on
+// the same file) takes the lock: the probe is not a supervisor. Before,
+// the supervisor gave up with "already running (pid 0)".
+func TestLockNotTakenByRunningProbe(t *testing.T) {
+	root := testRoot(t)
+	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(LockPath(root, "shop"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(20 * time.Millisecond); unix.Flock(int(f.Fd()), unix.LOCK_UN) }()
+	l, err := TryLock(root, "shop")
+	if err != nil {
+		t.Fatalf("lock while a Running probe held it for 20 ms: %v", err)
+	}
+	l.Release(true)
 }
