@@ -133,7 +133,7 @@ func realPaths(files []string, projectDir string, sources []string) pathFacts {
 	for _, s := range sources {
 		if _, done := f.sources[s]; !done {
 			id, ok := statID(s)
-			bs := bindSource{real: realPath(s), id: id, hasID: ok, above: map[fileID]string{}}
+			bs := bindSource{real: RealPath(s), id: id, hasID: ok, above: map[fileID]string{}}
 			for p := filepath.Dir(bs.real); ; p = filepath.Dir(p) {
 				if id, ok := statID(p); ok {
 					if _, seen := bs.above[id]; !seen {
@@ -163,9 +163,9 @@ func realPaths(files []string, projectDir string, sources []string) pathFacts {
 		_, err := os.Lstat(name)
 		cf.exists = err == nil
 		cf.self, cf.hasSelf = statID(name)
-		named := filepath.Join(realPath(filepath.Dir(name)), filepath.Base(name))
+		named := filepath.Join(RealPath(filepath.Dir(name)), filepath.Base(name))
 		cf.reals = append(cf.reals, named)
-		if r := realPath(name); r != named {
+		if r := RealPath(name); r != named {
 			cf.reals = append(cf.reals, r)
 		}
 		for _, r := range cf.reals {
@@ -244,10 +244,11 @@ func statID(p string) (fileID, bool) {
 	return fileID{uint64(st.Dev), st.Ino}, true // Dev is not uint64 on every platform
 }
 
-// realPath is p with every symlink of its longest existing prefix resolved
+// RealPath is p with every symlink of its longest existing prefix resolved
 // (the rest may not exist yet: a bind source is created on first use, an
-// optional env_file may appear later).
-func realPath(p string) string {
+// optional env_file may appear later). The daemon's policy compares paths
+// the same way.
+func RealPath(p string) string {
 	p = filepath.Clean(p)
 	rest := ""
 	for {

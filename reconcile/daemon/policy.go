@@ -52,7 +52,7 @@ func (pol Policy) Check(p *spec.Project) error {
 		return nil
 	}
 	loc := newLocator(p.Files)
-	projectDir := resolve(p.Dir)
+	projectDir := spec.RealPath(p.Dir)
 	var out []string
 	deny := func(path []string, match func(*yamlNode) bool, what, optIn string) {
 		out = append(out, fmt.Sprintf("%s: %s: %s (%s)", loc.find(path, match), strings.Join(path, "."), what, optIn))
@@ -79,7 +79,7 @@ func (pol Policy) Check(p *spec.Project) error {
 		}
 		pathOK := func(host string) bool { return pol.hostPathOK(projectDir, host) }
 		shown := func(host string) string {
-			if r := resolve(host); r != filepath.Clean(host) {
+			if r := spec.RealPath(host); r != filepath.Clean(host) {
 				return host + " (resolves to " + r + ")"
 			}
 			return host
@@ -146,12 +146,12 @@ func writesConfig(p *spec.Project) bool {
 // hostPathOK reports whether host (after symlinks, so ./site -> / does not
 // escape) lies in the project directory or under an allowed prefix.
 func (pol Policy) hostPathOK(projectDir, host string) bool {
-	r := resolve(host)
+	r := spec.RealPath(host)
 	if within(projectDir, r) {
 		return true
 	}
 	for _, pre := range pol.AllowHostPaths {
-		if within(resolve(pre), r) {
+		if within(spec.RealPath(pre), r) {
 			return true
 		}
 	}
@@ -162,24 +162,6 @@ func (pol Policy) hostPathOK(projectDir, host string) bool {
 func within(dir, p string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
-}
-
-// resolve is p with every symlink of its longest existing prefix resolved
-// (the rest may not exist yet: a bind source is created on first use).
-func resolve(p string) string {
-	p = filepath.Clean(p)
-	rest := ""
-	for {
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Join(r, rest)
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return filepath.Join(p, rest)
-		}
-		rest = filepath.Join(filepath.Base(p), rest)
-		p = parent
-	}
 }
 
 // capMatcher finds a cap_add item naming c (with or without CAP_).

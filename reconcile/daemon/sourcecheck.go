@@ -59,11 +59,11 @@ func (pol Policy) CheckSource(p *spec.Project, service, target, real string) err
 	if p == nil {
 		return fmt.Errorf("%s: no project files loaded to check %s against", PolicyDeniedPrefix, real)
 	}
-	if within(resolve(p.Dir), real) {
+	if within(spec.RealPath(p.Dir), real) {
 		return nil
 	}
 	for _, pre := range pol.AllowHostPaths {
-		if within(resolve(pre), real) {
+		if within(spec.RealPath(pre), real) {
 			return nil
 		}
 	}
