@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -14,22 +15,9 @@ import (
 // not left to file modes. The default user namespace must hide it too.
 func TestPrivateKeyDirsMasked(t *testing.T) {
 	root := newRoot(t)
-	dir := "/etc/ssl/private"
-	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(dir, 0o710); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Remove(dir) })
-	}
-	key := filepath.Join(dir, "nucleus-test-"+filepath.Base(t.TempDir())+".key")
+	dir := testutil.PrivateKeyDir
 	const secret = "NUCLEUS-TEST-PRIVATE-KEY"
-	if err := os.WriteFile(key, []byte(secret), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(key) })
+	key := testutil.PlantPrivateKey(t, secret)
 	script := "cat " + key + "; echo; echo listing:; ls -A " + dir
 	for _, userns := range []string{spec.UserNSHost, spec.UserNSPrivate} {
 		svc := service("/bin/busybox", "sh", "-c", script)

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"nucleus/internal/testutil"
 )
 
 // End-to-end attempts for the findings of issue 9 that have been fixed,
@@ -136,21 +138,8 @@ func TestFindingSSLPrivateMasked(t *testing.T) {
 	e := newEnv(t)
 	// A key of the test's own (the host's, from ssl-cert, may be missing:
 	// the cgroup v2 VM has none), alongside whatever keys the host has.
-	dir := "/etc/ssl/private"
-	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(dir, 0o710); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Remove(dir) })
-	}
-	own := filepath.Join(dir, "nucleus-security-test-"+randHex(4)+".key")
-	if err := os.WriteFile(own, []byte("NUCLEUS-TEST-KEY"), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(own) })
+	dir := testutil.PrivateKeyDir
+	testutil.PlantPrivateKey(t, "NUCLEUS-TEST-KEY")
 	keys, _ := filepath.Glob(dir + "/*")
 	var as []string
 	for i, k := range keys {
