@@ -93,6 +93,9 @@ services:
   crash:
     command: ["/bin/busybox", "sh", "-c", "echo boom-before-exit; exit 3"]
     restart: "no"
+    # Not ready before it is healthy: without a health check --wait may see
+    # it running for the instant before it exits and succeed.
+    healthcheck: {tcp: 9, interval: 100ms}
     stop_grace_period: 0s
 `)
 	start := time.Now()
