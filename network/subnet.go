@@ -10,7 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Pools automatic subnets are taken from, in order, as /24s. They are
+// Pools automatic subnets are taken from, in order, as /24s (spec.AutoSubnetBits:
+// validate counts replicas against that size). They are
 // private ranges rarely used by home and office networks.
 var subnetPools = []string{"10.89.0.0/16", "10.90.0.0/16", "10.91.0.0/16", "172.29.0.0/16"}
 

@@ -14,6 +14,7 @@ import (
 func (d *decoder) validate(p *Project) {
 	d.checkNetworks(p)
 	d.checkServiceNetworks(p)
+	d.checkNetworkCapacity(p)
 	d.checkDependencies(p)
 	d.checkPorts(p)
 }
@@ -130,6 +131,68 @@ func (d *decoder) checkServiceNetworks(p *Project) {
 			}
 			taken[key] = sname
 		}
+	}
+}
+
+// AutoSubnetBits is the prefix length of a subnet allocated automatically
+// (network/subnet.go takes /24s from its pools).
+const AutoSubnetBits = 24
+
+// HostAddrs is how many replicas a subnet of the given prefix length can
+// address: all but the network, gateway and broadcast addresses.
+func HostAddrs(bits int) int {
+	if bits > 30 {
+		return 0
+	}
+	return 1<<(32-bits) - 3
+}
+
+// checkNetworkCapacity refuses a network whose subnet cannot address every
+// replica attached to it: each replica takes one address (a static one
+// included), so the starts beyond the last free address could never
+// succeed. The error is at the subnet when one is written, else at the
+// replicas of the network's largest service.
+func (d *decoder) checkNetworkCapacity(p *Project) {
+	for _, nname := range d.networkOrder(p) {
+		nw := p.Networks[nname]
+		need, biggest := 0, ""
+		for _, sname := range d.order {
+			s := p.Services[sname]
+			if _, ok := s.Networks[nname]; !ok {
+				continue
+			}
+			need += s.Replicas
+			if biggest == "" || s.Replicas > p.Services[biggest].Replicas {
+				biggest = sname
+			}
+		}
+		bits := AutoSubnetBits
+		if nw.Subnet != "" {
+			bits = netip.MustParsePrefix(nw.Subnet).Bits()
+		}
+		have := HostAddrs(bits)
+		if need <= have {
+			continue
+		}
+		fit := bits
+		for fit > 8 && HostAddrs(fit) < need {
+			fit--
+		}
+		msg := fmt.Sprintf("network %s needs %d addresses for its replicas but subnet %s has %d (a /%d less network, gateway and broadcast); use a larger prefix, like /%d (%d addresses), or fewer replicas",
+			nname, need, nw.Subnet, have, bits, fit, HostAddrs(fit))
+		if nw.Subnet != "" {
+			path := "networks." + nname + ".subnet"
+			d.add(d.at(path), path, msg)
+			continue
+		}
+		path := "services." + biggest + ".replicas"
+		at, ok := d.posOf(path)
+		if !ok {
+			path = "services." + biggest
+			at = d.at(path)
+		}
+		d.add(at, path, fmt.Sprintf("network %s needs %d addresses for its replicas but its automatic subnet (a /%d) has %d; declare networks.%s.subnet with a larger prefix, like /%d (%d addresses), or use fewer replicas",
+			nname, need, bits, have, nname, fit, HostAddrs(fit)))
 	}
 }
 

@@ -193,6 +193,46 @@ services:
 		},
 	},
 	{
+		name: "network too small for its replicas",
+		yaml: `networks:
+  back: {subnet: 10.89.1.0/24}
+  small: {subnet: 10.89.2.0/28}
+  fits: {subnet: 10.89.3.0/29}
+services:
+  web: {command: ["true"], replicas: 300, networks: [back]}
+  db: {command: ["true"], replicas: 2, networks: {small: {}, fits: {}}}
+  cache: {command: ["true"], replicas: 12, networks: [small]}
+  one: {command: ["true"], networks: {fits: {ipv4_address: 10.89.3.6}}}
+  two: {command: ["true"], replicas: 2, networks: [fits]}
+`,
+		want: []string{
+			"nucleus.yaml:2:18: networks.back.subnet: network back needs 300 addresses for its replicas but subnet 10.89.1.0/24 has 253 (a /24 less network, gateway and broadcast); use a larger prefix, like /23 (509 addresses), or fewer replicas",
+			"nucleus.yaml:3:19: networks.small.subnet: network small needs 14 addresses for its replicas but subnet 10.89.2.0/28 has 13 (a /28 less network, gateway and broadcast); use a larger prefix, like /27 (29 addresses), or fewer replicas",
+		},
+	},
+	{
+		name: "automatic subnet too small for its replicas",
+		yaml: `networks:
+  back: {}
+services:
+  web:
+    command: ["true"]
+    replicas: 200
+  api:
+    command: ["true"]
+    replicas: 250
+    networks: [default, back]
+  worker:
+    command: ["true"]
+    replicas: 60
+    networks: [back]
+`,
+		want: []string{
+			"nucleus.yaml:9:15: services.api.replicas: network back needs 310 addresses for its replicas but its automatic subnet (a /24) has 253; declare networks.back.subnet with a larger prefix, like /23 (509 addresses), or use fewer replicas",
+			"nucleus.yaml:9:15: services.api.replicas: network default needs 450 addresses for its replicas but its automatic subnet (a /24) has 253; declare networks.default.subnet with a larger prefix, like /23 (509 addresses), or use fewer replicas",
+		},
+	},
+	{
 		name: "static addresses",
 		yaml: `networks:
   back: {subnet: 10.89.1.0/24}

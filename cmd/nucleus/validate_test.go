@@ -112,6 +112,28 @@ nucleus.yaml:9:23: services.api.depends_on: unknown service "nope"`
 	}
 }
 
+// TestValidateNetworkTooSmall: 300 replicas cannot all get an address on a
+// /24 (253 host addresses); validate says so at the subnet instead of up
+// starting 253 of them and waiting on the other 47 (issue 11, defect 10).
+func TestValidateNetworkTooSmall(t *testing.T) {
+	dir := writeProject(t, map[string]string{"nucleus.yaml": `networks:
+  back:
+    subnet: 10.89.1.0/24
+services:
+  web:
+    command: [sleep, infinity]
+    replicas: 300
+    networks: [back]
+`})
+	for _, verb := range []string{"validate", "plan"} {
+		out, errText, code := runCLI(t, dir, verb)
+		want := "nucleus.yaml:3:13: networks.back.subnet: network back needs 300 addresses for its replicas but subnet 10.89.1.0/24 has 253"
+		if code != 2 || out != "" || !strings.HasPrefix(errText, want) || !strings.Contains(errText, "like /23") {
+			t.Errorf("%s: exit %d, stdout %q, errors:\n%s\nwant exit 2 and an error starting %q that suggests /23", verb, code, out, errText, want)
+		}
+	}
+}
+
 func TestValidateNoProject(t *testing.T) {
 	_, errText, code := runCLI(t, t.TempDir(), "validate")
 	if code != 2 || !strings.Contains(errText, "no nucleus.yaml or nucleus.yml found") {
