@@ -3,6 +3,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,7 +26,7 @@ func WriteVolatile(path string, b []byte, perm os.FileMode) error {
 func write(path string, b []byte, perm os.FileMode, sync bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fail(path, err)
 	}
 	_, werr := tmp.Write(b)
 	if werr == nil {
@@ -42,7 +43,29 @@ func write(path string, b []byte, perm os.FileMode, sync bool) error {
 	}
 	if werr != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, werr)
+		return fail(path, werr)
+	}
+	if sync {
+		// The rename itself is durable only once the directory is synced;
+		// a failure here loses nothing that is already visible.
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
 	}
 	return nil
+}
+
+// fail names the file the caller asked for and the bare reason ("no space
+// left on device"), not the temporary file that met it.
+func fail(path string, err error) error {
+	var pe *os.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return fmt.Errorf("write %s: %w", path, err)
 }

@@ -1,9 +1,14 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"nucleus/internal/testutil"
 )
 
 func TestWriteReplacesAndLeavesNoTemporaries(t *testing.T) {
@@ -66,6 +71,31 @@ func TestWriteVolatileReplacesAndLeavesNoTemporaries(t *testing.T) {
 		}
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %d entries, want only record.json", len(ents))
+	}
+}
+
+// TestWriteOnFullDisk: out of space, the error names the file asked for and
+// the reason, the old content stays and no temporary is left.
+func TestWriteOnFullDisk(t *testing.T) {
+	testutil.RequireRoot(t)
+	fs := testutil.MountSmallFS(t, filepath.Join(t.TempDir(), "small"), 64<<10)
+	p := filepath.Join(fs.Dir, "record.json")
+	if err := Write(p, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs.Fill(t)
+	for _, w := range []func(string, []byte, os.FileMode) error{Write, WriteVolatile} {
+		err := w(p, make([]byte, 64<<10), 0o600)
+		if !errors.Is(err, unix.ENOSPC) || err.Error() != "write "+p+": no space left on device" {
+			t.Errorf("write on a full disk: %v; want %q", err, "write "+p+": no space left on device")
+		}
+		if b, _ := os.ReadFile(p); string(b) != "old" {
+			t.Errorf("content after a failed write = %q, want old", b)
+		}
+	}
+	fs.Free(t)
+	if ents, _ := os.ReadDir(fs.Dir); len(ents) != 1 {
 		t.Errorf("directory holds %d entries, want only record.json", len(ents))
 	}
 }
