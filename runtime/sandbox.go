@@ -289,7 +289,12 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		cancel()
-	} else if s.pid > 0 && s.proc != nil {
+	}
+	// The init itself, cgroup or not: on v1 only its spawner thread joins
+	// the cgroup, once Create sent it the cgroup's files, so a Create that
+	// fails before (a state root out of space) leaves it outside. As PID 1
+	// of its namespace it takes every process inside along.
+	if s.pid > 0 && s.proc != nil {
 		select {
 		case <-s.done: // reaped: the pid is not ours any more
 		default:

@@ -84,8 +84,8 @@ func cachedProgram(root rootdir.Root, key, mode string, compile func() (*seccomp
 	// Best effort: a cache that cannot be written only costs time.
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
 		tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-		if os.WriteFile(tmp, p.BPF(), 0o600) == nil {
-			_ = os.Rename(tmp, path)
+		if os.WriteFile(tmp, p.BPF(), 0o600) != nil || os.Rename(tmp, path) != nil {
+			os.Remove(tmp) // a full disk keeps no partial file
 		}
 	}
 	return p.WithMode(mode), nil
