@@ -468,3 +468,25 @@ func TestConcurrentNewAndDelete(t *testing.T) {
 	}
 	assertNoLeaks(t, root)
 }
+
+// TestDeleteOnReadOnlyRoot: a state root that went read-only (a file system
+// error, a full disk remounted) must not keep the cgroups of its sandboxes:
+// the lock Delete takes needs no write access.
+func TestDeleteOnReadOnlyRoot(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := testutil.TempRoot(t)
+	fs := testutil.MountSmallFS(t, root.Run, 64<<10)
+	cg, err := New(root, fmt.Sprintf("ro-%d", os.Getpid()), spec.Resources{Pids: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // a test that stopped half-way
+		fs.SetReadOnly(t, false)
+		_ = cg.Delete()
+	})
+	fs.SetReadOnly(t, true)
+	if err := cg.Delete(); err != nil {
+		t.Errorf("Delete on a read-only state root: %v", err)
+	}
+	assertNoLeaks(t, root)
+}

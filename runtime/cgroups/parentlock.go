@@ -25,6 +25,13 @@ func lockParent(root rootdir.Root) (unlock func(), err error) {
 	}
 	p := filepath.Join(root.Run, "cgroups.lock")
 	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err == unix.EROFS {
+		// A root remounted read-only must not keep its cgroups: flock needs
+		// no write access, and without the file no one can be creating.
+		if fd, err = unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == unix.ENOENT {
+			return func() {}, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", p, err)
 	}
