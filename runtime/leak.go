@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
-	"nucleus/runtime/sbinit"
 )
 
 // LeakCheck lists host objects of this root's sandboxes that still exist:
@@ -30,16 +28,8 @@ func LeakCheck(root rootdir.Root) ([]string, error) {
 	for _, e := range entries {
 		out = append(out, "state "+filepath.Join(root.Run, "sandboxes", e.Name()))
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		args := bytes.Split(b, []byte{0})
-		if len(args) >= 4 && string(args[1]) == sbinit.InitArg && string(args[2]) == root.ID() {
-			out = append(out, fmt.Sprintf("process %s (init of sandbox %s)", filepath.Base(filepath.Dir(p)), args[3]))
-		}
+	for pid, id := range initProcs(root) {
+		out = append(out, fmt.Sprintf("process %d (init of sandbox %s)", pid, id))
 	}
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {

@@ -120,3 +120,22 @@ func unescapeMount(s string) string {
 	}
 	return b.String()
 }
+
+// Of lists the cgroup directories of sandbox id that still exist, in every
+// hierarchy and under either manager (a subset of Leaks).
+func Of(root rootdir.Root, id string) ([]string, error) {
+	all, err := Leaks(root)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range all {
+		for _, name := range []string{id, scopeName(root, id)} {
+			if filepath.Base(p) == name || strings.Contains(p, "/"+name+"/") {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out, nil
+}
