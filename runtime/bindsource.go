@@ -131,23 +131,28 @@ func sandboxID(uid uint32) string {
 	return why
 }
 
-// chownTree hands the tree at dirFD (a pinned bind source, :U) to the
-// sandbox: whatever is not yet owned by the project's range [base,
-// base+IDRangeSize) becomes owned by its root (base:base). Nothing is
-// followed: every entry is opened O_PATH|O_NOFOLLOW and changed through
-// that descriptor (symlinks themselves are changed, not their targets),
-// and the walk stays on the source's file system (another mount below it is
-// left as it is). Changing the owner clears setuid and setgid bits.
-func chownTree(dirFD int, base uint32, src string) error {
-	var root unix.Stat_t
-	if err := unix.Fstat(dirFD, &root); err != nil {
-		return err
+// chownTree hands the tree at dirFD (a pinned volume source, :U) to the
+// workload's user: every entry not yet owned by uid:gid (host ids) gets
+// that owner, as Podman's U does, so a non-root service can chmod its
+// volume (initdb) and use what an earlier user left there. Nothing is
+// followed: every entry is opened O_PATH|O_NOFOLLOW and changed through that
+// descriptor (symlinks themselves are changed, not their targets), and the
+// walk stays on the source's mount (another mount below it, even of the
+// same file system, is left as it is). Changing the owner clears setuid
+// and setgid bits.
+func chownTree(dirFD int, uid, gid uint32, src string) error {
+	const mask = unix.STATX_TYPE | unix.STATX_UID | unix.STATX_GID | unix.STATX_MNT_ID
+	var root unix.Statx_t
+	if err := unix.Statx(dirFD, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, mask, &root); err != nil {
+		return &os.PathError{Op: "stat", Path: src, Err: err}
 	}
-	inRange := func(id uint32) bool { return id >= base && id < base+IDRangeSize }
-	var walk func(fd int, st *unix.Stat_t, path string) error
-	walk = func(fd int, st *unix.Stat_t, path string) error {
-		if !inRange(st.Uid) || !inRange(st.Gid) {
-			if err := unix.Fchownat(fd, "", int(base), int(base), unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if root.Mask&unix.STATX_MNT_ID == 0 {
+		return fmt.Errorf("%s: the kernel does not report mount ids (statx STATX_MNT_ID, Linux 5.8)", src)
+	}
+	var walk func(fd int, st *unix.Statx_t, path string) error
+	walk = func(fd int, st *unix.Statx_t, path string) error {
+		if st.Uid != uid || st.Gid != gid {
+			if err := unix.Fchownat(fd, "", int(uid), int(gid), unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				return &os.PathError{Op: "chown", Path: path, Err: err}
 			}
 		}
@@ -173,9 +178,9 @@ func chownTree(dirFD int, base uint32, src string) error {
 			if err != nil {
 				return &os.PathError{Op: "open", Path: filepath.Join(path, name), Err: err}
 			}
-			var cst unix.Stat_t
-			err = unix.Fstat(cfd, &cst)
-			if err == nil && cst.Dev == root.Dev {
+			var cst unix.Statx_t
+			err = unix.Statx(cfd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, mask, &cst)
+			if err == nil && cst.Mnt_id == root.Mnt_id {
 				err = walk(cfd, &cst, filepath.Join(path, name))
 			}
 			unix.Close(cfd)

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"nucleus/spec"
 )
 
@@ -157,10 +159,12 @@ func TestBindSourceSymlinks(t *testing.T) {
 	}
 }
 
-// TestBindChown: :U hands a tree owned by host root to the project's
-// range before the mount, so sandbox root can write there; nothing is
-// followed (a symlink's target outside keeps its owner), ids already in the
-// range stay, and a setuid-root file loses its bit.
+// TestBindChown: :U hands a tree owned by host root to the service's user
+// (here the sandbox's root) before the mount, so it can write there; as
+// with Podman's U the whole tree changes owner (also what another id of the
+// range owned); nothing is followed (a symlink's target outside keeps its
+// owner), another mount below the source is left alone (even of the same
+// file system), and a setuid-root file loses its bit.
 func TestBindChown(t *testing.T) {
 	root := newRoot(t)
 	base, err := ProjectIDRange(root, "p")
@@ -184,6 +188,12 @@ func TestBindChown(t *testing.T) {
 	must(os.WriteFile(filepath.Join(src, "app"), []byte("x"), 0o644))
 	must(os.Chown(filepath.Join(src, "app"), int(base)+1000, int(base)+1000))
 	must(os.Symlink(outside, filepath.Join(src, "link")))
+	// A bind mount of the same file system inside the source.
+	other := t.TempDir()
+	must(os.WriteFile(filepath.Join(other, "f"), nil, 0o644))
+	must(os.Mkdir(filepath.Join(src, "mnt"), 0o755))
+	must(unix.Mount(other, filepath.Join(src, "mnt"), "", unix.MS_BIND, ""))
+	t.Cleanup(func() { must(unix.Unmount(filepath.Join(src, "mnt"), unix.MNT_DETACH)) })
 
 	svc := service("/bin/busybox", "sh", "-c", "echo hi > /data/new && echo hi > /data/d/new && echo ok")
 	r := run(t, Config{Root: root, Project: "p", Service: svc,
@@ -198,13 +208,15 @@ func TestBindChown(t *testing.T) {
 		}
 		return st.Uid, st.Mode
 	}
-	for _, p := range []string{"", "d", "d/f", "suid", "link", "new", "d/new"} {
+	for _, p := range []string{"", "d", "d/f", "suid", "link", "new", "d/new", "app"} {
 		if uid, _ := owner(filepath.Join(src, p)); uid != base {
 			t.Errorf("%s owned by %d after :U, want %d", p, uid, base)
 		}
 	}
-	if uid, _ := owner(filepath.Join(src, "app")); uid != base+1000 {
-		t.Errorf("a file of the range's uid 1000 became %d", uid)
+	for _, p := range []string{filepath.Join(src, "mnt"), filepath.Join(src, "mnt", "f")} {
+		if uid, _ := owner(p); uid != 0 {
+			t.Errorf(":U crossed into another mount: %s owned by %d, want 0", p, uid)
+		}
 	}
 	if _, mode := owner(filepath.Join(src, "suid")); mode&syscall.S_ISUID != 0 {
 		t.Errorf("setuid bit kept by :U: mode %o", mode)

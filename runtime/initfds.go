@@ -35,13 +35,15 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 		defer unix.Close(fd)
 		usernsFD = fd
 	}
+	rootFD := -1 // the pinned rootfs, where :U reads /etc/passwd
 	if svc.Rootfs != "" {
 		fd, _, err := s.pinSource(svc.Rootfs, "", false)
 		if err != nil {
 			return fds, fmt.Errorf("rootfs %s: %w", svc.Rootfs, err)
 		}
+		defer unix.Close(fd)
+		rootFD = fd
 		mfd, idm, err := detachedMount(fd, 0, usernsFD)
-		unix.Close(fd)
 		if err != nil {
 			return fds, fmt.Errorf("rootfs %s: %w", svc.Rootfs, err)
 		}
@@ -72,8 +74,11 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 			// :U after the policy judged the pinned source, through it.
 			var mfd int
 			var idm bool
-			if m.Chown && userns {
-				err = chownTree(fd, uint32(s.hostUID), m.Source)
+			if m.Chown {
+				var uid, gid uint32
+				if uid, gid, err = s.workloadHostIDs(svc, rootFD); err == nil {
+					err = chownTree(fd, uid, gid, m.Source)
+				}
 			}
 			if err == nil {
 				mfd, idm, err = detachedMount(fd, attr, ns)

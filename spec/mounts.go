@@ -7,8 +7,8 @@ import (
 )
 
 // ParseVolumeMount parses the short syntax [SOURCE:]TARGET[:OPTIONS],
-// OPTIONS a comma-separated list of ro or rw and U (chown the bind source
-// to the sandbox, as Podman's :U).
+// OPTIONS a comma-separated list of ro or rw and U (chown the source to the
+// service's user, as Podman's :U).
 // SOURCE is a host path (absolute, or starting with "." and resolved against
 // baseDir) or the name of a declared volume. A TARGET alone is an anonymous
 // tmpfs. The loader turns names of tmpfs volumes into tmpfs mounts.
@@ -87,15 +87,16 @@ func mountOptions(s string) bool {
 }
 
 // checkChown refuses U (chown) where it means nothing: it hands a writable
-// bind source to the sandbox; named volumes already belong to it.
+// bind source or named volume to the service's user; a tmpfs is the
+// sandbox's own already.
 func checkChown(m VolumeMount) error {
 	switch {
 	case !m.Chown:
 		return nil
-	case m.Type != MountBind:
-		return fmt.Errorf("U (chown) applies only to bind mounts")
+	case m.Type == MountTmpfs:
+		return fmt.Errorf("U (chown) applies only to bind mounts and named volumes, not to a tmpfs")
 	case m.ReadOnly:
-		return fmt.Errorf("U (chown) hands the source to the sandbox for writing; it makes no sense with ro")
+		return fmt.Errorf("U (chown) hands the source to the service's user for writing; it makes no sense with ro")
 	}
 	return nil
 }
@@ -126,6 +127,7 @@ var mountKeys = []string{"type", "source", "target", "read_only", "size", "allow
 // the declared ones.
 func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 	var m VolumeMount
+	var chownNode *node // the long form's chown: field
 	switch n.kind {
 	case kindScalar:
 		var err error
@@ -135,7 +137,7 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 		}
 	case kindMap:
 		ok := true
-		var sizeNode, allowNode, chownNode *node
+		var sizeNode, allowNode *node
 		d.fields(n, path, mountKeys, func(k string, v *node, fp string) {
 			switch k {
 			case "type":
@@ -218,6 +220,14 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 			return m, false
 		}
 		if vol.Type == VolumeTypeTmpfs {
+			if m.Chown {
+				at, field := n, path
+				if chownNode != nil {
+					at, field = chownNode, path+".chown"
+				}
+				d.errorf(at, field, "volume %q is a tmpfs volume: U (chown) applies only to bind mounts and dir volumes", m.Source)
+				return m, false
+			}
 			m.Type = MountTmpfs
 			if m.Size == 0 {
 				m.Size = vol.Size

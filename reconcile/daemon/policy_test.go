@@ -143,6 +143,8 @@ func TestPolicyRefusesChownWithoutAllowPrivileged(t *testing.T) {
       - ./data:/data
       - ./uploads:/uploads:U
       - {type: bind, source: ./logs, target: /logs, chown: true}
+      - pgdata:/var/lib/pg:U
+volumes: {pgdata: {}}
 `
 	p := loadPolicyProject(t, dir, yaml)
 	file := filepath.Join(dir, "nucleus.yaml")
@@ -163,6 +165,11 @@ func TestPolicyRefusesChownWithoutAllowPrivileged(t *testing.T) {
 	}
 	if strings.Contains(msg, "/data") {
 		t.Errorf("a mount without chown was refused:\n%s", msg)
+	}
+	// A named volume lives under the data root: its :U is the project's
+	// own business (a user: postgres service on a fresh volume).
+	if strings.Contains(msg, "/var/lib/pg") || strings.Contains(msg, "pgdata") {
+		t.Errorf("chown of a named volume was refused:\n%s", msg)
 	}
 	for _, pol := range []Policy{{AllowPrivileged: true}, {AllowPrivileged: true, AllowHostPaths: []string{"/"}}} {
 		if err := pol.Check(p); err != nil {

@@ -3,6 +3,7 @@ package sbinit
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -15,9 +16,26 @@ type identity struct {
 	Home     string
 }
 
+// OpenEtc opens a file of the sandbox's /etc by its absolute path
+// ("/etc/passwd"); a missing file reads as empty.
+type OpenEtc func(name string) (io.ReadCloser, error)
+
+// LookupIDs resolves a service's user: ("uid[:gid]" or "name[:group]")
+// to its uid and gid inside the sandbox, reading /etc/passwd and /etc/group
+// through open, as the init does after pivot_root. The host side uses it to
+// chown :U volumes to the workload's user before the init runs.
+func LookupIDs(user string, open OpenEtc) (uid, gid uint32, err error) {
+	id, err := lookupUserIn(user, open)
+	return id.UID, id.GID, err
+}
+
 // lookupUser resolves "uid[:gid]" or "name[:group]" against the sandbox's own
 // /etc/passwd and /etc/group (read after pivot_root). "" is root.
 func lookupUser(spec string) (identity, error) {
+	return lookupUserIn(spec, func(name string) (io.ReadCloser, error) { return os.Open(name) })
+}
+
+func lookupUserIn(spec string, open OpenEtc) (identity, error) {
 	id := identity{Home: "/"}
 	if spec == "" {
 		id.Home = "/root"
@@ -26,11 +44,11 @@ func lookupUser(spec string) (identity, error) {
 	u, g, hasG := strings.Cut(spec, ":")
 	if n, err := strconv.ParseUint(u, 10, 32); err == nil {
 		id.UID, id.GID = uint32(n), uint32(n)
-		if e, ok := findEntry("/etc/passwd", func(f []string) bool { return f[2] == u }); ok {
+		if e, ok := findEntry(open, "/etc/passwd", func(f []string) bool { return f[2] == u }); ok {
 			id.GID, id.Home = parseU32(e[3]), e[5]
 		}
 	} else {
-		e, ok := findEntry("/etc/passwd", func(f []string) bool { return f[0] == u })
+		e, ok := findEntry(open, "/etc/passwd", func(f []string) bool { return f[0] == u })
 		if !ok || len(e) < 6 {
 			return id, fmt.Errorf("user %q: no such user in the sandbox's /etc/passwd", u)
 		}
@@ -40,7 +58,7 @@ func lookupUser(spec string) (identity, error) {
 		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
 			id.GID = uint32(n)
 		} else {
-			e, ok := findEntry("/etc/group", func(f []string) bool { return f[0] == g })
+			e, ok := findEntry(open, "/etc/group", func(f []string) bool { return f[0] == g })
 			if !ok {
 				return id, fmt.Errorf("group %q: no such group in the sandbox's /etc/group", g)
 			}
@@ -56,8 +74,8 @@ func parseU32(s string) uint32 {
 	return uint32(n)
 }
 
-func findEntry(file string, match func([]string) bool) ([]string, bool) {
-	f, err := os.Open(file)
+func findEntry(open OpenEtc, file string, match func([]string) bool) ([]string, bool) {
+	f, err := open(file)
 	if err != nil {
 		return nil, false
 	}
