@@ -9,7 +9,9 @@ PKGS      := ./...
 # network/: they run their own dockerd inside a network namespace of their
 # own; apt may start the package's docker service on a host where services
 # start on install (not on the CI image, whose policy-rc.d forbids it).
-DEB_PKGS  := gcc libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io
+# postgresql-15 is for runtime's TestInitdbOnChownedVolume (initdb as user
+# postgres on a :U volume).
+DEB_PKGS  := gcc libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io postgresql-15
 PKG_CONFIG ?= pkg-config
 
 .PHONY: build build-check test test-v2 test-v2-systemd deps check vet fmt-check demo bench clean
