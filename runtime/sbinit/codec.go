@@ -36,16 +36,14 @@ func (e *encoder) bytes(b []byte) {
 	e.uint(uint64(len(b)))
 	e.b = append(e.b, b...)
 }
-func (e *encoder) strs(ss []string) {
-	e.uint(uint64(len(ss)))
-	for _, s := range ss {
-		e.str(s)
-	}
-}
-func (e *encoder) ints(vs []int) {
+func (e *encoder) strs(ss []string) { encodeList(e, ss, e.str) }
+func (e *encoder) ints(vs []int)    { encodeList(e, vs, func(v int) { e.int(int64(v)) }) }
+
+// encodeList writes a list as its length, then each element with put.
+func encodeList[T any](e *encoder, vs []T, put func(T)) {
 	e.uint(uint64(len(vs)))
 	for _, v := range vs {
-		e.int(int64(v))
+		put(v)
 	}
 }
 
@@ -136,26 +134,19 @@ func (d *decoder) bytes() []byte {
 	return nil
 }
 
-func (d *decoder) strs() []string {
-	n := d.count(1)
-	if n == 0 {
-		return nil
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = d.str()
-	}
-	return out
-}
+func (d *decoder) strs() []string { return decodeList(d, 1, d.str) }
+func (d *decoder) ints() []int    { return decodeList(d, 1, func() int { return int(d.int()) }) }
 
-func (d *decoder) ints() []int {
-	n := d.count(1)
+// decodeList reads what encodeList wrote: a count of elements taking at least
+// minSize bytes each, then each element with get; an empty list is nil.
+func decodeList[T any](d *decoder, minSize int, get func() T) []T {
+	n := d.count(minSize)
 	if n == 0 {
 		return nil
 	}
-	out := make([]int, n)
+	out := make([]T, n)
 	for i := range out {
-		out[i] = int(d.int())
+		out[i] = get()
 	}
 	return out
 }
@@ -199,25 +190,23 @@ func encodeConfig(e *encoder, c *Config) {
 	e.bool(c.Rootfs)
 	e.int(int64(c.FDRootfs))
 	e.bool(c.ReadOnly)
-	e.uint(uint64(len(c.Mounts)))
-	for _, m := range c.Mounts {
+	encodeList(e, c.Mounts, func(m Mount) {
 		e.str(m.Type)
 		e.str(m.Target)
 		e.bool(m.ReadOnly)
 		e.int(m.Size)
 		e.int(int64(m.FD))
 		e.bool(m.IsDir)
-	}
+	})
 	keys := make([]string, 0, len(c.Files))
 	for k := range c.Files {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	e.uint(uint64(len(keys)))
-	for _, k := range keys {
+	encodeList(e, keys, func(k string) {
 		e.str(k)
 		e.bytes(c.Files[k])
-	}
+	})
 	e.bool(c.HostNetNS)
 	e.bool(c.UserNS)
 	e.ints(c.CapAdd)
@@ -228,13 +217,12 @@ func encodeConfig(e *encoder, c *Config) {
 	if l := c.Landlock; l != nil {
 		e.int(int64(l.ABI))
 		e.uint(l.Handled)
-		e.uint(uint64(len(l.Entries)))
-		for _, en := range l.Entries {
+		encodeList(e, l.Entries, func(en LandlockEntry) {
 			e.str(en.Path)
 			e.uint(en.Dir)
 			e.uint(en.File)
 			e.bool(en.Optional)
-		}
+		})
 	}
 	e.bool(c.Terminal)
 	e.bool(c.Logs)
@@ -272,13 +260,10 @@ func decodeMessage(b []byte) (*Message, error) {
 func decodeConfig(d *decoder) *Config {
 	c := &Config{Args: d.strs(), Env: d.strs(), Dir: d.str(), User: d.str(), Hostname: d.str(),
 		Rootfs: d.bool(), FDRootfs: int(d.int()), ReadOnly: d.bool()}
-	if n := d.count(6); n > 0 {
-		c.Mounts = make([]Mount, n)
-		for i := range c.Mounts {
-			c.Mounts[i] = Mount{Type: d.str(), Target: d.str(), ReadOnly: d.bool(), Size: d.int(),
-				FD: int(d.int()), IsDir: d.bool()}
-		}
-	}
+	c.Mounts = decodeList(d, 6, func() Mount {
+		return Mount{Type: d.str(), Target: d.str(), ReadOnly: d.bool(), Size: d.int(),
+			FD: int(d.int()), IsDir: d.bool()}
+	})
 	if n := d.count(2); n > 0 {
 		c.Files = make(map[string][]byte, n)
 		for range n {
@@ -290,12 +275,9 @@ func decodeConfig(d *decoder) *Config {
 	c.CapAdd, c.Seccomp, c.FDCgroupTasks, c.CgroupLater = d.ints(), d.bytes(), d.ints(), d.bool()
 	if d.bool() {
 		l := &LandlockPlan{ABI: int(d.int()), Handled: d.uint()}
-		if n := d.count(4); n > 0 {
-			l.Entries = make([]LandlockEntry, n)
-			for i := range l.Entries {
-				l.Entries[i] = LandlockEntry{Path: d.str(), Dir: d.uint(), File: d.uint(), Optional: d.bool()}
-			}
-		}
+		l.Entries = decodeList(d, 4, func() LandlockEntry {
+			return LandlockEntry{Path: d.str(), Dir: d.uint(), File: d.uint(), Optional: d.bool()}
+		})
 		c.Landlock = l
 	}
 	c.Terminal, c.Logs, c.LogMaxSize = d.bool(), d.bool(), d.int()
