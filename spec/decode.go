@@ -258,53 +258,47 @@ func (d *decoder) strEach(n *node, path string, withString bool, fn func(s strin
 
 // strList accepts a list of scalars; withString also accepts one string.
 func (d *decoder) strList(n *node, path string, withString bool) []string {
-	if withString && n.kind == kindScalar {
-		return []string{n.value}
-	}
+	out := make([]string, 0, max(len(n.items), 1))
+	d.strEach(n, path, withString, func(s string, _ *node, _ string) { out = append(out, s) })
 	if n.kind == kindMap || (n.kind == kindScalar && !withString) {
-		if withString {
-			d.want(n, path, "a string or a list of strings")
-		} else {
-			d.want(n, path, "a list of strings")
-		}
-		return nil
+		return nil // not a list: strEach reported it
 	}
-	out := make([]string, 0, len(n.items))
-	d.each(n, path, func(i int, it *node, p string) {
-		if s, ok := d.str(it, p); ok {
-			out = append(out, s)
-		} else if it.kind == kindNull {
-			d.errorf(it, p, "expected a string, got null")
-		}
-	})
 	return out
 }
 
 // duration parses a Go/compose duration scalar.
 func (d *decoder) duration(n *node, path string) (Duration, bool) {
+	return parseScalar(d, n, path, ParseDuration)
+}
+
+func (d *decoder) size(n *node, path string) (ByteSize, bool) {
+	return parseScalar(d, n, path, ParseByteSize)
+}
+
+// parseScalar parses a string scalar with parse, reporting its error at n.
+func parseScalar[T any](d *decoder, n *node, path string, parse func(string) (T, error)) (T, bool) {
+	var zero T
 	s, ok := d.str(n, path)
 	if !ok {
-		return 0, false
+		return zero, false
 	}
-	v, err := ParseDuration(s)
+	v, err := parse(s)
 	if err != nil {
 		d.errorf(n, path, "%v", err)
-		return 0, false
+		return zero, false
 	}
 	return v, true
 }
 
-func (d *decoder) size(n *node, path string) (ByteSize, bool) {
-	s, ok := d.str(n, path)
-	if !ok {
-		return 0, false
+// set returns a function that stores a decoded value in dst when decoding
+// succeeded: set(&s.Field)(d.duration(v, p)). A failed decode has already
+// recorded its error and leaves the default in place.
+func set[T any](dst *T) func(T, bool) {
+	return func(v T, ok bool) {
+		if ok {
+			*dst = v
+		}
 	}
-	v, err := ParseByteSize(s)
-	if err != nil {
-		d.errorf(n, path, "%v", err)
-		return 0, false
-	}
-	return v, true
 }
 
 // oneOf checks a scalar against a fixed set of words.

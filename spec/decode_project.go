@@ -42,22 +42,37 @@ func (d *decoder) project(root *node, p *Project) {
 }
 
 func (d *decoder) networks(n *node, p *Project) {
-	if n.kind == kindNull {
-		return
+	if d.sectionMap(n, "networks", "network") {
+		d.named(n, 0, len(n.keys), "networks", "network", func(name string, v *node, path string) {
+			p.Networks[name] = d.network(name, v, path)
+		})
 	}
-	if n.kind != kindMap {
-		d.want(n, "networks", "a mapping of network names")
-		return
+}
+
+// sectionMap reports whether a top-level section (networks, volumes,
+// services) is a mapping to decode; anything but a mapping or null is an error.
+func (d *decoder) sectionMap(n *node, section, what string) bool {
+	if n.kind == kindMap {
+		return true
 	}
-	for i, k := range n.keys {
+	if n.kind != kindNull {
+		d.want(n, section, "a mapping of "+what+" names")
+	}
+	return false
+}
+
+// named calls fn for entries lo..hi-1 of a section's mapping whose names are
+// valid, skipping x- extension keys; invalid names are reported.
+func (d *decoder) named(n *node, lo, hi int, section, what string, fn func(name string, v *node, path string)) {
+	for i := lo; i < hi; i++ {
+		k := n.keys[i]
 		if len(k.value) > 2 && k.value[:2] == "x-" {
 			continue
 		}
-		path := "networks." + k.value
-		if !d.checkName(k, path, "network") {
-			continue
+		path := section + "." + k.value
+		if d.checkName(k, path, what) {
+			fn(k.value, n.vals[i], path)
 		}
-		p.Networks[k.value] = d.network(k.value, n.vals[i], path)
 	}
 }
 
@@ -86,13 +101,9 @@ func (d *decoder) network(name string, n *node, path string) *Network {
 				nw.Subnet = pfx.String()
 			}
 		case "nat":
-			if s, ok := d.oneOf(v, p, NATAuto, NATKernel, NATUserspace); ok {
-				nw.NAT = s
-			}
+			set(&nw.NAT)(d.oneOf(v, p, NATAuto, NATKernel, NATUserspace))
 		case "internal":
-			if b, ok := d.boolean(v, p); ok {
-				nw.Internal = b
-			}
+			set(&nw.Internal)(d.boolean(v, p))
 		case "dns":
 			nw.DNS = d.ipList(v, p)
 		}
@@ -117,29 +128,16 @@ func (d *decoder) ipList(n *node, path string) []string {
 var volumeKeys = []string{"type", "size"}
 
 func (d *decoder) volumes(n *node, p *Project) {
-	if n.kind == kindNull {
+	if !d.sectionMap(n, "volumes", "volume") {
 		return
 	}
-	if n.kind != kindMap {
-		d.want(n, "volumes", "a mapping of volume names")
-		return
-	}
-	for i, k := range n.keys {
-		if len(k.value) > 2 && k.value[:2] == "x-" {
-			continue
-		}
-		path := "volumes." + k.value
-		if !d.checkName(k, path, "volume") {
-			continue
-		}
-		vol := &Volume{Name: k.value, Type: VolumeTypeDir}
+	d.named(n, 0, len(n.keys), "volumes", "volume", func(name string, vn *node, path string) {
+		vol := &Volume{Name: name, Type: VolumeTypeDir}
 		var sizeNode *node
-		d.fields(n.vals[i], path, volumeKeys, func(key string, v *node, pp string) {
+		d.fields(vn, path, volumeKeys, func(key string, v *node, pp string) {
 			switch key {
 			case "type":
-				if s, ok := d.oneOf(v, pp, VolumeTypeDir, VolumeTypeTmpfs); ok {
-					vol.Type = s
-				}
+				set(&vol.Type)(d.oneOf(v, pp, VolumeTypeDir, VolumeTypeTmpfs))
 			case "size":
 				if sz, ok := d.size(v, pp); ok {
 					vol.Size, sizeNode = sz, v
@@ -149,16 +147,12 @@ func (d *decoder) volumes(n *node, p *Project) {
 		if sizeNode != nil && vol.Type != VolumeTypeTmpfs {
 			d.errorf(sizeNode, path+".size", "size applies only to tmpfs volumes; add type: tmpfs")
 		}
-		p.Volumes[k.value] = vol
-	}
+		p.Volumes[name] = vol
+	})
 }
 
 func (d *decoder) services(n *node, p *Project) {
-	if n.kind == kindNull {
-		return
-	}
-	if n.kind != kindMap {
-		d.want(n, "services", "a mapping of service names")
+	if !d.sectionMap(n, "services", "service") {
 		return
 	}
 	d.order = make([]string, 0, len(n.keys))
@@ -210,21 +204,13 @@ const parallelServices = 200
 // serviceRange decodes services lo..hi-1 into p.Services, or into
 // d.decoded when p is nil.
 func (d *decoder) serviceRange(n *node, lo, hi int, p *Project) {
-	for i := lo; i < hi; i++ {
-		k := n.keys[i]
-		if len(k.value) > 2 && k.value[:2] == "x-" {
-			continue
-		}
-		path := "services." + k.value
-		if !d.checkName(k, path, "service") {
-			continue
-		}
-		d.order = append(d.order, k.value)
-		s := d.service(k.value, n.vals[i], path)
+	d.named(n, lo, hi, "services", "service", func(name string, v *node, path string) {
+		d.order = append(d.order, name)
+		s := d.service(name, v, path)
 		if p != nil {
-			p.Services[k.value] = s
+			p.Services[name] = s
 		} else {
-			d.decoded[k.value] = s
+			d.decoded[name] = s
 		}
-	}
+	})
 }

@@ -117,9 +117,7 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 		case "healthcheck":
 			s.Healthcheck = d.healthcheck(v, p)
 		case "restart":
-			if r, ok := d.restart(v, p); ok {
-				s.Restart = r
-			}
+			set(&s.Restart)(d.restart(v, p))
 		case "stop_signal":
 			if str, ok := d.str(v, p); ok {
 				sig, err := ParseSignal(str)
@@ -130,17 +128,13 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 				}
 			}
 		case "stop_grace_period":
-			if dur, ok := d.duration(v, p); ok {
-				s.StopGracePeriod = dur
-			}
+			set(&s.StopGracePeriod)(d.duration(v, p))
 		case "replicas":
 			if r, ok := d.integer(v, p, 0, 1000); ok {
 				s.Replicas = int(r)
 			}
 		case "read_only":
-			if b, ok := d.boolean(v, p); ok {
-				s.ReadOnly = b
-			}
+			set(&s.ReadOnly)(d.boolean(v, p))
 		case "cap_add":
 			s.CapAdd = d.capabilities(v, p)
 		case "security":
@@ -336,27 +330,10 @@ func (d *decoder) envFiles(v *node, p string, s *Service) []map[string]string {
 
 // serviceNetworks accepts a list of names or a map of name -> {aliases, ipv4_address}.
 func (d *decoder) serviceNetworks(v *node, p string, s *Service) map[string]*ServiceNetwork {
-	out := map[string]*ServiceNetwork{}
-	switch v.kind {
-	case kindNull:
-		return nil
-	case kindSeq:
-		d.each(v, p, func(i int, it *node, ip string) {
-			name, ok := d.str(it, ip)
-			if !ok {
-				return
-			}
-			if _, dup := out[name]; dup {
-				d.errorf(it, ip, "network %s is listed twice", name)
-				return
-			}
-			out[name] = &ServiceNetwork{}
-		})
-	case kindMap:
-		for i, k := range v.keys {
-			kp := p + "." + k.value
+	return namesOrMap(d, v, p, "network", func() *ServiceNetwork { return &ServiceNetwork{} },
+		func(nv *node, kp string) *ServiceNetwork {
 			sn := &ServiceNetwork{}
-			d.fields(v.vals[i], kp, []string{"aliases", "ipv4_address"}, func(key string, fv *node, fp string) {
+			d.fields(nv, kp, []string{"aliases", "ipv4_address"}, func(key string, fv *node, fp string) {
 				switch key {
 				case "aliases":
 					d.strEach(fv, fp, false, func(a string, it *node, ap string) {
@@ -369,15 +346,38 @@ func (d *decoder) serviceNetworks(v *node, p string, s *Service) map[string]*Ser
 					sort.Strings(sn.Aliases)
 					sn.Aliases = slices.Compact(sn.Aliases)
 				case "ipv4_address":
-					if str, ok := d.str(fv, fp); ok {
-						sn.IPv4Address = str
-					}
+					set(&sn.IPv4Address)(d.str(fv, fp))
 				}
 			})
-			out[k.value] = sn
+			return sn
+		})
+}
+
+// namesOrMap decodes compose's two spellings of a set of references: a list
+// of names (each gets short()) or a mapping of name -> details (long).
+func namesOrMap[T any](d *decoder, v *node, p, what string, short func() T, long func(v *node, path string) T) map[string]T {
+	out := map[string]T{}
+	switch v.kind {
+	case kindNull:
+		return nil
+	case kindSeq:
+		d.each(v, p, func(i int, it *node, ip string) {
+			name, ok := d.str(it, ip)
+			if !ok {
+				return
+			}
+			if _, dup := out[name]; dup {
+				d.errorf(it, ip, "%s %s is listed twice", what, name)
+				return
+			}
+			out[name] = short()
+		})
+	case kindMap:
+		for i, k := range v.keys {
+			out[k.value] = long(v.vals[i], p+"."+k.value)
 		}
 	default:
-		d.want(v, p, "a list of network names or a mapping")
+		d.want(v, p, "a list of "+what+" names or a mapping")
 	}
 	return out
 }
@@ -480,42 +480,19 @@ func (d *decoder) resources(v *node, p string) Resources {
 var dependsKeys = []string{"condition", "restart"}
 
 func (d *decoder) dependsOn(v *node, p string) map[string]Dependency {
-	out := map[string]Dependency{}
-	switch v.kind {
-	case kindNull:
-		return nil
-	case kindSeq:
-		d.each(v, p, func(i int, it *node, ip string) {
-			name, ok := d.str(it, ip)
-			if !ok {
-				return
-			}
-			if _, dup := out[name]; dup {
-				d.errorf(it, ip, "service %s is listed twice", name)
-				return
-			}
-			out[name] = Dependency{Condition: ConditionStarted}
-		})
-	case kindMap:
-		for i, k := range v.keys {
-			kp := p + "." + k.value
+	return namesOrMap(d, v, p, "service", func() Dependency { return Dependency{Condition: ConditionStarted} },
+		func(dv *node, kp string) Dependency {
 			dep := Dependency{Condition: ConditionStarted}
-			d.fields(v.vals[i], kp, dependsKeys, func(key string, fv *node, fp string) {
+			d.fields(dv, kp, dependsKeys, func(key string, fv *node, fp string) {
 				switch key {
 				case "condition":
-					if c, ok := d.oneOf(fv, fp, ConditionStarted, ConditionHealthy, ConditionCompleted); ok {
-						dep.Condition = c
-					}
+					set(&dep.Condition)(d.oneOf(fv, fp, ConditionStarted, ConditionHealthy, ConditionCompleted))
 				case "restart":
 					dep.Restart, _ = d.boolean(fv, fp)
 				}
 			})
-			out[k.value] = dep
-		}
-	default:
-		d.want(v, p, "a list of service names or a mapping")
-	}
-	return out
+			return dep
+		})
 }
 
 var healthKeys = []string{"test", "tcp", "http", "interval", "timeout", "retries", "start_period", "disable", "kind"}
@@ -596,9 +573,7 @@ func (d *decoder) healthcheck(v *node, p string) *Healthcheck {
 				}
 			}
 		case "start_period":
-			if dur, ok := d.duration(fv, fp); ok {
-				h.StartPeriod = dur
-			}
+			set(&h.StartPeriod)(d.duration(fv, fp))
 		case "retries":
 			if r, ok := d.integer(fv, fp, 1, 1000); ok {
 				h.Retries = int(r)
@@ -723,9 +698,7 @@ func (d *decoder) security(v *node, p string, sec Security) Security {
 	d.fields(v, p, securityKeys, func(k string, fv *node, fp string) {
 		switch k {
 		case "userns":
-			if s, ok := d.oneOf(fv, fp, UserNSPrivate, UserNSHost); ok {
-				sec.UserNS = s
-			}
+			set(&sec.UserNS)(d.oneOf(fv, fp, UserNSPrivate, UserNSHost))
 		case "seccomp":
 			s, ok := d.str(fv, fp)
 			if !ok {
