@@ -135,7 +135,7 @@ func bareVeth(tb testing.TB) (int, int, string) {
 	nc, _ := netns.GetFromPid(c)
 	defer na.Close()
 	defer nc.Close()
-	name := "nbench" + randHex(3)
+	name := "nbench" + testutil.RandHex(3)
 	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, Namespace: netlink.NsFd(int(na))}, PeerName: "peer0", PeerNamespace: netlink.NsFd(int(nc))}
 	if err := netlink.LinkAdd(v); err != nil {
 		tb.Fatalf("bare veth: %v", err)
@@ -172,11 +172,11 @@ func BenchmarkThroughput(b *testing.B) {
 	e := newEnv(b)
 	e.network("n", nil)
 	srv := sandbox(b)
-	pub := freePort(b)
+	pub := testutil.FreePort(b)
 	si := e.attach(Attachment{Network: "n", Service: "iperf", Pid: srv,
 		Ports: []spec.Port{{Target: 5201, Published: pub, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	o := newOutside(b)
-	hostPort := freePort(b)
+	hostPort := testutil.FreePort(b)
 	va, vc, vaddr := bareVeth(b)
 	rounds := 3
 	if r, err := strconv.Atoi(os.Getenv("NUCLEUS_BENCH_ROUNDS")); err == nil && r > 0 {
@@ -215,7 +215,7 @@ func userspaceThroughput(b *testing.B, e *testEnv) (float64, bool) {
 		return 0, false
 	}
 	pid := sandbox(b)
-	p := freePort(b)
+	p := testutil.FreePort(b)
 	if _, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "us", Service: "iperf-us", Pid: pid,
 		Ports: []spec.Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
 		b.Logf("userspace NAT not measured: %v", err)

@@ -39,7 +39,7 @@ func newKernelTarget(t *testing.T) kernelTarget {
 	k := newEnv(t)
 	kn := k.network("n", nil)
 	srv := sandbox(t)
-	pub := freePort(t)
+	pub := testutil.FreePort(t)
 	si := k.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []spec.Port{
 		{Target: 8080, Published: pub, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	serveEcho(t, srv, ":8080", "web:")
@@ -239,7 +239,7 @@ func TestCrossNATRootless(t *testing.T) {
 		if err := os.Mkdir(rt, 0o711); err != nil {
 			t.Fatal(err)
 		}
-		sid := "r" + randHex(4)
+		sid := "r" + testutil.RandHex(4)
 		s, err := slirp.New(slirp.Config{ID: sid, RuntimeRoot: rt, Pid: sb,
 			UsernsPath: fmt.Sprintf("/proc/%d/ns/user", sb), DisableDNS: true, Binary: unprivilegedSlirp(t, id)})
 		if err != nil {

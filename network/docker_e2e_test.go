@@ -208,7 +208,7 @@ func TestDockerOnTheSameHost(t *testing.T) {
 		t.Fatalf("ip_forward = %s with a network", v)
 	}
 	web := sandbox(t)
-	webPort := freePort(t)
+	webPort := testutil.FreePort(t)
 	wi := e.attach(Attachment{Network: "n", Service: "web", Pid: web, Ports: []spec.Port{{Target: 8080, Published: webPort, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	serveEcho(t, web, ":8080", "web:")
 	app := sandbox(t)

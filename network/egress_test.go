@@ -13,6 +13,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -124,7 +125,7 @@ func TestLiveUpdateKeepsSandbox(t *testing.T) {
 	o := newOutside(t)
 	serveEcho(t, o.pid, ":80", "out:")
 	srv := sandbox(t)
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
 	port := func(p int) []spec.Port {
 		return []spec.Port{{Target: 8080, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
 	}
@@ -186,7 +187,7 @@ func TestPortConflictsRefused(t *testing.T) {
 	}
 
 	// Another service of the project already publishes the port.
-	free := freePort(t)
+	free := testutil.FreePort(t)
 	e.attach(Attachment{Network: "n", Service: "a", Pid: sandbox(t), Ports: pub(free)})
 	if _, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "n", Service: "b", Pid: sandbox(t), Ports: pub(free)}); err == nil || !strings.Contains(err.Error(), fmt.Sprint(free)) {
 		t.Fatalf("second publisher in the project: %v", err)
@@ -203,7 +204,7 @@ func TestPortConflictsRefused(t *testing.T) {
 func TestRestartKeepsAddressAndAdoption(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("n", nil)
-	p := freePort(t)
+	p := testutil.FreePort(t)
 	ports := []spec.Port{{Target: 80, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
 	first := e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Ports: ports})
 	st := e.attach(Attachment{Network: "n", Service: "db", Pid: sandbox(t), IPv4: strings.TrimSuffix(ni.Gateway, ".1") + ".50"})

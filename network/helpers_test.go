@@ -3,7 +3,6 @@ package network
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -40,7 +39,7 @@ func newEnv(t testing.TB) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{t: t, m: m, project: "t" + randHex(4), ctx: context.Background()}
+	e := &testEnv{t: t, m: m, project: "t" + testutil.RandHex(4), ctx: context.Background()}
 	t.Cleanup(func() {
 		if err := m.RemoveProject(context.Background(), e.project); err != nil {
 			t.Errorf("RemoveProject: %v", err)
@@ -55,12 +54,6 @@ func newEnv(t testing.TB) *testEnv {
 		}
 	})
 	return e
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func (e *testEnv) network(name string, mod func(*spec.Network)) *NetworkInfo {
@@ -262,7 +255,7 @@ func newOutside(t testing.TB) *outside {
 		}
 	}
 	o := &outside{pid: pid, hostAddr: fmt.Sprintf("198.18.%d.1", b[0]), addr: fmt.Sprintf("198.18.%d.2", b[0]), addr2: fmt.Sprintf("198.18.%d.3", b[0])}
-	name := "ntest" + randHex(4)
+	name := "ntest" + testutil.RandHex(4)
 	ns, err := netns.GetFromPid(pid)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -41,7 +42,7 @@ func TestLoopbackPortNotReachableFromOutside(t *testing.T) {
 	e := newEnv(t)
 	e.network("n", nil)
 	srv := sandbox(t)
-	p := freePort(t)
+	p := testutil.FreePort(t)
 	e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []spec.Port{
 		{Target: 8080, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	serveEcho(t, srv, ":8080", "web:")
@@ -62,7 +63,7 @@ func TestSandboxCannotReachHostLoopback(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("n", nil)
 	sb := sandbox(t)
-	p := freePort(t)
+	p := testutil.FreePort(t)
 	e.attach(Attachment{Network: "n", Service: "app", Pid: sb, Ports: []spec.Port{
 		{Target: 8080, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	secret := serveEcho(t, 0, "127.0.0.1:0", "host-secret:")
@@ -82,7 +83,7 @@ func TestSandboxesNotRoutableFromOutside(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("n", nil)
 	srv, peer := sandbox(t), sandbox(t)
-	p := freePort(t)
+	p := testutil.FreePort(t)
 	si := e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []spec.Port{
 		{Target: 8080, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	e.attach(Attachment{Network: "n", Service: "peer", Pid: peer})

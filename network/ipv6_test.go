@@ -11,6 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -142,13 +143,13 @@ func TestSandboxesHaveNoIPv6(t *testing.T) {
 
 			// IPv6 on the sandbox's own loopback stays (/etc/hosts maps
 			// localhost to ::1 too).
-			lport := freePort(t)
+			lport := testutil.FreePort(t)
 			serveOn6(t, a, fmt.Sprintf("[::1]:%d", lport), "lo6")
 			if got, err := dialIn6(a, fmt.Sprintf("[::1]:%d", lport)); err != nil || got != "lo6" {
 				t.Errorf("::1 inside the sandbox: %q, %v", got, err)
 			}
 
-			port := freePort(t)
+			port := testutil.FreePort(t)
 			serve6(t, 0, port, "host-secret")
 			bridgeLL := linkLocalOf(t, ni.Bridge)
 			enableIPv6(t, a, "fe80::a")
@@ -167,7 +168,7 @@ func TestSandboxesHaveNoIPv6(t *testing.T) {
 // mustTalkPeers checks IPv4 still works between two sandboxes.
 func mustTalkPeers(t testing.TB, client, server int, serverIP string) {
 	t.Helper()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	serveEcho(t, server, fmt.Sprintf(":%d", port), "v4:")
 	mustTalk(t, client, fmt.Sprintf("%s:%d", serverIP, port), "v4:")
 }
@@ -184,7 +185,7 @@ func TestUserspaceSandboxesHaveNoIPv6(t *testing.T) {
 	if v := sysctlIn(t, a, "net/ipv6/conf/eth0/disable_ipv6"); v != "1" {
 		t.Errorf("inside the sandbox net.ipv6.conf.eth0.disable_ipv6 = %s, want 1", v)
 	}
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	enableIPv6(t, a, "fe80::a")
 	enableIPv6(t, b, "fe80::b")
 	serve6(t, b, port, "peer-secret")

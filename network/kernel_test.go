@@ -7,27 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
-
-// freePort returns a TCP and UDP port that is free on the host right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp4", "0.0.0.0:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if u, err := net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", p)); err == nil {
-			u.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
 
 func TestTwoSandboxesTalkAndResolve(t *testing.T) {
 	e := newEnv(t)
@@ -74,7 +56,7 @@ func TestPublishedPortLoopbackOtherNamespaceHairpin(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("front", nil)
 	srv, peer := sandbox(t), sandbox(t)
-	pt, pu := freePort(t), freePort(t)
+	pt, pu := testutil.FreePort(t), testutil.FreePort(t)
 	e.attach(Attachment{Network: "front", Service: "web", Pid: srv, Ports: []spec.Port{
 		{Target: 8080, Published: pt, HostIP: "0.0.0.0", Protocol: "tcp"},
 		{Target: 9053, Published: pu, HostIP: "0.0.0.0", Protocol: "udp"},
@@ -102,7 +84,7 @@ func TestPortRangeAndHostIP(t *testing.T) {
 	e := newEnv(t)
 	e.network("n", nil)
 	srv := sandbox(t)
-	p := freePort(t)
+	p := testutil.FreePort(t)
 	// A range mapped to different port numbers, on 127.0.0.1 only.
 	e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []spec.Port{
 		{Target: 7000, TargetEnd: 7001, Published: p, PublishedEnd: p + 1, HostIP: "127.0.0.1", Protocol: "tcp"},
@@ -160,7 +142,7 @@ func TestLeakCheckSeesObjects(t *testing.T) {
 	other := newEnv(t)
 	ni := e.network("n", nil)
 	e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Egress: &spec.Egress{},
-		Ports: []spec.Port{{Target: 80, Published: freePort(t), HostIP: "0.0.0.0", Protocol: "tcp"}}})
+		Ports: []spec.Port{{Target: 80, Published: testutil.FreePort(t), HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	left, err := LeakCheck(e.m.root)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -90,7 +91,7 @@ func TestSandboxCannotSpoofAddressOrARP(t *testing.T) {
 	a, b := sandbox(t), sandbox(t)
 	ai := e.attach(Attachment{Network: "n", Service: "a", Pid: a})
 	bi := e.attach(Attachment{Network: "n", Service: "b", Pid: b})
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	serveEcho(t, b, fmt.Sprintf(":%d", port), "b:")
 	mustTalk(t, a, fmt.Sprintf("%s:%d", bi.IP, port), "b:")
 	mustTalk(t, 0, fmt.Sprintf("%s:%d", bi.IP, port), "b:") // the host learns b's MAC

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"nucleus/internal/testutil"
 	"nucleus/network/slirp"
 	"nucleus/spec"
 )
@@ -60,7 +61,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 	serveEcho(t, o.pid, o.addr+":8080", "outside:")
 	e.usNetwork("solo", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
 	sb := rootlessSandbox(t)
-	p := freePort(t)
+	p := testutil.FreePort(t)
 	ai := e.attach(Attachment{Network: "solo", Service: "web", Pid: sb, Ports: []spec.Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	if ai.IP != "10.0.2.100" || ai.Interface != "tap0" {
 		t.Errorf("attach info %+v, want 10.0.2.100 on tap0", ai)
@@ -79,7 +80,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 	}
 
 	// Live port change, then detach: the process goes away.
-	p2 := freePort(t)
+	p2 := testutil.FreePort(t)
 	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, Ports: []spec.Port{{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
 		t.Fatal(err)
 	}

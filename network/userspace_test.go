@@ -88,7 +88,7 @@ func TestUserspacePortForwardsApplyLive(t *testing.T) {
 	e := newEnv(t)
 	e.usNetwork("front", nil)
 	web := sandbox(t)
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
 	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
 		{Target: 80, Published: p1, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})
@@ -203,7 +203,7 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 	e := newEnv(t)
 	e.usNetwork("front", nil)
 	web := sandbox(t)
-	p1, p2, p3 := freePort(t), freePort(t), freePort(t)
+	p1, p2, p3 := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	port := func(p int) spec.Port {
 		return spec.Port{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}
 	}
@@ -302,10 +302,10 @@ func TestUserspaceUDPAndRanges(t *testing.T) {
 	e := newEnv(t)
 	e.usNetwork("front", nil)
 	web := sandbox(t)
-	pu := freePort(t)
+	pu := testutil.FreePort(t)
 	var lo int
 	for lo == 0 {
-		p := freePort(t)
+		p := testutil.FreePort(t)
 		if l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
 			l.Close()
 			lo = p

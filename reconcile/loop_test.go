@@ -6,18 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+	"nucleus/internal/testutil"
+)
 
 func startLoop(t *testing.T, pass func(context.Context)) *Loop {
 	l := NewLoop(pass)
@@ -45,7 +36,7 @@ func TestLoopEventsDuringPassCauseExactlyOneMore(t *testing.T) {
 	release <- struct{}{}
 	<-entered // the one extra pass
 	release <- struct{}{}
-	waitFor(t, "second pass to finish", func() bool { return l.Passes() == 2 })
+	testutil.WaitFor(t, "second pass to finish", 5*time.Second, func() bool { return l.Passes() == 2 })
 	time.Sleep(50 * time.Millisecond)
 	if n := passes.Load(); n != 2 {
 		t.Fatalf("%d passes, want exactly 2 (one, plus one for the marks during it)", n)
@@ -62,7 +53,7 @@ func TestLoopIdleMarksCoalesce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { l.Run(ctx); close(gate) }()
-	waitFor(t, "a pass", func() bool { return l.Passes() == 1 })
+	testutil.WaitFor(t, "a pass", 5*time.Second, func() bool { return l.Passes() == 1 })
 	time.Sleep(50 * time.Millisecond)
 	if n := passes.Load(); n != 1 {
 		t.Fatalf("%d passes for marks made while idle, want 1", n)

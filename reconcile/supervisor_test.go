@@ -153,7 +153,7 @@ func TestSupervisorCrashBacksOffThroughTheLoop(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() { loop.Run(ctx); close(stopped) }()
 	loop.Mark()
-	waitFor(t, "four starts of the crashing worker", func() bool { return w.count("start shop-worker-1") >= 4 })
+	testutil.WaitFor(t, "four starts of the crashing worker", 5*time.Second, func() bool { return w.count("start shop-worker-1") >= 4 })
 	cancel()
 	<-stopped
 
@@ -246,7 +246,7 @@ func TestSupervisorRecordsOOMKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st []ReplicaStatus
-	waitFor(t, "the hog's exit recorded", func() bool {
+	testutil.WaitFor(t, "the hog's exit recorded", 5*time.Second, func() bool {
 		st, _ = sv.Store.Status("shop", p, nil, time.Now())
 		return len(st) == 1 && st[0].ExitCode != nil
 	})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
 
 	"golang.org/x/sys/unix"
 )
@@ -88,7 +89,7 @@ func dieWithCaller(t *testing.T, v2Dir string) {
 			t.Errorf("remove: %v", err)
 		}
 	}()
-	if initPid <= 0 || workPid <= 0 || !alive(initPid) || !alive(workPid) {
+	if initPid <= 0 || workPid <= 0 || !testutil.Alive(initPid) || !testutil.Alive(workPid) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		t.Fatalf("sandbox not running before the kill: init %d workload %d", initPid, workPid)
@@ -98,10 +99,10 @@ func dieWithCaller(t *testing.T, v2Dir string) {
 	}
 	_ = cmd.Wait()
 	deadline := time.Now().Add(5 * time.Second)
-	for alive(initPid) || alive(workPid) {
+	for testutil.Alive(initPid) || testutil.Alive(workPid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("sandbox outlived its SIGKILLed caller by 5s: init %d alive %v, workload %d alive %v",
-				initPid, alive(initPid), workPid, alive(workPid))
+				initPid, testutil.Alive(initPid), workPid, testutil.Alive(workPid))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -135,19 +136,6 @@ func TestDieWithCallerHelper(t *testing.T) {
 	}
 	fmt.Printf("pids %d %d\n", sb.Pid(), wp)
 	time.Sleep(10 * time.Minute)
-}
-
-// alive reports whether pid runs (a zombie has exited: it does not count).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if errors.Is(err, os.ErrNotExist) || err != nil {
-		return false
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && len(s) > i+2 {
-		return s[i+2] != 'Z'
-	}
-	return true
 }
 
 // TestDieWithCallerOutlivesThread: the parent-death signal follows the
@@ -205,7 +193,7 @@ func TestDieWithCallerOutlivesThread(t *testing.T) {
 	}
 	// Give a parent-death signal time to land.
 	time.Sleep(200 * time.Millisecond)
-	if !alive(sb.Pid()) {
+	if !testutil.Alive(sb.Pid()) {
 		t.Fatal("sandbox init died with a thread of its still-running caller")
 	}
 	if _, err := sb.workloadHostPid(); err != nil {

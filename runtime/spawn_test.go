@@ -49,7 +49,7 @@ func TestSpawnChildExitsWhenCallerDiesBeforeMaps(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	deadline := time.Now().Add(5 * time.Second)
-	for alive(child) {
+	for testutil.Alive(child) {
 		if time.Now().After(deadline) {
 			_ = unix.Kill(child, unix.SIGKILL)
 			t.Fatalf("cloned child %d still waits after its caller died", child)

@@ -89,11 +89,11 @@ func hostTalk(t *testing.T, addr, want string) {
 // address). Traffic goes only to loopback and to addresses of the
 // networks nucleus created (never slirp4netns's DNS or gateway).
 func TestFindingUserspaceReachesKernelNet(t *testing.T) {
-	testutil.Require(t, fileExists("/usr/bin/slirp4netns"), "slirp4netns installed")
+	testutil.Require(t, testutil.FileExists("/usr/bin/slirp4netns"), "slirp4netns installed")
 	k, u := newEnv(t), newEnv(t) // two state roots
 	pub, pub2 := freeHostPort(t), freeHostPort(t)
 	kyaml := func(ports string) string {
-		return strings.NewReplacer("PROJECT", "seck"+randHex(3), "PROBE", probeDir, "PORTS", ports).Replace(kernelTargetYAML)
+		return strings.NewReplacer("PROJECT", "seck"+testutil.RandHex(3), "PROBE", probeDir, "PORTS", ports).Replace(kernelTargetYAML)
 	}
 	ports := fmt.Sprintf(`"127.0.0.1:%d:8080"`, pub)
 	kp := k.up(kyaml(ports))
@@ -119,7 +119,7 @@ func TestFindingUserspaceReachesKernelNet(t *testing.T) {
 	gwPub := fmt.Sprintf("%s:%d", web.gw, pub2)
 	hostTalk(t, gwPub, "web")
 
-	us := u.up(strings.NewReplacer("PROJECT", "secu"+randHex(3), "PROBE", probeDir).Replace(userspaceAttackerYAML))
+	us := u.up(strings.NewReplacer("PROJECT", "secu"+testutil.RandHex(3), "PROBE", probeDir).Replace(userspaceAttackerYAML))
 	cli := us.info("cli")
 	t.Logf("kernel-NAT web %+v (published 127.0.0.1:%d, %s), userspace cli %+v", web, pub, gwPub, cli)
 	if _, subnet, err := net.ParseCIDR(cli.cidr); err != nil || subnet.Contains(net.ParseIP(web.ip)) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"nucleus/internal/testutil"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -187,7 +189,7 @@ func TestSandboxEscapes(t *testing.T) {
 				t.Fatal(err)
 			}
 			secretDir := t.TempDir()
-			secret := "host-secret-" + randHex(4)
+			secret := "host-secret-" + testutil.RandHex(4)
 			if err := os.WriteFile(filepath.Join(secretDir, secret), []byte("x"), 0o600); err != nil {
 				t.Fatal(err)
 			}

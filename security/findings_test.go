@@ -51,7 +51,7 @@ func TestFindingSetuidPlantedInVolume(t *testing.T) {
 func TestFindingSymlinkSwappedBindSource(t *testing.T) {
 	e := newEnv(t)
 	target := t.TempDir() // stands in for /root
-	secret := "host-secret-" + randHex(4)
+	secret := "host-secret-" + testutil.RandHex(4)
 	if err := os.WriteFile(filepath.Join(target, secret), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestFindingSymlinkSwappedBindSource(t *testing.T) {
 	os.Chmod(filepath.Join(dir, "data"), 0o777)
 	script := `if [ -e /data/swapped ]; then ls -a /sub > /data/seen 2>&1; touch /sub/pwned; sleep 600; fi; ` +
 		`rm -rf /data/sub && ln -s ` + target + ` /data/sub && touch /data/swapped; exit 1`
-	yaml := "name: sec" + randHex(3) + `
+	yaml := "name: sec" + testutil.RandHex(3) + `
 services:
   victim:
     command: ["/bin/busybox", "sh", "-c", "` + script + `"]
@@ -80,13 +80,13 @@ services:
 	r := e.nucleus(nil, "-f", file, "up", "-d")
 	t.Logf("up: exit %d %s%s", r.code, r.out, r.err)
 	deadline := time.Now().Add(8 * time.Second)
-	for time.Now().Before(deadline) && !fileExists(filepath.Join(dir, "data/seen")) {
+	for time.Now().Before(deadline) && !testutil.FileExists(filepath.Join(dir, "data/seen")) {
 		if ps := e.nucleus(nil, "-f", file, "ps"); strings.Contains(ps.out+ps.err, "start failed") {
 			break // the restart was refused
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if !fileExists(filepath.Join(dir, "data/swapped")) {
+	if !testutil.FileExists(filepath.Join(dir, "data/swapped")) {
 		t.Fatalf("the workload never swapped the symlink in: the test proves nothing")
 	}
 	seen, _ := os.ReadFile(filepath.Join(dir, "data/seen"))
@@ -94,7 +94,7 @@ services:
 	if strings.Contains(string(seen), secret) {
 		t.Errorf("ESCAPE: the restarted replica lists the symlink's host target at /sub: %q", seen)
 	}
-	if fileExists(filepath.Join(target, "pwned")) {
+	if testutil.FileExists(filepath.Join(target, "pwned")) {
 		t.Errorf("ESCAPE: the restarted replica wrote into the host directory %s", target)
 	}
 	ps := e.nucleus(nil, "-f", file, "ps")
@@ -107,7 +107,7 @@ services:
 func TestFindingConfigWritableMount(t *testing.T) {
 	e := newEnv(t)
 	dir := t.TempDir()
-	yaml := "name: sec" + randHex(3) + `
+	yaml := "name: sec" + testutil.RandHex(3) + `
 services:
   app:
     command: ["/bin/busybox", "sh", "-c", "echo '# pwned' >> /app/nucleus.yaml; sleep 600"]

@@ -3,7 +3,6 @@ package security
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -34,7 +33,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	testutil.RequireRoot(t)
-	testutil.Require(t, fileExists("/bin/busybox"), "/bin/busybox (busybox-static)")
+	testutil.Require(t, testutil.FileExists("/bin/busybox"), "/bin/busybox (busybox-static)")
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, root: rootdir.Resolve(dir)}
 	t.Cleanup(func() {
@@ -141,14 +140,6 @@ func check(t *testing.T, got map[string]string, as []attempt) {
 			t.Errorf("%s (%s): got %q, want one of %q", a.label, a.spec, got[a.label], a.want)
 		}
 	}
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func sha(t *testing.T, path string) string {

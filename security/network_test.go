@@ -82,7 +82,7 @@ func newWorld(t *testing.T) *world {
 		_, _ = io.ReadFull(randReader{}, b)
 	}
 	w := &world{host: fmt.Sprintf("198.19.%d.1", b[0]), addr: fmt.Sprintf("198.19.%d.2", b[0]), addr2: fmt.Sprintf("198.19.%d.3", b[0])}
-	name := "nsec" + randHex(4)
+	name := "nsec" + testutil.RandHex(4)
 	ns, err := netns.GetFromPath(path)
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +337,7 @@ func (p *project) info(service string) ifInfo {
 func TestNetworkEscapes(t *testing.T) {
 	e := newEnv(t)
 	w := newWorld(t)
-	project := "sec" + randHex(3)
+	project := "sec" + testutil.RandHex(3)
 	yaml := strings.NewReplacer("PROJECT", project, "WORLD", w.addr, "PROBE", probeDir).Replace(egressYAML)
 	p := e.up(yaml)
 	app, ctl := p.info("app"), p.info("ctl")
@@ -361,7 +361,7 @@ func TestNetworkEscapes(t *testing.T) {
 		i := strings.LastIndex(app.ip, ".")
 		return fmt.Sprintf("%s.%d", app.ip[:i], n)
 	}
-	secret := "s3cr" + randHex(6)
+	secret := "s3cr" + testutil.RandHex(6)
 
 	// Controls: the peer without rules gets out by every path used below.
 	c := p.probe("ctl",
@@ -421,7 +421,7 @@ func TestNetworkEscapes(t *testing.T) {
 		{"set_peer_mac", "set_mac,eth0," + ctl.mac, []string{"ok"}},
 		{"udp_as_peer_mac", "udp," + dst + ",MARK-app-peermac," + ctl.ip, []string{"EHOSTUNREACH", "ECONNREFUSED", "ok"}},
 		{"tcp_as_peer_mac", "tcp," + w.addr + ":81," + ctl.ip, []string{"ECONNREFUSED", "EHOSTUNREACH", "i/o timeout"}},
-		{"set_random_mac", "set_mac,eth0,02:5e:c0:" + randHex(1) + ":" + randHex(1) + ":" + randHex(1), []string{"ok"}},
+		{"set_random_mac", "set_mac,eth0,02:5e:c0:" + testutil.RandHex(1) + ":" + testutil.RandHex(1) + ":" + testutil.RandHex(1), []string{"ok"}},
 		{"udp_random_mac", "udp," + dst + ",MARK-app-randmac", []string{"EHOSTUNREACH", "ECONNREFUSED", "ok"}},
 	}
 	got := p.probe("app", args(as)...)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
+
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -21,7 +23,7 @@ import (
 func TestWorkdirIntoCallerDirectories(t *testing.T) {
 	e := newEnv(t)
 	secretDir := t.TempDir()
-	secret := "host-secret-" + randHex(4)
+	secret := "host-secret-" + testutil.RandHex(4)
 	if err := os.WriteFile(filepath.Join(secretDir, secret), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"nucleus/internal/testutil"
 )
 
 // A sandbox must not be able to rewrite the files that configure it. These
@@ -60,7 +62,7 @@ func TestCLIUpRefusesWritableProjectMount(t *testing.T) {
 	c.must("up", "-d", "--wait", "--wait-timeout", "30s")
 	before := c.ps()
 	web, worker := before["web"], before["worker"]
-	if !alive(web.Pid) || !alive(worker.Pid) {
+	if !testutil.Alive(web.Pid) || !testutil.Alive(worker.Pid) {
 		t.Fatalf("after up: %+v", before)
 	}
 
@@ -89,7 +91,7 @@ func TestCLIUpRefusesWritableProjectMount(t *testing.T) {
 
 	// Once the file is fixed, the edit applies as usual.
 	c.write("two")
-	waitFor(t, "worker restarted with MODE=two", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "worker restarted with MODE=two", 10*time.Second, func() bool {
 		w := c.ps()["worker"]
 		return w.Pid != worker.Pid && w.State == "running"
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/network"
 	"nucleus/runtime"
 )
@@ -92,7 +93,7 @@ func TestRunNameOfAServiceIsRefused(t *testing.T) {
 
 	// A name a running one-off sandbox holds on the network.
 	holderCmd, done := c.startRun("--network", "default", "--name", "holder", "--", "/bin/busybox", "sleep", "60")
-	waitFor(t, "the holder run to attach", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the holder run to attach", 10*time.Second, func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("holder run exited: %v", err)
@@ -121,11 +122,11 @@ func TestRunNameOfAServiceIsRefused(t *testing.T) {
 // next run, which leaves the leak checks empty.
 func TestKilledRunIsCleanedUp(t *testing.T) {
 	c := newCLI(t)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	pub, pubDone := c.startRun("--name", "killpub", "-p", "127.0.0.1:"+strconv.Itoa(port)+":8080",
 		"-v", "./site:/srv:ro", "--", "/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv")
 	onNet, netDone := c.startRun("--name", "killnet", "--network", "default", "--", "/bin/busybox", "sleep", "60")
-	waitFor(t, "both runs to be up", 15*time.Second, func() bool {
+	testutil.WaitFor(t, "both runs to be up", 15*time.Second, func() bool {
 		body, _ := httpGet("http://127.0.0.1:" + strconv.Itoa(port) + "/")
 		return body != "" && c.attachedPid(c.project, "default", "killnet") != 0
 	})

@@ -13,19 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/network"
 )
-
-// freePort returns a TCP port of 127.0.0.1 that nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 func httpGet(url string) (string, error) {
 	cl := http.Client{Timeout: 2 * time.Second}
@@ -42,7 +32,7 @@ func httpGet(url string) (string, error) {
 // private network, stops on SIGTERM, and leaves nothing behind.
 func TestRunPublish(t *testing.T) {
 	c := newCLI(t)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	cmd := exec.Command(nucleusBin, "--root", c.root, "run", "-p", "127.0.0.1:"+strconv.Itoa(port)+":8080",
 		"-v", "./site:/srv:ro", "--", "/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv")
 	cmd.Dir = c.dir
@@ -54,7 +44,7 @@ func TestRunPublish(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var body string
-	waitFor(t, "the published page", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "the published page", 10*time.Second, func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("nucleus run exited early: %v\n%s", err, errb.String())
@@ -121,7 +111,7 @@ func TestRunNetworkWithSupervisor(t *testing.T) {
 	if err != nil || strings.Contains(string(rec), "run-") {
 		t.Errorf("the runs left an attachment or address in the network record (%v):\n%s", err, rec)
 	}
-	if pid := c.supervisorPid(); pid != sup || !alive(pid) {
+	if pid := c.supervisorPid(); pid != sup || !testutil.Alive(pid) {
 		t.Errorf("supervisor %d before the runs, %d after", sup, pid)
 	}
 	if body, err := httpGet("http://127.0.0.1:" + strconv.Itoa(c.port) + "/"); err != nil || body == "" {

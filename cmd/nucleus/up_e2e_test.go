@@ -72,7 +72,7 @@ type cli struct {
 
 func newCLI(t *testing.T) *cli {
 	testutil.RequireRoot(t)
-	testutil.Require(t, fileExists("/bin/busybox"), "/bin/busybox (busybox-static)")
+	testutil.Require(t, testutil.FileExists("/bin/busybox"), "/bin/busybox (busybox-static)")
 	c := &cli{t: t, root: t.TempDir(), dir: t.TempDir(),
 		project: fmt.Sprintf("cli%d", os.Getpid()%100000), port: 20000 + os.Getpid()%20000}
 	if err := os.MkdirAll(filepath.Join(c.dir, "site"), 0o755); err != nil {
@@ -89,8 +89,6 @@ func newCLI(t *testing.T) *cli {
 	})
 	return c
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func (c *cli) rootdir() rootdir.Root { return rootdir.Resolve(c.root) }
 
@@ -173,16 +171,6 @@ func (c *cli) supervisorPid() int {
 	return pid
 }
 
-// alive: a zombie does not count (an orphaned init's parent is PID 1,
-// which may not reap in every environment).
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	st, err := reconcile.ProcStartTime(pid)
-	return err == nil && reconcile.ProcAlive(pid, st)
-}
-
 func (c *cli) assertNoLeaks() {
 	c.t.Helper()
 	root := c.rootdir()
@@ -218,17 +206,6 @@ func (c *cli) assertNoIDRangeLease() {
 	}
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestCLIUpDetachedLifecycle is the user's path: up -d --wait, ps, exec,
 // logs, the page served on the published port, an edit that restarts only
 // the changed service, stop/start, a SIGKILLed supervisor whose services
@@ -240,15 +217,15 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 		t.Errorf("up -d printed %q, want the start steps", out)
 	}
 	sup := c.supervisorPid()
-	if !alive(sup) {
+	if !testutil.Alive(sup) {
 		t.Fatalf("no supervisor after up -d")
 	}
 	ps := c.ps()
 	web, worker := ps["web"], ps["worker"]
-	if web.State != "healthy" || web.Health != "healthy" || !alive(web.Pid) || web.IP == "" || web.Hash == "" {
+	if web.State != "healthy" || web.Health != "healthy" || !testutil.Alive(web.Pid) || web.IP == "" || web.Hash == "" {
 		t.Fatalf("web after up --wait: %+v", web)
 	}
-	if worker.State != "running" || !alive(worker.Pid) {
+	if worker.State != "running" || !testutil.Alive(worker.Pid) {
 		t.Fatalf("worker after up --wait: %+v", worker)
 	}
 
@@ -270,21 +247,21 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 		t.Errorf("exec: code %d output %q, want 7 and mode=one", code, out)
 	}
 
-	waitFor(t, "worker output in logs", 5*time.Second, func() bool {
+	testutil.WaitFor(t, "worker output in logs", 5*time.Second, func() bool {
 		out, _, _ := c.run("logs", "worker")
 		return strings.Contains(out, "worker | tick one")
 	})
 
 	// Editing the worker's environment restarts the worker only.
 	c.write("two")
-	waitFor(t, "worker restarted with MODE=two", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "worker restarted with MODE=two", 10*time.Second, func() bool {
 		w := c.ps()["worker"]
 		return w.Pid != worker.Pid && w.State == "running"
 	})
 	if got := c.ps()["web"].Pid; got != web.Pid {
 		t.Errorf("web pid %d after the worker's edit, want %d (untouched)", got, web.Pid)
 	}
-	waitFor(t, "new worker output", 5*time.Second, func() bool {
+	testutil.WaitFor(t, "new worker output", 5*time.Second, func() bool {
 		out, _, _ := c.run("logs", "--tail", "3", "worker")
 		return strings.Contains(out, "tick two")
 	})
@@ -293,12 +270,12 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 	// stop is a manual stop: restart: always leaves it stopped; start ends it.
 	c.must("stop", "worker")
 	time.Sleep(300 * time.Millisecond)
-	if w := c.ps("-a")["worker"]; w.State != "stopped" || alive(worker.Pid) {
-		t.Fatalf("after stop: %+v (old pid alive %v)", w, alive(worker.Pid))
+	if w := c.ps("-a")["worker"]; w.State != "stopped" || testutil.Alive(worker.Pid) {
+		t.Fatalf("after stop: %+v (old pid alive %v)", w, testutil.Alive(worker.Pid))
 	}
 	c.must("start", "worker")
 	worker = c.ps()["worker"]
-	if worker.State != "running" || !alive(worker.Pid) {
+	if worker.State != "running" || !testutil.Alive(worker.Pid) {
 		t.Fatalf("after start: %+v", worker)
 	}
 
@@ -306,7 +283,7 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 	if err := syscall.Kill(sup, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
+	testutil.WaitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
 	before, _, _ := c.run("logs", "worker")
 	time.Sleep(600 * time.Millisecond)
 	after, _, _ := c.run("logs", "worker")
@@ -314,7 +291,7 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 		t.Errorf("worker stopped logging after the supervisor was killed")
 	}
 	ps = c.ps() // from the records
-	if ps["web"].Pid != web.Pid || ps["worker"].Pid != worker.Pid || !alive(web.Pid) || !alive(worker.Pid) {
+	if ps["web"].Pid != web.Pid || ps["worker"].Pid != worker.Pid || !testutil.Alive(web.Pid) || !testutil.Alive(worker.Pid) {
 		t.Fatalf("after SIGKILL of the supervisor: %+v, want pids %d and %d running", ps, web.Pid, worker.Pid)
 	}
 
@@ -344,7 +321,7 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 	// down through the supervisor: nothing is left, and it is idempotent.
 	c.must("down")
 	for _, pid := range []int{web.Pid, worker.Pid} {
-		if alive(pid) {
+		if testutil.Alive(pid) {
 			t.Errorf("pid %d still runs after down", pid)
 		}
 	}
@@ -371,7 +348,7 @@ func TestCLIDownWithoutSupervisor(t *testing.T) {
 	if err := syscall.Kill(c.supervisorPid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "worker restarted after SIGHUP", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "worker restarted after SIGHUP", 10*time.Second, func() bool {
 		w := c.ps()["worker"]
 		return w.Pid != ps["worker"].Pid && w.State == "running"
 	})
@@ -379,15 +356,15 @@ func TestCLIDownWithoutSupervisor(t *testing.T) {
 	if err := syscall.Kill(c.supervisorPid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
+	testutil.WaitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
 	c.must("down", "-v")
 	for _, r := range ps {
-		if alive(r.Pid) {
+		if testutil.Alive(r.Pid) {
 			t.Errorf("%s (pid %d) still runs after down", r.Service, r.Pid)
 		}
 	}
 	c.assertNoLeaks()
-	if fileExists(api.SocketPath(c.rootdir(), c.project)) {
+	if testutil.FileExists(api.SocketPath(c.rootdir(), c.project)) {
 		t.Errorf("stale socket left")
 	}
 }
@@ -447,7 +424,7 @@ func TestCLIUpForeground(t *testing.T) {
 		}
 	}
 	ps := c.ps()
-	if !alive(ps["worker"].Pid) || !alive(ps["web"].Pid) {
+	if !testutil.Alive(ps["worker"].Pid) || !testutil.Alive(ps["web"].Pid) {
 		t.Fatalf("ps during foreground up: %+v", ps)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
@@ -467,7 +444,7 @@ func TestCLIUpForeground(t *testing.T) {
 		t.Fatalf("up did not stop after SIGINT; stderr:\n%s", stderr.String())
 	}
 	for _, r := range ps {
-		if alive(r.Pid) {
+		if testutil.Alive(r.Pid) {
 			t.Errorf("%s (pid %d) still runs after Ctrl-C", r.Service, r.Pid)
 		}
 	}
@@ -494,7 +471,7 @@ services:
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	waitFor(t, "stubborn running", 20*time.Second, func() bool { return c.ps()["stubborn"].State == "running" })
+	testutil.WaitFor(t, "stubborn running", 20*time.Second, func() bool { return c.ps()["stubborn"].State == "running" })
 	pid := c.ps()["stubborn"].Pid
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -513,7 +490,7 @@ services:
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("second Ctrl-C took %s", d)
 	}
-	if alive(pid) {
+	if testutil.Alive(pid) {
 		t.Errorf("stubborn (pid %d) still runs", pid)
 	}
 	c.assertNoLeaks()
@@ -621,7 +598,7 @@ services:
 		t.Errorf("named volume after down: %q %v, want it kept", b, err)
 	}
 	c.must("down", "-v")
-	if fileExists(vol) {
+	if testutil.FileExists(vol) {
 		t.Errorf("named volume %s left after down -v", vol)
 	}
 }

@@ -48,7 +48,7 @@ func BenchmarkLocalQueryLoopback(b *testing.B) {
 // namespace, the server in this process — the sandbox's view.
 func BenchmarkLocalQueryInNetns(b *testing.B) {
 	testutil.RequireRoot(b)
-	ns := newNetns(b)
+	ns := testutil.NewNetns(b)
 	s := NewServer(Config{Upstreams: []string{"127.0.0.1:9"}})
 	defer s.Close()
 	if err := s.ListenInNetns(ns, "127.0.0.1:0"); err != nil {

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-
-	"nucleus/internal/testutil"
 )
 
 // startUpstream runs a throwaway upstream resolver on 127.0.0.1 (UDP+TCP on
@@ -92,7 +90,3 @@ func aAnswers(m *mdns.Msg) []string {
 	}
 	return out
 }
-
-// newNetns is testutil.NewNetns: a pinned network namespace, loopback up,
-// removed (and checked gone) at cleanup.
-func newNetns(t testing.TB) string { return testutil.NewNetns(t) }

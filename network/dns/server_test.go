@@ -385,7 +385,7 @@ func TestAllowedClientsRefusesOthers(t *testing.T) {
 // resolver the host's weak-host routing would otherwise make of it.
 func TestServesOnlyTheListenersSubnet(t *testing.T) {
 	testutil.RequireRoot(t)
-	ns := newNetns(t)
+	ns := testutil.NewNetns(t)
 	// The gateway address with its /24, and a "foreign" source outside the
 	// subnet that reaches it the way a LAN neighbour would through the host.
 	// (Both on lo: this kernel has no dummy links.)
@@ -497,7 +497,7 @@ func TestCloseStopsListeners(t *testing.T) {
 // the host's loopback — the situation of a host stub resolver.
 func TestListenInNetns(t *testing.T) {
 	testutil.RequireRoot(t)
-	ns := newNetns(t)
+	ns := testutil.NewNetns(t)
 	up := startUpstream(t, answerA("198.18.0.9", 60))
 	s := NewServer(Config{Upstreams: []string{up}})
 	t.Cleanup(func() { s.Close() })

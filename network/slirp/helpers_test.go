@@ -3,7 +3,6 @@ package slirp
 import (
 	"bufio"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os/exec"
@@ -19,16 +18,6 @@ import (
 
 	"nucleus/internal/testutil"
 )
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// newNetns is testutil.NewNetns: a pinned network namespace, loopback up,
-// removed (and checked gone) at cleanup.
-func newNetns(t testing.TB) string { return testutil.NewNetns(t) }
 
 // sleeperInNetns starts a process in a new network namespace (the shape of a
 // sandbox init) and kills it at cleanup.
@@ -101,22 +90,13 @@ func readGreeting(dial func() (net.Conn, error)) (string, error) {
 	return line, err
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // outsideHost makes a namespace standing in for a host on the internet,
 // reachable from the host through a veth pair with a /30 from 198.18.0.0/15
 // (benchmarking range). Returns the namespace and its address; cleanup
 // deletes the pair and checks it is gone.
 func outsideHost(t *testing.T) (string, net.IP) {
 	t.Helper()
-	ns := newNetns(t)
+	ns := testutil.NewNetns(t)
 	h, err := netns.GetFromPath(ns)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +107,7 @@ func outsideHost(t *testing.T) (string, net.IP) {
 	third := b[0]
 	hostIP := net.IPv4(198, 18, third, 1)
 	peerIP := net.IPv4(198, 18, third, 2)
-	name := "nst" + randHex(4)
+	name := "nst" + testutil.RandHex(4)
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: name + "p", PeerNamespace: netlink.NsFd(int(h))}
 	if err := netlink.LinkAdd(veth); err != nil {
 		t.Fatalf("add veth: %v", err)

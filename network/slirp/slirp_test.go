@@ -81,7 +81,7 @@ func newNet(t *testing.T, cfg Config) (*Network, string) {
 		cfg.DisableDNS = true
 	}
 	if cfg.ID == "" {
-		cfg.ID = "t" + randHex(4)
+		cfg.ID = "t" + testutil.RandHex(4)
 	}
 	n, err := New(cfg)
 	if err != nil {
@@ -113,7 +113,7 @@ func assertGone(t *testing.T, n *Network, dir string) {
 
 func TestStartConfiguresTapAndStopCleansUp(t *testing.T) {
 	requireSlirp(t)
-	ns := newNetns(t)
+	ns := testutil.NewNetns(t)
 	n, dir := newNet(t, Config{NetnsPath: ns, Subnet: "10.0.2.0/24"})
 	if n.State() != Unconfigured {
 		t.Fatalf("new network state %s", n.State())
@@ -309,7 +309,7 @@ func TestBadSubnetCreatesNothing(t *testing.T) {
 
 func TestRefusedForwardTearsDownNetwork(t *testing.T) {
 	requireSlirp(t)
-	ns := newNetns(t)
+	ns := testutil.NewNetns(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +383,7 @@ func TestNamespaceReachesOutside(t *testing.T) {
 	outsideNS, outsideIP := outsideHost(t)
 	greeter(t, listenInNetns(t, outsideNS, net.JoinHostPort(outsideIP.String(), "8080")), "outside")
 
-	ns := newNetns(t)
+	ns := testutil.NewNetns(t)
 	n, _ := newNet(t, Config{NetnsPath: ns})
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -515,9 +515,9 @@ func exitSignal(waitErr error) syscall.Signal {
 func greeterAndTwoForwards(t *testing.T) (ns string, p1, p2 int, f1, f2 Forward) {
 	t.Helper()
 	requireSlirp(t)
-	ns = newNetns(t)
+	ns = testutil.NewNetns(t)
 	greeter(t, listenInNetns(t, ns, "0.0.0.0:80"), "inside")
-	p1, p2 = freePort(t), freePort(t)
+	p1, p2 = testutil.FreePort(t), testutil.FreePort(t)
 	f1 = Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p1, GuestPort: 80}
 	f2 = Forward{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p2, GuestPort: 80}
 	return ns, p1, p2, f1, f2
@@ -530,7 +530,7 @@ func greeterAndTwoForwards(t *testing.T) (ns string, p1, p2 int, f1, f2 Forward)
 func TestAdoptRefusesInstanceWithoutGroup(t *testing.T) {
 	requireSlirp(t)
 	testutil.RequireRoot(t)
-	ns := newNetns(t)
+	ns := testutil.NewNetns(t)
 	n, dir := newNet(t, Config{NetnsPath: ns})
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)

@@ -177,7 +177,7 @@ func (e *env) waitGone(project string, pids map[string]int) {
 		return true
 	})
 	for name, pid := range pids {
-		if procRunning(pid) {
+		if testutil.Alive(pid) {
 			e.t.Errorf("%s/%s (pid %d) still runs after the project was removed", project, name, pid)
 		}
 	}
@@ -216,15 +216,4 @@ func samePIDs(a, b map[string]int) bool {
 		}
 	}
 	return true
-}
-
-// procRunning reports whether pid exists and is not a zombie.
-func procRunning(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -312,7 +311,7 @@ func TestKillAllDoubleFork(t *testing.T) {
 		t.Errorf("after KillAll: %v", left)
 	}
 	for _, p := range procs {
-		if alive(p) {
+		if testutil.Alive(p) {
 			t.Errorf("pid %d survived KillAll", p)
 		}
 	}
@@ -322,17 +321,6 @@ func TestKillAllDoubleFork(t *testing.T) {
 	if st := readFile(t, cg.Paths()["freezer"], "freezer.state"); st != "THAWED" {
 		t.Errorf("freezer.state = %s after KillAll", st)
 	}
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
 func TestLoadDeleteAndLeaks(t *testing.T) {

@@ -126,7 +126,7 @@ func TestV2BackendOnUnifiedHierarchy(t *testing.T) {
 	_ = cmd.Wait()
 	_ = other.Wait()
 	for _, p := range procs {
-		if alive(p) {
+		if testutil.Alive(p) {
 			t.Errorf("pid %d survived cgroup.kill", p)
 		}
 	}
