@@ -29,9 +29,7 @@ type Runtime interface {
 
 // CreateRequest describes one replica's sandbox.
 type CreateRequest struct {
-	ID      string // "<project>-<service>-<replica>"
-	Project string
-	Replica int
+	Replica Ident // Replica.ID() names the new sandbox
 	Service *spec.Service
 	// Volumes are the project's named volumes (for resolving mounts).
 	Volumes map[string]*spec.Volume

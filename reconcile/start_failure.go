@@ -28,7 +28,7 @@ func (sv *Supervisor) recordFailedStart(service string, s *spec.Service, n int, 
 	now := sv.now()
 	code := startFailureCode(cause)
 	rec := &SandboxRecord{
-		Project: sv.Project, Service: service, Replica: n, ID: ReplicaID(sv.Project, service, n),
+		Project: sv.Project, Service: service, Replica: n, ID: sv.ident(service, n).ID(),
 		Hash: serviceHash(s), Applied: s, State: StateExited, ExitCode: code,
 		StartedAt: now, ExitedAt: now, Error: cause.Error(),
 	}
@@ -46,7 +46,7 @@ func (sv *Supervisor) recordFailedStart(service string, s *spec.Service, n int, 
 	close(done)
 	sv.mu.Lock()
 	sv.init()
-	sv.replicas[ReplicaName(service, n)] = &replica{service: service, n: n, rec: rec, done: done}
+	sv.replicas[rec.Ident()] = &replica{id: rec.Ident(), rec: rec, done: done}
 	sv.broadcastLocked()
 	sv.mu.Unlock()
 	if retry {

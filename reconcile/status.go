@@ -67,7 +67,7 @@ func (s *Store) Status(project string, desired *spec.Project, inspect Inspector,
 	out := make([]ReplicaStatus, 0, len(recs))
 	for _, r := range recs {
 		st := ReplicaStatus{
-			Service: r.Service, Replica: r.Replica, Name: ReplicaName(r.Service, r.Replica),
+			Service: r.Service, Replica: r.Replica, Name: Ident{Service: r.Service, Index: r.Replica}.Name(),
 			State: r.State, Restarts: r.Restart.Total, Hash: r.Hash, NextAttempt: r.Restart.NextAttempt,
 			Error: r.Error,
 		}

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -116,14 +115,9 @@ func (s Step) subject() string {
 	}
 	names := make([]string, len(s.Replicas))
 	for i, r := range s.Replicas {
-		names[i] = ReplicaName(s.Service, r)
+		names[i] = Ident{Service: s.Service, Index: r}.Name()
 	}
 	return strings.Join(names, ", ")
-}
-
-// ReplicaName is the name of one replica: "web-2" (the DNS name too).
-func ReplicaName(service string, replica int) string {
-	return service + "-" + strconv.Itoa(replica)
 }
 
 // Batches splits an ordered plan into groups of independent steps: every

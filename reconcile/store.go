@@ -146,7 +146,7 @@ func (r *SandboxRecord) Alive() bool {
 func (s *Store) projectDir(project string) string { return filepath.Join(s.dir, project) }
 
 func (s *Store) sandboxPath(project, service string, replica int) string {
-	return filepath.Join(s.projectDir(project), "sandboxes", ReplicaName(service, replica)+".json")
+	return filepath.Join(s.projectDir(project), "sandboxes", Ident{project, service, replica}.Name()+".json")
 }
 
 // SaveProject writes the project record.
@@ -211,7 +211,7 @@ func (s *Store) SaveSandbox(r *SandboxRecord) error {
 func (s *Store) RemoveSandbox(project, service string, replica int) error {
 	err := os.Remove(s.sandboxPath(project, service, replica))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove sandbox record %s: %w", ReplicaName(service, replica), err)
+		return fmt.Errorf("remove sandbox record %s: %w", Ident{project, service, replica}, err)
 	}
 	return nil
 }
@@ -310,9 +310,16 @@ func (r *SandboxRecord) ReplicaState() ReplicaState {
 	}
 }
 
+// Ident is the replica's identity. Its ID is not necessarily the record's
+// ID: a sandbox keeps the ID it was created with (before Ident.ID existed,
+// "<project>-<service>-<n>"), so the record's ID is the one to act on.
+func (r *SandboxRecord) Ident() Ident {
+	return Ident{Project: r.Project, Service: r.Service, Index: r.Replica}
+}
+
 // String names the record for logs: "shop/web-2 (pid 1234)".
 func (r *SandboxRecord) String() string {
-	return r.Project + "/" + ReplicaName(r.Service, r.Replica) + " (pid " + strconv.Itoa(r.InitPID) + ")"
+	return r.Ident().String() + " (pid " + strconv.Itoa(r.InitPID) + ")"
 }
 
 // LoadSandbox reads one replica's record; (nil, nil) when there is none.

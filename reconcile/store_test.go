@@ -175,10 +175,10 @@ func TestStoreObserveDetectsStale(t *testing.T) {
 	}
 	var got, gotStale []string
 	for _, r := range obs.Replicas {
-		got = append(got, ReplicaName(r.Service, r.Replica)+":"+string(r.State))
+		got = append(got, Ident{Service: r.Service, Index: r.Replica}.Name()+":"+string(r.State))
 	}
 	for _, r := range stale {
-		gotStale = append(gotStale, ReplicaName(r.Service, r.Replica))
+		gotStale = append(gotStale, r.Ident().Name())
 	}
 	if want := []string{"cache-1:dead", "db-1:dead", "job-1:backoff", "web-1:running", "web-2:dead"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("observed %v, want %v", got, want)

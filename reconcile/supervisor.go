@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,15 +50,14 @@ type Supervisor struct {
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every replica state change
-	replicas map[string]*replica
+	replicas map[Ident]*replica
 	timers   map[*time.Timer]bool // pending wake-ups (removed when they fire)
 	closed   bool
 }
 
 // replica is the supervisor's live handle on one sandbox replica.
 type replica struct {
-	service  string
-	n        int
+	id       Ident
 	sb       Sandbox // nil for a record without a live sandbox (exited before we came)
 	rec      *SandboxRecord
 	stopping bool          // a deliberate stop: its exit is not a crash
@@ -69,7 +67,7 @@ type replica struct {
 
 func (sv *Supervisor) init() {
 	if sv.replicas == nil {
-		sv.replicas = map[string]*replica{}
+		sv.replicas = map[Ident]*replica{}
 		sv.timers = map[*time.Timer]bool{}
 		sv.changed = make(chan struct{})
 	}
@@ -118,9 +116,9 @@ func (sv *Supervisor) wakeAt(t time.Time) {
 	sv.timers[tm] = true
 }
 
-// ReplicaID is the runtime ID of a replica: "<project>-<service>-<n>".
-func ReplicaID(project, service string, n int) string {
-	return project + "-" + service + "-" + strconv.Itoa(n)
+// ident is the identity of replica n of service in this project.
+func (sv *Supervisor) ident(service string, n int) Ident {
+	return Ident{Project: sv.Project, Service: service, Index: n}
 }
 
 // Adopt re-attaches to the sandboxes recorded by an earlier supervisor that
@@ -140,7 +138,7 @@ func (sv *Supervisor) Adopt(ctx context.Context) error {
 				close(done)
 				sv.mu.Lock()
 				sv.init()
-				sv.replicas[ReplicaName(rec.Service, rec.Replica)] = &replica{service: rec.Service, n: rec.Replica, rec: rec, done: done}
+				sv.replicas[rec.Ident()] = &replica{id: rec.Ident(), rec: rec, done: done}
 				sv.mu.Unlock()
 			}
 			continue
@@ -151,7 +149,7 @@ func (sv *Supervisor) Adopt(ctx context.Context) error {
 			continue
 		}
 		if rec.State.Alive() {
-			sv.track(&replica{service: rec.Service, n: rec.Replica, sb: sb, rec: rec})
+			sv.track(&replica{id: rec.Ident(), sb: sb, rec: rec})
 		}
 	}
 	return errors.Join(errs...)
@@ -163,7 +161,7 @@ func (sv *Supervisor) track(r *replica) {
 	r.cancel, r.done = cancel, make(chan struct{})
 	sv.mu.Lock()
 	sv.init()
-	sv.replicas[ReplicaName(r.service, r.n)] = r
+	sv.replicas[r.id] = r
 	sv.broadcastLocked()
 	sv.mu.Unlock()
 	go sv.monitor(r)
@@ -209,7 +207,7 @@ func (sv *Supervisor) overlayMonitored(obs Observed) {
 		if rs.State != StateDead {
 			continue
 		}
-		if r := sv.replicas[ReplicaName(rs.Service, rs.Replica)]; r != nil && r.sb != nil {
+		if r := sv.replicas[sv.ident(rs.Service, rs.Replica)]; r != nil && r.sb != nil {
 			obs.Replicas[i] = r.rec.ReplicaState()
 		}
 	}

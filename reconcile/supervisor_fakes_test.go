@@ -145,11 +145,11 @@ func (f fakeRuntime) Create(ctx context.Context, req CreateRequest) (Sandbox, er
 	w.creating--
 	w.mu.Unlock()
 	if fail {
-		w.log("create-failed %s", req.ID)
-		return nil, fmt.Errorf("fake failure creating %s", req.ID)
+		w.log("create-failed %s", req.Replica.ID())
+		return nil, fmt.Errorf("fake failure creating %s", req.Replica.ID())
 	}
-	w.log("create %s", req.ID)
-	return &fakeSandbox{w: w, id: req.ID, service: req.Service.Name, exit: make(chan ExitStatus, 1)}, nil
+	w.log("create %s", req.Replica.ID())
+	return &fakeSandbox{w: w, id: req.Replica.ID(), service: req.Service.Name, exit: make(chan ExitStatus, 1)}, nil
 }
 
 func (f fakeRuntime) Adopt(ctx context.Context, rec *SandboxRecord) (Sandbox, error) {
@@ -169,15 +169,15 @@ func (f fakeNetworks) EnsureNetwork(ctx context.Context, project string, n *spec
 	return "10.250.0.0/24", nil
 }
 func (f fakeNetworks) Attach(ctx context.Context, a AttachRequest) (Attachment, error) {
-	f.w.log("attach %s %s", ReplicaName(a.Service.Name, a.Replica), a.Network)
+	f.w.log("attach %s %s", Ident{Service: a.Service.Name, Index: a.Replica}.Name(), a.Network)
 	return Attachment{IP: "10.250.0.2", Interface: "eth0"}, nil
 }
 func (f fakeNetworks) Update(ctx context.Context, a AttachRequest) error {
-	f.w.log("network-update %s %s", ReplicaName(a.Service.Name, a.Replica), a.Network)
+	f.w.log("network-update %s %s", Ident{Service: a.Service.Name, Index: a.Replica}.Name(), a.Network)
 	return nil
 }
 func (f fakeNetworks) Detach(ctx context.Context, project, network, service string, replica int) error {
-	f.w.log("detach %s %s", ReplicaName(service, replica), network)
+	f.w.log("detach %s %s", Ident{Service: service, Index: replica}.Name(), network)
 	return nil
 }
 func (f fakeNetworks) RemoveNetwork(ctx context.Context, project, network string) error {

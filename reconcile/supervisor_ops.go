@@ -109,7 +109,7 @@ func (sv *Supervisor) StartServices(ctx context.Context, desired *spec.Project, 
 					continue
 				}
 				if err := sv.startReplica(ctx, desired, name, n, false); err != nil {
-					errs = append(errs, fmt.Errorf("start %s: %w", ReplicaName(name, n), err))
+					errs = append(errs, fmt.Errorf("start %s: %w", sv.ident(name, n).Name(), err))
 				}
 			}
 		}
@@ -133,7 +133,7 @@ func (sv *Supervisor) RestartServices(ctx context.Context, desired *spec.Project
 				continue
 			}
 			if err := sv.startReplica(ctx, desired, name, n, false); err != nil {
-				errs = append(errs, fmt.Errorf("restart %s: %w", ReplicaName(name, n), err))
+				errs = append(errs, fmt.Errorf("restart %s: %w", sv.ident(name, n).Name(), err))
 			}
 		}
 	}

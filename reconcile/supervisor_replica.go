@@ -55,8 +55,9 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 // records it; on an error nothing of it is left running.
 func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service string, n int, restart RestartState) error {
 	s := desired.Services[service]
+	id := sv.ident(service, n)
 	sb, err := sv.Runtime.Create(ctx, CreateRequest{
-		ID: ReplicaID(sv.Project, service, n), Project: sv.Project, Replica: n, Service: s,
+		Replica: id, Service: s,
 		Volumes: desired.Volumes, Files: sv.Networks.Files(sv.Project, s, n),
 	})
 	if err != nil {
@@ -94,21 +95,21 @@ func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service
 		state = StateStarting
 	}
 	rec := &SandboxRecord{
-		Project: sv.Project, Service: service, Replica: n, ID: ReplicaID(sv.Project, service, n),
+		Project: sv.Project, Service: service, Replica: n, ID: id.ID(),
 		InitPID: sb.Pid(), InitStart: initStart, Attachments: atts,
 		Hash: serviceHash(s), Applied: s, State: state, Restart: restart, StartedAt: sv.now(), Runtime: raw,
 	}
 	if err := sv.Store.SaveSandbox(rec); err != nil {
 		return undo(err)
 	}
-	sv.track(&replica{service: service, n: n, sb: sb, rec: rec})
+	sv.track(&replica{id: id, sb: sb, rec: rec})
 	return nil
 }
 
 // stopReplica stops one replica (or cleans up after a dead one), detaches
 // it from its networks and removes its record.
 func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) error {
-	key := ReplicaName(service, n)
+	key := sv.ident(service, n)
 	sv.mu.Lock()
 	sv.init()
 	r := sv.replicas[key]
@@ -128,7 +129,7 @@ func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) er
 		}
 		sig, grace := r.rec.Applied.StopSignal.Number(), sv.grace(r.rec.Applied)
 		if err := r.sb.Stop(ctx, sig, grace); err != nil {
-			return fmt.Errorf("stop %s: %w", key, err)
+			return fmt.Errorf("stop %s: %w", key.Name(), err)
 		}
 		select {
 		case <-r.done:
@@ -137,13 +138,13 @@ func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) er
 		}
 	case rec != nil && rec.InitPID != 0: // InitPID 0: a failed start, no sandbox
 		if err := sv.Runtime.Cleanup(ctx, rec); err != nil {
-			return fmt.Errorf("clean up %s: %w", key, err)
+			return fmt.Errorf("clean up %s: %w", key.Name(), err)
 		}
 	}
 	if rec != nil {
 		for _, a := range rec.Attachments {
 			if err := sv.Networks.Detach(ctx, sv.Project, a.Network, service, n); err != nil {
-				return fmt.Errorf("detach %s from %s: %w", key, a.Network, err)
+				return fmt.Errorf("detach %s from %s: %w", key.Name(), a.Network, err)
 			}
 		}
 	}
@@ -164,7 +165,7 @@ func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) er
 func (sv *Supervisor) updateReplica(ctx context.Context, s *spec.Service, n int) error {
 	r := sv.live(s.Name, n)
 	if r == nil {
-		return fmt.Errorf("%s is not running under this supervisor", ReplicaName(s.Name, n))
+		return fmt.Errorf("%s is not running under this supervisor", sv.ident(s.Name, n).Name())
 	}
 	if err := r.sb.UpdateResources(s.Resources); err != nil {
 		return fmt.Errorf("update resources: %w", err)
@@ -181,7 +182,7 @@ func (sv *Supervisor) updateReplica(ctx context.Context, s *spec.Service, n int)
 func (sv *Supervisor) reattach(ctx context.Context, s *spec.Service, n int, network string) error {
 	r := sv.live(s.Name, n)
 	if r == nil {
-		return fmt.Errorf("%s is not running under this supervisor", ReplicaName(s.Name, n))
+		return fmt.Errorf("%s is not running under this supervisor", sv.ident(s.Name, n).Name())
 	}
 	a, err := sv.Networks.Attach(ctx, AttachRequest{Project: sv.Project, Network: network, Service: s, Replica: n, Pid: r.sb.Pid()})
 	if err != nil {
@@ -198,7 +199,7 @@ func (sv *Supervisor) live(service string, n int) *replica {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	sv.init()
-	r := sv.replicas[ReplicaName(service, n)]
+	r := sv.replicas[sv.ident(service, n)]
 	if r == nil || r.sb == nil {
 		return nil
 	}
@@ -348,7 +349,7 @@ func (sv *Supervisor) waitCondition(ctx context.Context, dep string, replicas in
 // it cannot any more.
 func (sv *Supervisor) conditionLocked(dep string, replicas int, cond string) error {
 	for n := 1; n <= replicas; n++ {
-		r := sv.replicas[ReplicaName(dep, n)]
+		r := sv.replicas[sv.ident(dep, n)]
 		if r == nil {
 			return errNotYet
 		}
@@ -366,7 +367,7 @@ func (sv *Supervisor) conditionLocked(dep string, replicas int, cond string) err
 				return errNotYet
 			}
 			if r.rec.ExitCode != 0 {
-				return fmt.Errorf("dependency %s exited with code %d, expected %s", ReplicaName(dep, n), r.rec.ExitCode, cond)
+				return fmt.Errorf("dependency %s exited with code %d, expected %s", r.id.Name(), r.rec.ExitCode, cond)
 			}
 		}
 	}
@@ -388,6 +389,6 @@ func logOOM(rec *SandboxRecord, ex ExitStatus) {
 	if ex.OOMKilled {
 		what = "killed"
 	}
-	slog.Warn(ReplicaName(rec.Service, rec.Replica)+" exited: "+what+": out of memory (limit "+limit+")",
+	slog.Warn(rec.Ident().Name()+" exited: "+what+": out of memory (limit "+limit+")",
 		"project", rec.Project, "exit_code", ex.Code, "oom_kills", ex.OOMKills)
 }

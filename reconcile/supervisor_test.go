@@ -37,13 +37,13 @@ func TestSupervisorDependencyOrderAndBoundedParallelism(t *testing.T) {
 	if w.maxCreating != 2 {
 		t.Errorf("at most %d sandboxes were created at once, want exactly Parallel=2", w.maxCreating)
 	}
-	web := w.index("create shop-web-1")
+	web := w.index("create shop.web.1")
 	for _, a := range []string{"a1", "a2", "a3", "a4"} {
-		if i := w.index("start shop-" + a + "-1"); i < 0 || i > web {
+		if i := w.index("start shop." + a + ".1"); i < 0 || i > web {
 			t.Errorf("%s started at event %d, web created at %d: dependency order broken\n%v", a, i, web, w.Events())
 		}
 	}
-	if w.index("ensure-network default") > w.index("create shop-a1-1") {
+	if w.index("ensure-network default") > w.index("create shop.a1.1") {
 		t.Errorf("network ensured after the first sandbox: %v", w.Events())
 	}
 	// What was applied is recorded: the next plan is empty.
@@ -62,7 +62,7 @@ func TestSupervisorWaitsForHealthyDependency(t *testing.T) {
 	web := svc("web")
 	web.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}
 	mustPass(t, sv, project(nil, db, web))
-	h, c := w.index("healthy shop-db-1"), w.index("create shop-web-1")
+	h, c := w.index("healthy shop.db.1"), w.index("create shop.web.1")
 	if h < 0 || c < h {
 		t.Fatalf("web created at event %d, db healthy at %d; want web after healthy:\n%v", c, h, w.Events())
 	}
@@ -81,7 +81,7 @@ func TestSupervisorCompletedDependency(t *testing.T) {
 			web := svc("web")
 			web.DependsOn = map[string]spec.Dependency{"migrate": {Condition: spec.ConditionCompleted}}
 			_, err := sv.Pass(context.Background(), project(nil, svc("migrate"), web))
-			exit, create := w.index("exit shop-migrate-1"), w.index("create shop-web-1")
+			exit, create := w.index("exit shop.migrate.1"), w.index("create shop.web.1")
 			if code == 0 {
 				if err != nil || exit < 0 || create < exit {
 					t.Fatalf("err %v; web created at %d, migrate exited at %d:\n%v", err, create, exit, w.Events())
@@ -105,7 +105,7 @@ func TestSupervisorFailedDependencySkipsDependents(t *testing.T) {
 		!strings.Contains(err.Error(), "skipped: dependency web failed") {
 		t.Fatalf("error = %v", err)
 	}
-	if w.index("create shop-cache-1") < 0 || w.index("create shop-web-1") >= 0 || w.index("create shop-api-1") >= 0 {
+	if w.index("create shop.cache.1") < 0 || w.index("create shop.web.1") >= 0 || w.index("create shop.api.1") >= 0 {
 		t.Fatalf("independent cache must start, web and api must not: %v", w.Events())
 	}
 }
@@ -122,7 +122,7 @@ func TestSupervisorRestartAndLiveUpdate(t *testing.T) {
 		t.Fatalf("memory change planned %v", steps)
 	}
 	ev := w.Events()[before:]
-	if len(ev) != 2 || ev[0] != "update shop-web-1 memory=512M" || ev[1] != "network-update web-1 default" {
+	if len(ev) != 2 || ev[0] != "update shop.web.1 memory=512M" || ev[1] != "network-update web-1 default" {
 		t.Fatalf("live update events %v", ev)
 	}
 
@@ -131,7 +131,7 @@ func TestSupervisorRestartAndLiveUpdate(t *testing.T) {
 	before = len(w.Events())
 	mustPass(t, sv, env)
 	ev = w.Events()[before:]
-	want := []string{"stop shop-web-1", "detach web-1 default", "create shop-web-1", "attach web-1 default", "start shop-web-1"}
+	want := []string{"stop shop.web.1", "detach web-1 default", "create shop.web.1", "attach web-1 default", "start shop.web.1"}
 	if strings.Join(ev, "|") != strings.Join(want, "|") {
 		t.Fatalf("restart events %v, want %v", ev, want)
 	}
@@ -153,12 +153,12 @@ func TestSupervisorCrashBacksOffThroughTheLoop(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() { loop.Run(ctx); close(stopped) }()
 	loop.Mark()
-	testutil.WaitFor(t, "four starts of the crashing worker", 5*time.Second, func() bool { return w.count("start shop-worker-1") >= 4 })
+	testutil.WaitFor(t, "four starts of the crashing worker", 5*time.Second, func() bool { return w.count("start shop.worker.1") >= 4 })
 	cancel()
 	<-stopped
 
 	// The waits between an exit and the next start double: 40, 80, 160 ms.
-	g := w.gaps("exit shop-worker-1", "start shop-worker-1")
+	g := w.gaps("exit shop.worker.1", "start shop.worker.1")
 	if len(g) < 3 {
 		t.Fatalf("gaps %v", g)
 	}
@@ -183,7 +183,7 @@ func TestSupervisorDownReverseOrder(t *testing.T) {
 	if err := sv.Down(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e, wb, d := w.index("stop shop-edge-1"), w.index("stop shop-web-1"), w.index("stop shop-db-1")
+	e, wb, d := w.index("stop shop.edge.1"), w.index("stop shop.web.1"), w.index("stop shop.db.1")
 	if !(e >= 0 && e < wb && wb < d) {
 		t.Fatalf("stop order edge %d, web %d, db %d; want edge < web < db: %v", e, wb, d, w.Events())
 	}

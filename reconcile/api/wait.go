@@ -132,7 +132,7 @@ func notReady(desired *spec.Project, reps []reconcile.ReplicaStatus) string {
 	for _, name := range slices.Sorted(maps.Keys(desired.Services)) {
 		s := desired.Services[name]
 		for n := 1; n <= max(s.Replicas, 1); n++ {
-			rn := reconcile.ReplicaName(name, n)
+			rn := reconcile.Ident{Service: name, Index: n}.Name()
 			r, ok := byName[rn]
 			if !ok {
 				return rn + " has not been started"

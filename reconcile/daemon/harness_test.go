@@ -139,7 +139,7 @@ func (e *env) pids(project string) map[string]int {
 	out := map[string]int{}
 	for _, r := range recs {
 		if r.State.Alive() && r.Alive() {
-			out[reconcile.ReplicaName(r.Service, r.Replica)] = r.InitPID
+			out[r.Ident().Name()] = r.InitPID
 		}
 	}
 	return out

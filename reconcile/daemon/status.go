@@ -238,7 +238,7 @@ func Condition(in ConditionInput) (cond, reason, msg string) {
 	}
 	var down, starting []string
 	for _, r := range in.Sandboxes {
-		n := reconcile.ReplicaName(r.Service, r.Replica)
+		n := r.Ident().Name()
 		switch {
 		case r.State == reconcile.StateStarting:
 			starting = append(starting, n)

@@ -106,7 +106,7 @@ func (e *e2e) pidsOf(strict bool) map[string]int {
 			}
 			continue
 		}
-		out[reconcile.ReplicaName(r.Service, r.Replica)] = r.InitPID
+		out[r.Ident().Name()] = r.InitPID
 	}
 	return out
 }
@@ -167,7 +167,7 @@ func TestSupervisorEndToEnd(t *testing.T) {
 		t.Fatalf("b's PID changed from %d to %d on a live update", first["b-1"], third["b-1"])
 	}
 	// The workload's view (on v2 the cgroup also holds the init's budget).
-	st, err := runtime.CgroupStats(e.root, reconcile.ReplicaID(e.project, "b", 1))
+	st, err := runtime.CgroupStats(e.root, reconcile.Ident{Project: e.project, Service: "b", Index: 1}.ID())
 	if err != nil {
 		t.Fatal(err)
 	}

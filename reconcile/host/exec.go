@@ -17,7 +17,7 @@ func Exec(ctx context.Context, root rootdir.Root, project, service string, repli
 	if err != nil {
 		return runtime.ExitStatus{}, err
 	}
-	name := reconcile.ReplicaName(service, replica)
+	name := reconcile.Ident{Project: project, Service: service, Index: replica}.Name()
 	if rec == nil {
 		return runtime.ExitStatus{}, fmt.Errorf("%s of project %s is not running (no record; is the project up?)", name, project)
 	}

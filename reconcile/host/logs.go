@@ -206,7 +206,7 @@ func Follow(ctx context.Context, root rootdir.Root, project string, o FollowOpti
 			if len(o.Services) > 0 && !slices.Contains(o.Services, rec.Service) {
 				continue
 			}
-			name := reconcile.ReplicaName(rec.Service, rec.Replica)
+			name := rec.Ident().Name()
 			if follow[name] == nil {
 				e := &entry{fl: &follower{path: LogPath(root, rec)}, service: rec.Service}
 				if first && o.FromEnd {
@@ -249,7 +249,7 @@ func Logs(root rootdir.Root, project string, o LogOptions, now time.Time) ([]Log
 	type source struct{ service, path string }
 	sources := map[string]source{}
 	for _, rec := range recs {
-		sources[reconcile.ReplicaName(rec.Service, rec.Replica)] = source{rec.Service, LogPath(root, rec)}
+		sources[rec.Ident().Name()] = source{rec.Service, LogPath(root, rec)}
 	}
 	for name, service := range loggedReplicas(root, project) {
 		if _, ok := sources[name]; !ok {

@@ -146,7 +146,7 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 	})
 	// The workload's view (on v2 the cgroup also holds the init's budget).
 	waitUntil("b's new memory limit", func() bool {
-		st, err := runtime.CgroupStats(e.root, reconcile.ReplicaID(e.project, "b", 1))
+		st, err := runtime.CgroupStats(e.root, reconcile.Ident{Project: e.project, Service: "b", Index: 1}.ID())
 		return err == nil && st.MemoryLimit == 128<<20
 	})
 	if now := e.pids(); now["a-1"] != second["a-1"] || now["b-1"] != second["b-1"] {

@@ -29,13 +29,20 @@ var _ reconcile.Runtime = Runtime{}
 // Create builds the sandbox; its output goes to log files (nil Stdout) and
 // it outlives the supervisor (DieWithCaller false).
 func (r Runtime) Create(ctx context.Context, req reconcile.CreateRequest) (reconcile.Sandbox, error) {
-	mounts, err := runtime.ResolveMounts(r.Root, req.Project, req.Service, req.Volumes)
+	return r.create(ctx, req, req.Replica.ID())
+}
+
+// create builds the sandbox under sandboxID (tests pass the form of ID an
+// earlier version gave, to check that such sandboxes are adopted and removed).
+func (r Runtime) create(ctx context.Context, req reconcile.CreateRequest, sandboxID string) (reconcile.Sandbox, error) {
+	id := req.Replica
+	mounts, err := runtime.ResolveMounts(r.Root, id.Project, req.Service, req.Volumes)
 	if err != nil {
 		return nil, fmt.Errorf("resolve volumes: %w", err)
 	}
 	cfg := runtime.Config{
-		ID: req.ID, Project: req.Project, Service: req.Service, Root: r.Root, Mounts: mounts, Files: req.Files,
-		LogDir: ReplicaLogDir(r.Root, req.Project, reconcile.ReplicaName(req.Service.Name, req.Replica)),
+		ID: sandboxID, Project: id.Project, Service: req.Service, Root: r.Root, Mounts: mounts, Files: req.Files,
+		LogDir: ReplicaLogDir(r.Root, id.Project, id.Name()),
 	}
 	if r.CheckSource != nil {
 		cfg.CheckSource = func(target, real string) error { return r.CheckSource(req.Service, target, real) }

@@ -54,7 +54,10 @@ func projectSlice(root rootdir.Root, project string) string {
 }
 
 // scopeName is the unit of sandbox id; the sandbox id of a project's
-// replica already reads <project>-<service>-<n>.
+// replica already reads <project>.<service>.<n>. It needs no escaping: ids
+// hold only [A-Za-z0-9_.-], all valid in unit names, and a '-' nests only
+// in slice names. (Escaping would also rename the scopes of running
+// sandboxes, which Load finds by this name.)
 func scopeName(root rootdir.Root, id string) string {
 	return "nucleus-" + id + "-" + root.ID() + ".scope"
 }

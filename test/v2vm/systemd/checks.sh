@@ -75,7 +75,7 @@ done
 for p in web:$WEB work:$WORK; do pid=${p#*:}; [ -n "$pid" ] || continue
   unit=$(systemctl status --no-pager "$pid" 2>/dev/null | head -1 | sed 's/^[^a-z]*//; s/ .*//')
   info "systemctl status $pid: $unit"
-  check "systemctl status $pid finds the sandbox's scope (${unit:-none})" sh -c 'case "$1" in nucleus-$2-*.scope) exit 0;; esac; exit 1' - "$unit" "${p%%:*}"
+  check "systemctl status $pid finds the sandbox's scope (${unit:-none})" sh -c 'case "$1" in nucleus-$2.*.scope) exit 0;; esac; exit 1' - "$unit" "${p%%:*}"
 done
 if [ $placed_ok = 1 ]; then ok "services' cgroups sit in a nucleus unit/slice or below a nucleus unit with Delegate=yes"
 else xf "services' cgroups sit in a nucleus unit/slice or below a nucleus unit with Delegate=yes (nucleus wrote cgroups outside every unit: is the daemon running with --cgroup-manager cgroupfs?)"; fi
