@@ -51,6 +51,10 @@ func Begin(ctx context.Context, root rootdir.Root, id string, netSpec *network.R
 	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
 		return nil, fmt.Errorf("one-off sandbox name %q: want a plain name", id)
 	}
+	if _, ok := reconcile.ParseID(id); ok {
+		// Replicas' sandboxes share the state root's namespace of IDs.
+		return nil, fmt.Errorf("one-off sandbox name %q: PROJECT.SERVICE.N is the form of a project replica's sandbox ID; choose another name", id)
+	}
 	st, err := reconcile.ProcStartTime(os.Getpid())
 	if err != nil {
 		return nil, err

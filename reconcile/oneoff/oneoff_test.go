@@ -43,7 +43,7 @@ func TestBeginRefusesANameOfALiveRun(t *testing.T) {
 	if _, err := os.Stat(recordPath(root, "job")); !os.IsNotExist(err) {
 		t.Errorf("record after End: %v", err)
 	}
-	for _, bad := range []string{"", "..", "a/b"} {
+	for _, bad := range []string{"", "..", "a/b", "shop.web.1"} {
 		if _, err := Begin(ctx, root, bad, nil); err == nil {
 			t.Errorf("Begin(%q) accepted", bad)
 		}
