@@ -71,7 +71,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&o.rm, "rm", true, "remove everything of the sandbox when it exits (always on: a one-off sandbox leaves nothing; accepted for docker/compose habits)")
 	f.StringVar(&o.name, "name", "", "sandbox name (default: run-<random>)")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "environment variable K=V (repeatable)")
-	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "volume [SOURCE:]TARGET[:ro|rw][,U] (repeatable; U: chown SOURCE to the sandbox)")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "volume [SOURCE:]TARGET[:ro|rw][,U] (repeatable; U: chown SOURCE to --user)")
 	f.StringVar(&o.memory, "memory", "", "memory limit, like 256M")
 	f.Float64Var(&o.cpus, "cpus", 0, "CPU quota in cores, like 0.5")
 	f.Int64Var(&o.pids, "pids", 0, "maximum number of processes (-1 or unset: no limit)")
