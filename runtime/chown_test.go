@@ -113,6 +113,25 @@ func TestVolumeChownUserByName(t *testing.T) {
 		t.Errorf("volume of nobody: %d:%d, want %d:%d", uid, gid, base+65534, base+65534)
 	}
 
+	// A passwd file bound over the host's: resolved where the init will.
+	passwd := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0::/root:/bin/sh\ndbuser:x:4321:4322::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svc = service("/bin/busybox", "sh", "-c", "touch /v/f && chmod 700 /v && id -u")
+	svc.User = "dbuser"
+	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "bound", Target: "/v", Chown: true}}
+	if mounts, err = ResolveMounts(root, "p", svc, nil); err != nil {
+		t.Fatal(err)
+	}
+	mounts = append(mounts, ResolvedMount{Type: spec.MountBind, Source: passwd, Target: "/etc/passwd", ReadOnly: true})
+	if r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts}); r.st.Code != 0 || r.out != "4321\n" {
+		t.Errorf("user of a bound /etc/passwd on a :U volume: exit %d out %q err %q", r.st.Code, r.out, r.err)
+	}
+	if uid, gid, _ := hostOwner(t, VolumeDir(root, "p", "bound")); uid != base+4321 || gid != base+4322 {
+		t.Errorf("volume of a bound passwd's user: %d:%d, want %d:%d", uid, gid, base+4321, base+4322)
+	}
+
 	svc = service("/bin/busybox", "sh", "-c", "touch /v/f && chmod 700 /v")
 	svc.User, svc.Security.UserNS = "1234:2345", spec.UserNSHost
 	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "hostns", Target: "/v", Chown: true}}
@@ -150,6 +169,28 @@ func TestVolumeChownUnknownUser(t *testing.T) {
 		if uid, _, _ := hostOwner(t, src); uid != 0 {
 			t.Errorf("user %s: the source changed owner to %d", user, uid)
 		}
+	}
+	// The rootfs's /etc/passwd is read inside the rootfs: a symlink that
+	// climbs out reaches no host file (nor would it for the init).
+	outside := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(outside, []byte("esc:x:555:555::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(rootfs, "etc/passwd")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../../../../../.."+outside, filepath.Join(rootfs, "etc/passwd")); err != nil {
+		t.Fatal(err)
+	}
+	svc := service("/bin/sh", "-c", "true")
+	svc.Rootfs, svc.User = rootfs, "esc"
+	sb, err := Create(t.Context(), Config{ID: "escape", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
+		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: t.TempDir(), Target: "/v", Chown: true}}})
+	if err == nil {
+		sb.Remove(t.Context())
+	}
+	if want := `chown (:U) to user "esc": user "esc": no such user`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("rootfs /etc/passwd climbing out: err %v, want %q", err, want)
 	}
 }
 
