@@ -17,6 +17,28 @@ func (d *decoder) validate(p *Project) {
 	d.checkNetworkCapacity(p)
 	d.checkDependencies(p)
 	d.checkPorts(p)
+	d.checkReplicaNames(p)
+}
+
+// checkReplicaNames: a service named like a replica of another service
+// ("web-1" next to service web) would share its DNS name, which answers
+// for both. A replica's name is SERVICE-N (reconcile.Ident.Name).
+func (d *decoder) checkReplicaNames(p *Project) {
+	for _, sname := range d.order {
+		i := strings.LastIndexByte(sname, '-')
+		if i <= 0 {
+			continue
+		}
+		other, num := sname[:i], sname[i+1:]
+		n, err := strconv.Atoi(num)
+		if err != nil || strconv.Itoa(n) != num {
+			continue
+		}
+		if o, ok := p.Services[other]; ok && n >= 1 && n <= max(o.Replicas, 1) {
+			d.add(d.at("services."+sname), "services."+sname,
+				fmt.Sprintf("service name %q is also the name of replica %d of service %s (and its DNS name); rename one of them", sname, n, other))
+		}
+	}
 }
 
 // networkOrder returns network names in the order they were written.

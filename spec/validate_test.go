@@ -49,6 +49,23 @@ var ruleCases = []struct {
 	want []string
 }{
 	{
+		name: "service named like a replica of another",
+		yaml: `services:
+  web:
+    command: ["true"]
+    replicas: 2
+  web-2:
+    command: ["true"]
+  web-3:
+    command: ["true"]
+  web-02:
+    command: ["true"]
+`,
+		want: []string{
+			"nucleus.yaml:5:3: services.web-2: service name \"web-2\" is also the name of replica 2 of service web (and its DNS name); rename one of them",
+		},
+	},
+	{
 		name: "service name uppercase",
 		yaml: `services:
   Web:
