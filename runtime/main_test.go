@@ -1,11 +1,11 @@
 package runtime
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"nucleus/internal/testutil"
 )
 
 // TestMain builds the small nucleus-init the tests' sandboxes run as PID 1
@@ -20,20 +20,13 @@ func TestMain(m *testing.M) {
 		// init its parent built, and leaves no directory of its own.
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "nucleus-init-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin := filepath.Join(dir, "nucleus-init")
-	if out, err := exec.Command("go", "build", "-o", bin, "nucleus/cmd/nucleus-init").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build nucleus-init: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	_ = os.Chmod(dir, 0o755)
-	os.Setenv(InitBinaryEnv, bin)
-	code := m.Run()
-	os.RemoveAll(dir)
+	code := testutil.RunWithBinaries(m, "nucleus-init-", func(dir string) error {
+		bin := filepath.Join(dir, "nucleus-init")
+		if err := testutil.GoBuild(bin, "nucleus/cmd/nucleus-init", true); err != nil {
+			return err
+		}
+		return os.Setenv(InitBinaryEnv, bin)
+	})
 	if probeDir != "" && probeErr == nil {
 		os.RemoveAll(probeDir)
 	}

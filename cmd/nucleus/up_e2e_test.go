@@ -29,21 +29,10 @@ import (
 var nucleusBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "nucleus-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	nucleusBin = filepath.Join(dir, "nucleus")
-	out, err := exec.Command("go", "build", "-o", nucleusBin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build nucleus: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.RunWithBinaries(m, "nucleus-bin-", func(dir string) error {
+		nucleusBin = filepath.Join(dir, "nucleus")
+		return testutil.GoBuild(nucleusBin, ".", true)
+	}))
 }
 
 const cliYAML = `name: NAME

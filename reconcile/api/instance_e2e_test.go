@@ -13,16 +13,12 @@ import (
 	"nucleus/network"
 	"nucleus/reconcile"
 	"nucleus/runtime"
+	"nucleus/runtime/runtimetest"
 	"nucleus/spec"
 )
 
 // TestMain lets the test binary serve as the sandbox init.
-func TestMain(m *testing.M) {
-	if runtime.IsInit() {
-		runtime.InitMain()
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { runtimetest.Main(m) }
 
 // TestInstanceOverTheSocket drives a supervisor instance in this process
 // through its socket, as the CLI does (run it with -race): apply, status,

@@ -17,15 +17,11 @@ import (
 	"nucleus/reconcile/api"
 	"nucleus/reconcile/daemon"
 	"nucleus/runtime"
+	"nucleus/runtime/runtimetest"
 )
 
 // TestMain lets the test binary serve as the sandbox init.
-func TestMain(m *testing.M) {
-	if runtime.IsInit() {
-		runtime.InitMain()
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { runtimetest.Main(m) }
 
 // projectYAML is a project of sleeping services; MODE goes into the
 // environment of the first one, so an edit restarts it.

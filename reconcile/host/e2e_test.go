@@ -14,16 +14,12 @@ import (
 	"nucleus/network"
 	"nucleus/reconcile"
 	"nucleus/runtime"
+	"nucleus/runtime/runtimetest"
 	"nucleus/spec"
 )
 
 // TestMain lets the test binary serve as the sandbox init.
-func TestMain(m *testing.M) {
-	if runtime.IsInit() {
-		runtime.InitMain()
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { runtimetest.Main(m) }
 
 const e2eYAML = `services:
   a:
