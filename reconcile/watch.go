@@ -3,10 +3,8 @@ package reconcile
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -151,38 +149,14 @@ func (w *Watcher) Close() error {
 // the latest MaxDelay after the first one, and only if the content changed.
 func (w *Watcher) loop() {
 	defer w.wg.Done()
-	db := debounce.New(w.opts.Quiet, w.opts.MaxDelay)
-	for {
-		select {
-		case <-w.done:
-			db.Stop()
-			return
-		case ev, ok := <-w.fs.Events:
-			if !ok {
-				return
-			}
-			if w.relevant(ev.Name) {
-				db.Event()
-			}
-		case err, ok := <-w.fs.Errors:
-			if !ok {
-				return
-			}
-			// An overflow means events were lost: check the content anyway.
-			slog.Warn("file watcher", "err", err)
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				db.Event()
-			}
-		case <-db.C():
-			db.Fired()
-			if w.changed() {
-				select {
-				case w.dirty <- struct{}{}:
-				default: // a change is already pending
-				}
+	debounce.Loop(w.done, w.fs, w.opts.Quiet, w.opts.MaxDelay, "file watcher", w.relevant, func() {
+		if w.changed() {
+			select {
+			case w.dirty <- struct{}{}:
+			default: // a change is already pending
 			}
 		}
-	}
+	})
 }
 
 // relevant reports whether an event on name can change the project.

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -123,40 +122,21 @@ func (w *treeWatcher) relevant(name string) bool {
 
 func (w *treeWatcher) loop() {
 	defer w.wg.Done()
-	db := debounce.New(w.opts.Quiet, w.opts.MaxDelay)
 	reset := false // the root itself was replaced
-	for {
-		select {
-		case <-w.done:
-			db.Stop()
-			return
-		case ev, ok := <-w.fs.Events:
-			if !ok {
-				return
+	debounce.Loop(w.done, w.fs, w.opts.Quiet, w.opts.MaxDelay, "project tree watcher",
+		func(name string) bool {
+			if !w.relevant(name) {
+				return false
 			}
-			if !w.relevant(ev.Name) {
-				continue
-			}
-			if ev.Name == w.root {
-				reset = true
-			}
-			db.Event()
-		case err, ok := <-w.fs.Errors:
-			if !ok {
-				return
-			}
-			slog.Warn("project tree watcher", "err", err)
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				db.Event()
-			}
-		case <-db.C():
-			db.Fired()
+			reset = reset || name == w.root
+			return true
+		},
+		func() {
 			w.sync(reset)
 			reset = false
 			select {
 			case w.out <- struct{}{}:
 			default:
 			}
-		}
-	}
+		})
 }
