@@ -23,6 +23,9 @@ const (
 	// StateDead marks a stale record: its sandbox vanished while nobody
 	// watched (supervisor killed, host rebooted). Plan starts it afresh.
 	StateDead RunState = "dead"
+	// StateCorrupt is shown (never planned) for a replica whose record
+	// could not be decoded and was set aside: what runs is unknown.
+	StateCorrupt RunState = "corrupt"
 )
 
 // Alive reports whether the replica's workload is running.

@@ -25,6 +25,11 @@ type Runtime interface {
 	// Cleanup removes what a dead sandbox left behind (cgroup, state
 	// directory); it is idempotent.
 	Cleanup(ctx context.Context, rec *SandboxRecord) error
+	// RemoveProjectSandboxes removes the project's sandboxes that the
+	// runtime's own records name, whatever the store recorded, except
+	// those keep accepts (nil: none), and returns their ids; it fails
+	// naming anything of them that is left.
+	RemoveProjectSandboxes(ctx context.Context, project string, keep func(id string) bool) ([]string, error)
 }
 
 // CreateRequest describes one replica's sandbox.

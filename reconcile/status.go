@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -113,7 +114,24 @@ func (s *Store) Status(project string, desired *spec.Project, inspect Inspector,
 		}
 		out = append(out, st)
 	}
-	return out, nil
+	return s.withCorrupt(project, out)
+}
+
+// withCorrupt adds a row for every record that was set aside and that no
+// good record (a supervisor's new one) replaced.
+func (s *Store) withCorrupt(project string, rows []ReplicaStatus) ([]ReplicaStatus, error) {
+	bad, err := s.Corrupt(project)
+	if err != nil {
+		return rows, err
+	}
+	for _, c := range bad {
+		if slices.ContainsFunc(rows, func(r ReplicaStatus) bool { return r.Name == c.Name }) {
+			continue
+		}
+		rows = append(rows, ReplicaStatus{Name: c.Name, State: StateCorrupt,
+			Error: "record set aside as " + c.Path + ": " + c.Error})
+	}
+	return rows, nil
 }
 
 // FormatPort is the compose short form of a published port:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,7 +147,7 @@ func (r *SandboxRecord) Alive() bool {
 func (s *Store) projectDir(project string) string { return filepath.Join(s.dir, project) }
 
 func (s *Store) sandboxPath(project, service string, replica int) string {
-	return filepath.Join(s.projectDir(project), "sandboxes", Ident{project, service, replica}.Name()+".json")
+	return filepath.Join(s.sandboxDir(project), Ident{project, service, replica}.Name()+".json")
 }
 
 // SaveProject writes the project record.
@@ -217,9 +218,11 @@ func (s *Store) RemoveSandbox(project, service string, replica int) error {
 }
 
 // LoadSandboxes reads every replica record of a project, sorted by service
-// and replica. Leftover temporary files of an interrupted write are ignored.
+// and replica. Leftover temporary files of an interrupted write are ignored;
+// a record that cannot be decoded is set aside (see setAside) and left out,
+// so one bad file does not block the project.
 func (s *Store) LoadSandboxes(project string) ([]*SandboxRecord, error) {
-	dir := filepath.Join(s.projectDir(project), "sandboxes")
+	dir := s.sandboxDir(project)
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -233,16 +236,14 @@ func (s *Store) LoadSandboxes(project string) ([]*SandboxRecord, error) {
 		if e.IsDir() || strings.HasPrefix(e.Name(), ".") || !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
-		var r SandboxRecord
-		if err := readJSON(filepath.Join(dir, e.Name()), &r); err != nil {
-			// A record removed between the listing and the read (a replica
-			// being replaced or taken down right now) is simply gone.
-			if !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, err)
-			}
+		r, err := s.readSandbox(filepath.Join(dir, e.Name()))
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		out = append(out, &r)
+		if r != nil {
+			out = append(out, r)
+		}
 	}
 	slices.SortFunc(out, func(a, b *SandboxRecord) int {
 		if a.Service != b.Service {
@@ -251,6 +252,87 @@ func (s *Store) LoadSandboxes(project string) ([]*SandboxRecord, error) {
 		return a.Replica - b.Replica
 	})
 	return out, errors.Join(errs...)
+}
+
+// corruptSuffix is appended to a record that could not be decoded.
+const corruptSuffix = ".corrupt"
+
+func (s *Store) sandboxDir(project string) string {
+	return filepath.Join(s.projectDir(project), "sandboxes")
+}
+
+// readSandbox reads one record: (nil, nil) when it is missing (removed
+// between a listing and the read: a replica being replaced or taken down
+// right now) or corrupt (then it is set aside).
+func (s *Store) readSandbox(path string) (*SandboxRecord, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read sandbox record: %w", err)
+	}
+	var r SandboxRecord
+	if what := decodeSandbox(b, &r); what != "" {
+		return nil, setAside(path, what)
+	}
+	return &r, nil
+}
+
+// decodeSandbox decodes a record; it returns what is wrong with it, or "".
+func decodeSandbox(b []byte, r *SandboxRecord) string {
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return "the file is empty"
+	}
+	if err := json.Unmarshal(b, r); err != nil {
+		return "not a sandbox record: " + err.Error()
+	}
+	if r.Service == "" || r.Replica < 1 {
+		return fmt.Sprintf("not a sandbox record: service %q, replica %d (want a service and a replica >= 1)", r.Service, r.Replica)
+	}
+	return ""
+}
+
+// setAside renames a record that cannot be decoded to <name>.corrupt: kept
+// for a look, no longer read. Its sandbox, if one runs, is found by the
+// runtime's own records (down) or re-recorded by the supervisor that
+// tracks it. One warning line says which file and what is wrong.
+func setAside(path, what string) error {
+	if err := os.Rename(path, path+corruptSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sandbox record %s is corrupt (%s) and cannot be set aside: %w", path, what, err)
+	}
+	slog.Warn(fmt.Sprintf("sandbox record %s is corrupt (%s); set aside as %s", path, what, filepath.Base(path)+corruptSuffix))
+	return nil
+}
+
+// CorruptRecord is a record that was set aside because it could not be decoded.
+type CorruptRecord struct {
+	Name  string // the replica name the file was saved under ("web-1")
+	Path  string // where it was set aside
+	Error string // what is wrong with it
+}
+
+// Corrupt lists the project's records that were set aside, sorted.
+func (s *Store) Corrupt(project string) ([]CorruptRecord, error) {
+	dir := s.sandboxDir(project)
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"+corruptSuffix))
+	if err != nil {
+		return nil, fmt.Errorf("list corrupt records in %s: %w", dir, err)
+	}
+	var out []CorruptRecord
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		what := "unreadable"
+		if err == nil {
+			what = decodeSandbox(b, &SandboxRecord{})
+		}
+		name := strings.TrimSuffix(filepath.Base(p), ".json"+corruptSuffix)
+		out = append(out, CorruptRecord{Name: name, Path: p, Error: what})
+	}
+	return out, nil
 }
 
 // Observe loads a project's records as the observed state for Plan, and
@@ -322,15 +404,8 @@ func (r *SandboxRecord) String() string {
 	return r.Ident().String() + " (pid " + strconv.Itoa(r.InitPID) + ")"
 }
 
-// LoadSandbox reads one replica's record; (nil, nil) when there is none.
+// LoadSandbox reads one replica's record; (nil, nil) when there is none
+// (or it was corrupt and has been set aside).
 func (s *Store) LoadSandbox(project, service string, replica int) (*SandboxRecord, error) {
-	var r SandboxRecord
-	err := readJSON(s.sandboxPath(project, service, replica), &r)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return s.readSandbox(s.sandboxPath(project, service, replica))
 }

@@ -123,18 +123,66 @@ func TestStoreAtomicLeavesNoTemporaries(t *testing.T) {
 	}
 }
 
-func TestStoreCorruptRecordNamed(t *testing.T) {
+// TestStoreSetsAsideCorruptRecords (issue 11, defect 9): an empty, garbled
+// or meaningless record does not block the project: it is set aside as
+// <name>.json.corrupt (kept for a look), the good records load, and ps
+// (Status) shows the replica as corrupt with the file and what is wrong.
+func TestStoreSetsAsideCorruptRecords(t *testing.T) {
 	root := testutil.TempRoot(t)
 	st := NewStore(root)
-	st.SaveSandbox(sampleRecord("web", 1))
-	bad := filepath.Join(root.Run, "projects", "shop", "sandboxes", "db-1.json")
-	os.WriteFile(bad, []byte("{not json"), 0o600)
-	recs, err := st.LoadSandboxes("shop")
-	if err == nil || !strings.Contains(err.Error(), bad) {
-		t.Fatalf("error %v must name %s", err, bad)
+	if err := st.SaveSandbox(sampleRecord("web", 1)); err != nil {
+		t.Fatal(err)
 	}
-	if len(recs) != 1 {
-		t.Fatalf("the good record must still load, got %d", len(recs))
+	dir := filepath.Join(root.Run, "projects", "shop", "sandboxes")
+	bad := map[string]string{
+		"db-1.json":    "{not json",
+		"db-2.json":    "",
+		"cache-1.json": `{"project": "shop"}`,
+	}
+	for name, content := range bad {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := st.LoadSandboxes("shop")
+	if err != nil || len(recs) != 1 || recs[0].Service != "web" {
+		t.Fatalf("LoadSandboxes with corrupt records: %v, %v; want the good record and no error", recs, err)
+	}
+	for name := range bad {
+		if testutil.FileExists(filepath.Join(dir, name)) || !testutil.FileExists(filepath.Join(dir, name+".corrupt")) {
+			t.Errorf("%s was not set aside as %s.corrupt", name, name)
+		}
+	}
+	if r, err := st.LoadSandbox("shop", "db", 1); r != nil || err != nil {
+		t.Errorf("LoadSandbox of a set-aside record: %v, %v; want none", r, err)
+	}
+	rows, err := st.Status("shop", nil, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"db-1": "invalid character", "db-2": "empty", "cache-1": `service ""`}
+	for _, r := range rows {
+		if w, ok := want[r.Name]; ok {
+			delete(want, r.Name)
+			path := filepath.Join(dir, r.Name+".json.corrupt")
+			if r.State != StateCorrupt || !strings.Contains(r.Error, path) || !strings.Contains(r.Error, w) {
+				t.Errorf("ps row %s: state %q, error %q; want corrupt, naming %s and %q", r.Name, r.State, r.Error, path, w)
+			}
+		}
+	}
+	if len(want) > 0 || len(rows) != 4 {
+		t.Errorf("ps rows %+v: missing %v", rows, want)
+	}
+	// A good record written again (the supervisor re-records what it
+	// runs) replaces the corrupt row.
+	if err := st.SaveSandbox(sampleRecord("db", 1)); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ = st.Status("shop", nil, nil, time.Now())
+	for _, r := range rows {
+		if r.Name == "db-1" && r.State == StateCorrupt {
+			t.Errorf("db-1 still shown corrupt after a good record was written")
+		}
 	}
 }
 

@@ -123,13 +123,26 @@ func (sv *Supervisor) ident(service string, n int) Ident {
 
 // Adopt re-attaches to the sandboxes recorded by an earlier supervisor that
 // are still alive (same PID), and starts monitoring them. Dead records are
-// left to the next pass, whose plan starts or removes them.
+// left to the next pass, whose plan starts or removes them. Sandboxes of
+// the project that no record names (a record lost or set aside as corrupt)
+// cannot be adopted: they are removed, so the plan can start them afresh.
 func (sv *Supervisor) Adopt(ctx context.Context) error {
 	recs, err := sv.Store.LoadSandboxes(sv.Project)
 	if err != nil {
 		return err
 	}
 	var errs []error
+	recorded := map[string]bool{}
+	for _, rec := range recs {
+		recorded[rec.ID] = true
+	}
+	removed, err := sv.Runtime.RemoveProjectSandboxes(ctx, sv.Project, func(id string) bool { return recorded[id] })
+	if len(removed) > 0 {
+		slog.Warn("removed sandboxes of the project that no state record named", "project", sv.Project, "ids", removed)
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
 	for _, rec := range recs {
 		if !rec.Alive() {
 			if rec.BootID == BootID() && !rec.State.Alive() {
@@ -182,7 +195,7 @@ func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []st
 	if err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", sv.Project, err)
 	}
-	sv.overlayMonitored(obs)
+	obs = sv.overlayMonitored(obs)
 	sv.mu.Lock()
 	obs.SupervisorStart = !sv.passed
 	sv.passed = true
@@ -193,33 +206,55 @@ func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []st
 }
 
 // overlayMonitored corrects the records with what the supervisor knows
-// about the replicas it monitors. A replica whose process is gone but whose
-// exit the monitor had not recorded when the records were read is not a
-// stale record (that would restart it at once, bypassing the restart policy
-// and back-off): its in-memory record is the truth, either still "running"
-// (the monitor will record the exit and mark the project dirty) or already
-// the recorded exit with its back-off.
-func (sv *Supervisor) overlayMonitored(obs Observed) {
+// about the replicas it monitors: its memory is the observed state. A
+// replica whose process is gone but whose exit the monitor had not recorded
+// when the records were read is not a stale record (that would restart it
+// at once, bypassing the restart policy and back-off): its in-memory record
+// is the truth, either still "running" (the monitor will record the exit
+// and mark the project dirty) or already the recorded exit with its
+// back-off. A monitored replica whose record is missing (deleted, or set
+// aside as corrupt) is observed as it runs and recorded again.
+func (sv *Supervisor) overlayMonitored(obs Observed) Observed {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	sv.init()
+	seen := map[Ident]bool{}
 	for i, rs := range obs.Replicas {
+		key := sv.ident(rs.Service, rs.Replica)
+		seen[key] = true
 		if rs.State != StateDead {
 			continue
 		}
-		if r := sv.replicas[sv.ident(rs.Service, rs.Replica)]; r != nil && r.sb != nil {
+		if r := sv.replicas[key]; r != nil && r.sb != nil {
 			obs.Replicas[i] = r.rec.ReplicaState()
 		}
 	}
+	byName := func(a, b Ident) int { return strings.Compare(a.Name(), b.Name()) }
+	for _, key := range slices.SortedFunc(maps.Keys(sv.replicas), byName) {
+		r := sv.replicas[key]
+		if seen[key] || r.sb == nil || r.stopping {
+			continue
+		}
+		obs.Replicas = append(obs.Replicas, r.rec.ReplicaState())
+		logStepError("record "+r.rec.String()+" again", sv.Store.SaveSandbox(r.rec))
+	}
+	return obs
 }
 
 // Down stops and removes everything of the project, in reverse dependency
-// order, then its networks and records. It works from the records, so it
-// needs neither the files nor a supervisor that started the sandboxes.
+// order, then its networks and records. It works from the records and what
+// this supervisor tracks, so it needs neither the files nor a supervisor
+// that started the sandboxes; then sandboxes of the project that no record
+// names (a record lost or set aside) are found by the runtime's own records
+// and removed too. It fails, naming what is left, unless nothing is.
 func (sv *Supervisor) Down(ctx context.Context) error {
 	empty := &spec.Project{Name: sv.Project}
-	_, err := sv.Pass(ctx, empty)
-	if err != nil {
+	_, perr := sv.Pass(ctx, empty)
+	removed, rerr := sv.Runtime.RemoveProjectSandboxes(ctx, sv.Project, nil)
+	if len(removed) > 0 {
+		slog.Warn("removed sandboxes of the project that no state record named", "project", sv.Project, "ids", removed)
+	}
+	if err := errors.Join(perr, rerr); err != nil {
 		return err
 	}
 	if err := sv.Networks.RemoveProject(ctx, sv.Project); err != nil {

@@ -28,6 +28,7 @@ type fakeWorld struct {
 	exitAfter   map[string]fakeExit // service -> exit after start
 	healthyAt   map[string]int      // service -> check number that first succeeds
 	checks      map[string]int
+	leftover    error // RemoveProjectSandboxes fails with it: something is left
 }
 
 type fakeExit struct {
@@ -160,6 +161,13 @@ func (f fakeRuntime) Adopt(ctx context.Context, rec *SandboxRecord) (Sandbox, er
 func (f fakeRuntime) Cleanup(ctx context.Context, rec *SandboxRecord) error {
 	f.w.log("cleanup %s", rec.ID)
 	return nil
+}
+
+func (f fakeRuntime) RemoveProjectSandboxes(ctx context.Context, project string, keep func(id string) bool) ([]string, error) {
+	f.w.log("remove-project-sandboxes %s", project)
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	return nil, f.w.leftover
 }
 
 type fakeNetworks struct{ w *fakeWorld }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -192,6 +193,51 @@ func TestSupervisorDownReverseOrder(t *testing.T) {
 	}
 	if ps, _ := sv.Store.Projects(); len(ps) != 0 {
 		t.Fatalf("records left after down: %v", ps)
+	}
+}
+
+// issue 11, defect 9: down fails, and keeps the records, when the runtime
+// reports a sandbox of the project left after removal; it never claims a
+// project down that is not.
+func TestSupervisorDownFailsWithSomethingLeft(t *testing.T) {
+	w := newFakeWorld()
+	sv := newFakeSupervisor(t, w)
+	mustPass(t, sv, project(nil, svc("web")))
+	w.leftover = fmt.Errorf("sandbox shop-web-9 of project shop is left after removal: init process 42")
+	err := sv.Down(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "shop-web-9") {
+		t.Fatalf("down with a sandbox left: %v, want an error naming it", err)
+	}
+	if ps, _ := sv.Store.Projects(); len(ps) != 1 || w.index("remove-project shop") >= 0 {
+		t.Fatalf("a failed down removed the project's records or networks: %v %v", ps, w.Events())
+	}
+}
+
+// issue 11, defect 9: a monitored replica whose record was deleted or set
+// aside as corrupt is observed as it runs (no second start, which would
+// find its sandbox taken) and recorded again.
+func TestSupervisorRecordsMonitoredReplicaAgain(t *testing.T) {
+	w := newFakeWorld()
+	sv := newFakeSupervisor(t, w)
+	p := project(nil, svc("web", replicas(2)))
+	mustPass(t, sv, p)
+	path := sv.Store.sandboxPath("shop", "web", 1)
+	if err := os.WriteFile(path, []byte("{garbled"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(sv.Store.sandboxPath("shop", "web", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if steps := mustPass(t, sv, p); len(steps) != 0 {
+		t.Fatalf("plan %v, want nothing: both replicas run", steps)
+	}
+	for n := 1; n <= 2; n++ {
+		if rec, err := sv.Store.LoadSandbox("shop", "web", n); err != nil || rec == nil || rec.State != StateRunning {
+			t.Errorf("record of web-%d after the pass: %v, %v; want it recorded again", n, rec, err)
+		}
+	}
+	if w.count("create shop-web-") != 2 {
+		t.Errorf("replicas created again: %v", w.Events())
 	}
 }
 

@@ -124,9 +124,13 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 			dash(r.Health), cpu, mem, pids, ll, dash(r.Seccomp), hash)
 	}
 	tw.Flush()
-	// A failed start has no process to show; its error says why.
+	// A failed start has no process to show; its error says why. So does
+	// a record that was set aside.
 	for _, r := range rows {
-		if r.Error != "" {
+		switch {
+		case r.State == reconcile.StateCorrupt:
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: state unknown: %s\n", r.Name, r.Error)
+		case r.Error != "":
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: start failed: %s\n", r.Name, r.Error)
 		}
 	}

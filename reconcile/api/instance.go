@@ -136,13 +136,24 @@ func (in *Instance) Run(ctx context.Context) error {
 		if downing {
 			// Down stopped the runner; report its end, not the runner's.
 			<-in.finished
-			return ErrDown
+			return in.downResult()
 		}
 		return err
 	case <-in.finished:
 		cancel()
-		return ErrDown
+		return in.downResult()
 	}
+}
+
+// downResult is ErrDown when Down removed everything, else why it did not:
+// a supervisor must not report a project down that is not.
+func (in *Instance) downResult() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.downErr != nil {
+		return fmt.Errorf("take the project down: %w", in.downErr)
+	}
+	return ErrDown
 }
 
 // stopRunner ends the reconcile loop and waits for it (sandboxes keep running).

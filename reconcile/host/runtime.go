@@ -93,6 +93,12 @@ func (r Runtime) Cleanup(ctx context.Context, rec *reconcile.SandboxRecord) erro
 	return os.RemoveAll(rr.StateDir)
 }
 
+// RemoveProjectSandboxes removes the project's sandboxes by the runtime's
+// own records (see runtime.RemoveProjectSandboxes).
+func (r Runtime) RemoveProjectSandboxes(ctx context.Context, project string, keep func(id string) bool) ([]string, error) {
+	return runtime.RemoveProjectSandboxes(ctx, r.Root, project, keep)
+}
+
 func runtimeRecord(rec *reconcile.SandboxRecord) (runtime.Record, error) {
 	var rr runtime.Record
 	if len(rec.Runtime) == 0 {

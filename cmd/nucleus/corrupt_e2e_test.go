@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"nucleus/internal/testutil"
+)
+
+// fiveYAML is a project of five replicas of one service.
+const fiveYAML = `name: NAME
+services:
+  a:
+    command: ["/bin/busybox", "sleep", "1000"]
+    replicas: 5
+    stop_grace_period: 0s
+`
+
+// replicaPids maps each replica ("a-1") ps lists to its state and PID.
+func (c *cli) replicaPids() map[string]psRow {
+	c.t.Helper()
+	out := c.must("ps", "--json", "-a")
+	var rows []struct {
+		psRow
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		c.t.Fatalf("ps --json: %v\n%s", err, out)
+	}
+	m := map[string]psRow{}
+	for _, r := range rows {
+		m[r.Name] = r.psRow
+	}
+	return m
+}
+
+// upFive starts the five replicas and returns their PIDs.
+func (c *cli) upFive() map[string]int {
+	c.t.Helper()
+	c.writeYAML(strings.ReplaceAll(fiveYAML, "NAME", c.project))
+	c.must("up", "-d", "--wait")
+	pids := map[string]int{}
+	for name, r := range c.replicaPids() {
+		if r.State != "running" || !testutil.Alive(r.Pid) {
+			c.t.Fatalf("after up: %s %+v", name, r)
+		}
+		pids[name] = r.Pid
+	}
+	if len(pids) != 5 {
+		c.t.Fatalf("after up: %d replicas %v, want 5", len(pids), pids)
+	}
+	return pids
+}
+
+func (c *cli) recordPath(name string) string {
+	return filepath.Join(c.rootdir().Run, "projects", c.project, "sandboxes", name+".json")
+}
+
+// downLeavesNothing runs down, which must succeed, and checks that none of
+// pids runs and nothing of the project is left.
+func (c *cli) downLeavesNothing(pids map[string]int) {
+	c.t.Helper()
+	out, errOut, code := c.run("down")
+	if code != 0 || !strings.Contains(errOut, "is down") {
+		c.t.Errorf("down: exit code %d, stdout %q, stderr %q; want 0 and the project down", code, out, errOut)
+	}
+	for name, pid := range pids {
+		if testutil.Alive(pid) {
+			c.t.Errorf("%s (pid %d) still runs after down", name, pid)
+		}
+	}
+	c.assertNoLeaks()
+}
+
+// killSupervisor SIGKILLs the project's supervisor: its sandboxes keep running.
+func (c *cli) killSupervisor() {
+	c.t.Helper()
+	if err := syscall.Kill(c.supervisorPid(), syscall.SIGKILL); err != nil {
+		c.t.Fatal(err)
+	}
+	testutil.WaitFor(c.t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
+}
+
+// TestCLICorruptRecordDoesNotBlock (issue 11, defect 9): an empty and a
+// garbled replica record do not block the project. ps reports them (file
+// and what is wrong) and lists the others; up goes on; down stops all
+// five and leaves nothing. Once with the supervisor running (it records
+// what it runs again), once after it was killed (the sandbox no record
+// names is found by the runtime's records).
+func TestCLICorruptRecordDoesNotBlock(t *testing.T) {
+	c := newCLI(t)
+	for _, killSupervisor := range []bool{false, true} {
+		pids := c.upFive()
+		if killSupervisor {
+			c.killSupervisor()
+		}
+		if err := os.WriteFile(c.recordPath("a-1"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.recordPath("a-2"), []byte(`{"project": "`+c.project+`", "serv`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := c.must("ps")
+		for _, want := range []string{
+			"a-1: state unknown: record set aside as " + c.recordPath("a-1") + ".corrupt: the file is empty",
+			"a-2: state unknown: record set aside as " + c.recordPath("a-2") + ".corrupt: not a sandbox record: unexpected end of JSON input",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("ps (supervisor killed: %v) does not say %q:\n%s", killSupervisor, want, out)
+			}
+		}
+		rows := c.replicaPids()
+		for _, n := range []string{"a-3", "a-4", "a-5"} {
+			if rows[n].Pid != pids[n] || rows[n].State != "running" {
+				t.Errorf("ps: %s %+v, want running with pid %d", n, rows[n], pids[n])
+			}
+		}
+		c.must("up", "-d", "--wait")
+		rows = c.replicaPids()
+		if len(rows) != 5 {
+			t.Errorf("after up: %+v, want five replicas and no corrupt row", rows)
+		}
+		all := map[string]int{}
+		for n, pid := range pids {
+			if rows[n].State != "running" || !testutil.Alive(rows[n].Pid) {
+				t.Errorf("after up (supervisor killed: %v): %s %+v, want running", killSupervisor, n, rows[n])
+			}
+			all[n], all["new "+n] = pid, rows[n].Pid // a replaced replica's new PID must go too
+		}
+		c.downLeavesNothing(all)
+	}
+}
+
+// TestCLIDownStopsUnrecordedSandboxes (issue 11, defect 9): with two
+// replica records deleted while the replicas run, down still stops and
+// removes those two (found by the runtime's own records), with the
+// supervisor running and after it was killed.
+func TestCLIDownStopsUnrecordedSandboxes(t *testing.T) {
+	c := newCLI(t)
+	for _, killSupervisor := range []bool{false, true} {
+		pids := c.upFive()
+		if killSupervisor {
+			c.killSupervisor()
+		}
+		for _, n := range []string{"a-2", "a-4"} {
+			if err := os.Remove(c.recordPath(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.downLeavesNothing(pids)
+	}
+}
