@@ -447,21 +447,10 @@ func (b *systemdBackend) procs() ([]int, error) {
 // killAll: cgroup.kill (the scope's delegated subtree included) until the
 // cgroup is empty or gone.
 func (b *systemdBackend) killAll(ctx context.Context) error {
-	for {
-		pids, err := b.procs()
-		if err != nil {
-			return err
-		}
-		if len(pids) == 0 {
-			return nil
-		}
+	return killUntilEmpty(ctx, b.procs, func() error {
 		if err := os.WriteFile(filepath.Join(b.dir, "cgroup.kill"), []byte("1"), 0o644); err != nil && !gone(err) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d processes left: %w", len(pids), ctx.Err())
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
+		return nil
+	})
 }

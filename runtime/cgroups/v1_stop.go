@@ -61,16 +61,9 @@ func readProcsTree(dir string, seen map[int]bool) error {
 // every process, thaws (a frozen process cannot die), and repeats until
 // the cgroup is empty.
 func (b *v1Backend) killAll(ctx context.Context) error {
-	for {
-		pids, err := b.procs()
-		if err != nil {
-			return err
-		}
-		if len(pids) == 0 {
-			return nil
-		}
+	return killUntilEmpty(ctx, b.procs, func() error {
 		b.freeze(ctx)
-		pids, err = b.procs()
+		pids, err := b.procs()
 		if err != nil {
 			b.thaw()
 			return err
@@ -81,7 +74,24 @@ func (b *v1Backend) killAll(ctx context.Context) error {
 				return fmt.Errorf("kill pid %d: %w", pid, err)
 			}
 		}
-		if err := b.thaw(); err != nil {
+		return b.thaw()
+	})
+}
+
+// killUntilEmpty is every backend's killAll loop: while procs lists
+// processes, kill them (each backend its own way: cgroup.kill, or freeze,
+// SIGKILL, thaw) and look again shortly, until the cgroup is empty or ctx
+// ends.
+func killUntilEmpty(ctx context.Context, procs func() ([]int, error), kill func() error) error {
+	for {
+		pids, err := procs()
+		if err != nil {
+			return err
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if err := kill(); err != nil {
 			return err
 		}
 		select {

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"nucleus/spec"
 
@@ -210,23 +209,7 @@ func (b *v2Backend) procs() ([]int, error) {
 // killAll uses cgroup.kill (Linux 5.14+; containerd falls back to
 // freeze/kill/thaw) and waits for the cgroup to empty.
 func (b *v2Backend) killAll(ctx context.Context) error {
-	for {
-		pids, err := b.procs()
-		if err != nil {
-			return err
-		}
-		if len(pids) == 0 {
-			return nil
-		}
-		if err := b.m.Kill(); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d processes left: %w", len(pids), ctx.Err())
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
+	return killUntilEmpty(ctx, b.procs, func() error { return b.m.Kill() })
 }
 
 func (b *v2Backend) delete() error {
