@@ -65,7 +65,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -407,28 +406,29 @@ func (u *userspaceBackend) applyTable(n *NetworkState) error {
 // host port goes to the same port on the hub, where DNAT picks the sandbox.
 func wantForwards(n *NetworkState) []slirp.Forward {
 	var out []slirp.Forward
-	keys := make([]string, 0, len(n.Attachments))
-	for k := range n.Attachments {
-		keys = append(keys, k)
+	for _, k := range sortedKeys(n.Attachments) {
+		if a := n.Attachments[k]; a.HostIf != "" {
+			out = appendForwards(out, a, func(_ spec.Port, hostPort int) int { return hostPort })
+		}
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		a := n.Attachments[k]
-		if a.HostIf == "" {
+	return out
+}
+
+// appendForwards appends a slirp4netns forward for every fixed host port a
+// publishes (0.0.0.0 is slirp4netns's empty address); guestPort says where
+// each host port goes.
+func appendForwards(out []slirp.Forward, a *AttachmentState, guestPort func(p spec.Port, hostPort int) int) []slirp.Forward {
+	for _, p := range a.Ports {
+		start, end := portRange(p)
+		if start == 0 {
 			continue
 		}
-		for _, p := range a.Ports {
-			start, end := portRange(p)
-			if start == 0 {
-				continue
-			}
-			host := hostIPOf(p)
-			if host == "0.0.0.0" {
-				host = ""
-			}
-			for hp := start; hp <= end; hp++ {
-				out = append(out, slirp.Forward{Proto: protoOf(p), HostAddr: host, HostPort: hp, GuestPort: hp})
-			}
+		host := hostIPOf(p)
+		if host == "0.0.0.0" {
+			host = ""
+		}
+		for hp := start; hp <= end; hp++ {
+			out = append(out, slirp.Forward{Proto: protoOf(p), HostAddr: host, HostPort: hp, GuestPort: guestPort(p, hp)})
 		}
 	}
 	return out

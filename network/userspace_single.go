@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 
 	"nucleus/network/slirp"
+	"nucleus/spec"
 )
 
 const (
@@ -145,21 +146,10 @@ func (u *userspaceBackend) removeSingle(n *NetworkState) error {
 
 // singleForwards maps published ports straight to the sandbox's ports.
 func singleForwards(a *AttachmentState) []slirp.Forward {
-	var out []slirp.Forward
-	for _, p := range a.Ports {
-		start, end := portRange(p)
-		if start == 0 {
-			continue
-		}
-		host := hostIPOf(p)
-		if host == "0.0.0.0" {
-			host = ""
-		}
-		for hp := start; hp <= end; hp++ {
-			out = append(out, slirp.Forward{Proto: protoOf(p), HostAddr: host, HostPort: hp, GuestPort: p.Target + hp - start})
-		}
-	}
-	return out
+	return appendForwards(nil, a, func(p spec.Port, hostPort int) int {
+		start, _ := portRange(p)
+		return p.Target + hostPort - start
+	})
 }
 
 // otherUserns reports whether pid lives in another user namespace than

@@ -2,16 +2,10 @@ package network
 
 import (
 	"errors"
-	"sort"
+	"maps"
+	"slices"
 )
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }
