@@ -110,6 +110,19 @@ func config(abi int) landlock.Config {
 	return landlock.Config{HandledAccessFS: configs[abi-1].HandledAccessFS}
 }
 
+// rights checks a rule (an absolute path, known access words) and returns
+// the rights it grants.
+func (r Rule) rights() (landlock.AccessFSSet, error) {
+	if r.Path == "" || r.Path[0] != '/' {
+		return 0, fmt.Errorf("landlock rule %q: path must be absolute", r.Path)
+	}
+	a, err := accessRights(r.Access)
+	if err != nil {
+		return 0, fmt.Errorf("landlock rule %s: %w", r.Path, err)
+	}
+	return a, nil
+}
+
 // compile turns rules into go-landlock rules for abi: rights the ABI does
 // not know are dropped (their operations stay unrestricted there), and a
 // non-directory gets only the rights that apply to files.
@@ -118,12 +131,9 @@ func compile(rules []Rule, abi int) ([]landlock.Rule, error) {
 	// Merge rules per path so each path is added once with all its rights.
 	rights := map[string]landlock.AccessFSSet{}
 	for _, r := range rules {
-		if r.Path == "" || r.Path[0] != '/' {
-			return nil, fmt.Errorf("landlock rule %q: path must be absolute", r.Path)
-		}
-		a, err := accessRights(r.Access)
+		a, err := r.rights()
 		if err != nil {
-			return nil, fmt.Errorf("landlock rule %s: %w", r.Path, err)
+			return nil, err
 		}
 		fi, err := os.Stat(r.Path)
 		if err != nil {

@@ -2,7 +2,6 @@ package landlock
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 )
 
@@ -39,12 +38,9 @@ func Compile(rules []Rule) (*Plan, error) {
 	handled := uint64(config(abi).HandledAccessFS)
 	byPath := map[string]*PlanEntry{}
 	for _, r := range rules {
-		if r.Path == "" || r.Path[0] != '/' {
-			return nil, fmt.Errorf("landlock rule %q: path must be absolute", r.Path)
-		}
-		a, err := accessRights(r.Access)
+		a, err := r.rights()
 		if err != nil {
-			return nil, fmt.Errorf("landlock rule %s: %w", r.Path, err)
+			return nil, err
 		}
 		e := byPath[r.Path]
 		if e == nil {
