@@ -1,10 +1,9 @@
 package schema_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -31,15 +30,7 @@ func loadIn(t *testing.T, text string) (*spec.Project, error) {
 	for k, v := range fixtures {
 		files[k] = v
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteFiles(t, dir, files)
 	t.Chdir(dir)
 	return spec.Load(spec.LoadOptions{Files: []string{"nucleus.yaml"}, Environ: testEnviron})
 }

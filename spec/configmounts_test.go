@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"nucleus/internal/testutil"
 )
 
 // TestWritableMountOfProjectFilesRefused: a writable bind mount whose source
@@ -123,15 +125,7 @@ func TestWritableMountOfProjectFilesRefused(t *testing.T) {
 			if tc.yaml != "" {
 				files["proj/nucleus.yaml"] = tc.yaml
 			}
-			for name, content := range files {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			testutil.WriteFiles(t, dir, files)
 			for link, target := range tc.links {
 				if err := os.Symlink(strings.ReplaceAll(target, "DIR", dir), filepath.Join(dir, link)); err != nil {
 					t.Fatal(err)

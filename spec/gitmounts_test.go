@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"nucleus/internal/testutil"
 )
 
 // TestWritableMountOfGitDirRefused: the git repository that delivers the
@@ -109,15 +111,7 @@ func TestWritableMountOfGitDirRefused(t *testing.T) {
 			for k, v := range tc.files {
 				files[k] = strings.ReplaceAll(v, "DIR", dir)
 			}
-			for name, content := range files {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			testutil.WriteFiles(t, dir, files)
 			for link, target := range tc.links {
 				if err := os.Symlink(strings.ReplaceAll(target, "DIR", dir), filepath.Join(dir, link)); err != nil {
 					t.Fatal(err)

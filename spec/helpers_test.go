@@ -3,26 +3,17 @@ package spec
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"nucleus/internal/testutil"
 )
 
 // writeFiles creates files (name -> content) in a new temporary directory.
 func writeFiles(t testing.TB, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testutil.WriteFiles(t, t.TempDir(), files)
 }
 
 // loadString loads one nucleus.yaml with an empty process environment.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"nucleus/internal/testutil"
 )
 
 // runCLI runs nucleus in-process in dir and returns stdout, the error text
@@ -32,17 +34,7 @@ func runCLI(t *testing.T, dir string, args ...string) (string, string, int) {
 
 func writeProject(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testutil.WriteFiles(t, t.TempDir(), files)
 }
 
 const shopYAML = `name: shop

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/reconcile/daemon"
 )
 
@@ -28,13 +29,7 @@ func TestDaemonRefusesGitDirTakeover(t *testing.T) {
 	proj := filepath.Join(e.tree, "p")
 	gitDir := filepath.Join(proj, ".git")
 	for _, f := range []string{"HEAD", "config", "hooks/.keep"} {
-		p := filepath.Join(gitDir, f)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(""), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(gitDir, f), "")
 	}
 	e.write("p", base)
 	e.start()

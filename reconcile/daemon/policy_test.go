@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
 func loadPolicyProject(t *testing.T, dir, yaml string) *spec.Project {
 	t.Helper()
-	writeFile(t, filepath.Join(dir, "nucleus.yaml"), yaml)
+	testutil.WriteFile(t, filepath.Join(dir, "nucleus.yaml"), yaml)
 	p, err := spec.Load(spec.LoadOptions{Files: []string{filepath.Join(dir, "nucleus.yaml")}, ProjectName: "pol"})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func TestPolicyRefusesConfigWriteEvenWithOptIns(t *testing.T) {
 	}
 
 	// Without the opt-in the project does not load at all.
-	writeFile(t, filepath.Join(dir, "nucleus.yaml"), "services:\n  web:\n    command: [/bin/true]\n    volumes: [.:/app]\n")
+	testutil.WriteFile(t, filepath.Join(dir, "nucleus.yaml"), "services:\n  web:\n    command: [/bin/true]\n    volumes: [.:/app]\n")
 	if _, err := spec.Load(spec.LoadOptions{Files: []string{filepath.Join(dir, "nucleus.yaml")}, ProjectName: "pol"}); err == nil ||
 		!strings.Contains(err.Error(), "contains the project's own file") {
 		t.Errorf("a writable mount of the project directory loaded: %v", err)
@@ -188,8 +189,8 @@ volumes: {pgdata: {}}
 // opt-in; :U is refused besides without --allow-privileged.
 func TestPolicyRefusesGitDirTakeover(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, ".git", "HEAD"), "ref: refs/heads/main\n")
-	writeFile(t, filepath.Join(dir, "nucleus.yaml"), "services:\n  web:\n    command: [/bin/true]\n    volumes: [\"./.git:/g:U\"]\n")
+	testutil.WriteFile(t, filepath.Join(dir, ".git", "HEAD"), "ref: refs/heads/main\n")
+	testutil.WriteFile(t, filepath.Join(dir, "nucleus.yaml"), "services:\n  web:\n    command: [/bin/true]\n    volumes: [\"./.git:/g:U\"]\n")
 	_, err := spec.Load(spec.LoadOptions{Files: []string{filepath.Join(dir, "nucleus.yaml")}, ProjectName: "pol"})
 	if err == nil || !strings.Contains(err.Error(), "nucleus.yaml:4:15: services.web.volumes[0]: writable bind mount \"./.git:/g:U\" is .git of the git repository that delivers the project") {
 		t.Errorf("./.git:/g:U loaded or was refused for another reason: %v", err)

@@ -6,30 +6,21 @@ import (
 	"strings"
 	"testing"
 
+	"nucleus/internal/testutil"
 	"nucleus/reconcile"
 )
-
-func writeFile(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestScanFindsProjectDirectories(t *testing.T) {
 	tree := t.TempDir()
 	svc := "services:\n  a:\n    command: [/bin/true]\n"
-	writeFile(t, filepath.Join(tree, "a/nucleus.yaml"), svc)
-	writeFile(t, filepath.Join(tree, "b/nucleus.yml"), svc)
-	writeFile(t, filepath.Join(tree, "team/c/nucleus.yaml"), svc)
-	writeFile(t, filepath.Join(tree, "a/sub/nucleus.yaml"), svc)       // inside a project: content, not a project
-	writeFile(t, filepath.Join(tree, ".git/x/nucleus.yaml"), svc)      // hidden
-	writeFile(t, filepath.Join(tree, "o/nucleus.override.yaml"), svc)  // an override alone is no project
-	writeFile(t, filepath.Join(tree, "d1/d2/d3/d4/nucleus.yaml"), svc) // deeper than MaxDepth
-	writeFile(t, filepath.Join(tree, "nucleus.yaml"), svc)             // the tree itself is not a project
+	testutil.WriteFile(t, filepath.Join(tree, "a/nucleus.yaml"), svc)
+	testutil.WriteFile(t, filepath.Join(tree, "b/nucleus.yml"), svc)
+	testutil.WriteFile(t, filepath.Join(tree, "team/c/nucleus.yaml"), svc)
+	testutil.WriteFile(t, filepath.Join(tree, "a/sub/nucleus.yaml"), svc)       // inside a project: content, not a project
+	testutil.WriteFile(t, filepath.Join(tree, ".git/x/nucleus.yaml"), svc)      // hidden
+	testutil.WriteFile(t, filepath.Join(tree, "o/nucleus.override.yaml"), svc)  // an override alone is no project
+	testutil.WriteFile(t, filepath.Join(tree, "d1/d2/d3/d4/nucleus.yaml"), svc) // deeper than MaxDepth
+	testutil.WriteFile(t, filepath.Join(tree, "nucleus.yaml"), svc)             // the tree itself is not a project
 	got, err := Scan(tree)
 	if err != nil {
 		t.Fatal(err)
@@ -59,9 +50,9 @@ func TestScanFindsProjectDirectories(t *testing.T) {
 func TestResolveName(t *testing.T) {
 	tree := t.TempDir()
 	env := map[string]string{}
-	writeFile(t, filepath.Join(tree, "My.App/nucleus.yaml"), "services:\n  a:\n    command: [/bin/true]\n")
-	writeFile(t, filepath.Join(tree, "named/nucleus.yaml"), "name: Shop\nservices:\n  a:\n    comand: [x]\n")
-	writeFile(t, filepath.Join(tree, "broken/nucleus.yaml"), "name: [\n")
+	testutil.WriteFile(t, filepath.Join(tree, "My.App/nucleus.yaml"), "services:\n  a:\n    command: [/bin/true]\n")
+	testutil.WriteFile(t, filepath.Join(tree, "named/nucleus.yaml"), "name: Shop\nservices:\n  a:\n    comand: [x]\n")
+	testutil.WriteFile(t, filepath.Join(tree, "broken/nucleus.yaml"), "name: [\n")
 	for dir, want := range map[string]string{"My.App": "myapp", "named": "shop", "broken": "broken"} {
 		name, err := ResolveName(filepath.Join(tree, dir), env)
 		if name != want {
@@ -83,32 +74,32 @@ func TestGitCommit(t *testing.T) {
 	const c2 = "89abcdef0123456789abcdef0123456789abcdef"
 	repo := t.TempDir()
 	sub := filepath.Join(repo, "projects/a")
-	writeFile(t, filepath.Join(sub, "nucleus.yaml"), "")
+	testutil.WriteFile(t, filepath.Join(sub, "nucleus.yaml"), "")
 	if got := GitCommit(sub); got != "" {
 		t.Errorf("outside a work tree: %q", got)
 	}
-	writeFile(t, filepath.Join(repo, ".git/HEAD"), "ref: refs/heads/main\n")
+	testutil.WriteFile(t, filepath.Join(repo, ".git/HEAD"), "ref: refs/heads/main\n")
 	if got := GitCommit(sub); got != "" {
 		t.Errorf("unborn branch: %q", got)
 	}
-	writeFile(t, filepath.Join(repo, ".git/packed-refs"), "# pack-refs with: peeled\n"+c2+" refs/heads/other\n"+c1+" refs/heads/main\n")
+	testutil.WriteFile(t, filepath.Join(repo, ".git/packed-refs"), "# pack-refs with: peeled\n"+c2+" refs/heads/other\n"+c1+" refs/heads/main\n")
 	if got := GitCommit(sub); got != c1 {
 		t.Errorf("packed ref: %q, want %s", got, c1)
 	}
-	writeFile(t, filepath.Join(repo, ".git/refs/heads/main"), c2+"\n")
+	testutil.WriteFile(t, filepath.Join(repo, ".git/refs/heads/main"), c2+"\n")
 	if got := GitCommit(sub); got != c2 {
 		t.Errorf("loose ref: %q, want %s", got, c2)
 	}
-	writeFile(t, filepath.Join(repo, ".git/HEAD"), c1+"\n")
+	testutil.WriteFile(t, filepath.Join(repo, ".git/HEAD"), c1+"\n")
 	if got := GitCommit(sub); got != c1 {
 		t.Errorf("detached HEAD: %q, want %s", got, c1)
 	}
 	// A linked work tree: .git is a file, refs live in the common dir.
 	wt := t.TempDir()
 	wtGit := filepath.Join(repo, ".git/worktrees/wt")
-	writeFile(t, filepath.Join(wt, ".git"), "gitdir: "+wtGit+"\n")
-	writeFile(t, filepath.Join(wtGit, "HEAD"), "ref: refs/heads/main\n")
-	writeFile(t, filepath.Join(wtGit, "commondir"), "../..\n")
+	testutil.WriteFile(t, filepath.Join(wt, ".git"), "gitdir: "+wtGit+"\n")
+	testutil.WriteFile(t, filepath.Join(wtGit, "HEAD"), "ref: refs/heads/main\n")
+	testutil.WriteFile(t, filepath.Join(wtGit, "commondir"), "../..\n")
 	if got := GitCommit(wt); got != c2 {
 		t.Errorf("linked work tree: %q, want %s", got, c2)
 	}

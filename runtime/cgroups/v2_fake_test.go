@@ -25,15 +25,7 @@ func TestV2FilesOnFakeHierarchy(t *testing.T) {
 	root := testutil.TempRoot(t)
 	parent := filepath.Join(base, parentName(root))
 	dir := filepath.Join(parent, "sb")
-	write := func(p, s string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, s string) { testutil.WriteFile(t, p, s) }
 	// What the kernel provides in a fresh cgroup (as far as we read it).
 	write(filepath.Join(base, "cgroup.subtree_control"), "")
 	write(filepath.Join(parent, "cgroup.subtree_control"), "")
