@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"nucleus/internal/testutil"
@@ -114,10 +113,7 @@ func TestWritableMountOfProjectFilesRefused(t *testing.T) {
 			yaml:  head + "    volumes: [./elsewhere:/e]\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, err := filepath.EvalSymlinks(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir := realTempDir(t)
 			files := map[string]string{"proj/data/.keep": ""}
 			for k, v := range tc.files {
 				files[k] = v
@@ -126,11 +122,7 @@ func TestWritableMountOfProjectFilesRefused(t *testing.T) {
 				files["proj/nucleus.yaml"] = tc.yaml
 			}
 			testutil.WriteFiles(t, dir, files)
-			for link, target := range tc.links {
-				if err := os.Symlink(strings.ReplaceAll(target, "DIR", dir), filepath.Join(dir, link)); err != nil {
-					t.Fatal(err)
-				}
-			}
+			makeLinks(t, dir, tc.links)
 			for link, target := range tc.hard {
 				if err := os.Link(filepath.Join(dir, target), filepath.Join(dir, link)); err != nil {
 					t.Fatal(err)
@@ -141,28 +133,8 @@ func TestWritableMountOfProjectFilesRefused(t *testing.T) {
 				opts = tc.opts(dir)
 			}
 			opts.Environ = map[string]string{}
-			_, err = Load(opts)
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("loaded; want an error saying %q", tc.want)
-			}
-			lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
-			if len(lines) != 1 {
-				t.Errorf("want one error, got %d:\n%v", len(lines), err)
-			}
-			msg := err.Error()
-			for _, w := range tc.want {
-				w = strings.ReplaceAll(w, "DIR", dir)
-				w = strings.ReplaceAll(w, "OVER", filepath.Join(dir, "over"))
-				if !strings.Contains(msg, w) {
-					t.Errorf("error does not say %q:\n%s", w, msg)
-				}
-			}
+			_, err := Load(opts)
+			checkOneLoadError(t, err, tc.want, dir)
 		})
 	}
 }
@@ -171,28 +143,14 @@ func TestWritableMountOfProjectFilesRefused(t *testing.T) {
 // shown by the host at a second path (a bind mount on the host) is the same
 // directory; its real path alone would not tell.
 func TestWritableMountOfProjectDirByHostBindMount(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to bind-mount a directory")
-	}
-	dir, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := realTempDir(t)
 	proj, alias := filepath.Join(dir, "proj"), filepath.Join(dir, "alias")
-	for _, d := range []string{proj, alias} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := syscall.Mount(proj, alias, "", syscall.MS_BIND, ""); err != nil {
-		t.Skipf("bind mount: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(alias, syscall.MNT_DETACH) })
+	bindAt(t, proj, alias)
 	yaml := "services:\n  web:\n    command: [/bin/true]\n    volumes: [" + alias + ":/app]\n"
 	if err := os.WriteFile(filepath.Join(proj, "nucleus.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Load(LoadOptions{WorkingDir: proj, Environ: map[string]string{}})
+	_, err := Load(LoadOptions{WorkingDir: proj, Environ: map[string]string{}})
 	want := "writable bind mount \"" + alias + ":/app\" (source is " + proj + " by another path) contains the project's own files nucleus.yaml"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v\nwant it to say %q", err, want)

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"nucleus/internal/testutil"
@@ -99,10 +98,7 @@ func TestWritableMountOfGitDirRefused(t *testing.T) {
 			want: []string{"contains the project's own files nucleus.yaml (and .env, nucleus.override.yaml, nucleus.override.yml, read if created), so the sandbox"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, err := filepath.EvalSymlinks(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir := realTempDir(t)
 			proj := "proj"
 			if tc.dir != "" {
 				proj = tc.dir
@@ -112,29 +108,9 @@ func TestWritableMountOfGitDirRefused(t *testing.T) {
 				files[k] = strings.ReplaceAll(v, "DIR", dir)
 			}
 			testutil.WriteFiles(t, dir, files)
-			for link, target := range tc.links {
-				if err := os.Symlink(strings.ReplaceAll(target, "DIR", dir), filepath.Join(dir, link)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			_, err = Load(LoadOptions{WorkingDir: filepath.Join(dir, proj), Environ: map[string]string{}})
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("loaded; want an error saying %q", tc.want)
-			}
-			if lines := strings.Split(strings.TrimSpace(err.Error()), "\n"); len(lines) != 1 {
-				t.Errorf("want one error, got %d:\n%v", len(lines), err)
-			}
-			for _, w := range tc.want {
-				if w = strings.ReplaceAll(w, "DIR", dir); !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not say %q:\n%s", w, err)
-				}
-			}
+			makeLinks(t, dir, tc.links)
+			_, err := Load(LoadOptions{WorkingDir: filepath.Join(dir, proj), Environ: map[string]string{}})
+			checkOneLoadError(t, err, tc.want, dir)
 		})
 	}
 }
@@ -143,28 +119,17 @@ func TestWritableMountOfGitDirRefused(t *testing.T) {
 // reached through a second path the host shows it at (a bind mount on the
 // host) is still inside .git; its real path alone would not tell.
 func TestWritableMountInsideGitDirByHostBindMount(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to bind-mount a directory")
-	}
-	dir, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
+	dir := realTempDir(t)
+	proj, alias := filepath.Join(dir, "proj"), filepath.Join(dir, "alias")
+	if err := os.MkdirAll(filepath.Join(proj, ".git", "hooks"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	proj, alias := filepath.Join(dir, "proj"), filepath.Join(dir, "alias")
-	for _, d := range []string{filepath.Join(proj, ".git", "hooks"), alias} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := syscall.Mount(filepath.Join(proj, ".git"), alias, "", syscall.MS_BIND, ""); err != nil {
-		t.Skipf("bind mount: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(alias, syscall.MNT_DETACH) })
+	bindAt(t, filepath.Join(proj, ".git"), alias)
 	yaml := "services:\n  web:\n    command: [/bin/true]\n    volumes: [" + alias + "/hooks:/h:U]\n"
 	if err := os.WriteFile(filepath.Join(proj, "nucleus.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Load(LoadOptions{WorkingDir: proj, Environ: map[string]string{}})
+	_, err := Load(LoadOptions{WorkingDir: proj, Environ: map[string]string{}})
 	want := "writable bind mount \"" + alias + "/hooks:/h:U\" (source is inside " + filepath.Join(proj, ".git") + " by another path) lies inside .git of the git repository that delivers the project"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v\nwant it to say %q", err, want)
