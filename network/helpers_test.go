@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +13,6 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"nucleus/internal/testutil"
 	"nucleus/network/dns"
@@ -247,61 +244,8 @@ type outside struct {
 func newOutside(t testing.TB) *outside {
 	t.Helper()
 	pid := sandbox(t)
-	b := make([]byte, 1)
-	for {
-		rand.Read(b)
-		if b[0] > 10 && b[0] < 250 {
-			break
-		}
-	}
-	o := &outside{pid: pid, hostAddr: fmt.Sprintf("198.18.%d.1", b[0]), addr: fmt.Sprintf("198.18.%d.2", b[0]), addr2: fmt.Sprintf("198.18.%d.3", b[0])}
-	name := "ntest" + testutil.RandHex(4)
-	ns, err := netns.GetFromPid(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, Flags: net.FlagUp}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns))}
-	if err := netlink.LinkAdd(veth); err != nil {
-		t.Fatalf("create outside veth: %v", err)
-	}
-	t.Cleanup(func() {
-		if l, err := netlink.LinkByName(name); err == nil {
-			netlink.LinkDel(l)
-		}
-		if _, err := netlink.LinkByName(name); err == nil {
-			t.Errorf("outside veth %s left behind", name)
-		}
-	})
-	host, _ := netlink.LinkByName(name)
-	a, _ := netlink.ParseAddr(o.hostAddr + "/24")
-	if err := netlink.AddrAdd(host, a); err != nil {
-		t.Fatal(err)
-	}
-	netlink.LinkSetUp(host)
-	h, err := routeHandleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	in0, err := h.LinkByName("eth0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{o.addr, o.addr2} {
-		a, _ := netlink.ParseAddr(s + "/24")
-		if err := h.AddrAdd(in0, a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h.LinkSetUp(in0)
-	if lo, err := h.LinkByName("lo"); err == nil {
-		h.LinkSetUp(lo)
-	}
-	if err := h.RouteAdd(&netlink.Route{LinkIndex: in0.Attrs().Index, Gw: net.ParseIP(o.hostAddr)}); err != nil {
-		t.Fatal(err)
-	}
-	return o
+	l := testutil.LinkOutside(t, nsPath(pid), 18, "ntest")
+	return &outside{pid: pid, hostAddr: l.HostAddr, addr: l.Addrs[0], addr2: l.Addrs[1]}
 }
 
 // runIP runs the ip command (iproute2) in the calling thread's namespace.

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
 	"nucleus/internal/testutil"
@@ -77,63 +76,15 @@ func inNetns(path string, fn func() error) error {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	path := testutil.NewNetns(t)
-	b := make([]byte, 1)
-	for b[0] < 10 || b[0] > 250 {
-		_, _ = io.ReadFull(randReader{}, b)
-	}
-	w := &world{host: fmt.Sprintf("198.19.%d.1", b[0]), addr: fmt.Sprintf("198.19.%d.2", b[0]), addr2: fmt.Sprintf("198.19.%d.3", b[0])}
-	name := "nsec" + testutil.RandHex(4)
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns))}
-	if err := netlink.LinkAdd(veth); err != nil {
-		t.Fatalf("create veth: %v", err)
-	}
-	t.Cleanup(func() {
-		if l, err := netlink.LinkByName(name); err == nil {
-			_ = netlink.LinkDel(l)
-		}
-		if _, err := netlink.LinkByName(name); err == nil {
-			t.Errorf("veth %s left behind", name)
-		}
-	})
-	hl, err := netlink.LinkByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := netlink.ParseAddr(w.host + "/24")
-	if err := netlink.AddrAdd(hl, a); err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.LinkSetUp(hl); err != nil {
-		t.Fatal(err)
-	}
+	o := testutil.LinkOutside(t, path, 19, "nsec")
+	w := &world{host: o.HostAddr, addr: o.Addrs[0], addr2: o.Addrs[1]}
 	var closers []io.Closer
 	t.Cleanup(func() {
 		for _, c := range closers {
 			c.Close()
 		}
 	})
-	err = inNetns(path, func() error {
-		in0, err := netlink.LinkByName("eth0")
-		if err != nil {
-			return err
-		}
-		for _, s := range []string{w.addr, w.addr2} {
-			a, _ := netlink.ParseAddr(s + "/24")
-			if err := netlink.AddrAdd(in0, a); err != nil {
-				return err
-			}
-		}
-		if err := netlink.LinkSetUp(in0); err != nil {
-			return err
-		}
-		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: in0.Attrs().Index, Gw: net.ParseIP(w.host)}); err != nil {
-			return err
-		}
+	err := inNetns(path, func() error {
 		pc, err := net.ListenPacket("udp4", ":9999")
 		if err != nil {
 			return err
@@ -200,17 +151,6 @@ func newWorld(t *testing.T) *world {
 		t.Fatalf("set up the outside namespace: %v", err)
 	}
 	return w
-}
-
-type randReader struct{}
-
-func (randReader) Read(b []byte) (int, error) {
-	f, err := os.Open("/dev/urandom")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return f.Read(b)
 }
 
 type shutdowner struct{ s *mdns.Server }

@@ -2,7 +2,6 @@ package slirp
 
 import (
 	"bufio"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"os/exec"
@@ -91,57 +90,11 @@ func readGreeting(dial func() (net.Conn, error)) (string, error) {
 }
 
 // outsideHost makes a namespace standing in for a host on the internet,
-// reachable from the host through a veth pair with a /30 from 198.18.0.0/15
-// (benchmarking range). Returns the namespace and its address; cleanup
-// deletes the pair and checks it is gone.
+// reachable from the host through a veth pair (testutil.LinkOutside).
+// Returns the namespace and its address.
 func outsideHost(t *testing.T) (string, net.IP) {
 	t.Helper()
 	ns := testutil.NewNetns(t)
-	h, err := netns.GetFromPath(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	b := make([]byte, 1)
-	rand.Read(b)
-	third := b[0]
-	hostIP := net.IPv4(198, 18, third, 1)
-	peerIP := net.IPv4(198, 18, third, 2)
-	name := "nst" + testutil.RandHex(4)
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: name + "p", PeerNamespace: netlink.NsFd(int(h))}
-	if err := netlink.LinkAdd(veth); err != nil {
-		t.Fatalf("add veth: %v", err)
-	}
-	t.Cleanup(func() {
-		if l, err := netlink.LinkByName(name); err == nil {
-			netlink.LinkDel(l)
-		}
-		if _, err := netlink.LinkByName(name); err == nil {
-			t.Errorf("veth %s still present", name)
-		}
-	})
-	mask := net.CIDRMask(30, 32)
-	host, _ := netlink.LinkByName(name)
-	if err := netlink.AddrAdd(host, &netlink.Addr{IPNet: &net.IPNet{IP: hostIP, Mask: mask}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.LinkSetUp(host); err != nil {
-		t.Fatal(err)
-	}
-	nh, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nh.Close()
-	peer, err := nh.LinkByName(name + "p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nh.AddrAdd(peer, &netlink.Addr{IPNet: &net.IPNet{IP: peerIP, Mask: mask}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := nh.LinkSetUp(peer); err != nil {
-		t.Fatal(err)
-	}
-	return ns, peerIP
+	o := testutil.LinkOutside(t, ns, 18, "nst")
+	return ns, net.ParseIP(o.Addrs[0]).To4()
 }
