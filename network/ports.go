@@ -78,7 +78,7 @@ func (m *Manager) checkPorts(project string, ports []spec.Port, others []*Attach
 				continue
 			}
 			if f.Proto == proto && addrsOverlap(f.HostIP.String(), host) && f.Start <= end && start <= f.End {
-				return fmt.Errorf("host port %s:%d/%s is already forwarded by nucleus table %s", host, max(f.Start, start), proto, f.Table)
+				return permanent(fmt.Errorf("host port %s:%d/%s is already forwarded by nucleus table %s (another project)", host, max(f.Start, start), proto, f.Table))
 			}
 		}
 		for port := start; port <= end; port++ {

@@ -144,7 +144,7 @@ func allocAddr(c *net.IPNet, taken map[string]bool) (net.IP, error) {
 			return ip, nil
 		}
 	}
-	return nil, fmt.Errorf("no free address left in %s", c)
+	return nil, permanent(fmt.Errorf("no free address left in %s", c))
 }
 
 // checkHostAddr validates a static address: inside c and not the network,

@@ -26,11 +26,11 @@ const (
 // for the next attempt instead of waiting for a file change.
 func (sv *Supervisor) recordFailedStart(service string, s *spec.Service, n int, restart RestartState, cause error) {
 	now := sv.now()
-	code := startFailureCode(cause)
+	code, permanent := classifyStartFailure(cause)
 	rec := &SandboxRecord{
 		Project: sv.Project, Service: service, Replica: n, ID: sv.ident(service, n).ID(),
 		Hash: serviceHash(s), Applied: s, State: StateExited, ExitCode: code,
-		StartedAt: now, ExitedAt: now, Error: cause.Error(),
+		StartedAt: now, ExitedAt: now, Error: cause.Error(), Permanent: permanent,
 	}
 	rec.Restart = sv.Backoff.Exited(restart, now)
 	retry, _ := ShouldRestart(s.Restart, ExitInfo{Code: code, Restarts: rec.Restart.Restarts})
@@ -52,6 +52,45 @@ func (sv *Supervisor) recordFailedStart(service string, s *spec.Service, n int, 
 	if retry {
 		sv.wakeAt(rec.Restart.NextAttempt)
 	}
+}
+
+// Why a failure will repeat on every retry, as `up --wait` names it.
+const (
+	PermanentPortTaken  = "a published host port is taken by another program"
+	PermanentNetwork    = "its network cannot take it"
+	PermanentNotFound   = "command not found"
+	PermanentCannotExec = "command cannot be executed"
+)
+
+// classifyStartFailure is the one place that decides what a failed start
+// means: the exit code recorded for it and, when a retry cannot fix it
+// (the user has to change the files or the host first), why; "" for a
+// failure that may pass on a retry (a busy resource, a timeout).
+func classifyStartFailure(err error) (code int, permanent string) {
+	code = startFailureCode(err)
+	var p interface{ Permanent() bool }
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		permanent = PermanentPortTaken
+	case errors.As(err, &p) && p.Permanent(): // the network's: no free address, port forwarded by another project
+		permanent = PermanentNetwork
+	default:
+		permanent = permanentExit(code)
+	}
+	return code, permanent
+}
+
+// permanentExit says why a workload's exit code means it will fail the
+// same way again: 127 and 126 are what shells and the init return when
+// the command is missing or not executable.
+func permanentExit(code int) string {
+	switch code {
+	case ExitCodeNotFound:
+		return PermanentNotFound
+	case ExitCodeCannotExecute:
+		return PermanentCannotExec
+	}
+	return ""
 }
 
 // startFailureCode maps a start error to an exit code.

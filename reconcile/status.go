@@ -35,6 +35,10 @@ type ReplicaStatus struct {
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	// Error is why the last start failed ("" when it started).
 	Error string `json:"error,omitempty"`
+	// Permanent says why the last failure will repeat on every retry (a
+	// published port taken, no free address, command not found); "" when
+	// a retry may help.
+	Permanent string `json:"permanent,omitempty"`
 	// OOMKills counts processes the memory limit killed: live for a
 	// running replica, at its exit for an exited one.
 	OOMKills    uint64 `json:"oom_kills"`
@@ -70,7 +74,7 @@ func (s *Store) Status(project string, desired *spec.Project, inspect Inspector,
 		st := ReplicaStatus{
 			Service: r.Service, Replica: r.Replica, Name: Ident{Service: r.Service, Index: r.Replica}.Name(),
 			State: r.State, Restarts: r.Restart.Total, Hash: r.Hash, NextAttempt: r.Restart.NextAttempt,
-			Error: r.Error,
+			Error: r.Error, Permanent: r.Permanent,
 		}
 		alive := r.BootID == boot && ProcAlive(r.InitPID, r.InitStart)
 		if r.State.Alive() && !alive {

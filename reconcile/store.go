@@ -91,6 +91,9 @@ type SandboxRecord struct {
 	OOMKills uint64 `json:"oom_kills,omitempty"`
 	// Error is why the last start failed (no sandbox then: InitPID is 0).
 	Error string `json:"error,omitempty"`
+	// Permanent says why the last start or exit will repeat on every retry
+	// ("" when a retry may help): see classifyStartFailure.
+	Permanent string `json:"permanent,omitempty"`
 
 	// Runtime is the runtime package's own record (runtime.Record as JSON),
 	// handed back to runtime.Adopt unchanged.

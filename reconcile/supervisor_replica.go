@@ -234,6 +234,7 @@ func (sv *Supervisor) monitor(r *replica) {
 	now := sv.now()
 	rec := r.rec
 	rec.ExitCode, rec.ExitedAt, rec.OOMKills = ex.Code, now, ex.OOMKills
+	rec.Permanent = permanentExit(ex.Code)
 	logOOM(rec, ex)
 	rec.Restart = sv.Backoff.Exited(rec.Restart, now)
 	restart, _ := ShouldRestart(rec.Applied.Restart, ExitInfo{Code: ex.Code, Restarts: rec.Restart.Restarts})

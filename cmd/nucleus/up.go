@@ -88,6 +88,12 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 		return err
 	}
 	if err := printApply(cmd.OutOrStdout(), res); err != nil {
+		if o.wait && res.ApplyError != "" {
+			// A start that failed for good says which replica and why.
+			if werr := api.WillNotRun(ctx, root, sel); werr != nil {
+				return &exitError{code: 1, err: fmt.Errorf("up --wait: %w", werr)}
+			}
+		}
 		return err
 	}
 	if o.wait {

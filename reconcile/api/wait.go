@@ -22,9 +22,30 @@ import (
 // (exited and its restart policy does not start it again, or in crashloop)
 // fails the wait at once, with its exit code and last log lines.
 func WaitReady(ctx context.Context, root rootdir.Root, desired *spec.Project) error {
-	return waitReady(ctx, desired, func(ctx context.Context) (*StatusResponse, error) {
+	return waitReady(ctx, desired, statusOf(root, desired), logsOf(root, desired))
+}
+
+// WillNotRun looks once for a replica of desired's services that will
+// never run (see WaitReady) and returns its ErrWillNotRun error; nil when
+// there is none. up --wait asks it after an apply error, to name the
+// replica and why a retry cannot help.
+func WillNotRun(ctx context.Context, root rootdir.Root, desired *spec.Project) error {
+	st, err := statusOf(root, desired)(ctx)
+	if err != nil {
+		return nil
+	}
+	return willNotRunErr(desired, st.Replicas, logsOf(root, desired))
+}
+
+func statusOf(root rootdir.Root, desired *spec.Project) func(context.Context) (*StatusResponse, error) {
+	return func(ctx context.Context) (*StatusResponse, error) {
 		return Status(ctx, root, desired.Name, nil)
-	}, func(r reconcile.ReplicaStatus) []string {
+	}
+}
+
+// logsOf returns a replica's last log lines.
+func logsOf(root rootdir.Root, desired *spec.Project) func(reconcile.ReplicaStatus) []string {
+	return func(r reconcile.ReplicaStatus) []string {
 		lines, err := host.Logs(root, desired.Name, host.LogOptions{Services: []string{r.Service}, Tail: waitLogLines}, time.Now())
 		if err != nil {
 			return []string{"(logs: " + err.Error() + ")"}
@@ -36,7 +57,7 @@ func WaitReady(ctx context.Context, root rootdir.Root, desired *spec.Project) er
 			}
 		}
 		return out
-	})
+	}
 }
 
 // waitLogLines is how many of its last log lines a failed wait shows.
@@ -57,14 +78,8 @@ func waitReady(ctx context.Context, desired *spec.Project, status func(context.C
 		st, err := status(ctx)
 		lastErr = err
 		if err == nil {
-			if r, why := willNotRun(desired, st.Replicas); why != "" {
-				msg := why
-				if lines := logs(r); len(lines) > 0 {
-					msg += "; last log lines:\n  " + strings.Join(lines, "\n  ")
-				} else {
-					msg += "; it logged nothing"
-				}
-				return fmt.Errorf("%w: %s", ErrWillNotRun, msg)
+			if err := willNotRunErr(desired, st.Replicas, logs); err != nil {
+				return err
 			}
 			lastBlocked = notReady(desired, st.Replicas)
 			if lastBlocked == "" {
@@ -83,6 +98,21 @@ func waitReady(ctx context.Context, desired *spec.Project, status func(context.C
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// willNotRunErr is the error for the first replica that will never run,
+// with its last log lines; nil when there is none.
+func willNotRunErr(desired *spec.Project, reps []reconcile.ReplicaStatus, logs func(reconcile.ReplicaStatus) []string) error {
+	r, why := willNotRun(desired, reps)
+	if why == "" {
+		return nil
+	}
+	if lines := logs(r); len(lines) > 0 {
+		why += "; last log lines:\n  " + strings.Join(lines, "\n  ")
+	} else {
+		why += "; it logged nothing"
+	}
+	return fmt.Errorf("%w: %s", ErrWillNotRun, why)
 }
 
 // willNotRun finds the first replica of desired's services that will never
@@ -104,6 +134,12 @@ func willNotRun(desired *spec.Project, reps []reconcile.ReplicaStatus) (reconcil
 			code += ", start failed: " + r.Error
 		}
 		switch {
+		case r.Permanent != "" && !r.State.Alive():
+			what := "exited"
+			if r.Error != "" {
+				what = "failed to start"
+			}
+			return r, fmt.Sprintf("%s %s and a retry will not fix it: %s (%s)", r.Name, what, r.Permanent, code)
 		case r.State == reconcile.StateCrashloop:
 			return r, fmt.Sprintf("%s is in crashloop (%s, %d restarts)", r.Name, code, r.Restarts)
 		case r.State == reconcile.StateExited && (r.ExitCode != nil && *r.ExitCode != 0 || r.Error != ""):

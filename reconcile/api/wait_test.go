@@ -60,6 +60,18 @@ func TestWaitReadyFailsAtOnceForReplicaThatWillNotRun(t *testing.T) {
 			[]string{"job-1 exited (exit code 127, start failed: exec: no such file)"}},
 		{"backoff", spec.RestartPolicy{Policy: spec.RestartAlways},
 			reconcile.ReplicaStatus{State: reconcile.StateBackoff, ExitCode: code(1)}, nil},
+		// Issue 11, defect 10: a failure a retry cannot fix ends the wait
+		// at once even while the policy keeps retrying; a transient one
+		// (back-off above, or a busy resource here) does not.
+		{"port taken, backoff", spec.RestartPolicy{Policy: spec.RestartAlways},
+			reconcile.ReplicaStatus{State: reconcile.StateBackoff, ExitCode: code(125), Permanent: reconcile.PermanentPortTaken,
+				Error: "attach to network default: host port 127.0.0.1:8080/tcp is already in use: bind: address already in use"},
+			[]string{"job-1 failed to start and a retry will not fix it: a published host port is taken by another program", "127.0.0.1:8080/tcp is already in use", "boom"}},
+		{"command not found, backoff", spec.RestartPolicy{Policy: spec.RestartOnFailure},
+			reconcile.ReplicaStatus{State: reconcile.StateBackoff, ExitCode: code(127), Permanent: reconcile.PermanentNotFound},
+			[]string{"job-1 exited and a retry will not fix it: command not found (exit code 127)", "boom"}},
+		{"resource busy, backoff", spec.RestartPolicy{Policy: spec.RestartAlways},
+			reconcile.ReplicaStatus{State: reconcile.StateBackoff, ExitCode: code(125), Error: "create sandbox: device or resource busy"}, nil},
 		{"one-shot done is ready", spec.RestartPolicy{Policy: spec.RestartNo},
 			reconcile.ReplicaStatus{State: reconcile.StateExited, ExitCode: code(0)}, []string{}},
 	} {
