@@ -81,7 +81,7 @@ func waitReady(ctx context.Context, desired *spec.Project, status func(context.C
 			if err := willNotRunErr(desired, st.Replicas, logs); err != nil {
 				return err
 			}
-			lastBlocked = notReady(desired, st.Replicas)
+			lastBlocked = notReady(desired, st.Replicas, time.Now())
 			if lastBlocked == "" {
 				return nil
 			}
@@ -159,8 +159,12 @@ func policyName(p spec.RestartPolicy) string {
 	return string(p.Policy)
 }
 
+// waitSettle is how long a replica without a health check must have run
+// to count as ready.
+const waitSettle = 200 * time.Millisecond
+
 // notReady names the first replica that is not ready and why; "" when all are.
-func notReady(desired *spec.Project, reps []reconcile.ReplicaStatus) string {
+func notReady(desired *spec.Project, reps []reconcile.ReplicaStatus, now time.Time) string {
 	byName := map[string]reconcile.ReplicaStatus{}
 	for _, r := range reps {
 		byName[r.Name] = r
@@ -176,6 +180,12 @@ func notReady(desired *spec.Project, reps []reconcile.ReplicaStatus) string {
 			switch {
 			case r.State == reconcile.StateHealthy:
 			case r.State == reconcile.StateRunning && s.Healthcheck == nil:
+				// Without a health check, running is ready once it lasted
+				// a moment: a command that fails at once is seen running
+				// for a glimpse, and must fail the wait instead.
+				if up := now.Sub(r.StartedAt); !r.StartedAt.IsZero() && up < waitSettle {
+					return fmt.Sprintf("%s has run for %s, waiting %s to see it stays up", rn, up.Round(time.Millisecond), waitSettle)
+				}
 			case r.State == reconcile.StateExited && r.ExitCode != nil && *r.ExitCode == 0:
 			case r.State.Alive() && s.Healthcheck != nil:
 				return fmt.Sprintf("%s is %s, waiting for its health check (%s) to pass", rn, r.State, describeCheck(s.Healthcheck))

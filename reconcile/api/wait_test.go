@@ -111,3 +111,20 @@ func TestWaitReadyFailsAtOnceForReplicaThatWillNotRun(t *testing.T) {
 		})
 	}
 }
+
+// Without a health check a replica counts as ready only after it has
+// run for waitSettle: a command that exits at once is seen running for a
+// glimpse, and the wait must see its exit instead (issue 11, defect 3).
+func TestWaitReadyWithoutHealthcheckNeedsSettle(t *testing.T) {
+	desired := &spec.Project{Name: "p", Services: map[string]*spec.Service{"web": {Name: "web", Replicas: 1}}}
+	rep := reconcile.ReplicaStatus{Service: "web", Replica: 1, Name: "web-1", State: reconcile.StateRunning}
+	now := time.Now()
+	rep.StartedAt = now.Add(-waitSettle / 2)
+	if got := notReady(desired, []reconcile.ReplicaStatus{rep}, now); !strings.Contains(got, "web-1 has run for") {
+		t.Errorf("running for half the settle time: notReady = %q, want it to wait", got)
+	}
+	rep.StartedAt = now.Add(-waitSettle)
+	if got := notReady(desired, []reconcile.ReplicaStatus{rep}, now); got != "" {
+		t.Errorf("running for the settle time: notReady = %q, want ready", got)
+	}
+}
