@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,18 +40,9 @@ func nucleusBridges(t testing.TB) []string {
 // networks of concurrent runs on this host neither disturb it nor see
 // ip_forward switched off.
 func TestIPForwardRestoredAfterLastNetwork(t *testing.T) {
-	if os.Getenv("NUCLEUS_TEST_OWN_NETNS") == "" {
-		testutil.RequireRoot(t)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestIPForwardRestoredAfterLastNetwork$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), "NUCLEUS_TEST_OWN_NETNS=1")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestIPForwardRestoredAfterLastNetwork") {
-			t.Fatalf("in its own network namespace: %v\n%s", err, out)
-		}
+	if ownNetns(t) {
 		return
 	}
-	forwardMarker = filepath.Join(t.TempDir(), "ip_forward.enabled-by-nucleus")
 	e1, e2 := newEnv(t), newEnv(t)
 	if b := nucleusBridges(t); len(b) > 0 {
 		t.Fatalf("nucleus bridges in a new network namespace: %v", b)
@@ -103,19 +93,11 @@ func TestIPForwardRestoredAfterLastNetwork(t *testing.T) {
 // note file; true in the parent, which is then done.
 func ownNetns(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv("NUCLEUS_TEST_OWN_NETNS") != "" {
-		forwardMarker = filepath.Join(t.TempDir(), "ip_forward.enabled-by-nucleus")
-		return false
+	if testutil.RerunInOwnNetns(t) {
+		return true
 	}
-	testutil.RequireRoot(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "NUCLEUS_TEST_OWN_NETNS=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("in its own network namespace: %v\n%s", err, out)
-	}
-	return true
+	forwardMarker = filepath.Join(t.TempDir(), "ip_forward.enabled-by-nucleus")
+	return false
 }
 
 func wantForward(t *testing.T, want, why string) {

@@ -109,22 +109,13 @@ func serveEcho(t testing.TB, pid int, addr, prefix string) net.Addr {
 	if err := in(pid, func() (err error) { l, err = net.Listen("tcp4", addr); return }); err != nil {
 		t.Fatalf("listen %s in pid %d: %v", addr, pid, err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				buf := make([]byte, 64)
-				n, _ := c.Read(buf)
-				io.WriteString(c, prefix+string(buf[:n]))
-			}()
-		}
-	}()
+	testutil.Serve(t, l, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		io.WriteString(c, prefix+string(buf[:n]))
+	})
 	return l.Addr()
 }
 

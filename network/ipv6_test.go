@@ -77,17 +77,10 @@ func serveOn6(t testing.TB, pid int, addr, msg string) {
 	if err := in(pid, func() (err error) { l, err = net.Listen("tcp6", addr); return }); err != nil {
 		t.Fatalf("listen %s in pid %d: %v", addr, pid, err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte(msg))
-			c.Close()
-		}
-	}()
+	testutil.Serve(t, l, func(c net.Conn) {
+		c.Write([]byte(msg))
+		c.Close()
+	})
 }
 
 // linkLocalOf is the bridge's IPv6 link-local address, or the one the

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -278,7 +277,7 @@ func TestSupervisorUnrecordedExitIsNotStale(t *testing.T) {
 // An OOM kill of a child (the main process exits on its own, code 1) is
 // recorded, shown by Status (ps) and logged with the replica's name.
 func TestSupervisorRecordsOOMKills(t *testing.T) {
-	var logs syncLog
+	var logs testutil.SyncBuffer
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(old) })
@@ -302,22 +301,4 @@ func TestSupervisorRecordsOOMKills(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, "hog-1 exited: a process was killed: out of memory (limit 32M)") {
 		t.Errorf("log: %q", l)
 	}
-}
-
-// syncLog is a log sink safe for the supervisor's goroutines.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

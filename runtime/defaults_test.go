@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"nucleus/internal/testutil"
 	"nucleus/runtime/sbinit"
 	"nucleus/spec"
 )
@@ -132,7 +133,7 @@ func TestSelfInitFallback(t *testing.T) {
 // sandbox's private devpts; TIOCSTI into it is refused.
 func TestTerminalFromSandboxDevpts(t *testing.T) {
 	root := newRoot(t)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	svc := service("/bin/busybox", "sh", "-c", "tty; /probe/probe | grep -o '\"tiocsti\":\"[A-Z]*\"'")
 	r := run(t, Config{Root: root, Project: "p", Service: svc, Terminal: true, Stdout: &out,
 		Mounts: []ResolvedMount{probeMount(t)}})

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"nucleus/internal/testutil"
 )
 
 // TestExecTerminal: an exec with Terminal runs on a pty of the sandbox's
@@ -25,7 +27,7 @@ func TestExecTerminal(t *testing.T) {
 	// are the session and the controlling terminal of the shell ($$).
 	script := `[ -t 0 ] && [ -t 1 ] && echo is-a-tty; tty; set -- $(cat /proc/$$/stat); echo "pid=$1 sid=$6 tty_nr=$7";` +
 		`stty size; read line; echo "got=$line"; exit 7`
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	resized := false
 	st, err := sb.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c", script}, Terminal: true,
 		Stdin: strings.NewReader("typed\n"), Stdout: &out, Rows: 33, Cols: 99,
@@ -50,7 +52,7 @@ func TestExecTerminal(t *testing.T) {
 		t.Errorf("output %q lacks the window size 33 99 or 40 120", o)
 	}
 	// Without a resize, the process sees the size it was started with.
-	var out2 syncBuffer
+	var out2 testutil.SyncBuffer
 	if _, err := sb.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "stty", "size"}, Terminal: true,
 		Stdin: strings.NewReader(""), Stdout: &out2, Rows: 33, Cols: 99}); err != nil {
 		t.Fatalf("exec stty size: %v", err)
@@ -75,7 +77,7 @@ func TestExecTerminal(t *testing.T) {
 		t.Errorf("tty_nr %q: no controlling terminal (output %q)", ttyNr, o)
 	}
 	// Without Terminal nothing changes: no tty, no controlling terminal.
-	var plain syncBuffer
+	var plain testutil.SyncBuffer
 	st, err = sb.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c", `[ -t 0 ] || echo no-tty; set -- $(cat /proc/$$/stat); echo "tty_nr=$7"`}, Stdout: &plain})
 	if err != nil || st.Code != 0 || plain.String() != "no-tty\ntty_nr=0\n" {
 		t.Errorf("plain exec: %+v %v %q", st, err, plain.String())

@@ -140,21 +140,3 @@ func sh(t *testing.T, root rootdir.Root, script string) result {
 	t.Helper()
 	return run(t, Config{Root: root, Project: "p", Service: service("/bin/busybox", "sh", "-c", script)})
 }
-
-// syncBuffer is a bytes.Buffer safe for the copy goroutines of exec.Cmd.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

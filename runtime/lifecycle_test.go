@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -39,7 +40,7 @@ func TestPidsLimitForkBomb(t *testing.T) {
 	root := newRoot(t)
 	svc := service("/bin/busybox", "sh", "-c", `while :; do sleep 30 & done`)
 	svc.Resources.Pids = 32
-	var errb syncBuffer
+	var errb testutil.SyncBuffer
 	ctx := context.Background()
 	sb, err := Create(ctx, Config{ID: "bomb", Root: root, Project: "p", Service: svc, Stdout: &errb, Stderr: &errb})
 	if err != nil {
@@ -212,7 +213,7 @@ func TestParallelSandboxes(t *testing.T) {
 	for i := 0; i < 6; i++ {
 		go func(i int) {
 			errs <- func() error {
-				var out syncBuffer
+				var out testutil.SyncBuffer
 				sb, err := Create(ctx, Config{ID: "par" + string(rune('a'+i)), Root: root, Project: "p",
 					Service: service("/bin/busybox", "sh", "-c", "echo $$; cat /proc/1/cmdline"), Stdout: &out})
 				if err != nil {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 
 	"nucleus/internal/testutil"
@@ -16,21 +15,7 @@ import (
 // changes the host's firewall. It returns true in the parent, which is done.
 func inOwnNetns(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv("NUCLEUS_TEST_OWN_NETNS") != "" {
-		return false
-	}
-	testutil.RequireRoot(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "NUCLEUS_TEST_OWN_NETNS=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("in its own network namespace: %v\n%s", err, out)
-	}
-	if strings.Contains(string(out), "--- SKIP: "+t.Name()) {
-		t.Skip(string(out))
-	}
-	return true
+	return testutil.RerunInOwnNetns(t)
 }
 
 func needBinary(t *testing.T, name string) {

@@ -51,17 +51,10 @@ func linkIn(nsPath, name string) (netlink.Link, error) {
 
 // greeter serves "hello from NAME\n" on every TCP connection to l.
 func greeter(t *testing.T, l net.Listener, name string) {
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "hello from %s\n", name)
-			c.Close()
-		}
-	}()
+	testutil.Serve(t, l, func(c net.Conn) {
+		fmt.Fprintf(c, "hello from %s\n", name)
+		c.Close()
+	})
 }
 
 // listenInNetns creates a TCP listener inside the namespace.
