@@ -92,9 +92,16 @@ func Remains(root rootdir.Root, id string) ([]string, error) {
 	for _, cg := range cgs {
 		out = append(out, "cgroup "+cg)
 	}
-	for pid, sid := range initProcs(root) {
+	inits := initProcs(root)
+	for pid, sid := range inits {
 		if sid == id {
 			out = append(out, "init process "+strconv.Itoa(pid))
+		}
+	}
+	// The recorded init, also when its command line is not an init's.
+	if rec, err := ReadRecord(root, id); err == nil && inits[rec.Pid] != id {
+		if st, err := procStartTime(rec.Pid); err == nil && st == rec.StartTime {
+			out = append(out, "init process "+strconv.Itoa(rec.Pid)+" (recorded)")
 		}
 	}
 	return out, nil

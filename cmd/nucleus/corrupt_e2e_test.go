@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"nucleus/internal/testutil"
+	"nucleus/reconcile"
+	"nucleus/reconcile/api"
+	"nucleus/runtime"
 )
 
 // fiveYAML is a project of five replicas of one service.
@@ -154,4 +158,45 @@ func TestCLIDownStopsUnrecordedSandboxes(t *testing.T) {
 		}
 		c.downLeavesNothing(pids)
 	}
+}
+
+// TestCLIDownFailsWithSandboxLeft (issue 11, defect 9): when a sandbox of
+// the project cannot be removed (here: a runtime record of the project
+// whose init lives but has no cgroup to adopt), down exits non-zero naming
+// it, and the supervisor does not log the project as taken down. Once the
+// sandbox can go, down succeeds.
+func TestCLIDownFailsWithSandboxLeft(t *testing.T) {
+	c := newCLI(t)
+	c.upFive()
+	sleep := exec.Command("/bin/busybox", "sleep", "600")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleep.Process.Kill(); _ = sleep.Wait() }()
+	start, err := reconcile.ProcStartTime(sleep.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "stuck-" + c.project
+	dir := filepath.Join(c.rootdir().Run, "sandboxes", id)
+	rec, _ := json.Marshal(runtime.Record{ID: id, Project: c.project, Pid: sleep.Process.Pid, StartTime: start, StateDir: dir})
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "record.json"), rec, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := api.LogPath(c.rootdir(), c.project)
+	out, errOut, code := c.run("down")
+	if code == 0 || !strings.Contains(errOut, id) || strings.Contains(errOut, "is down") {
+		t.Errorf("down with %s left: exit code %d\nstdout: %s\nstderr: %s\nwant non-zero, naming it, not saying the project is down", id, code, out, errOut)
+	}
+	t.Logf("down with a sandbox left: exit code %d: %s", code, errOut)
+	testutil.WaitFor(t, "supervisor gone", 10*time.Second, func() bool { return c.supervisorPid() == 0 })
+	if b, err := os.ReadFile(logPath); err != nil || strings.Contains(string(b), "project taken down") {
+		t.Errorf("supervisor log (%v) after a failed down says it was taken down:\n%s", err, b)
+	}
+	_ = sleep.Process.Kill()
+	_ = sleep.Wait()
+	c.downLeavesNothing(nil)
 }
