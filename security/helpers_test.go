@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/leaktest"
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
-	"nucleus/network"
 	"nucleus/runtime"
 )
 
@@ -37,17 +37,7 @@ func newEnv(t *testing.T) *env {
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, root: rootdir.Resolve(dir)}
 	t.Cleanup(func() {
-		left, err := runtime.LeakCheck(e.root)
-		if err != nil {
-			t.Errorf("runtime leak check: %v", err)
-		}
-		nleft, err := network.LeakCheck(e.root)
-		if err != nil {
-			t.Errorf("network leak check: %v", err)
-		}
-		if left = append(left, nleft...); len(left) > 0 {
-			t.Errorf("left behind:\n%s", strings.Join(left, "\n"))
-		}
+		leaktest.Check(t, e.root)
 		var r struct{ Projects map[string]uint32 }
 		b, _ := os.ReadFile(filepath.Join(e.root.Data, "idranges.json"))
 		_ = json.Unmarshal(b, &r)

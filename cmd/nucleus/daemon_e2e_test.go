@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/leaktest"
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
-	"nucleus/network"
 	"nucleus/reconcile/daemon"
-	"nucleus/runtime"
 )
 
 // TestDaemonCommand runs `nucleus daemon` as a process: it brings the
@@ -108,12 +107,7 @@ func TestDaemonCommand(t *testing.T) {
 	t.Cleanup(func() {
 		nucleus("-p", project, "down", "--timeout", "0s")
 		r := rootdir.Resolve(root)
-		if l, err := runtime.LeakCheck(r); err != nil || len(l) > 0 {
-			t.Errorf("runtime leak check: %v %v", l, err)
-		}
-		if l, err := network.LeakCheck(r); err != nil || len(l) > 0 {
-			t.Errorf("network leak check: %v %v", l, err)
-		}
+		leaktest.Check(t, r)
 		if t.Failed() {
 			for i, l := range logs {
 				t.Logf("daemon %d log:\n%s", i+1, l)

@@ -16,9 +16,9 @@ import (
 
 	"github.com/creack/pty"
 
+	"nucleus/internal/leaktest"
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
-	"nucleus/network"
 	"nucleus/reconcile"
 	"nucleus/reconcile/api"
 	"nucleus/runtime"
@@ -163,12 +163,7 @@ func (c *cli) supervisorPid() int {
 func (c *cli) assertNoLeaks() {
 	c.t.Helper()
 	root := c.rootdir()
-	if l, err := runtime.LeakCheck(root); err != nil || len(l) > 0 {
-		c.t.Errorf("runtime leak check: %v %v", l, err)
-	}
-	if l, err := network.LeakCheck(root); err != nil || len(l) > 0 {
-		c.t.Errorf("network leak check: %v %v", l, err)
-	}
+	leaktest.Check(c.t, root)
 	if pid := c.supervisorPid(); pid != 0 {
 		c.t.Errorf("supervisor %d still runs", pid)
 	}

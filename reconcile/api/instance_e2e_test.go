@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/leaktest"
 	"nucleus/internal/testutil"
-	"nucleus/network"
 	"nucleus/reconcile"
-	"nucleus/runtime"
 	"nucleus/runtime/runtimetest"
 	"nucleus/spec"
 )
@@ -50,12 +49,7 @@ func TestInstanceOverTheSocket(t *testing.T) {
 		if err := Down(context.Background(), root, project, DownOptions{}); err != nil {
 			t.Error(err)
 		}
-		if l, _ := runtime.LeakCheck(root); len(l) > 0 {
-			t.Errorf("runtime leaks: %v", l)
-		}
-		if l, _ := network.LeakCheck(root); len(l) > 0 {
-			t.Errorf("network leaks: %v", l)
-		}
+		leaktest.Check(t, root)
 	}()
 	runErr := make(chan error, 1)
 	go func() { runErr <- in.Run(context.Background()) }()

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/leaktest"
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
-	"nucleus/network"
 	"nucleus/reconcile"
 	"nucleus/reconcile/api"
 	"nucleus/reconcile/daemon"
-	"nucleus/runtime"
 	"nucleus/runtime/runtimetest"
 )
 
@@ -103,12 +102,7 @@ func (e *env) cleanup() {
 			e.t.Errorf("down %s: %v", n, err)
 		}
 	}
-	if leaks, err := runtime.LeakCheck(e.root); err != nil || len(leaks) != 0 {
-		e.t.Errorf("runtime leaks: %v %v", leaks, err)
-	}
-	if leaks, err := network.LeakCheck(e.root); err != nil || len(leaks) != 0 {
-		e.t.Errorf("network leaks: %v %v", leaks, err)
-	}
+	leaktest.Check(e.t, e.root)
 }
 
 // write puts a project file into tree/dir the way a checkout does

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"nucleus/internal/leaktest"
 	"nucleus/internal/testutil"
 	"nucleus/network"
-	"nucleus/runtime"
 	"nucleus/spec"
 )
 
@@ -54,10 +54,5 @@ func BenchmarkUp20(b *testing.B) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	if leaks, err := runtime.LeakCheck(root); err != nil || len(leaks) != 0 {
-		b.Errorf("runtime leaks after the benchmark: %v %v", leaks, err)
-	}
-	if leaks, err := network.LeakCheck(root); err != nil || len(leaks) != 0 {
-		b.Errorf("network leaks after the benchmark: %v %v", leaks, err)
-	}
+	leaktest.Check(b, root)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/leaktest"
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 	"nucleus/network"
@@ -200,14 +201,7 @@ func TestSupervisorEndToEnd(t *testing.T) {
 	if ps, _ := reconcile.NewStore(e.root).Projects(); len(ps) != 0 {
 		t.Errorf("records left after down: %v", ps)
 	}
-	leaks, err := runtime.LeakCheck(e.root)
-	if err != nil || len(leaks) != 0 {
-		t.Errorf("runtime leak check: %v %v", leaks, err)
-	}
-	nleaks, err := network.LeakCheck(e.root)
-	if err != nil || len(nleaks) != 0 {
-		t.Errorf("network leak check: %v %v", nleaks, err)
-	}
+	leaktest.Check(t, e.root)
 }
 
 const healthyYAML = `services:

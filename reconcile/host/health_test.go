@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/leaktest"
 	"nucleus/internal/testutil"
 	"nucleus/network"
 	"nucleus/runtime"
@@ -42,12 +43,7 @@ func TestHealthChecksRunInTheSandboxNetns(t *testing.T) {
 		if err := mgr.RemoveProject(ctx, "hc"); err != nil {
 			t.Error(err)
 		}
-		if leaks, _ := runtime.LeakCheck(root); len(leaks) != 0 {
-			t.Errorf("runtime leaks: %v", leaks)
-		}
-		if leaks, _ := network.LeakCheck(root); len(leaks) != 0 {
-			t.Errorf("network leaks: %v", leaks)
-		}
+		leaktest.Check(t, root)
 	}()
 	// The network brings the sandbox's loopback up (and gives it eth0).
 	if _, err := mgr.EnsureNetwork(ctx, "hc", &spec.Network{Name: "default", NAT: spec.NATAuto}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/leaktest"
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 	"nucleus/network"
@@ -59,12 +60,7 @@ func onlyRecord(t *testing.T, root rootdir.Root, project string) *reconcile.Sand
 // noLeaks checks that root's sandboxes and networks left nothing behind.
 func noLeaks(t *testing.T, root rootdir.Root) {
 	t.Helper()
-	if leaks, err := runtime.LeakCheck(root); err != nil || len(leaks) != 0 {
-		t.Errorf("runtime leaks after down: %v %v", leaks, err)
-	}
-	if leaks, err := network.LeakCheck(root); err != nil || len(leaks) != 0 {
-		t.Errorf("network leaks after down: %v %v", leaks, err)
-	}
+	leaktest.Check(t, root)
 }
 
 // TestProjectsWhoseNamesJoinAlikeRunSideBySide: project "shop-web" with

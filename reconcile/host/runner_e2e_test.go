@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"nucleus/network"
+	"nucleus/internal/leaktest"
 	"nucleus/reconcile"
 	"nucleus/runtime"
 	"nucleus/spec"
@@ -67,12 +67,7 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 		if err := e.supervisor().Down(context.Background()); err != nil {
 			t.Error(err)
 		}
-		if leaks, _ := runtime.LeakCheck(e.root); len(leaks) != 0 {
-			t.Errorf("runtime leaks: %v", leaks)
-		}
-		if leaks, _ := network.LeakCheck(e.root); len(leaks) != 0 {
-			t.Errorf("network leaks: %v", leaks)
-		}
+		leaktest.Check(t, e.root)
 	}()
 	if err := r.Sync(ctx); err != nil {
 		t.Fatal(err)
