@@ -152,14 +152,21 @@ func TestSandboxOfAnEarlierVersionIsAdoptedAndRemoved(t *testing.T) {
 	sv.Runtime = legacyRuntime{Runtime{Root: e.root}}
 	pass(t, sv, e.load("one", "64M"))
 	sv.Close()
+	// Its records named every sandbox by the old form, as the runtime did.
 	store := reconcile.NewStore(e.root)
-	rec, err := store.LoadSandbox(e.project, "a", 1)
-	if err != nil || rec == nil {
-		t.Fatalf("record of a-1: %v %v", rec, err)
+	recs, err := store.LoadSandboxes(e.project)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("records of %s: %v %v", e.project, recs, err)
 	}
-	rec.ID = old
-	if err := store.SaveSandbox(rec); err != nil {
-		t.Fatal(err)
+	for _, r := range recs {
+		r.ID = legacyID(reconcile.Ident{Project: r.Project, Service: r.Service, Index: r.Replica})
+		if err := store.SaveSandbox(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := store.LoadSandbox(e.project, "a", 1)
+	if err != nil || rec == nil || rec.ID != old {
+		t.Fatalf("record of a-1: %v %v", rec, err)
 	}
 	if _, err := runtime.ReadRecord(e.root, old); err != nil {
 		t.Fatalf("the earlier version's sandbox %s: %v", old, err)
