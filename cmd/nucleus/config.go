@@ -94,12 +94,10 @@ func printProject(out io.Writer, p *spec.Project, format string) error {
 		return fmt.Errorf("decode project: %w", err)
 	}
 	if format == "json" {
-		b, err := json.MarshalIndent(v, "", "  ") // maps marshal with sorted keys
-		if err != nil {
+		if err := printJSON(out, v); err != nil { // maps marshal with sorted keys
 			return fmt.Errorf("encode project: %w", err)
 		}
-		_, err = fmt.Fprintf(out, "%s\n", b)
-		return err
+		return nil
 	}
 	enc := yaml.NewEncoder(out)
 	enc.SetIndent(2)

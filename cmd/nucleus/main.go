@@ -4,8 +4,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -31,4 +33,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "nucleus:", err)
 		os.Exit(1)
 	}
+}
+
+// printJSON writes v as indented JSON (HTML characters unescaped), the one
+// --json format of every command.
+func printJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

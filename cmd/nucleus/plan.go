@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -34,11 +33,9 @@ func newPlanCmd() *cobra.Command {
 				if steps == nil {
 					steps = []reconcile.Step{}
 				}
-				b, err := json.MarshalIndent(steps, "", "  ")
-				if err != nil {
+				if err := printJSON(out, steps); err != nil {
 					return &exitError{code: 2, err: err}
 				}
-				fmt.Fprintln(out, string(b))
 			} else if len(steps) == 0 {
 				fmt.Fprintln(out, "nothing to do")
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -50,10 +49,7 @@ func newPsCmd() *cobra.Command {
 				if rows == nil {
 					rows = []reconcile.ReplicaStatus{}
 				}
-				enc := json.NewEncoder(out)
-				enc.SetEscapeHTML(false)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rows); err != nil {
+				if err := printJSON(out, rows); err != nil {
 					return err
 				}
 			} else {
