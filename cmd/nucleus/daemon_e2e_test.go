@@ -67,13 +67,7 @@ func TestDaemonCommand(t *testing.T) {
 	}
 	wait := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		testutil.WaitFor(t, what, 20*time.Second, ok)
 	}
 	var logs []*bytes.Buffer
 	start := func() *exec.Cmd {

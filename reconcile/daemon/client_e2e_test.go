@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"nucleus/reconcile/api"
-	"nucleus/reconcile/daemon"
 )
 
 // TestDaemonProjectsAreSupervised: a daemon-managed project holds its
@@ -46,7 +45,7 @@ func TestDaemonProjectsAreSupervised(t *testing.T) {
 
 	e.d.Reload()
 	p2 := e.waitRunning(a, 1)
-	e.waitFor("Ready after the reload", func() bool { return e.status(a).Condition == daemon.Ready })
+	e.waitReady(a)
 	if p2["web-1"] == p1["web-1"] {
 		t.Errorf("same PID %d after down and reload", p2["web-1"])
 	}

@@ -21,22 +21,16 @@ func TestDaemonRefusesConfigWritableMount(t *testing.T) {
 	e.write("p", base)
 	e.start()
 	pids := e.waitRunning(name, 1)
-	e.waitFor(name+" Ready", func() bool { return e.status(name).Condition == daemon.Ready })
+	e.waitReady(name)
 
 	e.write("p", base+"    volumes: [\".:/app\"]\n")
-	e.waitFor("the invalid files in the status", func() bool {
-		st := e.status(name)
-		return st.Condition == daemon.Stalled && st.Reason == "InvalidFiles"
-	})
+	e.waitStalled(name, "InvalidFiles")
 	if msg := e.status(name).Message; !strings.Contains(msg, "nucleus.yaml:8:15: services.web.volumes[0]: writable bind mount \".:/app\" contains the project's own file") {
 		t.Errorf("refusal does not name the volume and the file: %q", msg)
 	}
 
 	e.write("p", base+"    volumes: [{type: bind, source: ., target: /app, allow_config_write: true}]\n")
-	e.waitFor("the policy refusal in the status", func() bool {
-		st := e.status(name)
-		return st.Condition == daemon.Stalled && st.Reason == "PolicyDenied"
-	})
+	e.waitStalled(name, "PolicyDenied")
 	if msg := e.status(name).Message; !strings.Contains(msg, "nucleus.yaml:8:15: services.web.volumes: allow_config_write") {
 		t.Errorf("policy refusal does not name the volume: %q", msg)
 	}

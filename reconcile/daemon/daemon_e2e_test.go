@@ -30,17 +30,14 @@ func TestDaemonBringsProjectsUpAndDown(t *testing.T) {
 
 	// A second directory claiming b's name: reported, b keeps running.
 	e.write("dup", projectYAML(b, "two", "api"))
-	e.waitFor("the duplicate name in the status", func() bool {
-		st := e.status(b)
-		return st.Condition == daemon.Stalled && st.Reason == "DuplicateName"
-	})
+	e.waitStalled(b, "DuplicateName")
 	if now := e.pids(b); !samePIDs(now, pb) {
 		t.Errorf("a duplicate directory disturbed %s: %v -> %v", b, pb, now)
 	}
 	if err := os.RemoveAll(filepath.Join(e.tree, "dup")); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor(b+" Ready again", func() bool { return e.status(b).Condition == daemon.Ready })
+	e.waitReady(b)
 
 	// A removed directory is brought down completely.
 	if err := os.RemoveAll(filepath.Join(e.tree, "a")); err != nil {
@@ -149,7 +146,7 @@ func TestDaemonAdoptsAfterRestart(t *testing.T) {
 	}
 	e.start()
 	e.waitGone(b, pb)
-	e.waitFor(a+" Ready", func() bool { return e.status(a).Condition == daemon.Ready })
+	e.waitReady(a)
 	if now := e.pids(a); !samePIDs(now, pa) {
 		t.Errorf("the restarted daemon did not adopt %s: %v -> %v", a, pa, now)
 	}
@@ -183,7 +180,7 @@ func TestDaemonInvalidFileKeepsServices(t *testing.T) {
 	}
 
 	e.write("a", projectYAML(a, "two", "web", "db"))
-	e.waitFor("Ready after the fix", func() bool { return e.status(a).Condition == daemon.Ready })
+	e.waitReady(a)
 	p2 := e.waitRunning(a, 2)
 	if p2["web-1"] == p1["web-1"] || p2["db-1"] != p1["db-1"] {
 		t.Errorf("after the fix PIDs %v -> %v: want web restarted, db untouched", p1, p2)
@@ -203,7 +200,7 @@ func TestDaemonInvalidFirstLoad(t *testing.T) {
 	})
 	e.write("a", projectYAML(a, "one", "web"))
 	e.waitRunning(a, 1)
-	e.waitFor("Ready", func() bool { return e.status(a).Condition == daemon.Ready })
+	e.waitReady(a)
 }
 
 // TestDaemonDirectoryReplaced: a project directory swapped for a new one
@@ -239,5 +236,5 @@ func TestDaemonDirectoryReplaced(t *testing.T) {
 	if p2["db-1"] != p1["db-1"] {
 		t.Errorf("db restarted (pid %d -> %d) though only web changed", p1["db-1"], p2["db-1"])
 	}
-	e.waitFor("Ready", func() bool { return e.status(a).Condition == daemon.Ready })
+	e.waitReady(a)
 }

@@ -34,7 +34,7 @@ func TestDaemonRefusesGitDirTakeover(t *testing.T) {
 	e.write("p", base)
 	e.start()
 	pids := e.waitRunning(name, 1)
-	e.waitFor(name+" Ready", func() bool { return e.status(name).Condition == daemon.Ready })
+	e.waitReady(name)
 
 	watched := []string{gitDir, filepath.Join(gitDir, "config"), filepath.Join(gitDir, "hooks")}
 	owned := func() {

@@ -137,13 +137,24 @@ func (e *env) pids(project string) map[string]int {
 
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(e.t, what, 20*time.Second, cond)
+}
+
+// waitReady waits for project name's condition Ready.
+func (e *env) waitReady(name string) {
+	e.t.Helper()
+	e.waitFor(name+" Ready", func() bool { return e.status(name).Condition == daemon.Ready })
+}
+
+// waitStalled waits for project name to be Stalled for reason.
+func (e *env) waitStalled(name, reason string) daemon.ProjectStatus {
+	e.t.Helper()
+	var st daemon.ProjectStatus
+	e.waitFor(name+" Stalled ("+reason+")", func() bool {
+		st = e.status(name)
+		return st.Condition == daemon.Stalled && st.Reason == reason
+	})
+	return st
 }
 
 // waitRunning waits until project runs exactly n live replicas.

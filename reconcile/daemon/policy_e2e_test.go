@@ -19,10 +19,7 @@ func TestDaemonPolicyRefusesPrivilegedProject(t *testing.T) {
 	privileged := projectYAML(name, "one", "web") + "    cap_add: [SYS_ADMIN]\n"
 	e.write("p", privileged)
 	e.start()
-	e.waitFor("the policy refusal in the status", func() bool {
-		st := e.status(name)
-		return st.Condition == daemon.Stalled && st.Reason == "PolicyDenied"
-	})
+	e.waitStalled(name, "PolicyDenied")
 	st := e.status(name)
 	if !strings.Contains(st.Message, "nucleus.yaml:8:15:") || !strings.Contains(st.Message, "services.web.cap_add: CAP_SYS_ADMIN") {
 		t.Errorf("refusal does not name the place and field: %q", st.Message)
@@ -34,7 +31,7 @@ func TestDaemonPolicyRefusesPrivilegedProject(t *testing.T) {
 
 	e.write("p", projectYAML(name, "one", "web"))
 	pids := e.waitRunning(name, 1)
-	e.waitFor(name+" Ready", func() bool { return e.status(name).Condition == daemon.Ready })
+	e.waitReady(name)
 
 	e.write("p", privileged)
 	e.waitFor("the refusal of the edit", func() bool { return e.status(name).Reason == "PolicyDenied" })
