@@ -32,6 +32,17 @@
 //     ports answer on 127.0.0.1. Every network change takes the host-wide
 //     flock on /run/lock/nucleus-network.lock (the empty file stays).
 //
+// # Addresses and sandbox files (files.go)
+//
+// A sandbox's /etc/hosts names its own address, so the caller reserves it
+// (Manager.Reserve, on each network, before the sandbox is created) and
+// Attach later uses what was reserved; a reservation that fails (no free
+// address left, no such network) is an error that fails the start.
+// HostsFile and ResolvConf are pure functions of what they are given
+// (own address, hostname, extra hosts; nameservers from
+// Manager.Nameservers); SandboxFiles adds only the copy of the host's
+// resolv.conf for a sandbox with no resolver at all.
+//
 // # Isolation (kernel backend; the userspace hub applies the same table)
 //
 // Enforced on the host, so it holds with CAP_NET_ADMIN/NET_RAW inside:

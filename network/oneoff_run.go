@@ -137,13 +137,31 @@ func (r *RunSession) Apply(svc *spec.Service) {
 	svc.Ports = slices.Clone(r.ports)
 }
 
-// Files are the sandbox's /etc/resolv.conf (the networks' embedded DNS) and
-// /etc/hosts, as the supervisor generates them for a service.
-func (r *RunSession) Files(svc *spec.Service) map[string][]byte {
-	return map[string][]byte{
-		"/etc/resolv.conf": r.m.ResolvConf(r.rec.Project, svc),
-		"/etc/hosts":       r.m.HostsFile(r.rec.Project, svc, 1),
+// Reserve reserves the sandbox's address on each network before it is
+// created (its /etc/hosts names it); it returns the one on the first.
+func (r *RunSession) Reserve() (string, error) {
+	var own string
+	for i, sn := range r.nets {
+		ip, err := r.m.Reserve(r.rec.Project, sn.Name, r.rec.Service, 1, "")
+		if err != nil {
+			return "", err
+		}
+		if i == 0 {
+			own = ip
+		}
 	}
+	return own, nil
+}
+
+// Files are the sandbox's /etc/resolv.conf (the networks' embedded DNS) and
+// /etc/hosts naming own (from Reserve), as the supervisor generates them
+// for a service.
+func (r *RunSession) Files(svc *spec.Service, own string) (map[string][]byte, error) {
+	ns, err := r.m.Nameservers(r.rec.Project, r.rec.Networks)
+	if err != nil {
+		return nil, err
+	}
+	return SandboxFiles(Hosts{Hostname: svc.Hostname, Address: own, Extra: svc.ExtraHosts}, ns, svc.DNS)
 }
 
 // Attach connects the created (not yet started) sandbox's namespace to each
@@ -185,7 +203,7 @@ func (r *RunSession) Close(ctx context.Context) error {
 func undoRun(ctx context.Context, m *Manager, rec RunRecord) error {
 	var errs []error
 	for _, name := range rec.Networks {
-		// HostsFile reserved the address even when Attach never ran.
+		// Reserve recorded the address even when Attach never ran.
 		if err := m.Forget(rec.Project, name, rec.Service, 1); err != nil {
 			errs = append(errs, err)
 		}

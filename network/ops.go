@@ -129,14 +129,20 @@ func (m *Manager) lock() func() {
 	return func() { unlock(); m.mu.Unlock() }
 }
 
+// existingNetwork loads a network that must exist.
+func (m *Manager) existingNetwork(project, network string) (*NetworkState, error) {
+	n, err := m.loadNetwork(project, network)
+	if err == nil && n == nil {
+		err = fmt.Errorf("network %s of project %s does not exist (EnsureNetwork first)", network, project)
+	}
+	return n, err
+}
+
 // requireNetwork loads a network that must exist, with its backend.
 func (m *Manager) requireNetwork(project, network string) (*NetworkState, backend, error) {
-	n, err := m.loadNetwork(project, network)
+	n, err := m.existingNetwork(project, network)
 	if err != nil {
 		return nil, nil, err
-	}
-	if n == nil {
-		return nil, nil, fmt.Errorf("network %s of project %s does not exist (EnsureNetwork first)", network, project)
 	}
 	b, err := m.backendFor(n.Backend)
 	if err != nil {

@@ -75,8 +75,8 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 		!strings.Contains(cmds[0], fmt.Sprintf(" %d tap0", sb)) || strings.Contains(cmds[0], "--disable-dns") {
 		t.Errorf("slirp4netns command lines %q: want one, targeting pid %d with its user namespace", cmds, sb)
 	}
-	if got := string(e.m.ResolvConf(e.project, &spec.Service{Networks: map[string]*spec.ServiceNetwork{"solo": {}}})); !strings.Contains(got, "nameserver 10.0.2.3") {
-		t.Errorf("resolv.conf %q: want slirp4netns's DNS 10.0.2.3", got)
+	if ns, err := e.m.Nameservers(e.project, []string{"solo"}); err != nil || len(ns) != 1 || ns[0] != "10.0.2.3" {
+		t.Errorf("nameservers %q %v: want slirp4netns's DNS 10.0.2.3", ns, err)
 	}
 
 	// Live port change, then detach: the process goes away.

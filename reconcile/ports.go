@@ -75,8 +75,13 @@ type Networks interface {
 	Detach(ctx context.Context, project, network, service string, replica int) error
 	RemoveNetwork(ctx context.Context, project, network string) error
 	RemoveProject(ctx context.Context, project string) error
-	// Files are the generated /etc/resolv.conf and /etc/hosts for a replica.
-	Files(project string, s *spec.Service, replica int) map[string][]byte
+	// Reserve reserves the address a replica gets on a network (Pid is
+	// not set): the launch path calls it for every network before Create,
+	// so a replica without an address fails before a sandbox exists.
+	Reserve(ctx context.Context, a AttachRequest) (ip string, err error)
+	// Files are the generated /etc/resolv.conf and /etc/hosts of a replica
+	// whose own address (on its first network; "" without one) is own.
+	Files(project string, s *spec.Service, own string) (map[string][]byte, error)
 }
 
 // AttachRequest asks for one replica to be attached to one network.

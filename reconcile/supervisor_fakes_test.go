@@ -196,8 +196,11 @@ func (f fakeNetworks) RemoveProject(ctx context.Context, project string) error {
 	f.w.log("remove-project %s", project)
 	return nil
 }
-func (f fakeNetworks) Files(project string, s *spec.Service, replica int) map[string][]byte {
-	return nil
+func (f fakeNetworks) Reserve(ctx context.Context, a AttachRequest) (string, error) {
+	return "10.250.0.2", nil
+}
+func (f fakeNetworks) Files(project string, s *spec.Service, own string) (map[string][]byte, error) {
+	return nil, nil
 }
 
 type fakeHealth struct{ w *fakeWorld }

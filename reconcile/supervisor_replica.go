@@ -56,9 +56,26 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service string, n int, restart RestartState) error {
 	s := desired.Services[service]
 	id := sv.ident(service, n)
+	nets := slices.Sorted(maps.Keys(s.Networks))
+	// /etc/hosts names the replica's own address: reserved first, on every
+	// network, so that one without an address fails before it is created.
+	own := ""
+	for i, net := range nets {
+		ip, err := sv.Networks.Reserve(ctx, AttachRequest{Project: sv.Project, Network: net, Service: s, Replica: n})
+		if err != nil {
+			return fmt.Errorf("%s: %w", id.Name(), err)
+		}
+		if i == 0 {
+			own = ip
+		}
+	}
+	files, err := sv.Networks.Files(sv.Project, s, own)
+	if err != nil {
+		return fmt.Errorf("files of %s: %w", id.Name(), err)
+	}
 	sb, err := sv.Runtime.Create(ctx, CreateRequest{
 		Replica: id, Service: s,
-		Volumes: desired.Volumes, Files: sv.Networks.Files(sv.Project, s, n),
+		Volumes: desired.Volumes, Files: files,
 	})
 	if err != nil {
 		return fmt.Errorf("create sandbox: %w", err)
@@ -71,7 +88,7 @@ func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service
 		logStepError("stop after failed start", sb.Stop(context.WithoutCancel(ctx), s.StopSignal.Number(), 0))
 		return cause
 	}
-	for _, net := range slices.Sorted(maps.Keys(s.Networks)) {
+	for _, net := range nets {
 		a, err := sv.Networks.Attach(ctx, AttachRequest{Project: sv.Project, Network: net, Service: s, Replica: n, Pid: sb.Pid()})
 		if err != nil {
 			return undo(fmt.Errorf("attach to network %s: %w", net, err))

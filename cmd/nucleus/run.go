@@ -243,7 +243,13 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		}
 		rn := run.Net()
 		rn.Apply(svc)
-		files = rn.Files(svc)
+		own, err := rn.Reserve()
+		if err == nil {
+			files, err = rn.Files(svc, own)
+		}
+		if err != nil {
+			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+		}
 	}
 	stdinFD := int(os.Stdin.Fd())
 	tty := term.IsTerminal(stdinFD)

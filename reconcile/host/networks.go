@@ -70,10 +70,18 @@ func (n Networks) RemoveProject(ctx context.Context, project string) error {
 	return n.M.RemoveProject(ctx, project)
 }
 
-// Files are the generated resolv.conf and hosts of a replica.
-func (n Networks) Files(project string, s *spec.Service, replica int) map[string][]byte {
-	return map[string][]byte{
-		"/etc/resolv.conf": n.M.ResolvConf(project, s),
-		"/etc/hosts":       n.M.HostsFile(project, s, replica),
+// Reserve reserves the replica's address on one network.
+func (n Networks) Reserve(ctx context.Context, a reconcile.AttachRequest) (string, error) {
+	at := attachment(a)
+	return n.M.Reserve(at.Project, at.Network, at.Service, at.Replica, at.IPv4)
+}
+
+// Files are the generated resolv.conf and hosts of a replica whose own
+// address (on its first network) is own.
+func (n Networks) Files(project string, s *spec.Service, own string) (map[string][]byte, error) {
+	ns, err := n.M.Nameservers(project, slices.Sorted(maps.Keys(s.Networks)))
+	if err != nil {
+		return nil, err
 	}
+	return network.SandboxFiles(network.Hosts{Hostname: s.Hostname, Address: own, Extra: s.ExtraHosts}, ns, s.DNS)
 }

@@ -1,0 +1,108 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"nucleus/reconcile"
+	"nucleus/spec"
+)
+
+// TestReplicaWithoutAddressFailsItsStart: a replica whose address cannot
+// be reserved (more replicas than a /29 has addresses; validate refuses
+// that in a file, so the count is raised after loading, as a scale would)
+// fails its start before a sandbox exists, with an error that names the
+// replica, the network and "no free address"; it never runs with
+// 127.0.1.1 as its own address in /etc/hosts.
+func TestReplicaWithoutAddressFailsItsStart(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	subnet := fmt.Sprintf("10.251.%d.0/29", os.Getpid()%250)
+	file := filepath.Join(e.dir, "nucleus.yaml")
+	y := `services:
+  web:
+    command: ["/bin/sleep", "1000"]
+    hostname: web
+    stop_signal: SIGKILL
+    replicas: 5
+    networks: [tiny]
+networks:
+  tiny: {subnet: "` + subnet + `"}
+`
+	if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Services["web"].Replicas = 6 // five host addresses: .2 to .6
+
+	sv := e.supervisor()
+	rt := &createLog{Runtime: sv.Runtime}
+	sv.Runtime = rt
+	defer func() {
+		if err := sv.Down(ctx); err != nil {
+			t.Error(err)
+		}
+		sv.Close()
+		noLeaks(t, e.root)
+	}()
+	if _, err := sv.Pass(ctx, p); err == nil || !strings.Contains(err.Error(), "no free address") {
+		t.Errorf("pass: %v, want the failed start's error", err)
+	}
+	store := reconcile.NewStore(e.root)
+	recs, err := store.LoadSandboxes(e.project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []*reconcile.SandboxRecord
+	for _, r := range recs {
+		if r.Error != "" || !r.Alive() {
+			failed = append(failed, r)
+		}
+	}
+	if len(recs) != 6 || len(failed) != 1 {
+		t.Fatalf("%d records, %d failed: want 6 with 1 failed start", len(recs), len(failed))
+	}
+	f := failed[0]
+	t.Logf("%s: %s", f, f.Error)
+	for _, want := range []string{"no free address", "network tiny", f.Ident().Name()} {
+		if !strings.Contains(f.Error, want) {
+			t.Errorf("error of the failed start %q does not name %q", f.Error, want)
+		}
+	}
+	// Every sandbox made has its own address of the network in /etc/hosts;
+	// none was made for the replica without one.
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	prefix := strings.TrimSuffix(subnet, "0/29")
+	for _, req := range rt.reqs {
+		hosts := string(req.Files["/etc/hosts"])
+		if req.Replica.Name() == f.Ident().Name() || !strings.Contains(hosts, "\n"+prefix) || strings.Contains(hosts, "127.0.1.1") {
+			t.Errorf("sandbox %s was created with /etc/hosts:\n%s", req.Replica.Name(), hosts)
+		}
+	}
+	if len(rt.reqs) != 5 {
+		t.Errorf("%d sandboxes created, want 5 (one per address)", len(rt.reqs))
+	}
+}
+
+// createLog is the real runtime, noting what each Create was asked for.
+type createLog struct {
+	reconcile.Runtime
+	mu   sync.Mutex
+	reqs []reconcile.CreateRequest
+}
+
+func (c *createLog) Create(ctx context.Context, req reconcile.CreateRequest) (reconcile.Sandbox, error) {
+	c.mu.Lock()
+	c.reqs = append(c.reqs, req)
+	c.mu.Unlock()
+	return c.Runtime.Create(ctx, req)
+}
