@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,8 +103,9 @@ func TestReserveThenAttach(t *testing.T) {
 		}
 	}
 	_, err = e.m.Reserve(e.project, "a", "web", 6, "")
-	if err == nil || !strings.Contains(err.Error(), "network a") || !strings.Contains(err.Error(), "no free address") {
-		t.Fatalf("Reserve on a full /29: %v, want an error naming network a and no free address", err)
+	var p interface{ Permanent() bool }
+	if err == nil || !strings.Contains(err.Error(), "network a") || !strings.Contains(err.Error(), "no free address") || !errors.As(err, &p) {
+		t.Fatalf("Reserve on a full /29: %v, want a permanent error naming network a and no free address", err)
 	}
 	if ip, err := e.m.Reserve(e.project, "b", "web", 6, b.Gateway); err == nil {
 		t.Fatalf("Reserve of the gateway as ipv4_address gave %s", ip)

@@ -77,6 +77,9 @@ networks:
 			t.Errorf("error of the failed start %q does not name %q", f.Error, want)
 		}
 	}
+	if f.Permanent != reconcile.PermanentNetwork {
+		t.Errorf("failed start classified %q, want %q (up --wait fails at once)", f.Permanent, reconcile.PermanentNetwork)
+	}
 	// Every sandbox made has its own address of the network in /etc/hosts;
 	// none was made for the replica without one.
 	rt.mu.Lock()
