@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"nucleus/spec"
 )
 
@@ -298,9 +300,9 @@ func (sv *Supervisor) Apply(ctx context.Context, desired *spec.Project, steps []
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", st, err))
 	}
-	sem := make(chan struct{}, sv.parallel())
 	for _, batch := range Batches(steps) {
-		var wg sync.WaitGroup
+		var g errgroup.Group // errors are collected per step by fail
+		g.SetLimit(sv.parallel())
 		for _, st := range batch {
 			mu.Lock()
 			dep := failedDependency(desired, st.Service, failed)
@@ -309,25 +311,21 @@ func (sv *Supervisor) Apply(ctx context.Context, desired *spec.Project, steps []
 				fail(st, fmt.Errorf("skipped: dependency %s failed", dep))
 				continue
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				fail(st, ctx.Err())
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
+			g.Go(func() error {
+				if err := ctx.Err(); err != nil { // cancelled while waiting for a slot
+					fail(st, err)
+					return nil
+				}
 				sv.stepEvent(st, false, nil)
 				err := sv.step(ctx, desired, st)
 				sv.stepEvent(st, true, err)
 				if err != nil {
 					fail(st, err)
 				}
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		g.Wait()
 	}
 	return errors.Join(errs...)
 }
@@ -394,25 +392,22 @@ func (sv *Supervisor) eachReplica(st Step, f func(n int) error) error {
 		return f(st.Replicas[0])
 	}
 	var (
-		wg   sync.WaitGroup
+		g    errgroup.Group
 		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, sv.parallel())
+		errs []error // all of them, not only errgroup's first
 	)
+	g.SetLimit(sv.parallel())
 	for _, n := range st.Replicas {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			if err := f(n); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("replica %d: %w", n, err))
 				mu.Unlock()
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	return errors.Join(errs...)
 }
 
