@@ -50,15 +50,3 @@ func writeJSONAtomic(path string, v any) error {
 	}
 	return nil
 }
-
-// readJSON decodes path into v.
-func readJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("decode state record %s: %w", path, err)
-	}
-	return nil
-}

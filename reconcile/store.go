@@ -161,15 +161,14 @@ func (s *Store) SaveProject(r *ProjectRecord) error {
 	return writeJSONAtomic(filepath.Join(s.projectDir(r.Name), "project.json"), r)
 }
 
-// LoadProject reads the project record; (nil, nil) when there is none.
+// LoadProject reads the project record; (nil, nil) when there is none, or
+// when it could not be decoded and was set aside (the networks keep their
+// own records, and the next apply writes it again).
 func (s *Store) LoadProject(project string) (*ProjectRecord, error) {
 	var r ProjectRecord
-	err := readJSON(filepath.Join(s.projectDir(project), "project.json"), &r)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load project record of %s: %w", project, err)
+	ok, err := readRecord(filepath.Join(s.projectDir(project), "project.json"), "project", &r, nil)
+	if !ok || err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
@@ -268,43 +267,62 @@ func (s *Store) sandboxDir(project string) string {
 // between a listing and the read: a replica being replaced or taken down
 // right now) or corrupt (then it is set aside).
 func (s *Store) readSandbox(path string) (*SandboxRecord, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read sandbox record: %w", err)
-	}
 	var r SandboxRecord
-	if what := decodeSandbox(b, &r); what != "" {
-		return nil, setAside(path, what)
+	ok, err := readRecord(path, "sandbox", &r, func() string { return checkSandbox(&r) })
+	if !ok || err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
 
-// decodeSandbox decodes a record; it returns what is wrong with it, or "".
-func decodeSandbox(b []byte, r *SandboxRecord) string {
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return "the file is empty"
-	}
-	if err := json.Unmarshal(b, r); err != nil {
-		return "not a sandbox record: " + err.Error()
-	}
+// checkSandbox says what is wrong with a decoded sandbox record ("" if nothing).
+func checkSandbox(r *SandboxRecord) string {
 	if r.Service == "" || r.Replica < 1 {
 		return fmt.Sprintf("not a sandbox record: service %q, replica %d (want a service and a replica >= 1)", r.Service, r.Replica)
 	}
 	return ""
 }
 
+// readRecord decodes the record at path into v; false when there is none,
+// or when it cannot be decoded (or check, if not nil, finds it wrong) and
+// was set aside. kind names the record in messages.
+func readRecord(path, kind string, v any, check func() string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s record: %w", kind, err)
+	}
+	if what := decodeRecord(b, kind, v, check); what != "" {
+		return false, setAside(path, what)
+	}
+	return true, nil
+}
+
+// decodeRecord decodes b into v; it returns what is wrong, or "".
+func decodeRecord(b []byte, kind string, v any, check func() string) string {
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return "the file is empty"
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return "not a " + kind + " record: " + err.Error()
+	}
+	if check != nil {
+		return check()
+	}
+	return ""
+}
+
 // setAside renames a record that cannot be decoded to <name>.corrupt: kept
-// for a look, no longer read. Its sandbox, if one runs, is found by the
-// runtime's own records (down) or re-recorded by the supervisor that
+// for a look, no longer read. A replica's sandbox, if one runs, is found by
+// the runtime's own records (down) or recorded again by the supervisor that
 // tracks it. One warning line says which file and what is wrong.
 func setAside(path, what string) error {
 	if err := os.Rename(path, path+corruptSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("sandbox record %s is corrupt (%s) and cannot be set aside: %w", path, what, err)
+		return fmt.Errorf("state record %s is corrupt (%s) and cannot be set aside: %w", path, what, err)
 	}
-	slog.Warn(fmt.Sprintf("sandbox record %s is corrupt (%s); set aside as %s", path, what, filepath.Base(path)+corruptSuffix))
+	slog.Warn(fmt.Sprintf("state record %s is corrupt (%s); set aside as %s", path, what, filepath.Base(path)+corruptSuffix))
 	return nil
 }
 
@@ -330,7 +348,8 @@ func (s *Store) Corrupt(project string) ([]CorruptRecord, error) {
 		}
 		what := "unreadable"
 		if err == nil {
-			what = decodeSandbox(b, &SandboxRecord{})
+			var r SandboxRecord
+			what = decodeRecord(b, "sandbox", &r, func() string { return checkSandbox(&r) })
 		}
 		name := strings.TrimSuffix(filepath.Base(p), ".json"+corruptSuffix)
 		out = append(out, CorruptRecord{Name: name, Path: p, Error: what})

@@ -200,3 +200,34 @@ func TestCLIDownFailsWithSandboxLeft(t *testing.T) {
 	_ = sleep.Wait()
 	c.downLeavesNothing(nil)
 }
+
+// TestCLICorruptProjectRecord (issue 11, defect 9): a garbled project
+// record is set aside too: ps, up (which leaves the replicas running and
+// writes the record again) and down go on, and nothing is left.
+func TestCLICorruptProjectRecord(t *testing.T) {
+	c := newCLI(t)
+	for _, killSupervisor := range []bool{false, true} {
+		pids := c.upFive()
+		if killSupervisor {
+			c.killSupervisor()
+		}
+		path := filepath.Join(c.rootdir().Run, "projects", c.project, "project.json")
+		if err := os.WriteFile(path, []byte(`{"name": "`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rows := c.replicaPids()
+		c.must("up", "-d", "--wait")
+		after := c.replicaPids()
+		all := map[string]int{}
+		for n, pid := range pids {
+			if rows[n].Pid != pid || after[n].State != "running" || after[n].Pid != pid {
+				t.Errorf("supervisor killed %v: %s: ps %+v, after up %+v; want it running on, pid %d", killSupervisor, n, rows[n], after[n], pid)
+			}
+			all[n], all["new "+n] = pid, after[n].Pid
+		}
+		if !testutil.FileExists(path) {
+			t.Errorf("up did not write the project record again")
+		}
+		c.downLeavesNothing(all)
+	}
+}
