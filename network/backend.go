@@ -48,6 +48,11 @@ type backend interface {
 	// detach removes the sandbox's link and rules; missing objects are fine.
 	detach(ctx context.Context, n *NetworkState, a *AttachmentState) error
 
+	// pinnedAddr is the address every sandbox attached to n gets whatever
+	// the Manager allocates (per-sandbox slirp4netns); "" when the
+	// Manager's allocation is used.
+	pinnedAddr(n *NetworkState) string
+
 	// dnsEndpoint says where the Manager's embedded DNS server for n listens:
 	// nsPath "" means the host's namespace, addr is "IP:53".
 	dnsEndpoint(n *NetworkState) (nsPath, addr string)

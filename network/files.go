@@ -97,8 +97,9 @@ func (m *Manager) Nameservers(project string, networks []string) ([]string, erro
 }
 
 // Reserve returns the address replica of service gets on network, and
-// records it so that Attach uses it: static (ipv4_address) when given,
-// else the one recorded for the replica, else the lowest free one. The
+// records it so that Attach uses it: the one the backend pins (per-sandbox
+// slirp4netns), else static (ipv4_address) when given, else the one
+// recorded for the replica, else the lowest free one. The
 // files of a sandbox are generated before it is attached, so the launch
 // path reserves first; an error (e.g. no free address left) fails the start.
 func (m *Manager) Reserve(project, network, service string, replica int, static string) (string, error) {
@@ -106,6 +107,16 @@ func (m *Manager) Reserve(project, network, service string, replica int, static 
 	n, err := m.existingNetwork(project, network)
 	if err != nil {
 		return "", err
+	}
+	b, err := m.backendFor(n.Backend)
+	if err != nil {
+		return "", err
+	}
+	if ip := b.pinnedAddr(n); ip != "" {
+		if static != "" && static != ip {
+			return "", fmt.Errorf("reserve an address on network %s: ipv4_address %s: every sandbox on it gets %s", network, static, ip)
+		}
+		return ip, nil // Attach records it
 	}
 	key := attachKey(service, replica)
 	a := &AttachmentState{Service: service, Replica: normReplica(replica)}

@@ -97,6 +97,8 @@ func (k *kernelBackend) allowResolved(n *NetworkState, a *AttachmentState, ips [
 	return nft.AddAllowed(tableName(k.m.root, n.Project), a.HostIf, ips, ttl)
 }
 
+func (k *kernelBackend) pinnedAddr(*NetworkState) string { return "" }
+
 func (k *kernelBackend) egressDenied(n *NetworkState, a *AttachmentState) (uint64, error) {
 	return nft.Denied(tableName(k.m.root, n.Project), a.HostIf)
 }

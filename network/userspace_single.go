@@ -68,6 +68,18 @@ func singleID(u *userspaceBackend, n *NetworkState, a *AttachmentState) string {
 	return "s" + nameHash(u.root.ID(), n.Project, n.Name, a.Service, fmt.Sprint(normReplica(a.Replica)))
 }
 
+// pinnedAddr: slirp4netns --configure gives each sandbox the guest address.
+func (u *userspaceBackend) pinnedAddr(n *NetworkState) string {
+	if extraOf(n).Mode != modeSandbox {
+		return ""
+	}
+	addrs, err := slirp.AddressesOf(n.Subnet)
+	if err != nil {
+		return "" // attach reports it
+	}
+	return addrs.Guest.String()
+}
+
 func (u *userspaceBackend) attachSingle(ctx context.Context, n *NetworkState, a *AttachmentState) error {
 	addrs, err := slirp.AddressesOf(n.Subnet)
 	if err != nil {

@@ -60,6 +60,11 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 	o := newOutside(t)
 	serveEcho(t, o.pid, o.addr+":8080", "outside:")
 	e.usNetwork("solo", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
+	// /etc/hosts is written before Attach: the reserved address must be
+	// the one slirp4netns gives the sandbox.
+	if ip, err := e.m.Reserve(e.project, "solo", "web", 1, ""); err != nil || ip != "10.0.2.100" {
+		t.Errorf("Reserve in per-sandbox mode: %s %v, want slirp4netns's guest address 10.0.2.100", ip, err)
+	}
 	sb := rootlessSandbox(t)
 	p := testutil.FreePort(t)
 	ai := e.attach(Attachment{Network: "solo", Service: "web", Pid: sb, Ports: []spec.Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
