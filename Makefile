@@ -9,9 +9,15 @@ PKGS      := ./...
 # network/: they run their own dockerd inside a network namespace of their
 # own; apt may start the package's docker service on a host where services
 # start on install (not on the CI image, whose policy-rc.d forbids it).
-# postgresql-15 is for runtime's TestInitdbOnChownedVolume (initdb as user
-# postgres on a :U volume).
-DEB_PKGS  := gcc libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io postgresql-15
+# DB_PKGS are what examples/db runs and its end-to-end test (cmd/nucleus
+# TestExampleDB) drives: PostgreSQL 15 (pgbench comes with postgresql-15,
+# psql and pg_isready with postgresql-client-15; postgresql-15 is also for
+# runtime's TestInitdbOnChownedVolume), Redis (redis-benchmark and redis-cli
+# come with redis-tools) and the Python service's drivers. Where services
+# start on install, Debian's own postgresql and redis-server take 5432 and
+# 6379; the example and the test use other ports.
+DB_PKGS   := postgresql-15 postgresql-client-15 redis-server redis-tools python3-psycopg2 python3-redis
+DEB_PKGS  := gcc libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io $(DB_PKGS)
 PKG_CONFIG ?= pkg-config
 
 .PHONY: build build-check test test-v2 test-v2-systemd deps check vet fmt-check demo bench clean

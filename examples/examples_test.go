@@ -19,6 +19,7 @@ var want = map[string]struct {
 }{
 	"hello/nucleus.yaml":                  {"hello", []string{"web"}},
 	"web/nucleus.yaml":                    {"web", []string{"db", "web", "worker"}},
+	"db/nucleus.yaml":                     {"db", []string{"app", "postgres", "redis"}},
 	"gitops/projects/blog/nucleus.yaml":   {"blog", []string{"site"}},
 	"gitops/projects/status/nucleus.yaml": {"status", []string{"heartbeat"}},
 }

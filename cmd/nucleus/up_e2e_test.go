@@ -57,6 +57,7 @@ type cli struct {
 	dir     string
 	project string
 	port    int
+	env     []string // added to nucleus's environment (interpolated variables)
 }
 
 func newCLI(t *testing.T) *cli {
@@ -104,6 +105,9 @@ func (c *cli) run(args ...string) (string, string, int) {
 	c.t.Helper()
 	cmd := exec.Command(nucleusBin, append([]string{"--root", c.root}, args...)...)
 	cmd.Dir = c.dir
+	if c.env != nil {
+		cmd.Env = append(os.Environ(), c.env...)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
