@@ -10,6 +10,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -37,11 +38,7 @@ func fakeUpstream(t *testing.T, pid int, addr string) (string, func() []string) 
 			Class: mdns.ClassINET, Ttl: 30}, A: net.ParseIP("198.18.0.9")})
 		w.WriteMsg(m)
 	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
+	testutil.StartDNS(t, srv)
 	return pc.LocalAddr().String(), func() []string {
 		mu.Lock()
 		defer mu.Unlock()

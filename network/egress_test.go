@@ -172,16 +172,11 @@ func TestLiveUpdateKeepsSandbox(t *testing.T) {
 func TestPortConflictsRefused(t *testing.T) {
 	e := newEnv(t)
 	e.network("n", nil)
-	l, err := net.Listen("tcp4", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	busy := l.Addr().(*net.TCPAddr).Port
+	busy := testutil.HoldPort(t, "0.0.0.0")
 	pub := func(p int) []spec.Port {
 		return []spec.Port{{Target: 80, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
 	}
-	_, err = e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "n", Service: "web", Pid: sandbox(t), Ports: pub(busy)})
+	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "n", Service: "web", Pid: sandbox(t), Ports: pub(busy)})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(busy)) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
 		t.Fatalf("Attach on a bound port: %v; want an error naming port %d and pid %d", err, busy, os.Getpid())
 	}

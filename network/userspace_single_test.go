@@ -119,16 +119,11 @@ func TestUserspacePerSandboxRefusedForward(t *testing.T) {
 	e := singleEnv(t)
 	e.usNetwork("solo", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
 	n, _ := e.m.loadNetwork(e.project, "solo")
-	taken, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
-	port := taken.Addr().(*net.TCPAddr).Port
+	port := testutil.HoldPort(t, "127.0.0.1")
 	sb := rootlessSandbox(t)
 	a := &AttachmentState{Service: "web", Replica: 1, Pid: sb, IP: "10.0.2.2",
 		Ports: []spec.Port{{Target: 80, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"}}}
-	err = e.m.userspace.attach(context.Background(), n, a)
+	err := e.m.userspace.attach(context.Background(), n, a)
 	want := fmt.Sprintf("slirp4netns add_hostfwd failed for 127.0.0.1:%d->80/tcp: ", port)
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("attach: %v, want prefix %q", err, want)

@@ -52,11 +52,7 @@ func testUpstream(t *testing.T, name, ip string, ttl uint32) string {
 		}
 		w.WriteMsg(m)
 	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
+	testutil.StartDNS(t, srv)
 	return pc.LocalAddr().String()
 }
 
@@ -111,14 +107,9 @@ func TestUserspaceRefusedForwardNamesPort(t *testing.T) {
 	requireSlirp4netns(t)
 	e := newEnv(t)
 	e.usNetwork("front", nil)
-	taken, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
-	port := taken.Addr().(*net.TCPAddr).Port
+	port := testutil.HoldPort(t, "127.0.0.1")
 	web := sandbox(t)
-	_, err = e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
+	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
 		{Target: 80, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(port)) {

@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"nucleus/internal/testutil"
 )
 
 // TestCLIUpWaitFailsAtOnceForTakenPort (issue 11, defect 10): a published
@@ -15,12 +16,7 @@ import (
 // --wait-timeout, or the half a minute to crashloop).
 func TestCLIUpWaitFailsAtOnceForTakenPort(t *testing.T) {
 	c := newCLI(t)
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	port := l.Addr().(*net.TCPAddr).Port
+	port := testutil.HoldPort(t, "127.0.0.1")
 	c.writeYAML("name: " + c.project + fmt.Sprintf(`
 services:
   web:

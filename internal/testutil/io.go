@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	mdns "github.com/miekg/dns"
 )
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers (exec.Cmd's copy
@@ -70,4 +72,28 @@ func RerunInOwnNetns(t *testing.T) bool {
 		t.Fatalf("in its own network namespace: %v\n%s", err, out)
 	}
 	return true
+}
+
+// HoldPort listens on a free TCP port of ip (an address of 127.0.0.0/8 or
+// 0.0.0.0) until the test ends and returns the port: a port another
+// program holds.
+func HoldPort(t testing.TB, ip string) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartDNS starts srv (on its PacketConn or Listener), waits until it
+// serves and shuts it down when the test ends.
+func StartDNS(t testing.TB, srv *mdns.Server) {
+	t.Helper()
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
 }

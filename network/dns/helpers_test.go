@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
+
 	mdns "github.com/miekg/dns"
 )
 
@@ -17,11 +19,7 @@ func startUpstream(t testing.TB, h mdns.HandlerFunc) string {
 		t.Fatal(err)
 	}
 	for _, srv := range []*mdns.Server{{PacketConn: pc, Handler: h}, {Listener: l, Handler: h}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go srv.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { srv.Shutdown() })
+		testutil.StartDNS(t, srv)
 	}
 	return pc.LocalAddr().String()
 }

@@ -246,11 +246,7 @@ func TestHostResolvConfFallback(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv := &mdns.Server{PacketConn: pc, Handler: h}
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go srv.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { srv.Shutdown() })
+		testutil.StartDNS(t, srv)
 	}
 	startStub(stubA, "198.18.0.1")
 	startStub(stubB, "198.18.0.2")

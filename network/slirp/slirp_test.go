@@ -310,14 +310,9 @@ func TestBadSubnetCreatesNothing(t *testing.T) {
 func TestRefusedForwardTearsDownNetwork(t *testing.T) {
 	requireSlirp(t)
 	ns := testutil.NewNetns(t)
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
-	port := taken.Addr().(*net.TCPAddr).Port
+	port := testutil.HoldPort(t, "127.0.0.1")
 	n, dir := newNet(t, Config{NetnsPath: ns, Forwards: []Forward{{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: port, GuestPort: 80}}})
-	err = n.Start(context.Background())
+	err := n.Start(context.Background())
 	want := fmt.Sprintf("slirp4netns add_hostfwd failed for 127.0.0.1:%d->80/tcp: ", port)
 	if err == nil || !strings.HasPrefix(err.Error(), want) || len(err.Error()) == len(want) {
 		t.Fatalf("Start with a taken port: %v\nwant prefix %q and a reason", err, want)
