@@ -39,17 +39,6 @@ services:
     stop_grace_period: 1s
 `
 
-// freeHostPort returns a TCP port nothing on the host listens on now.
-func freeHostPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // hostTalk connects from the test (root on the host) to addr and reads
 // what the server says, retrying until want arrives or 20 s have passed
 // (the listeners start with the service, after `up --wait` returns).
@@ -91,7 +80,7 @@ func hostTalk(t *testing.T, addr, want string) {
 func TestFindingUserspaceReachesKernelNet(t *testing.T) {
 	testutil.Require(t, testutil.FileExists("/usr/bin/slirp4netns"), "slirp4netns installed")
 	k, u := newEnv(t), newEnv(t) // two state roots
-	pub, pub2 := freeHostPort(t), freeHostPort(t)
+	pub, pub2 := testutil.FreePort(t), testutil.FreePort(t)
 	kyaml := func(ports string) string {
 		return strings.NewReplacer("PROJECT", "seck"+testutil.RandHex(3), "PROBE", probeDir, "PORTS", ports).Replace(kernelTargetYAML)
 	}

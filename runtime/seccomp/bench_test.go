@@ -22,35 +22,33 @@ func BenchmarkCompileDefault(b *testing.B) {
 // does) in fresh child processes, since a filter cannot be removed again.
 // The reported install-ns/op excludes process start-up.
 func BenchmarkInstallBPF(b *testing.B) {
-	prog, err := Default()
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := filepath.Join(b.TempDir(), "default.bpf")
-	if err := os.WriteFile(f, prog.BPF(), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	benchChild(b, "bench-install", f)
+	benchChild(b, "bench-install", defaultBPFFile(b))
 }
 
 // BenchmarkInstallThreadBPF is InstallThread (no TSYNC), as the sandbox
 // init's spawner thread uses it.
 func BenchmarkInstallThreadBPF(b *testing.B) {
-	prog, err := Default()
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := filepath.Join(b.TempDir(), "default.bpf")
-	if err := os.WriteFile(f, prog.BPF(), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	benchChild(b, "bench-thread", f)
+	benchChild(b, "bench-thread", defaultBPFFile(b))
 }
 
 // BenchmarkCompileAndInstallInChild is the alternative the runtime avoids:
 // building the filter with libseccomp inside the init, then installing it.
 func BenchmarkCompileAndInstallInChild(b *testing.B) {
 	benchChild(b, "bench-libseccomp", "")
+}
+
+// defaultBPFFile writes the default profile's BPF to a file for a child.
+func defaultBPFFile(b *testing.B) string {
+	b.Helper()
+	prog, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := filepath.Join(b.TempDir(), "default.bpf")
+	if err := os.WriteFile(f, prog.BPF(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return f
 }
 
 func benchChild(b *testing.B, scenario, file string) {
