@@ -107,6 +107,15 @@ func iperf(tb testing.TB, srvPid int, port int, cliPid int, addr string, cport i
 	if err != nil {
 		tb.Fatalf("iperf3 client to %s:%d: %v\n%s", addr, cport, err, out)
 	}
+	gbps, err := iperfGbps(out)
+	if err != nil {
+		tb.Fatalf("iperf3 output: %v", err)
+	}
+	return gbps
+}
+
+// iperfGbps reads the received rate from an iperf3 client's -J report.
+func iperfGbps(out []byte) (float64, error) {
 	var r struct {
 		End struct {
 			SumReceived struct {
@@ -114,10 +123,8 @@ func iperf(tb testing.TB, srvPid int, port int, cliPid int, addr string, cport i
 			} `json:"sum_received"`
 		} `json:"end"`
 	}
-	if err := json.Unmarshal(out, &r); err != nil {
-		tb.Fatalf("iperf3 output: %v", err)
-	}
-	return r.End.SumReceived.BitsPerSecond / 1e9
+	err := json.Unmarshal(out, &r)
+	return r.End.SumReceived.BitsPerSecond / 1e9, err
 }
 
 func nsCmd(pid int, args ...string) *exec.Cmd {

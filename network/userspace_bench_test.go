@@ -1,7 +1,6 @@
 package network
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os/exec"
@@ -26,17 +25,11 @@ func iperf3Gbps(b *testing.B, clientPid int, host string, port int) float64 {
 	if err != nil {
 		b.Fatalf("iperf3 client: %v\n%s", err, out)
 	}
-	var r struct {
-		End struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
+	gbps, err := iperfGbps(out)
+	if err != nil {
+		b.Fatalf("iperf3 output: %v", err)
 	}
-	if err := json.Unmarshal(out, &r); err != nil {
-		b.Fatal(err)
-	}
-	return r.End.SumReceived.BitsPerSecond / 1e9
+	return gbps
 }
 
 // iperf3Server runs iperf3 -s in pid's namespace (0 = host) on port.
