@@ -18,31 +18,11 @@ func merge(base, over *node) *node {
 	}
 	copy(out.keys, base.keys)
 	copy(out.vals, base.vals)
-	var index map[string]int
-	if len(base.keys) > 16 {
-		index = make(map[string]int, len(base.keys))
-		for i, k := range base.keys {
-			index[k.value] = i
-		}
-	}
-	find := func(k string) int {
-		if index != nil {
-			if i, ok := index[k]; ok {
-				return i
-			}
-			return -1
-		}
-		for i, kn := range out.keys {
-			if kn.value == k {
-				return i
-			}
-		}
-		return -1
-	}
+	ix := newKeyIndex(out, len(base.keys))
 	var dropped map[int]bool
 	for i, k := range over.keys {
 		v := over.vals[i]
-		j := find(k.value)
+		j := ix.find(k.value)
 		if v.reset {
 			if j >= 0 {
 				if dropped == nil {
@@ -56,11 +36,7 @@ func merge(base, over *node) *node {
 			out.vals[j] = merge(out.vals[j], v)
 			continue
 		}
-		if index != nil {
-			index[k.value] = len(out.keys)
-		}
-		out.keys = append(out.keys, k)
-		out.vals = append(out.vals, v)
+		ix.add(k, v)
 	}
 	if dropped != nil {
 		keys, vals := out.keys[:0:0], out.vals[:0:0]
@@ -73,4 +49,49 @@ func merge(base, over *node) *node {
 		out.keys, out.vals = keys, vals
 	}
 	return out
+}
+
+// keyIndex finds and adds keys of a mapping under construction: a linear
+// scan while it is small, a map when it holds more than 16 keys (projects
+// with hundreds of services).
+type keyIndex struct {
+	n  *node
+	at map[string]int // nil: scan n.keys
+}
+
+// newKeyIndex indexes n's keys; size is how many keys n is expected to hold.
+func newKeyIndex(n *node, size int) *keyIndex {
+	ix := &keyIndex{n: n}
+	if size > 16 {
+		ix.at = make(map[string]int, size)
+		for i, k := range n.keys {
+			ix.at[k.value] = i
+		}
+	}
+	return ix
+}
+
+// find returns the position of key k, or -1.
+func (ix *keyIndex) find(k string) int {
+	if ix.at != nil {
+		if i, ok := ix.at[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, kn := range ix.n.keys {
+		if kn.value == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// add appends k: v to the mapping.
+func (ix *keyIndex) add(k key, v *node) {
+	if ix.at != nil {
+		ix.at[k.value] = len(ix.n.keys)
+	}
+	ix.n.keys = append(ix.n.keys, k)
+	ix.n.vals = append(ix.n.vals, v)
 }

@@ -269,24 +269,7 @@ func (c *converter) mapping(y *yaml.Node) *node {
 	m := len(y.Content) / 2
 	n.keys = make([]key, 0, m)
 	n.vals = make([]*node, 0, m)
-	var index map[string]int
-	if m > 16 {
-		index = make(map[string]int, m)
-	}
-	find := func(k string) int {
-		if index != nil {
-			if i, ok := index[k]; ok {
-				return i
-			}
-			return -1
-		}
-		for i, kn := range n.keys {
-			if kn.value == k {
-				return i
-			}
-		}
-		return -1
-	}
+	ix := newKeyIndex(n, m)
 	var merged []*node // mappings named by "<<", applied after explicit keys
 	for i := 0; i+1 < len(y.Content); i += 2 {
 		ky, vy := y.Content[i], y.Content[i+1]
@@ -319,7 +302,7 @@ func (c *converter) mapping(y *yaml.Node) *node {
 			continue
 		}
 		kn := key{value: ky.Value, loc: c.loc(ky)}
-		if j := find(ky.Value); j >= 0 {
+		if j := ix.find(ky.Value); j >= 0 {
 			c.errs.add(kn.where(), c.pathString(), "duplicate key "+strconv.Quote(ky.Value)+" (first defined on line "+strconv.Itoa(n.keys[j].where().Line)+")")
 			continue
 		}
@@ -329,23 +312,14 @@ func (c *converter) mapping(y *yaml.Node) *node {
 		if v == nil {
 			return nil
 		}
-		if index != nil {
-			index[ky.Value] = len(n.keys)
-		}
-		n.keys = append(n.keys, kn)
-		n.vals = append(n.vals, v)
+		ix.add(kn, v)
 	}
 	// Merge keys: explicit keys win, earlier merged mappings win over later ones.
 	for _, mm := range merged {
 		for i, k := range mm.keys {
-			if find(k.value) >= 0 {
-				continue
+			if ix.find(k.value) < 0 {
+				ix.add(k, mm.vals[i])
 			}
-			if index != nil {
-				index[k.value] = len(n.keys)
-			}
-			n.keys = append(n.keys, k)
-			n.vals = append(n.vals, mm.vals[i])
 		}
 	}
 	return n
