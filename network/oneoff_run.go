@@ -167,9 +167,9 @@ func (r *RunSession) Files(svc *spec.Service, own string) (map[string][]byte, er
 // Attach connects the created (not yet started) sandbox's namespace to each
 // network; published ports go to the first one, as for a service.
 func (r *RunSession) Attach(ctx context.Context, pid int) error {
-	for i, sn := range r.nets {
+	for _, sn := range r.nets {
 		at := Attachment{Project: r.rec.Project, Network: sn.Name, Service: r.rec.Service, Replica: 1, Pid: pid}
-		if i == 0 {
+		if PublishesOn(sn.Name, r.rec.Networks) {
 			at.Ports = r.ports
 		}
 		if _, err := r.m.Attach(ctx, at); err != nil {

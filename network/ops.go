@@ -191,8 +191,8 @@ func (m *Manager) Attach(ctx context.Context, at Attachment) (*AttachInfo, error
 			return nil, fmt.Errorf("replace old attachment of %s: %w", key, err)
 		}
 	}
-	a := &AttachmentState{Service: at.Service, Replica: normReplica(at.Replica), Pid: at.Pid,
-		Aliases: slices.Clone(at.Aliases), Ports: slices.Clone(at.Ports), Egress: at.Egress, DNS: slices.Clone(at.DNS)}
+	a := &AttachmentState{Service: at.Service, Replica: normReplica(at.Replica), Pid: at.Pid}
+	a.setLive(at)
 	if err := m.pickAddr(n, a, at.IPv4); err != nil {
 		return nil, fmt.Errorf("attach %s to network %s: %w", key, at.Network, err)
 	}
@@ -213,7 +213,7 @@ func (m *Manager) Attach(ctx context.Context, at Attachment) (*AttachInfo, error
 		return nil, err
 	}
 	m.refreshDNS(n, b)
-	return &AttachInfo{IP: a.IP, Gateway: n.Gateway, Interface: a.Interface}, nil
+	return a.info(n), nil
 }
 
 // pickAddr decides a's address: the static one, else the recorded one,
@@ -289,7 +289,7 @@ func (m *Manager) updateLocked(ctx context.Context, n *NetworkState, b backend, 
 	if err := m.checkPorts(at.Project, newPorts(a.Ports, at.Ports), others); err != nil {
 		return nil, fmt.Errorf("update %s: %w", at.Service, err)
 	}
-	a.Aliases, a.Ports, a.Egress, a.DNS = slices.Clone(at.Aliases), slices.Clone(at.Ports), at.Egress, slices.Clone(at.DNS)
+	a.setLive(at)
 	if err := b.update(ctx, n, a); err != nil {
 		*a = prev
 		return nil, fmt.Errorf("update %s on network %s: %w", at.Service, n.Name, err)
@@ -298,7 +298,7 @@ func (m *Manager) updateLocked(ctx context.Context, n *NetworkState, b backend, 
 		return nil, err
 	}
 	m.refreshDNS(n, b)
-	return &AttachInfo{IP: a.IP, Gateway: n.Gateway, Interface: a.Interface}, nil
+	return a.info(n), nil
 }
 
 // newPorts are the ports of next that were not already published (those

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -55,6 +56,16 @@ type AttachmentState struct {
 
 	// Extra is private to the backend (JSON it chooses).
 	Extra json.RawMessage `json:"extra,omitempty"`
+}
+
+// setLive takes the fields of the request that Update changes in place.
+func (a *AttachmentState) setLive(at Attachment) {
+	a.Aliases, a.Ports, a.Egress, a.DNS = slices.Clone(at.Aliases), slices.Clone(at.Ports), at.Egress, slices.Clone(at.DNS)
+}
+
+// info is the result of Attach and Update for a on n.
+func (a *AttachmentState) info(n *NetworkState) *AttachInfo {
+	return &AttachInfo{IP: a.IP, Gateway: n.Gateway, Interface: a.Interface}
 }
 
 // attachKey is the key of a service replica in Allocs and Attachments.

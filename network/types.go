@@ -1,6 +1,10 @@
 package network
 
-import "nucleus/spec"
+import (
+	"slices"
+
+	"nucleus/spec"
+)
 
 // NetworkInfo describes a project network after EnsureNetwork.
 type NetworkInfo struct {
@@ -11,6 +15,10 @@ type NetworkInfo struct {
 	NAT     string // spec.NATKernel or spec.NATUserspace (never auto)
 }
 
+// An attachment is described by a request (Attachment, also what Reserve
+// and Update act on), a result (AttachInfo) and a record (AttachmentState,
+// in the network's record).
+
 // Attachment asks for one sandbox (by the PID of a process in its network
 // namespace) to be connected to one project network.
 type Attachment struct {
@@ -18,8 +26,8 @@ type Attachment struct {
 	Replica                   int // 1-based; 0 means 1
 	Pid                       int
 	Aliases                   []string
-	IPv4                      string // static address (ipv4_address); empty = allocate
-	Ports                     []spec.Port
+	IPv4                      string       // static address (ipv4_address); empty = allocate
+	Ports                     []spec.Port  // see PublishesOn
 	Egress                    *spec.Egress // nil = unrestricted
 	DNS                       []string
 }
@@ -29,4 +37,11 @@ type AttachInfo struct {
 	IP        string // the sandbox's address
 	Gateway   string
 	Interface string // inside the sandbox (eth0, eth1, ... or tap0)
+}
+
+// PublishesOn says whether a sandbox on networks publishes its ports on
+// network: a host port can be forwarded once, so only on the first
+// network by name.
+func PublishesOn(network string, networks []string) bool {
+	return len(networks) > 0 && slices.Min(networks) == network
 }

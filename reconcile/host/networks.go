@@ -26,8 +26,7 @@ func (n Networks) EnsureNetwork(ctx context.Context, project string, sn *spec.Ne
 	return info.Subnet, nil
 }
 
-// attachment builds the network package's request. Published ports go to
-// the service's first network only: a host port can be forwarded once.
+// attachment builds the network package's request from the service.
 func attachment(a reconcile.AttachRequest) network.Attachment {
 	s := a.Service
 	at := network.Attachment{Project: a.Project, Network: a.Network, Service: s.Name, Replica: a.Replica, Pid: a.Pid,
@@ -35,7 +34,7 @@ func attachment(a reconcile.AttachRequest) network.Attachment {
 	if sn := s.Networks[a.Network]; sn != nil {
 		at.Aliases, at.IPv4 = sn.Aliases, sn.IPv4Address
 	}
-	if nets := slices.Sorted(maps.Keys(s.Networks)); len(nets) > 0 && nets[0] == a.Network {
+	if network.PublishesOn(a.Network, slices.Collect(maps.Keys(s.Networks))) {
 		at.Ports = s.Ports
 	}
 	return at
