@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -25,6 +26,26 @@ func (m *Manager) Forget(project, network, service string, replica int) error {
 	if err != nil || n == nil {
 		return err
 	}
+	return m.forgetLocked(n, service, replica)
+}
+
+// Release forgets the addresses a replica removed for good (scaled down,
+// service gone) keeps on every network of the project, so they can be
+// given to others; Detach keeps them for a replica that starts again.
+func (m *Manager) Release(project, service string, replica int) error {
+	defer m.lock()()
+	nets, err := m.loadProject(project)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range nets {
+		errs = append(errs, m.forgetLocked(n, service, replica))
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) forgetLocked(n *NetworkState, service string, replica int) error {
 	key := attachKey(service, replica)
 	if n.Attachments[key] != nil {
 		return nil
@@ -34,7 +55,7 @@ func (m *Manager) Forget(project, network, service string, replica int) error {
 	}
 	delete(n.Allocs, key)
 	if err := m.saveNetwork(n); err != nil {
-		return fmt.Errorf("forget %s on network %s: %w", key, network, err)
+		return fmt.Errorf("forget the address of %s on network %s: %w", key, n.Name, err)
 	}
 	return nil
 }

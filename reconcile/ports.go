@@ -72,7 +72,12 @@ type Networks interface {
 	Attach(ctx context.Context, a AttachRequest) (Attachment, error)
 	// Update applies live fields (ports, egress, aliases, DNS) in place.
 	Update(ctx context.Context, a AttachRequest) error
+	// Detach disconnects a replica; its address stays reserved for its
+	// next start.
 	Detach(ctx context.Context, project, network, service string, replica int) error
+	// Release gives back the addresses of a replica removed for good
+	// (scaled down, service removed), on every network of the project.
+	Release(ctx context.Context, project, service string, replica int) error
 	RemoveNetwork(ctx context.Context, project, network string) error
 	RemoveProject(ctx context.Context, project string) error
 	// Reserve reserves the address a replica gets on a network (Pid is

@@ -359,10 +359,10 @@ func (sv *Supervisor) step(ctx context.Context, desired *spec.Project, st Step) 
 		}
 		return sv.recordNetwork(st.Network, nil)
 	case ActionRemove:
-		return sv.eachReplica(st, func(n int) error { return sv.stopReplica(ctx, st.Service, n) })
+		return sv.eachReplica(st, func(n int) error { return sv.removeReplica(ctx, st.Service, n) })
 	case ActionScale:
 		if st.To < st.From {
-			return sv.eachReplica(st, func(n int) error { return sv.stopReplica(ctx, st.Service, n) })
+			return sv.eachReplica(st, func(n int) error { return sv.removeReplica(ctx, st.Service, n) })
 		}
 		return sv.eachReplica(st, func(n int) error { return sv.startReplica(ctx, desired, st.Service, n, false) })
 	case ActionStart:

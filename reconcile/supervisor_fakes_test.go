@@ -188,6 +188,9 @@ func (f fakeNetworks) Detach(ctx context.Context, project, network, service stri
 	f.w.log("detach %s %s", Ident{Service: service, Index: replica}.Name(), network)
 	return nil
 }
+func (f fakeNetworks) Release(ctx context.Context, project, service string, replica int) error {
+	return nil
+}
 func (f fakeNetworks) RemoveNetwork(ctx context.Context, project, network string) error {
 	f.w.log("remove-network %s", network)
 	return nil

@@ -177,6 +177,18 @@ func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) er
 	return nil
 }
 
+// removeReplica stops a replica that is not coming back and gives its
+// addresses back to its networks.
+func (sv *Supervisor) removeReplica(ctx context.Context, service string, n int) error {
+	if err := sv.stopReplica(ctx, service, n); err != nil {
+		return err
+	}
+	if err := sv.Networks.Release(ctx, sv.Project, service, n); err != nil {
+		return fmt.Errorf("release the addresses of %s: %w", sv.ident(service, n).Name(), err)
+	}
+	return nil
+}
+
 // updateReplica applies live fields in place: cgroup limits, then the
 // network side (ports, egress, aliases, DNS records). Same PID.
 func (sv *Supervisor) updateReplica(ctx context.Context, s *spec.Service, n int) error {

@@ -59,6 +59,11 @@ func (n Networks) Detach(ctx context.Context, project, net, service string, repl
 	return n.M.Detach(ctx, project, net, service, replica)
 }
 
+// Release forgets the addresses of a replica removed for good.
+func (n Networks) Release(ctx context.Context, project, service string, replica int) error {
+	return n.M.Release(project, service, replica)
+}
+
 // RemoveNetwork removes one network.
 func (n Networks) RemoveNetwork(ctx context.Context, project, net string) error {
 	return n.M.RemoveNetwork(ctx, project, net)

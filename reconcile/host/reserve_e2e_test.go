@@ -109,3 +109,49 @@ func (c *createLog) Create(ctx context.Context, req reconcile.CreateRequest) (re
 	c.mu.Unlock()
 	return c.Runtime.Create(ctx, req)
 }
+
+// TestRemovedReplicasGiveTheirAddressesBack: a /29 holds five replicas.
+// After web is scaled from 5 to 2 and then removed, api's five replicas
+// fit again: removed replicas do not keep addresses reserved (restarted
+// ones do, to keep theirs).
+func TestRemovedReplicasGiveTheirAddressesBack(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	subnet := fmt.Sprintf("10.252.%d.0/29", os.Getpid()%250)
+	load := func(services string) *spec.Project {
+		t.Helper()
+		file := filepath.Join(e.dir, "nucleus.yaml")
+		y := "services:\n" + services + "networks:\n  tiny: {subnet: \"" + subnet + "\"}\n"
+		if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	svc := func(name string, replicas int) string {
+		return fmt.Sprintf("  %s:\n    command: [\"/bin/sleep\", \"1000\"]\n    stop_signal: SIGKILL\n    replicas: %d\n    networks: [tiny]\n", name, replicas)
+	}
+	sv := e.supervisor()
+	defer func() {
+		if err := sv.Down(ctx); err != nil {
+			t.Error(err)
+		}
+		sv.Close()
+		noLeaks(t, e.root)
+	}()
+	for _, step := range []struct{ what, services string }{
+		{"web 5", svc("web", 5)},
+		{"web 2, api 3", svc("web", 2) + svc("api", 3)},
+		{"api 5", svc("api", 5)},
+	} {
+		if _, err := sv.Pass(ctx, load(step.services)); err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+	}
+	if got := len(e.pids()); got != 5 {
+		t.Fatalf("%d replicas running, want api's 5", got)
+	}
+}
