@@ -102,7 +102,7 @@ func TestCrossNATUserspace(t *testing.T) {
 		u := singleEnv(t)
 		// With dns: slirp4netns runs with --disable-dns (nothing here
 		// resolves; its own DNS would forward to the host's resolver).
-		up := testUpstream(t, "unused.test", "192.0.2.1", 60)
+		up := startUpstream(t, map[string]string{"unused.test.": "192.0.2.1"}, 60)
 		u.usNetwork("u", func(n *spec.Network) { n.Subnet = "10.0.2.0/24"; n.DNS = []string{up} })
 		cli := sandbox(t)
 		u.attach(Attachment{Network: "u", Service: "cli", Pid: cli})

@@ -185,14 +185,7 @@ func TestDockerOnTheSameHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	initial := hostFirewall(t)
-	ipt := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("iptables-nft", args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("iptables-nft %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	ipt := func(args ...string) string { t.Helper(); return iptables(t, args...) }
 	mine := func() int {
 		out, _ := exec.Command("iptables-nft", "-S", nft.DockerUserChain).CombinedOutput()
 		return strings.Count(string(out), nft.DockerUserComment)

@@ -18,7 +18,8 @@ import (
 )
 
 // startUpstream runs a DNS server on 127.0.0.1 answering every name in
-// answers with its address and the given TTL (NXDOMAIN otherwise).
+// answers (lower case, with the final dot) with its address and the given
+// TTL (NXDOMAIN otherwise).
 func startUpstream(t testing.TB, answers map[string]string, ttl uint32) string {
 	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -36,8 +37,7 @@ func startUpstream(t testing.TB, answers map[string]string, ttl uint32) string {
 		}
 		w.WriteMsg(m)
 	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
+	testutil.StartDNS(t, srv)
 	return pc.LocalAddr().String()
 }
 

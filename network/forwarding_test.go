@@ -168,14 +168,7 @@ func TestDockerUserFollowsNetworks(t *testing.T) {
 		t.Skip("iptables-nft not installed")
 	}
 	hostWatchInterval = 100 * time.Millisecond
-	ipt := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("iptables-nft", args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("iptables-nft %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	ipt := func(args ...string) string { t.Helper(); return iptables(t, args...) }
 	mine := func() int { return strings.Count(ipt("-S", "DOCKER-USER"), nft.DockerUserComment) }
 	dockerStarts := func() {
 		ipt("-N", "DOCKER-USER")
@@ -215,4 +208,15 @@ func TestDockerUserFollowsNetworks(t *testing.T) {
 	if n := mine(); n != 0 {
 		t.Fatalf("%d nucleus rules left in DOCKER-USER", n)
 	}
+}
+
+// iptables runs iptables-nft (the iptables Docker uses) and fails the test
+// when it fails.
+func iptables(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("iptables-nft", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("iptables-nft %v: %v\n%s", args, err, out)
+	}
+	return string(out)
 }

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	mdns "github.com/miekg/dns"
-
 	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
@@ -29,31 +27,6 @@ func requireSlirp4netns(t *testing.T) {
 	t.Helper()
 	_, err := os.Stat("/usr/bin/slirp4netns")
 	testutil.Require(t, err == nil, "slirp4netns installed")
-}
-
-// testUpstream runs a DNS server on the host's loopback answering every A
-// query for name with ip (TTL ttl) and NXDOMAIN otherwise.
-func testUpstream(t *testing.T, name, ip string, ttl uint32) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
-		m := new(mdns.Msg)
-		q := r.Question[0]
-		if strings.EqualFold(q.Name, mdns.Fqdn(name)) {
-			m.SetReply(r)
-			if q.Qtype == mdns.TypeA {
-				m.Answer = append(m.Answer, &mdns.A{Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: ttl}, A: net.ParseIP(ip)})
-			}
-		} else {
-			m.SetRcode(r, mdns.RcodeNameError)
-		}
-		w.WriteMsg(m)
-	})}
-	testutil.StartDNS(t, srv)
-	return pc.LocalAddr().String()
 }
 
 func TestUserspaceServicesResolveAndReachEachOther(t *testing.T) {
@@ -143,7 +116,7 @@ func TestUserspaceReachesOutsideAndForwardsDNS(t *testing.T) {
 	requireSlirp4netns(t)
 	o := newOutside(t)
 	serveEcho(t, o.pid, o.addr+":8080", "outside:")
-	up := testUpstream(t, "outside.test", o.addr, 60)
+	up := startUpstream(t, map[string]string{"outside.test.": o.addr}, 60)
 	e := newEnv(t)
 	ni := e.usNetwork("out", func(n *spec.Network) { n.DNS = []string{up} })
 	web := sandbox(t)
@@ -160,7 +133,7 @@ func TestUserspaceEgressRules(t *testing.T) {
 	o := newOutside(t)
 	serveEcho(t, o.pid, o.addr+":8080", "a:")
 	serveEcho(t, o.pid, o.addr2+":8080", "b:")
-	up := testUpstream(t, "api.test", o.addr2, 1)
+	up := startUpstream(t, map[string]string{"api.test.": o.addr2}, 1)
 	e := newEnv(t)
 	ni := e.usNetwork("eg", func(n *spec.Network) { n.DNS = []string{up} })
 	web, peer := sandbox(t), sandbox(t)
@@ -267,7 +240,7 @@ func TestUserspaceDomainRuleExpires(t *testing.T) {
 	requireSlirp4netns(t)
 	o := newOutside(t)
 	serveEcho(t, o.pid, o.addr+":8080", "api:")
-	up := testUpstream(t, "api.test", o.addr, 1)
+	up := startUpstream(t, map[string]string{"api.test.": o.addr}, 1)
 	e := newEnv(t)
 	e.m.DomainTTLFloor, e.m.DomainGrace = time.Second, time.Second
 	ni := e.usNetwork("eg", func(n *spec.Network) { n.DNS = []string{up} })
