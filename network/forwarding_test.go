@@ -161,12 +161,7 @@ func TestDockerUserFollowsNetworks(t *testing.T) {
 	if ownNetns(t) {
 		return
 	}
-	if _, err := exec.LookPath("iptables-nft"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("iptables-nft not installed (make deps installs docker.io, which brings it)")
-		}
-		t.Skip("iptables-nft not installed")
-	}
+	testutil.RequireBinary(t, "iptables-nft", "make deps installs docker.io, which brings it")
 	hostWatchInterval = 100 * time.Millisecond
 	ipt := func(args ...string) string { t.Helper(); return iptables(t, args...) }
 	mine := func() int { return strings.Count(ipt("-S", "DOCKER-USER"), nft.DockerUserComment) }
@@ -214,9 +209,5 @@ func TestDockerUserFollowsNetworks(t *testing.T) {
 // when it fails.
 func iptables(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("iptables-nft", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("iptables-nft %v: %v\n%s", args, err, out)
-	}
-	return string(out)
+	return testutil.Run(t, "iptables-nft", args...)
 }

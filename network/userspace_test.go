@@ -3,7 +3,6 @@ package network
 import (
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +24,7 @@ func (e *testEnv) usNetwork(name string, mod func(*spec.Network)) *NetworkInfo {
 
 func requireSlirp4netns(t *testing.T) {
 	t.Helper()
-	_, err := os.Stat("/usr/bin/slirp4netns")
-	testutil.Require(t, err == nil, "slirp4netns installed")
+	testutil.RequireBinary(t, "slirp4netns", "make deps installs it")
 }
 
 func TestUserspaceServicesResolveAndReachEachOther(t *testing.T) {

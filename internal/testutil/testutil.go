@@ -3,6 +3,7 @@ package testutil
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 
 	"nucleus/internal/rootdir"
@@ -35,4 +36,23 @@ func RequireRoot(t testing.TB) {
 func TempRoot(t testing.TB) rootdir.Root {
 	t.Helper()
 	return rootdir.Resolve(t.TempDir())
+}
+
+// RequireBinary requires the program name on $PATH (or at that path);
+// hint says which package brings it.
+func RequireBinary(t testing.TB, name, hint string) {
+	t.Helper()
+	_, err := exec.LookPath(name)
+	Require(t, err == nil, name+" installed ("+hint+")")
+}
+
+// Run runs a program and returns its combined output; a failure fails the
+// test with that output.
+func Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
 }

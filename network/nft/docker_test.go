@@ -2,8 +2,6 @@ package nft
 
 import (
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -20,21 +18,12 @@ func inOwnNetns(t *testing.T) bool {
 
 func needBinary(t *testing.T, name string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed (make deps installs docker.io, which brings it)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
+	testutil.RequireBinary(t, name, "make deps installs docker.io, which brings it")
 }
 
 func ipt(t *testing.T, bin string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(bin, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", bin, args, err, out)
-	}
-	return string(out)
+	return testutil.Run(t, bin, args...)
 }
 
 const wantDockerUser = `-N DOCKER-USER

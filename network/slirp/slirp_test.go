@@ -61,8 +61,7 @@ func TestStaticAddressOtherThanGuestIsRejected(t *testing.T) {
 
 func requireSlirp(t *testing.T) {
 	testutil.RequireRoot(t)
-	_, err := exec.LookPath("slirp4netns")
-	testutil.Require(t, err == nil, "slirp4netns in PATH")
+	testutil.RequireBinary(t, "slirp4netns", "make deps installs it")
 }
 
 // newNet builds a Network under a fresh runtime root; cleanup stops it if
