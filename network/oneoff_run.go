@@ -139,7 +139,8 @@ func (r *RunSession) Apply(svc *spec.Service) {
 
 // Reserve reserves the sandbox's address on each network before it is
 // created (its /etc/hosts names it); it returns the one on the first.
-func (r *RunSession) Reserve() (string, error) {
+// Release gives them back.
+func (r *RunSession) Reserve(ctx context.Context) (string, error) {
 	var own string
 	for i, sn := range r.nets {
 		ip, err := r.m.Reserve(r.rec.Project, sn.Name, r.rec.Service, 1, "")
@@ -165,25 +166,25 @@ func (r *RunSession) Files(svc *spec.Service, own string) (map[string][]byte, er
 }
 
 // Attach connects the created (not yet started) sandbox's namespace to each
-// network; published ports go to the first one, as for a service.
-func (r *RunSession) Attach(ctx context.Context, pid int) error {
+// network; published ports go to the first one, as for a service. On an
+// error it returns the network that failed; Detach undoes what was
+// attached before it.
+func (r *RunSession) Attach(ctx context.Context, pid int) (string, error) {
 	for _, sn := range r.nets {
 		at := Attachment{Project: r.rec.Project, Network: sn.Name, Service: r.rec.Service, Replica: 1, Pid: pid}
 		if PublishesOn(sn.Name, r.rec.Networks) {
 			at.Ports = r.ports
 		}
 		if _, err := r.m.Attach(ctx, at); err != nil {
-			return err
+			return sn.Name, err
 		}
 		r.attached = append(r.attached, sn.Name)
 	}
-	return nil
+	return "", nil
 }
 
-// Close detaches the sandbox, forgets its address, removes what the run
-// created and stops the DNS servers this process ran. Call it after the
-// sandbox is removed.
-func (r *RunSession) Close(ctx context.Context) error {
+// Detach disconnects the sandbox from the networks Attach joined.
+func (r *RunSession) Detach(ctx context.Context) error {
 	var errs []error
 	for _, name := range r.attached {
 		if err := r.m.Detach(ctx, r.rec.Project, name, r.rec.Service, 1); err != nil {
@@ -191,6 +192,17 @@ func (r *RunSession) Close(ctx context.Context) error {
 		}
 	}
 	r.attached = nil
+	return errors.Join(errs...)
+}
+
+// Release forgets the addresses Reserve reserved (of a detached sandbox).
+func (r *RunSession) Release(ctx context.Context) error { return forget(r.m, r.rec) }
+
+// Close detaches the sandbox, forgets its address, removes what the run
+// created and stops the DNS servers this process ran. Call it after the
+// sandbox is removed.
+func (r *RunSession) Close(ctx context.Context) error {
+	errs := []error{r.Detach(ctx)}
 	errs = append(errs, undoRun(ctx, r.m, r.rec))
 	errs = append(errs, r.m.Close())
 	if err := errors.Join(errs...); err != nil {
@@ -201,13 +213,8 @@ func (r *RunSession) Close(ctx context.Context) error {
 
 // undoRun forgets the run's addresses and removes what it created.
 func undoRun(ctx context.Context, m *Manager, rec RunRecord) error {
-	var errs []error
-	for _, name := range rec.Networks {
-		// Reserve recorded the address even when Attach never ran.
-		if err := m.Forget(rec.Project, name, rec.Service, 1); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	// Reserve recorded the address even when Attach never ran.
+	errs := []error{forget(m, rec)}
 	if rec.Private {
 		if err := m.RemoveProject(ctx, rec.Project); err != nil {
 			errs = append(errs, err)
@@ -218,6 +225,15 @@ func undoRun(ctx context.Context, m *Manager, rec RunRecord) error {
 		if _, err := m.RemoveNetworkIfUnused(ctx, rec.Project, name); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// forget drops the run's reserved addresses.
+func forget(m *Manager, rec RunRecord) error {
+	var errs []error
+	for _, name := range rec.Networks {
+		errs = append(errs, m.Forget(rec.Project, name, rec.Service, 1))
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"nucleus/reconcile/launch"
 	"nucleus/reconcile/oneoff"
 	"nucleus/runtime"
 	"nucleus/spec"
@@ -203,10 +204,6 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		o.name = "run-" + hex.EncodeToString(b)
 		svc.Name = o.name
 	}
-	mounts, err := runtime.ResolveMounts(root, runProject, svc, nil)
-	if err != nil {
-		return &exitError{code: 125, err: err}
-	}
 	ctx := context.Background()
 	netSpec, err := runNetSpec(o, svc)
 	if err != nil {
@@ -234,29 +231,20 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 			fmt.Fprintf(os.Stderr, "nucleus run: %v\n", cerr)
 		}
 	}()
-	var files map[string][]byte
+	stdinFD := int(os.Stdin.Fd())
+	tty := term.IsTerminal(stdinFD)
+	req := launch.Request{Config: runtime.Config{ID: o.name, Project: runProject, Service: svc, Root: root,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: tty, DieWithCaller: true}}
 	if netSpec != nil {
 		// The network side shapes the sandbox's config (addresses,
-		// resolv.conf, hosts): it is set up before Create.
+		// resolv.conf, hosts): it is set up before the launch.
 		if err := begin(); err != nil {
 			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
 		}
-		rn := run.Net()
-		rn.Apply(svc)
-		own, err := rn.Reserve()
-		if err == nil {
-			files, err = rn.Files(svc, own)
-		}
-		if err != nil {
-			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
-		}
-	}
-	stdinFD := int(os.Stdin.Fd())
-	tty := term.IsTerminal(stdinFD)
-	cfg := runtime.Config{ID: o.name, Project: runProject, Service: svc, Root: root, Mounts: mounts,
-		Files: files, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: tty, DieWithCaller: true}
-	if netSpec == nil {
-		cfg.BeforeState = begin // overlaps with the init's start-up
+		run.Net().Apply(svc)
+		req.Net = run.Net()
+	} else {
+		req.Config.BeforeState = begin // overlaps with the init's start-up
 	}
 	if tty {
 		if _, ok := svc.Environment["TERM"]; !ok {
@@ -265,7 +253,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}
 	// Signals that arrive before the workload runs are held, then forwarded.
 	// Installing the handlers starts a thread (~1 ms), so it overlaps with
-	// Create; it is complete before the workload starts.
+	// the launch; it is complete before the workload starts.
 	sigs := make(chan os.Signal, 16)
 	sigReady := make(chan struct{})
 	go func() {
@@ -274,31 +262,25 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}()
 	// No signal.Stop: the process exits when runRun returns, and Stop waits
 	// for the signal goroutine to go idle (up to ~1 ms on the exit path).
-	sb, err := runtime.Create(ctx, cfg)
+	var restore func()
+	defer func() {
+		if restore != nil {
+			restore()
+		}
+	}()
+	req.BeforeStart = func(sb *runtime.Sandbox) error {
+		if tty {
+			resize(sb, stdinFD)
+			if st, err := term.MakeRaw(stdinFD); err == nil {
+				restore = func() { _ = term.Restore(stdinFD, st) }
+			}
+		}
+		<-sigReady
+		return nil
+	}
+	sb, err := launch.Launch(ctx, req)
 	if err != nil {
-		return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
-	}
-	if rn := run.Net(); rn != nil {
-		if err := rn.Attach(ctx, sb.Pid()); err != nil {
-			_ = sb.Remove(ctx)
-			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
-		}
-	}
-	if tty {
-		resize(sb, stdinFD)
-		if st, err := term.MakeRaw(stdinFD); err == nil {
-			defer func() { _ = term.Restore(stdinFD, st) }()
-		}
-	}
-	<-sigReady
-	if err := sb.Start(); err != nil {
-		_ = sb.Remove(ctx)
-		// Like a shell: 127 when the command does not exist, 126 otherwise.
-		code := 126
-		if msg := err.Error(); strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not found in $PATH") {
-			code = 127
-		}
-		return &exitError{code: code, err: fmt.Errorf("nucleus run: %w", err)}
+		return &exitError{code: launchExitCode(err), err: fmt.Errorf("nucleus run: %w", err)}
 	}
 	go func() {
 		for s := range sigs {
@@ -338,6 +320,19 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		fmt.Fprintln(cmd.ErrOrStderr(), oom)
 	}
 	return nil
+}
+
+// launchExitCode is the exit code of a failed launch: like a shell's, 127
+// when the command does not exist and 126 when it cannot run; 125 when the
+// sandbox could not be set up.
+func launchExitCode(err error) int {
+	if launch.FailedAt(err) != launch.StepStart {
+		return 125
+	}
+	if msg := err.Error(); strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not found in $PATH") {
+		return 127
+	}
+	return 126
 }
 
 func resize(sb *runtime.Sandbox, fd int) {

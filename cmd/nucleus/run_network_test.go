@@ -97,8 +97,16 @@ func TestRunNetworkWithSupervisor(t *testing.T) {
 	}
 	// The project's own published port is taken: refused before start.
 	_, errs, code := c.run("run", "--network", "default", "-p", "127.0.0.1:"+strconv.Itoa(c.port)+":8080", "--", "/bin/true")
-	if code != 125 || !strings.Contains(errs, strconv.Itoa(c.port)) {
-		t.Errorf("conflicting port: code %d stderr %q, want 125 naming port %d", code, errs, c.port)
+	if code != 125 || !strings.Contains(errs, strconv.Itoa(c.port)) || !strings.Contains(errs, "attach to network default: ") {
+		t.Errorf("conflicting port: code %d stderr %q, want 125 naming the attach to default and port %d", code, errs, c.port)
+	}
+	// A command that does not exist fails after the attach: undone too.
+	_, errs, code = c.run("run", "--network", "default", "--", "/no/such/command")
+	if code != 127 || !strings.Contains(errs, "start workload: ") {
+		t.Errorf("missing command: code %d stderr %q, want 127 naming the start", code, errs)
+	}
+	if ids, _ := os.ReadDir(c.rootdir().Run + "/sandboxes"); len(ids) != 2 {
+		t.Errorf("sandboxes after the runs: %v, want web's and worker's", ids)
 	}
 	m, err := network.NewManager(c.rootdir())
 	if err != nil {
@@ -171,8 +179,21 @@ func TestRunNetworkErrors(t *testing.T) {
 	defer l.Close()
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	_, errs, code = c.run("run", "-p", "127.0.0.1:"+port+":8080", "--", "/bin/true")
-	if code != 125 || !strings.Contains(errs, port) {
-		t.Errorf("busy port: code %d stderr %q, want 125 naming port %s", code, errs, port)
+	if code != 125 || !strings.Contains(errs, port) || !strings.Contains(errs, "attach to network run: ") {
+		t.Errorf("busy port: code %d stderr %q, want 125 naming the attach and port %s", code, errs, port)
+	}
+	c.assertNoLeaks()
+}
+
+// TestRunThatFailsToStartLeavesNothing: `run -p` of a command that does
+// not exist fails after its sandbox was attached to its private network
+// (exit 127, the step named); the undo and the run's end leave nothing
+// (sandbox, veth, address, network).
+func TestRunThatFailsToStartLeavesNothing(t *testing.T) {
+	c := newCLI(t)
+	_, errs, code := c.run("run", "-p", "127.0.0.1:"+strconv.Itoa(testutil.FreePort(t))+":8080", "--", "/no/such/command")
+	if code != 127 || !strings.Contains(errs, "start workload: ") || !strings.Contains(errs, "/no/such/command") {
+		t.Errorf("missing command: code %d stderr %q, want 127 naming the start and the command", code, errs)
 	}
 	c.assertNoLeaks()
 }

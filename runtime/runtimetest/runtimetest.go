@@ -4,8 +4,11 @@ package runtimetest
 
 import (
 	"os"
+	"strings"
 	"testing"
 
+	"nucleus/internal/rootdir"
+	"nucleus/network"
 	"nucleus/runtime"
 )
 
@@ -17,4 +20,23 @@ func Main(m *testing.M) {
 		runtime.InitMain()
 	}
 	os.Exit(m.Run())
+}
+
+// AssertNoSandboxLeft fails t when anything of a sandbox of root is left
+// (state, cgroup, init process or mount: runtime.LeakCheck) or any veth of
+// root: what a sandbox is made of. The networks themselves may stay.
+func AssertNoSandboxLeft(t testing.TB, root rootdir.Root) {
+	t.Helper()
+	if leaks, err := runtime.LeakCheck(root); err != nil || len(leaks) != 0 {
+		t.Errorf("sandbox left behind: %v %v", leaks, err)
+	}
+	links, err := network.LeakCheck(root)
+	if err != nil {
+		t.Errorf("network leak check: %v", err)
+	}
+	for _, l := range links {
+		if strings.Contains(l, "(veth,") {
+			t.Errorf("veth left behind: %s", l)
+		}
+	}
 }
