@@ -14,11 +14,13 @@ import (
 // them here (and narrow) is what lets runtime and network stay unaware of
 // each other and of reconcile.
 
-// Runtime creates sandboxes and re-attaches to running ones.
+// Runtime launches sandboxes and re-attaches to running ones.
 type Runtime interface {
-	// Create builds the sandbox (namespaces and init exist, workload not
-	// started) so that networks can be attached before Start.
-	Create(ctx context.Context, req CreateRequest) (Sandbox, error)
+	// Launch creates the replica's sandbox, attaches it to its service's
+	// networks through req.Networks and starts its workload (the launch
+	// path `nucleus run` takes too, reconcile/launch). On an error nothing
+	// of it is left and the error names the step that failed.
+	Launch(ctx context.Context, req LaunchRequest) (Sandbox, []Attachment, error)
 	// Adopt re-attaches to a sandbox recorded by an earlier supervisor; the
 	// sandbox keeps its PID.
 	Adopt(ctx context.Context, rec *SandboxRecord) (Sandbox, error)
@@ -32,14 +34,15 @@ type Runtime interface {
 	RemoveProjectSandboxes(ctx context.Context, project string, keep func(id string) bool) ([]string, error)
 }
 
-// CreateRequest describes one replica's sandbox.
-type CreateRequest struct {
+// LaunchRequest describes one replica's sandbox.
+type LaunchRequest struct {
 	Replica Ident // Replica.ID() names the new sandbox
 	Service *spec.Service
 	// Volumes are the project's named volumes (for resolving mounts).
 	Volumes map[string]*spec.Volume
-	// Files are placed in the sandbox (resolv.conf, hosts from Networks.Files).
-	Files map[string][]byte
+	// Networks generates the replica's files (resolv.conf, hosts) and
+	// attaches it to each network of Service, in name order.
+	Networks Networks
 }
 
 // ExitStatus is how a workload ended.

@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -134,7 +136,28 @@ func (s *fakeSandbox) Record() (json.RawMessage, error) { return json.RawMessage
 
 type fakeRuntime struct{ w *fakeWorld }
 
-func (f fakeRuntime) Create(ctx context.Context, req CreateRequest) (Sandbox, error) {
+// Launch creates, attaches and starts as reconcile/launch does.
+func (f fakeRuntime) Launch(ctx context.Context, req LaunchRequest) (Sandbox, []Attachment, error) {
+	sb, err := f.create(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	var atts []Attachment
+	for _, net := range slices.Sorted(maps.Keys(req.Service.Networks)) {
+		a, err := req.Networks.Attach(ctx, AttachRequest{Project: req.Replica.Project, Network: net, Service: req.Service, Replica: req.Replica.Index, Pid: sb.Pid()})
+		if err != nil {
+			return nil, nil, err
+		}
+		a.Network = net
+		atts = append(atts, a)
+	}
+	if err := sb.Start(); err != nil {
+		return nil, nil, err
+	}
+	return sb, atts, nil
+}
+
+func (f fakeRuntime) create(req LaunchRequest) (*fakeSandbox, error) {
 	w := f.w
 	w.mu.Lock()
 	w.creating++

@@ -56,48 +56,17 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service string, n int, restart RestartState) error {
 	s := desired.Services[service]
 	id := sv.ident(service, n)
-	nets := slices.Sorted(maps.Keys(s.Networks))
-	// /etc/hosts names the replica's own address: reserved first, on every
-	// network, so that one without an address fails before it is created.
-	own := ""
-	for i, net := range nets {
-		ip, err := sv.Networks.Reserve(ctx, AttachRequest{Project: sv.Project, Network: net, Service: s, Replica: n})
-		if err != nil {
-			return fmt.Errorf("%s: %w", id.Name(), err)
-		}
-		if i == 0 {
-			own = ip
-		}
-	}
-	files, err := sv.Networks.Files(sv.Project, s, own)
+	sb, atts, err := sv.Runtime.Launch(ctx, LaunchRequest{Replica: id, Service: s, Volumes: desired.Volumes, Networks: sv.Networks})
 	if err != nil {
-		return fmt.Errorf("files of %s: %w", id.Name(), err)
+		return err
 	}
-	sb, err := sv.Runtime.Create(ctx, CreateRequest{
-		Replica: id, Service: s,
-		Volumes: desired.Volumes, Files: files,
-	})
-	if err != nil {
-		return fmt.Errorf("create sandbox: %w", err)
-	}
-	var atts []Attachment
+	// Launch undid its own steps; what fails from here on undoes the lot.
 	undo := func(cause error) error {
 		for _, a := range atts {
 			logStepError("detach after failed start", sv.Networks.Detach(context.WithoutCancel(ctx), sv.Project, a.Network, service, n))
 		}
 		logStepError("stop after failed start", sb.Stop(context.WithoutCancel(ctx), s.StopSignal.Number(), 0))
 		return cause
-	}
-	for _, net := range nets {
-		a, err := sv.Networks.Attach(ctx, AttachRequest{Project: sv.Project, Network: net, Service: s, Replica: n, Pid: sb.Pid()})
-		if err != nil {
-			return undo(fmt.Errorf("attach to network %s: %w", net, err))
-		}
-		a.Network = net
-		atts = append(atts, a)
-	}
-	if err := sb.Start(); err != nil {
-		return undo(fmt.Errorf("start workload: %w", err))
 	}
 	initStart, err := ProcStartTime(sb.Pid())
 	if err != nil {

@@ -132,8 +132,8 @@ func legacyID(id reconcile.Ident) string {
 	return id.Project + "-" + id.Service + "-" + strconv.Itoa(id.Index)
 }
 
-func (l legacyRuntime) Create(ctx context.Context, req reconcile.CreateRequest) (reconcile.Sandbox, error) {
-	return l.create(ctx, req, legacyID(req.Replica))
+func (l legacyRuntime) Launch(ctx context.Context, req reconcile.LaunchRequest) (reconcile.Sandbox, []reconcile.Attachment, error) {
+	return l.launch(ctx, req, legacyID(req.Replica))
 }
 
 // TestSandboxOfAnEarlierVersionIsAdoptedAndRemoved: a replica started by

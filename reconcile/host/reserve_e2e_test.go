@@ -96,18 +96,37 @@ networks:
 	}
 }
 
-// createLog is the real runtime, noting what each Create was asked for.
+// createLog is the real runtime, noting the files each sandbox was to be
+// created with (the launch path generates them right before Create).
 type createLog struct {
 	reconcile.Runtime
 	mu   sync.Mutex
-	reqs []reconcile.CreateRequest
+	reqs []created
 }
 
-func (c *createLog) Create(ctx context.Context, req reconcile.CreateRequest) (reconcile.Sandbox, error) {
-	c.mu.Lock()
-	c.reqs = append(c.reqs, req)
-	c.mu.Unlock()
-	return c.Runtime.Create(ctx, req)
+type created struct {
+	Replica reconcile.Ident
+	Files   map[string][]byte
+}
+
+func (c *createLog) Launch(ctx context.Context, req reconcile.LaunchRequest) (reconcile.Sandbox, []reconcile.Attachment, error) {
+	req.Networks = filesLog{Networks: req.Networks, c: c, id: req.Replica}
+	return c.Runtime.Launch(ctx, req)
+}
+
+// filesLog notes the files generated for a replica.
+type filesLog struct {
+	reconcile.Networks
+	c  *createLog
+	id reconcile.Ident
+}
+
+func (f filesLog) Files(project string, s *spec.Service, own string) (map[string][]byte, error) {
+	files, err := f.Networks.Files(project, s, own)
+	f.c.mu.Lock()
+	f.c.reqs = append(f.c.reqs, created{Replica: f.id, Files: files})
+	f.c.mu.Unlock()
+	return files, err
 }
 
 // TestRemovedReplicasGiveTheirAddressesBack: a /29 holds five replicas.

@@ -3,13 +3,17 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
+	"nucleus/reconcile/launch"
 	"nucleus/runtime"
 	"nucleus/runtime/cgroups"
 	"nucleus/spec"
@@ -26,33 +30,86 @@ type Runtime struct {
 
 var _ reconcile.Runtime = Runtime{}
 
-// Create builds the sandbox; its output goes to log files (nil Stdout) and
-// it outlives the supervisor (DieWithCaller false).
-func (r Runtime) Create(ctx context.Context, req reconcile.CreateRequest) (reconcile.Sandbox, error) {
-	return r.create(ctx, req, req.Replica.ID())
+// Launch creates, attaches and starts the replica's sandbox on the shared
+// launch path; its output goes to log files (nil Stdout) and it outlives
+// the supervisor (DieWithCaller false).
+func (r Runtime) Launch(ctx context.Context, req reconcile.LaunchRequest) (reconcile.Sandbox, []reconcile.Attachment, error) {
+	return r.launch(ctx, req, req.Replica.ID())
 }
 
-// create builds the sandbox under sandboxID (tests pass the form of ID an
+// launch launches the sandbox under sandboxID (tests pass the form of ID an
 // earlier version gave, to check that such sandboxes are adopted and removed).
-func (r Runtime) create(ctx context.Context, req reconcile.CreateRequest, sandboxID string) (reconcile.Sandbox, error) {
+func (r Runtime) launch(ctx context.Context, req reconcile.LaunchRequest, sandboxID string) (reconcile.Sandbox, []reconcile.Attachment, error) {
 	id := req.Replica
-	mounts, err := runtime.ResolveMounts(r.Root, id.Project, req.Service, req.Volumes)
-	if err != nil {
-		return nil, fmt.Errorf("resolve volumes: %w", err)
-	}
 	cfg := runtime.Config{
-		ID: sandboxID, Project: id.Project, Service: req.Service, Root: r.Root, Mounts: mounts, Files: req.Files,
+		ID: sandboxID, Project: id.Project, Service: req.Service, Root: r.Root,
 		LogDir: ReplicaLogDir(r.Root, id.Project, id.Name()),
 	}
 	if r.CheckSource != nil {
 		cfg.CheckSource = func(target, real string) error { return r.CheckSource(req.Service, target, real) }
 	}
-	sb, err := runtime.Create(ctx, cfg)
+	net := &replicaNet{nets: req.Networks, id: id, svc: req.Service}
+	sb, err := launch.Launch(ctx, launch.Request{Config: cfg, Volumes: req.Volumes, Net: net})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return sandbox{sb}, nil
+	return sandbox{sb}, net.attached, nil
 }
+
+// replicaNet is a replica's side of the launch over the supervisor's
+// Networks: each network of the service, in name order.
+type replicaNet struct {
+	nets     reconcile.Networks
+	id       reconcile.Ident
+	svc      *spec.Service
+	attached []reconcile.Attachment
+}
+
+// Reserve reserves the replica's address on every network first, so that
+// one without an address fails before its sandbox exists.
+func (n *replicaNet) Reserve(ctx context.Context) (string, error) {
+	own := ""
+	for i, name := range slices.Sorted(maps.Keys(n.svc.Networks)) {
+		ip, err := n.nets.Reserve(ctx, reconcile.AttachRequest{Project: n.id.Project, Network: name, Service: n.svc, Replica: n.id.Index})
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", n.id.Name(), err)
+		}
+		if i == 0 {
+			own = ip
+		}
+	}
+	return own, nil
+}
+
+func (n *replicaNet) Files(svc *spec.Service, own string) (map[string][]byte, error) {
+	return n.nets.Files(n.id.Project, svc, own)
+}
+
+func (n *replicaNet) Attach(ctx context.Context, pid int) (string, error) {
+	for _, name := range slices.Sorted(maps.Keys(n.svc.Networks)) {
+		a, err := n.nets.Attach(ctx, reconcile.AttachRequest{Project: n.id.Project, Network: name, Service: n.svc, Replica: n.id.Index, Pid: pid})
+		if err != nil {
+			return name, err
+		}
+		a.Network = name
+		n.attached = append(n.attached, a)
+	}
+	return "", nil
+}
+
+func (n *replicaNet) Detach(ctx context.Context) error {
+	var errs []error
+	for _, a := range n.attached {
+		errs = append(errs, n.nets.Detach(ctx, n.id.Project, a.Network, n.id.Service, n.id.Index))
+	}
+	n.attached = nil
+	return errors.Join(errs...)
+}
+
+// Release keeps the reservations: a replica keeps its address from one
+// start to the next (network.Manager.Detach keeps it too), and down
+// removes them with the network.
+func (n *replicaNet) Release(ctx context.Context) error { return nil }
 
 // Adopt re-attaches to a recorded sandbox.
 func (r Runtime) Adopt(ctx context.Context, rec *reconcile.SandboxRecord) (reconcile.Sandbox, error) {
