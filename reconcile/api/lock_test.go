@@ -10,19 +10,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 )
-
-func testRoot(t *testing.T) rootdir.Root {
-	d := t.TempDir()
-	return rootdir.Root{Run: d + "/run", Data: d + "/data"}
-}
 
 // One supervisor per project: a second lock fails and names the holder;
 // releasing (or the holder dying) frees it.
 func TestLockIsExclusivePerProject(t *testing.T) {
-	root := testRoot(t)
+	root := testutil.TempRoot(t)
 	l, err := TryLock(root, "shop")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +50,7 @@ func TestLockIsExclusivePerProject(t *testing.T) {
 // A lock held by a process that was SIGKILLed is free again (the kernel
 // drops flocks with the process).
 func TestLockOfKilledProcessIsFree(t *testing.T) {
-	root := testRoot(t)
+	root := testutil.TempRoot(t)
 	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +89,7 @@ func TestLockOfKilledProcessIsFree(t *testing.T) {
 // A socket left by a killed supervisor (lock free) is stale: Dial says no
 // supervisor runs and removes it.
 func TestDialRemovesStaleSocket(t *testing.T) {
-	root := testRoot(t)
+	root := testutil.TempRoot(t)
 	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +111,7 @@ func TestDialRemovesStaleSocket(t *testing.T) {
 // the same file) takes the lock: the probe is not a supervisor. Before,
 // the supervisor gave up with "already running (pid 0)".
 func TestLockNotTakenByRunningProbe(t *testing.T) {
-	root := testRoot(t)
+	root := testutil.TempRoot(t)
 	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
 		t.Fatal(err)
 	}

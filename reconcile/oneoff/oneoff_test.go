@@ -17,15 +17,10 @@ import (
 	"nucleus/spec"
 )
 
-func testRoot(t *testing.T) rootdir.Root {
-	d := t.TempDir()
-	return rootdir.Root{Run: filepath.Join(d, "run"), Data: filepath.Join(d, "data")}
-}
-
 // A name whose run is alive is refused (its record must not be overwritten);
 // End drops the record.
 func TestBeginRefusesANameOfALiveRun(t *testing.T) {
-	root := testRoot(t)
+	root := testutil.TempRoot(t)
 	ctx := context.Background()
 	r, err := Begin(ctx, root, "job", nil)
 	if err != nil {
@@ -53,7 +48,7 @@ func TestBeginRefusesANameOfALiveRun(t *testing.T) {
 // A record whose owner died (pid gone, or pid reused: other start time) is
 // swept; the name is free again.
 func TestSweepRemovesRecordsOfDeadOwners(t *testing.T) {
-	root := testRoot(t)
+	root := testutil.TempRoot(t)
 	ctx := context.Background()
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
@@ -113,7 +108,7 @@ func TestSweepRemovesASandboxKilledBeforeItsRecord(t *testing.T) {
 // Claiming a name waits while a sweep holds the runs lock (a sweep may be
 // removing the sandbox of that very name).
 func TestBeginWaitsForARunningSweep(t *testing.T) {
-	root := testRoot(t)
+	root := testutil.TempRoot(t)
 	ctx := context.Background()
 	unlock, err := lockRuns(root)
 	if err != nil {
