@@ -189,6 +189,12 @@ func (d *decoder) integer(n *node, path string, lo, hi int64) (int64, bool) {
 	return v, true
 }
 
+// count is integer for an int field (replicas, retries).
+func (d *decoder) count(n *node, path string, lo, hi int) (int, bool) {
+	v, ok := d.integer(n, path, int64(lo), int64(hi))
+	return int(v), ok
+}
+
 func rangeText(lo, hi int64) string {
 	if hi == math.MaxInt64 {
 		return fmt.Sprintf("at least %d", lo)

@@ -119,20 +119,11 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 		case "restart":
 			set(&s.Restart)(d.restart(v, p))
 		case "stop_signal":
-			if str, ok := d.str(v, p); ok {
-				sig, err := ParseSignal(str)
-				if err != nil {
-					d.errorf(v, p, "%v", err)
-				} else {
-					s.StopSignal = sig
-				}
-			}
+			set(&s.StopSignal)(parseScalar(d, v, p, ParseSignal))
 		case "stop_grace_period":
 			set(&s.StopGracePeriod)(d.duration(v, p))
 		case "replicas":
-			if r, ok := d.integer(v, p, 0, 1000); ok {
-				s.Replicas = int(r)
-			}
+			set(&s.Replicas)(d.count(v, p, 0, 1000))
 		case "read_only":
 			set(&s.ReadOnly)(d.boolean(v, p))
 		case "cap_add":
@@ -575,9 +566,7 @@ func (d *decoder) healthcheck(v *node, p string) *Healthcheck {
 		case "start_period":
 			set(&h.StartPeriod)(d.duration(fv, fp))
 		case "retries":
-			if r, ok := d.integer(fv, fp, 1, 1000); ok {
-				h.Retries = int(r)
-			}
+			set(&h.Retries)(d.count(fv, fp, 1, 1000))
 		case "disable":
 			disabled, _ = d.boolean(fv, fp)
 		case "kind":
