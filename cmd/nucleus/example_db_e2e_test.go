@@ -122,15 +122,21 @@ func TestExampleDB(t *testing.T) {
 		mean(sides[0].rps["SET"])/mean(sides[1].rps["SET"]), mean(sides[0].rps["GET"])/mean(sides[1].rps["GET"]))
 
 	// The Python service counts in Redis and writes a row to PostgreSQL.
-	first, second := appGet(t, appPort), appGet(t, appPort)
-	if first.RedisCounter < 1 || second.RedisCounter != first.RedisCounter+1 ||
-		second.PostgresRows != first.PostgresRows+1 || second.Row.ID == 0 {
-		t.Fatalf("two GET / of the app: %+v then %+v; want the Redis counter and the PostgreSQL row count each one higher", first, second)
+	one, two := appGet(t, appPort), appGet(t, appPort)
+	if one.RedisCounter < 1 || two.RedisCounter != one.RedisCounter+1 ||
+		two.PostgresRows != one.PostgresRows+1 || two.Row.ID == 0 {
+		t.Fatalf("two GET / of the app: %+v then %+v; want the Redis counter and the PostgreSQL row count each one higher", one, two)
 	}
 
 	// A row written with psql survives down + up (the volume is kept).
 	pg.run("psql", "-c", "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('survives')")
+	first := c.projectPIDs()
 	c.must("down")
+	for _, pid := range first {
+		if testutil.Alive(pid) {
+			t.Errorf("process %d of the project (%s) still runs after down", pid, cmdline(pid))
+		}
+	}
 	if !testutil.FileExists(filepath.Join(vol, "data", "PG_VERSION")) {
 		t.Fatalf("volume pgdata (%s) has no database cluster after down; down must keep named volumes", vol)
 	}
@@ -141,12 +147,10 @@ func TestExampleDB(t *testing.T) {
 	}
 	// Redis is a cache without persistence: its counter starts again; the
 	// rows in PostgreSQL are still there.
-	if third := appGet(t, appPort); third.RedisCounter != 1 || third.PostgresRows != second.PostgresRows+1 {
-		t.Errorf("GET / after down + up: %+v; want Redis counter 1 (no persistence) and %d rows (kept in the volume)", third, second.PostgresRows+1)
+	if three := appGet(t, appPort); three.RedisCounter != 1 || three.PostgresRows != two.PostgresRows+1 {
+		t.Errorf("GET / after down + up: %+v; want Redis counter 1 (no persistence) and %d rows (kept in the volume)", three, two.PostgresRows+1)
 	}
-	for _, r := range c.ps() {
-		pids = append(pids, descendants(r.Pid)...)
-	}
+	pids = c.projectPIDs()
 
 	c.must("down", "-v")
 	if testutil.FileExists(vol) {
@@ -259,6 +263,17 @@ func appGet(t *testing.T, port int) appAnswer {
 		t.Fatalf("GET %s: %s %s, want 200 and the counter as JSON", url, resp.Status, body)
 	}
 	return a
+}
+
+// projectPIDs lists the processes of the project's running services: each
+// replica's process and everything below it (postgres's backends).
+func (c *cli) projectPIDs() []int {
+	c.t.Helper()
+	var pids []int
+	for _, r := range c.ps() {
+		pids = append(pids, descendants(r.Pid)...)
+	}
+	return pids
 }
 
 // descendants returns pid and every process below it.
