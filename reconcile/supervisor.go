@@ -65,6 +65,9 @@ type replica struct {
 	stopping bool          // a deliberate stop: its exit is not a crash
 	done     chan struct{} // closed when the workload has exited
 	cancel   context.CancelFunc
+	// unsaved: rec changed but could not be written (a full disk); the
+	// health probe and the next pass write it again.
+	unsaved bool
 }
 
 func (sv *Supervisor) init() {
@@ -193,6 +196,10 @@ func (sv *Supervisor) Pass(ctx context.Context, desired *spec.Project) ([]Step, 
 // PassUp is a pass that serves an explicit `nucleus up` of the services
 // named in up (Observed.Up): their replicas that do not run start again.
 func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []string) ([]Step, error) {
+	// Records a full disk kept from being written go first: what the
+	// pass observes, and ps and --wait show, is read from them. Still
+	// failing, they do not stop the pass (down must work on a full disk).
+	sv.saveUnsaved()
 	obs, _, err := sv.Store.Observe(sv.Project)
 	if err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", sv.Project, err)
@@ -205,6 +212,26 @@ func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []st
 	obs.Up = up
 	steps := Plan(desired, obs)
 	return steps, sv.Apply(ctx, desired, steps)
+}
+
+// saveUnsaved writes the records of monitored replicas that a failed
+// write left behind their state.
+func (sv *Supervisor) saveUnsaved() {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.init()
+	for _, r := range sv.replicas {
+		if r.unsaved && !r.stopping {
+			logStepError("record state of "+r.rec.String(), sv.saveLocked(r))
+		}
+	}
+}
+
+// saveLocked writes r's record, remembering a failure for saveUnsaved.
+func (sv *Supervisor) saveLocked(r *replica) error {
+	err := sv.Store.SaveSandbox(r.rec)
+	r.unsaved = err != nil
+	return err
 }
 
 // overlayMonitored corrects the records with what the supervisor knows

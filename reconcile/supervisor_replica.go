@@ -210,7 +210,7 @@ func (sv *Supervisor) setRecord(r *replica, f func(*SandboxRecord)) error {
 	defer sv.mu.Unlock()
 	f(r.rec)
 	sv.broadcastLocked()
-	return sv.Store.SaveSandbox(r.rec)
+	return sv.saveLocked(r)
 }
 
 // monitor waits for the workload to exit. A deliberate stop ends quietly;
@@ -240,7 +240,7 @@ func (sv *Supervisor) monitor(r *replica) {
 	if restart {
 		rec.State, _ = sv.Backoff.Waiting(rec.Restart)
 	}
-	logStepError("record exit of "+rec.String(), sv.Store.SaveSandbox(rec))
+	logStepError("record exit of "+rec.String(), sv.saveLocked(r))
 	if r.cancel != nil {
 		r.cancel()
 	}
@@ -283,8 +283,12 @@ func (sv *Supervisor) probe(ctx context.Context, r *replica, hc *spec.Healthchec
 		changed := next != "" && r.rec.State != next && r.rec.State.Alive() && !r.stopping
 		if changed {
 			r.rec.State = next
-			logStepError("record health of "+r.rec.String(), sv.Store.SaveSandbox(r.rec))
 			sv.broadcastLocked()
+		}
+		if changed {
+			logStepError("record health of "+r.rec.String(), sv.saveLocked(r))
+		} else if r.unsaved && !r.stopping {
+			_ = sv.saveLocked(r) // failed and logged before: no warning per interval
 		}
 		sv.mu.Unlock()
 		if changed && next == StateUnhealthy {
