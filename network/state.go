@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 
+	"nucleus/internal/atomicfile"
 	"nucleus/spec"
 )
 
@@ -125,30 +126,7 @@ func (m *Manager) saveNetwork(n *NetworkState) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(m.netFile(n.Project, n.Name), b)
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, werr := tmp.Write(b)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return nil
+	return atomicfile.Write(m.netFile(n.Project, n.Name), b, 0o600)
 }
 
 // deleteNetworkRecord removes a network record, and the project directory

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/atomicfile"
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
 )
@@ -90,22 +91,8 @@ func (s *State) save(root rootdir.Root) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write daemon state: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".state-*.json")
-	if err != nil {
-		return fmt.Errorf("write daemon state: %w", err)
-	}
-	defer os.Remove(f.Name()) // after a successful rename there is nothing to remove
-	if _, err := f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), statePath(root))
-	}
-	if err != nil {
-		return fmt.Errorf("write daemon state: %w", err)
+	if err := atomicfile.Write(statePath(root), b, 0o600); err != nil {
+		return fmt.Errorf("daemon state: %w", err)
 	}
 	return nil
 }

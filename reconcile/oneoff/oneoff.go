@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/atomicfile"
 	"nucleus/internal/rootdir"
 	"nucleus/network"
 	"nucleus/reconcile"
@@ -129,12 +130,8 @@ func (r *Run) write() error {
 		return fmt.Errorf("one-off run records: %w", err)
 	}
 	b, _ := json.MarshalIndent(r.rec, "", "  ")
-	tmp := recordPath(r.root, r.rec.ID) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write run record of %s: %w", r.rec.ID, err)
-	}
-	if err := os.Rename(tmp, recordPath(r.root, r.rec.ID)); err != nil {
-		return fmt.Errorf("write run record of %s: %w", r.rec.ID, err)
+	if err := atomicfile.WriteVolatile(recordPath(r.root, r.rec.ID), b, 0o600); err != nil {
+		return fmt.Errorf("run record of %s: %w", r.rec.ID, err)
 	}
 	return nil
 }
