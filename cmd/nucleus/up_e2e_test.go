@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -103,7 +104,21 @@ func (c *cli) writeYAML(y string) {
 // and the exit code.
 func (c *cli) run(args ...string) (string, string, int) {
 	c.t.Helper()
-	cmd := exec.Command(nucleusBin, append([]string{"--root", c.root}, args...)...)
+	return c.runWithin(0, args...)
+}
+
+// runWithin is run that kills nucleus after limit (0: no limit): a hung
+// command then exits -1 instead of hanging the test.
+func (c *cli) runWithin(limit time.Duration, args ...string) (string, string, int) {
+	c.t.Helper()
+	ctx := context.Background()
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, nucleusBin, append([]string{"--root", c.root}, args...)...)
+	cmd.WaitDelay = time.Second // a detached child may hold the pipes
 	cmd.Dir = c.dir
 	if c.env != nil {
 		cmd.Env = append(os.Environ(), c.env...)
@@ -142,18 +157,24 @@ type psRow struct {
 	Hash     string `json:"hash"`
 }
 
+// ps is `ps --json` by service (the last replica of each).
 func (c *cli) ps(args ...string) map[string]psRow {
+	c.t.Helper()
+	m := map[string]psRow{}
+	for _, r := range c.psRows(args...) {
+		m[r.Service] = r
+	}
+	return m
+}
+
+func (c *cli) psRows(args ...string) []psRow {
 	c.t.Helper()
 	out := c.must(append([]string{"ps", "--json"}, args...)...)
 	var rows []psRow
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		c.t.Fatalf("ps --json: %v\n%s", err, out)
 	}
-	m := map[string]psRow{}
-	for _, r := range rows {
-		m[r.Service] = r
-	}
-	return m
+	return rows
 }
 
 func (c *cli) supervisorPid() int {

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"nucleus/internal/testutil"
+	"nucleus/runtime"
+)
+
+const fullDiskYAML = `name: NAME
+services:
+  web:
+    command: ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/"]
+    healthcheck: {tcp: 8080, interval: 200ms}
+    replicas: REPLICAS
+    stop_grace_period: 1s
+`
+
+// TestFullDisk: with the state root on a full file system, up --wait fails
+// at once naming the cause and leaves no half-made replica; once space is
+// freed the next up works; down on a full disk completes and leaves nothing.
+// (It used to end in "context deadline exceeded", with the supervisor
+// wedged in a Create that waited for an init it never killed and down
+// hanging behind it.)
+func TestFullDisk(t *testing.T) {
+	c := newCLI(t)
+	fs := testutil.MountSmallFS(t, c.root, 2<<20)
+	t.Cleanup(func() { // before the unmount: the state lives on the small fs
+		fs.Free(t)
+		if _, _, code := c.runWithin(30*time.Second, "down", "--timeout", "0s"); code == -1 {
+			// down hung (the bug this test is about): end the supervisor
+			// and the inits so that the test ends, then report the rest.
+			for _, pid := range append([]int{c.supervisorPid()}, initPids(t, c)...) {
+				if pid > 0 {
+					_ = unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+		}
+		c.assertNoLeaks()
+	})
+	write := func(replicas int) {
+		c.writeYAML(strings.NewReplacer("NAME", c.project, "REPLICAS", fmt.Sprint(replicas)).Replace(fullDiskYAML))
+	}
+	replicas := func() map[string]psRow {
+		m := map[string]psRow{}
+		for _, r := range c.psRows() {
+			m[fmt.Sprintf("%s-%d", r.Service, r.Replica)] = r
+		}
+		return m
+	}
+	write(1)
+	c.must("up", "--wait", "--wait-timeout", "60s")
+
+	fs.Fill(t)
+	write(2)
+	start := time.Now()
+	out, errs, code := c.runWithin(45*time.Second, "up", "--wait", "--wait-timeout", "30s")
+	took := time.Since(start)
+	t.Logf("up --wait on a full disk: exit %d after %s\n%s%s", code, took.Round(time.Millisecond), out, errs)
+	if code == 0 || took > 10*time.Second || !strings.Contains(errs, "no space left on device") {
+		t.Errorf("up --wait on a full disk: exit %d after %s; want a quick failure saying %q", code, took.Round(time.Millisecond), "no space left on device")
+	}
+	if r := replicas(); r["web-1"].Health != "healthy" || r["web-2"].State == "running" || r["web-2"].State == "healthy" {
+		t.Errorf("after the failed scale-up: %+v; want web-1 healthy and web-2 not running", r)
+	}
+	if n := len(initPids(t, c)); n != 1 {
+		t.Errorf("%d sandbox inits run, want 1 (web-1's): a failed Create left one", n)
+	}
+
+	fs.Free(t)
+	start = time.Now()
+	out, errs, code = c.runWithin(45*time.Second, "up", "--wait", "--wait-timeout", "30s")
+	if code != 0 {
+		t.Fatalf("up --wait once space was freed: exit %d after %s\n%s%s", code, time.Since(start).Round(time.Millisecond), out, errs)
+	}
+	t.Logf("up --wait once space was freed: %s", time.Since(start).Round(time.Millisecond))
+	if r := replicas(); r["web-1"].Health != "healthy" || r["web-2"].Health != "healthy" {
+		t.Errorf("after freeing space: %+v; want web-1 and web-2 healthy", r)
+	}
+
+	fs.Fill(t)
+	start = time.Now()
+	out, errs, code = c.runWithin(30*time.Second, "down")
+	took = time.Since(start)
+	t.Logf("down on a full disk: exit %d after %s\n%s%s", code, took.Round(time.Millisecond), out, errs)
+	if code != 0 {
+		t.Errorf("down on a full disk: exit %d after %s", code, took.Round(time.Millisecond))
+	}
+	c.assertNoLeaks()
+}
+
+// initPids are the sandbox inits of c's root that run.
+func initPids(t *testing.T, c *cli) []int {
+	leaks, err := runtime.LeakCheck(c.rootdir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, l := range leaks {
+		var pid int
+		if _, err := fmt.Sscanf(l, "process %d", &pid); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
