@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
 
@@ -34,15 +33,7 @@ func (m *Manager) Forget(project, network, service string, replica int) error {
 // given to others; Detach keeps them for a replica that starts again.
 func (m *Manager) Release(project, service string, replica int) error {
 	defer m.lock()()
-	nets, err := m.loadProject(project)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, n := range nets {
-		errs = append(errs, m.forgetLocked(n, service, replica))
-	}
-	return errors.Join(errs...)
+	return m.eachNetworkLocked(project, func(n *NetworkState) error { return m.forgetLocked(n, service, replica) })
 }
 
 func (m *Manager) forgetLocked(n *NetworkState, service string, replica int) error {

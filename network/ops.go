@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -367,28 +368,25 @@ func (m *Manager) removeNetworkLocked(ctx context.Context, project, network stri
 // table even when no record is left (a crash between steps).
 func (m *Manager) RemoveProject(ctx context.Context, project string) error {
 	defer m.lock()()
+	err := m.eachNetworkLocked(project, func(n *NetworkState) error { return m.removeNetworkLocked(ctx, project, n.Name) })
+	if err != nil || os.Geteuid() != 0 {
+		return err
+	}
+	return errors.Join(m.kernel.sync(project, nil, ""), removeOrphanLinks(linkAlias(m.root, project)+":"), restoreForwarding())
+}
+
+// eachNetworkLocked runs fn for every network the project has a record of
+// and joins their errors; m's lock is held.
+func (m *Manager) eachNetworkLocked(project string, fn func(n *NetworkState) error) error {
 	nets, err := m.loadProject(project)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, n := range nets {
-		if err := m.removeNetworkLocked(ctx, project, n.Name); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, fn(n))
 	}
-	if len(errs) == 0 && os.Geteuid() == 0 {
-		if err := m.kernel.sync(project, nil, ""); err != nil {
-			errs = append(errs, err)
-		}
-		if err := removeOrphanLinks(linkAlias(m.root, project) + ":"); err != nil {
-			errs = append(errs, err)
-		}
-		if err := restoreForwarding(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return joinErrs(errs)
+	return errors.Join(errs...)
 }
 
 // EgressDenied returns how many packets the egress rules of service refused
