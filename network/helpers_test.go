@@ -76,6 +76,21 @@ func (e *testEnv) attach(a Attachment) *AttachInfo {
 	return info
 }
 
+// dbAndWeb attaches two stand-in sandboxes to network: service db (alias
+// database), serving "db:"+echo on port 5432, and service web. It checks
+// what Attach reports and returns both pids and db's attachment.
+func (e *testEnv) dbAndWeb(network string, ni *NetworkInfo) (db, web int, dbi *AttachInfo) {
+	e.t.Helper()
+	db, web = sandbox(e.t), sandbox(e.t)
+	dbi = e.attach(Attachment{Network: network, Service: "db", Pid: db, Aliases: []string{"database"}})
+	webi := e.attach(Attachment{Network: network, Service: "web", Pid: web})
+	if dbi.Interface != "eth0" || dbi.Gateway != ni.Gateway || dbi.IP == webi.IP {
+		e.t.Fatalf("attach infos %+v %+v", dbi, webi)
+	}
+	serveEcho(e.t, db, ":5432", "db:")
+	return db, web, dbi
+}
+
 // sandbox starts a stand-in sandbox: a process in a new network namespace.
 func sandbox(t testing.TB) int {
 	t.Helper()

@@ -17,13 +17,7 @@ func TestTwoSandboxesTalkAndResolve(t *testing.T) {
 	if len(ni.Bridge) > 15 || !strings.HasPrefix(ni.Bridge, linkPrefix) || !strings.HasSuffix(ni.Subnet, "/24") {
 		t.Fatalf("network info %+v", ni)
 	}
-	a, b := sandbox(t), sandbox(t)
-	ai := e.attach(Attachment{Network: "back", Service: "db", Pid: a, Aliases: []string{"database"}})
-	bi := e.attach(Attachment{Network: "back", Service: "web", Pid: b})
-	if ai.Interface != "eth0" || ai.Gateway != ni.Gateway || ai.IP == bi.IP {
-		t.Fatalf("attach infos %+v %+v", ai, bi)
-	}
-	serveEcho(t, a, ":5432", "db:")
+	a, b, ai := e.dbAndWeb("back", ni)
 	mustTalk(t, b, ai.IP+":5432", "db:")
 
 	for _, name := range []string{"db", "db." + e.project, "database", "db-1", "DB"} {

@@ -34,13 +34,7 @@ func TestUserspaceServicesResolveAndReachEachOther(t *testing.T) {
 	if ni.NAT != spec.NATUserspace || ni.Bridge != "" {
 		t.Fatalf("network info %+v", ni)
 	}
-	db, web := sandbox(t), sandbox(t)
-	dbi := e.attach(Attachment{Network: "back", Service: "db", Pid: db, Aliases: []string{"database"}})
-	webi := e.attach(Attachment{Network: "back", Service: "web", Pid: web})
-	if dbi.Interface != "eth0" || dbi.Gateway != ni.Gateway || dbi.IP == webi.IP {
-		t.Fatalf("attach infos %+v %+v", dbi, webi)
-	}
-	serveEcho(t, db, ":5432", "db:")
+	_, web, dbi := e.dbAndWeb("back", ni)
 	for _, name := range []string{"db", "database", "db." + e.project, "db-1"} {
 		ips, err := resolve(web, ni.Gateway, name)
 		if err != nil || len(ips) != 1 || ips[0] != dbi.IP {
