@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,4 +40,24 @@ func RunWithBinaries(m *testing.M, prefix string, build func(dir string) error) 
 		return 1
 	}
 	return m.Run()
+}
+
+// RunChild re-executes the test binary with no test selected and env added:
+// its TestMain (or an init) runs the scenario env names and prints a JSON
+// report on stdout, which RunChild decodes. A child that fails or prints
+// no report fails the test; what names the scenario in messages.
+func RunChild[R any](t testing.TB, what string, env ...string) R {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child %s: %v (output %q)", what, err, out)
+	}
+	var rep R
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("child %s: bad report %q: %v", what, out, err)
+	}
+	return rep
 }

@@ -217,17 +217,7 @@ func dirs(t testing.TB) (allowed, denied string) {
 func runChild(t testing.TB, scenario string) report {
 	t.Helper()
 	allowed, denied := dirs(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+scenario, allowedEnv+"="+allowed, deniedEnv+"="+denied)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("child %s: %v (%q)", scenario, err, out)
-	}
-	var rep report
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("child %s: bad report %q: %v", scenario, out, err)
-	}
+	rep := testutil.RunChild[report](t, scenario, childEnv+"="+scenario, allowedEnv+"="+allowed, deniedEnv+"="+denied)
 	if rep.Err != "" {
 		t.Fatalf("child %s: %s", scenario, rep.Err)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unsafe"
 
+	"nucleus/internal/testutil"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -235,17 +237,7 @@ func statusField(path, key string) string {
 // runChildScenario re-executes the test binary in scenario and decodes its report.
 func runChildScenario(t testing.TB, scenario, file string) childReport {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+scenario, childFileEnv+"="+file)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("child %s: %v (output %q)", scenario, err, out)
-	}
-	var rep childReport
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("child %s: bad report %q: %v", scenario, out, err)
-	}
+	rep := testutil.RunChild[childReport](t, scenario, childEnv+"="+scenario, childFileEnv+"="+file)
 	if rep.Err != "" {
 		t.Fatalf("child %s: %s", scenario, rep.Err)
 	}
