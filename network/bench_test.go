@@ -217,7 +217,7 @@ func BenchmarkThroughput(b *testing.B) {
 // userspaceThroughput publishes a port of a sandbox on a userspace-NAT
 // network and measures through it; false when the backend cannot run.
 func userspaceThroughput(b *testing.B, e *testEnv) (float64, bool) {
-	if _, err := e.m.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "us", NAT: spec.NATUserspace}); err != nil {
+	if _, err := e.m.EnsureNetwork(e.ctx, e.project, &Config{Name: "us", NAT: spec.NATUserspace}); err != nil {
 		b.Logf("userspace NAT not measured: %v", err)
 		return 0, false
 	}

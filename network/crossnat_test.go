@@ -103,7 +103,7 @@ func TestCrossNATUserspace(t *testing.T) {
 		// With dns: slirp4netns runs with --disable-dns (nothing here
 		// resolves; its own DNS would forward to the host's resolver).
 		up := startUpstream(t, map[string]string{"unused.test.": "192.0.2.1"}, 60)
-		u.usNetwork("u", func(n *spec.Network) { n.Subnet = "10.0.2.0/24"; n.DNS = []string{up} })
+		u.usNetwork("u", func(n *Config) { n.Subnet = "10.0.2.0/24"; n.DNS = []string{up} })
 		cli := sandbox(t)
 		u.attach(Attachment{Network: "u", Service: "cli", Pid: cli})
 		if cmds := slirpCmdlines(t, u.m.root.Run); len(cmds) != 1 || !strings.Contains(cmds[0], "--disable-dns") {

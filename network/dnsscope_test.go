@@ -11,7 +11,6 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 // Issue 9, DNS: where the embedded resolver's forwarded queries may go.
@@ -74,7 +73,7 @@ func ask(t *testing.T, pid int, server, name string) *mdns.Msg {
 func TestInternalNetworkDNSGoesNowhere(t *testing.T) {
 	e := newEnv(t)
 	up, seen := fakeUpstream(t, 0, "127.0.0.77:0")
-	ni := e.network("private", func(n *spec.Network) { n.Internal, n.DNS = true, []string{up} })
+	ni := e.network("private", func(n *Config) { n.Internal, n.DNS = true, []string{up} })
 	app, db := sandbox(t), sandbox(t)
 	e.attach(Attachment{Network: "private", Service: "app", Pid: app})
 	e.attach(Attachment{Network: "private", Service: "db", Pid: db})
@@ -90,7 +89,7 @@ func TestInternalNetworkDNSGoesNowhere(t *testing.T) {
 	}
 
 	// The same upstream on a normal network is asked (the fake works).
-	pn := e.network("public", func(n *spec.Network) { n.DNS = []string{up} })
+	pn := e.network("public", func(n *Config) { n.DNS = []string{up} })
 	pub := sandbox(t)
 	e.attach(Attachment{Network: "public", Service: "pub", Pid: pub})
 	if got, err := resolve(pub, pn.Gateway, "ok.example"); err != nil || !slices.Equal(got, []string{"198.18.0.9"}) {
@@ -102,7 +101,7 @@ func TestInternalNetworkDNSGoesNowhere(t *testing.T) {
 	core := sandbox(t)
 	ci := e.attach(Attachment{Network: "private", Service: "coredns", Pid: core})
 	_, seenCore := fakeUpstream(t, core, ci.IP+":53")
-	e.network("private", func(n *spec.Network) { n.Internal, n.DNS = true, []string{up, ci.IP} })
+	e.network("private", func(n *Config) { n.Internal, n.DNS = true, []string{up, ci.IP} })
 	if got, err := resolve(app, ni.Gateway, "svc.corp.example"); err != nil || !slices.Equal(got, []string{"198.18.0.9"}) {
 		t.Errorf("internal network with the project's own resolver as upstream: %v %v", got, err)
 	}
@@ -120,13 +119,13 @@ func TestDNSChangeTakesEffectLive(t *testing.T) {
 	e := newEnv(t)
 	up1, seen1 := fakeUpstream(t, 0, "127.0.0.77:0")
 	up2, seen2 := fakeUpstream(t, 0, "127.0.0.78:0")
-	ni := e.network("n", func(n *spec.Network) { n.DNS = []string{up1} })
+	ni := e.network("n", func(n *Config) { n.DNS = []string{up1} })
 	s := sandbox(t)
 	e.attach(Attachment{Network: "n", Service: "app", Pid: s})
 	if got, err := resolve(s, ni.Gateway, "before.example"); err != nil || len(got) != 1 {
 		t.Fatalf("before: %v %v", got, err)
 	}
-	e.network("n", func(n *spec.Network) { n.DNS = []string{up2} })
+	e.network("n", func(n *Config) { n.DNS = []string{up2} })
 	if got, err := resolve(s, ni.Gateway, "after.example"); err != nil || len(got) != 1 {
 		t.Fatalf("after: %v %v", got, err)
 	}
@@ -137,7 +136,7 @@ func TestDNSChangeTakesEffectLive(t *testing.T) {
 		t.Errorf("new upstream %s saw %v; want after.example.", up2, got)
 	}
 	// Switching internal on live stops forwarding at once.
-	e.network("n", func(n *spec.Network) { n.DNS, n.Internal = []string{up2}, true })
+	e.network("n", func(n *Config) { n.DNS, n.Internal = []string{up2}, true })
 	if m := ask(t, s, ni.Gateway, "later.example"); m.Rcode != mdns.RcodeRefused {
 		t.Errorf("after internal: true: rcode %s, want REFUSED", mdns.RcodeToString[m.Rcode])
 	}
@@ -163,7 +162,7 @@ func TestResolverDoesNotReachOtherProjects(t *testing.T) {
 	}
 
 	e := newEnv(t)
-	ni := e.network("n", func(n *spec.Network) { n.DNS = []string{vi.IP} })
+	ni := e.network("n", func(n *Config) { n.DNS = []string{vi.IP} })
 	app := sandbox(t)
 	e.attach(Attachment{Network: "n", Service: "app", Pid: app})
 	start := time.Now()
@@ -182,7 +181,7 @@ func TestResolverDoesNotReachOtherProjects(t *testing.T) {
 	core := sandbox(t)
 	ci := e.attach(Attachment{Network: "n", Service: "coredns", Pid: core})
 	_, seenCore := fakeUpstream(t, core, ci.IP+":53")
-	mi := e.network("m", func(n *spec.Network) { n.DNS = []string{ci.IP} })
+	mi := e.network("m", func(n *Config) { n.DNS = []string{ci.IP} })
 	app2 := sandbox(t)
 	e.attach(Attachment{Network: "m", Service: "app2", Pid: app2})
 	if got, err := resolve(app2, mi.Gateway, "own.example"); err != nil || !slices.Equal(got, []string{"198.18.0.9"}) {

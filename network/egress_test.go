@@ -48,7 +48,7 @@ func TestEgressRules(t *testing.T) {
 	e.m.DomainTTLFloor, e.m.DomainGrace = time.Second, time.Second
 	o := newOutside(t)
 	up := startUpstream(t, map[string]string{"api.test.": o.addr2, "other.test.": o.addr2, "x.wild.test.": o.addr2}, 1)
-	ni := e.network("n", func(n *spec.Network) { n.DNS = []string{up} })
+	ni := e.network("n", func(n *Config) { n.DNS = []string{up} })
 	serveEcho(t, o.pid, ":80", "out80:")
 	serveEcho(t, o.pid, ":81", "out81:")
 

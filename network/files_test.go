@@ -79,7 +79,7 @@ func TestSandboxFilesResolvers(t *testing.T) {
 // Nameservers, and a full subnet is an error that names the network.
 func TestReserveThenAttach(t *testing.T) {
 	e := newEnv(t)
-	a := e.network("a", func(n *spec.Network) { n.Subnet = "10.252.7.0/29" }) // .2 to .6
+	a := e.network("a", func(n *Config) { n.Subnet = "10.252.7.0/29" }) // .2 to .6
 	b := e.network("b", nil)
 
 	ip, err := e.m.Reserve(e.project, "a", "web", 1, "")

@@ -53,9 +53,9 @@ func newEnv(t testing.TB) *testEnv {
 	return e
 }
 
-func (e *testEnv) network(name string, mod func(*spec.Network)) *NetworkInfo {
+func (e *testEnv) network(name string, mod func(*Config)) *NetworkInfo {
 	e.t.Helper()
-	n := &spec.Network{Name: name, NAT: spec.NATKernel}
+	n := &Config{Name: name, NAT: spec.NATKernel}
 	if mod != nil {
 		mod(n)
 	}

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 // sysctlIn reads a sysctl inside pid's network namespace (pid 0: the host).
@@ -116,7 +115,7 @@ func TestSandboxesHaveNoIPv6(t *testing.T) {
 	for _, internal := range []bool{false, true} {
 		t.Run(fmt.Sprintf("internal=%v", internal), func(t *testing.T) {
 			e := newEnv(t)
-			ni := e.network("n", func(n *spec.Network) { n.Internal = internal })
+			ni := e.network("n", func(n *Config) { n.Internal = internal })
 			a, b := sandbox(t), sandbox(t)
 			e.attach(Attachment{Network: "n", Service: "a", Pid: a})
 			bi := e.attach(Attachment{Network: "n", Service: "b", Pid: b})

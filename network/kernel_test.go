@@ -95,7 +95,7 @@ func TestPortRangeAndHostIP(t *testing.T) {
 
 func TestInternalNetworkHasNoWayOut(t *testing.T) {
 	e := newEnv(t)
-	ni := e.network("private", func(n *spec.Network) { n.Internal = true })
+	ni := e.network("private", func(n *Config) { n.Internal = true })
 	o := newOutside(t)
 	serveEcho(t, o.pid, ":80", "out:")
 	mustTalk(t, 0, o.addr+":80", "out:") // the outside is reachable from the host
@@ -174,14 +174,14 @@ func TestEnsureNetworkIdempotentAndChecked(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("n", nil)
 	// The same spec again, and the subnet written with host bits: no change.
-	if again := e.network("n", func(n *spec.Network) { n.Subnet = strings.Replace(ni.Subnet, ".0/", ".7/", 1) }); *again != *ni {
+	if again := e.network("n", func(n *Config) { n.Subnet = strings.Replace(ni.Subnet, ".0/", ".7/", 1) }); *again != *ni {
 		t.Fatalf("EnsureNetwork again: %+v, first %+v", again, ni)
 	}
-	if _, err := e.m.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "n", NAT: spec.NATKernel, Subnet: "10.254.3.0/24"}); err == nil || !strings.Contains(err.Error(), "remove the network first") {
+	if _, err := e.m.EnsureNetwork(e.ctx, e.project, &Config{Name: "n", NAT: spec.NATKernel, Subnet: "10.254.3.0/24"}); err == nil || !strings.Contains(err.Error(), "remove the network first") {
 		t.Errorf("changed subnet: %v", err)
 	}
 	// A configured subnet that overlaps another network on the host.
-	if _, err := e.m.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "m", NAT: spec.NATKernel, Subnet: ni.Subnet}); err == nil || !strings.Contains(err.Error(), "overlaps") {
+	if _, err := e.m.EnsureNetwork(e.ctx, e.project, &Config{Name: "m", NAT: spec.NATKernel, Subnet: ni.Subnet}); err == nil || !strings.Contains(err.Error(), "overlaps") {
 		t.Errorf("overlapping subnet: %v", err)
 	}
 	// Two networks get different subnets and bridges.

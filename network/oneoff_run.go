@@ -30,7 +30,7 @@ type RunNetSpec struct {
 	// Project whose Networks to join; "" gives a private project of its
 	// own (RunPrivatePrefix + random) with one network, removed on Close.
 	Project  string
-	Networks []*spec.Network // Name set; ports go to the first (by name)
+	Networks []*Config // Name set; ports go to the first (by name)
 	Ports    []spec.Port
 	// Service is the sandbox's name: its attachment key and DNS name.
 	Service string
@@ -55,7 +55,7 @@ type RunRecord struct {
 type RunSession struct {
 	m        *Manager
 	rec      RunRecord
-	nets     []*spec.Network
+	nets     []*Config
 	ports    []spec.Port
 	attached []string
 }
@@ -72,10 +72,10 @@ func NewRunSession(root rootdir.Root, s RunNetSpec) (*RunSession, error) {
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)
 		r.rec.Project, r.rec.Private = RunPrivatePrefix+hex.EncodeToString(b), true
-		r.nets = []*spec.Network{{Name: RunNetworkName}}
+		r.nets = []*Config{{Name: RunNetworkName}}
 	} else {
 		r.nets = slices.Clone(s.Networks)
-		slices.SortFunc(r.nets, func(a, b *spec.Network) int { return cmp.Compare(a.Name, b.Name) })
+		slices.SortFunc(r.nets, func(a, b *Config) int { return cmp.Compare(a.Name, b.Name) })
 		if slices.Contains(s.Reserved, s.Service) {
 			return nil, fmt.Errorf("--name %s: %w: it is a service of project %s (a one-off sandbox would replace its network attachment); choose another name", s.Service, ErrNameTaken, s.Project)
 		}

@@ -48,10 +48,10 @@ func (n *NetworkState) info() *NetworkInfo {
 }
 
 // EnsureNetwork creates the network (or adopts the recorded one) and starts
-// its DNS server. Calling it again with the same spec changes nothing;
+// its DNS server. Calling it again with the same config changes nothing;
 // internal and dns: changes are applied; a changed subnet or NAT mode is
 // refused (the network has to be removed and created again).
-func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *spec.Network) (*NetworkInfo, error) {
+func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *Config) (*NetworkInfo, error) {
 	defer m.lock()()
 	if sn == nil || sn.Name == "" {
 		return nil, fmt.Errorf("ensure network of project %s: no network name", project)

@@ -153,7 +153,7 @@ func TestPeerARPCacheNotPoisoned(t *testing.T) {
 				requireSlirp4netns(t)
 			}
 			e := newEnv(t)
-			ni := e.network("n", func(n *spec.Network) { n.NAT = nat })
+			ni := e.network("n", func(n *Config) { n.NAT = nat })
 			a, b := sandbox(t), sandbox(t)
 			e.attach(Attachment{Network: "n", Service: "a", Pid: a})
 			bi := e.attach(Attachment{Network: "n", Service: "b", Pid: b})

@@ -59,7 +59,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 	e := singleEnv(t)
 	o := newOutside(t)
 	serveEcho(t, o.pid, o.addr+":8080", "outside:")
-	e.usNetwork("solo", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
+	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" })
 	// /etc/hosts is written before Attach: the reserved address must be
 	// the one slirp4netns gives the sandbox.
 	if ip, err := e.m.Reserve(e.project, "solo", "web", 1, ""); err != nil || ip != "10.0.2.100" {
@@ -100,7 +100,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 
 func TestUserspacePerSandboxRefusals(t *testing.T) {
 	e := singleEnv(t)
-	e.usNetwork("solo", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
+	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" })
 	sb := rootlessSandbox(t)
 	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, IPv4: "10.0.2.5"})
 	if err == nil || !strings.Contains(err.Error(), "10.0.2.5") || !strings.Contains(err.Error(), "10.0.2.100") {
@@ -117,7 +117,7 @@ func TestUserspacePerSandboxRefusals(t *testing.T) {
 // comes back in its own words and nothing of the sandbox's network is left.
 func TestUserspacePerSandboxRefusedForward(t *testing.T) {
 	e := singleEnv(t)
-	e.usNetwork("solo", func(n *spec.Network) { n.Subnet = "10.0.2.0/24" })
+	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" })
 	n, _ := e.m.loadNetwork(e.project, "solo")
 	port := testutil.HoldPort(t, "127.0.0.1")
 	sb := rootlessSandbox(t)

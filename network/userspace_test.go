@@ -12,9 +12,9 @@ import (
 )
 
 // usNetwork ensures a userspace-NAT network of the test's project.
-func (e *testEnv) usNetwork(name string, mod func(*spec.Network)) *NetworkInfo {
+func (e *testEnv) usNetwork(name string, mod func(*Config)) *NetworkInfo {
 	e.t.Helper()
-	return e.network(name, func(n *spec.Network) {
+	return e.network(name, func(n *Config) {
 		n.NAT = spec.NATUserspace
 		if mod != nil {
 			mod(n)
@@ -95,7 +95,7 @@ func TestUserspaceRefusedForwardNamesPort(t *testing.T) {
 func TestUserspaceSmallSubnetRejected(t *testing.T) {
 	requireSlirp4netns(t)
 	e := newEnv(t)
-	_, err := e.m.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "tiny", NAT: spec.NATUserspace, Subnet: "10.250.7.0/26"})
+	_, err := e.m.EnsureNetwork(e.ctx, e.project, &Config{Name: "tiny", NAT: spec.NATUserspace, Subnet: "10.250.7.0/26"})
 	if err == nil || !strings.Contains(err.Error(), "too small") {
 		t.Fatalf("EnsureNetwork with a /26: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestUserspaceReachesOutsideAndForwardsDNS(t *testing.T) {
 	serveEcho(t, o.pid, o.addr+":8080", "outside:")
 	up := startUpstream(t, map[string]string{"outside.test.": o.addr}, 60)
 	e := newEnv(t)
-	ni := e.usNetwork("out", func(n *spec.Network) { n.DNS = []string{up} })
+	ni := e.usNetwork("out", func(n *Config) { n.DNS = []string{up} })
 	web := sandbox(t)
 	e.attach(Attachment{Network: "out", Service: "web", Pid: web})
 	ips, err := resolve(web, ni.Gateway, "outside.test")
@@ -127,7 +127,7 @@ func TestUserspaceEgressRules(t *testing.T) {
 	serveEcho(t, o.pid, o.addr2+":8080", "b:")
 	up := startUpstream(t, map[string]string{"api.test.": o.addr2}, 1)
 	e := newEnv(t)
-	ni := e.usNetwork("eg", func(n *spec.Network) { n.DNS = []string{up} })
+	ni := e.usNetwork("eg", func(n *Config) { n.DNS = []string{up} })
 	web, peer := sandbox(t), sandbox(t)
 	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &spec.Egress{Allow: []spec.EgressRule{
 		{CIDR: o.addr + "/32"}, {Domain: "api.test"},
@@ -174,7 +174,7 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m2.Close()
-	if _, err := m2.EnsureNetwork(e.ctx, e.project, &spec.Network{Name: "front", NAT: spec.NATUserspace}); err != nil {
+	if _, err := m2.EnsureNetwork(e.ctx, e.project, &Config{Name: "front", NAT: spec.NATUserspace}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{port(p1), port(p2)}}); err != nil {
@@ -214,7 +214,7 @@ func TestUserspaceInternalNetworkHasNoWayOut(t *testing.T) {
 	o := newOutside(t)
 	serveEcho(t, o.pid, o.addr+":8080", "outside:")
 	e := newEnv(t)
-	ni := e.usNetwork("private", func(n *spec.Network) { n.Internal = true })
+	ni := e.usNetwork("private", func(n *Config) { n.Internal = true })
 	a, b := sandbox(t), sandbox(t)
 	ai := e.attach(Attachment{Network: "private", Service: "a", Pid: a})
 	e.attach(Attachment{Network: "private", Service: "b", Pid: b})
@@ -235,7 +235,7 @@ func TestUserspaceDomainRuleExpires(t *testing.T) {
 	up := startUpstream(t, map[string]string{"api.test.": o.addr}, 1)
 	e := newEnv(t)
 	e.m.DomainTTLFloor, e.m.DomainGrace = time.Second, time.Second
-	ni := e.usNetwork("eg", func(n *spec.Network) { n.DNS = []string{up} })
+	ni := e.usNetwork("eg", func(n *Config) { n.DNS = []string{up} })
 	web := sandbox(t)
 	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &spec.Egress{Allow: []spec.EgressRule{{Domain: "*.test"}}}})
 	refusedQuickly(t, web, o.addr+":8080")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"nucleus/network"
+	"nucleus/reconcile/host"
 	"nucleus/spec"
 )
 
@@ -57,7 +58,7 @@ func runNetSpec(o *runOptions, svc *spec.Service) (*network.RunNetSpec, error) {
 		if sn.Name == "" {
 			sn.Name = name
 		}
-		ns.Networks = append(ns.Networks, sn)
+		ns.Networks = append(ns.Networks, host.NetworkConfig(sn))
 	}
 	return ns, nil
 }

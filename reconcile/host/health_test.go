@@ -46,7 +46,7 @@ func TestHealthChecksRunInTheSandboxNetns(t *testing.T) {
 		leaktest.Check(t, root)
 	}()
 	// The network brings the sandbox's loopback up (and gives it eth0).
-	if _, err := mgr.EnsureNetwork(ctx, "hc", &spec.Network{Name: "default", NAT: spec.NATAuto}); err != nil {
+	if _, err := mgr.EnsureNetwork(ctx, "hc", &network.Config{Name: "default", NAT: spec.NATAuto}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := mgr.Attach(ctx, network.Attachment{Project: "hc", Network: "default", Service: "web", Replica: 1, Pid: sb.Pid()}); err != nil {

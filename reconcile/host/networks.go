@@ -17,9 +17,19 @@ type Networks struct {
 
 var _ reconcile.Networks = Networks{}
 
+// NetworkConfig is the network package's config of a network of the file:
+// the one place the file's network becomes a network.Config (the
+// supervisor and `nucleus run --network` both use it).
+func NetworkConfig(sn *spec.Network) *network.Config {
+	if sn == nil {
+		return nil
+	}
+	return &network.Config{Name: sn.Name, Subnet: sn.Subnet, NAT: sn.NAT, Internal: sn.Internal, DNS: slices.Clone(sn.DNS)}
+}
+
 // EnsureNetwork creates or updates the network and returns its subnet.
 func (n Networks) EnsureNetwork(ctx context.Context, project string, sn *spec.Network) (string, error) {
-	info, err := n.M.EnsureNetwork(ctx, project, sn)
+	info, err := n.M.EnsureNetwork(ctx, project, NetworkConfig(sn))
 	if err != nil {
 		return "", err
 	}
