@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,5 +99,63 @@ func killInits(t *testing.T, root rootdir.Root) {
 				_ = unix.Kill(pid, unix.SIGKILL)
 			}
 		}
+	}
+}
+
+// TestLogsOnFullDisk: a workload that writes while its log's file system is
+// full is not blocked; its lines are dropped whole (every line in the file
+// still parses), and the first line written once there is room again says
+// how many were lost and why.
+func TestLogsOnFullDisk(t *testing.T) {
+	root := newRoot(t)
+	fs := testutil.MountSmallFS(t, filepath.Join(t.TempDir(), "logs"), 256<<10)
+	ctx := context.Background()
+	svc := service("/bin/busybox", "sh", "-c", `i=0; while :; do echo "line $i"; i=$((i+1)); usleep 2000; done`)
+	sb, err := Create(ctx, Config{ID: "logfull", Root: root, Project: "p", Service: svc, LogDir: fs.Dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Remove(ctx) })
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	records := func() []LogRecord {
+		b, err := os.ReadFile(sb.LogPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []LogRecord
+		lines := strings.Split(string(b), "\n")
+		for _, l := range lines[:len(lines)-1] { // the last one may be in the making
+			var r LogRecord
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatalf("torn log line %q: %v", l, err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	testutil.WaitFor(t, "the first log lines", 10*time.Second, func() bool { return len(records()) > 5 })
+	fs.Fill(t)
+	time.Sleep(300 * time.Millisecond) // ~100 lines meet a full disk
+	fs.Free(t)
+	var note string
+	testutil.WaitFor(t, "a note of the lost lines", 10*time.Second, func() bool {
+		for _, r := range records() {
+			if strings.HasPrefix(r.Line, "[nucleus: ") {
+				note = r.Line
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(note, "log lines lost: no space left on device") {
+		t.Errorf("note %q; want the count and %q", note, "no space left on device")
+	}
+	// The workload went on writing: lines after the note.
+	n := len(records())
+	testutil.WaitFor(t, "lines after the note", 10*time.Second, func() bool { return len(records()) > n+5 })
+	if err := sb.Stop(ctx, unix.SIGKILL, 0); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,6 +3,7 @@ package sbinit
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,6 +44,10 @@ type logSink struct {
 	f    *os.File
 	size int64
 	wg   sync.WaitGroup
+	// lost counts the lines a failed write (a full disk) dropped since the
+	// last one that got through; lostErr is why.
+	lost    int
+	lostErr error
 }
 
 func newLogSink(dirfd int, max int64) (*logSink, error) {
@@ -106,16 +111,47 @@ func (s *logSink) pump(r io.Reader, stream string) {
 	}
 }
 
+// write appends rec. A line that cannot be written is dropped, never
+// retried: the pipes keep draining, so the workload never blocks on a full
+// disk. The first line that fits again is preceded by a note of the loss.
 func (s *logSink) write(rec LogRecord) {
 	b, _ := json.Marshal(rec)
 	b = append(b, '\n')
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.lost > 0 {
+		note, _ := json.Marshal(LogRecord{Time: rec.Time, Stream: "stderr",
+			Line: fmt.Sprintf("[nucleus: %d log lines lost: %v]", s.lost, s.lostErr)})
+		if s.append(append(note, '\n')) != nil {
+			s.lost++
+			return
+		}
+		s.lost = 0
+	}
+	if err := s.append(b); err != nil {
+		s.lost, s.lostErr = s.lost+1, err
+	}
+}
+
+// append writes one whole line or nothing: a torn line would garble the
+// next one too.
+func (s *logSink) append(b []byte) error {
 	if s.size+int64(len(b)) > s.max && s.size > 0 {
 		s.rotate()
 	}
-	n, _ := s.f.Write(b)
+	n, err := s.f.Write(b)
+	if err != nil {
+		if n > 0 {
+			_ = s.f.Truncate(s.size)
+		}
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // "no space left on device", without the fd's name
+		}
+		return err
+	}
 	s.size += int64(n)
+	return nil
 }
 
 // rotate shifts LogFile.N-1 -> LogFile.N ... LogFile -> LogFile.1.
