@@ -115,3 +115,48 @@ func TestWebExampleMeansWhatItSays(t *testing.T) {
 		t.Errorf("web ports = %+v, want 2 (short and long form)", web.Ports)
 	}
 }
+
+// The db example's README and comments promise these; keep them true.
+func TestDBExampleMeansWhatItSays(t *testing.T) {
+	p := load(t, "db/nucleus.yaml")
+	users := map[string]string{"postgres": "postgres", "redis": "redis", "app": "nobody"}
+	defaults := map[string]int{"postgres": 25432, "redis": 26379, "app": 28000}
+	for name, s := range p.Services {
+		if s.User != users[name] {
+			t.Errorf("%s runs as %q, want %q", name, s.User, users[name])
+		}
+		if s.Healthcheck == nil {
+			t.Errorf("%s has no health check", name)
+		}
+		if len(s.Ports) != 1 || s.Ports[0].HostIP != "127.0.0.1" || s.Ports[0].Published != defaults[name] {
+			t.Errorf("%s publishes %+v, want one port %d on 127.0.0.1", name, s.Ports, defaults[name])
+		}
+	}
+	pg := p.Services["postgres"]
+	if len(pg.Volumes) != 1 || pg.Volumes[0].Type != spec.MountVolume || pg.Volumes[0].Source != "pgdata" || !pg.Volumes[0].Chown {
+		t.Errorf("postgres volumes = %+v, want the named volume pgdata with :U (chown)", pg.Volumes)
+	}
+	for _, dep := range []string{"postgres", "redis"} {
+		if d, ok := p.Services["app"].DependsOn[dep]; !ok || d.Condition != spec.ConditionHealthy {
+			t.Errorf("app depends_on %s = %+v (present %v), want service_healthy", dep, d, ok)
+		}
+	}
+
+	// The ports (and the password) come from the environment when set.
+	env := map[string]string{"DB_PORT": "40001", "REDIS_PORT": "40002", "APP_PORT": "40003", "DB_PASSWORD": "s3cret"}
+	p, err := spec.Load(spec.LoadOptions{Files: []string{"db/nucleus.yaml"}, Environ: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"postgres": 40001, "redis": 40002, "app": 40003} {
+		if got := p.Services[name].Ports; len(got) != 1 || got[0].Published != want {
+			t.Errorf("%s publishes %+v with %v, want host port %d", name, got, env, want)
+		}
+	}
+	if got := p.Services["postgres"].Environment["POSTGRES_PASSWORD"]; got != "s3cret" {
+		t.Errorf("postgres POSTGRES_PASSWORD = %q with DB_PASSWORD=s3cret", got)
+	}
+	if got := p.Services["app"].Environment["DATABASE_URL"]; !strings.Contains(got, ":s3cret@postgres:5432/") {
+		t.Errorf("app DATABASE_URL = %q, want the password and the service name postgres", got)
+	}
+}
