@@ -46,7 +46,7 @@ func BenchmarkAttach(b *testing.B) {
 		b.StartTimer()
 		st := time.Now()
 		e.attach(Attachment{Network: "n", Service: "svc", Pid: cmd.Process.Pid,
-			Ports: []spec.Port{{Target: 80, Published: 20000 + i%1000, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+			Ports: []Port{{Target: 80, Published: 20000 + i%1000, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 		ds = append(ds, time.Since(st))
 		b.StopTimer()
 		if err := e.m.Detach(e.ctx, e.project, "n", "svc", 1); err != nil {
@@ -181,7 +181,7 @@ func BenchmarkThroughput(b *testing.B) {
 	srv := sandbox(b)
 	pub := testutil.FreePort(b)
 	si := e.attach(Attachment{Network: "n", Service: "iperf", Pid: srv,
-		Ports: []spec.Port{{Target: 5201, Published: pub, HostIP: "0.0.0.0", Protocol: "tcp"}}})
+		Ports: []Port{{Target: 5201, Published: pub, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	o := newOutside(b)
 	hostPort := testutil.FreePort(b)
 	va, vc, vaddr := bareVeth(b)
@@ -224,7 +224,7 @@ func userspaceThroughput(b *testing.B, e *testEnv) (float64, bool) {
 	pid := sandbox(b)
 	p := testutil.FreePort(b)
 	if _, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "us", Service: "iperf-us", Pid: pid,
-		Ports: []spec.Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
+		Ports: []Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
 		b.Logf("userspace NAT not measured: %v", err)
 		return 0, false
 	}

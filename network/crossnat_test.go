@@ -17,7 +17,6 @@ import (
 
 	"nucleus/internal/testutil"
 	"nucleus/network/slirp"
-	"nucleus/spec"
 )
 
 // Issue 9, finding 4: slirp4netns is a host process, so what a sandbox on
@@ -40,7 +39,7 @@ func newKernelTarget(t *testing.T) kernelTarget {
 	kn := k.network("n", nil)
 	srv := sandbox(t)
 	pub := testutil.FreePort(t)
-	si := k.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []spec.Port{
+	si := k.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []Port{
 		{Target: 8080, Published: pub, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	serveEcho(t, srv, ":8080", "web:")
 	serveEcho(t, srv, ":9999", "unpublished:")

@@ -19,7 +19,6 @@ import (
 
 	"nucleus/internal/testutil"
 	"nucleus/network/nft"
-	"nucleus/spec"
 )
 
 // Debian's docker.io (make deps installs it; its service is never started
@@ -197,10 +196,10 @@ func TestDockerOnTheSameHost(t *testing.T) {
 	}
 	web := sandbox(t)
 	webPort := testutil.FreePort(t)
-	wi := e.attach(Attachment{Network: "n", Service: "web", Pid: web, Ports: []spec.Port{{Target: 8080, Published: webPort, HostIP: "0.0.0.0", Protocol: "tcp"}}})
+	wi := e.attach(Attachment{Network: "n", Service: "web", Pid: web, Ports: []Port{{Target: 8080, Published: webPort, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	serveEcho(t, web, ":8080", "web:")
 	app := sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "app", Pid: app, Egress: &spec.Egress{Allow: []spec.EgressRule{
+	e.attach(Attachment{Network: "n", Service: "app", Pid: app, Egress: &Egress{Allow: []EgressRule{
 		{CIDR: o.addr, PortStart: 80, PortEnd: 80, Protocol: "tcp"}}}})
 	free := sandbox(t)
 	e.attach(Attachment{Network: "n", Service: "free", Pid: free})

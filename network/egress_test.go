@@ -14,7 +14,6 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 // startUpstream runs a DNS server on 127.0.0.1 answering every name in
@@ -56,7 +55,7 @@ func TestEgressRules(t *testing.T) {
 	pi := e.attach(Attachment{Network: "n", Service: "peer", Pid: peer})
 	serveEcho(t, peer, ":5000", "peer:")
 	app := sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "app", Pid: app, Egress: &spec.Egress{Allow: []spec.EgressRule{
+	e.attach(Attachment{Network: "n", Service: "app", Pid: app, Egress: &Egress{Allow: []EgressRule{
 		{CIDR: o.addr, PortStart: 80, PortEnd: 80, Protocol: "tcp"},
 		{Domain: "api.test"},
 		{Domain: "*.wild.test"},
@@ -126,8 +125,8 @@ func TestLiveUpdateKeepsSandbox(t *testing.T) {
 	serveEcho(t, o.pid, ":80", "out:")
 	srv := sandbox(t)
 	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
-	port := func(p int) []spec.Port {
-		return []spec.Port{{Target: 8080, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
+	port := func(p int) []Port {
+		return []Port{{Target: 8080, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
 	}
 	ai := e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: port(p1)})
 	serveEcho(t, srv, ":8080", "web:")
@@ -146,7 +145,7 @@ func TestLiveUpdateKeepsSandbox(t *testing.T) {
 	}
 	before := ifIndex()
 
-	up := Attachment{Project: e.project, Network: "n", Service: "web", Pid: srv, Ports: port(p2), Egress: &spec.Egress{}}
+	up := Attachment{Project: e.project, Network: "n", Service: "web", Pid: srv, Ports: port(p2), Egress: &Egress{}}
 	if err := e.m.Update(e.ctx, up); err != nil {
 		t.Fatal(err)
 	}
@@ -173,8 +172,8 @@ func TestPortConflictsRefused(t *testing.T) {
 	e := newEnv(t)
 	e.network("n", nil)
 	busy := testutil.HoldPort(t, "0.0.0.0")
-	pub := func(p int) []spec.Port {
-		return []spec.Port{{Target: 80, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
+	pub := func(p int) []Port {
+		return []Port{{Target: 80, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
 	}
 	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "n", Service: "web", Pid: sandbox(t), Ports: pub(busy)})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(busy)) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
@@ -200,7 +199,7 @@ func TestRestartKeepsAddressAndAdoption(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("n", nil)
 	p := testutil.FreePort(t)
-	ports := []spec.Port{{Target: 80, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
+	ports := []Port{{Target: 80, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
 	first := e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Ports: ports})
 	st := e.attach(Attachment{Network: "n", Service: "db", Pid: sandbox(t), IPv4: strings.TrimSuffix(ni.Gateway, ".1") + ".50"})
 	if !strings.HasSuffix(st.IP, ".50") {
@@ -258,7 +257,7 @@ func TestAttachFailuresLeaveNothing(t *testing.T) {
 		{"dead pid", Attachment{Pid: 1 << 30}, "pid"},
 		{"static outside subnet", Attachment{Pid: sandbox(t), IPv4: "192.0.2.9"}, "outside subnet"},
 		{"static gateway", Attachment{Pid: sandbox(t), IPv4: ni.Gateway}, "gateway"},
-		{"bad egress", Attachment{Pid: sandbox(t), Egress: &spec.Egress{Allow: []spec.EgressRule{{CIDR: "not-an-address"}}}}, "not-an-address"},
+		{"bad egress", Attachment{Pid: sandbox(t), Egress: &Egress{Allow: []EgressRule{{CIDR: "not-an-address"}}}}, "not-an-address"},
 		{"no such network", Attachment{Pid: sandbox(t), Network: "nope"}, "does not exist"},
 	}
 	for _, c := range cases {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 // routeLoopbackVia makes pid's namespace send 127.0.0.1 out of dev to gw,
@@ -43,7 +42,7 @@ func TestLoopbackPortNotReachableFromOutside(t *testing.T) {
 	e.network("n", nil)
 	srv := sandbox(t)
 	p := testutil.FreePort(t)
-	e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []spec.Port{
+	e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []Port{
 		{Target: 8080, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	serveEcho(t, srv, ":8080", "web:")
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
@@ -64,7 +63,7 @@ func TestSandboxCannotReachHostLoopback(t *testing.T) {
 	ni := e.network("n", nil)
 	sb := sandbox(t)
 	p := testutil.FreePort(t)
-	e.attach(Attachment{Network: "n", Service: "app", Pid: sb, Ports: []spec.Port{
+	e.attach(Attachment{Network: "n", Service: "app", Pid: sb, Ports: []Port{
 		{Target: 8080, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	secret := serveEcho(t, 0, "127.0.0.1:0", "host-secret:")
 	routeLoopbackVia(t, sb, "eth0", ni.Gateway)
@@ -84,7 +83,7 @@ func TestSandboxesNotRoutableFromOutside(t *testing.T) {
 	ni := e.network("n", nil)
 	srv, peer := sandbox(t), sandbox(t)
 	p := testutil.FreePort(t)
-	si := e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []spec.Port{
+	si := e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []Port{
 		{Target: 8080, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	e.attach(Attachment{Network: "n", Service: "peer", Pid: peer})
 	serveEcho(t, srv, ":8080", "web:")

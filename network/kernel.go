@@ -180,7 +180,7 @@ func tableNetwork(n *NetworkState) (nft.Network, error) {
 	return tn, nil
 }
 
-func egressOf(e *spec.Egress) (*nft.Egress, error) {
+func egressOf(e *Egress) (*nft.Egress, error) {
 	out := &nft.Egress{}
 	for _, r := range e.Allow {
 		if r.Domain != "" {

@@ -51,7 +51,7 @@ func TestPublishedPortLoopbackOtherNamespaceHairpin(t *testing.T) {
 	ni := e.network("front", nil)
 	srv, peer := sandbox(t), sandbox(t)
 	pt, pu := testutil.FreePort(t), testutil.FreePort(t)
-	e.attach(Attachment{Network: "front", Service: "web", Pid: srv, Ports: []spec.Port{
+	e.attach(Attachment{Network: "front", Service: "web", Pid: srv, Ports: []Port{
 		{Target: 8080, Published: pt, HostIP: "0.0.0.0", Protocol: "tcp"},
 		{Target: 9053, Published: pu, HostIP: "0.0.0.0", Protocol: "udp"},
 	}})
@@ -80,7 +80,7 @@ func TestPortRangeAndHostIP(t *testing.T) {
 	srv := sandbox(t)
 	p := testutil.FreePort(t)
 	// A range mapped to different port numbers, on 127.0.0.1 only.
-	e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []spec.Port{
+	e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []Port{
 		{Target: 7000, TargetEnd: 7001, Published: p, PublishedEnd: p + 1, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})
 	serveEcho(t, srv, ":7000", "a:")
@@ -135,8 +135,8 @@ func TestLeakCheckSeesObjects(t *testing.T) {
 	e := newEnv(t)
 	other := newEnv(t)
 	ni := e.network("n", nil)
-	e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Egress: &spec.Egress{},
-		Ports: []spec.Port{{Target: 80, Published: testutil.FreePort(t), HostIP: "0.0.0.0", Protocol: "tcp"}}})
+	e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Egress: &Egress{},
+		Ports: []Port{{Target: 80, Published: testutil.FreePort(t), HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	left, err := LeakCheck(e.m.root)
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ type RunNetSpec struct {
 	// own (RunPrivatePrefix + random) with one network, removed on Close.
 	Project  string
 	Networks []*Config // Name set; ports go to the first (by name)
-	Ports    []spec.Port
+	Ports    []Port
 	// Service is the sandbox's name: its attachment key and DNS name.
 	Service string
 	// Reserved are names the sandbox may not take (the project's
@@ -56,7 +56,7 @@ type RunSession struct {
 	m        *Manager
 	rec      RunRecord
 	nets     []*Config
-	ports    []spec.Port
+	ports    []Port
 	attached []string
 }
 
@@ -128,13 +128,13 @@ func (r *RunSession) Ensure(ctx context.Context) error {
 	return nil
 }
 
-// Apply makes svc a member of the session's networks, publishing the ports.
+// Apply makes svc a member of the session's networks (the caller sets its
+// ports: the file's type).
 func (r *RunSession) Apply(svc *spec.Service) {
 	svc.Networks = map[string]*spec.ServiceNetwork{}
 	for _, sn := range r.nets {
 		svc.Networks[sn.Name] = &spec.ServiceNetwork{}
 	}
-	svc.Ports = slices.Clone(r.ports)
 }
 
 // Reserve reserves the sandbox's address on each network before it is

@@ -304,8 +304,8 @@ func (m *Manager) updateLocked(ctx context.Context, n *NetworkState, b backend, 
 
 // newPorts are the ports of next that were not already published (those
 // are ours, so binding them is not a conflict).
-func newPorts(cur, next []spec.Port) []spec.Port {
-	var out []spec.Port
+func newPorts(cur, next []Port) []Port {
+	var out []Port
 	for _, p := range next {
 		if !slices.Contains(cur, p) {
 			out = append(out, p)

@@ -13,11 +13,10 @@ import (
 	"syscall"
 
 	"nucleus/network/nft"
-	"nucleus/spec"
 )
 
 // portRange returns the published host range of p (0, 0 when unpublished).
-func portRange(p spec.Port) (int, int) {
+func portRange(p Port) (int, int) {
 	end := p.PublishedEnd
 	if end < p.Published {
 		end = p.Published
@@ -25,14 +24,14 @@ func portRange(p spec.Port) (int, int) {
 	return p.Published, end
 }
 
-func hostIPOf(p spec.Port) string {
+func hostIPOf(p Port) string {
 	if p.HostIP == "" {
 		return "0.0.0.0"
 	}
 	return p.HostIP
 }
 
-func protoOf(p spec.Port) string {
+func protoOf(p Port) string {
 	if p.Protocol == "" {
 		return "tcp"
 	}
@@ -49,7 +48,7 @@ func addrsOverlap(a, b string) bool {
 // another nucleus project (any state root, read from nftables), or by
 // another sandbox of the same project (from our records). others are the
 // project's other attachments.
-func (m *Manager) checkPorts(project string, ports []spec.Port, others []*AttachmentState) error {
+func (m *Manager) checkPorts(project string, ports []Port, others []*AttachmentState) error {
 	var theirs []nft.InUse
 	loaded := false
 	for _, p := range ports {

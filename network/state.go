@@ -12,7 +12,6 @@ import (
 	"strconv"
 
 	"nucleus/internal/atomicfile"
-	"nucleus/spec"
 )
 
 // NetworkState is the record of one project network, kept as JSON under the
@@ -42,18 +41,18 @@ type NetworkState struct {
 
 // AttachmentState is the record of one sandbox on one network.
 type AttachmentState struct {
-	Service   string       `json:"service"`
-	Replica   int          `json:"replica"`
-	Pid       int          `json:"pid"`
-	IP        string       `json:"ip"`
-	Static    bool         `json:"static,omitempty"` // IP came from ipv4_address
-	Interface string       `json:"interface"`        // inside the sandbox, e.g. eth0
-	HostIf    string       `json:"host_if,omitempty"`
-	MAC       string       `json:"mac,omitempty"` // of the inside end: the only source MAC its veth may send
-	Aliases   []string     `json:"aliases,omitempty"`
-	Ports     []spec.Port  `json:"ports,omitempty"`
-	Egress    *spec.Egress `json:"egress,omitempty"`
-	DNS       []string     `json:"dns,omitempty"`
+	Service   string   `json:"service"`
+	Replica   int      `json:"replica"`
+	Pid       int      `json:"pid"`
+	IP        string   `json:"ip"`
+	Static    bool     `json:"static,omitempty"` // IP came from ipv4_address
+	Interface string   `json:"interface"`        // inside the sandbox, e.g. eth0
+	HostIf    string   `json:"host_if,omitempty"`
+	MAC       string   `json:"mac,omitempty"` // of the inside end: the only source MAC its veth may send
+	Aliases   []string `json:"aliases,omitempty"`
+	Ports     []Port   `json:"ports,omitempty"`
+	Egress    *Egress  `json:"egress,omitempty"`
+	DNS       []string `json:"dns,omitempty"`
 
 	// Extra is private to the backend (JSON it chooses).
 	Extra json.RawMessage `json:"extra,omitempty"`

@@ -2,8 +2,6 @@ package network
 
 import (
 	"slices"
-
-	"nucleus/spec"
 )
 
 // Config is what a project network is asked to be. The caller converts
@@ -37,9 +35,9 @@ type Attachment struct {
 	Replica                   int // 1-based; 0 means 1
 	Pid                       int
 	Aliases                   []string
-	IPv4                      string       // static address (ipv4_address); empty = allocate
-	Ports                     []spec.Port  // see PublishesOn
-	Egress                    *spec.Egress // nil = unrestricted
+	IPv4                      string  // static address (ipv4_address); empty = allocate
+	Ports                     []Port  // see PublishesOn
+	Egress                    *Egress // nil = unrestricted
 	DNS                       []string
 }
 
@@ -55,4 +53,32 @@ type AttachInfo struct {
 // network by name.
 func PublishesOn(network string, networks []string) bool {
 	return len(networks) > 0 && slices.Min(networks) == network
+}
+
+// Port is a published port (range): host HostIP:Published..PublishedEnd
+// to Target..TargetEnd inside, with spec.Port's fields, so the caller
+// converts with network.Port(p). The JSON names are those of the records.
+type Port struct {
+	Target       int    `json:"target"`
+	TargetEnd    int    `json:"target_end,omitempty"`
+	Published    int    `json:"published,omitempty"` // 0: not published on a fixed port
+	PublishedEnd int    `json:"published_end,omitempty"`
+	HostIP       string `json:"host_ip"`  // "0.0.0.0" when not given
+	Protocol     string `json:"protocol"` // tcp | udp
+}
+
+// Egress restricts what a sandbox may reach: its network's peers, the
+// embedded DNS and Allow only.
+type Egress struct {
+	Allow []EgressRule `json:"allow"`
+}
+
+// EgressRule is one allowed destination: CIDR or Domain ("*." wildcard
+// allowed), PortStart..PortEnd (both 0: any), Protocol tcp, udp or "" (both).
+type EgressRule struct {
+	CIDR      string `json:"cidr,omitempty"`
+	Domain    string `json:"domain,omitempty"`
+	PortStart int    `json:"port_start,omitempty"`
+	PortEnd   int    `json:"port_end,omitempty"`
+	Protocol  string `json:"protocol,omitempty"`
 }

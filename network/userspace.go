@@ -408,7 +408,7 @@ func wantForwards(n *NetworkState) []slirp.Forward {
 	var out []slirp.Forward
 	for _, k := range sortedKeys(n.Attachments) {
 		if a := n.Attachments[k]; a.HostIf != "" {
-			out = appendForwards(out, a, func(_ spec.Port, hostPort int) int { return hostPort })
+			out = appendForwards(out, a, func(_ Port, hostPort int) int { return hostPort })
 		}
 	}
 	return out
@@ -417,7 +417,7 @@ func wantForwards(n *NetworkState) []slirp.Forward {
 // appendForwards appends a slirp4netns forward for every fixed host port a
 // publishes (0.0.0.0 is slirp4netns's empty address); guestPort says where
 // each host port goes.
-func appendForwards(out []slirp.Forward, a *AttachmentState, guestPort func(p spec.Port, hostPort int) int) []slirp.Forward {
+func appendForwards(out []slirp.Forward, a *AttachmentState, guestPort func(p Port, hostPort int) int) []slirp.Forward {
 	for _, p := range a.Ports {
 		start, end := portRange(p)
 		if start == 0 {

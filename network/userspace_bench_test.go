@@ -11,7 +11,6 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 // iperf3Gbps runs an iperf3 client (in the namespace of clientPid, 0 = host)
@@ -57,7 +56,7 @@ func BenchmarkUserspaceThroughput(b *testing.B) {
 	e.usNetwork("perf", nil)
 	srv := sandbox(b)
 	p := testutil.FreePort(b)
-	e.attach(Attachment{Network: "perf", Service: "srv", Pid: srv, Ports: []spec.Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+	e.attach(Attachment{Network: "perf", Service: "srv", Pid: srv, Ports: []Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	iperf3Server(b, srv, 5201)
 	o := newOutside(b)
 	iperf3Server(b, o.pid, 5202)

@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 
 	"nucleus/network/slirp"
-	"nucleus/spec"
 )
 
 const (
@@ -158,7 +157,7 @@ func (u *userspaceBackend) removeSingle(n *NetworkState) error {
 
 // singleForwards maps published ports straight to the sandbox's ports.
 func singleForwards(a *AttachmentState) []slirp.Forward {
-	return appendForwards(nil, a, func(p spec.Port, hostPort int) int {
+	return appendForwards(nil, a, func(p Port, hostPort int) int {
 		start, _ := portRange(p)
 		return p.Target + hostPort - start
 	})

@@ -13,7 +13,6 @@ import (
 
 	"nucleus/internal/testutil"
 	"nucleus/network/slirp"
-	"nucleus/spec"
 )
 
 // rootlessSandbox starts a stand-in for a rootless sandbox: a process in
@@ -67,7 +66,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 	}
 	sb := rootlessSandbox(t)
 	p := testutil.FreePort(t)
-	ai := e.attach(Attachment{Network: "solo", Service: "web", Pid: sb, Ports: []spec.Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+	ai := e.attach(Attachment{Network: "solo", Service: "web", Pid: sb, Ports: []Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	if ai.IP != "10.0.2.100" || ai.Interface != "tap0" {
 		t.Errorf("attach info %+v, want 10.0.2.100 on tap0", ai)
 	}
@@ -86,7 +85,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 
 	// Live port change, then detach: the process goes away.
 	p2 := testutil.FreePort(t)
-	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, Ports: []spec.Port{{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
+	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, Ports: []Port{{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
 		t.Fatal(err)
 	}
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p2), "web:")
@@ -106,7 +105,7 @@ func TestUserspacePerSandboxRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "10.0.2.5") || !strings.Contains(err.Error(), "10.0.2.100") {
 		t.Errorf("static 10.0.2.5: %v, want an error naming it and the guest 10.0.2.100", err)
 	}
-	_, err = e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, Egress: &spec.Egress{}})
+	_, err = e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, Egress: &Egress{}})
 	if err == nil || !strings.Contains(err.Error(), "egress") {
 		t.Errorf("egress in per-sandbox mode: %v, want a refusal", err)
 	}
@@ -122,7 +121,7 @@ func TestUserspacePerSandboxRefusedForward(t *testing.T) {
 	port := testutil.HoldPort(t, "127.0.0.1")
 	sb := rootlessSandbox(t)
 	a := &AttachmentState{Service: "web", Replica: 1, Pid: sb, IP: "10.0.2.2",
-		Ports: []spec.Port{{Target: 80, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"}}}
+		Ports: []Port{{Target: 80, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"}}}
 	err := e.m.userspace.attach(context.Background(), n, a)
 	want := fmt.Sprintf("slirp4netns add_hostfwd failed for 127.0.0.1:%d->80/tcp: ", port)
 	if err == nil || !strings.HasPrefix(err.Error(), want) {

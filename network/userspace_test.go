@@ -50,14 +50,14 @@ func TestUserspacePortForwardsApplyLive(t *testing.T) {
 	e.usNetwork("front", nil)
 	web := sandbox(t)
 	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
-	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
+	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []Port{
 		{Target: 80, Published: p1, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})
 	serveEcho(t, web, ":80", "web:")
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p1), "web:")
 
 	// Move the published port without restarting the sandbox.
-	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
+	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []Port{
 		{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}}); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestUserspaceRefusedForwardNamesPort(t *testing.T) {
 	e.usNetwork("front", nil)
 	port := testutil.HoldPort(t, "127.0.0.1")
 	web := sandbox(t)
-	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
+	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []Port{
 		{Target: 80, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(port)) {
@@ -129,7 +129,7 @@ func TestUserspaceEgressRules(t *testing.T) {
 	e := newEnv(t)
 	ni := e.usNetwork("eg", func(n *Config) { n.DNS = []string{up} })
 	web, peer := sandbox(t), sandbox(t)
-	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &spec.Egress{Allow: []spec.EgressRule{
+	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &Egress{Allow: []EgressRule{
 		{CIDR: o.addr + "/32"}, {Domain: "api.test"},
 	}}})
 	pi := e.attach(Attachment{Network: "eg", Service: "peer", Pid: peer})
@@ -160,10 +160,10 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 	e.usNetwork("front", nil)
 	web := sandbox(t)
 	p1, p2, p3 := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
-	port := func(p int) spec.Port {
-		return spec.Port{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}
+	port := func(p int) Port {
+		return Port{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}
 	}
-	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []spec.Port{port(p1)}})
+	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []Port{port(p1)}})
 	serveEcho(t, web, ":80", "web:")
 	n, _ := e.m.loadNetwork(e.project, "front")
 	ownerPid := extraOf(n).SlirpPid
@@ -177,7 +177,7 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 	if _, err := m2.EnsureNetwork(e.ctx, e.project, &Config{Name: "front", NAT: spec.NATUserspace}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{port(p1), port(p2)}}); err != nil {
+	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []Port{port(p1), port(p2)}}); err != nil {
 		t.Fatal(err)
 	}
 	n, _ = m2.loadNetwork(e.project, "front")
@@ -194,7 +194,7 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 	s := owner.slirps[extraOf(n).SlirpID]
 	owner.mu.Unlock()
 	s.Stop()
-	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []spec.Port{port(p1), port(p2), port(p3)}}); err != nil {
+	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []Port{port(p1), port(p2), port(p3)}}); err != nil {
 		t.Fatal(err)
 	}
 	n, _ = m2.loadNetwork(e.project, "front")
@@ -237,7 +237,7 @@ func TestUserspaceDomainRuleExpires(t *testing.T) {
 	e.m.DomainTTLFloor, e.m.DomainGrace = time.Second, time.Second
 	ni := e.usNetwork("eg", func(n *Config) { n.DNS = []string{up} })
 	web := sandbox(t)
-	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &spec.Egress{Allow: []spec.EgressRule{{Domain: "*.test"}}}})
+	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &Egress{Allow: []EgressRule{{Domain: "*.test"}}}})
 	refusedQuickly(t, web, o.addr+":8080")
 	if ips, err := resolve(web, ni.Gateway, "api.test"); err != nil || len(ips) != 1 {
 		t.Fatalf("resolve: %v %v", ips, err)
@@ -267,7 +267,7 @@ func TestUserspaceUDPAndRanges(t *testing.T) {
 			lo = p
 		}
 	}
-	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []spec.Port{
+	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []Port{
 		{Target: 9053, Published: pu, HostIP: "0.0.0.0", Protocol: "udp"},
 		{Target: 7000, TargetEnd: 7001, Published: lo, PublishedEnd: lo + 1, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})

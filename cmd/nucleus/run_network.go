@@ -30,8 +30,9 @@ func runNetSpec(o *runOptions, svc *spec.Service) (*network.RunNetSpec, error) {
 			}
 			return nil, setup(fmt.Errorf("--publish %q: %w%s", p, err, hint))
 		}
-		ns.Ports = append(ns.Ports, port)
+		svc.Ports = append(svc.Ports, port)
 	}
+	ns.Ports = host.Ports(svc.Ports)
 	if len(o.networks) == 0 {
 		return ns, nil // like docker run -p: a private network, gone with the sandbox
 	}

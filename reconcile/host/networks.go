@@ -27,6 +27,30 @@ func NetworkConfig(sn *spec.Network) *network.Config {
 	return &network.Config{Name: sn.Name, Subnet: sn.Subnet, NAT: sn.NAT, Internal: sn.Internal, DNS: slices.Clone(sn.DNS)}
 }
 
+// Ports converts published ports into the network package's type.
+func Ports(ps []spec.Port) []network.Port {
+	var out []network.Port
+	for _, p := range ps {
+		out = append(out, network.Port(p))
+	}
+	return out
+}
+
+// egress converts egress rules; nil (unrestricted) stays nil.
+func egress(e *spec.Egress) *network.Egress {
+	if e == nil {
+		return nil
+	}
+	out := &network.Egress{}
+	if e.Allow != nil { // empty (deny all) and absent read alike, but keep the shape
+		out.Allow = make([]network.EgressRule, 0, len(e.Allow))
+	}
+	for _, r := range e.Allow {
+		out.Allow = append(out.Allow, network.EgressRule(r))
+	}
+	return out
+}
+
 // EnsureNetwork creates or updates the network and returns its subnet.
 func (n Networks) EnsureNetwork(ctx context.Context, project string, sn *spec.Network) (string, error) {
 	info, err := n.M.EnsureNetwork(ctx, project, NetworkConfig(sn))
@@ -40,12 +64,12 @@ func (n Networks) EnsureNetwork(ctx context.Context, project string, sn *spec.Ne
 func attachment(a reconcile.AttachRequest) network.Attachment {
 	s := a.Service
 	at := network.Attachment{Project: a.Project, Network: a.Network, Service: s.Name, Replica: a.Replica, Pid: a.Pid,
-		Egress: s.Egress, DNS: s.DNS}
+		Egress: egress(s.Egress), DNS: s.DNS}
 	if sn := s.Networks[a.Network]; sn != nil {
 		at.Aliases, at.IPv4 = sn.Aliases, sn.IPv4Address
 	}
 	if network.PublishesOn(a.Network, slices.Collect(maps.Keys(s.Networks))) {
-		at.Ports = s.Ports
+		at.Ports = Ports(s.Ports)
 	}
 	return at
 }

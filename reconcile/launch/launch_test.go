@@ -65,7 +65,7 @@ func TestFailedLaunchLeavesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sess, err := network.NewRunSession(root, network.RunNetSpec{Service: name, Ports: []spec.Port{port}})
+			sess, err := network.NewRunSession(root, network.RunNetSpec{Service: name, Ports: []network.Port{network.Port(port)}})
 			if err != nil {
 				t.Fatal(err)
 			}
