@@ -104,7 +104,12 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *Config)
 		return nil, fmt.Errorf("network %s of project %s: %w", sn.Name, project, err)
 	}
 	if err := m.saveNetwork(n); err != nil {
-		return nil, err
+		if isNew {
+			// Unrecorded, the bridge and table would hold the subnet until
+			// a down (a full disk): undo them.
+			b.removeNetwork(ctx, n)
+		}
+		return nil, fmt.Errorf("network %s of project %s: %w", sn.Name, project, err)
 	}
 	if err := m.ensureDNS(n, b); err != nil {
 		return nil, err
