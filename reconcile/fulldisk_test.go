@@ -1,10 +1,12 @@
-package reconcile
+package reconcile_test
 
 import (
 	"testing"
 	"time"
 
 	"nucleus/internal/testutil"
+	"nucleus/reconcile"
+	"nucleus/reconcile/reconciletest"
 	"nucleus/spec"
 )
 
@@ -14,36 +16,34 @@ import (
 // "starting" on disk for good.
 func TestSupervisorRecordsHealthOnceDiskFreed(t *testing.T) {
 	testutil.RequireRoot(t)
-	w := newFakeWorld()
-	w.healthyAt["db"] = 1 << 30 // not before the disk is full
-	sv := newFakeSupervisor(t, w)
-	root := rootForTest(t)
+	w := reconciletest.NewWorld()
+	w.HealthyAt("db", 1<<30) // not before the disk is full
+	sv := newSupervisor(t, w)
+	root := testutil.TempRoot(t)
 	fs := testutil.MountSmallFS(t, root.Run, 256<<10)
-	sv.Store, sv.Health = NewStore(root), fakeHealth{w}
+	sv.Store = reconcile.NewStore(root)
 	db := svc("db")
 	db.Healthcheck = &spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "true"}, Interval: spec.Duration(10 * time.Millisecond),
 		StartPeriod: spec.Duration(time.Hour)} // failures do not count
 	mustPass(t, sv, project(nil, db))
-	state := func() RunState {
+	state := func() reconcile.RunState {
 		recs, err := sv.Store.LoadSandboxes("shop")
 		if err != nil || len(recs) != 1 {
 			t.Fatalf("records: %v %v", recs, err)
 		}
 		return recs[0].State
 	}
-	if st := state(); st != StateStarting {
+	if st := state(); st != reconcile.StateStarting {
 		t.Fatalf("db recorded %s, want starting", st)
 	}
 	fs.Fill(t)
-	w.mu.Lock()
-	w.healthyAt["db"] = w.checks["db"] + 1
-	w.mu.Unlock()
-	testutil.WaitFor(t, "db's check to pass", 5*time.Second, func() bool { return w.index("healthy shop.db.1") >= 0 })
-	if st := state(); st != StateStarting {
+	w.HealthyAt("db", w.Checks("db")+1)
+	testutil.WaitFor(t, "db's check to pass", 5*time.Second, func() bool { return w.Index("healthy shop.db.1") >= 0 })
+	if st := state(); st != reconcile.StateStarting {
 		t.Fatalf("db recorded %s on a full disk", st)
 	}
 	fs.Free(t)
-	testutil.WaitFor(t, "db recorded healthy once the disk has space", 5*time.Second, func() bool { return state() == StateHealthy })
+	testutil.WaitFor(t, "db recorded healthy once the disk has space", 5*time.Second, func() bool { return state() == reconcile.StateHealthy })
 	// Down works from the records; the fake world has nothing else to leave.
 	if err := sv.Down(t.Context()); err != nil {
 		t.Fatalf("down: %v", err)

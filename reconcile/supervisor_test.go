@@ -1,4 +1,4 @@
-package reconcile
+package reconcile_test
 
 import (
 	"context"
@@ -10,14 +10,25 @@ import (
 	"testing"
 	"time"
 
-	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
+	"nucleus/reconcile"
+	"nucleus/reconcile/reconciletest"
 	"nucleus/spec"
 )
 
-func rootForTest(t *testing.T) rootdir.Root { return testutil.TempRoot(t) }
+// The spec builders of the plan tests (export_test.go).
+var (
+	svc, project                = reconcile.Svc, reconcile.ProjectOf
+	dependsOn, replicas, memory = reconcile.DependsOn, reconcile.Replicas, reconcile.Memory
+	restartPolicy               = reconcile.RestartPolicy
+)
 
-func mustPass(t *testing.T, sv *Supervisor, p *spec.Project) []Step {
+// newSupervisor is a supervisor of project "shop" over the fakes of w.
+func newSupervisor(t *testing.T, w *reconciletest.World) *reconcile.Supervisor {
+	return reconciletest.NewSupervisor(t, w, testutil.TempRoot(t), "shop")
+}
+
+func mustPass(t *testing.T, sv *reconcile.Supervisor, p *spec.Project) []reconcile.Step {
 	t.Helper()
 	steps, err := sv.Pass(context.Background(), p)
 	if err != nil {
@@ -27,23 +38,23 @@ func mustPass(t *testing.T, sv *Supervisor, p *spec.Project) []Step {
 }
 
 func TestSupervisorDependencyOrderAndBoundedParallelism(t *testing.T) {
-	w := newFakeWorld()
-	w.createDelay = 30 * time.Millisecond
-	sv := newFakeSupervisor(t, w)
+	w := reconciletest.NewWorld()
+	w.SetCreateDelay(30 * time.Millisecond)
+	sv := newSupervisor(t, w)
 	sv.Parallel = 2
 	p := project(nil, svc("a1"), svc("a2"), svc("a3"), svc("a4"),
 		svc("web", dependsOn("a1", false), dependsOn("a2", false), dependsOn("a3", false), dependsOn("a4", false)))
 	mustPass(t, sv, p)
-	if w.maxCreating != 2 {
-		t.Errorf("at most %d sandboxes were created at once, want exactly Parallel=2", w.maxCreating)
+	if w.MaxCreating() != 2 {
+		t.Errorf("at most %d sandboxes were created at once, want exactly Parallel=2", w.MaxCreating())
 	}
-	web := w.index("create shop.web.1")
+	web := w.Index("create shop.web.1")
 	for _, a := range []string{"a1", "a2", "a3", "a4"} {
-		if i := w.index("start shop." + a + ".1"); i < 0 || i > web {
+		if i := w.Index("start shop." + a + ".1"); i < 0 || i > web {
 			t.Errorf("%s started at event %d, web created at %d: dependency order broken\n%v", a, i, web, w.Events())
 		}
 	}
-	if w.index("ensure-network default") > w.index("create shop.a1.1") {
+	if w.Index("ensure-network default") > w.Index("create shop.a1.1") {
 		t.Errorf("network ensured after the first sandbox: %v", w.Events())
 	}
 	// What was applied is recorded: the next plan is empty.
@@ -53,21 +64,20 @@ func TestSupervisorDependencyOrderAndBoundedParallelism(t *testing.T) {
 }
 
 func TestSupervisorWaitsForHealthyDependency(t *testing.T) {
-	w := newFakeWorld()
-	w.healthyAt["db"] = 4
-	sv := newFakeSupervisor(t, w)
-	sv.Health = fakeHealth{w}
+	w := reconciletest.NewWorld()
+	w.HealthyAt("db", 4)
+	sv := newSupervisor(t, w)
 	db := svc("db")
 	db.Healthcheck = &spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "true"}, Interval: spec.Duration(10 * time.Millisecond), Retries: 3}
 	web := svc("web")
 	web.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}
 	mustPass(t, sv, project(nil, db, web))
-	h, c := w.index("healthy shop.db.1"), w.index("create shop.web.1")
+	h, c := w.Index("healthy shop.db.1"), w.Index("create shop.web.1")
 	if h < 0 || c < h {
 		t.Fatalf("web created at event %d, db healthy at %d; want web after healthy:\n%v", c, h, w.Events())
 	}
 	recs, _ := sv.Store.LoadSandboxes("shop")
-	if recs[0].Service != "db" || recs[0].State != StateHealthy {
+	if recs[0].Service != "db" || recs[0].State != reconcile.StateHealthy {
 		t.Fatalf("db record state = %s, want healthy", recs[0].State)
 	}
 }
@@ -75,13 +85,13 @@ func TestSupervisorWaitsForHealthyDependency(t *testing.T) {
 func TestSupervisorCompletedDependency(t *testing.T) {
 	for _, code := range []int{0, 3} {
 		t.Run(fmt.Sprint("exit", code), func(t *testing.T) {
-			w := newFakeWorld()
-			w.exitAfter["migrate"] = fakeExit{after: 30 * time.Millisecond, code: code}
-			sv := newFakeSupervisor(t, w)
+			w := reconciletest.NewWorld()
+			w.ExitAfter("migrate", reconciletest.Exit{After: 30 * time.Millisecond, Code: code})
+			sv := newSupervisor(t, w)
 			web := svc("web")
 			web.DependsOn = map[string]spec.Dependency{"migrate": {Condition: spec.ConditionCompleted}}
 			_, err := sv.Pass(context.Background(), project(nil, svc("migrate"), web))
-			exit, create := w.index("exit shop.migrate.1"), w.index("create shop.web.1")
+			exit, create := w.Index("exit shop.migrate.1"), w.Index("create shop.web.1")
 			if code == 0 {
 				if err != nil || exit < 0 || create < exit {
 					t.Fatalf("err %v; web created at %d, migrate exited at %d:\n%v", err, create, exit, w.Events())
@@ -96,29 +106,29 @@ func TestSupervisorCompletedDependency(t *testing.T) {
 }
 
 func TestSupervisorFailedDependencySkipsDependents(t *testing.T) {
-	w := newFakeWorld()
-	w.failCreate["db"] = true
-	sv := newFakeSupervisor(t, w)
+	w := reconciletest.NewWorld()
+	w.FailCreate("db")
+	sv := newSupervisor(t, w)
 	p := project(nil, svc("db"), svc("cache"), svc("web", dependsOn("db", false)), svc("api", dependsOn("web", false)))
 	_, err := sv.Pass(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "start web: new service: skipped: dependency db failed") ||
 		!strings.Contains(err.Error(), "skipped: dependency web failed") {
 		t.Fatalf("error = %v", err)
 	}
-	if w.index("create shop.cache.1") < 0 || w.index("create shop.web.1") >= 0 || w.index("create shop.api.1") >= 0 {
+	if w.Index("create shop.cache.1") < 0 || w.Index("create shop.web.1") >= 0 || w.Index("create shop.api.1") >= 0 {
 		t.Fatalf("independent cache must start, web and api must not: %v", w.Events())
 	}
 }
 
 func TestSupervisorRestartAndLiveUpdate(t *testing.T) {
-	w := newFakeWorld()
-	sv := newFakeSupervisor(t, w)
+	w := reconciletest.NewWorld()
+	sv := newSupervisor(t, w)
 	mustPass(t, sv, project(nil, svc("db"), svc("web", memory(256<<20))))
 	before := len(w.Events())
 
 	changed := project(nil, svc("db"), svc("web", memory(512<<20)))
 	steps := mustPass(t, sv, changed)
-	if len(steps) != 1 || steps[0].Action != ActionUpdate {
+	if len(steps) != 1 || steps[0].Action != reconcile.ActionUpdate {
 		t.Fatalf("memory change planned %v", steps)
 	}
 	ev := w.Events()[before:]
@@ -141,24 +151,24 @@ func TestSupervisorRestartAndLiveUpdate(t *testing.T) {
 }
 
 func TestSupervisorCrashBacksOffThroughTheLoop(t *testing.T) {
-	w := newFakeWorld()
-	w.exitAfter["worker"] = fakeExit{after: 5 * time.Millisecond, code: 1}
-	sv := newFakeSupervisor(t, w)
+	w := reconciletest.NewWorld()
+	w.ExitAfter("worker", reconciletest.Exit{After: 5 * time.Millisecond, Code: 1})
+	sv := newSupervisor(t, w)
 	sv.Backoff.Initial, sv.Backoff.Max = 40*time.Millisecond, time.Second
 	p := project(nil, svc("worker", restartPolicy(spec.RestartAlways, 0)))
-	loop := NewLoop(func(ctx context.Context) { sv.Pass(ctx, p) })
+	loop := reconcile.NewLoop(func(ctx context.Context) { sv.Pass(ctx, p) })
 	sv.OnChange = loop.Mark
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stopped := make(chan struct{})
 	go func() { loop.Run(ctx); close(stopped) }()
 	loop.Mark()
-	testutil.WaitFor(t, "four starts of the crashing worker", 5*time.Second, func() bool { return w.count("start shop.worker.1") >= 4 })
+	testutil.WaitFor(t, "four starts of the crashing worker", 5*time.Second, func() bool { return w.Count("start shop.worker.1") >= 4 })
 	cancel()
 	<-stopped
 
 	// The waits between an exit and the next start double: 40, 80, 160 ms.
-	g := w.gaps("exit shop.worker.1", "start shop.worker.1")
+	g := w.Gaps("exit shop.worker.1", "start shop.worker.1")
 	if len(g) < 3 {
 		t.Fatalf("gaps %v", g)
 	}
@@ -177,17 +187,17 @@ func TestSupervisorCrashBacksOffThroughTheLoop(t *testing.T) {
 }
 
 func TestSupervisorDownReverseOrder(t *testing.T) {
-	w := newFakeWorld()
-	sv := newFakeSupervisor(t, w)
+	w := reconciletest.NewWorld()
+	sv := newSupervisor(t, w)
 	mustPass(t, sv, project(nil, svc("db"), svc("web", dependsOn("db", false)), svc("edge", dependsOn("web", false))))
 	if err := sv.Down(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e, wb, d := w.index("stop shop.edge.1"), w.index("stop shop.web.1"), w.index("stop shop.db.1")
+	e, wb, d := w.Index("stop shop.edge.1"), w.Index("stop shop.web.1"), w.Index("stop shop.db.1")
 	if !(e >= 0 && e < wb && wb < d) {
 		t.Fatalf("stop order edge %d, web %d, db %d; want edge < web < db: %v", e, wb, d, w.Events())
 	}
-	if w.index("remove-network default") < d || w.index("remove-project shop") < 0 {
+	if w.Index("remove-network default") < d || w.Index("remove-project shop") < 0 {
 		t.Fatalf("network removed before its sandboxes, or project not removed: %v", w.Events())
 	}
 	if ps, _ := sv.Store.Projects(); len(ps) != 0 {
@@ -199,15 +209,15 @@ func TestSupervisorDownReverseOrder(t *testing.T) {
 // reports a sandbox of the project left after removal; it never claims a
 // project down that is not.
 func TestSupervisorDownFailsWithSomethingLeft(t *testing.T) {
-	w := newFakeWorld()
-	sv := newFakeSupervisor(t, w)
+	w := reconciletest.NewWorld()
+	sv := newSupervisor(t, w)
 	mustPass(t, sv, project(nil, svc("web")))
-	w.leftover = fmt.Errorf("sandbox shop-web-9 of project shop is left after removal: init process 42")
+	w.SetLeftover(fmt.Errorf("sandbox shop-web-9 of project shop is left after removal: init process 42"))
 	err := sv.Down(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "shop-web-9") {
 		t.Fatalf("down with a sandbox left: %v, want an error naming it", err)
 	}
-	if ps, _ := sv.Store.Projects(); len(ps) != 1 || w.index("remove-project shop") >= 0 {
+	if ps, _ := sv.Store.Projects(); len(ps) != 1 || w.Index("remove-project shop") >= 0 {
 		t.Fatalf("a failed down removed the project's records or networks: %v %v", ps, w.Events())
 	}
 }
@@ -216,26 +226,26 @@ func TestSupervisorDownFailsWithSomethingLeft(t *testing.T) {
 // aside as corrupt is observed as it runs (no second start, which would
 // find its sandbox taken) and recorded again.
 func TestSupervisorRecordsMonitoredReplicaAgain(t *testing.T) {
-	w := newFakeWorld()
-	sv := newFakeSupervisor(t, w)
+	w := reconciletest.NewWorld()
+	sv := newSupervisor(t, w)
 	p := project(nil, svc("web", replicas(2)))
 	mustPass(t, sv, p)
-	path := sv.Store.sandboxPath("shop", "web", 1)
+	path := sv.Store.SandboxPath("shop", "web", 1)
 	if err := os.WriteFile(path, []byte("{garbled"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(sv.Store.sandboxPath("shop", "web", 2)); err != nil {
+	if err := os.Remove(sv.Store.SandboxPath("shop", "web", 2)); err != nil {
 		t.Fatal(err)
 	}
 	if steps := mustPass(t, sv, p); len(steps) != 0 {
 		t.Fatalf("plan %v, want nothing: both replicas run", steps)
 	}
 	for n := 1; n <= 2; n++ {
-		if rec, err := sv.Store.LoadSandbox("shop", "web", n); err != nil || rec == nil || rec.State != StateRunning {
+		if rec, err := sv.Store.LoadSandbox("shop", "web", n); err != nil || rec == nil || rec.State != reconcile.StateRunning {
 			t.Errorf("record of web-%d after the pass: %v, %v; want it recorded again", n, rec, err)
 		}
 	}
-	if w.count("create ") != 2 {
+	if w.Count("create ") != 2 {
 		t.Errorf("replicas created again: %v", w.Events())
 	}
 }
@@ -244,8 +254,8 @@ func TestSupervisorRecordsMonitoredReplicaAgain(t *testing.T) {
 // monitor recorded it must not take the record for stale (that would
 // restart at once, bypassing the restart policy and back-off).
 func TestSupervisorUnrecordedExitIsNotStale(t *testing.T) {
-	w := newFakeWorld()
-	sv := newFakeSupervisor(t, w)
+	w := reconciletest.NewWorld()
+	sv := newSupervisor(t, w)
 	p := project(nil, svc("web", restartPolicy(spec.RestartNo, 0)))
 	mustPass(t, sv, p)
 	// The process is gone (a reaped child's PID) but the fake's Wait has
@@ -266,11 +276,11 @@ func TestSupervisorUnrecordedExitIsNotStale(t *testing.T) {
 		t.Fatalf("plan %v, want nothing until the monitor records the exit", steps)
 	}
 	// A supervisor that does not monitor it (another process) sees a stale record.
-	other := newFakeSupervisor(t, w)
+	other := newSupervisor(t, w)
 	other.Store = sv.Store
 	obs, stale, _ := other.Store.Observe("shop")
-	if len(stale) != 1 || Plan(p, obs)[0].String() != "start web: sandbox gone (stale record)" {
-		t.Fatalf("unmonitored dead record: stale %v plan %v", stale, Plan(p, obs))
+	if len(stale) != 1 || reconcile.Plan(p, obs)[0].String() != "start web: sandbox gone (stale record)" {
+		t.Fatalf("unmonitored dead record: stale %v plan %v", stale, reconcile.Plan(p, obs))
 	}
 }
 
@@ -281,16 +291,16 @@ func TestSupervisorRecordsOOMKills(t *testing.T) {
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(old) })
-	w := newFakeWorld()
-	w.exitAfter["hog"] = fakeExit{after: 5 * time.Millisecond, code: 1, oomKills: 2}
-	sv := newFakeSupervisor(t, w)
+	w := reconciletest.NewWorld()
+	w.ExitAfter("hog", reconciletest.Exit{After: 5 * time.Millisecond, Code: 1, OOMKills: 2})
+	sv := newSupervisor(t, w)
 	hog := svc("hog", restartPolicy(spec.RestartNo, 0))
 	hog.Resources.Memory = 32 << 20
 	p := project(nil, hog)
 	if _, err := sv.Pass(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	var st []ReplicaStatus
+	var st []reconcile.ReplicaStatus
 	testutil.WaitFor(t, "the hog's exit recorded", 5*time.Second, func() bool {
 		st, _ = sv.Store.Status("shop", p, nil, time.Now())
 		return len(st) == 1 && st[0].ExitCode != nil
