@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
 	"syscall"
 	"time"
 
@@ -63,8 +62,6 @@ type Sandbox interface {
 	// Stop sends sig, waits grace, kills what is left and removes the sandbox.
 	Stop(ctx context.Context, sig syscall.Signal, grace time.Duration) error
 	UpdateResources(spec.Resources) error
-	// Record is the runtime's own record, stored in SandboxRecord.Runtime.
-	Record() (json.RawMessage, error)
 }
 
 // Networks manages a project's networks and the sandboxes' attachments.

@@ -94,10 +94,6 @@ type SandboxRecord struct {
 	// Permanent says why the last start or exit will repeat on every retry
 	// ("" when a retry may help): see classifyStartFailure.
 	Permanent string `json:"permanent,omitempty"`
-
-	// Runtime is the runtime package's own record (runtime.Record as JSON),
-	// handed back to runtime.Adopt unchanged.
-	Runtime json.RawMessage `json:"runtime,omitempty"`
 }
 
 // appliedJSON carries the fields of spec.Service that its JSON form leaves

@@ -78,7 +78,7 @@ func (sv *Supervisor) StopServices(ctx context.Context, services []string) error
 			rec := &SandboxRecord{
 				Project: sv.Project, Service: name, Replica: old.Replica, ID: old.ID,
 				Hash: old.Hash, Applied: old.Applied, State: StateStopped, ManualStop: true,
-				Restart: old.Restart, ExitedAt: sv.now(), StartedAt: old.StartedAt, Runtime: old.Runtime,
+				Restart: old.Restart, ExitedAt: sv.now(), StartedAt: old.StartedAt,
 			}
 			errs = append(errs, sv.Store.SaveSandbox(rec))
 		}

@@ -72,10 +72,6 @@ func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service
 	if err != nil {
 		return undo(err)
 	}
-	raw, err := sb.Record()
-	if err != nil {
-		return undo(fmt.Errorf("runtime record: %w", err))
-	}
 	state := StateRunning
 	if s.Healthcheck != nil && sv.Health != nil {
 		state = StateStarting
@@ -83,7 +79,7 @@ func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service
 	rec := &SandboxRecord{
 		Project: sv.Project, Service: service, Replica: n, ID: id.ID(),
 		InitPID: sb.Pid(), InitStart: initStart, Attachments: atts,
-		Hash: serviceHash(s), Applied: s, State: state, Restart: restart, StartedAt: sv.now(), Runtime: raw,
+		Hash: serviceHash(s), Applied: s, State: state, Restart: restart, StartedAt: sv.now(),
 	}
 	if err := sv.Store.SaveSandbox(rec); err != nil {
 		return undo(err)

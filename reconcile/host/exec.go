@@ -24,11 +24,7 @@ func Exec(ctx context.Context, root rootdir.Root, project, service string, repli
 	if !rec.State.Alive() || !rec.Alive() {
 		return runtime.ExitStatus{}, fmt.Errorf("%s of project %s is not running (state %s)", name, project, rec.State)
 	}
-	rr, err := runtimeRecord(rec)
-	if err != nil {
-		return runtime.ExitStatus{}, err
-	}
-	sb, err := runtime.Adopt(root, rr)
+	sb, err := adopt(root, rec)
 	if err != nil {
 		return runtime.ExitStatus{}, err
 	}

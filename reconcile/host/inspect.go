@@ -1,8 +1,6 @@
 package host
 
 import (
-	"encoding/json"
-
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
 	"nucleus/runtime"
@@ -12,8 +10,10 @@ import (
 // the cgroup of a running replica, its Landlock ABI and seccomp mode.
 func Inspector(root rootdir.Root) reconcile.Inspector {
 	return func(rec *reconcile.SandboxRecord, st *reconcile.ReplicaStatus) {
-		var rr runtime.Record
-		if len(rec.Runtime) == 0 || json.Unmarshal(rec.Runtime, &rr) != nil {
+		// The runtime's record goes with its sandbox: a replica without
+		// one (stopped, failed to start) shows no Landlock ABI or usage.
+		rr, err := runtime.ReadRecord(root, rec.ID)
+		if err != nil {
 			return
 		}
 		st.LandlockABI, st.Seccomp = rr.LandlockABI, rr.Seccomp

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -31,13 +30,14 @@ type LogLine struct {
 	runtime.LogRecord
 }
 
-// LogPath is the current log file of a recorded replica.
+// LogPath is the current log file of a recorded replica: where its
+// sandbox's runtime record says, or, without a sandbox, the replica's log
+// directory, which outlives its sandboxes.
 func LogPath(root rootdir.Root, rec *reconcile.SandboxRecord) string {
-	var rr runtime.Record
-	if len(rec.Runtime) > 0 && json.Unmarshal(rec.Runtime, &rr) == nil && rr.LogPath != "" {
+	if rr, err := runtime.ReadRecord(root, rec.ID); err == nil && rr.LogPath != "" {
 		return rr.LogPath
 	}
-	return filepath.Join(root.Run, "sandboxes", rec.ID, "logs", runtime.LogFile)
+	return replicaLogPath(root, rec.Project, rec.Ident().Name())
 }
 
 // maxRotated is how many rotated files ReadLog looks for (the runtime keeps 3).

@@ -2,11 +2,9 @@ package host
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"syscall"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"nucleus/reconcile"
 	"nucleus/reconcile/launch"
 	"nucleus/runtime"
-	"nucleus/runtime/cgroups"
 	"nucleus/spec"
 )
 
@@ -111,60 +108,35 @@ func (n *replicaNet) Detach(ctx context.Context) error {
 // removes them with the network.
 func (n *replicaNet) Release(ctx context.Context) error { return nil }
 
-// Adopt re-attaches to a recorded sandbox.
+// Adopt re-attaches to a recorded sandbox through the runtime's own
+// record of it (record.json in its state directory).
 func (r Runtime) Adopt(ctx context.Context, rec *reconcile.SandboxRecord) (reconcile.Sandbox, error) {
-	rr, err := runtimeRecord(rec)
-	if err != nil {
-		return nil, err
-	}
-	sb, err := runtime.Adopt(r.Root, rr)
+	sb, err := adopt(r.Root, rec)
 	if err != nil {
 		return nil, err
 	}
 	return sandbox{sb}, nil
 }
 
-// Cleanup removes what a dead sandbox left: through the runtime when its
-// state directory is still there, else its cgroup directly.
+func adopt(root rootdir.Root, rec *reconcile.SandboxRecord) (*runtime.Sandbox, error) {
+	rr, err := runtime.ReadRecord(root, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("adopt %s: %w", rec, err)
+	}
+	return runtime.Adopt(root, rr)
+}
+
+// Cleanup removes what a dead sandbox left, by its ID: through the runtime
+// when its record is still there, else its cgroup and state directory
+// directly (runtime.RemoveAbandoned).
 func (r Runtime) Cleanup(ctx context.Context, rec *reconcile.SandboxRecord) error {
-	rr, err := runtimeRecord(rec)
-	if err != nil {
-		return err
-	}
-	if sb, err := runtime.Adopt(r.Root, rr); err == nil {
-		return sb.Remove(ctx)
-	}
-	cg, err := cgroups.Load(r.Root, rr.ID)
-	if err != nil {
-		// No cgroup either: nothing of the sandbox is left to remove.
-		return os.RemoveAll(rr.StateDir)
-	}
-	kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := cg.KillAll(kctx); err != nil {
-		return err
-	}
-	if err := cg.Delete(); err != nil {
-		return err
-	}
-	return os.RemoveAll(rr.StateDir)
+	return runtime.RemoveAbandoned(ctx, r.Root, rec.ID)
 }
 
 // RemoveProjectSandboxes removes the project's sandboxes by the runtime's
 // own records (see runtime.RemoveProjectSandboxes).
 func (r Runtime) RemoveProjectSandboxes(ctx context.Context, project string, keep func(id string) bool) ([]string, error) {
 	return runtime.RemoveProjectSandboxes(ctx, r.Root, project, keep)
-}
-
-func runtimeRecord(rec *reconcile.SandboxRecord) (runtime.Record, error) {
-	var rr runtime.Record
-	if len(rec.Runtime) == 0 {
-		return rr, fmt.Errorf("record %s has no runtime record", rec)
-	}
-	if err := json.Unmarshal(rec.Runtime, &rr); err != nil {
-		return rr, fmt.Errorf("decode runtime record of %s: %w", rec, err)
-	}
-	return rr, nil
 }
 
 // sandbox adapts *runtime.Sandbox to reconcile.Sandbox.
@@ -183,8 +155,6 @@ func (s sandbox) Stop(ctx context.Context, sig syscall.Signal, grace time.Durati
 }
 
 func (s sandbox) UpdateResources(r spec.Resources) error { return s.sb.UpdateResources(r) }
-
-func (s sandbox) Record() (json.RawMessage, error) { return json.Marshal(s.sb.Record()) }
 
 // Runtime returns the underlying sandbox (for exec, stats, health checks).
 func (s sandbox) Runtime() *runtime.Sandbox { return s.sb }

@@ -9,7 +9,6 @@ package reconciletest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -199,7 +198,6 @@ func (s *Sandbox) UpdateResources(r spec.Resources) error {
 }
 
 // Record is an empty runtime record.
-func (s *Sandbox) Record() (json.RawMessage, error) { return json.RawMessage(`{}`), nil }
 
 // Runtime is a fake reconcile.Runtime over a World.
 type Runtime struct{ W *World }
