@@ -197,8 +197,6 @@ func (s *Sandbox) UpdateResources(r spec.Resources) error {
 	return nil
 }
 
-// Record is an empty runtime record.
-
 // Runtime is a fake reconcile.Runtime over a World.
 type Runtime struct{ W *World }
 
