@@ -71,5 +71,5 @@ func Status(ctx context.Context, root rootdir.Root, project string, desired *spe
 	if !errors.Is(err, ErrNoSupervisor) {
 		return nil, err
 	}
-	return status(root, project, desired, 0)
+	return status(root, project, desired, 0, host.Inspector(root))
 }

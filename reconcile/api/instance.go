@@ -39,6 +39,12 @@ type Options struct {
 	// CheckSource judges the host paths a sandbox really mounts (see
 	// host.Runtime.CheckSource); the daemon sets it to its policy.
 	CheckSource func(svc *spec.Service, target, real string) error
+	// NewSupervisor builds the project's supervisor, and Inspect adds
+	// what the runtime knows to ps rows; nil means the host's
+	// (host.NewSupervisor with CheckSource, host.Inspector). Tests of this
+	// package's logic give reconcile/reconciletest's fakes.
+	NewSupervisor func(root rootdir.Root, project string) (*reconcile.Supervisor, error)
+	Inspect       reconcile.Inspector
 }
 
 // ErrDown is returned by Run when a client asked the supervisor to take
@@ -76,15 +82,24 @@ func Start(o Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	sv, err := host.NewSupervisor(o.Root, o.Project)
+	if o.NewSupervisor == nil {
+		o.NewSupervisor = func(root rootdir.Root, project string) (*reconcile.Supervisor, error) {
+			sv, err := host.NewSupervisor(root, project)
+			if err == nil && o.CheckSource != nil {
+				sv.Runtime = host.Runtime{Root: root, CheckSource: o.CheckSource}
+			}
+			return sv, err
+		}
+	}
+	if o.Inspect == nil {
+		o.Inspect = host.Inspector(o.Root)
+	}
+	sv, err := o.NewSupervisor(o.Root, o.Project)
 	if err != nil {
 		lock.Release(false)
 		return nil, err
 	}
 	sv.OnStep = o.OnStep
-	if o.CheckSource != nil {
-		sv.Runtime = host.Runtime{Root: o.Root, CheckSource: o.CheckSource}
-	}
 	in := &Instance{o: o, lock: lock, sv: sv, runDone: make(chan struct{}), finished: make(chan struct{})}
 	in.runner = &reconcile.Runner{Load: o.Load, Supervisor: sv, Watch: o.Watch, OnPass: func(res reconcile.PassResult) {
 		in.mu.Lock()

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,17 +53,7 @@ func TestInstanceOverTheSocket(t *testing.T) {
 	runErr := make(chan error, 1)
 	go func() { runErr <- in.Run(context.Background()) }()
 
-	var running *ErrRunning
-	if _, err := Start(Options{Root: root, Project: project, Load: load}); !errors.As(err, &running) {
-		t.Fatalf("second instance: %v, want ErrRunning", err)
-	}
-	if fi, err := os.Stat(SocketPath(root, project)); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("socket: %v %v, want mode 0600", fi, err)
-	}
-	c, err := Dial(root, project)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialOwner(t, root, project)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := c.Apply(ctx, nil)
@@ -119,16 +108,5 @@ func TestInstanceOverTheSocket(t *testing.T) {
 	}
 	// Down through the API: Run ends with ErrDown, and the client returns
 	// once the owner has closed the instance (the lock is free).
-	downErr := make(chan error, 1)
-	go func() { downErr <- c.Down(ctx, root, DownOptions{}) }()
-	if err := <-runErr; !errors.Is(err, ErrDown) {
-		t.Errorf("Run after down = %v, want ErrDown", err)
-	}
-	in.Close()
-	if err := <-downErr; err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(LockPath(root, project)); !os.IsNotExist(err) {
-		t.Errorf("lock file left after down: %v", err)
-	}
+	downOverAPI(ctx, t, c, in, root, runErr)
 }

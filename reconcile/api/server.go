@@ -12,7 +12,6 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
-	"nucleus/reconcile/host"
 	"nucleus/spec"
 )
 
@@ -101,12 +100,12 @@ func reply(w http.ResponseWriter, v any, err error) {
 
 // Status is `nucleus ps` from this supervisor.
 func (in *Instance) Status() (*StatusResponse, error) {
-	return status(in.o.Root, in.o.Project, in.runner.Desired(), os.Getpid())
+	return status(in.o.Root, in.o.Project, in.runner.Desired(), os.Getpid(), in.o.Inspect)
 }
 
-func status(root rootdir.Root, project string, desired *spec.Project, pid int) (*StatusResponse, error) {
+func status(root rootdir.Root, project string, desired *spec.Project, pid int, inspect reconcile.Inspector) (*StatusResponse, error) {
 	store := reconcile.NewStore(root)
-	reps, err := store.Status(project, desired, host.Inspector(root), time.Now())
+	reps, err := store.Status(project, desired, inspect, time.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -350,3 +350,10 @@ func NewSupervisor(t testing.TB, w *World, root rootdir.Root, project string) *r
 	t.Cleanup(sv.Close)
 	return sv
 }
+
+// Inspect is a reconcile.Inspector for fake sandboxes: it shows Landlock
+// ABI 7 and seccomp "fake", so a test sees the runtime's part of a ps row
+// arrive.
+func Inspect(rec *reconcile.SandboxRecord, st *reconcile.ReplicaStatus) {
+	st.LandlockABI, st.Seccomp = 7, "fake"
+}
