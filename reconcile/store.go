@@ -70,12 +70,7 @@ type SandboxRecord struct {
 	InitStart uint64 `json:"init_start"`
 	BootID    string `json:"boot_id"`
 
-	Cgroup      string       `json:"cgroup,omitempty"`
 	Attachments []Attachment `json:"attachments,omitempty"`
-	NftHandles  []uint64     `json:"nft_handles,omitempty"`
-	SlirpPID    int          `json:"slirp_pid,omitempty"`
-	SlirpStart  uint64       `json:"slirp_start,omitempty"`
-	LogFiles    []string     `json:"log_files,omitempty"`
 
 	// Hash and Applied are the configuration the replica runs.
 	Hash    string        `json:"hash"`

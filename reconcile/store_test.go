@@ -54,10 +54,7 @@ func sampleRecord(service string, replica int) *SandboxRecord {
 	return &SandboxRecord{
 		Project: "shop", Service: service, Replica: replica, ID: "shop-" + service + "-1",
 		InitPID: os.Getpid(), InitStart: mustStart(os.Getpid()),
-		Cgroup:      "/nucleus-abcd/shop/" + service,
 		Attachments: []Attachment{{Network: "default", IP: "10.89.0.2", Gateway: "10.89.0.1", Interface: "eth0"}},
-		NftHandles:  []uint64{7, 9},
-		LogFiles:    []string{"/run/nucleus/logs/web-1.log"},
 		Hash:        serviceHash(s), Applied: s, State: StateRunning,
 		Restart: RestartState{Restarts: 2, Total: 3},
 	}
@@ -96,6 +93,51 @@ func TestStoreRoundTrip(t *testing.T) {
 	b, _ := json.Marshal(rec)
 	if string(a) != string(b) {
 		t.Fatalf("round trip:\n got %s\nwant %s", a, b)
+	}
+}
+
+// TestStoreReadsRecordsOfThePreviousVersion: a replica record holds the
+// sandbox ID and what only the supervisor knows. The previous version also
+// wrote a copy of the runtime's record and fields nothing set (cgroup, nft
+// handles, slirp, log files): such a record still loads, and the next save
+// drops them.
+func TestStoreReadsRecordsOfThePreviousVersion(t *testing.T) {
+	root := testutil.TempRoot(t)
+	st := NewStore(root)
+	dir := filepath.Join(root.Run, "projects", "shop", "sandboxes")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := `{"project":"shop","service":"web","replica":1,"id":"shop.web.1","init_pid":42,"init_start":7,
+		"boot_id":"b","cgroup":"/nucleus/shop.web.1","nft_handles":[7,9],"slirp_pid":3,"slirp_start":4,
+		"log_files":["/run/nucleus/logs/web-1.log"],"hash":"h","state":"running","restart":{},
+		"runtime":{"id":"shop.web.1","pid":42,"landlock_abi":7,"seccomp":"filter"}}`
+	if err := os.WriteFile(filepath.Join(dir, "web-1.json"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.LoadSandboxes("shop")
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("LoadSandboxes = %v, %v", recs, err)
+	}
+	r := recs[0]
+	if r.ID != "shop.web.1" || r.InitPID != 42 || r.InitStart != 7 || r.Hash != "h" || r.State != StateRunning {
+		t.Fatalf("record of the previous version read as %+v", r)
+	}
+	if err := st.SaveSandbox(r); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "web-1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"runtime", "cgroup", "nft_handles", "slirp_pid", "slirp_start", "log_files"} {
+		if v, ok := m[k]; ok {
+			t.Errorf("saved record still has %q: %s", k, v)
+		}
 	}
 }
 
