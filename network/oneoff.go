@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Helpers for a short-lived sandbox (`nucleus run --network`) that joins a
@@ -28,12 +29,18 @@ func (m *Manager) Forget(project, network, service string, replica int) error {
 	return m.forgetLocked(n, service, replica)
 }
 
-// Release forgets the addresses a replica removed for good (scaled down,
-// service gone) keeps on every network of the project, so they can be
-// given to others; Detach keeps them for a replica that starts again.
-func (m *Manager) Release(project, service string, replica int) error {
+// Release forgets the addresses a replica keeps on the networks of the
+// project other than keep (removed for good: none kept; restarted on other
+// networks: the new ones kept), so they can be given to others; Detach
+// keeps them for a replica that starts again.
+func (m *Manager) Release(project, service string, replica int, keep ...string) error {
 	defer m.lock()()
-	return m.eachNetworkLocked(project, func(n *NetworkState) error { return m.forgetLocked(n, service, replica) })
+	return m.eachNetworkLocked(project, func(n *NetworkState) error {
+		if slices.Contains(keep, n.Name) {
+			return nil
+		}
+		return m.forgetLocked(n, service, replica)
+	})
 }
 
 func (m *Manager) forgetLocked(n *NetworkState, service string, replica int) error {

@@ -75,9 +75,10 @@ type Networks interface {
 	// Detach disconnects a replica; its address stays reserved for its
 	// next start.
 	Detach(ctx context.Context, project, network, service string, replica int) error
-	// Release gives back the addresses of a replica removed for good
-	// (scaled down, service removed), on every network of the project.
-	Release(ctx context.Context, project, service string, replica int) error
+	// Release gives back the addresses of a replica on every network of
+	// the project but keep: all of them for one removed for good (scaled
+	// down, service removed), those it left for one started again.
+	Release(ctx context.Context, project, service string, replica int, keep []string) error
 	RemoveNetwork(ctx context.Context, project, network string) error
 	RemoveProject(ctx context.Context, project string) error
 	// Reserve reserves the address a replica gets on a network (Pid is

@@ -148,7 +148,7 @@ func (sv *Supervisor) removeReplica(ctx context.Context, service string, n int) 
 	if err := sv.stopReplica(ctx, service, n); err != nil {
 		return err
 	}
-	if err := sv.Networks.Release(ctx, sv.Project, service, n); err != nil {
+	if err := sv.Networks.Release(ctx, sv.Project, service, n, nil); err != nil {
 		return fmt.Errorf("release the addresses of %s: %w", sv.ident(service, n).Name(), err)
 	}
 	return nil

@@ -63,16 +63,7 @@ func newE2E(t *testing.T) *e2e {
 
 func (e *e2e) load(modeA, memB string) *spec.Project {
 	e.t.Helper()
-	file := filepath.Join(e.dir, "nucleus.yaml")
-	y := strings.NewReplacer("MODE_A", modeA, "MEM_B", memB).Replace(e2eYAML)
-	if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return p
+	return e.loadYAML(strings.NewReplacer("MODE_A", modeA, "MEM_B", memB).Replace(e2eYAML))
 }
 
 func (e *e2e) supervisor() *reconcile.Supervisor {

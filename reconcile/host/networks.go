@@ -94,8 +94,8 @@ func (n Networks) Detach(ctx context.Context, project, net, service string, repl
 }
 
 // Release forgets the addresses of a replica removed for good.
-func (n Networks) Release(ctx context.Context, project, service string, replica int) error {
-	return n.M.Release(project, service, replica)
+func (n Networks) Release(ctx context.Context, project, service string, replica int, keep []string) error {
+	return n.M.Release(project, service, replica, keep...)
 }
 
 // RemoveNetwork removes one network.

@@ -22,37 +22,14 @@ import (
 func TestReplicaWithoutAddressFailsItsStart(t *testing.T) {
 	e := newE2E(t)
 	ctx := context.Background()
-	subnet := fmt.Sprintf("10.251.%d.0/29", os.Getpid()%250)
-	file := filepath.Join(e.dir, "nucleus.yaml")
-	y := `services:
-  web:
-    command: ["/bin/sleep", "1000"]
-    hostname: web
-    stop_signal: SIGKILL
-    replicas: 5
-    networks: [tiny]
-networks:
-  tiny: {subnet: "` + subnet + `"}
-`
-	if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
-	if err != nil {
-		t.Fatal(err)
-	}
+	subnet := tinyNet(251)
+	p := e.loadYAML("services:\n" + sleeper("web", 5, "tiny") + "networks:\n  tiny: {subnet: \"" + subnet + "\"}\n")
 	p.Services["web"].Replicas = 6 // five host addresses: .2 to .6
 
 	sv := e.supervisor()
 	rt := &createLog{Runtime: sv.Runtime}
 	sv.Runtime = rt
-	defer func() {
-		if err := sv.Down(ctx); err != nil {
-			t.Error(err)
-		}
-		sv.Close()
-		noLeaks(t, e.root)
-	}()
+	e.downAtEnd(sv)
 	if _, err := sv.Pass(ctx, p); err == nil || !strings.Contains(err.Error(), "no free address") {
 		t.Errorf("pass: %v, want the failed start's error", err)
 	}
@@ -134,43 +111,76 @@ func (f filesLog) Files(project string, s *spec.Service, own string) (map[string
 // fit again: removed replicas do not keep addresses reserved (restarted
 // ones do, to keep theirs).
 func TestRemovedReplicasGiveTheirAddressesBack(t *testing.T) {
+	passesFit(t, tinyNet(252), "", 5, []version{
+		{"web 5", sleeper("web", 5, "tiny")},
+		{"web 2, api 3", sleeper("web", 2, "tiny") + sleeper("api", 3, "tiny")},
+		{"api 5", sleeper("api", 5, "tiny")},
+	})
+}
+
+// TestReplicaLeavingANetworkGivesItsAddressBack: api's five replicas fill
+// a /29; when api moves to another network, web's five replicas (started
+// after api: depends_on) fit on the /29 in the same pass.
+func TestReplicaLeavingANetworkGivesItsAddressBack(t *testing.T) {
+	passesFit(t, tinyNet(253), "  wide: {}\n", 10, []version{
+		{"api 5 on tiny", sleeper("api", 5, "tiny")},
+		{"api moved to wide, web 5 on tiny", sleeper("api", 5, "wide") + sleeper("web", 5, "tiny") + "    depends_on: [api]\n"},
+	})
+}
+
+// version is one version of a project's services.
+type version struct{ what, services string }
+
+// passesFit applies each version in turn on network tiny (subnet) and
+// more networks; each must start everything, and want replicas run at
+// the end.
+func passesFit(t *testing.T, subnet, more string, want int, passes []version) {
 	e := newE2E(t)
-	ctx := context.Background()
-	subnet := fmt.Sprintf("10.252.%d.0/29", os.Getpid()%250)
-	load := func(services string) *spec.Project {
-		t.Helper()
-		file := filepath.Join(e.dir, "nucleus.yaml")
-		y := "services:\n" + services + "networks:\n  tiny: {subnet: \"" + subnet + "\"}\n"
-		if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	svc := func(name string, replicas int) string {
-		return fmt.Sprintf("  %s:\n    command: [\"/bin/sleep\", \"1000\"]\n    stop_signal: SIGKILL\n    replicas: %d\n    networks: [tiny]\n", name, replicas)
-	}
 	sv := e.supervisor()
-	defer func() {
-		if err := sv.Down(ctx); err != nil {
-			t.Error(err)
+	e.downAtEnd(sv)
+	for _, p := range passes {
+		y := "services:\n" + p.services + "networks:\n  tiny: {subnet: \"" + subnet + "\"}\n" + more
+		if _, err := sv.Pass(context.Background(), e.loadYAML(y)); err != nil {
+			t.Fatalf("%s: %v", p.what, err)
+		}
+	}
+	if got := len(e.pids()); got != want {
+		t.Fatalf("%d replicas running, want %d", got, want)
+	}
+}
+
+// tinyNet is a /29 (five addresses: .2 to .6) of 10.SECOND.x.0 for this
+// test process.
+func tinyNet(second int) string { return fmt.Sprintf("10.%d.%d.0/29", second, os.Getpid()%250) }
+
+// sleeper is a service of replicas sleeping replicas on networks.
+func sleeper(name string, replicas int, networks string) string {
+	return fmt.Sprintf("  %s:\n    command: [\"/bin/sleep\", \"1000\"]\n    hostname: %s\n    stop_signal: SIGKILL\n    replicas: %d\n    networks: [%s]\n",
+		name, name, replicas, networks)
+}
+
+// loadYAML writes the project file and loads it.
+func (e *e2e) loadYAML(y string) *spec.Project {
+	e.t.Helper()
+	file := filepath.Join(e.dir, "nucleus.yaml")
+	if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// downAtEnd takes the project down when the test ends and checks that
+// nothing is left.
+func (e *e2e) downAtEnd(sv *reconcile.Supervisor) {
+	e.t.Cleanup(func() {
+		if err := sv.Down(context.Background()); err != nil {
+			e.t.Error(err)
 		}
 		sv.Close()
-		noLeaks(t, e.root)
-	}()
-	for _, step := range []struct{ what, services string }{
-		{"web 5", svc("web", 5)},
-		{"web 2, api 3", svc("web", 2) + svc("api", 3)},
-		{"api 5", svc("api", 5)},
-	} {
-		if _, err := sv.Pass(ctx, load(step.services)); err != nil {
-			t.Fatalf("%s: %v", step.what, err)
-		}
-	}
-	if got := len(e.pids()); got != 5 {
-		t.Fatalf("%d replicas running, want api's 5", got)
-	}
+		noLeaks(e.t, e.root)
+	})
 }

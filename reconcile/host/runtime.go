@@ -63,10 +63,15 @@ type replicaNet struct {
 }
 
 // Reserve reserves the replica's address on every network first, so that
-// one without an address fails before its sandbox exists.
+// one without an address fails before its sandbox exists. Addresses it
+// kept on networks it no longer joins are given back first.
 func (n *replicaNet) Reserve(ctx context.Context) (string, error) {
+	nets := slices.Sorted(maps.Keys(n.svc.Networks))
+	if err := n.nets.Release(ctx, n.id.Project, n.id.Service, n.id.Index, nets); err != nil {
+		return "", fmt.Errorf("%s: give back the addresses on networks it left: %w", n.id.Name(), err)
+	}
 	own := ""
-	for i, name := range slices.Sorted(maps.Keys(n.svc.Networks)) {
+	for i, name := range nets {
 		ip, err := n.nets.Reserve(ctx, reconcile.AttachRequest{Project: n.id.Project, Network: name, Service: n.svc, Replica: n.id.Index})
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", n.id.Name(), err)

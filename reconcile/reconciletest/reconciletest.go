@@ -291,7 +291,7 @@ func (f Networks) Detach(ctx context.Context, project, network, service string, 
 }
 
 // Release does nothing.
-func (f Networks) Release(ctx context.Context, project, service string, replica int) error {
+func (f Networks) Release(ctx context.Context, project, service string, replica int, keep []string) error {
 	return nil
 }
 
