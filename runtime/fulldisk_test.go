@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,7 +111,8 @@ func TestLogsOnFullDisk(t *testing.T) {
 	root := newRoot(t)
 	fs := testutil.MountSmallFS(t, filepath.Join(t.TempDir(), "logs"), 256<<10)
 	ctx := context.Background()
-	svc := service("/bin/busybox", "sh", "-c", `i=0; while :; do echo "line $i"; i=$((i+1)); usleep 2000; done`)
+	// /tmp/n counts the lines written, for the test to see through /proc.
+	svc := service("/bin/busybox", "sh", "-c", `i=0; while :; do echo "line $i"; i=$((i+1)); echo $i >/tmp/n; usleep 2000; done`)
 	sb, err := Create(ctx, Config{ID: "logfull", Root: root, Project: "p", Service: svc, LogDir: fs.Dir})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +139,20 @@ func TestLogsOnFullDisk(t *testing.T) {
 	}
 	testutil.WaitFor(t, "the first log lines", 10*time.Second, func() bool { return len(records()) > 5 })
 	fs.Fill(t)
-	time.Sleep(300 * time.Millisecond) // ~100 lines meet a full disk
+	// Enough lines meet the full disk to fill the page the log file's last
+	// line ends in (it takes ~50 more) and then fail (a slow host, such as
+	// the emulated v2 VM, may print only a few per second).
+	written := func() int {
+		for { // the shell truncates before it writes
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/n", sb.Pid()))
+			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				return n
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	full := written()
+	testutil.WaitFor(t, "lines written while the disk is full", 60*time.Second, func() bool { return written() > full+100 })
 	fs.Free(t)
 	var note string
 	testutil.WaitFor(t, "a note of the lost lines", 10*time.Second, func() bool {
