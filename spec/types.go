@@ -152,9 +152,9 @@ type VolumeMount struct {
 	// sandbox may not write the project's own files (see checkConfigMounts).
 	// It changes nothing at run time, so it is not hashed.
 	AllowConfigWrite bool `json:"allow_config_write,omitempty" yaml:"allow_config_write,omitempty"`
-	// Chown (short form :U, Podman's option) hands a writable bind source
-	// to the sandbox at every start: what is not owned by the project's id
-	// range becomes owned by its root (no effect under userns: host).
+	// Chown (short form :U, Podman's option) hands the volume's source to
+	// the service's user and group (as mapped into its user namespace) at
+	// every start, so a non-root service can use a fresh named volume.
 	Chown bool `json:"chown,omitempty" yaml:"chown,omitempty"`
 }
 

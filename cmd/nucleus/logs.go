@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -29,13 +32,20 @@ func newLogsCmd() *cobra.Command {
 			"The log files are written by each sandbox's init, so this works while no supervisor\n" +
 			"runs; -f follows them across rotation and restarts until Ctrl-C.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, name, loadErr := projectForState()
+			p, name, loadErr := projectForState()
 			if name == "" {
 				return &exitError{code: 2, err: loadErr}
 			}
+			var declared []string
+			if p != nil {
+				declared = slices.Collect(maps.Keys(p.Services))
+			}
 			root := stateRoot()
 			pr := newLogPrinter(os.Stdout, timestamps)
-			lines, err := host.Logs(root, name, host.LogOptions{Services: args, Tail: tailN, Since: since}, time.Now())
+			lines, err := host.Logs(root, name, host.LogOptions{Services: args, Tail: tailN, Since: since, Declared: declared}, time.Now())
+			if unknown := (*host.UnknownServiceError)(nil); errors.As(err, &unknown) {
+				return &exitError{code: 2, err: err}
+			}
 			if err != nil {
 				return fmt.Errorf("read logs of %s: %w", name, err)
 			}

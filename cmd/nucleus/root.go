@@ -33,6 +33,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "Supervise sandboxed services declared in nucleus.yaml",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Flags before the subcommand are the root's: `nucleus -f FILE logs`
+		// names the file, although -f is --follow after `logs`.
+		TraverseChildren: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := setupLogging(globals.logLevel); err != nil {
 				return err

@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -235,6 +237,25 @@ type LogOptions struct {
 	Services []string      // empty: every service
 	Tail     int           // the last N lines of each replica; < 0: all
 	Since    time.Duration // only lines newer than this; 0: all
+	// Declared are the services the project file declares: asking for one
+	// of them prints nothing when it has no output yet, while a name that is
+	// neither declared nor has a replica or log is an error (a typo).
+	Declared []string
+}
+
+// UnknownServiceError names requested services the project does not have.
+type UnknownServiceError struct {
+	Project string
+	Unknown []string
+	Known   []string
+}
+
+func (e *UnknownServiceError) Error() string {
+	known := "none"
+	if len(e.Known) > 0 {
+		known = strings.Join(e.Known, ", ")
+	}
+	return fmt.Sprintf("no such service in project %s: %s (services: %s)", e.Project, strings.Join(e.Unknown, ", "), known)
 }
 
 // Logs returns the recorded output of the project's replicas, merged in
@@ -255,6 +276,22 @@ func Logs(root rootdir.Root, project string, o LogOptions, now time.Time) ([]Log
 		if _, ok := sources[name]; !ok {
 			sources[name] = source{service, replicaLogPath(root, project, name)}
 		}
+	}
+	known := map[string]bool{}
+	for _, s := range o.Declared {
+		known[s] = true
+	}
+	for _, src := range sources {
+		known[src.service] = true
+	}
+	var unknown []string
+	for _, s := range o.Services {
+		if !known[s] {
+			unknown = append(unknown, s)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, &UnknownServiceError{Project: project, Unknown: unknown, Known: slices.Sorted(maps.Keys(known))}
 	}
 	var out []LogLine
 	for _, name := range slices.Sorted(maps.Keys(sources)) {
