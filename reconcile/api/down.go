@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"nucleus/internal/rootdir"
-	"nucleus/reconcile/host"
 	"nucleus/spec"
 )
 
@@ -14,6 +13,11 @@ import (
 // then exits), else directly from the state records (adopt what still runs,
 // then stop and remove it). It is idempotent.
 func Down(ctx context.Context, root rootdir.Root, project string, o DownOptions) error {
+	return Parts{}.Down(ctx, root, project, o)
+}
+
+// Down is Down with a supervisor on p when none runs.
+func (p Parts) Down(ctx context.Context, root rootdir.Root, project string, o DownOptions) error {
 	for {
 		c, err := Dial(root, project)
 		if err == nil {
@@ -30,7 +34,7 @@ func Down(ctx context.Context, root rootdir.Root, project string, o DownOptions)
 		if err != nil {
 			return err
 		}
-		sv, err := host.NewSupervisor(root, project)
+		sv, err := p.supervisor(root, project, nil)
 		if err != nil {
 			lock.Release(false)
 			return err
@@ -49,6 +53,11 @@ func Down(ctx context.Context, root rootdir.Root, project string, o DownOptions)
 // state records (so it works after the supervisor was killed). desired is
 // what the files say now (nil when they do not load), for the hash column.
 func Status(ctx context.Context, root rootdir.Root, project string, desired *spec.Project) (*StatusResponse, error) {
+	return Parts{}.Status(ctx, root, project, desired)
+}
+
+// Status is Status inspecting replicas with p when no supervisor runs.
+func (p Parts) Status(ctx context.Context, root rootdir.Root, project string, desired *spec.Project) (*StatusResponse, error) {
 	c, err := Dial(root, project)
 	if err == nil {
 		st, err := c.Status(ctx)
@@ -71,5 +80,5 @@ func Status(ctx context.Context, root rootdir.Root, project string, desired *spe
 	if !errors.Is(err, ErrNoSupervisor) {
 		return nil, err
 	}
-	return status(root, project, desired, 0, host.Inspector(root))
+	return status(root, project, desired, 0, p.inspector(root))
 }

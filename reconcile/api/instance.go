@@ -14,7 +14,6 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
-	"nucleus/reconcile/host"
 	"nucleus/runtime"
 	"nucleus/spec"
 )
@@ -39,12 +38,8 @@ type Options struct {
 	// CheckSource judges the host paths a sandbox really mounts (see
 	// host.Runtime.CheckSource); the daemon sets it to its policy.
 	CheckSource func(svc *spec.Service, target, real string) error
-	// NewSupervisor builds the project's supervisor, and Inspect adds
-	// what the runtime knows to ps rows; nil means the host's
-	// (host.NewSupervisor with CheckSource, host.Inspector). Tests of this
-	// package's logic give reconcile/reconciletest's fakes.
-	NewSupervisor func(root rootdir.Root, project string) (*reconcile.Supervisor, error)
-	Inspect       reconcile.Inspector
+	// Parts are what the supervisor runs on (zero: the host's).
+	Parts Parts
 }
 
 // ErrDown is returned by Run when a client asked the supervisor to take
@@ -82,19 +77,7 @@ func Start(o Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.NewSupervisor == nil {
-		o.NewSupervisor = func(root rootdir.Root, project string) (*reconcile.Supervisor, error) {
-			sv, err := host.NewSupervisor(root, project)
-			if err == nil && o.CheckSource != nil {
-				sv.Runtime = host.Runtime{Root: root, CheckSource: o.CheckSource}
-			}
-			return sv, err
-		}
-	}
-	if o.Inspect == nil {
-		o.Inspect = host.Inspector(o.Root)
-	}
-	sv, err := o.NewSupervisor(o.Root, o.Project)
+	sv, err := o.Parts.supervisor(o.Root, o.Project, o.CheckSource)
 	if err != nil {
 		lock.Release(false)
 		return nil, err

@@ -17,6 +17,13 @@ import (
 	"nucleus/spec"
 )
 
+// fakeParts are supervisors over w's fakes.
+func fakeParts(t *testing.T, w *reconciletest.World) Parts {
+	return Parts{Inspect: reconciletest.Inspect, NewSupervisor: func(root rootdir.Root, project string) (*reconcile.Supervisor, error) {
+		return reconciletest.NewSupervisor(t, w, root, project), nil
+	}}
+}
+
 // fakeInstance starts an instance of project from yaml whose supervisor
 // runs reconciletest's fakes (no root, no kernel objects), and runs it.
 // The returned channel gets Run's result.
@@ -24,12 +31,9 @@ func fakeInstance(t *testing.T, w *reconciletest.World, root rootdir.Root, proje
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "nucleus.yaml")
 	testutil.WriteFile(t, file, yaml)
-	in, err := Start(Options{Root: root, Project: project, Inspect: reconciletest.Inspect,
+	in, err := Start(Options{Root: root, Project: project, Parts: fakeParts(t, w),
 		Load: func() (*spec.Project, error) {
 			return spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: project})
-		},
-		NewSupervisor: func(root rootdir.Root, project string) (*reconcile.Supervisor, error) {
-			return reconciletest.NewSupervisor(t, w, root, project), nil
 		},
 	})
 	if err != nil {
@@ -145,7 +149,8 @@ func TestInstanceLifecycle(t *testing.T) {
 // TestInstanceDownWithSomethingLeft: when the runtime reports a sandbox of
 // the project left after removal, down fails naming it, Run does not
 // claim ErrDown, and the records stay for the next down (issue 11,
-// defect 9: no command claims success with something left).
+// defect 9: no command claims success with something left), which then
+// works from the records without a supervisor.
 func TestInstanceDownWithSomethingLeft(t *testing.T) {
 	w := reconciletest.NewWorld()
 	root := testutil.TempRoot(t)
@@ -171,6 +176,63 @@ func TestInstanceDownWithSomethingLeft(t *testing.T) {
 	}
 	if names, _ := reconcile.NewStore(root).Projects(); len(names) != 1 {
 		t.Errorf("records after a failed down: %v, want the project kept", names)
+	}
+
+	// With the supervisor gone, the next down works from the records and
+	// removes what the failed one left.
+	in.Close()
+	w.SetLeftover(nil)
+	if err := fakeParts(t, w).Down(ctx, root, project, DownOptions{}); err != nil {
+		t.Fatalf("down from the records: %v", err)
+	}
+	if w.Index("remove-project left") < 0 {
+		t.Errorf("down from the records did not remove the project's networks: %v", w.Events())
+	}
+	if names, _ := reconcile.NewStore(root).Projects(); len(names) != 0 {
+		t.Errorf("records after the second down: %v", names)
+	}
+	for _, p := range []string{LockPath(root, project), Dir(root)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left after down: %v", p, err)
+		}
+	}
+}
+
+// TestDownWithoutSupervisor: a supervisor that ended (sandboxes keep
+// running) leaves down to the records: it adopts every replica, stops it
+// and removes the project, as `nucleus down` does after a kill.
+func TestDownWithoutSupervisor(t *testing.T) {
+	w := reconciletest.NewWorld()
+	root := testutil.TempRoot(t)
+	const project = "gone"
+	in, runErr := fakeInstance(t, w, root, project, fakeYAML)
+	c := dialOwner(t, root, project)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if res, err := c.Apply(ctx, nil); err != nil || res.ApplyError != "" {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	in.Close()
+	if err := <-runErr; err != nil {
+		t.Fatalf("Run of a closed instance = %v, want nil (sandboxes keep running)", err)
+	}
+	if w.Count("stop ") != 0 {
+		t.Fatalf("closing the instance stopped sandboxes: %v", w.Events())
+	}
+	st, err := fakeParts(t, w).Status(ctx, root, project, nil)
+	if err != nil || st.Pid != 0 || len(st.Replicas) != 2 || st.Replicas[0].State != reconcile.StateRunning || st.Replicas[0].Seccomp != "fake" {
+		t.Fatalf("status from the records: %+v %v; want two running replicas and no supervisor", st, err)
+	}
+	if err := fakeParts(t, w).Down(ctx, root, project, DownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"gone.db.1", "gone.web.1"} {
+		if a, s := w.Index("adopt "+r), w.Index("stop "+r); a < 0 || s < a {
+			t.Errorf("%s: adopted at event %d, stopped at %d; want adopted, then stopped: %v", r, a, s, w.Events())
+		}
+	}
+	if names, _ := reconcile.NewStore(root).Projects(); len(names) != 0 {
+		t.Errorf("records after down: %v", names)
 	}
 }
 

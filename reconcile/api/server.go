@@ -100,7 +100,7 @@ func reply(w http.ResponseWriter, v any, err error) {
 
 // Status is `nucleus ps` from this supervisor.
 func (in *Instance) Status() (*StatusResponse, error) {
-	return status(in.o.Root, in.o.Project, in.runner.Desired(), os.Getpid(), in.o.Inspect)
+	return status(in.o.Root, in.o.Project, in.runner.Desired(), os.Getpid(), in.o.Parts.inspector(in.o.Root))
 }
 
 func status(root rootdir.Root, project string, desired *spec.Project, pid int, inspect reconcile.Inspector) (*StatusResponse, error) {
