@@ -99,6 +99,44 @@ func Running(root rootdir.Root, project string) (int, bool) {
 		return 0, false
 	}
 	b, _ := os.ReadFile(path)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		// A supervisor on a full disk could not write its PID: the
+		// kernel's list of locks still names the holder.
+		pid = flockHolder(f)
+	}
 	return pid, true
+}
+
+// flockHolder finds the PID that holds an exclusive flock on f in
+// /proc/locks ("1: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE 0 EOF", device
+// numbers in hex); 0 when it is not there.
+func flockHolder(f *os.File) int {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		fs := strings.Fields(line)
+		if len(fs) < 6 || fs[1] != "FLOCK" || fs[3] != "WRITE" {
+			continue
+		}
+		id := strings.Split(fs[5], ":")
+		if len(id) != 3 {
+			continue
+		}
+		maj, e1 := strconv.ParseUint(id[0], 16, 32)
+		mnr, e2 := strconv.ParseUint(id[1], 16, 32)
+		ino, e3 := strconv.ParseUint(id[2], 10, 64)
+		if e1 == nil && e2 == nil && e3 == nil && ino == st.Ino &&
+			uint32(maj) == unix.Major(st.Dev) && uint32(mnr) == unix.Minor(st.Dev) {
+			pid, _ := strconv.Atoi(fs[4])
+			return pid
+		}
+	}
+	return 0
 }

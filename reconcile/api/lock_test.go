@@ -130,3 +130,23 @@ func TestLockNotTakenByRunningProbe(t *testing.T) {
 	}
 	l.Release(true)
 }
+
+// A supervisor whose state root is full cannot write its PID into the lock
+// file; Running still names it (messages said "pid 0").
+func TestRunningNamesHolderOnFullDisk(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := testutil.TempRoot(t)
+	fs := testutil.MountSmallFS(t, root.Run, 64<<10)
+	fs.Fill(t)
+	l, err := TryLock(root, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(true)
+	if b, _ := os.ReadFile(LockPath(root, "shop")); len(b) != 0 {
+		t.Fatalf("the lock file holds %q on a full disk; the test needs it empty", b)
+	}
+	if pid, ok := Running(root, "shop"); !ok || pid != os.Getpid() {
+		t.Errorf("Running on a full disk = %d %v, want %d", pid, ok, os.Getpid())
+	}
+}
