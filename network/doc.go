@@ -38,6 +38,8 @@
 // (Manager.Reserve, on each network, before the sandbox is created) and
 // Attach later uses what was reserved; a reservation that fails (no free
 // address left, no such network) is an error that fails the start.
+// Detach keeps the address for the replica's next start; Release gives
+// it back (the replica removed for good, or restarted off the network).
 // HostsFile and ResolvConf are pure functions of what they are given
 // (own address, hostname, extra hosts; nameservers from
 // Manager.Nameservers); SandboxFiles adds only the copy of the host's
