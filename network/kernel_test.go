@@ -170,6 +170,26 @@ func TestRemoveProjectRemovesUnrecordedLinks(t *testing.T) {
 	}
 }
 
+// EnsureNetwork takes over from a supervisor killed while creating the
+// network (issue 11, defect 7): a bridge of this root's name without a
+// record (made before its record by older versions) does not make the
+// network's own configured subnet look "already used on this host".
+func TestEnsureNetworkOverUnrecordedBridge(t *testing.T) {
+	e := newEnv(t)
+	var octet int
+	fmt.Sscanf(testutil.RandHex(1), "%x", &octet)
+	subnet := fmt.Sprintf("10.255.%d.0/24", 100+octet%100)
+	_, c, _ := net.ParseCIDR(subnet)
+	name := bridgeName(e.m.root, e.project, "n")
+	if err := ensureBridge(name, linkAlias(e.m.root, e.project, "n"), firstHost(c), c); err != nil {
+		t.Fatal(err)
+	}
+	ni := e.network("n", func(n *Config) { n.Subnet = subnet })
+	if ni.Subnet != subnet || ni.Bridge != name {
+		t.Errorf("EnsureNetwork over an unrecorded bridge: %+v, want subnet %s on bridge %s", ni, subnet, name)
+	}
+}
+
 func TestEnsureNetworkIdempotentAndChecked(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("n", nil)

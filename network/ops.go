@@ -79,6 +79,15 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *Config)
 		return nil, fmt.Errorf("network %s of project %s: %w", sn.Name, project, err)
 	}
 
+	if isNew && mode == spec.NATKernel {
+		// A bridge of this root's name without a record was made by a
+		// supervisor killed before it recorded it (older versions made the
+		// bridge first): nothing recorded uses it, and its address would
+		// make the subnet look taken.
+		if err := deleteLink(bridgeName(m.root, project, sn.Name)); err != nil {
+			return nil, fmt.Errorf("network %s of project %s: remove unrecorded bridge: %w", sn.Name, project, err)
+		}
+	}
 	if n.Subnet == "" {
 		var c *net.IPNet
 		if sn.Subnet != "" {
@@ -97,9 +106,18 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *Config)
 		}
 		n.Subnet, n.Gateway = c.String(), firstHost(c).String()
 	}
+	if isNew {
+		// Intent first: the record exists before anything on the host, so
+		// a supervisor killed while creating leaves a network that the
+		// next EnsureNetwork adopts and RemoveNetwork finds.
+		if err := m.saveNetwork(n); err != nil {
+			return nil, err
+		}
+	}
 	if err := b.ensureNetwork(ctx, n); err != nil {
 		if isNew {
 			b.removeNetwork(ctx, n) // leave nothing half-made behind
+			m.deleteNetworkRecord(project, sn.Name)
 		}
 		return nil, fmt.Errorf("network %s of project %s: %w", sn.Name, project, err)
 	}

@@ -134,6 +134,12 @@ func (m *Manager) deleteNetworkRecord(project, network string) error {
 	if err := os.Remove(m.netFile(project, network)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove network record: %w", err)
 	}
+	// A write interrupted by a kill leaves its temporary file (see
+	// writeAtomic); no write runs now: the caller holds the lock.
+	tmps, _ := filepath.Glob(filepath.Join(m.projectDir(project), ".tmp-"+network+".json-*"))
+	for _, t := range tmps {
+		os.Remove(t)
+	}
 	os.Remove(m.projectDir(project)) // only succeeds when empty
 	os.Remove(m.stateDir())
 	return nil
