@@ -24,7 +24,8 @@ type Runtime interface {
 	// sandbox keeps its PID.
 	Adopt(ctx context.Context, rec *SandboxRecord) (Sandbox, error)
 	// Cleanup removes what a dead sandbox left behind (cgroup, state
-	// directory); it is idempotent.
+	// directory); it is idempotent. For a record still Creating it finds
+	// what exists by rec.ID, and kills an init that outlived its supervisor.
 	Cleanup(ctx context.Context, rec *SandboxRecord) error
 	// RemoveProjectSandboxes removes the project's sandboxes that the
 	// runtime's own records name, whatever the store recorded, except

@@ -89,6 +89,12 @@ type SandboxRecord struct {
 	// Permanent says why the last start or exit will repeat on every retry
 	// ("" when a retry may help): see classifyStartFailure.
 	Permanent string `json:"permanent,omitempty"`
+	// Creating marks the intent record written before the sandbox is
+	// created: while it is set, host objects named by ID may exist
+	// (state directory, cgroup, init, network attachments) that no other
+	// record names yet. A supervisor killed meanwhile leaves it set, and
+	// the next one cleans them up by ID (see Runtime.Cleanup).
+	Creating bool `json:"creating,omitempty"`
 }
 
 // appliedJSON carries the fields of spec.Service that its JSON form leaves

@@ -56,6 +56,15 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service string, n int, restart RestartState) error {
 	s := desired.Services[service]
 	id := sv.ident(service, n)
+	// Intent first: the record names the sandbox before any of it exists,
+	// so whatever a supervisor killed from here on leaves is found by ID.
+	intent := &SandboxRecord{
+		Project: sv.Project, Service: service, Replica: n, ID: id.ID(),
+		Hash: serviceHash(s), Applied: s, State: StateStarting, Restart: restart, Creating: true,
+	}
+	if err := sv.Store.SaveSandbox(intent); err != nil {
+		return fmt.Errorf("record intent to create: %w", err)
+	}
 	sb, atts, err := sv.Runtime.Launch(ctx, LaunchRequest{Replica: id, Service: s, Volumes: desired.Volumes, Networks: sv.Networks})
 	if err != nil {
 		return err
@@ -118,16 +127,14 @@ func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) er
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	case rec != nil && rec.InitPID != 0: // InitPID 0: a failed start, no sandbox
+	case rec != nil && (rec.InitPID != 0 || rec.Creating): // InitPID 0 alone: a failed start, no sandbox
 		if err := sv.Runtime.Cleanup(ctx, rec); err != nil {
 			return fmt.Errorf("clean up %s: %w", key.Name(), err)
 		}
 	}
-	if rec != nil {
-		for _, a := range rec.Attachments {
-			if err := sv.Networks.Detach(ctx, sv.Project, a.Network, service, n); err != nil {
-				return fmt.Errorf("detach %s from %s: %w", key.Name(), a.Network, err)
-			}
+	for _, net := range recordNetworks(rec) {
+		if err := sv.Networks.Detach(ctx, sv.Project, net, service, n); err != nil {
+			return fmt.Errorf("detach %s from %s: %w", key.Name(), net, err)
 		}
 	}
 	if err := sv.Store.RemoveSandbox(sv.Project, service, n); err != nil {
@@ -152,6 +159,24 @@ func (sv *Supervisor) removeReplica(ctx context.Context, service string, n int) 
 		return fmt.Errorf("release the addresses of %s: %w", sv.ident(service, n).Name(), err)
 	}
 	return nil
+}
+
+// recordNetworks are the networks a replica's record may be attached to:
+// its recorded attachments, and every network of its service while it was
+// still being created (attached, perhaps, but not recorded yet).
+func recordNetworks(rec *SandboxRecord) []string {
+	if rec == nil {
+		return nil
+	}
+	var nets []string
+	for _, a := range rec.Attachments {
+		nets = append(nets, a.Network)
+	}
+	if rec.Creating && rec.Applied != nil {
+		nets = append(nets, slices.Collect(maps.Keys(rec.Applied.Networks))...)
+	}
+	slices.Sort(nets)
+	return slices.Compact(nets)
 }
 
 // updateReplica applies live fields in place: cgroup limits, then the

@@ -312,3 +312,43 @@ func TestSupervisorRecordsOOMKills(t *testing.T) {
 		t.Errorf("log: %q", l)
 	}
 }
+
+// A replica is recorded (creating) before its sandbox exists, and a record
+// still creating — its supervisor killed in the middle of the launch — is
+// cleaned up by ID and detached from its service's networks before the
+// replica starts afresh (issue 11, defect 7).
+func TestSupervisorIntentRecordBeforeCreate(t *testing.T) {
+	w := reconciletest.NewWorld()
+	sv := newSupervisor(t, w)
+	w.FailCreate("web")
+	var during *reconcile.SandboxRecord
+	w.OnCreate(func() { during, _ = sv.Store.LoadSandbox("shop", "web", 1) })
+	if _, err := sv.Pass(context.Background(), project(nil, svc("web"))); err == nil {
+		t.Fatal("pass with a failing create succeeded")
+	}
+	if during == nil || !during.Creating || during.ID != "shop.web.1" || during.Hash == "" {
+		t.Fatalf("record while the sandbox was being created: %+v, want one marked creating with its ID and hash", during)
+	}
+	if rec, _ := sv.Store.LoadSandbox("shop", "web", 1); rec == nil || rec.Creating {
+		t.Fatalf("record after a failed create: %+v, want the failure recorded, no longer creating", rec)
+	}
+
+	// A killed supervisor's intent record: the next supervisor cleans up.
+	w2 := reconciletest.NewWorld()
+	sv2 := newSupervisor(t, w2)
+	sv2.Store = sv.Store
+	p := project(nil, svc("web"))
+	left := &reconcile.SandboxRecord{Project: "shop", Service: "web", Replica: 1, ID: "shop.web.1",
+		Hash: spec.ServiceHash(p.Services["web"]), Applied: p.Services["web"], State: reconcile.StateStarting, Creating: true}
+	if err := sv.Store.SaveSandbox(left); err != nil {
+		t.Fatal(err)
+	}
+	mustPass(t, sv2, p)
+	c, d, s := w2.Index("cleanup shop.web.1"), w2.Index("detach web-1 default"), w2.Index("create shop.web.1")
+	if c < 0 || d < 0 || s < c || s < d {
+		t.Fatalf("after a killed launch: cleanup at %d, detach at %d, create at %d; want both before the create:\n%v", c, d, s, w2.Events())
+	}
+	if rec, _ := sv2.Store.LoadSandbox("shop", "web", 1); rec == nil || rec.Creating || rec.InitPID == 0 {
+		t.Fatalf("record after the new start: %+v", rec)
+	}
+}

@@ -133,7 +133,9 @@ func adopt(root rootdir.Root, rec *reconcile.SandboxRecord) (*runtime.Sandbox, e
 
 // Cleanup removes what a dead sandbox left, by its ID: through the runtime
 // when its record is still there, else its cgroup and state directory
-// directly (runtime.RemoveAbandoned).
+// directly (runtime.RemoveAbandoned). For a record still Creating (its
+// supervisor killed while making the sandbox) that finds whatever part of
+// it exists, and kills an init that outlived the supervisor.
 func (r Runtime) Cleanup(ctx context.Context, rec *reconcile.SandboxRecord) error {
 	return runtime.RemoveAbandoned(ctx, r.Root, rec.ID)
 }

@@ -34,6 +34,7 @@ type World struct {
 	maxCreating int
 	createDelay time.Duration
 	failCreate  map[string]bool
+	onCreate    func()
 	exitAfter   map[string]Exit
 	healthyAt   map[string]int
 	checks      map[string]int
@@ -58,6 +59,9 @@ func (w *World) SetCreateDelay(d time.Duration) { w.mu.Lock(); w.createDelay = d
 
 // FailCreate makes creating a sandbox of service fail.
 func (w *World) FailCreate(service string) { w.mu.Lock(); w.failCreate[service] = true; w.mu.Unlock() }
+
+// OnCreate calls f as every create begins (to look at the records then).
+func (w *World) OnCreate(f func()) { w.mu.Lock(); w.onCreate = f; w.mu.Unlock() }
 
 // ExitAfter makes every sandbox of service exit as e says after Start.
 func (w *World) ExitAfter(service string, e Exit) {
@@ -227,8 +231,11 @@ func (f Runtime) create(req reconcile.LaunchRequest) (*Sandbox, error) {
 	w.mu.Lock()
 	w.creating++
 	w.maxCreating = max(w.maxCreating, w.creating)
-	fail, delay := w.failCreate[req.Service.Name], w.createDelay
+	fail, delay, onCreate := w.failCreate[req.Service.Name], w.createDelay, w.onCreate
 	w.mu.Unlock()
+	if onCreate != nil {
+		onCreate()
+	}
 	time.Sleep(delay)
 	w.mu.Lock()
 	w.creating--
