@@ -104,11 +104,30 @@ func (c *cli) killSupervisorDuringUp(delay time.Duration) int {
 	waited = true
 	// The supervisor's threads may take a while to end after its main
 	// thread (a zombie already); the lock goes with the last of them.
-	testutil.WaitFor(c.t, "killed supervisor's lock released", 10*time.Second, func() bool {
-		_, running := api.Running(c.rootdir(), c.project)
-		return !running
-	})
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if _, running := api.Running(c.rootdir(), c.project); !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the supervisor (pid %d) killed %s into up still holds its lock after 30s; its threads:\n%s", pid, delay, threads(pid))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return pid
+}
+
+// threads describes the threads of pid: state, kernel wait channel and stack.
+func threads(pid int) string {
+	var b strings.Builder
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	for _, t := range tasks {
+		stat, _ := os.ReadFile(t + "/stat")
+		wchan, _ := os.ReadFile(t + "/wchan")
+		stack, _ := os.ReadFile(t + "/stack")
+		fmt.Fprintf(&b, "%s wchan %s\n%s\n", strings.TrimSpace(string(stat)), wchan, stack)
+	}
+	return b.String()
 }
 
 // childOf returns a child process of pid, or 0.
