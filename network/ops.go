@@ -124,8 +124,9 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *Config)
 	if err := m.saveNetwork(n); err != nil {
 		if isNew {
 			// Unrecorded, the bridge and table would hold the subnet until
-			// a down (a full disk): undo them.
+			// a down (a full disk): undo them, and the intent record.
 			b.removeNetwork(ctx, n)
+			m.deleteNetworkRecord(project, sn.Name)
 		}
 		return nil, fmt.Errorf("network %s of project %s: %w", sn.Name, project, err)
 	}
