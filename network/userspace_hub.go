@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/procstat"
 	"nucleus/network/dns"
 )
 
@@ -253,8 +254,8 @@ func isOurSlirp(pid int, dir string) bool {
 	if err != nil {
 		return false
 	}
-	if st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && strings.Contains(string(st), ") Z ") {
-		return false // a zombie: already dead, waiting for its parent
+	if !procstat.Running(pid) {
+		return false // gone, or a zombie: already dead, waiting for its parent
 	}
 	return strings.Contains(string(b), dir+"/")
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/spec"
 )
 
@@ -76,7 +77,7 @@ func (s *Store) Status(project string, desired *spec.Project, inspect Inspector,
 			State: r.State, Restarts: r.Restart.Total, Hash: r.Hash, NextAttempt: r.Restart.NextAttempt,
 			Error: r.Error, Permanent: r.Permanent,
 		}
-		alive := r.BootID == boot && ProcAlive(r.InitPID, r.InitStart)
+		alive := r.BootID == boot && procstat.Alive(r.InitPID, r.InitStart)
 		if r.State.Alive() && !alive {
 			st.State = StateDead
 		}

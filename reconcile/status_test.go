@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/spec"
 )
@@ -17,7 +18,7 @@ func TestStoreStatus(t *testing.T) {
 	d := t.TempDir()
 	store := NewStore(rootdir.Root{Run: filepath.Join(d, "run"), Data: filepath.Join(d, "data")})
 	self := os.Getpid()
-	selfStart, err := ProcStartTime(self)
+	selfStart, err := procstat.StartTime(self)
 	if err != nil {
 		t.Fatal(err)
 	}

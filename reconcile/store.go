@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/spec"
 )
@@ -141,7 +142,7 @@ func (r *SandboxRecord) UnmarshalJSON(b []byte) error {
 // Alive reports whether the record's sandbox init is still running: same
 // boot, same PID, same start time.
 func (r *SandboxRecord) Alive() bool {
-	return r.BootID == BootID() && ProcAlive(r.InitPID, r.InitStart)
+	return r.BootID == BootID() && procstat.Alive(r.InitPID, r.InitStart)
 }
 
 func (s *Store) projectDir(project string) string { return filepath.Join(s.dir, project) }
@@ -370,7 +371,7 @@ func (s *Store) Observe(project string) (Observed, []*SandboxRecord, error) {
 	var stale []*SandboxRecord
 	boot := BootID()
 	for _, r := range recs {
-		dead := r.BootID != boot || (r.State.Alive() && !ProcAlive(r.InitPID, r.InitStart))
+		dead := r.BootID != boot || (r.State.Alive() && !procstat.Alive(r.InitPID, r.InitStart))
 		rs := r.ReplicaState()
 		if dead {
 			stale = append(stale, r)

@@ -10,42 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
-
-func TestProcStartTime(t *testing.T) {
-	start, err := ProcStartTime(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ProcAlive(os.Getpid(), start) {
-		t.Fatal("own process not alive with its own start time")
-	}
-	if ProcAlive(os.Getpid(), start+1) {
-		t.Fatal("a different start time must mean another process (PID reuse)")
-	}
-	// A process whose command name holds ") (" must still parse.
-	dir := t.TempDir()
-	odd := filepath.Join(dir, "a) (b")
-	if err := os.Symlink("/bin/sleep", odd); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(odd, "10")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	st, err := ProcStartTime(pid)
-	if err != nil || st < start {
-		t.Fatalf("start time of %q = %d, %v (ours %d)", odd, st, err, start)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	if ProcAlive(pid, st) {
-		t.Fatal("a reaped process must not be alive")
-	}
-}
 
 func sampleRecord(service string, replica int) *SandboxRecord {
 	s := svc(service, memory(256<<20))
@@ -61,7 +29,7 @@ func sampleRecord(service string, replica int) *SandboxRecord {
 }
 
 func mustStart(pid int) uint64 {
-	s, err := ProcStartTime(pid)
+	s, err := procstat.StartTime(pid)
 	if err != nil {
 		panic(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/spec"
 )
 
@@ -77,7 +78,7 @@ func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service
 		logStepError("stop after failed start", sb.Stop(context.WithoutCancel(ctx), s.StopSignal.Number(), 0))
 		return cause
 	}
-	initStart, err := ProcStartTime(sb.Pid())
+	initStart, err := procstat.StartTime(sb.Pid())
 	if err != nil {
 		return undo(err)
 	}

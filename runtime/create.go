@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/procstat"
 	"nucleus/runtime/cgroups"
 	"nucleus/runtime/sbinit"
 	"nucleus/spec"
@@ -286,7 +287,7 @@ func (s *Sandbox) startInit(userns bool) error {
 	if err != nil {
 		return err
 	}
-	s.startTime, _ = procStartTime(s.pid)
+	s.startTime, _ = procstat.StartTime(s.pid)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
 	"nucleus/runtime/sbinit"
@@ -100,7 +101,7 @@ func Remains(root rootdir.Root, id string) ([]string, error) {
 	}
 	// The recorded init, also when its command line is not an init's.
 	if rec, err := ReadRecord(root, id); err == nil && inits[rec.Pid] != id {
-		if st, err := procStartTime(rec.Pid); err == nil && st == rec.StartTime {
+		if st, err := procstat.StartTime(rec.Pid); err == nil && st == rec.StartTime {
 			out = append(out, "init process "+strconv.Itoa(rec.Pid)+" (recorded)")
 		}
 	}

@@ -3,15 +3,14 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"nucleus/internal/procstat"
 )
 
 // initProc is the init process as started by this caller.
@@ -58,23 +57,6 @@ func (p *cmdProc) wait() (unix.WaitStatus, error) {
 	return unix.WaitStatus(ws), nil
 }
 
-// procStartTime reads field 22 of /proc/pid/stat (start time in ticks).
-func procStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
-
 // waitPidfd waits for a process that is not our child to exit.
 func waitPidfd(pid int, start uint64) error {
 	fd, err := unix.PidfdOpen(pid, 0)
@@ -85,7 +67,7 @@ func waitPidfd(pid int, start uint64) error {
 		return fmt.Errorf("open pidfd of %d: %w", pid, err)
 	}
 	defer unix.Close(fd)
-	if st, err := procStartTime(pid); err != nil || st != start {
+	if st, err := procstat.StartTime(pid); err != nil || st != start {
 		return nil // gone, or the pid now belongs to another process
 	}
 	for {
@@ -102,7 +84,7 @@ func waitPidfd(pid int, start uint64) error {
 	// the original caller died) still has to reap it; give it a moment so
 	// that "stopped" means no process entry is left either.
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if st, err := procStartTime(pid); err != nil || st != start {
+		if st, err := procstat.StartTime(pid); err != nil || st != start {
 			break
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
 )
@@ -122,7 +123,7 @@ func RemoveAbandoned(ctx context.Context, root rootdir.Root, id string) error {
 		if aerr == nil {
 			return sb.Remove(ctx)
 		}
-		if st, perr := procStartTime(rec.Pid); perr == nil && st == rec.StartTime {
+		if st, perr := procstat.StartTime(rec.Pid); perr == nil && st == rec.StartTime {
 			return aerr // its init still runs: leave everything for a look
 		}
 	case errors.Is(err, os.ErrNotExist):

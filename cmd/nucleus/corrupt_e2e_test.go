@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/testutil"
-	"nucleus/reconcile"
 	"nucleus/reconcile/api"
 	"nucleus/runtime"
 )
@@ -173,7 +173,7 @@ func TestCLIDownFailsWithSandboxLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = sleep.Process.Kill(); _ = sleep.Wait() }()
-	start, err := reconcile.ProcStartTime(sleep.Process.Pid)
+	start, err := procstat.StartTime(sleep.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}

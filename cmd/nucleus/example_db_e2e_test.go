@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/testutil"
 	"nucleus/runtime"
 )
@@ -281,21 +282,12 @@ func descendants(pid int) []int {
 	children := map[int][]int{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, f := range stats {
-		b, err := os.ReadFile(f)
+		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		st, err := procstat.Read(p)
 		if err != nil {
 			continue
 		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		var ppid int
-		if i < 0 || len(s) < i+2 {
-			continue
-		}
-		if _, err := fmt.Sscanf(s[i+2:], "%*c %d", &ppid); err != nil {
-			continue
-		}
-		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		children[ppid] = append(children[ppid], p)
+		children[st.PPid] = append(children[st.PPid], p)
 	}
 	out := []int{pid}
 	for i := 0; i < len(out); i++ {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
 	"nucleus/spec"
@@ -69,7 +70,7 @@ func TestPlanCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := reconcile.NewStore(rootdir.Resolve(rootFlag))
-	start, err := reconcile.ProcStartTime(os.Getpid())
+	start, err := procstat.StartTime(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}

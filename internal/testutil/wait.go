@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"nucleus/internal/procstat"
 )
 
 // WaitFor polls ok every 10 ms until it holds, and fails the test naming
@@ -48,16 +48,7 @@ func FreePort(t testing.TB) int {
 // Alive reports whether pid exists and has not exited: a zombie does not
 // count (this machine's PID 1 reaps orphans late).
 func Alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+	return procstat.Running(pid)
 }
 
 // RandHex returns 2n random hex digits, for names unique to one test run.

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
 )
@@ -110,7 +111,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		slog.Warn("previous daemon state unreadable; starting afresh", "err", err)
 	}
-	pidStart, _ := reconcile.ProcStartTime(os.Getpid())
+	pidStart, _ := procstat.StartTime(os.Getpid())
 	st := &State{PID: os.Getpid(), PIDStart: pidStart, Watch: d.dir, StartedAt: time.Now(), Projects: map[string]*ProjectState{}}
 	if prev != nil {
 		// Known projects stay managed (with their commits) until a scan

@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
-	"nucleus/reconcile"
 )
 
 // State is the daemon's own record, <Run>/daemon/state.json: which
@@ -77,7 +77,7 @@ func LoadState(root rootdir.Root) (*State, error) {
 
 // Running reports whether the daemon that wrote the record is alive.
 func (s *State) Running() bool {
-	return s != nil && !s.Stopped && reconcile.ProcAlive(s.PID, s.PIDStart)
+	return s != nil && !s.Stopped && procstat.Alive(s.PID, s.PIDStart)
 }
 
 // save writes the record atomically (temp file, fsync, rename).

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/testutil"
 	"nucleus/reconcile"
 )
@@ -106,7 +107,7 @@ func TestGitCommit(t *testing.T) {
 }
 
 func TestCondition(t *testing.T) {
-	alive, _ := reconcile.ProcStartTime(os.Getpid())
+	alive, _ := procstat.StartTime(os.Getpid())
 	running := func(name string) *reconcile.SandboxRecord {
 		return &reconcile.SandboxRecord{Service: name, Replica: 1, State: reconcile.StateRunning, InitPID: os.Getpid(), InitStart: alive, BootID: reconcile.BootID()}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"nucleus/internal/leaktest"
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 	"nucleus/network"
@@ -184,7 +185,7 @@ func TestSupervisorEndToEnd(t *testing.T) {
 	}
 	for name, pid := range third {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-			if st, _ := reconcile.ProcStartTime(pid); st != 0 {
+			if st, _ := procstat.StartTime(pid); st != 0 {
 				t.Errorf("%s init (pid %d) still running after down", name, pid)
 			}
 		}

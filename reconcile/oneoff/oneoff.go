@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/network"
 	"nucleus/reconcile"
@@ -56,7 +57,7 @@ func Begin(ctx context.Context, root rootdir.Root, id string, netSpec *network.R
 		// Replicas' sandboxes share the state root's namespace of IDs.
 		return nil, fmt.Errorf("one-off sandbox name %q: PROJECT.SERVICE.N is the form of a project replica's sandbox ID; choose another name", id)
 	}
-	st, err := reconcile.ProcStartTime(os.Getpid())
+	st, err := procstat.StartTime(os.Getpid())
 	if err != nil {
 		return nil, err
 	}
@@ -154,4 +155,4 @@ func (r *Run) End(ctx context.Context) error {
 
 // alive reports whether the run's owner process still runs: same pid and
 // start time (not a reused pid), and not a zombie waiting to be reaped.
-func (rec Record) alive() bool { return reconcile.ProcAlive(rec.Pid, rec.StartTime) }
+func (rec Record) alive() bool { return procstat.Alive(rec.Pid, rec.StartTime) }

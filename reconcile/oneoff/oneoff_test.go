@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 	"nucleus/network"
-	"nucleus/reconcile"
 	"nucleus/runtime/cgroups"
 	"nucleus/spec"
 )
@@ -55,7 +55,7 @@ func TestSweepRemovesRecordsOfDeadOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := &Run{root: root, rec: Record{ID: "gone", Pid: cmd.Process.Pid, StartTime: 1}}
-	st, err := reconcile.ProcStartTime(os.Getpid())
+	st, err := procstat.StartTime(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}

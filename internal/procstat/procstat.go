@@ -1,0 +1,90 @@
+// Package procstat reads /proc/PID/stat: the one parser of it, for the
+// fields nucleus needs to tell a process from a later one with the same
+// PID (start time) and a live process from a zombie (state).
+package procstat
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Stat holds the fields of /proc/PID/stat that nucleus reads.
+type Stat struct {
+	State byte // field 3: R, S, D, Z, X ...
+	PPid  int  // field 4
+	// StartTime is field 22, in clock ticks after boot: a PID with the same
+	// number but another start time is another process (PID reuse).
+	StartTime uint64
+}
+
+// Exited reports whether the process has exited and waits to be reaped
+// (zombie, or dead).
+func (s Stat) Exited() bool { return s.State == 'Z' || s.State == 'X' }
+
+// Read reads and parses /proc/PID/stat.
+func Read(pid int) (Stat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Stat{}, fmt.Errorf("read stat of pid %d: %w", pid, err)
+	}
+	s, err := Parse(b)
+	if err != nil {
+		return Stat{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return s, nil
+}
+
+// Parse parses the content of a /proc/PID/stat file.
+func Parse(b []byte) (Stat, error) {
+	// comm (field 2) may hold spaces and parentheses: split after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return Stat{}, fmt.Errorf("no ')' after the command name")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	const state, ppid, starttime = 3 - 3, 4 - 3, 22 - 3 // fields after ')' start at field 3
+	if len(f) <= starttime {
+		return Stat{}, fmt.Errorf("%d fields, expected at least 22", len(f)+2)
+	}
+	if len(f[state]) != 1 {
+		return Stat{}, fmt.Errorf("state %q, expected one letter", f[state])
+	}
+	pp, err := strconv.Atoi(f[ppid])
+	if err != nil {
+		return Stat{}, fmt.Errorf("ppid %q: %w", f[ppid], err)
+	}
+	st, err := strconv.ParseUint(f[starttime], 10, 64)
+	if err != nil {
+		return Stat{}, fmt.Errorf("start time %q: %w", f[starttime], err)
+	}
+	return Stat{State: f[state][0], PPid: pp, StartTime: st}, nil
+}
+
+// StartTime returns the start time of process pid (field 22).
+func StartTime(pid int) (uint64, error) {
+	s, err := Read(pid)
+	return s.StartTime, err
+}
+
+// Alive reports whether pid is still the process that started at start
+// and has not exited. A zombie is not alive: its parent may never reap it
+// (an orphan belongs to PID 1 then, which on some hosts reaps late).
+func Alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	s, err := Read(pid)
+	return err == nil && s.StartTime == start && !s.Exited()
+}
+
+// Running reports whether pid exists and has not exited, whoever it is.
+func Running(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	s, err := Read(pid)
+	return err == nil && !s.Exited()
+}
