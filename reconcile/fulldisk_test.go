@@ -11,9 +11,9 @@ import (
 )
 
 // TestSupervisorRecordsHealthOnceDiskFreed: a health change that a full
-// disk kept from being recorded is recorded once there is space again, so
-// ps and up --wait (which read the records) see it; it used to stay
-// "starting" on disk for good.
+// disk kept from being recorded shows in the supervisor's status at once and
+// is recorded once there is space again; it used to stay "starting" for
+// good, for ps and up --wait too.
 func TestSupervisorRecordsHealthOnceDiskFreed(t *testing.T) {
 	testutil.RequireRoot(t)
 	w := reconciletest.NewWorld()
@@ -41,6 +41,11 @@ func TestSupervisorRecordsHealthOnceDiskFreed(t *testing.T) {
 	testutil.WaitFor(t, "db's check to pass", 5*time.Second, func() bool { return w.Index("healthy shop.db.1") >= 0 })
 	if st := state(); st != reconcile.StateStarting {
 		t.Fatalf("db recorded %s on a full disk", st)
+	}
+	// What ps and up --wait get from this supervisor is what is true.
+	reps, err := sv.Store.StatusCurrent("shop", nil, nil, time.Now(), sv.Current)
+	if err != nil || len(reps) != 1 || reps[0].State != reconcile.StateHealthy || reps[0].Health != "healthy" {
+		t.Errorf("status from the supervisor on a full disk: %+v %v; want db healthy", reps, err)
 	}
 	fs.Free(t)
 	testutil.WaitFor(t, "db recorded healthy once the disk has space", 5*time.Second, func() bool { return state() == reconcile.StateHealthy })

@@ -65,9 +65,19 @@ type Inspector func(rec *SandboxRecord, st *ReplicaStatus)
 // desired (may be nil) is what the files say now, for the hash column;
 // inspect (may be nil) adds usage and confinement.
 func (s *Store) Status(project string, desired *spec.Project, inspect Inspector, now time.Time) ([]ReplicaStatus, error) {
+	return s.StatusCurrent(project, desired, inspect, now, nil)
+}
+
+// StatusCurrent is Status with the records passed through current first
+// (nil: as read; a running supervisor's Current).
+func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Inspector, now time.Time,
+	current func([]*SandboxRecord) []*SandboxRecord) ([]ReplicaStatus, error) {
 	recs, err := s.LoadSandboxes(project)
 	if err != nil {
 		return nil, err
+	}
+	if current != nil {
+		recs = current(recs)
 	}
 	boot := BootID()
 	out := make([]ReplicaStatus, 0, len(recs))

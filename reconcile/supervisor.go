@@ -214,6 +214,23 @@ func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []st
 	return steps, sv.Apply(ctx, desired, steps)
 }
 
+// Current returns recs with the record of every replica whose latest state
+// a failed write (a full disk) kept from the disk replaced by this
+// supervisor's copy, so that ps and up --wait show what is true.
+func (sv *Supervisor) Current(recs []*SandboxRecord) []*SandboxRecord {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.init()
+	out := slices.Clone(recs)
+	for i, rec := range out {
+		if r := sv.replicas[rec.Ident()]; r != nil && r.unsaved && r.rec.ID == rec.ID {
+			c := *r.rec
+			out[i] = &c
+		}
+	}
+	return out
+}
+
 // saveUnsaved writes the records of monitored replicas that a failed
 // write left behind their state.
 func (sv *Supervisor) saveUnsaved() {

@@ -80,5 +80,5 @@ func (p Parts) Status(ctx context.Context, root rootdir.Root, project string, de
 	if !errors.Is(err, ErrNoSupervisor) {
 		return nil, err
 	}
-	return status(root, project, desired, 0, p.inspector(root))
+	return status(root, project, desired, 0, p.inspector(root), nil)
 }

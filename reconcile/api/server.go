@@ -100,12 +100,15 @@ func reply(w http.ResponseWriter, v any, err error) {
 
 // Status is `nucleus ps` from this supervisor.
 func (in *Instance) Status() (*StatusResponse, error) {
-	return status(in.o.Root, in.o.Project, in.runner.Desired(), os.Getpid(), in.o.Parts.inspector(in.o.Root))
+	return status(in.o.Root, in.o.Project, in.runner.Desired(), os.Getpid(), in.o.Parts.inspector(in.o.Root), in.sv.Current)
 }
 
-func status(root rootdir.Root, project string, desired *spec.Project, pid int, inspect reconcile.Inspector) (*StatusResponse, error) {
+// status reads the records; current (may be nil) corrects them with what a
+// running supervisor knows but could not write.
+func status(root rootdir.Root, project string, desired *spec.Project, pid int, inspect reconcile.Inspector,
+	current func([]*reconcile.SandboxRecord) []*reconcile.SandboxRecord) (*StatusResponse, error) {
 	store := reconcile.NewStore(root)
-	reps, err := store.Status(project, desired, inspect, time.Now())
+	reps, err := store.StatusCurrent(project, desired, inspect, time.Now(), current)
 	if err != nil {
 		return nil, err
 	}
