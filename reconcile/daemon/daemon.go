@@ -17,6 +17,7 @@ import (
 	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
+	"nucleus/reconcile/api"
 )
 
 // Options configure a Daemon.
@@ -24,10 +25,14 @@ type Options struct {
 	// Dir is the watched tree.
 	Dir  string
 	Root rootdir.Root
+	// Parts are what the projects' supervisors run on (zero: the host's,
+	// reconcile/host); tests of the daemon's logic give
+	// reconcile/reconciletest's fakes.
+	Parts api.Parts
 	// NewRunner starts a project's supervisor (default PolicyRunner of
-	// Policy).
+	// Policy and Parts).
 	NewRunner RunnerFactory
-	// Down takes a project down (default: through reconcile/api).
+	// Down takes a project down (default: Parts.Down, through reconcile/api).
 	Down func(ctx context.Context, root rootdir.Root, project string) error
 	// Watch tunes the debounce of the tree and of every project's files.
 	Watch reconcile.WatchOptions
@@ -76,10 +81,12 @@ func New(opts Options) (*Daemon, error) {
 		return nil, errors.New("daemon: Dir and Root are required")
 	}
 	if opts.NewRunner == nil {
-		opts.NewRunner = PolicyRunner(opts.Policy)
+		opts.NewRunner = PolicyRunner(opts.Policy, opts.Parts)
 	}
 	if opts.Down == nil {
-		opts.Down = downProject
+		opts.Down = func(ctx context.Context, root rootdir.Root, project string) error {
+			return opts.Parts.Down(ctx, root, project, api.DownOptions{})
+		}
 	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {

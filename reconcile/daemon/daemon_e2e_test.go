@@ -79,16 +79,7 @@ func TestDaemonRefusesToPruneEmptyTree(t *testing.T) {
 	pa, pb := e.waitRunning(a, 1), e.waitRunning(b, 1)
 
 	// Empty the tree (what a failed `git clone` into a fresh dir looks like).
-	away := t.TempDir()
-	for _, d := range []string{"a", "b"} {
-		if err := os.Rename(filepath.Join(e.tree, d), filepath.Join(away, d)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.waitFor("the empty-tree guard", func() bool {
-		rep := e.report()
-		return rep.Daemon != nil && strings.HasPrefix(rep.Daemon.Guard, "TreeEmpty")
-	})
+	restore := e.emptyTree("a", "b")
 	time.Sleep(1500 * time.Millisecond) // more passes would have pruned by now
 	if now := e.pids(a); !samePIDs(now, pa) {
 		t.Errorf("%s changed under the guard: %v -> %v", a, pa, now)
@@ -98,12 +89,7 @@ func TestDaemonRefusesToPruneEmptyTree(t *testing.T) {
 	}
 
 	// Back: guard cleared, nothing restarted.
-	for _, d := range []string{"a", "b"} {
-		if err := os.Rename(filepath.Join(away, d), filepath.Join(e.tree, d)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.waitFor("the guard to clear", func() bool { return e.report().Daemon.Guard == "" })
+	restore()
 	e.waitFor("both Ready", func() bool {
 		return e.status(a).Condition == daemon.Ready && e.status(b).Condition == daemon.Ready
 	})

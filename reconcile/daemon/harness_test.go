@@ -16,6 +16,7 @@ import (
 	"nucleus/reconcile"
 	"nucleus/reconcile/api"
 	"nucleus/reconcile/daemon"
+	"nucleus/reconcile/reconciletest"
 	"nucleus/runtime/runtimetest"
 )
 
@@ -39,8 +40,8 @@ func projectYAML(name, mode string, services ...string) string {
 	return b.String()
 }
 
-// env is one test's world: a state root, a tree, a network manager, and
-// at most one daemon at a time.
+// env is one test's world: a state root, a tree, the parts supervisors
+// run on, and at most one daemon at a time.
 type env struct {
 	t      *testing.T
 	root   rootdir.Root
@@ -51,11 +52,29 @@ type env struct {
 	done   chan error
 	d      *daemon.Daemon
 	policy daemon.Policy // the policy the next start uses
+	// world and parts are reconciletest's fakes (newFakeEnv); nil and
+	// zero: the host's runtime and networks.
+	world *reconciletest.World
+	parts api.Parts
 }
 
+// newEnv runs supervisors on the host's runtime and networks (root).
 func newEnv(t *testing.T) *env {
 	testutil.RequireRoot(t)
 	e := &env{t: t, root: testutil.TempRoot(t), tree: t.TempDir(), tag: fmt.Sprintf("%d", os.Getpid()%100000)}
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+// newFakeEnv runs supervisors over reconciletest's fakes: the daemon's
+// logic without root or kernel objects. Every replica's PID is the test
+// process's, so what ran is read from the world's events.
+func newFakeEnv(t *testing.T) *env {
+	w := reconciletest.NewWorld()
+	e := &env{t: t, root: testutil.TempRoot(t), tree: t.TempDir(), tag: "f", world: w,
+		parts: api.Parts{Inspect: reconciletest.Inspect, NewSupervisor: func(root rootdir.Root, project string) (*reconcile.Supervisor, error) {
+			return reconciletest.NewSupervisor(t, w, root, project), nil
+		}}}
 	t.Cleanup(e.cleanup)
 	return e
 }
@@ -64,7 +83,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) start() {
 	e.t.Helper()
 	d, err := daemon.New(daemon.Options{
-		Dir: e.tree, Root: e.root, Policy: e.policy,
+		Dir: e.tree, Root: e.root, Policy: e.policy, Parts: e.parts,
 		OnScan: func(daemon.ScanResult) { e.scans.Add(1) },
 	})
 	if err != nil {
@@ -98,11 +117,20 @@ func (e *env) cleanup() {
 		if n == "daemon" {
 			continue
 		}
-		if err := api.Down(ctx, e.root, n, api.DownOptions{}); err != nil {
+		if err := e.parts.Down(ctx, e.root, n, api.DownOptions{}); err != nil {
 			e.t.Errorf("down %s: %v", n, err)
 		}
 	}
-	leaktest.Check(e.t, e.root)
+	if e.world == nil {
+		leaktest.Check(e.t, e.root)
+		return
+	}
+	if names, _ := reconcile.NewStore(e.root).Projects(); len(names) > 1 || len(names) == 1 && names[0] != "daemon" {
+		e.t.Errorf("records left after down: %v", names)
+	}
+	if _, err := os.Stat(api.Dir(e.root)); !os.IsNotExist(err) {
+		e.t.Errorf("supervisor files left after down: %v", err)
+	}
 }
 
 // write puts a project file into tree/dir the way a checkout does
@@ -133,6 +161,31 @@ func (e *env) pids(project string) map[string]int {
 		}
 	}
 	return out
+}
+
+// emptyTree moves dirs out of the tree, as a failed checkout leaves it,
+// and waits for the empty-tree guard; restore moves them back and waits
+// for the guard to clear.
+func (e *env) emptyTree(dirs ...string) (restore func()) {
+	e.t.Helper()
+	away := e.t.TempDir()
+	move := func(from, to string) {
+		for _, d := range dirs {
+			if err := os.Rename(filepath.Join(from, d), filepath.Join(to, d)); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	move(e.tree, away)
+	e.waitFor("the empty-tree guard", func() bool {
+		rep := e.report()
+		return rep.Daemon != nil && strings.HasPrefix(rep.Daemon.Guard, "TreeEmpty")
+	})
+	return func() {
+		e.t.Helper()
+		move(away, e.tree)
+		e.waitFor("the guard to clear", func() bool { return e.report().Daemon.Guard == "" })
+	}
 }
 
 func (e *env) waitFor(what string, cond func() bool) {
@@ -178,7 +231,7 @@ func (e *env) waitGone(project string, pids map[string]int) {
 		return true
 	})
 	for name, pid := range pids {
-		if testutil.Alive(pid) {
+		if e.world == nil && testutil.Alive(pid) {
 			e.t.Errorf("%s/%s (pid %d) still runs after the project was removed", project, name, pid)
 		}
 	}

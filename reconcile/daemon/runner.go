@@ -30,18 +30,9 @@ type RunnerFactory func(root rootdir.Root, project string, load func() (*spec.Pr
 // stays down until its files change or the daemon is reloaded.
 var ErrTakenDown = errors.New("taken down by a client (nucleus down); it comes back when its files change or on SIGHUP")
 
-// APIRunner is the default factory: the same supervisor instance `nucleus
-// up` runs (reconcile/api), so the project's lock keeps a second
-// supervisor away and ps, logs, exec, stop and down reach it over its
-// socket.
-func APIRunner(root rootdir.Root, project string, load func() (*spec.Project, error), onPass func(reconcile.PassResult)) (ProjectRunner, error) {
-	in, err := api.Start(api.Options{Root: root, Project: project, Load: load, Watch: true, OnPass: onPass})
-	if err != nil {
-		return nil, err
-	}
-	return apiRunner{in}, nil
-}
-
+// apiRunner runs the same supervisor instance `nucleus up` runs
+// (reconcile/api), so the project's lock keeps a second supervisor away
+// and ps, logs, exec, stop and down reach it over its socket.
 type apiRunner struct{ in *api.Instance }
 
 func (r apiRunner) Run(ctx context.Context) error {
@@ -56,9 +47,3 @@ func (r apiRunner) Run(ctx context.Context) error {
 
 func (r apiRunner) Reload() { r.in.Reload() }
 func (r apiRunner) Close()  { r.in.Close() }
-
-// downProject takes a project down through the api (its supervisor when
-// one runs, else from the records, under its lock).
-func downProject(ctx context.Context, root rootdir.Root, project string) error {
-	return api.Down(ctx, root, project, api.DownOptions{})
-}

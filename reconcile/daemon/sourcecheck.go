@@ -12,14 +12,15 @@ import (
 	"nucleus/spec"
 )
 
-// PolicyRunner is APIRunner whose sandboxes are also checked at start:
-// Check reads path strings when the files load, but a workload that can
+// PolicyRunner is the default factory: a supervisor instance of
+// reconcile/api on parts (see apiRunner) whose sandboxes are also checked
+// at start: Check reads path strings when the files load, but a workload that can
 // write into a bind source can later swap a directory for a symlink (one
 // owned by host root under userns: host), and a restart would then mount
 // whatever it points to. The runtime hands every bind source and rootfs to
 // CheckSource once pinned, as the path of the very object to be mounted,
 // and a refusal fails the start: the replica never runs.
-func PolicyRunner(pol Policy) RunnerFactory {
+func PolicyRunner(pol Policy, parts api.Parts) RunnerFactory {
 	return func(root rootdir.Root, project string, load func() (*spec.Project, error), onPass func(reconcile.PassResult)) (ProjectRunner, error) {
 		// The files last loaded locate a refused volume in the YAML and
 		// give the project directory.
@@ -40,7 +41,7 @@ func PolicyRunner(pol Policy) RunnerFactory {
 			mu.Unlock()
 			return pol.CheckSource(p, svc.Name, target, real)
 		}
-		in, err := api.Start(api.Options{Root: root, Project: project, Load: remember, Watch: true, OnPass: onPass, CheckSource: check})
+		in, err := api.Start(api.Options{Root: root, Project: project, Load: remember, Watch: true, OnPass: onPass, CheckSource: check, Parts: parts})
 		if err != nil {
 			return nil, err
 		}
