@@ -200,20 +200,7 @@ func TestDaemonDirectoryReplaced(t *testing.T) {
 	e.start()
 	p1 := e.waitRunning(a, 2)
 
-	stage := filepath.Join(e.tree, ".a.new") // hidden: not a project while staged
-	if err := os.MkdirAll(stage, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(stage, "nucleus.yaml"), []byte(projectYAML(a, "two", "web", "db")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := filepath.Join(e.tree, ".a.old")
-	if err := os.Rename(filepath.Join(e.tree, "a"), old); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(stage, filepath.Join(e.tree, "a")); err != nil {
-		t.Fatal(err)
-	}
+	e.replaceDir("a", projectYAML(a, "two", "web", "db"))
 	var p2 map[string]int
 	e.waitFor("web restarted with the new directory's configuration", func() bool {
 		p2 = e.pids(a)

@@ -225,3 +225,18 @@ func TestFakeDaemonPolicyRefusesPrivilegedProject(t *testing.T) {
 		t.Errorf("a refused edit stopped the project: %v", e.world.Events())
 	}
 }
+
+func TestFakeDaemonDirectoryReplaced(t *testing.T) {
+	e := newFakeEnv(t)
+	e.write("a", projectYAML("xa", "one", "web", "db"))
+	e.start()
+	e.waitRunning("xa", 2)
+	e.replaceDir("a", projectYAML("xa", "two", "web", "db"))
+	e.waitFor("web created again with the new directory's configuration", func() bool { return e.world.Count("create xa.web.1") == 2 })
+	e.waitReady("xa")
+	// The new runner adopted db rather than starting it again.
+	if e.world.Index("adopt xa.db.1") < 0 {
+		t.Errorf("db was not adopted by the runner of the new directory: %v", e.world.Events())
+	}
+	e.onlyOnce("xa.db.1")
+}

@@ -163,6 +163,25 @@ func (e *env) pids(project string) map[string]int {
 	return out
 }
 
+// replaceDir swaps tree/dir for a new directory holding content, as an
+// atomic deploy does (staged hidden, then renamed into place).
+func (e *env) replaceDir(dir, content string) {
+	e.t.Helper()
+	stage := filepath.Join(e.tree, "."+dir+".new") // hidden: not a project while staged
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stage, "nucleus.yaml"), []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(e.tree, dir), filepath.Join(e.tree, "."+dir+".old")); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.Rename(stage, filepath.Join(e.tree, dir)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // emptyTree moves dirs out of the tree, as a failed checkout leaves it,
 // and waits for the empty-tree guard; restore moves them back and waits
 // for the guard to clear.

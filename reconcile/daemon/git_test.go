@@ -14,8 +14,9 @@ import (
 // TestDaemonStatusGitRevision: a tree inside a git work tree shows the
 // commit next to the content digest, for the applied revision and in the
 // history; a new commit that changes the project is applied and shown.
+// Bookkeeping, not the kernel: it runs over reconciletest's fakes.
 func TestDaemonStatusGitRevision(t *testing.T) {
-	e := newEnv(t)
+	e := newFakeEnv(t)
 	_, err := exec.LookPath("git")
 	testutil.Require(t, err == nil, "git")
 	git := func(args ...string) string {
