@@ -14,7 +14,8 @@
 //	watch.go                        file watcher (directories, debounce, digest)
 //	loop.go                         single-flight dirty-marking loop
 //	ports.go                        what the supervisor needs from runtime and network
-//	supervisor*.go                  executes plans: levels, parallelism, depends_on, health, exits
+//	supervisor*.go                  executes plans: levels, parallelism, health, exits
+//	depends.go                      depends_on: checked, never waited for (a replica waits as a record)
 //	runner.go                       per-project loop: load, plan, apply; reload on change
 //
 // Package reconcile/host binds the ports to the real runtime and network

@@ -20,6 +20,10 @@ const (
 	StateBackoff   RunState = "backoff"   // exited, waiting for its next restart attempt
 	StateCrashloop RunState = "crashloop" // backoff, restarting too often
 	StateStopped   RunState = "stopped"   // stopped by the user (nucleus stop)
+	// StateWaiting: not started because a depends_on condition does not
+	// hold yet; a later pass (the dependency started, turned healthy or
+	// exited) starts it. The record says what it waits for.
+	StateWaiting RunState = "waiting"
 	// StateDead marks a stale record: its sandbox vanished while nobody
 	// watched (supervisor killed, host rebooted). Plan starts it afresh.
 	StateDead RunState = "dead"
@@ -73,6 +77,8 @@ type ReplicaState struct {
 	Restarts   int  `json:"restarts,omitempty"`
 	// NextAttempt is when back-off allows the next start (zero: now).
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// Waiting is what a waiting replica waits for ("db-1 to be healthy").
+	Waiting string `json:"waiting_for,omitempty"`
 }
 
 // NetworkState is one project network as it exists on the host.

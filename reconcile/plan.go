@@ -266,6 +266,15 @@ func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decisio
 		// `up` means running, and the executor removes the stale record first.
 		return decision{action: ActionStart, causes: []string{"sandbox gone (stale record)"}}, true
 	}
+	if r.State == StateWaiting {
+		// Not started yet: try again (the executor records it waiting
+		// again while its depends_on condition does not hold).
+		causes := []string{"waiting for " + r.Waiting}
+		if r.Hash != hash {
+			causes, _ = changeCauses(r.Applied, s)
+		}
+		return decision{action: ActionStart, causes: causes}, true
+	}
 	if p.up[r.Service] && !r.State.Alive() && (r.State == StateStopped || r.Hash == hash) {
 		// An explicit `nucleus up` starts what does not run, like compose,
 		// whatever the restart policy; a changed configuration is a restart

@@ -38,8 +38,12 @@ type ReplicaStatus struct {
 	Error string `json:"error,omitempty"`
 	// Permanent says why the last failure will repeat on every retry (a
 	// published port taken, no free address, command not found); "" when
-	// a retry may help.
+	// a retry may help. For a waiting replica: why its dependency will
+	// not come.
 	Permanent string `json:"permanent,omitempty"`
+	// WaitingFor says what a waiting replica waits for (its depends_on
+	// condition and the dependency's state).
+	WaitingFor string `json:"waiting_for,omitempty"`
 	// OOMKills counts processes the memory limit killed: live for a
 	// running replica, at its exit for an exited one.
 	OOMKills    uint64 `json:"oom_kills"`
@@ -85,7 +89,7 @@ func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Ins
 		st := ReplicaStatus{
 			Service: r.Service, Replica: r.Replica, Name: Ident{Service: r.Service, Index: r.Replica}.Name(),
 			State: r.State, Restarts: r.Restart.Total, Hash: r.Hash, NextAttempt: r.Restart.NextAttempt,
-			Error: r.Error, Permanent: r.Permanent,
+			Error: r.Error, Permanent: r.Permanent, WaitingFor: r.Waiting,
 		}
 		alive := r.BootID == boot && procstat.Alive(r.InitPID, r.InitStart)
 		if r.State.Alive() && !alive {

@@ -88,7 +88,8 @@ type SandboxRecord struct {
 	// Error is why the last start failed (no sandbox then: InitPID is 0).
 	Error string `json:"error,omitempty"`
 	// Permanent says why the last start or exit will repeat on every retry
-	// ("" when a retry may help): see classifyStartFailure.
+	// ("" when a retry may help): see classifyStartFailure. For a waiting
+	// replica: why its dependency will not come (exited for good).
 	Permanent string `json:"permanent,omitempty"`
 	// Creating marks the intent record written before the sandbox is
 	// created: while it is set, host objects named by ID may exist
@@ -96,6 +97,9 @@ type SandboxRecord struct {
 	// record names yet. A supervisor killed meanwhile leaves it set, and
 	// the next one cleans them up by ID (see Runtime.Cleanup).
 	Creating bool `json:"creating,omitempty"`
+	// Waiting says what a replica in state waiting waits for: its
+	// depends_on condition ("db-1 to be healthy (now: backoff)").
+	Waiting string `json:"waiting_for,omitempty"`
 }
 
 // appliedJSON carries the fields of spec.Service that its JSON form leaves
@@ -408,7 +412,7 @@ func (r *SandboxRecord) ReplicaState() ReplicaState {
 	return ReplicaState{
 		Service: r.Service, Replica: r.Replica, State: r.State, Hash: r.Hash, Applied: r.Applied,
 		Networks: nets, ExitCode: r.ExitCode, ManualStop: r.ManualStop,
-		Restarts: r.Restart.Restarts, NextAttempt: r.Restart.NextAttempt,
+		Restarts: r.Restart.Restarts, NextAttempt: r.Restart.NextAttempt, Waiting: r.Waiting,
 	}
 }
 

@@ -18,8 +18,9 @@ import (
 )
 
 // Supervisor executes plans for one project: it runs the steps batch by
-// batch (dependency levels, bounded parallelism), waits for depends_on
-// conditions, monitors exits and health, and mirrors every replica into the
+// batch (dependency levels, bounded parallelism), defers a replica whose
+// depends_on conditions do not hold yet (it never waits for them inside a
+// pass), monitors exits and health, and mirrors every replica into the
 // state store so `nucleus plan`, `ps` and a restarted supervisor see the
 // same truth. It decides nothing itself: Plan does.
 type Supervisor struct {
@@ -33,10 +34,9 @@ type Supervisor struct {
 	// Parallel bounds how many independent steps (and replicas) run at once.
 	Parallel int
 	Backoff  Backoff
-	// DependencyTimeout bounds the wait for one depends_on condition.
-	DependencyTimeout time.Duration
 	// OnChange is called when a replica exits, changes health, or its
-	// back-off expires: the owner marks the project dirty (Loop.Mark).
+	// back-off expires: the owner marks the project dirty (Loop.Mark), so
+	// restarts happen and replicas waiting for their dependencies start.
 	OnChange func()
 	// Now is the clock (tests inject one).
 	Now func() time.Time
@@ -150,7 +150,7 @@ func (sv *Supervisor) Adopt(ctx context.Context) error {
 	}
 	for _, rec := range recs {
 		if !rec.Alive() {
-			if rec.BootID == BootID() && !rec.State.Alive() {
+			if rec.BootID == BootID() && !rec.State.Alive() && rec.State != StateWaiting {
 				// Exited in this boot: remembered for service_completed_successfully.
 				done := make(chan struct{})
 				close(done)
@@ -363,7 +363,9 @@ func (sv *Supervisor) Apply(ctx context.Context, desired *spec.Project, steps []
 				sv.stepEvent(st, false, nil)
 				err := sv.step(ctx, desired, st)
 				sv.stepEvent(st, true, err)
-				if err != nil {
+				// A replica waiting for its dependencies is not a failure:
+				// its dependents wait for it in turn.
+				if err := WithoutWaiting(err); err != nil {
 					fail(st, err)
 				}
 				return nil

@@ -108,7 +108,7 @@ func (sv *Supervisor) StartServices(ctx context.Context, desired *spec.Project, 
 				if sv.live(name, n) != nil {
 					continue
 				}
-				if err := sv.startReplica(ctx, desired, name, n, false); err != nil {
+				if err := WithoutWaiting(sv.startReplica(ctx, desired, name, n, false)); err != nil {
 					errs = append(errs, fmt.Errorf("start %s: %w", sv.ident(name, n).Name(), err))
 				}
 			}
@@ -132,7 +132,7 @@ func (sv *Supervisor) RestartServices(ctx context.Context, desired *spec.Project
 				errs = append(errs, err)
 				continue
 			}
-			if err := sv.startReplica(ctx, desired, name, n, false); err != nil {
+			if err := WithoutWaiting(sv.startReplica(ctx, desired, name, n, false)); err != nil {
 				errs = append(errs, fmt.Errorf("restart %s: %w", sv.ident(name, n).Name(), err))
 			}
 		}

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -13,19 +12,20 @@ import (
 	"nucleus/spec"
 )
 
-// startReplica creates, attaches and starts one replica, after its
-// depends_on conditions hold. afterExit says the replica is started again
-// after an exit (a restart for the back-off), not for a new configuration.
+// startReplica creates, attaches and starts one replica once its
+// depends_on conditions hold. It never waits for them: while one does not
+// hold, the replica is recorded as waiting (what for, in ps) and a
+// *WaitingError is returned; the pass goes on, and the dependency's start,
+// health change or exit wakes a later pass that starts it. afterExit says
+// the replica is started again after an exit (a restart for the back-off),
+// not for a new configuration.
 func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, service string, n int, afterExit bool) error {
 	s := desired.Services[service]
 	if s == nil {
 		return fmt.Errorf("service %s is not in the project", service)
 	}
-	if err := sv.waitDependencies(ctx, desired, s); err != nil {
-		return err
-	}
-	// A leftover record (exited, or stale) is cleaned up first; its restart
-	// bookkeeping carries over.
+	// A leftover record (exited, stale or waiting) is cleaned up first; its
+	// restart bookkeeping carries over.
 	var restart RestartState
 	old, err := sv.Store.LoadSandbox(sv.Project, service, n)
 	if err != nil {
@@ -37,10 +37,20 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 			return err
 		}
 	}
-	if afterExit && old != nil {
+	switch {
+	case old != nil && old.State == StateWaiting:
+		// Decided when it began to wait (a restart counted, or a fresh start).
+	case afterExit && old != nil:
 		restart = restart.Started(sv.now())
-	} else {
+	default:
 		restart = RestartState{Total: restart.Total}
+	}
+	if blocked := sv.dependencies(desired, s); blocked != nil {
+		sv.recordWaiting(service, s, n, restart, blocked)
+		if blocked.failed != "" {
+			return fmt.Errorf("dependency %s", blocked.failed)
+		}
+		return &WaitingError{Replica: sv.ident(service, n).Name(), For: blocked.want}
 	}
 
 	if err := sv.launch(ctx, desired, service, n, restart); err != nil {
@@ -313,7 +323,9 @@ func (sv *Supervisor) probe(ctx context.Context, r *replica, hc *spec.Healthchec
 			_ = sv.saveLocked(r) // failed and logged before: no warning per interval
 		}
 		sv.mu.Unlock()
-		if changed && next == StateUnhealthy {
+		if changed {
+			// Unhealthy: the restart policy may act; healthy: dependents
+			// waiting for service_healthy may start.
 			sv.notify()
 		}
 		select {
@@ -329,74 +341,6 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
-}
-
-// waitDependencies blocks until every depends_on condition of s holds.
-func (sv *Supervisor) waitDependencies(ctx context.Context, desired *spec.Project, s *spec.Service) error {
-	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
-		cond := s.DependsOn[dep].Condition
-		ds := desired.Services[dep]
-		if ds == nil {
-			return fmt.Errorf("dependency %s is not in the project", dep)
-		}
-		if err := sv.waitCondition(ctx, dep, max(ds.Replicas, 1), cond); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-var errNotYet = errors.New("not yet")
-
-func (sv *Supervisor) waitCondition(ctx context.Context, dep string, replicas int, cond string) error {
-	timeout := orDefault(sv.DependencyTimeout, 5*time.Minute)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		sv.mu.Lock()
-		sv.init()
-		err := sv.conditionLocked(dep, replicas, cond)
-		ch := sv.changed
-		sv.mu.Unlock()
-		if !errors.Is(err, errNotYet) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to be %s: %w", dep, cond, ctx.Err())
-		case <-ch:
-		}
-	}
-}
-
-// conditionLocked checks one depends_on condition over all replicas of
-// dep: nil when it holds, errNotYet while it may still, another error when
-// it cannot any more.
-func (sv *Supervisor) conditionLocked(dep string, replicas int, cond string) error {
-	for n := 1; n <= replicas; n++ {
-		r := sv.replicas[sv.ident(dep, n)]
-		if r == nil {
-			return errNotYet
-		}
-		st := r.rec.State
-		switch cond {
-		case spec.ConditionHealthy:
-			if sv.Health == nil && st.Alive() {
-				continue
-			}
-			if st != StateHealthy {
-				return errNotYet
-			}
-		case spec.ConditionCompleted:
-			if st.Alive() {
-				return errNotYet
-			}
-			if r.rec.ExitCode != 0 {
-				return fmt.Errorf("dependency %s exited with code %d, expected %s", r.id.Name(), r.rec.ExitCode, cond)
-			}
-		}
-	}
-	return nil
 }
 
 // logOOM says when the memory limit killed a process of the replica: the

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,48 @@ func TestSupervisorDependencyOrderAndBoundedParallelism(t *testing.T) {
 	}
 }
 
+// looping runs passes of p whenever sv reports a change (exits, health,
+// back-off), as the Runner does, until the test ends; the pass errors are
+// collected. It returns after the first pass.
+type looping struct {
+	mu   sync.Mutex
+	errs []error
+	loop *reconcile.Loop
+}
+
+func loopOver(t *testing.T, sv *reconcile.Supervisor, p *spec.Project) *looping {
+	t.Helper()
+	l := &looping{}
+	l.loop = reconcile.NewLoop(func(ctx context.Context) {
+		_, err := sv.Pass(ctx, p)
+		l.mu.Lock()
+		l.errs = append(l.errs, err)
+		l.mu.Unlock()
+	})
+	sv.OnChange = l.loop.Mark
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { l.loop.Run(ctx); close(stopped) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	if err := l.loop.MarkAndWait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// lastErr is the error of the last pass that has finished.
+func (l *looping) lastErr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) == 0 {
+		return nil
+	}
+	return l.errs[len(l.errs)-1]
+}
+
+// A dependent starts once its dependency turns healthy: the pass that
+// starts db defers web (recorded as waiting), and db's health change wakes
+// the pass that starts it.
 func TestSupervisorWaitsForHealthyDependency(t *testing.T) {
 	w := reconciletest.NewWorld()
 	w.HealthyAt("db", 4)
@@ -71,17 +114,71 @@ func TestSupervisorWaitsForHealthyDependency(t *testing.T) {
 	db.Healthcheck = &spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "true"}, Interval: spec.Duration(10 * time.Millisecond), Retries: 3}
 	web := svc("web")
 	web.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}
-	mustPass(t, sv, project(nil, db, web))
+	loopOver(t, sv, project(nil, db, web))
+	testutil.WaitFor(t, "web started", 5*time.Second, func() bool { return w.Index("start shop.web.1") >= 0 })
 	h, c := w.Index("healthy shop.db.1"), w.Index("create shop.web.1")
 	if h < 0 || c < h {
 		t.Fatalf("web created at event %d, db healthy at %d; want web after healthy:\n%v", c, h, w.Events())
 	}
 	recs, _ := sv.Store.LoadSandboxes("shop")
-	if recs[0].Service != "db" || recs[0].State != reconcile.StateHealthy {
-		t.Fatalf("db record state = %s, want healthy", recs[0].State)
+	if recs[0].Service != "db" || recs[0].State != reconcile.StateHealthy || recs[1].State != reconcile.StateRunning || recs[1].Waiting != "" {
+		t.Fatalf("records %v, want db healthy and web running", recs)
 	}
 }
 
+// issue 11 (examples/db): a pass never waits for a depends_on condition.
+// While db is not healthy, the pass returns at once with web recorded as
+// waiting, naming db; an unrelated service's change is applied meanwhile;
+// web starts as soon as db turns healthy.
+func TestSupervisorPassDoesNotWaitForDependency(t *testing.T) {
+	w := reconciletest.NewWorld()
+	sv := newSupervisor(t, w)
+	db := svc("db")
+	db.Healthcheck = &spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "true"}, Interval: spec.Duration(10 * time.Millisecond), Retries: 3}
+	web := svc("web")
+	web.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}
+	p := project(nil, db, web, svc("other"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	steps, err := sv.Pass(ctx, p)
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("first pass: %v (context: %v), want it to return at once without error", err, ctx.Err())
+	}
+	if len(steps) != 4 {
+		t.Errorf("first pass planned %v", steps)
+	}
+	rec, _ := sv.Store.LoadSandbox("shop", "web", 1)
+	if rec == nil || rec.State != reconcile.StateWaiting || !strings.HasPrefix(rec.Waiting, "db-1 to be healthy (now: ") {
+		t.Fatalf("web record %+v, want waiting for db-1 to be healthy", rec)
+	}
+	st, _ := sv.Store.Status("shop", p, nil, time.Now())
+	if st[2].Name != "web-1" || st[2].State != reconcile.StateWaiting || st[2].WaitingFor != rec.Waiting {
+		t.Errorf("status %+v, want web-1 waiting and why", st)
+	}
+
+	// An unrelated change while web waits: applied by the next pass.
+	changed := project(nil, db, web, svc("other"))
+	changed.Services["other"].Environment = map[string]string{"MODE": "new"}
+	steps, err = sv.Pass(ctx, changed)
+	if err != nil || ctx.Err() != nil || w.Count("create shop.other.1") != 2 {
+		t.Fatalf("pass with other changed: steps %v, err %v, context %v; events %v", steps, err, ctx.Err(), w.Events())
+	}
+	if w.Index("create shop.web.1") >= 0 {
+		t.Fatalf("web created before db is healthy: %v", w.Events())
+	}
+
+	w.HealthyAt("db", 1)
+	loopOver(t, sv, changed)
+	testutil.WaitFor(t, "web started after db turned healthy", 5*time.Second, func() bool { return w.Index("start shop.web.1") >= 0 })
+	if h, c := w.Index("healthy shop.db.1"), w.Index("create shop.web.1"); c < h {
+		t.Fatalf("web created at %d before db healthy at %d: %v", c, h, w.Events())
+	}
+}
+
+// service_completed_successfully: web starts after migrate exited 0; a
+// migration that failed for good (exit 3, restart: no) keeps web from
+// starting, and the pass's error names it.
 func TestSupervisorCompletedDependency(t *testing.T) {
 	for _, code := range []int{0, 3} {
 		t.Run(fmt.Sprint("exit", code), func(t *testing.T) {
@@ -90,16 +187,25 @@ func TestSupervisorCompletedDependency(t *testing.T) {
 			sv := newSupervisor(t, w)
 			web := svc("web")
 			web.DependsOn = map[string]spec.Dependency{"migrate": {Condition: spec.ConditionCompleted}}
-			_, err := sv.Pass(context.Background(), project(nil, svc("migrate"), web))
-			exit, create := w.Index("exit shop.migrate.1"), w.Index("create shop.web.1")
+			l := loopOver(t, sv, project(nil, svc("migrate"), web))
 			if code == 0 {
-				if err != nil || exit < 0 || create < exit {
+				testutil.WaitFor(t, "web started", 5*time.Second, func() bool { return w.Index("start shop.web.1") >= 0 })
+				exit, create := w.Index("exit shop.migrate.1"), w.Index("create shop.web.1")
+				if err := l.lastErr(); err != nil || exit < 0 || create < exit {
 					t.Fatalf("err %v; web created at %d, migrate exited at %d:\n%v", err, create, exit, w.Events())
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), "exited with code 3") || create >= 0 {
-				t.Fatalf("a failed migration must block web: err %v, events %v", err, w.Events())
+			testutil.WaitFor(t, "a pass failing on the migration", 5*time.Second, func() bool {
+				err := l.lastErr()
+				return err != nil && strings.Contains(err.Error(), "dependency migrate-1 exited with code 3")
+			})
+			if w.Index("create shop.web.1") >= 0 {
+				t.Fatalf("a failed migration must block web: events %v", w.Events())
+			}
+			rec, _ := sv.Store.LoadSandbox("shop", "web", 1)
+			if rec == nil || rec.State != reconcile.StateWaiting || !strings.Contains(rec.Permanent, "migrate-1 exited with code 3") {
+				t.Fatalf("web record %+v, want waiting, with the failed migration as why it will not start", rec)
 			}
 		})
 	}

@@ -121,11 +121,15 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 	}
 	tw.Flush()
 	// A failed start has no process to show; its error says why. So does
-	// a record that was set aside.
+	// a record that was set aside, and a replica waiting for a dependency.
 	for _, r := range rows {
 		switch {
 		case r.State == reconcile.StateCorrupt:
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: state unknown: %s\n", r.Name, r.Error)
+		case r.State == reconcile.StateWaiting && r.Permanent != "":
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: will not start: dependency %s\n", r.Name, r.Permanent)
+		case r.State == reconcile.StateWaiting:
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: waiting for %s\n", r.Name, r.WaitingFor)
 		case r.Error != "":
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: start failed: %s\n", r.Name, r.Error)
 		}

@@ -85,6 +85,12 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	}
 	res, err := c.Apply(ctx, services)
 	if err != nil {
+		if o.wait && ctx.Err() != nil {
+			// The pass did not end in time: say what is not ready, not
+			// only that the request timed out.
+			return &exitError{code: 1, err: fmt.Errorf("up --wait: the supervisor's pass did not finish within %s (%v); %s",
+				o.waitTimeout, err, api.NotReadyNow(root, sel))}
+		}
 		return err
 	}
 	if err := printApply(cmd.OutOrStdout(), res); err != nil {
@@ -216,6 +222,8 @@ func upForeground(cmd *cobra.Command, o *upOptions, p *spec.Project, services []
 			switch {
 			case !done:
 				fmt.Fprintf(stderr, "[+] %s ...\n", st)
+			case err != nil && reconcile.WithoutWaiting(err) == nil:
+				fmt.Fprintf(stderr, "[…] %s: %v\n", stepHead(st), err)
 			case err != nil:
 				fmt.Fprintf(stderr, "[!] %s: %v\n", stepHead(st), err)
 			default:

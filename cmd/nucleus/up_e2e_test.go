@@ -155,6 +155,9 @@ type psRow struct {
 	IP       string `json:"ip"`
 	Ports    []string
 	Hash     string `json:"hash"`
+	// StartedAt is when it last started; WaitingFor what a waiting replica waits for.
+	StartedAt  time.Time `json:"started_at"`
+	WaitingFor string    `json:"waiting_for"`
 }
 
 // ps is `ps --json` by service (the last replica of each).

@@ -37,6 +37,25 @@ func WillNotRun(ctx context.Context, root rootdir.Root, desired *spec.Project) e
 	return willNotRunErr(desired, st.Replicas, logsOf(root, desired))
 }
 
+// NotReadyNow says, from one look at the status, which replica of
+// desired's services is not ready and why (or that all are); for a wait
+// that ended before it could poll.
+func NotReadyNow(root rootdir.Root, desired *spec.Project) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := statusOf(root, desired)(ctx)
+	if err != nil {
+		return "status: " + err.Error()
+	}
+	if err := willNotRunErr(desired, st.Replicas, logsOf(root, desired)); err != nil {
+		return err.Error()
+	}
+	if why := notReady(desired, st.Replicas, time.Now()); why != "" {
+		return "not ready: " + why
+	}
+	return "every replica is ready"
+}
+
 func statusOf(root rootdir.Root, desired *spec.Project) func(context.Context) (*StatusResponse, error) {
 	return func(ctx context.Context) (*StatusResponse, error) {
 		return Status(ctx, root, desired.Name, nil)
@@ -108,9 +127,9 @@ func willNotRunErr(desired *spec.Project, reps []reconcile.ReplicaStatus, logs f
 		return nil
 	}
 	if lines := logs(r); len(lines) > 0 {
-		why += "; last log lines:\n  " + strings.Join(lines, "\n  ")
+		why += "; last log lines of " + r.Name + ":\n  " + strings.Join(lines, "\n  ")
 	} else {
-		why += "; it logged nothing"
+		why += "; " + r.Name + " logged nothing"
 	}
 	return fmt.Errorf("%w: %s", ErrWillNotRun, why)
 }
@@ -119,8 +138,50 @@ func willNotRunErr(desired *spec.Project, reps []reconcile.ReplicaStatus, logs f
 // run without the user: it exited (or failed to start) and its restart
 // policy does not start it again (the supervisor records such a replica
 // "exited", one it restarts "backoff"), or it is in crashloop. A one-shot
-// that exited 0 is done, not failed.
+// that exited 0 is done, not failed. The replicas waiting for it are named
+// with it. Then a replica waiting for a dependency that will not come
+// (one that exited 0, for service_healthy) is named with that dependency,
+// whose logs are the ones to read.
 func willNotRun(desired *spec.Project, reps []reconcile.ReplicaStatus) (reconcile.ReplicaStatus, string) {
+	if r, why := failedReplica(desired, reps); why != "" {
+		return r, why + waitersOf(desired, reps, r.Service)
+	}
+	for _, r := range reps {
+		if r.State != reconcile.StateWaiting || r.Permanent == "" || desired.Services[r.Service] == nil {
+			continue
+		}
+		why := fmt.Sprintf("%s will not start: dependency %s", r.Name, r.Permanent)
+		for _, d := range reps {
+			if _, ok := desired.Services[r.Service].DependsOn[d.Service]; ok && strings.HasPrefix(r.Permanent, d.Name+" ") {
+				return d, why
+			}
+		}
+		return r, why
+	}
+	return reconcile.ReplicaStatus{}, ""
+}
+
+// waitersOf names the replicas waiting for service: "; app-1 waits for it".
+func waitersOf(desired *spec.Project, reps []reconcile.ReplicaStatus, service string) string {
+	var names []string
+	for _, r := range reps {
+		if s := desired.Services[r.Service]; s != nil && r.State == reconcile.StateWaiting {
+			if _, ok := s.DependsOn[service]; ok {
+				names = append(names, r.Name)
+			}
+		}
+	}
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return "; " + names[0] + " waits for it"
+	}
+	return "; " + strings.Join(names, ", ") + " wait for it"
+}
+
+// failedReplica is willNotRun for the replicas' own failures.
+func failedReplica(desired *spec.Project, reps []reconcile.ReplicaStatus) (reconcile.ReplicaStatus, string) {
 	for _, r := range reps {
 		s := desired.Services[r.Service]
 		if s == nil || r.Replica > max(s.Replicas, 1) {
@@ -134,6 +195,7 @@ func willNotRun(desired *spec.Project, reps []reconcile.ReplicaStatus) (reconcil
 			code += ", start failed: " + r.Error
 		}
 		switch {
+		case r.State == reconcile.StateWaiting: // see willNotRun
 		case r.Permanent != "" && !r.State.Alive():
 			what := "exited"
 			if r.Error != "" {
@@ -187,6 +249,8 @@ func notReady(desired *spec.Project, reps []reconcile.ReplicaStatus, now time.Ti
 					return fmt.Sprintf("%s has run for %s, waiting %s to see it stays up", rn, up.Round(time.Millisecond), waitSettle)
 				}
 			case r.State == reconcile.StateExited && r.ExitCode != nil && *r.ExitCode == 0:
+			case r.State == reconcile.StateWaiting:
+				return fmt.Sprintf("%s is waiting for %s", rn, r.WaitingFor)
 			case r.State.Alive() && s.Healthcheck != nil:
 				return fmt.Sprintf("%s is %s, waiting for its health check (%s) to pass", rn, r.State, describeCheck(s.Healthcheck))
 			case r.ExitCode != nil:

@@ -128,3 +128,44 @@ func TestWaitReadyWithoutHealthcheckNeedsSettle(t *testing.T) {
 		t.Errorf("running for the settle time: notReady = %q, want ready", got)
 	}
 }
+
+// A replica waiting for a dependency says so while the wait runs, and
+// when its dependency will not come (an exited-0 one-shot that
+// service_healthy waits for) the wait fails at once naming the dependency
+// with its log lines; a dependency that failed for good is named first,
+// with the replicas waiting for it (issue 11, examples/db).
+func TestWaitReadyWaitingForDependency(t *testing.T) {
+	code := func(c int) *int { return &c }
+	desired := &spec.Project{Name: "p", Services: map[string]*spec.Service{
+		"db":  {Name: "db", Replicas: 1, Healthcheck: &spec.Healthcheck{Kind: spec.HealthTCP, TCPPort: 5432}},
+		"app": {Name: "app", Replicas: 1, DependsOn: map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}},
+	}}
+	db := reconcile.ReplicaStatus{Service: "db", Replica: 1, Name: "db-1", State: reconcile.StateBackoff, ExitCode: code(1)}
+	app := reconcile.ReplicaStatus{Service: "app", Replica: 1, Name: "app-1", State: reconcile.StateWaiting,
+		WaitingFor: "db-1 to be healthy (now: backoff, exit code 1)"}
+	logs := func(r reconcile.ReplicaStatus) []string { return []string{r.Name + " says bye"} }
+
+	if got := notReady(desired, []reconcile.ReplicaStatus{app, db}, time.Now()); got != "app-1 is waiting for db-1 to be healthy (now: backoff, exit code 1)" {
+		t.Errorf("notReady = %q", got)
+	}
+	if err := willNotRunErr(desired, []reconcile.ReplicaStatus{app, db}, logs); err != nil {
+		t.Errorf("db in back-off: %v, want the wait to go on", err)
+	}
+
+	done := db
+	done.State, done.ExitCode = reconcile.StateExited, code(0)
+	gaveUp := app
+	gaveUp.Permanent = "db-1 exited (exit code 0) and will not be restarted, expected service_healthy"
+	err := willNotRunErr(desired, []reconcile.ReplicaStatus{gaveUp, done}, logs)
+	if err == nil || err.Error() != "will not run: app-1 will not start: dependency "+gaveUp.Permanent+"; last log lines of db-1:\n  db-1 says bye" {
+		t.Errorf("dependency exited 0: %v", err)
+	}
+
+	failed := db
+	failed.State, failed.ExitCode = reconcile.StateExited, code(3)
+	gaveUp.Permanent = "db-1 exited (exit code 3) and will not be restarted, expected service_healthy"
+	err = willNotRunErr(desired, []reconcile.ReplicaStatus{gaveUp, failed}, logs)
+	if err == nil || err.Error() != "will not run: db-1 exited (exit code 3) and restart: no does not start it again; app-1 waits for it; last log lines of db-1:\n  db-1 says bye" {
+		t.Errorf("dependency exited 3: %v", err)
+	}
+}

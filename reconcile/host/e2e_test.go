@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +69,7 @@ func (e *e2e) load(modeA, memB string) *spec.Project {
 func (e *e2e) supervisor() *reconcile.Supervisor {
 	return &reconcile.Supervisor{
 		Project: e.project, Store: reconcile.NewStore(e.root), Runtime: Runtime{Root: e.root},
-		Networks: Networks{M: e.mgr}, Parallel: 4, Backoff: reconcile.DefaultBackoff(), DependencyTimeout: 30 * time.Second,
+		Networks: Networks{M: e.mgr}, Parallel: 4, Backoff: reconcile.DefaultBackoff(),
 	}
 }
 
@@ -209,45 +208,24 @@ const healthyYAML = `services:
 `
 
 // TestSupervisorHealthyOrderingEndToEnd: web depends on db being healthy,
-// and db only listens after a second; web must start after that.
+// and db only listens after a second; web must start after that (the pass
+// that starts db records web waiting; db's health change starts it).
 func TestSupervisorHealthyOrderingEndToEnd(t *testing.T) {
 	e := newE2E(t)
 	_, err := os.Stat("/bin/busybox")
 	testutil.Require(t, err == nil, "/bin/busybox (Debian package busybox-static)")
-	ctx := context.Background()
-	file := filepath.Join(e.dir, "nucleus.yaml")
-	if err := os.WriteFile(file, []byte(healthyYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project + "h"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.project = p.Name
-	sv := e.supervisor()
-	sv.Health = Health{}
-	defer func() {
-		sv.Close()
-		if err := e.supervisor().Down(ctx); err != nil {
-			t.Error(err)
-		}
-		if leaks, _ := runtime.LeakCheck(e.root); len(leaks) != 0 {
-			t.Errorf("runtime leaks: %v", leaks)
-		}
-		if leaks, _ := network.LeakCheck(e.root); len(leaks) != 0 {
-			t.Errorf("network leaks: %v", leaks)
-		}
-	}()
-	pass(t, sv, p)
-	recs, err := sv.Store.LoadSandboxes(p.Name)
-	if err != nil || len(recs) != 2 {
-		t.Fatalf("records %v, %v", recs, err)
-	}
+	e.runProject(healthyYAML, func(sv *reconcile.Supervisor) { sv.Health = Health{} })
+	store := reconcile.NewStore(e.root)
+	var recs []*reconcile.SandboxRecord
+	testutil.WaitFor(t, "web running", 20*time.Second, func() bool {
+		recs, _ = store.LoadSandboxes(e.project)
+		return len(recs) == 2 && recs[1].State == reconcile.StateRunning
+	})
 	db, web := recs[0], recs[1]
 	if db.State != reconcile.StateHealthy {
 		t.Errorf("db state %s, want healthy", db.State)
 	}
-	if d := web.StartedAt.Sub(db.StartedAt); d < time.Second {
-		t.Errorf("web started %v after db; db cannot be healthy before 1s", d)
+	if d := web.StartedAt.Sub(db.StartedAt); d < time.Second || d > 3*time.Second {
+		t.Errorf("web started %v after db; db cannot be healthy before 1s, and web must follow within moments", d)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"nucleus/internal/leaktest"
 	"nucleus/internal/rootdir"
@@ -81,7 +80,7 @@ func TestProjectsWhoseNamesJoinAlikeRunSideBySide(t *testing.T) {
 	for _, p := range projects {
 		sv[p.name] = &reconcile.Supervisor{
 			Project: p.name, Store: reconcile.NewStore(root), Runtime: Runtime{Root: root},
-			Networks: Networks{M: mgr}, Parallel: 2, Backoff: reconcile.DefaultBackoff(), DependencyTimeout: 10 * time.Second,
+			Networks: Networks{M: mgr}, Parallel: 2, Backoff: reconcile.DefaultBackoff(),
 		}
 	}
 	t.Cleanup(func() {

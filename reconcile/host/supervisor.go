@@ -1,8 +1,6 @@
 package host
 
 import (
-	"time"
-
 	"nucleus/internal/rootdir"
 	"nucleus/network"
 	"nucleus/reconcile"
@@ -22,6 +20,6 @@ func NewSupervisor(root rootdir.Root, project string) (*reconcile.Supervisor, er
 	return &reconcile.Supervisor{
 		Project: project, Store: reconcile.NewStore(root), Runtime: Runtime{Root: root},
 		Networks: Networks{M: mgr}, Health: Health{}, Parallel: Parallel,
-		Backoff: reconcile.DefaultBackoff(), DependencyTimeout: 5 * time.Minute,
+		Backoff: reconcile.DefaultBackoff(),
 	}, nil
 }

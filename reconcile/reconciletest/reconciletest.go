@@ -352,7 +352,7 @@ func NewSupervisor(t testing.TB, w *World, root rootdir.Root, project string) *r
 	b.Rand = nil
 	sv := &reconcile.Supervisor{
 		Project: project, Store: reconcile.NewStore(root), Runtime: Runtime{w}, Networks: Networks{w}, Health: Health{w},
-		Parallel: 4, Backoff: b, DependencyTimeout: 5 * time.Second,
+		Parallel: 4, Backoff: b,
 	}
 	t.Cleanup(sv.Close)
 	return sv
