@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
@@ -187,6 +189,27 @@ func TestEnsureNetworkOverUnrecordedBridge(t *testing.T) {
 	ni := e.network("n", func(n *Config) { n.Subnet = subnet })
 	if ni.Subnet != subnet || ni.Bridge != name {
 		t.Errorf("EnsureNetwork over an unrecorded bridge: %+v, want subnet %s on bridge %s", ni, subnet, name)
+	}
+}
+
+// A supervisor killed between creating a bridge and setting its alias left
+// a bridge of this root's name without one: the next EnsureNetwork of the
+// recorded network adopts it (issue 11, defect 7).
+func TestEnsureNetworkAdoptsBridgeWithoutAlias(t *testing.T) {
+	e := newEnv(t)
+	ni := e.network("n", nil)
+	link, err := netlink.LinkByName(ni.Bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetAlias(link, ""); err != nil {
+		t.Fatal(err)
+	}
+	if again := e.network("n", nil); *again != *ni {
+		t.Errorf("EnsureNetwork over its bridge without alias: %+v, want %+v", again, ni)
+	}
+	if link, err = netlink.LinkByName(ni.Bridge); err != nil || link.Attrs().Alias != linkAlias(e.m.root, e.project, "n") {
+		t.Errorf("bridge %s after EnsureNetwork: alias %q, err %v; want the network's alias", ni.Bridge, link.Attrs().Alias, err)
 	}
 }
 

@@ -50,8 +50,14 @@ func ensureBridge(name, alias string, gw net.IP, subnet *net.IPNet) error {
 				return fmt.Errorf("set alias of bridge %s: %w", name, err)
 			}
 		}
-	} else if link.Type() != "bridge" || link.Attrs().Alias != alias {
+	} else if link.Type() != "bridge" || (link.Attrs().Alias != alias && link.Attrs().Alias != "") {
 		return fmt.Errorf("interface %s exists but is not this network's bridge (type %s, alias %q)", name, link.Type(), link.Attrs().Alias)
+	} else if link.Attrs().Alias == "" {
+		// Made by a process killed before it set the alias: the name is
+		// this root's hash of the network, so the bridge is ours.
+		if err := netlink.LinkSetAlias(link, alias); err != nil {
+			return fmt.Errorf("set alias of bridge %s: %w", name, err)
+		}
 	}
 	// Pin the bridge's MAC address: a bridge whose address was never set
 	// takes the lowest MAC of its ports, so a sandbox joining with a lower
