@@ -240,3 +240,20 @@ func TestFakeDaemonDirectoryReplaced(t *testing.T) {
 	}
 	e.onlyOnce("xa.db.1")
 }
+
+func TestFakeDaemonInvalidFirstLoad(t *testing.T) {
+	e := newFakeEnv(t)
+	e.write("a", "name: fa\nservices:\n  web:\n    command: [/bin/sleep, 1000]\n    restart: sometimes\n")
+	e.start()
+	e.waitFor("Stalled with the error position", func() bool {
+		st := e.status("fa")
+		return st.Condition == daemon.Stalled && strings.Contains(st.Message, "nucleus.yaml:5:") && strings.Contains(st.Message, "nothing runs")
+	})
+	if e.world.Count("create ") != 0 {
+		t.Fatalf("a project whose files never loaded was started: %v", e.world.Events())
+	}
+	e.write("a", projectYAML("fa", "one", "web"))
+	e.waitRunning("fa", 1)
+	e.waitReady("fa")
+	e.onlyOnce("fa.web.1")
+}
