@@ -274,26 +274,34 @@ func (r *Runner) pass(ctx context.Context) {
 	last := r.last
 	r.mu.Unlock()
 
-	// The digest is taken before loading: a write after it makes the
-	// watcher's baseline differ, which triggers another pass.
-	set, _ := WatchSet(last.Dir, last.WatchFiles)
-	res := PassResult{Digest: ContentDigest(set)}
+	// The files are read once: the digest is of the bytes that were
+	// parsed, and it is the watcher's baseline, so a write after the read
+	// is a change that triggers another pass.
+	var res PassResult
 	desired := last
 	p, err := r.load()
 	if err != nil {
+		set, _ := WatchSet(last.Dir, last.WatchFiles)
+		res.Digest = ContentDigest(set) // nothing was parsed: the files as they are
 		res.LoadErr = err
 		slog.Error("project files do not load; the last good configuration keeps running", "project", sv.Project, "err", err)
 	} else {
+		res.Digest = ProjectDigest(p)
 		desired = p
 		r.mu.Lock()
 		r.last = p
 		r.mu.Unlock()
 		if r.watcher != nil {
-			if err := r.watcher.SetFiles(p.Dir, p.WatchFiles); err != nil {
+			newDirs, err := r.watcher.SetFiles(p.Dir, p.WatchFiles, res.Digest)
+			if err != nil {
 				slog.Warn("watch project files", "project", sv.Project, "err", err)
 			}
-			if set2, _ := WatchSet(p.Dir, p.WatchFiles); ContentDigest(set2) != res.Digest {
-				r.loop.Mark() // changed while we loaded, or the set grew
+			// A directory watched from now on raised no event for a write
+			// made since the read: look once.
+			if newDirs {
+				if set, _ := WatchSet(p.Dir, p.WatchFiles); ContentDigest(set) != res.Digest {
+					r.loop.Mark()
+				}
 			}
 		}
 	}

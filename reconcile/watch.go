@@ -16,6 +16,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"nucleus/reconcile/debounce"
+	"nucleus/spec"
 )
 
 // ProjectFileNames are the files discovery looks for in a project
@@ -59,7 +60,11 @@ func NewWatcher(projectDir string, files []string, opts WatchOptions) (*Watcher,
 		return nil, fmt.Errorf("create file watcher: %w", err)
 	}
 	w := &Watcher{fs: fw, opts: opts, dirty: make(chan struct{}, 1), done: make(chan struct{}), dirs: map[string]bool{}}
-	if err := w.SetFiles(projectDir, files); err != nil {
+	list, err := WatchSet(projectDir, files)
+	if err == nil {
+		_, err = w.SetFiles(projectDir, files, ContentDigest(list))
+	}
+	if err != nil {
 		fw.Close()
 		return nil, err
 	}
@@ -80,11 +85,15 @@ func (w *Watcher) Digest() string {
 }
 
 // SetFiles replaces the watched set after a reload (env files may have been
-// added or removed) and takes the current content as the new baseline.
-func (w *Watcher) SetFiles(projectDir string, files []string) error {
+// added or removed) and takes digest, that of the content the reload parsed
+// (ProjectDigest), as the new baseline: content that differs from it is a
+// change, even when it was written before this call. newDirs reports that
+// a directory is watched from now on: a write in it before this call raised
+// no event, so the caller looks once itself.
+func (w *Watcher) SetFiles(projectDir string, files []string, digest string) (newDirs bool, err error) {
 	list, err := WatchSet(projectDir, files)
 	if err != nil {
-		return err
+		return false, err
 	}
 	abs, _ := filepath.Abs(projectDir) // WatchSet checked it
 	dirs := map[string]bool{abs: true}
@@ -99,8 +108,9 @@ func (w *Watcher) SetFiles(projectDir string, files []string) error {
 			continue
 		}
 		if err := w.fs.Add(d); err != nil {
-			return fmt.Errorf("watch directory %s: %w", d, err)
+			return newDirs, fmt.Errorf("watch directory %s: %w", d, err)
 		}
+		newDirs = true
 	}
 	for d := range w.dirs {
 		if !dirs[d] {
@@ -108,8 +118,8 @@ func (w *Watcher) SetFiles(projectDir string, files []string) error {
 		}
 	}
 	w.dir, w.files, w.dirs = abs, list, dirs
-	w.digest = ContentDigest(list)
-	return nil
+	w.digest = digest
+	return newDirs, nil
 }
 
 // WatchSet is the set of files whose content makes up a project: its
@@ -205,10 +215,26 @@ func IsEditorTemp(base string) bool {
 // ContentDigest is "sha256:" over every file's path and content (a missing
 // file counts as missing, so creating or deleting one is a change). The
 // project record keeps it as the applied revision.
-func ContentDigest(files []string) string {
+func ContentDigest(files []string) string { return digest(files, nil) }
+
+// ProjectDigest is the ContentDigest of p's watch set, taken from the
+// bytes the load parsed (p.Sources) for the files it read, and from the
+// files for the rest (project file names it did not load, missing ones):
+// the digest never names content that was not parsed.
+func ProjectDigest(p *spec.Project) string {
+	set, _ := WatchSet(p.Dir, p.WatchFiles) // only fails without a working directory
+	return digest(set, p.Sources)
+}
+
+func digest(files []string, parsed map[string][]byte) string {
 	h := sha256.New()
 	for _, f := range slices.Sorted(slices.Values(files)) {
 		fmt.Fprintf(h, "%s\x00", f)
+		if b, ok := parsed[f]; ok {
+			h.Write(b)
+			fmt.Fprintf(h, "\x00%d\x00", len(b))
+			continue
+		}
 		fh, err := os.Open(f)
 		if err != nil {
 			fmt.Fprintf(h, "missing\x00")

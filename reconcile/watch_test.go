@@ -234,8 +234,10 @@ func TestWatchSetFilesFollowsNewEnvFile(t *testing.T) {
 	other := t.TempDir()
 	extra := filepath.Join(other, "extra.env")
 	writeFile(t, extra, "A=1\n")
-	if err := f.w.SetFiles(f.dir, []string{f.yaml, extra}); err != nil {
-		t.Fatal(err)
+	set, _ := WatchSet(f.dir, []string{f.yaml, extra})
+	newDirs, err := f.w.SetFiles(f.dir, []string{f.yaml, extra}, ContentDigest(set))
+	if err != nil || !newDirs {
+		t.Fatalf("SetFiles with a file in a new directory = %v, %v; want it to say it watches a new directory", newDirs, err)
 	}
 	writeFile(t, f.env, "MODE=ignored-now\n")
 	if n := count(f.w, time.Second); n != 0 {

@@ -16,8 +16,9 @@ type decoder struct {
 	dir    string     // absolute project directory
 	lookup lookupFunc // process environment, then .env
 	root   *node      // the merged tree, for posOf
-	// files read while decoding (env_file, seccomp profiles), for WatchFiles.
-	read      map[string]bool
+	// files read while decoding (.env, env_file, seccomp profiles) and the
+	// content that was parsed, for WatchFiles and Sources.
+	read      map[string][]byte
 	envCache  map[string]*envFileResult
 	seccomp   map[string]*seccompResult
 	tried     map[string]bool // env_files and profiles looked for, read or not (checkConfigMounts)

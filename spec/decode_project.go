@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"maps"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -170,7 +171,7 @@ func (d *decoder) services(n *node, p *Project) {
 	for w := range parts {
 		lo, hi := w*size, min((w+1)*size, len(n.keys))
 		sub := &decoder{dir: d.dir, lookup: d.lookup, proj: d.proj,
-			read: map[string]bool{}, tried: map[string]bool{},
+			read: map[string][]byte{}, tried: map[string]bool{},
 			envCache: map[string]*envFileResult{}, seccomp: map[string]*seccompResult{},
 			decoded: make(map[string]*Service, hi-lo)}
 		parts[w] = sub
@@ -183,9 +184,7 @@ func (d *decoder) services(n *node, p *Project) {
 	wg.Wait()
 	for _, sub := range parts {
 		d.list = append(d.list, sub.list...)
-		for f := range sub.read {
-			d.read[f] = true
-		}
+		maps.Copy(d.read, sub.read)
 		for f := range sub.tried {
 			d.tried[f] = true
 		}

@@ -26,7 +26,7 @@ func (d *decoder) readEnvFile(abs string) *envFileResult {
 	if err != nil {
 		r = &envFileResult{err: err}
 	} else {
-		d.read[abs] = true
+		d.read[abs] = data
 		r = parseEnvFile(data, abs, envFileOrder, d.lookup)
 	}
 	d.envCache[abs] = r
@@ -41,7 +41,7 @@ func (d *decoder) loadSeccomp(abs string) ([]byte, error) {
 	d.tried[abs] = true
 	data, err := readSeccompProfile(abs)
 	if _, statErr := os.Stat(abs); statErr == nil {
-		d.read[abs] = true
+		d.read[abs] = data // nil when it does not check: the load fails then
 	}
 	d.seccomp[abs] = &seccompResult{data, err}
 	return data, err

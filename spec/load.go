@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -157,7 +158,7 @@ func projectFiles(given []string, wd string) (files, probed []string, err error)
 func load(srcs []source, dir, nameOpt string, environ map[string]string, probed []string) (*Project, error) {
 	d := &decoder{
 		dir:      dir,
-		read:     map[string]bool{},
+		read:     map[string][]byte{},
 		tried:    map[string]bool{},
 		envCache: map[string]*envFileResult{},
 		seccomp:  map[string]*seccompResult{},
@@ -166,7 +167,7 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string, probed 
 	dotenvPath := filepath.Join(dir, ".env")
 	dotenv := map[string]string{}
 	if data, err := os.ReadFile(dotenvPath); err == nil {
-		d.read[dotenvPath] = true
+		d.read[dotenvPath] = data
 		envLookup := func(k string) (string, bool) { v, ok := environ[k]; return v, ok }
 		r := parseEnvFile(data, dotenvPath, len(srcs), envLookup)
 		dotenv = r.vars
@@ -207,9 +208,10 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string, probed 
 	}
 
 	d.root = root
-	p := &Project{Dir: dir}
+	p := &Project{Dir: dir, Sources: make(map[string][]byte, len(srcs)+len(d.read))}
 	for _, s := range srcs {
 		p.Files = append(p.Files, s.path)
+		p.Sources[s.path] = s.data
 	}
 	p.Name = d.projectName(root, nameOpt, dir)
 	d.project(root, p)
@@ -224,6 +226,7 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string, probed 
 	}
 	sort.Strings(watch[len(p.Files):])
 	p.WatchFiles = watch
+	maps.Copy(p.Sources, d.read)
 	if len(d.list) > 0 {
 		return nil, d.list.sort()
 	}

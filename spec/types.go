@@ -18,6 +18,11 @@ type Project struct {
 	// WatchFiles are every file whose content influences the project
 	// (YAML files, .env, env_files, seccomp profiles); the watcher follows them.
 	WatchFiles []string `json:"-" yaml:"-"`
+	// Sources are the bytes the load parsed, by path, for every file of
+	// WatchFiles it read: a digest of the project's content is taken from
+	// them (reconcile.ProjectDigest), so it names what was parsed even when
+	// a file changes right after.
+	Sources map[string][]byte `json:"-" yaml:"-"`
 
 	Networks map[string]*Network `json:"networks" yaml:"networks"`
 	Volumes  map[string]*Volume  `json:"volumes,omitempty" yaml:"volumes,omitempty"`
