@@ -323,6 +323,28 @@ func TestKillAllDoubleFork(t *testing.T) {
 	}
 }
 
+// A sandbox stopped twice — `down` after a cancelled pass's stop already
+// tore it down — finds nothing to kill: KillAll and Delete of a removed
+// cgroup succeed (before, KillAll failed on the missing cgroup.procs and
+// down reported the project not down).
+func TestKillAllAfterDelete(t *testing.T) {
+	_, cg := newTestCgroup(t, spec.Resources{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cg.KillAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.KillAll(ctx); err != nil {
+		t.Errorf("KillAll of a removed cgroup: %v, want nothing to kill", err)
+	}
+	if err := cg.Delete(); err != nil {
+		t.Errorf("Delete of a removed cgroup: %v", err)
+	}
+}
+
 func TestLoadDeleteAndLeaks(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := testutil.TempRoot(t)

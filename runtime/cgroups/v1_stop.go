@@ -81,10 +81,15 @@ func (b *v1Backend) killAll(ctx context.Context) error {
 // killUntilEmpty is every backend's killAll loop: while procs lists
 // processes, kill them (each backend its own way: cgroup.kill, or freeze,
 // SIGKILL, thaw) and look again shortly, until the cgroup is empty or ctx
-// ends.
+// ends. A cgroup already removed is empty (the kernel removes only empty
+// ones): a second stop of a sandbox, after the first tore it down, has
+// nothing to kill.
 func killUntilEmpty(ctx context.Context, procs func() ([]int, error), kill func() error) error {
 	for {
 		pids, err := procs()
+		if gone(err) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
