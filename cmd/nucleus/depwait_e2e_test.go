@@ -135,3 +135,34 @@ services:
 		t.Errorf("app started although its dependency exited for good: %+v", app)
 	}
 }
+
+// TestCLIUpWaitApplyOutlastsTimeout: when the apply request itself
+// outlasts --wait-timeout (here a restart waiting out the old sandbox's
+// stop_grace_period), up --wait says so and what it saw, never a bare
+// "context deadline exceeded"; down then takes the project down at once.
+func TestCLIUpWaitApplyOutlastsTimeout(t *testing.T) {
+	c := newCLI(t)
+	yaml := "name: " + c.project + `
+services:
+  stubborn:
+    command: ["/bin/busybox", "sh", "-c", "trap '' TERM; while true; do /bin/busybox sleep 0.1; done"]
+    environment: {MODE: MODE_VALUE}
+    stop_grace_period: 10s
+`
+	c.writeYAML(strings.Replace(yaml, "MODE_VALUE", "one", 1))
+	c.must("up", "-d", "--wait", "--no-watch")
+	c.writeYAML(strings.Replace(yaml, "MODE_VALUE", "two", 1))
+	start := time.Now()
+	_, errOut, code := c.runWithin(30*time.Second, "up", "-d", "--wait", "--wait-timeout", "2s")
+	t.Logf("up --wait after %s: %s", time.Since(start).Round(time.Millisecond), errOut)
+	if code != 1 || !strings.Contains(errOut, "pass did not finish within 2s") || !strings.Contains(errOut, "stubborn-1") &&
+		!strings.Contains(errOut, "every replica runs, but the pass applying the files has not finished") {
+		t.Errorf("up --wait whose apply outlasts the timeout: exit code %d, stderr:\n%s", code, errOut)
+	}
+	// down while that pass still waits: the pass's stop and down's stop of
+	// the same sandbox both succeed (the second finds nothing to kill).
+	if out, errOut, code := c.run("down", "--timeout", "0s"); code != 0 {
+		t.Errorf("down while the pass stops stubborn: exit code %d\n%s%s", code, out, errOut)
+	}
+	c.assertNoLeaks()
+}

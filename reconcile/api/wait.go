@@ -53,7 +53,7 @@ func NotReadyNow(root rootdir.Root, desired *spec.Project) string {
 	if why := notReady(desired, st.Replicas, time.Now()); why != "" {
 		return "not ready: " + why
 	}
-	return "every replica is ready"
+	return "every replica runs, but the pass applying the files has not finished"
 }
 
 func statusOf(root rootdir.Root, desired *spec.Project) func(context.Context) (*StatusResponse, error) {
