@@ -50,14 +50,7 @@ func TestCloneIntoV2Cgroup(t *testing.T) {
 	testV2Dir = dir
 	defer func() { testV2Dir = "" }()
 	ctx := context.Background()
-	sb, err := Create(ctx, Config{ID: "v2", Root: root, Project: "p", Service: service("/bin/busybox", "sleep", "10"), Stdout: os.Stderr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Remove(ctx)
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sb := startSandbox(t, Config{ID: "v2", Root: root, Service: service("/bin/busybox", "sleep", "10"), Stdout: os.Stderr})
 	if _, ok := sb.proc.(*cmdProc); !ok {
 		t.Errorf("init was not started through the v2 (os/exec) path: %T", sb.proc)
 	}

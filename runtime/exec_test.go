@@ -18,15 +18,8 @@ func TestExecSameConfinement(t *testing.T) {
 	ctx := context.Background()
 	svc := service("/bin/busybox", "sleep", "100")
 	svc.Environment = map[string]string{"FROM_SERVICE": "yes"}
-	sb, err := Create(ctx, Config{ID: "exec", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
+	sb := startSandbox(t, Config{ID: "exec", Root: root, Service: svc, Stdout: os.Stderr,
 		Mounts: []ResolvedMount{probeMount(t)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Remove(ctx)
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var out, errb bytes.Buffer
 	st, err := sb.Exec(ctx, ExecConfig{Args: []string{"/probe/probe"}, Stdout: &out, Stderr: &errb})
 	if err != nil || st.Code != 0 {
@@ -117,15 +110,7 @@ func TestLogsSurviveCallerAndAdopt(t *testing.T) {
 func TestLogRotation(t *testing.T) {
 	root := newRoot(t)
 	svc := service("/bin/busybox", "sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done")
-	ctx := context.Background()
-	sb, err := Create(ctx, Config{ID: "rot", Root: root, Project: "p", Service: svc, LogMaxSize: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Remove(ctx)
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sb := startSandbox(t, Config{ID: "rot", Root: root, Service: svc, LogMaxSize: 4096})
 	if _, err := sb.Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -190,18 +175,11 @@ func TestAdoptRunningThenStop(t *testing.T) {
 func TestExecCancelKills(t *testing.T) {
 	root := newRoot(t)
 	ctx := context.Background()
-	sb, err := Create(ctx, Config{ID: "cancel", Root: root, Project: "p", Service: service("/bin/busybox", "sleep", "100"), Stdout: os.Stderr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Remove(ctx)
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sb := startSandbox(t, Config{ID: "cancel", Root: root, Service: service("/bin/busybox", "sleep", "100"), Stdout: os.Stderr})
 	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = sb.Exec(cctx, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c", "sleep 100 & sleep 100"}})
+	_, err := sb.Exec(cctx, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c", "sleep 100 & sleep 100"}})
 	if err == nil || time.Since(start) > 5*time.Second {
 		t.Fatalf("exec past its deadline: err %v after %v", err, time.Since(start))
 	}

@@ -15,14 +15,7 @@ import (
 func TestExecTerminal(t *testing.T) {
 	root := newRoot(t)
 	ctx := context.Background()
-	sb, err := Create(ctx, Config{ID: "exectty", Root: root, Project: "p", Service: service("/bin/busybox", "sleep", "100"), Stdout: os.Stderr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Remove(ctx)
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sb := startSandbox(t, Config{ID: "exectty", Root: root, Service: service("/bin/busybox", "sleep", "100"), Stdout: os.Stderr})
 	// Fields 6 and 7 of /proc/self/stat (after "pid (comm) state ppid pgrp")
 	// are the session and the controlling terminal of the shell ($$).
 	script := `[ -t 0 ] && [ -t 1 ] && echo is-a-tty; tty; set -- $(cat /proc/$$/stat); echo "pid=$1 sid=$6 tty_nr=$7";` +

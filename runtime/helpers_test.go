@@ -80,6 +80,25 @@ func assertNoLeaks(t *testing.T, root rootdir.Root) {
 	}
 }
 
+// startSandbox creates and starts a sandbox of project "p" (unless cfg names
+// one) and removes it when the test ends, before newRoot's leak check.
+func startSandbox(t *testing.T, cfg Config) *Sandbox {
+	t.Helper()
+	if cfg.Project == "" {
+		cfg.Project = "p"
+	}
+	ctx := context.Background()
+	sb, err := Create(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Remove(ctx) })
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return sb
+}
+
 type result struct {
 	out, err string
 	st       ExitStatus

@@ -41,15 +41,7 @@ func TestPidsLimitForkBomb(t *testing.T) {
 	svc := service("/bin/busybox", "sh", "-c", `while :; do sleep 30 & done`)
 	svc.Resources.Pids = 32
 	var errb testutil.SyncBuffer
-	ctx := context.Background()
-	sb, err := Create(ctx, Config{ID: "bomb", Root: root, Project: "p", Service: svc, Stdout: &errb, Stderr: &errb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Remove(ctx)
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sb := startSandbox(t, Config{ID: "bomb", Root: root, Service: svc, Stdout: &errb, Stderr: &errb})
 	done := make(chan struct{})
 	go func() { _, _ = sb.Wait(); close(done) }()
 	select {
@@ -143,15 +135,7 @@ func TestStopGraceful(t *testing.T) {
 
 func TestSignalForwardedByInit(t *testing.T) {
 	root := newRoot(t)
-	ctx := context.Background()
-	sb, err := Create(ctx, Config{ID: "fwd", Root: root, Project: "p", Service: service("/bin/busybox", "sh", "-c", "trap 'exit 42' HUP; while :; do sleep 0.05; done"), Stdout: os.Stderr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Remove(ctx)
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sb := startSandbox(t, Config{ID: "fwd", Root: root, Service: service("/bin/busybox", "sh", "-c", "trap 'exit 42' HUP; while :; do sleep 0.05; done"), Stdout: os.Stderr})
 	time.Sleep(150 * time.Millisecond)
 	// Signal the init: it forwards to the workload.
 	if err := unix.Kill(sb.Pid(), unix.SIGHUP); err != nil {
@@ -168,14 +152,7 @@ func TestStats(t *testing.T) {
 	ctx := context.Background()
 	svc := service("/bin/busybox", "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 10")
 	svc.Resources = spec.Resources{Memory: 64 << 20, Pids: 50, CPUs: 0.5}
-	sb, err := Create(ctx, Config{ID: "stats", Root: root, Project: "p", Service: svc, Stdout: os.Stderr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Remove(ctx)
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sb := startSandbox(t, Config{ID: "stats", Root: root, Service: svc, Stdout: os.Stderr})
 	time.Sleep(300 * time.Millisecond)
 	st, err := sb.Stats()
 	if err != nil {

@@ -98,14 +98,7 @@ func TestOOMKillOfAChildIsCounted(t *testing.T) {
 func TestInitOOMScoreAdj(t *testing.T) {
 	root := newRoot(t)
 	ctx := context.Background()
-	sb, err := Create(ctx, Config{ID: "oomadj", Root: root, Project: "p", Service: service("/bin/busybox", "sleep", "60"), Stdout: os.Stderr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Remove(ctx)
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sb := startSandbox(t, Config{ID: "oomadj", Root: root, Service: service("/bin/busybox", "sleep", "60"), Stdout: os.Stderr})
 	read := func(pid int) string {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid))
 		if err != nil {
