@@ -68,6 +68,36 @@ func (e *e2e) runFailing(yaml string) *reconcile.Store {
 	return reconcile.NewStore(e.root)
 }
 
+// backoffDecisions reads service's replica record until it has seen n
+// back-off decisions (a record that is not running with a new next attempt
+// time) and returns them in order; what names them when too few come within
+// 20s. A start before the last decision allowed fails the test.
+func (e *e2e) backoffDecisions(store *reconcile.Store, service string, n int, what string) []reconcile.SandboxRecord {
+	t := e.t
+	t.Helper()
+	var seen []reconcile.SandboxRecord
+	var lastNext time.Time
+	deadline := time.Now().Add(20 * time.Second)
+	for len(seen) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d %s seen: %+v", len(seen), what, seen)
+		}
+		time.Sleep(2 * time.Millisecond)
+		rec, _ := store.LoadSandbox(e.project, service, 1)
+		switch {
+		case rec == nil:
+		case rec.State == reconcile.StateRunning:
+			if !lastNext.IsZero() && rec.Restart.LastStart.Before(lastNext) {
+				t.Fatalf("restarted at %v, before its back-off allowed (%v)", rec.Restart.LastStart, lastNext)
+			}
+		case !rec.Restart.NextAttempt.IsZero() && !rec.Restart.NextAttempt.Equal(lastNext):
+			lastNext = rec.Restart.NextAttempt
+			seen = append(seen, *rec)
+		}
+	}
+	return seen
+}
+
 // TestFailedStartFollowsRestartPolicy: a real sandbox whose command does
 // not exist never runs; with restart: always it is tried again with growing
 // delays, without any change to the files, and shows the error.
@@ -79,24 +109,13 @@ func TestFailedStartFollowsRestartPolicy(t *testing.T) {
     restart: always
 `)
 	var waits []time.Duration
-	var lastNext time.Time
-	deadline := time.Now().Add(20 * time.Second)
-	for len(waits) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d failed starts seen without a file change: %v", len(waits), waits)
-		}
-		time.Sleep(5 * time.Millisecond)
-		rec, _ := store.LoadSandbox(e.project, "ghost", 1)
-		if rec == nil || rec.Restart.NextAttempt.IsZero() || rec.Restart.NextAttempt.Equal(lastNext) {
-			continue
-		}
+	for _, rec := range e.backoffDecisions(store, "ghost", 3, "failed starts without a file change") {
 		if rec.Error == "" || rec.ExitCode == 0 {
 			t.Fatalf("failed start recorded without error or exit code: %+v", rec)
 		}
 		if rec.State != reconcile.StateBackoff && rec.State != reconcile.StateCrashloop {
 			t.Fatalf("state %s after a failed start with restart: always, want backoff", rec.State)
 		}
-		lastNext = rec.Restart.NextAttempt
 		waits = append(waits, rec.Restart.NextAttempt.Sub(rec.ExitedAt))
 	}
 	for i := 1; i < len(waits); i++ {
