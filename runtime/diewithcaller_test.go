@@ -1,14 +1,11 @@
 package runtime
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	goruntime "runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -37,40 +34,10 @@ func TestDieWithCaller(t *testing.T) {
 
 func dieWithCaller(t *testing.T, v2Dir string) {
 	root := newRoot(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDieWithCallerHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), dwcRunEnv+"="+root.Run, dwcDataEnv+"="+root.Data, dwcV2Env+"="+v2Dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, line := testutil.StartHelper(t, "TestDieWithCallerHelper", "pids ", 60*time.Second,
+		dwcRunEnv+"="+root.Run, dwcDataEnv+"="+root.Data, dwcV2Env+"="+v2Dir)
 	var initPid, workPid int
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "pids ") {
-				lines <- sc.Text()
-				return
-			}
-		}
-		close(lines)
-	}()
-	select {
-	case l, ok := <-lines:
-		if !ok {
-			_ = cmd.Wait()
-			t.Fatal("helper exited without reporting its sandbox")
-		}
-		fmt.Sscanf(l, "pids %d %d", &initPid, &workPid)
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatal("helper did not report its sandbox within 60s")
-	}
+	fmt.Sscanf(line, "pids %d %d", &initPid, &workPid)
 	ctx := context.Background()
 	// Whatever happens below, the sandbox is removed the way `nucleus run`'s
 	// sweep would: adopt its record and remove it.

@@ -1,10 +1,8 @@
 package runtime
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,27 +20,12 @@ const spawnHangEnv = "NUCLEUS_TEST_SPAWN_HANG"
 // must not leave the cloned child waiting forever in its new namespaces.
 func TestSpawnChildExitsWhenCallerDiesBeforeMaps(t *testing.T) {
 	testutil.RequireRoot(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSpawnHangHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), spawnHangEnv+"=1")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, line := testutil.StartHelper(t, "TestSpawnHangHelper", "child ", 60*time.Second, spawnHangEnv+"=1")
 	child := 0
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if _, err := fmt.Sscanf(sc.Text(), "child %d", &child); err == nil {
-			break
-		}
-	}
-	if child <= 0 {
+	if _, err := fmt.Sscanf(line, "child %d", &child); err != nil || child <= 0 {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		t.Fatal("helper did not report its child")
+		t.Fatalf("helper did not report its child: %q", line)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -1,11 +1,14 @@
 package testutil
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
+	"time"
 )
 
 // GoBuild runs `go build -o OUT PKG` (in that order: the cgroup v2 VM has
@@ -60,4 +63,46 @@ func RunChild[R any](t testing.TB, what string, env ...string) R {
 		t.Fatalf("child %s: bad report %q: %v", what, out, err)
 	}
 	return rep
+}
+
+// StartHelper re-executes the test binary running only the test named
+// helper, with env added and its stderr on ours, and returns the process
+// and the first line it prints that starts with prefix. A helper that exits
+// or prints no such line within timeout is killed and fails the test.
+func StartHelper(t testing.TB, helper, prefix string, timeout time.Duration, env ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", helper, err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), prefix) {
+				lines <- sc.Text()
+				return
+			}
+		}
+	}()
+	select {
+	case l, ok := <-lines:
+		if ok {
+			return cmd, l
+		}
+		_ = cmd.Wait()
+		t.Fatalf("%s exited without printing a line %q...", helper, prefix)
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("%s printed no line %q... within %v", helper, prefix, timeout)
+	}
+	return nil, ""
 }
