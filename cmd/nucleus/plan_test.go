@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,21 +17,8 @@ import (
 // returns its output and exit code.
 func runPlan(t *testing.T, root, file string, args ...string) (string, int) {
 	t.Helper()
-	cmd := newRootCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(append([]string{"--root", root, "-f", file, "plan"}, args...))
-	err := cmd.Execute()
-	var ee *exitError
-	switch {
-	case err == nil:
-		return out.String(), 0
-	case errors.As(err, &ee):
-		return out.String() + ee.Error(), ee.code
-	}
-	t.Fatalf("plan: %v", err)
-	return "", 0
+	out, errOut, msg, code := execute(append([]string{"--root", root, "-f", file, "plan"}, args...)...)
+	return out + errOut + msg, code
 }
 
 const planYAML = `name: plantest

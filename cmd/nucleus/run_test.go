@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,22 +16,8 @@ import (
 // message main would print.
 func runArgs(t *testing.T, root string, args ...string) (int, string) {
 	t.Helper()
-	globals = globalOptions{}
-	cmd := newRootCmd()
-	cmd.SetArgs(append([]string{"--root", root, "run"}, args...))
-	err := cmd.Execute()
-	if err == nil {
-		return 0, ""
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		msg := ""
-		if ee.err != nil {
-			msg = ee.err.Error()
-		}
-		return ee.code, msg
-	}
-	return 1, err.Error()
+	_, _, msg, code := execute(append([]string{"--root", root, "run"}, args...)...)
+	return code, msg
 }
 
 func TestRunExitCodes(t *testing.T) {

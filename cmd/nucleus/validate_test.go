@@ -11,11 +11,12 @@ import (
 	"nucleus/internal/testutil"
 )
 
-// runCLI runs nucleus in-process in dir and returns stdout, the error text
-// (what main prints on stderr) and the exit code.
-func runCLI(t *testing.T, dir string, args ...string) (string, string, int) {
-	t.Helper()
-	t.Chdir(dir)
+// execute runs nucleus in-process with args and returns its stdout and
+// stderr, the message main would print for the error (without main's
+// "nucleus:" before one that is not an exitError) and the code it would
+// exit with.
+func execute(args ...string) (stdout, stderr, msg string, code int) {
+	globals = globalOptions{}
 	cmd := newRootCmd()
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
@@ -25,11 +26,25 @@ func runCLI(t *testing.T, dir string, args ...string) (string, string, int) {
 	var ee *exitError
 	switch {
 	case err == nil:
-		return out.String(), errOut.String(), 0
+		code = 0
 	case errors.As(err, &ee):
-		return out.String(), errOut.String() + ee.Error(), ee.code
+		code = ee.code
+		if ee.err != nil {
+			msg = ee.err.Error()
+		}
+	default:
+		code, msg = 1, err.Error()
 	}
-	return out.String(), errOut.String() + err.Error(), 1
+	return out.String(), errOut.String(), msg, code
+}
+
+// runCLI runs nucleus in-process in dir and returns stdout, the error text
+// (what main prints on stderr) and the exit code.
+func runCLI(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	t.Chdir(dir)
+	out, errOut, msg, code := execute(args...)
+	return out, errOut + msg, code
 }
 
 func writeProject(t *testing.T, files map[string]string) string {
