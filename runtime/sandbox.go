@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
 	"nucleus/runtime/sbinit"
@@ -231,17 +232,12 @@ func (s *Sandbox) workloadHostPid() (int, error) {
 	}
 	for _, f := range strings.Fields(string(b)) {
 		pid, _ := strconv.Atoi(f)
-		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		v, err := procstat.StatusField(procstat.StatusPath(pid), "NSpid")
 		if err != nil {
 			continue
 		}
-		for _, line := range strings.Split(string(st), "\n") {
-			if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
-				ids := strings.Fields(v)
-				if len(ids) > 1 && ids[len(ids)-1] == strconv.Itoa(inner) {
-					return pid, nil
-				}
-			}
+		if ids := strings.Fields(v); len(ids) > 1 && ids[len(ids)-1] == strconv.Itoa(inner) {
+			return pid, nil
 		}
 	}
 	return 0, fmt.Errorf("sandbox %s: workload has exited", s.id)

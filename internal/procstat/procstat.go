@@ -1,6 +1,7 @@
 // Package procstat reads /proc/PID/stat: the one parser of it, for the
 // fields nucleus needs to tell a process from a later one with the same
-// PID (start time) and a live process from a zombie (state).
+// PID (start time) and a live process from a zombie (state); and single
+// fields of /proc/PID/status (ids, NSpid, Seccomp).
 package procstat
 
 import (
@@ -87,4 +88,23 @@ func Running(pid int) bool {
 	}
 	s, err := Read(pid)
 	return err == nil && !s.Exited()
+}
+
+// StatusPath is the status file of pid.
+func StatusPath(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/status" }
+
+// StatusField returns the value of field key ("Seccomp", "NSpid") of a
+// status file such as StatusPath(pid) or /proc/self/task/TID/status,
+// without the spaces around it. A file without the field is an error.
+func StatusField(path, key string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("%s has no field %s", path, key)
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,5 +78,17 @@ func TestStartTimeAndAlive(t *testing.T) {
 	}
 	if _, err := Read(pid); err == nil {
 		t.Fatal("stat of a reaped process must fail")
+	}
+}
+
+func TestStatusField(t *testing.T) {
+	if v, err := StatusField(StatusPath(os.Getpid()), "Pid"); err != nil || v != strconv.Itoa(os.Getpid()) {
+		t.Errorf("Pid of this process = %q, %v; want %d", v, err, os.Getpid())
+	}
+	if v, err := StatusField("/proc/self/status", "NoSuchField"); err == nil || !strings.Contains(err.Error(), "/proc/self/status has no field NoSuchField") {
+		t.Errorf("a missing field = %q, %v; want an error naming file and field", v, err)
+	}
+	if _, err := StatusField(filepath.Join(t.TempDir(), "status"), "Pid"); !os.IsNotExist(err) {
+		t.Errorf("a missing file: %v, want not-exist", err)
 	}
 }

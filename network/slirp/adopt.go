@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"nucleus/internal/procstat"
 )
 
 // Adopt takes over the running slirp4netns pid that another process
@@ -84,22 +86,17 @@ func IsInstance(pid int, apiSocket string) bool {
 // hasGID reports whether every group id of pid (real, effective, saved,
 // filesystem) is gid.
 func hasGID(pid, gid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	v, err := procstat.StatusField(procstat.StatusPath(pid), "Gid")
 	if err != nil {
 		return false
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Gid:"); ok {
-			f := strings.Fields(rest)
-			for _, g := range f {
-				if g != strconv.Itoa(gid) {
-					return false
-				}
-			}
-			return len(f) == 4
+	f := strings.Fields(v)
+	for _, g := range f {
+		if g != strconv.Itoa(gid) {
+			return false
 		}
 	}
-	return false
+	return len(f) == 4
 }
 
 // stopAdopted ends an adopted instance. Callers hold n.mu.

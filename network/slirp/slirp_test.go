@@ -18,6 +18,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/testutil"
 	"nucleus/network/dns"
 )
@@ -481,16 +482,11 @@ func seccompMode(t *testing.T, pid int) string { return procStatus(t, pid, "Secc
 // procStatus is the value of one field of /proc/PID/status.
 func procStatus(t *testing.T, pid int, field string) string {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := procstat.StatusField(procstat.StatusPath(pid), field)
 	if err != nil {
-		t.Fatalf("read status of slirp4netns %d: %v", pid, err)
+		t.Fatalf("status of slirp4netns %d: %v", pid, err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+	return v
 }
 
 // exitSignal is the signal that ended a process, from its Wait error.

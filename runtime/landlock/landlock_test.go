@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/testutil"
 	"nucleus/spec"
 
@@ -170,14 +171,13 @@ func unwrapExec(err error) error {
 	return err
 }
 
+// statusField is a field of this process's status, "?" when it cannot tell.
 func statusField(key string) string {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, key+":"); ok {
-			return strings.TrimSpace(v)
-		}
+	v, err := procstat.StatusField("/proc/self/status", key)
+	if err != nil {
+		return "?"
 	}
-	return "?"
+	return v
 }
 
 // dirs makes the allowed and denied directories outside /tmp and /run

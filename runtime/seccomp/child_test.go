@@ -1,7 +1,6 @@
 package seccomp
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/testutil"
 
 	"golang.org/x/sys/unix"
@@ -219,19 +219,13 @@ rm -rf "$d"`
 	e["fchdir_1001"] = errnoString(unix.Fchdir(1001))
 }
 
+// statusField is procstat.StatusField, "?" when it cannot tell.
 func statusField(path, key string) string {
-	f, err := os.Open(path)
+	v, err := procstat.StatusField(path, key)
 	if err != nil {
 		return "?"
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), key+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "?"
+	return v
 }
 
 // runChildScenario re-executes the test binary in scenario and decodes its report.
