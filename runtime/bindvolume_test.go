@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,20 +66,11 @@ func TestWritableBindPlantsNoHostSetuid(t *testing.T) {
 		}
 		set := strings.Split(o, ",")
 		for _, want := range []string{"nosuid", "nodev"} {
-			if !contains(set, want) {
+			if !slices.Contains(set, want) {
 				t.Errorf("volume %s is mounted %s inside, want %s", target, o, want)
 			}
 		}
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestBindSourceSymlinks: a bind source is reached through symlinks that

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -380,7 +381,7 @@ func TestNetworkEscapes(t *testing.T) {
 	t.Run("attempts", func(t *testing.T) { check(t, got, as) })
 	t.Run("egress_and_anti_spoofing", func(t *testing.T) {
 		for _, want := range []string{"MARK-ctl-udp", "MARK-ctl-raw", "MARK-ctl-packet"} {
-			if !contains(udp, want) {
+			if !slices.Contains(udp, want) {
 				t.Errorf("control datagram %s did not arrive: the path out is broken, the test proves nothing", want)
 			}
 		}
@@ -430,13 +431,4 @@ func TestNetworkEscapes(t *testing.T) {
 			t.Error("the upstream never saw allowed.test: forwarding is broken, the test proves nothing")
 		}
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -104,16 +105,7 @@ services:
 	if s.Environment["URL"] != "http://h:8080/" || s.Environment["Q"] != "$LITERAL" {
 		t.Errorf(".env interpolation: %v", s.Environment)
 	}
-	if !contains(p.WatchFiles, p.Dir+"/.env") {
+	if !slices.Contains(p.WatchFiles, p.Dir+"/.env") {
 		t.Errorf("WatchFiles %v lacks .env", p.WatchFiles)
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

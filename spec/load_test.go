@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -207,7 +208,7 @@ func TestYAMLProblems(t *testing.T) {
 	for _, tc := range cases {
 		_, err := loadString(t, tc.yaml)
 		got := errorLines(err)
-		if !contains(got, tc.want) {
+		if !slices.Contains(got, tc.want) {
 			t.Errorf("%q:\n got %q\nwant %q", tc.yaml, got, tc.want)
 		}
 	}
