@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,27 @@ func loadPolicyProject(t *testing.T, dir, yaml string) *spec.Project {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// assertSays checks that the refusal msg says every want; what (a policy,
+// or "") prefixes the failure.
+func assertSays(t *testing.T, what, msg string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%srefusal does not say %q:\n%s", what, want, msg)
+		}
+	}
+}
+
+// assertPlainAllowed checks that the default policy allows a project of
+// one service with the given lines, described by what.
+func assertPlainAllowed(t *testing.T, what, lines string) {
+	t.Helper()
+	plain := loadPolicyProject(t, t.TempDir(), "services:\n  web:\n    command: [/bin/true]\n"+lines)
+	if err := (Policy{}).Check(plain); err != nil {
+		t.Errorf("%s was refused: %v", what, err)
+	}
 }
 
 // Every host-level privilege and every host path outside the project is
@@ -52,21 +74,17 @@ func TestPolicyRefusesPrivilegesAndHostPaths(t *testing.T) {
 	}
 	msg := err.Error()
 	file := filepath.Join(dir, "nucleus.yaml")
-	for _, want := range []string{
+	assertSays(t, "", msg,
 		PolicyDeniedPrefix,
-		file + ":4:33: services.web.cap_add: CAP_SYS_ADMIN",
-		file + ":5:13: services.web.rootfs: rootfs " + outside,
-		file + ":8:9: services.web.volumes: bind source " + filepath.Join(dir, "site/etc") + " (resolves to /etc)",
-		file + ":9:9: services.web.volumes: bind source " + outside,
-		file + ":13:15: services.web.security.userns",
-		file + ":14:16: services.web.security.seccomp",
-		file + ":15:17: services.web.security.landlock",
+		file+":4:33: services.web.cap_add: CAP_SYS_ADMIN",
+		file+":5:13: services.web.rootfs: rootfs "+outside,
+		file+":8:9: services.web.volumes: bind source "+filepath.Join(dir, "site/etc")+" (resolves to /etc)",
+		file+":9:9: services.web.volumes: bind source "+outside,
+		file+":13:15: services.web.security.userns",
+		file+":14:16: services.web.security.seccomp",
+		file+":15:17: services.web.security.landlock",
 		"--allow-privileged", "--allow-host-path",
-	} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("refusal does not say %q:\n%s", want, msg)
-		}
-	}
+	)
 	if strings.Contains(msg, "NET_BIND_SERVICE") || strings.Contains(msg, "/data") {
 		t.Errorf("harmless fields refused:\n%s", msg)
 	}
@@ -78,10 +96,7 @@ func TestPolicyRefusesPrivilegesAndHostPaths(t *testing.T) {
 		t.Errorf("--allow-host-path %s: want only the symlinked /etc refused, got %v", outside, err)
 	}
 
-	plain := loadPolicyProject(t, t.TempDir(), "services:\n  web:\n    command: [/bin/true]\n    cap_add: [NET_BIND_SERVICE]\n    volumes: [./data:/data]\n")
-	if err := (Policy{}).Check(plain); err != nil {
-		t.Errorf("an unprivileged project was refused: %v", err)
-	}
+	assertPlainAllowed(t, "an unprivileged project", "    cap_add: [NET_BIND_SERVICE]\n    volumes: [./data:/data]\n")
 }
 
 // A writable bind mount that opted in to writing the project's own files
@@ -107,15 +122,10 @@ func TestPolicyRefusesConfigWriteEvenWithOptIns(t *testing.T) {
 			continue
 		}
 		msg := err.Error()
-		for _, want := range []string{
+		assertSays(t, fmt.Sprintf("%+v: ", pol), msg,
 			PolicyDeniedPrefix,
-			file + ":6:9: services.web.volumes: allow_config_write on bind source " + dir + " lets the sandbox rewrite the project's own files",
-			"never allowed by the daemon", "read-only", "subdirectory",
-		} {
-			if !strings.Contains(msg, want) {
-				t.Errorf("%+v: refusal does not say %q:\n%s", pol, want, msg)
-			}
-		}
+			file+":6:9: services.web.volumes: allow_config_write on bind source "+dir+" lets the sandbox rewrite the project's own files",
+			"never allowed by the daemon", "read-only", "subdirectory")
 		if strings.Count(msg, "allow_config_write") != 1 {
 			t.Errorf("%+v: want only the writable mount refused (not the read-only one):\n%s", pol, msg)
 		}
@@ -154,16 +164,11 @@ volumes: {pgdata: {}}
 		t.Fatal(":U was allowed without --allow-privileged")
 	}
 	msg := err.Error()
-	for _, want := range []string{
+	assertSays(t, "", msg,
 		PolicyDeniedPrefix,
-		file + ":6:9: services.web.volumes: chown (:U) of bind source " + filepath.Join(dir, "uploads") + " hands a host path the repository chooses to the project's ids",
-		file + ":7:9: services.web.volumes: chown (:U) of bind source " + filepath.Join(dir, "logs"),
-		"(allow with nucleus daemon --allow-privileged)",
-	} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("refusal does not say %q:\n%s", want, msg)
-		}
-	}
+		file+":6:9: services.web.volumes: chown (:U) of bind source "+filepath.Join(dir, "uploads")+" hands a host path the repository chooses to the project's ids",
+		file+":7:9: services.web.volumes: chown (:U) of bind source "+filepath.Join(dir, "logs"),
+		"(allow with nucleus daemon --allow-privileged)")
 	if strings.Contains(msg, "/data") {
 		t.Errorf("a mount without chown was refused:\n%s", msg)
 	}
@@ -177,10 +182,7 @@ volumes: {pgdata: {}}
 			t.Errorf("%+v: chown refused: %v", pol, err)
 		}
 	}
-	plain := loadPolicyProject(t, t.TempDir(), "services:\n  web:\n    command: [/bin/true]\n    volumes: [./data:/data]\n")
-	if err := (Policy{}).Check(plain); err != nil {
-		t.Errorf("a project without chown was refused: %v", err)
-	}
+	assertPlainAllowed(t, "a project without chown", "    volumes: [./data:/data]\n")
 }
 
 // The checkout's .git (the finding: ./.git:/g:U) does not get through the
