@@ -11,25 +11,31 @@ import (
 	"nucleus/internal/testutil"
 )
 
+// Write and WriteVolatile replace an existing file (mode included) with
+// the new content, again and again, and leave no temporary beside it.
 func TestWriteReplacesAndLeavesNoTemporaries(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "record.json")
-	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := Write(p, []byte("new"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil || string(b) != "new" {
-		t.Fatalf("content = %q, %v; want new", b, err)
-	}
-	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
-		t.Errorf("mode = %v, want 0600", st.Mode().Perm())
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Errorf("directory holds %d entries, want only record.json", len(ents))
+	for name, write := range map[string]func(string, []byte, os.FileMode) error{"Write": Write, "WriteVolatile": WriteVolatile} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "record.json")
+			if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, content := range []string{"first", "second"} {
+				if err := write(p, []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if b, err := os.ReadFile(p); err != nil || string(b) != content {
+					t.Fatalf("content = %q, %v; want %q", b, err, content)
+				}
+			}
+			if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+				t.Errorf("mode = %v, want 0600", st.Mode().Perm())
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+				t.Errorf("directory holds %d entries, want only record.json", len(ents))
+			}
+		})
 	}
 }
 
@@ -56,22 +62,6 @@ func TestWriteFailureKeepsOldFile(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 2 {
 		t.Errorf("temporary left behind: %d entries", len(ents))
-	}
-}
-
-func TestWriteVolatileReplacesAndLeavesNoTemporaries(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "record.json")
-	for _, content := range []string{"first", "second"} {
-		if err := WriteVolatile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if b, err := os.ReadFile(p); err != nil || string(b) != content {
-			t.Fatalf("content = %q, %v; want %q", b, err, content)
-		}
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
-		t.Errorf("directory holds %d entries, want only record.json", len(ents))
 	}
 }
 
