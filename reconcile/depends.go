@@ -90,7 +90,7 @@ func (sv *Supervisor) conditionLocked(id Ident, cond string) *blocked {
 	want := id.Name() + " " + conditionWords[cond]
 	r := sv.replicas[id]
 	if r == nil {
-		return &blocked{want: want + " (not started yet)"}
+		return &blocked{want: want + " (now: not running)"} // not started yet, or stopped by the user
 	}
 	rec := r.rec
 	st := rec.State

@@ -242,6 +242,11 @@ func Condition(in ConditionInput) (cond, reason, msg string) {
 		switch {
 		case r.State == reconcile.StateStarting:
 			starting = append(starting, n)
+		case r.State == reconcile.StateWaiting && r.Permanent == "":
+			// Its dependency may still come: the supervisor starts it then.
+			starting = append(starting, n+" waiting for "+r.Waiting)
+		case r.State == reconcile.StateWaiting:
+			down = append(down, n+" will not start: dependency "+r.Permanent)
 		case r.State.Alive() && !r.Alive():
 			down = append(down, n+" dead")
 		case r.State == reconcile.StateExited && r.ExitCode == 0,

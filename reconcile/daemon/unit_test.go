@@ -118,6 +118,9 @@ func TestCondition(t *testing.T) {
 	dead.InitStart = alive + 1
 	done := running("job")
 	done.State, done.ExitCode = reconcile.StateExited, 0
+	waiting := &reconcile.SandboxRecord{Service: "app", Replica: 1, State: reconcile.StateWaiting, Waiting: "db-1 to be healthy (now: backoff, exit code 1)"}
+	gaveUp := *waiting
+	gaveUp.Permanent = "db-1 exited (exit code 3) and will not be restarted, expected service_healthy"
 	managed := &ProjectState{Name: "p"}
 	tests := []struct {
 		name       string
@@ -131,6 +134,8 @@ func TestCondition(t *testing.T) {
 		{"invalid files, nothing ran", ConditionInput{Record: &reconcile.ProjectRecord{Name: "p", LastError: "x"}, Daemon: &ProjectState{LoadError: "f.yaml:1:1: bad"}}, Stalled, "InvalidFiles", "nothing runs"},
 		{"apply failed", ConditionInput{Record: &reconcile.ProjectRecord{Name: "p", Digest: "sha256:a", LastError: "start web: boom"}}, Degraded, "ApplyFailed", "boom"},
 		{"crashloop", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{running("web"), crash}}, Degraded, "ReplicasNotRunning", "db-1 crashloop"},
+		{"waiting for a dependency", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{waiting, running("db")}}, Progressing, "Starting", "app-1 waiting for db-1 to be healthy"},
+		{"dependency gave up", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{&gaveUp}}, Degraded, "ReplicasNotRunning", "app-1 will not start: dependency db-1 exited (exit code 3)"},
 		{"died unseen", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{dead}}, Degraded, "ReplicasNotRunning", "db-1 dead"},
 		{"files changed", ConditionInput{Record: applied, Current: "sha256:b", Daemon: managed, DaemonRunning: true}, Progressing, "FilesChanged", ""},
 		{"files changed, daemon stopped", ConditionInput{Record: applied, Current: "sha256:b", Daemon: managed}, Progressing, "DaemonStopped", ""},
