@@ -2,11 +2,11 @@ package network
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -41,9 +41,7 @@ func TestResolvConfListsNameserversInOrder(t *testing.T) {
 // only when there is neither.
 func TestSandboxFilesResolvers(t *testing.T) {
 	host := filepath.Join(t.TempDir(), "resolv.conf")
-	if err := os.WriteFile(host, []byte("nameserver 192.0.2.99\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, host, "nameserver 192.0.2.99\n")
 	defer func(p string) { hostResolvConf = p }(hostResolvConf)
 	hostResolvConf = host
 	for _, tc := range []struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
 
@@ -272,9 +273,7 @@ func TestPlanGolden(t *testing.T) {
 			got := render(Plan(c.desired, c.observed))
 			path := filepath.Join("testdata", c.name+".golden")
 			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				testutil.WriteFile(t, path, got)
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {

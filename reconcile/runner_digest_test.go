@@ -2,11 +2,11 @@ package reconcile_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/reconcile"
 	"nucleus/reconcile/reconciletest"
 	"nucleus/spec"
@@ -22,12 +22,8 @@ func TestPassDigestIsOfTheParsedBytes(t *testing.T) {
 	env := filepath.Join(dir, ".env")
 	write := func(mode string) {
 		t.Helper()
-		if err := os.WriteFile(file, []byte("services:\n  web:\n    command: [\"/bin/true\"]\n    environment:\n      MODE: \"${MODE}\"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(env, []byte("MODE="+mode+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, file, "services:\n  web:\n    command: [\"/bin/true\"]\n    environment:\n      MODE: \"${MODE}\"\n")
+		testutil.WriteFile(t, env, "MODE="+mode+"\n")
 	}
 	write("a")
 	// Each load sees the files rewritten just before it reads them, and
@@ -91,9 +87,7 @@ func TestProjectDigestMatchesContentDigest(t *testing.T) {
 		"web.env":     "A=1\n",
 		"nucleus.yml": "not loaded: [\n",
 	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, name), body)
 	}
 	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: "shop", Environ: map[string]string{}})
 	if err != nil {

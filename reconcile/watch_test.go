@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"nucleus/internal/testutil"
 )
 
 // watchFixture is a project directory with nucleus.yaml and an env file in
@@ -28,8 +30,8 @@ func newWatchFixture(t *testing.T) *watchFixture {
 			t.Fatal(err)
 		}
 	}
-	writeFile(t, f.yaml, "services:\n  web:\n    command: [sleep, infinity]\n")
-	writeFile(t, f.env, "MODE=dev\n")
+	testutil.WriteFile(t, f.yaml, "services:\n  web:\n    command: [sleep, infinity]\n")
+	testutil.WriteFile(t, f.env, "MODE=dev\n")
 	w, err := NewWatcher(f.dir, []string{f.yaml, f.env}, WatchOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -37,13 +39,6 @@ func newWatchFixture(t *testing.T) *watchFixture {
 	t.Cleanup(func() { w.Close() })
 	f.w = w
 	return f
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // count counts change signals from now until window has passed.
@@ -65,13 +60,13 @@ func TestWatchVimStyleSave(t *testing.T) {
 	f := newWatchFixture(t)
 	// What vim does with writebackup and backupcopy=no: probe file, swap
 	// file, backup by rename, new file, write, remove backup.
-	writeFile(t, filepath.Join(f.dir, "4913"), "")
+	testutil.WriteFile(t, filepath.Join(f.dir, "4913"), "")
 	os.Remove(filepath.Join(f.dir, "4913"))
-	writeFile(t, filepath.Join(f.dir, ".nucleus.yaml.swp"), "swap")
+	testutil.WriteFile(t, filepath.Join(f.dir, ".nucleus.yaml.swp"), "swap")
 	if err := os.Rename(f.yaml, f.yaml+"~"); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, f.yaml, "services:\n  web:\n    command: [sleep, '1000']\n")
+	testutil.WriteFile(t, f.yaml, "services:\n  web:\n    command: [sleep, '1000']\n")
 	os.Remove(f.yaml + "~")
 	os.Remove(filepath.Join(f.dir, ".nucleus.yaml.swp"))
 	if n := count(f.w, 1500*time.Millisecond); n != 1 {
@@ -83,7 +78,7 @@ func TestWatchTempRenameSave(t *testing.T) {
 	t.Parallel()
 	f := newWatchFixture(t)
 	tmp := filepath.Join(f.dir, "nucleus.yaml.tmp")
-	writeFile(t, tmp, "services:\n  web:\n    command: [sleep, '2000']\n")
+	testutil.WriteFile(t, tmp, "services:\n  web:\n    command: [sleep, '2000']\n")
 	if err := os.Rename(tmp, f.yaml); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +110,7 @@ func TestWatchThousandWritesInOneSecond(t *testing.T) {
 	f := newWatchFixture(t)
 	start := time.Now()
 	for i := range 1000 {
-		writeFile(t, f.yaml, fmt.Sprintf("services:\n  web:\n    command: [sleep, '%d']\n", i))
+		testutil.WriteFile(t, f.yaml, fmt.Sprintf("services:\n  web:\n    command: [sleep, '%d']\n", i))
 		time.Sleep(time.Until(start.Add(time.Duration(i+1) * time.Millisecond)))
 	}
 	n := count(f.w, 1500*time.Millisecond)
@@ -147,11 +142,11 @@ func TestWatchNoChangeSaveAndUnrelatedFiles(t *testing.T) {
 	t.Parallel()
 	f := newWatchFixture(t)
 	content, _ := os.ReadFile(f.yaml)
-	writeFile(t, f.yaml, string(content)) // save without changes
-	writeFile(t, filepath.Join(f.dir, "README.md"), "unrelated")
-	writeFile(t, filepath.Join(f.envDir, "other.env"), "X=1")
+	testutil.WriteFile(t, f.yaml, string(content)) // save without changes
+	testutil.WriteFile(t, filepath.Join(f.dir, "README.md"), "unrelated")
+	testutil.WriteFile(t, filepath.Join(f.envDir, "other.env"), "X=1")
 	os.Mkdir(filepath.Join(f.dir, "sub"), 0o755)
-	writeFile(t, filepath.Join(f.dir, "sub", "nucleus.yaml"), "not ours")
+	testutil.WriteFile(t, filepath.Join(f.dir, "sub", "nucleus.yaml"), "not ours")
 	if n := count(f.w, time.Second); n != 0 {
 		t.Fatalf("no-change save and unrelated files gave %d changes, want 0", n)
 	}
@@ -160,12 +155,12 @@ func TestWatchNoChangeSaveAndUnrelatedFiles(t *testing.T) {
 func TestWatchEnvFileAndNewOverride(t *testing.T) {
 	t.Parallel()
 	f := newWatchFixture(t)
-	writeFile(t, f.env, "MODE=prod\n")
+	testutil.WriteFile(t, f.env, "MODE=prod\n")
 	if n := count(f.w, time.Second); n != 1 {
 		t.Fatalf("env file change gave %d changes, want 1", n)
 	}
 	// A new override file changes the project although nobody watched it by name.
-	writeFile(t, filepath.Join(f.dir, "nucleus.override.yaml"), "services: {}\n")
+	testutil.WriteFile(t, filepath.Join(f.dir, "nucleus.override.yaml"), "services: {}\n")
 	if n := count(f.w, time.Second); n != 1 {
 		t.Fatalf("new override file gave %d changes, want 1", n)
 	}
@@ -233,17 +228,17 @@ func TestWatchSetFilesFollowsNewEnvFile(t *testing.T) {
 	f := newWatchFixture(t)
 	other := t.TempDir()
 	extra := filepath.Join(other, "extra.env")
-	writeFile(t, extra, "A=1\n")
+	testutil.WriteFile(t, extra, "A=1\n")
 	set, _ := WatchSet(f.dir, []string{f.yaml, extra})
 	newDirs, err := f.w.SetFiles(f.dir, []string{f.yaml, extra}, ContentDigest(set))
 	if err != nil || !newDirs {
 		t.Fatalf("SetFiles with a file in a new directory = %v, %v; want it to say it watches a new directory", newDirs, err)
 	}
-	writeFile(t, f.env, "MODE=ignored-now\n")
+	testutil.WriteFile(t, f.env, "MODE=ignored-now\n")
 	if n := count(f.w, time.Second); n != 0 {
 		t.Fatalf("file dropped from the set gave %d changes, want 0", n)
 	}
-	writeFile(t, extra, "A=2\n")
+	testutil.WriteFile(t, extra, "A=2\n")
 	if n := count(f.w, time.Second); n != 1 {
 		t.Fatalf("file added to the set gave %d changes, want 1", n)
 	}

@@ -17,9 +17,7 @@ import (
 func loadService(t *testing.T, root rootdir.Root, yaml, svc string) (*spec.Service, []ResolvedMount) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "nucleus.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, yaml)
 	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: "p", Environ: map[string]string{}})
 	if err != nil {
 		t.Fatal(err)
@@ -115,9 +113,7 @@ func TestVolumeChownUserByName(t *testing.T) {
 
 	// A passwd file bound over the host's: resolved where the init will.
 	passwd := filepath.Join(t.TempDir(), "passwd")
-	if err := os.WriteFile(passwd, []byte("root:x:0:0::/root:/bin/sh\ndbuser:x:4321:4322::/:/bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, passwd, "root:x:0:0::/root:/bin/sh\ndbuser:x:4321:4322::/:/bin/sh\n")
 	svc = service("/bin/busybox", "sh", "-c", "touch /v/f && chmod 700 /v && id -u")
 	svc.User = "dbuser"
 	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "bound", Target: "/v", Chown: true}}
@@ -173,9 +169,7 @@ func TestVolumeChownUnknownUser(t *testing.T) {
 	// The rootfs's /etc/passwd is read inside the rootfs: a symlink that
 	// climbs out reaches no host file (nor would it for the init).
 	outside := filepath.Join(t.TempDir(), "passwd")
-	if err := os.WriteFile(outside, []byte("esc:x:555:555::/:/bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, outside, "esc:x:555:555::/:/bin/sh\n")
 	if err := os.Remove(filepath.Join(rootfs, "etc/passwd")); err != nil {
 		t.Fatal(err)
 	}

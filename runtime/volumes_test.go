@@ -188,9 +188,7 @@ func TestNamedVolumeHiddenFromOtherUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := filepath.Join(VolumeDir(root, "p", "db"), "secret")
-	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, secret, "s3cret\n")
 	try := func(args ...string) error {
 		cmd := exec.Command("/bin/busybox", args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

@@ -99,9 +99,7 @@ func TestFindingUserspaceReachesKernelNet(t *testing.T) {
 		t.Fatal(err)
 	}
 	ports2 := fmt.Sprintf(`%s, "%s:%d:8080"`, ports, web.gw, pub2)
-	if err := os.WriteFile(kp.file, []byte(strings.Replace(string(b), ports, ports2, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, kp.file, strings.Replace(string(b), ports, ports2, 1))
 	if r := k.nucleus(nil, "-f", kp.file, "up", "--wait", "--wait-timeout", "60s"); r.code != 0 {
 		t.Fatalf("nucleus up (port on the gateway): exit %d: %s%s", r.code, r.out, r.err)
 	}

@@ -72,9 +72,7 @@ services:
     restart: on-failure
     stop_grace_period: 1s
 `
-	if err := os.WriteFile(filepath.Join(dir, "nucleus.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(dir, "nucleus.yaml"), yaml)
 	file := filepath.Join(dir, "nucleus.yaml")
 	t.Cleanup(func() { e.nucleus(nil, "-f", file, "down", "-t", "1s") })
 	r := e.nucleus(nil, "-f", file, "up", "-d")
@@ -115,9 +113,7 @@ services:
     stop_grace_period: 1s
 `
 	file := filepath.Join(dir, "nucleus.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, yaml)
 	t.Cleanup(func() { e.nucleus(nil, "-f", file, "down", "-t", "1s") })
 	r := e.nucleus(nil, "-f", file, "up", "-d")
 	if r.code == 0 {

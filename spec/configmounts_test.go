@@ -147,9 +147,7 @@ func TestWritableMountOfProjectDirByHostBindMount(t *testing.T) {
 	proj, alias := filepath.Join(dir, "proj"), filepath.Join(dir, "alias")
 	bindAt(t, proj, alias)
 	yaml := "services:\n  web:\n    command: [/bin/true]\n    volumes: [" + alias + ":/app]\n"
-	if err := os.WriteFile(filepath.Join(proj, "nucleus.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(proj, "nucleus.yaml"), yaml)
 	_, err := Load(LoadOptions{WorkingDir: proj, Environ: map[string]string{}})
 	want := "writable bind mount \"" + alias + ":/app\" (source is " + proj + " by another path) contains the project's own files nucleus.yaml"
 	if err == nil || !strings.Contains(err.Error(), want) {

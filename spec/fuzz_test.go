@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"nucleus/internal/testutil"
 )
 
 // FuzzLoad feeds arbitrary bytes to the loader. It must never panic; a
@@ -82,8 +84,6 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	for _, s := range seeds {
 		sum := sha256.Sum256([]byte(s))
 		body := "go test fuzz v1\n[]byte(" + strconv.Quote(s) + ")\n"
-		if err := os.WriteFile(filepath.Join(dir, hex.EncodeToString(sum[:8])), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, hex.EncodeToString(sum[:8])), body)
 	}
 }

@@ -126,9 +126,7 @@ func TestWritableMountInsideGitDirByHostBindMount(t *testing.T) {
 	}
 	bindAt(t, filepath.Join(proj, ".git"), alias)
 	yaml := "services:\n  web:\n    command: [/bin/true]\n    volumes: [" + alias + "/hooks:/h:U]\n"
-	if err := os.WriteFile(filepath.Join(proj, "nucleus.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(proj, "nucleus.yaml"), yaml)
 	_, err := Load(LoadOptions{WorkingDir: proj, Environ: map[string]string{}})
 	want := "writable bind mount \"" + alias + "/hooks:/h:U\" (source is inside " + filepath.Join(proj, ".git") + " by another path) lies inside .git of the git repository that delivers the project"
 	if err == nil || !strings.Contains(err.Error(), want) {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"nucleus/internal/testutil"
 )
 
 func TestDiscoveryUpwardsWithOverride(t *testing.T) {
@@ -170,9 +172,7 @@ func TestProjectNamePrecedence(t *testing.T) {
 			t.Errorf("opt %q env %v: got %v %v, want %q", tc.opt, tc.env, p, err, tc.want)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(wd, "nucleus.yaml"), []byte("services: {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(wd, "nucleus.yaml"), "services: {}\n")
 	if p, err := Load(LoadOptions{WorkingDir: wd, Environ: map[string]string{}}); err != nil || p.Name != "dir_name" {
 		t.Errorf("basename: got %v %v", p, err)
 	}

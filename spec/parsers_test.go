@@ -1,11 +1,12 @@
 package spec
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"nucleus/internal/testutil"
 )
 
 func TestParsePort(t *testing.T) {
@@ -183,9 +184,7 @@ func TestLoadSeccompProfile(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, p, content)
 		return p
 	}
 	good := write("good.json", `{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],

@@ -31,9 +31,7 @@ func TestDaemonCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	y := "name: " + project + "\nservices:\n  web:\n    command: [\"/bin/sleep\", \"1000\"]\n    stop_signal: SIGKILL\n"
-	if err := os.WriteFile(filepath.Join(dir, "nucleus.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(dir, "nucleus.yaml"), y)
 	nucleus := func(args ...string) (string, int) {
 		t.Helper()
 		cmd := exec.Command(nucleusBin, append([]string{"--root", root}, args...)...)
@@ -165,9 +163,7 @@ func TestDaemonCommand(t *testing.T) {
 	if err := os.MkdirAll(other, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(other, "nucleus.yaml"), []byte("name: "+project+"o\nservices: {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(other, "nucleus.yaml"), "name: "+project+"o\nservices: {}\n")
 	wait("the removed project to be down", func() bool { _, p := status(); return p.Name == "" })
 	if testutil.Alive(pid) {
 		t.Errorf("pid %d still runs after its project directory was removed", pid)

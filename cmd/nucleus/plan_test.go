@@ -9,6 +9,7 @@ import (
 
 	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
 	"nucleus/reconcile"
 	"nucleus/spec"
 )
@@ -36,9 +37,7 @@ func TestPlanCommand(t *testing.T) {
 	rootFlag := filepath.Join(dir, "state")
 	file := filepath.Join(dir, "nucleus.yaml")
 	write := func(mem string) {
-		if err := os.WriteFile(file, []byte(strings.Replace(planYAML, "MEM", mem, 1)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, file, strings.Replace(planYAML, "MEM", mem, 1))
 	}
 	write("256M")
 
@@ -99,9 +98,7 @@ func TestPlanCommand(t *testing.T) {
 	}
 
 	// An invalid file is an error (exit 2) naming the place.
-	if err := os.WriteFile(file, []byte("services:\n  web:\n    comand: [x]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, "services:\n  web:\n    comand: [x]\n")
 	out, code = runPlan(t, rootFlag, file)
 	if code != 2 || !strings.Contains(out, "nucleus.yaml:3:5") {
 		t.Fatalf("invalid file: exit %d, output:\n%s", code, out)

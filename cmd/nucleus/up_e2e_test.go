@@ -69,9 +69,7 @@ func newCLI(t *testing.T) *cli {
 	if err := os.MkdirAll(filepath.Join(c.dir, "site"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(c.dir, "site", "index.html"), []byte("hello from the e2e test\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(c.dir, "site", "index.html"), "hello from the e2e test\n")
 	c.write("one")
 	t.Cleanup(func() {
 		// Whatever happened: take it down and prove nothing is left.

@@ -18,9 +18,7 @@ func TestWriteReplacesAndLeavesNoTemporaries(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			p := filepath.Join(dir, "record.json")
-			if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, p, "old")
 			for _, content := range []string{"first", "second"} {
 				if err := write(p, []byte(content), 0o600); err != nil {
 					t.Fatal(err)

@@ -3,7 +3,6 @@ package dns
 import (
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -74,9 +73,7 @@ func TestInternalForwardsNothing(t *testing.T) {
 	// after asking (nothing listens on 127.0.0.1:53 here, or something
 	// that must not be asked).
 	rc := filepath.Join(t.TempDir(), "resolv.conf")
-	if err := os.WriteFile(rc, []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, rc, "nameserver 127.0.0.1\n")
 	_, haddr := startServer(t, Config{ResolvConf: rc, Internal: true, Timeout: 5 * time.Second})
 	start := time.Now()
 	if m := query(t, "udp", haddr, secret, mdns.TypeA); m.Rcode != mdns.RcodeRefused || time.Since(start) > time.Second {

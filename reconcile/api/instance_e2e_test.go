@@ -33,9 +33,7 @@ func TestInstanceOverTheSocket(t *testing.T) {
     restart: always
     stop_grace_period: 0s
 `
-	if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, y)
 	load := func() (*spec.Project, error) {
 		return spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: project})
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/reconcile/daemon"
 )
 
@@ -53,9 +54,7 @@ func TestDaemonBringsProjectsUpAndDown(t *testing.T) {
 	if err := os.MkdirAll(stage, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(stage, "nucleus.yaml"), []byte(projectYAML(c, "one", "x")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(stage, "nucleus.yaml"), projectYAML(c, "one", "x"))
 	if err := os.Rename(stage, filepath.Join(e.tree, "team", "c")); err != nil {
 		t.Fatal(err)
 	}

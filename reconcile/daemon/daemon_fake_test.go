@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/reconcile/api"
 	"nucleus/reconcile/daemon"
 )
@@ -71,9 +72,7 @@ func TestFakeDaemonBringsProjectsUpAndDown(t *testing.T) {
 	if err := os.MkdirAll(stage, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(stage, "nucleus.yaml"), []byte(projectYAML("dc", "one", "x")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(stage, "nucleus.yaml"), projectYAML("dc", "one", "x"))
 	if err := os.Rename(stage, filepath.Join(e.tree, "team", "c")); err != nil {
 		t.Fatal(err)
 	}

@@ -95,9 +95,7 @@ func TestDaemonRefusesGitDirTakeover(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(modules, "hooks"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(gitDir, []byte("gitdir: ../.git/modules/p\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, gitDir, "gitdir: ../.git/modules/p\n")
 	watched = []string{gitDir, modules, filepath.Join(modules, "hooks")}
 	e.write("p", base+"    volumes: [\"./.git:/gitlink\"]\n")
 	refused("InvalidFiles", "writable bind mount \"./.git:/gitlink\" is .git of the git repository that delivers the project")

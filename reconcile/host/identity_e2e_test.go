@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,9 +21,7 @@ func oneService(t *testing.T, project, service string) *spec.Project {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "nucleus.yaml")
 	y := "services:\n  " + service + ":\n    command: [\"/bin/sleep\", \"1000\"]\n    stop_signal: SIGKILL\n"
-	if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, y)
 	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: project})
 	if err != nil {
 		t.Fatal(err)

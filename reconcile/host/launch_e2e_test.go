@@ -41,9 +41,7 @@ func TestFailedLaunchOfAReplicaLeavesNothing(t *testing.T) {
     ports: ["127.0.0.1:%d:8080"]
     restart: "no"
 `, held.Addr().(*net.TCPAddr).Port, testutil.FreePort(t))
-	if err := os.WriteFile(file, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, y)
 	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"nucleus/internal/leaktest"
+	"nucleus/internal/testutil"
 	"nucleus/reconcile"
 	"nucleus/runtime"
 	"nucleus/spec"
@@ -39,9 +40,7 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 		t.Helper()
 		y := strings.NewReplacer("MODE_A", modeA, "MEM_B", memB).Replace(runnerYAML)
 		tmp := filepath.Join(e.dir, ".nucleus.yaml.tmp") // vim-style: temporary file, then rename
-		if err := os.WriteFile(tmp, []byte(y), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, tmp, y)
 		if err := os.Rename(tmp, file); err != nil {
 			t.Fatal(err)
 		}
@@ -121,9 +120,7 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 	}
 
 	// 2. Invalid YAML: nothing changes, the error is recorded with its position.
-	if err := os.WriteFile(file, []byte("services:\n  a:\n    comand: [x]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, "services:\n  a:\n    comand: [x]\n")
 	waitUntil("the load error in the project record", func() bool {
 		pr, _ := store.LoadProject(e.project)
 		return pr != nil && strings.Contains(pr.LastError, "nucleus.yaml:3:5")

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"nucleus/internal/testutil"
 	"nucleus/network"
 	"nucleus/reconcile"
 	"nucleus/runtime"
@@ -23,9 +23,7 @@ import (
 func (e *e2e) runProject(yaml string, tune func(*reconcile.Supervisor)) (stop func()) {
 	t := e.t
 	file := filepath.Join(e.dir, "nucleus.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, file, yaml)
 	sv := e.supervisor()
 	tune(sv)
 	r := &reconcile.Runner{

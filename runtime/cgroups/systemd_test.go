@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"nucleus/internal/testutil"
 )
 
 // systemd removes an empty scope's cgroup at once: the backend keeps the
@@ -17,9 +19,7 @@ func TestSystemdBackendOutlivesItsCgroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	write := func(f, s string) {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, f), s)
 	}
 	write("memory.events", "low 0\nhigh 0\nmax 4\noom 2\noom_kill 1\n")
 	write("cgroup.procs", "12\n")
