@@ -84,6 +84,13 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 		}
 	}
 	res, err := c.Apply(ctx, services)
+	if errors.Is(err, api.ErrNoSupervisor) && o.detach {
+		// The running supervisor went away meanwhile (killed): start one.
+		if c, err = startSupervisor(cmd, o, p, services); err != nil {
+			return err
+		}
+		res, err = c.Apply(ctx, services)
+	}
 	if err != nil {
 		if o.wait && ctx.Err() != nil {
 			// The pass did not end in time: say what is not ready, not

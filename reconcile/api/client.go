@@ -22,6 +22,7 @@ type Client struct {
 	Project string
 	Pid     int // the supervisor's PID as its lock says
 	hc      *http.Client
+	root    rootdir.Root
 }
 
 // Dial connects to the project's supervisor: ErrNoSupervisor when its lock
@@ -42,7 +43,7 @@ func Dial(root rootdir.Root, project string) (*Client, error) {
 		c, err := net.DialTimeout("unix", path, time.Second)
 		if err == nil {
 			c.Close()
-			return &Client{Project: project, Pid: pid, hc: &http.Client{Transport: &http.Transport{
+			return &Client{Project: project, Pid: pid, root: root, hc: &http.Client{Transport: &http.Transport{
 				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 					var d net.Dialer
 					return d.DialContext(ctx, "unix", path)
@@ -69,6 +70,9 @@ func (c *Client) call(ctx context.Context, method, path string, req, resp any) e
 	}
 	res, err := c.hc.Do(r)
 	if err != nil {
+		if ctx.Err() == nil && c.gone(ctx) {
+			return fmt.Errorf("supervisor of %s (pid %d) went away (%v): %w", c.Project, c.Pid, err, ErrNoSupervisor)
+		}
 		return fmt.Errorf("supervisor of %s: %w", c.Project, err)
 	}
 	defer res.Body.Close()
@@ -115,6 +119,33 @@ var StatusTimeout = 30 * time.Second
 func (c *Client) Apply(ctx context.Context, services []string) (*ApplyResponse, error) {
 	var res ApplyResponse
 	return &res, c.call(ctx, http.MethodPost, "/v1/apply", ServicesRequest{Services: services}, &res)
+}
+
+// goneWait bounds how long a failed request waits to see whether the
+// supervisor went away: a killed one lets go of its lock only when its last
+// thread has ended, which on a busy host can take seconds.
+const goneWait = 30 * time.Second
+
+// gone reports whether the supervisor went away (its lock is free) after a
+// request to it failed, waiting up to goneWait or the end of ctx: a killed
+// supervisor's socket still accepts connections that nobody answers until
+// its last thread has ended. A live supervisor does not drop requests, so
+// the wait is only for one that is exiting.
+func (c *Client) gone(ctx context.Context) bool {
+	deadline := time.Now().Add(goneWait)
+	for {
+		if _, running := Running(c.root, c.Project); !running {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Start starts stopped services (and what they depend on).

@@ -21,7 +21,11 @@ func (p Parts) Down(ctx context.Context, root rootdir.Root, project string, o Do
 	for {
 		c, err := Dial(root, project)
 		if err == nil {
-			return c.Down(ctx, root, o)
+			err = c.Down(ctx, root, o)
+			if !errors.Is(err, ErrNoSupervisor) {
+				return err
+			}
+			// It went away meanwhile (killed): down from the records.
 		}
 		if !errors.Is(err, ErrNoSupervisor) {
 			return err
@@ -59,11 +63,11 @@ func Status(ctx context.Context, root rootdir.Root, project string, desired *spe
 // Status is Status inspecting replicas with p when no supervisor runs.
 func (p Parts) Status(ctx context.Context, root rootdir.Root, project string, desired *spec.Project) (*StatusResponse, error) {
 	c, err := Dial(root, project)
+	var st *StatusResponse
 	if err == nil {
-		st, err := c.Status(ctx)
-		if err != nil {
-			return nil, err
-		}
+		st, err = c.Status(ctx) // ErrNoSupervisor: it went away meanwhile
+	}
+	if err == nil {
 		if desired != nil {
 			// Compare with the files as this command reads them (the
 			// supervisor may not have loaded the latest save yet).
