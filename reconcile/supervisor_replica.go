@@ -24,8 +24,9 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 	if s == nil {
 		return fmt.Errorf("service %s is not in the project", service)
 	}
-	// A leftover record (exited, stale or waiting) is cleaned up first; its
-	// restart bookkeeping carries over.
+	// A leftover record (exited or stale) is cleaned up first; its restart
+	// bookkeeping carries over. A waiting one has no sandbox: it stays
+	// until replaced, so ps never misses the replica meanwhile.
 	var restart RestartState
 	old, err := sv.Store.LoadSandbox(sv.Project, service, n)
 	if err != nil {
@@ -33,6 +34,8 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 	}
 	if old != nil {
 		restart = old.Restart
+	}
+	if old != nil && old.State != StateWaiting {
 		if err := sv.stopReplica(ctx, service, n); err != nil {
 			return err
 		}

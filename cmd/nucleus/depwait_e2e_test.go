@@ -18,8 +18,9 @@ const appNeedsDB = `  app:
 `
 
 // depwaitYAML: db fails its first three starts (a count kept in ./state),
-// so restart: on-failure backs it off 1 s, 2 s and 4 s before it serves;
-// app needs it healthy; other is unrelated.
+// so restart: on-failure backs it off 1 s, 2 s (and 4 s) before it serves
+// (the pass serving up -d may start it once more at once: up starts what
+// does not run); app needs it healthy; other is unrelated.
 const depwaitYAML = `
 services:
   db:
