@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
 )
@@ -21,13 +22,9 @@ import (
 // A Landlock that cannot be applied (kernel without Landlock, a rule that
 // cannot be added) is an error: the caller asked for confinement.
 func Apply(rules []Rule) (abi int, err error) {
-	abi = effectiveABI()
-	if abi == 0 {
-		return 0, fmt.Errorf("apply landlock: the kernel offers no Landlock (not compiled in or not enabled in the lsm= boot parameter)")
-	}
-	lr, err := compile(rules, abi)
+	abi, lr, err := prepare(rules)
 	if err != nil {
-		return 0, fmt.Errorf("apply landlock: %w", err)
+		return 0, err
 	}
 	if err := config(abi).RestrictPaths(lr...); err != nil {
 		return 0, fmt.Errorf("apply landlock (ABI %d): %w", abi, err)
@@ -42,13 +39,9 @@ func Apply(rules []Rule) (abi int, err error) {
 // soon after; execve keeps only the calling thread, so the workload is
 // fully confined. It sets no_new_privs on the thread.
 func ApplyThread(rules []Rule) (abi int, err error) {
-	abi = effectiveABI()
-	if abi == 0 {
-		return 0, fmt.Errorf("apply landlock: the kernel offers no Landlock")
-	}
-	lr, err := compile(rules, abi)
+	abi, lr, err := prepare(rules)
 	if err != nil {
-		return 0, fmt.Errorf("apply landlock: %w", err)
+		return 0, err
 	}
 	fd, flags, err := config(abi).NewRulesetFD(lr...)
 	if err != nil {
@@ -67,4 +60,18 @@ func ApplyThread(rules []Rule) (abi int, err error) {
 		return 0, fmt.Errorf("apply landlock (ABI %d): landlock_restrict_self: %w", abi, err)
 	}
 	return abi, nil
+}
+
+// prepare is what Apply and ApplyThread do first: the best ABI the kernel
+// offers and rules compiled for it.
+func prepare(rules []Rule) (int, []landlock.Rule, error) {
+	abi := effectiveABI()
+	if abi == 0 {
+		return 0, nil, fmt.Errorf("apply landlock: the kernel offers no Landlock (not compiled in or not enabled in the lsm= boot parameter)")
+	}
+	lr, err := compile(rules, abi)
+	if err != nil {
+		return 0, nil, fmt.Errorf("apply landlock: %w", err)
+	}
+	return abi, lr, nil
 }
