@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"syscall"
 	"testing"
@@ -17,11 +16,6 @@ import (
 	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
-
-func median(ds []time.Duration) time.Duration {
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[len(ds)/2]
-}
 
 // BenchmarkAttach times Attach of a fresh sandbox (a process in a new
 // network namespace) to a kernel-NAT network that already holds a few
@@ -57,7 +51,7 @@ func BenchmarkAttach(b *testing.B) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-median/attach")
+	b.ReportMetric(float64(testutil.Median(ds).Microseconds())/1000, "ms-median/attach")
 }
 
 // BenchmarkResolve times resolving a service name from inside a sandbox
@@ -79,7 +73,7 @@ func BenchmarkResolve(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(median(ds).Microseconds())/1000, "ms-median/resolve")
+	b.ReportMetric(float64(testutil.Median(ds).Microseconds())/1000, "ms-median/resolve")
 }
 
 // iperf runs an iperf3 server in srvPid's namespace (0 = host) on port and

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"slices"
 	"testing"
 	"time"
 
@@ -94,6 +93,5 @@ func BenchmarkUserspaceDNSFromSandbox(b *testing.B) {
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "median-µs")
+	b.ReportMetric(float64(testutil.Median(lat).Microseconds()), "median-µs")
 }

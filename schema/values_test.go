@@ -89,35 +89,37 @@ func TestCapabilitiesMatchParseCapability(t *testing.T) {
 }
 
 func TestDurationsMatchParseDuration(t *testing.T) {
-	for _, c := range []struct {
-		in string
-		ok bool
-	}{
-		{"10s", true}, {"500ms", true}, {"1m30s", true}, {"1h", true}, {"1.5h", true},
-		{"2h45m10s5ms", true}, {"300us", true}, {"300µs", true}, {"10ns", true}, {"0", true}, {"0s", true},
-		{"10", false}, {"1d", false}, {"-1s", false}, {"s", false}, {"1 s", false}, {"1S", false}, {"", false},
-	} {
-		_, err := spec.ParseDuration(c.in)
-		inSchema := validField(t, fmt.Sprintf("services: {s: {stop_grace_period: %q}}", c.in))
-		if (err == nil) != c.ok || inSchema != c.ok {
-			t.Errorf("duration %q: want ok=%v; spec.ParseDuration error=%v, schema accepts=%v", c.in, c.ok, err, inSchema)
-		}
-	}
+	agree(t, "duration", "services: {s: {stop_grace_period: %q}}",
+		func(in string) error { _, err := spec.ParseDuration(in); return err }, []valueCase{
+			{"10s", true}, {"500ms", true}, {"1m30s", true}, {"1h", true}, {"1.5h", true},
+			{"2h45m10s5ms", true}, {"300us", true}, {"300µs", true}, {"10ns", true}, {"0", true}, {"0s", true},
+			{"10", false}, {"1d", false}, {"-1s", false}, {"s", false}, {"1 s", false}, {"1S", false}, {"", false},
+		})
 }
 
 func TestSizesMatchParseByteSize(t *testing.T) {
-	for _, c := range []struct {
-		in string
-		ok bool
-	}{
-		{"256M", true}, {"256m", true}, {"64mb", true}, {"64MB", true}, {"1g", true}, {"1G", true}, {"512k", true},
-		{"512KB", true}, {"1024", true}, {"100b", true}, {"1.5G", true}, {".5g", true}, {"5.", true},
-		{"1T", false}, {"10x", false}, {"-1M", false}, {"1e3", false}, {"M", false}, {"1 g", false}, {"", false},
-	} {
-		_, err := spec.ParseByteSize(c.in)
-		inSchema := validField(t, fmt.Sprintf("services: {s: {resources: {memory: %q}}}", c.in))
+	agree(t, "size", "services: {s: {resources: {memory: %q}}}",
+		func(in string) error { _, err := spec.ParseByteSize(in); return err }, []valueCase{
+			{"256M", true}, {"256m", true}, {"64mb", true}, {"64MB", true}, {"1g", true}, {"1G", true}, {"512k", true},
+			{"512KB", true}, {"1024", true}, {"100b", true}, {"1.5G", true}, {".5g", true}, {"5.", true},
+			{"1T", false}, {"10x", false}, {"-1M", false}, {"1e3", false}, {"M", false}, {"1 g", false}, {"", false},
+		})
+}
+
+type valueCase struct {
+	in string
+	ok bool
+}
+
+// agree checks that spec's parser and the schema (the value put into
+// field, a format with one %q) accept and refuse the same values.
+func agree(t *testing.T, what, field string, parse func(string) error, cases []valueCase) {
+	t.Helper()
+	for _, c := range cases {
+		err := parse(c.in)
+		inSchema := validField(t, fmt.Sprintf(field, c.in))
 		if (err == nil) != c.ok || inSchema != c.ok {
-			t.Errorf("size %q: want ok=%v; spec.ParseByteSize error=%v, schema accepts=%v", c.in, c.ok, err, inSchema)
+			t.Errorf("%s %q: want ok=%v; spec's parser error=%v, schema accepts=%v", what, c.in, c.ok, err, inSchema)
 		}
 	}
 }

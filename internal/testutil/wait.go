@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -60,3 +61,11 @@ func RandHex(n int) string {
 
 // FileExists reports whether p exists (following links).
 func FileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// Median is the middle of ds (the upper one of an even count), which ds
+// keeps in its order.
+func Median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -2,7 +2,6 @@ package dns
 
 import (
 	"net"
-	"slices"
 	"testing"
 	"time"
 
@@ -28,8 +27,7 @@ func benchQueries(b *testing.B, conn net.Conn) {
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "median-µs")
+	b.ReportMetric(float64(testutil.Median(lat).Microseconds()), "median-µs")
 }
 
 // BenchmarkLocalQueryLoopback: a service name over UDP on the host loopback.
@@ -88,6 +86,5 @@ func BenchmarkForwardedQuery(b *testing.B) {
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "median-µs")
+	b.ReportMetric(float64(testutil.Median(lat).Microseconds()), "median-µs")
 }
