@@ -32,22 +32,14 @@ func TestDaemonCommand(t *testing.T) {
 	}
 	y := "name: " + project + "\nservices:\n  web:\n    command: [\"/bin/sleep\", \"1000\"]\n    stop_signal: SIGKILL\n"
 	testutil.WriteFile(t, filepath.Join(dir, "nucleus.yaml"), y)
+	c := &cli{t: t, root: root} // nucleus with this root, run from the test's directory
 	nucleus := func(args ...string) (string, int) {
 		t.Helper()
-		cmd := exec.Command(nucleusBin, append([]string{"--root", root}, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		out, errOut, code := c.run(args...)
 		if code != 0 {
-			return out.String() + errb.String(), code
+			return out + errOut, code
 		}
-		return out.String(), code // stdout only: JSON
+		return out, code // stdout only: JSON
 	}
 	status := func() (daemon.Report, daemon.ProjectStatus) {
 		t.Helper()

@@ -136,14 +136,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	if webStop < 0 || dbStop < webStop || w.Index("remove-project shop") < dbStop {
 		t.Errorf("down events %v: want web stopped, then db, then the project's networks removed", w.Events())
 	}
-	if names, err := reconcile.NewStore(root).Projects(); err != nil || len(names) != 0 {
-		t.Errorf("records after down: %v %v", names, err)
-	}
-	for _, p := range []string{SocketPath(root, project), Dir(root)} {
-		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("%s left after down: %v", p, err)
-		}
-	}
+	assertDownLeftNothing(t, root, SocketPath(root, project))
 }
 
 // TestInstanceDownWithSomethingLeft: when the runtime reports a sandbox of
@@ -188,14 +181,7 @@ func TestInstanceDownWithSomethingLeft(t *testing.T) {
 	if w.Index("remove-project left") < 0 {
 		t.Errorf("down from the records did not remove the project's networks: %v", w.Events())
 	}
-	if names, _ := reconcile.NewStore(root).Projects(); len(names) != 0 {
-		t.Errorf("records after the second down: %v", names)
-	}
-	for _, p := range []string{LockPath(root, project), Dir(root)} {
-		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("%s left after down: %v", p, err)
-		}
-	}
+	assertDownLeftNothing(t, root, LockPath(root, project))
 }
 
 // TestDownWithoutSupervisor: a supervisor that ended (sandboxes keep
@@ -231,8 +217,20 @@ func TestDownWithoutSupervisor(t *testing.T) {
 			t.Errorf("%s: adopted at event %d, stopped at %d; want adopted, then stopped: %v", r, a, s, w.Events())
 		}
 	}
-	if names, _ := reconcile.NewStore(root).Projects(); len(names) != 0 {
-		t.Errorf("records after down: %v", names)
+	assertDownLeftNothing(t, root, SocketPath(root, project), LockPath(root, project))
+}
+
+// assertDownLeftNothing checks that no project has records in root and
+// that paths (and the api's directory) are gone.
+func assertDownLeftNothing(t *testing.T, root rootdir.Root, paths ...string) {
+	t.Helper()
+	if names, err := reconcile.NewStore(root).Projects(); err != nil || len(names) != 0 {
+		t.Errorf("records after down: %v %v", names, err)
+	}
+	for _, p := range append(paths, Dir(root)) {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left after down: %v", p, err)
+		}
 	}
 }
 
