@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,7 +87,7 @@ func TestCrossNATUserspace(t *testing.T) {
 		u.attach(Attachment{Network: "u", Service: "cli", Pid: cli})
 		// The hub's slirp4netns: nucleus's resolver serves the network, so
 		// slirp4netns's own DNS is off; it runs with the refused group.
-		cmds := slirpCmdlines(t, u.m.root.Run)
+		cmds := slirpCmdlines(u.m.root.Run)
 		if len(cmds) != 1 || !strings.Contains(cmds[0], "--disable-dns") {
 			t.Errorf("hub slirp4netns command lines %q: want one, with --disable-dns", cmds)
 		}
@@ -105,7 +107,7 @@ func TestCrossNATUserspace(t *testing.T) {
 		u.usNetwork("u", func(n *Config) { n.Subnet = "10.0.2.0/24"; n.DNS = []string{up} })
 		cli := sandbox(t)
 		u.attach(Attachment{Network: "u", Service: "cli", Pid: cli})
-		if cmds := slirpCmdlines(t, u.m.root.Run); len(cmds) != 1 || !strings.Contains(cmds[0], "--disable-dns") {
+		if cmds := slirpCmdlines(u.m.root.Run); len(cmds) != 1 || !strings.Contains(cmds[0], "--disable-dns") {
 			t.Errorf("slirp4netns command lines %q: want one, with --disable-dns", cmds)
 		}
 		kt.assertOnlyPublished(t, cli, "a sandbox with its own slirp4netns")
@@ -114,17 +116,7 @@ func TestCrossNATUserspace(t *testing.T) {
 
 // slirpPids lists the slirp4netns processes whose command line names root.
 func slirpPids(t *testing.T, root string) []int {
-	var out []int
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		var pid int
-		if err == nil && strings.Contains(string(b), root) && strings.HasPrefix(string(b), "slirp4netns") {
-			if _, err := fmt.Sscan(p.Name(), &pid); err == nil {
-				out = append(out, pid)
-			}
-		}
-	}
+	out := slices.Collect(maps.Keys(slirps(root)))
 	if len(out) == 0 {
 		t.Errorf("no slirp4netns of %s", root)
 	}

@@ -3,10 +3,13 @@ package network
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,16 +45,27 @@ func singleEnv(t *testing.T) *testEnv {
 	return e
 }
 
-func slirpCmdlines(t *testing.T, root string) []string {
-	var out []string
+// slirps lists the slirp4netns processes whose command line names root:
+// PID -> command line, arguments joined by spaces.
+func slirps(root string) map[int]string {
+	out := map[int]string{}
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
 		if err == nil && strings.Contains(string(b), root) && strings.HasPrefix(string(b), "slirp4netns") {
-			out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
+			out[pid] = strings.ReplaceAll(string(b), "\x00", " ")
 		}
 	}
 	return out
+}
+
+// slirpCmdlines is the command lines of slirps(root).
+func slirpCmdlines(root string) []string {
+	return slices.Collect(maps.Values(slirps(root)))
 }
 
 func TestUserspacePerSandboxMode(t *testing.T) {
@@ -74,7 +88,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
 	mustTalk(t, sb, o.addr+":8080", "outside:")
 
-	cmds := slirpCmdlines(t, e.m.root.Run)
+	cmds := slirpCmdlines(e.m.root.Run)
 	if len(cmds) != 1 || !strings.Contains(cmds[0], fmt.Sprintf("--userns-path=/proc/%d/ns/user", sb)) ||
 		!strings.Contains(cmds[0], fmt.Sprintf(" %d tap0", sb)) || strings.Contains(cmds[0], "--disable-dns") {
 		t.Errorf("slirp4netns command lines %q: want one, targeting pid %d with its user namespace", cmds, sb)
@@ -92,7 +106,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 	if err := e.m.Detach(e.ctx, e.project, "solo", "web", 1); err != nil {
 		t.Fatal(err)
 	}
-	if cmds := slirpCmdlines(t, e.m.root.Run); len(cmds) != 0 {
+	if cmds := slirpCmdlines(e.m.root.Run); len(cmds) != 0 {
 		t.Errorf("slirp4netns still running after detach: %q", cmds)
 	}
 }
@@ -127,7 +141,7 @@ func TestUserspacePerSandboxRefusedForward(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("attach: %v, want prefix %q", err, want)
 	}
-	if cmds := slirpCmdlines(t, e.m.root.Run); len(cmds) != 0 {
+	if cmds := slirpCmdlines(e.m.root.Run); len(cmds) != 0 {
 		t.Errorf("slirp4netns left running: %q", cmds)
 	}
 	if err := in(sb, func() error {

@@ -113,14 +113,7 @@ func TestLogsOnFullDisk(t *testing.T) {
 	ctx := context.Background()
 	// /tmp/n counts the lines written, for the test to see through /proc.
 	svc := service("/bin/busybox", "sh", "-c", `i=0; while :; do echo "line $i"; i=$((i+1)); echo $i >/tmp/n; usleep 2000; done`)
-	sb, err := Create(ctx, Config{ID: "logfull", Root: root, Project: "p", Service: svc, LogDir: fs.Dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Remove(ctx) })
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sb := startSandbox(t, Config{ID: "logfull", Root: root, Service: svc, LogDir: fs.Dir})
 	records := func() []LogRecord {
 		b, err := os.ReadFile(sb.LogPath())
 		if err != nil {
