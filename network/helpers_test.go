@@ -155,34 +155,33 @@ func serveUDPEcho(t testing.TB, pid int, addr, prefix string) {
 }
 
 // talk connects from pid's namespace to addr over TCP, sends "hi" and
-// returns the answer.
+// returns the answer (all the server sends before it closes).
 func talk(pid int, addr string, timeout time.Duration) (string, error) {
+	return talkOver("tcp4", pid, addr, timeout)
+}
+
+// talkUDP is talk over UDP: the answer is one datagram.
+func talkUDP(pid int, addr string, timeout time.Duration) (string, error) {
+	return talkOver("udp4", pid, addr, timeout)
+}
+
+func talkOver(network string, pid int, addr string, timeout time.Duration) (string, error) {
 	var c net.Conn
-	if err := in(pid, func() (err error) { c, err = net.DialTimeout("tcp4", addr, timeout); return }); err != nil {
+	if err := in(pid, func() (err error) { c, err = net.DialTimeout(network, addr, timeout); return }); err != nil {
 		return "", err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(timeout))
 	if _, err := io.WriteString(c, "hi"); err != nil {
 		return "", err
+	}
+	if network == "udp4" {
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		return string(buf[:n]), err
 	}
 	b, err := io.ReadAll(c)
 	return string(b), err
-}
-
-func talkUDP(pid int, addr string, timeout time.Duration) (string, error) {
-	var c net.Conn
-	if err := in(pid, func() (err error) { c, err = net.Dial("udp4", addr); return }); err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	if _, err := io.WriteString(c, "hi"); err != nil {
-		return "", err
-	}
-	buf := make([]byte, 64)
-	n, err := c.Read(buf)
-	return string(buf[:n]), err
 }
 
 func mustTalk(t testing.TB, pid int, addr, want string) {
