@@ -61,6 +61,19 @@ func (c *cli) upFive() map[string]int {
 	return pids
 }
 
+// withAndWithoutSupervisor runs check on five fresh replicas (upFive)
+// twice: with their supervisor running, then after it was killed.
+func (c *cli) withAndWithoutSupervisor(check func(killed bool, pids map[string]int)) {
+	c.t.Helper()
+	for _, kill := range []bool{false, true} {
+		pids := c.upFive()
+		if kill {
+			c.killSupervisor()
+		}
+		check(kill, pids)
+	}
+}
+
 func (c *cli) recordPath(name string) string {
 	return filepath.Join(c.rootdir().Run, "projects", c.project, "sandboxes", name+".json")
 }
@@ -98,11 +111,7 @@ func (c *cli) killSupervisor() {
 // names is found by the runtime's records).
 func TestCLICorruptRecordDoesNotBlock(t *testing.T) {
 	c := newCLI(t)
-	for _, killSupervisor := range []bool{false, true} {
-		pids := c.upFive()
-		if killSupervisor {
-			c.killSupervisor()
-		}
+	c.withAndWithoutSupervisor(func(killSupervisor bool, pids map[string]int) {
 		if err := os.WriteFile(c.recordPath("a-1"), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +146,7 @@ func TestCLICorruptRecordDoesNotBlock(t *testing.T) {
 			all[n], all["new "+n] = pid, rows[n].Pid // a replaced replica's new PID must go too
 		}
 		c.downLeavesNothing(all)
-	}
+	})
 }
 
 // TestCLIDownStopsUnrecordedSandboxes (issue 11, defect 9): with two
@@ -146,18 +155,14 @@ func TestCLICorruptRecordDoesNotBlock(t *testing.T) {
 // supervisor running and after it was killed.
 func TestCLIDownStopsUnrecordedSandboxes(t *testing.T) {
 	c := newCLI(t)
-	for _, killSupervisor := range []bool{false, true} {
-		pids := c.upFive()
-		if killSupervisor {
-			c.killSupervisor()
-		}
+	c.withAndWithoutSupervisor(func(_ bool, pids map[string]int) {
 		for _, n := range []string{"a-2", "a-4"} {
 			if err := os.Remove(c.recordPath(n)); err != nil {
 				t.Fatal(err)
 			}
 		}
 		c.downLeavesNothing(pids)
-	}
+	})
 }
 
 // TestCLIDownFailsWithSandboxLeft (issue 11, defect 9): when a sandbox of
@@ -206,11 +211,7 @@ func TestCLIDownFailsWithSandboxLeft(t *testing.T) {
 // writes the record again) and down go on, and nothing is left.
 func TestCLICorruptProjectRecord(t *testing.T) {
 	c := newCLI(t)
-	for _, killSupervisor := range []bool{false, true} {
-		pids := c.upFive()
-		if killSupervisor {
-			c.killSupervisor()
-		}
+	c.withAndWithoutSupervisor(func(killSupervisor bool, pids map[string]int) {
 		path := filepath.Join(c.rootdir().Run, "projects", c.project, "project.json")
 		if err := os.WriteFile(path, []byte(`{"name": "`), 0o600); err != nil {
 			t.Fatal(err)
@@ -229,5 +230,5 @@ func TestCLICorruptProjectRecord(t *testing.T) {
 			t.Errorf("up did not write the project record again")
 		}
 		c.downLeavesNothing(all)
-	}
+	})
 }
