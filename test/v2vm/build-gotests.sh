@@ -10,6 +10,10 @@ cd "$SRC"
 PKGS=${GOTEST_PKGS:-runtime/cgroups runtime reconcile/host security}
 : > "$X/packages"
 echo "${GOTEST_RUN:-.}" > "$X/run-filter"
+# Tests that exercise a host program the VM image does not carry (PostgreSQL
+# is ~40 MB) are left to make test; what they test of the kernel runs here
+# through smaller tests (TestVolumeChown*: :U on a pure v2 host).
+echo "${GOTEST_SKIP:-^TestInitdbOnChownedVolume\$}" > "$X/skip-filter"
 # CI set here: the tests run with CI set in the VM too (gotests-in-vm.sh).
 if [ -n "${CI:-}" ]; then echo 1 > "$X/ci"; else rm -f "$X/ci"; fi
 for p in $PKGS; do

@@ -16,6 +16,7 @@ chmod +x /tmp/gobin/go; export PATH=$PATH:/tmp/gobin
 if mountpoint -q /scratch 2>/dev/null || grep -q ' /scratch ' /proc/mounts; then export TMPDIR=/scratch; fi
 echo "TMPDIR=${TMPDIR:-/tmp} ($(df -T ${TMPDIR:-/tmp} 2>/dev/null | awk 'NR==2{print $2}'))"
 run=$(cat $X/run-filter 2>/dev/null || echo .)
+skip=$(cat $X/skip-filter 2>/dev/null)
 # CI mode (make test-v2 with CI set): a missing prerequisite fails a test
 # instead of skipping it (testutil.Require), and any other top-level skip
 # but the re-executed helpers (Test...Helper) fails the package.
@@ -25,7 +26,7 @@ for n in $(cat $X/packages); do
   # helpers (Test...Helper) are expected to skip.
   echo "--- go test $n"
   t=$(cut -d' ' -f1 /proc/uptime)
-  ( cd $X/$n && timeout 600 $X/$n.test -test.v -test.count=1 -test.timeout 580s -test.run "$run" > /tmp/$n.log 2>&1 ); rc=$?
+  ( cd $X/$n && timeout 600 $X/$n.test -test.v -test.count=1 -test.timeout 580s -test.run "$run" ${skip:+-test.skip "$skip"} > /tmp/$n.log 2>&1 ); rc=$?
   grep -E '^(--- (FAIL|SKIP)|FAIL|ok|PASS$)|prerequisite|^\s+\S+_test.go:[0-9]+:' /tmp/$n.log | grep -v 'report: map' | head -80 | sed 's/^/    /'
   if [ $rc != 0 ]; then
     echo "    --- output of the failed tests (last 150 lines without passes):"
