@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Loop runs reconcile passes one at a time. Events only mark the project
@@ -29,6 +30,29 @@ func (l *Loop) Mark() {
 	case l.kick <- struct{}{}:
 	default: // already dirty: one pending pass covers this event too
 	}
+}
+
+// MarkOn marks the loop whenever events delivers and, when every > 0,
+// every interval (a rescan), from a goroutine that ends with ctx.
+func (l *Loop) MarkOn(ctx context.Context, events <-chan struct{}, every time.Duration) {
+	go func() {
+		var tick <-chan time.Time
+		if every > 0 {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-events:
+				l.Mark()
+			case <-tick:
+				l.Mark()
+			}
+		}
+	}()
 }
 
 // Run executes passes until ctx ends. Call it once.

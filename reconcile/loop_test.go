@@ -120,3 +120,33 @@ func TestLoopMarkAndWaitHonoursContext(t *testing.T) {
 		t.Fatal("MarkAndWait without a running loop must end with the context")
 	}
 }
+
+// MarkOn runs a pass for each event and each tick, and stops marking when
+// its context ends.
+func TestLoopMarkOn(t *testing.T) {
+	l := startLoop(t, func(context.Context) {})
+	events := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	l.MarkOn(ctx, events, 0)
+	events <- struct{}{}
+	testutil.WaitFor(t, "a pass after an event", 5*time.Second, func() bool { return l.Passes() == 1 })
+	cancel()
+	time.Sleep(20 * time.Millisecond) // the goroutine sees ctx end
+	select {
+	case events <- struct{}{}:
+		t.Error("MarkOn still takes events after its context ended")
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	tctx, tcancel := context.WithCancel(context.Background())
+	defer tcancel()
+	l.MarkOn(tctx, nil, 10*time.Millisecond)
+	testutil.WaitFor(t, "passes on the ticks", 5*time.Second, func() bool { return l.Passes() >= 4 })
+	tcancel()
+	time.Sleep(30 * time.Millisecond)
+	n := l.Passes()
+	time.Sleep(100 * time.Millisecond)
+	if l.Passes() > n+1 {
+		t.Errorf("%d passes after the context ended, want at most one pending", l.Passes()-n)
+	}
+}

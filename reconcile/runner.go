@@ -93,16 +93,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.watcher = w
 		defer w.Close()
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-w.C():
-					r.loop.Mark()
-				}
-			}
-		}()
+		r.loop.MarkOn(ctx, w.C(), 0)
 	}
 	close(r.ready)
 	r.loop.Mark()

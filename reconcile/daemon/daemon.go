@@ -162,20 +162,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return fmt.Errorf("watch project tree %s: %w", d.dir, err)
 	}
 	defer tw.Close()
-	go func() {
-		tick := time.NewTicker(d.opts.Rescan)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tw.C():
-				d.loop.Mark()
-			case <-tick.C:
-				d.loop.Mark()
-			}
-		}
-	}()
+	d.loop.MarkOn(ctx, tw.C(), d.opts.Rescan)
 	slog.Info("daemon watching", "dir", d.dir, "root", d.opts.Root.Run)
 	d.loop.Mark()
 	d.loop.Run(ctx)
