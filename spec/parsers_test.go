@@ -10,11 +10,7 @@ import (
 )
 
 func TestParsePort(t *testing.T) {
-	cases := []struct {
-		in   string
-		want Port
-		err  string
-	}{
+	checkParse(t, "ParsePort", ParsePort, Port.String, []parseCase[Port]{
 		{in: "80", want: Port{Target: 80, TargetEnd: 80, HostIP: "0.0.0.0", Protocol: "tcp"}},
 		{in: "8080:80", want: Port{Target: 80, TargetEnd: 80, Published: 8080, PublishedEnd: 8080, HostIP: "0.0.0.0", Protocol: "tcp"}},
 		{in: "127.0.0.1:8080:80/udp", want: Port{Target: 80, TargetEnd: 80, Published: 8080, PublishedEnd: 8080, HostIP: "127.0.0.1", Protocol: "udp"}},
@@ -29,32 +25,11 @@ func TestParsePort(t *testing.T) {
 		{in: "[::1]:80:80", err: "IPv6 host addresses are not supported"},
 		{in: "::80", err: "empty host address"},
 		{in: "", err: `container port "" is not a number`},
-	}
-	for _, tc := range cases {
-		got, err := ParsePort(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParsePort(%q) error = %v, want %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("ParsePort(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
-		}
-		if err == nil {
-			if back, err := ParsePort(got.String()); err != nil || back != got {
-				t.Errorf("ParsePort(%q.String() = %q) = %+v, %v", tc.in, got.String(), back, err)
-			}
-		}
-	}
+	})
 }
 
 func TestParseVolumeMount(t *testing.T) {
-	cases := []struct {
-		in   string
-		want VolumeMount
-		err  string
-	}{
+	checkParse(t, "ParseVolumeMount", func(in string) (VolumeMount, error) { return ParseVolumeMount(in, "/p") }, nil, []parseCase[VolumeMount]{
 		{in: "./site:/srv:ro", want: VolumeMount{Type: MountBind, Source: "/p/site", Target: "/srv", ReadOnly: true}},
 		{in: "../shared:/shared", want: VolumeMount{Type: MountBind, Source: "/shared", Target: "/shared"}},
 		{in: "/abs/dir:/x/:rw", want: VolumeMount{Type: MountBind, Source: "/abs/dir", Target: "/x"}},
@@ -76,27 +51,11 @@ func TestParseVolumeMount(t *testing.T) {
 		{in: "a:/b:ro:extra", err: "expected [SOURCE:]TARGET[:ro|rw][,U]"},
 		{in: "./x:/", err: "target must not be /"},
 		{in: ":/x", err: "empty source"},
-	}
-	for _, tc := range cases {
-		got, err := ParseVolumeMount(tc.in, "/p")
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseVolumeMount(%q) error = %v, want %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("ParseVolumeMount(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
-		}
-	}
+	})
 }
 
 func TestParseEgressRule(t *testing.T) {
-	cases := []struct {
-		in   string
-		want EgressRule
-		err  string
-	}{
+	checkParse(t, "ParseEgressRule", ParseEgressRule, EgressRule.String, []parseCase[EgressRule]{
 		{in: "192.0.2.0/24", want: EgressRule{CIDR: "192.0.2.0/24"}},
 		{in: "192.0.2.7", want: EgressRule{CIDR: "192.0.2.7/32"}},
 		{in: "198.51.100.7:5432/tcp", want: EgressRule{CIDR: "198.51.100.7/32", PortStart: 5432, PortEnd: 5432, Protocol: "tcp"}},
@@ -111,20 +70,36 @@ func TestParseEgressRule(t *testing.T) {
 		{in: "example.com:443/icmp", err: `port "443/icmp" is not a number`},
 		{in: "::1", err: "IPv6 is not supported"},
 		{in: "", err: "empty egress entry"},
-	}
+	})
+}
+
+// parseCase is one input of a parser's table test: the value it gives, or
+// a substring of its error.
+type parseCase[T comparable] struct {
+	in   string
+	want T
+	err  string
+}
+
+// checkParse runs parse (name in failures) over cases; with str, every
+// parsed value must parse back to itself from its String form.
+func checkParse[T comparable](t *testing.T, name string, parse func(string) (T, error), str func(T) string, cases []parseCase[T]) {
+	t.Helper()
 	for _, tc := range cases {
-		got, err := ParseEgressRule(tc.in)
+		got, err := parse(tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseEgressRule(%q) error = %v, want %q", tc.in, err, tc.err)
+				t.Errorf("%s(%q) error = %v, want %q", name, tc.in, err, tc.err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("ParseEgressRule(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			t.Errorf("%s(%q) = %+v, %v; want %+v", name, tc.in, got, err, tc.want)
 		}
-		if back, err := ParseEgressRule(got.String()); err != nil || back != got {
-			t.Errorf("round trip of %q via %q: %+v %v", tc.in, got.String(), back, err)
+		if str != nil && err == nil {
+			if back, err := parse(str(got)); err != nil || back != got {
+				t.Errorf("round trip of %q via %q: %+v %v", tc.in, str(got), back, err)
+			}
 		}
 	}
 }
