@@ -56,7 +56,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 		s.hostUID = int(base)
 	}
-	s.limits = svc.Resources
+	s.limits = limitsOf(svc.Resources)
 
 	// The workload's cgroup: the init's spawner thread joins it alone by
 	// writing "0" to the files of cgroups.JoinFiles (opened here, by host
@@ -75,7 +75,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		if err := s.makeState(); err != nil {
 			return nil, err
 		}
-		if s.cg, err = cgroups.New(cfg.Root, cfg.ID, cgroupLimits(svc.Resources, true)); err != nil {
+		if s.cg, err = cgroups.New(cfg.Root, cfg.ID, cgroupLimits(s.limits, true)); err != nil {
 			return nil, err
 		}
 	}
@@ -209,7 +209,7 @@ func (s *Sandbox) awaitInitExec() error {
 func (s *Sandbox) sendCgroup() error {
 	if s.cg == nil {
 		u := cgroups.Unit{Pid: s.pid, Project: s.cfg.Project, Service: s.cfg.Service.Name}
-		cg, err := cgroups.NewFor(s.cfg.Root, s.cfg.ID, cgroupLimits(s.cfg.Service.Resources, cgroups.V2Host()), u)
+		cg, err := cgroups.NewFor(s.cfg.Root, s.cfg.ID, cgroupLimits(s.limits, cgroups.V2Host()), u)
 		if err != nil {
 			return err
 		}
@@ -360,4 +360,8 @@ func (s *Sandbox) initFailure(err error) error {
 		}
 	}
 	return err
+}
+
+func limitsOf(r spec.Resources) Limits {
+	return Limits{Memory: int64(r.Memory), CPUs: r.CPUs, Pids: r.Pids}
 }

@@ -168,7 +168,7 @@ func TestStats(t *testing.T) {
 			t.Errorf("memory.max = %q, want 64M + %d", b, initMemory)
 		}
 	}
-	if err := sb.UpdateResources(spec.Resources{Memory: 128 << 20, Pids: 50}); err != nil {
+	if err := sb.UpdateResources(Limits{Memory: 128 << 20, Pids: 50}); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := sb.Stats(); st.MemoryLimit != 128<<20 {

@@ -6,7 +6,6 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
-	"nucleus/spec"
 )
 
 // spawnerTasks is what the init itself puts into the workload's cgroup:
@@ -22,8 +21,12 @@ const spawnerTasks = 1
 // idle init charges ~4.9 MB there: 4.5 MB anon, 0.4 MB kernel; Debian 6.1.)
 const initMemory = 6 << 20
 
-// cgroupLimits translates a service's resources into the cgroup's.
-func cgroupLimits(r spec.Resources, v2 bool) spec.Resources {
+// Limits are a sandbox's cgroup limits as the workload sees them (the
+// init's share is added by cgroupLimits); zero means unlimited.
+type Limits = cgroups.Resources
+
+// cgroupLimits translates a service's limits into the cgroup's.
+func cgroupLimits(r Limits, v2 bool) Limits {
 	if r.Pids > 0 {
 		r.Pids += spawnerTasks
 	}

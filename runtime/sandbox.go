@@ -19,7 +19,6 @@ import (
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
 	"nucleus/runtime/sbinit"
-	"nucleus/spec"
 )
 
 // Sandbox is a created sandbox.
@@ -36,7 +35,7 @@ type Sandbox struct {
 	startTime uint64 // of the init, to recognise it after pid reuse
 	ctl       *os.File
 	cg        *cgroups.Cgroup
-	limits    spec.Resources
+	limits    Limits
 	hostUID   int // base of the private id range; 0 = userns host
 	idmapped  bool
 
@@ -192,7 +191,7 @@ func (s *Sandbox) wait() (ExitStatus, error) {
 func (s *Sandbox) Done() <-chan struct{} { return s.done }
 
 // MemoryLimit is the memory limit the sandbox was created with (for messages).
-func (s *Sandbox) MemoryLimit() spec.ByteSize {
+func (s *Sandbox) MemoryLimit() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.limits.Memory
@@ -344,7 +343,7 @@ func (s *Sandbox) Stats() (Stats, error) {
 }
 
 // UpdateResources changes the cgroup limits of the running sandbox.
-func (s *Sandbox) UpdateResources(r spec.Resources) error {
+func (s *Sandbox) UpdateResources(r Limits) error {
 	if err := s.cg.Update(cgroupLimits(r, s.cg.V2())); err != nil {
 		return err
 	}

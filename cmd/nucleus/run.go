@@ -302,7 +302,7 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}
 	limit := "unlimited"
 	if m := sb.MemoryLimit(); m > 0 {
-		limit = m.String()
+		limit = spec.ByteSize(m).String()
 	}
 	if st.OOMKilled {
 		return &exitError{code: 137, err: fmt.Errorf("killed: out of memory (limit %s)", limit)}

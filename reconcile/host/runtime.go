@@ -161,7 +161,7 @@ func (s sandbox) Stop(ctx context.Context, sig syscall.Signal, grace time.Durati
 	return s.sb.Stop(ctx, sig, grace)
 }
 
-func (s sandbox) UpdateResources(r spec.Resources) error { return s.sb.UpdateResources(r) }
+func (s sandbox) UpdateResources(r spec.Resources) error { return s.sb.UpdateResources(Limits(r)) }
 
 // Runtime returns the underlying sandbox (for exec, stats, health checks).
 func (s sandbox) Runtime() *runtime.Sandbox { return s.sb }

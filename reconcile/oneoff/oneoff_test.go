@@ -14,7 +14,6 @@ import (
 	"nucleus/internal/testutil"
 	"nucleus/network"
 	"nucleus/runtime/cgroups"
-	"nucleus/spec"
 )
 
 // A name whose run is alive is refused (its record must not be overwritten);
@@ -89,7 +88,7 @@ func TestSweepRemovesASandboxKilledBeforeItsRecord(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root.Run, "sandboxes", "half"), 0o711); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cgroups.New(root, "half", spec.Resources{Pids: 16}); err != nil {
+	if _, err := cgroups.New(root, "half", cgroups.Resources{Pids: 16}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cgroups.Purge(ctx, root, "half") }) // when the sweep failed
@@ -145,7 +144,7 @@ func TestSweepRemovesACgroupWithoutStateDirectory(t *testing.T) {
 	root := testutil.TempRoot(t)
 	ctx := context.Background()
 	writeDeadRun(t, root, "late")
-	if _, err := cgroups.New(root, "late", spec.Resources{}); err != nil {
+	if _, err := cgroups.New(root, "late", cgroups.Resources{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cgroups.Purge(ctx, root, "late") }) // when the sweep failed

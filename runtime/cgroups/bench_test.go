@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 // BenchmarkNewDelete is the cgroup share of a sandbox's start and stop:
@@ -16,7 +15,7 @@ func BenchmarkNewDelete(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		cg, err := New(root, fmt.Sprintf("bench-%d", i), spec.Resources{Memory: 256 << 20, CPUs: 0.5, Pids: 128})
+		cg, err := New(root, fmt.Sprintf("bench-%d", i), Resources{Memory: 256 << 20, CPUs: 0.5, Pids: 128})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -34,7 +33,7 @@ func BenchmarkNewDelete(b *testing.B) {
 func BenchmarkStats(b *testing.B) {
 	testutil.RequireRoot(b)
 	root := testutil.TempRoot(b)
-	cg, err := New(root, "bench-stats", spec.Resources{Memory: 256 << 20, Pids: 128})
+	cg, err := New(root, "bench-stats", Resources{Memory: 256 << 20, Pids: 128})
 	if err != nil {
 		b.Fatal(err)
 	}

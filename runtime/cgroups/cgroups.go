@@ -26,7 +26,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/rootdir"
-	"nucleus/spec"
 
 	"github.com/containerd/cgroups/v3"
 )
@@ -46,7 +45,7 @@ type backend interface {
 	paths() map[string]string
 	joinFiles() []string
 	addProc(pid int) error
-	update(r spec.Resources) error
+	update(r Resources) error
 	stats() (Stats, error)
 	oomKills() (uint64, error)
 	procs() ([]int, error)
@@ -87,14 +86,14 @@ func groupPath(root rootdir.Root, id string) (string, error) {
 // An existing empty cgroup of the same name is reused; one that still holds
 // processes (a sandbox left running by a crashed supervisor) is an error:
 // adopt it with Load, or kill and delete it first.
-func New(root rootdir.Root, id string, r spec.Resources) (*Cgroup, error) {
+func New(root rootdir.Root, id string, r Resources) (*Cgroup, error) {
 	return NewFor(root, id, r, Unit{})
 }
 
 // NewFor is New with what the systemd manager needs: the init process it
 // moves into the sandbox's scope (which therefore comes after the init:
 // see CloneInto) and the names of the unit. The cgroupfs manager ignores u.
-func NewFor(root rootdir.Root, id string, r spec.Resources, u Unit) (*Cgroup, error) {
+func NewFor(root rootdir.Root, id string, r Resources, u Unit) (*Cgroup, error) {
 	group, err := groupPath(root, id)
 	if err != nil {
 		return nil, err
@@ -215,7 +214,7 @@ func (c *Cgroup) AddProc(pid int) error {
 }
 
 // Update changes the limits of a live cgroup; zero values mean unlimited.
-func (c *Cgroup) Update(r spec.Resources) error {
+func (c *Cgroup) Update(r Resources) error {
 	if err := c.b.update(r); err != nil {
 		return fmt.Errorf("update cgroup %s: %w", c.group, err)
 	}

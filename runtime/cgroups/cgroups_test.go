@@ -15,7 +15,6 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,7 +49,7 @@ var seq atomic.Int64
 
 // newTestCgroup creates a cgroup in a fresh root and registers cleanup
 // that kills, deletes and proves the root left nothing behind.
-func newTestCgroup(t *testing.T, r spec.Resources) (rootdir.Root, *Cgroup) {
+func newTestCgroup(t *testing.T, r Resources) (rootdir.Root, *Cgroup) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	root := testutil.TempRoot(t)
@@ -144,7 +143,7 @@ func pick[T any](cg *Cgroup, v1, v2 T) T {
 }
 
 func TestLimitsAndLiveUpdate(t *testing.T) {
-	_, cg := newTestCgroup(t, spec.Resources{Memory: 64 << 20, CPUs: 0.5, Pids: 32})
+	_, cg := newTestCgroup(t, Resources{Memory: 64 << 20, CPUs: 0.5, Pids: 32})
 	for c, d := range cg.Paths() {
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() || !strings.HasSuffix(d, cg.Group()) {
 			t.Errorf("controller %q: path %q: %v", c, d, err)
@@ -204,17 +203,17 @@ func TestLimitsAndLiveUpdate(t *testing.T) {
 	}
 
 	// Grow memory (memsw must move first), unlimited pids, more CPU.
-	if err := cg.Update(spec.Resources{Memory: 128 << 20, CPUs: 1.5}); err != nil {
+	if err := cg.Update(Resources{Memory: 128 << 20, CPUs: 1.5}); err != nil {
 		t.Fatal(err)
 	}
 	check("grown", lim("134217728", "150000", "max"))
 	// Shrink (limit must move first).
-	if err := cg.Update(spec.Resources{Memory: 16 << 20, CPUs: 0.25, Pids: 8}); err != nil {
+	if err := cg.Update(Resources{Memory: 16 << 20, CPUs: 0.25, Pids: 8}); err != nil {
 		t.Fatal(err)
 	}
 	check("shrunk", lim("16777216", "25000", "8"))
 	// Remove every limit.
-	if err := cg.Update(spec.Resources{}); err != nil {
+	if err := cg.Update(Resources{}); err != nil {
 		t.Fatal(err)
 	}
 	check("unlimited", lim("max", "max", "max"))
@@ -224,7 +223,7 @@ func TestLimitsAndLiveUpdate(t *testing.T) {
 }
 
 func TestOOMKill(t *testing.T) {
-	_, cg := newTestCgroup(t, spec.Resources{Memory: 32 << 20})
+	_, cg := newTestCgroup(t, Resources{Memory: 32 << 20})
 	if k, err := cg.OOMKilled(); err != nil || k {
 		t.Fatalf("OOMKilled before = %v, %v", k, err)
 	}
@@ -250,7 +249,7 @@ func TestOOMKill(t *testing.T) {
 
 func TestPidsLimit(t *testing.T) {
 	const limit = 12
-	_, cg := newTestCgroup(t, spec.Resources{Pids: limit})
+	_, cg := newTestCgroup(t, Resources{Pids: limit})
 	// A fork loop: 50 background sleeps; forks beyond the limit fail.
 	cmd := exec.Command("/bin/sh", "-c", `read x; i=0; while [ $i -lt 50 ]; do sleep 60 & i=$((i+1)); done; wait`)
 	startInCgroup(t, cg, cmd)
@@ -280,7 +279,7 @@ func TestPidsLimit(t *testing.T) {
 // A workload that ignores SIGTERM and double-forks a daemon that ignores
 // it too: KillAll must leave nothing.
 func TestKillAllDoubleFork(t *testing.T) {
-	_, cg := newTestCgroup(t, spec.Resources{})
+	_, cg := newTestCgroup(t, Resources{})
 	cmd := exec.Command("/bin/sh", "-c", `read x; trap '' TERM
 		sh -c "trap '' TERM; (trap '' TERM; while :; do sleep 1; done) & exit 0"
 		while :; do sleep 1; done`)
@@ -328,7 +327,7 @@ func TestKillAllDoubleFork(t *testing.T) {
 // cgroup succeed (before, KillAll failed on the missing cgroup.procs and
 // down reported the project not down).
 func TestKillAllAfterDelete(t *testing.T) {
-	_, cg := newTestCgroup(t, spec.Resources{})
+	_, cg := newTestCgroup(t, Resources{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := cg.KillAll(ctx); err != nil {
@@ -348,11 +347,11 @@ func TestKillAllAfterDelete(t *testing.T) {
 func TestLoadDeleteAndLeaks(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := testutil.TempRoot(t)
-	a, err := New(root, "a", spec.Resources{Pids: 10})
+	a, err := New(root, "a", Resources{Pids: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(root, "b", spec.Resources{})
+	b, err := New(root, "b", Resources{})
 	if err != nil {
 		_ = a.Delete()
 		t.Fatal(err)
@@ -393,14 +392,14 @@ func TestLoadDeleteAndLeaks(t *testing.T) {
 // Delete refuses while processes are inside (the kernel would, too) and
 // leaves the cgroup intact.
 func TestDeleteBusy(t *testing.T) {
-	root, cg := newTestCgroup(t, spec.Resources{})
+	root, cg := newTestCgroup(t, Resources{})
 	cmd := exec.Command("/bin/sh", "-c", "read x; sleep 60")
 	startInCgroup(t, cg, cmd)
 	if err := cg.Delete(); err == nil {
 		t.Fatal("Delete of a busy cgroup succeeded")
 	}
 	// A second New for the same sandbox must not take over a live cgroup.
-	if _, err := New(root, cg.id, spec.Resources{}); err == nil || !strings.Contains(err.Error(), "already exists with processes") {
+	if _, err := New(root, cg.id, Resources{}); err == nil || !strings.Contains(err.Error(), "already exists with processes") {
 		t.Errorf("New over a busy cgroup: %v", err)
 	}
 	if _, err := cg.Procs(); err != nil {
@@ -412,7 +411,7 @@ func TestDeleteBusy(t *testing.T) {
 // shows up in Stats. (A small quota keeps the test meaningful on a loaded
 // machine, where an unthrottled loop might not get more than 20% anyway.)
 func TestCPUQuotaThrottles(t *testing.T) {
-	_, cg := newTestCgroup(t, spec.Resources{CPUs: 0.02})
+	_, cg := newTestCgroup(t, Resources{CPUs: 0.02})
 	cmd := exec.Command("/bin/sh", "-c", "read x; while :; do :; done")
 	startInCgroup(t, cg, cmd)
 	const wall = 500 * time.Millisecond
@@ -439,7 +438,7 @@ func TestCPUQuotaThrottles(t *testing.T) {
 func TestNewRejectsBadIDWithoutTrace(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := testutil.TempRoot(t)
-	if _, err := New(root, "../escape", spec.Resources{}); err == nil {
+	if _, err := New(root, "../escape", Resources{}); err == nil {
 		t.Fatal("New accepted ../escape")
 	}
 	assertNoLeaks(t, root)
@@ -458,7 +457,7 @@ func TestConcurrentNewAndDelete(t *testing.T) {
 	for w := 0; w < 2; w++ {
 		go func(w int) {
 			for i := 0; i < 100; i++ {
-				cg, err := New(root, fmt.Sprintf("w%d-%d", w, i), spec.Resources{Pids: 10})
+				cg, err := New(root, fmt.Sprintf("w%d-%d", w, i), Resources{Pids: 10})
 				if err != nil {
 					done <- err
 					return
@@ -486,7 +485,7 @@ func TestDeleteOnReadOnlyRoot(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := testutil.TempRoot(t)
 	fs := testutil.MountSmallFS(t, root.Run, 64<<10)
-	cg, err := New(root, fmt.Sprintf("ro-%d", os.Getpid()), spec.Resources{Pids: 10})
+	cg, err := New(root, fmt.Sprintf("ro-%d", os.Getpid()), Resources{Pids: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

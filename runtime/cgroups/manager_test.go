@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"nucleus/internal/rootdir"
-	"nucleus/spec"
 )
 
 func TestDefaultManager(t *testing.T) {
@@ -89,15 +88,15 @@ func TestUnitNames(t *testing.T) {
 }
 
 func TestMemoryProps(t *testing.T) {
-	p := memoryProps(spec.Resources{Memory: 32 << 20}, true)
+	p := memoryProps(Resources{Memory: 32 << 20}, true)
 	if p[0].Name != "MemoryMax" || p[0].Value.Value() != uint64(32<<20) || p[1].Name != "MemorySwapMax" || p[1].Value.Value() != uint64(0) {
 		t.Errorf("32M with swap accounting: %v", p)
 	}
-	p = memoryProps(spec.Resources{}, true)
+	p = memoryProps(Resources{}, true)
 	if p[0].Value.Value() != ^uint64(0) || p[1].Value.Value() != ^uint64(0) {
 		t.Errorf("unlimited: %v (want infinity)", p)
 	}
-	p = memoryProps(spec.Resources{Memory: 32 << 20}, false)
+	p = memoryProps(Resources{Memory: 32 << 20}, false)
 	if p[1].Value.Value() != ^uint64(0) {
 		t.Errorf("no swap accounting: %v", p)
 	}

@@ -3,10 +3,17 @@ package cgroups
 import (
 	"math"
 
-	"nucleus/spec"
-
 	"github.com/containerd/cgroups/v3/cgroup2"
 )
+
+// Resources are a cgroup's limits; zero means unlimited. The cgroup package
+// owns them so that a change of the file format (spec) stops at the
+// conversion in reconcile/host.
+type Resources struct {
+	Memory int64 // bytes
+	CPUs   float64
+	Pids   int64
+}
 
 // cpuPeriod is the CFS period in microseconds; cpus: 0.5 is a quota of half of it.
 const cpuPeriod = 100000
@@ -29,11 +36,11 @@ func cpuQuota(cpus float64) int64 {
 	return q
 }
 
-func memoryLimit(m spec.ByteSize) int64 {
+func memoryLimit(m int64) int64 {
 	if m <= 0 {
 		return unlimited
 	}
-	return int64(m)
+	return m
 }
 
 func pidsLimit(p int64) int64 {
@@ -48,7 +55,7 @@ func pidsLimit(p int64) int64 {
 // ends in an OOM kill instead of swapping. Unlimited memory has no
 // representation there (memory.max wants the word "max"): Memory.Max is
 // nil and v2UnlimitedMemory says which files to reset.
-func toV2(r spec.Resources, swapAccounting bool) *cgroup2.Resources {
+func toV2(r Resources, swapAccounting bool) *cgroup2.Resources {
 	period := uint64(cpuPeriod)
 	res := &cgroup2.Resources{
 		CPU:    &cgroup2.CPU{},
@@ -71,7 +78,7 @@ func toV2(r spec.Resources, swapAccounting bool) *cgroup2.Resources {
 }
 
 // v2UnlimitedMemory lists the files to set to "max" when r has no memory limit.
-func v2UnlimitedMemory(r spec.Resources, swapAccounting bool) []string {
+func v2UnlimitedMemory(r Resources, swapAccounting bool) []string {
 	if memoryLimit(r.Memory) > 0 {
 		return nil
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"nucleus/internal/rootdir"
-	"nucleus/spec"
 )
 
 func TestCPUQuota(t *testing.T) {
@@ -23,7 +22,7 @@ func TestCPUQuota(t *testing.T) {
 func TestToV2(t *testing.T) {
 	mem := int64(256 << 20)
 	zero := int64(0)
-	r := toV2(spec.Resources{Memory: spec.ByteSize(mem), CPUs: 0.5, Pids: 128}, true)
+	r := toV2(Resources{Memory: mem, CPUs: 0.5, Pids: 128}, true)
 	if r.CPU.Max != "50000 100000" {
 		t.Errorf("cpu.max = %q, want \"50000 100000\"", r.CPU.Max)
 	}
@@ -36,23 +35,23 @@ func TestToV2(t *testing.T) {
 	if got := r.EnabledControllers(); !reflect.DeepEqual(got, []string{"cpu", "memory", "pids"}) {
 		t.Errorf("controllers = %v", got)
 	}
-	if v := v2UnlimitedMemory(spec.Resources{Memory: spec.ByteSize(mem)}, true); v != nil {
+	if v := v2UnlimitedMemory(Resources{Memory: mem}, true); v != nil {
 		t.Errorf("limited memory resets %v", v)
 	}
 
 	// Unlimited everything: cpu.max "max", pids.max "max", memory files reset.
-	u := toV2(spec.Resources{}, true)
+	u := toV2(Resources{}, true)
 	if u.CPU.Max != "max 100000" || u.Pids.Max != -1 || u.Memory.Max != nil || u.Memory.Swap != nil {
 		t.Errorf("unlimited = cpu %q pids %d memory %+v", u.CPU.Max, u.Pids.Max, u.Memory)
 	}
-	if got := v2UnlimitedMemory(spec.Resources{}, true); !reflect.DeepEqual(got, []string{"memory.max", "memory.swap.max"}) {
+	if got := v2UnlimitedMemory(Resources{}, true); !reflect.DeepEqual(got, []string{"memory.max", "memory.swap.max"}) {
 		t.Errorf("unlimited memory resets %v", got)
 	}
-	if got := v2UnlimitedMemory(spec.Resources{}, false); !reflect.DeepEqual(got, []string{"memory.max"}) {
+	if got := v2UnlimitedMemory(Resources{}, false); !reflect.DeepEqual(got, []string{"memory.max"}) {
 		t.Errorf("unlimited memory without swap accounting resets %v", got)
 	}
 	// Without swap accounting there is no memory.swap.max to write.
-	if r := toV2(spec.Resources{Memory: 1 << 20}, false); r.Memory.Swap != nil {
+	if r := toV2(Resources{Memory: 1 << 20}, false); r.Memory.Swap != nil {
 		t.Errorf("swap.max set without swap accounting")
 	}
 }

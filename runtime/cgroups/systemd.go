@@ -19,7 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/rootdir"
-	"nucleus/spec"
 )
 
 // The systemd manager (Manager Systemd), as runc's and crun's systemd
@@ -133,7 +132,7 @@ func waitJob(ctx context.Context, what string, ch <-chan string) error {
 }
 
 // memoryProps are the scope's memory limits as systemd properties.
-func memoryProps(r spec.Resources, swapAccounting bool) []sdbus.Property {
+func memoryProps(r Resources, swapAccounting bool) []sdbus.Property {
 	max, swap := uint64(math.MaxUint64), uint64(math.MaxUint64) // infinity
 	if m := memoryLimit(r.Memory); m > 0 {
 		max = uint64(m)
@@ -245,7 +244,7 @@ func isNoSuchUnit(err error) bool {
 
 // newSystemd starts the scope of sandbox id around u.Pid (called with the
 // root's parent lock held, so that no Delete stops the slice meanwhile).
-func newSystemd(root rootdir.Root, id string, u Unit, r spec.Resources) (*systemdBackend, error) {
+func newSystemd(root rootdir.Root, id string, u Unit, r Resources) (*systemdBackend, error) {
 	if u.Pid <= 0 {
 		return nil, fmt.Errorf("cgroup manager systemd: no process to put into the scope")
 	}
@@ -347,7 +346,7 @@ func loadSystemd(root rootdir.Root, id, group string) (*systemdBackend, error) {
 
 // update: memory through systemd (the scope's own attributes are its),
 // cpu and pids on the workload leaf.
-func (b *systemdBackend) update(r spec.Resources) error {
+func (b *systemdBackend) update(r Resources) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := systemdConn(ctx)

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"nucleus/spec"
-
 	"github.com/containerd/cgroups/v3/cgroup1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -111,7 +109,7 @@ func (b *v1Backend) joinFiles() []string {
 
 func (b *v1Backend) addProc(pid int) error { return b.cg.AddProc(uint64(pid)) }
 
-func (b *v1Backend) update(r spec.Resources) error {
+func (b *v1Backend) update(r Resources) error {
 	period := uint64(cpuPeriod)
 	quota := cpuQuota(r.CPUs)
 	if err := b.cg.Update(&specs.LinuxResources{CPU: &specs.LinuxCPU{Period: &period, Quota: &quota}}); err != nil {

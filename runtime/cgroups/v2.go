@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"nucleus/spec"
-
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"golang.org/x/sys/unix"
 )
@@ -120,7 +118,7 @@ func (b *v2Backend) swapAccounting() bool {
 	return err == nil
 }
 
-func (b *v2Backend) update(r spec.Resources) error {
+func (b *v2Backend) update(r Resources) error {
 	swap := b.swapAccounting()
 	if err := b.m.Update(&cgroup2.Resources{Memory: toV2(r, swap).Memory}); err != nil {
 		return err
@@ -134,7 +132,7 @@ func (b *v2Backend) update(r spec.Resources) error {
 }
 
 // updateThreaded writes the workload leaf's limits (cpu.max, pids.max).
-func (b *v2Backend) updateThreaded(r spec.Resources) error {
+func (b *v2Backend) updateThreaded(r Resources) error {
 	cpu, pids := "max", "max"
 	if q := cpuQuota(r.CPUs); q > 0 {
 		cpu = strconv.FormatInt(q, 10)

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,7 +39,7 @@ func TestV2FilesOnFakeHierarchy(t *testing.T) {
 	write(filepath.Join(wdir, "pids.current"), "3\n")
 	write(filepath.Join(dir, "memory.events"), "low 0\nhigh 0\nmax 2\noom 0\noom_kill 0\n")
 
-	cg, err := New(root, "sb", spec.Resources{Memory: 256 << 20, CPUs: 0.5, Pids: 64})
+	cg, err := New(root, "sb", Resources{Memory: 256 << 20, CPUs: 0.5, Pids: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,14 +101,14 @@ func TestV2FilesOnFakeHierarchy(t *testing.T) {
 		t.Errorf("OOMKills with oom_kill 2 = %v, %v", n, err)
 	}
 
-	if err := cg.Update(spec.Resources{}); err != nil {
+	if err := cg.Update(Resources{}); err != nil {
 		t.Fatal(err)
 	}
 	expect("unlimited", map[string]string{"cpu.max": "max 100000", "memory.max": "max", "memory.swap.max": "max", "pids.max": "max"})
 	if s, _ := cg.Stats(); s.MemoryLimit != 0 || s.PidsLimit != 0 {
 		t.Errorf("unlimited Stats limits = %+v, want 0", s)
 	}
-	if err := cg.Update(spec.Resources{Memory: 64 << 20, CPUs: 2}); err != nil {
+	if err := cg.Update(Resources{Memory: 64 << 20, CPUs: 2}); err != nil {
 		t.Fatal(err)
 	}
 	expect("updated", map[string]string{"cpu.max": "200000 100000", "memory.max": "67108864", "memory.swap.max": "0", "pids.max": "max"})

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,7 +44,7 @@ func TestV2BackendOnUnifiedHierarchy(t *testing.T) {
 	dir := filepath.Join(mount, group)
 	var cg *Cgroup
 	if mount == mountBase {
-		if cg, err = New(root, "v2test", spec.Resources{}); err != nil {
+		if cg, err = New(root, "v2test", Resources{}); err != nil {
 			t.Fatal(err)
 		}
 	} else {
