@@ -136,15 +136,11 @@ func unescapeDouble(s string) string {
 			continue
 		}
 		i++
+		if e, ok := commonEscape(s[i]); ok {
+			b.WriteByte(e)
+			continue
+		}
 		switch s[i] {
-		case 'n':
-			b.WriteByte('\n')
-		case 't':
-			b.WriteByte('\t')
-		case 'r':
-			b.WriteByte('\r')
-		case '"', '\\':
-			b.WriteByte(s[i])
 		case '$':
 			b.WriteString("$$") // stays a literal $ through interpolation
 		default:
@@ -153,6 +149,23 @@ func unescapeDouble(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// commonEscape is the byte a backslash escape stands for in both
+// double-quoted forms nucleus reads (env files and YAML): \n, \t, \r, \"
+// and \\. Each form adds its own escapes.
+func commonEscape(c byte) (byte, bool) {
+	switch c {
+	case 'n':
+		return '\n', true
+	case 't':
+		return '\t', true
+	case 'r':
+		return '\r', true
+	case '"', '\\':
+		return c, true
+	}
+	return 0, false
 }
 
 // validEnvKey accepts the names compose accepts in env files.

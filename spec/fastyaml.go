@@ -523,15 +523,11 @@ func quoted(s string) (string, int, bool) {
 				return "", 0, false
 			}
 			i++
+			if e, ok := commonEscape(s[i]); ok {
+				b.WriteByte(e)
+				continue
+			}
 			switch s[i] {
-			case '\\', '"':
-				b.WriteByte(s[i])
-			case 'n':
-				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case 'r':
-				b.WriteByte('\r')
 			case '0':
 				b.WriteByte(0)
 			case ' ':
