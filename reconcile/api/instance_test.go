@@ -44,6 +44,35 @@ func fakeInstance(t *testing.T, w *reconciletest.World, root rootdir.Root, proje
 	return in, runErr
 }
 
+// applied is a project of fakeYAML run by an instance over reconciletest's
+// fakes, dialled through its owner's socket, its files applied once.
+type applied struct {
+	w      *reconciletest.World
+	root   rootdir.Root
+	in     *Instance
+	runErr <-chan error
+	c      *Client
+	ctx    context.Context
+	res    *ApplyResponse
+}
+
+func applyFake(t *testing.T, project string) *applied {
+	t.Helper()
+	a := &applied{w: reconciletest.NewWorld(), root: testutil.TempRoot(t)}
+	a.in, a.runErr = fakeInstance(t, a.w, a.root, project, fakeYAML)
+	t.Cleanup(a.in.Close)
+	a.c = dialOwner(t, a.root, project)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	a.ctx = ctx
+	res, err := a.c.Apply(ctx, nil)
+	if err != nil || res.ApplyError != "" || res.LoadError != "" {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	a.res = res
+	return a
+}
+
 const fakeYAML = `services:
   db:
     command: ["/bin/sleep", "1000"]
@@ -59,18 +88,11 @@ const fakeYAML = `services:
 // a second instance is refused; down stops in reverse dependency order,
 // removes records, socket and lock, and Run ends with ErrDown.
 func TestInstanceLifecycle(t *testing.T) {
-	w := reconciletest.NewWorld()
-	root := testutil.TempRoot(t)
 	const project = "shop"
-	in, runErr := fakeInstance(t, w, root, project, fakeYAML)
-	defer in.Close()
-
-	c := dialOwner(t, root, project)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := c.Apply(ctx, nil)
-	if err != nil || res.ApplyError != "" || res.LoadError != "" || !strings.HasPrefix(res.Digest, "sha256:") {
-		t.Fatalf("apply: %+v %v", res, err)
+	a := applyFake(t, project)
+	w, root, in, runErr, c, ctx, res := a.w, a.root, a.in, a.runErr, a.c, a.ctx, a.res
+	if !strings.HasPrefix(res.Digest, "sha256:") {
+		t.Fatalf("apply: digest %q, want sha256:...", res.Digest)
 	}
 	var steps []string
 	for _, s := range res.Steps {
@@ -145,22 +167,11 @@ func TestInstanceLifecycle(t *testing.T) {
 // defect 9: no command claims success with something left), which then
 // works from the records without a supervisor.
 func TestInstanceDownWithSomethingLeft(t *testing.T) {
-	w := reconciletest.NewWorld()
-	root := testutil.TempRoot(t)
 	const project = "left"
-	in, runErr := fakeInstance(t, w, root, project, fakeYAML)
-	defer in.Close()
-	c, err := Dial(root, project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if res, err := c.Apply(ctx, nil); err != nil || res.ApplyError != "" {
-		t.Fatalf("apply: %+v %v", res, err)
-	}
+	a := applyFake(t, project)
+	w, root, in, runErr, c, ctx := a.w, a.root, a.in, a.runErr, a.c, a.ctx
 	w.SetLeftover(fmt.Errorf("sandbox left.web.9 of project left is left after removal"))
-	err = c.Down(ctx, root, DownOptions{})
+	err := c.Down(ctx, root, DownOptions{})
 	if err == nil || !strings.Contains(err.Error(), "left.web.9") {
 		t.Fatalf("down with a sandbox left: %v, want an error naming it", err)
 	}
@@ -188,16 +199,9 @@ func TestInstanceDownWithSomethingLeft(t *testing.T) {
 // running) leaves down to the records: it adopts every replica, stops it
 // and removes the project, as `nucleus down` does after a kill.
 func TestDownWithoutSupervisor(t *testing.T) {
-	w := reconciletest.NewWorld()
-	root := testutil.TempRoot(t)
 	const project = "gone"
-	in, runErr := fakeInstance(t, w, root, project, fakeYAML)
-	c := dialOwner(t, root, project)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if res, err := c.Apply(ctx, nil); err != nil || res.ApplyError != "" {
-		t.Fatalf("apply: %+v %v", res, err)
-	}
+	a := applyFake(t, project)
+	w, root, in, runErr, ctx := a.w, a.root, a.in, a.runErr, a.ctx
 	in.Close()
 	if err := <-runErr; err != nil {
 		t.Fatalf("Run of a closed instance = %v, want nil (sandboxes keep running)", err)
