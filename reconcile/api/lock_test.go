@@ -10,8 +10,20 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 )
+
+// apiRoot is a fresh state root with the api's directory made, where a
+// test plants lock files and sockets.
+func apiRoot(t *testing.T) rootdir.Root {
+	t.Helper()
+	root := testutil.TempRoot(t)
+	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
 
 // One supervisor per project: a second lock fails and names the holder;
 // releasing (or the holder dying) frees it.
@@ -50,10 +62,7 @@ func TestLockIsExclusivePerProject(t *testing.T) {
 // A lock held by a process that was SIGKILLed is free again (the kernel
 // drops flocks with the process).
 func TestLockOfKilledProcessIsFree(t *testing.T) {
-	root := testutil.TempRoot(t)
-	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	root := apiRoot(t)
 	// flock(1) from util-linux holds the lock in a child process.
 	_, err := exec.LookPath("flock")
 	testutil.Require(t, err == nil, "flock(1) (util-linux)")
@@ -89,10 +98,7 @@ func TestLockOfKilledProcessIsFree(t *testing.T) {
 // A socket left by a killed supervisor (lock free) is stale: Dial says no
 // supervisor runs and removes it.
 func TestDialRemovesStaleSocket(t *testing.T) {
-	root := testutil.TempRoot(t)
-	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	root := apiRoot(t)
 	ln, err := net.Listen("unix", SocketPath(root, "shop"))
 	if err != nil {
 		t.Fatal(err)
@@ -111,10 +117,7 @@ func TestDialRemovesStaleSocket(t *testing.T) {
 // the same file) takes the lock: the probe is not a supervisor. Before,
 // the supervisor gave up with "already running (pid 0)".
 func TestLockNotTakenByRunningProbe(t *testing.T) {
-	root := testutil.TempRoot(t)
-	if err := os.MkdirAll(Dir(root), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	root := apiRoot(t)
 	f, err := os.OpenFile(LockPath(root, "shop"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
