@@ -47,15 +47,11 @@ func BenchmarkLocalQueryLoopback(b *testing.B) {
 func BenchmarkLocalQueryInNetns(b *testing.B) {
 	testutil.RequireRoot(b)
 	ns := testutil.NewNetns(b)
-	s := NewServer(Config{Upstreams: []string{"127.0.0.1:9"}})
-	defer s.Close()
-	if err := s.ListenInNetns(ns, "127.0.0.1:0"); err != nil {
-		b.Fatal(err)
-	}
+	s, addr := startServerIn(b, ns, "127.0.0.1:0", Config{Upstreams: []string{"127.0.0.1:9"}})
 	s.SetRecords(map[string][]net.IP{"web": ips("10.89.0.2", "10.89.0.3")})
 	var conn net.Conn
 	if err := InNetns(ns, func() (err error) {
-		conn, err = net.Dial("udp", s.Addrs()[0].String())
+		conn, err = net.Dial("udp", addr)
 		return err
 	}); err != nil {
 		b.Fatal(err)

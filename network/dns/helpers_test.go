@@ -47,12 +47,22 @@ func nxdomain(w mdns.ResponseWriter, r *mdns.Msg) {
 }
 
 func startServer(t testing.TB, cfg Config) (*Server, string) {
+	return startServerIn(t, "", "127.0.0.1:0", cfg)
+}
+
+// startServerIn is startServer listening on addr in the network namespace
+// at ns ("" for this one).
+func startServerIn(t testing.TB, ns, addr string, cfg Config) (*Server, string) {
 	t.Helper()
 	s := NewServer(cfg)
-	if err := s.Listen("127.0.0.1:0"); err != nil {
+	t.Cleanup(func() { s.Close() })
+	listen := s.Listen
+	if ns != "" {
+		listen = func(addr string) error { return s.ListenInNetns(ns, addr) }
+	}
+	if err := listen(addr); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
 	return s, s.Addrs()[0].String()
 }
 

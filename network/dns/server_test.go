@@ -401,13 +401,8 @@ func TestServesOnlyTheListenersSubnet(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := startUpstream(t, answerA("198.18.0.9", 60))
-	s := NewServer(Config{Upstreams: []string{up}})
-	t.Cleanup(func() { s.Close() })
-	if err := s.ListenInNetns(ns, "10.89.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	s, addr := startServerIn(t, ns, "10.89.0.1:0", Config{Upstreams: []string{up}})
 	s.SetRecords(map[string][]net.IP{"web": ips("10.89.0.2")})
-	addr := s.Addrs()[0].String()
 	for _, netw := range []string{"udp", "tcp"} {
 		for _, tc := range []struct {
 			from  string
@@ -495,13 +490,8 @@ func TestListenInNetns(t *testing.T) {
 	testutil.RequireRoot(t)
 	ns := testutil.NewNetns(t)
 	up := startUpstream(t, answerA("198.18.0.9", 60))
-	s := NewServer(Config{Upstreams: []string{up}})
-	t.Cleanup(func() { s.Close() })
-	if err := s.ListenInNetns(ns, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	s, addr := startServerIn(t, ns, "127.0.0.1:0", Config{Upstreams: []string{up}})
 	s.SetRecords(map[string][]net.IP{"web": ips("10.89.0.2")})
-	addr := s.Addrs()[0].String()
 
 	for _, name := range []string{"web", "outside.example"} {
 		for _, netw := range []string{"udp", "tcp"} {
