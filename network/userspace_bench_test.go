@@ -1,7 +1,6 @@
 package network
 
 import (
-	"fmt"
 	"net"
 	"os/exec"
 	"testing"
@@ -11,38 +10,6 @@ import (
 
 	"nucleus/internal/testutil"
 )
-
-// iperf3Gbps runs an iperf3 client (in the namespace of clientPid, 0 = host)
-// against addr:port for 3 s and returns the received Gbit/s.
-func iperf3Gbps(b *testing.B, clientPid int, host string, port int) float64 {
-	args := []string{"iperf3", "-c", host, "-p", fmt.Sprint(port), "-t", "3", "-J"}
-	if clientPid != 0 {
-		args = append([]string{"nsenter", "--net=" + nsPath(clientPid)}, args...)
-	}
-	out, err := exec.Command(args[0], args[1:]...).Output()
-	if err != nil {
-		b.Fatalf("iperf3 client: %v\n%s", err, out)
-	}
-	gbps, err := iperfGbps(out)
-	if err != nil {
-		b.Fatalf("iperf3 output: %v", err)
-	}
-	return gbps
-}
-
-// iperf3Server runs iperf3 -s in pid's namespace (0 = host) on port.
-func iperf3Server(b *testing.B, pid, port int) {
-	args := []string{"iperf3", "-s", "-p", fmt.Sprint(port)}
-	if pid != 0 {
-		args = append([]string{"nsenter", "--net=" + nsPath(pid)}, args...)
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	time.Sleep(300 * time.Millisecond) // let it bind
-}
 
 // BenchmarkUserspaceThroughput: TCP from the host's loopback through a
 // published port (slirp4netns hostfwd, hub DNAT, bridge) into a sandbox,
@@ -56,15 +23,12 @@ func BenchmarkUserspaceThroughput(b *testing.B) {
 	srv := sandbox(b)
 	p := testutil.FreePort(b)
 	e.attach(Attachment{Network: "perf", Service: "srv", Pid: srv, Ports: []Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
-	iperf3Server(b, srv, 5201)
 	o := newOutside(b)
-	iperf3Server(b, o.pid, 5202)
 	lp := testutil.FreePort(b)
-	iperf3Server(b, 0, lp)
 	for b.Loop() {
-		b.ReportMetric(iperf3Gbps(b, 0, "127.0.0.1", lp), "loopback-Gbit/s")
-		b.ReportMetric(iperf3Gbps(b, 0, "127.0.0.1", p), "published-Gbit/s")
-		b.ReportMetric(iperf3Gbps(b, srv, o.addr, 5202), "outbound-Gbit/s")
+		b.ReportMetric(iperf(b, 0, lp, 0, "127.0.0.1", lp), "loopback-Gbit/s")
+		b.ReportMetric(iperf(b, srv, 5201, 0, "127.0.0.1", p), "published-Gbit/s")
+		b.ReportMetric(iperf(b, o.pid, 5202, srv, o.addr, 5202), "outbound-Gbit/s")
 	}
 }
 
