@@ -42,15 +42,21 @@ func NewNetns(t testing.TB) string {
 	if err := <-errc; err != nil {
 		t.Fatalf("create netns: %v", err)
 	}
+	// A plain file is left; only a still-mounted pin would be a leak.
+	unmountAtCleanup(t, path, unix.NSFS_MAGIC, "netns pin")
+	return path
+}
+
+// unmountAtCleanup unmounts path (a mount of file system type magic, what
+// in messages) when the test ends and fails the test if it is still there.
+func unmountAtCleanup(t testing.TB, path string, magic int64, what string) {
 	t.Cleanup(func() {
 		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-			t.Errorf("unpin netns %s: %v", path, err)
+			t.Errorf("unmount %s %s: %v", what, path, err)
 		}
-		// A plain file is left; only a still-mounted pin would be a leak.
 		var st unix.Statfs_t
-		if unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC {
-			t.Errorf("netns %s still pinned", path)
+		if unix.Statfs(path, &st) == nil && int64(st.Type) == magic {
+			t.Errorf("%s %s still mounted", what, path)
 		}
 	})
-	return path
 }

@@ -29,15 +29,7 @@ func MountSmallFS(t testing.TB, dir string, size int) *SmallFS {
 		"mode=0755,size="+strconv.Itoa(size)); err != nil {
 		t.Fatalf("mount small tmpfs on %s: %v", dir, err)
 	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount small tmpfs %s: %v", dir, err)
-		}
-		var st unix.Statfs_t
-		if unix.Statfs(dir, &st) == nil && st.Type == unix.TMPFS_MAGIC {
-			t.Errorf("small tmpfs %s still mounted", dir)
-		}
-	})
+	unmountAtCleanup(t, dir, unix.TMPFS_MAGIC, "small tmpfs")
 	return &SmallFS{Dir: dir, filler: filepath.Join(dir, ".filler")}
 }
 
