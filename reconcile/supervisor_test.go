@@ -115,7 +115,11 @@ func TestSupervisorWaitsForHealthyDependency(t *testing.T) {
 	web := svc("web")
 	web.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}
 	loopOver(t, sv, project(nil, db, web))
-	testutil.WaitFor(t, "web started", 5*time.Second, func() bool { return w.Index("start shop.web.1") >= 0 })
+	// The sandbox starts before its record says so: wait for the record.
+	testutil.WaitFor(t, "web recorded running", 5*time.Second, func() bool {
+		rec, _ := sv.Store.LoadSandbox("shop", "web", 1)
+		return rec != nil && rec.State == reconcile.StateRunning
+	})
 	h, c := w.Index("healthy shop.db.1"), w.Index("create shop.web.1")
 	if h < 0 || c < h {
 		t.Fatalf("web created at event %d, db healthy at %d; want web after healthy:\n%v", c, h, w.Events())
