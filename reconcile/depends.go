@@ -144,5 +144,5 @@ func (sv *Supervisor) recordWaiting(service string, s *spec.Service, n int, rest
 		Hash: serviceHash(s), Applied: s, State: StateWaiting, Restart: restart,
 		Waiting: b.want, Permanent: b.failed,
 	}
-	logStepError("record "+rec.Ident().Name()+" waiting for "+b.want, sv.Store.SaveSandbox(rec))
+	logStepError("record "+rec.Ident().Name()+" waiting for "+b.want, sv.record(rec))
 }

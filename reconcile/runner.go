@@ -312,35 +312,30 @@ func (r *Runner) pass(ctx context.Context) {
 	}
 }
 
-// record writes the outcome into the project record.
+// record writes the outcome into the project record, which the
+// supervisor holds in memory (no load-then-save).
 func (r *Runner) record(p *spec.Project, res PassResult) error {
-	sv := r.Supervisor
-	sv.mu.Lock()
-	defer sv.mu.Unlock()
-	pr, err := sv.projectRecordLocked()
-	if err != nil {
-		return err
-	}
-	pr.Dir, pr.Files = p.Dir, p.Files
-	pr.AttemptDigest = res.Digest
-	now := time.Now()
-	switch {
-	case res.LoadErr != nil:
-		pr.LastError, pr.LastErrorAt = res.LoadErr.Error(), now
-	case res.ApplyErr != nil:
-		pr.LastError, pr.LastErrorAt = res.ApplyErr.Error(), now
-	default:
-		pr.LastError, pr.LastErrorAt = "", time.Time{}
-		pr.Digest, pr.AppliedAt = res.Digest, now
-	}
-	if res.LoadErr != nil || len(res.Steps) > 0 || res.ApplyErr != nil {
-		h := ApplyRecord{Digest: res.Digest, At: now, Duration: res.Duration, Steps: len(res.Steps), Error: pr.LastError}
-		pr.History = append([]ApplyRecord{h}, pr.History...)
-		if len(pr.History) > HistoryLen {
-			pr.History = pr.History[:HistoryLen]
+	return r.Supervisor.updateProject(func(pr *ProjectRecord) {
+		pr.Dir, pr.Files = p.Dir, p.Files
+		pr.AttemptDigest = res.Digest
+		now := time.Now()
+		switch {
+		case res.LoadErr != nil:
+			pr.LastError, pr.LastErrorAt = res.LoadErr.Error(), now
+		case res.ApplyErr != nil:
+			pr.LastError, pr.LastErrorAt = res.ApplyErr.Error(), now
+		default:
+			pr.LastError, pr.LastErrorAt = "", time.Time{}
+			pr.Digest, pr.AppliedAt = res.Digest, now
 		}
-	}
-	return sv.Store.SaveProject(pr)
+		if res.LoadErr != nil || len(res.Steps) > 0 || res.ApplyErr != nil {
+			h := ApplyRecord{Digest: res.Digest, At: now, Duration: res.Duration, Steps: len(res.Steps), Error: pr.LastError}
+			pr.History = append([]ApplyRecord{h}, pr.History...)
+			if len(pr.History) > HistoryLen {
+				pr.History = pr.History[:HistoryLen]
+			}
+		}
+	})
 }
 
 // String names the runner's project for logs.

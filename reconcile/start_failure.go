@@ -39,16 +39,16 @@ func (sv *Supervisor) recordFailedStart(service string, s *spec.Service, n int, 
 	} else {
 		rec.Restart.NextAttempt = time.Time{}
 	}
-	logStepError("record failed start of "+rec.String(), sv.Store.SaveSandbox(rec))
-
 	// Known as exited, so dependents waiting on it see the failure.
 	done := make(chan struct{})
 	close(done)
 	sv.mu.Lock()
 	sv.init()
 	sv.replicas[rec.Ident()] = &replica{id: rec.Ident(), rec: rec, done: done}
+	sv.putLocked(rec)
 	sv.broadcastLocked()
 	sv.mu.Unlock()
+	logStepError("record failed start of "+rec.String(), sv.persist(rec.Ident()))
 	if retry {
 		sv.wakeAt(rec.Restart.NextAttempt)
 	}

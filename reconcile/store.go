@@ -373,13 +373,10 @@ func (s *Store) Observe(project string) (Observed, []*SandboxRecord, error) {
 	}
 	var o Observed
 	var stale []*SandboxRecord
-	boot := BootID()
 	for _, r := range recs {
-		dead := r.BootID != boot || (r.State.Alive() && !procstat.Alive(r.InitPID, r.InitStart))
-		rs := r.ReplicaState()
+		rs, dead := observeRecord(r)
 		if dead {
 			stale = append(stale, r)
-			rs.State = StateDead
 		}
 		o.Replicas = append(o.Replicas, rs)
 	}
@@ -391,6 +388,16 @@ func (s *Store) Observe(project string) (Observed, []*SandboxRecord, error) {
 		o.Networks = slices.Clone(pr.Networks)
 	}
 	return o, stale, nil
+}
+
+// observeRecord is a record as observed: StateDead when it is stale.
+func observeRecord(r *SandboxRecord) (ReplicaState, bool) {
+	rs := r.ReplicaState()
+	dead := r.BootID != BootID() || (r.State.Alive() && !procstat.Alive(r.InitPID, r.InitStart))
+	if dead {
+		rs.State = StateDead
+	}
+	return rs, dead
 }
 
 // CurrentPlan is the plan for p against what the state root records: what
@@ -426,6 +433,12 @@ func (r *SandboxRecord) Ident() Ident {
 // String names the record for logs: "shop/web-2 (pid 1234)".
 func (r *SandboxRecord) String() string {
 	return r.Ident().String() + " (pid " + strconv.Itoa(r.InitPID) + ")"
+}
+
+// sandboxStat is what a replica's record file is now (to notice a change
+// made behind its writer's back without reading it).
+func (s *Store) sandboxStat(id Ident) (os.FileInfo, error) {
+	return os.Stat(s.sandboxPath(id.Project, id.Service, id.Index))
 }
 
 // LoadSandbox reads one replica's record; (nil, nil) when there is none

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -55,6 +56,20 @@ type Supervisor struct {
 	replicas map[Ident]*replica
 	timers   map[*time.Timer]bool // pending wake-ups (removed when they fire)
 	closed   bool
+
+	// The observed state (journal.go): every replica record and the
+	// project record as this supervisor knows them, read from the store
+	// once. unsaved: a write failed (a full disk), saveUnsaved and the
+	// health probe write it again; stamps: what the last write left on
+	// disk; writing: one writer at a time per record.
+	loadMu         sync.Mutex
+	loaded         bool
+	records        map[Ident]*SandboxRecord
+	project        *ProjectRecord
+	unsaved        map[Ident]bool
+	stamps         map[Ident]os.FileInfo
+	writing        map[Ident]*sync.Mutex
+	projectWriting sync.Mutex
 }
 
 // replica is the supervisor's live handle on one sandbox replica.
@@ -65,9 +80,6 @@ type replica struct {
 	stopping bool          // a deliberate stop: its exit is not a crash
 	done     chan struct{} // closed when the workload has exited
 	cancel   context.CancelFunc
-	// unsaved: rec changed but could not be written (a full disk); the
-	// health probe and the next pass write it again.
-	unsaved bool
 }
 
 func (sv *Supervisor) init() {
@@ -75,6 +87,12 @@ func (sv *Supervisor) init() {
 		sv.replicas = map[Ident]*replica{}
 		sv.timers = map[*time.Timer]bool{}
 		sv.changed = make(chan struct{})
+	}
+	if sv.records == nil {
+		sv.records = map[Ident]*SandboxRecord{}
+		sv.unsaved = map[Ident]bool{}
+		sv.stamps = map[Ident]os.FileInfo{}
+		sv.writing = map[Ident]*sync.Mutex{}
 	}
 }
 
@@ -132,10 +150,12 @@ func (sv *Supervisor) ident(service string, n int) Ident {
 // the project that no record names (a record lost or set aside as corrupt)
 // cannot be adopted: they are removed, so the plan can start them afresh.
 func (sv *Supervisor) Adopt(ctx context.Context) error {
-	recs, err := sv.Store.LoadSandboxes(sv.Project)
-	if err != nil {
+	if err := sv.ensureLoaded(); err != nil {
 		return err
 	}
+	sv.mu.Lock()
+	recs := slices.SortedFunc(maps.Values(sv.records), func(a, b *SandboxRecord) int { return byName(a.Ident(), b.Ident()) })
+	sv.mu.Unlock()
 	var errs []error
 	recorded := map[string]bool{}
 	for _, rec := range recs {
@@ -180,6 +200,7 @@ func (sv *Supervisor) track(r *replica) {
 	sv.mu.Lock()
 	sv.init()
 	sv.replicas[r.id] = r
+	sv.putLocked(r.rec)
 	sv.broadcastLocked()
 	sv.mu.Unlock()
 	go sv.monitor(r)
@@ -196,15 +217,16 @@ func (sv *Supervisor) Pass(ctx context.Context, desired *spec.Project) ([]Step, 
 // PassUp is a pass that serves an explicit `nucleus up` of the services
 // named in up (Observed.Up): their replicas that do not run start again.
 func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []string) ([]Step, error) {
-	// Records a full disk kept from being written go first: what the
-	// pass observes, and ps and --wait show, is read from them. Still
+	// The records are read once; from then on the supervisor's memory is
+	// what it observes. Records a full disk kept from being written, or
+	// that changed on disk behind its back, are written again; still
 	// failing, they do not stop the pass (down must work on a full disk).
-	sv.saveUnsaved()
-	obs, _, err := sv.Store.Observe(sv.Project)
-	if err != nil {
+	if err := sv.ensureLoaded(); err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", sv.Project, err)
 	}
-	obs = sv.overlayMonitored(obs)
+	sv.saveUnsaved()
+	sv.recordAgain()
+	obs := sv.observe()
 	sv.mu.Lock()
 	obs.SupervisorStart = !sv.passed
 	sv.passed = true
@@ -223,68 +245,29 @@ func (sv *Supervisor) Current(recs []*SandboxRecord) []*SandboxRecord {
 	sv.init()
 	out := slices.Clone(recs)
 	for i, rec := range out {
-		if r := sv.replicas[rec.Ident()]; r != nil && r.unsaved && r.rec.ID == rec.ID {
-			c := *r.rec
-			out[i] = &c
+		if mem := sv.records[rec.Ident()]; mem != nil && sv.unsaved[rec.Ident()] && mem.ID == rec.ID {
+			out[i] = copyRecord(mem)
 		}
 	}
 	return out
 }
 
-// saveUnsaved writes the records of monitored replicas that a failed
-// write left behind their state.
+// saveUnsaved writes the records that a failed write left behind their
+// state (not those of replicas being stopped: their stop removes them).
 func (sv *Supervisor) saveUnsaved() {
 	sv.mu.Lock()
-	defer sv.mu.Unlock()
 	sv.init()
-	for _, r := range sv.replicas {
-		if r.unsaved && !r.stopping {
-			logStepError("record state of "+r.rec.String(), sv.saveLocked(r))
+	var ids []Ident
+	for id := range sv.unsaved {
+		if r := sv.replicas[id]; r == nil || !r.stopping {
+			ids = append(ids, id)
 		}
 	}
-}
-
-// saveLocked writes r's record, remembering a failure for saveUnsaved.
-func (sv *Supervisor) saveLocked(r *replica) error {
-	err := sv.Store.SaveSandbox(r.rec)
-	r.unsaved = err != nil
-	return err
-}
-
-// overlayMonitored corrects the records with what the supervisor knows
-// about the replicas it monitors: its memory is the observed state. A
-// replica whose process is gone but whose exit the monitor had not recorded
-// when the records were read is not a stale record (that would restart it
-// at once, bypassing the restart policy and back-off): its in-memory record
-// is the truth, either still "running" (the monitor will record the exit
-// and mark the project dirty) or already the recorded exit with its
-// back-off. A monitored replica whose record is missing (deleted, or set
-// aside as corrupt) is observed as it runs and recorded again.
-func (sv *Supervisor) overlayMonitored(obs Observed) Observed {
-	sv.mu.Lock()
-	defer sv.mu.Unlock()
-	sv.init()
-	seen := map[Ident]bool{}
-	for i, rs := range obs.Replicas {
-		key := sv.ident(rs.Service, rs.Replica)
-		seen[key] = true
-		if rs.State != StateDead {
-			continue
-		}
-		if r := sv.replicas[key]; r != nil && r.sb != nil {
-			obs.Replicas[i] = r.rec.ReplicaState()
-		}
+	sv.mu.Unlock()
+	slices.SortFunc(ids, byName)
+	for _, id := range ids {
+		logStepError("record state of "+id.String(), sv.persist(id))
 	}
-	byName := func(a, b Ident) int { return strings.Compare(a.Name(), b.Name()) }
-	for _, key := range slices.SortedFunc(maps.Keys(sv.replicas), byName) {
-		r := sv.replicas[key]
-		if seen[key] || r.sb == nil || r.stopping {
-			continue
-		}
-		obs.Replicas = append(obs.Replicas, r.rec.ReplicaState())
-		logStepError("record "+r.rec.String()+" again", sv.Store.SaveSandbox(r.rec))
-	}
-	return obs
 }
 
 // Down stops and removes everything of the project, in reverse dependency
@@ -306,7 +289,11 @@ func (sv *Supervisor) Down(ctx context.Context) error {
 	if err := sv.Networks.RemoveProject(ctx, sv.Project); err != nil {
 		return fmt.Errorf("remove networks of %s: %w", sv.Project, err)
 	}
-	return sv.Store.RemoveProject(sv.Project)
+	if err := sv.Store.RemoveProject(sv.Project); err != nil {
+		return err
+	}
+	sv.forget()
+	return nil
 }
 
 // Close stops monitoring (sandboxes keep running) and pending wake-ups.
@@ -470,31 +457,13 @@ func (sv *Supervisor) ensureNetwork(ctx context.Context, n *spec.Network) error 
 
 // recordNetwork sets (or with nil removes) a network in the project record.
 func (sv *Supervisor) recordNetwork(name string, ns *NetworkState) error {
-	sv.mu.Lock()
-	defer sv.mu.Unlock()
-	pr, err := sv.projectRecordLocked()
-	if err != nil {
-		return err
-	}
-	pr.Networks = slices.DeleteFunc(pr.Networks, func(n NetworkState) bool { return n.Name == name })
-	if ns != nil {
-		pr.Networks = append(pr.Networks, *ns)
-		slices.SortFunc(pr.Networks, func(a, b NetworkState) int { return strings.Compare(a.Name, b.Name) })
-	}
-	return sv.Store.SaveProject(pr)
-}
-
-// projectRecordLocked loads the project record, or a new one when there is
-// none yet; sv.mu is held so record writers do not interleave.
-func (sv *Supervisor) projectRecordLocked() (*ProjectRecord, error) {
-	pr, err := sv.Store.LoadProject(sv.Project)
-	if err != nil {
-		return nil, err
-	}
-	if pr == nil {
-		pr = &ProjectRecord{Name: sv.Project}
-	}
-	return pr, nil
+	return sv.updateProject(func(pr *ProjectRecord) {
+		pr.Networks = slices.DeleteFunc(pr.Networks, func(n NetworkState) bool { return n.Name == name })
+		if ns != nil {
+			pr.Networks = append(pr.Networks, *ns)
+			slices.SortFunc(pr.Networks, func(a, b NetworkState) int { return strings.Compare(a.Name, b.Name) })
+		}
+	})
 }
 
 func logStepError(what string, err error) {

@@ -80,18 +80,26 @@ func (sv *Supervisor) StopServices(ctx context.Context, services []string) error
 				Hash: old.Hash, Applied: old.Applied, State: StateStopped, ManualStop: true,
 				Restart: old.Restart, ExitedAt: sv.now(), StartedAt: old.StartedAt,
 			}
-			errs = append(errs, sv.Store.SaveSandbox(rec))
+			errs = append(errs, sv.record(rec))
 		}
 	}
 	return errors.Join(errs...)
 }
 
 func (sv *Supervisor) serviceRecords(service string) ([]*SandboxRecord, error) {
-	recs, err := sv.Store.LoadSandboxes(sv.Project)
-	if err != nil {
+	if err := sv.ensureLoaded(); err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(recs, func(r *SandboxRecord) bool { return r.Service != service }), nil
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	var out []*SandboxRecord
+	for id, rec := range sv.records {
+		if id.Service == service {
+			out = append(out, copyRecord(rec))
+		}
+	}
+	slices.SortFunc(out, func(a, b *SandboxRecord) int { return a.Replica - b.Replica })
+	return out, nil
 }
 
 // StartServices starts the replicas of the services (and of the services

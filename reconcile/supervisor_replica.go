@@ -28,10 +28,7 @@ func (sv *Supervisor) startReplica(ctx context.Context, desired *spec.Project, s
 	// bookkeeping carries over. A waiting one has no sandbox: it stays
 	// until replaced, so ps never misses the replica meanwhile.
 	var restart RestartState
-	old, err := sv.Store.LoadSandbox(sv.Project, service, n)
-	if err != nil {
-		return err
-	}
+	old := sv.recordOf(sv.ident(service, n))
 	if old != nil {
 		restart = old.Restart
 	}
@@ -76,7 +73,7 @@ func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service
 		Project: sv.Project, Service: service, Replica: n, ID: id.ID(),
 		Hash: serviceHash(s), Applied: s, State: StateStarting, Restart: restart, Creating: true,
 	}
-	if err := sv.Store.SaveSandbox(intent); err != nil {
+	if err := sv.record(intent); err != nil {
 		return fmt.Errorf("record intent to create: %w", err)
 	}
 	sb, atts, err := sv.Runtime.Launch(ctx, LaunchRequest{Replica: id, Service: s, Volumes: desired.Volumes, Networks: sv.Networks})
@@ -104,7 +101,10 @@ func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service
 		InitPID: sb.Pid(), InitStart: initStart, Attachments: atts,
 		Hash: serviceHash(s), Applied: s, State: state, Restart: restart, StartedAt: sv.now(),
 	}
-	if err := sv.Store.SaveSandbox(rec); err != nil {
+	if err := sv.record(rec); err != nil {
+		sv.mu.Lock()
+		sv.putLocked(intent) // what the disk has, and what undo leaves
+		sv.mu.Unlock()
 		return undo(err)
 	}
 	sv.track(&replica{id: id, sb: sb, rec: rec})
@@ -121,12 +121,9 @@ func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) er
 	if r != nil {
 		r.stopping = true
 	}
+	rec := copyRecord(sv.records[key])
 	sv.mu.Unlock()
 
-	rec, err := sv.Store.LoadSandbox(sv.Project, service, n)
-	if err != nil {
-		return err
-	}
 	switch {
 	case r != nil && r.sb != nil:
 		if r.cancel != nil {
@@ -151,16 +148,22 @@ func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) er
 			return fmt.Errorf("detach %s from %s: %w", key.Name(), net, err)
 		}
 	}
-	if err := sv.Store.RemoveSandbox(sv.Project, service, n); err != nil {
-		return err
-	}
 	sv.mu.Lock()
 	if sv.replicas[key] == r {
 		delete(sv.replicas, key)
 	}
+	delete(sv.records, key)
 	sv.broadcastLocked()
 	sv.mu.Unlock()
-	return nil
+	return sv.persist(key)
+}
+
+// recordOf is a copy of the replica's record in memory (nil: none).
+func (sv *Supervisor) recordOf(id Ident) *SandboxRecord {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.init()
+	return copyRecord(sv.records[id])
 }
 
 // removeReplica stops a replica that is not coming back and gives its
@@ -242,10 +245,10 @@ func (sv *Supervisor) live(service string, n int) *replica {
 // setRecord changes a replica's record, saves it and wakes waiters.
 func (sv *Supervisor) setRecord(r *replica, f func(*SandboxRecord)) error {
 	sv.mu.Lock()
-	defer sv.mu.Unlock()
 	f(r.rec)
 	sv.broadcastLocked()
-	return sv.saveLocked(r)
+	sv.mu.Unlock()
+	return sv.persist(r.id)
 }
 
 // monitor waits for the workload to exit. A deliberate stop ends quietly;
@@ -275,12 +278,12 @@ func (sv *Supervisor) monitor(r *replica) {
 	if restart {
 		rec.State, _ = sv.Backoff.Waiting(rec.Restart)
 	}
-	logStepError("record exit of "+rec.String(), sv.saveLocked(r))
 	if r.cancel != nil {
 		r.cancel()
 	}
 	sv.broadcastLocked()
 	sv.mu.Unlock()
+	logStepError("record exit of "+rec.String(), sv.persist(r.id))
 	sv.notify()
 	if restart {
 		sv.wakeAt(rec.Restart.NextAttempt)
@@ -320,12 +323,13 @@ func (sv *Supervisor) probe(ctx context.Context, r *replica, hc *spec.Healthchec
 			r.rec.State = next
 			sv.broadcastLocked()
 		}
-		if changed {
-			logStepError("record health of "+r.rec.String(), sv.saveLocked(r))
-		} else if r.unsaved && !r.stopping {
-			_ = sv.saveLocked(r) // failed and logged before: no warning per interval
-		}
+		retry := !changed && sv.unsaved[r.id] && !r.stopping
 		sv.mu.Unlock()
+		if changed {
+			logStepError("record health of "+r.id.String(), sv.persist(r.id))
+		} else if retry {
+			_ = sv.persist(r.id) // failed and logged before: no warning per interval
+		}
 		if changed {
 			// Unhealthy: the restart policy may act; healthy: dependents
 			// waiting for service_healthy may start.

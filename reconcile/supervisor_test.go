@@ -29,7 +29,7 @@ func newSupervisor(t *testing.T, w *reconciletest.World) *reconcile.Supervisor {
 	return reconciletest.NewSupervisor(t, w, testutil.TempRoot(t), "shop")
 }
 
-func mustPass(t *testing.T, sv *reconcile.Supervisor, p *spec.Project) []reconcile.Step {
+func mustPass(t testing.TB, sv *reconcile.Supervisor, p *spec.Project) []reconcile.Step {
 	t.Helper()
 	steps, err := sv.Pass(context.Background(), p)
 	if err != nil {
@@ -385,7 +385,11 @@ func TestSupervisorUnrecordedExitIsNotStale(t *testing.T) {
 	if steps := mustPass(t, sv, p); len(steps) != 0 {
 		t.Fatalf("plan %v, want nothing until the monitor records the exit", steps)
 	}
-	// A supervisor that does not monitor it (another process) sees a stale record.
+	// A supervisor that does not monitor it (another process) sees a stale
+	// record. (The pass wrote the record again, as its memory has it.)
+	if err := sv.Store.SaveSandbox(rec); err != nil {
+		t.Fatal(err)
+	}
 	other := newSupervisor(t, w)
 	other.Store = sv.Store
 	obs, stale, _ := other.Store.Observe("shop")
