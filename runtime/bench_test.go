@@ -17,7 +17,7 @@ func BenchmarkSandboxTrue(b *testing.B) {
 	root := testutil.TempRoot(b)
 	ctx := context.Background()
 	svc := service("/bin/true")
-	svc.Resources.Memory, svc.Resources.CPUs, svc.Resources.Pids = 256<<20, 0.5, 128
+	svc.Limits.Memory, svc.Limits.CPUs, svc.Limits.Pids = 256<<20, 0.5, 128
 	for i := 0; b.Loop(); i++ {
 		sb, err := Create(ctx, Config{ID: fmt.Sprintf("b%d", i), Root: root, Project: "bench", Service: svc, Stdout: os.Stderr})
 		if err != nil {

@@ -10,8 +10,6 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"nucleus/spec"
 )
 
 // TestWritableBindPlantsNoHostSetuid (issue 9, finding 2): sandbox root
@@ -24,15 +22,15 @@ func TestWritableBindPlantsNoHostSetuid(t *testing.T) {
 	vol := t.TempDir()
 	_ = os.Chmod(vol, 0o777) // writable for the sandbox without :U
 	svc := service("/bin/busybox", "sh", "-c", "cp /bin/busybox /vol/sh && chmod 4755 /vol/sh && cat /proc/self/mountinfo")
-	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "named", Target: "/named"}}
-	mounts, err := ResolveMounts(root, "p", svc, nil)
+	svc.Volumes = []Volume{{Type: MountVolume, Source: "named", Target: "/named"}}
+	mounts, err := ResolveMounts(Config{Root: root, Project: "p", Service: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mounts = append(mounts,
-		ResolvedMount{Type: spec.MountBind, Source: vol, Target: "/vol"},
-		ResolvedMount{Type: spec.MountBind, Source: t.TempDir(), Target: "/ro", ReadOnly: true},
-		ResolvedMount{Type: spec.MountTmpfs, Target: "/scratch", Size: 1 << 20})
+		ResolvedMount{Type: MountBind, Source: vol, Target: "/vol"},
+		ResolvedMount{Type: MountBind, Source: t.TempDir(), Target: "/ro", ReadOnly: true},
+		ResolvedMount{Type: MountTmpfs, Target: "/scratch", Size: 1 << 20})
 	r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts})
 	if r.st.Code != 0 {
 		t.Fatalf("workload failed: %+v %s", r.st, r.err)
@@ -103,7 +101,7 @@ func TestBindSourceSymlinks(t *testing.T) {
 	var seen []string
 	svc := service("/bin/busybox", "cat", "/v/marker")
 	r := run(t, Config{Root: root, Project: "p", Service: svc,
-		Mounts:      []ResolvedMount{{Type: spec.MountBind, Source: filepath.Join(hostLink, "sub"), Target: "/v", ReadOnly: true}},
+		Mounts:      []ResolvedMount{{Type: MountBind, Source: filepath.Join(hostLink, "sub"), Target: "/v", ReadOnly: true}},
 		CheckSource: func(target, p string) error { seen = append(seen, target+"="+p); return nil }})
 	if r.out != "real" {
 		t.Errorf("through a symlink owned by root: out %q err %q", r.out, r.err)
@@ -113,7 +111,7 @@ func TestBindSourceSymlinks(t *testing.T) {
 	}
 
 	_, err := Create(t.Context(), Config{ID: "planted", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
-		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: filepath.Join(planted, "sub"), Target: "/v"}}})
+		Mounts: []ResolvedMount{{Type: MountBind, Source: filepath.Join(planted, "sub"), Target: "/v"}}})
 	for _, want := range []string{"volume /v", planted, "symlink", "owned by uid 1073741831"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("through a symlink owned by a sandbox range: err %v, want it to name %q", err, want)
@@ -133,7 +131,7 @@ func TestBindSourceSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	sb, err := Create(t.Context(), Config{ID: "moved", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
-		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: filepath.Join(moved, "sub"), Target: "/v"}}})
+		Mounts: []ResolvedMount{{Type: MountBind, Source: filepath.Join(moved, "sub"), Target: "/v"}}})
 	if err == nil {
 		sb.Remove(t.Context())
 	}
@@ -144,7 +142,7 @@ func TestBindSourceSymlinks(t *testing.T) {
 	}
 
 	_, err = Create(t.Context(), Config{ID: "refused", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
-		Mounts:      []ResolvedMount{{Type: spec.MountBind, Source: filepath.Join(hostLink, "sub"), Target: "/v"}},
+		Mounts:      []ResolvedMount{{Type: MountBind, Source: filepath.Join(hostLink, "sub"), Target: "/v"}},
 		CheckSource: func(target, p string) error { return errors.New("not " + p) }})
 	if err == nil || !strings.Contains(err.Error(), "not "+filepath.Join(real, "sub")) {
 		t.Errorf("CheckSource refusal: err %v", err)
@@ -189,7 +187,7 @@ func TestBindChown(t *testing.T) {
 
 	svc := service("/bin/busybox", "sh", "-c", "echo hi > /data/new && echo hi > /data/d/new && echo ok")
 	r := run(t, Config{Root: root, Project: "p", Service: svc,
-		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: src, Target: "/data", Chown: true}}})
+		Mounts: []ResolvedMount{{Type: MountBind, Source: src, Target: "/data", Chown: true}}})
 	if r.out != "ok\n" {
 		t.Errorf("sandbox root writing into a :U volume: out %q err %q", r.out, r.err)
 	}

@@ -11,24 +11,23 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/runtime/sbinit"
-	"nucleus/spec"
 )
 
-// workloadHostIDs is the host uid and gid of svc's workload (user:), for
+// workloadHostIDs is the host uid and gid of the workload's user, for
 // :U volumes: resolved as the init will resolve it, against the sandbox's
 // /etc (the pinned rootfs rootFD, or the host's /etc the default root binds,
 // unless Files replace /etc/passwd or /etc/group), then mapped through the
 // project's id range (identity under userns: host).
-func (s *Sandbox) workloadHostIDs(svc *spec.Service, rootFD int) (uint32, uint32, error) {
-	uid, gid, err := sbinit.LookupIDs(svc.User, s.openEtc(rootFD))
+func (s *Sandbox) workloadHostIDs(user string, rootFD int) (uint32, uint32, error) {
+	uid, gid, err := sbinit.LookupIDs(user, s.openEtc(rootFD))
 	if err != nil {
-		return 0, 0, fmt.Errorf("chown (:U) to user %q: %w", svc.User, err)
+		return 0, 0, fmt.Errorf("chown (:U) to user %q: %w", user, err)
 	}
 	if s.hostUID == 0 {
 		return uid, gid, nil
 	}
 	if uid >= IDRangeSize || gid >= IDRangeSize {
-		return 0, 0, fmt.Errorf("chown (:U) to user %q: %d:%d is outside the sandbox's ids 0-%d", svc.User, uid, gid, IDRangeSize-1)
+		return 0, 0, fmt.Errorf("chown (:U) to user %q: %d:%d is outside the sandbox's ids 0-%d", user, uid, gid, IDRangeSize-1)
 	}
 	base := uint32(s.hostUID)
 	return base + uid, base + gid, nil
@@ -50,7 +49,7 @@ func (s *Sandbox) openEtc(rootFD int) sbinit.OpenEtc {
 			if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
 				continue
 			}
-			if m.Type == spec.MountTmpfs {
+			if m.Type == MountTmpfs {
 				return nil, &os.PathError{Op: "open", Path: name, Err: unix.ENOENT}
 			}
 			fd, err := openSource(m.Source)

@@ -7,28 +7,8 @@ import (
 	"syscall"
 	"testing"
 
-	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
-
-// loadService loads yaml as project p and returns its service svc with
-// its volumes resolved under root.
-func loadService(t *testing.T, root rootdir.Root, yaml, svc string) (*spec.Service, []ResolvedMount) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "nucleus.yaml")
-	testutil.WriteFile(t, file, yaml)
-	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: "p", Environ: map[string]string{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := p.Services[svc]
-	mounts, err := ResolveMounts(root, "p", s, p.Volumes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, mounts
-}
 
 // hostOwner is the owner and permission bits of p on the host.
 func hostOwner(t *testing.T, p string) (uid, gid, perm uint32) {
@@ -46,13 +26,15 @@ func hostOwner(t *testing.T, p string) (uid, gid, perm uint32) {
 // the service's uid:gid mapped through the project's range.
 func TestVolumeChownToServiceUser(t *testing.T) {
 	root := newRoot(t)
-	svc, mounts := loadService(t, root, `services:
-  db:
-    command: [/bin/busybox, sh, -c, "for d in /pg /pg2; do touch $$d/f && chmod 700 $$d && stat -c '%u:%g %a' $$d $$d/f; done"]
-    user: "1234:2345"
-    volumes: ["pg:/pg:U", {type: volume, source: pg2, target: /pg2, chown: true}]
-volumes: {pg: {}, pg2: {}}
-`, "db")
+	// volumes: ["pg:/pg:U", {type: volume, source: pg2, target: /pg2, chown: true}]
+	// (host.SandboxConfig's test checks that both forms become Chown).
+	svc := service("/bin/busybox", "sh", "-c", "for d in /pg /pg2; do touch $d/f && chmod 700 $d && stat -c '%u:%g %a' $d $d/f; done")
+	svc.Process.User = "1234:2345"
+	svc.Volumes = []Volume{{Type: MountVolume, Source: "pg", Target: "/pg", Chown: true}, {Type: MountVolume, Source: "pg2", Target: "/pg2", Chown: true}}
+	mounts, err := ResolveMounts(Config{Root: root, Project: "p", Service: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts})
 	if want := strings.Repeat("1234:2345 700\n1234:2345 644\n", 2); r.st.Code != 0 || r.out != want {
 		t.Fatalf("user 1234:2345 on fresh :U named volumes: exit %d, out %q, want %q (stderr %q)", r.st.Code, r.out, want, r.err)
@@ -84,9 +66,9 @@ func TestVolumeChownUserByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := service("/bin/sh", "-c", "touch /data/sub/f && chmod 700 /data && id -u")
-	svc.Rootfs, svc.User = rootfs, "app"
+	svc.Rootfs, svc.Process.User = rootfs, "app"
 	r := run(t, Config{Root: root, Project: "p", Service: svc,
-		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: src, Target: "/data", Chown: true}}})
+		Mounts: []ResolvedMount{{Type: MountBind, Source: src, Target: "/data", Chown: true}}})
 	if r.st.Code != 0 || r.out != "1000\n" {
 		t.Errorf("user app of the rootfs on a :U bind: exit %d out %q err %q", r.st.Code, r.out, r.err)
 	}
@@ -98,9 +80,9 @@ func TestVolumeChownUserByName(t *testing.T) {
 
 	// The host's nobody (65534:65534 in Debian's /etc/passwd).
 	svc = service("/bin/busybox", "sh", "-c", "touch /v/f && chmod 700 /v && id -u")
-	svc.User = "nobody"
-	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "nb", Target: "/v", Chown: true}}
-	mounts, err := ResolveMounts(root, "p", svc, nil)
+	svc.Process.User = "nobody"
+	svc.Volumes = []Volume{{Type: MountVolume, Source: "nb", Target: "/v", Chown: true}}
+	mounts, err := ResolveMounts(Config{Root: root, Project: "p", Service: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +97,12 @@ func TestVolumeChownUserByName(t *testing.T) {
 	passwd := filepath.Join(t.TempDir(), "passwd")
 	testutil.WriteFile(t, passwd, "root:x:0:0::/root:/bin/sh\ndbuser:x:4321:4322::/:/bin/sh\n")
 	svc = service("/bin/busybox", "sh", "-c", "touch /v/f && chmod 700 /v && id -u")
-	svc.User = "dbuser"
-	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "bound", Target: "/v", Chown: true}}
-	if mounts, err = ResolveMounts(root, "p", svc, nil); err != nil {
+	svc.Process.User = "dbuser"
+	svc.Volumes = []Volume{{Type: MountVolume, Source: "bound", Target: "/v", Chown: true}}
+	if mounts, err = ResolveMounts(Config{Root: root, Project: "p", Service: svc}); err != nil {
 		t.Fatal(err)
 	}
-	mounts = append(mounts, ResolvedMount{Type: spec.MountBind, Source: passwd, Target: "/etc/passwd", ReadOnly: true})
+	mounts = append(mounts, ResolvedMount{Type: MountBind, Source: passwd, Target: "/etc/passwd", ReadOnly: true})
 	if r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts}); r.st.Code != 0 || r.out != "4321\n" {
 		t.Errorf("user of a bound /etc/passwd on a :U volume: exit %d out %q err %q", r.st.Code, r.out, r.err)
 	}
@@ -129,9 +111,9 @@ func TestVolumeChownUserByName(t *testing.T) {
 	}
 
 	svc = service("/bin/busybox", "sh", "-c", "touch /v/f && chmod 700 /v")
-	svc.User, svc.Security.UserNS = "1234:2345", spec.UserNSHost
-	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "hostns", Target: "/v", Chown: true}}
-	if mounts, err = ResolveMounts(root, "p", svc, nil); err != nil {
+	svc.Process.User, svc.Security.HostUserNS = "1234:2345", true
+	svc.Volumes = []Volume{{Type: MountVolume, Source: "hostns", Target: "/v", Chown: true}}
+	if mounts, err = ResolveMounts(Config{Root: root, Project: "p", Service: svc}); err != nil {
 		t.Fatal(err)
 	}
 	if r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts}); r.st.Code != 0 {
@@ -153,9 +135,9 @@ func TestVolumeChownUnknownUser(t *testing.T) {
 	} {
 		src := t.TempDir()
 		svc := service("/bin/sh", "-c", "true")
-		svc.Rootfs, svc.User = rootfs, user
+		svc.Rootfs, svc.Process.User = rootfs, user
 		sb, err := Create(t.Context(), Config{ID: "unknown", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
-			Mounts: []ResolvedMount{{Type: spec.MountBind, Source: src, Target: "/v", Chown: true}}})
+			Mounts: []ResolvedMount{{Type: MountBind, Source: src, Target: "/v", Chown: true}}})
 		if err == nil {
 			sb.Remove(t.Context())
 		}
@@ -177,9 +159,9 @@ func TestVolumeChownUnknownUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := service("/bin/sh", "-c", "true")
-	svc.Rootfs, svc.User = rootfs, "esc"
+	svc.Rootfs, svc.Process.User = rootfs, "esc"
 	sb, err := Create(t.Context(), Config{ID: "escape", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
-		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: t.TempDir(), Target: "/v", Chown: true}}})
+		Mounts: []ResolvedMount{{Type: MountBind, Source: t.TempDir(), Target: "/v", Chown: true}}})
 	if err == nil {
 		sb.Remove(t.Context())
 	}
@@ -196,13 +178,13 @@ func TestInitdbOnChownedVolume(t *testing.T) {
 	_, err := os.Stat(initdb)
 	testutil.Require(t, err == nil, "postgresql-15 ("+initdb+")")
 	root := newRoot(t)
-	svc, mounts := loadService(t, root, `services:
-  db:
-    command: [`+initdb+`, -D, /var/lib/pg, -U, postgres, --auth=trust, --no-sync]
-    user: postgres
-    volumes: ["pgdata:/var/lib/pg:U"]
-volumes: {pgdata: {}}
-`, "db")
+	svc := service(initdb, "-D", "/var/lib/pg", "-U", "postgres", "--auth=trust", "--no-sync")
+	svc.Process.User = "postgres"
+	svc.Volumes = []Volume{{Type: MountVolume, Source: "pgdata", Target: "/var/lib/pg", Chown: true}} // "pgdata:/var/lib/pg:U"
+	mounts, err := ResolveMounts(Config{Root: root, Project: "p", Service: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts})
 	if r.st.Code != 0 || !strings.Contains(r.out, "Success") {
 		t.Fatalf("initdb as postgres on a :U volume: exit %d\nout %s\nerr %s", r.st.Code, r.out, r.err)

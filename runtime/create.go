@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"nucleus/internal/capability"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 	"nucleus/internal/procstat"
 	"nucleus/runtime/cgroups"
 	"nucleus/runtime/sbinit"
-	"nucleus/spec"
 )
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -31,8 +31,8 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if !validID.MatchString(cfg.ID) || len(cfg.ID) > 200 {
 		return nil, fmt.Errorf("sandbox id %q: must match %s", cfg.ID, validID)
 	}
-	svc := cfg.Service
-	if svc == nil || len(svc.Command) == 0 {
+	svc := &cfg.Service
+	if len(svc.Process.Args) == 0 {
 		return nil, fmt.Errorf("sandbox %s: no command to run", cfg.ID)
 	}
 	s := &Sandbox{id: cfg.ID, cfg: cfg, root: cfg.Root, done: make(chan struct{})}
@@ -44,7 +44,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}()
 
 	trace("create: begin")
-	userns := svc.Security.UserNS != spec.UserNSHost
+	userns := !svc.Security.HostUserNS
 	if userns {
 		project := cfg.Project
 		if project == "" {
@@ -56,7 +56,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 		s.hostUID = int(base)
 	}
-	s.limits = limitsOf(svc.Resources)
+	s.limits = svc.Limits
 
 	// The workload's cgroup: the init's spawner thread joins it alone by
 	// writing "0" to the files of cgroups.JoinFiles (opened here, by host
@@ -93,16 +93,16 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	// While the init's Go runtime starts: the filter, the Landlock rules and
 	// the fds.
-	prog, err := seccompProgram(cfg.Root, svc)
+	prog, err := seccompProgram(cfg.Root, svc.Security)
 	if err != nil {
 		return nil, err
 	}
 	s.seccompMode = prog.Mode()
 	trace("cgroup and seccomp ready")
 	ic := &sbinit.Config{
-		Args: svc.Command, Env: envList(svc.Environment), Dir: svc.WorkingDir, User: svc.User,
+		Args: svc.Process.Args, Env: envList(svc.Process.Env), Dir: svc.Process.WorkingDir, User: svc.Process.User,
 		Hostname: hostname(cfg), ReadOnly: svc.ReadOnly, Files: cfg.Files,
-		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.CapAdd),
+		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.Security.CapAdd),
 		Terminal: cfg.Terminal, Seccomp: prog.BPF(),
 		FDRootfs: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
 		CgroupLater: true,
@@ -110,7 +110,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if ic.Landlock, err = landlockPlan(svc, cfg.Mounts, cfg.Files); err != nil {
 		return nil, err
 	}
-	fds, err := s.prepareFDs(ic, svc, userns)
+	fds, err := s.prepareFDs(ic, userns)
 	defer sbinit.CloseAll(fds)
 	if err != nil {
 		return nil, err
@@ -343,7 +343,7 @@ func hostname(cfg Config) string {
 func capNumbers(names []string) []int {
 	var out []int
 	for _, n := range names {
-		if _, num, err := spec.ParseCapability(n); err == nil {
+		if _, num, err := capability.Parse(n); err == nil {
 			out = append(out, num)
 		}
 	}
@@ -360,8 +360,4 @@ func (s *Sandbox) initFailure(err error) error {
 		}
 	}
 	return err
-}
-
-func limitsOf(r spec.Resources) Limits {
-	return Limits{Memory: int64(r.Memory), CPUs: r.CPUs, Pids: r.Pids}
 }

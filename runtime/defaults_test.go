@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"nucleus/runtime/landlock"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +10,6 @@ import (
 
 	"nucleus/internal/testutil"
 	"nucleus/runtime/sbinit"
-	"nucleus/spec"
 )
 
 // TestDefaultIsolation checks every default from inside a sandbox.
@@ -53,7 +53,7 @@ func TestLandlockDeniesWriteOutsideAllowed(t *testing.T) {
 		t.Errorf("with landlock: write /dev/.probe = %s, want EACCES", on["write_dev"])
 	}
 	svc := service()
-	svc.Security.Landlock.Mode = spec.LandlockOff
+	svc.Security.Landlock.Mode = landlock.ModeOff
 	off := runProbe(t, Config{Root: root, Project: "p", Service: svc})
 	if off["write_dev"] != "ok" {
 		t.Errorf("landlock off: write /dev/.probe = %s, want ok (the test must be able to fail)", off["write_dev"])
@@ -81,7 +81,7 @@ func TestUserNamespaceMaps(t *testing.T) {
 		t.Errorf("projects p and q share range %d", base)
 	}
 	svc := service()
-	svc.Security.UserNS = spec.UserNSHost
+	svc.Security.HostUserNS = true
 	host := runProbe(t, Config{Root: root, Project: "p", Service: svc})
 	if host["uid_map"] != "0 0 4294967295" {
 		t.Errorf("host uid_map = %q, want the initial namespace's", host["uid_map"])
@@ -95,14 +95,14 @@ func TestUserNamespaceMaps(t *testing.T) {
 func TestCapAdd(t *testing.T) {
 	root := newRoot(t)
 	svc := service()
-	svc.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
+	svc.Security.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
 	r := runProbe(t, Config{Root: root, Project: "p", Service: svc})
 	if r["CapEff"] != "0000000000000400" || r["CapBnd"] != "0000000000000400" {
 		t.Errorf("cap_add NET_BIND_SERVICE: CapEff %s CapBnd %s, want 0000000000000400", r["CapEff"], r["CapBnd"])
 	}
 	svc = service()
-	svc.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
-	svc.User = "1000:1000"
+	svc.Security.CapAdd = []string{"CAP_NET_BIND_SERVICE"}
+	svc.Process.User = "1000:1000"
 	r = runProbe(t, Config{Root: root, Project: "p", Service: svc})
 	if r["CapAmb"] != "0000000000000400" || r["CapEff"] != "0000000000000400" || !strings.HasPrefix(r["Uid"], "1000") {
 		t.Errorf("non-root cap_add: Uid %s CapAmb %s CapEff %s", r["Uid"], r["CapAmb"], r["CapEff"])
@@ -163,7 +163,7 @@ func TestSeccompProfileAndUnconfined(t *testing.T) {
 		t.Errorf("seccomp mode %q", r.sb.SeccompMode())
 	}
 	svc = service()
-	svc.Security.Seccomp = spec.SeccompUnconfined
+	svc.Security.Seccomp = SeccompUnconfined
 	u := runProbe(t, Config{Root: root, Project: "p", Service: svc})
 	if u["Seccomp"] != "0" || u["NoNewPrivs"] != "1" || u["io_uring_setup"] == "ENOSYS" {
 		t.Errorf("unconfined: Seccomp %s NoNewPrivs %s io_uring_setup %s", u["Seccomp"], u["NoNewPrivs"], u["io_uring_setup"])
@@ -175,14 +175,14 @@ func TestSeccompProfileAndUnconfined(t *testing.T) {
 func TestLandlockCustomRules(t *testing.T) {
 	root := newRoot(t)
 	script := "cp /bin/busybox /scratch/busybox && /scratch/busybox echo ran"
-	mounts := []ResolvedMount{{Type: spec.MountTmpfs, Target: "/scratch", Size: 16 << 20}}
+	mounts := []ResolvedMount{{Type: MountTmpfs, Target: "/scratch", Size: 16 << 20}}
 	// tmpfs volumes are mounted without noexec, so only Landlock decides.
 	def := run(t, Config{Root: root, Project: "p", Service: service("/bin/busybox", "sh", "-c", script), Mounts: mounts})
 	if strings.Contains(def.out, "ran") {
 		t.Errorf("default landlock let a binary run from a writable volume: %q", def.out)
 	}
 	svc := service("/bin/busybox", "sh", "-c", script)
-	svc.Security.Landlock = spec.Landlock{Mode: spec.LandlockCustom, Rules: []spec.LandlockRule{{Path: "/scratch", Access: []string{"read", "write", "execute"}}}}
+	svc.Security.Landlock = landlock.Config{Mode: landlock.ModeCustom, Rules: []landlock.Rule{{Path: "/scratch", Access: []string{"read", "write", "execute"}}}}
 	custom := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts})
 	if custom.out != "ran\n" {
 		t.Errorf("custom execute rule: out %q err %q", custom.out, custom.err)
@@ -256,7 +256,7 @@ func TestLandlockListsRoot(t *testing.T) {
 			`echo "http:" $(echo "$page" | grep -c 'href="usr/"'); kill $!; `
 	}
 	script += "true"
-	mounts := []ResolvedMount{{Type: spec.MountTmpfs, Target: "/srv/data", Size: 16 << 20}}
+	mounts := []ResolvedMount{{Type: MountTmpfs, Target: "/srv/data", Size: 16 << 20}}
 	run := func(mode string) map[string]string {
 		svc := service("/bin/busybox", "sh", "-c", script)
 		svc.Security.Landlock.Mode = mode
@@ -269,7 +269,7 @@ func TestLandlockListsRoot(t *testing.T) {
 		got["stderr"] = r.err
 		return got
 	}
-	got := run(spec.LandlockDefault)
+	got := run(landlock.ModeDefault)
 	for _, d := range []string{"dev", "etc", "proc", "srv", "tmp", "usr"} {
 		if !strings.Contains(" "+got["root"]+" ", " "+d+" ") {
 			t.Errorf("ls / = %q, want %s in it (stderr %q)", got["root"], d, got["stderr"])
@@ -287,7 +287,7 @@ func TestLandlockListsRoot(t *testing.T) {
 		}
 	}
 	// The denials above must be Landlock's, or they prove nothing.
-	off := run(spec.LandlockOff)
+	off := run(landlock.ModeOff)
 	for _, k := range []string{"dev file", "dev dir", "exec volume"} {
 		if _, ok := off[k]; !ok {
 			t.Errorf("%s: denied with landlock off too (stderr %q)", k, off["stderr"])

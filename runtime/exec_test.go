@@ -17,7 +17,7 @@ func TestExecSameConfinement(t *testing.T) {
 	root := newRoot(t)
 	ctx := context.Background()
 	svc := service("/bin/busybox", "sleep", "100")
-	svc.Environment = map[string]string{"FROM_SERVICE": "yes"}
+	svc.Process.Env = map[string]string{"FROM_SERVICE": "yes"}
 	sb := startSandbox(t, Config{ID: "exec", Root: root, Service: svc, Stdout: os.Stderr,
 		Mounts: []ResolvedMount{probeMount(t)}})
 	var out, errb bytes.Buffer

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"nucleus/runtime/landlock"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 var (
@@ -46,15 +46,15 @@ func probe(t *testing.T) string {
 }
 
 // service returns a service with nucleus's defaults (what the spec loader
-// would produce) running args.
-func service(args ...string) *spec.Service {
-	return &spec.Service{Name: "t", Command: args, ReadOnly: true, StopSignal: "SIGTERM",
-		Security: spec.Security{UserNS: spec.UserNSPrivate, Seccomp: spec.SeccompDefault, Landlock: spec.Landlock{Mode: spec.LandlockDefault}}}
+// and host.SandboxConfig would produce) running args.
+func service(args ...string) Service {
+	return Service{Name: "t", Process: Process{Args: args}, ReadOnly: true,
+		Security: Security{Seccomp: SeccompDefault, Landlock: landlock.Config{Mode: landlock.ModeDefault}}}
 }
 
 // probeMount mounts the probe binary read-only at /probe.
 func probeMount(t *testing.T) ResolvedMount {
-	return ResolvedMount{Type: spec.MountBind, Source: probe(t), Target: "/probe", ReadOnly: true}
+	return ResolvedMount{Type: MountBind, Source: probe(t), Target: "/probe", ReadOnly: true}
 }
 
 // newRoot returns a fresh state root whose leftovers are checked at the end.
@@ -138,10 +138,10 @@ func run(t *testing.T, cfg Config) result {
 // runProbe runs the probe with extra args and decodes its report.
 func runProbe(t *testing.T, cfg Config, args ...string) map[string]string {
 	t.Helper()
-	if cfg.Service == nil {
+	if cfg.Service.Name == "" { // none given: the defaults
 		cfg.Service = service()
 	}
-	cfg.Service.Command = append([]string{"/probe/probe"}, args...)
+	cfg.Service.Process.Args = append([]string{"/probe/probe"}, args...)
 	cfg.Mounts = append(cfg.Mounts, probeMount(t))
 	r := run(t, cfg)
 	if r.st.Code != 0 {

@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/runtime/sbinit"
-	"nucleus/spec"
 )
 
 // prepareFDs opens what the init must not resolve itself: the rootfs and
@@ -24,7 +23,7 @@ import (
 // project's id range, never by a real host user, so a setuid file it
 // creates there is harmless on the host (issue 9; Podman's model). Every
 // volume is nosuid,nodev.
-func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) ([]int, error) {
+func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 	var fds []int
 	var usernsFD = -1
 	if userns {
@@ -36,16 +35,16 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 		usernsFD = fd
 	}
 	rootFD := -1 // the pinned rootfs, where :U reads /etc/passwd
-	if svc.Rootfs != "" {
-		fd, _, err := s.pinSource(svc.Rootfs, "", false)
+	if s.cfg.Service.Rootfs != "" {
+		fd, _, err := s.pinSource(s.cfg.Service.Rootfs, "", false)
 		if err != nil {
-			return fds, fmt.Errorf("rootfs %s: %w", svc.Rootfs, err)
+			return fds, fmt.Errorf("rootfs %s: %w", s.cfg.Service.Rootfs, err)
 		}
 		defer unix.Close(fd)
 		rootFD = fd
 		mfd, idm, err := detachedMount(fd, 0, usernsFD)
 		if err != nil {
-			return fds, fmt.Errorf("rootfs %s: %w", svc.Rootfs, err)
+			return fds, fmt.Errorf("rootfs %s: %w", s.cfg.Service.Rootfs, err)
 		}
 		ic.Rootfs, ic.FDRootfs = true, len(fds)
 		fds = append(fds, mfd)
@@ -53,10 +52,10 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 	}
 	for _, m := range s.cfg.Mounts {
 		im := sbinit.Mount{Type: "bind", Target: m.Target, ReadOnly: m.ReadOnly, FD: -1}
-		if m.Type == spec.MountTmpfs {
-			im.Type, im.Size = "tmpfs", int64(m.Size)
+		if m.Type == MountTmpfs {
+			im.Type, im.Size = "tmpfs", m.Size
 		} else {
-			fd, isDir, err := s.pinSource(m.Source, m.Target, m.Type == spec.MountBind)
+			fd, isDir, err := s.pinSource(m.Source, m.Target, m.Type == MountBind)
 			if err != nil {
 				return fds, fmt.Errorf("volume %s: %w", m.Target, err)
 			}
@@ -68,7 +67,7 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 			// writable bind must not write as host root: only read-only
 			// binds are idmapped.
 			ns := usernsFD
-			if m.Type == spec.MountVolume || !m.ReadOnly {
+			if m.Type == MountVolume || !m.ReadOnly {
 				ns = -1
 			}
 			// :U after the policy judged the pinned source, through it.
@@ -76,7 +75,7 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, svc *spec.Service, userns bool) 
 			var idm bool
 			if m.Chown {
 				var uid, gid uint32
-				if uid, gid, err = s.workloadHostIDs(svc, rootFD); err == nil {
+				if uid, gid, err = s.workloadHostIDs(s.cfg.Service.Process.User, rootFD); err == nil {
 					err = chownTree(fd, uid, gid, m.Source)
 				}
 			}

@@ -5,7 +5,6 @@ import (
 
 	"nucleus/runtime/landlock"
 	"nucleus/runtime/sbinit"
-	"nucleus/spec"
 )
 
 // landlockPlan derives the sandbox's Landlock rules from its mounts, as seen
@@ -19,7 +18,7 @@ import (
 //   - generated files (resolv.conf, hosts): read;
 //   - plus runtime/landlock's defaults (/tmp, /run, /dev, /proc, /sys, and
 //     "/" list-only: every directory can be listed, no file read).
-func landlockPlan(svc *spec.Service, mounts []ResolvedMount, files map[string][]byte) (*sbinit.LandlockPlan, error) {
+func landlockPlan(svc *Service, mounts []ResolvedMount, files map[string][]byte) (*sbinit.LandlockPlan, error) {
 	var system, writable, readExec, readOnly []string
 	if svc.Rootfs != "" {
 		system = []string{"/"}
@@ -39,7 +38,7 @@ func landlockPlan(svc *spec.Service, mounts []ResolvedMount, files map[string][]
 	for p := range files {
 		readOnly = append(readOnly, p)
 	}
-	rules, err := landlock.FromSpec(svc.Security.Landlock, system, writable)
+	rules, err := landlock.ForConfig(svc.Security.Landlock, system, writable)
 	if err != nil || rules == nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 func TestExitCodesAndSignals(t *testing.T) {
@@ -29,7 +28,7 @@ func TestExitCodesAndSignals(t *testing.T) {
 func TestMemoryLimitOOM(t *testing.T) {
 	root := newRoot(t)
 	svc := service("/bin/busybox", "sh", "-c", "x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo survived")
-	svc.Resources.Memory = 32 << 20
+	svc.Limits.Memory = 32 << 20
 	r := run(t, Config{Root: root, Project: "p", Service: svc})
 	if !r.st.OOMKilled || r.st.Code != 137 {
 		t.Fatalf("memory hog: got %+v (out %q), want OOM kill with code 137", r.st, r.out)
@@ -39,7 +38,7 @@ func TestMemoryLimitOOM(t *testing.T) {
 func TestPidsLimitForkBomb(t *testing.T) {
 	root := newRoot(t)
 	svc := service("/bin/busybox", "sh", "-c", `while :; do sleep 30 & done`)
-	svc.Resources.Pids = 32
+	svc.Limits.Pids = 32
 	var errb testutil.SyncBuffer
 	sb := startSandbox(t, Config{ID: "bomb", Root: root, Service: svc, Stdout: &errb, Stderr: &errb})
 	done := make(chan struct{})
@@ -151,7 +150,7 @@ func TestStats(t *testing.T) {
 	root := newRoot(t)
 	ctx := context.Background()
 	svc := service("/bin/busybox", "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 10")
-	svc.Resources = spec.Resources{Memory: 64 << 20, Pids: 50, CPUs: 0.5}
+	svc.Limits = Limits{Memory: 64 << 20, Pids: 50, CPUs: 0.5}
 	sb := startSandbox(t, Config{ID: "stats", Root: root, Service: svc, Stdout: os.Stderr})
 	time.Sleep(300 * time.Millisecond)
 	st, err := sb.Stats()

@@ -19,7 +19,7 @@ func TestPidsLimitLeavesTheInitOut(t *testing.T) {
 	root := newRoot(t)
 	for i := 0; i < 5; i++ {
 		svc := service("/bin/busybox", "true")
-		svc.Resources.Pids = 4
+		svc.Limits.Pids = 4
 		r := run(t, Config{Root: root, Project: "p", Service: svc})
 		if r.st.Code != 0 {
 			t.Fatalf("try %d: pids 4 /bin/true: %+v (stderr %q)", i, r.st, r.err)
@@ -35,7 +35,7 @@ func TestPidsLimitExactForWorkload(t *testing.T) {
 	root := newRoot(t)
 	const limit = 20
 	svc := service("/bin/busybox", "sh", "-c", `i=0; while [ $i -lt 60 ]; do sleep 60 & i=$((i+1)); echo $i; done`)
-	svc.Resources.Pids = limit
+	svc.Limits.Pids = limit
 	r := run(t, Config{Root: root, Project: "p", Service: svc})
 	forks := 0
 	for _, l := range strings.Fields(r.out) {
@@ -55,7 +55,7 @@ func TestPidsLimitExactForWorkload(t *testing.T) {
 func TestMemoryLimitIsTheWorkloads(t *testing.T) {
 	root := newRoot(t)
 	svc := service("/bin/busybox", "sh", "-c", "head -c 100000000 /dev/zero | tail -c 29360128 | wc -c")
-	svc.Resources.Memory = 32 << 20
+	svc.Limits.Memory = 32 << 20
 	r := run(t, Config{Root: root, Project: "p", Service: svc})
 	if r.st.Code != 0 || r.st.OOMKills != 0 || strings.TrimSpace(r.out) != "29360128" {
 		t.Fatalf("28 MiB under memory 32M: status %+v, out %q, err %q", r.st, r.out, r.err)
@@ -68,7 +68,7 @@ func TestMemoryLimitIsTheWorkloads(t *testing.T) {
 func TestOOMKillOfAChildIsCounted(t *testing.T) {
 	root := newRoot(t)
 	svc := service("/bin/busybox", "sh", "-c", "head -c 300000000 /dev/zero | tail -c 200000000 >/dev/null; echo main survived")
-	svc.Resources.Memory = 32 << 20
+	svc.Limits.Memory = 32 << 20
 	// The kernel sometimes takes a second victim (the shell) while tail's
 	// memory is still being reaped: then the main process's kill is what
 	// must be reported. Try until the shell survives once.

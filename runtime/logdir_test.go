@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"nucleus/spec"
 )
 
 // TestLogDirOutlivesSandboxes: sandboxes that share a Config.LogDir (the
@@ -21,7 +19,7 @@ func TestLogDirOutlivesSandboxes(t *testing.T) {
 	for i, script := range []string{"echo first; echo oops >&2; exit 3", "echo second"} {
 		svc := service("/bin/busybox", "sh", "-c", script)
 		if i == 1 {
-			svc.Security.UserNS = spec.UserNSHost // another owner must not lock it out
+			svc.Security.HostUserNS = true // another owner must not lock it out
 		}
 		sb, err := Create(ctx, Config{ID: "ld" + string(rune('a'+i)), Root: root, Project: "p", Service: svc, LogDir: logDir})
 		if err != nil {

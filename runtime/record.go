@@ -39,9 +39,7 @@ func (s *Sandbox) Record() Record {
 	s.mu.Lock()
 	r.Workload = s.workload
 	s.mu.Unlock()
-	if s.cfg.Service != nil {
-		r.Service = s.cfg.Service.Name
-	}
+	r.Service = s.cfg.Service.Name
 	if s.cg != nil {
 		r.Cgroup = s.cg.Group()
 	}

@@ -10,26 +10,25 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/seccomp"
-	"nucleus/spec"
 )
 
-// seccompProgram returns the compiled filter for a service. Compiled BPF is
+// seccompProgram returns the compiled filter for a sandbox. Compiled BPF is
 // cached in Root.Run/seccomp/<key>.bpf: key = hash of this executable's
 // identity and the profile (default + cap_add, or the profile bytes), so a
 // new nucleus build or a changed profile never reuses stale BPF. A one-shot
 // `nucleus run` then skips libseccomp entirely on a warm cache.
-func seccompProgram(root rootdir.Root, svc *spec.Service) (*seccomp.Program, error) {
-	mode := svc.Security.Seccomp
+func seccompProgram(root rootdir.Root, sec Security) (*seccomp.Program, error) {
+	mode := sec.Seccomp
 	switch mode {
-	case spec.SeccompUnconfined:
+	case SeccompUnconfined:
 		return seccomp.Unconfined(), nil
-	case "", spec.SeccompDefault:
-		key := cacheKey("default", []byte(strings.Join(svc.CapAdd, ",")))
+	case "", SeccompDefault:
+		key := cacheKey("default", []byte(strings.Join(sec.CapAdd, ",")))
 		return cachedProgram(root, key, seccomp.ModeDefault, func() (*seccomp.Program, error) {
-			return seccomp.DefaultFor(svc.CapAdd)
+			return seccomp.DefaultFor(sec.CapAdd)
 		})
 	default:
-		data := svc.Security.SeccompProfile
+		data := sec.SeccompProfile
 		if data == nil {
 			b, err := os.ReadFile(mode)
 			if err != nil {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 // TestPrivateKeyDirsMasked: under `userns: host` root inside reads what host
@@ -19,13 +18,13 @@ func TestPrivateKeyDirsMasked(t *testing.T) {
 	const secret = "NUCLEUS-TEST-PRIVATE-KEY"
 	key := testutil.PlantPrivateKey(t, secret)
 	script := "cat " + key + "; echo; echo listing:; ls -A " + dir
-	for _, userns := range []string{spec.UserNSHost, spec.UserNSPrivate} {
+	for _, hostUserNS := range []bool{true, false} {
 		svc := service("/bin/busybox", "sh", "-c", script)
-		svc.Security.UserNS = userns
+		svc.Security.HostUserNS = hostUserNS
 		r := run(t, Config{Root: root, Project: "p", Service: svc})
 		_, listing, _ := strings.Cut(r.out, "listing:")
 		if strings.Contains(r.out, secret) || strings.Contains(listing, filepath.Base(key)) {
-			t.Errorf("userns %s: the sandbox sees the private key directory:\n%s", userns, r.out)
+			t.Errorf("host user namespace %v: the sandbox sees the private key directory:\n%s", hostUserNS, r.out)
 		}
 	}
 	// Host root itself reads it: the test would notice a missing mask.

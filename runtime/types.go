@@ -6,19 +6,23 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
+	"nucleus/runtime/landlock"
 	"nucleus/runtime/sbinit"
-	"nucleus/spec"
 )
 
-// Config describes one sandbox.
+// Config describes one sandbox. The runtime owns it: reconcile/host
+// (SandboxConfig) converts a service of the file into it, so a change of
+// the file format stops there.
 type Config struct {
 	// ID is unique and stable per replica ("<project>-<service>-<replica>");
 	// it names the cgroup and the state directory.
 	ID      string
 	Project string
-	Service *spec.Service
+	Service Service
 	Root    rootdir.Root
-	Mounts  []ResolvedMount
+	// Mounts are what Create mounts (ResolveMounts makes them of
+	// Service.Volumes).
+	Mounts []ResolvedMount
 	// Files are placed in the sandbox at the given absolute paths
 	// (for example /etc/resolv.conf and /etc/hosts from the network).
 	Files map[string][]byte
@@ -63,13 +67,76 @@ type Config struct {
 	CheckSource func(target, real string) error
 }
 
+// Service is what the sandbox runs and how it is confined: what a service
+// of the file becomes (reconcile/host.SandboxConfig).
+type Service struct {
+	// Name is the service's name: the default hostname, and the service of
+	// the cgroup unit and the record.
+	Name     string
+	Hostname string // "" = Name, or the sandbox ID without a Name
+	Process  Process
+	// Rootfs is the root directory (absolute); "" = the host's system view.
+	Rootfs   string
+	ReadOnly bool
+	Limits   Limits
+	Security Security
+	// Volumes are the service's volumes, which ResolveMounts turns into
+	// host mounts.
+	Volumes []Volume
+}
+
+// Process is the workload's main process.
+type Process struct {
+	Args       []string
+	Env        map[string]string
+	User       string // as user: in the file, looked up in the sandbox's /etc
+	WorkingDir string
+}
+
+// Security is how the sandbox is confined beyond its namespaces.
+type Security struct {
+	// HostUserNS keeps the host's user namespace (userns: host); false
+	// gives the sandbox a private one over the project's id range.
+	HostUserNS bool
+	CapAdd     []string // canonical "CAP_X" names
+	// Seccomp is SeccompDefault (or ""), SeccompUnconfined or the path of
+	// an OCI profile, whose bytes SeccompProfile holds when already read.
+	Seccomp        string
+	SeccompProfile []byte
+	Landlock       landlock.Config
+}
+
+// Seccomp modes.
+const (
+	SeccompDefault    = "default"
+	SeccompUnconfined = "unconfined"
+)
+
+// Mount types.
+const (
+	MountBind   = "bind"   // host path
+	MountVolume = "volume" // named directory volume under the data root
+	MountTmpfs  = "tmpfs"  // memory-backed
+)
+
+// Volume is one volume of a sandbox before ResolveMounts: a named volume
+// of type tmpfs arrives as MountTmpfs (with the volume's size).
+type Volume struct {
+	Type     string // MountBind, MountVolume or MountTmpfs
+	Source   string // host path (bind) or volume name
+	Target   string // absolute path inside the sandbox
+	ReadOnly bool
+	Size     int64 // tmpfs only; 0 = the kernel's default
+	Chown    bool  // :U
+}
+
 // ResolvedMount is a volume resolved to the host.
 type ResolvedMount struct {
-	Type     string // spec.MountBind, spec.MountVolume or spec.MountTmpfs
+	Type     string // MountBind, MountVolume or MountTmpfs
 	Source   string // host path for bind and named volumes
 	Target   string // absolute path inside the sandbox
 	ReadOnly bool
-	Size     spec.ByteSize // tmpfs only
+	Size     int64 // tmpfs only
 	// Chown (:U) hands a writable bind source to the project's id range
 	// before it is mounted (chownTree).
 	Chown bool

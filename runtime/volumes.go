@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"nucleus/internal/rootdir"
-	"nucleus/spec"
 )
 
 // VolumeDir is where named volume name of project lives on the host.
@@ -14,30 +13,23 @@ func VolumeDir(root rootdir.Root, project, name string) string {
 	return filepath.Join(root.Data, "volumes", project, name)
 }
 
-// ResolveMounts turns a service's volume mounts into host mounts: bind
-// sources must exist; named volumes of type dir are created under the data
-// root, owned by the container root of the project (the mapped uid under
-// `userns: private`); tmpfs volumes (anonymous or named) get their size.
-func ResolveMounts(root rootdir.Root, project string, svc *spec.Service, volumes map[string]*spec.Volume) ([]ResolvedMount, error) {
+// ResolveMounts turns the sandbox's volumes into host mounts: bind
+// sources must exist; named volumes are created under the data root, owned
+// by the container root of the project (the mapped uid under a private
+// user namespace); tmpfs mounts stay as they are.
+func ResolveMounts(cfg Config) ([]ResolvedMount, error) {
 	var out []ResolvedMount
-	for _, m := range svc.Volumes {
+	for _, m := range cfg.Service.Volumes {
 		rm := ResolvedMount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Size: m.Size, Chown: m.Chown}
 		switch m.Type {
-		case spec.MountBind:
+		case MountBind:
 			if _, err := os.Stat(m.Source); err != nil {
 				return nil, fmt.Errorf("volume %s: bind source: %w", m.Target, err)
 			}
-		case spec.MountTmpfs:
-			if v := volumes[m.Source]; m.Source != "" && v != nil && v.Size > 0 && rm.Size == 0 {
-				rm.Size = v.Size
-			}
-		case spec.MountVolume:
-			if v := volumes[m.Source]; v != nil && v.Type == spec.VolumeTypeTmpfs {
-				rm.Type, rm.Size = spec.MountTmpfs, v.Size
-				break
-			}
-			dir := VolumeDir(root, project, m.Source)
-			if err := ensureVolumeDir(root, project, svc, dir); err != nil {
+		case MountTmpfs:
+		case MountVolume:
+			dir := VolumeDir(cfg.Root, cfg.Project, m.Source)
+			if err := ensureVolumeDir(cfg.Root, cfg.Project, cfg.Service.Security.HostUserNS, dir); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", m.Source, err)
 			}
 			rm.Source = dir
@@ -49,7 +41,7 @@ func ResolveMounts(root rootdir.Root, project string, svc *spec.Service, volumes
 	return out, nil
 }
 
-func ensureVolumeDir(root rootdir.Root, project string, svc *spec.Service, dir string) error {
+func ensureVolumeDir(root rootdir.Root, project string, hostUserNS bool, dir string) error {
 	// <data>/volumes is for host root only: other local users must not read
 	// what workloads write (file names are guessable from the YAML). The
 	// sandbox never walks this path: the volume arrives as a detached mount,
@@ -74,7 +66,7 @@ func ensureVolumeDir(root rootdir.Root, project string, svc *spec.Service, dir s
 	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("create volume directory: %w", err)
 	}
-	if svc.Security.UserNS != spec.UserNSHost {
+	if !hostUserNS {
 		base, err := ProjectIDRange(root, project)
 		if err != nil {
 			return err

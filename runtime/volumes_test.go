@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 )
 
 // busyboxRootfs builds a minimal root file system with a static busybox.
@@ -50,7 +49,7 @@ func TestSymlinkTargetStaysInRoot(t *testing.T) {
 	svc := service("/bin/sh", "-c", "true")
 	svc.Rootfs = rootfs
 	_, err := Create(context.Background(), Config{ID: "evil", Root: root, Project: "p", Service: svc, Stdout: os.Stderr,
-		Mounts: []ResolvedMount{{Type: spec.MountBind, Source: src, Target: "/evil"}}})
+		Mounts: []ResolvedMount{{Type: MountBind, Source: src, Target: "/evil"}}})
 	if err == nil || !strings.Contains(err.Error(), "resolves to the sandbox root") {
 		t.Fatalf("volume onto a symlink to /: err = %v, want a refusal", err)
 	}
@@ -63,7 +62,7 @@ func TestSymlinkTargetStaysInRoot(t *testing.T) {
 		}
 		svc = service("/bin/sh", "-c", "cat /data/marker")
 		svc.Rootfs = rootfs
-		r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: []ResolvedMount{{Type: spec.MountBind, Source: src, Target: "/" + name}}})
+		r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: []ResolvedMount{{Type: MountBind, Source: src, Target: "/" + name}}})
 		if r.out != "volume" {
 			t.Errorf("volume through symlink %s: out %q err %q", link, r.out, r.err)
 		}
@@ -80,15 +79,15 @@ func TestRootfsAndVolumes(t *testing.T) {
 	svc := service("/bin/sh", "-c", `echo hi > /rw/new && echo rw-ok; echo x > /ro/file 2>/dev/null || echo ro-denied; `+
 		`echo x > /data/f && echo vol-ok; stat -c %u /data; echo x > /scratch/f && echo tmpfs-ok; echo x > /bin/x 2>/dev/null || echo root-ro; cat /etc/hosts`)
 	svc.Rootfs = rootfs
-	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "data", Target: "/data"}}
-	mounts, err := ResolveMounts(root, "p", svc, nil)
+	svc.Volumes = []Volume{{Type: MountVolume, Source: "data", Target: "/data"}}
+	mounts, err := ResolveMounts(Config{Root: root, Project: "p", Service: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mounts = append(mounts,
-		ResolvedMount{Type: spec.MountBind, Source: rw, Target: "/rw"},
-		ResolvedMount{Type: spec.MountBind, Source: ro, Target: "/ro", ReadOnly: true},
-		ResolvedMount{Type: spec.MountTmpfs, Target: "/scratch", Size: 1 << 20})
+		ResolvedMount{Type: MountBind, Source: rw, Target: "/rw"},
+		ResolvedMount{Type: MountBind, Source: ro, Target: "/ro", ReadOnly: true},
+		ResolvedMount{Type: MountTmpfs, Target: "/scratch", Size: 1 << 20})
 	r := run(t, Config{Root: root, Project: "p", Service: svc, Mounts: mounts,
 		Files: map[string][]byte{"/etc/hosts": []byte("10.0.0.1 db\n")}})
 	for _, want := range []string{"rw-ok", "ro-denied", "vol-ok", "\n0\n", "tmpfs-ok", "root-ro", "10.0.0.1 db"} {
@@ -137,14 +136,14 @@ func TestWritableRootOverlay(t *testing.T) {
 func TestWorkdirAndUser(t *testing.T) {
 	root := newRoot(t)
 	svc := service("/bin/busybox", "sh", "-c", "pwd; id -u; id -g")
-	svc.WorkingDir = "/tmp"
-	svc.User = "1000:1001"
+	svc.Process.WorkingDir = "/tmp"
+	svc.Process.User = "1000:1001"
 	r := run(t, Config{Root: root, Project: "p", Service: svc})
 	if r.out != "/tmp\n1000\n1001\n" {
 		t.Errorf("workdir/user: out %q err %q", r.out, r.err)
 	}
 	svc = service("/bin/busybox", "true")
-	svc.WorkingDir = "/does/not/exist"
+	svc.Process.WorkingDir = "/does/not/exist"
 	sb, err := Create(context.Background(), Config{ID: "wd", Root: root, Project: "p", Service: svc, Stdout: os.Stderr})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +164,7 @@ func TestFileOverDanglingSymlink(t *testing.T) {
 	}
 	svc := service("/bin/sh", "-c", "cat /etc/resolv.conf; id -u")
 	svc.Rootfs = rootfs
-	svc.User = "app"
+	svc.Process.User = "app"
 	r := run(t, Config{Root: root, Project: "p", Service: svc, Files: map[string][]byte{"/etc/resolv.conf": []byte("nameserver 10.0.0.53\n")}})
 	if r.out != "nameserver 10.0.0.53\n1000\n" {
 		t.Errorf("out %q err %q", r.out, r.err)
@@ -183,8 +182,8 @@ func TestNamedVolumeHiddenFromOtherUsers(t *testing.T) {
 		}
 	}
 	svc := service()
-	svc.Volumes = []spec.VolumeMount{{Type: spec.MountVolume, Source: "db", Target: "/db"}}
-	if _, err := ResolveMounts(root, "p", svc, nil); err != nil {
+	svc.Volumes = []Volume{{Type: MountVolume, Source: "db", Target: "/db"}}
+	if _, err := ResolveMounts(Config{Root: root, Project: "p", Service: svc}); err != nil {
 		t.Fatal(err)
 	}
 	secret := filepath.Join(VolumeDir(root, "p", "db"), "secret")

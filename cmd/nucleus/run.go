@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"nucleus/reconcile/host"
 	"nucleus/reconcile/launch"
 	"nucleus/reconcile/oneoff"
 	"nucleus/runtime"
@@ -233,8 +234,15 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	}()
 	stdinFD := int(os.Stdin.Fd())
 	tty := term.IsTerminal(stdinFD)
-	req := launch.Request{Config: runtime.Config{ID: o.name, Project: runProject, Service: svc, Root: root,
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: tty, DieWithCaller: true}}
+	if tty {
+		if _, ok := svc.Environment["TERM"]; !ok {
+			svc.Environment["TERM"] = envOr("TERM", "xterm")
+		}
+	}
+	cfg := host.SandboxConfig(svc, nil)
+	cfg.ID, cfg.Project, cfg.Root = o.name, runProject, root
+	cfg.Stdin, cfg.Stdout, cfg.Stderr, cfg.Terminal, cfg.DieWithCaller = os.Stdin, os.Stdout, os.Stderr, tty, true
+	req := launch.Request{Config: cfg, Service: svc}
 	if netSpec != nil {
 		// The network side shapes the sandbox's config (addresses,
 		// resolv.conf, hosts): it is set up before the launch.
@@ -245,11 +253,6 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 		req.Net = run.Net()
 	} else {
 		req.Config.BeforeState = begin // overlaps with the init's start-up
-	}
-	if tty {
-		if _, ok := svc.Environment["TERM"]; !ok {
-			svc.Environment["TERM"] = envOr("TERM", "xterm")
-		}
 	}
 	// Signals that arrive before the workload runs are held, then forwarded.
 	// Installing the handlers starts a thread (~1 ms), so it overlaps with

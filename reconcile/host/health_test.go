@@ -27,7 +27,7 @@ func TestHealthChecksRunInTheSandboxNetns(t *testing.T) {
 		Hostname: "web", ReadOnly: true, StopSignal: "SIGKILL",
 		Security: spec.Security{UserNS: spec.UserNSPrivate, Seccomp: spec.SeccompDefault, Landlock: spec.Landlock{Mode: spec.LandlockDefault}},
 	}
-	sb, err := runtime.Create(context.Background(), runtime.Config{ID: "hc-web-1", Project: "hc", Service: s, Root: root})
+	sb, err := runtime.Create(context.Background(), runtime.Config{ID: "hc-web-1", Project: "hc", Service: SandboxService(s, nil), Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,15 +38,14 @@ func (r Runtime) Launch(ctx context.Context, req reconcile.LaunchRequest) (recon
 // earlier version gave, to check that such sandboxes are adopted and removed).
 func (r Runtime) launch(ctx context.Context, req reconcile.LaunchRequest, sandboxID string) (reconcile.Sandbox, []reconcile.Attachment, error) {
 	id := req.Replica
-	cfg := runtime.Config{
-		ID: sandboxID, Project: id.Project, Service: req.Service, Root: r.Root,
-		LogDir: ReplicaLogDir(r.Root, id.Project, id.Name()),
-	}
+	cfg := SandboxConfig(req.Service, req.Volumes)
+	cfg.ID, cfg.Project, cfg.Root = sandboxID, id.Project, r.Root
+	cfg.LogDir = ReplicaLogDir(r.Root, id.Project, id.Name())
 	if r.CheckSource != nil {
 		cfg.CheckSource = func(target, real string) error { return r.CheckSource(req.Service, target, real) }
 	}
 	net := &replicaNet{nets: req.Networks, id: id, svc: req.Service}
-	sb, err := launch.Launch(ctx, launch.Request{Config: cfg, Volumes: req.Volumes, Net: net})
+	sb, err := launch.Launch(ctx, launch.Request{Config: cfg, Service: req.Service, Net: net})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -47,10 +47,12 @@ const (
 
 // Request is one sandbox to launch.
 type Request struct {
-	// Config describes the sandbox; Launch fills in Mounts and Files.
+	// Config describes the sandbox (see host.SandboxConfig); Launch fills
+	// in Mounts and Files.
 	Config runtime.Config
-	// Volumes are the project's named volumes (for resolving mounts).
-	Volumes map[string]*spec.Volume
+	// Service is what Config was converted from: Net generates the
+	// sandbox's files from it.
+	Service *spec.Service
 	// Net is the network side; nil for a sandbox without networks.
 	Net Network
 	// BeforeStart, when set, runs after the attach, right before the
@@ -108,7 +110,7 @@ func Launch(ctx context.Context, req Request) (*runtime.Sandbox, error) {
 		return &Error{Step: step, Network: network, Err: err, Undo: errors.Join(errs...)}
 	}
 	cfg := req.Config
-	mounts, err := runtime.ResolveMounts(cfg.Root, cfg.Project, cfg.Service, req.Volumes)
+	mounts, err := runtime.ResolveMounts(cfg)
 	if err != nil {
 		return nil, fail(StepVolumes, err)
 	}
@@ -118,7 +120,7 @@ func Launch(ctx context.Context, req Request) (*runtime.Sandbox, error) {
 		undo = append(undo, req.Net.Release)
 		own, err := req.Net.Reserve(ctx)
 		if err == nil {
-			cfg.Files, err = req.Net.Files(cfg.Service, own)
+			cfg.Files, err = req.Net.Files(req.Service, own)
 		}
 		if err != nil {
 			return nil, fail(StepNetworks, err)

@@ -14,6 +14,7 @@ import (
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 	"nucleus/network"
+	"nucleus/reconcile/host"
 	"nucleus/reconcile/launch"
 	"nucleus/runtime"
 	"nucleus/runtime/runtimetest"
@@ -75,11 +76,14 @@ func TestFailedLaunchLeavesNothing(t *testing.T) {
 			svc := &spec.Service{Name: name, Command: []string{c.command}, ReadOnly: true, StopSignal: "SIGTERM",
 				Security: spec.Security{UserNS: spec.UserNSPrivate, Seccomp: spec.SeccompDefault, Landlock: spec.Landlock{Mode: spec.LandlockDefault}}}
 			sess.Apply(svc)
+			cfg := host.SandboxConfig(svc, nil)
+			cfg.ID, cfg.Root = name, root
 			key := name + "/1"
 			attached := false
 			sb, err := launch.Launch(ctx, launch.Request{
-				Config: runtime.Config{ID: name, Service: svc, Root: root},
-				Net:    sess,
+				Config:  cfg,
+				Service: svc,
+				Net:     sess,
 				BeforeStart: func(*runtime.Sandbox) error {
 					// The start fails after real work to undo: a veth and an attachment.
 					attached = networkState(t, root, sess.Project(), network.RunNetworkName).Attachments[key] != nil

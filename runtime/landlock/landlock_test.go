@@ -15,7 +15,6 @@ import (
 
 	"nucleus/internal/procstat"
 	"nucleus/internal/testutil"
-	"nucleus/spec"
 
 	"golang.org/x/sys/unix"
 )
@@ -305,26 +304,26 @@ func TestApplyFailureIsAnError(t *testing.T) {
 	}
 }
 
-func TestFromSpec(t *testing.T) {
+func TestForConfig(t *testing.T) {
 	sys, w := []string{"/usr"}, []string{"/data"}
-	if r, err := FromSpec(spec.Landlock{Mode: spec.LandlockOff}, sys, w); err != nil || r != nil {
+	if r, err := ForConfig(Config{Mode: ModeOff}, sys, w); err != nil || r != nil {
 		t.Errorf("off = %v, %v", r, err)
 	}
-	def, err := FromSpec(spec.Landlock{Mode: spec.LandlockDefault}, sys, w)
+	def, err := ForConfig(Config{Mode: ModeDefault}, sys, w)
 	if err != nil || len(def) != len(DefaultRules(sys, w)) {
 		t.Errorf("default = %v, %v", def, err)
 	}
-	custom, err := FromSpec(spec.Landlock{Mode: spec.LandlockCustom, Rules: []spec.LandlockRule{{Path: "/data", Access: []string{"execute"}}}}, sys, w)
+	custom, err := ForConfig(Config{Mode: ModeCustom, Rules: []Rule{{Path: "/data", Access: []string{"execute"}}}}, sys, w)
 	if err != nil || len(custom) != len(def)+1 || custom[len(custom)-1].Path != "/data" {
 		t.Errorf("custom = %v, %v", custom, err)
 	}
-	for _, bad := range []spec.Landlock{
+	for _, bad := range []Config{
 		{Mode: "sometimes"},
-		{Mode: spec.LandlockCustom, Rules: []spec.LandlockRule{{Path: "rel", Access: []string{"read"}}}},
-		{Mode: spec.LandlockCustom, Rules: []spec.LandlockRule{{Path: "/x", Access: []string{"fly"}}}},
+		{Mode: ModeCustom, Rules: []Rule{{Path: "rel", Access: []string{"read"}}}},
+		{Mode: ModeCustom, Rules: []Rule{{Path: "/x", Access: []string{"fly"}}}},
 	} {
-		if _, err := FromSpec(bad, sys, w); err == nil {
-			t.Errorf("FromSpec(%+v) accepted", bad)
+		if _, err := ForConfig(bad, sys, w); err == nil {
+			t.Errorf("ForConfig(%+v) accepted", bad)
 		}
 	}
 }

@@ -1,10 +1,20 @@
 package landlock
 
-import (
-	"fmt"
+import "fmt"
 
-	"nucleus/spec"
+// Modes of a sandbox's Landlock setting (the file's security.landlock).
+const (
+	ModeDefault = "default"
+	ModeOff     = "off"
+	ModeCustom  = "custom"
 )
+
+// Config is a sandbox's Landlock setting: a mode, plus the rules ModeCustom
+// adds to the defaults.
+type Config struct {
+	Mode  string
+	Rules []Rule
+}
 
 // Device files every sandbox may read and write (the minimal /dev).
 var devFiles = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx"}
@@ -50,17 +60,17 @@ func DefaultRules(systemDirs, writable []string) []Rule {
 	return rules
 }
 
-// FromSpec returns the rules of a service's landlock setting: nil for
+// ForConfig returns the rules of a sandbox's Landlock setting: nil for
 // "off" (apply nothing), DefaultRules for "default", and for "custom" the
 // defaults plus the service's own rules (rules only grant, so custom rules
 // can open up, e.g. execute on a volume, but the sandbox keeps working).
-func FromSpec(l spec.Landlock, systemDirs, writable []string) ([]Rule, error) {
+func ForConfig(l Config, systemDirs, writable []string) ([]Rule, error) {
 	switch l.Mode {
-	case spec.LandlockOff:
+	case ModeOff:
 		return nil, nil
-	case spec.LandlockDefault, "":
+	case ModeDefault, "":
 		return DefaultRules(systemDirs, writable), nil
-	case spec.LandlockCustom:
+	case ModeCustom:
 		rules := DefaultRules(systemDirs, writable)
 		for _, r := range l.Rules {
 			if _, err := accessRights(r.Access); err != nil {
