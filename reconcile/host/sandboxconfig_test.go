@@ -15,8 +15,7 @@ import (
 // (issue 11): every field the runtime uses, the short and long forms of
 // :U, and named volumes whose type (tmpfs) or size decide the mount.
 func TestSandboxConfigConvertsTheService(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "nucleus.yaml")
+	file := filepath.Join(t.TempDir(), "nucleus.yaml")
 	testutil.WriteFile(t, file, `services:
   db:
     command: [/bin/busybox, sh, -c, "echo hi"]
