@@ -35,7 +35,7 @@ type backend interface {
 	// attachments included), tolerating objects that are already gone.
 	removeNetwork(ctx context.Context, n *NetworkState) error
 
-	// attach connects the sandbox a.Pid to the network. a.IP holds the
+	// attach connects the sandbox a.PID to the network. a.IP holds the
 	// address the Manager allocated; the backend may replace it (the
 	// Manager records what it ends with) and fills in a.Interface, a.HostIf
 	// and a.Extra. On error it must leave nothing behind.

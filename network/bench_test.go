@@ -26,7 +26,7 @@ func BenchmarkAttach(b *testing.B) {
 	e := newEnv(b)
 	e.network("n", nil)
 	for i := 0; i < 5; i++ {
-		e.attach(Attachment{Network: "n", Service: fmt.Sprintf("other%d", i), Pid: sandbox(b)})
+		e.attach(Attachment{Network: "n", Service: fmt.Sprintf("other%d", i), PID: sandbox(b)})
 	}
 	var ds []time.Duration
 	b.ResetTimer()
@@ -39,7 +39,7 @@ func BenchmarkAttach(b *testing.B) {
 		}
 		b.StartTimer()
 		st := time.Now()
-		e.attach(Attachment{Network: "n", Service: "svc", Pid: cmd.Process.Pid,
+		e.attach(Attachment{Network: "n", Service: "svc", PID: cmd.Process.Pid,
 			Ports: []Port{{Target: 80, Published: 20000 + i%1000, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 		ds = append(ds, time.Since(st))
 		b.StopTimer()
@@ -60,8 +60,8 @@ func BenchmarkResolve(b *testing.B) {
 	e := newEnv(b)
 	ni := e.network("n", nil)
 	client := sandbox(b)
-	e.attach(Attachment{Network: "n", Service: "db", Pid: sandbox(b)})
-	e.attach(Attachment{Network: "n", Service: "client", Pid: client})
+	e.attach(Attachment{Network: "n", Service: "db", PID: sandbox(b)})
+	e.attach(Attachment{Network: "n", Service: "client", PID: client})
 	var ds []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -174,7 +174,7 @@ func BenchmarkThroughput(b *testing.B) {
 	e.network("n", nil)
 	srv := sandbox(b)
 	pub := testutil.FreePort(b)
-	si := e.attach(Attachment{Network: "n", Service: "iperf", Pid: srv,
+	si := e.attach(Attachment{Network: "n", Service: "iperf", PID: srv,
 		Ports: []Port{{Target: 5201, Published: pub, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	o := newOutside(b)
 	hostPort := testutil.FreePort(b)
@@ -217,7 +217,7 @@ func userspaceThroughput(b *testing.B, e *testEnv) (float64, bool) {
 	}
 	pid := sandbox(b)
 	p := testutil.FreePort(b)
-	if _, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "us", Service: "iperf-us", Pid: pid,
+	if _, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "us", Service: "iperf-us", PID: pid,
 		Ports: []Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
 		b.Logf("userspace NAT not measured: %v", err)
 		return 0, false

@@ -20,7 +20,7 @@ func TestGatewayMACStaysWhenSandboxesJoin(t *testing.T) {
 	}
 	want := l.Attrs().HardwareAddr.String()
 	for i := range 12 {
-		e.attach(Attachment{Network: "n", Service: "s" + string(rune('a'+i)), Pid: sandbox(t)})
+		e.attach(Attachment{Network: "n", Service: "s" + string(rune('a'+i)), PID: sandbox(t)})
 		l, err := netlink.LinkByName(ni.Bridge)
 		if err != nil {
 			t.Fatal(err)

@@ -41,7 +41,7 @@ func newKernelTarget(t *testing.T) kernelTarget {
 	kn := k.network("n", nil)
 	srv := sandbox(t)
 	pub := testutil.FreePort(t)
-	si := k.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []Port{
+	si := k.attach(Attachment{Network: "n", Service: "web", PID: srv, Ports: []Port{
 		{Target: 8080, Published: pub, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	serveEcho(t, srv, ":8080", "web:")
 	serveEcho(t, srv, ":9999", "unpublished:")
@@ -84,7 +84,7 @@ func TestCrossNATUserspace(t *testing.T) {
 		u := newEnv(t)
 		u.usNetwork("u", nil)
 		cli := sandbox(t)
-		u.attach(Attachment{Network: "u", Service: "cli", Pid: cli})
+		u.attach(Attachment{Network: "u", Service: "cli", PID: cli})
 		// The hub's slirp4netns: nucleus's resolver serves the network, so
 		// slirp4netns's own DNS is off; it runs with the refused group.
 		cmds := slirpCmdlines(u.m.root.Run)
@@ -106,7 +106,7 @@ func TestCrossNATUserspace(t *testing.T) {
 		up := startUpstream(t, map[string]string{"unused.test.": "192.0.2.1"}, 60)
 		u.usNetwork("u", func(n *Config) { n.Subnet = "10.0.2.0/24"; n.DNS = []string{up} })
 		cli := sandbox(t)
-		u.attach(Attachment{Network: "u", Service: "cli", Pid: cli})
+		u.attach(Attachment{Network: "u", Service: "cli", PID: cli})
 		if cmds := slirpCmdlines(u.m.root.Run); len(cmds) != 1 || !strings.Contains(cmds[0], "--disable-dns") {
 			t.Errorf("slirp4netns command lines %q: want one, with --disable-dns", cmds)
 		}
@@ -231,7 +231,7 @@ func TestCrossNATRootless(t *testing.T) {
 			t.Fatal(err)
 		}
 		sid := "r" + testutil.RandHex(4)
-		s, err := slirp.New(slirp.Config{ID: sid, RuntimeRoot: rt, Pid: sb,
+		s, err := slirp.New(slirp.Config{ID: sid, RuntimeRoot: rt, PID: sb,
 			UsernsPath: fmt.Sprintf("/proc/%d/ns/user", sb), DisableDNS: true, Binary: unprivilegedSlirp(t, id)})
 		if err != nil {
 			t.Fatal(err)
@@ -247,7 +247,7 @@ func TestCrossNATRootless(t *testing.T) {
 				t.Errorf("slirp4netns runtime directory left")
 			}
 		})
-		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.Pid()))
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
 		if !strings.Contains(string(st), fmt.Sprintf("\nUid:\t%d\t", id)) {
 			t.Fatalf("slirp4netns does not run as uid %d:\n%s", id, st)
 		}

@@ -75,8 +75,8 @@ func TestInternalNetworkDNSGoesNowhere(t *testing.T) {
 	up, seen := fakeUpstream(t, 0, "127.0.0.77:0")
 	ni := e.network("private", func(n *Config) { n.Internal, n.DNS = true, []string{up} })
 	app, db := sandbox(t), sandbox(t)
-	e.attach(Attachment{Network: "private", Service: "app", Pid: app})
-	e.attach(Attachment{Network: "private", Service: "db", Pid: db})
+	e.attach(Attachment{Network: "private", Service: "app", PID: app})
+	e.attach(Attachment{Network: "private", Service: "db", PID: db})
 	if got, err := resolve(app, ni.Gateway, "db"); err != nil || len(got) != 1 {
 		t.Fatalf("project name db on the internal network: %v %v", got, err)
 	}
@@ -91,7 +91,7 @@ func TestInternalNetworkDNSGoesNowhere(t *testing.T) {
 	// The same upstream on a normal network is asked (the fake works).
 	pn := e.network("public", func(n *Config) { n.DNS = []string{up} })
 	pub := sandbox(t)
-	e.attach(Attachment{Network: "public", Service: "pub", Pid: pub})
+	e.attach(Attachment{Network: "public", Service: "pub", PID: pub})
 	if got, err := resolve(pub, pn.Gateway, "ok.example"); err != nil || !slices.Equal(got, []string{"198.18.0.9"}) {
 		t.Fatalf("normal network: %v %v", got, err)
 	}
@@ -99,7 +99,7 @@ func TestInternalNetworkDNSGoesNowhere(t *testing.T) {
 	// A resolver of the project itself, on the internal network, may be
 	// the upstream: the query stays inside the project.
 	core := sandbox(t)
-	ci := e.attach(Attachment{Network: "private", Service: "coredns", Pid: core})
+	ci := e.attach(Attachment{Network: "private", Service: "coredns", PID: core})
 	_, seenCore := fakeUpstream(t, core, ci.IP+":53")
 	e.network("private", func(n *Config) { n.Internal, n.DNS = true, []string{up, ci.IP} })
 	if got, err := resolve(app, ni.Gateway, "svc.corp.example"); err != nil || !slices.Equal(got, []string{"198.18.0.9"}) {
@@ -121,7 +121,7 @@ func TestDNSChangeTakesEffectLive(t *testing.T) {
 	up2, seen2 := fakeUpstream(t, 0, "127.0.0.78:0")
 	ni := e.network("n", func(n *Config) { n.DNS = []string{up1} })
 	s := sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "app", Pid: s})
+	e.attach(Attachment{Network: "n", Service: "app", PID: s})
 	if got, err := resolve(s, ni.Gateway, "before.example"); err != nil || len(got) != 1 {
 		t.Fatalf("before: %v %v", got, err)
 	}
@@ -154,7 +154,7 @@ func TestResolverDoesNotReachOtherProjects(t *testing.T) {
 	other := newEnv(t)
 	other.network("n", nil)
 	victim := sandbox(t)
-	vi := other.attach(Attachment{Network: "n", Service: "dns", Pid: victim})
+	vi := other.attach(Attachment{Network: "n", Service: "dns", PID: victim})
 	vaddr, seenVictim := fakeUpstream(t, victim, vi.IP+":53")
 	// Root's own (unmarked) host sockets still reach it: the fake works.
 	if _, _, err := (&mdns.Client{Timeout: 2 * time.Second}).Exchange(new(mdns.Msg).SetQuestion("root.example.", mdns.TypeA), vaddr); err != nil {
@@ -164,7 +164,7 @@ func TestResolverDoesNotReachOtherProjects(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("n", func(n *Config) { n.DNS = []string{vi.IP} })
 	app := sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "app", Pid: app})
+	e.attach(Attachment{Network: "n", Service: "app", PID: app})
 	start := time.Now()
 	if m := ask(t, app, ni.Gateway, "probe.example"); m.Rcode == mdns.RcodeSuccess {
 		t.Errorf("a query through another project's sandbox as upstream answered: %v", m.Answer)
@@ -179,11 +179,11 @@ func TestResolverDoesNotReachOtherProjects(t *testing.T) {
 	// The project's own DNS service (a sandbox on network n) as the
 	// upstream of its network m.
 	core := sandbox(t)
-	ci := e.attach(Attachment{Network: "n", Service: "coredns", Pid: core})
+	ci := e.attach(Attachment{Network: "n", Service: "coredns", PID: core})
 	_, seenCore := fakeUpstream(t, core, ci.IP+":53")
 	mi := e.network("m", func(n *Config) { n.DNS = []string{ci.IP} })
 	app2 := sandbox(t)
-	e.attach(Attachment{Network: "m", Service: "app2", Pid: app2})
+	e.attach(Attachment{Network: "m", Service: "app2", PID: app2})
 	if got, err := resolve(app2, mi.Gateway, "own.example"); err != nil || !slices.Equal(got, []string{"198.18.0.9"}) {
 		t.Errorf("own sandbox as upstream: %v %v", got, err)
 	}

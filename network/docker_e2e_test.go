@@ -196,13 +196,13 @@ func TestDockerOnTheSameHost(t *testing.T) {
 	}
 	web := sandbox(t)
 	webPort := testutil.FreePort(t)
-	wi := e.attach(Attachment{Network: "n", Service: "web", Pid: web, Ports: []Port{{Target: 8080, Published: webPort, HostIP: "0.0.0.0", Protocol: "tcp"}}})
+	wi := e.attach(Attachment{Network: "n", Service: "web", PID: web, Ports: []Port{{Target: 8080, Published: webPort, HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	serveEcho(t, web, ":8080", "web:")
 	app := sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "app", Pid: app, Egress: &Egress{Allow: []EgressRule{
+	e.attach(Attachment{Network: "n", Service: "app", PID: app, Egress: &Egress{Allow: []EgressRule{
 		{CIDR: o.addr, PortStart: 80, PortEnd: 80, Protocol: "tcp"}}}})
 	free := sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "free", Pid: free})
+	e.attach(Attachment{Network: "n", Service: "free", PID: free})
 
 	dir, err := os.MkdirTemp("", "nucleus-dockerd-") // short: the socket path has a length limit
 	if err != nil {

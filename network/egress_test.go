@@ -52,10 +52,10 @@ func TestEgressRules(t *testing.T) {
 	serveEcho(t, o.pid, ":81", "out81:")
 
 	peer := sandbox(t)
-	pi := e.attach(Attachment{Network: "n", Service: "peer", Pid: peer})
+	pi := e.attach(Attachment{Network: "n", Service: "peer", PID: peer})
 	serveEcho(t, peer, ":5000", "peer:")
 	app := sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "app", Pid: app, Egress: &Egress{Allow: []EgressRule{
+	e.attach(Attachment{Network: "n", Service: "app", PID: app, Egress: &Egress{Allow: []EgressRule{
 		{CIDR: o.addr, PortStart: 80, PortEnd: 80, Protocol: "tcp"},
 		{Domain: "api.test"},
 		{Domain: "*.wild.test"},
@@ -128,7 +128,7 @@ func TestLiveUpdateKeepsSandbox(t *testing.T) {
 	port := func(p int) []Port {
 		return []Port{{Target: 8080, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
 	}
-	ai := e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: port(p1)})
+	ai := e.attach(Attachment{Network: "n", Service: "web", PID: srv, Ports: port(p1)})
 	serveEcho(t, srv, ":8080", "web:")
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p1), "web:")
 	mustTalk(t, srv, o.addr+":80", "out:")
@@ -145,7 +145,7 @@ func TestLiveUpdateKeepsSandbox(t *testing.T) {
 	}
 	before := ifIndex()
 
-	up := Attachment{Project: e.project, Network: "n", Service: "web", Pid: srv, Ports: port(p2), Egress: &Egress{}}
+	up := Attachment{Project: e.project, Network: "n", Service: "web", PID: srv, Ports: port(p2), Egress: &Egress{}}
 	if err := e.m.Update(e.ctx, up); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestLiveUpdateKeepsSandbox(t *testing.T) {
 		t.Fatalf("eth0 changed (index %d -> %d): the sandbox was re-wired", before, after)
 	}
 	// Attach with the same pid is an update too, and keeps the address.
-	if again := e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: port(p2)}); again.IP != ai.IP {
+	if again := e.attach(Attachment{Network: "n", Service: "web", PID: srv, Ports: port(p2)}); again.IP != ai.IP {
 		t.Fatalf("re-attach changed the address %s -> %s", ai.IP, again.IP)
 	}
 }
@@ -175,21 +175,21 @@ func TestPortConflictsRefused(t *testing.T) {
 	pub := func(p int) []Port {
 		return []Port{{Target: 80, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
 	}
-	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "n", Service: "web", Pid: sandbox(t), Ports: pub(busy)})
+	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "n", Service: "web", PID: sandbox(t), Ports: pub(busy)})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(busy)) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
 		t.Fatalf("Attach on a bound port: %v; want an error naming port %d and pid %d", err, busy, os.Getpid())
 	}
 
 	// Another service of the project already publishes the port.
 	free := testutil.FreePort(t)
-	e.attach(Attachment{Network: "n", Service: "a", Pid: sandbox(t), Ports: pub(free)})
-	if _, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "n", Service: "b", Pid: sandbox(t), Ports: pub(free)}); err == nil || !strings.Contains(err.Error(), fmt.Sprint(free)) {
+	e.attach(Attachment{Network: "n", Service: "a", PID: sandbox(t), Ports: pub(free)})
+	if _, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "n", Service: "b", PID: sandbox(t), Ports: pub(free)}); err == nil || !strings.Contains(err.Error(), fmt.Sprint(free)) {
 		t.Fatalf("second publisher in the project: %v", err)
 	}
 	// Another project, in another state root, publishes it.
 	e2 := newEnv(t)
 	e2.network("n", nil)
-	_, err = e2.m.Attach(e2.ctx, Attachment{Project: e2.project, Network: "n", Service: "c", Pid: sandbox(t), Ports: pub(free)})
+	_, err = e2.m.Attach(e2.ctx, Attachment{Project: e2.project, Network: "n", Service: "c", PID: sandbox(t), Ports: pub(free)})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(free)) || !strings.Contains(err.Error(), e.project) {
 		t.Fatalf("publisher in another project: %v; want an error naming port %d and project %s", err, free, e.project)
 	}
@@ -200,15 +200,15 @@ func TestRestartKeepsAddressAndAdoption(t *testing.T) {
 	ni := e.network("n", nil)
 	p := testutil.FreePort(t)
 	ports := []Port{{Target: 80, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}
-	first := e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Ports: ports})
-	st := e.attach(Attachment{Network: "n", Service: "db", Pid: sandbox(t), IPv4: strings.TrimSuffix(ni.Gateway, ".1") + ".50"})
+	first := e.attach(Attachment{Network: "n", Service: "web", PID: sandbox(t), Ports: ports})
+	st := e.attach(Attachment{Network: "n", Service: "db", PID: sandbox(t), IPv4: strings.TrimSuffix(ni.Gateway, ".1") + ".50"})
 	if !strings.HasSuffix(st.IP, ".50") {
 		t.Fatalf("static address ignored: %s", st.IP)
 	}
 	// The service restarts in a new sandbox (a new pid), without Detach:
 	// same address, and its own published port is no conflict.
 	restarted := sandbox(t)
-	again := e.attach(Attachment{Network: "n", Service: "web", Pid: restarted, Ports: ports})
+	again := e.attach(Attachment{Network: "n", Service: "web", PID: restarted, Ports: ports})
 	if again.IP != first.IP {
 		t.Fatalf("restart changed the address %s -> %s", first.IP, again.IP)
 	}
@@ -218,7 +218,7 @@ func TestRestartKeepsAddressAndAdoption(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "client", Pid: client})
+	e.attach(Attachment{Network: "n", Service: "client", PID: client})
 
 	// The supervisor process goes away; a new one adopts the recorded state.
 	e.m.Close()
@@ -234,7 +234,7 @@ func TestRestartKeepsAddressAndAdoption(t *testing.T) {
 	if got, err := resolve(client, ni.Gateway, "db"); err != nil || len(got) != 1 || got[0] != st.IP {
 		t.Fatalf("after adoption resolve db = %v, %v", got, err)
 	}
-	web := e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t)})
+	web := e.attach(Attachment{Network: "n", Service: "web", PID: sandbox(t)})
 	if web.IP != first.IP {
 		t.Fatalf("after adoption web got %s, recorded %s", web.IP, first.IP)
 	}
@@ -254,11 +254,11 @@ func TestAttachFailuresLeaveNothing(t *testing.T) {
 		a    Attachment
 		want string
 	}{
-		{"dead pid", Attachment{Pid: 1 << 30}, "pid"},
-		{"static outside subnet", Attachment{Pid: sandbox(t), IPv4: "192.0.2.9"}, "outside subnet"},
-		{"static gateway", Attachment{Pid: sandbox(t), IPv4: ni.Gateway}, "gateway"},
-		{"bad egress", Attachment{Pid: sandbox(t), Egress: &Egress{Allow: []EgressRule{{CIDR: "not-an-address"}}}}, "not-an-address"},
-		{"no such network", Attachment{Pid: sandbox(t), Network: "nope"}, "does not exist"},
+		{"dead pid", Attachment{PID: 1 << 30}, "pid"},
+		{"static outside subnet", Attachment{PID: sandbox(t), IPv4: "192.0.2.9"}, "outside subnet"},
+		{"static gateway", Attachment{PID: sandbox(t), IPv4: ni.Gateway}, "gateway"},
+		{"bad egress", Attachment{PID: sandbox(t), Egress: &Egress{Allow: []EgressRule{{CIDR: "not-an-address"}}}}, "not-an-address"},
+		{"no such network", Attachment{PID: sandbox(t), Network: "nope"}, "does not exist"},
 	}
 	for _, c := range cases {
 		c.a.Project, c.a.Service = e.project, "svc"
@@ -277,7 +277,7 @@ func TestAttachFailuresLeaveNothing(t *testing.T) {
 		}
 	}
 	// The network still works, and the first free address was not burnt.
-	ai := e.attach(Attachment{Network: "n", Service: "ok", Pid: sandbox(t)})
+	ai := e.attach(Attachment{Network: "n", Service: "ok", PID: sandbox(t)})
 	if ai.IP != base+".2" {
 		t.Errorf("first address after failures = %s, want %s.2", ai.IP, base)
 	}

@@ -92,7 +92,7 @@ func TestReserveThenAttach(t *testing.T) {
 		t.Fatalf("Nameservers: %v %v, want %s,%s", ns, err, a.Gateway, b.Gateway)
 	}
 	pid := sandbox(t)
-	if ai := e.attach(Attachment{Network: "a", Service: "web", Pid: pid}); ai.IP != ip {
+	if ai := e.attach(Attachment{Network: "a", Service: "web", PID: pid}); ai.IP != ip {
 		t.Fatalf("Attach gave %s, Reserve %s", ai.IP, ip)
 	}
 	for i := 2; i <= 5; i++ {

@@ -82,8 +82,8 @@ func (e *testEnv) attach(a Attachment) *AttachInfo {
 func (e *testEnv) dbAndWeb(network string, ni *NetworkInfo) (db, web int, dbi *AttachInfo) {
 	e.t.Helper()
 	db, web = sandbox(e.t), sandbox(e.t)
-	dbi = e.attach(Attachment{Network: network, Service: "db", Pid: db, Aliases: []string{"database"}})
-	webi := e.attach(Attachment{Network: network, Service: "web", Pid: web})
+	dbi = e.attach(Attachment{Network: network, Service: "db", PID: db, Aliases: []string{"database"}})
+	webi := e.attach(Attachment{Network: network, Service: "web", PID: web})
 	if dbi.Interface != "eth0" || dbi.Gateway != ni.Gateway || dbi.IP == webi.IP {
 		e.t.Fatalf("attach infos %+v %+v", dbi, webi)
 	}

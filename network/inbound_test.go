@@ -42,7 +42,7 @@ func TestLoopbackPortNotReachableFromOutside(t *testing.T) {
 	e.network("n", nil)
 	srv := sandbox(t)
 	p := testutil.FreePort(t)
-	e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []Port{
+	e.attach(Attachment{Network: "n", Service: "web", PID: srv, Ports: []Port{
 		{Target: 8080, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	serveEcho(t, srv, ":8080", "web:")
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
@@ -63,7 +63,7 @@ func TestSandboxCannotReachHostLoopback(t *testing.T) {
 	ni := e.network("n", nil)
 	sb := sandbox(t)
 	p := testutil.FreePort(t)
-	e.attach(Attachment{Network: "n", Service: "app", Pid: sb, Ports: []Port{
+	e.attach(Attachment{Network: "n", Service: "app", PID: sb, Ports: []Port{
 		{Target: 8080, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	secret := serveEcho(t, 0, "127.0.0.1:0", "host-secret:")
 	routeLoopbackVia(t, sb, "eth0", ni.Gateway)
@@ -83,9 +83,9 @@ func TestSandboxesNotRoutableFromOutside(t *testing.T) {
 	ni := e.network("n", nil)
 	srv, peer := sandbox(t), sandbox(t)
 	p := testutil.FreePort(t)
-	si := e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []Port{
+	si := e.attach(Attachment{Network: "n", Service: "web", PID: srv, Ports: []Port{
 		{Target: 8080, Published: p, HostIP: "0.0.0.0", Protocol: "tcp"}}})
-	e.attach(Attachment{Network: "n", Service: "peer", Pid: peer})
+	e.attach(Attachment{Network: "n", Service: "peer", PID: peer})
 	serveEcho(t, srv, ":8080", "web:")
 	serveEcho(t, srv, ":9999", "unpublished:")
 	o := newOutside(t)
@@ -101,7 +101,7 @@ func TestSandboxesNotRoutableFromOutside(t *testing.T) {
 	mustTalk(t, 0, si.IP+":9999", "unpublished:")
 	e.network("m", nil)
 	other := sandbox(t)
-	e.attach(Attachment{Network: "m", Service: "other", Pid: other})
+	e.attach(Attachment{Network: "m", Service: "other", PID: other})
 	mustTalk(t, other, si.IP+":9999", "unpublished:")
 
 	// Direct routing from outside: neither the unpublished port nor the
@@ -115,7 +115,7 @@ func TestSandboxesNotRoutableFromOutside(t *testing.T) {
 	f := newEnv(t)
 	f.network("x", nil)
 	foreign := sandbox(t)
-	f.attach(Attachment{Network: "x", Service: "foreign", Pid: foreign})
+	f.attach(Attachment{Network: "x", Service: "foreign", PID: foreign})
 	if got, err := talk(foreign, si.IP+":9999", time.Second); err == nil {
 		t.Errorf("another project's sandbox reached %s:9999: %q", si.IP, got)
 	}

@@ -117,8 +117,8 @@ func TestSandboxesHaveNoIPv6(t *testing.T) {
 			e := newEnv(t)
 			ni := e.network("n", func(n *Config) { n.Internal = internal })
 			a, b := sandbox(t), sandbox(t)
-			e.attach(Attachment{Network: "n", Service: "a", Pid: a})
-			bi := e.attach(Attachment{Network: "n", Service: "b", Pid: b})
+			e.attach(Attachment{Network: "n", Service: "a", PID: a})
+			bi := e.attach(Attachment{Network: "n", Service: "b", PID: b})
 			mustTalkPeers(t, a, b, bi.IP)
 
 			for _, k := range []string{"all", "default", "eth0"} {
@@ -171,8 +171,8 @@ func TestUserspaceSandboxesHaveNoIPv6(t *testing.T) {
 	e := newEnv(t)
 	e.usNetwork("n", nil)
 	a, b := sandbox(t), sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "a", Pid: a})
-	bi := e.attach(Attachment{Network: "n", Service: "b", Pid: b})
+	e.attach(Attachment{Network: "n", Service: "a", PID: a})
+	bi := e.attach(Attachment{Network: "n", Service: "b", PID: b})
 	mustTalkPeers(t, a, b, bi.IP)
 	if v := sysctlIn(t, a, "net/ipv6/conf/eth0/disable_ipv6"); v != "1" {
 		t.Errorf("inside the sandbox net.ipv6.conf.eth0.disable_ipv6 = %s, want 1", v)

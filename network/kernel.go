@@ -61,7 +61,7 @@ func (k *kernelBackend) attach(ctx context.Context, n *NetworkState, a *Attachme
 	deleteLink(host) // a stale link of an earlier, dead sandbox of this replica
 	inside, mac, err := createVeth(vethSpec{
 		hostName: host, alias: linkAlias(k.m.root, n.Project, n.Name, a.Service, fmt.Sprint(normReplica(a.Replica))),
-		bridge: n.Bridge, pid: a.Pid, ip: net.ParseIP(a.IP), prefix: ones, gateway: net.ParseIP(n.Gateway),
+		bridge: n.Bridge, pid: a.PID, ip: net.ParseIP(a.IP), prefix: ones, gateway: net.ParseIP(n.Gateway),
 		defaultRoute: !n.Internal,
 	})
 	if err != nil {

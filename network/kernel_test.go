@@ -37,7 +37,7 @@ func TestTwoSandboxesTalkAndResolve(t *testing.T) {
 
 	// Replicas: the service name round-robins over both, each has its own name.
 	c := sandbox(t)
-	ci := e.attach(Attachment{Network: "back", Service: "web", Replica: 2, Pid: c})
+	ci := e.attach(Attachment{Network: "back", Service: "web", Replica: 2, PID: c})
 	if got, _ := resolve(a, ni.Gateway, "web-2"); len(got) != 1 || got[0] != ci.IP {
 		t.Errorf("resolve web-2 = %v, want [%s]", got, ci.IP)
 	}
@@ -53,11 +53,11 @@ func TestPublishedPortLoopbackOtherNamespaceHairpin(t *testing.T) {
 	ni := e.network("front", nil)
 	srv, peer := sandbox(t), sandbox(t)
 	pt, pu := testutil.FreePort(t), testutil.FreePort(t)
-	e.attach(Attachment{Network: "front", Service: "web", Pid: srv, Ports: []Port{
+	e.attach(Attachment{Network: "front", Service: "web", PID: srv, Ports: []Port{
 		{Target: 8080, Published: pt, HostIP: "0.0.0.0", Protocol: "tcp"},
 		{Target: 9053, Published: pu, HostIP: "0.0.0.0", Protocol: "udp"},
 	}})
-	e.attach(Attachment{Network: "front", Service: "client", Pid: peer})
+	e.attach(Attachment{Network: "front", Service: "client", PID: peer})
 	serveEcho(t, srv, ":8080", "web:")
 	serveUDPEcho(t, srv, ":9053", "udp:")
 
@@ -82,7 +82,7 @@ func TestPortRangeAndHostIP(t *testing.T) {
 	srv := sandbox(t)
 	p := testutil.FreePort(t)
 	// A range mapped to different port numbers, on 127.0.0.1 only.
-	e.attach(Attachment{Network: "n", Service: "web", Pid: srv, Ports: []Port{
+	e.attach(Attachment{Network: "n", Service: "web", PID: srv, Ports: []Port{
 		{Target: 7000, TargetEnd: 7001, Published: p, PublishedEnd: p + 1, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})
 	serveEcho(t, srv, ":7000", "a:")
@@ -102,8 +102,8 @@ func TestInternalNetworkHasNoWayOut(t *testing.T) {
 	serveEcho(t, o.pid, ":80", "out:")
 	mustTalk(t, 0, o.addr+":80", "out:") // the outside is reachable from the host
 	a, b := sandbox(t), sandbox(t)
-	ai := e.attach(Attachment{Network: "private", Service: "db", Pid: a})
-	e.attach(Attachment{Network: "private", Service: "app", Pid: b})
+	ai := e.attach(Attachment{Network: "private", Service: "db", PID: a})
+	e.attach(Attachment{Network: "private", Service: "app", PID: b})
 	serveEcho(t, a, ":5432", "db:")
 	mustTalk(t, b, ai.IP+":5432", "db:")
 	refusedQuickly(t, b, o.addr+":80")
@@ -112,9 +112,9 @@ func TestInternalNetworkHasNoWayOut(t *testing.T) {
 	// A sandbox on the internal network and on a normal one reaches the
 	// outside through the normal one: internal networks give no default route.
 	both := sandbox(t)
-	e.attach(Attachment{Network: "private", Service: "both", Pid: both})
+	e.attach(Attachment{Network: "private", Service: "both", PID: both})
 	e.network("public", nil)
-	e.attach(Attachment{Network: "public", Service: "both", Pid: both})
+	e.attach(Attachment{Network: "public", Service: "both", PID: both})
 	mustTalk(t, both, o.addr+":80", "out:")
 	mustTalk(t, both, ai.IP+":5432", "db:")
 	if got, err := resolve(b, ni.Gateway, "db"); err != nil || len(got) != 1 {
@@ -128,7 +128,7 @@ func TestOutboundMasquerade(t *testing.T) {
 	o := newOutside(t)
 	serveEcho(t, o.pid, ":80", "out:")
 	a := sandbox(t)
-	e.attach(Attachment{Network: "n", Service: "app", Pid: a})
+	e.attach(Attachment{Network: "n", Service: "app", PID: a})
 	mustTalk(t, a, o.addr+":80", "out:")
 }
 
@@ -137,7 +137,7 @@ func TestLeakCheckSeesObjects(t *testing.T) {
 	e := newEnv(t)
 	other := newEnv(t)
 	ni := e.network("n", nil)
-	e.attach(Attachment{Network: "n", Service: "web", Pid: sandbox(t), Egress: &Egress{},
+	e.attach(Attachment{Network: "n", Service: "web", PID: sandbox(t), Egress: &Egress{},
 		Ports: []Port{{Target: 80, Published: testutil.FreePort(t), HostIP: "0.0.0.0", Protocol: "tcp"}}})
 	left, err := LeakCheck(e.m.root)
 	if err != nil {

@@ -99,7 +99,7 @@ func NewRunSession(root rootdir.Root, s RunNetSpec) (*RunSession, error) {
 		key := attachKey(s.Service, 1)
 		if a := n.Attachments[key]; a != nil {
 			m.Close()
-			return nil, fmt.Errorf("--name %s: %w: network %s of project %s has a sandbox attached under that name (pid %d); choose another name", s.Service, ErrNameTaken, sn.Name, s.Project, a.Pid)
+			return nil, fmt.Errorf("--name %s: %w: network %s of project %s has a sandbox attached under that name (pid %d); choose another name", s.Service, ErrNameTaken, sn.Name, s.Project, a.PID)
 		}
 	}
 	return r, nil
@@ -171,7 +171,7 @@ func (r *RunSession) Files(svc *spec.Service, own string) (map[string][]byte, er
 // attached before it.
 func (r *RunSession) Attach(ctx context.Context, pid int) (string, error) {
 	for _, sn := range r.nets {
-		at := Attachment{Project: r.rec.Project, Network: sn.Name, Service: r.rec.Service, Replica: 1, Pid: pid}
+		at := Attachment{Project: r.rec.Project, Network: sn.Name, Service: r.rec.Service, Replica: 1, PID: pid}
 		if PublishesOn(sn.Name, r.rec.Networks) {
 			at.Ports = r.ports
 		}
@@ -270,7 +270,7 @@ func (m *Manager) detachDead(ctx context.Context, project, network, service stri
 		return err
 	}
 	a := n.Attachments[attachKey(service, 1)]
-	if a == nil || pidAlive(a.Pid) {
+	if a == nil || pidAlive(a.PID) {
 		return nil
 	}
 	return m.Detach(ctx, project, network, service, 1)

@@ -16,8 +16,8 @@ func TestOneOffHelpers(t *testing.T) {
 	if ok, err := e.m.NetworkExists(e.project, "net"); !ok || err != nil {
 		t.Fatalf("after EnsureNetwork: exists %v %v", ok, err)
 	}
-	svc := e.attach(Attachment{Network: "net", Service: "svc", Pid: sandbox(t)})
-	run := e.attach(Attachment{Network: "net", Service: "run-1", Pid: sandbox(t)})
+	svc := e.attach(Attachment{Network: "net", Service: "svc", PID: sandbox(t)})
+	run := e.attach(Attachment{Network: "net", Service: "run-1", PID: sandbox(t)})
 
 	// Still attached: Forget keeps the address, the network stays.
 	if err := e.m.Forget(e.project, "net", "run-1", 1); err != nil {

@@ -208,7 +208,7 @@ func (m *Manager) Attach(ctx context.Context, at Attachment) (*AttachInfo, error
 	}
 	key := attachKey(at.Service, at.Replica)
 	if old := n.Attachments[key]; old != nil {
-		if old.Pid == at.Pid && old.HostIf != "" && pidAlive(at.Pid) {
+		if old.PID == at.PID && old.HostIf != "" && pidAlive(at.PID) {
 			return m.updateLocked(ctx, n, b, old, at)
 		}
 		delete(n.Attachments, key)
@@ -216,7 +216,7 @@ func (m *Manager) Attach(ctx context.Context, at Attachment) (*AttachInfo, error
 			return nil, fmt.Errorf("replace old attachment of %s: %w", key, err)
 		}
 	}
-	a := &AttachmentState{Service: at.Service, Replica: normReplica(at.Replica), Pid: at.Pid}
+	a := &AttachmentState{Service: at.Service, Replica: normReplica(at.Replica), PID: at.PID}
 	a.setLive(at)
 	if err := m.pickAddr(n, a, at.IPv4); err != nil {
 		return nil, fmt.Errorf("attach %s to network %s: %w", key, at.Network, err)
@@ -231,7 +231,7 @@ func (m *Manager) Attach(ctx context.Context, at Attachment) (*AttachInfo, error
 	n.Attachments[key] = a
 	if err := b.attach(ctx, n, a); err != nil {
 		delete(n.Attachments, key)
-		return nil, fmt.Errorf("attach %s (pid %d) to network %s: %w", key, at.Pid, at.Network, err)
+		return nil, fmt.Errorf("attach %s (pid %d) to network %s: %w", key, at.PID, at.Network, err)
 	}
 	n.Allocs[key] = a.IP
 	if err := m.saveNetwork(n); err != nil {

@@ -89,8 +89,8 @@ func TestSandboxCannotSpoofAddressOrARP(t *testing.T) {
 	e := newEnv(t)
 	ni := e.network("n", nil)
 	a, b := sandbox(t), sandbox(t)
-	ai := e.attach(Attachment{Network: "n", Service: "a", Pid: a})
-	bi := e.attach(Attachment{Network: "n", Service: "b", Pid: b})
+	ai := e.attach(Attachment{Network: "n", Service: "a", PID: a})
+	bi := e.attach(Attachment{Network: "n", Service: "b", PID: b})
 	port := testutil.FreePort(t)
 	serveEcho(t, b, fmt.Sprintf(":%d", port), "b:")
 	mustTalk(t, a, fmt.Sprintf("%s:%d", bi.IP, port), "b:")
@@ -155,8 +155,8 @@ func TestPeerARPCacheNotPoisoned(t *testing.T) {
 			e := newEnv(t)
 			ni := e.network("n", func(n *Config) { n.NAT = nat })
 			a, b := sandbox(t), sandbox(t)
-			e.attach(Attachment{Network: "n", Service: "a", Pid: a})
-			bi := e.attach(Attachment{Network: "n", Service: "b", Pid: b})
+			e.attach(Attachment{Network: "n", Service: "a", PID: a})
+			bi := e.attach(Attachment{Network: "n", Service: "b", PID: b})
 			if _, err := resolve(b, ni.Gateway, "a"); err != nil { // b learns the gateway's MAC
 				t.Fatal(err)
 			}

@@ -43,7 +43,7 @@ type NetworkState struct {
 type AttachmentState struct {
 	Service   string   `json:"service"`
 	Replica   int      `json:"replica"`
-	Pid       int      `json:"pid"`
+	PID       int      `json:"pid"`
 	IP        string   `json:"ip"`
 	Static    bool     `json:"static,omitempty"` // IP came from ipv4_address
 	Interface string   `json:"interface"`        // inside the sandbox, e.g. eth0

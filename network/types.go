@@ -33,7 +33,7 @@ type NetworkInfo struct {
 type Attachment struct {
 	Project, Network, Service string
 	Replica                   int // 1-based; 0 means 1
-	Pid                       int
+	PID                       int
 	Aliases                   []string
 	IPv4                      string  // static address (ipv4_address); empty = allocate
 	Ports                     []Port  // see PublishesOn

@@ -94,7 +94,7 @@ type userspaceExtra struct {
 	Hub         string `json:"hub"`          // pinned netns file
 	SlirpID     string `json:"slirp_id"`     // runtime dir name under userspace-net
 	SlirpSubnet string `json:"slirp_subnet"` // tap0's subnet inside the hub
-	SlirpPid    int    `json:"slirp_pid,omitempty"`
+	SlirpPID    int    `json:"slirp_pid,omitempty"`
 }
 
 type userspaceBackend struct {
@@ -208,8 +208,8 @@ func (u *userspaceBackend) ensureSlirp(ctx context.Context, n *NetworkState, ex 
 		ID: ex.SlirpID, RuntimeRoot: u.runtimeRoot(), NetnsPath: ex.Hub,
 		Subnet: ex.SlirpSubnet, DisableDNS: true,
 	}
-	pid, err := u.runSlirp(ctx, cfg, ex.SlirpPid, wantForwards(n))
-	ex.SlirpPid = pid
+	pid, err := u.runSlirp(ctx, cfg, ex.SlirpPID, wantForwards(n))
+	ex.SlirpPID = pid
 	return err
 }
 
@@ -231,11 +231,11 @@ func (u *userspaceBackend) runSlirp(ctx context.Context, cfg slirp.Config, recor
 	}
 	if s != nil && s.State() == slirp.Active && !exited(s) {
 		if err := s.SetForwards(forwards); err != nil {
-			return s.Pid(), err
+			return s.PID(), err
 		}
-		return s.Pid(), nil
+		return s.PID(), nil
 	}
-	u.stopSlirp(userspaceExtra{SlirpID: cfg.ID, SlirpPid: recordedPid})
+	u.stopSlirp(userspaceExtra{SlirpID: cfg.ID, SlirpPID: recordedPid})
 	cfg.Forwards = forwards
 	s, err := slirp.New(cfg)
 	if err != nil {
@@ -249,7 +249,7 @@ func (u *userspaceBackend) runSlirp(ctx context.Context, cfg slirp.Config, recor
 	u.mu.Lock()
 	u.slirps[cfg.ID] = s
 	u.mu.Unlock()
-	return s.Pid(), nil
+	return s.PID(), nil
 }
 
 func exited(s *slirp.Network) bool {
@@ -273,8 +273,8 @@ func (u *userspaceBackend) stopSlirp(ex userspaceExtra) error {
 	if s != nil && s.State() != slirp.Cleaned {
 		err = s.Stop()
 	}
-	if ex.SlirpPid > 0 {
-		killOrphanSlirp(ex.SlirpPid, filepath.Join(u.runtimeRoot(), ex.SlirpID))
+	if ex.SlirpPID > 0 {
+		killOrphanSlirp(ex.SlirpPID, filepath.Join(u.runtimeRoot(), ex.SlirpID))
 	}
 	os.RemoveAll(filepath.Join(u.runtimeRoot(), ex.SlirpID))
 	return err
@@ -311,7 +311,7 @@ func (u *userspaceBackend) attach(ctx context.Context, n *NetworkState, a *Attac
 	}
 	ones, _ := subnet.Mask.Size()
 	host, _ := vethNames(u.root, n.Project, n.Name, a.Service, a.Replica)
-	inside, mac, err := hubVeth(ex.Hub, host, a.Pid, net.ParseIP(a.IP), ones, net.ParseIP(n.Gateway))
+	inside, mac, err := hubVeth(ex.Hub, host, a.PID, net.ParseIP(a.IP), ones, net.ParseIP(n.Gateway))
 	if err != nil {
 		return err
 	}

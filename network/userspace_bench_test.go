@@ -22,7 +22,7 @@ func BenchmarkUserspaceThroughput(b *testing.B) {
 	e.usNetwork("perf", nil)
 	srv := sandbox(b)
 	p := testutil.FreePort(b)
-	e.attach(Attachment{Network: "perf", Service: "srv", Pid: srv, Ports: []Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+	e.attach(Attachment{Network: "perf", Service: "srv", PID: srv, Ports: []Port{{Target: 5201, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	o := newOutside(b)
 	lp := testutil.FreePort(b)
 	for b.Loop() {
@@ -38,7 +38,7 @@ func BenchmarkUserspaceDNSFromSandbox(b *testing.B) {
 	e := newEnv(b)
 	ni := e.usNetwork("dns", nil)
 	a := sandbox(b)
-	e.attach(Attachment{Network: "dns", Service: "web", Pid: a})
+	e.attach(Attachment{Network: "dns", Service: "web", PID: a})
 	var conn net.Conn
 	if err := in(a, func() (err error) { conn, err = net.Dial("udp4", net.JoinHostPort(ni.Gateway, "53")); return }); err != nil {
 		b.Fatal(err)

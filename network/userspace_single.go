@@ -33,7 +33,7 @@ var errNoEgressSingle = errors.New("egress rules need the shared userspace netwo
 
 // singleExtra is the backend's part of an attachment record.
 type singleExtra struct {
-	SlirpPid int `json:"slirp_pid"`
+	SlirpPID int `json:"slirp_pid"`
 }
 
 func (u *userspaceBackend) ensureSingle(ctx context.Context, n *NetworkState) error {
@@ -53,7 +53,7 @@ func (u *userspaceBackend) ensureSingle(ctx context.Context, n *NetworkState) er
 	}
 	// After a supervisor restart: give running sandboxes their slirp4netns back.
 	for _, a := range n.Attachments {
-		if a.HostIf == "" || !pidAlive(a.Pid) {
+		if a.HostIf == "" || !pidAlive(a.PID) {
 			continue
 		}
 		if err := u.ensureSingleSlirp(ctx, n, a); err != nil {
@@ -109,17 +109,17 @@ func (u *userspaceBackend) ensureSingleSlirp(ctx context.Context, n *NetworkStat
 		json.Unmarshal(a.Extra, &ex) //nolint:errcheck // a bad record only loses the pid
 	}
 	cfg := slirp.Config{
-		ID: a.HostIf, RuntimeRoot: u.runtimeRoot(), Pid: a.Pid,
+		ID: a.HostIf, RuntimeRoot: u.runtimeRoot(), PID: a.PID,
 		Subnet: n.Subnet, DisableDNS: len(n.Upstreams) > 0,
 	}
-	if otherUserns(a.Pid) {
-		cfg.UsernsPath = fmt.Sprintf("/proc/%d/ns/user", a.Pid)
+	if otherUserns(a.PID) {
+		cfg.UsernsPath = fmt.Sprintf("/proc/%d/ns/user", a.PID)
 	}
-	pid, err := u.runSlirp(ctx, cfg, ex.SlirpPid, singleForwards(a))
+	pid, err := u.runSlirp(ctx, cfg, ex.SlirpPID, singleForwards(a))
 	if err != nil {
 		return err
 	}
-	a.Extra, _ = json.Marshal(singleExtra{SlirpPid: pid})
+	a.Extra, _ = json.Marshal(singleExtra{SlirpPID: pid})
 	return nil
 }
 
@@ -139,7 +139,7 @@ func (u *userspaceBackend) stopSingle(a *AttachmentState) error {
 	if len(a.Extra) > 0 {
 		json.Unmarshal(a.Extra, &ex) //nolint:errcheck // a bad record only loses the orphan's pid
 	}
-	err := u.stopSlirp(userspaceExtra{SlirpID: a.HostIf, SlirpPid: ex.SlirpPid})
+	err := u.stopSlirp(userspaceExtra{SlirpID: a.HostIf, SlirpPID: ex.SlirpPID})
 	os.Remove(u.runtimeRoot()) // only when empty
 	return err
 }

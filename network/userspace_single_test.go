@@ -80,7 +80,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 	}
 	sb := rootlessSandbox(t)
 	p := testutil.FreePort(t)
-	ai := e.attach(Attachment{Network: "solo", Service: "web", Pid: sb, Ports: []Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+	ai := e.attach(Attachment{Network: "solo", Service: "web", PID: sb, Ports: []Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
 	if ai.IP != "10.0.2.100" || ai.Interface != "tap0" {
 		t.Errorf("attach info %+v, want 10.0.2.100 on tap0", ai)
 	}
@@ -99,7 +99,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 
 	// Live port change, then detach: the process goes away.
 	p2 := testutil.FreePort(t)
-	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, Ports: []Port{{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
+	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", PID: sb, Ports: []Port{{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
 		t.Fatal(err)
 	}
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p2), "web:")
@@ -115,11 +115,11 @@ func TestUserspacePerSandboxRefusals(t *testing.T) {
 	e := singleEnv(t)
 	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" })
 	sb := rootlessSandbox(t)
-	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, IPv4: "10.0.2.5"})
+	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", PID: sb, IPv4: "10.0.2.5"})
 	if err == nil || !strings.Contains(err.Error(), "10.0.2.5") || !strings.Contains(err.Error(), "10.0.2.100") {
 		t.Errorf("static 10.0.2.5: %v, want an error naming it and the guest 10.0.2.100", err)
 	}
-	_, err = e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", Pid: sb, Egress: &Egress{}})
+	_, err = e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", PID: sb, Egress: &Egress{}})
 	if err == nil || !strings.Contains(err.Error(), "egress") {
 		t.Errorf("egress in per-sandbox mode: %v, want a refusal", err)
 	}
@@ -134,7 +134,7 @@ func TestUserspacePerSandboxRefusedForward(t *testing.T) {
 	n, _ := e.m.loadNetwork(e.project, "solo")
 	port := testutil.HoldPort(t, "127.0.0.1")
 	sb := rootlessSandbox(t)
-	a := &AttachmentState{Service: "web", Replica: 1, Pid: sb, IP: "10.0.2.2",
+	a := &AttachmentState{Service: "web", Replica: 1, PID: sb, IP: "10.0.2.2",
 		Ports: []Port{{Target: 80, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"}}}
 	err := e.m.userspace.attach(context.Background(), n, a)
 	want := fmt.Sprintf("slirp4netns add_hostfwd failed for 127.0.0.1:%d->80/tcp: ", port)

@@ -50,14 +50,14 @@ func TestUserspacePortForwardsApplyLive(t *testing.T) {
 	e.usNetwork("front", nil)
 	web := sandbox(t)
 	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
-	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []Port{
+	e.attach(Attachment{Network: "front", Service: "web", PID: web, Ports: []Port{
 		{Target: 80, Published: p1, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})
 	serveEcho(t, web, ":80", "web:")
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p1), "web:")
 
 	// Move the published port without restarting the sandbox.
-	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []Port{
+	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", PID: web, Ports: []Port{
 		{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}}); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestUserspaceRefusedForwardNamesPort(t *testing.T) {
 	e.usNetwork("front", nil)
 	port := testutil.HoldPort(t, "127.0.0.1")
 	web := sandbox(t)
-	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []Port{
+	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", PID: web, Ports: []Port{
 		{Target: 80, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(port)) {
@@ -112,7 +112,7 @@ func TestUserspaceReachesOutsideAndForwardsDNS(t *testing.T) {
 	e := newEnv(t)
 	ni := e.usNetwork("out", func(n *Config) { n.DNS = []string{up} })
 	web := sandbox(t)
-	e.attach(Attachment{Network: "out", Service: "web", Pid: web})
+	e.attach(Attachment{Network: "out", Service: "web", PID: web})
 	ips, err := resolve(web, ni.Gateway, "outside.test")
 	if err != nil || len(ips) != 1 || ips[0] != o.addr {
 		t.Fatalf("resolve outside.test: %v %v, want [%s]", ips, err, o.addr)
@@ -129,10 +129,10 @@ func TestUserspaceEgressRules(t *testing.T) {
 	e := newEnv(t)
 	ni := e.usNetwork("eg", func(n *Config) { n.DNS = []string{up} })
 	web, peer := sandbox(t), sandbox(t)
-	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &Egress{Allow: []EgressRule{
+	e.attach(Attachment{Network: "eg", Service: "web", PID: web, Egress: &Egress{Allow: []EgressRule{
 		{CIDR: o.addr + "/32"}, {Domain: "api.test"},
 	}}})
-	pi := e.attach(Attachment{Network: "eg", Service: "peer", Pid: peer})
+	pi := e.attach(Attachment{Network: "eg", Service: "peer", PID: peer})
 	serveEcho(t, peer, ":7000", "peer:")
 
 	mustTalk(t, web, o.addr+":8080", "a:")   // allowed CIDR
@@ -163,10 +163,10 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 	port := func(p int) Port {
 		return Port{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}
 	}
-	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []Port{port(p1)}})
+	e.attach(Attachment{Network: "front", Service: "web", PID: web, Ports: []Port{port(p1)}})
 	serveEcho(t, web, ":80", "web:")
 	n, _ := e.m.loadNetwork(e.project, "front")
-	ownerPid := extraOf(n).SlirpPid
+	ownerPid := extraOf(n).SlirpPID
 	e.m.Close() // its DNS server goes; its slirp4netns stays (this process lives)
 
 	m2, err := NewManager(e.m.root)
@@ -177,11 +177,11 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 	if _, err := m2.EnsureNetwork(e.ctx, e.project, &Config{Name: "front", NAT: spec.NATUserspace}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []Port{port(p1), port(p2)}}); err != nil {
+	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", PID: web, Ports: []Port{port(p1), port(p2)}}); err != nil {
 		t.Fatal(err)
 	}
 	n, _ = m2.loadNetwork(e.project, "front")
-	if pid := extraOf(n).SlirpPid; pid != ownerPid {
+	if pid := extraOf(n).SlirpPID; pid != ownerPid {
 		t.Errorf("second Manager runs slirp4netns pid %d; want the owner's %d shared", pid, ownerPid)
 	}
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p1), "web:")
@@ -194,11 +194,11 @@ func TestUserspaceAdoptedByAnotherManager(t *testing.T) {
 	s := owner.slirps[extraOf(n).SlirpID]
 	owner.mu.Unlock()
 	s.Stop()
-	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", Pid: web, Ports: []Port{port(p1), port(p2), port(p3)}}); err != nil {
+	if err := m2.Update(e.ctx, Attachment{Project: e.project, Network: "front", Service: "web", PID: web, Ports: []Port{port(p1), port(p2), port(p3)}}); err != nil {
 		t.Fatal(err)
 	}
 	n, _ = m2.loadNetwork(e.project, "front")
-	if pid := extraOf(n).SlirpPid; pid == ownerPid || pid == 0 {
+	if pid := extraOf(n).SlirpPID; pid == ownerPid || pid == 0 {
 		t.Errorf("slirp4netns pid %d after the owner's ended; want a new one", pid)
 	}
 	for _, p := range []int{p1, p2, p3} {
@@ -216,8 +216,8 @@ func TestUserspaceInternalNetworkHasNoWayOut(t *testing.T) {
 	e := newEnv(t)
 	ni := e.usNetwork("private", func(n *Config) { n.Internal = true })
 	a, b := sandbox(t), sandbox(t)
-	ai := e.attach(Attachment{Network: "private", Service: "a", Pid: a})
-	e.attach(Attachment{Network: "private", Service: "b", Pid: b})
+	ai := e.attach(Attachment{Network: "private", Service: "a", PID: a})
+	e.attach(Attachment{Network: "private", Service: "b", PID: b})
 	serveEcho(t, a, ":7000", "a:")
 	mustTalk(t, b, ai.IP+":7000", "a:") // peers still talk
 	if ips, err := resolve(b, ni.Gateway, "a"); err != nil || len(ips) != 1 {
@@ -237,7 +237,7 @@ func TestUserspaceDomainRuleExpires(t *testing.T) {
 	e.m.DomainTTLFloor, e.m.DomainGrace = time.Second, time.Second
 	ni := e.usNetwork("eg", func(n *Config) { n.DNS = []string{up} })
 	web := sandbox(t)
-	e.attach(Attachment{Network: "eg", Service: "web", Pid: web, Egress: &Egress{Allow: []EgressRule{{Domain: "*.test"}}}})
+	e.attach(Attachment{Network: "eg", Service: "web", PID: web, Egress: &Egress{Allow: []EgressRule{{Domain: "*.test"}}}})
 	refusedQuickly(t, web, o.addr+":8080")
 	if ips, err := resolve(web, ni.Gateway, "api.test"); err != nil || len(ips) != 1 {
 		t.Fatalf("resolve: %v %v", ips, err)
@@ -267,7 +267,7 @@ func TestUserspaceUDPAndRanges(t *testing.T) {
 			lo = p
 		}
 	}
-	e.attach(Attachment{Network: "front", Service: "web", Pid: web, Ports: []Port{
+	e.attach(Attachment{Network: "front", Service: "web", PID: web, Ports: []Port{
 		{Target: 9053, Published: pu, HostIP: "0.0.0.0", Protocol: "udp"},
 		{Target: 7000, TargetEnd: 7001, Published: lo, PublishedEnd: lo + 1, HostIP: "127.0.0.1", Protocol: "tcp"},
 	}})

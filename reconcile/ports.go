@@ -56,7 +56,7 @@ type ExitStatus struct {
 
 // Sandbox is one running (or created) sandbox.
 type Sandbox interface {
-	Pid() int // host PID of the sandbox init
+	PID() int // host PID of the sandbox init
 	Start() error
 	// Wait blocks until the workload has exited.
 	Wait() (ExitStatus, error)
@@ -96,7 +96,7 @@ type AttachRequest struct {
 	Project, Network string
 	Service          *spec.Service
 	Replica          int
-	Pid              int
+	PID              int
 }
 
 // HealthChecker runs one health check of a replica (exec inside the

@@ -18,7 +18,7 @@ type ReplicaStatus struct {
 	Replica int      `json:"replica"`
 	Name    string   `json:"name"` // "web-1"
 	State   RunState `json:"state"`
-	Pid     int      `json:"pid"` // host PID of the sandbox init; 0 when not running
+	PID     int      `json:"pid"` // host PID of the sandbox init; 0 when not running
 	// Health is healthy, unhealthy or starting for a service with a health
 	// check, "" without one.
 	Health   string   `json:"health"`
@@ -96,7 +96,7 @@ func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Ins
 			st.State = StateDead
 		}
 		if st.State.Alive() {
-			st.Pid = r.InitPID
+			st.PID = r.InitPID
 			st.StartedAt = r.StartedAt
 			if !r.StartedAt.IsZero() {
 				st.UptimeSec = now.Sub(r.StartedAt).Round(time.Second).Seconds()

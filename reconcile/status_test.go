@@ -50,11 +50,11 @@ func TestStoreStatus(t *testing.T) {
 		by[r.Service] = r
 	}
 	w := by["web"]
-	if w.State != StateStarting || w.Health != "starting" || w.Pid != self || w.IP != "10.89.1.2" || !w.UpToDate ||
+	if w.State != StateStarting || w.Health != "starting" || w.PID != self || w.IP != "10.89.1.2" || !w.UpToDate ||
 		w.UptimeSec != 60 || len(w.Ports) != 1 || w.Ports[0] != "127.0.0.1:8080->80/tcp" || w.ExitCode != nil {
 		t.Errorf("web: %+v", w)
 	}
-	if j := by["job"]; j.State != StateDead || j.Pid != 0 || j.UpToDate {
+	if j := by["job"]; j.State != StateDead || j.PID != 0 || j.UpToDate {
 		t.Errorf("job (PID reused: another start time): %+v", j)
 	}
 	if o := by["once"]; o.State != StateExited || o.ExitCode == nil || *o.ExitCode != 3 {

@@ -88,7 +88,7 @@ func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service
 		logStepError("stop after failed start", sb.Stop(context.WithoutCancel(ctx), s.StopSignal.Number(), 0))
 		return cause
 	}
-	initStart, err := procstat.StartTime(sb.Pid())
+	initStart, err := procstat.StartTime(sb.PID())
 	if err != nil {
 		return undo(err)
 	}
@@ -98,7 +98,7 @@ func (sv *Supervisor) launch(ctx context.Context, desired *spec.Project, service
 	}
 	rec := &SandboxRecord{
 		Project: sv.Project, Service: service, Replica: n, ID: id.ID(),
-		InitPID: sb.Pid(), InitStart: initStart, Attachments: atts,
+		InitPID: sb.PID(), InitStart: initStart, Attachments: atts,
 		Hash: serviceHash(s), Applied: s, State: state, Restart: restart, StartedAt: sv.now(),
 	}
 	if err := sv.record(rec); err != nil {
@@ -207,7 +207,7 @@ func (sv *Supervisor) updateReplica(ctx context.Context, s *spec.Service, n int)
 		return fmt.Errorf("update resources: %w", err)
 	}
 	for _, net := range slices.Sorted(maps.Keys(s.Networks)) {
-		if err := sv.Networks.Update(ctx, AttachRequest{Project: sv.Project, Network: net, Service: s, Replica: n, Pid: r.sb.Pid()}); err != nil {
+		if err := sv.Networks.Update(ctx, AttachRequest{Project: sv.Project, Network: net, Service: s, Replica: n, PID: r.sb.PID()}); err != nil {
 			return fmt.Errorf("update network %s: %w", net, err)
 		}
 	}
@@ -220,7 +220,7 @@ func (sv *Supervisor) reattach(ctx context.Context, s *spec.Service, n int, netw
 	if r == nil {
 		return fmt.Errorf("%s is not running under this supervisor", sv.ident(s.Name, n).Name())
 	}
-	a, err := sv.Networks.Attach(ctx, AttachRequest{Project: sv.Project, Network: network, Service: s, Replica: n, Pid: r.sb.Pid()})
+	a, err := sv.Networks.Attach(ctx, AttachRequest{Project: sv.Project, Network: network, Service: s, Replica: n, PID: r.sb.PID()})
 	if err != nil {
 		return err
 	}

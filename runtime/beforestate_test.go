@@ -77,7 +77,7 @@ func TestRemoveAbandonedWithoutItsCgroup(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(Record{ID: "half-removed", Pid: 1 << 22, StartTime: 1, StateDir: dir})
+	b, _ := json.Marshal(Record{ID: "half-removed", PID: 1 << 22, StartTime: 1, StateDir: dir})
 	if err := os.WriteFile(filepath.Join(dir, "record.json"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}

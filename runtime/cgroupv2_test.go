@@ -58,7 +58,7 @@ func TestCloneIntoV2Cgroup(t *testing.T) {
 	// Threads of the init by v2 cgroup (/proc/PID/cgroup is the main
 	// thread's, which may be the spawner).
 	threads := map[string]int{}
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/cgroup", sb.Pid()))
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/cgroup", sb.PID()))
 	for _, f := range tasks {
 		threads[v2Cgroup(t, f)]++
 	}
@@ -77,7 +77,7 @@ func TestCloneIntoV2Cgroup(t *testing.T) {
 		if threads[want+"/"+cgroups.WorkloadLeaf] != 1 || threads[want] != len(tasks)-1 {
 			t.Errorf("init's threads by v2 cgroup: %v, want 1 in the workload leaf, the other %d in %s", threads, len(tasks)-1, want)
 		}
-		wl, err := sb.workloadHostPid()
+		wl, err := sb.workloadHostPID()
 		if err != nil {
 			t.Fatal(err)
 		}

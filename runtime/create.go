@@ -208,7 +208,7 @@ func (s *Sandbox) awaitInitExec() error {
 // the spawner thread joins it to the init.
 func (s *Sandbox) sendCgroup() error {
 	if s.cg == nil {
-		u := cgroups.Unit{Pid: s.pid, Project: s.cfg.Project, Service: s.cfg.Service.Name}
+		u := cgroups.Unit{PID: s.pid, Project: s.cfg.Project, Service: s.cfg.Service.Name}
 		cg, err := cgroups.NewFor(s.cfg.Root, s.cfg.ID, cgroupLimits(s.limits, cgroups.V2Host()), u)
 		if err != nil {
 			return err

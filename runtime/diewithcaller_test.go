@@ -93,7 +93,7 @@ func TestDieWithCallerHelper(t *testing.T) {
 	}
 	var wp int
 	for i := 0; i < 200; i++ {
-		if wp, err = sb.workloadHostPid(); err == nil {
+		if wp, err = sb.workloadHostPID(); err == nil {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -101,7 +101,7 @@ func TestDieWithCallerHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("pids %d %d\n", sb.Pid(), wp)
+	fmt.Printf("pids %d %d\n", sb.PID(), wp)
 	time.Sleep(10 * time.Minute)
 }
 
@@ -160,10 +160,10 @@ func TestDieWithCallerOutlivesThread(t *testing.T) {
 	}
 	// Give a parent-death signal time to land.
 	time.Sleep(200 * time.Millisecond)
-	if !testutil.Alive(sb.Pid()) {
+	if !testutil.Alive(sb.PID()) {
 		t.Fatal("sandbox init died with a thread of its still-running caller")
 	}
-	if _, err := sb.workloadHostPid(); err != nil {
+	if _, err := sb.workloadHostPID(); err != nil {
 		t.Errorf("workload after the cloning thread exited: %v", err)
 	}
 }

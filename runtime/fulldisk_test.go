@@ -137,7 +137,7 @@ func TestLogsOnFullDisk(t *testing.T) {
 	// the emulated v2 VM, may print only a few per second).
 	written := func() int {
 		for { // the shell truncates before it writes
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/n", sb.Pid()))
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/n", sb.PID()))
 			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 				return n
 			}

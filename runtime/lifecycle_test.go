@@ -137,7 +137,7 @@ func TestSignalForwardedByInit(t *testing.T) {
 	sb := startSandbox(t, Config{ID: "fwd", Root: root, Service: service("/bin/busybox", "sh", "-c", "trap 'exit 42' HUP; while :; do sleep 0.05; done"), Stdout: os.Stderr})
 	time.Sleep(150 * time.Millisecond)
 	// Signal the init: it forwards to the workload.
-	if err := unix.Kill(sb.Pid(), unix.SIGHUP); err != nil {
+	if err := unix.Kill(sb.PID(), unix.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	st, err := sb.Wait()

@@ -106,7 +106,7 @@ func TestInitOOMScoreAdj(t *testing.T) {
 		}
 		return strings.TrimSpace(string(b))
 	}
-	wl, err := sb.workloadHostPid()
+	wl, err := sb.workloadHostPID()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestInitOOMScoreAdj(t *testing.T) {
 		want = "0"
 		t.Log("no CAP_SYS_RESOURCE: the init keeps oom_score_adj 0")
 	}
-	if got := read(sb.Pid()); got != want {
+	if got := read(sb.PID()); got != want {
 		t.Errorf("init oom_score_adj = %s, want %s", got, want)
 	}
 	if got := read(wl); got != "0" {

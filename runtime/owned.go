@@ -100,9 +100,9 @@ func Remains(root rootdir.Root, id string) ([]string, error) {
 		}
 	}
 	// The recorded init, also when its command line is not an init's.
-	if rec, err := ReadRecord(root, id); err == nil && inits[rec.Pid] != id {
-		if st, err := procstat.StartTime(rec.Pid); err == nil && st == rec.StartTime {
-			out = append(out, "init process "+strconv.Itoa(rec.Pid)+" (recorded)")
+	if rec, err := ReadRecord(root, id); err == nil && inits[rec.PID] != id {
+		if st, err := procstat.StartTime(rec.PID); err == nil && st == rec.StartTime {
+			out = append(out, "init process "+strconv.Itoa(rec.PID)+" (recorded)")
 		}
 	}
 	return out, nil

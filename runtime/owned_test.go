@@ -51,7 +51,7 @@ func TestRemoveProjectSandboxes(t *testing.T) {
 		}
 	}
 	left, err := Remains(root, other.ID())
-	if err != nil || len(left) < 3 || !slices.Contains(left, "init process "+strconv.Itoa(other.Pid())) {
+	if err != nil || len(left) < 3 || !slices.Contains(left, "init process "+strconv.Itoa(other.PID())) {
 		t.Errorf("the other project's sandbox: %v %v; want its state, cgroup and init untouched", left, err)
 	}
 	if err := other.Remove(ctx); err != nil {

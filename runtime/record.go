@@ -20,7 +20,7 @@ type Record struct {
 	ID          string `json:"id"`
 	Project     string `json:"project,omitempty"`
 	Service     string `json:"service,omitempty"`
-	Pid         int    `json:"pid"`
+	PID         int    `json:"pid"`
 	StartTime   uint64 `json:"start_time"` // of the init, /proc/PID/stat field 22
 	Cgroup      string `json:"cgroup"`
 	StateDir    string `json:"state_dir"`
@@ -34,7 +34,7 @@ type Record struct {
 
 // Record returns the sandbox's record.
 func (s *Sandbox) Record() Record {
-	r := Record{ID: s.id, Project: s.cfg.Project, Pid: s.pid, StartTime: s.startTime, StateDir: s.dir,
+	r := Record{ID: s.id, Project: s.cfg.Project, PID: s.pid, StartTime: s.startTime, StateDir: s.dir,
 		LandlockABI: s.landlockABI, Seccomp: s.seccompMode, HostUID: s.hostUID, Idmapped: s.idmapped}
 	s.mu.Lock()
 	r.Workload = s.workload
@@ -81,7 +81,7 @@ func Adopt(root rootdir.Root, rec Record) (*Sandbox, error) {
 	if !validID.MatchString(rec.ID) {
 		return nil, fmt.Errorf("adopt: invalid sandbox id %q", rec.ID)
 	}
-	s := &Sandbox{id: rec.ID, root: root, dir: sandboxDir(root.Run, rec.ID), pid: rec.Pid, startTime: rec.StartTime,
+	s := &Sandbox{id: rec.ID, root: root, dir: sandboxDir(root.Run, rec.ID), pid: rec.PID, startTime: rec.StartTime,
 		seccompMode: rec.Seccomp, landlockABI: rec.LandlockABI, hostUID: rec.HostUID, idmapped: rec.Idmapped,
 		done: make(chan struct{}), started: true, workload: rec.Workload}
 	s.cfg.Root, s.cfg.ID, s.cfg.Project = root, rec.ID, rec.Project
@@ -121,7 +121,7 @@ func RemoveAbandoned(ctx context.Context, root rootdir.Root, id string) error {
 		if aerr == nil {
 			return sb.Remove(ctx)
 		}
-		if st, perr := procstat.StartTime(rec.Pid); perr == nil && st == rec.StartTime {
+		if st, perr := procstat.StartTime(rec.PID); perr == nil && st == rec.StartTime {
 			return aerr // its init still runs: leave everything for a look
 		}
 	case errors.Is(err, os.ErrNotExist):

@@ -60,8 +60,8 @@ type Sandbox struct {
 // ID returns the sandbox id.
 func (s *Sandbox) ID() string { return s.id }
 
-// Pid is the host pid of the sandbox init.
-func (s *Sandbox) Pid() int { return s.pid }
+// PID is the host pid of the sandbox init.
+func (s *Sandbox) PID() int { return s.pid }
 
 // NetNSPath is the sandbox's network namespace, for attaching networks.
 func (s *Sandbox) NetNSPath() string { return fmt.Sprintf("/proc/%d/ns/net", s.pid) }
@@ -106,7 +106,7 @@ func (s *Sandbox) Start() error {
 	if m.Kind != sbinit.MsgStarted {
 		return fmt.Errorf("sandbox init: expected started, got %q", m.Kind)
 	}
-	s.started, s.workload = true, m.Pid
+	s.started, s.workload = true, m.PID
 	trace("started")
 	protectInit(s.pid)
 	s.mu.Unlock()
@@ -199,7 +199,7 @@ func (s *Sandbox) MemoryLimit() int64 {
 
 // Signal sends sig to the workload.
 func (s *Sandbox) Signal(sig syscall.Signal) error {
-	pid, err := s.workloadHostPid()
+	pid, err := s.workloadHostPID()
 	if err != nil {
 		return err
 	}
@@ -209,9 +209,9 @@ func (s *Sandbox) Signal(sig syscall.Signal) error {
 	return nil
 }
 
-// workloadHostPid finds the workload among the init's children by its pid
+// workloadHostPID finds the workload among the init's children by its pid
 // inside the sandbox (NSpid).
-func (s *Sandbox) workloadHostPid() (int, error) {
+func (s *Sandbox) workloadHostPID() (int, error) {
 	s.mu.Lock()
 	inner := s.workload
 	s.mu.Unlock()

@@ -54,7 +54,7 @@ func TestCLIUpRefusesWritableProjectMount(t *testing.T) {
 	if code != 2 || !strings.Contains(errText, `nucleus.yaml:5:15: services.web.volumes[0]: writable bind mount ".:/app" contains the project's own file`) {
 		t.Fatalf("up with a writable project mount: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errText)
 	}
-	if c.supervisorPid() != 0 {
+	if c.supervisorPID() != 0 {
 		t.Fatalf("a supervisor runs after a refused up")
 	}
 
@@ -62,7 +62,7 @@ func TestCLIUpRefusesWritableProjectMount(t *testing.T) {
 	c.must("up", "-d", "--wait", "--wait-timeout", "30s")
 	before := c.ps()
 	web, worker := before["web"], before["worker"]
-	if !testutil.Alive(web.Pid) || !testutil.Alive(worker.Pid) {
+	if !testutil.Alive(web.PID) || !testutil.Alive(worker.PID) {
 		t.Fatalf("after up: %+v", before)
 	}
 
@@ -81,7 +81,7 @@ func TestCLIUpRefusesWritableProjectMount(t *testing.T) {
 	if _, ok := after["evil"]; ok {
 		t.Errorf("the refused edit started a service: %+v", after)
 	}
-	if after["web"].Pid != web.Pid || after["worker"].Pid != worker.Pid {
+	if after["web"].PID != web.PID || after["worker"].PID != worker.PID {
 		t.Errorf("the refused edit changed the running replicas: %+v -> %+v", before, after)
 	}
 	logs, _, _ := c.run("logs", "--tail", "2", "worker")
@@ -93,6 +93,6 @@ func TestCLIUpRefusesWritableProjectMount(t *testing.T) {
 	c.write("two")
 	testutil.WaitFor(t, "worker restarted with MODE=two", 10*time.Second, func() bool {
 		w := c.ps()["worker"]
-		return w.Pid != worker.Pid && w.State == "running"
+		return w.PID != worker.PID && w.State == "running"
 	})
 }

@@ -50,10 +50,10 @@ func (c *cli) upFive() map[string]int {
 	c.must("up", "-d", "--wait")
 	pids := map[string]int{}
 	for name, r := range c.replicaPids() {
-		if r.State != "running" || !testutil.Alive(r.Pid) {
+		if r.State != "running" || !testutil.Alive(r.PID) {
 			c.t.Fatalf("after up: %s %+v", name, r)
 		}
-		pids[name] = r.Pid
+		pids[name] = r.PID
 	}
 	if len(pids) != 5 {
 		c.t.Fatalf("after up: %d replicas %v, want 5", len(pids), pids)
@@ -97,10 +97,10 @@ func (c *cli) downLeavesNothing(pids map[string]int) {
 // killSupervisor SIGKILLs the project's supervisor: its sandboxes keep running.
 func (c *cli) killSupervisor() {
 	c.t.Helper()
-	if err := syscall.Kill(c.supervisorPid(), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(c.supervisorPID(), syscall.SIGKILL); err != nil {
 		c.t.Fatal(err)
 	}
-	testutil.WaitFor(c.t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
+	testutil.WaitFor(c.t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPID() == 0 })
 }
 
 // TestCLICorruptRecordDoesNotBlock (issue 11, defect 9): an empty and a
@@ -129,7 +129,7 @@ func TestCLICorruptRecordDoesNotBlock(t *testing.T) {
 		}
 		rows := c.replicaPids()
 		for _, n := range []string{"a-3", "a-4", "a-5"} {
-			if rows[n].Pid != pids[n] || rows[n].State != "running" {
+			if rows[n].PID != pids[n] || rows[n].State != "running" {
 				t.Errorf("ps: %s %+v, want running with pid %d", n, rows[n], pids[n])
 			}
 		}
@@ -140,10 +140,10 @@ func TestCLICorruptRecordDoesNotBlock(t *testing.T) {
 		}
 		all := map[string]int{}
 		for n, pid := range pids {
-			if rows[n].State != "running" || !testutil.Alive(rows[n].Pid) {
+			if rows[n].State != "running" || !testutil.Alive(rows[n].PID) {
 				t.Errorf("after up (supervisor killed: %v): %s %+v, want running", killSupervisor, n, rows[n])
 			}
-			all[n], all["new "+n] = pid, rows[n].Pid // a replaced replica's new PID must go too
+			all[n], all["new "+n] = pid, rows[n].PID // a replaced replica's new PID must go too
 		}
 		c.downLeavesNothing(all)
 	})
@@ -184,7 +184,7 @@ func TestCLIDownFailsWithSandboxLeft(t *testing.T) {
 	}
 	id := "stuck-" + c.project
 	dir := filepath.Join(c.rootdir().Run, "sandboxes", id)
-	rec, _ := json.Marshal(runtime.Record{ID: id, Project: c.project, Pid: sleep.Process.Pid, StartTime: start, StateDir: dir})
+	rec, _ := json.Marshal(runtime.Record{ID: id, Project: c.project, PID: sleep.Process.Pid, StartTime: start, StateDir: dir})
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestCLIDownFailsWithSandboxLeft(t *testing.T) {
 		t.Errorf("down with %s left: exit code %d\nstdout: %s\nstderr: %s\nwant non-zero, naming it, not saying the project is down", id, code, out, errOut)
 	}
 	t.Logf("down with a sandbox left: exit code %d: %s", code, errOut)
-	testutil.WaitFor(t, "supervisor gone", 10*time.Second, func() bool { return c.supervisorPid() == 0 })
+	testutil.WaitFor(t, "supervisor gone", 10*time.Second, func() bool { return c.supervisorPID() == 0 })
 	if b, err := os.ReadFile(logPath); err != nil || strings.Contains(string(b), "project taken down") {
 		t.Errorf("supervisor log (%v) after a failed down says it was taken down:\n%s", err, b)
 	}
@@ -221,10 +221,10 @@ func TestCLICorruptProjectRecord(t *testing.T) {
 		after := c.replicaPids()
 		all := map[string]int{}
 		for n, pid := range pids {
-			if rows[n].Pid != pid || after[n].State != "running" || after[n].Pid != pid {
+			if rows[n].PID != pid || after[n].State != "running" || after[n].PID != pid {
 				t.Errorf("supervisor killed %v: %s: ps %+v, after up %+v; want it running on, pid %d", killSupervisor, n, rows[n], after[n], pid)
 			}
-			all[n], all["new "+n] = pid, after[n].Pid
+			all[n], all["new "+n] = pid, after[n].PID
 		}
 		if !testutil.FileExists(path) {
 			t.Errorf("up did not write the project record again")

@@ -112,12 +112,12 @@ func TestDaemonCommand(t *testing.T) {
 	out, code := nucleus("-p", project, "ps", "--json")
 	var rows []struct {
 		Service string `json:"service"`
-		Pid     int    `json:"pid"`
+		PID     int    `json:"pid"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 || rows[0].Pid == 0 {
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 || rows[0].PID == 0 {
 		t.Fatalf("ps --json of a daemon-managed project: exit %d\n%s", code, out)
 	}
-	pid = rows[0].Pid
+	pid = rows[0].PID
 
 	if err := d1.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)

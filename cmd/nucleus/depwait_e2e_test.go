@@ -71,7 +71,7 @@ func TestCLIDependencyInBackoffDoesNotStall(t *testing.T) {
 	var now map[string]psRow
 	testutil.WaitFor(t, "other restarted with MODE two", 10*time.Second, func() bool {
 		now = c.ps("-a")
-		return now["other"].State == "running" && now["other"].Pid != before.Pid
+		return now["other"].State == "running" && now["other"].PID != before.PID
 	})
 	if now["app"].State != "waiting" || now["db"].State == "healthy" {
 		t.Errorf("other was restarted only after db turned healthy (db %s, app %s): the edit's pass was blocked",
@@ -132,7 +132,7 @@ services:
 	if strings.Contains(errOut, "context deadline exceeded") {
 		t.Errorf("up --wait ended in a bare deadline")
 	}
-	if app := c.ps("-a")["app"]; app.Pid != 0 || app.State == "running" {
+	if app := c.ps("-a")["app"]; app.PID != 0 || app.State == "running" {
 		t.Errorf("app started although its dependency exited for good: %+v", app)
 	}
 }

@@ -172,7 +172,7 @@ func (c *cli) assertHealthy(services ...string) {
 	c.t.Helper()
 	ps := c.ps()
 	for _, s := range services {
-		if r := ps[s]; r.State != "healthy" || !testutil.Alive(r.Pid) {
+		if r := ps[s]; r.State != "healthy" || !testutil.Alive(r.PID) {
 			c.t.Fatalf("service %s after up --wait: %+v, want healthy and running", s, r)
 		}
 	}
@@ -272,7 +272,7 @@ func (c *cli) projectPIDs() []int {
 	c.t.Helper()
 	var pids []int
 	for _, r := range c.ps() {
-		pids = append(pids, descendants(r.Pid)...)
+		pids = append(pids, descendants(r.PID)...)
 	}
 	return pids
 }
@@ -287,7 +287,7 @@ func descendants(pid int) []int {
 		if err != nil {
 			continue
 		}
-		children[st.PPid] = append(children[st.PPid], p)
+		children[st.PPID] = append(children[st.PPID], p)
 	}
 	out := []int{pid}
 	for i := 0; i < len(out); i++ {

@@ -44,7 +44,7 @@ func TestFullDisk(t *testing.T) {
 		if _, _, code := c.runWithin(30*time.Second, "down", "--timeout", "0s"); code == -1 {
 			// down hung (the bug this test is about): end the supervisor
 			// and the inits so that the test ends, then report the rest.
-			for _, pid := range append([]int{c.supervisorPid()}, initPids(t, c)...) {
+			for _, pid := range append([]int{c.supervisorPID()}, initPids(t, c)...) {
 				if pid > 0 {
 					_ = unix.Kill(pid, unix.SIGKILL)
 				}

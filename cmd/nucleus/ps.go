@@ -79,13 +79,13 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 	}
 	for _, r := range rows {
 		pid, exit, uptime := "-", "-", "-"
-		if r.Pid > 0 {
-			pid = strconv.Itoa(r.Pid)
+		if r.PID > 0 {
+			pid = strconv.Itoa(r.PID)
 		}
 		if r.ExitCode != nil {
 			exit = strconv.Itoa(*r.ExitCode)
 		}
-		if r.Pid > 0 && !r.StartedAt.IsZero() {
+		if r.PID > 0 && !r.StartedAt.IsZero() {
 			uptime = time.Since(r.StartedAt).Round(time.Second).String()
 		}
 		state := string(r.State)

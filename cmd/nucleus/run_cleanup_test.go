@@ -53,9 +53,9 @@ func (c *cli) startRun(args ...string) (*exec.Cmd, chan error) {
 	return cmd, done
 }
 
-// attachedPid is the pid recorded for service/1 on the project network, 0
+// attachedPID is the pid recorded for service/1 on the project network, 0
 // when it is not attached.
-func (c *cli) attachedPid(project, netName, service string) int {
+func (c *cli) attachedPID(project, netName, service string) int {
 	b, err := os.ReadFile(filepath.Join(c.rootdir().Run, "network", project, netName+".json"))
 	if err != nil {
 		return 0
@@ -65,7 +65,7 @@ func (c *cli) attachedPid(project, netName, service string) int {
 		return 0
 	}
 	if a := st.Attachments[service+"/1"]; a != nil {
-		return a.Pid
+		return a.PID
 	}
 	return 0
 }
@@ -76,7 +76,7 @@ func (c *cli) attachedPid(project, netName, service string) int {
 func TestRunNameOfAServiceIsRefused(t *testing.T) {
 	c := newCLI(t)
 	c.must("up", "-d", "--wait")
-	webPid := c.attachedPid(c.project, "default", "web")
+	webPid := c.attachedPID(c.project, "default", "web")
 	if webPid == 0 {
 		t.Fatal("web is not attached to the default network after up")
 	}
@@ -84,7 +84,7 @@ func TestRunNameOfAServiceIsRefused(t *testing.T) {
 	if code != 125 || !strings.Contains(errs, "web") || !strings.Contains(errs, "service of project "+c.project) {
 		t.Errorf("run --name web: code %d stderr %q, want 125 naming the service", code, errs)
 	}
-	if pid := c.attachedPid(c.project, "default", "web"); pid != webPid {
+	if pid := c.attachedPID(c.project, "default", "web"); pid != webPid {
 		t.Errorf("web's attachment pid %d → %d: the run took it over", webPid, pid)
 	}
 	if body, err := httpGet("http://127.0.0.1:" + strconv.Itoa(c.port) + "/"); err != nil || body == "" {
@@ -99,14 +99,14 @@ func TestRunNameOfAServiceIsRefused(t *testing.T) {
 			t.Fatalf("holder run exited: %v", err)
 		default:
 		}
-		return c.attachedPid(c.project, "default", "holder") != 0
+		return c.attachedPID(c.project, "default", "holder") != 0
 	})
-	holder := c.attachedPid(c.project, "default", "holder")
+	holder := c.attachedPID(c.project, "default", "holder")
 	_, errs, code = c.run("run", "--network", "default", "--name", "holder", "--", "/bin/true")
 	if code != 125 || !strings.Contains(errs, "holder") {
 		t.Errorf("run --name holder while it runs: code %d stderr %q, want 125", code, errs)
 	}
-	if pid := c.attachedPid(c.project, "default", "holder"); pid != holder {
+	if pid := c.attachedPID(c.project, "default", "holder"); pid != holder {
 		t.Errorf("holder's attachment pid %d → %d", holder, pid)
 	}
 	_ = holderCmd.Process.Signal(syscall.SIGTERM)
@@ -128,7 +128,7 @@ func TestKilledRunIsCleanedUp(t *testing.T) {
 	onNet, netDone := c.startRun("--name", "killnet", "--network", "default", "--", "/bin/busybox", "sleep", "60")
 	testutil.WaitFor(t, "both runs to be up", 15*time.Second, func() bool {
 		body, _ := httpGet("http://127.0.0.1:" + strconv.Itoa(port) + "/")
-		return body != "" && c.attachedPid(c.project, "default", "killnet") != 0
+		return body != "" && c.attachedPID(c.project, "default", "killnet") != 0
 	})
 	for _, p := range []*exec.Cmd{pub, onNet} {
 		if err := p.Process.Signal(syscall.SIGKILL); err != nil {

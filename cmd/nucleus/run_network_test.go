@@ -84,7 +84,7 @@ func TestRunPublish(t *testing.T) {
 func TestRunNetworkWithSupervisor(t *testing.T) {
 	c := newCLI(t)
 	c.must("up", "-d", "--wait")
-	sup := c.supervisorPid()
+	sup := c.supervisorPID()
 	// (busybox wget's -T crashes busybox-static 1.x, even on the host.)
 	out := c.must("run", "--network", "default", "--", "/bin/busybox", "wget", "-q", "-O", "-", "http://web:8080/")
 	if out != "hello from the e2e test\n" {
@@ -119,7 +119,7 @@ func TestRunNetworkWithSupervisor(t *testing.T) {
 	if err != nil || strings.Contains(string(rec), "run-") {
 		t.Errorf("the runs left an attachment or address in the network record (%v):\n%s", err, rec)
 	}
-	if pid := c.supervisorPid(); pid != sup || !testutil.Alive(pid) {
+	if pid := c.supervisorPID(); pid != sup || !testutil.Alive(pid) {
 		t.Errorf("supervisor %d before the runs, %d after", sup, pid)
 	}
 	if body, err := httpGet("http://127.0.0.1:" + strconv.Itoa(c.port) + "/"); err != nil || body == "" {

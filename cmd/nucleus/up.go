@@ -73,7 +73,7 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	c, err := api.Dial(root, p.Name)
 	switch {
 	case err == nil:
-		fmt.Fprintf(cmd.ErrOrStderr(), "supervisor of %s is running (pid %d): applying the files\n", p.Name, c.Pid)
+		fmt.Fprintf(cmd.ErrOrStderr(), "supervisor of %s is running (pid %d): applying the files\n", p.Name, c.PID)
 	case !errors.Is(err, api.ErrNoSupervisor):
 		return err
 	case !o.detach:

@@ -146,7 +146,7 @@ type psRow struct {
 	Service  string `json:"service"`
 	Replica  int    `json:"replica"`
 	State    string `json:"state"`
-	Pid      int    `json:"pid"`
+	PID      int    `json:"pid"`
 	Health   string `json:"health"`
 	Restarts int    `json:"restarts"`
 	ExitCode *int   `json:"exit_code"`
@@ -178,7 +178,7 @@ func (c *cli) psRows(args ...string) []psRow {
 	return rows
 }
 
-func (c *cli) supervisorPid() int {
+func (c *cli) supervisorPID() int {
 	pid, ok := api.Running(c.rootdir(), c.project)
 	if !ok {
 		return 0
@@ -190,7 +190,7 @@ func (c *cli) assertNoLeaks() {
 	c.t.Helper()
 	root := c.rootdir()
 	leaktest.Check(c.t, root)
-	if pid := c.supervisorPid(); pid != 0 {
+	if pid := c.supervisorPID(); pid != 0 {
 		c.t.Errorf("supervisor %d still runs", pid)
 	}
 	if recs, _ := reconcile.NewStore(root).LoadSandboxes(c.project); len(recs) > 0 {
@@ -226,16 +226,16 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 	if !strings.Contains(out, "start web: new service") || !strings.Contains(out, "start worker: new service") {
 		t.Errorf("up -d printed %q, want the start steps", out)
 	}
-	sup := c.supervisorPid()
+	sup := c.supervisorPID()
 	if !testutil.Alive(sup) {
 		t.Fatalf("no supervisor after up -d")
 	}
 	ps := c.ps()
 	web, worker := ps["web"], ps["worker"]
-	if web.State != "healthy" || web.Health != "healthy" || !testutil.Alive(web.Pid) || web.IP == "" || web.Hash == "" {
+	if web.State != "healthy" || web.Health != "healthy" || !testutil.Alive(web.PID) || web.IP == "" || web.Hash == "" {
 		t.Fatalf("web after up --wait: %+v", web)
 	}
-	if worker.State != "running" || !testutil.Alive(worker.Pid) {
+	if worker.State != "running" || !testutil.Alive(worker.PID) {
 		t.Fatalf("worker after up --wait: %+v", worker)
 	}
 
@@ -266,10 +266,10 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 	c.write("two")
 	testutil.WaitFor(t, "worker restarted with MODE=two", 10*time.Second, func() bool {
 		w := c.ps()["worker"]
-		return w.Pid != worker.Pid && w.State == "running"
+		return w.PID != worker.PID && w.State == "running"
 	})
-	if got := c.ps()["web"].Pid; got != web.Pid {
-		t.Errorf("web pid %d after the worker's edit, want %d (untouched)", got, web.Pid)
+	if got := c.ps()["web"].PID; got != web.PID {
+		t.Errorf("web pid %d after the worker's edit, want %d (untouched)", got, web.PID)
 	}
 	testutil.WaitFor(t, "new worker output", 5*time.Second, func() bool {
 		out, _, _ := c.run("logs", "--tail", "3", "worker")
@@ -280,12 +280,12 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 	// stop is a manual stop: restart: always leaves it stopped; start ends it.
 	c.must("stop", "worker")
 	time.Sleep(300 * time.Millisecond)
-	if w := c.ps("-a")["worker"]; w.State != "stopped" || testutil.Alive(worker.Pid) {
-		t.Fatalf("after stop: %+v (old pid alive %v)", w, testutil.Alive(worker.Pid))
+	if w := c.ps("-a")["worker"]; w.State != "stopped" || testutil.Alive(worker.PID) {
+		t.Fatalf("after stop: %+v (old pid alive %v)", w, testutil.Alive(worker.PID))
 	}
 	c.must("start", "worker")
 	worker = c.ps()["worker"]
-	if worker.State != "running" || !testutil.Alive(worker.Pid) {
+	if worker.State != "running" || !testutil.Alive(worker.PID) {
 		t.Fatalf("after start: %+v", worker)
 	}
 
@@ -293,7 +293,7 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 	if err := syscall.Kill(sup, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	testutil.WaitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
+	testutil.WaitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPID() == 0 })
 	before, _, _ := c.run("logs", "worker")
 	time.Sleep(600 * time.Millisecond)
 	after, _, _ := c.run("logs", "worker")
@@ -301,8 +301,8 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 		t.Errorf("worker stopped logging after the supervisor was killed")
 	}
 	ps = c.ps() // from the records
-	if ps["web"].Pid != web.Pid || ps["worker"].Pid != worker.Pid || !testutil.Alive(web.Pid) || !testutil.Alive(worker.Pid) {
-		t.Fatalf("after SIGKILL of the supervisor: %+v, want pids %d and %d running", ps, web.Pid, worker.Pid)
+	if ps["web"].PID != web.PID || ps["worker"].PID != worker.PID || !testutil.Alive(web.PID) || !testutil.Alive(worker.PID) {
+		t.Fatalf("after SIGKILL of the supervisor: %+v, want pids %d and %d running", ps, web.PID, worker.PID)
 	}
 
 	// The next up adopts both: same PIDs, nothing to do.
@@ -311,8 +311,8 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 		t.Errorf("up after the crash did %q, want nothing", out)
 	}
 	ps = c.ps()
-	if ps["web"].Pid != web.Pid || ps["worker"].Pid != worker.Pid {
-		t.Fatalf("after re-adoption: web %d worker %d, want %d and %d", ps["web"].Pid, ps["worker"].Pid, web.Pid, worker.Pid)
+	if ps["web"].PID != web.PID || ps["worker"].PID != worker.PID {
+		t.Fatalf("after re-adoption: web %d worker %d, want %d and %d", ps["web"].PID, ps["worker"].PID, web.PID, worker.PID)
 	}
 
 	// An invalid save changes nothing; ps shows the error with its position.
@@ -323,14 +323,14 @@ func TestCLIUpDetachedLifecycle(t *testing.T) {
 		t.Errorf("ps with an invalid file: code %d\nstdout:\n%s\nstderr:\n%s", code, psOut, psErr)
 	}
 	ps = c.ps()
-	if ps["web"].Pid != web.Pid || ps["worker"].Pid != worker.Pid {
+	if ps["web"].PID != web.PID || ps["worker"].PID != worker.PID {
 		t.Errorf("an invalid save changed the running replicas: %+v", ps)
 	}
 	c.write("two")
 
 	// down through the supervisor: nothing is left, and it is idempotent.
 	c.must("down")
-	for _, pid := range []int{web.Pid, worker.Pid} {
+	for _, pid := range []int{web.PID, worker.PID} {
 		if testutil.Alive(pid) {
 			t.Errorf("pid %d still runs after down", pid)
 		}
@@ -352,25 +352,25 @@ func TestCLIDownWithoutSupervisor(t *testing.T) {
 	// --no-watch: an edit waits for SIGHUP.
 	c.write("two")
 	time.Sleep(700 * time.Millisecond)
-	if got := c.ps()["worker"].Pid; got != ps["worker"].Pid {
-		t.Fatalf("worker restarted (pid %d -> %d) without SIGHUP under --no-watch", ps["worker"].Pid, got)
+	if got := c.ps()["worker"].PID; got != ps["worker"].PID {
+		t.Fatalf("worker restarted (pid %d -> %d) without SIGHUP under --no-watch", ps["worker"].PID, got)
 	}
-	if err := syscall.Kill(c.supervisorPid(), syscall.SIGHUP); err != nil {
+	if err := syscall.Kill(c.supervisorPID(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, "worker restarted after SIGHUP", 10*time.Second, func() bool {
 		w := c.ps()["worker"]
-		return w.Pid != ps["worker"].Pid && w.State == "running"
+		return w.PID != ps["worker"].PID && w.State == "running"
 	})
 	ps = c.ps()
-	if err := syscall.Kill(c.supervisorPid(), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(c.supervisorPID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	testutil.WaitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPid() == 0 })
+	testutil.WaitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPID() == 0 })
 	c.must("down", "-v")
 	for _, r := range ps {
-		if testutil.Alive(r.Pid) {
-			t.Errorf("%s (pid %d) still runs after down", r.Service, r.Pid)
+		if testutil.Alive(r.PID) {
+			t.Errorf("%s (pid %d) still runs after down", r.Service, r.PID)
 		}
 	}
 	c.assertNoLeaks()
@@ -434,7 +434,7 @@ func TestCLIUpForeground(t *testing.T) {
 		}
 	}
 	ps := c.ps()
-	if !testutil.Alive(ps["worker"].Pid) || !testutil.Alive(ps["web"].Pid) {
+	if !testutil.Alive(ps["worker"].PID) || !testutil.Alive(ps["web"].PID) {
 		t.Fatalf("ps during foreground up: %+v", ps)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
@@ -454,8 +454,8 @@ func TestCLIUpForeground(t *testing.T) {
 		t.Fatalf("up did not stop after SIGINT; stderr:\n%s", stderr.String())
 	}
 	for _, r := range ps {
-		if testutil.Alive(r.Pid) {
-			t.Errorf("%s (pid %d) still runs after Ctrl-C", r.Service, r.Pid)
+		if testutil.Alive(r.PID) {
+			t.Errorf("%s (pid %d) still runs after Ctrl-C", r.Service, r.PID)
 		}
 	}
 	c.assertNoLeaks()
@@ -482,7 +482,7 @@ services:
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	testutil.WaitFor(t, "stubborn running", 20*time.Second, func() bool { return c.ps()["stubborn"].State == "running" })
-	pid := c.ps()["stubborn"].Pid
+	pid := c.ps()["stubborn"].PID
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-done:
@@ -590,14 +590,14 @@ services:
 	}
 	c.must("up", "-d", "--wait")
 	all := c.ps()
-	if len(all) != 3 || all["extra"].State != "running" || all["api"].Pid != ps["api"].Pid || all["db"].Pid != ps["db"].Pid {
+	if len(all) != 3 || all["extra"].State != "running" || all["api"].PID != ps["api"].PID || all["db"].PID != ps["db"].PID {
 		t.Fatalf("up -d after up -d api: %+v (before %+v)", all, ps)
 	}
 
 	// restart replaces the sandbox of that service only.
 	c.must("restart", "db")
 	again := c.ps()
-	if again["db"].Pid == all["db"].Pid || again["db"].State != "running" || again["api"].Pid != all["api"].Pid {
+	if again["db"].PID == all["db"].PID || again["db"].State != "running" || again["api"].PID != all["api"].PID {
 		t.Errorf("restart db: %+v (before %+v)", again, all)
 	}
 

@@ -32,7 +32,7 @@ services:
 	}
 	kill := func() {
 		t.Helper()
-		pid := c.ps("-a")["worker"].Pid
+		pid := c.ps("-a")["worker"].PID
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill worker (pid %d): %v", pid, err)
 		}
@@ -56,11 +56,11 @@ services:
 
 	c.must("up", "-d", "--wait")
 	after := c.ps()
-	if after["worker"].State != "running" || after["worker"].Pid == before["worker"].Pid {
+	if after["worker"].State != "running" || after["worker"].PID == before["worker"].PID {
 		t.Errorf("up -d after worker was killed: worker %+v, want running with a new PID", after["worker"])
 	}
-	if after["keep"].Pid != before["keep"].Pid {
-		t.Errorf("up -d restarted keep: pid %d -> %d", before["keep"].Pid, after["keep"].Pid)
+	if after["keep"].PID != before["keep"].PID {
+		t.Errorf("up -d restarted keep: pid %d -> %d", before["keep"].PID, after["keep"].PID)
 	}
 
 	// up SERVICE starts that service's exited replica too.
@@ -74,7 +74,7 @@ services:
 	c.must("stop", "worker")
 	c.must("up", "-d", "--wait")
 	final := c.ps()
-	if final["worker"].State != "running" || final["keep"].Pid != before["keep"].Pid {
+	if final["worker"].State != "running" || final["keep"].PID != before["keep"].PID {
 		t.Errorf("up -d after stop worker: %+v", final)
 	}
 }

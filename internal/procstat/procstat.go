@@ -15,7 +15,7 @@ import (
 // Stat holds the fields of /proc/PID/stat that nucleus reads.
 type Stat struct {
 	State byte // field 3: R, S, D, Z, X ...
-	PPid  int  // field 4
+	PPID  int  // field 4
 	// StartTime is field 22, in clock ticks after boot: a PID with the same
 	// number but another start time is another process (PID reuse).
 	StartTime uint64
@@ -61,7 +61,7 @@ func Parse(b []byte) (Stat, error) {
 	if err != nil {
 		return Stat{}, fmt.Errorf("start time %q: %w", f[starttime], err)
 	}
-	return Stat{State: f[state][0], PPid: pp, StartTime: st}, nil
+	return Stat{State: f[state][0], PPID: pp, StartTime: st}, nil
 }
 
 // StartTime returns the start time of process pid (field 22).

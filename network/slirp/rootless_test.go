@@ -106,7 +106,7 @@ func TestRootlessHelper(t *testing.T) {
 	defer func() { sb.Process.Kill(); sb.Wait() }()
 	pid := sb.Process.Pid
 	p := testutil.FreePort(t)
-	n, err := New(Config{ID: "rootless", RuntimeRoot: rt, Pid: pid, UsernsPath: fmt.Sprintf("/proc/%d/ns/user", pid), DisableDNS: true,
+	n, err := New(Config{ID: "rootless", RuntimeRoot: rt, PID: pid, UsernsPath: fmt.Sprintf("/proc/%d/ns/user", pid), DisableDNS: true,
 		Forwards: []Forward{{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: p, GuestPort: 80}}})
 	if err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ type Config struct {
 
 	// Exactly one target: the PID of a process in the namespace, or the
 	// path of a network namespace (/proc/PID/ns/net, a pinned netns file).
-	Pid       int
+	PID       int
 	NetnsPath string
 	// UsernsPath is the owning user namespace when running rootless
 	// (/proc/PID/ns/user); empty as root.
@@ -126,7 +126,7 @@ func New(cfg Config) (*Network, error) {
 	if err := addrs.CheckStatic(cfg.StaticIP); err != nil {
 		return nil, err
 	}
-	if (cfg.Pid > 0) == (cfg.NetnsPath != "") {
+	if (cfg.PID > 0) == (cfg.NetnsPath != "") {
 		return nil, errors.New("slirp4netns: want exactly one target, a PID or a netns path")
 	}
 	if cfg.ID == "" || cfg.RuntimeRoot == "" {
@@ -172,8 +172,8 @@ func (n *Network) Dir() string {
 	return n.dir
 }
 
-// Pid of the slirp4netns process; 0 when not running.
-func (n *Network) Pid() int {
+// PID of the slirp4netns process; 0 when not running.
+func (n *Network) PID() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.state != Active {
@@ -252,7 +252,7 @@ func (n *Network) args(readyFD, exitFD int) []string {
 	if n.cfg.UsernsPath != "" {
 		a = append(a, "--userns-path="+n.cfg.UsernsPath)
 	}
-	target := strconv.Itoa(n.cfg.Pid)
+	target := strconv.Itoa(n.cfg.PID)
 	if n.cfg.NetnsPath != "" {
 		a = append(a, "--netns-type=path")
 		target = n.cfg.NetnsPath

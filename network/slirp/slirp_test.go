@@ -51,11 +51,11 @@ func TestAddressesOf(t *testing.T) {
 }
 
 func TestStaticAddressOtherThanGuestIsRejected(t *testing.T) {
-	_, err := New(Config{ID: "x", RuntimeRoot: t.TempDir(), Pid: 1, Subnet: "10.0.2.0/24", StaticIP: "10.0.2.5"})
+	_, err := New(Config{ID: "x", RuntimeRoot: t.TempDir(), PID: 1, Subnet: "10.0.2.0/24", StaticIP: "10.0.2.5"})
 	if err == nil || !strings.Contains(err.Error(), "10.0.2.5") || !strings.Contains(err.Error(), "10.0.2.100") {
 		t.Fatalf("error %v should name the requested 10.0.2.5 and the guest 10.0.2.100", err)
 	}
-	if _, err := New(Config{ID: "x", RuntimeRoot: t.TempDir(), Pid: 1, StaticIP: "10.0.2.100"}); err != nil {
+	if _, err := New(Config{ID: "x", RuntimeRoot: t.TempDir(), PID: 1, StaticIP: "10.0.2.100"}); err != nil {
 		t.Fatalf("the guest address itself is fine: %v", err)
 	}
 }
@@ -167,16 +167,16 @@ func TestStartConfiguresTapAndStopCleansUp(t *testing.T) {
 	}
 	// Run as root, it has the group every kernel-NAT table refuses
 	// (real, effective, saved and file system gid).
-	if got, want := procStatus(t, n.Pid(), "Gid"), strings.Repeat(fmt.Sprint(GID)+"\t", 4); got+"\t" != want {
+	if got, want := procStatus(t, n.PID(), "Gid"), strings.Repeat(fmt.Sprint(GID)+"\t", 4); got+"\t" != want {
 		t.Errorf("slirp4netns group ids %q, want all %d (GID)", got, GID)
 	}
-	if got := procStatus(t, n.Pid(), "Groups"); got != "" {
+	if got := procStatus(t, n.PID(), "Groups"); got != "" {
 		t.Errorf("slirp4netns supplementary groups %q, want none", got)
 	}
-	if !hasGID(n.Pid(), GID) || hasGID(os.Getpid(), GID) {
-		t.Errorf("hasGID(slirp4netns) = %v, hasGID(test) = %v", hasGID(n.Pid(), GID), hasGID(os.Getpid(), GID))
+	if !hasGID(n.PID(), GID) || hasGID(os.Getpid(), GID) {
+		t.Errorf("hasGID(slirp4netns) = %v, hasGID(test) = %v", hasGID(n.PID(), GID), hasGID(os.Getpid(), GID))
 	}
-	if got := seccompMode(t, n.Pid()); got != "2" {
+	if got := seccompMode(t, n.PID()); got != "2" {
 		t.Errorf("slirp4netns Seccomp mode %q in /proc/PID/status, want 2 (filter installed by --enable-seccomp)", got)
 	}
 	if err := n.Stop(); err != nil {
@@ -203,7 +203,7 @@ func TestStartConfiguresTapAndStopCleansUp(t *testing.T) {
 func TestTargetByPid(t *testing.T) {
 	requireSlirp(t)
 	sb := sleeperInNetns(t)
-	n, _ := newNet(t, Config{Pid: sb.Process.Pid, Subnet: "10.89.0.0/16", DisableDNS: true})
+	n, _ := newNet(t, Config{PID: sb.Process.Pid, Subnet: "10.89.0.0/16", DisableDNS: true})
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestTargetByPid(t *testing.T) {
 // cmdline is the running slirp4netns's argument list, read from /proc.
 func cmdline(t *testing.T, n *Network) []string {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", n.Pid()))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", n.PID()))
 	if err != nil {
 		t.Fatalf("slirp4netns cmdline: %v", err)
 	}
@@ -251,7 +251,7 @@ func TestEarlyExitReportsExitCode(t *testing.T) {
 	// A PID that does not exist: slirp4netns cannot join its namespace.
 	sb := exec.Command("true")
 	sb.Run()
-	n, dir := newNet(t, Config{Pid: sb.Process.Pid})
+	n, dir := newNet(t, Config{PID: sb.Process.Pid})
 	err := n.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "slirp4netns exited with code 1 before it was ready") {
 		t.Fatalf("Start against a dead PID: %v", err)
@@ -274,7 +274,7 @@ func TestEarlyExitReportsSignal(t *testing.T) {
 	testutil.RequireRoot(t)
 	// A stand-in that dies by SIGKILL before writing the ready byte, as
 	// slirp4netns would under the OOM killer.
-	n, dir := newNet(t, Config{Pid: os.Getpid(), Binary: fakeSlirp(t, "kill -KILL $$")})
+	n, dir := newNet(t, Config{PID: os.Getpid(), Binary: fakeSlirp(t, "kill -KILL $$")})
 	err := n.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "slirp4netns was killed by signal 9 (killed) before it was ready") {
 		t.Fatalf("Start: %v, want killed by signal 9", err)
@@ -284,7 +284,7 @@ func TestEarlyExitReportsSignal(t *testing.T) {
 
 func TestReadyTimeoutKillsAndCleansUp(t *testing.T) {
 	testutil.RequireRoot(t)
-	n, dir := newNet(t, Config{Pid: os.Getpid(), ReadyTimeout: 300 * time.Millisecond, Binary: fakeSlirp(t, "exec sleep 60")})
+	n, dir := newNet(t, Config{PID: os.Getpid(), ReadyTimeout: 300 * time.Millisecond, Binary: fakeSlirp(t, "exec sleep 60")})
 	start := time.Now()
 	err := n.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "not ready within 300ms") {
@@ -298,7 +298,7 @@ func TestReadyTimeoutKillsAndCleansUp(t *testing.T) {
 
 func TestBadSubnetCreatesNothing(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "userspace-net")
-	_, err := New(Config{ID: "x", RuntimeRoot: root, Pid: 1, Subnet: "10.0.2.0/26"})
+	_, err := New(Config{ID: "x", RuntimeRoot: root, PID: 1, Subnet: "10.0.2.0/26"})
 	if err == nil || !strings.Contains(err.Error(), "too small") {
 		t.Fatalf("bad subnet: %v", err)
 	}
@@ -411,7 +411,7 @@ func TestUsernsPath(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	pid := cmd.Process.Pid
-	n, _ := newNet(t, Config{Pid: pid, UsernsPath: fmt.Sprintf("/proc/%d/ns/user", pid)})
+	n, _ := newNet(t, Config{PID: pid, UsernsPath: fmt.Sprintf("/proc/%d/ns/user", pid)})
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -439,12 +439,12 @@ func TestAdoptRunningInstance(t *testing.T) {
 	if _, err := Adopt(cfg, os.Getpid()); err == nil {
 		t.Fatalf("adopted a process that is not slirp4netns")
 	}
-	n, err := Adopt(cfg, owner.Pid())
+	n, err := Adopt(cfg, owner.PID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.State() != Active || n.Pid() != owner.Pid() {
-		t.Fatalf("adopted: state %s pid %d", n.State(), n.Pid())
+	if n.State() != Active || n.PID() != owner.PID() {
+		t.Fatalf("adopted: state %s pid %d", n.State(), n.PID())
 	}
 	if err := n.SetForwards([]Forward{f1, f2}); err != nil {
 		t.Fatalf("SetForwards on the adopted instance (f1 exists already): %v", err)

@@ -20,7 +20,7 @@ var ErrNoSupervisor = errors.New("no supervisor is running for the project")
 // Client talks to a project's supervisor.
 type Client struct {
 	Project string
-	Pid     int // the supervisor's PID as its lock says
+	PID     int // the supervisor's PID as its lock says
 	hc      *http.Client
 	root    rootdir.Root
 }
@@ -43,7 +43,7 @@ func Dial(root rootdir.Root, project string) (*Client, error) {
 		c, err := net.DialTimeout("unix", path, time.Second)
 		if err == nil {
 			c.Close()
-			return &Client{Project: project, Pid: pid, root: root, hc: &http.Client{Transport: &http.Transport{
+			return &Client{Project: project, PID: pid, root: root, hc: &http.Client{Transport: &http.Transport{
 				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 					var d net.Dialer
 					return d.DialContext(ctx, "unix", path)
@@ -71,7 +71,7 @@ func (c *Client) call(ctx context.Context, method, path string, req, resp any) e
 	res, err := c.hc.Do(r)
 	if err != nil {
 		if ctx.Err() == nil && c.gone(ctx) {
-			return fmt.Errorf("supervisor of %s (pid %d) went away (%v): %w", c.Project, c.Pid, err, ErrNoSupervisor)
+			return fmt.Errorf("supervisor of %s (pid %d) went away (%v): %w", c.Project, c.PID, err, ErrNoSupervisor)
 		}
 		return fmt.Errorf("supervisor of %s: %w", c.Project, err)
 	}
@@ -104,7 +104,7 @@ func (c *Client) Status(ctx context.Context) (*StatusResponse, error) {
 	var st StatusResponse
 	if err := c.call(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("supervisor of %s (pid %d) did not answer a status request: %w", c.Project, c.Pid, err)
+			return nil, fmt.Errorf("supervisor of %s (pid %d) did not answer a status request: %w", c.Project, c.PID, err)
 		}
 		return nil, err
 	}

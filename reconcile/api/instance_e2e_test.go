@@ -64,13 +64,13 @@ func TestInstanceOverTheSocket(t *testing.T) {
 	status := func() reconcile.ReplicaStatus {
 		t.Helper()
 		st, err := c.Status(ctx)
-		if err != nil || len(st.Replicas) != 1 || st.Pid != os.Getpid() {
+		if err != nil || len(st.Replicas) != 1 || st.PID != os.Getpid() {
 			t.Fatalf("status: %+v %v", st, err)
 		}
 		return st.Replicas[0]
 	}
 	first := status()
-	if first.State != reconcile.StateRunning || first.Pid == 0 {
+	if first.State != reconcile.StateRunning || first.PID == 0 {
 		t.Fatalf("a after apply: %+v", first)
 	}
 	// Concurrent readers while a stop and a start go through.
@@ -101,7 +101,7 @@ func TestInstanceOverTheSocket(t *testing.T) {
 	if err := c.Start(ctx, []string{"a"}); err != nil {
 		t.Fatal(err)
 	}
-	if s := status(); s.State != reconcile.StateRunning || s.Pid == first.Pid {
+	if s := status(); s.State != reconcile.StateRunning || s.PID == first.PID {
 		t.Fatalf("after start: %+v", s)
 	}
 	// Down through the API: Run ends with ErrDown, and the client returns

@@ -108,7 +108,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	status := func() map[string]reconcile.ReplicaStatus {
 		t.Helper()
 		st, err := c.Status(ctx)
-		if err != nil || st.Project != project || st.Pid != os.Getpid() || st.Record == nil || st.Record.Digest != res.Digest {
+		if err != nil || st.Project != project || st.PID != os.Getpid() || st.Record == nil || st.Record.Digest != res.Digest {
 			t.Fatalf("status: %+v %v; want project %s, supervisor pid %d, record of digest %s", st, err, project, os.Getpid(), res.Digest)
 		}
 		out := map[string]reconcile.ReplicaStatus{}
@@ -120,7 +120,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	st := status()
 	for _, name := range []string{"db-1", "web-1"} {
 		r := st[name]
-		if r.State != reconcile.StateRunning || r.Pid != os.Getpid() || r.Seccomp != "fake" || r.LandlockABI != 7 || r.Hash == "" {
+		if r.State != reconcile.StateRunning || r.PID != os.Getpid() || r.Seccomp != "fake" || r.LandlockABI != 7 || r.Hash == "" {
 			t.Errorf("%s after apply: %+v; want running with the fake's pid and confinement", name, r)
 		}
 	}
@@ -131,7 +131,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	if err := c.Stop(ctx, []string{"web"}); err != nil {
 		t.Fatal(err)
 	}
-	if s := status()["web-1"]; s.State != reconcile.StateStopped || s.Pid != 0 {
+	if s := status()["web-1"]; s.State != reconcile.StateStopped || s.PID != 0 {
 		t.Fatalf("web after stop: %+v, want stopped without a pid", s)
 	}
 	if _, err := in.Runner().Apply(ctx); err != nil {
@@ -210,7 +210,7 @@ func TestDownWithoutSupervisor(t *testing.T) {
 		t.Fatalf("closing the instance stopped sandboxes: %v", w.Events())
 	}
 	st, err := fakeParts(t, w).Status(ctx, root, project, nil)
-	if err != nil || st.Pid != 0 || len(st.Replicas) != 2 || st.Replicas[0].State != reconcile.StateRunning || st.Replicas[0].Seccomp != "fake" {
+	if err != nil || st.PID != 0 || len(st.Replicas) != 2 || st.Replicas[0].State != reconcile.StateRunning || st.Replicas[0].Seccomp != "fake" {
 		t.Fatalf("status from the records: %+v %v; want two running replicas and no supervisor", st, err)
 	}
 	if err := fakeParts(t, w).Down(ctx, root, project, DownOptions{}); err != nil {
@@ -243,7 +243,7 @@ func assertDownLeftNothing(t *testing.T, root rootdir.Root, paths ...string) {
 func dialOwner(t *testing.T, root rootdir.Root, project string) *Client {
 	t.Helper()
 	var running *ErrRunning
-	if _, err := Start(Options{Root: root, Project: project}); !errors.As(err, &running) || running.Pid != os.Getpid() {
+	if _, err := Start(Options{Root: root, Project: project}); !errors.As(err, &running) || running.PID != os.Getpid() {
 		t.Fatalf("second instance: %v, want ErrRunning naming pid %d", err, os.Getpid())
 	}
 	if fi, err := os.Stat(SocketPath(root, project)); err != nil || fi.Mode().Perm() != 0o600 {

@@ -16,11 +16,11 @@ import (
 // ErrRunning is returned by Lock when another supervisor holds the lock.
 type ErrRunning struct {
 	Project string
-	Pid     int
+	PID     int
 }
 
 func (e *ErrRunning) Error() string {
-	return fmt.Sprintf("a supervisor for project %s is already running (pid %d)", e.Project, e.Pid)
+	return fmt.Sprintf("a supervisor for project %s is already running (pid %d)", e.Project, e.PID)
 }
 
 // Lock is the held supervisor lock of a project.
@@ -52,7 +52,7 @@ func TryLock(root rootdir.Root, project string) (*Lock, error) {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			pid, _ := Running(root, project)
-			return nil, &ErrRunning{Project: project, Pid: pid}
+			return nil, &ErrRunning{Project: project, PID: pid}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -37,7 +37,7 @@ func TestLockIsExclusivePerProject(t *testing.T) {
 		t.Fatalf("Running = %d %v, want this process", pid, ok)
 	}
 	var running *ErrRunning
-	if _, err := TryLock(root, "shop"); !errors.As(err, &running) || running.Pid != os.Getpid() {
+	if _, err := TryLock(root, "shop"); !errors.As(err, &running) || running.PID != os.Getpid() {
 		t.Fatalf("second lock: %v, want ErrRunning naming pid %d", err, os.Getpid())
 	}
 	other, err := TryLock(root, "blog")

@@ -116,5 +116,5 @@ func status(root rootdir.Root, project string, desired *spec.Project, pid int, i
 	if err != nil {
 		return nil, err
 	}
-	return &StatusResponse{Project: project, Pid: pid, Replicas: reps, Record: pr}, nil
+	return &StatusResponse{Project: project, PID: pid, Replicas: reps, Record: pr}, nil
 }

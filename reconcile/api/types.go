@@ -9,9 +9,9 @@ import (
 // StatusResponse is GET /v1/status: `nucleus ps`.
 type StatusResponse struct {
 	Project string `json:"project"`
-	// Pid is the supervisor's PID; 0 when read from the records with no
+	// PID is the supervisor's PID; 0 when read from the records with no
 	// supervisor running.
-	Pid      int                       `json:"supervisor_pid"`
+	PID      int                       `json:"supervisor_pid"`
 	Replicas []reconcile.ReplicaStatus `json:"replicas"`
 	// Record is the project record: last applied digest, last error, history.
 	Record *reconcile.ProjectRecord `json:"record,omitempty"`

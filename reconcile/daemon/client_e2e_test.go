@@ -27,7 +27,7 @@ func TestDaemonProjectsAreSupervised(t *testing.T) {
 		t.Fatalf("TryLock on a daemon-managed project: %v, want ErrRunning", err)
 	}
 	st, err := api.Status(ctx, e.root, a, nil)
-	if err != nil || len(st.Replicas) != 1 || st.Replicas[0].Pid != p1["web-1"] {
+	if err != nil || len(st.Replicas) != 1 || st.Replicas[0].PID != p1["web-1"] {
 		t.Fatalf("ps over the socket: %+v, %v", st, err)
 	}
 

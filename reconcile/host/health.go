@@ -32,13 +32,13 @@ type Execer interface {
 func (Health) Check(ctx context.Context, sb reconcile.Sandbox, hc *spec.Healthcheck) error {
 	switch hc.Kind {
 	case spec.HealthTCP:
-		c, err := dialInNetns(ctx, sb.Pid(), "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(hc.TCPPort)))
+		c, err := dialInNetns(ctx, sb.PID(), "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(hc.TCPPort)))
 		if err != nil {
 			return err
 		}
 		return c.Close()
 	case spec.HealthHTTP:
-		return httpCheck(ctx, sb.Pid(), hc.HTTPURL)
+		return httpCheck(ctx, sb.PID(), hc.HTTPURL)
 	case spec.HealthExec:
 		ex, ok := sb.(Execer)
 		if !ok {

@@ -49,7 +49,7 @@ func TestHealthChecksRunInTheSandboxNetns(t *testing.T) {
 	if _, err := mgr.EnsureNetwork(ctx, "hc", &network.Config{Name: "default", NAT: spec.NATAuto}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mgr.Attach(ctx, network.Attachment{Project: "hc", Network: "default", Service: "web", Replica: 1, Pid: sb.Pid()}); err != nil {
+	if _, err := mgr.Attach(ctx, network.Attachment{Project: "hc", Network: "default", Service: "web", Replica: 1, PID: sb.PID()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := sb.Start(); err != nil {

@@ -63,7 +63,7 @@ func (n Networks) EnsureNetwork(ctx context.Context, project string, sn *spec.Ne
 // attachment builds the network package's request from the service.
 func attachment(a reconcile.AttachRequest) network.Attachment {
 	s := a.Service
-	at := network.Attachment{Project: a.Project, Network: a.Network, Service: s.Name, Replica: a.Replica, Pid: a.Pid,
+	at := network.Attachment{Project: a.Project, Network: a.Network, Service: s.Name, Replica: a.Replica, PID: a.PID,
 		Egress: egress(s.Egress), DNS: s.DNS}
 	if sn := s.Networks[a.Network]; sn != nil {
 		at.Aliases, at.IPv4 = sn.Aliases, sn.IPv4Address

@@ -88,7 +88,7 @@ func (n *replicaNet) Files(svc *spec.Service, own string) (map[string][]byte, er
 
 func (n *replicaNet) Attach(ctx context.Context, pid int) (string, error) {
 	for _, name := range slices.Sorted(maps.Keys(n.svc.Networks)) {
-		a, err := n.nets.Attach(ctx, reconcile.AttachRequest{Project: n.id.Project, Network: name, Service: n.svc, Replica: n.id.Index, Pid: pid})
+		a, err := n.nets.Attach(ctx, reconcile.AttachRequest{Project: n.id.Project, Network: name, Service: n.svc, Replica: n.id.Index, PID: pid})
 		if err != nil {
 			return name, err
 		}
@@ -148,7 +148,7 @@ func (r Runtime) RemoveProjectSandboxes(ctx context.Context, project string, kee
 // sandbox adapts *runtime.Sandbox to reconcile.Sandbox.
 type sandbox struct{ sb *runtime.Sandbox }
 
-func (s sandbox) Pid() int     { return s.sb.Pid() }
+func (s sandbox) PID() int     { return s.sb.PID() }
 func (s sandbox) Start() error { return s.sb.Start() }
 
 func (s sandbox) Wait() (reconcile.ExitStatus, error) {

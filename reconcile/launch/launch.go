@@ -140,7 +140,7 @@ func Launch(ctx context.Context, req Request) (*runtime.Sandbox, error) {
 	if req.Net != nil {
 		undo = append(undo, req.Net.Detach)
 		var err error
-		if network, err = req.Net.Attach(ctx, sb.Pid()); err != nil {
+		if network, err = req.Net.Attach(ctx, sb.PID()); err != nil {
 			return nil, fail(StepAttach, err)
 		}
 	}

@@ -27,7 +27,7 @@ import (
 // Record is the owner record of one run: <Run>/runs/<ID>.json.
 type Record struct {
 	ID        string `json:"id"`         // the sandbox id (--name)
-	Pid       int    `json:"pid"`        // the `nucleus run` process
+	PID       int    `json:"pid"`        // the `nucleus run` process
 	StartTime uint64 `json:"start_time"` // of Pid, /proc/PID/stat field 22
 	// Net is the network side to undo; nil for a run without networks.
 	Net *network.RunRecord `json:"net,omitempty"`
@@ -61,7 +61,7 @@ func Begin(ctx context.Context, root rootdir.Root, id string, netSpec *network.R
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{root: root, rec: Record{ID: id, Pid: os.Getpid(), StartTime: st}}
+	r := &Run{root: root, rec: Record{ID: id, PID: os.Getpid(), StartTime: st}}
 	if netSpec != nil {
 		s, err := network.NewRunSession(root, *netSpec)
 		if err != nil {
@@ -92,7 +92,7 @@ func (r *Run) claim() error {
 	}
 	defer unlock()
 	if old, err := readRecord(r.root, r.rec.ID); err == nil && old.alive() {
-		return fmt.Errorf("--name %s: %w: a running `nucleus run` (pid %d) uses it", r.rec.ID, network.ErrNameTaken, old.Pid)
+		return fmt.Errorf("--name %s: %w: a running `nucleus run` (pid %d) uses it", r.rec.ID, network.ErrNameTaken, old.PID)
 	}
 	return r.write()
 }
@@ -155,4 +155,4 @@ func (r *Run) End(ctx context.Context) error {
 
 // alive reports whether the run's owner process still runs: same pid and
 // start time (not a reused pid), and not a zombie waiting to be reaped.
-func (rec Record) alive() bool { return procstat.Alive(rec.Pid, rec.StartTime) }
+func (rec Record) alive() bool { return procstat.Alive(rec.PID, rec.StartTime) }

@@ -53,12 +53,12 @@ func TestSweepRemovesRecordsOfDeadOwners(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	dead := &Run{root: root, rec: Record{ID: "gone", Pid: cmd.Process.Pid, StartTime: 1}}
+	dead := &Run{root: root, rec: Record{ID: "gone", PID: cmd.Process.Pid, StartTime: 1}}
 	st, err := procstat.StartTime(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	reused := &Run{root: root, rec: Record{ID: "reused", Pid: os.Getpid(), StartTime: st + 1}}
+	reused := &Run{root: root, rec: Record{ID: "reused", PID: os.Getpid(), StartTime: st + 1}}
 	for _, r := range []*Run{dead, reused} {
 		if err := r.write(); err != nil {
 			t.Fatal(err)
@@ -163,7 +163,7 @@ func writeDeadRun(t *testing.T, root rootdir.Root, id string) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	dead := &Run{root: root, rec: Record{ID: id, Pid: cmd.Process.Pid, StartTime: 1}}
+	dead := &Run{root: root, rec: Record{ID: id, PID: cmd.Process.Pid, StartTime: 1}}
 	if err := dead.write(); err != nil {
 		t.Fatal(err)
 	}

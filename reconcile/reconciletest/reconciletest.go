@@ -167,8 +167,8 @@ func (s *Sandbox) Exit(ex reconcile.ExitStatus) {
 	s.once.Do(func() { s.exit <- ex; close(s.exit) })
 }
 
-// Pid is the test process's PID.
-func (s *Sandbox) Pid() int { return os.Getpid() }
+// PID is the test process's PID.
+func (s *Sandbox) PID() int { return os.Getpid() }
 
 // Start logs "start ID" and arms the exit its World set for the service.
 func (s *Sandbox) Start() error {
@@ -213,7 +213,7 @@ func (f Runtime) Launch(ctx context.Context, req reconcile.LaunchRequest) (recon
 	}
 	var atts []reconcile.Attachment
 	for _, net := range slices.Sorted(maps.Keys(req.Service.Networks)) {
-		a, err := req.Networks.Attach(ctx, reconcile.AttachRequest{Project: req.Replica.Project, Network: net, Service: req.Service, Replica: req.Replica.Index, Pid: sb.Pid()})
+		a, err := req.Networks.Attach(ctx, reconcile.AttachRequest{Project: req.Replica.Project, Network: net, Service: req.Service, Replica: req.Replica.Index, PID: sb.PID()})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -157,7 +157,7 @@ func swapAccountingHost() bool {
 
 // Unit describes a sandbox for the systemd manager.
 type Unit struct {
-	Pid     int    // the init, moved into the scope
+	PID     int    // the init, moved into the scope
 	Project string // the slice: nucleus-<rootID>-<project>.slice
 	Service string // for the unit's description
 }
@@ -242,10 +242,10 @@ func isNoSuchUnit(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "not loaded")
 }
 
-// newSystemd starts the scope of sandbox id around u.Pid (called with the
+// newSystemd starts the scope of sandbox id around u.PID (called with the
 // root's parent lock held, so that no Delete stops the slice meanwhile).
 func newSystemd(root rootdir.Root, id string, u Unit, r Resources) (*systemdBackend, error) {
-	if u.Pid <= 0 {
+	if u.PID <= 0 {
 		return nil, fmt.Errorf("cgroup manager systemd: no process to put into the scope")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -262,7 +262,7 @@ func newSystemd(root rootdir.Root, id string, u Unit, r Resources) (*systemdBack
 	props := append([]sdbus.Property{
 		sdbus.PropDescription(desc),
 		sdbus.PropSlice(slice),
-		sdbus.PropPids(uint32(u.Pid)),
+		sdbus.PropPids(uint32(u.PID)),
 		{Name: "Delegate", Value: godbus.MakeVariant(true)},
 		{Name: "TasksMax", Value: godbus.MakeVariant(uint64(math.MaxUint64))},
 		{Name: "CollectMode", Value: godbus.MakeVariant("inactive-or-failed")},
@@ -281,9 +281,9 @@ func newSystemd(root rootdir.Root, id string, u Unit, r Resources) (*systemdBack
 			return nil, fmt.Errorf("start systemd scope %s in %s: %w", unit, slice, err)
 		}
 	}
-	group, err := procCgroupV2(u.Pid)
+	group, err := procCgroupV2(u.PID)
 	if err == nil && filepath.Base(group) != unit {
-		err = fmt.Errorf("process %d is in %s, not in the scope %s", u.Pid, group, unit)
+		err = fmt.Errorf("process %d is in %s, not in the scope %s", u.PID, group, unit)
 	}
 	if err == nil {
 		var b backend

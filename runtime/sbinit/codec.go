@@ -155,7 +155,7 @@ func encodeMessage(m *Message) []byte {
 	e := &encoder{b: make([]byte, 0, 256)}
 	e.b = append(e.b, codecFormat)
 	e.str(m.Kind)
-	e.int(int64(m.Pid))
+	e.int(int64(m.PID))
 	e.str(m.Err)
 	e.int(int64(m.ABI))
 	e.bool(m.Config != nil)
@@ -237,7 +237,7 @@ func decodeMessage(b []byte) (*Message, error) {
 		return nil, fmt.Errorf("unknown message format")
 	}
 	d := &decoder{b: b[1:]}
-	m := &Message{Kind: d.str(), Pid: int(d.int()), Err: d.str(), ABI: int(d.int())}
+	m := &Message{Kind: d.str(), PID: int(d.int()), Err: d.str(), ABI: int(d.int())}
 	if d.bool() {
 		m.Config = decodeConfig(d)
 	}

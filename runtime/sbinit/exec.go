@@ -70,7 +70,7 @@ func (st *initState) handleExec(cfd int) {
 		_ = Send(cfd, &Message{Kind: MsgError, Err: err.Error()})
 		return
 	}
-	_ = Send(cfd, &Message{Kind: MsgStarted, Pid: pid}, master...)
+	_ = Send(cfd, &Message{Kind: MsgStarted, PID: pid}, master...)
 	// A client that goes away (a health check's timeout) takes the process
 	// and its process group with it.
 	var mu sync.Mutex

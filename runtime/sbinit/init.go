@@ -117,7 +117,7 @@ func runInit() int {
 		go st.serveExec(fds[c.FDListener])
 	}
 	trace("init: workload started")
-	_ = Send(ctlFD, &Message{Kind: MsgStarted, Pid: pid})
+	_ = Send(ctlFD, &Message{Kind: MsgStarted, PID: pid})
 	status := st.loop(sigs)
 	trace("init: workload exited")
 	if st.logs != nil {

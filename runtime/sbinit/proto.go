@@ -17,7 +17,7 @@ const (
 	MsgConfig   = "config"   // caller -> init: Config, fds: see Config
 	MsgReady    = "ready"    // init -> caller: root built, waiting for start
 	MsgStart    = "start"    // caller -> init
-	MsgStarted  = "started"  // init -> caller: Pid = host-invisible pid of the workload inside
+	MsgStarted  = "started"  // init -> caller: PID = host-invisible pid of the workload inside
 	MsgExit     = "exit"     // init -> caller: Status of the workload; init exits next
 	MsgError    = "error"    // init -> caller: Err
 	MsgCgroup   = "cgroup"   // caller -> init (Config.CgroupLater): fds = v1 tasks files
@@ -30,7 +30,7 @@ type Message struct {
 	Kind   string       `json:"kind"`
 	Config *Config      `json:"config,omitempty"`
 	Exec   *ExecRequest `json:"exec,omitempty"`
-	Pid    int          `json:"pid,omitempty"`
+	PID    int          `json:"pid,omitempty"`
 	Status *ExitStatus  `json:"status,omitempty"`
 	Err    string       `json:"err,omitempty"`
 	ABI    int          `json:"abi,omitempty"` // MsgReady: Landlock ABI in force
