@@ -27,6 +27,10 @@ const (
 	// StateDead marks a stale record: its sandbox vanished while nobody
 	// watched (supervisor killed, host rebooted). Plan starts it afresh.
 	StateDead RunState = "dead"
+	// StateCreating is shown (never recorded) for a replica whose intent
+	// record (Creating) is written and whose sandbox a running supervisor
+	// is creating now. Without a supervisor such a record is dead.
+	StateCreating RunState = "creating"
 	// StateCorrupt is shown (never planned) for a replica whose record
 	// could not be decoded and was set aside: what runs is unknown.
 	StateCorrupt RunState = "corrupt"

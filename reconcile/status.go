@@ -73,7 +73,9 @@ func (s *Store) Status(project string, desired *spec.Project, inspect Inspector,
 }
 
 // StatusCurrent is Status with the records passed through current first
-// (nil: as read; a running supervisor's Current).
+// (nil: as read; a running supervisor's Current). A non-nil current means
+// that supervisor runs: a record still Creating is then being created
+// (StateCreating); read without one, it was abandoned (StateDead).
 func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Inspector, now time.Time,
 	current func([]*SandboxRecord) []*SandboxRecord) ([]ReplicaStatus, error) {
 	recs, err := s.LoadSandboxes(project)
@@ -92,7 +94,11 @@ func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Ins
 			Error: r.Error, Permanent: r.Permanent, WaitingFor: r.Waiting,
 		}
 		alive := r.BootID == boot && procstat.Alive(r.InitPID, r.InitStart)
-		if r.State.Alive() && !alive {
+		switch {
+		case r.Creating && current != nil:
+			// Its supervisor runs and has not created the sandbox yet.
+			st.State = StateCreating
+		case r.State.Alive() && !alive: // or abandoned while being created
 			st.State = StateDead
 		}
 		if st.State.Alive() {
@@ -111,7 +117,7 @@ func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Ins
 				switch st.State {
 				case StateHealthy, StateUnhealthy:
 					st.Health = string(st.State)
-				case StateStarting, StateRunning:
+				case StateCreating, StateStarting, StateRunning:
 					st.Health = "starting"
 				}
 			}

@@ -64,3 +64,36 @@ func TestStoreStatus(t *testing.T) {
 		t.Errorf("quiet: %+v", q)
 	}
 }
+
+// A replica whose intent record is written but whose sandbox is not created
+// yet shows as creating while its supervisor runs (a non-nil current), and
+// as dead when read without one: the supervisor went away meanwhile.
+func TestStoreStatusCreating(t *testing.T) {
+	d := t.TempDir()
+	store := NewStore(rootdir.Root{Run: filepath.Join(d, "run"), Data: filepath.Join(d, "data")})
+	web := svc("web")
+	web.Healthcheck = &spec.Healthcheck{Kind: spec.HealthTCP, TCPPort: 80}
+	intent := &SandboxRecord{Project: "p", Service: "web", Replica: 1, ID: "p.web.1", State: StateStarting,
+		Hash: spec.ServiceHash(web), Applied: web, Creating: true}
+	if err := store.SaveSandbox(intent); err != nil {
+		t.Fatal(err)
+	}
+	supervised := func(recs []*SandboxRecord) []*SandboxRecord { return recs }
+	for _, tc := range []struct {
+		name    string
+		current func([]*SandboxRecord) []*SandboxRecord
+		want    RunState
+		health  string
+	}{
+		{"supervisor runs", supervised, StateCreating, "starting"},
+		{"no supervisor", nil, StateDead, ""},
+	} {
+		rows, err := store.StatusCurrent("p", nil, nil, time.Now(), tc.current)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 || rows[0].State != tc.want || rows[0].Pid != 0 || rows[0].Health != tc.health || rows[0].ExitCode != nil {
+			t.Errorf("%s: %+v, want one row web-1 %s, health %q, no PID", tc.name, rows, tc.want, tc.health)
+		}
+	}
+}

@@ -283,3 +283,40 @@ func lastIndex(events []string, prefix string) int {
 	}
 	return -1
 }
+
+// While the supervisor creates a replica's sandbox (its intent record is
+// written, no init yet), ps over the socket shows it as creating, not dead.
+func TestStatusShowsReplicaBeingCreated(t *testing.T) {
+	const project = "mid"
+	w, root := reconciletest.NewWorld(), testutil.TempRoot(t)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	w.OnCreate(func() {
+		entered <- struct{}{}
+		<-release
+	})
+	in, runErr := fakeInstance(t, w, root, project, "services:\n  web:\n    command: [\"/bin/sleep\", \"1000\"]\n")
+	t.Cleanup(in.Close)
+	c := dialOwner(t, root, project)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	applied := make(chan error, 1)
+	go func() { _, err := c.Apply(ctx, nil); applied <- err }()
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("the sandbox was never created")
+	}
+	st, err := Status(ctx, root, project, nil)
+	close(release)
+	if err != nil || len(st.Replicas) != 1 || st.Replicas[0].State != reconcile.StateCreating || st.Replicas[0].Pid != 0 {
+		t.Errorf("status while web-1 is created: %+v %v; want web-1 creating, no PID", st, err)
+	}
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
+	if st, err := Status(ctx, root, project, nil); err != nil || len(st.Replicas) != 1 || st.Replicas[0].State != reconcile.StateRunning {
+		t.Errorf("status after the apply: %+v %v; want web-1 running", st, err)
+	}
+	downOverAPI(ctx, t, c, in, root, runErr)
+	assertDownLeftNothing(t, root, SocketPath(root, project))
+}

@@ -10,6 +10,7 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
+	"nucleus/reconcile/api"
 	"nucleus/spec"
 )
 
@@ -107,6 +108,7 @@ func Status(root rootdir.Root) (*Report, error) {
 			return nil, err
 		}
 		in := ConditionInput{Record: pr, Sandboxes: recs}
+		_, in.Supervised = api.Running(root, name)
 		if st != nil {
 			in.Daemon = st.Projects[name]
 			in.DaemonRunning = st.Running()
@@ -156,6 +158,9 @@ type ConditionInput struct {
 	DaemonRunning bool
 	Conflict      []string // directories claiming the name
 	Current       string   // digest of the files on disk ("" unknown)
+	// Supervised: the project's supervisor runs (holds its lock), so a
+	// record still Creating is being created, not abandoned.
+	Supervised bool
 }
 
 func projectStatus(name, dir string, in ConditionInput) ProjectStatus {
@@ -240,6 +245,10 @@ func Condition(in ConditionInput) (cond, reason, msg string) {
 	for _, r := range in.Sandboxes {
 		n := r.Ident().Name()
 		switch {
+		case r.Creating && in.Supervised:
+			starting = append(starting, n+" being created")
+		case r.Creating:
+			down = append(down, n+" dead (its supervisor went away while creating it)")
 		case r.State == reconcile.StateStarting:
 			starting = append(starting, n)
 		case r.State == reconcile.StateWaiting && r.Permanent == "":

@@ -122,6 +122,8 @@ func TestCondition(t *testing.T) {
 	gaveUp := *waiting
 	gaveUp.Permanent = "db-1 exited (exit code 3) and will not be restarted, expected service_healthy"
 	managed := &ProjectState{Name: "p"}
+	// An intent record: written before the sandbox exists (no init PID).
+	creating := &reconcile.SandboxRecord{Service: "web", Replica: 1, State: reconcile.StateStarting, Creating: true}
 	tests := []struct {
 		name       string
 		in         ConditionInput
@@ -136,6 +138,8 @@ func TestCondition(t *testing.T) {
 		{"crashloop", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{running("web"), crash}}, Degraded, "ReplicasNotRunning", "db-1 crashloop"},
 		{"waiting for a dependency", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{waiting, running("db")}}, Progressing, "Starting", "app-1 waiting for db-1 to be healthy"},
 		{"dependency gave up", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{&gaveUp}}, Degraded, "ReplicasNotRunning", "app-1 will not start: dependency db-1 exited (exit code 3)"},
+		{"being created", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{creating}, Supervised: true}, Progressing, "Starting", "web-1 being created"},
+		{"abandoned while being created", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{creating}}, Degraded, "ReplicasNotRunning", "web-1 dead"},
 		{"died unseen", ConditionInput{Record: applied, Sandboxes: []*reconcile.SandboxRecord{dead}}, Degraded, "ReplicasNotRunning", "db-1 dead"},
 		{"files changed", ConditionInput{Record: applied, Current: "sha256:b", Daemon: managed, DaemonRunning: true}, Progressing, "FilesChanged", ""},
 		{"files changed, daemon stopped", ConditionInput{Record: applied, Current: "sha256:b", Daemon: managed}, Progressing, "DaemonStopped", ""},
