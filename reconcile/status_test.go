@@ -92,7 +92,7 @@ func TestStoreStatusCreating(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rows) != 1 || rows[0].State != tc.want || rows[0].Pid != 0 || rows[0].Health != tc.health || rows[0].ExitCode != nil {
+		if len(rows) != 1 || rows[0].State != tc.want || rows[0].PID != 0 || rows[0].Health != tc.health || rows[0].ExitCode != nil {
 			t.Errorf("%s: %+v, want one row web-1 %s, health %q, no PID", tc.name, rows, tc.want, tc.health)
 		}
 	}

@@ -308,7 +308,7 @@ func TestStatusShowsReplicaBeingCreated(t *testing.T) {
 	}
 	st, err := Status(ctx, root, project, nil)
 	close(release)
-	if err != nil || len(st.Replicas) != 1 || st.Replicas[0].State != reconcile.StateCreating || st.Replicas[0].Pid != 0 {
+	if err != nil || len(st.Replicas) != 1 || st.Replicas[0].State != reconcile.StateCreating || st.Replicas[0].PID != 0 {
 		t.Errorf("status while web-1 is created: %+v %v; want web-1 creating, no PID", st, err)
 	}
 	if err := <-applied; err != nil {
