@@ -192,6 +192,7 @@ type decision struct {
 	causes    []string
 	notBefore time.Time
 	fresh     bool
+	waiting   bool // Step.Waiting
 }
 
 // service plans one desired service, replica by replica.
@@ -227,9 +228,9 @@ func (p *planner) service(name string, s *spec.Service) {
 	groups := map[string]*Step{}
 	for _, i := range sortedKeys(dec) {
 		d := dec[i]
-		key := fmt.Sprint(d.action, "\x00", strings.Join(d.causes, "\x00"), "\x00", d.notBefore, "\x00", d.fresh)
+		key := fmt.Sprint(d.action, "\x00", strings.Join(d.causes, "\x00"), "\x00", d.notBefore, "\x00", d.fresh, "\x00", d.waiting)
 		if groups[key] == nil {
-			groups[key] = &Step{Action: d.action, Service: name, Causes: d.causes, NotBefore: d.notBefore, Fresh: d.fresh}
+			groups[key] = &Step{Action: d.action, Service: name, Causes: d.causes, NotBefore: d.notBefore, Fresh: d.fresh, Waiting: d.waiting}
 			order = append(order, key)
 		}
 		groups[key].Replicas = append(groups[key].Replicas, i)
@@ -268,12 +269,13 @@ func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decisio
 	}
 	if r.State == StateWaiting {
 		// Not started yet: try again (the executor records it waiting
-		// again while its depends_on condition does not hold).
-		causes := []string{"waiting for " + r.Waiting}
+		// again while its depends_on condition does not hold). With the
+		// same configuration that is no change, only a retry.
 		if r.Hash != hash {
-			causes, _ = changeCauses(r.Applied, s)
+			causes, _ := changeCauses(r.Applied, s)
+			return decision{action: ActionStart, causes: causes}, true
 		}
-		return decision{action: ActionStart, causes: causes}, true
+		return decision{action: ActionStart, causes: []string{"waiting for " + r.Waiting}, waiting: true}, true
 	}
 	if p.up[r.Service] && !r.State.Alive() && (r.State == StateStopped || r.Hash == hash) {
 		// An explicit `nucleus up` starts what does not run, like compose,

@@ -47,7 +47,10 @@ type Runner struct {
 
 // PassResult is the outcome of one pass.
 type PassResult struct {
-	Steps    []Step
+	Steps []Step
+	// Changes counts the steps that changed something: all but retries
+	// of waiting replicas (Step.Waiting) that still wait.
+	Changes  int
 	Digest   string // content digest of the files the pass read
 	LoadErr  error  // the files did not load; the last good configuration was used
 	ApplyErr error
@@ -297,6 +300,7 @@ func (r *Runner) pass(ctx context.Context) {
 		}
 	}
 	res.Steps, res.ApplyErr = sv.PassUp(ctx, desired, r.takeUp(desired))
+	res.Changes = sv.changes(res.Steps)
 	res.Duration = time.Since(start)
 	if res.ApplyErr != nil {
 		slog.Error("apply", "project", sv.Project, "err", res.ApplyErr)
@@ -328,8 +332,9 @@ func (r *Runner) record(p *spec.Project, res PassResult) error {
 			pr.LastError, pr.LastErrorAt = "", time.Time{}
 			pr.Digest, pr.AppliedAt = res.Digest, now
 		}
-		if res.LoadErr != nil || len(res.Steps) > 0 || res.ApplyErr != nil {
-			h := ApplyRecord{Digest: res.Digest, At: now, Duration: res.Duration, Steps: len(res.Steps), Error: pr.LastError}
+		// A pass that only found replicas still waiting did nothing.
+		if res.LoadErr != nil || res.Changes > 0 || res.ApplyErr != nil {
+			h := ApplyRecord{Digest: res.Digest, At: now, Duration: res.Duration, Steps: res.Changes, Error: pr.LastError}
 			pr.History = append([]ApplyRecord{h}, pr.History...)
 			if len(pr.History) > HistoryLen {
 				pr.History = pr.History[:HistoryLen]

@@ -78,6 +78,23 @@ type Step struct {
 	// Fresh marks a start the user asked for (nucleus up): the restart
 	// count and back-off start over instead of counting a restart.
 	Fresh bool `json:"fresh,omitempty"`
+	// Waiting marks the retry of replicas recorded waiting for a
+	// depends_on condition, with their configuration unchanged: it starts
+	// them once the condition holds and otherwise records them waiting
+	// again. It is no change to apply (plan's exit code, the history).
+	Waiting bool `json:"waiting,omitempty"`
+}
+
+// Changes are the steps that change something: all but the retries of
+// waiting replicas.
+func Changes(steps []Step) []Step {
+	var out []Step
+	for _, s := range steps {
+		if !s.Waiting {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // String is the human line: "restart web: environment.MODE changed".
@@ -113,11 +130,16 @@ func (s Step) subject() string {
 	if !s.Partial {
 		return s.Service
 	}
+	return strings.Join(s.ReplicaNames(), ", ")
+}
+
+// ReplicaNames names the replicas the step acts on ("web-2").
+func (s Step) ReplicaNames() []string {
 	names := make([]string, len(s.Replicas))
 	for i, r := range s.Replicas {
 		names[i] = Ident{Service: s.Service, Index: r}.Name()
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 // Batches splits an ordered plan into groups of independent steps: every

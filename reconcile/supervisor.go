@@ -236,6 +236,24 @@ func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []st
 	return steps, sv.Apply(ctx, desired, steps)
 }
 
+// changes counts the executed steps that changed something: a retry of
+// waiting replicas counts only when one of them no longer waits.
+func (sv *Supervisor) changes(steps []Step) int {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.init()
+	n := 0
+	for _, st := range steps {
+		if !st.Waiting || slices.ContainsFunc(st.Replicas, func(i int) bool {
+			rec := sv.records[sv.ident(st.Service, i)]
+			return rec == nil || rec.State != StateWaiting
+		}) {
+			n++
+		}
+	}
+	return n
+}
+
 // Current returns recs with the record of every replica whose latest state
 // a failed write (a full disk) kept from the disk replaced by this
 // supervisor's copy, so that ps and up --wait show what is true.

@@ -103,6 +103,16 @@ func (l *looping) lastErr() error {
 	return l.errs[len(l.errs)-1]
 }
 
+// webNeedsHealthyDB is db with a health check and web depending on it
+// being healthy (service_healthy).
+func webNeedsHealthyDB() (db, web *spec.Service) {
+	db = svc("db")
+	db.Healthcheck = &spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "true"}, Interval: spec.Duration(10 * time.Millisecond), Retries: 3}
+	web = svc("web")
+	web.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}
+	return db, web
+}
+
 // A dependent starts once its dependency turns healthy: the pass that
 // starts db defers web (recorded as waiting), and db's health change wakes
 // the pass that starts it.
@@ -110,10 +120,7 @@ func TestSupervisorWaitsForHealthyDependency(t *testing.T) {
 	w := reconciletest.NewWorld()
 	w.HealthyAt("db", 4)
 	sv := newSupervisor(t, w)
-	db := svc("db")
-	db.Healthcheck = &spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "true"}, Interval: spec.Duration(10 * time.Millisecond), Retries: 3}
-	web := svc("web")
-	web.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}
+	db, web := webNeedsHealthyDB()
 	loopOver(t, sv, project(nil, db, web))
 	// The sandbox starts before its record says so: wait for the record.
 	testutil.WaitFor(t, "web recorded running", 5*time.Second, func() bool {
@@ -137,10 +144,7 @@ func TestSupervisorWaitsForHealthyDependency(t *testing.T) {
 func TestSupervisorPassDoesNotWaitForDependency(t *testing.T) {
 	w := reconciletest.NewWorld()
 	sv := newSupervisor(t, w)
-	db := svc("db")
-	db.Healthcheck = &spec.Healthcheck{Kind: spec.HealthExec, Test: []string{"CMD", "true"}, Interval: spec.Duration(10 * time.Millisecond), Retries: 3}
-	web := svc("web")
-	web.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionHealthy}}
+	db, web := webNeedsHealthyDB()
 	p := project(nil, db, web, svc("other"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -464,5 +468,54 @@ func TestSupervisorIntentRecordBeforeCreate(t *testing.T) {
 	}
 	if rec, _ := sv2.Store.LoadSandbox("shop", "web", 1); rec == nil || rec.Creating || rec.InitPID == 0 {
 		t.Fatalf("record after the new start: %+v", rec)
+	}
+}
+
+// A pass that finds a replica still waiting for its dependency, with
+// nothing changed, is no apply: the project record's history does not grow
+// and the pass counts no change; web still starts once db turns healthy,
+// and that pass is recorded. Before: every pass added a history entry.
+func TestWaitingPassesAddNoHistory(t *testing.T) {
+	w := reconciletest.NewWorld()
+	sv := newSupervisor(t, w)
+	db, web := webNeedsHealthyDB()
+	p := project(nil, db, web)
+	r := &reconcile.Runner{Load: func() (*spec.Project, error) { return p, nil }, Supervisor: sv}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	history := func() []reconcile.ApplyRecord {
+		t.Helper()
+		pr, err := sv.Store.LoadProject("shop")
+		if err != nil || pr == nil {
+			t.Fatalf("project record: %+v %v", pr, err)
+		}
+		return pr.History
+	}
+	first, err := r.Apply(ctx)
+	if err != nil || first.ApplyErr != nil {
+		t.Fatalf("first pass: %v %v", err, first.ApplyErr)
+	}
+	if rec, _ := sv.Store.LoadSandbox("shop", "web", 1); rec == nil || rec.State != reconcile.StateWaiting {
+		t.Fatalf("web after the first pass: %+v, want waiting for db", rec)
+	}
+	n := len(history())
+	for i := range 3 {
+		res, err := r.Apply(ctx)
+		if err != nil || res.ApplyErr != nil || res.Changes != 0 || len(res.Steps) != 1 || !res.Steps[0].Waiting {
+			t.Errorf("pass %d while web waits: %+v %v; want one waiting step and no change", i+2, res, err)
+		}
+	}
+	if h := history(); len(h) != n {
+		t.Fatalf("history grew from %d to %d entries over 3 passes while web only waited: %+v", n, len(h), h)
+	}
+
+	w.HealthyAt("db", 1)
+	testutil.WaitFor(t, "web started after db turned healthy", 5*time.Second, func() bool { return w.Index("start shop.web.1") >= 0 })
+	testutil.WaitFor(t, "the pass that started web in the history", 5*time.Second, func() bool { return len(history()) == n+1 })
+	if h := history()[0]; h.Steps != 1 || h.Error != "" {
+		t.Errorf("history entry of the pass that started web: %+v, want 1 step, no error", h)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +18,9 @@ func newPlanCmd() *cobra.Command {
 		Use:   "plan",
 		Short: "Print the steps the supervisor would take now, each with its cause",
 		Long: "Compare the project files with what runs (from the state records) and print the steps.\n" +
-			"Exit code: 0 nothing to do, 1 there are steps, 2 error.",
+			"Replicas waiting for a dependency (unchanged) are listed as waiting: the supervisor starts\n" +
+			"them when the dependency is ready; they are no change to apply.\n" +
+			"Exit code: 0 nothing to do (or only waiting), 1 there are changes, 2 error.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := loadProject()
@@ -36,15 +39,22 @@ func newPlanCmd() *cobra.Command {
 				if err := printJSON(out, steps); err != nil {
 					return &exitError{code: 2, err: err}
 				}
-			} else if len(steps) == 0 {
-				fmt.Fprintln(out, "nothing to do")
 			}
+			changes := reconcile.Changes(steps)
 			if !asJSON {
-				for _, s := range steps {
+				if len(changes) == 0 {
+					fmt.Fprintln(out, "nothing to do")
+				}
+				for _, s := range changes {
 					fmt.Fprintln(out, s.String())
 				}
+				for _, s := range steps {
+					if s.Waiting {
+						fmt.Fprintf(out, "%s: %s; the supervisor starts it then\n", strings.Join(s.ReplicaNames(), ", "), strings.Join(s.Causes, ", "))
+					}
+				}
 			}
-			if len(steps) > 0 {
+			if len(changes) > 0 {
 				return &exitError{code: 1, err: errors.New("")}
 			}
 			return nil

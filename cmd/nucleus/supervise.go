@@ -41,12 +41,13 @@ func newSuperviseCmd() *cobra.Command {
 				Root: stateRoot(), Project: p.Name, Services: services, Watch: !noWatch,
 				Load: func() (*spec.Project, error) { return spec.Load(loadOptions()) },
 				OnPass: func(res reconcile.PassResult) {
+					if res.Changes == 0 && res.ApplyErr == nil {
+						return // nothing done: at most a replica still waits
+					}
 					for _, st := range res.Steps {
 						slog.Info("step", "project", p.Name, "step", st.String())
 					}
-					if len(res.Steps) > 0 || res.ApplyErr != nil {
-						slog.Info("pass done", "project", p.Name, "steps", len(res.Steps), "duration", res.Duration, "err", res.ApplyErr)
-					}
+					slog.Info("pass done", "project", p.Name, "steps", res.Changes, "duration", res.Duration, "err", res.ApplyErr)
 				},
 			})
 			if err != nil {
