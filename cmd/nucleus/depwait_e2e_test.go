@@ -167,3 +167,58 @@ services:
 	}
 	c.assertNoLeaks()
 }
+
+// startYAML: db serves a second after it starts, unless ./state/broken
+// exists: then it exits 3 and restart: "no" leaves it exited.
+const startYAML = `
+services:
+  db:
+    command: ["/bin/busybox", "sh", "-c", "if [ -e /state/broken ]; then echo db-broken; exit 3; fi; /bin/busybox sleep 1; exec /bin/busybox httpd -f -p 5432 -h /state"]
+    volumes: ["./state:/state"]
+    restart: "no"
+    healthcheck: {tcp: 5432, interval: 100ms}
+    stop_grace_period: 0s
+` + appNeedsDB
+
+// TestCLIStartWaitsUntilRunning: nucleus start returns once the service
+// runs, as Compose's start does: app, started with its stopped dependency,
+// runs when start returns (before: start returned with app still waiting
+// for db to turn healthy). A dependency that will not come fails start at
+// once, naming it, its exit code and its log.
+func TestCLIStartWaitsUntilRunning(t *testing.T) {
+	c := newCLI(t)
+	state := filepath.Join(c.dir, "state")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.writeYAML("name: " + c.project + startYAML)
+	c.must("up", "-d", "--wait", "--wait-timeout", "30s")
+
+	c.must("stop", "app", "db")
+	start := time.Now()
+	c.must("start", "app")
+	took := time.Since(start)
+	rows := c.ps("-a")
+	t.Logf("start app returned after %s", took.Round(time.Millisecond))
+	if rows["app"].State != "running" || rows["db"].State != "healthy" {
+		t.Errorf("right after start app: app %s (waiting for %q), db %s; want app running and db healthy",
+			rows["app"].State, rows["app"].WaitingFor, rows["db"].State)
+	}
+
+	c.must("stop", "app", "db")
+	testutil.WriteFile(t, filepath.Join(state, "broken"), "")
+	start = time.Now()
+	_, errOut, code := c.runWithin(60*time.Second, "start", "app", "--timeout", "30s")
+	took = time.Since(start)
+	t.Logf("start app with db broken: exit code %d after %s:\n%s", code, took.Round(time.Millisecond), errOut)
+	for _, want := range []string{"db-1", "exit code 3", "db-broken"} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("start app with db broken: exit code %d, want 1 and stderr naming %q", code, want)
+		}
+	}
+	if took > 15*time.Second {
+		t.Errorf("start took %s for a dependency that exited for good, want a few seconds", took)
+	}
+	c.must("down")
+	c.assertNoLeaks()
+}

@@ -4,24 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"nucleus/reconcile"
 	"nucleus/reconcile/api"
+	"nucleus/spec"
 )
 
 func init() {
 	subcommands = append(subcommands,
-		serviceOpCmd("start", "Start stopped services (and what they depend on)", (*api.Client).Start),
-		serviceOpCmd("stop", "Stop services; restart policies leave them stopped until start", (*api.Client).Stop),
-		serviceOpCmd("restart", "Stop and start services with the current configuration", (*api.Client).Restart),
+		serviceOpCmd("start", "Start stopped services (and what they depend on) and wait until they run", (*api.Client).Start, true),
+		serviceOpCmd("stop", "Stop services; restart policies leave them stopped until start", (*api.Client).Stop, false),
+		serviceOpCmd("restart", "Stop and start services with the current configuration", (*api.Client).Restart, false),
 	)
 }
 
 // serviceOpCmd builds start, stop and restart: requests to the supervisor.
-func serviceOpCmd(name, short string, op func(*api.Client, context.Context, []string) error) func() *cobra.Command {
+// With wait (start), the command returns once the services and their
+// dependencies run (healthy, with a health check), as up --wait: the
+// request alone returns while a replica still waits for a dependency.
+func serviceOpCmd(name, short string, op func(*api.Client, context.Context, []string) error, wait bool) func() *cobra.Command {
 	return func() *cobra.Command {
-		return &cobra.Command{
+		var noWait bool
+		var timeout time.Duration
+		cmd := &cobra.Command{
 			Use:   name + " SERVICE...",
 			Short: short,
 			Args:  cobra.MinimumNArgs(1),
@@ -30,10 +38,9 @@ func serviceOpCmd(name, short string, op func(*api.Client, context.Context, []st
 				if err != nil {
 					return err
 				}
-				for _, s := range args {
-					if p.Services[s] == nil {
-						return &exitError{code: 2, err: fmt.Errorf("no service %q in project %s", s, p.Name)}
-					}
+				sel, err := reconcile.SelectServices(p, args)
+				if err != nil {
+					return &exitError{code: 2, err: err}
 				}
 				c, err := api.Dial(stateRoot(), p.Name)
 				if errors.Is(err, api.ErrNoSupervisor) {
@@ -42,11 +49,40 @@ func serviceOpCmd(name, short string, op func(*api.Client, context.Context, []st
 				if err != nil {
 					return err
 				}
+				wait := wait && !noWait
 				if err := op(c, context.Background(), args); err != nil {
+					if wait {
+						// A dependency that will not come: name it, with its log.
+						if werr := api.WillNotRun(context.Background(), stateRoot(), sel); werr != nil {
+							return &exitError{code: 1, err: fmt.Errorf("%s: %w", name, werr)}
+						}
+					}
 					return fmt.Errorf("%s: %w", name, err)
 				}
-				return nil
+				if !wait {
+					return nil
+				}
+				return waitStarted(name, sel, timeout)
 			},
 		}
+		if wait {
+			cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up waiting for the services to run after this long (exit code 1)")
+			cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the supervisor took the request, without waiting")
+		}
+		return cmd
 	}
+}
+
+// waitStarted waits, as up --wait does, until the selected services run;
+// it fails at once naming a replica that will not run.
+func waitStarted(name string, sel *spec.Project, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := api.WaitReady(ctx, stateRoot(), sel); err != nil {
+		if errors.Is(err, api.ErrWillNotRun) {
+			return &exitError{code: 1, err: fmt.Errorf("%s: %w", name, err)}
+		}
+		return &exitError{code: 1, err: fmt.Errorf("%s: %w after %s", name, err, timeout)}
+	}
+	return nil
 }
