@@ -16,6 +16,8 @@ import (
 type Stat struct {
 	State byte // field 3: R, S, D, Z, X ...
 	PPID  int  // field 4
+	// Flags is field 9, the kernel's PF_* flags of the task.
+	Flags uint64
 	// StartTime is field 22, in clock ticks after boot: a PID with the same
 	// number but another start time is another process (PID reuse).
 	StartTime uint64
@@ -24,6 +26,15 @@ type Stat struct {
 // Exited reports whether the process has exited and waits to be reaped
 // (zombie, or dead).
 func (s Stat) Exited() bool { return s.State == 'Z' || s.State == 'X' }
+
+// pfExiting is PF_EXITING: the task is in do_exit. A SIGKILLed process
+// keeps its files (and so its flocks and listening sockets) until do_exit
+// has released them, which can take seconds (inotify teardown waits for an
+// SRCU grace period), while it answers nothing.
+const pfExiting = 0x4
+
+// Exiting reports whether the process has begun to exit (or has exited).
+func (s Stat) Exiting() bool { return s.Exited() || s.Flags&pfExiting != 0 }
 
 // Read reads and parses /proc/PID/stat.
 func Read(pid int) (Stat, error) {
@@ -46,7 +57,7 @@ func Parse(b []byte) (Stat, error) {
 		return Stat{}, fmt.Errorf("no ')' after the command name")
 	}
 	f := strings.Fields(string(b[i+1:]))
-	const state, ppid, starttime = 3 - 3, 4 - 3, 22 - 3 // fields after ')' start at field 3
+	const state, ppid, flags, starttime = 3 - 3, 4 - 3, 9 - 3, 22 - 3 // fields after ')' start at field 3
 	if len(f) <= starttime {
 		return Stat{}, fmt.Errorf("%d fields, expected at least 22", len(f)+2)
 	}
@@ -61,7 +72,11 @@ func Parse(b []byte) (Stat, error) {
 	if err != nil {
 		return Stat{}, fmt.Errorf("start time %q: %w", f[starttime], err)
 	}
-	return Stat{State: f[state][0], PPID: pp, StartTime: st}, nil
+	fl, err := strconv.ParseUint(f[flags], 10, 64)
+	if err != nil {
+		return Stat{}, fmt.Errorf("flags %q: %w", f[flags], err)
+	}
+	return Stat{State: f[state][0], PPID: pp, Flags: fl, StartTime: st}, nil
 }
 
 // StartTime returns the start time of process pid (field 22).

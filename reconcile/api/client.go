@@ -124,7 +124,7 @@ func (c *Client) Apply(ctx context.Context, services []string) (*ApplyResponse, 
 // goneWait bounds how long a failed request waits to see whether the
 // supervisor went away: a killed one lets go of its lock only when its last
 // thread has ended, which on a busy host can take seconds.
-const goneWait = 30 * time.Second
+const goneWait = 5 * time.Second
 
 // gone reports whether the supervisor went away (its lock is free) after a
 // request to it failed, waiting up to goneWait or the end of ctx: a killed

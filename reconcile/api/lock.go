@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 )
 
@@ -46,6 +47,12 @@ func TryLock(root rootdir.Root, project string) (*Lock, error) {
 	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	for try := 0; errors.Is(err, unix.EWOULDBLOCK) && try < 20; try++ {
 		time.Sleep(5 * time.Millisecond)
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	// A holder that is exiting (SIGKILLed) lets go once the kernel has
+	// released its files: wait for that, bounded.
+	for deadline := time.Now().Add(exitWait); errors.Is(err, unix.EWOULDBLOCK) && holderExiting(path) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	}
 	if err != nil {
@@ -85,8 +92,28 @@ func (l *Lock) Release(remove bool) {
 	l.f = nil
 }
 
-// Running reports whether a supervisor holds the project's lock, and its
-// PID as it wrote it.
+// exitWait bounds how long TryLock waits for an exiting holder's lock:
+// a SIGKILLed supervisor keeps it until do_exit has released its files,
+// measured up to 1.4 s here (its inotify teardown waits for an SRCU grace
+// period before the flock and the socket are released).
+const exitWait = 10 * time.Second
+
+// holderExiting reports whether the PID written in the lock file is gone
+// or exiting: nobody answers for that supervisor any more.
+func holderExiting(path string) bool {
+	b, _ := os.ReadFile(path)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	s, err := procstat.Read(pid)
+	return err != nil || s.Exiting()
+}
+
+// Running reports whether a live supervisor holds the project's lock, and
+// its PID as it wrote it. A holder that is exiting (killed) is not running:
+// its lock and socket stay until the kernel has released its files, but
+// nobody answers there.
 func Running(root rootdir.Root, project string) (int, bool) {
 	path := LockPath(root, project)
 	f, err := os.Open(path)
@@ -96,6 +123,9 @@ func Running(root rootdir.Root, project string) (int, bool) {
 	defer f.Close()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
 		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		return 0, false
+	}
+	if holderExiting(path) {
 		return 0, false
 	}
 	b, _ := os.ReadFile(path)

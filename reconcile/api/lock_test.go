@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -151,5 +152,45 @@ func TestRunningNamesHolderOnFullDisk(t *testing.T) {
 	}
 	if pid, ok := Running(root, "shop"); !ok || pid != os.Getpid() {
 		t.Errorf("Running on a full disk = %d %v, want %d", pid, ok, os.Getpid())
+	}
+}
+
+// A killed supervisor keeps its flock (and socket) until the kernel has
+// released its files, which took up to 1.4 s in a kill loop (its exit
+// waits in inotify_release for an SRCU grace period): while the PID the lock
+// names is gone or exiting, Running says no supervisor (nobody answers
+// there), and a new supervisor's TryLock waits for the lock instead of
+// failing with ErrRunning.
+func TestLockOfExitingHolder(t *testing.T) {
+	root := apiRoot(t)
+	dead := exec.Command("/bin/true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// The held lock of a process that has gone: the test holds the flock
+	// itself, as the killed supervisor's unreleased file would.
+	path := LockPath(root, "shop")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFile(t, path, strconv.Itoa(dead.Process.Pid)+"\n")
+	if pid, ok := Running(root, "shop"); ok {
+		t.Fatalf("Running = %d true while the lock names pid %d, which has exited; want not running", pid, dead.Process.Pid)
+	}
+	release := 300 * time.Millisecond
+	time.AfterFunc(release, func() { f.Close() })
+	start := time.Now()
+	l, err := TryLock(root, "shop")
+	if err != nil {
+		t.Fatalf("TryLock while the exiting holder lets go after %s: %v; want the lock once it is released", release, err)
+	}
+	defer l.Release(true)
+	if took := time.Since(start); took < release {
+		t.Errorf("TryLock took the lock after %s, before the holder released it (%s)", took, release)
 	}
 }
