@@ -122,8 +122,10 @@ func (c *Client) Apply(ctx context.Context, services []string) (*ApplyResponse, 
 }
 
 // goneWait bounds how long a failed request waits to see whether the
-// supervisor went away: a killed one lets go of its lock only when its last
-// thread has ended, which on a busy host can take seconds.
+// supervisor went away. A killed one is marked exiting before its socket
+// closes, so Running says so at once; the wait is for a lock file without
+// a PID (a full disk), whose flock goes only once the kernel has released
+// the killed process's files.
 const goneWait = 5 * time.Second
 
 // gone reports whether the supervisor went away (its lock is free) after a
