@@ -100,6 +100,19 @@ func (c *cli) killSupervisorDuringUp(delay time.Duration) int {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 		c.t.Fatalf("kill supervisor %d: %v", pid, err)
 	}
+	// The killed supervisor keeps its lock until the kernel has released
+	// its files (its exit waits in inotify_release first), but it counts as
+	// gone at once: nobody would answer there.
+	killed := time.Now()
+	for {
+		if holder, running := api.Running(c.rootdir(), c.project); !running || holder != pid {
+			break
+		}
+		if time.Since(killed) > time.Second {
+			c.t.Fatalf("supervisor (pid %d) still counts as running 1s after SIGKILL; its threads:\n%s", pid, threads(pid))
+		}
+		time.Sleep(time.Millisecond)
+	}
 	// It fails: its supervisor went away. The next command runs at once,
 	// as a user's would: the killed supervisor may still be ending (its
 	// main thread a zombie, other threads still in the kernel, its lock
