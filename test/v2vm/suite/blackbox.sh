@@ -9,6 +9,12 @@ N=/usr/local/bin/nucleus; R=/tmp/bb-root; HERE=$(dirname "$0")
 pass=0; fail=0
 check() { if [ "$1" = 0 ]; then echo "PASS bb:$2"; pass=$((pass+1)); else echo "FAIL bb:$2 ${3:-}"; fail=$((fail+1)); fi; }
 nu() { $N --root $R "$@"; }
+# up bounded by timeout: a command that hangs fails its check and says what
+# the supervisor and the processes were doing, instead of stalling the VM.
+nuup() { out=$1; shift; timeout 180 $N --root $R up -d --wait "$@" >$out 2>&1; rc=$?
+  if [ $rc != 0 ]; then echo "--- up exited $rc:"; cat $out; for f in $R/run/supervisors/*.log; do echo "--- $f:"; tail -30 $f; done
+    for p in /proc/[0-9]*; do c=$(tr '\0' ' ' <$p/cmdline 2>/dev/null); case "$c" in *nucleus*) echo "$(basename $p) $(cut -d' ' -f3 $p/stat) $(cat $p/wchan 2>/dev/null) $c";; esac; done; fi
+  return $rc; }
 fetch() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc "$1" "$2" 2>/dev/null | tail -1; }
 
 # nucleus run: the pids limit leaves the workload its whole budget.
@@ -30,7 +36,7 @@ nu run --memory 32M -- /bin/sh -c 'x=$(head -c 300000000 /dev/zero | tr "\0" a)'
 
 # A kernel-NAT project.
 cd $HERE/proj-kernel
-nu up -d --wait --wait-timeout 120s >/tmp/up.out 2>&1; check $? "kernel-up" "($(tail -3 /tmp/up.out | tr '\n' '|'))"
+nuup /tmp/up.out --wait-timeout 120s; check $? "kernel-up" "($(tail -3 /tmp/up.out | tr '\n' '|'))"
 ip=$(nu exec -T client -- nslookup web 2>/dev/null | awk '/^Address/ && $NF !~ /:53$/ {a=$NF} END {print a}')
 echo "MEASURE web resolves to $ip"
 [ -n "$ip" ]; check $? "kernel-name-resolves"
@@ -42,7 +48,7 @@ webcg=$(grep -l . /sys/fs/cgroup/nucleus-*/*/workload/pids.max 2>/dev/null | xar
 [ -n "$webcg" ] && grep -q '^50000 100000' $(dirname $webcg)/cpu.max; check $? "kernel-limits-pids-cpu" "($webcg)"
 pid1=$(nu ps --json | tr ',' '\n' | grep -A20 '"web-1"' | awk -F: '/"pid"/ {print $2; exit}' | tr -d ' ')
 sed -i 's/memory: 48M, pids: 20/memory: 64M, pids: 20/' nucleus.yaml
-nu up -d --wait --wait-timeout 60s >/tmp/up2.out 2>&1
+nuup /tmp/up2.out --wait-timeout 60s
 pid2=$(nu ps --json | tr ',' '\n' | grep -A20 '"web-1"' | awk -F: '/"pid"/ {print $2; exit}' | tr -d ' ')
 echo "MEASURE live memory update: web pid $pid1 -> $pid2"
 sed -i 's/memory: 64M, pids: 20/memory: 48M, pids: 20/' nucleus.yaml
@@ -53,7 +59,7 @@ nu ps
 
 # A userspace-NAT project beside it (slirp4netns, hub namespace).
 cd $HERE/proj-user
-nu up -d --wait --wait-timeout 120s >/tmp/upu.out 2>&1; check $? "userspace-up" "($(tail -3 /tmp/upu.out | tr '\n' '|'))"
+nuup /tmp/upu.out --wait-timeout 120s; check $? "userspace-up" "($(tail -3 /tmp/upu.out | tr '\n' '|'))"
 ip=$(nu exec -T client -- nslookup web 2>/dev/null | awk '/^Address/ && $NF !~ /:53$/ {a=$NF} END {print a}')
 out=$(nu exec -T client -- sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc $ip 8080" 2>/dev/null | tail -1)
 [ "$out" = hello-user ]; check $? "userspace-service-to-service" "($ip: $out)"
