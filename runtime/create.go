@@ -104,7 +104,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		Hostname: hostname(cfg), ReadOnly: svc.ReadOnly, Files: cfg.Files,
 		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.Security.CapAdd),
 		Terminal: cfg.Terminal, Seccomp: prog.BPF(),
-		FDRootfs: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
+		FDRootfs: -1, FDUpper: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
 		CgroupLater: true,
 	}
 	if ic.Landlock, err = landlockPlan(svc, cfg.Mounts, cfg.Files); err != nil {
@@ -154,8 +154,8 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, fmt.Errorf("sandbox init: expected ready, got %q", m.Kind)
 	}
 	trace("ready")
-	if m.ABI != s.landlockABI {
-		s.landlockABI = m.ABI
+	if m.ABI != s.landlockABI || m.Writable != s.writable {
+		s.landlockABI, s.writable = m.ABI, m.Writable
 		if err := s.writeRecord(); err != nil {
 			return nil, err
 		}

@@ -138,6 +138,20 @@
 // history (the supervisor gives each replica one, so a crashed or replaced
 // sandbox's output stays visible until `nucleus down`).
 //
+// # Writable root
+//
+// `read_only: false` puts an overlayfs over the root (userxattr under a
+// private user namespace). For the host view, and for a rootfs without
+// Config.UpperDir, its upper layer is a tmpfs, gone with the sandbox. With
+// Config.UpperDir (the supervisor gives each replica one) a rootfs's upper
+// and work directories live there, owned by the sandbox's root on the
+// host, so a restarted replica finds what it wrote; the caller removes the
+// directory. The init mounts the overlay in its own user namespace; the
+// directory arrives as a detached mount like the other sources. Where
+// overlayfs refuses it (a read-only file system, one without user
+// xattrs), the layer falls back to tmpfs; Record.Writable says which
+// ("upper" or "tmpfs").
+//
 // # Exec with a terminal
 //
 // ExecConfig.Terminal: the init opens a pty in the sandbox's own devpts and

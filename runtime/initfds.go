@@ -49,6 +49,18 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 		ic.Rootfs, ic.FDRootfs = true, len(fds)
 		fds = append(fds, mfd)
 		s.idmapped = s.idmapped || idm
+		if s.cfg.UpperDir != "" && !s.cfg.Service.ReadOnly {
+			owner := 0
+			if userns {
+				owner = s.hostUID
+			}
+			ufd, err := upperMount(s.cfg.UpperDir, owner)
+			if err != nil {
+				return fds, fmt.Errorf("writable layer %s: %w", s.cfg.UpperDir, err)
+			}
+			ic.FDUpper = len(fds)
+			fds = append(fds, ufd)
+		}
 	}
 	for _, m := range s.cfg.Mounts {
 		im := sbinit.Mount{Type: "bind", Target: m.Target, ReadOnly: m.ReadOnly, FD: -1}
@@ -128,6 +140,39 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 	ic.FDExitFile = len(fds)
 	fds = append(fds, fd)
 	return fds, nil
+}
+
+// upperMount prepares dir (Config.UpperDir) to hold a writable layer, its
+// upper/ and work/ owned by the sandbox's root (owner on the host), and
+// returns a detached mount of it. The init mounts the overlay itself, in
+// its own user namespace (overlayfs with userxattr, so that what the
+// workload writes is owned by its range); it gets the directory as a
+// mount because its mapped root may not search the state root's path to
+// it. Not idmapped, as a writable bind: files land owned by the range.
+// Earlier contents stay: they are the replica's writes.
+func upperMount(dir string, owner int) (int, error) {
+	for _, d := range []string{dir, dir + "/upper", dir + "/work"} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return -1, err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(d, &st); err != nil {
+			return -1, err
+		}
+		if int(st.Uid) == owner && int(st.Gid) == owner {
+			continue // nothing to write (the file system may be read-only)
+		}
+		if err := os.Lchown(d, owner, owner); err != nil {
+			return -1, err
+		}
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fd)
+	mfd, _, err := detachedMount(fd, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, -1)
+	return mfd, err
 }
 
 // chownLogs gives a log directory and the log files in it to uid (gid = uid).

@@ -38,6 +38,7 @@ type Sandbox struct {
 	limits    Limits
 	hostUID   int // base of the private id range; 0 = userns host
 	idmapped  bool
+	writable  string // the root's writable layer (sbinit.Writable*), "" = read-only
 
 	seccompMode string
 	landlockABI int
@@ -71,6 +72,10 @@ func (s *Sandbox) SeccompMode() string { return s.seccompMode }
 
 // LandlockABI is the Landlock ABI in force (0 = off).
 func (s *Sandbox) LandlockABI() int { return s.landlockABI }
+
+// Writable is the root's writable layer: sbinit.WritableUpper (on disk in
+// Config.UpperDir), sbinit.WritableTmpfs, or "" for a read-only root.
+func (s *Sandbox) Writable() string { return s.writable }
 
 // LogPath is the current log file when the output is not attached.
 func (s *Sandbox) LogPath() string { return filepath.Join(s.logDir(), sbinit.LogFile) }

@@ -51,6 +51,15 @@ type Config struct {
 	// The runtime never removes a LogDir; the caller does. Empty: logs/ in
 	// the sandbox's state directory, removed with the sandbox.
 	LogDir string
+	// UpperDir, when set, keeps the writable layer of a rootfs with
+	// read_only false on disk: overlayfs's upper and work directories go
+	// in it (created if missing, handed to the sandbox's container root),
+	// so what the workload writes survives the sandbox and is there again
+	// for the next sandbox given the same UpperDir (the incarnations of
+	// one replica). The runtime never removes it; the caller does. Where
+	// overlayfs refuses it, or when empty, the layer is a tmpfs
+	// (Record.Writable says which). The host view's layer is always tmpfs.
+	UpperDir string
 	// BeforeState, when set, runs inside Create before anything of the
 	// sandbox that outlives the caller exists (state directory, cgroup)
 	// and, on cgroup v1, after the init was cloned, so that its start-up

@@ -18,7 +18,7 @@ import (
 // beyond a format byte; TestCodecRoundTripsEveryField catches a field
 // added to the types but not here.
 
-const codecFormat = 1
+const codecFormat = 2 // 2: Config.FDUpper, Message.Writable
 
 type encoder struct{ b []byte }
 
@@ -158,6 +158,7 @@ func encodeMessage(m *Message) []byte {
 	e.int(int64(m.PID))
 	e.str(m.Err)
 	e.int(int64(m.ABI))
+	e.str(m.Writable)
 	e.bool(m.Config != nil)
 	if c := m.Config; c != nil {
 		encodeConfig(e, c)
@@ -190,6 +191,7 @@ func encodeConfig(e *encoder, c *Config) {
 	e.bool(c.Rootfs)
 	e.int(int64(c.FDRootfs))
 	e.bool(c.ReadOnly)
+	e.int(int64(c.FDUpper))
 	encodeList(e, c.Mounts, func(m Mount) {
 		e.str(m.Type)
 		e.str(m.Target)
@@ -237,7 +239,7 @@ func decodeMessage(b []byte) (*Message, error) {
 		return nil, fmt.Errorf("unknown message format")
 	}
 	d := &decoder{b: b[1:]}
-	m := &Message{Kind: d.str(), PID: int(d.int()), Err: d.str(), ABI: int(d.int())}
+	m := &Message{Kind: d.str(), PID: int(d.int()), Err: d.str(), ABI: int(d.int()), Writable: d.str()}
 	if d.bool() {
 		m.Config = decodeConfig(d)
 	}
@@ -259,7 +261,7 @@ func decodeMessage(b []byte) (*Message, error) {
 
 func decodeConfig(d *decoder) *Config {
 	c := &Config{Args: d.strs(), Env: d.strs(), Dir: d.str(), User: d.str(), Hostname: d.str(),
-		Rootfs: d.bool(), FDRootfs: int(d.int()), ReadOnly: d.bool()}
+		Rootfs: d.bool(), FDRootfs: int(d.int()), ReadOnly: d.bool(), FDUpper: int(d.int())}
 	c.Mounts = decodeList(d, 6, func() Mount {
 		return Mount{Type: d.str(), Target: d.str(), ReadOnly: d.bool(), Size: d.int(),
 			FD: int(d.int()), IsDir: d.bool()}

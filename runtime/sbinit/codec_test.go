@@ -125,6 +125,7 @@ func TestCodecBoundsListSizes(t *testing.T) {
 	e.int(0)
 	e.str("")
 	e.int(0)
+	e.str("")                                 // Writable
 	e.bool(true)                              // a Config
 	e.uint(1 << 20)                           // Args: a million strings...
 	e.b = append(e.b, make([]byte, 1<<20)...) // ...of length 0 each

@@ -75,7 +75,8 @@ func runInit() int {
 			return fail(err)
 		}
 	}
-	if err := buildRoot(st.cfg, fds); err != nil {
+	writable, err := buildRoot(st.cfg, fds)
+	if err != nil {
 		return fail(err)
 	}
 	trace("init: root built")
@@ -99,7 +100,7 @@ func runInit() int {
 		consoleFDs = []int{master}
 		defer unix.Close(master)
 	}
-	if err := Send(ctlFD, &Message{Kind: MsgReady, ABI: st.spawner.landlockABI}, consoleFDs...); err != nil {
+	if err := Send(ctlFD, &Message{Kind: MsgReady, ABI: st.spawner.landlockABI, Writable: writable}, consoleFDs...); err != nil {
 		return 1
 	}
 	m, _, err = Recv(ctlFD)

@@ -13,11 +13,17 @@ type Config struct {
 	Hostname string `json:"hostname"`
 	// Rootfs is true when FDRootfs (index into the config fds) is a detached
 	// mount of the given rootfs; false = read-only view of host system dirs.
-	Rootfs   bool              `json:"rootfs"`
-	FDRootfs int               `json:"fd_rootfs"`
-	ReadOnly bool              `json:"read_only"`
-	Mounts   []Mount           `json:"mounts"`
-	Files    map[string][]byte `json:"files"`
+	Rootfs   bool `json:"rootfs"`
+	FDRootfs int  `json:"fd_rootfs"`
+	ReadOnly bool `json:"read_only"`
+	// FDUpper (index into the config fds, -1: none) is a detached mount of
+	// the directory that holds the writable layer of a rootfs with
+	// read_only false: its upper/ and work/ are overlayfs's upperdir and
+	// workdir, so what the workload writes outlives the sandbox. Where
+	// overlayfs refuses it, the layer is a tmpfs as without it.
+	FDUpper int               `json:"fd_upper"`
+	Mounts  []Mount           `json:"mounts"`
+	Files   map[string][]byte `json:"files"`
 	// HostNetNS: no network namespace of our own (sysfs cannot be mounted).
 	HostNetNS bool `json:"host_netns"`
 	UserNS    bool `json:"userns"`

@@ -25,6 +25,12 @@ const (
 	MsgExecDone = "execdone" // init -> client: Status
 )
 
+// Writable layers of a root with read_only false (Message.Writable).
+const (
+	WritableUpper = "upper" // overlayfs over Config.FDUpper's directory, kept on disk
+	WritableTmpfs = "tmpfs" // overlayfs over a tmpfs, gone with the sandbox
+)
+
 // Message is one packet.
 type Message struct {
 	Kind   string       `json:"kind"`
@@ -34,6 +40,9 @@ type Message struct {
 	Status *ExitStatus  `json:"status,omitempty"`
 	Err    string       `json:"err,omitempty"`
 	ABI    int          `json:"abi,omitempty"` // MsgReady: Landlock ABI in force
+	// Writable (MsgReady) is the root's writable layer: WritableUpper,
+	// WritableTmpfs, or "" for a read-only root.
+	Writable string `json:"writable,omitempty"`
 }
 
 // ExecRequest is a process to start inside a running sandbox.

@@ -53,50 +53,54 @@ const (
 // system directories arrive as detached mounts (fds) from the caller.
 const workspace = "/tmp"
 
-// buildRoot assembles the sandbox root and pivots into it.
-// fds are the fds received with the config (bind volumes, rootfs).
-func buildRoot(c *Config, fds []int) error {
+// buildRoot assembles the sandbox root and pivots into it. fds are the fds
+// received with the config (bind volumes, rootfs). It returns the root's
+// writable layer (Message.Writable).
+func buildRoot(c *Config, fds []int) (writable string, err error) {
 	// Nothing we mount may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make / a slave mount: %w", err)
+		return "", fmt.Errorf("make / a slave mount: %w", err)
 	}
 	if err := unix.Mount("nucleus-work", workspace, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=700,size=8m"); err != nil {
-		return fmt.Errorf("mount workspace tmpfs: %w", err)
+		return "", fmt.Errorf("mount workspace tmpfs: %w", err)
 	}
 	root, scratch := workspace+"/root", workspace+"/scratch"
 	for _, d := range []string{root, scratch} {
 		if err := os.Mkdir(d, 0o755); err != nil {
-			return fmt.Errorf("create workspace: %w", err)
+			return "", fmt.Errorf("create workspace: %w", err)
 		}
 	}
 	if !c.Rootfs {
 		if err := hostView(c, root, scratch); err != nil {
-			return err
+			return "", err
 		}
-	} else if err := givenRootfs(c, root, scratch, fds); err != nil {
-		return err
+		if !c.ReadOnly {
+			writable = WritableTmpfs
+		}
+	} else if writable, err = givenRootfs(c, root, scratch, fds); err != nil {
+		return "", err
 	}
 	if err := mountSpecial(c, root); err != nil {
-		return err
+		return "", err
 	}
 	if err := mountVolumes(c, root, fds); err != nil {
-		return err
+		return "", err
 	}
 	if err := placeFiles(c, root, scratch); err != nil {
-		return err
+		return "", err
 	}
 	if c.ReadOnly {
 		// Only the root mount itself: /tmp, /run, /dev and volumes stay as they are.
 		if err := setAttr(root, unix.MOUNT_ATTR_RDONLY, false); err != nil {
-			return fmt.Errorf("make the root read-only: %w", err)
+			return "", fmt.Errorf("make the root read-only: %w", err)
 		}
 	}
 	if c.Hostname != "" {
 		if err := unix.Sethostname([]byte(c.Hostname)); err != nil {
-			return fmt.Errorf("set hostname: %w", err)
+			return "", fmt.Errorf("set hostname: %w", err)
 		}
 	}
-	return pivot(root)
+	return writable, pivot(root)
 }
 
 // hostView mounts a small tmpfs as the root and binds the host's system
@@ -150,25 +154,54 @@ func hostView(c *Config, root, scratch string) error {
 }
 
 // givenRootfs uses a directory as the root: bound as is, or under a writable
-// tmpfs overlay when read_only is false.
-func givenRootfs(c *Config, root, scratch string, fds []int) error {
+// overlay when read_only is false. It returns the writable layer used.
+func givenRootfs(c *Config, root, scratch string, fds []int) (string, error) {
 	if c.FDRootfs < 0 || c.FDRootfs >= len(fds) {
-		return fmt.Errorf("no rootfs mount fd")
+		return "", fmt.Errorf("no rootfs mount fd")
 	}
 	dst := root
 	if !c.ReadOnly {
 		dst = scratch + "/lower"
 		if err := os.Mkdir(dst, 0o755); err != nil {
-			return fmt.Errorf("create rootfs lower dir: %w", err)
+			return "", fmt.Errorf("create rootfs lower dir: %w", err)
 		}
 	}
 	if err := unix.MoveMount(fds[c.FDRootfs], "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("attach rootfs: %w", err)
+		return "", fmt.Errorf("attach rootfs: %w", err)
 	}
-	if !c.ReadOnly {
-		return overlay(c, scratch, dst, root)
+	if c.ReadOnly {
+		return "", nil
 	}
-	return nil
+	if c.FDUpper >= 0 && c.FDUpper < len(fds) {
+		err := diskOverlay(c, fds[c.FDUpper], scratch, dst, root)
+		if err == nil {
+			return WritableUpper, nil
+		}
+		// The layer still works, in memory: say so on stderr (the
+		// sandbox's log) and in the record (Writable).
+		fmt.Fprintf(os.Stderr, "nucleus-init: writable layer on tmpfs, the upper directory cannot be used: %v\n", err)
+	}
+	return WritableTmpfs, overlay(c, scratch, dst, root)
+}
+
+// diskOverlay mounts lower under the writable layer kept in the caller's
+// upper directory (a detached mount: the mapped root may not search the
+// host path to it) at dst. Overlayfs refuses some upper file systems
+// (overlayfs itself, ones without xattrs, or user xattrs under a private
+// user namespace); the caller then falls back to tmpfs.
+func diskOverlay(c *Config, fd int, scratch, lower, dst string) error {
+	disk := scratch + "/disk"
+	if err := os.Mkdir(disk, 0o755); err != nil {
+		return fmt.Errorf("create upper mount point: %w", err)
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, disk, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach upper directory: %w", err)
+	}
+	err := mountOverlay(c, lower, disk+"/upper", disk+"/work", dst)
+	if err != nil {
+		_ = unix.Unmount(disk, unix.MNT_DETACH)
+	}
+	return err
 }
 
 // overlay mounts lower under a writable tmpfs layer at dst (read_only: false).
@@ -180,9 +213,16 @@ func overlay(c *Config, scratch, lower, dst string) error {
 			return fmt.Errorf("create overlay layer for %s: %w", lower, err)
 		}
 	}
-	opts := "lowerdir=" + lower + ",upperdir=" + up + ",workdir=" + work + ",userxattr"
-	if !c.UserNS {
-		opts = "lowerdir=" + lower + ",upperdir=" + up + ",workdir=" + work
+	return mountOverlay(c, lower, up, work, dst)
+}
+
+// mountOverlay mounts an overlayfs of lower and up (work: its workdir) at
+// dst. Under a private user namespace overlayfs keeps its metadata in
+// user.* xattrs (userxattr): trusted.* needs host root.
+func mountOverlay(c *Config, lower, up, work, dst string) error {
+	opts := "lowerdir=" + lower + ",upperdir=" + up + ",workdir=" + work
+	if c.UserNS {
+		opts += ",userxattr"
 	}
 	// nosuid, nodev: no_new_privs already makes suid inert and the user
 	// namespace devices unopenable; do not rest on one layer.
