@@ -19,10 +19,13 @@ import (
 // difference is listed below with its reason. Paths use "*" for a map value
 // and "[]" for a list item, e.g. "services.*.ports[].host_ip".
 
-// normalisedOnly: Go fields that users never write, because the loader
-// derives them from other input. None today: the loader accepts the long
-// form `nucleus config` prints, so its output is valid input.
-var normalisedOnly = map[string]string{}
+// normalisedOnly: Go fields that users never write, because nucleus
+// derives them. The loader accepts the long form `nucleus config` prints,
+// except for these, which are filled in from the image store after loading.
+var normalisedOnly = map[string]string{
+	"services.*.image_digest":  "the manifest digest image: resolved to, filled in from the image store; a file pins a digest in image: REF@sha256:... instead",
+	"services.*.exposed_ports": "the image's EXPOSE entries, shown by nucleus config after the image config is merged; informational only",
+}
 
 // inputOnly: schema keys with no Go field at that place, each because the
 // loader folds it into other fields.

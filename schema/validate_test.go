@@ -107,6 +107,9 @@ func TestSchemaAcceptsDocumentedForms(t *testing.T) {
 		"yaml 1.2 no":          "services: {a: {restart: no, environment: {FLAG: no}}}",
 		"extensions":           "x-common: &c {restart: always}\nservices: {x-tmpl: {}, a: {<<: *c, x-note: hi, healthcheck: {tcp: 1, x-why: y}}}\nnetworks: {x-n: 1}",
 		"date value":           "services: {a: {environment: {RELEASE: 2024-01-01}}}",
+		"image":                "services: {a: {image: nginx:1.27, pull_policy: always, entrypoint: [/docker-entrypoint.sh], command: nginx}, b: {image: 'oci:./img:v1', entrypoint: '', pull_policy: if_not_present}, c: {image: 'docker-archive:x.tar', entrypoint: []}}",
+		"image empty values":   "services: {a: {image: , entrypoint: , pull_policy: }}",
+		"entrypoint no image":  "services: {a: {entrypoint: /bin/sh -c, command: [\"echo hi\"]}}",
 	}
 	for name, doc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -160,6 +163,10 @@ func TestSchemaRejectsTyposAndBadValues(t *testing.T) {
 		{"bad extra_host", "services: {a: {extra_hosts: [\"gateway.test 192.0.2.1\"]}}", "/services/a/extra_hosts/0"},
 		{"bool as string", "services: {a: {read_only: maybe}}", "/services/a/read_only"},
 		{"services not a map", "services: [a, b]", "/services"},
+		{"image and rootfs", "services: {a: {image: nginx, rootfs: ./root}}", "/services/a"},
+		{"bad pull_policy", "services: {a: {image: nginx, pull_policy: daily}}", "/services/a/pull_policy"},
+		{"empty image", "services: {a: {image: ''}}", "/services/a/image"},
+		{"image_digest", "services: {a: {image: nginx, image_digest: 'sha256:00'}}", "image_digest"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,10 +9,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"nucleus/image/ref"
 )
 
 var serviceKeys = []string{
-	"command", "rootfs", "working_dir", "user", "hostname", "environment", "env_file",
+	"command", "entrypoint", "image", "pull_policy", "image_digest", "exposed_ports", "rootfs", "working_dir", "user", "hostname", "environment", "env_file",
 	"networks", "ports", "dns", "extra_hosts", "egress", "resources", "volumes",
 	"depends_on", "healthcheck", "restart", "stop_signal", "stop_grace_period",
 	"replicas", "read_only", "cap_add", "security",
@@ -45,13 +47,44 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 	var env map[string]string
 	var envFiles []map[string]string
 	networksGiven := false
+	var imageNode, rootfsNode, pullNode, stopNode *node
 	d.fields(n, path, serviceKeys, func(k string, v *node, p string) {
 		switch k {
 		case "command":
 			s.Command = d.command(v, p)
+		case "entrypoint":
+			s.Entrypoint = d.entrypoint(v, p)
+		case "image":
+			if str, ok := d.str(v, p); ok {
+				r, err := ref.Parse(str, d.dir)
+				if err != nil {
+					d.errorf(v, p, "%v; expected NAME[:TAG][@DIGEST], oci:PATH[:TAG] or docker-archive:PATH", err)
+				} else {
+					s.Image = r.String()
+				}
+				imageNode = v
+			}
+		case "pull_policy":
+			if str, ok := d.str(v, p); ok {
+				pol, err := ParsePullPolicy(str)
+				if err != nil {
+					d.errorf(v, p, "%v", err)
+				} else {
+					s.PullPolicy = pol
+				}
+				pullNode = v
+			}
+		case "image_digest", "exposed_ports":
+			// Derived from the image store, never from the file: a file
+			// cannot claim what an image resolved to.
+			d.errorf(v, p, "%s is filled in from the image, not read from the file%s", k, map[string]string{
+				"image_digest":  "; to pin a digest write image: REF@sha256:...",
+				"exposed_ports": "",
+			}[k])
 		case "rootfs":
 			if str, ok := d.str(v, p); ok && str != "" {
 				s.Rootfs = d.hostPath(str)
+				rootfsNode = v
 			}
 		case "working_dir":
 			if str, ok := d.str(v, p); ok {
@@ -120,6 +153,9 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 			set(&s.Restart)(d.restart(v, p))
 		case "stop_signal":
 			set(&s.StopSignal)(parseScalar(d, v, p, ParseSignal))
+			if v.kind != kindNull {
+				stopNode = v
+			}
 		case "stop_grace_period":
 			set(&s.StopGracePeriod)(d.duration(v, p))
 		case "replicas":
@@ -132,6 +168,7 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 			s.Security = d.security(v, p, s.Security)
 		}
 	})
+	d.imageRules(s, path, imageNode, rootfsNode, pullNode, stopNode)
 	// env_file contents first, in order; environment: wins.
 	if len(envFiles) > 0 || len(env) > 0 {
 		s.Environment = map[string]string{}
@@ -170,6 +207,62 @@ func (d *decoder) command(v *node, p string) []string {
 		d.errorf(v, p, "empty command")
 	}
 	return args
+}
+
+// entrypoint is parsed like command, except that an empty string or list
+// is kept (as a non-nil empty list): it clears the image's entrypoint.
+func (d *decoder) entrypoint(v *node, p string) []string {
+	switch {
+	case v.kind == kindNull:
+		return nil
+	case v.kind == kindScalar && strings.TrimSpace(v.value) == "",
+		v.kind == kindSeq && len(v.items) == 0:
+		return []string{}
+	}
+	args := d.command(v, p)
+	if args == nil {
+		return nil
+	}
+	return args
+}
+
+// imageRules are the checks between image, rootfs, pull_policy and
+// entrypoint. Without an image, entrypoint is prepended to command (there is
+// no image entrypoint to replace), so the rest of nucleus sees one argv.
+func (d *decoder) imageRules(s *Service, path string, image, rootfs, pull, stop *node) {
+	if image != nil && rootfs != nil && s.Image != "" {
+		d.errorf(rootfs, path+".rootfs", "image and rootfs are exclusive: the image is the root file system; remove one of them")
+	}
+	if image == nil {
+		if pull != nil {
+			d.errorf(pull, path+".pull_policy", "pull_policy applies only to a service with image")
+		}
+		if s.Entrypoint != nil {
+			s.Command = append(slices.Clone(s.Entrypoint), s.Command...)
+			s.Entrypoint = nil
+		}
+		return
+	}
+	if s.PullPolicy == "" {
+		s.PullPolicy = PullMissing
+	}
+	// Only with an image: without one there is nothing to default from,
+	// and a file that writes the default stop_signal stays equal to one
+	// that leaves it out.
+	s.StopSignalSet = stop != nil
+}
+
+// ParsePullPolicy parses pull_policy (and `nucleus run --pull`): missing,
+// always or never; Compose's if_not_present means missing.
+func ParsePullPolicy(s string) (string, error) {
+	switch s {
+	case PullMissing, PullAlways, PullNever:
+		return s, nil
+	case "if_not_present":
+		return PullMissing, nil
+	}
+	return "", fmt.Errorf("invalid pull_policy %q; expected missing, always or never%s", s,
+		suggest(s, []string{PullMissing, PullAlways, PullNever}))
 }
 
 // hostPath resolves a host path against the project directory.

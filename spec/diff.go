@@ -41,7 +41,57 @@ type Change struct {
 	New   string
 }
 
-func (c Change) String() string { return c.Path + " changed" }
+// String says what changed; an image change names the reference and the
+// digests: "image docker.io/library/nginx:1.27 sha256:ab12… -> sha256:cd34…"
+// when only the digest moved, "image A -> B" when the reference did.
+func (c Change) String() string {
+	if c.Path == "image" {
+		oref, odig, _ := strings.Cut(c.Old, " ")
+		nref, ndig, _ := strings.Cut(c.New, " ")
+		if oref == nref && oref != "" {
+			return "image " + oref + " " + orNone(ShortDigest(odig)) + " -> " + orNone(ShortDigest(ndig))
+		}
+		return "image " + orNone(oref) + " -> " + orNone(nref)
+	}
+	return c.Path + " changed"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// imageString is "REF DIGEST" ("REF" before the digest is resolved, ""
+// without an image); the full digest, so that digests sharing a prefix
+// still differ. String shortens it.
+func imageString(s *Service) string {
+	if s.ImageDigest == "" {
+		return s.Image
+	}
+	return s.Image + " " + s.ImageDigest
+}
+
+// ShortDigest shortens "sha256:<64 hex>" to "sha256:<12 hex>…".
+func ShortDigest(d string) string {
+	algo, hexPart, ok := strings.Cut(d, ":")
+	if !ok || len(hexPart) <= 12 {
+		return d
+	}
+	return algo + ":" + hexPart[:12] + "…"
+}
+
+// entrypointString tells "not given" ("") from "cleared" ("[]").
+func entrypointString(e []string) string {
+	if e == nil {
+		return ""
+	}
+	if len(e) == 0 {
+		return "[]"
+	}
+	return quoteList(e)
+}
 
 // Diff lists the differences between two versions of a service, sorted by
 // path. ServiceHash(old) == ServiceHash(new) exactly when Diff reports no
@@ -54,7 +104,9 @@ func Diff(old, new *Service) []Change {
 		}
 	}
 	add("command", ClassRestart, quoteList(old.Command), quoteList(new.Command))
+	add("entrypoint", ClassRestart, entrypointString(old.Entrypoint), entrypointString(new.Entrypoint))
 	add("rootfs", ClassRestart, old.Rootfs, new.Rootfs)
+	add("image", ClassRestart, imageString(old), imageString(new))
 	add("working_dir", ClassRestart, old.WorkingDir, new.WorkingDir)
 	add("user", ClassRestart, old.User, new.User)
 	add("hostname", ClassRestart, old.Hostname, new.Hostname)

@@ -178,6 +178,15 @@ func (h *hasher) encode(s *Service) {
 		h.raw(r.Path)
 		h.strs("access", r.Access)
 	}
+	// Image fields come last and only when used, so the hash of every
+	// service without them is what it was before images existed.
+	// PullPolicy is left out: it says when to pull, not what runs.
+	if s.Image != "" || s.ImageDigest != "" || s.Entrypoint != nil {
+		h.str("image", s.Image)
+		h.str("image_digest", s.ImageDigest)
+		h.boolean("entrypoint_given", s.Entrypoint != nil)
+		h.strs("entrypoint", s.Entrypoint)
+	}
 }
 
 func isProfilePath(s string) bool {

@@ -36,6 +36,13 @@ const (
 	NATUserspace = "userspace"
 )
 
+// Pull policies (Compose's names; if_not_present is read as missing).
+const (
+	PullMissing = "missing"
+	PullAlways  = "always"
+	PullNever   = "never"
+)
+
 // Network is a project network.
 type Network struct {
 	Name string `json:"-" yaml:"-"`
@@ -61,9 +68,27 @@ type Volume struct {
 
 // Service is one service, fully normalised.
 type Service struct {
-	Name        string            `json:"-" yaml:"-"`
-	Command     []string          `json:"command,omitempty" yaml:"command,omitempty"`
-	Rootfs      string            `json:"rootfs,omitempty" yaml:"rootfs,omitempty"` // absolute; empty = host system view
+	Name    string   `json:"-" yaml:"-"`
+	Command []string `json:"command,omitempty" yaml:"command,omitempty"`
+	// Entrypoint replaces the image's entrypoint. nil means not given; an
+	// empty, non-nil list clears the image's entrypoint. Without image the
+	// loader prepends it to Command and leaves it nil.
+	Entrypoint []string `json:"entrypoint,omitempty" yaml:"entrypoint,omitempty"`
+	Rootfs     string   `json:"rootfs,omitempty" yaml:"rootfs,omitempty"` // absolute; empty = host system view
+	// Image is the canonical image reference (ref.Ref.String()); exclusive
+	// with Rootfs.
+	Image string `json:"image,omitempty" yaml:"image,omitempty"`
+	// ImageDigest is the resolved manifest digest ("sha256:..."), filled in
+	// from the image store before planning; the loader refuses it in a file
+	// (a pin belongs in Image as REF@sha256:...). Printed by nucleus config.
+	ImageDigest string `json:"image_digest,omitempty" yaml:"image_digest,omitempty"`
+	// PullPolicy is PullMissing, PullAlways or PullNever with Image, "" without.
+	// It decides when to pull, not what runs, so it is not hashed.
+	PullPolicy string `json:"pull_policy,omitempty" yaml:"pull_policy,omitempty"`
+	// ExposedPorts are the image's EXPOSE entries ("80/tcp"), informational
+	// only (set by WithImageConfig, never read from a file).
+	ExposedPorts []string `json:"exposed_ports,omitempty" yaml:"exposed_ports,omitempty"`
+
 	WorkingDir  string            `json:"working_dir,omitempty" yaml:"working_dir,omitempty"`
 	User        string            `json:"user,omitempty" yaml:"user,omitempty"`
 	Hostname    string            `json:"hostname" yaml:"hostname"`
@@ -85,7 +110,11 @@ type Service struct {
 	Healthcheck *Healthcheck          `json:"healthcheck,omitempty" yaml:"healthcheck,omitempty"`
 	Restart     RestartPolicy         `json:"restart" yaml:"restart"`
 
-	StopSignal      Signal   `json:"stop_signal" yaml:"stop_signal"`
+	StopSignal Signal `json:"stop_signal" yaml:"stop_signal"`
+	// StopSignalSet says a service with an image wrote stop_signal in its
+	// file, so the image's StopSignal does not replace it (false without an
+	// image). Not hashed: StopSignal is.
+	StopSignalSet   bool     `json:"-" yaml:"-"`
 	StopGracePeriod Duration `json:"stop_grace_period" yaml:"stop_grace_period"`
 	Replicas        int      `json:"replicas" yaml:"replicas"`
 	ReadOnly        bool     `json:"read_only" yaml:"read_only"`
