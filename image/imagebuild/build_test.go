@@ -76,3 +76,49 @@ func TestBuildMediaTypesAndDeterminism(t *testing.T) {
 		}
 	}
 }
+
+func TestSynthetic(t *testing.T) {
+	const size = 3<<20 + 17
+	a, err := Synthetic(size, 3, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Synthetic(size, 3, 7)
+	c, _ := Synthetic(size, 3, 8)
+	ta, tb, tc := tarOf(t, a), tarOf(t, b), tarOf(t, c)
+	if len(a) != 3 || !bytes.Equal(ta, tb) || bytes.Equal(ta, tc) {
+		t.Fatalf("%d layers; same seed equal %v, other seed equal %v: want 3, true, false", len(a), bytes.Equal(ta, tb), bytes.Equal(ta, tc))
+	}
+	var total int64
+	sizes := map[int64]bool{}
+	for _, es := range a {
+		for _, e := range es {
+			total += int64(len(e.Body))
+			sizes[int64(len(e.Body))] = true
+		}
+	}
+	if total != size || len(sizes) < 3 {
+		t.Errorf("content %d bytes in %d distinct file sizes, want %d in several", total, len(sizes), size)
+	}
+	// Mostly incompressible: gzip keeps most of it.
+	l, err := LayerFromTar(ta, OCI, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z, _ := l.Size(); z < int64(len(ta))/2 {
+		t.Errorf("gzip shrank %d bytes to %d: want mostly incompressible data", len(ta), z)
+	}
+}
+
+func tarOf(t *testing.T, layers [][]Entry) []byte {
+	t.Helper()
+	var all []byte
+	for _, es := range layers {
+		b, err := Tar(es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	return all
+}

@@ -16,18 +16,13 @@ package imagetest
 
 import (
 	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 
 	"nucleus/image/imagebuild"
 	"nucleus/internal/testutil"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // BusyboxSpec is the spec of the busybox base image (imagebuild.Busybox of
@@ -97,23 +92,8 @@ func OtherPlatform() v1.Platform {
 // org.opencontainers.image.ref.name=tag: what `oci:dir:tag` names.
 func WriteLayout(t testing.TB, dir string, img any, tag string) {
 	t.Helper()
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		if p, err = layout.Write(dir, empty.Index); err != nil {
-			t.Fatalf("OCI layout %s: %v", dir, err)
-		}
-	}
-	opt := layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag})
-	switch v := img.(type) {
-	case v1.Image:
-		err = p.AppendImage(v, opt)
-	case v1.ImageIndex:
-		err = p.AppendIndex(v, opt)
-	default:
-		t.Fatalf("WriteLayout: %T is neither v1.Image nor v1.ImageIndex", img)
-	}
-	if err != nil {
-		t.Fatalf("OCI layout %s: %v", dir, err)
+	if err := imagebuild.WriteLayout(dir, img, tag); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -121,14 +101,7 @@ func WriteLayout(t testing.TB, dir string, img any, tag string) {
 // (e.g. "busybox:1"): what `docker-archive:path` names.
 func WriteArchive(t testing.TB, path string, img v1.Image, tag string) {
 	t.Helper()
-	tg, err := name.NewTag(tag)
-	if err != nil {
-		t.Fatalf("WriteArchive tag %q: %v", tag, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := imagebuild.WriteArchive(path, img, tag); err != nil {
 		t.Fatal(err)
-	}
-	if err := tarball.WriteToFile(path, tg, img); err != nil {
-		t.Fatalf("docker archive %s: %v", path, err)
 	}
 }
