@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nucleus/image/imagebuild"
+	"nucleus/image/imagetest"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// layoutImage reads the image tagged tag from the OCI layout at dir.
+func layoutImage(t *testing.T, dir, tag string) v1.Image {
+	t.Helper()
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range im.Manifests {
+		if m.Annotations[imagebuild.RefNameAnnotation] == tag {
+			img, err := idx.Image(m.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return img
+		}
+	}
+	t.Fatalf("layout %s has no image tagged %q: %+v", dir, tag, im.Manifests)
+	return nil
+}
+
+func TestBusyboxImageFromFlags(t *testing.T) {
+	imagetest.BusyboxSpec(t) // requires busybox-static
+	tmp := t.TempDir()
+	site := filepath.Join(tmp, "site")
+	if err := os.MkdirAll(filepath.Join(site, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(site, "sub", "index.html"), []byte("hello\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	out, arch := filepath.Join(tmp, "oci"), filepath.Join(tmp, "img.tar")
+	err := run([]string{"--out", out, "--archive", arch, "--tag", "1",
+		"--entrypoint", `["/bin/busybox","httpd","-f"]`, "--cmd", "-p 8080 -h /srv/www",
+		"--env", "GREETING=hi there", "--user", "app", "--workdir", "/srv", "--stop-signal", "SIGINT",
+		"--label", "a=b", "--expose", "8080/tcp", "--add", site + ":/srv/www"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("image:1")
+	fromArchive, err := tarball.ImageFromPath(arch, &tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range []v1.Image{layoutImage(t, out, "1"), fromArchive} {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := cf.Config
+		got := fmt.Sprintln(c.Entrypoint, c.Cmd, c.Env[len(c.Env)-1], c.User, c.WorkingDir, c.StopSignal, c.Labels, c.ExposedPorts)
+		want := "[/bin/busybox httpd -f] [-p 8080 -h /srv/www] GREETING=hi there app /srv SIGINT map[a:b] map[8080/tcp:{}]\n"
+		if got != want {
+			t.Errorf("config:\n got %s\nwant %s", got, want)
+		}
+		es, err := imagebuild.ReadTar(mutate.Extract(img))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		files := map[string]string{}
+		for _, e := range es {
+			names = append(names, e.Header.Name)
+			if e.Header.Name == "srv/www/sub/index.html" && e.Header.Mode != 0o640 {
+				t.Errorf("index.html mode %o, want 640", e.Header.Mode)
+			}
+			files[e.Header.Name] = string(e.Body)
+		}
+		if files["srv/www/sub/index.html"] != "hello\n" || !strings.Contains(files["etc/passwd"], "app:x:999") {
+			t.Errorf("image lacks the added file or the base: %v", names)
+		}
+	}
+}
+
+func TestSyntheticImage(t *testing.T) {
+	tmp := t.TempDir()
+	for _, dir := range []string{"a", "b"} {
+		if err := run([]string{"--out", filepath.Join(tmp, dir), "--synthetic", "2MB", "--layers", "4", "--seed", "3"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := layoutImage(t, filepath.Join(tmp, "a"), "latest"), layoutImage(t, filepath.Join(tmp, "b"), "latest")
+	da, _ := a.Digest()
+	db, _ := b.Digest()
+	ls, _ := a.Layers()
+	if da != db || len(ls) != 4 {
+		t.Fatalf("digests %s %s, %d layers: want equal digests and 4 layers", da, db, len(ls))
+	}
+	var total int64
+	for _, l := range ls {
+		n, _ := l.Size()
+		total += n
+	}
+	if total < 2<<20*8/10 {
+		t.Errorf("4 layers of %d compressed bytes, want most of 2 MiB", total)
+	}
+	if err := run([]string{"--out", tmp, "--synthetic", "lots"}); err == nil || !strings.Contains(err.Error(), `size "lots"`) {
+		t.Errorf("--synthetic lots: %v, want an error naming the size", err)
+	}
+}
