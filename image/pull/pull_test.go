@@ -1,0 +1,447 @@
+package pull_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"nucleus/image/pull"
+	"nucleus/image/ref"
+	"nucleus/image/store"
+)
+
+func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
+	t.Helper()
+	h, err := d.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.String()
+}
+
+// checkStored asserts the record of rf matches img and its blobs are there.
+func checkStored(t *testing.T, st *store.Store, rf ref.Ref, img v1.Image, got *store.Image) {
+	t.Helper()
+	rec, err := st.Lookup(rf.String())
+	if err != nil {
+		t.Fatalf("Lookup(%s) after pull: %v", rf, err)
+	}
+	if rec.Config != got.Config || rec.Manifest != got.Manifest {
+		t.Errorf("record %+v, pull returned %+v", rec, got)
+	}
+	cfg, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Config != cfg.String() {
+		t.Errorf("config %s, want %s", rec.Config, cfg)
+	}
+	layers, _ := img.Layers()
+	if len(rec.Layers) != len(layers) {
+		t.Fatalf("%d layers recorded, image has %d", len(rec.Layers), len(layers))
+	}
+	for i, l := range rec.Layers {
+		diff, _ := layers[i].DiffID()
+		if l.DiffID != diff.String() || !st.HasBlob(l.Digest) {
+			t.Errorf("layer %d: %+v: diff ID want %s, blob present %v", i, l, diff, st.HasBlob(l.Digest))
+		}
+	}
+	if rec.ChainID == "" || rec.Size <= 0 {
+		t.Errorf("record lacks chain ID or size: %+v", rec)
+	}
+	assertNoTemps(t, st)
+}
+
+func TestPullRegistryThenCachedThenSharedLayers(t *testing.T) {
+	reg := newRegistry(t)
+	st := openStore(t)
+	img := randomImage(t, 4096, 3)
+	rf := reg.push("test/app:1", img)
+
+	var events []pull.Event
+	got, err := pull.Pull(context.Background(), st, rf, pull.Options{Progress: func(e pull.Event) { events = append(events, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantManifest := digestOf(t, img); got.Manifest != wantManifest {
+		t.Errorf("manifest %s, want %s", got.Manifest, wantManifest)
+	}
+	checkStored(t, st, rf, img, got)
+	if n := reg.blobGets(); n != 4 {
+		t.Errorf("first pull: %d blob GETs, want 4 (config + 3 layers)", n)
+	}
+	if last := events[len(events)-1]; last.Phase != pull.Done || last.Ref != rf.String() {
+		t.Errorf("last event %+v, want done for %s", last, rf)
+	}
+
+	// Everything present: only the manifest travels.
+	reg.reset()
+	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.blobGets(); n != 0 {
+		t.Errorf("second pull: %d blob GETs, want 0", n)
+	}
+
+	// An image sharing the three layers: only its new layer and config.
+	extra, err := random.Layer(2048, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img2, err := mutate.AppendLayers(img, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf2 := reg.push("test/app:2", img2)
+	got2, err := pull.Pull(context.Background(), st, rf2, pull.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, st, rf2, img2, got2)
+	cfg2, _ := img2.ConfigName()
+	if n := reg.blobGets(); n != 2 || reg.gets[digestOf(t, extra)] != 1 || reg.gets[cfg2.String()] != 1 {
+		t.Errorf("shared-layer pull: blob GETs %v, want only the new layer and config", reg.gets)
+	}
+	list, err := st.List()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List: %v, %v; want 2 images", list, err)
+	}
+}
+
+func platformImage(t *testing.T, arch string) v1.Image {
+	img := randomImage(t, 1024, 1)
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func TestPullChoosesPlatformFromIndex(t *testing.T) {
+	reg := newRegistry(t)
+	st := openStore(t)
+	amd, arm := platformImage(t, "amd64"), platformImage(t, "arm64")
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	s := reg.Host + "/test/multi:1"
+	nr, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(nr, idx); err != nil {
+		t.Fatal(err)
+	}
+	rf, _ := ref.Parse(s, "")
+	got, err := pull.Pull(context.Background(), st, rf, pull.Options{Platform: "linux/arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Manifest != digestOf(t, arm) || got.Platform != "linux/arm64" {
+		t.Errorf("pulled %s (%s), want the arm64 image %s", got.Manifest, got.Platform, digestOf(t, arm))
+	}
+	_, err = pull.Pull(context.Background(), st, rf, pull.Options{Platform: "linux/s390x"})
+	if err == nil || !strings.Contains(err.Error(), "has no linux/s390x image; it offers linux/amd64, linux/arm64") {
+		t.Errorf("missing platform: error %v, want one naming linux/s390x and the platforms offered", err)
+	}
+}
+
+func TestPullRefusesTamperedBlobAndStoresNothing(t *testing.T) {
+	reg := newRegistry(t)
+	st := openStore(t)
+	img := randomImage(t, 4096, 2)
+	rf := reg.push("test/bad:1", img)
+	layers, _ := img.Layers()
+	bad := digestOf(t, layers[1])
+	reg.tamper[bad] = true
+	_, err := pull.Pull(context.Background(), st, rf, pull.Options{})
+	if err == nil || !strings.Contains(err.Error(), "digest mismatch") || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), rf.String()) {
+		t.Fatalf("tampered layer: error %v, want a digest mismatch naming %s and %s", err, rf, bad)
+	}
+	if _, err := st.Lookup(rf.String()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Lookup after refused pull: %v, want ErrNotFound", err)
+	}
+	if st.HasBlob(bad) {
+		t.Errorf("tampered blob %s was stored", bad)
+	}
+	assertNoTemps(t, st)
+}
+
+func TestBlobTamperedOnDiskIsRefusedAtLoad(t *testing.T) {
+	reg := newRegistry(t)
+	st := openStore(t)
+	rf := reg.push("test/disk:1", randomImage(t, 4096, 1))
+	got, err := pull.Pull(context.Background(), st, rf, pull.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := func(digest string) {
+		p, _ := st.BlobPath(digest)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 1
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flip(got.Config)
+	if _, err := st.Lookup(rf.String()); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("Lookup with a changed config: %v, want a corrupt-blob error", err)
+	}
+	layer := got.Layers[0].Digest
+	flip(layer)
+	rc, err := st.OpenLayer(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(rc)
+	rc.Close()
+	if !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("reading a changed layer: %v, want ErrCorrupt", err)
+	}
+	if st.HasBlob(layer) {
+		t.Errorf("corrupt layer %s still in the store", layer)
+	}
+	// A new pull repairs it.
+	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil || !st.HasBlob(layer) {
+		t.Errorf("pull after corruption: %v, layer present %v", err, st.HasBlob(layer))
+	}
+}
+
+func TestPullResumesCutDownload(t *testing.T) {
+	reg := newRegistry(t)
+	st := openStore(t)
+	img := randomImage(t, 4<<20, 1)
+	rf := reg.push("test/big:1", img)
+	layers, _ := img.Layers()
+	d := digestOf(t, layers[0])
+	size, _ := layers[0].Size()
+	reg.cutOnce[d] = true
+	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	served := reg.served[d]
+	t.Logf("layer of %d bytes: %d bytes served in %d GETs (%d with Range)", size, served, reg.gets[d], reg.ranged)
+	if reg.gets[d] != 2 || reg.ranged != 1 {
+		t.Errorf("GETs of the cut layer %d (ranged %d), want 2 with the second a Range request", reg.gets[d], reg.ranged)
+	}
+	if float64(served) >= 1.5*float64(size) {
+		t.Errorf("served %d bytes for a %d-byte layer, want < 1.5x", served, size)
+	}
+	if !st.HasBlob(d) {
+		t.Error("layer not stored")
+	}
+	assertNoTemps(t, st)
+}
+
+// TestHelperPullChild is a child process of TestConcurrentPullsShareDownloads.
+func TestHelperPullChild(t *testing.T) {
+	dir, s := os.Getenv("PULL_CHILD_STORE"), os.Getenv("PULL_CHILD_REF")
+	if dir == "" {
+		t.Skip("child of TestConcurrentPullsShareDownloads")
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, err := ref.Parse(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConcurrentPullsShareDownloads(t *testing.T) {
+	reg := newRegistry(t)
+	dataRoot := t.TempDir()
+	img := randomImage(t, 256<<10, 3)
+	rf := reg.push("test/shared:1", img)
+	reg.delay = 100e6 // 100 ms a blob: the two pulls overlap
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	outs := make([][]byte, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPullChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "PULL_CHILD_STORE="+dataRoot, "PULL_CHILD_REF="+rf.Name)
+			outs[i], errs[i] = cmd.CombinedOutput()
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("pull %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	for d, n := range reg.gets {
+		if n != 1 {
+			t.Errorf("blob %s fetched %d times by two concurrent pulls, want once", d, n)
+		}
+	}
+	if n := reg.blobGets(); n != 4 {
+		t.Errorf("%d blob GETs, want 4", n)
+	}
+	st, _ := store.Open(dataRoot)
+	if _, err := st.Lookup(rf.String()); err != nil {
+		t.Error(err)
+	}
+	assertNoTemps(t, st)
+}
+
+// refuseAll is a base transport that records what reached it and sends
+// nothing anywhere.
+type refuseAll struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (r *refuseAll) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.seen = append(r.seen, req.URL.String())
+	r.mu.Unlock()
+	return nil, fmt.Errorf("test transport: no network")
+}
+
+func TestPlainHTTPRefusedForNonLoopbackRegistry(t *testing.T) {
+	for _, host := range []string{"192.168.77.1:5000", "172.16.5.5:5000", "10.0.0.1"} {
+		st := openStore(t)
+		base := &refuseAll{}
+		rf, err := ref.Parse(host+"/app:1", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = pull.Pull(context.Background(), st, rf, pull.Options{Transport: base})
+		if err == nil || !strings.Contains(err.Error(), "refusing plain HTTP to registry "+host) {
+			t.Errorf("%s: error %v, want plain HTTP refused", host, err)
+		}
+		for _, u := range base.seen {
+			if strings.HasPrefix(u, "http:") {
+				t.Errorf("%s: plain HTTP request reached the transport: %s", host, u)
+			}
+		}
+	}
+}
+
+func TestPullOCILayoutByTag(t *testing.T) {
+	st := openStore(t)
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1img, v2img := randomImage(t, 2048, 2), randomImage(t, 2048, 1)
+	for tag, img := range map[string]v1.Image{"v1": v1img, "v2": v2img} {
+		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rf, _ := ref.Parse("oci:"+dir+":v2", "")
+	got, err := pull.Pull(context.Background(), st, rf, pull.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, st, rf, v2img, got)
+	for s, want := range map[string]string{
+		"oci:" + dir + ":v3": `no image tagged "v3"`,
+		"oci:" + dir:         "holds 2 images",
+	} {
+		rf, _ := ref.Parse(s, "")
+		_, err := pull.Pull(context.Background(), st, rf, pull.Options{})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "tags present: v1, v2") {
+			t.Errorf("%s: error %v, want %q and the tags present", s, err, want)
+		}
+	}
+	// A layout with one untagged image: that one.
+	one := t.TempDir()
+	p1, _ := layout.Write(one, empty.Index)
+	if err := p1.AppendImage(v1img); err != nil {
+		t.Fatal(err)
+	}
+	rf1, _ := ref.Parse("oci:"+one, "")
+	got1, err := pull.Pull(context.Background(), st, rf1, pull.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, st, rf1, v1img, got1)
+}
+
+func TestPullDockerArchive(t *testing.T) {
+	st := openStore(t)
+	img := randomImage(t, 2048, 2)
+	path := filepath.Join(t.TempDir(), "app.tar")
+	tag := name.MustParseReference("example.org/app:1").(name.Tag)
+	if err := tarball.WriteToFile(path, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"docker-archive:" + path, "docker-archive:" + path + ":example.org/app:1"} {
+		rf, err := ref.Parse(s, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pull.Pull(context.Background(), st, rf, pull.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		cfg, _ := img.ConfigName()
+		if got.Config != cfg.String() {
+			t.Errorf("%s: config %s, want %s", s, got.Config, cfg)
+		}
+		for i, l := range got.Layers {
+			if l.Digest != l.DiffID || l.Size <= 0 {
+				t.Errorf("%s: layer %d %+v: want stored uncompressed under its diff ID, with its size", s, i, l)
+			}
+		}
+		if _, err := st.Lookup(rf.String()); err != nil {
+			t.Error(err)
+		}
+	}
+	assertNoTemps(t, st)
+}
+
+func TestPullDigestPinned(t *testing.T) {
+	reg := newRegistry(t)
+	st := openStore(t)
+	img := randomImage(t, 1024, 1)
+	rf := reg.push("test/pin:1", img)
+	pinned, err := ref.Parse(rf.Name+"@"+digestOf(t, img), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pull.Pull(context.Background(), st, pinned, pull.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Manifest != digestOf(t, img) || got.Ref != pinned.String() {
+		t.Errorf("pinned pull: %+v", got)
+	}
+}

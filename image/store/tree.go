@@ -1,0 +1,180 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
+
+	"nucleus/image/unpack"
+)
+
+// TreePath is where the unpacked tree of img lives (present or not).
+func (s *Store) TreePath(img *Image) (string, error) {
+	h, err := hexOf(img.ChainID)
+	if err != nil {
+		return "", fmt.Errorf("image %s: chain ID: %w", img.Ref, err)
+	}
+	return filepath.Join(s.Dir, "trees", h), nil
+}
+
+// Tree returns the unpacked root of img, unpacking its layers if no image
+// with the same layer chain did so before.
+func (s *Store) Tree(ctx context.Context, img *Image) (string, error) {
+	return s.TreeWhile(ctx, img, nil)
+}
+
+// TreeWhile is Tree for a pull under way: before layer i is applied it
+// calls ready(i) (when not nil), which waits until that layer's blob is in
+// the store, so the first layers unpack while the later ones download.
+func (s *Store) TreeWhile(ctx context.Context, img *Image, ready func(i int) error) (string, error) {
+	dir, err := s.TreePath(img)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	hexID := filepath.Base(dir)
+	unlockGC, err := s.PullLock() // no prune takes the blobs meanwhile
+	if err != nil {
+		return "", err
+	}
+	defer unlockGC()
+	unlock, err := s.lock("tree-" + hexID)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil // unpacked by another process while we waited
+	}
+	// What a crashed unpack of this chain left behind; only this chain's,
+	// as others may be unpacking under their own lock.
+	olds, _ := filepath.Glob(filepath.Join(s.Dir, "trees", ".tmp-"+hexID+"-*"))
+	for _, o := range olds {
+		if err := os.RemoveAll(o); err != nil {
+			return "", fmt.Errorf("image %s: remove unfinished unpack %s: %w", img.Ref, o, err)
+		}
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(s.Dir, "trees"), ".tmp-"+hexID+"-")
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", img.Ref, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	for i, l := range img.Layers {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		if ready != nil {
+			if err := ready(i); err != nil {
+				return "", err
+			}
+		}
+		if err := s.applyLayer(tmp, img, l); err != nil {
+			return "", err
+		}
+	}
+	if err := syncDir(tmp, true); err != nil {
+		return "", fmt.Errorf("image %s: sync tree: %w", img.Ref, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", fmt.Errorf("image %s: %w", img.Ref, err)
+	}
+	ok = true
+	if err := syncDir(filepath.Dir(dir), false); err != nil {
+		return "", fmt.Errorf("image %s: sync trees: %w", img.Ref, err)
+	}
+	return dir, nil
+}
+
+// applyLayer decompresses one stored layer into root through unpack.Apply,
+// checking the blob's digest and the uncompressed tar's diff ID.
+func (s *Store) applyLayer(root string, img *Image, l Layer) error {
+	blob, err := s.OpenLayer(l.Digest)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", img.Ref, err)
+	}
+	defer blob.Close()
+	br := bufio.NewReaderSize(blob, 1<<20)
+	tarStream, closeFn, err := decompress(br)
+	if err != nil {
+		return fmt.Errorf("image %s: layer %s: %w", img.Ref, l.Digest, err)
+	}
+	defer closeFn()
+	hr := &hashingReader{r: tarStream, h: sha256.New()}
+	if err := unpack.Apply(root, hr, unpack.Options{Image: img.Ref, Layer: l.Digest}); err != nil {
+		return err
+	}
+	// The tar may end before its stream does (padding): read the rest so
+	// both digests cover every byte.
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		return fmt.Errorf("image %s: layer %s: %w", img.Ref, l.Digest, err)
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return fmt.Errorf("image %s: %w", img.Ref, err)
+	}
+	if got := hr.digest(); l.DiffID != "" && got != l.DiffID {
+		return fmt.Errorf("image %s: layer %s: uncompressed content hashes to %s, the image config says %s", img.Ref, l.Digest, got, l.DiffID)
+	}
+	return nil
+}
+
+// decompress picks the decompressor by the stream's magic bytes (gzip,
+// zstd, or a plain tar), which also covers media types that lie.
+func decompress(br *bufio.Reader) (io.Reader, func(), error) {
+	magic, err := br.Peek(4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, err
+	}
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip: %w", err)
+		}
+		return z, func() { z.Close() }, nil
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		z, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd: %w", err)
+		}
+		return z, z.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// syncDir flushes dir: with all, the whole file system it is on (every
+// file an unpack wrote), else the directory itself (a rename in it).
+func syncDir(dir string, all bool) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if all {
+		return unix.Syncfs(fd)
+	}
+	return unix.Fsync(fd)
+}
+
+// isTemp says whether a name under trees/ is an unpack under way.
+func isTemp(name string) bool { return strings.HasPrefix(name, ".tmp-") }
