@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"nucleus/image/imagebuild"
+	"nucleus/image/unpack"
+	"nucleus/internal/testutil"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -161,6 +164,19 @@ func TestBusyboxThroughRegistry(t *testing.T) {
 		if n := reg.Bytes(BlobPath("app", h)); n != size {
 			t.Errorf("base layer: %d bytes counted, want its size %d", n, size)
 		}
+		// The same layer under a second repository is the same blob.
+		ref2, _ := name.ParseReference(reg.Push(t, "other/app:2", img))
+		got2, err := remote.Image(ref2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls2, _ := got2.Layers()
+		if _, err := io.ReadAll(must(ls2[0].Compressed())); err != nil {
+			t.Fatal(err)
+		}
+		if g, b := reg.BlobGets(h), reg.BlobBytes(h); g != 1+1 || b != 2*size {
+			t.Errorf("base layer pulled through two repositories: %d GETs, %d bytes, want 2 and %d", g, b, 2*size)
+		}
 		reg.Reset()
 		if n := reg.Bytes(BlobPath("app", h)); n != 0 {
 			t.Errorf("after Reset: %d bytes", n)
@@ -301,4 +317,33 @@ func must(rc io.ReadCloser, err error) io.ReadCloser {
 		panic(err)
 	}
 	return rc
+}
+
+// The busybox image is a working root: unpacked with image/unpack, its
+// shell runs applets through the symlinks and knows the image user.
+func TestBusyboxRuns(t *testing.T) {
+	testutil.RequireRoot(t)
+	img := Busybox(t, []imagebuild.Entry{imagebuild.File("etc/motd", 0o644, "hi\n")})
+	root := t.TempDir()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range ls {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = unpack.Apply(root, rc, unpack.Options{Image: "busybox", Layer: fmt.Sprint(i)})
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command("chroot", root, "/bin/sh", "-c",
+		"cat /etc/motd; id -u app; id -g app; ls -ld /tmp | cut -c1-10; echo x | sed s/x/y/; which wget nc httpd sleep").CombinedOutput()
+	want := "hi\n999\n999\ndrwxrwxrwt\ny\n/usr/bin/wget\n/usr/bin/nc\n/usr/sbin/httpd\n/bin/sleep\n"
+	if err != nil || string(out) != want {
+		t.Fatalf("shell in the unpacked image: err %v, output\n%s\nwant\n%s", err, out, want)
+	}
 }

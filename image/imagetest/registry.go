@@ -36,6 +36,14 @@ const pushHeader = "X-Imagetest-Push"
 
 var blobPath = regexp.MustCompile(`^/v2/.+/blobs/(sha256:[0-9a-f]{64})$`)
 
+// blobOf is the digest of a blob's path, or "".
+func blobOf(path string) string {
+	if m := blobPath.FindStringSubmatch(path); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
 // Registry starts a registry for the test; it is closed at t.Cleanup.
 func Registry(t testing.TB) *Reg {
 	t.Helper()
@@ -50,11 +58,11 @@ func Registry(t testing.TB) *Reg {
 		cw := &countingWriter{ResponseWriter: w, cut: -1}
 		r.mu.Lock()
 		r.reqs[req.Method+" "+req.URL.Path]++
-		if m := blobPath.FindStringSubmatch(req.URL.Path); m != nil && req.Method == http.MethodGet {
-			cw.tamper = r.tamper[m[1]]
-			if n, ok := r.cut[m[1]]; ok {
+		if d := blobOf(req.URL.Path); d != "" && req.Method == http.MethodGet {
+			cw.tamper = r.tamper[d]
+			if n, ok := r.cut[d]; ok {
 				cw.cut = n
-				delete(r.cut, m[1])
+				delete(r.cut, d)
 			}
 		}
 		r.mu.Unlock()
@@ -108,6 +116,34 @@ func (r *Reg) Bytes(path string) int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.bytes[path]
+}
+
+// BlobGets counts GETs of blob h from any repository (a layer shared by
+// two images is one blob).
+func (r *Reg) BlobGets(h v1.Hash) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k, c := range r.reqs {
+		method, p, _ := strings.Cut(k, " ")
+		if method == http.MethodGet && blobOf(p) == h.String() {
+			n += c
+		}
+	}
+	return n
+}
+
+// BlobBytes counts the body bytes sent of blob h from any repository.
+func (r *Reg) BlobBytes(h v1.Hash) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for k, c := range r.bytes {
+		if blobOf(k) == h.String() {
+			n += c
+		}
+	}
+	return n
 }
 
 // BlobPath is the path a client GETs blob h of repo ("app") from.
