@@ -115,19 +115,27 @@ func (s *Store) applyLayer(root string, img *Image, l Layer) error {
 	}
 	defer blob.Close()
 	br := bufio.NewReaderSize(blob, 1<<20)
+	// A failure may come from a blob changed on disk (bad gzip, bad tar):
+	// read it to its end, which checks its digest, and report that first.
+	fail := func(err error) error {
+		if _, derr := io.Copy(io.Discard, br); errors.Is(derr, ErrCorrupt) {
+			return fmt.Errorf("image %s: %w", img.Ref, derr)
+		}
+		return err
+	}
 	tarStream, closeFn, err := decompress(br)
 	if err != nil {
-		return fmt.Errorf("image %s: layer %s: %w", img.Ref, l.Digest, err)
+		return fail(fmt.Errorf("image %s: layer %s: %w", img.Ref, l.Digest, err))
 	}
 	defer closeFn()
 	hr := &hashingReader{r: tarStream, h: sha256.New()}
 	if err := unpack.Apply(root, hr, unpack.Options{Image: img.Ref, Layer: l.Digest}); err != nil {
-		return err
+		return fail(err)
 	}
 	// The tar may end before its stream does (padding): read the rest so
 	// both digests cover every byte.
 	if _, err := io.Copy(io.Discard, hr); err != nil {
-		return fmt.Errorf("image %s: layer %s: %w", img.Ref, l.Digest, err)
+		return fail(fmt.Errorf("image %s: layer %s: %w", img.Ref, l.Digest, err))
 	}
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		return fmt.Errorf("image %s: %w", img.Ref, err)
