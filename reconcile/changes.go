@@ -39,6 +39,27 @@ func (c fieldChange) cause() string {
 // desired. Anything the diff might miss therefore ends in a restart, never
 // in an in-place update that leaves the old configuration running.
 func liveOnly(applied, desired *spec.Service) bool {
+	p := withLiveFields(applied, desired)
+	return serviceHash(&p) == serviceHash(desired)
+}
+
+// RestartHash is the hash of s without its live fields: what a replica's
+// sandboxes have in common from one in-place update to the next. A
+// different one means the replica is replaced (the host runtime starts its
+// writable layer afresh then).
+func RestartHash(s *spec.Service) string {
+	blank := &spec.Service{Networks: make(map[string]*spec.ServiceNetwork, len(s.Networks))}
+	for name := range s.Networks {
+		blank.Networks[name] = &spec.ServiceNetwork{}
+	}
+	p := withLiveFields(s, blank)
+	return serviceHash(&p)
+}
+
+// withLiveFields is a copy of base with the live fields of live: resources,
+// ports, egress, DNS records, extra hosts and network aliases.
+func withLiveFields(base, live *spec.Service) spec.Service {
+	applied, desired := base, live
 	p := *applied
 	p.Resources = desired.Resources
 	p.Ports = desired.Ports
@@ -60,5 +81,5 @@ func liveOnly(applied, desired *spec.Service) bool {
 	} else {
 		p.Networks = maps.Clone(applied.Networks)
 	}
-	return serviceHash(&p) == serviceHash(desired)
+	return p
 }

@@ -32,6 +32,11 @@ type Runtime interface {
 	// those keep accepts (nil: none), and returns their ids; it fails
 	// naming anything of them that is left.
 	RemoveProjectSandboxes(ctx context.Context, project string, keep func(id string) bool) ([]string, error)
+	// Forget removes what the runtime keeps of a replica from one of its
+	// sandboxes to the next (the writable layer of its root) once the
+	// replica is not coming back: removed, scaled away, or the project
+	// taken down (replica "": every replica of project). It is idempotent.
+	Forget(ctx context.Context, project, replica string) error
 }
 
 // LaunchRequest describes one replica's sandbox.

@@ -307,6 +307,10 @@ func (sv *Supervisor) Down(ctx context.Context) error {
 	if err := sv.Networks.RemoveProject(ctx, sv.Project); err != nil {
 		return fmt.Errorf("remove networks of %s: %w", sv.Project, err)
 	}
+	// Replicas whose record was lost kept theirs too.
+	if err := sv.Runtime.Forget(ctx, sv.Project, ""); err != nil {
+		return fmt.Errorf("remove what the replicas of %s kept: %w", sv.Project, err)
+	}
 	if err := sv.Store.RemoveProject(sv.Project); err != nil {
 		return err
 	}

@@ -175,6 +175,9 @@ func (sv *Supervisor) removeReplica(ctx context.Context, service string, n int) 
 	if err := sv.Networks.Release(ctx, sv.Project, service, n, nil); err != nil {
 		return fmt.Errorf("release the addresses of %s: %w", sv.ident(service, n).Name(), err)
 	}
+	if err := sv.Runtime.Forget(ctx, sv.Project, sv.ident(service, n).Name()); err != nil {
+		return fmt.Errorf("remove what %s kept: %w", sv.ident(service, n).Name(), err)
+	}
 	return nil
 }
 

@@ -60,7 +60,7 @@ func TestVolumeChownUserByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rootfs := busyboxRootfs(t) // app = 1000:1000
+	rootfs := testutil.BusyboxRootfs(t) // app = 1000:1000
 	src := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestVolumeChownUserByName(t *testing.T) {
 // mapped fails the start, naming the volume and the user; nothing changes.
 func TestVolumeChownUnknownUser(t *testing.T) {
 	root := newRoot(t)
-	rootfs := busyboxRootfs(t)
+	rootfs := testutil.BusyboxRootfs(t)
 	for user, want := range map[string]string{
 		"postgres": `volume /v: ` + "%s" + `: chown (:U) to user "postgres": user "postgres": no such user in the sandbox's /etc/passwd`,
 		"70000":    `chown (:U) to user "70000": 70000:70000 is outside the sandbox's ids 0-65535`,

@@ -39,7 +39,7 @@ func runWritable(t *testing.T, base Config, rootfs, upper, script, wantOut, want
 // with its sandbox.
 func TestUpperDirKeepsWritesAcrossSandboxes(t *testing.T) {
 	root := newRoot(t)
-	rootfs := busyboxRootfs(t)
+	rootfs := testutil.BusyboxRootfs(t)
 	upper := filepath.Join(t.TempDir(), "upper", "web-1")
 	runWritable(t, Config{ID: "up1", Root: root}, rootfs, upper,
 		"echo kept > /etc/marker && rm /etc/hosts && echo written", "written\n", sbinit.WritableUpper)
@@ -62,7 +62,7 @@ func TestUpperDirKeepsWritesAcrossSandboxes(t *testing.T) {
 // the record says so.
 func TestUpperDirFallsBackToTmpfs(t *testing.T) {
 	root := newRoot(t)
-	rootfs := busyboxRootfs(t)
+	rootfs := testutil.BusyboxRootfs(t)
 	fs := testutil.MountSmallFS(t, filepath.Join(t.TempDir(), "ro"), 1<<20)
 	upper := filepath.Join(fs.Dir, "web-1")
 	base, err := ProjectIDRange(root, "p")

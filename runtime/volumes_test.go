@@ -12,35 +12,11 @@ import (
 	"nucleus/internal/testutil"
 )
 
-// busyboxRootfs builds a minimal root file system with a static busybox.
-func busyboxRootfs(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "rootfs")
-	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "run", "etc", "data"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		testutil.Require(t, false, "busybox-static (/bin/busybox)")
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), bb, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"sh", "cat", "ls", "echo", "touch", "stat", "id"} {
-		_ = os.Symlink("busybox", filepath.Join(dir, "bin", a))
-	}
-	_ = os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/data:/bin/sh\n"), 0o644)
-	_ = os.WriteFile(filepath.Join(dir, "etc/hosts"), []byte("127.0.0.1 localhost\n"), 0o644)
-	return dir
-}
-
 // TestSymlinkTargetStaysInRoot: a volume whose target in the rootfs is a
 // symlink to / (or climbing out with ..) must never reach the host.
 func TestSymlinkTargetStaysInRoot(t *testing.T) {
 	root := newRoot(t)
-	rootfs := busyboxRootfs(t)
+	rootfs := testutil.BusyboxRootfs(t)
 	src := t.TempDir()
 	_ = os.WriteFile(filepath.Join(src, "marker"), []byte("volume"), 0o644)
 	if err := os.Symlink("/", filepath.Join(rootfs, "evil")); err != nil {
@@ -71,7 +47,7 @@ func TestSymlinkTargetStaysInRoot(t *testing.T) {
 
 func TestRootfsAndVolumes(t *testing.T) {
 	root := newRoot(t)
-	rootfs := busyboxRootfs(t)
+	rootfs := testutil.BusyboxRootfs(t)
 	rw := t.TempDir()
 	_ = os.Chmod(rw, 0o777) // writable binds are not idmapped: host root's 0755 would refuse the sandbox
 	ro := t.TempDir()
@@ -158,7 +134,7 @@ func TestWorkdirAndUser(t *testing.T) {
 // rootfs's symlink (systemd-resolved style) points, inside the sandbox.
 func TestFileOverDanglingSymlink(t *testing.T) {
 	root := newRoot(t)
-	rootfs := busyboxRootfs(t)
+	rootfs := testutil.BusyboxRootfs(t)
 	if err := os.Symlink("../run/systemd/resolve/stub-resolv.conf", filepath.Join(rootfs, "etc/resolv.conf")); err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,12 @@ func (r Runtime) launch(ctx context.Context, req reconcile.LaunchRequest, sandbo
 	cfg := SandboxConfig(req.Service, req.Volumes)
 	cfg.ID, cfg.Project, cfg.Root = sandboxID, id.Project, r.Root
 	cfg.LogDir = ReplicaLogDir(r.Root, id.Project, id.Name())
+	if cfg.Service.Rootfs != "" && !cfg.Service.ReadOnly {
+		cfg.UpperDir = ReplicaUpperDir(r.Root, id.Project, id.Name())
+		if err := prepareUpperDir(cfg.UpperDir, req.Service); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", id.Name(), err)
+		}
+	}
 	if r.CheckSource != nil {
 		cfg.CheckSource = func(target, real string) error { return r.CheckSource(req.Service, target, real) }
 	}

@@ -269,6 +269,10 @@ func (f Runtime) RemoveProjectSandboxes(ctx context.Context, project string, kee
 	return nil, f.W.leftover
 }
 
+// Forget keeps nothing to forget (and logs nothing: the call logs of the
+// tests predate it).
+func (f Runtime) Forget(ctx context.Context, project, replica string) error { return nil }
+
 // Networks is a fake reconcile.Networks: every network is 10.250.0.0/24
 // and every replica 10.250.0.2 on eth0.
 type Networks struct{ W *World }
