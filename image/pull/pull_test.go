@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,10 +21,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"nucleus/image/imagetest"
 	"nucleus/image/pull"
 	"nucleus/image/ref"
 	"nucleus/image/store"
@@ -72,10 +74,10 @@ func checkStored(t *testing.T, st *store.Store, rf ref.Ref, img v1.Image, got *s
 }
 
 func TestPullRegistryThenCachedThenSharedLayers(t *testing.T) {
-	reg := newRegistry(t)
+	reg := imagetest.Registry(t)
 	st := openStore(t)
 	img := randomImage(t, 4096, 3)
-	rf := reg.push("test/app:1", img)
+	rf := push(t, reg, "test/app:1", img)
 
 	var events []pull.Event
 	got, err := pull.Pull(context.Background(), st, rf, pull.Options{Progress: func(e pull.Event) { events = append(events, e) }})
@@ -86,7 +88,7 @@ func TestPullRegistryThenCachedThenSharedLayers(t *testing.T) {
 		t.Errorf("manifest %s, want %s", got.Manifest, wantManifest)
 	}
 	checkStored(t, st, rf, img, got)
-	if n := reg.blobGets(); n != 4 {
+	if n := blobGets(t, reg, img); n != 4 {
 		t.Errorf("first pull: %d blob GETs, want 4 (config + 3 layers)", n)
 	}
 	if last := events[len(events)-1]; last.Phase != pull.Done || last.Ref != rf.String() {
@@ -94,11 +96,11 @@ func TestPullRegistryThenCachedThenSharedLayers(t *testing.T) {
 	}
 
 	// Everything present: only the manifest travels.
-	reg.reset()
+	reg.Reset()
 	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if n := reg.blobGets(); n != 0 {
+	if n := blobGets(t, reg, img); n != 0 {
 		t.Errorf("second pull: %d blob GETs, want 0", n)
 	}
 
@@ -111,15 +113,16 @@ func TestPullRegistryThenCachedThenSharedLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rf2 := reg.push("test/app:2", img2)
+	rf2 := push(t, reg, "test/app:2", img2)
 	got2, err := pull.Pull(context.Background(), st, rf2, pull.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkStored(t, st, rf2, img2, got2)
 	cfg2, _ := img2.ConfigName()
-	if n := reg.blobGets(); n != 2 || reg.gets[digestOf(t, extra)] != 1 || reg.gets[cfg2.String()] != 1 {
-		t.Errorf("shared-layer pull: blob GETs %v, want only the new layer and config", reg.gets)
+	extraD, _ := extra.Digest()
+	if n := blobGets(t, reg, img2); n != 2 || reg.BlobGets(extraD) != 1 || reg.BlobGets(cfg2) != 1 {
+		t.Errorf("shared-layer pull: %d blob GETs, want 2: the new layer and the config", n)
 	}
 	list, err := st.List()
 	if err != nil || len(list) != 2 {
@@ -143,21 +146,13 @@ func platformImage(t *testing.T, arch string) v1.Image {
 }
 
 func TestPullChoosesPlatformFromIndex(t *testing.T) {
-	reg := newRegistry(t)
+	reg := imagetest.Registry(t)
 	st := openStore(t)
 	amd, arm := platformImage(t, "amd64"), platformImage(t, "arm64")
 	idx := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
-	s := reg.Host + "/test/multi:1"
-	nr, err := name.ParseReference(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(nr, idx); err != nil {
-		t.Fatal(err)
-	}
-	rf, _ := ref.Parse(s, "")
+	rf := push(t, reg, "test/multi:1", idx)
 	got, err := pull.Pull(context.Background(), st, rf, pull.Options{Platform: "linux/arm64"})
 	if err != nil {
 		t.Fatal(err)
@@ -172,13 +167,14 @@ func TestPullChoosesPlatformFromIndex(t *testing.T) {
 }
 
 func TestPullRefusesTamperedBlobAndStoresNothing(t *testing.T) {
-	reg := newRegistry(t)
+	reg := imagetest.Registry(t)
 	st := openStore(t)
 	img := randomImage(t, 4096, 2)
-	rf := reg.push("test/bad:1", img)
+	rf := push(t, reg, "test/bad:1", img)
 	layers, _ := img.Layers()
-	bad := digestOf(t, layers[1])
-	reg.tamper[bad] = true
+	badH, _ := layers[1].Digest()
+	bad := badH.String()
+	reg.Tamper(badH, true)
 	_, err := pull.Pull(context.Background(), st, rf, pull.Options{})
 	if err == nil || !strings.Contains(err.Error(), "digest mismatch") || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), rf.String()) {
 		t.Fatalf("tampered layer: error %v, want a digest mismatch naming %s and %s", err, rf, bad)
@@ -195,9 +191,9 @@ func TestPullRefusesTamperedBlobAndStoresNothing(t *testing.T) {
 }
 
 func TestBlobTamperedOnDiskIsRefusedAtLoad(t *testing.T) {
-	reg := newRegistry(t)
+	reg := imagetest.Registry(t)
 	st := openStore(t)
-	rf := reg.push("test/disk:1", randomImage(t, 4096, 1))
+	rf := push(t, reg, "test/disk:1", randomImage(t, 4096, 1))
 	got, err := pull.Pull(context.Background(), st, rf, pull.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -238,34 +234,35 @@ func TestBlobTamperedOnDiskIsRefusedAtLoad(t *testing.T) {
 }
 
 func TestPullResumesCutDownload(t *testing.T) {
-	reg := newRegistry(t)
+	reg := imagetest.Registry(t)
 	st := openStore(t)
 	img := randomImage(t, 4<<20, 1)
-	rf := reg.push("test/big:1", img)
+	rf := push(t, reg, "test/big:1", img)
 	layers, _ := img.Layers()
-	d := digestOf(t, layers[0])
+	d, _ := layers[0].Digest()
 	size, _ := layers[0].Size()
-	reg.cutOnce[d] = true
+	reg.CutAfter(d, size/2)
 	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	served := reg.served[d]
-	t.Logf("layer of %d bytes: %d bytes served in %d GETs (%d with Range)", size, served, reg.gets[d], reg.ranged)
-	if reg.gets[d] != 2 || reg.ranged != 1 {
-		t.Errorf("GETs of the cut layer %d (ranged %d), want 2 with the second a Range request", reg.gets[d], reg.ranged)
+	served := reg.BlobBytes(d)
+	t.Logf("layer of %d bytes: %d bytes served in %d GETs", size, served, reg.BlobGets(d))
+	if reg.BlobGets(d) != 2 {
+		t.Errorf("GETs of the cut layer: %d, want 2", reg.BlobGets(d))
 	}
 	if float64(served) >= 1.5*float64(size) {
 		t.Errorf("served %d bytes for a %d-byte layer, want < 1.5x", served, size)
 	}
-	if !st.HasBlob(d) {
+	if !st.HasBlob(d.String()) {
 		t.Error("layer not stored")
 	}
 	assertNoTemps(t, st)
 }
 
-// TestHelperPullChild is a child process of TestConcurrentPullsShareDownloads.
+// TestHelperPullChild is a child process of TestConcurrentPullsShareDownloads:
+// it waits at a barrier until its sibling is there too, then pulls.
 func TestHelperPullChild(t *testing.T) {
-	dir, s := os.Getenv("PULL_CHILD_STORE"), os.Getenv("PULL_CHILD_REF")
+	dir, s, barrier := os.Getenv("PULL_CHILD_STORE"), os.Getenv("PULL_CHILD_REF"), os.Getenv("PULL_CHILD_BARRIER")
 	if dir == "" {
 		t.Skip("child of TestConcurrentPullsShareDownloads")
 	}
@@ -277,17 +274,23 @@ func TestHelperPullChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(barrier, strconv.Itoa(os.Getpid())), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "the other pull at the barrier", 10*time.Second, func() bool {
+		ents, _ := os.ReadDir(barrier)
+		return len(ents) == 2
+	})
 	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestConcurrentPullsShareDownloads(t *testing.T) {
-	reg := newRegistry(t)
-	dataRoot := t.TempDir()
-	img := randomImage(t, 256<<10, 3)
-	rf := reg.push("test/shared:1", img)
-	reg.delay = 100e6 // 100 ms a blob: the two pulls overlap
+	reg := imagetest.Registry(t)
+	dataRoot, barrier := t.TempDir(), t.TempDir()
+	img := randomImage(t, 4<<20, 3)
+	rf := push(t, reg, "test/shared:1", img)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	outs := make([][]byte, 2)
@@ -296,7 +299,7 @@ func TestConcurrentPullsShareDownloads(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPullChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), "PULL_CHILD_STORE="+dataRoot, "PULL_CHILD_REF="+rf.Name)
+			cmd.Env = append(os.Environ(), "PULL_CHILD_STORE="+dataRoot, "PULL_CHILD_REF="+rf.Name, "PULL_CHILD_BARRIER="+barrier)
 			outs[i], errs[i] = cmd.CombinedOutput()
 		}()
 	}
@@ -306,13 +309,10 @@ func TestConcurrentPullsShareDownloads(t *testing.T) {
 			t.Fatalf("pull %d: %v\n%s", i, err, outs[i])
 		}
 	}
-	for d, n := range reg.gets {
-		if n != 1 {
-			t.Errorf("blob %s fetched %d times by two concurrent pulls, want once", d, n)
+	for _, h := range blobs(t, img) {
+		if n := reg.BlobGets(h); n != 1 {
+			t.Errorf("blob %s fetched %d times by two concurrent pulls, want once", h, n)
 		}
-	}
-	if n := reg.blobGets(); n != 4 {
-		t.Errorf("%d blob GETs, want 4", n)
 	}
 	st, _ := store.Open(dataRoot)
 	if _, err := st.Lookup(rf.String()); err != nil {
@@ -432,10 +432,10 @@ func TestPullDockerArchive(t *testing.T) {
 }
 
 func TestPullDigestPinned(t *testing.T) {
-	reg := newRegistry(t)
+	reg := imagetest.Registry(t)
 	st := openStore(t)
 	img := randomImage(t, 1024, 1)
-	rf := reg.push("test/pin:1", img)
+	rf := push(t, reg, "test/pin:1", img)
 	pinned, err := ref.Parse(rf.Name+"@"+digestOf(t, img), "")
 	if err != nil {
 		t.Fatal(err)
