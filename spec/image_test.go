@@ -1,10 +1,13 @@
 package spec
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // TestImageRules: every error of the image keys, with file:line:col.
@@ -52,7 +55,7 @@ func TestImageKeysLoad(t *testing.T) {
 	for _, tc := range []struct {
 		name, svc  string
 		image      string
-		entrypoint []string
+		entrypoint Argv
 		command    []string
 		pull       string
 	}{
@@ -62,9 +65,9 @@ func TestImageKeysLoad(t *testing.T) {
 		{"docker archive", "{image: \"docker-archive:x.tar\"}", "docker-archive:/PROJECT/x.tar", nil, nil, PullMissing},
 		{"pull always", "{image: nginx, pull_policy: always}", "docker.io/library/nginx:latest", nil, nil, PullAlways},
 		{"compose if_not_present", "{image: nginx, pull_policy: if_not_present}", "docker.io/library/nginx:latest", nil, nil, PullMissing},
-		{"entrypoint string", "{image: nginx, entrypoint: \"/bin/sh -c 'echo hi'\"}", "docker.io/library/nginx:latest", []string{"/bin/sh", "-c", "echo hi"}, nil, PullMissing},
-		{"entrypoint cleared by []", "{image: nginx, entrypoint: [], command: [a]}", "docker.io/library/nginx:latest", []string{}, []string{"a"}, PullMissing},
-		{"entrypoint cleared by empty string", "{image: nginx, entrypoint: \"\"}", "docker.io/library/nginx:latest", []string{}, nil, PullMissing},
+		{"entrypoint string", "{image: nginx, entrypoint: \"/bin/sh -c 'echo hi'\"}", "docker.io/library/nginx:latest", Argv{"/bin/sh", "-c", "echo hi"}, nil, PullMissing},
+		{"entrypoint cleared by []", "{image: nginx, entrypoint: [], command: [a]}", "docker.io/library/nginx:latest", Argv{}, []string{"a"}, PullMissing},
+		{"entrypoint cleared by empty string", "{image: nginx, entrypoint: \"\"}", "docker.io/library/nginx:latest", Argv{}, nil, PullMissing},
 		{"entrypoint without image is prepended", "{entrypoint: [env], command: [true]}", "", nil, []string{"env", "true"}, ""},
 		{"no image, no pull policy", "{command: [true]}", "", nil, []string{"true"}, ""},
 	} {
@@ -299,4 +302,37 @@ func TestHashWithoutImageUnchanged(t *testing.T) {
 	if got := ServiceHash(p.Services["web"]); got != want {
 		t.Errorf("hash = %s, want %s (unchanged from before images)", got, want)
 	}
+}
+
+// TestClearedEntrypointSurvivesConfig: nucleus config prints a cleared
+// entrypoint as [] (in YAML and JSON), and loading that output clears it
+// again instead of falling back to the image's.
+func TestClearedEntrypointSurvivesConfig(t *testing.T) {
+	p := mustLoad(t, map[string]string{"nucleus.yaml": "services:\n  a: {image: x, entrypoint: [], command: [sh]}\n  b: {image: x}\n"}, nil)
+	y, err := yaml.Marshal(p.Services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := json.Marshal(p.Services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(y), "entrypoint: []"); n != 1 {
+		t.Errorf("YAML has %d \"entrypoint: []\", want 1 (a only):\n%s", n, y)
+	}
+	if n := strings.Count(string(j), `"entrypoint":[]`); n != 1 || strings.Contains(string(j), "null") {
+		t.Errorf("JSON has %d \"entrypoint\":[], want 1 (a only) and no null:\n%s", n, j)
+	}
+	again := mustLoad(t, map[string]string{"nucleus.yaml": "services:\n" + indent(string(y), "  ")}, nil)
+	if e := again.Services["a"].Entrypoint; e == nil || len(e) != 0 {
+		t.Errorf("entrypoint after loading the config output = %#v, want cleared (empty, not nil)", e)
+	}
+}
+
+func indent(s, by string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString(by + l + "\n")
+	}
+	return b.String()
 }

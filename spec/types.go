@@ -73,8 +73,8 @@ type Service struct {
 	// Entrypoint replaces the image's entrypoint. nil means not given; an
 	// empty, non-nil list clears the image's entrypoint. Without image the
 	// loader prepends it to Command and leaves it nil.
-	Entrypoint []string `json:"entrypoint,omitempty" yaml:"entrypoint,omitempty"`
-	Rootfs     string   `json:"rootfs,omitempty" yaml:"rootfs,omitempty"` // absolute; empty = host system view
+	Entrypoint Argv   `json:"entrypoint,omitzero" yaml:"entrypoint,omitempty"`
+	Rootfs     string `json:"rootfs,omitempty" yaml:"rootfs,omitempty"` // absolute; empty = host system view
 	// Image is the canonical image reference (ref.Ref.String()); exclusive
 	// with Rootfs.
 	Image string `json:"image,omitempty" yaml:"image,omitempty"`
@@ -121,6 +121,15 @@ type Service struct {
 	CapAdd          []string `json:"cap_add,omitempty" yaml:"cap_add,omitempty"` // canonical "CAP_X" names, sorted
 	Security        Security `json:"security" yaml:"security"`
 }
+
+// Argv is an argument list whose nil (not given) and empty (given, and
+// empty) differ: both YAML and JSON leave out only nil, so nucleus config
+// prints `entrypoint: []` and loading that output clears the entrypoint
+// again.
+type Argv []string
+
+// IsZero reports nil only; yaml.v3's omitempty and json's omitzero ask it.
+func (a Argv) IsZero() bool { return a == nil }
 
 // ServiceNetwork is a service's attachment to one network.
 type ServiceNetwork struct {
