@@ -167,6 +167,7 @@ func TestSchemaRejectsTyposAndBadValues(t *testing.T) {
 		{"bad pull_policy", "services: {a: {image: nginx, pull_policy: daily}}", "/services/a/pull_policy"},
 		{"empty image", "services: {a: {image: ''}}", "/services/a/image"},
 		{"image_digest", "services: {a: {image: nginx, image_digest: 'sha256:00'}}", "image_digest"},
+		{"pull_policy without image", "services: {a: {command: [x], pull_policy: never}}", "/services/a"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
