@@ -105,7 +105,11 @@ func Diff(old, new *Service) []Change {
 	}
 	add("command", ClassRestart, quoteList(old.Command), quoteList(new.Command))
 	add("entrypoint", ClassRestart, entrypointString(old.Entrypoint), entrypointString(new.Entrypoint))
-	add("rootfs", ClassRestart, old.Rootfs, new.Rootfs)
+	if old.Image == "" || new.Image == "" {
+		// With an image on both sides the rootfs is its tree, derived
+		// from the digest that the image line already shows.
+		add("rootfs", ClassRestart, old.Rootfs, new.Rootfs)
+	}
 	add("image", ClassRestart, imageString(old), imageString(new))
 	add("working_dir", ClassRestart, old.WorkingDir, new.WorkingDir)
 	add("user", ClassRestart, old.User, new.User)
