@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"nucleus/image/imagebuild"
 	"nucleus/image/imagetest"
 	"nucleus/image/pull"
 	"nucleus/image/ref"
@@ -226,6 +227,9 @@ func TestBlobTamperedOnDiskIsRefusedAtLoad(t *testing.T) {
 	}
 	if st.HasBlob(layer) {
 		t.Errorf("corrupt layer %s still in the store", layer)
+	}
+	if _, err := st.Lookup(rf.String()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Lookup with a layer removed as corrupt: %v, want ErrNotFound (pull again)", err)
 	}
 	// A new pull repairs it.
 	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil || !st.HasBlob(layer) {
@@ -446,5 +450,45 @@ func TestPullDigestPinned(t *testing.T) {
 	}
 	if got.Manifest != digestOf(t, img) || got.Ref != pinned.String() {
 		t.Errorf("pinned pull: %+v", got)
+	}
+}
+
+func TestPullUnpacksWhileDownloading(t *testing.T) {
+	reg := imagetest.Registry(t)
+	st := openStore(t)
+	img := imagetest.Busybox(t, []imagebuild.Entry{imagebuild.File("etc/motd", 0o644, "hi\n")})
+	rf := push(t, reg, "test/unpack:1", img)
+	var mu sync.Mutex
+	var phases []pull.Phase
+	got, err := pull.Pull(context.Background(), st, rf, pull.Options{Unpack: true, Progress: func(e pull.Event) {
+		mu.Lock()
+		phases = append(phases, e.Phase)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := st.TreePath(got)
+	if b, err := os.ReadFile(filepath.Join(dir, "etc/motd")); err != nil || string(b) != "hi\n" {
+		t.Errorf("etc/motd in the unpacked tree: %q, %v", b, err)
+	}
+	if n := strings.Count(fmt.Sprint(phases), string(pull.Unpacking)); n != len(got.Layers) {
+		t.Errorf("%d unpacking events for %d layers: %v", n, len(got.Layers), phases)
+	}
+	if d, err := st.Tree(context.Background(), got); err != nil || d != dir {
+		t.Errorf("Tree after an unpacking pull: %s, %v; want %s", d, err, dir)
+	}
+	assertNoTemps(t, st)
+
+	// A tampered last layer: no tree, no temporary left.
+	st2 := openStore(t)
+	layers, _ := img.Layers()
+	last, _ := layers[len(layers)-1].Digest()
+	reg.Tamper(last, true)
+	if _, err := pull.Pull(context.Background(), st2, rf, pull.Options{Unpack: true}); err == nil || !strings.Contains(err.Error(), "digest mismatch") {
+		t.Fatalf("unpacking pull of a tampered layer: %v, want a digest mismatch", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(st2.Dir, "trees")); len(ents) != 0 {
+		t.Errorf("trees after a refused pull: %v", ents)
 	}
 }

@@ -14,14 +14,20 @@ import (
 	"nucleus/image/store"
 )
 
+func parseRef(t testing.TB, s string) ref.Ref {
+	t.Helper()
+	rf, err := ref.Parse(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rf
+}
+
 // push uploads img to reg as repoTag, zeroes the counters and returns the
 // parsed reference.
 func push(t *testing.T, reg *imagetest.Reg, repoTag string, img any) ref.Ref {
 	t.Helper()
-	rf, err := ref.Parse(reg.Push(t, repoTag, img), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rf := parseRef(t, reg.Push(t, repoTag, img))
 	reg.Reset()
 	return rf
 }
@@ -67,7 +73,9 @@ func randomImage(t *testing.T, size, n int64) v1.Image {
 	return img
 }
 
-func openStore(t *testing.T) *store.Store {
+func openStore(t *testing.T) *store.Store { return openStoreTB(t) }
+
+func openStoreTB(t testing.TB) *store.Store {
 	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {

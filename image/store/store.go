@@ -189,12 +189,18 @@ func (s *Store) PutBlob(what, digest string, b []byte) error {
 	return nil
 }
 
-// Lookup returns the record of ref (canonical form) or ErrNotFound. The
-// manifest and config it names are checked present and intact.
+// Lookup returns the record of ref (canonical form) or ErrNotFound (also
+// when one of its blobs is gone). The manifest and config are re-hashed.
 func (s *Store) Lookup(ref string) (*Image, error) {
 	img, err := s.readRecord(s.refPath(ref))
 	if err != nil {
 		return nil, err
+	}
+	// A blob removed as corrupt makes the image missing: pull it again.
+	for _, d := range append([]string{img.Manifest, img.Config}, layerDigests(img)...) {
+		if !s.HasBlob(d) {
+			return nil, fmt.Errorf("image %s: blob %s is gone: %w", ref, d, ErrNotFound)
+		}
 	}
 	for _, d := range []string{img.Manifest, img.Config} {
 		if _, err := s.ReadBlob(d); err != nil {
