@@ -105,9 +105,10 @@ func Diff(old, new *Service) []Change {
 	}
 	add("command", ClassRestart, quoteList(old.Command), quoteList(new.Command))
 	add("entrypoint", ClassRestart, entrypointString(old.Entrypoint), entrypointString(new.Entrypoint))
-	if old.Image == "" || new.Image == "" {
-		// With an image on both sides the rootfs is its tree, derived
-		// from the digest that the image line already shows.
+	if old.Image == "" || new.Image == "" || imageString(old) == imageString(new) {
+		// With an image on both sides the rootfs is its tree: when the
+		// image line shows the digest moved, the tree moving says nothing
+		// more.
 		add("rootfs", ClassRestart, old.Rootfs, new.Rootfs)
 	}
 	add("image", ClassRestart, imageString(old), imageString(new))

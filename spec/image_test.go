@@ -278,6 +278,13 @@ func TestImageDiff(t *testing.T) {
 			}
 		})
 	}
+	// Resolved services carry the image's tree as rootfs: a new digest
+	// moves it too, and plan says so once, on the image line.
+	o, n := svc("docker.io/library/nginx:1.27", d1), svc("docker.io/library/nginx:1.27", d2)
+	o.Rootfs, n.Rootfs = "/data/images/trees/1", "/data/images/trees/2"
+	if ch := Diff(o, n); len(ch) != 1 || ch[0].Path != "image" {
+		t.Errorf("new digest and tree: changes %v, want only the image line", ch)
+	}
 	a, b := svc("docker.io/library/nginx:1.27", d1), svc("docker.io/library/nginx:1.27", d1)
 	b.PullPolicy = PullNever
 	if ServiceHash(a) != ServiceHash(b) || len(Diff(a, b)) != 0 {
