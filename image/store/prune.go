@@ -311,6 +311,13 @@ func (s *Store) collect(leases map[string][]string) (Summary, error) {
 		}
 		sum.Trees++
 	}
+	// No pull or unpack runs while the gc lock is held exclusively, so no
+	// one holds or waits on a blob's or tree's lock: their files can go.
+	locks, _ := filepath.Glob(filepath.Join(s.Dir, "locks", "blob-*"))
+	trees2, _ := filepath.Glob(filepath.Join(s.Dir, "locks", "tree-*"))
+	for _, l := range append(locks, trees2...) {
+		os.Remove(l)
+	}
 	return sum, nil
 }
 

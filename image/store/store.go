@@ -7,9 +7,11 @@
 //	trees/<chain ID hex>/       one unpacked root per layer chain (OCI ChainID)
 //	trees/.tmp-<hex>-*          an unpack under way (removed by the next try)
 //	uses/<sha256 of project>.json  which references a project uses
-//	leases/<chain ID hex>/<holder> a running sandbox's claim on a tree
-//	locks/                      flock files: one per blob, one per tree, and
-//	                            store.lock for records, uses and pruning
+//	leases/<chain ID hex>/<sha256 of holder>  a running sandbox's claim on a tree
+//	locks/                      flock files: one per blob and per tree (removed
+//	                            by a prune); store.lock (uses, removal) and
+//	                            gc.lock (pulls and unpacks hold it shared, the
+//	                            collection of blobs and trees exclusively)
 //
 // Every blob is hashed while it is written and renamed into place only when
 // its digest matches; manifests and configs are hashed again each time they

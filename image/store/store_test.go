@@ -219,6 +219,12 @@ func TestPruneKeepsUsedAndLeasedRemovesTheRest(t *testing.T) {
 			t.Errorf("%s after pruning everything: %d entries", sub, len(ents))
 		}
 	}
+	locks, _ := os.ReadDir(filepath.Join(st.Dir, "locks"))
+	for _, l := range locks {
+		if l.Name() != "store.lock" && l.Name() != "gc.lock" {
+			t.Errorf("lock file %s left after pruning everything", l.Name())
+		}
+	}
 }
 
 func TestRemoveRefusesAnImageInUseUnlessForced(t *testing.T) {
