@@ -36,6 +36,7 @@ type Phase string
 // Phases, in the order a pull goes through them.
 const (
 	Resolving   Phase = "resolving"   // reading the manifest
+	Resolved    Phase = "resolved"    // Layers layers, Total bytes (-1: unknown, docker-archive)
 	Cached      Phase = "cached"      // a blob already in the store
 	Downloading Phase = "downloading" // Done of Total bytes of Layer
 	Verified    Phase = "verified"    // Layer complete and its digest checked
@@ -49,6 +50,9 @@ type Event struct {
 	Layer       string // digest, "" for the image as a whole
 	Done, Total int64
 	Phase       Phase
+	// Layers is the image's layer count, with Resolved, so that a
+	// display can say "2/5 layers" before every layer has started.
+	Layers int
 }
 
 // Options tune a pull.
@@ -158,6 +162,15 @@ func Pull(ctx context.Context, st *store.Store, r ref.Ref, o Options) (*store.Im
 		img.Layers = append(img.Layers, store.Layer{Digest: l.digest, DiffID: diffIDs[i], Size: l.size, MediaType: l.mediaType})
 	}
 	img.ChainID = store.ChainID(diffIDs)
+	total := int64(0)
+	for _, l := range src.layers {
+		if l.size < 0 {
+			total = -1
+			break
+		}
+		total += l.size
+	}
+	emit(Event{Phase: Resolved, Layers: len(src.layers), Total: total})
 
 	// Layers download in parallel, the earlier ones first; with Unpack
 	// the tree is built alongside, each layer once it is stored.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,6 +95,16 @@ func TestPullRegistryThenCachedThenSharedLayers(t *testing.T) {
 	}
 	if last := events[len(events)-1]; last.Phase != pull.Done || last.Ref != rf.String() {
 		t.Errorf("last event %+v, want done for %s", last, rf)
+	}
+	var layerBytes int64
+	for _, l := range got.Layers {
+		layerBytes += l.Size
+	}
+	resolved := slices.IndexFunc(events, func(e pull.Event) bool { return e.Phase == pull.Resolved })
+	if resolved < 0 || events[resolved].Layers != 3 || events[resolved].Total != layerBytes {
+		t.Errorf("want a resolved event with 3 layers and %d bytes before any layer event, got %+v", layerBytes, events)
+	} else if first := slices.IndexFunc(events, func(e pull.Event) bool { return e.Layer != "" }); first < resolved {
+		t.Errorf("layer event %d came before the resolved event %d: %+v", first, resolved, events)
 	}
 
 	// Everything present: only the manifest travels.
