@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"nucleus/image/progress"
 	"nucleus/reconcile"
 	"nucleus/reconcile/api"
 )
@@ -98,9 +99,9 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 		cpu, mem, pids := "-", "-", "-"
 		if u := r.Usage; u != nil {
 			cpu = fmt.Sprintf("%.2fs", u.CPUSeconds)
-			mem = humanBytes(u.MemoryBytes)
+			mem = progress.Bytes(int64(u.MemoryBytes))
 			if u.MemoryLimit > 0 && u.MemoryLimit < 1<<60 {
-				mem += "/" + humanBytes(u.MemoryLimit)
+				mem += "/" + progress.Bytes(int64(u.MemoryLimit))
 			}
 			pids = strconv.FormatUint(u.Pids, 10)
 		}
@@ -134,16 +135,4 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: start failed: %s\n", r.Name, r.Error)
 		}
 	}
-}
-
-func humanBytes(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0fK", float64(n)/(1<<10))
-	}
-	return strconv.FormatUint(n, 10) + "B"
 }
