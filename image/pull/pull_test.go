@@ -2,10 +2,13 @@ package pull_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,12 +19,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -501,5 +507,42 @@ func TestPullUnpacksWhileDownloading(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(st2.Dir, "trees")); len(ents) != 0 {
 		t.Errorf("trees after a refused pull: %v", ents)
+	}
+}
+
+// TestPullUsesDockerConfigCredentials: a registry that wants basic auth is
+// reached with the credentials of $DOCKER_CONFIG/config.json.
+func TestPullUsesDockerConfigCredentials(t *testing.T) {
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	s := host + "/private/app:1"
+	nr, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(nr, randomImage(t, 1024, 1), remote.WithAuth(&authn.Basic{Username: "alice", Password: "s3cret"})); err != nil {
+		t.Fatal(err)
+	}
+	rf := parseRef(t, s)
+
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if _, err := pull.Pull(context.Background(), openStore(t), rf, pull.Options{}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("pull without credentials: %v, want refused with 401", err)
+	}
+	dir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))
+	testutil.WriteFile(t, filepath.Join(dir, "config.json"), `{"auths":{"`+host+`":{"auth":"`+auth+`"}}}`)
+	t.Setenv("DOCKER_CONFIG", dir)
+	if _, err := pull.Pull(context.Background(), openStore(t), rf, pull.Options{}); err != nil {
+		t.Errorf("pull with credentials in $DOCKER_CONFIG: %v", err)
 	}
 }
