@@ -143,6 +143,9 @@ func TestWithImageConfig(t *testing.T) {
 		{"no image entrypoint", nil, func(c *ImageConfig) { c.Entrypoint = nil }, func(t *testing.T, s *Service) {
 			eq(t, "argv", s.Command, []string{"serve"})
 		}},
+		{"env without image env", func(s *Service) { s.Environment = map[string]string{"A": "file"} }, func(c *ImageConfig) { c.Env = nil }, func(t *testing.T, s *Service) {
+			eq(t, "env", s.Environment, map[string]string{"A": "file"})
+		}},
 		{"env merged, service wins", func(s *Service) { s.Environment = map[string]string{"A": "file", "B": "file"} }, nil, func(t *testing.T, s *Service) {
 			eq(t, "env", s.Environment, map[string]string{"PATH": "/usr/bin", "A": "file", "B": "file"})
 		}},
@@ -192,9 +195,13 @@ func TestWithImageConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ServiceHash(s) != before {
-				t.Error("WithImageConfig changed the service it was called on")
+			if got.Environment != nil {
+				got.Environment["EDITED"] = "1"
 			}
+			if ServiceHash(s) != before {
+				t.Error("WithImageConfig changed the service it was called on, or shares its environment with the copy")
+			}
+			delete(got.Environment, "EDITED")
 			tc.check(t, got)
 			again, err := got.WithImageConfig(c)
 			if err != nil || !reflect.DeepEqual(again.Command, got.Command) {

@@ -71,6 +71,9 @@ func (s *Service) WithImageConfig(c ImageConfig) (*Service, error) {
 	}
 	out.Command, out.Entrypoint = argv, []string{}
 
+	// The copy owns its environment: a caller may edit it without
+	// touching the loaded project.
+	out.Environment = maps.Clone(s.Environment)
 	if len(c.Env) > 0 {
 		env := make(map[string]string, len(c.Env)+len(s.Environment))
 		for _, kv := range c.Env {
