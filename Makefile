@@ -20,7 +20,7 @@ DB_PKGS   := postgresql-15 postgresql-client-15 redis-server redis-tools python3
 DEB_PKGS  := gcc libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io $(DB_PKGS)
 PKG_CONFIG ?= pkg-config
 
-.PHONY: build build-check test test-v2 test-v2-systemd deps check vet fmt-check demo bench clean
+.PHONY: build build-check test test-v2 test-v2-systemd deps check vet fmt-check demo bench bench-image clean
 
 # nucleus is linked statically (glibc and libseccomp archives from
 # libc6-dev and libseccomp-dev): no dynamic loader and relocations at every
@@ -94,6 +94,12 @@ demo: deps build
 
 bench: deps build
 	./bench/run.sh
+	NUCLEUS_BIN=$(CURDIR)/$(BIN) ./bench/image.sh
+
+# bench-image is only the image benchmarks of `make bench` (issue 12): pull
+# + unpack against crane + tar, start from an image against the host view.
+bench-image: deps build
+	NUCLEUS_BIN=$(CURDIR)/$(BIN) ./bench/image.sh
 
 clean:
 	rm -rf bin

@@ -117,28 +117,16 @@ for t in nucleus runc bwrap; do
 	if ! "run_$t" >/dev/null 2>"$WORK/err"; then echo "$t failed:"; cat "$WORK/err"; exit 1; fi
 done
 
-# Timestamps straight from $EPOCHREALTIME (seconds with 6 decimals: drop the
-# point for microseconds). A $(...) helper would fork a subshell inside the
-# timed span and add ~0.6 ms to every sample of every tool.
+. bench/lib.sh
 declare -A samples
-for t in nucleus runc bwrap; do samples[$t]=""; done
 echo "timing $N rounds (nucleus, runc, bwrap interleaved; runc allowlist: $nsys syscalls)..."
 # Start-up latency on a shared 2-core machine depends on what else runs.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for ((i = 0; i < N; i++)); do
-	for t in nucleus runc bwrap; do
-		a=$EPOCHREALTIME
-		"run_$t" >/dev/null 2>&1
-		b=$EPOCHREALTIME
-		samples[$t]+="$((10#${b/./} - 10#${a/./})) "
-	done
-done
-median_us() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print int((v[NR/2]+v[NR/2+1])/2)}'; }
+time_rounds "$N" nucleus runc bwrap
 mn=$(echo "${samples[nucleus]}" | median_us)
 mr=$(echo "${samples[runc]}" | median_us)
 mb=$(echo "${samples[bwrap]}" | median_us)
 ms() { awk -v u="$1" 'BEGIN {printf "%.2f ms", u/1000}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 
 # Peak RSS (VmHWM) of the in-sandbox init, with a workload that lives a while.
 "$NUCLEUS" --root "$WORK/nroot" run --rm --name bench-rss -- /bin/sleep 1 &
