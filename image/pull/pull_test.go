@@ -546,3 +546,50 @@ func TestPullUsesDockerConfigCredentials(t *testing.T) {
 		t.Errorf("pull with credentials in $DOCKER_CONFIG: %v", err)
 	}
 }
+
+// TestPullResumesPartialLeftByEarlierRun: the .partial of a pull that died
+// is hashed and continued, not fetched again.
+func TestPullResumesPartialLeftByEarlierRun(t *testing.T) {
+	reg := imagetest.Registry(t)
+	st := openStore(t)
+	img := randomImage(t, 2<<20, 1)
+	rf := push(t, reg, "test/partial:1", img)
+	layers, _ := img.Layers()
+	d, _ := layers[0].Digest()
+	size, _ := layers[0].Size()
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, size/2)
+	if _, err := io.ReadFull(rc, head); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	p, _ := st.BlobPath(d.String())
+	if err := os.WriteFile(p+".partial", head, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reg.BlobBytes(d), size-size/2; got != want {
+		t.Errorf("served %d bytes of the layer, want the %d missing from the partial", got, want)
+	}
+	assertNoTemps(t, st)
+
+	// A partial whose bytes are wrong: the pull starts over and succeeds.
+	st2 := openStore(t)
+	p2, _ := st2.BlobPath(d.String())
+	head[0] ^= 0xff
+	if err := os.WriteFile(p2+".partial", head, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pull.Pull(context.Background(), st2, rf, pull.Options{}); err != nil {
+		t.Fatalf("pull over a bad partial: %v", err)
+	}
+	if !st2.HasBlob(d.String()) {
+		t.Error("layer not stored after a bad partial")
+	}
+	assertNoTemps(t, st2)
+}

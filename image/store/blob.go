@@ -69,55 +69,67 @@ func (s *Store) WriteBlob(ctx context.Context, what, digest string, size int64, 
 			return false, fmt.Errorf("image %s: blob %s: %w", what, digest, err)
 		}
 	}
-	transferred, finished := false, false
-	var lastErr error
-	for try := 0; try < fetchTries && !finished; try++ {
-		if !unknown && have >= size {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return transferred, err
-		}
-		rc, start, err := fetch(ctx, have)
-		if err != nil {
+	transferred := false
+	kept := have > 0 // bytes of an earlier run, trusted until the end
+	for pass := 0; ; pass++ {
+		finished := false
+		var lastErr error
+		for try := 0; try < fetchTries && !finished; try++ {
+			if !unknown && have >= size {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return transferred, err
+			}
+			rc, start, err := fetch(ctx, have)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			if start != have {
+				if start != 0 {
+					rc.Close()
+					return transferred, fmt.Errorf("image %s: blob %s: source resumed at byte %d, asked for %d", what, digest, start, have)
+				}
+				if err := restart(); err != nil {
+					rc.Close()
+					return transferred, fmt.Errorf("image %s: blob %s: %w", what, digest, err)
+				}
+			}
+			var in io.Reader = rc
+			if !unknown {
+				// Never take more than the blob's size: a bigger answer is
+				// wrong and must not fill the disk.
+				in = io.LimitReader(rc, size-have+1)
+			}
+			n, err := io.Copy(io.MultiWriter(f, h, progressWriter{&have, progress}), in)
+			rc.Close()
+			if n > 0 {
+				transferred = true
+			}
 			lastErr = err
-			continue
-		}
-		if start != have {
-			if start != 0 {
-				rc.Close()
-				return transferred, fmt.Errorf("image %s: blob %s: source resumed at byte %d, asked for %d", what, digest, start, have)
-			}
-			if err := restart(); err != nil {
-				rc.Close()
-				return transferred, fmt.Errorf("image %s: blob %s: %w", what, digest, err)
+			finished = unknown && err == nil
+			if err == nil && !unknown && have < size {
+				lastErr = io.ErrUnexpectedEOF
 			}
 		}
-		var in io.Reader = rc
-		if !unknown {
-			// Never take more than the blob's size: a bigger answer is
-			// wrong and must not fill the disk.
-			in = io.LimitReader(rc, size-have+1)
+		if (unknown && !finished) || (!unknown && have < size) {
+			return transferred, fmt.Errorf("image %s: blob %s: download stopped at %d of %d bytes (kept for resuming): %w", what, digest, have, size, lastErr)
 		}
-		n, err := io.Copy(io.MultiWriter(f, h, progressWriter{&have, progress}), in)
-		rc.Close()
-		if n > 0 {
-			transferred = true
+		got := "sha256:" + fmt.Sprintf("%x", h.Sum(nil))
+		if (!unknown && have != size) || got != digest {
+			if kept && pass == 0 {
+				// The bytes an earlier run left were bad: start over, once.
+				if err := restart(); err != nil {
+					return transferred, fmt.Errorf("image %s: blob %s: %w", what, digest, err)
+				}
+				continue
+			}
+			f.Close()
+			os.Remove(partial)
+			return transferred, fmt.Errorf("image %s: blob %s: digest mismatch: received %d bytes hashing to %s (expected %d bytes); discarded", what, digest, have, got, size)
 		}
-		lastErr = err
-		finished = unknown && err == nil
-		if err == nil && !unknown && have < size {
-			lastErr = io.ErrUnexpectedEOF
-		}
-	}
-	if (unknown && !finished) || (!unknown && have < size) {
-		return transferred, fmt.Errorf("image %s: blob %s: download stopped at %d of %d bytes (kept for resuming): %w", what, digest, have, size, lastErr)
-	}
-	got := "sha256:" + fmt.Sprintf("%x", h.Sum(nil))
-	if (!unknown && have != size) || got != digest {
-		f.Close()
-		os.Remove(partial)
-		return transferred, fmt.Errorf("image %s: blob %s: digest mismatch: received %d bytes hashing to %s (expected %d bytes); discarded", what, digest, have, got, size)
+		break
 	}
 	if err := f.Sync(); err != nil {
 		return transferred, fmt.Errorf("image %s: blob %s: %w", what, digest, err)
