@@ -255,13 +255,9 @@ func TestBlobTamperedOnDiskIsRefusedAtLoad(t *testing.T) {
 }
 
 func TestPullResumesCutDownload(t *testing.T) {
-	reg := imagetest.Registry(t)
-	st := openStore(t)
-	img := randomImage(t, 4<<20, 1)
-	rf := push(t, reg, "test/big:1", img)
-	layers, _ := img.Layers()
-	d, _ := layers[0].Digest()
-	size, _ := layers[0].Size()
+	reg, st, rf, layer := oneLayerImage(t, "test/big:1", 4<<20)
+	d, _ := layer.Digest()
+	size, _ := layer.Size()
 	reg.CutAfter(d, size/2)
 	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil {
 		t.Fatal(err)
@@ -550,14 +546,10 @@ func TestPullUsesDockerConfigCredentials(t *testing.T) {
 // TestPullResumesPartialLeftByEarlierRun: the .partial of a pull that died
 // is hashed and continued, not fetched again.
 func TestPullResumesPartialLeftByEarlierRun(t *testing.T) {
-	reg := imagetest.Registry(t)
-	st := openStore(t)
-	img := randomImage(t, 2<<20, 1)
-	rf := push(t, reg, "test/partial:1", img)
-	layers, _ := img.Layers()
-	d, _ := layers[0].Digest()
-	size, _ := layers[0].Size()
-	rc, err := layers[0].Compressed()
+	reg, st, rf, layer := oneLayerImage(t, "test/partial:1", 2<<20)
+	d, _ := layer.Digest()
+	size, _ := layer.Size()
+	rc, err := layer.Compressed()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,3 +95,17 @@ func assertNoTemps(t *testing.T, st *store.Store) {
 		return nil
 	})
 }
+
+// oneLayerImage serves a random image of one layer of about size bytes as
+// repoTag and opens an empty store.
+func oneLayerImage(t *testing.T, repoTag string, size int64) (*imagetest.Reg, *store.Store, ref.Ref, v1.Layer) {
+	t.Helper()
+	reg := imagetest.Registry(t)
+	img := randomImage(t, size, 1)
+	rf := push(t, reg, repoTag, img)
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, openStore(t), rf, layers[0]
+}
