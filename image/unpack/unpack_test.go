@@ -91,6 +91,9 @@ func tree(t testing.TB) (root, sentinel string, check func()) {
 		if b, err := os.ReadFile(filepath.Join(sentinel, "secret")); err != nil || string(b) != "keep" {
 			t.Fatalf("sentinel changed: %q %v", b, err)
 		}
+		if st := lstat(t, filepath.Join(sentinel, "secret")); st.Nlink != 1 || st.Mode != unix.S_IFREG|0o644 || st.Uid != 0 {
+			t.Fatalf("sentinel changed: nlink %d mode %o uid %d, want 1, 100644, 0", st.Nlink, st.Mode, st.Uid)
+		}
 	}
 }
 
