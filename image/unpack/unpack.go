@@ -324,6 +324,19 @@ func clear(pfd int, base string, keepDir bool) (bool, error) {
 	return false, removeAt(pfd, base)
 }
 
+// create runs mk, and when something is in the way removes it (keeping a
+// directory when keepDir is set: a directory over a directory merges) and
+// runs mk again. Trying first saves a stat per entry on a fresh tree.
+func create(pfd int, base string, keepDir bool, mk func() error) (kept bool, err error) {
+	if err = mk(); err != unix.EEXIST {
+		return false, err
+	}
+	if kept, err = clear(pfd, base, keepDir); kept || err != nil {
+		return kept, err
+	}
+	return false, mk()
+}
+
 // removeAt removes base below pfd and, for a directory, all it holds,
 // without following a symlink.
 func removeAt(pfd int, base string) error {
@@ -443,14 +456,8 @@ func (a *applier) opaque(fd int, dir string) error {
 }
 
 func (a *applier) mkdir(pfd int, p, base string, h *tar.Header) error {
-	kept, err := clear(pfd, base, true)
-	if err != nil {
-		return err
-	}
-	if !kept {
-		if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
-			return fmt.Errorf("mkdir: %w", err)
-		}
+	if _, err := create(pfd, base, true, func() error { return unix.Mkdirat(pfd, base, 0o700) }); err != nil {
+		return fmt.Errorf("mkdir: %w", err)
 	}
 	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -465,12 +472,13 @@ func (a *applier) mkdir(pfd int, p, base string, h *tar.Header) error {
 }
 
 func (a *applier) file(pfd int, base string, h *tar.Header, r io.Reader) error {
-	// Unlink first, never write in place: the old file may be a hardlink
-	// shared with another path.
-	if _, err := clear(pfd, base, false); err != nil {
+	// O_EXCL, and unlink what is in the way: never write in place, the old
+	// file may be a hardlink shared with another path.
+	fd := -1
+	_, err := create(pfd, base, false, func() (err error) {
+		fd, err = unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		return err
-	}
-	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	})
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
@@ -515,10 +523,7 @@ func (a *applier) copy(fd int, r io.Reader) error {
 }
 
 func (a *applier) symlink(pfd int, base string, h *tar.Header) error {
-	if _, err := clear(pfd, base, false); err != nil {
-		return err
-	}
-	if err := unix.Symlinkat(h.Linkname, pfd, base); err != nil {
+	if _, err := create(pfd, base, false, func() error { return unix.Symlinkat(h.Linkname, pfd, base) }); err != nil {
 		return fmt.Errorf("symlink: %w", err)
 	}
 	if err := own(pfd, base, h); err != nil {
@@ -556,20 +561,14 @@ func (a *applier) hardlink(pfd int, base string, h *tar.Header) error {
 	if unix.Fstatat(pfd, base, &cur, unix.AT_SYMLINK_NOFOLLOW) == nil && cur.Ino == st.Ino && cur.Dev == st.Dev {
 		return nil // already this file (a link to itself)
 	}
-	if _, err := clear(pfd, base, false); err != nil {
-		return err
-	}
-	if err := unix.Linkat(tfd, tbase, pfd, base, 0); err != nil {
+	if _, err := create(pfd, base, false, func() error { return unix.Linkat(tfd, tbase, pfd, base, 0) }); err != nil {
 		return fmt.Errorf("hardlink to %q: %w", h.Linkname, err)
 	}
 	return nil
 }
 
 func (a *applier) fifo(pfd int, base string, h *tar.Header) error {
-	if _, err := clear(pfd, base, false); err != nil {
-		return err
-	}
-	if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
+	if _, err := create(pfd, base, false, func() error { return unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0) }); err != nil {
 		return fmt.Errorf("mkfifo: %w", err)
 	}
 	if err := own(pfd, base, h); err != nil {
