@@ -20,7 +20,12 @@ import (
 // in the project record until a valid save is applied.
 type Runner struct {
 	// Load reads the project files (spec.Load with the command's options).
-	Load       func() (*spec.Project, error)
+	Load func() (*spec.Project, error)
+	// Resolve, when set, completes every project that loaded (after the
+	// service selection): images found or pulled (reconcile/images). Its
+	// error counts as the files' (LoadErr): the last good configuration
+	// keeps running.
+	Resolve    func(ctx context.Context, p *spec.Project) (*spec.Project, error)
 	Supervisor *Supervisor
 	// Watch enables the file watcher.
 	Watch        bool
@@ -75,7 +80,7 @@ type ApplyRecord struct {
 func (r *Runner) Run(ctx context.Context) error {
 	sv := r.Supervisor
 	r.init()
-	p, err := r.load()
+	p, err := r.load(ctx)
 	if err != nil {
 		close(r.ready)
 		return err
@@ -128,8 +133,8 @@ func (r *Runner) Sync(ctx context.Context) error {
 	return r.loop.MarkAndWait(ctx)
 }
 
-// load reads the files and applies the service selection.
-func (r *Runner) load() (*spec.Project, error) {
+// load reads the files, applies the service selection and resolves.
+func (r *Runner) load(ctx context.Context) (*spec.Project, error) {
 	p, err := r.Load()
 	if err != nil {
 		return nil, err
@@ -137,7 +142,10 @@ func (r *Runner) load() (*spec.Project, error) {
 	r.mu.Lock()
 	sel := r.selection
 	r.mu.Unlock()
-	return SelectServices(p, sel)
+	if p, err = SelectServices(p, sel); err != nil || r.Resolve == nil {
+		return p, err
+	}
+	return r.Resolve(ctx, p)
 }
 
 // Select limits the project to services and their dependencies; called
@@ -273,7 +281,7 @@ func (r *Runner) pass(ctx context.Context) {
 	// is a change that triggers another pass.
 	var res PassResult
 	desired := last
-	p, err := r.load()
+	p, err := r.load(ctx)
 	if err != nil {
 		set, _ := WatchSet(last.Dir, last.WatchFiles)
 		res.Digest = ContentDigest(set) // nothing was parsed: the files as they are

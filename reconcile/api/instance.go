@@ -14,6 +14,7 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
+	"nucleus/reconcile/images"
 	"nucleus/runtime"
 	"nucleus/spec"
 )
@@ -84,7 +85,7 @@ func Start(o Options) (*Instance, error) {
 	}
 	sv.OnStep = o.OnStep
 	in := &Instance{o: o, lock: lock, sv: sv, runDone: make(chan struct{}), finished: make(chan struct{})}
-	in.runner = &reconcile.Runner{Load: o.Load, Supervisor: sv, Watch: o.Watch, OnPass: func(res reconcile.PassResult) {
+	in.runner = &reconcile.Runner{Load: o.Load, Resolve: images.Supervisor(o.Root), Supervisor: sv, Watch: o.Watch, OnPass: func(res reconcile.PassResult) {
 		in.mu.Lock()
 		in.pending = append(in.pending, res.Steps...)
 		in.mu.Unlock()
@@ -251,6 +252,9 @@ func downLocked(ctx context.Context, root rootdir.Root, project string, sv *reco
 		return fmt.Errorf("down %s: %w", project, err)
 	}
 	sv.Close()
+	if err := images.Forget(root, project); err != nil {
+		return fmt.Errorf("down %s: %w", project, err)
+	}
 	dir := filepath.Join(root.Data, "volumes", project)
 	if o.Volumes {
 		if err := os.RemoveAll(dir); err != nil {

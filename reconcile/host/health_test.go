@@ -55,7 +55,7 @@ func TestHealthChecksRunInTheSandboxNetns(t *testing.T) {
 	if err := sb.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h, box := Health{}, sandbox{sb}
+	h, box := Health{}, sandbox{sb: sb}
 	check := func(hc spec.Healthcheck) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

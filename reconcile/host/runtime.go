@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"syscall"
@@ -11,6 +12,7 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
+	"nucleus/reconcile/images"
 	"nucleus/reconcile/launch"
 	"nucleus/runtime"
 	"nucleus/spec"
@@ -41,6 +43,26 @@ func (r Runtime) launch(ctx context.Context, req reconcile.LaunchRequest, sandbo
 	cfg := SandboxConfig(req.Service, req.Volumes)
 	cfg.ID, cfg.Project, cfg.Root = sandboxID, id.Project, r.Root
 	cfg.LogDir = ReplicaLogDir(r.Root, id.Project, id.Name())
+	tree := ""
+	if req.Service.Image != "" {
+		var err error
+		if tree, err = images.Lease(ctx, r.Root, req.Service, sandboxID); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", id.Name(), err)
+		}
+		cfg.Service.Rootfs = tree
+	}
+	sb, atts, err := r.launchWith(ctx, req, cfg, tree)
+	if err != nil && tree != "" {
+		if rerr := images.Release(r.Root, sandboxID); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return sb, atts, err
+}
+
+// launchWith launches cfg; tree is the image tree its root is, if any.
+func (r Runtime) launchWith(ctx context.Context, req reconcile.LaunchRequest, cfg runtime.Config, tree string) (reconcile.Sandbox, []reconcile.Attachment, error) {
+	id := req.Replica
 	if cfg.Service.Rootfs != "" && !cfg.Service.ReadOnly {
 		cfg.UpperDir = ReplicaUpperDir(r.Root, id.Project, id.Name())
 		if err := prepareUpperDir(cfg.UpperDir, req.Service); err != nil {
@@ -48,14 +70,19 @@ func (r Runtime) launch(ctx context.Context, req reconcile.LaunchRequest, sandbo
 		}
 	}
 	if r.CheckSource != nil {
-		cfg.CheckSource = func(target, real string) error { return r.CheckSource(req.Service, target, real) }
+		cfg.CheckSource = func(target, real string) error {
+			if target == "" && tree != "" && real == spec.RealPath(tree) {
+				return nil // the image store's tree, not a host path the files chose
+			}
+			return r.CheckSource(req.Service, target, real)
+		}
 	}
 	net := &replicaNet{nets: req.Networks, id: id, svc: req.Service}
 	sb, err := launch.Launch(ctx, launch.Request{Config: cfg, Service: req.Service, Net: net})
 	if err != nil {
 		return nil, nil, err
 	}
-	return sandbox{sb}, net.attached, nil
+	return sandbox{sb: sb, root: r.Root}, net.attached, nil
 }
 
 // replicaNet is a replica's side of the launch over the supervisor's
@@ -125,7 +152,14 @@ func (r Runtime) Adopt(ctx context.Context, rec *reconcile.SandboxRecord) (recon
 	if err != nil {
 		return nil, err
 	}
-	return sandbox{sb}, nil
+	if rec.Applied != nil && rec.Applied.Image != "" {
+		// A lease a prune dropped while no supervisor ran (its holder
+		// looked gone) is taken again.
+		if err := images.Relet(r.Root, rec.Applied.Rootfs, rec.ID); err != nil {
+			slog.Warn("lease the image tree of an adopted sandbox", "sandbox", rec.ID, "err", err)
+		}
+	}
+	return sandbox{sb: sb, root: r.Root}, nil
 }
 
 func adopt(root rootdir.Root, rec *reconcile.SandboxRecord) (*runtime.Sandbox, error) {
@@ -142,17 +176,27 @@ func adopt(root rootdir.Root, rec *reconcile.SandboxRecord) (*runtime.Sandbox, e
 // supervisor killed while making the sandbox) that finds whatever part of
 // it exists, and kills an init that outlived the supervisor.
 func (r Runtime) Cleanup(ctx context.Context, rec *reconcile.SandboxRecord) error {
-	return runtime.RemoveAbandoned(ctx, r.Root, rec.ID)
+	if err := runtime.RemoveAbandoned(ctx, r.Root, rec.ID); err != nil {
+		return err
+	}
+	return images.Release(r.Root, rec.ID)
 }
 
 // RemoveProjectSandboxes removes the project's sandboxes by the runtime's
 // own records (see runtime.RemoveProjectSandboxes).
 func (r Runtime) RemoveProjectSandboxes(ctx context.Context, project string, keep func(id string) bool) ([]string, error) {
-	return runtime.RemoveProjectSandboxes(ctx, r.Root, project, keep)
+	ids, err := runtime.RemoveProjectSandboxes(ctx, r.Root, project, keep)
+	for _, id := range ids {
+		err = errors.Join(err, images.Release(r.Root, id))
+	}
+	return ids, err
 }
 
 // sandbox adapts *runtime.Sandbox to reconcile.Sandbox.
-type sandbox struct{ sb *runtime.Sandbox }
+type sandbox struct {
+	sb   *runtime.Sandbox
+	root rootdir.Root // for the image tree's lease, released once removed
+}
 
 func (s sandbox) PID() int     { return s.sb.PID() }
 func (s sandbox) Start() error { return s.sb.Start() }
@@ -163,7 +207,10 @@ func (s sandbox) Wait() (reconcile.ExitStatus, error) {
 }
 
 func (s sandbox) Stop(ctx context.Context, sig syscall.Signal, grace time.Duration) error {
-	return s.sb.Stop(ctx, sig, grace)
+	if err := s.sb.Stop(ctx, sig, grace); err != nil {
+		return err
+	}
+	return images.Release(s.root, s.sb.ID())
 }
 
 func (s sandbox) UpdateResources(r spec.Resources) error { return s.sb.UpdateResources(Limits(r)) }
