@@ -136,6 +136,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err := s.writeRecord(); err != nil {
 		return nil, err
 	}
+	s.unlockShifted() // the record names the copy now
 	m, mfds, err := sbinit.Recv(int(s.ctl.Fd()))
 	if err != nil {
 		return nil, fmt.Errorf("sandbox init died while building the sandbox: %w", s.initFailure(err))

@@ -116,9 +116,11 @@
 // Under `userns: private`, read-only bind volumes and a rootfs are
 // idmapped into the sandbox's user namespace when the filesystem supports
 // it (ext4, xfs, btrfs, tmpfs... on Linux >= 5.12/6.3): files owned by host
-// root appear owned by container root. Where it is not supported the mount
-// is used as is (Record.Idmapped is false): files keep their host owners,
-// which show as nobody inside. Writable binds are never idmapped: what
+// root appear owned by container root, an image's uid 999 as 999. Where it
+// is not supported a read-only bind is used as is (Record.Idmapped is
+// false): files keep their host owners, which show as nobody inside; a
+// rootfs runs on a shifted copy instead (shifted.go, Record.Shifted), made
+// once per id range and removed with the last sandbox that records it. Writable binds are never idmapped: what
 // container root writes is owned on the host by the project's range, not
 // by host root, so no setuid file of a real host user can come out of a
 // sandbox; the workload writes where permissions for "other" allow, or in

@@ -43,6 +43,11 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 		defer unix.Close(fd)
 		rootFD = fd
 		mfd, idm, err := detachedMount(fd, 0, usernsFD)
+		if err == nil && usernsFD >= 0 && !idm {
+			// The file system refuses idmapped mounts: a shifted copy.
+			unix.Close(mfd)
+			mfd, err = s.shiftedRootfs(fd)
+		}
 		if err != nil {
 			return fds, fmt.Errorf("rootfs %s: %w", s.cfg.Service.Rootfs, err)
 		}

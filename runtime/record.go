@@ -33,12 +33,15 @@ type Record struct {
 	// Writable is the root's writable layer: "upper" (Config.UpperDir on
 	// disk), "tmpfs", or "" for a read-only root.
 	Writable string `json:"writable,omitempty"`
+	// Shifted is the shifted copy of the rootfs the sandbox runs on, where
+	// the rootfs could not be idmapped (shifted.go).
+	Shifted string `json:"shifted,omitempty"`
 }
 
 // Record returns the sandbox's record.
 func (s *Sandbox) Record() Record {
 	r := Record{ID: s.id, Project: s.cfg.Project, PID: s.pid, StartTime: s.startTime, StateDir: s.dir,
-		LandlockABI: s.landlockABI, Seccomp: s.seccompMode, HostUID: s.hostUID, Idmapped: s.idmapped, Writable: s.writable}
+		LandlockABI: s.landlockABI, Seccomp: s.seccompMode, HostUID: s.hostUID, Idmapped: s.idmapped, Writable: s.writable, Shifted: s.shifted}
 	s.mu.Lock()
 	r.Workload = s.workload
 	s.mu.Unlock()
@@ -85,7 +88,7 @@ func Adopt(root rootdir.Root, rec Record) (*Sandbox, error) {
 		return nil, fmt.Errorf("adopt: invalid sandbox id %q", rec.ID)
 	}
 	s := &Sandbox{id: rec.ID, root: root, dir: sandboxDir(root.Run, rec.ID), pid: rec.PID, startTime: rec.StartTime,
-		seccompMode: rec.Seccomp, landlockABI: rec.LandlockABI, hostUID: rec.HostUID, idmapped: rec.Idmapped, writable: rec.Writable,
+		seccompMode: rec.Seccomp, landlockABI: rec.LandlockABI, hostUID: rec.HostUID, idmapped: rec.Idmapped, writable: rec.Writable, shifted: rec.Shifted,
 		done: make(chan struct{}), started: true, workload: rec.Workload}
 	s.cfg.Root, s.cfg.ID, s.cfg.Project = root, rec.ID, rec.Project
 	if _, err := os.Stat(s.dir); err != nil {

@@ -38,7 +38,9 @@ type Sandbox struct {
 	limits    Limits
 	hostUID   int // base of the private id range; 0 = userns host
 	idmapped  bool
-	writable  string // the root's writable layer (sbinit.Writable*), "" = read-only
+	writable  string   // the root's writable layer (sbinit.Writable*), "" = read-only
+	shifted   string   // the rootfs's shifted copy in use (shifted.go), "" = none
+	shiftLock *os.File // held from making the copy until the record names it
 
 	seccompMode string
 	landlockABI int
@@ -324,6 +326,14 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 	trace("cgroup deleted")
 	if err := <-removed; err != nil {
 		errs = append(errs, fmt.Errorf("remove state of %s: %w", s.id, err))
+	}
+	// Its shifted copy goes when no other sandbox uses it (own lock first:
+	// flock would wait for it).
+	s.unlockShifted()
+	if s.shifted != "" {
+		if err := releaseShifted(s.root.Run, s.id, s.shifted); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	_, serr := os.Stat(sandboxDir(s.root.Run, s.id))
 	if s.cfg.Project == "" && s.hostUID != 0 && (s.dir != "" || os.IsNotExist(serr)) {
