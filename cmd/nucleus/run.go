@@ -42,6 +42,8 @@ type runOptions struct {
 	userns   string
 	networks []string
 	publish  []string
+	image    string
+	pull     string
 }
 
 func init() {
@@ -51,7 +53,7 @@ func init() {
 func newRunCmd() *cobra.Command {
 	var o runOptions
 	cmd := &cobra.Command{
-		Use:   "run [flags] -- CMD [ARG...]",
+		Use:   "run [flags] -- CMD [ARG...]  |  run --image REF [flags] [-- CMD [ARG...]]",
 		Short: "Run a command in a new sandbox in the foreground",
 		Long: "Run CMD in a new sandbox with the default isolation, stdin/stdout/stderr attached\n" +
 			"(a pseudo-terminal when stdin is a terminal), and exit with its exit code\n" +
@@ -63,10 +65,22 @@ func newRunCmd() *cobra.Command {
 			"gets a private network that is removed when it exits. A run killed with SIGKILL\n" +
 			"cannot clean up; the next `nucleus run` removes what it left behind.\n" +
 			"--name may not be a service of the project (its network attachment is the service's).\n\n" +
+			"--image REF runs in an image (nginx:1.27, oci:DIR[:TAG], docker-archive:FILE): pulled\n" +
+			"when the store lacks it (--pull), its tree is the read-only root (--read-only=false:\n" +
+			"a writable tmpfs layer), and its user, working directory, environment, entrypoint\n" +
+			"and cmd are defaults the flags override; CMD replaces the image's cmd, --entrypoint\n" +
+			"its entrypoint. The tree is kept from image prune until the run exits.\n\n" +
 			"On run, -p means --publish (as in docker run): give the project name as\n" +
 			"--project-name, before or after \"run\".",
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runRun(cmd, &o, args) },
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ep *string
+			if cmd.Flags().Changed("entrypoint") {
+				v, _ := cmd.Flags().GetString("entrypoint")
+				ep = &v
+			}
+			return runRun(cmd, &o, args, ep)
+		},
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
@@ -88,6 +102,9 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&o.userns, "userns", spec.UserNSPrivate, "user namespace: private or host")
 	f.StringArrayVar(&o.networks, "network", nil, "join network NAME of the current project (repeatable)")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish [[HOST_IP:]HOST_PORT:]PORT[/PROTO] (repeatable)")
+	f.StringVar(&o.image, "image", "", "run in image REF (NAME[:TAG][@DIGEST], oci:DIR[:TAG], docker-archive:FILE) instead of the host view")
+	f.String("entrypoint", "", "replace the image's entrypoint (\"\" clears it); without --image, put in front of CMD")
+	f.StringVar(&o.pull, "pull", spec.PullMissing, "with --image: missing (pull when not in the store), always, never")
 	// The root's persistent --project-name has the shorthand -p, which is
 	// --publish here. A local flag of the same name, bound to the same
 	// variable, makes cobra skip the inherited one (flags merge by name),
@@ -103,6 +120,9 @@ func runService(o *runOptions, args []string) (*spec.Service, error) {
 	}
 	svc := &spec.Service{Name: o.name, Command: args, User: o.user, WorkingDir: o.workdir, Hostname: o.hostname,
 		ReadOnly: o.readOnly, Environment: map[string]string{}, StopSignal: "SIGTERM"}
+	if len(args) == 0 {
+		svc.Command = nil // not given: an image's cmd applies
+	}
 	for _, e := range o.env {
 		k, v, ok := strings.Cut(e, "=")
 		if !ok {
@@ -193,18 +213,27 @@ func runService(o *runOptions, args []string) (*spec.Service, error) {
 	return svc, nil
 }
 
-func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
+func runRun(cmd *cobra.Command, o *runOptions, args []string, entrypoint *string) error {
 	svc, err := runService(o, args)
 	if err != nil {
 		return err
+	}
+	cwd, _ := os.Getwd()
+	if err := spec.RunImage(svc, o.image, entrypoint, cwd); err != nil {
+		return &exitError{code: 125, err: err}
+	}
+	if svc.Image != "" {
+		if svc.PullPolicy, err = spec.ParsePullPolicy(o.pull); err != nil {
+			return &exitError{code: 125, err: fmt.Errorf("--pull: %w", err)}
+		}
 	}
 	root := stateRoot()
 	if o.name == "" {
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)
 		o.name = "run-" + hex.EncodeToString(b)
-		svc.Name = o.name
 	}
+	svc.Name = o.name
 	ctx := context.Background()
 	netSpec, err := runNetSpec(o, svc)
 	if err != nil {
@@ -232,6 +261,19 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 			fmt.Fprintf(os.Stderr, "nucleus run: %v\n", cerr)
 		}
 	}()
+	if svc.Image != "" {
+		// The run's owner record comes first: it is what keeps the lease
+		// below alive for image prune (imagelease) until the run ends.
+		if err := begin(); err != nil {
+			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+		}
+		resolved, release, err := runImage(ctx, svc, o.name)
+		if err != nil {
+			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+		}
+		defer release()
+		svc = resolved
+	}
 	stdinFD := int(os.Stdin.Fd())
 	tty := term.IsTerminal(stdinFD)
 	if tty {
@@ -243,15 +285,18 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string) error {
 	cfg.ID, cfg.Project, cfg.Root = o.name, runProject, root
 	cfg.Stdin, cfg.Stdout, cfg.Stderr, cfg.Terminal, cfg.DieWithCaller = os.Stdin, os.Stdout, os.Stderr, tty, true
 	req := launch.Request{Config: cfg, Service: svc}
-	if netSpec != nil {
+	switch {
+	case netSpec != nil:
 		// The network side shapes the sandbox's config (addresses,
 		// resolv.conf, hosts): it is set up before the launch.
-		if err := begin(); err != nil {
-			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+		if run == nil {
+			if err := begin(); err != nil {
+				return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+			}
 		}
 		run.Net().Apply(svc)
 		req.Net = run.Net()
-	} else {
+	case run == nil:
 		req.Config.BeforeState = begin // overlaps with the init's start-up
 	}
 	// Signals that arrive before the workload runs are held, then forwarded.

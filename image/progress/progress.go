@@ -102,7 +102,7 @@ func (d *Display) event(ref string, e pull.Event) {
 	switch e.Phase {
 	case pull.Resolved:
 		im.resolved, im.layers, im.total, force = true, e.Layers, e.Total, true
-		d.line("%s: pulling %d layers (%s)", ref, e.Layers, bytesOrUnknown(e.Total))
+		d.line("%s: pulling %d %s (%s)", ref, e.Layers, plural(e.Layers, "layer"), bytesOrUnknown(e.Total))
 	case pull.Downloading:
 		im.done[e.Layer] = e.Done
 	case pull.Verified, pull.Cached:
@@ -244,4 +244,11 @@ func countOrUnknown(n int) string {
 		return "?"
 	}
 	return strconv.Itoa(n)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

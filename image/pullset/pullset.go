@@ -1,9 +1,9 @@
 // Package pullset pulls the images of a project's services in parallel, each
 // reference once however many services use it, as `nucleus up` (before it
-// starts anything) and `nucleus pull` need: pull_policy decides which are
-// pulled (missing: only those absent from the store; always: all; never:
-// none, and an absent one is an error), and a failure names the image and
-// the services that use it.
+// starts anything) and `nucleus pull` need: for up, pull_policy decides
+// which are pulled (missing: only those absent from the store; always: all;
+// never: none, and an absent one is an error); pull fetches them all. A
+// failure names the image and the services that use it.
 package pullset
 
 import (
@@ -32,9 +32,11 @@ type Reporter interface {
 type Options struct {
 	// Services limits the pull to these services (nil: every service).
 	Services []string
-	// Refresh pulls every image whose pull_policy is not never, present or
-	// not: `nucleus pull`, which (as `docker compose pull`) fetches what a
-	// tag names now and skips never.
+	// Refresh pulls every selected image, present or not, whatever its
+	// pull_policy: `nucleus pull`, the explicit request, which (as `docker
+	// compose pull`) fetches what a tag names now. pull_policy says what
+	// up may do on its own; never is how a service says "only what
+	// nucleus pull brought", so pull does not skip it (compose does).
 	Refresh bool
 	// Reporter (may be nil) shows progress.
 	Reporter Reporter
@@ -50,19 +52,6 @@ type want struct {
 	ref      ref.Ref
 	services []string
 	policy   string // the most eager of its services' policies
-}
-
-// Refs returns the canonical references of every image the project's
-// services use, sorted: what store.SetUses records for the project.
-func Refs(p *spec.Project) []string {
-	var out []string
-	for _, s := range p.Services {
-		if s.Image != "" && !slices.Contains(out, s.Image) {
-			out = append(out, s.Image)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Pull brings the images of p's (selected) services into st, unpacked, and
@@ -94,6 +83,7 @@ func Pull(ctx context.Context, st *store.Store, p *spec.Project, o Options) (map
 		img, lerr := st.Lookup(name)
 		present := lerr == nil
 		switch {
+		case o.Refresh:
 		case w.policy == spec.PullNever && present:
 			out[name] = img
 			continue

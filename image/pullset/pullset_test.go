@@ -97,8 +97,19 @@ func TestPullDeduplicatesAndFollowsPolicies(t *testing.T) {
 	if na, nb := reg.Requests("GET", "/v2/app/manifests/1"), reg.Requests("GET", "/v2/other/manifests/1"); na != 1 || nb != 0 {
 		t.Errorf("refresh of web: manifest GETs app %d (want 1), other %d (not selected: want 0)", na, nb)
 	}
-	if refs := pullset.Refs(p); strings.Join(refs, " ") != a+" "+b {
-		t.Errorf("Refs = %v, want [%s %s]", refs, a, b)
+	// never: up leaves an absent image alone (an error); pull fetches it.
+	c := reg.Push(t, "local:1", other)
+	pn := load(t, `services:
+  only: {image: "`+c+`", command: /bin/true, pull_policy: never}
+`)
+	if _, err := pullset.Pull(context.Background(), st, pn, pullset.Options{}); err == nil {
+		t.Error("up pulled (or found) an absent image with pull_policy: never")
+	}
+	if got, err := pullset.Pull(context.Background(), st, pn, pullset.Options{Refresh: true}); err != nil || got[c] == nil {
+		t.Errorf("nucleus pull of a never image: %v, %v; want it pulled", got, err)
+	}
+	if got, err := pullset.Pull(context.Background(), st, pn, pullset.Options{}); err != nil || got[c] == nil {
+		t.Errorf("up after the pull: %v, %v; want the never image found", got, err)
 	}
 }
 

@@ -156,3 +156,11 @@ func (r *Run) End(ctx context.Context) error {
 // alive reports whether the run's owner process still runs: same pid and
 // start time (not a reused pid), and not a zombie waiting to be reaped.
 func (rec Record) alive() bool { return procstat.Alive(rec.PID, rec.StartTime) }
+
+// Owned reports whether the `nucleus run` that owns sandbox id still runs
+// (its record names a live process): from before its sandbox exists until
+// it has removed it. An image lease held under id lives that long.
+func Owned(root rootdir.Root, id string) bool {
+	rec, err := readRecord(root, id)
+	return err == nil && rec.alive()
+}

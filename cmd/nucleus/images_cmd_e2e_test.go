@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"nucleus/image/imagebuild"
+	"nucleus/image/imagetest"
+	"nucleus/image/progress"
+	"nucleus/image/store"
+	"nucleus/internal/leaktest"
+	"nucleus/internal/testutil"
+)
+
+// digestOf is an image's manifest digest, as the store records it.
+func digestOf(t *testing.T, img v1.Image) string {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// imageRows is `nucleus images --json`.
+func (c *cli) imageRows() map[string]imageRow {
+	c.t.Helper()
+	var rows []imageRow
+	if err := json.Unmarshal([]byte(c.must("images", "--json")), &rows); err != nil {
+		c.t.Fatal(err)
+	}
+	out := map[string]imageRow{}
+	for _, r := range rows {
+		out[r.Ref] = r
+	}
+	return out
+}
+
+func TestImagePullListRemovePrune(t *testing.T) {
+	c := newCLI(t)
+	reg := imagetest.Registry(t)
+	app := imagetest.Busybox(t)
+	other := imagetest.Busybox(t, []imagebuild.Entry{imagebuild.File("etc/motd", 0o644, "other\n")})
+	appRef, otherRef := reg.Push(t, "app:1", app), reg.Push(t, "other:1", other)
+	both := "name: " + c.project + `
+services:
+  web: {image: "` + appRef + `", command: /bin/busybox true}
+  side: {image: "` + otherRef + `", command: /bin/busybox true, pull_policy: never}
+`
+	c.writeYAML(both)
+
+	// pull: plain progress lines on a pipe, every image, never included.
+	_, errs, code := c.run("pull")
+	if code != 0 {
+		t.Fatalf("pull: exit %d\n%s", code, errs)
+	}
+	if strings.ContainsAny(errs, "\r\x1b") {
+		t.Errorf("pull wrote a carriage return or escape sequence into a pipe:\n%q", errs)
+	}
+	for _, want := range []string{appRef + ": pulling 1 layer", appRef + ": layer 1/1 sha256:", appRef + ": pulled " + digestOf(t, app),
+		otherRef + ": pulling 2 layers", otherRef + ": pulled " + digestOf(t, other)} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("pull's output lacks %q:\n%s", want, errs)
+		}
+	}
+
+	// images: reference, short digest, size, the project as user.
+	table := c.must("images")
+	for _, ref := range []string{appRef, otherRef} {
+		var line string
+		for _, l := range strings.Split(table, "\n") {
+			if strings.HasPrefix(l, ref+" ") {
+				line = l
+			}
+		}
+		r := c.imageRows()[ref]
+		short := progress.Short(r.Digest)
+		if line == "" || !strings.Contains(line, short) || strings.Contains(line, r.Digest) || !strings.Contains(line, " "+c.project+" ") || !strings.Contains(line, progress.Bytes(r.Size)) {
+			t.Errorf("images: row of %s = %q, want short digest %s, size %s and user %s\n%s", ref, line, short, progress.Bytes(r.Size), c.project, table)
+		}
+	}
+	rows := c.imageRows()
+	if r := rows[appRef]; r.Digest != digestOf(t, app) || r.Size <= 0 || len(r.Users) != 1 || r.Users[0] != c.project || r.Pulled.IsZero() {
+		t.Errorf("images --json: %+v, want digest %s, a size, users [%s], a pull time", r, digestOf(t, app), c.project)
+	}
+
+	// rm refuses an image the project uses; -f removes it.
+	_, errs, code = c.run("image", "rm", otherRef)
+	if code != 1 || !strings.Contains(errs, "used by project "+c.project) {
+		t.Errorf("image rm of a used image: exit %d, stderr %q; want 1 naming the project", code, errs)
+	}
+	if _, ok := c.imageRows()[otherRef]; !ok {
+		t.Fatal("a refused rm removed the image")
+	}
+	if out := c.must("image", "rm", "-f", otherRef); !strings.Contains(out, "removed "+otherRef) || !strings.Contains(out, "reclaimed ") {
+		t.Errorf("image rm -f: %q", out)
+	}
+	if _, ok := c.imageRows()[otherRef]; ok {
+		t.Error("image rm -f left the image listed")
+	}
+
+	// The project stops using other: prune takes it, keeps app.
+	c.must("pull")
+	c.writeYAML("name: " + c.project + "\nservices:\n  web: {image: \"" + appRef + "\", command: /bin/busybox true}\n")
+	c.must("pull")
+	out := c.must("image", "prune", "-f")
+	if !strings.Contains(out, "removed "+otherRef) || strings.Contains(out, "removed "+appRef) || !strings.Contains(out, "reclaimed ") {
+		t.Errorf("prune: %q, want other removed, app kept, space reclaimed", out)
+	}
+	if rows := c.imageRows(); len(rows) != 1 || rows[appRef].Ref == "" {
+		t.Errorf("after prune: %v, want only %s", rows, appRef)
+	}
+
+	// A failed pull names the image and the service.
+	c.writeYAML("name: " + c.project + "\nservices:\n  bad: {image: \"" + reg.Host + "/absent:1\", command: /bin/busybox true}\n")
+	_, errs, code = c.run("pull")
+	if code != 1 || !strings.Contains(errs, "image "+reg.Host+"/absent:1 (service bad)") {
+		t.Errorf("pull of an absent image: exit %d, stderr %q; want 1 naming image and service", code, errs)
+	}
+}
+
+// userImage is appImage (user app, 999; env; workdir) whose cmd is id -u.
+func userImage(t *testing.T) v1.Image {
+	img := appImage(t, "run")
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config
+	cfg.Cmd = []string{"/bin/busybox", "id", "-u"}
+	if img, err = mutate.Config(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func TestRunImageUserEnvWorkdirExitCode(t *testing.T) {
+	c := newCLI(t)
+	reg := imagetest.Registry(t)
+	ref := reg.Push(t, "user:1", userImage(t))
+
+	// The image's cmd, as its user.
+	out, errs, code := c.run("run", "--image", ref)
+	if code != 0 || out != "999\n" {
+		t.Errorf("run --image (image cmd): exit %d, stdout %q, want 0 and 999\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, ref+": pulled ") {
+		t.Errorf("first run did not show the pull on stderr: %q", errs)
+	}
+	out, errs, code = c.run("run", "--image", ref, "--", "/bin/busybox", "sh", "-c", `id -u; pwd; echo "$GREETING"; exit 3`)
+	if code != 3 || out != "999\n/home/app\nfrom-image\n" {
+		t.Errorf("run --image CMD: exit %d, stdout %q; want 3 and the image's user, workdir and env\n%s", code, out, errs)
+	}
+	if strings.Contains(errs, "pulled") {
+		t.Errorf("second run pulled again (pull policy missing): %q", errs)
+	}
+	// Flags win over the image's config.
+	out, _, code = c.run("run", "--image", ref, "--user", "0", "-e", "GREETING=flag", "--workdir", "/", "--", "/bin/busybox", "sh", "-c", `id -u; pwd; echo "$GREETING"`)
+	if code != 0 || out != "0\n/\nflag\n" {
+		t.Errorf("run --image with --user/-e/--workdir: exit %d, stdout %q", code, out)
+	}
+	leaktest.Check(t, c.rootdir())
+	assertNoLeases(t, c)
+}
+
+// assertNoLeases checks that no run left a lease on a tree.
+func assertNoLeases(t *testing.T, c *cli) {
+	t.Helper()
+	leases, _ := filepath.Glob(filepath.Join(c.rootdir().Data, "images", "leases", "*", "*"))
+	if len(leases) > 0 {
+		t.Errorf("leases left after the runs: %v", leases)
+	}
+}
+
+func TestPruneKeepsTheTreeOfARunningRun(t *testing.T) {
+	c := newCLI(t)
+	reg := imagetest.Registry(t)
+	img := userImage(t)
+	ref := reg.Push(t, "keep:1", img)
+	cmd, done := c.startRun("--image", ref, "--", "/bin/busybox", "sleep", "30")
+	st, err := store.Open(c.rootdir().Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree string
+	testutil.WaitFor(t, "the run's lease on its tree", 60*time.Second, func() bool {
+		leases, _ := filepath.Glob(filepath.Join(st.Dir, "leases", "*", "*"))
+		if len(leases) == 1 {
+			tree = filepath.Join(st.Dir, "trees", filepath.Base(filepath.Dir(leases[0])))
+		}
+		return tree != ""
+	})
+	// No project uses the image: only the run's lease keeps it.
+	out := c.must("image", "prune", "-a", "-f")
+	if strings.Contains(out, "removed "+ref) {
+		t.Errorf("prune -a removed the image of a running run: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "bin", "busybox")); err != nil {
+		t.Errorf("prune -a removed the tree a run uses: %v", err)
+	}
+	if _, ok := c.imageRows()[ref]; !ok {
+		t.Error("prune -a removed the record of the image a run uses")
+	}
+	if out, errs, code := c.run("run", "--image", ref, "--", "/bin/busybox", "true"); code != 0 || strings.Contains(errs, "pulled") {
+		t.Errorf("a second run after the prune: exit %d, %q %q; want 0 with no pull", code, out, errs)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not end on SIGTERM")
+	}
+	assertNoLeases(t, c)
+	out = c.must("image", "prune", "-a", "-f")
+	if !strings.Contains(out, "removed "+ref) {
+		t.Errorf("prune -a after the run: %q, want the image removed", out)
+	}
+	if _, err := os.Stat(tree); !os.IsNotExist(err) {
+		t.Errorf("the tree outlived the run and the prune: %v", err)
+	}
+	leaktest.Check(t, c.rootdir())
+}
