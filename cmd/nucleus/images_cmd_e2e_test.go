@@ -228,3 +228,34 @@ func TestPruneKeepsTheTreeOfARunningRun(t *testing.T) {
 	}
 	leaktest.Check(t, c.rootdir())
 }
+
+// TestPullRestartsOnlyServicesWhoseDigestMoved: with a supervisor running,
+// nucleus pull of a tag pushed again asks for a pass that restarts the
+// service of that image and leaves the other alone.
+func TestPullRestartsOnlyServicesWhoseDigestMoved(t *testing.T) {
+	c := newImageCLI(t)
+	c.must("up", "-d", "--wait", "--wait-timeout", "60s")
+	before := c.ps()
+	c.logs("app", "motd=one")
+
+	c.reg.Push(t, "app:1", appImage(t, "two"))
+	out, errs, code := c.run("pull")
+	if code != 0 {
+		t.Fatalf("pull: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "app") || strings.Contains(out, "tool") || strings.Contains(out, "host") {
+		t.Errorf("pull's pass: %q, want a step for app only", out)
+	}
+	c.logs("app", "motd=two")
+	after := c.ps()
+	if after["app"].PID == before["app"].PID {
+		t.Errorf("app kept pid %d although its image changed", before["app"].PID)
+	}
+	for _, s := range []string{"tool", "host"} {
+		if after[s].PID != before[s].PID {
+			t.Errorf("%s restarted (pid %d -> %d) although its image did not change", s, before[s].PID, after[s].PID)
+		}
+	}
+	c.must("down", "--timeout", "5s")
+	c.assertNoLeaks()
+}
