@@ -107,6 +107,14 @@ services:
 		t.Error("image rm -f left the image listed")
 	}
 
+	// Short forms are the canonical reference; prune in a pipe needs -f.
+	if _, errs, code := c.run("image", "rm", "nginx:1.27"); code != 1 || !strings.Contains(errs, "image docker.io/library/nginx:1.27: image not in the store") {
+		t.Errorf("image rm nginx:1.27: exit %d, %q; want 1 naming docker.io/library/nginx:1.27", code, errs)
+	}
+	if _, errs, code := c.run("image", "prune"); code != 2 || !strings.Contains(errs, "-f") {
+		t.Errorf("image prune without -f, not on a terminal: exit %d, %q; want 2 asking for -f", code, errs)
+	}
+
 	// The project stops using other: prune takes it, keeps app.
 	c.must("pull")
 	c.writeYAML("name: " + c.project + "\nservices:\n  web: {image: \"" + appRef + "\", command: /bin/busybox true}\n")
@@ -166,6 +174,18 @@ func TestRunImageUserEnvWorkdirExitCode(t *testing.T) {
 	out, _, code = c.run("run", "--image", ref, "--user", "0", "-e", "GREETING=flag", "--workdir", "/", "--", "/bin/busybox", "sh", "-c", `id -u; pwd; echo "$GREETING"`)
 	if code != 0 || out != "0\n/\nflag\n" {
 		t.Errorf("run --image with --user/-e/--workdir: exit %d, stdout %q", code, out)
+	}
+	// A writable layer over the tree; --entrypoint replaces the image's.
+	out, errs, code = c.run("run", "--image", ref, "--read-only=false", "--user", "0", "--", "/bin/busybox", "sh", "-c", "echo new > /new && cat /new")
+	if code != 0 || out != "new\n" {
+		t.Errorf("run --image --read-only=false: exit %d, stdout %q\n%s", code, out, errs)
+	}
+	if _, _, code = c.run("run", "--image", ref, "--", "/bin/busybox", "sh", "-c", "echo x > /new"); code == 0 {
+		t.Error("run --image wrote to its read-only root")
+	}
+	out, _, code = c.run("run", "--image", ref, "--entrypoint", "/bin/busybox echo via-entrypoint")
+	if code != 0 || out != "via-entrypoint\n" {
+		t.Errorf("run --image --entrypoint: exit %d, stdout %q", code, out)
 	}
 	leaktest.Check(t, c.rootdir())
 	assertNoLeases(t, c)
