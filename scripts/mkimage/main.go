@@ -5,7 +5,8 @@
 //
 //	go run ./scripts/mkimage --out examples/image/oci --tag 1 \
 //	    --entrypoint '["/bin/busybox","httpd","-f"]' --cmd '-p 8080 -h /srv' \
-//	    --env GREETING=hi --user app --add examples/image/site:srv
+//	    --env GREETING=hi --user app --add examples/image/site:srv \
+//	    --healthcheck '["CMD","/bin/busybox","wget","-q","-O","/dev/null","http://127.0.0.1:8080/"]'
 //	go run ./scripts/mkimage --out /tmp/big --synthetic 200MB --layers 5
 package main
 
@@ -48,6 +49,8 @@ func run(args []string) error {
 	user := fl.String("user", "", "User (the base has root and app, uid 999)")
 	workdir := fl.String("workdir", "", "WorkingDir")
 	stop := fl.String("stop-signal", "", "StopSignal")
+	health := fl.String("healthcheck", "", `Healthcheck test, as Docker's HEALTHCHECK: a JSON array like ["CMD","/bin/busybox","true"] or ["CMD-SHELL","script"]`)
+	healthInterval := fl.Duration("health-interval", 0, "with --healthcheck: its interval (0: the runner's default)")
 	var env, labels, expose, add list
 	fl.Var(&env, "env", "KEY=VALUE added to Env (repeatable)")
 	fl.Var(&labels, "label", "KEY=VALUE label (repeatable)")
@@ -117,6 +120,13 @@ func run(args []string) error {
 	}
 	c.Env = append(c.Env, env...)
 	c.User, c.WorkingDir, c.StopSignal = *user, *workdir, *stop
+	if *health != "" {
+		test, err := words("--healthcheck", *health, nil)
+		if err != nil {
+			return err
+		}
+		c.Healthcheck = &v1.HealthConfig{Test: test, Interval: *healthInterval}
+	}
 	for _, l := range labels {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok {

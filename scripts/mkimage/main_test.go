@@ -55,7 +55,8 @@ func TestBusyboxImageFromFlags(t *testing.T) {
 	err := run([]string{"--out", out, "--archive", arch, "--tag", "1",
 		"--entrypoint", `["/bin/busybox","httpd","-f"]`, "--cmd", "-p 8080 -h /srv/www",
 		"--env", "GREETING=hi there", "--user", "app", "--workdir", "/srv", "--stop-signal", "SIGINT",
-		"--label", "a=b", "--expose", "8080/tcp", "--add", site + ":/srv/www"})
+		"--label", "a=b", "--expose", "8080/tcp", "--add", site + ":/srv/www",
+		"--healthcheck", `["CMD","/bin/busybox","wget","-q","http://127.0.0.1:8080/"]`, "--health-interval", "2s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +71,13 @@ func TestBusyboxImageFromFlags(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := cf.Config
-		got := fmt.Sprintln(c.Entrypoint, c.Cmd, c.Env[len(c.Env)-1], c.User, c.WorkingDir, c.StopSignal, c.Labels, c.ExposedPorts)
-		want := "[/bin/busybox httpd -f] [-p 8080 -h /srv/www] GREETING=hi there app /srv SIGINT map[a:b] map[8080/tcp:{}]\n"
+		if c.Healthcheck == nil {
+			t.Fatalf("config has no Healthcheck, want the --healthcheck given")
+		}
+		got := fmt.Sprintln(c.Entrypoint, c.Cmd, c.Env[len(c.Env)-1], c.User, c.WorkingDir, c.StopSignal, c.Labels, c.ExposedPorts,
+			c.Healthcheck.Test, c.Healthcheck.Interval)
+		want := "[/bin/busybox httpd -f] [-p 8080 -h /srv/www] GREETING=hi there app /srv SIGINT map[a:b] map[8080/tcp:{}] " +
+			"[CMD /bin/busybox wget -q http://127.0.0.1:8080/] 2s\n"
 		if got != want {
 			t.Errorf("config:\n got %s\nwant %s", got, want)
 		}
