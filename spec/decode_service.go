@@ -249,7 +249,9 @@ func (d *decoder) imageRules(s *Service, path string, image, rootfs, pull, stop 
 	// Only with an image: without one there is nothing to default from,
 	// and a file that writes the default stop_signal stays equal to one
 	// that leaves it out.
-	s.StopSignalSet = stop != nil
+	if stop == nil {
+		s.StopSignal = ""
+	}
 }
 
 // ParsePullPolicy parses pull_policy (and `nucleus run --pull`): missing,

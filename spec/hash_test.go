@@ -53,7 +53,6 @@ func fullImageService() *Service {
 	s.Entrypoint = []string{"/docker-entrypoint.sh"}
 	s.PullPolicy = PullMissing
 	s.ExposedPorts = []string{"80/tcp"}
-	s.StopSignalSet = true
 	return s
 }
 
@@ -114,9 +113,8 @@ func mutate(v reflect.Value) {
 
 // notHashed are the fields the hash leaves out on purpose (allow_config_write
 // only lets the loader accept a mount; the sandbox is the same;
-// pull_policy says when to pull, exposed_ports are informational, and
-// StopSignalSet only guards StopSignal, which is hashed).
-var notHashed = regexp.MustCompile(`^(Name|EnvFile|DependsOn|Replicas|Security\.Seccomp|Volumes\[0\]\.AllowConfigWrite|PullPolicy|ExposedPorts|StopSignalSet)$`)
+// pull_policy says when to pull, and exposed_ports are informational).
+var notHashed = regexp.MustCompile(`^(Name|EnvFile|DependsOn|Replicas|Security\.Seccomp|Volumes\[0\]\.AllowConfigWrite|PullPolicy|ExposedPorts)$`)
 
 // liveFields change in place; everything else hashed needs a restart.
 var liveFields = regexp.MustCompile(`^(Resources\..*|Ports.*|Egress.*|ExtraHosts.*|DNS|Networks\.[^.]+\.Aliases)$`)

@@ -49,6 +49,15 @@ func TestImageRules(t *testing.T) {
 	}
 }
 
+// TestServiceHealthyOnImage: service_healthy on a service with an image and
+// no healthcheck of its own loads, since the image may bring HEALTHCHECK.
+func TestServiceHealthyOnImage(t *testing.T) {
+	_, err := loadString(t, "services:\n  web:\n    command: [\"true\"]\n    depends_on:\n      db: {condition: service_healthy}\n  db: {image: \"oci:img:1\"}\n")
+	if err != nil {
+		t.Errorf("service_healthy on an image service without healthcheck: %v, want it to load", err)
+	}
+}
+
 // TestImageKeysLoad: what the loader makes of image, entrypoint and
 // pull_policy.
 func TestImageKeysLoad(t *testing.T) {
@@ -94,14 +103,27 @@ func TestImageKeysLoad(t *testing.T) {
 	}
 }
 
-func TestStopSignalSet(t *testing.T) {
+// TestStopSignalFromImage: an image service's stop_signal is the file's,
+// else the image's, else SIGTERM; writing the default changes nothing
+// once the image is merged.
+func TestStopSignalFromImage(t *testing.T) {
 	p := mustLoad(t, map[string]string{"nucleus.yaml": "services:\n  a: {image: x, hostname: h}\n  b: {image: x, hostname: h, stop_signal: SIGTERM}\n"}, nil)
-	if p.Services["a"].StopSignalSet || !p.Services["b"].StopSignalSet {
-		t.Errorf("StopSignalSet = %v, %v; want false for a (default), true for b (written)",
-			p.Services["a"].StopSignalSet, p.Services["b"].StopSignalSet)
+	merge := func(s *Service, c ImageConfig) *Service {
+		t.Helper()
+		m, err := s.WithImageConfig(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
-	if ServiceHash(p.Services["a"]) != ServiceHash(p.Services["b"]) {
-		t.Errorf("writing the default stop_signal changes the hash: %v", Diff(p.Services["a"], p.Services["b"]))
+	a, b := merge(p.Services["a"], ImageConfig{Cmd: []string{"x"}}), merge(p.Services["b"], ImageConfig{Cmd: []string{"x"}})
+	if a.StopSignal != DefaultStopSignal || ServiceHash(a) != ServiceHash(b) {
+		t.Errorf("stop_signal %q; writing the default stop_signal changes the hash: %v", a.StopSignal, Diff(a, b))
+	}
+	img := ImageConfig{Cmd: []string{"x"}, StopSignal: "SIGQUIT"}
+	a, b = merge(p.Services["a"], img), merge(p.Services["b"], img)
+	if a.StopSignal != "SIGQUIT" || b.StopSignal != DefaultStopSignal {
+		t.Errorf("stop_signal %q (unset) and %q (written SIGTERM) with the image's SIGQUIT; want SIGQUIT and SIGTERM", a.StopSignal, b.StopSignal)
 	}
 }
 
@@ -116,7 +138,7 @@ func TestWithImageConfig(t *testing.T) {
 		ExposedPorts: []string{"80/tcp"},
 	}
 	base := func() *Service {
-		return &Service{Name: "web", Image: "docker.io/library/x:1", StopSignal: DefaultStopSignal}
+		return &Service{Name: "web", Image: "docker.io/library/x:1"} // stop_signal unset, as loaded
 	}
 	for _, tc := range []struct {
 		name  string
@@ -156,7 +178,7 @@ func TestWithImageConfig(t *testing.T) {
 			eq(t, "exposed", s.ExposedPorts, []string{"80/tcp"})
 		}},
 		{"service fields win", func(s *Service) {
-			s.WorkingDir, s.User, s.StopSignal, s.StopSignalSet = "/srv", "1000", "SIGTERM", true
+			s.WorkingDir, s.User, s.StopSignal = "/srv", "1000", "SIGTERM"
 		}, nil, func(t *testing.T, s *Service) {
 			eq(t, "working_dir", s.WorkingDir, "/srv")
 			eq(t, "user", s.User, "1000")

@@ -99,12 +99,15 @@ func (s *Service) WithImageConfig(c ImageConfig) (*Service, error) {
 		}
 		out.User = c.User
 	}
-	if !s.StopSignalSet && c.StopSignal != "" {
-		sig, err := parseImageSignal(c.StopSignal)
-		if err != nil {
-			return fail("StopSignal: %v", err)
+	if s.StopSignal == "" {
+		out.StopSignal = DefaultStopSignal
+		if c.StopSignal != "" {
+			sig, err := parseImageSignal(c.StopSignal)
+			if err != nil {
+				return fail("StopSignal: %v", err)
+			}
+			out.StopSignal = sig
 		}
-		out.StopSignal = sig
 	}
 
 	if s.Healthcheck == nil && c.Healthcheck != nil {

@@ -110,11 +110,10 @@ type Service struct {
 	Healthcheck *Healthcheck          `json:"healthcheck,omitempty" yaml:"healthcheck,omitempty"`
 	Restart     RestartPolicy         `json:"restart" yaml:"restart"`
 
-	StopSignal Signal `json:"stop_signal" yaml:"stop_signal"`
-	// StopSignalSet says a service with an image wrote stop_signal in its
-	// file, so the image's StopSignal does not replace it (false without an
-	// image). Not hashed: StopSignal is.
-	StopSignalSet   bool     `json:"-" yaml:"-"`
+	// StopSignal is empty only on a service with an image whose file does
+	// not set it: WithImageConfig fills in the image's or SIGTERM. Left out
+	// of the normalised form then, so that form loads back the same.
+	StopSignal      Signal   `json:"stop_signal,omitempty" yaml:"stop_signal,omitempty"`
 	StopGracePeriod Duration `json:"stop_grace_period" yaml:"stop_grace_period"`
 	Replicas        int      `json:"replicas" yaml:"replicas"`
 	ReadOnly        bool     `json:"read_only" yaml:"read_only"`

@@ -242,7 +242,9 @@ func (d *decoder) checkDependencies(p *Project) {
 				d.add(d.at(path), "services."+sname+".depends_on", fmt.Sprintf("service %s depends on itself", sname))
 			case !ok:
 				d.add(d.at(path), "services."+sname+".depends_on", fmt.Sprintf("unknown service %q%s", dep, suggest(dep, names)))
-			case s.DependsOn[dep].Condition == ConditionHealthy && target.Healthcheck == nil:
+			// An image's config may bring the health check (HEALTHCHECK):
+			// that is known only once the image is resolved.
+			case s.DependsOn[dep].Condition == ConditionHealthy && target.Healthcheck == nil && target.Image == "":
 				at, ok := d.posOf(path + ".condition")
 				if !ok {
 					at = d.at(path)
