@@ -2,13 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
@@ -278,4 +281,35 @@ func TestPullRestartsOnlyServicesWhoseDigestMoved(t *testing.T) {
 	}
 	c.must("down", "--timeout", "5s")
 	c.assertNoLeaks()
+}
+
+// TestPullOnATerminalRedrawsOneLinePerImage: on a terminal, pull redraws a
+// line per image in place instead of writing log lines.
+func TestPullOnATerminalRedrawsOneLinePerImage(t *testing.T) {
+	c := newImageCLI(t)
+	cmd := exec.Command(nucleusBin, "--root", c.root, "pull")
+	cmd.Dir = c.dir
+	f, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f) // EIO once the command has exited
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pull on a terminal: %v\n%q", err, b)
+	}
+	out := string(b)
+	if !strings.Contains(out, "\x1b[2A") || !strings.Contains(out, "\r\x1b[2K") {
+		t.Errorf("no in-place redraw of the two image lines: %q", out)
+	}
+	if strings.Contains(out, "downloaded and verified") {
+		t.Errorf("log lines on a terminal: %q", out)
+	}
+	frames := strings.Split(out, "\x1b[2A")
+	last := frames[len(frames)-1]
+	for _, ref := range []string{c.appRef, c.toolRef} {
+		if !strings.Contains(last, ref+"  pulled sha256:") {
+			t.Errorf("last frame lacks %s pulled: %q", ref, last)
+		}
+	}
 }
