@@ -13,13 +13,39 @@ import (
 // Create, Start, Wait and Remove with full default isolation and limits.
 // (bench/run.sh times the whole command against runc and bwrap.)
 func BenchmarkSandboxTrue(b *testing.B) {
+	svc := service("/bin/true")
+	svc.Limits.Memory, svc.Limits.CPUs, svc.Limits.Pids = 256<<20, 0.5, 128
+	benchSandbox(b, Config{Service: svc})
+}
+
+// BenchmarkRootfsTrue: the same from a busybox rootfs, read-only, with a
+// tmpfs writable layer, and with a writable layer in an upper directory
+// (one, reused: the incarnations of a replica).
+func BenchmarkRootfsTrue(b *testing.B) {
+	rootfs := testutil.BusyboxRootfs(b)
+	for _, c := range []struct {
+		name     string
+		readOnly bool
+		upper    string
+	}{{"read-only", true, ""}, {"tmpfs", false, ""}, {"upper", false, b.TempDir() + "/web-1"}} {
+		b.Run(c.name, func(b *testing.B) {
+			svc := service("/bin/true")
+			svc.Rootfs, svc.ReadOnly = rootfs, c.readOnly
+			benchSandbox(b, Config{Service: svc, UpperDir: c.upper})
+		})
+	}
+}
+
+// benchSandbox creates, starts, waits for and removes sandboxes of cfg in
+// a loop, in a fresh root of project "bench".
+func benchSandbox(b *testing.B, cfg Config) {
 	testutil.RequireRoot(b)
 	root := testutil.TempRoot(b)
 	ctx := context.Background()
-	svc := service("/bin/true")
-	svc.Limits.Memory, svc.Limits.CPUs, svc.Limits.Pids = 256<<20, 0.5, 128
+	cfg.Root, cfg.Project, cfg.Stdout = root, "bench", os.Stderr
 	for i := 0; b.Loop(); i++ {
-		sb, err := Create(ctx, Config{ID: fmt.Sprintf("b%d", i), Root: root, Project: "bench", Service: svc, Stdout: os.Stderr})
+		cfg.ID = fmt.Sprintf("b%d", i)
+		sb, err := Create(ctx, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -25,7 +25,7 @@ func BusyboxRootfs(t testing.TB) string {
 	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), bb, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []string{"sh", "cat", "ls", "echo", "touch", "stat", "id", "wc", "sleep"} {
+	for _, a := range []string{"sh", "cat", "ls", "echo", "touch", "stat", "id", "wc", "sleep", "true"} {
 		_ = os.Symlink("busybox", filepath.Join(dir, "bin", a))
 	}
 	_ = os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/data:/bin/sh\n"), 0o644)
