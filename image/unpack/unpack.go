@@ -574,9 +574,15 @@ func (a *applier) fifo(pfd int, base string, h *tar.Header) error {
 	if err := own(pfd, base, h); err != nil {
 		return err
 	}
-	// Opening a fifo would block: chmod by name, which never follows a
-	// symlink's target here because the entry was just made as a fifo.
-	if err := unix.Fchmodat(pfd, base, uint32(h.Mode)&0o7777, 0); err != nil {
+	// Opening a fifo would block: chmod by name, without following a
+	// symlink (fchmodat2, Linux 6.6); older kernels follow, but the name
+	// was just made as a fifo in a directory only this process writes.
+	mode := uint32(h.Mode) & 0o7777
+	err := unix.Fchmodat(pfd, base, mode, unix.AT_SYMLINK_NOFOLLOW)
+	if err == unix.EOPNOTSUPP {
+		err = unix.Fchmodat(pfd, base, mode, 0)
+	}
+	if err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
 	return a.times(pfd, base, h, unix.AT_SYMLINK_NOFOLLOW)

@@ -332,13 +332,20 @@ func TestApplyReplaces(t *testing.T) {
 	mustApply(t, root,
 		ent{name: "f", body: "old"}, ent{name: "f2", typ: tar.TypeLink, link: "f"},
 		ent{name: "dir/x", body: "x"}, ent{name: "s", typ: tar.TypeSymlink, link: "nowhere"},
-		ent{name: "m/", typ: tar.TypeDir, mode: 0o755}, ent{name: "m/a", body: "a"})
+		ent{name: "m/", typ: tar.TypeDir, mode: 0o755}, ent{name: "m/a", body: "a"},
+		ent{name: "out", typ: tar.TypeSymlink, link: "../sentinel/secret"},
+		ent{name: "out2", typ: tar.TypeSymlink, link: "../sentinel/secret"},
+		ent{name: "out3", typ: tar.TypeSymlink, link: "../sentinel"})
 	mustApply(t, root,
+		ent{name: "out", body: "replaces the symlink, never writes through it", mode: 0o666},
+		ent{name: "out2", typ: tar.TypeLink, link: "f2"},
+		ent{name: "out3", typ: tar.TypeFifo},
 		ent{name: "f", body: "new"}, // must not write through the hardlink f2
 		ent{name: "dir", body: "now a file"},
 		ent{name: "s/", typ: tar.TypeDir, mode: 0o711},
 		ent{name: "m/", typ: tar.TypeDir, mode: 0o700}, ent{name: "m/b", body: "b"})
-	for p, want := range map[string]string{"f": "new", "f2": "old", "dir": "now a file", "m/a": "a", "m/b": "b"} {
+	for p, want := range map[string]string{"f": "new", "f2": "old", "dir": "now a file", "m/a": "a", "m/b": "b",
+		"out": "replaces the symlink, never writes through it", "out2": "old"} {
 		if b, err := os.ReadFile(filepath.Join(root, p)); err != nil || string(b) != want {
 			t.Errorf("%s = %q %v, want %q", p, b, err, want)
 		}
