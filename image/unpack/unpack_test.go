@@ -145,6 +145,7 @@ func TestApplyEntries(t *testing.T) {
 	defer check()
 	capV2 := string([]byte{0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}) // cap_net_bind_service, effective
 	mustApply(t, root,
+		ent{name: "./", typ: tar.TypeDir, mode: 0o700}, // the root's mode is the caller's
 		ent{name: "./etc/", typ: tar.TypeDir, mode: 0o755},
 		ent{name: "./etc/passwd", body: "root:x:0:0::/root:/bin/sh\n"},
 		ent{name: "bin/su", body: "su", mode: 0o4755, uid: 0, gid: 0},
@@ -160,6 +161,9 @@ func TestApplyEntries(t *testing.T) {
 		ent{name: "dev/null", typ: tar.TypeChar, major: 1, minor: 3},
 		ent{name: "dev/sda", typ: tar.TypeBlock, major: 8, minor: 0},
 	)
+	if st := lstat(t, root); st.Mode != unix.S_IFDIR|0o755 {
+		t.Errorf("root: mode %o, want it left 0755", st.Mode)
+	}
 	if b, _ := os.ReadFile(filepath.Join(root, "etc/passwd")); string(b) != "root:x:0:0::/root:/bin/sh\n" {
 		t.Errorf("etc/passwd = %q", b)
 	}
@@ -249,6 +253,7 @@ func TestApplyRefusesEscapes(t *testing.T) {
 			entry: "h"},
 		{name: "hardlink to a directory",
 			ents: []ent{{name: "d/", typ: tar.TypeDir}, {name: "h", typ: tar.TypeLink, link: "d"}}, entry: "h"},
+		{name: "file naming the root", ents: []ent{{name: "a/..", body: "x"}}, entry: "a/.."},
 		{name: "hardlink to nothing", ents: []ent{{name: "h", typ: tar.TypeLink, link: "missing"}}, entry: "h"},
 		{name: "whiteout through symlink",
 			before: []ent{{name: "link", typ: tar.TypeSymlink, link: "../sentinel"}},
