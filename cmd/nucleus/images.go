@@ -83,10 +83,12 @@ func newImagesCmd() *cobra.Command {
 func newImageCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
-		Short: "Manage the image store (rm, prune)",
+		Short: "Manage the image store (ls, rm, prune)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newImageRmCmd(), newImagePruneCmd())
+	ls := newImagesCmd() // docker image ls
+	ls.Use, ls.Short = "ls", "The same as nucleus images"
+	cmd.AddCommand(ls, newImageRmCmd(), newImagePruneCmd())
 	return cmd
 }
 

@@ -90,6 +90,9 @@ services:
 			t.Errorf("images: row of %s = %q, want short digest %s, size %s and user %s\n%s", ref, line, short, progress.Bytes(r.Size), c.project, table)
 		}
 	}
+	if ls := c.must("image", "ls"); ls != table {
+		t.Errorf("image ls printed %q, images %q", ls, table)
+	}
 	rows := c.imageRows()
 	if r := rows[appRef]; r.Digest != digestOf(t, app) || r.Size <= 0 || len(r.Users) != 1 || r.Users[0] != c.project || r.Pulled.IsZero() {
 		t.Errorf("images --json: %+v, want digest %s, a size, users [%s], a pull time", r, digestOf(t, app), c.project)
