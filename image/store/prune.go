@@ -303,13 +303,19 @@ func (s *Store) collect(leases map[string][]string) (Summary, error) {
 		return sum, fmt.Errorf("image store: %w", err)
 	}
 	for _, e := range ents {
-		if isTemp(e.Name()) || trees[e.Name()] || len(leases[e.Name()]) > 0 {
+		// A shifted copy (<tree>.shift-<base>, made by the runtime where
+		// the filesystem refuses idmapped mounts) belongs to its tree: the
+		// sandboxes running on it lease the tree.
+		h, _, shifted := strings.Cut(e.Name(), ".shift-")
+		if isTemp(e.Name()) || trees[h] || len(leases[h]) > 0 {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(tdir, e.Name())); err != nil {
 			return sum, fmt.Errorf("image store: remove tree %s: %w", e.Name(), err)
 		}
-		sum.Trees++
+		if !shifted {
+			sum.Trees++
+		}
 	}
 	// No pull or unpack runs while the gc lock is held exclusively, so no
 	// one holds or waits on a blob's or tree's lock: their files can go.

@@ -157,6 +157,13 @@ func TestPruneKeepsUsedAndLeasedRemovesTheRest(t *testing.T) {
 	if err := st.SetUses("proj", []string{imgs["used"].Ref}); err != nil {
 		t.Fatal(err)
 	}
+	// The runtime's shifted copies (where idmapped mounts are refused)
+	// live and go with their trees.
+	for _, tag := range []string{"leased", "idle"} {
+		if err := os.Mkdir(trees[tag]+".shift-100000", 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := st.Lease(trees["leased"], "sandbox-live"); err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +205,12 @@ func TestPruneKeepsUsedAndLeasedRemovesTheRest(t *testing.T) {
 	}
 	if p := present(); !p["used"] || !p["leased"] || p["idle"] || p["dead"] {
 		t.Errorf("after prune: present %v, want used and leased only", p)
+	}
+	if _, err := os.Stat(trees["leased"] + ".shift-100000"); err != nil {
+		t.Errorf("prune removed the shifted copy of a leased tree: %v", err)
+	}
+	if _, err := os.Stat(trees["idle"] + ".shift-100000"); err == nil {
+		t.Error("prune kept the shifted copy of a removed tree")
 	}
 	if len(sum.Images) != 2 || sum.Trees != 2 || sum.Blobs != 2*4 {
 		t.Errorf("prune summary %+v, want 2 images, 2 trees, 8 blobs", sum)
