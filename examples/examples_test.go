@@ -20,6 +20,7 @@ var want = map[string]struct {
 	"hello/nucleus.yaml":                  {"hello", []string{"web"}},
 	"web/nucleus.yaml":                    {"web", []string{"db", "web", "worker"}},
 	"db/nucleus.yaml":                     {"db", []string{"app", "postgres", "redis"}},
+	"image/nucleus.yaml":                  {"image", []string{"status", "web"}},
 	"gitops/projects/blog/nucleus.yaml":   {"blog", []string{"site"}},
 	"gitops/projects/status/nucleus.yaml": {"status", []string{"heartbeat"}},
 }
