@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -76,10 +77,24 @@ func TestExampleImage(t *testing.T) {
 	if uid := strings.TrimSpace(c.must("exec", "web", "--", "/bin/busybox", "id", "-u")); uid != "999" {
 		t.Errorf("web runs as uid %s inside, want 999 (the image's user app)", uid)
 	}
-	// ps shows the digest, at least its first 12 hex digits.
+	// ps shows the digest (at least its first 12 hex digits) and that both
+	// run what the file says: the desired hash is the resolved service's.
 	short := digest[1][:len("sha256:")+12]
-	if ps := c.must("ps"); strings.Count(ps, short) < 2 {
+	ps := c.must("ps")
+	if strings.Count(ps, short) < 2 {
 		t.Errorf("ps does not show the image digest %s for both services:\n%s", digest[1], ps)
+	}
+	var rows []struct {
+		Service  string `json:"service"`
+		UpToDate bool   `json:"up_to_date"`
+	}
+	if err := json.Unmarshal([]byte(c.must("ps", "--json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if !r.UpToDate {
+			t.Errorf("ps says %s runs an older configuration (HASH changed) right after up:\n%s", r.Service, ps)
+		}
 	}
 
 	c.must("down")
