@@ -68,10 +68,14 @@ REF=127.0.0.1:$port/big:1
 layers=$("$CRANE" manifest "$REF" | sed 's/.*"layers"://' | grep -o 'sha256:[0-9a-f]*')
 [ "$(echo "$layers" | wc -l)" = "$LAYERS" ] || { echo "manifest of $REF: want $LAYERS layers, got: $layers"; exit 1; }
 
+# (Help texts read whole first: grep -q would close the pipe early, and
+# pipefail would count the writer's SIGPIPE as a miss.)
 has_pull=0
-"$NUCLEUS" pull --help 2>/dev/null | grep -q '^  nucleus pull' && has_pull=1
+help=$("$NUCLEUS" pull --help 2>/dev/null || true)
+grep -q '^  nucleus pull' <<<"$help" && has_pull=1
 has_image=0
-"$NUCLEUS" run --help 2>/dev/null | grep -q -- '--image' && has_image=1
+help=$("$NUCLEUS" run --help 2>/dev/null || true)
+grep -q -- '--image' <<<"$help" && has_image=1
 
 # --- (a) pull + unpack -------------------------------------------------------
 mkdir -p "$WORK/proj"
@@ -90,13 +94,14 @@ pull_crane() { # $1: fresh directory
 }
 
 # Sanity: each must succeed (and give the same tree) before it is timed.
-pull_nucleus "$WORK/check-n" >/dev/null
-pull_crane "$WORK/check-c"
-tree=$(echo "$WORK"/check-n/data/images/trees/[0-9a-f]*)
-if ! diff -r -q "$tree" "$WORK/check-c/root" >/dev/null; then
-	echo "the trees of nucleus ($tree) and crane+tar differ:"; diff -r -q "$tree" "$WORK/check-c/root" | head; exit 1
+for t in nucleus crane; do
+	if ! "pull_$t" "$WORK/check-$t" >"$WORK/err" 2>&1; then echo "pull ($t) failed:"; cat "$WORK/err"; exit 1; fi
+done
+tree=$(echo "$WORK"/check-nucleus/data/images/trees/[0-9a-f]*)
+if ! diff -r -q "$tree" "$WORK/check-crane/root" >/dev/null; then
+	echo "the trees of nucleus ($tree) and crane+tar differ:"; diff -r -q "$tree" "$WORK/check-crane/root" | head; exit 1
 fi
-rm -rf "$WORK/check-n" "$WORK/check-c"
+rm -rf "$WORK/check-nucleus" "$WORK/check-crane"
 
 . bench/lib.sh
 ms() { awk -v u="$1" 'BEGIN {printf "%.1f ms", u/1000}'; }
@@ -124,10 +129,11 @@ IMG=oci:$WORK/bb:1
 if [ $has_image = 1 ]; then
 	printf 'services:\n  bb:\n    image: %s\n' "$IMG" >"$WORK/proj/nucleus.yaml"
 	if [ $has_pull = 1 ]; then
-		"$NUCLEUS" --root "$SROOT" -f "$WORK/proj/nucleus.yaml" pull </dev/null >/dev/null
+		pre() { "$NUCLEUS" --root "$SROOT" -f "$WORK/proj/nucleus.yaml" pull </dev/null; }
 	else
-		"$WORK/imagepull" --root "$SROOT" "$IMG" >/dev/null
+		pre() { "$WORK/imagepull" --root "$SROOT" "$IMG"; }
 	fi
+	if ! pre >"$WORK/err" 2>&1; then echo "pull of $IMG failed:"; cat "$WORK/err"; exit 1; fi
 	run_image() { "$NUCLEUS" --root "$SROOT" run --rm --image "$IMG" -- /bin/true </dev/null; }
 	image_label="nucleus run --rm --image oci:... -- /bin/true"
 else
