@@ -316,3 +316,24 @@ func TestPullOnATerminalRedrawsOneLinePerImage(t *testing.T) {
 		}
 	}
 }
+
+// TestKilledRunImageLeaseGoesWithTheNextRun: a SIGKILLed run --image
+// cannot release its lease; the next run's clean-up does.
+func TestKilledRunImageLeaseGoesWithTheNextRun(t *testing.T) {
+	c := newCLI(t)
+	reg := imagetest.Registry(t)
+	ref := reg.Push(t, "killed:1", userImage(t))
+	cmd, done := c.startRun("--image", ref, "--", "/bin/busybox", "sleep", "30")
+	// Killed once its sandbox runs (the lease, taken before, is written).
+	testutil.WaitFor(t, "the run's sandbox record", 60*time.Second, func() bool {
+		l, _ := filepath.Glob(filepath.Join(c.rootdir().Run, "sandboxes", "run-*", "record.json"))
+		return len(l) == 1
+	})
+	_ = cmd.Process.Kill()
+	<-done
+	if _, errs, code := c.run("run", "--", "/bin/busybox", "true"); code != 0 {
+		t.Fatalf("the next run: exit %d\n%s", code, errs)
+	}
+	assertNoLeases(t, c)
+	leaktest.Check(t, c.rootdir())
+}

@@ -38,6 +38,10 @@ func newPullCmd() *cobra.Command {
 			if _, err := reconcile.SelectServices(p, args); err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if !images.Uses(p) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no service of project %s names an image: nothing to pull\n", p.Name)
+				return nil
+			}
 			st, err := openStore()
 			if err != nil {
 				return err

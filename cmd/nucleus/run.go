@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"nucleus/reconcile/host"
+	"nucleus/reconcile/images"
 	"nucleus/reconcile/launch"
 	"nucleus/reconcile/oneoff"
 	"nucleus/runtime"
@@ -244,8 +245,14 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string, entrypoint *string
 	// of it exists that a SIGKILL could leave behind.
 	var run *oneoff.Run
 	begin := func() error {
-		if _, err := oneoff.Sweep(ctx, root); err != nil {
+		cleaned, err := oneoff.Sweep(ctx, root)
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "nucleus run: clean up after killed runs: %v\n", err)
+		}
+		for _, id := range cleaned { // their image leases too
+			if err := images.Release(root, id); err != nil {
+				fmt.Fprintf(os.Stderr, "nucleus run: clean up after killed run %s: %v\n", id, err)
+			}
 		}
 		r, err := oneoff.Begin(ctx, root, o.name, netSpec)
 		run = r
