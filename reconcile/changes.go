@@ -16,9 +16,15 @@ type fieldChange struct {
 }
 
 // cause renders a change for a plan line. Restart-class values are not
-// printed (environment values are often secrets); live values are, because
-// "resources.memory 256M -> 512M" is what the user wants to read.
+// printed (environment values are often secrets), but for the image;
+// live values are, because "resources.memory 256M -> 512M" is what the
+// user wants to read.
 func (c fieldChange) cause() string {
+	if c.Path == "image" {
+		// References and digests are no secret, and "image changed"
+		// would not say that a pull moved the tag.
+		return spec.Change{Path: c.Path, Old: c.Old, New: c.New}.String()
+	}
 	if !c.Live {
 		return c.Path + " changed"
 	}

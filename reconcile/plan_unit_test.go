@@ -194,3 +194,20 @@ func TestPlanExitedOneShotRerunsOnlyOnChange(t *testing.T) {
 		t.Fatalf("changed one-shot: steps %v, want one restart", steps)
 	}
 }
+
+// A pull that moved a tag restarts the service, and the plan line names
+// the reference and both digests (not "image changed").
+func TestPlanImageDigestMoved(t *testing.T) {
+	withDigest := func(d string) *spec.Service {
+		s := svc("web")
+		s.Image, s.ImageDigest, s.Rootfs = "docker.io/library/nginx:1.27", d, "/trees/"+d
+		return s
+	}
+	a := "sha256:ab12" + fmt.Sprintf("%060d", 1)
+	b := "sha256:cd34" + fmt.Sprintf("%060d", 2)
+	steps := Plan(project(nil, withDigest(b)), running(project(nil, withDigest(a))))
+	want := "restart web: image docker.io/library/nginx:1.27 sha256:ab1200000000… -> sha256:cd3400000000…"
+	if len(steps) != 1 || steps[0].String() != want {
+		t.Fatalf("steps = %v, want [%s]", steps, want)
+	}
+}

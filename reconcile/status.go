@@ -46,7 +46,11 @@ type ReplicaStatus struct {
 	WaitingFor string `json:"waiting_for,omitempty"`
 	// OOMKills counts processes the memory limit killed: live for a
 	// running replica, at its exit for an exited one.
-	OOMKills    uint64 `json:"oom_kills"`
+	OOMKills uint64 `json:"oom_kills"`
+	// Image and ImageDigest are the reference and manifest digest the
+	// replica runs ("" for a service without an image).
+	Image       string `json:"image,omitempty"`
+	ImageDigest string `json:"image_digest,omitempty"`
 	Usage       *Usage `json:"usage,omitempty"`
 	LandlockABI int    `json:"landlock_abi"`
 	Seccomp     string `json:"seccomp,omitempty"`
@@ -113,6 +117,7 @@ func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Ins
 			st.OOMKills = r.OOMKills
 		}
 		if r.Applied != nil {
+			st.Image, st.ImageDigest = r.Applied.Image, r.Applied.ImageDigest
 			if r.Applied.Healthcheck != nil {
 				switch st.State {
 				case StateHealthy, StateUnhealthy:

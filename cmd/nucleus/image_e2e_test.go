@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,7 +15,11 @@ import (
 
 	"nucleus/image/imagebuild"
 	"nucleus/image/imagetest"
+	"nucleus/image/pull"
+	"nucleus/image/ref"
+	"nucleus/image/store"
 	"nucleus/internal/testutil"
+	"nucleus/spec"
 )
 
 // imageYAML has two image services (app runs as the image's user 999)
@@ -116,9 +124,128 @@ func TestCLIImageServices(t *testing.T) {
 		t.Errorf("uses %v, want the project's record", uses)
 	}
 
+	// ps shows the digest each image replica runs.
+	rows := c.imageRows()
+	if rows["app"].Image != c.canon(c.appRef) || !strings.HasPrefix(rows["app"].ImageDigest, "sha256:") || rows["host"].Image != "" {
+		t.Errorf("ps --json images: %+v", rows)
+	}
+	if out := c.must("ps"); !strings.Contains(out, "IMAGE") || !strings.Contains(out, rows["app"].ImageDigest[:19]) {
+		t.Errorf("ps table without the short digest %s:\n%s", rows["app"].ImageDigest[:19], out)
+	}
+	if out, _, code := c.run("plan"); code != 0 || !strings.Contains(out, "nothing to do") {
+		t.Errorf("plan after up: exit %d\n%s", code, out)
+	}
+
+	// A new image under the same tag, pulled into the store: plan names the
+	// digests, a reload restarts app and nothing else.
+	before := c.ps()
+	c.reg.Push(t, "app:1", appImage(t, "two"))
+	img := c.pullIntoStore(c.appRef)
+	out, _, code := c.run("plan")
+	want := fmt.Sprintf("restart app: image %s %s -> %s", c.canon(c.appRef), spec.ShortDigest(rows["app"].ImageDigest), spec.ShortDigest(img.Manifest))
+	if code != 1 || !strings.Contains(out, want) {
+		t.Errorf("plan after the pull: exit %d\n%s\nwant the line %q", code, out, want)
+	}
+	c.reload()
+	testutil.WaitFor(t, "app restarted on the new digest", 20*time.Second, func() bool {
+		r := c.imageRows()["app"]
+		return r.ImageDigest == img.Manifest && r.State == "running" && r.PID != before["app"].PID
+	})
+	c.logs("app", "motd=two")
+	after := c.ps()
+	for _, s := range []string{"tool", "host"} {
+		if after[s].PID != before[s].PID {
+			t.Errorf("%s restarted (pid %d -> %d) though its image did not change", s, before[s].PID, after[s].PID)
+		}
+	}
+
+	// Hot reload: the file names a new tag; the supervisor pulls it
+	// (pull_policy missing) and restarts app.
+	ref2 := c.reg.Push(t, "app:2", appImage(t, "three"))
+	before = after
+	c.writeImageYAML(ref2, "")
+	testutil.WaitFor(t, "app on app:2", 30*time.Second, func() bool {
+		r := c.imageRows()["app"]
+		return r.Image == c.canon(ref2) && r.State == "running" && r.PID != before["app"].PID
+	})
+	c.logs("app", "motd=three")
+
+	// pull_policy: never on a tag the store lacks: the load fails with the
+	// resolver's message and the last good configuration keeps running.
+	ref3 := c.reg.Push(t, "app:3", appImage(t, "four"))
+	running := c.ps()["app"].PID
+	c.writeImageYAML(ref3, "    pull_policy: never\n")
+	testutil.WaitFor(t, "the load error in ps", 10*time.Second, func() bool {
+		_, errs, _ := c.run("ps")
+		return strings.Contains(errs, "pull_policy is never")
+	})
+	if r := c.imageRows()["app"]; r.PID != running || r.Image != c.canon(ref2) {
+		t.Errorf("app after a load that failed: %+v, want pid %d on %s", r, running, ref2)
+	}
+
 	c.must("down", "--timeout", "5s")
 	c.assertNoLeaks()
 	c.assertNoImageState()
+}
+
+type imageRow struct {
+	State       string `json:"state"`
+	PID         int    `json:"pid"`
+	Image       string `json:"image"`
+	ImageDigest string `json:"image_digest"`
+}
+
+func (c *imageCLI) imageRows() map[string]imageRow {
+	c.t.Helper()
+	var rows []struct {
+		Service string `json:"service"`
+		imageRow
+	}
+	out := c.must("ps", "--json")
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		c.t.Fatalf("ps --json: %v\n%s", err, out)
+	}
+	m := map[string]imageRow{}
+	for _, r := range rows {
+		m[r.Service] = r.imageRow
+	}
+	return m
+}
+
+func (c *imageCLI) canon(s string) string {
+	c.t.Helper()
+	n, err := ref.Normalize(s)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return n
+}
+
+// pullIntoStore pulls s into the project's store, as `nucleus pull` does.
+func (c *imageCLI) pullIntoStore(s string) *store.Image {
+	c.t.Helper()
+	st, err := store.Open(c.rootdir().Data)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	r, err := ref.Parse(s, c.dir)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	img, err := pull.Pull(context.Background(), st, r, pull.Options{Unpack: true})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return img
+}
+
+// reload asks the supervisor for a pass (SIGHUP, as nucleus pull does
+// through the API).
+func (c *imageCLI) reload() {
+	c.t.Helper()
+	if err := syscall.Kill(c.supervisorPID(), syscall.SIGHUP); err != nil {
+		c.t.Fatal(err)
+	}
 }
 
 // assertNoImageState checks that down left no lease, use or writable layer
@@ -134,4 +261,50 @@ func (c *imageCLI) assertNoImageState() {
 	if _, err := os.Stat(filepath.Join(data, "images", "refs")); err != nil {
 		c.t.Errorf("the store's images went with down: %v", err)
 	}
+}
+
+// An image up may not pull (pull_policy: never, not in the store) fails
+// up with the image and service named, and nothing starts.
+func TestCLIImageNeverMissing(t *testing.T) {
+	c := newImageCLI(t)
+	c.writeImageYAML(c.appRef, "    pull_policy: never\n")
+	out, errs, code := c.run("up", "-d", "--wait", "--wait-timeout", "30s")
+	if code == 0 || !strings.Contains(errs, c.canon(c.appRef)) || !strings.Contains(errs, "app") || !strings.Contains(errs, "never") {
+		t.Errorf("up with a never image not pulled: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Logf("up said:\n%s", errs)
+	c.assertNothingStarted()
+}
+
+// A blob that does not match its digest fails up, naming the image, and
+// nothing starts (not even the services whose images were fine).
+func TestCLIImageTamperedBlob(t *testing.T) {
+	c := newImageCLI(t)
+	layers, err := toolImage(t, "1").Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := layers[len(layers)-1].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.reg.Tamper(h, true)
+	out, errs, code := c.run("up", "-d", "--wait", "--wait-timeout", "30s")
+	if code == 0 || !strings.Contains(errs, c.canon(c.toolRef)) || !strings.Contains(errs, "tool") {
+		t.Errorf("up with a tampered blob: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Logf("up said:\n%s", errs)
+	c.assertNothingStarted()
+}
+
+// assertNothingStarted checks that no supervisor, replica or record exists.
+func (c *imageCLI) assertNothingStarted() {
+	c.t.Helper()
+	if pid := c.supervisorPID(); pid != 0 {
+		c.t.Errorf("a supervisor (pid %d) was started", pid)
+	}
+	if rows := c.psRows("-a"); len(rows) > 0 {
+		c.t.Errorf("replicas after a failed up: %+v", rows)
+	}
+	c.assertNoLeaks()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"nucleus/reconcile"
+	"nucleus/reconcile/images"
 )
 
 func init() { subcommands = append(subcommands, newPlanCmd) }
@@ -27,23 +29,35 @@ func newPlanCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Images resolve against the store as it is: one not pulled
+			// yet is a step of its own (up pulls it), not an error.
+			p, missing, err := images.Peek(context.Background(), stateRoot(), p)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			steps, err := reconcile.CurrentPlan(stateRoot(), p)
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("read state of project %s: %w", p.Name, err)}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				if steps == nil {
-					steps = []reconcile.Step{}
+				all := []reconcile.Step{}
+				for _, m := range missing {
+					for _, s := range m.Services {
+						all = append(all, reconcile.Step{Action: "pull", Service: s, Causes: []string{"image " + m.Ref + " is not pulled yet"}})
+					}
 				}
-				if err := printJSON(out, steps); err != nil {
+				if err := printJSON(out, append(all, steps...)); err != nil {
 					return &exitError{code: 2, err: err}
 				}
 			}
 			changes := reconcile.Changes(steps)
 			if !asJSON {
-				if len(changes) == 0 {
+				if len(changes) == 0 && len(missing) == 0 {
 					fmt.Fprintln(out, "nothing to do")
+				}
+				for _, m := range missing {
+					fmt.Fprintf(out, "pull %s (%s)\n", m.Ref, strings.Join(m.Services, ", "))
 				}
 				for _, s := range changes {
 					fmt.Fprintln(out, s.String())
@@ -54,7 +68,7 @@ func newPlanCmd() *cobra.Command {
 					}
 				}
 			}
-			if len(changes) > 0 {
+			if len(changes) > 0 || len(missing) > 0 {
 				return &exitError{code: 1, err: errors.New("")}
 			}
 			return nil

@@ -13,6 +13,7 @@ import (
 	"nucleus/image/progress"
 	"nucleus/reconcile"
 	"nucleus/reconcile/api"
+	"nucleus/reconcile/images"
 )
 
 func init() { subcommands = append(subcommands, newPsCmd) }
@@ -30,6 +31,13 @@ func newPsCmd() *cobra.Command {
 			p, name, loadErr := projectForState()
 			if name == "" {
 				return &exitError{code: 2, err: loadErr}
+			}
+			if p != nil {
+				// The hash of an image service includes its digest: compare
+				// with the files resolved against the store (nothing pulled).
+				if rp, _, err := images.Peek(context.Background(), stateRoot(), p); err == nil {
+					p = rp
+				}
 			}
 			st, err := api.Status(context.Background(), stateRoot(), name, p)
 			if err != nil {
@@ -71,7 +79,7 @@ func newPsCmd() *cobra.Command {
 
 func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tADDRESS\tPORTS\tRESTARTS\tEXIT\tUPTIME\tHEALTH\tCPU\tMEM\tPIDS\tLANDLOCK\tSECCOMP\tHASH")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tADDRESS\tPORTS\tRESTARTS\tEXIT\tUPTIME\tHEALTH\tCPU\tMEM\tPIDS\tLANDLOCK\tSECCOMP\tIMAGE\tHASH")
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -116,9 +124,9 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 				hash = "ok"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			r.Name, state, pid, dash(r.IP), dash(strings.Join(r.Ports, ",")), r.Restarts, exit, uptime,
-			dash(r.Health), cpu, mem, pids, ll, dash(r.Seccomp), hash)
+			dash(r.Health), cpu, mem, pids, ll, dash(r.Seccomp), dash(progress.Short(r.ImageDigest)), hash)
 	}
 	tw.Flush()
 	// A failed start has no process to show; its error says why. So does

@@ -18,6 +18,7 @@ import (
 	"nucleus/reconcile"
 	"nucleus/reconcile/api"
 	"nucleus/reconcile/host"
+	"nucleus/reconcile/images"
 	"nucleus/runtime/cgroups"
 	"nucleus/spec"
 )
@@ -70,6 +71,11 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 		defer cancel()
 	}
 	root := stateRoot()
+	// Images first: a pull that fails starts nothing, and a running
+	// supervisor then finds them in the store.
+	if err := images.PullForUp(ctx, root, sel, cmd.ErrOrStderr()); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("pull: %w", err)}
+	}
 	c, err := api.Dial(root, p.Name)
 	switch {
 	case err == nil:

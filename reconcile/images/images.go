@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -18,7 +19,9 @@ import (
 	"slices"
 	"sync"
 
+	"nucleus/image/progress"
 	"nucleus/image/pull"
+	"nucleus/image/pullset"
 	"nucleus/image/ref"
 	"nucleus/image/resolve"
 	"nucleus/image/store"
@@ -34,18 +37,6 @@ func Uses(p *spec.Project) bool {
 		}
 	}
 	return false
-}
-
-// Refs are the references p's services use, sorted (store.SetUses).
-func Refs(p *spec.Project) []string {
-	var out []string
-	for _, s := range p.Services {
-		if s.Image != "" && !slices.Contains(out, s.Image) {
-			out = append(out, s.Image)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Supervisor returns the reconcile.Runner.Resolve of a supervisor of the
@@ -74,7 +65,7 @@ func Supervisor(root rootdir.Root) func(ctx context.Context, p *spec.Project) (*
 		if err != nil {
 			return nil, err
 		}
-		refs := Refs(out)
+		refs := pullset.Refs(out)
 		mu.Lock()
 		defer mu.Unlock()
 		if !slices.Equal(refs, last) {
@@ -215,4 +206,23 @@ func Release(root rootdir.Root, holder string) error {
 		errs = append(errs, st.Release(filepath.Join(st.Dir, "trees", t.Name()), holder))
 	}
 	return errors.Join(errs...)
+}
+
+// PullForUp pulls what the pull policies of p's services ask for before
+// `nucleus up` starts anything (missing: the absent images; always: every
+// one), in parallel, showing progress on w (one redrawn line per image on
+// a terminal, else plain lines). An error names each image that failed
+// and its services.
+func PullForUp(ctx context.Context, root rootdir.Root, p *spec.Project, w io.Writer) error {
+	if !Uses(p) {
+		return nil
+	}
+	st, err := store.Open(root.Data)
+	if err != nil {
+		return err
+	}
+	d := progress.New(w, progress.IsTerminal(w))
+	_, err = pullset.Pull(ctx, st, p, pullset.Options{Reporter: d})
+	d.Done()
+	return err
 }
