@@ -159,6 +159,19 @@ func TestCLIImageServices(t *testing.T) {
 		}
 	}
 
+	// nucleus pull of a tag moved again: the running supervisor applies it
+	// and restarts app only (tool is pulled too, to the same digest).
+	c.reg.Push(t, "app:1", appImage(t, "two-b"))
+	before = after
+	c.must("pull")
+	c.logs("app", "motd=two-b")
+	after = c.ps()
+	for _, s := range []string{"tool", "host"} {
+		if after[s].PID != before[s].PID {
+			t.Errorf("%s restarted by nucleus pull (pid %d -> %d) though its image did not change", s, before[s].PID, after[s].PID)
+		}
+	}
+
 	// Hot reload: the file names a new tag; the supervisor pulls it
 	// (pull_policy missing) and restarts app.
 	ref2 := c.reg.Push(t, "app:2", appImage(t, "three"))
@@ -188,26 +201,26 @@ func TestCLIImageServices(t *testing.T) {
 	c.assertNoImageState()
 }
 
-type imageRow struct {
+type psImageRow struct {
 	State       string `json:"state"`
 	PID         int    `json:"pid"`
 	Image       string `json:"image"`
 	ImageDigest string `json:"image_digest"`
 }
 
-func (c *imageCLI) imageRows() map[string]imageRow {
+func (c *imageCLI) imageRows() map[string]psImageRow {
 	c.t.Helper()
 	var rows []struct {
 		Service string `json:"service"`
-		imageRow
+		psImageRow
 	}
 	out := c.must("ps", "--json")
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		c.t.Fatalf("ps --json: %v\n%s", err, out)
 	}
-	m := map[string]imageRow{}
+	m := map[string]psImageRow{}
 	for _, r := range rows {
-		m[r.Service] = r.imageRow
+		m[r.Service] = r.psImageRow
 	}
 	return m
 }

@@ -39,6 +39,18 @@ func Uses(p *spec.Project) bool {
 	return false
 }
 
+// Refs are the references p's services use, sorted (store.SetUses).
+func Refs(p *spec.Project) []string {
+	var out []string
+	for _, s := range p.Services {
+		if s.Image != "" && !slices.Contains(out, s.Image) {
+			out = append(out, s.Image)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Supervisor returns the reconcile.Runner.Resolve of a supervisor of the
 // data root: images missing from the store are pulled (pull_policy
 // missing; never fails the load with the resolver's message), each pull
@@ -65,7 +77,7 @@ func Supervisor(root rootdir.Root) func(ctx context.Context, p *spec.Project) (*
 		if err != nil {
 			return nil, err
 		}
-		refs := pullset.Refs(out)
+		refs := Refs(out)
 		mu.Lock()
 		defer mu.Unlock()
 		if !slices.Equal(refs, last) {
