@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -269,13 +270,20 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string, entrypoint *string
 		}
 	}()
 	if svc.Image != "" {
-		// The run's owner record comes first: it is what keeps the lease
-		// below alive for image prune (imagelease) until the run ends.
-		if err := begin(); err != nil {
-			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+		// The run's owner record is what keeps the image lease alive for
+		// image prune (imagelease) until the run ends: it is written
+		// while the image is resolved, and before the lease is taken.
+		began := make(chan error, 1)
+		go func() { began <- begin() }()
+		owned := sync.OnceValue(func() error { return <-began })
+		resolved, release, err := runImage(ctx, svc, o.name, owned)
+		if berr := owned(); berr != nil {
+			err = berr
 		}
-		resolved, release, err := runImage(ctx, svc, o.name)
 		if err != nil {
+			if release != nil {
+				release()
+			}
 			return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
 		}
 		defer release()

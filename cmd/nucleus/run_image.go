@@ -15,8 +15,9 @@ import (
 
 // runImage resolves the image of a `nucleus run` (pulling it as its pull
 // policy says, with progress on stderr), leases its tree for the sandbox
-// holder and returns the service to launch and the lease's release.
-func runImage(ctx context.Context, svc *spec.Service, holder string) (*spec.Service, func(), error) {
+// holder once owned says the holder's owner record is written, and returns
+// the service to launch and the lease's release.
+func runImage(ctx context.Context, svc *spec.Service, holder string, owned func() error) (*spec.Service, func(), error) {
 	st, err := openStore()
 	if err != nil {
 		return nil, nil, err
@@ -39,6 +40,9 @@ func runImage(ctx context.Context, svc *spec.Service, holder string) (*spec.Serv
 	// Leased before it is unpacked or used, so a prune meanwhile keeps it.
 	dir, err := st.TreePath(img)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := owned(); err != nil {
 		return nil, nil, err
 	}
 	if err := st.Lease(dir, holder); err != nil {
