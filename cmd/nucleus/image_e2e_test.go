@@ -101,6 +101,24 @@ func (c *imageCLI) logs(service, want string) {
 // down leaves no sandbox, lease, writable layer, use or host object.
 func TestCLIImageServices(t *testing.T) {
 	c := newImageCLI(t)
+	// Before up: config prints the file's model (no digest), plan says
+	// what up will pull; neither pulls nor creates a store.
+	if out := c.must("config"); !strings.Contains(out, "image: "+c.canon(c.appRef)) || strings.Contains(out, "image_digest") {
+		t.Errorf("config before any pull:\n%s", out)
+	}
+	out, _, code := c.run("plan")
+	for _, want := range []string{"pull " + c.canon(c.appRef) + " (app)\n", "pull " + c.canon(c.toolRef) + " (tool)\n", "start app"} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("plan before any pull: exit %d, want 1 and the line %q:\n%s", code, want, out)
+		}
+	}
+	if n := c.reg.Requests("GET", "/v2/app/manifests/1") + c.reg.Requests("HEAD", "/v2/app/manifests/1"); n != 0 {
+		t.Errorf("config and plan asked the registry for the manifest %d times", n)
+	}
+	if _, err := os.Stat(filepath.Join(c.rootdir().Data, "images")); !os.IsNotExist(err) {
+		t.Errorf("config and plan created the image store (%v)", err)
+	}
+
 	c.must("up", "-d", "--wait", "--wait-timeout", "60s")
 	ps := c.ps()
 	for _, s := range []string{"app", "tool", "host"} {
@@ -136,12 +154,32 @@ func TestCLIImageServices(t *testing.T) {
 		t.Errorf("plan after up: exit %d\n%s", code, out)
 	}
 
+	// A supervisor killed, the leases lost meanwhile: the next supervisor
+	// adopts the replicas (same PIDs) and leases their trees again.
+	before := c.ps()
+	if err := syscall.Kill(c.supervisorPID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "supervisor gone", 5*time.Second, func() bool { return c.supervisorPID() == 0 })
+	for _, l := range leases {
+		if err := os.Remove(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.must("up", "-d", "--wait", "--wait-timeout", "60s")
+	if after := c.ps(); after["app"].PID != before["app"].PID || after["tool"].PID != before["tool"].PID {
+		t.Errorf("replicas not adopted: %+v, were %+v", after, before)
+	}
+	if again, _ := filepath.Glob(filepath.Join(data, "images", "leases", "*", "*")); len(again) != 2 {
+		t.Errorf("leases after adoption: %v, want 2", again)
+	}
+
 	// A new image under the same tag, pulled into the store: plan names the
 	// digests, a reload restarts app and nothing else.
-	before := c.ps()
+	before = c.ps()
 	c.reg.Push(t, "app:1", appImage(t, "two"))
 	img := c.pullIntoStore(c.appRef)
-	out, _, code := c.run("plan")
+	out, _, code = c.run("plan")
 	want := fmt.Sprintf("restart app: image %s %s -> %s", c.canon(c.appRef), spec.ShortDigest(rows["app"].ImageDigest), spec.ShortDigest(img.Manifest))
 	if code != 1 || !strings.Contains(out, want) {
 		t.Errorf("plan after the pull: exit %d\n%s\nwant the line %q", code, out, want)
