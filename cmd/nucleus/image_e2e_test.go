@@ -359,3 +359,38 @@ func (c *imageCLI) assertNothingStarted() {
 	}
 	c.assertNoLeaks()
 }
+
+// pull_policy: always pulls at every up, and not on the supervisor's
+// passes (a crashing replica's restarts, a reload).
+func TestCLIImageAlwaysPullsAtUpOnly(t *testing.T) {
+	c := newImageCLI(t)
+	c.writeYAML(strings.NewReplacer("NAME", c.project, "REF", c.appRef).Replace(`name: NAME
+services:
+  app:
+    image: REF
+    pull_policy: always
+    command: ["sh", "-c", "echo started; sleep 0.3; exit 1"]
+    restart: always
+`))
+	manifests := func() int {
+		return c.reg.Requests("GET", "/v2/app/manifests/1") + c.reg.Requests("HEAD", "/v2/app/manifests/1")
+	}
+	c.must("up", "-d")
+	first := manifests()
+	if first == 0 {
+		t.Fatal("up did not ask the registry for the manifest of an always image")
+	}
+	testutil.WaitFor(t, "app restarted twice", 20*time.Second, func() bool {
+		rows := c.psRows("-a")
+		return len(rows) == 1 && rows[0].Restarts >= 2
+	})
+	c.reload()
+	time.Sleep(500 * time.Millisecond)
+	if n := manifests(); n != first {
+		t.Errorf("the supervisor's passes asked the registry %d more times for an always image", n-first)
+	}
+	c.must("up", "-d")
+	if n := manifests(); n <= first {
+		t.Errorf("a second up did not pull the always image again (%d requests, %d before)", n, first)
+	}
+}
