@@ -77,21 +77,26 @@ func TestExampleImage(t *testing.T) {
 	if uid := strings.TrimSpace(c.must("exec", "web", "--", "/bin/busybox", "id", "-u")); uid != "999" {
 		t.Errorf("web runs as uid %s inside, want 999 (the image's user app)", uid)
 	}
-	// ps shows the digest (at least its first 12 hex digits) and that both
-	// run what the file says: the desired hash is the resolved service's.
+	// ps shows the digest (the table at least its first 12 hex digits,
+	// --json whole) and that both run what the file says: the desired hash
+	// is the resolved service's.
 	short := digest[1][:len("sha256:")+12]
 	ps := c.must("ps")
 	if strings.Count(ps, short) < 2 {
 		t.Errorf("ps does not show the image digest %s for both services:\n%s", digest[1], ps)
 	}
 	var rows []struct {
-		Service  string `json:"service"`
-		UpToDate bool   `json:"up_to_date"`
+		Service     string `json:"service"`
+		UpToDate    bool   `json:"up_to_date"`
+		ImageDigest string `json:"image_digest"`
 	}
 	if err := json.Unmarshal([]byte(c.must("ps", "--json")), &rows); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rows {
+		if r.ImageDigest != digest[1] {
+			t.Errorf("ps --json: %s has image_digest %q, want %s", r.Service, r.ImageDigest, digest[1])
+		}
 		if !r.UpToDate {
 			t.Errorf("ps says %s runs an older configuration (HASH changed) right after up:\n%s", r.Service, ps)
 		}
