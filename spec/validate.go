@@ -1,8 +1,11 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -254,6 +257,30 @@ func (d *decoder) checkDependencies(p *Project) {
 		}
 	}
 	d.checkCycles(p)
+}
+
+// CheckHealthyDependencies is the service_healthy rule again once images
+// are merged (the loader lets a service with an image through, as its
+// image may bring HEALTHCHECK): every service_healthy names a service that
+// now has a health check.
+func CheckHealthyDependencies(p *Project) error {
+	var errs []error
+	for _, sname := range slices.Sorted(maps.Keys(p.Services)) {
+		s := p.Services[sname]
+		for _, dep := range sortedKeys(s.DependsOn) {
+			target, ok := p.Services[dep]
+			if !ok || s.DependsOn[dep].Condition != ConditionHealthy || target.Healthcheck != nil {
+				continue
+			}
+			from := ""
+			if target.Image != "" {
+				from = " and its image " + target.Image + " brings none (no HEALTHCHECK)"
+			}
+			errs = append(errs, fmt.Errorf("services.%s.depends_on.%s.condition: service %s has no healthcheck%s, so service_healthy can never be met; add a healthcheck to %s or use service_started",
+				sname, dep, dep, from, dep))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkCycles finds every dependency cycle once and reports it at the

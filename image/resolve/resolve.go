@@ -157,6 +157,9 @@ func (r *Resolver) Project(ctx context.Context, p *spec.Project) (*spec.Project,
 		}
 		out.Services[name] = rs
 	}
+	if err := spec.CheckHealthyDependencies(&out); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 

@@ -137,3 +137,35 @@ func TestPoliciesDecideWhatIsPulled(t *testing.T) {
 		t.Errorf("always on up: %v, digest %s (old %s), %d pulls", err, img.Manifest, first.Manifest, *pulls)
 	}
 }
+
+// TestServiceHealthyNeedsAHealthcheckOnceMerged: the loader lets
+// service_healthy name a service with an image and no healthcheck; once the
+// image is merged, one without HEALTHCHECK is an error naming the services
+// and the image (instead of a dependent that waits forever), one with
+// HEALTHCHECK resolves.
+func TestServiceHealthyNeedsAHealthcheckOnceMerged(t *testing.T) {
+	reg := imagetest.Registry(t)
+	s := imagetest.BusyboxSpec(t)
+	s.Config.Cmd = []string{"/bin/sleep", "1000"}
+	plain, _ := ref.Normalize(reg.Push(t, "plain:1", imagetest.Build(t, s)))
+	s.Config.Healthcheck = &v1.HealthConfig{Test: []string{"CMD", "/bin/true"}}
+	checked, _ := ref.Normalize(reg.Push(t, "checked:1", imagetest.Build(t, s)))
+	for _, tc := range []struct{ image, wantErr string }{
+		{plain, "services.b.depends_on.a.condition: service a has no healthcheck and its image " + plain + " brings none (no HEALTHCHECK), so service_healthy can never be met"},
+		{checked, ""},
+	} {
+		a := &spec.Service{Name: "a", Image: tc.image, PullPolicy: spec.PullMissing}
+		b := &spec.Service{Name: "b", Command: []string{"true"},
+			DependsOn: map[string]spec.Dependency{"a": {Condition: spec.ConditionHealthy}}}
+		r, _ := newResolver(t)
+		got, err := r.Project(context.Background(), project(a, b))
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("image %s with HEALTHCHECK: %v", tc.image, err)
+		case tc.wantErr == "" && got.Services["a"].Healthcheck == nil:
+			t.Errorf("image %s with HEALTHCHECK: a has no healthcheck once resolved", tc.image)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("image %s without HEALTHCHECK: %v, want an error with %q", tc.image, err, tc.wantErr)
+		}
+	}
+}
