@@ -242,7 +242,7 @@ func TestWithImageConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"no argv", nil, ImageConfig{}, "service web: image docker.io/library/x:1: the image has no entrypoint or cmd and the file gives no command; set command: (or entrypoint:)"},
-		{"cleared entrypoint, no command", func(s *Service) { s.Entrypoint = []string{} }, ImageConfig{Entrypoint: []string{"/e"}, Cmd: []string{"c"}}, "the image has no entrypoint or cmd"},
+		{"cleared entrypoint, no command", func(s *Service) { s.Entrypoint = []string{} }, ImageConfig{Entrypoint: []string{"/e"}, Cmd: []string{"c"}}, "entrypoint: [] clears the image's entrypoint and, as in Compose, its cmd too"},
 		{"bad env", nil, ImageConfig{Cmd: []string{"x"}, Env: []string{"NOEQ"}}, `invalid Env entry "NOEQ"; expected KEY=VALUE`},
 		{"relative workdir", nil, ImageConfig{Cmd: []string{"x"}, WorkingDir: "app"}, `WorkingDir "app" is not an absolute path`},
 		{"bad user", nil, ImageConfig{Cmd: []string{"x"}, User: "a b"}, `User: invalid user "a b"`},

@@ -66,6 +66,11 @@ func (s *Service) WithImageConfig(c ImageConfig) (*Service, error) {
 	default:
 		argv = append(slices.Clone(c.Entrypoint), c.Cmd...)
 	}
+	if len(argv) == 0 && s.Entrypoint != nil && (len(c.Entrypoint) > 0 || len(c.Cmd) > 0) {
+		// Compose drops the image's Cmd with its Entrypoint: say so, the
+		// image does have a program.
+		return fail("entrypoint: [] clears the image's entrypoint and, as in Compose, its cmd too, and the file gives no command; set command:")
+	}
 	if len(argv) == 0 {
 		return fail("the image has no entrypoint or cmd and the file gives no command; set command: (or entrypoint:)")
 	}

@@ -124,7 +124,8 @@ func (d *Display) event(ref string, e pull.Event) {
 	d.redraw(force)
 }
 
-// Finish reports the end of ref's pull: img on success, else err.
+// Finish reports the end of ref's pull: img on success, else that err
+// ended it.
 func (d *Display) Finish(ref string, img *store.Image, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -132,7 +133,9 @@ func (d *Display) Finish(ref string, img *store.Image, err error) {
 	im.finished = true
 	took := time.Since(im.started).Round(10 * time.Millisecond)
 	if err != nil {
-		im.result = "failed: " + err.Error()
+		// The command's own error names the image, its services and
+		// the cause right after: the line only says which one failed.
+		im.result = "failed"
 	} else {
 		im.result = fmt.Sprintf("pulled %s (%s) in %s", img.Manifest, Bytes(img.Size), took)
 	}
