@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"nucleus/image/ref"
 	"nucleus/spec"
 )
 
@@ -21,7 +22,8 @@ type Policy struct {
 	// off, the capabilities in DangerousCaps and chown (:U) of bind sources.
 	AllowPrivileged bool
 	// AllowHostPaths are absolute prefixes outside the project directory
-	// under which bind sources, rootfs, env_file and seccomp profiles may
+	// under which bind sources, rootfs, oci:/docker-archive: images, env_file and
+	// seccomp profiles may
 	// lie ("/" allows every path).
 	AllowHostPaths []string
 }
@@ -111,6 +113,11 @@ func (pol Policy) Check(p *spec.Project) error {
 		}
 		if s.Rootfs != "" && !pathOK(s.Rootfs) {
 			deny(append(base, "rootfs"), nil, "rootfs "+shown(s.Rootfs)+" is outside the project directory", popt)
+		}
+		// An oci: layout or docker-archive: file is read from the host
+		// like a rootfs: the repository must not pick any host path.
+		if r, err := ref.Parse(s.Image, projectDir); err == nil && r.Path != "" && !pathOK(r.Path) {
+			deny(append(base, "image"), nil, "image "+r.Transport+": "+shown(r.Path)+" is outside the project directory", popt)
 		}
 		for _, f := range s.EnvFile {
 			if !pathOK(f) {

@@ -99,6 +99,39 @@ func TestPolicyRefusesPrivilegesAndHostPaths(t *testing.T) {
 	assertPlainAllowed(t, "an unprivileged project", "    cap_add: [NET_BIND_SERVICE]\n    volumes: [./data:/data]\n")
 }
 
+// An image read from an OCI layout or a docker-archive file is a host path
+// like a rootfs: outside the project directory it needs --allow-host-path;
+// inside it, and from a registry, it is allowed.
+func TestPolicyRefusesImagePathsOutsideTheProject(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	yaml := `services:
+  web:
+    image: oci:` + outside + `/layout:1
+  db:
+    image: docker-archive:` + outside + `/db.tar
+  own:
+    image: oci:./build/layout:1
+  reg:
+    image: 127.0.0.1:5000/app:1
+`
+	p := loadPolicyProject(t, dir, yaml)
+	err := Policy{}.Check(p)
+	if err == nil {
+		t.Fatal("images read from outside the project were allowed")
+	}
+	file := filepath.Join(dir, "nucleus.yaml")
+	assertSays(t, "", err.Error(),
+		file+":3:12: services.web.image: image oci: "+outside+"/layout is outside the project directory",
+		file+":5:12: services.db.image: image docker-archive: "+outside+"/db.tar is outside the project directory",
+		"--allow-host-path")
+	if strings.Contains(err.Error(), "services.own") || strings.Contains(err.Error(), "services.reg") {
+		t.Errorf("the project's own layout or a registry image refused:\n%s", err)
+	}
+	if err := (Policy{AllowHostPaths: []string{outside}}).Check(p); err != nil {
+		t.Errorf("--allow-host-path %s: still refused: %v", outside, err)
+	}
+}
+
 // A writable bind mount that opted in to writing the project's own files
 // (allow_config_write) is refused even with every opt-in of the daemon: a
 // sandbox that rewrites nucleus.yaml would get whatever the daemon allows.

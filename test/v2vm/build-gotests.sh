@@ -7,7 +7,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$SRC"
 # GOTEST_PKGS picks the packages (default: every kernel test package that
 # runs without Go in the VM); GOTEST_RUN is passed on as -test.run.
-PKGS=${GOTEST_PKGS:-runtime/cgroups runtime reconcile/host security}
+PKGS=${GOTEST_PKGS:-runtime/cgroups runtime reconcile/host security image/unpack image/store image/pull image/resolve reconcile/images}
 : > "$X/packages"
 echo "${GOTEST_RUN:-.}" > "$X/run-filter"
 # Tests that need a host program the VM image does not carry are left to

@@ -17,5 +17,10 @@ done
 make -C "$SRC" build
 rm -rf "$OUT"; mkdir -p "$OUT"
 [ "${GOTESTS:-1}" = 0 ] || "$HERE/build-gotests.sh" "$SRC" "$OUT" > /dev/null
+# examples/image with its layout built here (the VM has no Go): blackbox.sh
+# runs it from /test/extra/ex-image.
+mkdir -p "$OUT/extra/ex-image"
+cp -r "$SRC/examples/image/nucleus.yaml" "$SRC/examples/image/site" "$OUT/extra/ex-image/"
+make -s -C "$SRC/examples/image" OUT="$OUT/extra/ex-image/build/layout" >/dev/null
 "$HERE/build-initramfs.sh" "$SRC/bin" "$OUT"
 "$HERE/run-vm.sh" "$OUT" "${TIMEOUT:-900}"
