@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -119,6 +120,10 @@ func (s *Store) leaseDir(treeDir string) (string, error) {
 	return filepath.Join(s.Dir, "leases", filepath.Base(treeDir)), nil
 }
 
+// staleTemp is the age after which a lease's temp file is a dead
+// writer's: a write takes microseconds.
+const staleTemp = time.Minute
+
 // liveLeases maps tree (chain ID hex) to its live holders; with alive set,
 // the leases of holders it calls gone are removed.
 func (s *Store) liveLeases(alive func(holder string) bool) (map[string][]string, error) {
@@ -135,9 +140,18 @@ func (s *Store) liveLeases(alive func(holder string) bool) (map[string][]string,
 		}
 		for _, h := range hs {
 			p := filepath.Join(root, t.Name(), h.Name())
+			if strings.HasPrefix(h.Name(), ".") {
+				// A lease being written, or the temp file of a writer
+				// killed before its rename: that one goes once it is
+				// clearly not in progress.
+				if fi, err := h.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
+					os.Remove(p)
+				}
+				continue
+			}
 			b, err := os.ReadFile(p)
-			if err != nil || strings.HasPrefix(h.Name(), ".") {
-				continue // a lease being written
+			if err != nil {
+				continue
 			}
 			if alive != nil && !alive(string(b)) {
 				os.Remove(p)

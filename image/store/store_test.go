@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -222,6 +223,16 @@ func TestPruneKeepsUsedAndLeasedRemovesTheRest(t *testing.T) {
 	}
 	if p := present(); p["used"] || !p["leased"] {
 		t.Errorf("after prune -a: present %v, want leased only", p)
+	}
+	// A lease writer killed before its rename left its temp file: once
+	// stale it does not keep the lease directory forever.
+	tmp := filepath.Join(st.Dir, "leases", filepath.Base(trees["leased"]), ".tmp-killed")
+	if err := os.WriteFile(tmp, []byte("sandbox-killed"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(tmp, old, old); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := st.Prune(true, func(string) bool { return false }); err != nil {
 		t.Fatal(err)
