@@ -276,31 +276,42 @@ func TestPullResumesCutDownload(t *testing.T) {
 	assertNoTemps(t, st)
 }
 
-// TestHelperPullChild is a child process of TestConcurrentPullsShareDownloads:
-// it waits at a barrier until its sibling is there too, then pulls.
-func TestHelperPullChild(t *testing.T) {
-	dir, s, barrier := os.Getenv("PULL_CHILD_STORE"), os.Getenv("PULL_CHILD_REF"), os.Getenv("PULL_CHILD_BARRIER")
-	if dir == "" {
-		t.Skip("child of TestConcurrentPullsShareDownloads")
+// TestMain runs the child processes of TestConcurrentPullsShareDownloads
+// (re-executions of this test binary) instead of the tests.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("PULL_CHILD_STORE"); dir != "" {
+		if err := childPull(dir, os.Getenv("PULL_CHILD_REF"), os.Getenv("PULL_CHILD_BARRIER")); err != nil {
+			fmt.Fprintln(os.Stderr, "child pull:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// childPull waits at a barrier until its sibling is there too, then pulls.
+func childPull(dir, s, barrier string) error {
 	st, err := store.Open(dir)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	rf, err := ref.Parse(s, "")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(barrier, strconv.Itoa(os.Getpid())), nil, 0o600); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	testutil.WaitFor(t, "the other pull at the barrier", 10*time.Second, func() bool {
-		ents, _ := os.ReadDir(barrier)
-		return len(ents) == 2
-	})
-	if _, err := pull.Pull(context.Background(), st, rf, pull.Options{}); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if ents, _ := os.ReadDir(barrier); len(ents) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the other pull did not reach the barrier in 10s")
+		}
 	}
+	_, err = pull.Pull(context.Background(), st, rf, pull.Options{})
+	return err
 }
 
 func TestConcurrentPullsShareDownloads(t *testing.T) {
@@ -315,7 +326,7 @@ func TestConcurrentPullsShareDownloads(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPullChild$", "-test.count=1")
+			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), "PULL_CHILD_STORE="+dataRoot, "PULL_CHILD_REF="+rf.Name, "PULL_CHILD_BARRIER="+barrier)
 			outs[i], errs[i] = cmd.CombinedOutput()
 		}()

@@ -15,6 +15,9 @@ nuup() { out=$1; shift; timeout 180 $N --root $R up -d --wait "$@" >$out 2>&1; r
   if [ $rc != 0 ]; then echo "--- up exited $rc:"; cat $out; for f in $R/run/supervisors/*.log; do echo "--- $f:"; tail -30 $f; done
     for p in /proc/[0-9]*; do c=$(tr '\0' ' ' <$p/cmdline 2>/dev/null); case "$c" in *nucleus*) echo "$(basename $p) $(cut -d' ' -f3 $p/stat) $(cat $p/wchan 2>/dev/null) $c";; esac; done; fi
   return $rc; }
+# procs PATTERN: the live processes whose command line matches (the VM's
+# busybox has no pgrep; zombies have an empty cmdline and do not count).
+procs() { for p in /proc/[0-9]*; do c=$(tr '\0' ' ' <$p/cmdline 2>/dev/null); echo "$c" | grep -qE "$1" && echo "$(basename $p):$c"; done; }
 fetch() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc "$1" "$2" 2>/dev/null | tail -1; }
 
 # nucleus run: the pids limit leaves the workload its whole budget.
@@ -83,6 +86,6 @@ left=$(ls $R/data/images/trees 2>/dev/null; ls $R/data/images/refs 2>/dev/null)
 # Down: nothing of either project is left.
 cd $HERE/proj-user && nu down >/dev/null 2>&1; check $? "userspace-down"
 cd $HERE/proj-kernel && nu down >/dev/null 2>&1; check $? "kernel-down"
-left="$(ls -d /sys/fs/cgroup/nucleus-*/* 2>/dev/null) $(ip -br link 2>/dev/null | grep -E '^nc[bv]') $(nft list tables 2>/dev/null | grep nucleus_) $(pgrep -a nucleus-init) $(pgrep -a slirp4netns)"
+left="$(ls -d /sys/fs/cgroup/nucleus-*/* 2>/dev/null) $(ip -br link 2>/dev/null | grep -E '^nc[bv]') $(nft list tables 2>/dev/null | grep nucleus_) $(procs 'nucleus-init|slirp4netns|nucleus.* supervise')"
 [ -z "$(echo $left)" ]; check $? "nothing-left" "($left)"
 echo "BLACKBOX pass=$pass fail=$fail"
