@@ -78,6 +78,7 @@ out=$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc 127.0.0.1 8081 2>/dev/null 
 uid=$(nu exec -T web -- id -u 2>&1); [ "$uid" = 999 ]; check $? "image-user-999" "($uid)"
 nu ps --json | grep -q '"image_digest": "sha256:'; check $? "image-ps-digest"
 nu images | grep -q 'oci:/test/extra/ex-image/build/layout:1'; check $? "image-listed" "($(nu images 2>&1 | tr '\n' '|'))"
+echo "MEASURE image trees while running: $(ls $R/data/images/trees | tr '\n' ' ')(root fs $(stat -fc %T $R))"
 nu down >/dev/null 2>&1; check $? "image-down"
 nu image prune -a -f >/dev/null 2>&1; check $? "image-prune"
 left=$(ls $R/data/images/trees 2>/dev/null; ls $R/data/images/refs 2>/dev/null)
