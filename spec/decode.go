@@ -127,7 +127,7 @@ func (d *decoder) fields(n *node, path string, known []string, fn func(key strin
 			continue
 		}
 		if !slices.Contains(known, key) {
-			d.add(k.where(), path, "unknown key "+strconv.Quote(key)+suggest(key, known))
+			d.add(k.where(), path, unknownKey(path, key, known))
 			continue
 		}
 		if n.vals[i].bad {

@@ -55,7 +55,7 @@ func interpolate(s string, lookup lookupFunc) (string, error) {
 			name := s[i+1 : j]
 			v, ok := lookup(name)
 			if !ok {
-				return "", fmt.Errorf("variable %s is not set; set it in the environment or in .env, or give a default with ${%s:-default}", name, name)
+				return "", unsetVariable(name)
 			}
 			b.WriteString(v)
 			i = j
@@ -104,7 +104,7 @@ func expandBraced(body string, lookup lookupFunc) (string, error) {
 	val, set := lookup(name)
 	if rest == "" {
 		if !set {
-			return "", fmt.Errorf("variable %s is not set; set it in the environment or in .env, or give a default with ${%s:-default}", name, name)
+			return "", unsetVariable(name)
 		}
 		return val, nil
 	}
@@ -149,3 +149,10 @@ func isNameStart(c byte) bool {
 }
 
 func isNameChar(c byte) bool { return isNameStart(c) || (c >= '0' && c <= '9') }
+
+// unsetVariable is the error for a variable nucleus.yaml uses without a
+// value. Compose would read it as empty; nucleus does not guess, and says
+// how to ask for Compose's behaviour.
+func unsetVariable(name string) error {
+	return fmt.Errorf("variable %s is not set; set it in the environment or in .env, give a default with ${%s:-default}, or write ${%s:-} for an empty value as Compose does", name, name, name)
+}

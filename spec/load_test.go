@@ -253,9 +253,9 @@ func TestEnvFileErrorsPointIntoTheEnvFile(t *testing.T) {
 	_, err := Load(LoadOptions{WorkingDir: dir, Environ: map[string]string{}})
 	want := []string{
 		`nucleus.yaml:4:18: services.web.stop_signal: unknown signal "NOPE"; expected a name like SIGTERM or TERM`,
-		`.env:1:1: Y: variable ALSO_NOPE is not set; set it in the environment or in .env, or give a default with ${ALSO_NOPE:-default}`,
+		`.env:1:1: Y: variable ALSO_NOPE is not set; set it in the environment or in .env, give a default with ${ALSO_NOPE:-default}, or write ${ALSO_NOPE:-} for an empty value as Compose does`,
 		`a.env:2:1: services.web.env_file[0]: invalid variable name "9BAD"; expected KEY=VALUE`,
-		`a.env:3:1: services.web.env_file[0]: X: variable NOPE is not set; set it in the environment or in .env, or give a default with ${NOPE:-default}`,
+		`a.env:3:1: services.web.env_file[0]: X: variable NOPE is not set; set it in the environment or in .env, give a default with ${NOPE:-default}, or write ${NOPE:-} for an empty value as Compose does`,
 	}
 	if d := diffLines(errorLines(err), want); d != "" {
 		t.Error(d)
@@ -267,8 +267,8 @@ func TestEnvFileErrorsPointIntoTheEnvFile(t *testing.T) {
 func TestNoFollowUpErrors(t *testing.T) {
 	_, err := loadString(t, "services:\n  web:\n    command: [x]\n    ports: [\"${PORT}:80\"]\n    replicas: ${N}\n")
 	want := []string{
-		"nucleus.yaml:4:13: services.web.ports[0]: variable PORT is not set; set it in the environment or in .env, or give a default with ${PORT:-default}",
-		"nucleus.yaml:5:15: services.web.replicas: variable N is not set; set it in the environment or in .env, or give a default with ${N:-default}",
+		"nucleus.yaml:4:13: services.web.ports[0]: variable PORT is not set; set it in the environment or in .env, give a default with ${PORT:-default}, or write ${PORT:-} for an empty value as Compose does",
+		"nucleus.yaml:5:15: services.web.replicas: variable N is not set; set it in the environment or in .env, give a default with ${N:-default}, or write ${N:-} for an empty value as Compose does",
 	}
 	if d := diffLines(errorLines(err), want); d != "" {
 		t.Error(d)

@@ -115,6 +115,27 @@ services:
 		},
 	},
 	{
+		name: "compose keys name the nucleus equivalent",
+		yaml: `networks:
+  ext: {external: true}
+services:
+  web:
+    command: ["true"]
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 10
+    container_name: web1
+    networks: [ext]
+`,
+		want: []string{
+			"nucleus.yaml:2:9: networks.ext: unknown key \"external\" (a Compose key): nucleus creates every network of a project itself; remove it, or use the network's name from the other project's file",
+			"nucleus.yaml:6:5: services.web: unknown key \"mem_limit\" (a Compose key): use resources.memory",
+			"nucleus.yaml:7:5: services.web: unknown key \"cpus\" (a Compose key): use resources.cpus",
+			"nucleus.yaml:8:5: services.web: unknown key \"pids_limit\" (a Compose key): use resources.pids",
+			"nucleus.yaml:9:5: services.web: unknown key \"container_name\" (a Compose key): use hostname, or aliases under the service's networks",
+		},
+	},
+	{
 		name: "depends_on unknown and self",
 		yaml: `services:
   web:
@@ -553,7 +574,7 @@ networks:
       A: x
 `,
 		want: []string{
-			"nucleus.yaml:3:15: services.web.command[0]: variable CMD is not set; set it in the environment or in .env, or give a default with ${CMD:-default}",
+			"nucleus.yaml:3:15: services.web.command[0]: variable CMD is not set; set it in the environment or in .env, give a default with ${CMD:-default}, or write ${CMD:-} for an empty value as Compose does",
 			"nucleus.yaml:5:10: services.web.environment.A: required variable UNSET_VAR is missing a value: needs to be set",
 			"nucleus.yaml:6:7: services.web.environment: duplicate key \"A\" (first defined on line 5)",
 		},
