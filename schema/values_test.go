@@ -42,6 +42,15 @@ func TestSignalsMatchParseSignal(t *testing.T) {
 			}
 		}
 	}
+	// Numbers and real-time forms, quoted and as YAML integers.
+	for _, form := range []string{"0", "9", "31", "32", "33", "34", "64", "65", "SIGRTMIN", "SIGRTMIN+3", "rtmin+3", "SIGRTMIN+30", "SIGRTMIN+31", "SIGRTMAX-2", "SIGRTMAX+1", "IOT"} {
+		_, err := spec.ParseSignal(form)
+		for _, doc := range []string{"services: {s: {stop_signal: '" + form + "'}}", "services: {s: {stop_signal: " + form + "}}"} {
+			if inSchema := validField(t, doc); (err == nil) != inSchema {
+				t.Errorf("%s: spec.ParseSignal error=%v, schema accepts=%v; they must agree", doc, err, inSchema)
+			}
+		}
+	}
 	if accepted == 0 {
 		t.Fatal("no signal accepted at all; the comparison above tested nothing")
 	}

@@ -5,9 +5,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -128,18 +126,7 @@ func (s *Service) WithImageConfig(c ImageConfig) (*Service, error) {
 
 // parseImageSignal accepts what Docker accepts in STOPSIGNAL: a name
 // (SIGQUIT, QUIT) or a number (3).
-func parseImageSignal(v string) (Signal, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return ParseSignal(v)
-	}
-	for name, num := range signals {
-		if num == syscall.Signal(n) { // numbers are unique in signals
-			return Signal(name), nil
-		}
-	}
-	return "", fmt.Errorf("unknown signal number %d", n)
-}
+func parseImageSignal(v string) (Signal, error) { return ParseSignal(v) }
 
 // imageHealthcheck turns Docker's HEALTHCHECK into the service's form; nil
 // for NONE and for an empty test.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"nucleus/internal/capability"
@@ -103,37 +102,6 @@ func (d *Duration) UnmarshalText(p []byte) error {
 	}
 	*d = v
 	return nil
-}
-
-// Signal is a signal name in canonical "SIGTERM" form.
-type Signal string
-
-var signals = map[string]syscall.Signal{
-	"SIGHUP": syscall.SIGHUP, "SIGINT": syscall.SIGINT, "SIGQUIT": syscall.SIGQUIT,
-	"SIGKILL": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
-	"SIGTERM": syscall.SIGTERM, "SIGWINCH": syscall.SIGWINCH, "SIGPWR": syscall.SIGPWR,
-	"SIGSTOP": syscall.SIGSTOP, "SIGCONT": syscall.SIGCONT, "SIGALRM": syscall.SIGALRM,
-	"SIGABRT": syscall.SIGABRT, "SIGTRAP": syscall.SIGTRAP,
-}
-
-// ParseSignal accepts "SIGTERM", "TERM" (any case) and returns the canonical name.
-func ParseSignal(s string) (Signal, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	if !strings.HasPrefix(t, "SIG") {
-		t = "SIG" + t
-	}
-	if _, ok := signals[t]; !ok {
-		return "", fmt.Errorf("unknown signal %q; expected a name like SIGTERM or TERM", s)
-	}
-	return Signal(t), nil
-}
-
-// Number returns the signal number (SIGTERM when unset).
-func (s Signal) Number() syscall.Signal {
-	if n, ok := signals[string(s)]; ok {
-		return n
-	}
-	return syscall.SIGTERM
 }
 
 // ParseCapability accepts "NET_ADMIN" or "CAP_NET_ADMIN" (any case) and
