@@ -4,10 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"os"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"nucleus/internal/flock"
 )
 
 // Pools automatic subnets are taken from, in order, as /24s (spec.AutoSubnetBits:
@@ -22,15 +23,11 @@ const hostLockPath = "/run/lock/nucleus-network.lock"
 // lockHost takes the host-wide lock; the returned function releases it.
 // Without a writable /run/lock (rootless) it degrades to no lock.
 func lockHost() func() {
-	f, err := os.OpenFile(hostLockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := flock.Lock(hostLockPath, unix.LOCK_EX)
 	if err != nil {
 		return func() {}
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return func() {}
-	}
-	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }
+	return unlock
 }
 
 // usedNets returns the networks a new subnet must not overlap: subnets of

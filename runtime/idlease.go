@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/flock"
 )
 
 // IDRegistryDir holds the host-wide leases of private id ranges: one file
@@ -44,22 +47,22 @@ func (l idLease) live() bool {
 
 // idRegistry is the host-wide registry, locked while open.
 type idRegistry struct {
-	dir  string
-	lock *os.File
+	dir    string
+	unlock func()
 }
 
 func openIDRegistry() (*idRegistry, error) {
 	if err := os.MkdirAll(IDRegistryDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create id range registry: %w", err)
 	}
-	lock, err := lockFile(filepath.Join(IDRegistryDir, "lock"))
+	unlock, err := flock.Lock(filepath.Join(IDRegistryDir, "lock"), unix.LOCK_EX)
 	if err != nil {
 		return nil, fmt.Errorf("id range registry: %w", err)
 	}
-	return &idRegistry{dir: IDRegistryDir, lock: lock}, nil
+	return &idRegistry{dir: IDRegistryDir, unlock: unlock}, nil
 }
 
-func (g *idRegistry) Close() error { return g.lock.Close() }
+func (g *idRegistry) Close() error { g.unlock(); return nil }
 
 func (g *idRegistry) file(base uint32) string {
 	return filepath.Join(g.dir, strconv.FormatUint(uint64(base), 10)+".json")

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/flock"
 	"nucleus/internal/rootdir"
 )
 
@@ -59,20 +60,6 @@ func readIDRanges(path string) (idRanges, error) {
 	return r, nil
 }
 
-// lockFile takes an exclusive flock on path (created if missing); close the
-// file to release it.
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", path, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return f, nil
-}
-
 // ProjectIDRange returns (allocating on first use) the host uid/gid base of
 // project's private user-namespace range.
 func ProjectIDRange(root rootdir.Root, project string) (uint32, error) {
@@ -87,11 +74,11 @@ func ProjectIDRange(root rootdir.Root, project string) (uint32, error) {
 		return 0, fmt.Errorf("create data root: %w", err)
 	}
 	path := idRangesFile(root)
-	lock, err := lockFile(path + ".lock")
+	unlock, err := flock.Lock(path+".lock", unix.LOCK_EX)
 	if err != nil {
 		return 0, err
 	}
-	defer lock.Close()
+	defer unlock()
 	r, err := readIDRanges(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return 0, err
@@ -148,11 +135,11 @@ func ReleaseProjectIDRange(root rootdir.Root, project string) error {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	lock, err := lockFile(path + ".lock")
+	unlock, err := flock.Lock(path+".lock", unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
+	defer unlock()
 	r, err := readIDRanges(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -28,19 +28,19 @@ type Sandbox struct {
 	root rootdir.Root
 	dir  string
 
-	proc      initProc     // nil when adopted
-	initExec  func() error // spawnInit's exec still to be awaited
-	copies    *sync.WaitGroup
-	pid       int    // host pid of the init
-	startTime uint64 // of the init, to recognise it after pid reuse
-	ctl       *os.File
-	cg        *cgroups.Cgroup
-	limits    Limits
-	hostUID   int // base of the private id range; 0 = userns host
-	idmapped  bool
-	writable  string   // the root's writable layer (sbinit.Writable*), "" = read-only
-	shifted   string   // the rootfs's shifted copy in use (shifted.go), "" = none
-	shiftLock *os.File // held from making the copy until the record names it
+	proc        initProc     // nil when adopted
+	initExec    func() error // spawnInit's exec still to be awaited
+	copies      *sync.WaitGroup
+	pid         int    // host pid of the init
+	startTime   uint64 // of the init, to recognise it after pid reuse
+	ctl         *os.File
+	cg          *cgroups.Cgroup
+	limits      Limits
+	hostUID     int // base of the private id range; 0 = userns host
+	idmapped    bool
+	writable    string // the root's writable layer (sbinit.Writable*), "" = read-only
+	shifted     string // the rootfs's shifted copy in use (shifted.go), "" = none
+	shiftUnlock func() // held from making the copy until the record names it
 
 	seccompMode string
 	landlockABI int

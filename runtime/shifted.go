@@ -11,6 +11,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"nucleus/internal/flock"
 )
 
 // Where a rootfs cannot be idmapped (its file system refuses idmapped
@@ -31,20 +33,17 @@ import (
 // names it, and a sandbox names it only once its record is written.
 func shiftLockFile(run string) string { return filepath.Join(run, "shifted.lock") }
 
-// lockShifted takes the root's shifted-copy lock; unlock with unix.Close.
-func lockShifted(run string) (int, error) {
+// lockShifted takes the root's shifted-copy lock; the returned function
+// releases it.
+func lockShifted(run string) (func(), error) {
 	if err := os.MkdirAll(run, 0o711); err != nil {
-		return -1, err
+		return nil, err
 	}
-	fd, err := unix.Open(shiftLockFile(run), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	unlock, err := flock.Lock(shiftLockFile(run), unix.LOCK_EX)
 	if err != nil {
-		return -1, fmt.Errorf("open shifted-copy lock: %w", err)
+		return nil, fmt.Errorf("lock shifted copies: %w", err)
 	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("lock shifted copies: %w", err)
-	}
-	return fd, nil
+	return unlock, nil
 }
 
 // shiftedCopy returns the shifted copy of the tree at the pinned
@@ -158,11 +157,11 @@ func (s *Sandbox) shiftedRootfs(src int) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	lock, err := lockShifted(s.root.Run)
+	unlock, err := lockShifted(s.root.Run)
 	if err != nil {
 		return -1, err
 	}
-	s.shiftLock = os.NewFile(uintptr(lock), "shifted.lock")
+	s.shiftUnlock = unlock
 	path, err := shiftedCopy(src, real, s.hostUID)
 	if err != nil {
 		return -1, err
@@ -179,20 +178,20 @@ func (s *Sandbox) shiftedRootfs(src int) (int, error) {
 
 // unlockShifted lets others make, use and remove shifted copies again.
 func (s *Sandbox) unlockShifted() {
-	if s.shiftLock != nil {
-		s.shiftLock.Close()
-		s.shiftLock = nil
+	if s.shiftUnlock != nil {
+		s.shiftUnlock()
+		s.shiftUnlock = nil
 	}
 }
 
 // releaseShifted removes the shifted copy path once no other sandbox
 // record of the root names it (the sandbox id is going away).
 func releaseShifted(run, id, path string) error {
-	lock, err := lockShifted(run)
+	unlock, err := lockShifted(run)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(lock)
+	defer unlock()
 	ents, err := os.ReadDir(filepath.Join(run, "sandboxes"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/flock"
 )
 
 type usesRecord struct {
@@ -355,19 +356,9 @@ func layerDigests(r *Image) []string {
 func (s *Store) PullLock() (func(), error) { return s.lockGC(unix.LOCK_SH) }
 
 func (s *Store) lockGC(how int) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir, "locks", "gc.lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	unlock, err := flock.Lock(filepath.Join(s.Dir, "locks", "gc.lock"), how)
 	if err != nil {
-		return nil, fmt.Errorf("image store lock: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
 		return nil, fmt.Errorf("image store gc lock: %w", err)
 	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }

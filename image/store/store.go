@@ -42,6 +42,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/flock"
 )
 
 // ErrNotFound is returned by Lookup for a reference the store has no record of.
@@ -133,21 +134,11 @@ func (s *Store) HasBlob(digest string) bool {
 
 // lock takes an exclusive flock on locks/name, waiting for another holder.
 func (s *Store) lock(name string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir, "locks", name), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	unlock, err := flock.Lock(filepath.Join(s.Dir, "locks", name), unix.LOCK_EX)
 	if err != nil {
 		return nil, fmt.Errorf("image store lock: %w", err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("image store lock %s: %w", name, err)
-	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 // ReadBlob reads a small blob (manifest, config) and verifies its digest.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/flock"
 	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 	"nucleus/network"
@@ -106,21 +107,11 @@ func lockRuns(root rootdir.Root) (func(), error) {
 		return nil, fmt.Errorf("one-off run records: %w", err)
 	}
 	// Beside runs/, not in it: like cgroups.lock, it stays with the root.
-	f, err := os.OpenFile(filepath.Join(root.Run, "runs.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err := flock.Lock(filepath.Join(root.Run, "runs.lock"), unix.LOCK_EX)
 	if err != nil {
 		return nil, fmt.Errorf("lock one-off run records: %w", err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock one-off run records: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 // Net is the run's network session; nil without networks.

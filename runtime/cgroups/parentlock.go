@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/flock"
 	"nucleus/internal/rootdir"
 )
 
@@ -35,15 +36,9 @@ func lockParent(root rootdir.Root) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", p, err)
 	}
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if unlock, err = flock.Fd(fd, unix.LOCK_EX); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
-	return func() { unix.Close(fd) }, nil
+	return unlock, nil
 }
