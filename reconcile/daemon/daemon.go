@@ -109,11 +109,11 @@ func New(opts Options) (*Daemon, error) {
 // reconciles the tree until ctx ends. When it returns the sandboxes keep
 // running: the next daemon adopts them.
 func (d *Daemon) Run(ctx context.Context) error {
-	lk, err := lock(d.opts.Root)
+	unlock, err := lock(d.opts.Root)
 	if err != nil {
 		return err
 	}
-	defer lk.Close()
+	defer unlock()
 	prev, err := LoadState(d.opts.Root)
 	if err != nil {
 		slog.Warn("previous daemon state unreadable; starting afresh", "err", err)

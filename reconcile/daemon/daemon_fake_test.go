@@ -256,3 +256,28 @@ func TestFakeDaemonInvalidFirstLoad(t *testing.T) {
 	e.waitReady("fa")
 	e.onlyOnce("fa.web.1")
 }
+
+func TestFakeDaemonSecondOnSameRootRefused(t *testing.T) {
+	e := newFakeEnv(t)
+	e.write("a", projectYAML("ra", "one", "web"))
+	e.start()
+	e.waitReady("ra")
+	second, err := daemon.New(daemon.Options{Dir: e.tree, Root: e.root, Parts: e.parts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- second.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "another nucleus daemon runs on state root "+e.root.Run) {
+			t.Fatalf("second daemon on the root: want \"another nucleus daemon runs on state root %s\", got %v", e.root.Run, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("second daemon on the same root still runs after 10s, want it refused at once")
+	}
+	// Once the first has stopped, the lock is free for the next daemon.
+	e.stop()
+	e.start()
+	e.waitReady("ra")
+}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/flock"
 	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 )
@@ -97,23 +98,19 @@ func (s *State) save(root rootdir.Root) error {
 	return nil
 }
 
-// lock takes the one-daemon-per-state-root lock; it is released when the
-// returned file is closed (or the process dies).
-func lock(root rootdir.Root) (*os.File, error) {
+// lock takes the one-daemon-per-state-root lock without waiting; the
+// returned function (or the process's death) releases it.
+func lock(root rootdir.Root) (unlock func(), err error) {
 	if err := os.MkdirAll(stateDir(root), 0o700); err != nil {
 		return nil, fmt.Errorf("daemon lock: %w", err)
 	}
 	p := filepath.Join(stateDir(root), "lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err = flock.Lock(p, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, fmt.Errorf("another nucleus daemon runs on state root %s (lock %s held)", root.Run, p)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("daemon lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another nucleus daemon runs on state root %s (lock %s held)", root.Run, p)
-		}
-		return nil, fmt.Errorf("daemon lock %s: %w", p, err)
-	}
-	return f, nil
+	return unlock, nil
 }
