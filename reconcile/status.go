@@ -52,6 +52,8 @@ type ReplicaStatus struct {
 	Image       string `json:"image,omitempty"`
 	ImageDigest string `json:"image_digest,omitempty"`
 	Usage       *Usage `json:"usage,omitempty"`
+	// Paused: nucleus pause froze the replica (cgroup freezer).
+	Paused      bool   `json:"paused,omitempty"`
 	LandlockABI int    `json:"landlock_abi"`
 	Seccomp     string `json:"seccomp,omitempty"`
 }

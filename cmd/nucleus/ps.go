@@ -98,6 +98,9 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 			uptime = time.Since(r.StartedAt).Round(time.Second).String()
 		}
 		state := string(r.State)
+		if r.Paused {
+			state = "paused"
+		}
 		if !r.NextAttempt.IsZero() && (r.State == reconcile.StateBackoff || r.State == reconcile.StateCrashloop) {
 			state += " (next " + r.NextAttempt.Local().Format("15:04:05") + ")"
 		}

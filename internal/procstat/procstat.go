@@ -21,6 +21,9 @@ type Stat struct {
 	// StartTime is field 22, in clock ticks after boot: a PID with the same
 	// number but another start time is another process (PID reuse).
 	StartTime uint64
+	// UTime and STime are fields 14 and 15: CPU time in user and kernel
+	// mode, in clock ticks (nucleus top).
+	UTime, STime uint64
 }
 
 // Exited reports whether the process has exited and waits to be reaped
@@ -76,7 +79,10 @@ func Parse(b []byte) (Stat, error) {
 	if err != nil {
 		return Stat{}, fmt.Errorf("flags %q: %w", f[flags], err)
 	}
-	return Stat{State: f[state][0], PPID: pp, Flags: fl, StartTime: st}, nil
+	const utime, stime = 14 - 3, 15 - 3
+	ut, _ := strconv.ParseUint(f[utime], 10, 64)
+	stt, _ := strconv.ParseUint(f[stime], 10, 64)
+	return Stat{State: f[state][0], PPID: pp, Flags: fl, StartTime: st, UTime: ut, STime: stt}, nil
 }
 
 // StartTime returns the start time of process pid (field 22).

@@ -17,9 +17,9 @@ func TestParse(t *testing.T) {
 		want    Stat
 		wantErr bool
 	}{
-		{in: "42 (sleep) S 7" + tail, want: Stat{State: 'S', PPID: 7, Flags: 4194560, StartTime: 987654}},
-		{in: "42 (a) (b) Z 1" + tail, want: Stat{State: 'Z', PPID: 1, Flags: 4194560, StartTime: 987654}},
-		{in: "42 (x y)) R 3" + tail + "\n", want: Stat{State: 'R', PPID: 3, Flags: 4194560, StartTime: 987654}},
+		{in: "42 (sleep) S 7" + tail, want: Stat{State: 'S', PPID: 7, Flags: 4194560, StartTime: 987654, UTime: 1, STime: 2}},
+		{in: "42 (a) (b) Z 1" + tail, want: Stat{State: 'Z', PPID: 1, Flags: 4194560, StartTime: 987654, UTime: 1, STime: 2}},
+		{in: "42 (x y)) R 3" + tail + "\n", want: Stat{State: 'R', PPID: 3, Flags: 4194560, StartTime: 987654, UTime: 1, STime: 2}},
 		{in: "42 sleep S 7" + tail, wantErr: true},
 		{in: "42 (sleep) S 7 1 1", wantErr: true},
 		{in: "42 (sleep) S x" + tail, wantErr: true},

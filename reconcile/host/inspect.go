@@ -20,6 +20,7 @@ func Inspector(root rootdir.Root) reconcile.Inspector {
 		if !st.State.Alive() {
 			return
 		}
+		st.Paused, _ = runtime.Paused(root, rr.ID)
 		s, err := runtime.CgroupStats(root, rr.ID)
 		if err != nil {
 			return

@@ -1,0 +1,155 @@
+package host
+
+// The replica commands that act on running sandboxes directly, without the
+// supervisor (nucleus kill, pause, unpause, top, stats, wait): they find
+// the replicas by the state records and reach each sandbox by its ID.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"syscall"
+	"time"
+
+	"nucleus/internal/rootdir"
+	"nucleus/reconcile"
+	"nucleus/runtime"
+)
+
+// checkServices fails with an *UnknownServiceError naming the services
+// the project does not have.
+func checkServices(project string, services, known []string) error {
+	var unknown []string
+	for _, s := range services {
+		if !slices.Contains(known, s) {
+			unknown = append(unknown, s)
+		}
+	}
+	if unknown == nil {
+		return nil
+	}
+	slices.Sort(known)
+	return &UnknownServiceError{Project: project, Unknown: unknown, Known: slices.Compact(known)}
+}
+
+// Replicas returns the records of the project's replicas of services (all
+// when none is named), in service and replica order. known lists the
+// project's services (from its files); nil takes those the records name.
+// A named service the project lacks is an *UnknownServiceError.
+func Replicas(root rootdir.Root, project string, services, known []string) ([]*reconcile.SandboxRecord, error) {
+	recs, err := reconcile.NewStore(root).LoadSandboxes(project)
+	if err != nil {
+		return nil, err
+	}
+	if known == nil {
+		for _, r := range recs {
+			known = append(known, r.Service)
+		}
+	}
+	if err := checkServices(project, services, known); err != nil {
+		return nil, err
+	}
+	var out []*reconcile.SandboxRecord
+	for _, r := range recs {
+		if len(services) == 0 || slices.Contains(services, r.Service) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Running reports whether the replica's sandbox runs now.
+func Running(rec *reconcile.SandboxRecord) bool {
+	return rec.State.Alive() && rec.Alive()
+}
+
+// notRunning is the error for a replica that has no running sandbox.
+func notRunning(rec *reconcile.SandboxRecord) error {
+	return fmt.Errorf("%s of project %s is not running (state %s)", rec.Ident().Name(), rec.Project, rec.State)
+}
+
+// Kill sends sig to the replica's workload. The supervisor sees the exit
+// as any other and applies the restart policy.
+func Kill(root rootdir.Root, rec *reconcile.SandboxRecord, sig syscall.Signal) error {
+	if !Running(rec) {
+		return notRunning(rec)
+	}
+	sb, err := adopt(root, rec)
+	if err != nil {
+		return err
+	}
+	return sb.Signal(sig)
+}
+
+// Pause freezes every process of the replica (cgroup freezer).
+func Pause(ctx context.Context, root rootdir.Root, rec *reconcile.SandboxRecord) error {
+	if !Running(rec) {
+		return notRunning(rec)
+	}
+	if err := runtime.Pause(ctx, root, rec.ID); err != nil {
+		return fmt.Errorf("pause %s: %w", rec.Ident().Name(), err)
+	}
+	return nil
+}
+
+// Unpause thaws a paused replica.
+func Unpause(root rootdir.Root, rec *reconcile.SandboxRecord) error {
+	if !Running(rec) {
+		return notRunning(rec)
+	}
+	if paused, err := runtime.Paused(root, rec.ID); err == nil && !paused {
+		return fmt.Errorf("%s of project %s is not paused", rec.Ident().Name(), rec.Project)
+	}
+	if err := runtime.Unpause(root, rec.ID); err != nil {
+		return fmt.Errorf("unpause %s: %w", rec.Ident().Name(), err)
+	}
+	return nil
+}
+
+// Top lists the processes of a running replica (its init left out).
+func Top(root rootdir.Root, rec *reconcile.SandboxRecord) ([]runtime.TopProcess, error) {
+	if !Running(rec) {
+		return nil, notRunning(rec)
+	}
+	return runtime.Processes(root, rec.ID, rec.InitPID)
+}
+
+// ReplicaStats is one sample of a replica's usage (nucleus stats).
+type ReplicaStats struct {
+	Name        string    `json:"name"`
+	Service     string    `json:"service"`
+	Replica     int       `json:"replica"`
+	At          time.Time `json:"time"`
+	CPUPercent  float64   `json:"cpu_percent"` // of one CPU, since the previous sample
+	CPUSeconds  float64   `json:"cpu_seconds"`
+	MemoryBytes uint64    `json:"memory_bytes"`
+	MemoryLimit uint64    `json:"memory_limit"` // 0: unlimited
+	Pids        uint64    `json:"pids"`
+	PidsLimit   uint64    `json:"pids_limit"` // 0: unlimited
+	ReadBytes   uint64    `json:"block_read_bytes"`
+	WriteBytes  uint64    `json:"block_write_bytes"`
+	Paused      bool      `json:"paused"`
+}
+
+// Stats samples a running replica's usage. prev (nil for the first)
+// gives the CPU percentage over the time since it.
+func Stats(root rootdir.Root, rec *reconcile.SandboxRecord, prev *ReplicaStats) (*ReplicaStats, error) {
+	if !Running(rec) {
+		return nil, notRunning(rec)
+	}
+	s, err := runtime.CgroupStats(root, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("stats of %s: %w", rec.Ident().Name(), err)
+	}
+	out := &ReplicaStats{Name: rec.Ident().Name(), Service: rec.Service, Replica: rec.Replica, At: time.Now(),
+		CPUSeconds: float64(s.CPUUsec) / 1e6, MemoryBytes: s.MemoryBytes, MemoryLimit: s.MemoryLimit,
+		Pids: s.Pids, PidsLimit: s.PidsLimit}
+	out.ReadBytes, out.WriteBytes = runtime.BlockIO(root, rec.ID, rec.InitPID)
+	out.Paused, _ = runtime.Paused(root, rec.ID)
+	if prev != nil {
+		if dt := out.At.Sub(prev.At).Seconds(); dt > 0 && out.CPUSeconds >= prev.CPUSeconds {
+			out.CPUPercent = 100 * (out.CPUSeconds - prev.CPUSeconds) / dt
+		}
+	}
+	return out, nil
+}
