@@ -129,7 +129,7 @@ func (sv *Supervisor) stopReplica(ctx context.Context, service string, n int) er
 		if r.cancel != nil {
 			r.cancel()
 		}
-		sig, grace := r.rec.Applied.StopSignal.Number(), sv.grace(r.rec.Applied)
+		sig, grace := r.rec.Applied.StopSignal.Number(), sv.graceFor(ctx, func() time.Duration { return sv.grace(r.rec.Applied) })
 		if err := r.sb.Stop(ctx, sig, grace); err != nil {
 			return fmt.Errorf("stop %s: %w", key.Name(), err)
 		}

@@ -18,13 +18,14 @@ func init() { subcommands = append(subcommands, newConfigCmd) }
 
 func newConfigCmd() *cobra.Command {
 	var format, hash string
-	var services bool
+	var services, images bool
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Print the normalised project",
 		Long: "Print the project after interpolation, merging and normalisation: every short form in its\n" +
 			"long form, defaults filled in, keys sorted. --services lists the service names; --hash prints\n" +
-			"\"SERVICE HASH\" lines (the hash changes exactly when the service must be restarted or updated).",
+			"\"SERVICE HASH\" lines (the hash changes exactly when the service must be restarted or updated);\n" +
+			"--images lists the services' images.",
 		Example: "  nucleus config\n  nucleus config --format json\n  nucleus config --hash '*'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,6 +38,14 @@ func newConfigCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			switch {
+			case images:
+				// One line per service that names an image, as compose config --images.
+				for _, name := range serviceNames(p) {
+					if img := p.Services[name].Image; img != "" {
+						fmt.Fprintln(out, img)
+					}
+				}
+				return nil
 			case services:
 				for _, name := range serviceNames(p) {
 					fmt.Fprintln(out, name)
@@ -51,6 +60,7 @@ func newConfigCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&format, "format", "yaml", "output format: yaml or json")
 	f.BoolVar(&services, "services", false, "print the service names, one per line")
+	f.BoolVar(&images, "images", false, "print the image of each service that has one, one per line (sorted by service)")
 	f.StringVar(&hash, "hash", "", "print \"SERVICE HASH\" for the named services (comma-separated, or '*' for all)")
 	return cmd
 }

@@ -27,8 +27,9 @@ func newExecCmd() *cobra.Command {
 		workdir string
 	)
 	cmd := &cobra.Command{
-		Use:   "exec [flags] SERVICE -- CMD [ARG...]",
-		Short: "Run a command inside a running service's sandbox",
+		Use:               "exec [flags] SERVICE -- CMD [ARG...]",
+		ValidArgsFunction: completeService,
+		Short:             "Run a command inside a running service's sandbox",
 		Long: "Run CMD inside the running sandbox of SERVICE with the workload's confinement\n" +
 			"(namespaces, cgroup, user, capabilities, Landlock, seccomp), with a terminal when\n" +
 			"stdin is one (unless -T), and exit with its exit code. Needs no supervisor.",

@@ -19,6 +19,7 @@ type logPrinter struct {
 	w          io.Writer
 	colour     bool
 	timestamps bool
+	noPrefix   bool // --no-log-prefix: the line alone
 	mu         sync.Mutex
 	colours    map[string]string
 	width      int
@@ -55,6 +56,10 @@ func (p *logPrinter) print(l host.LogLine) {
 	ts := ""
 	if p.timestamps {
 		ts = l.Time.Local().Format(time.RFC3339Nano) + " "
+	}
+	if p.noPrefix {
+		fmt.Fprintf(p.w, "%s%s\n", ts, l.Line)
+		return
 	}
 	fmt.Fprintf(p.w, "%s %s%s\n", prefix, ts, l.Line)
 }

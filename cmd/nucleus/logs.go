@@ -18,20 +18,43 @@ import (
 
 func init() { subcommands = append(subcommands, newLogsCmd) }
 
+// parseUntil reads --until as Compose does: an RFC 3339 time, or a
+// duration before now.
+func parseUntil(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--until %q: expected a time like 2006-01-02T15:04:05Z or a duration like 10m", s)
+}
+
 func newLogsCmd() *cobra.Command {
 	var (
 		follow     bool
 		tailN      int
 		since      time.Duration
 		timestamps bool
+		until      string
+		noPrefix   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "logs [flags] [SERVICE...]",
-		Short: "Print the output of the project's services (from the log files; no supervisor needed)",
+		Use:               "logs [flags] [SERVICE...]",
+		ValidArgsFunction: completeServices,
+		Short:             "Print the output of the project's services (from the log files; no supervisor needed)",
 		Long: "Print what the services wrote, merged in time order with a `service |` prefix.\n" +
 			"The log files are written by each sandbox's init, so this works while no supervisor\n" +
 			"runs; -f follows them across rotation and restarts until Ctrl-C.",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			now := time.Now()
+			var untilT time.Time
+			if until != "" {
+				var err error
+				if untilT, err = parseUntil(until, now); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			}
 			p, name, loadErr := projectForState()
 			if name == "" {
 				return &exitError{code: 2, err: loadErr}
@@ -42,7 +65,8 @@ func newLogsCmd() *cobra.Command {
 			}
 			root := stateRoot()
 			pr := newLogPrinter(os.Stdout, timestamps)
-			lines, err := host.Logs(root, name, host.LogOptions{Services: args, Tail: tailN, Since: since, Declared: declared}, time.Now())
+			pr.noPrefix = noPrefix
+			lines, err := host.Logs(root, name, host.LogOptions{Services: args, Tail: tailN, Since: since, Until: untilT, Declared: declared}, now)
 			if unknown := (*host.UnknownServiceError)(nil); errors.As(err, &unknown) {
 				return &exitError{code: 2, err: err}
 			}
@@ -52,11 +76,16 @@ func newLogsCmd() *cobra.Command {
 			for _, l := range lines {
 				pr.print(l)
 			}
-			if !follow {
-				return nil
+			if !follow || !untilT.IsZero() && !untilT.After(time.Now()) {
+				return nil // following past --until would print nothing
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if !untilT.IsZero() {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, untilT)
+				defer cancel()
+			}
 			return host.Follow(ctx, root, name, host.FollowOptions{Services: args, FromEnd: true}, pr.print)
 		},
 	}
@@ -68,5 +97,7 @@ func newLogsCmd() *cobra.Command {
 	f.IntVarP(&tailN, "tail", "n", -1, "only the last N lines of each replica (-1: all)")
 	f.DurationVar(&since, "since", 0, "only lines newer than this, like 10m")
 	f.BoolVarP(&timestamps, "timestamps", "t", false, "show the time of each line")
+	f.StringVar(&until, "until", "", "only lines written before this: a time (2006-01-02T15:04:05Z07:00) or a duration ago, like 10m")
+	f.BoolVar(&noPrefix, "no-log-prefix", false, "print the lines without the `service |` prefix")
 	return cmd
 }

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"nucleus/internal/testutil"
 )
 
 // TestCLILogsFileBeforeSubcommand: a flag before the subcommand is the
@@ -16,10 +14,7 @@ import (
 func TestCLILogsFileBeforeSubcommand(t *testing.T) {
 	c := newCLI(t)
 	c.must("up", "-d", "--wait")
-	testutil.WaitFor(t, "worker output in logs", 5*time.Second, func() bool {
-		out, _, _ := c.run("logs", "worker")
-		return strings.Contains(out, "worker | tick one")
-	})
+	c.waitLog("worker", "worker | tick one")
 
 	file := filepath.Join(c.dir, "nucleus.yaml")
 	out, errs, code := c.runWithin(10*time.Second, "-f", file, "logs", "worker")

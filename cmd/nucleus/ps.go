@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,15 +20,25 @@ import (
 func init() { subcommands = append(subcommands, newPsCmd) }
 
 func newPsCmd() *cobra.Command {
-	var asJSON, all bool
+	var asJSON, all, quiet, services bool
+	var statuses, filters []string
 	cmd := &cobra.Command{
 		Use:   "ps",
 		Short: "List the project's service replicas with state, health, usage and confinement",
 		Long: "One row per replica, from the supervisor when one runs, else from the state records.\n" +
 			"Stopped and exited replicas are shown with -a. HASH says whether the replica runs what\n" +
-			"the files say now (ok) or an older configuration (changed).",
+			"the files say now (ok) or an older configuration (changed).\n" +
+			"-q prints the host PID of each replica's sandbox init, one per line, where Compose prints\n" +
+			"container IDs: nucleus has no container IDs, and the PID works with kill, nsenter and /proc\n" +
+			"(a replica without a process prints nothing). --status and --filter status=STATE take\n" +
+			"nucleus's states or Compose's (running covers starting, healthy and unhealthy; restarting\n" +
+			"is backoff and crashloop; created is creating and waiting) and imply -a.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			want, err := statusSet(statuses, filters)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			p, name, loadErr := projectForState()
 			if name == "" {
 				return &exitError{code: 2, err: loadErr}
@@ -44,7 +55,9 @@ func newPsCmd() *cobra.Command {
 				return err
 			}
 			rows := st.Replicas
-			if !all {
+			if want != nil {
+				rows = slices.DeleteFunc(slices.Clone(rows), func(r reconcile.ReplicaStatus) bool { return !want[r.State] })
+			} else if !all {
 				rows = nil
 				for _, r := range st.Replicas {
 					// A failed start stays visible: it is why the service is down.
@@ -54,14 +67,29 @@ func newPsCmd() *cobra.Command {
 				}
 			}
 			out := cmd.OutOrStdout()
-			if asJSON {
+			switch {
+			case quiet:
+				for _, r := range rows {
+					if r.PID > 0 {
+						fmt.Fprintln(out, r.PID)
+					}
+				}
+			case services:
+				var seen []string
+				for _, r := range rows {
+					if !slices.Contains(seen, r.Service) {
+						seen = append(seen, r.Service)
+						fmt.Fprintln(out, r.Service)
+					}
+				}
+			case asJSON:
 				if rows == nil {
 					rows = []reconcile.ReplicaStatus{}
 				}
 				if err := printJSON(out, rows); err != nil {
 					return err
 				}
-			} else {
+			default:
 				printPs(cmd, rows)
 			}
 			if loadErr != nil {
@@ -74,6 +102,10 @@ func newPsCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "also show stopped and exited replicas")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the host PID of each replica's sandbox init")
+	cmd.Flags().BoolVar(&services, "services", false, "print the services that have a replica shown, one per line")
+	cmd.Flags().StringArrayVar(&statuses, "status", nil, "only replicas in this state (repeatable; implies -a)")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "only replicas matching status=STATE (repeatable; implies -a)")
 	return cmd
 }
 

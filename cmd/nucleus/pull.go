@@ -19,8 +19,9 @@ func init() { subcommands = append(subcommands, newPullCmd) }
 
 func newPullCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "pull [SERVICE...]",
-		Short: "Pull the images of the project's services (all, or those named)",
+		Use:               "pull [SERVICE...]",
+		ValidArgsFunction: completeServices,
+		Short:             "Pull the images of the project's services (all, or those named)",
 		Long: "Pull the image of every service (or of the SERVICEs named), in parallel, each\n" +
 			"reference once, whether the store has it or not — as docker compose pull does, so a\n" +
 			"tag that moved is fetched again. pull_policy says what up may pull on its own; pull\n" +

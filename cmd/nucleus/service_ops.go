@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,9 +16,9 @@ import (
 
 func init() {
 	subcommands = append(subcommands,
-		serviceOpCmd("start", "Start stopped services (and what they depend on) and wait until they run", (*api.Client).Start, true),
-		serviceOpCmd("stop", "Stop services; restart policies leave them stopped until start", (*api.Client).Stop, false),
-		serviceOpCmd("restart", "Stop and start services with the current configuration", (*api.Client).Restart, false),
+		serviceOpCmd("start", "Start stopped services (and what they depend on) and wait until they run", (*api.Client).Start, nil, true),
+		serviceOpCmd("stop", "Stop services; restart policies leave them stopped until start", (*api.Client).Stop, (*api.Client).StopWithin, false),
+		serviceOpCmd("restart", "Stop and start services with the current configuration", (*api.Client).Restart, (*api.Client).RestartWithin, false),
 	)
 }
 
@@ -25,18 +26,28 @@ func init() {
 // With wait (start), the command returns once the services and their
 // dependencies run (healthy, with a health check), as up --wait: the
 // request alone returns while a replica still waits for a dependency.
-func serviceOpCmd(name, short string, op func(*api.Client, context.Context, []string) error, wait bool) func() *cobra.Command {
+// Without SERVICE arguments they act on every service of the project, as
+// in Compose; opWithin, when given, backs -t/--timeout.
+func serviceOpCmd(name, short string, op func(*api.Client, context.Context, []string) error,
+	opWithin func(*api.Client, context.Context, []string, time.Duration) error, wait bool) func() *cobra.Command {
 	return func() *cobra.Command {
 		var noWait bool
 		var timeout time.Duration
+		var grace graceFlag
 		cmd := &cobra.Command{
-			Use:   name + " SERVICE...",
-			Short: short,
-			Args:  cobra.MinimumNArgs(1),
+			Use:               name + " [SERVICE...]",
+			Short:             short + " (every service when none is named)",
+			ValidArgsFunction: completeServices,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				p, err := loadProject()
 				if err != nil {
 					return err
+				}
+				if len(args) == 0 {
+					args = allServicesInOrder(p, name == "stop")
+					if name == "stop" { // not those that never ran (profiles, up SERVICE)
+						args = recordedServices(p.Name, args)
+					}
 				}
 				sel, err := reconcile.SelectServices(p, args)
 				if err != nil {
@@ -50,7 +61,11 @@ func serviceOpCmd(name, short string, op func(*api.Client, context.Context, []st
 					return err
 				}
 				wait := wait && !noWait
-				if err := op(c, context.Background(), args); err != nil {
+				do := op
+				if grace.set {
+					do = func(c *api.Client, ctx context.Context, s []string) error { return opWithin(c, ctx, s, grace.d) }
+				}
+				if err := do(c, context.Background(), args); err != nil {
 					if wait {
 						// A dependency that will not come: name it, with its log.
 						if werr := api.WillNotRun(context.Background(), stateRoot(), sel); werr != nil {
@@ -69,8 +84,34 @@ func serviceOpCmd(name, short string, op func(*api.Client, context.Context, []st
 			cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up waiting for the services to run after this long (exit code 1)")
 			cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the supervisor took the request, without waiting")
 		}
+		if opWithin != nil {
+			cmd.Flags().VarP(&grace, "timeout", "t", "grace period before killing, instead of each service's stop_grace_period (seconds, or a duration like 500ms)")
+		}
 		return cmd
 	}
+}
+
+// allServicesInOrder lists the project's services in dependency order
+// (dependencies first), or in reverse for a stop (dependents first).
+func allServicesInOrder(p *spec.Project, reverse bool) []string {
+	var names []string
+	for _, level := range reconcile.Levels(p) {
+		names = append(names, level...)
+	}
+	if reverse {
+		slices.Reverse(names)
+	}
+	return names
+}
+
+// recordedServices keeps the services of names that have a replica record.
+func recordedServices(project string, names []string) []string {
+	recs, _ := reconcile.NewStore(stateRoot()).LoadSandboxes(project)
+	has := map[string]bool{}
+	for _, r := range recs {
+		has[r.Service] = true
+	}
+	return slices.DeleteFunc(names, func(n string) bool { return !has[n] })
 }
 
 // waitStarted waits, as up --wait does, until the selected services run;

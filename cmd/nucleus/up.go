@@ -35,8 +35,9 @@ type upOptions struct {
 func newUpCmd() *cobra.Command {
 	var o upOptions
 	cmd := &cobra.Command{
-		Use:   "up [flags] [SERVICE...]",
-		Short: "Create and start the project's services, and keep them as the files say",
+		Use:               "up [flags] [SERVICE...]",
+		ValidArgsFunction: completeServices,
+		Short:             "Create and start the project's services, and keep them as the files say",
 		Long: "Validate the files, plan and apply: services start in dependency order, independent\n" +
 			"ones in parallel. In the foreground the output of every service is streamed with a\n" +
 			"`service |` prefix; Ctrl-C stops everything gracefully (a second Ctrl-C kills at once);\n" +

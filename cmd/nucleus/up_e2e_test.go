@@ -59,6 +59,7 @@ type cli struct {
 	project string
 	port    int
 	env     []string // added to nucleus's environment (interpolated variables)
+	cwd     string   // where nucleus runs when not dir (-p from elsewhere)
 }
 
 func newCLI(t *testing.T) *cli {
@@ -118,6 +119,9 @@ func (c *cli) runWithin(limit time.Duration, args ...string) (string, string, in
 	cmd := exec.CommandContext(ctx, nucleusBin, append([]string{"--root", c.root}, args...)...)
 	cmd.WaitDelay = time.Second // a detached child may hold the pipes
 	cmd.Dir = c.dir
+	if c.cwd != "" {
+		cmd.Dir = c.cwd
+	}
 	if c.env != nil {
 		cmd.Env = append(os.Environ(), c.env...)
 	}

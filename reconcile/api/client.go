@@ -160,6 +160,17 @@ func (c *Client) Stop(ctx context.Context, services []string) error {
 	return c.call(ctx, http.MethodPost, "/v1/stop", ServicesRequest{Services: services}, nil)
 }
 
+// StopWithin stops services waiting timeout instead of their
+// stop_grace_period (stop -t).
+func (c *Client) StopWithin(ctx context.Context, services []string, timeout time.Duration) error {
+	return c.call(ctx, http.MethodPost, "/v1/stop", ServicesRequest{Services: services, Timeout: &timeout}, nil)
+}
+
+// RestartWithin is Restart with timeout in place of stop_grace_period.
+func (c *Client) RestartWithin(ctx context.Context, services []string, timeout time.Duration) error {
+	return c.call(ctx, http.MethodPost, "/v1/restart", ServicesRequest{Services: services, Timeout: &timeout}, nil)
+}
+
 // Restart stops and starts services.
 func (c *Client) Restart(ctx context.Context, services []string) error {
 	return c.call(ctx, http.MethodPost, "/v1/restart", ServicesRequest{Services: services}, nil)

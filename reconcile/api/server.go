@@ -64,7 +64,11 @@ func (in *Instance) handler() http.Handler {
 			if !decode(w, r, &req) {
 				return
 			}
-			reply(w, struct{}{}, op(r.Context(), in.sv, req.Services))
+			ctx := r.Context()
+			if req.Timeout != nil {
+				ctx = reconcile.WithStopTimeout(ctx, *req.Timeout)
+			}
+			reply(w, struct{}{}, op(ctx, in.sv, req.Services))
 		})
 	}
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,8 @@ type StatusResponse struct {
 // ServicesRequest names services: POST /v1/apply, /v1/start, /v1/stop, /v1/restart.
 type ServicesRequest struct {
 	Services []string `json:"services,omitempty"`
+	// Timeout, when set, replaces stop_grace_period for the stops it does.
+	Timeout *time.Duration `json:"timeout,omitempty"`
 }
 
 // ApplyResponse is the outcome of the pass an apply asked for.

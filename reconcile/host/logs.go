@@ -237,6 +237,7 @@ type LogOptions struct {
 	Services []string      // empty: every service
 	Tail     int           // the last N lines of each replica; < 0: all
 	Since    time.Duration // only lines newer than this; 0: all
+	Until    time.Time     // only lines written before this; zero: all
 	// Declared are the services the project file declares: asking for one
 	// of them prints nothing when it has no output yet, while a name that is
 	// neither declared nor has a replica or log is an error (a typo).
@@ -306,6 +307,9 @@ func Logs(root rootdir.Root, project string, o LogOptions, now time.Time) ([]Log
 		if o.Since > 0 {
 			cut := now.Add(-o.Since)
 			lines = slices.DeleteFunc(lines, func(r runtime.LogRecord) bool { return r.Time.Before(cut) })
+		}
+		if !o.Until.IsZero() {
+			lines = slices.DeleteFunc(lines, func(r runtime.LogRecord) bool { return !r.Time.Before(o.Until) })
 		}
 		if o.Tail >= 0 && len(lines) > o.Tail {
 			lines = lines[len(lines)-o.Tail:]
