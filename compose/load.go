@@ -24,10 +24,13 @@ type LoadOptions struct {
 
 // Load reads the files into Compose's own model.
 func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
-	opts := []cli.ProjectOptionsFn{cli.WithEnv(o.Env), cli.WithDotEnv, cli.WithProfiles(o.Profiles)}
+	opts := []cli.ProjectOptionsFn{cli.WithEnv(o.Env)}
 	if o.WorkingDir != "" {
 		opts = append(opts, cli.WithWorkingDirectory(o.WorkingDir))
 	}
+	// WithDotEnv reads only the files WithEnvFiles chose (the project
+	// directory's .env): without it no .env is read at all.
+	opts = append(opts, cli.WithEnvFiles(), cli.WithDotEnv, cli.WithProfiles(o.Profiles))
 	if o.Name != "" {
 		opts = append(opts, cli.WithName(o.Name))
 	}
