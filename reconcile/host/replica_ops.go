@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -150,6 +151,99 @@ func Stats(root rootdir.Root, rec *reconcile.SandboxRecord, prev *ReplicaStats) 
 		if dt := out.At.Sub(prev.At).Seconds(); dt > 0 && out.CPUSeconds >= prev.CPUSeconds {
 			out.CPUPercent = 100 * (out.CPUSeconds - prev.CPUSeconds) / dt
 		}
+	}
+	return out, nil
+}
+
+// WaitExit blocks until the replica rec names has exited (one that exited
+// or was stopped returns at once; one still being created or waiting for
+// a dependency is waited for) and returns its exit code from the
+// supervisor's record. A replica restarted meanwhile counts as exited.
+func WaitExit(ctx context.Context, root rootdir.Root, rec *reconcile.SandboxRecord) (int, error) {
+	store := reconcile.NewStore(root)
+	id := ""
+	for {
+		switch {
+		case ended(rec):
+			return rec.ExitCode, nil
+		case Running(rec) && id == "":
+			id = rec.ID
+		case Running(rec) && rec.ID != id: // restarted between two looks
+			return rec.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		next, err := store.LoadSandbox(rec.Project, rec.Service, rec.Replica)
+		if err != nil {
+			return 0, err
+		}
+		if next == nil { // removed (down): the code is unknown
+			return 0, fmt.Errorf("%s of project %s was removed before its exit was recorded", rec.Ident().Name(), rec.Project)
+		}
+		rec = next
+	}
+}
+
+// ended reports whether the replica's last sandbox has ended.
+func ended(r *reconcile.SandboxRecord) bool {
+	switch r.State {
+	case reconcile.StateExited, reconcile.StateStopped, reconcile.StateBackoff, reconcile.StateCrashloop,
+		reconcile.StateDead, reconcile.StateCorrupt:
+		return true
+	}
+	return r.State.Alive() && !r.Alive()
+}
+
+// ProjectSummary is one project under the state root (nucleus ls).
+type ProjectSummary struct {
+	Name   string   `json:"name"`
+	Status string   `json:"status"` // "running(2), exited(1)"
+	Files  []string `json:"config_files"`
+	Dir    string   `json:"dir,omitempty"`
+	// Running counts the replicas whose sandbox runs now.
+	Running int `json:"running"`
+}
+
+// Projects lists the projects with state under the root, by name.
+func Projects(root rootdir.Root) ([]ProjectSummary, error) {
+	store := reconcile.NewStore(root)
+	names, err := store.Projects()
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	var out []ProjectSummary
+	for _, n := range names {
+		ps := ProjectSummary{Name: n}
+		if pr, err := store.LoadProject(n); err == nil && pr != nil {
+			ps.Files, ps.Dir = pr.Files, pr.Dir
+		}
+		recs, _ := store.LoadSandboxes(n) // a corrupt record is ps's to report
+		counts := map[string]int{}
+		for _, r := range recs {
+			st := string(r.State)
+			if r.State.Alive() && !r.Alive() {
+				st = string(reconcile.StateDead)
+			}
+			if Running(r) {
+				ps.Running++
+				st = "running" // starting, healthy, ... as Compose counts them
+			}
+			counts[st]++
+		}
+		var parts []string
+		for st, c := range counts {
+			parts = append(parts, fmt.Sprintf("%s(%d)", st, c))
+		}
+		slices.Sort(parts)
+		ps.Status = strings.Join(parts, ", ")
+		if ps.Status == "" {
+			ps.Status = "empty"
+		}
+		out = append(out, ps)
 	}
 	return out, nil
 }
