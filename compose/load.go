@@ -1,46 +1,122 @@
 // Package compose reads Compose files with the reference loader
 // (github.com/compose-spec/compose-go/v2): interpolation, .env, merging of
 // several files, extends, include, anchors and profiles behave exactly as
-// in `docker compose`. Mapping the result onto nucleus's model lives
-// beside it.
+// in `docker compose`. convert.go maps the result onto nucleus.yaml.
 package compose
 
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/sirupsen/logrus"
 )
 
 // LoadOptions say what to read.
 type LoadOptions struct {
-	Files      []string // compose files, merged in order
+	Files      []string // compose files, merged in order ("-" = Stdin)
 	WorkingDir string   // project directory ("" = the first file's)
 	Name       string   // project name ("" = Compose's rules)
 	Env        []string // KEY=VALUE, the process environment as Compose sees it
-	Profiles   []string // active profiles
+	Profiles   []string // active profiles (nil = $NUCLEUS_PROFILES, else $COMPOSE_PROFILES, from Env)
+	Stdin      []byte   // the content of the file "-", read once by the caller
+	// CreateHostPaths creates missing bind sources as `docker compose up`
+	// does (convert only says it would).
+	CreateHostPaths bool
 }
 
 // Load reads the files into Compose's own model.
 func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
+	p, _, err := load(ctx, o)
+	return p, err
+}
+
+// logMu serialises loads: compose-go reports unset variables through
+// logrus's global logger, which load captures while it runs.
+var logMu sync.Mutex
+
+// warnHook keeps the warnings compose-go logs.
+type warnHook struct{ msgs []string }
+
+func (h *warnHook) Levels() []logrus.Level { return []logrus.Level{logrus.WarnLevel} }
+func (h *warnHook) Fire(e *logrus.Entry) error {
+	h.msgs = append(h.msgs, e.Message)
+	return nil
+}
+
+// load is Load that also returns what compose-go warned about (unset
+// variables become empty strings, as in Compose), each once.
+func load(ctx context.Context, o LoadOptions) (*types.Project, []string, error) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	std := logrus.StandardLogger()
+	hook := &warnHook{}
+	oldOut, oldHooks := std.Out, std.ReplaceHooks(logrus.LevelHooks{})
+	std.SetOutput(io.Discard)
+	std.AddHook(hook)
+	defer func() {
+		std.SetOutput(oldOut)
+		std.ReplaceHooks(oldHooks)
+	}()
+	if slices.Contains(o.Files, "-") {
+		// compose-go reads "-" from os.Stdin: hand it the bytes read once,
+		// so that a reload reads the same file again.
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, fmt.Errorf("compose: %w", err)
+		}
+		go func() { w.Write(o.Stdin); w.Close() }()
+		old := os.Stdin
+		os.Stdin = r
+		defer func() { os.Stdin = old; r.Close() }()
+	}
+	profiles := o.Profiles
+	if profiles == nil {
+		for _, k := range []string{"NUCLEUS_PROFILES", "COMPOSE_PROFILES"} {
+			if v := lookupEnv(o.Env, k); v != "" {
+				profiles = strings.Split(v, ",")
+				break
+			}
+		}
+	}
 	opts := []cli.ProjectOptionsFn{cli.WithEnv(o.Env)}
 	if o.WorkingDir != "" {
 		opts = append(opts, cli.WithWorkingDirectory(o.WorkingDir))
 	}
 	// WithDotEnv reads only the files WithEnvFiles chose (the project
 	// directory's .env): without it no .env is read at all.
-	opts = append(opts, cli.WithEnvFiles(), cli.WithDotEnv, cli.WithProfiles(o.Profiles))
+	opts = append(opts, cli.WithEnvFiles(), cli.WithDotEnv, cli.WithProfiles(profiles))
 	if o.Name != "" {
 		opts = append(opts, cli.WithName(o.Name))
 	}
 	po, err := cli.NewProjectOptions(o.Files, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("compose: %w", err)
+		return nil, nil, fmt.Errorf("compose: %w", err)
 	}
 	p, err := po.LoadProject(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("compose: %w", err)
+		return nil, nil, fmt.Errorf("compose: %w", err)
 	}
-	return p, nil
+	var msgs []string
+	for _, m := range hook.msgs {
+		if !slices.Contains(msgs, m) {
+			msgs = append(msgs, m)
+		}
+	}
+	return p, msgs, nil
+}
+
+func lookupEnv(env []string, k string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, k+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

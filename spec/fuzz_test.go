@@ -32,7 +32,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("services:\n  web: {command: [\"${FOO}\"]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src := source{path: filepath.Join(dir, "nucleus.yaml"), data: data}
-		p, err := load([]source{src}, dir, "", env, nil)
+		p, err := load([]source{src}, dir, "", env, nil, nil)
 		if err != nil {
 			if list, ok := err.(ErrorList); !ok || len(list) == 0 {
 				t.Fatalf("error is not a non-empty ErrorList: %#v", err)
@@ -50,7 +50,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			t.Fatalf("marshal: %v", err)
 		}
-		again, err := load([]source{{path: src.path, data: out}}, dir, "", env, nil)
+		again, err := load([]source{{path: src.path, data: out}}, dir, "", env, nil, nil)
 		if err != nil {
 			t.Fatalf("printed form does not load: %v\n%s", err, out)
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +29,20 @@ type LoadOptions struct {
 	ProjectName string
 	// Environ is the process environment; nil means os.Environ().
 	Environ map[string]string
+	// Converted, when set, is the project file's content, produced from
+	// other files (a compose file); Files is then not read.
+	Converted *Converted
+}
+
+// Converted is a nucleus.yaml made from other files (by compose's
+// converter). Its errors name Path; the project's Files are From, which
+// are watched, compared for changes and protected from writable mounts as
+// project files are.
+type Converted struct {
+	Path string
+	Data []byte
+	From []string          // the files it was made from, in order
+	Read map[string][]byte // their content as read (and any file the conversion read)
 }
 
 // Default file names, in order of preference.
@@ -67,6 +82,15 @@ func Load(opts LoadOptions) (*Project, error) {
 	if environ == nil {
 		environ = environMap(os.Environ())
 	}
+	if c := opts.Converted; c != nil {
+		dir := wd
+		if opts.ProjectDir != "" {
+			dir = opts.ProjectDir
+		} else if len(c.From) > 0 {
+			dir = filepath.Dir(c.From[0])
+		}
+		return load([]source{{path: c.Path, data: c.Data}}, dir, opts.ProjectName, environ, nil, c)
+	}
 	files, probed, err := projectFiles(opts.Files, wd)
 	if err != nil {
 		return nil, err
@@ -92,7 +116,7 @@ func Load(opts LoadOptions) (*Project, error) {
 	if len(list.list) > 0 {
 		return nil, list.list.sort()
 	}
-	return load(srcs, dir, opts.ProjectName, environ, probed)
+	return load(srcs, dir, opts.ProjectName, environ, probed, nil)
 }
 
 // errText strips the path os errors repeat, since Error already names the file.
@@ -155,7 +179,7 @@ func projectFiles(given []string, wd string) (files, probed []string, err error)
 
 // load is Load after the files have been read; the fuzz target calls it
 // directly. probed are paths discovery looked at without finding a file.
-func load(srcs []source, dir, nameOpt string, environ map[string]string, probed []string) (*Project, error) {
+func load(srcs []source, dir, nameOpt string, environ map[string]string, probed []string, conv *Converted) (*Project, error) {
 	d := &decoder{
 		dir:      dir,
 		read:     map[string][]byte{},
@@ -212,6 +236,15 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string, probed 
 	for _, s := range srcs {
 		p.Files = append(p.Files, s.path)
 		p.Sources[s.path] = s.data
+	}
+	if conv != nil {
+		p.Files = slices.Clone(conv.From)
+		p.Sources = maps.Clone(conv.Read)
+		for f, b := range conv.Read {
+			if !slices.Contains(conv.From, f) {
+				d.read[f] = b // env files and .env: watched and protected
+			}
+		}
 	}
 	p.Name = d.projectName(root, nameOpt, dir)
 	d.project(root, p)

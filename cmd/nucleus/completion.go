@@ -11,7 +11,7 @@ import (
 // flags name (cobra's `completion bash|zsh|fish|powershell` scripts call it
 // through the hidden __complete command), leaving out those already given.
 func completeServices(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	p, err := loadSpec()
+	p, err := loadSpec(false)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

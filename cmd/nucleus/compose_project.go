@@ -14,7 +14,7 @@ import (
 // $NUCLEUS_PROJECT_NAME, or the records of a project living in this
 // directory (or a parent).
 func projectForState() (p *spec.Project, name string, loadErr error) {
-	p, err := loadSpec()
+	p, err := loadSpec(true)
 	if err == nil {
 		return p, p.Name, nil
 	}

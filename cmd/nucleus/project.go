@@ -2,7 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
 
+	"nucleus/compose"
+	"nucleus/loader"
 	"nucleus/reconcile"
 	"nucleus/spec"
 )
@@ -16,13 +23,41 @@ func loadOptions() spec.LoadOptions {
 	}
 }
 
-// loadSpec loads the project named by the global flags. With -p NAME and
-// no project file here (nor -f), it loads the files the project NAME was
-// last applied from, as its record under the state root names them: so
-// `nucleus -p api ps` works from any directory, as in Compose.
-func loadSpec() (*spec.Project, error) {
-	o := loadOptions()
-	p, err := spec.Load(o)
+var (
+	stdinOnce sync.Once
+	stdinData []byte
+	warnOnce  sync.Once
+	// createBindSources is set by the commands that start services (up,
+	// supervise): they create a compose file's missing bind sources as
+	// `docker compose up` does; validate, config or ps change nothing.
+	createBindSources bool
+)
+
+// projectOptions are loader.Options from the global flags: -f - reads
+// standard input once, and only the first load of the process prints a
+// compose file's conversion notes (a reload does not repeat them).
+func projectOptions(warn bool) loader.Options {
+	o := loader.Options{LoadOptions: loadOptions(), CreateHostPaths: createBindSources}
+	if slices.Contains(globals.files, "-") {
+		stdinOnce.Do(func() { stdinData, _ = io.ReadAll(os.Stdin) })
+		o.Stdin = stdinData
+	}
+	if warn {
+		warnOnce.Do(func() {
+			o.Warn = func(w compose.Warning) { fmt.Fprintln(os.Stderr, "warning: "+w.String()) }
+		})
+	}
+	return o
+}
+
+// loadSpec loads the project named by the global flags (nucleus.yaml or a
+// compose file, through loader). With -p NAME and no project file here
+// (nor -f), it loads the files the project NAME was last applied from, as
+// its record under the state root names them: so `nucleus -p api ps`
+// works from any directory, as in Compose.
+func loadSpec(warn bool) (*spec.Project, error) {
+	o := projectOptions(warn)
+	p, err := loader.Load(o)
 	if err == nil || !errors.Is(err, spec.ErrNoProject) || len(o.Files) > 0 || o.ProjectName == "" {
 		return p, err
 	}
@@ -34,14 +69,17 @@ func loadSpec() (*spec.Project, error) {
 	if o.ProjectDir == "" {
 		o.ProjectDir = pr.Dir
 	}
-	return spec.Load(o)
+	return loader.Load(o)
 }
+
+// reloadProject is the supervisor's load: the same files, quietly.
+func reloadProject() (*spec.Project, error) { return loadSpec(false) }
 
 // loadProject loads the project named by the global flags. A project that
 // cannot be found or is invalid is a usage problem: exit code 2, with every
 // error on its own line.
 func loadProject() (*spec.Project, error) {
-	p, err := loadSpec()
+	p, err := loadSpec(true)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}

@@ -13,7 +13,6 @@ import (
 
 	"nucleus/reconcile"
 	"nucleus/reconcile/api"
-	"nucleus/spec"
 )
 
 func init() { subcommands = append(subcommands, newSuperviseCmd) }
@@ -33,13 +32,14 @@ func newSuperviseCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			createBindSources = true
 			p, err := loadProject()
 			if err != nil {
 				return err
 			}
 			in, err := api.Start(api.Options{
 				Root: stateRoot(), Project: p.Name, Services: services, Watch: !noWatch,
-				Load: func() (*spec.Project, error) { return spec.Load(loadOptions()) },
+				Load: reloadProject,
 				OnPass: func(res reconcile.PassResult) {
 					if res.Changes == 0 && res.ApplyErr == nil {
 						return // nothing done: at most a replica still waits

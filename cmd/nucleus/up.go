@@ -56,6 +56,7 @@ func newUpCmd() *cobra.Command {
 }
 
 func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
+	createBindSources = true
 	p, err := loadProject()
 	if err != nil {
 		return err
@@ -231,7 +232,7 @@ func upForeground(cmd *cobra.Command, o *upOptions, p *spec.Project, services []
 	stderr := cmd.ErrOrStderr()
 	in, err := api.Start(api.Options{
 		Root: root, Project: p.Name, Services: services, Up: true, Watch: !o.noWatch,
-		Load: func() (*spec.Project, error) { return spec.Load(loadOptions()) },
+		Load: reloadProject,
 		OnStep: func(st reconcile.Step, done bool, err error) {
 			switch {
 			case !done:

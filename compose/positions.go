@@ -1,0 +1,202 @@
+package compose
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// positions finds where a key was written. compose-go's model drops
+// positions, so the files are read again as yaml.v3 nodes; the last file
+// that has a key wins, as it does in Compose's merge. Keys that came from
+// extends or include are not found (best effort): their warnings carry no
+// position.
+type positions struct {
+	files []posFile
+	cwd   string
+}
+
+type posFile struct {
+	name string
+	root *yaml.Node
+}
+
+func newPositions(files []string, sources map[string][]byte) *positions {
+	ps := &positions{}
+	ps.cwd, _ = os.Getwd()
+	for _, f := range files {
+		data, ok := sources[f]
+		if !ok {
+			var err error
+			if data, err = os.ReadFile(f); err != nil {
+				continue
+			}
+		}
+		var doc yaml.Node
+		if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+			continue
+		}
+		ps.files = append(ps.files, posFile{name: f, root: doc.Content[0]})
+	}
+	return ps
+}
+
+// node returns the key node at path (and its value) in the last file holding it.
+func (ps *positions) node(path ...string) (file string, key, val *yaml.Node) {
+	for i := len(ps.files) - 1; i >= 0; i-- {
+		n := ps.files[i].root
+		var k *yaml.Node
+		for _, p := range path {
+			k, n = mapGet(n, p)
+			if n == nil {
+				break
+			}
+		}
+		if n != nil && k != nil {
+			return ps.files[i].name, k, n
+		}
+	}
+	return "", nil, nil
+}
+
+// has says whether any file writes the key at path.
+func (ps *positions) has(path ...string) bool {
+	_, k, _ := ps.node(path...)
+	return k != nil
+}
+
+// at is "FILE:LINE:COL" of the key at path, or of its closest written
+// parent, or "" when none is found.
+func (ps *positions) at(path ...string) string {
+	for n := len(path); n > 0; n-- {
+		if f, k, _ := ps.node(path[:n]...); k != nil {
+			return fmt.Sprintf("%s:%d:%d", ps.rel(f), k.Line, k.Column)
+		}
+	}
+	return ""
+}
+
+func (ps *positions) rel(f string) string {
+	if f == "-" {
+		return "<stdin>"
+	}
+	if ps.cwd != "" {
+		if r, err := filepath.Rel(ps.cwd, f); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return f
+}
+
+// keys lists the keys written at path in any file, in order of first appearance.
+func (ps *positions) keys(path ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range ps.files {
+		n := f.root
+		for _, p := range path {
+			_, n = mapGet(n, p)
+			if n == nil {
+				break
+			}
+		}
+		for _, k := range mapKeys(n) {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// mapKeys are the keys of mapping n, with those merged in by <<.
+func mapKeys(n *yaml.Node) []string {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil {
+		return nil
+	}
+	var out []string
+	switch n.Kind {
+	case yaml.SequenceNode: // << takes a list of mappings too
+		for _, c := range n.Content {
+			out = append(out, mapKeys(c)...)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; k == "<<" {
+				out = append(out, mapKeys(n.Content[i+1])...)
+			} else {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+func mapGet(n *yaml.Node, key string) (k, v *yaml.Node) {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			v := n.Content[i+1]
+			for v.Kind == yaml.AliasNode {
+				v = v.Alias
+			}
+			return n.Content[i], v
+		}
+	}
+	// merge keys (<<: *anchor)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "<<" {
+			if k, v := mapGet(n.Content[i+1], key); v != nil {
+				return k, v
+			}
+		}
+	}
+	return nil, nil
+}
+
+type use struct{ pos, path string }
+
+// variableUses finds the values that reference $NAME or ${NAME...} (not
+// $$NAME), with their position and key path.
+func (ps *positions) variableUses(name string) []use {
+	re := regexp.MustCompile(`(^|[^$])(\$\$)*\$(` + name + `\b|\{` + name + `\b)`)
+	var out []use
+	for _, f := range ps.files {
+		var walk func(n *yaml.Node, path string)
+		walk = func(n *yaml.Node, path string) {
+			switch n.Kind {
+			case yaml.MappingNode:
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					p := n.Content[i].Value
+					if path != "" {
+						p = path + "." + p
+					}
+					walk(n.Content[i+1], p)
+				}
+			case yaml.SequenceNode:
+				for i, c := range n.Content {
+					walk(c, fmt.Sprintf("%s[%d]", path, i))
+				}
+			case yaml.ScalarNode:
+				if re.MatchString(n.Value) {
+					out = append(out, use{pos: fmt.Sprintf("%s:%d:%d", ps.rel(f.name), n.Line, n.Column), path: path})
+				}
+			}
+		}
+		walk(f.root, "")
+	}
+	return out
+}
