@@ -307,9 +307,9 @@ func (c *converter) volumes() *yaml.Node {
 	return out
 }
 
-// serviceKeys are the service keys the converter maps or notes itself;
+// mappedServiceKeys are the service keys the converter maps or notes itself;
 // any other key written in a file gets a generic note.
-var serviceKeys = []string{
+var mappedServiceKeys = []string{
 	"image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose", "volumes", "tmpfs",
 	"networks", "network_mode", "depends_on", "healthcheck", "restart", "stop_signal", "stop_grace_period",
 	"user", "working_dir", "hostname", "dns", "extra_hosts", "cap_add", "cap_drop", "read_only", "mem_limit",
@@ -336,7 +336,7 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 	path := func(k ...string) []string { return append([]string{"services", name}, k...) }
 	m := newMap()
 	for _, k := range c.pos.keys("services", name) {
-		if slices.Contains(serviceKeys, k) || strings.HasPrefix(k, "x-") {
+		if slices.Contains(mappedServiceKeys, k) || strings.HasPrefix(k, "x-") {
 			if why, ok := ignoredKeys[k]; ok {
 				c.warn(path(k), "ignored: %s", why)
 			}
