@@ -70,7 +70,7 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 	for _, m := range s.cfg.Mounts {
 		im := sbinit.Mount{Type: "bind", Target: m.Target, ReadOnly: m.ReadOnly, FD: -1}
 		if m.Type == MountTmpfs {
-			im.Type, im.Size = "tmpfs", m.Size
+			im.Type, im.Size, im.Mode, im.NoExec = "tmpfs", m.Size, m.Mode, m.NoExec
 		} else {
 			fd, isDir, err := s.pinSource(m.Source, m.Target, m.Type == MountBind)
 			if err != nil {

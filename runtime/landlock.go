@@ -18,7 +18,8 @@ import (
 //     (an image's tree) every top-level entry of it but the places the
 //     sandbox mounts itself (rootfsSystemDirs): read and execute;
 //   - read-write volumes, tmpfs volumes, "/" of a writable root: read and
-//     write (no execute unless a custom rule grants it);
+//     write (no execute unless a custom rule grants it, or a tmpfs asks
+//     for exec);
 //   - read-only volumes: read and execute, like system directories;
 //   - generated files (resolv.conf, hosts): read;
 //   - plus runtime/landlock's defaults (/tmp, /run, /dev, /proc, /sys, and
@@ -44,6 +45,9 @@ func landlockPlan(svc *Service, mounts []ResolvedMount, files map[string][]byte)
 			readExec = append(readExec, m.Target)
 		} else {
 			writable = append(writable, m.Target)
+			if m.Type == MountTmpfs && m.Exec { // tmpfs exec: the mount and Landlock both allow it
+				readExec = append(readExec, m.Target)
+			}
 		}
 	}
 	for p := range files {

@@ -92,7 +92,18 @@ type Service struct {
 	// Volumes are the service's volumes, which ResolveMounts turns into
 	// host mounts.
 	Volumes []Volume
+	// ShmSize is the size of /dev/shm in bytes (0: 64 MiB).
+	ShmSize int64
+	// Ulimits are set by the init before the workload starts.
+	Ulimits []Ulimit
 }
+
+// Ulimit is one resource limit (ulimits:); Resource is an RLIMIT_*
+// number, Soft and Hard RlimInfinity for unlimited.
+type Ulimit = sbinit.Rlimit
+
+// RlimInfinity is an unlimited Ulimit value.
+const RlimInfinity = sbinit.RlimInfinity
 
 // Process is the workload's main process.
 type Process struct {
@@ -135,8 +146,13 @@ type Volume struct {
 	Source   string // host path (bind) or volume name
 	Target   string // absolute path inside the sandbox
 	ReadOnly bool
-	Size     int64 // tmpfs only; 0 = the kernel's default
-	Chown    bool  // :U
+	Size     int64  // tmpfs only; 0 = the kernel's default
+	Chown    bool   // :U
+	Mode     uint32 // tmpfs only; 0 = 01777
+	// Exec (tmpfs only) lets the workload execute files of the tmpfs
+	// (Landlock's default rules grant no execute on writable mounts);
+	// NoExec mounts it noexec, which holds with Landlock off too.
+	Exec, NoExec bool
 }
 
 // ResolvedMount is a volume resolved to the host.
@@ -145,7 +161,10 @@ type ResolvedMount struct {
 	Source   string // host path for bind and named volumes
 	Target   string // absolute path inside the sandbox
 	ReadOnly bool
-	Size     int64 // tmpfs only
+	Size     int64  // tmpfs only
+	Mode     uint32 // tmpfs only; 0 = 01777
+	Exec     bool   // tmpfs only: Landlock grants execute beneath it
+	NoExec   bool   // tmpfs only: mounted noexec
 	// Chown (:U) hands a writable bind source to the project's id range
 	// before it is mounted (chownTree).
 	Chown bool

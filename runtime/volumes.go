@@ -20,7 +20,7 @@ func VolumeDir(root rootdir.Root, project, name string) string {
 func ResolveMounts(cfg Config) ([]ResolvedMount, error) {
 	var out []ResolvedMount
 	for _, m := range cfg.Service.Volumes {
-		rm := ResolvedMount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Size: m.Size, Chown: m.Chown}
+		rm := ResolvedMount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Size: m.Size, Chown: m.Chown, Mode: m.Mode, Exec: m.Exec, NoExec: m.NoExec}
 		switch m.Type {
 		case MountBind:
 			if _, err := os.Stat(m.Source); err != nil {

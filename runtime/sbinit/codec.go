@@ -18,7 +18,7 @@ import (
 // beyond a format byte; TestCodecRoundTripsEveryField catches a field
 // added to the types but not here.
 
-const codecFormat = 2 // 2: Config.FDUpper, Message.Writable
+const codecFormat = 3 // 2: Config.FDUpper, Message.Writable; 3: ShmSize, Rlimits, Mount.Mode/Exec
 
 type encoder struct{ b []byte }
 
@@ -199,6 +199,15 @@ func encodeConfig(e *encoder, c *Config) {
 		e.int(m.Size)
 		e.int(int64(m.FD))
 		e.bool(m.IsDir)
+		e.uint(uint64(m.Mode))
+		e.bool(m.NoExec)
+	})
+	e.int(c.ShmSize)
+	encodeList(e, c.Rlimits, func(r Rlimit) {
+		e.str(r.Name)
+		e.int(int64(r.Resource))
+		e.uint(r.Soft)
+		e.uint(r.Hard)
 	})
 	keys := make([]string, 0, len(c.Files))
 	for k := range c.Files {
@@ -264,7 +273,11 @@ func decodeConfig(d *decoder) *Config {
 		Rootfs: d.bool(), FDRootfs: int(d.int()), ReadOnly: d.bool(), FDUpper: int(d.int())}
 	c.Mounts = decodeList(d, 6, func() Mount {
 		return Mount{Type: d.str(), Target: d.str(), ReadOnly: d.bool(), Size: d.int(),
-			FD: int(d.int()), IsDir: d.bool()}
+			FD: int(d.int()), IsDir: d.bool(), Mode: uint32(d.uint()), NoExec: d.bool()}
+	})
+	c.ShmSize = d.int()
+	c.Rlimits = decodeList(d, 4, func() Rlimit {
+		return Rlimit{Name: d.str(), Resource: int(d.int()), Soft: d.uint(), Hard: d.uint()}
 	})
 	if n := d.count(2); n > 0 {
 		c.Files = make(map[string][]byte, n)

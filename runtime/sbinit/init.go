@@ -70,6 +70,9 @@ func runInit() int {
 	// while this thread builds the root (it shares the root: CLONE_FS).
 	st := &initState{cfg: m.Config, fds: fds, spawner: newSpawner()}
 	trace("init: config received")
+	if err := setRlimits(st.cfg.Rlimits); err != nil {
+		return fail(err)
+	}
 	if !st.cfg.HostNetNS {
 		if err := loopbackUp(); err != nil {
 			return fail(err)

@@ -21,7 +21,12 @@ type Config struct {
 	// read_only false: its upper/ and work/ are overlayfs's upperdir and
 	// workdir, so what the workload writes outlives the sandbox. Where
 	// overlayfs refuses it, the layer is a tmpfs as without it.
-	FDUpper int               `json:"fd_upper"`
+	FDUpper int `json:"fd_upper"`
+	// ShmSize is the size of /dev/shm in bytes (0: DefaultShmSize).
+	ShmSize int64 `json:"shm_size,omitempty"`
+	// Rlimits are set on the init before it builds the root, so the
+	// workload and every exec'd process inherit them (ulimits:).
+	Rlimits []Rlimit          `json:"rlimits,omitempty"`
 	Mounts  []Mount           `json:"mounts"`
 	Files   map[string][]byte `json:"files"`
 	// HostNetNS: no network namespace of our own (sysfs cannot be mounted).
@@ -62,7 +67,23 @@ type Mount struct {
 	Size     int64  `json:"size,omitempty"`
 	FD       int    `json:"fd"` // index into the config Message's fds (bind)
 	IsDir    bool   `json:"is_dir"`
+	// Mode is a tmpfs's root mode (0: 01777); NoExec mounts it noexec
+	// (without it, Landlock decides: no execute unless allowed).
+	Mode   uint32 `json:"mode,omitempty"`
+	NoExec bool   `json:"noexec,omitempty"`
 }
+
+// Rlimit is one resource limit; Name (nofile, ...) is for messages.
+// RlimInfinity is "unlimited".
+type Rlimit struct {
+	Name     string `json:"name"`
+	Resource int    `json:"resource"`
+	Soft     uint64 `json:"soft"`
+	Hard     uint64 `json:"hard"`
+}
+
+// RlimInfinity is RLIM_INFINITY.
+const RlimInfinity = ^uint64(0)
 
 // ExitStatus is how a workload ended.
 type ExitStatus struct {

@@ -43,8 +43,10 @@ const DefaultTmpfsSize = 64 << 20
 const (
 	tmpSize = 64 << 20
 	runSize = 16 << 20
-	shmSize = 64 << 20
 )
+
+// DefaultShmSize is /dev/shm's size when shm_size is not given (Docker's).
+const DefaultShmSize = 64 << 20
 
 // workspace is where the init assembles the root, in its own mount
 // namespace: a tmpfs over the host's /tmp, which every host has and which

@@ -18,7 +18,7 @@ func mountSpecial(c *Config, root string) error {
 	if err := unix.Mount("proc", root+"/proc", "proc", nsd|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount /proc: %w", err)
 	}
-	if err := mountDev(root); err != nil {
+	if err := mountDev(root, c.ShmSize); err != nil {
 		return err
 	}
 	if err := mkdirIn(root, "/sys"); err != nil {
@@ -66,7 +66,10 @@ func tmpfs(root, target, opts string) error {
 }
 
 // mountDev builds a minimal /dev: a few host devices, a private devpts, shm.
-func mountDev(root string) error {
+func mountDev(root string, shmSize int64) error {
+	if shmSize <= 0 {
+		shmSize = DefaultShmSize
+	}
 	dev := root + "/dev"
 	if err := mkdirIn(root, "/dev"); err != nil {
 		return err
@@ -94,7 +97,7 @@ func mountDev(root string) error {
 	if err := os.Mkdir(dev+"/shm", 0o1777); err != nil {
 		return fmt.Errorf("create /dev/shm: %w", err)
 	}
-	if err := unix.Mount("shm", dev+"/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size="+strconv.Itoa(shmSize)); err != nil {
+	if err := unix.Mount("shm", dev+"/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size="+strconv.FormatInt(shmSize, 10)); err != nil {
 		return fmt.Errorf("mount /dev/shm: %w", err)
 	}
 	for name, target := range map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",

@@ -34,8 +34,15 @@ func mountVolumes(c *Config, root string, fds []int) error {
 				if size <= 0 {
 					size = DefaultTmpfsSize
 				}
-				opts := "mode=1777,size=" + strconv.FormatInt(size, 10)
+				mode := m.Mode
+				if mode == 0 {
+					mode = 0o1777
+				}
+				opts := "mode=" + strconv.FormatUint(uint64(mode), 8) + ",size=" + strconv.FormatInt(size, 10)
 				var fl uintptr = unix.MS_NOSUID | unix.MS_NODEV
+				if m.NoExec {
+					fl |= unix.MS_NOEXEC
+				}
 				if m.ReadOnly {
 					fl |= unix.MS_RDONLY
 				}
