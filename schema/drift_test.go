@@ -30,9 +30,14 @@ var normalisedOnly = map[string]string{
 // inputOnly: schema keys with no Go field at that place, each because the
 // loader folds it into other fields.
 var inputOnly = map[string]string{
-	"services.*.healthcheck.disable": "disable: true removes the healthcheck (Healthcheck becomes nil), e.g. to switch off one set in another file",
-	"services.*.env_file[].path":     "the long form {path, required} of an env_file entry; EnvFile keeps the absolute paths of the files that were read",
-	"services.*.env_file[].required": "required: false skips a missing file; it leaves no trace in EnvFile",
+	"services.*.healthcheck.disable":  "disable: true removes the healthcheck (Healthcheck becomes nil), e.g. to switch off one set in another file",
+	"services.*.env_file[].path":      "the long form {path, required} of an env_file entry; EnvFile keeps the absolute paths of the files that were read",
+	"services.*.env_file[].required":  "required: false skips a missing file; it leaves no trace in EnvFile",
+	"services.*.volumes[].tmpfs":      "Compose's tmpfs: {size, mode} of a tmpfs mount, read into the mount's own size, mode and exec",
+	"services.*.volumes[].tmpfs.size": "read into the mount's size",
+	"services.*.volumes[].tmpfs.mode": "read into the mount's mode",
+	"services.*.volumes[].tmpfs.exec": "read into the mount's exec",
+	"services.*.tmpfs":                "Docker's --tmpfs list, read into volumes entries of type tmpfs",
 }
 
 // sameAs: schema paths that are another spelling of a Go path. The walk

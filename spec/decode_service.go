@@ -17,7 +17,7 @@ var serviceKeys = []string{
 	"command", "entrypoint", "image", "pull_policy", "image_digest", "exposed_ports", "rootfs", "working_dir", "user", "hostname", "environment", "env_file",
 	"networks", "ports", "dns", "extra_hosts", "egress", "resources", "volumes",
 	"depends_on", "healthcheck", "restart", "stop_signal", "stop_grace_period",
-	"replicas", "read_only", "cap_add", "security",
+	"replicas", "read_only", "cap_add", "security", "ulimits", "shm_size", "tmpfs",
 }
 
 // Defaults applied to every service.
@@ -47,7 +47,8 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 	var env map[string]string
 	var envFiles []map[string]string
 	networksGiven := false
-	var imageNode, rootfsNode, pullNode, stopNode *node
+	var imageNode, rootfsNode, pullNode, stopNode, tmpfsNode *node
+	var tmpfsMounts []VolumeMount
 	d.fields(n, path, serviceKeys, func(k string, v *node, p string) {
 		switch k {
 		case "command":
@@ -166,8 +167,21 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 			s.CapAdd = d.capabilities(v, p)
 		case "security":
 			s.Security = d.security(v, p, s.Security)
+		case "ulimits":
+			s.Ulimits = d.ulimits(v, p)
+		case "shm_size":
+			set(&s.ShmSize)(d.size(v, p))
+		case "tmpfs":
+			tmpfsNode, tmpfsMounts = v, d.tmpfsShort(v, p)
 		}
 	})
+	for _, m := range tmpfsMounts {
+		if i := slices.IndexFunc(s.Volumes, func(o VolumeMount) bool { return o.Target == m.Target }); i >= 0 {
+			d.errorf(tmpfsNode, path+".tmpfs", "%s is already mounted by volumes[%d]", m.Target, i)
+			continue
+		}
+		s.Volumes = append(s.Volumes, m)
+	}
 	d.imageRules(s, path, imageNode, rootfsNode, pullNode, stopNode)
 	// env_file contents first, in order; environment: wins.
 	if len(envFiles) > 0 || len(env) > 0 {

@@ -153,8 +153,20 @@ func Diff(old, new *Service) []Change {
 	add("security.userns", ClassRestart, old.Security.UserNS, new.Security.UserNS)
 	add("security.seccomp", ClassRestart, seccompString(old.Security), seccompString(new.Security))
 	add("security.landlock", ClassRestart, landlockString(old.Security.Landlock), landlockString(new.Security.Landlock))
+	for _, k := range unionKeys(old.Ulimits, new.Ulimits) {
+		add("ulimits."+k, ClassRestart, ulimitString(old.Ulimits, k), ulimitString(new.Ulimits, k))
+	}
+	add("shm_size", ClassRestart, sizeString(old.ShmSize), sizeString(new.ShmSize))
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+func ulimitString(m map[string]Ulimit, k string) string {
+	u, ok := m[k]
+	if !ok {
+		return ""
+	}
+	return ulimitText(u.Soft) + ":" + ulimitText(u.Hard)
 }
 
 func unionKeys[V any](a, b map[string]V) []string {
@@ -244,6 +256,12 @@ func mountsString(l []VolumeMount) string {
 		s[i] = fmt.Sprintf("%s:%s:%s:ro=%t:size=%d", m.Type, m.Source, m.Target, m.ReadOnly, m.Size)
 		if m.Chown {
 			s[i] += ":U"
+		}
+		if m.Mode != 0 {
+			s[i] += fmt.Sprintf(":mode=%04o", uint32(m.Mode))
+		}
+		if m.Exec != nil {
+			s[i] += fmt.Sprintf(":exec=%t", *m.Exec)
 		}
 	}
 	return strings.Join(s, ",")

@@ -144,6 +144,12 @@ func (h *hasher) encode(s *Service) {
 		if v.Chown { // only when set: hashes of existing mounts stay as they were
 			h.boolean("chown", true)
 		}
+		if v.Mode != 0 { // likewise
+			h.num("mode", int64(v.Mode))
+		}
+		if v.Exec != nil {
+			h.boolean("exec", *v.Exec)
+		}
 	}
 	h.boolean("healthcheck", s.Healthcheck != nil)
 	if hc := s.Healthcheck; hc != nil {
@@ -186,6 +192,19 @@ func (h *hasher) encode(s *Service) {
 		h.str("image_digest", s.ImageDigest)
 		h.boolean("entrypoint_given", s.Entrypoint != nil)
 		h.strs("entrypoint", s.Entrypoint)
+	}
+	// Likewise ulimits and shm_size: only when given.
+	if len(s.Ulimits) > 0 {
+		h.keys = appendSortedKeys(h.keys[:0], s.Ulimits)
+		h.num("ulimits", int64(len(h.keys)))
+		for _, k := range h.keys {
+			h.raw(k)
+			h.num("soft", s.Ulimits[k].Soft)
+			h.num("hard", s.Ulimits[k].Hard)
+		}
+	}
+	if s.ShmSize != 0 {
+		h.num("shm_size", int64(s.ShmSize))
 	}
 }
 

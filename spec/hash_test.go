@@ -53,6 +53,10 @@ func fullImageService() *Service {
 	s.Entrypoint = []string{"/docker-entrypoint.sh"}
 	s.PullPolicy = PullMissing
 	s.ExposedPorts = []string{"80/tcp"}
+	s.Ulimits = map[string]Ulimit{"nofile": {Soft: 1024, Hard: 2048}}
+	s.ShmSize = 128 << 20
+	exec := true
+	s.Volumes[0].Mode, s.Volumes[0].Exec = 0o700, &exec
 	return s
 }
 
@@ -94,6 +98,8 @@ func mutate(v reflect.Value) {
 		v.SetString(v.String() + "x")
 	case reflect.Int, reflect.Int64:
 		v.SetInt(v.Int() + 1)
+	case reflect.Uint32:
+		v.SetUint(v.Uint() + 1)
 	case reflect.Float64:
 		v.SetFloat(v.Float() + 0.25)
 	case reflect.Bool:

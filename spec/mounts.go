@@ -121,7 +121,7 @@ func checkTarget(t string) error {
 	return nil
 }
 
-var mountKeys = []string{"type", "source", "target", "read_only", "size", "allow_config_write", "chown"}
+var mountKeys = []string{"type", "source", "target", "read_only", "size", "allow_config_write", "chown", "tmpfs", "mode", "exec"}
 
 // volumeMount decodes one volumes entry and resolves named volumes against
 // the declared ones.
@@ -137,7 +137,7 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 		}
 	case kindMap:
 		ok := true
-		var sizeNode, allowNode *node
+		var sizeNode, allowNode, tmpfsNode *node
 		d.fields(n, path, mountKeys, func(k string, v *node, fp string) {
 			switch k {
 			case "type":
@@ -165,6 +165,17 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 			case "chown":
 				m.Chown, _ = d.boolean(v, fp)
 				chownNode = v
+			case "tmpfs":
+				d.tmpfsOptions(v, fp, &m)
+				tmpfsNode = v
+			case "mode":
+				set(&m.Mode)(parseScalar(d, v, fp, ParseFileMode))
+				tmpfsNode = v
+			case "exec":
+				if b, ok := d.boolean(v, fp); ok {
+					m.Exec = &b
+				}
+				tmpfsNode = v
 			}
 		})
 		if !ok {
@@ -176,6 +187,10 @@ func (d *decoder) volumeMount(n *node, path string) (VolumeMount, bool) {
 		}
 		if m.Type == "" {
 			d.errorf(n, path, "volume needs a type: bind, volume or tmpfs")
+			return m, false
+		}
+		if tmpfsNode != nil && m.Type != MountTmpfs {
+			d.errorf(tmpfsNode, path, "tmpfs, mode and exec apply only to tmpfs mounts")
 			return m, false
 		}
 		if sizeNode != nil && m.Type != MountTmpfs {

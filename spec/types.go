@@ -119,6 +119,12 @@ type Service struct {
 	ReadOnly        bool     `json:"read_only" yaml:"read_only"`
 	CapAdd          []string `json:"cap_add,omitempty" yaml:"cap_add,omitempty"` // canonical "CAP_X" names, sorted
 	Security        Security `json:"security" yaml:"security"`
+
+	// Ulimits are resource limits by Compose's names (nofile, nproc, ...),
+	// set by the init before the workload starts.
+	Ulimits map[string]Ulimit `json:"ulimits,omitempty" yaml:"ulimits,omitempty"`
+	// ShmSize is the size of /dev/shm; 0 means 64 MiB.
+	ShmSize ByteSize `json:"shm_size,omitempty" yaml:"shm_size,omitempty"`
 }
 
 // Argv is an argument list whose nil (not given) and empty (given, and
@@ -198,6 +204,12 @@ type VolumeMount struct {
 	// the service's user and group (as mapped into its user namespace) at
 	// every start, so a non-root service can use a fresh named volume.
 	Chown bool `json:"chown,omitempty" yaml:"chown,omitempty"`
+	// Mode is a tmpfs's permission bits (0: 1777).
+	Mode FileMode `json:"mode,omitempty" yaml:"mode,omitempty"`
+	// Exec, on a tmpfs: true lets the workload run files from it, false
+	// mounts it noexec; nil leaves it to Landlock, whose default rules
+	// grant no execute on a writable mount.
+	Exec *bool `json:"exec,omitempty" yaml:"exec,omitempty"`
 }
 
 // Dependency conditions.

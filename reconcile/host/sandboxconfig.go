@@ -48,6 +48,28 @@ func SandboxService(svc *spec.Service, volumes map[string]*spec.Volume) runtime.
 	for _, m := range svc.Volumes {
 		out.Volumes = append(out.Volumes, volume(m, volumes))
 	}
+	out.ShmSize = int64(svc.ShmSize)
+	out.Ulimits = ulimits(svc.Ulimits)
+	return out
+}
+
+// ulimits converts ulimits: by name into RLIMIT_* numbers, sorted by name
+// so that the init sets (and reports) them in a stable order.
+func ulimits(m map[string]spec.Ulimit) []runtime.Ulimit {
+	var out []runtime.Ulimit
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		res, ok := spec.UlimitResource(name)
+		if !ok {
+			continue // the loader refuses unknown names
+		}
+		lim := func(v int64) uint64 {
+			if v == spec.UlimitUnlimited {
+				return runtime.RlimInfinity
+			}
+			return uint64(v)
+		}
+		out = append(out, runtime.Ulimit{Name: name, Resource: res, Soft: lim(m[name].Soft), Hard: lim(m[name].Hard)})
+	}
 	return out
 }
 
@@ -72,8 +94,11 @@ func volume(m spec.VolumeMount, volumes map[string]*spec.Volume) runtime.Volume 
 		Size                 spec.ByteSize
 		AllowConfigWrite     bool // checked by spec; nothing at run time
 		Chown                bool
+		Mode                 spec.FileMode
+		Exec                 *bool
 	}(m)
-	v := runtime.Volume{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Size: int64(m.Size), Chown: m.Chown}
+	v := runtime.Volume{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Size: int64(m.Size), Chown: m.Chown,
+		Mode: uint32(m.Mode), Exec: m.Exec != nil && *m.Exec, NoExec: m.Exec != nil && !*m.Exec}
 	named := volumes[m.Source]
 	switch m.Type {
 	case spec.MountBind:

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"nucleus/internal/testutil"
 	"nucleus/runtime"
 	"nucleus/runtime/landlock"
@@ -36,6 +38,9 @@ func TestSandboxConfigConvertsTheService(t *testing.T) {
       - "mem:/mem"
       - {type: tmpfs, source: sized, target: /sized}
       - {type: tmpfs, target: /anon, size: 1M}
+    tmpfs: ["/x:mode=700,exec", "/y:noexec"]
+    shm_size: 128M
+    ulimits: {nofile: {soft: 100, hard: 200}, core: unlimited}
 volumes: {pg: {}, pg2: {}, mem: {type: tmpfs, size: 2M}, sized: {type: tmpfs, size: 3M}}
 `)
 	p, err := spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: "p", Environ: map[string]string{}})
@@ -56,6 +61,13 @@ volumes: {pg: {}, pg2: {}, mem: {type: tmpfs, size: 2M}, sized: {type: tmpfs, si
 			{Type: runtime.MountTmpfs, Source: "mem", Target: "/mem", Size: 2 << 20},
 			{Type: runtime.MountTmpfs, Source: "sized", Target: "/sized", Size: 3 << 20},
 			{Type: runtime.MountTmpfs, Target: "/anon", Size: 1 << 20},
+			{Type: runtime.MountTmpfs, Target: "/x", Mode: 0o700, Exec: true},
+			{Type: runtime.MountTmpfs, Target: "/y", NoExec: true},
+		},
+		ShmSize: 128 << 20,
+		Ulimits: []runtime.Ulimit{
+			{Name: "core", Resource: unix.RLIMIT_CORE, Soft: runtime.RlimInfinity, Hard: runtime.RlimInfinity},
+			{Name: "nofile", Resource: unix.RLIMIT_NOFILE, Soft: 100, Hard: 200},
 		},
 	}}
 	if !reflect.DeepEqual(got, want) {

@@ -1,0 +1,118 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestUlimitsShmTmpfsLoad(t *testing.T) {
+	p := mustLoad(t, map[string]string{"nucleus.yaml": `
+services:
+  a:
+    command: [x]
+    ulimits:
+      nofile: {soft: 1024, hard: 4096}
+      nproc: 512
+      core: unlimited
+      memlock: {soft: -1, hard: -1}
+    shm_size: 256m
+    tmpfs: [/run/x, "/cache:size=8m,mode=0700,exec", "/ro:ro,noexec,nosuid"]
+    volumes:
+      - {type: tmpfs, target: /compose, tmpfs: {size: 2m, mode: 1770}}
+      - {type: tmpfs, target: /flat, size: 1m, mode: "755", exec: false}
+  b:
+    command: [x]
+    tmpfs: /one
+`}, nil)
+	a := p.Services["a"]
+	want := map[string]Ulimit{"nofile": {1024, 4096}, "nproc": {512, 512}, "core": {-1, -1}, "memlock": {-1, -1}}
+	if len(a.Ulimits) != len(want) {
+		t.Errorf("ulimits %v; want %v", a.Ulimits, want)
+	}
+	for k, w := range want {
+		if a.Ulimits[k] != w {
+			t.Errorf("ulimits.%s = %+v; want %+v", k, a.Ulimits[k], w)
+		}
+	}
+	if a.ShmSize != 256<<20 {
+		t.Errorf("shm_size %d; want 256 MiB", a.ShmSize)
+	}
+	got := mountsString(a.Volumes)
+	wantMounts := "tmpfs::/compose:ro=false:size=2097152:mode=1770,tmpfs::/flat:ro=false:size=1048576:mode=0755:exec=false," +
+		"tmpfs::/run/x:ro=false:size=0,tmpfs::/cache:ro=false:size=8388608:mode=0700:exec=true,tmpfs::/ro:ro=true:size=0:exec=false"
+	if got != wantMounts {
+		t.Errorf("volumes:\n got %s\nwant %s", got, wantMounts)
+	}
+	if got := mountsString(p.Services["b"].Volumes); got != "tmpfs::/one:ro=false:size=0" {
+		t.Errorf("tmpfs: /one gave %s", got)
+	}
+}
+
+func TestUlimitsShmTmpfsErrors(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"ulimits: {nofiles: 5}", `services.a.ulimits: unknown key "nofiles"`},
+		{"ulimits: {nofile: {soft: 10, hard: 5}}", "services.a.ulimits.nofile: soft limit 10 is above the hard limit 5"},
+		{"ulimits: {nofile: {soft: unlimited, hard: 5}}", "soft limit unlimited is above the hard limit 5"},
+		{"ulimits: {nofile: {soft: 10}}", "services.a.ulimits.nofile: give both soft and hard"},
+		{"ulimits: {nofile: many}", `services.a.ulimits.nofile: expected a whole number, got "many"`},
+		{"shm_size: lots", "services.a.shm_size"},
+		{"tmpfs: [relative]", "services.a.tmpfs[0]"},
+		{`tmpfs: ["/x:uid=1000"]`, `tmpfs option "uid=1000" of /x is not supported; expected size=SIZE, mode=OCTAL, exec, noexec, ro or rw`},
+		{`tmpfs: ["/x:mode=999"]`, `invalid mode "999"`},
+		{"tmpfs: /data\n    volumes: [{type: tmpfs, target: /data}]", "services.a.tmpfs: /data is already mounted by volumes[0]"},
+		{"volumes: [{type: bind, source: ., target: /x, mode: 700}]", "services.a.volumes[0]: tmpfs, mode and exec apply only to tmpfs mounts"},
+		{"volumes: [{type: tmpfs, target: /x, tmpfs: {uid: 1}}]", `services.a.volumes[0].tmpfs: unknown key "uid"`},
+	} {
+		_, err := loadString(t, "services:\n  a:\n    command: [x]\n    "+c.yaml+"\n")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v; want it to contain %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+// TestLimitsKeysLeaveHashAlone: a service that does not use the new keys
+// hashes as before; using them changes the hash.
+func TestLimitsKeysLeaveHashAlone(t *testing.T) {
+	base := "services:\n  a:\n    command: [x]\n    volumes: [{type: tmpfs, target: /t}]\n"
+	h := func(y string) string {
+		p := mustLoad(t, map[string]string{"nucleus.yaml": y}, nil)
+		return ServiceHash(p.Services["a"])
+	}
+	b := h(base)
+	if b != h("services:\n  a:\n    command: [x]\n    tmpfs: /t\n") {
+		t.Errorf("tmpfs: /t hashes unlike volumes: [{type: tmpfs, target: /t}]")
+	}
+	for _, extra := range []string{"    ulimits: {nofile: 10}\n", "    shm_size: 1m\n", "    tmpfs: [\"/u:mode=700\"]\n"} {
+		if h(base+extra) == b {
+			t.Errorf("adding %q left the hash unchanged", extra)
+		}
+	}
+}
+
+// TestLimitsConfigRoundTrip: what nucleus config prints of the new keys
+// loads back to the same service.
+func TestLimitsConfigRoundTrip(t *testing.T) {
+	p := mustLoad(t, map[string]string{"nucleus.yaml": `
+services:
+  a:
+    command: [x]
+    ulimits: {nofile: {soft: 1024, hard: 4096}, core: unlimited}
+    shm_size: 1g
+    tmpfs: ["/c:size=8m,mode=0700,exec", "/d:noexec"]
+`}, nil)
+	out, err := yaml.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := mustLoad(t, map[string]string{"nucleus.yaml": string(out)}, nil)
+	if a, b := p.Services["a"], again.Services["a"]; ServiceHash(a) != ServiceHash(b) {
+		t.Errorf("changed in the round trip: %v\n%s", Diff(a, b), out)
+	}
+	for _, want := range []string{"mode: \"0700\"", "exec: true", "exec: false", "soft: -1", "shm_size: 1G"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("nucleus config output lacks %q:\n%s", want, out)
+		}
+	}
+}
