@@ -517,10 +517,19 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 		c.warn(path("configs"), "not yet supported by nucleus.yaml: left out")
 	}
 	if len(s.Ulimits) > 0 {
-		c.warn(path("ulimits"), "not yet supported by nucleus.yaml: left out (the limits nucleus's init inherits apply)")
+		ul := newMap()
+		for _, k := range slices.Sorted(maps.Keys(s.Ulimits)) {
+			u := s.Ulimits[k]
+			if u.Single != 0 || (u.Soft == 0 && u.Hard == 0) {
+				add(ul, k, num(u.Single), "")
+				continue
+			}
+			add(ul, k, flow(mapOf("soft", num(u.Soft), "hard", num(u.Hard))), "")
+		}
+		add(m, "ulimits", ul, "")
 	}
 	if s.ShmSize != 0 {
-		c.warn(path("shm_size"), "not yet supported by nucleus.yaml: /dev/shm keeps its default size")
+		add(m, "shm_size", str(size(int64(s.ShmSize))), "")
 	}
 	return m
 }
@@ -777,7 +786,7 @@ func (c *converter) mounts(m *yaml.Node, name string, s types.ServiceConfig, pat
 				add(vm, "size", str(size(int64(v.Tmpfs.Size))), "")
 			}
 			if v.Tmpfs != nil && v.Tmpfs.Mode != 0 {
-				c.warn(vp, "%s: tmpfs mode %o is not yet supported by nucleus.yaml: the mode is 1777", v.Target, v.Tmpfs.Mode)
+				add(vm, "mode", str(fmt.Sprintf("%o", v.Tmpfs.Mode)), "")
 			}
 		default:
 			c.refuse(vp, "%s: volume type %s cannot be mapped: nucleus mounts bind, volume and tmpfs", v.Target, v.Type)
@@ -790,21 +799,28 @@ func (c *converter) mounts(m *yaml.Node, name string, s types.ServiceConfig, pat
 		_ = i
 		seq.Content = append(seq.Content, flow(vm))
 	}
+	// tmpfs: is Docker's --tmpfs form in both files; options nucleus does
+	// not take (uid=, gid=, ...) are left out with a note.
+	var tmpfs []string
 	for _, t := range s.Tmpfs {
 		target, opts, _ := strings.Cut(t, ":")
-		vm := newMap()
-		add(vm, "type", str("tmpfs"), "")
+		var keep []string
 		for _, o := range strings.Split(opts, ",") {
-			switch k, v, _ := strings.Cut(o, "="); k {
-			case "size":
-				add(vm, "size", str(v), "")
-			case "", "rw", "noexec", "nosuid", "nodev":
+			switch k, _, _ := strings.Cut(o, "="); k {
+			case "":
+			case "size", "mode", "exec", "noexec", "ro", "rw", "nosuid", "nodev":
+				keep = append(keep, o)
 			default:
-				c.warn(path("tmpfs"), "%s: option %s is not yet supported by nucleus.yaml: left out", target, o)
+				c.warn(path("tmpfs"), "%s: option %s left out: nucleus's tmpfs takes size, mode, exec, noexec, ro and rw", target, o)
 			}
 		}
-		add(vm, "target", str(target), "")
-		seq.Content = append(seq.Content, flow(vm))
+		if len(keep) > 0 {
+			target += ":" + strings.Join(keep, ",")
+		}
+		tmpfs = append(tmpfs, target)
+	}
+	if len(tmpfs) > 0 {
+		add(m, "tmpfs", strList(tmpfs), "")
 	}
 	if len(seq.Content) > 0 {
 		add(m, "volumes", seq, "")

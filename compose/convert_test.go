@@ -173,7 +173,7 @@ volumes:
   data: {}
 `,
 		out: []string{"- {type: bind, source: ", "target: /srv, read_only: true}", "- {type: volume, source: data, target: /var/lib/data}",
-			"- {type: tmpfs, size: 32M, target: /cache}", "- {type: tmpfs, size: 16m, target: /run}", "data: {}"},
+			"- {type: tmpfs, size: 32M, target: /cache}", "tmpfs: ['/run:size=16m']", "data: {}"},
 		warns: []string{
 			"warning: compose.yaml:5:5: services.web.volumes: /srv: the :z SELinux relabel is accepted and not needed: nucleus does not run under SELinux labels",
 		},
@@ -398,19 +398,38 @@ services:
 		},
 	},
 	{
+		name: "ulimits, shm_size, tmpfs options",
+		yaml: `services:
+  web:
+    image: busybox
+    read_only: true
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+      core: 0
+      nproc: 512
+    shm_size: 128m
+    tmpfs: ["/run:size=8m,mode=1770,uid=1000,exec"]
+    volumes:
+      - type: tmpfs
+        target: /jit
+        tmpfs: {size: 8388608, mode: 0o1770}
+`,
+		out: []string{"nofile: {soft: 1024, hard: 2048}", "core: 0", "nproc: 512", "shm_size: 128M",
+			"tmpfs: ['/run:size=8m,mode=1770,exec']", "- {type: tmpfs, size: 8M, mode: \"1770\", target: /jit}"},
+		warns: []string{
+			"warning: compose.yaml:10:5: services.web.tmpfs: /run: option uid=1000 left out: nucleus's tmpfs takes size, mode, exec, noexec, ro and rw",
+		},
+	},
+	{
 		name: "keys nucleus.yaml does not have yet",
 		yaml: `services:
   web:
     image: busybox
     read_only: true
     labels: {a: b}
-    ulimits: {nofile: 1024}
-    shm_size: 64m
 `,
 		warns: []string{
 			"warning: compose.yaml:5:5: services.web.labels: not yet supported by nucleus.yaml: left out",
-			"warning: compose.yaml:6:5: services.web.ulimits: not yet supported by nucleus.yaml: left out (the limits nucleus's init inherits apply)",
-			"warning: compose.yaml:7:5: services.web.shm_size: not yet supported by nucleus.yaml: /dev/shm keeps its default size",
 		},
 	},
 }

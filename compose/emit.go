@@ -61,3 +61,12 @@ func size(b int64) string {
 	}
 	return strconv.FormatInt(b, 10)
 }
+
+// mapOf is a mapping of key, value pairs.
+func mapOf(kv ...any) *yaml.Node {
+	m := newMap()
+	for i := 0; i+1 < len(kv); i += 2 {
+		add(m, kv[i].(string), kv[i+1].(*yaml.Node), "")
+	}
+	return m
+}
