@@ -517,3 +517,14 @@ func TestConvertMergesOverrideWithPositions(t *testing.T) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestConvertPositionsInIncludedFiles(t *testing.T) {
+	res := convertIn(t, map[string]string{
+		"compose.yaml":    "include: [db/compose.yaml]\nservices:\n  web: {image: busybox, read_only: true}\n",
+		"db/compose.yaml": "services:\n  db:\n    image: busybox\n    read_only: true\n    expose: [\"5432\"]\n",
+	}, nil)
+	want := "warning: db/compose.yaml:5:5: services.db.expose: accepted: every port of a service is reachable from the project's networks already"
+	if got := strings.Join(lines(res.Warnings), "\n"); got != want {
+		t.Errorf("warnings:\n%s\nwant:\n%s", got, want)
+	}
+}

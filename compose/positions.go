@@ -42,6 +42,44 @@ func newPositions(files []string, sources map[string][]byte) *positions {
 		}
 		ps.files = append(ps.files, posFile{name: f, root: doc.Content[0]})
 	}
+	// Files brought in by include: come first, as Compose merges them
+	// under the including file (best effort: local paths only).
+	var included []posFile
+	for _, pf := range ps.files {
+		_, inc := mapGet(pf.root, "include")
+		if inc == nil || inc.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, e := range inc.Content {
+			var paths []string
+			switch e.Kind {
+			case yaml.ScalarNode:
+				paths = []string{e.Value}
+			case yaml.MappingNode:
+				if _, pn := mapGet(e, "path"); pn != nil {
+					if pn.Kind == yaml.ScalarNode {
+						paths = []string{pn.Value}
+					} else {
+						for _, c := range pn.Content {
+							paths = append(paths, c.Value)
+						}
+					}
+				}
+			}
+			for _, ip := range paths {
+				if !filepath.IsAbs(ip) && pf.name != "-" {
+					ip = filepath.Join(filepath.Dir(pf.name), ip)
+				}
+				data, err := os.ReadFile(ip)
+				var doc yaml.Node
+				if err != nil || yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+					continue
+				}
+				included = append(included, posFile{name: ip, root: doc.Content[0]})
+			}
+		}
+	}
+	ps.files = append(included, ps.files...)
 	return ps
 }
 
