@@ -47,10 +47,9 @@ services:
     restart: on-failure
 `
 
-// stackFile is where the stack is written: compose.yaml once up finds
-// Compose files by itself (issue 13, "convert"); until then the same
-// content, which nucleus.yaml accepts, as nucleus.yaml.
-const stackFile = "nucleus.yaml"
+// stackFile is the only file in the project directory: up finds it,
+// as docker compose does.
+const stackFile = "compose.yaml"
 
 // serverImage is busybox httpd on port serving dir, as user app.
 func serverImage(t *testing.T, port string, files []imagebuild.Entry, health bool) v1.Image {
@@ -69,7 +68,8 @@ func serverImage(t *testing.T, port string, files []imagebuild.Entry, health boo
 	return imagetest.Build(t, s)
 }
 
-// TestComposeStack (issue 13): the stack's images are built from
+// TestComposeStack (issue 13): a directory with only compose.yaml runs
+// with `nucleus up`, as with docker compose. The stack's images are built from
 // busybox-static and pushed to the in-process registry on 127.0.0.1;
 // up --wait brings db and cache to healthy before web starts, the page
 // on 127.0.0.1 shows what web fetched from db and cache by name, ps lists
@@ -102,13 +102,20 @@ func TestComposeStack(t *testing.T) {
 		"NAME", c.project, "REGISTRY", reg.Host, "PORT", strconv.Itoa(c.port)).Replace(stackCompose))
 
 	start := time.Now()
-	if out, errs, code := c.run("up", "-d", "--wait", "--wait-timeout", "60s"); code != 0 {
+	out, errs, code := c.run("up", "-d", "--wait", "--wait-timeout", "60s")
+	if code != 0 {
 		logs, _, _ := c.run("logs")
 		table, _, _ := c.run("ps")
 		t.Fatalf("up -d --wait: exit code %d\n%s%s\nps:\n%s\nlogs:\n%s", code, out, errs, table, logs)
 	}
 	t.Logf("up -d --wait of the stack (pulls included): %v", time.Since(start).Round(time.Millisecond))
 	c.assertHealthy("db", "cache", "web")
+	// The conversion's notes reach the user once, with the file's position.
+	for _, svc := range []string{"web", "db", "cache"} {
+		if n := strings.Count(errs, "compose.yaml:"); n == 0 || strings.Count(errs, "services."+svc+": read_only is not set") != 1 {
+			t.Errorf("up should note once that %s's root stays read-only (compose.yaml:LINE:COL: services.%s: ...); stderr:\n%s", svc, svc, errs)
+		}
+	}
 	ps := c.ps()
 	if !ps["db"].StartedAt.Before(ps["web"].StartedAt) || !ps["cache"].StartedAt.Before(ps["web"].StartedAt) {
 		t.Errorf("web started before db or cache (service_healthy): %+v", ps)
@@ -131,6 +138,14 @@ func TestComposeStack(t *testing.T) {
 		if testutil.Alive(pid) {
 			t.Errorf("process %d of the stack (%s) still runs after down", pid, cmdline(pid))
 		}
+	}
+	// Discovery read compose.yaml and wrote nothing beside it.
+	if ents, _ := os.ReadDir(c.dir); len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the project directory holds %v after down, want only %s", names, stackFile)
 	}
 	// newCLI's clean-up checks that nothing of the project is left.
 }
