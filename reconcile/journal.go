@@ -89,6 +89,7 @@ func (sv *Supervisor) persist(id Ident) error {
 	} else if err = sv.Store.SaveSandbox(rec); err == nil {
 		stamp, _ = sv.Store.sandboxStat(id)
 	}
+	sv.Events.observe(id, rec)
 	sv.mu.Lock()
 	if err != nil {
 		sv.unsaved[id] = true

@@ -47,6 +47,8 @@ type Supervisor struct {
 	// OnStep is told when a step starts (err nil, done false) and when it
 	// has finished: progress for the foreground `nucleus up`.
 	OnStep func(st Step, done bool, err error)
+	// Events, when set, is told every record write (nucleus events).
+	Events *EventHub
 
 	hurry  atomic.Bool // Hurry was called: stops no longer wait for grace
 	passed bool        // a pass has run (the next is not the supervisor's first)

@@ -57,6 +57,9 @@ type Instance struct {
 	sv     *reconcile.Supervisor
 	runner *reconcile.Runner
 
+	// stopEvents ends the events streams (see serveEvents).
+	stopEvents func()
+
 	mu        sync.Mutex
 	cancelRun context.CancelFunc
 	runDone   chan struct{}
@@ -84,6 +87,8 @@ func Start(o Options) (*Instance, error) {
 		return nil, err
 	}
 	sv.OnStep = o.OnStep
+	recs, _ := sv.Store.LoadSandboxes(o.Project) // a corrupt record is ps's to report
+	sv.Events = reconcile.NewEventHub(recs)
 	in := &Instance{o: o, lock: lock, sv: sv, runDone: make(chan struct{}), finished: make(chan struct{})}
 	in.runner = &reconcile.Runner{Load: o.Load, Resolve: images.Supervisor(o.Root), Supervisor: sv, Watch: o.Watch, OnPass: func(res reconcile.PassResult) {
 		in.mu.Lock()
@@ -221,6 +226,9 @@ func (in *Instance) Close() {
 	in.stopRunner()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if in.stopEvents != nil {
+		in.stopEvents()
+	}
 	_ = in.srv.Shutdown(ctx)
 	os.Remove(SocketPath(in.o.Root, in.o.Project))
 	in.mu.Lock()

@@ -71,6 +71,7 @@ func (in *Instance) handler() http.Handler {
 			reply(w, struct{}{}, op(ctx, in.sv, req.Services))
 		})
 	}
+	in.serveEvents(mux)
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
 		var req DownOptions
 		if !decode(w, r, &req) {
