@@ -499,9 +499,6 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 	if len(s.Gpus) > 0 {
 		c.refuse(path("gpus"), "refused: nucleus passes no GPUs into a sandbox")
 	}
-	if len(s.VolumesFrom) > 0 {
-		c.refuse(path("volumes_from"), "cannot be mapped: name the volumes in this service's own volumes")
-	}
 
 	// Keys other engineers are adding to nucleus.yaml.
 	if len(s.Profiles) > 0 {
@@ -729,9 +726,33 @@ func (c *converter) extraHosts(m *yaml.Node, s types.ServiceConfig, path func(..
 	}
 }
 
+// volumesFrom are the volumes of the services s names in volumes_from,
+// as Compose mounts them (read-only with :ro); a container: source cannot
+// be mapped.
+func (c *converter) volumesFrom(s types.ServiceConfig, path func(...string) []string) []types.ServiceVolumeConfig {
+	var out []types.ServiceVolumeConfig
+	for _, vf := range s.VolumesFrom {
+		src, mode, _ := strings.Cut(vf, ":")
+		from, ok := c.p.Services[src]
+		if !ok || src == "container" {
+			c.refuse(path("volumes_from"), "%s cannot be mapped: nucleus mounts volumes of the project's services only; name the volumes in this service's volumes", vf)
+			continue
+		}
+		for _, v := range from.Volumes {
+			if mode == "ro" {
+				v.ReadOnly = true
+			}
+			out = append(out, v)
+		}
+		c.warn(path("volumes_from"), "%s: its %d volumes are mounted here too, as Compose does", vf, len(from.Volumes))
+	}
+	return out
+}
+
 func (c *converter) mounts(m *yaml.Node, name string, s types.ServiceConfig, path func(...string) []string) {
 	seq := newSeq()
-	for i, v := range s.Volumes {
+	vols := append(slices.Clone(s.Volumes), c.volumesFrom(s, path)...)
+	for i, v := range vols {
 		vp := path("volumes")
 		vm := newMap()
 		switch v.Type {
@@ -757,7 +778,7 @@ func (c *converter) mounts(m *yaml.Node, name string, s types.ServiceConfig, pat
 						c.warn(vp, "%s: bind source %s does not exist: up creates it as a directory, as Compose does", v.Target, src)
 					}
 				} else {
-					c.refuse(vp, "%s: bind source %s does not exist and create_host_path is false", v.Target, src)
+					c.warn(vp, "%s: bind source %s does not exist and create_host_path is false: starting the service fails until it exists, as in Compose", v.Target, src)
 				}
 			}
 		case types.VolumeTypeVolume:

@@ -189,6 +189,39 @@ volumes:
 		warns: []string{"warning: compose.yaml:5:5: services.web.volumes: /data: bind source DIR/nothere does not exist: up creates it as a directory, as Compose does"},
 	},
 	{
+		name: "volumes_from mounts the other service's volumes",
+		yaml: `services:
+  app:
+    image: busybox
+    read_only: true
+    volumes: ["data:/data", "./site:/site"]
+  worker:
+    image: busybox
+    read_only: true
+    volumes_from: ["app:ro"]
+volumes:
+  data: {}
+`,
+		out: []string{"- {type: volume, source: data, target: /data, read_only: true}", "target: /site, read_only: true}"},
+		warns: []string{
+			"warning: compose.yaml:9:5: services.worker.volumes_from: app:ro: its 2 volumes are mounted here too, as Compose does",
+		},
+	},
+	{
+		name: "missing long-form bind source without create_host_path",
+		yaml: `services:
+  web:
+    image: busybox
+    read_only: true
+    volumes:
+      - type: bind
+        source: ./nothere
+        target: /data
+        bind: {create_host_path: false}
+`,
+		warns: []string{"warning: compose.yaml:5:5: services.web.volumes: /data: bind source DIR/nothere does not exist and create_host_path is false: starting the service fails until it exists, as in Compose"},
+	},
+	{
 		name: "local bind volume through driver_opts",
 		yaml: `services:
   web:

@@ -96,11 +96,7 @@ var corpusRefused = map[string]string{
 // corpusGaps are image-only files that do not convert yet although they
 // should: each names the missing mapping. A file that converts fails the
 // test until it is taken off this list.
-var corpusGaps = map[string]string{
-	"docker-library__docs/espocrm/compose.yaml": "volumes_from is not mapped (Compose mounts every volume of the named service)",
-	"docker-library__docs/influxdb/compose.yaml": "a long-form bind whose source (~/.influxdb3/...) does not exist on the converting host is refused; " +
-		"Compose only fails at up, on the host that runs it",
-}
+var corpusGaps = map[string]string{}
 
 // buildOnly names the services that build and name no image: nucleus runs
 // existing images, so such a file must be refused.
