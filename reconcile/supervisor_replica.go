@@ -293,15 +293,18 @@ func (sv *Supervisor) monitor(r *replica) {
 	}
 }
 
-// probe runs the health check: at once, then every interval. Failures in
-// the start period do not count; retries consecutive failures make the
-// replica unhealthy, one success makes it healthy.
+// probe runs the health check: at once, then every interval (every
+// start_interval, when set, during the start period until the first
+// success, as Compose does). Failures in the start period do not count;
+// retries consecutive failures make the replica unhealthy, one success
+// makes it healthy.
 func (sv *Supervisor) probe(ctx context.Context, r *replica, hc *spec.Healthcheck) {
 	interval := orDefault(hc.Interval.D(), 30*time.Second)
 	timeout := orDefault(hc.Timeout.D(), 30*time.Second)
 	retries := max(hc.Retries, 1)
 	started := sv.now()
 	failures := 0
+	succeeded := false
 	for {
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		err := sv.Health.Check(cctx, r.sb, hc)
@@ -312,7 +315,7 @@ func (sv *Supervisor) probe(ctx context.Context, r *replica, hc *spec.Healthchec
 		var next RunState // "" keeps the current state
 		switch {
 		case err == nil:
-			failures, next = 0, StateHealthy
+			failures, next, succeeded = 0, StateHealthy, true
 		case sv.now().Sub(started) < hc.StartPeriod.D():
 		default:
 			failures++
@@ -338,10 +341,14 @@ func (sv *Supervisor) probe(ctx context.Context, r *replica, hc *spec.Healthchec
 			// waiting for service_healthy may start.
 			sv.notify()
 		}
+		wait := interval
+		if hc.StartInterval > 0 && !succeeded && sv.now().Sub(started) < hc.StartPeriod.D() {
+			wait = hc.StartInterval.D()
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(interval):
+		case <-time.After(wait):
 		}
 	}
 }

@@ -595,7 +595,7 @@ func (d *decoder) dependsOn(v *node, p string) map[string]Dependency {
 		})
 }
 
-var healthKeys = []string{"test", "tcp", "http", "interval", "timeout", "retries", "start_period", "disable", "kind"}
+var healthKeys = []string{"test", "tcp", "http", "interval", "timeout", "retries", "start_period", "start_interval", "disable", "kind"}
 
 // Healthcheck defaults (those of compose).
 const (
@@ -660,16 +660,19 @@ func (d *decoder) healthcheck(v *node, p string) *Healthcheck {
 				h.HTTPURL = u
 				kinds = append(kinds, HealthHTTP)
 			}
-		case "interval", "timeout":
+		case "interval", "timeout", "start_interval":
 			if dur, ok := d.duration(fv, fp); ok {
 				if dur <= 0 {
 					d.errorf(fv, fp, "%s must be more than 0", k)
 					return
 				}
-				if k == "interval" {
+				switch k {
+				case "interval":
 					h.Interval = dur
-				} else {
+				case "timeout":
 					h.Timeout = dur
+				default:
+					h.StartInterval = dur
 				}
 			}
 		case "start_period":

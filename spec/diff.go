@@ -279,8 +279,12 @@ func healthString(h *Healthcheck) string {
 	if h == nil {
 		return "none"
 	}
-	return fmt.Sprintf("%s %s tcp=%d http=%s interval=%s timeout=%s retries=%d start_period=%s",
+	s := fmt.Sprintf("%s %s tcp=%d http=%s interval=%s timeout=%s retries=%d start_period=%s",
 		h.Kind, quoteList(h.Test), h.TCPPort, h.HTTPURL, h.Interval, h.Timeout, h.Retries, h.StartPeriod)
+	if h.StartInterval != 0 {
+		s += " start_interval=" + h.StartInterval.String()
+	}
+	return s
 }
 
 func restartString(r RestartPolicy) string {

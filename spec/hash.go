@@ -161,6 +161,9 @@ func (h *hasher) encode(s *Service) {
 		h.num("timeout", int64(hc.Timeout))
 		h.num("retries", int64(hc.Retries))
 		h.num("start_period", int64(hc.StartPeriod))
+		if hc.StartInterval != 0 { // only when set: existing hashes stay
+			h.num("start_interval", int64(hc.StartInterval))
+		}
 	}
 	h.str("restart", s.Restart.Policy)
 	h.num("max_retries", int64(s.Restart.MaxRetries))

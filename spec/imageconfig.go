@@ -32,7 +32,7 @@ type ImageHealthcheck struct {
 	Interval      time.Duration
 	Timeout       time.Duration
 	StartPeriod   time.Duration
-	StartInterval time.Duration // not supported by nucleus's health checker; ignored
+	StartInterval time.Duration // becomes start_interval
 	Retries       int
 }
 
@@ -149,6 +149,9 @@ func imageHealthcheck(ih *ImageHealthcheck) (*Healthcheck, error) {
 	}
 	if ih.StartPeriod > 0 {
 		h.StartPeriod = Duration(ih.StartPeriod)
+	}
+	if ih.StartInterval > 0 {
+		h.StartInterval = Duration(ih.StartInterval)
 	}
 	if ih.Retries > 0 {
 		h.Retries = ih.Retries

@@ -243,6 +243,9 @@ type Healthcheck struct {
 	Timeout     Duration `json:"timeout" yaml:"timeout"`
 	Retries     int      `json:"retries" yaml:"retries"`
 	StartPeriod Duration `json:"start_period" yaml:"start_period"`
+	// StartInterval, when set, is the time between checks during the
+	// start period until the first success (Compose's start_interval).
+	StartInterval Duration `json:"start_interval,omitempty" yaml:"start_interval,omitempty"`
 }
 
 // Restart policies.

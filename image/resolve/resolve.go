@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -201,6 +202,7 @@ func Config(st *store.Store, img *store.Image) (spec.ImageConfig, error) {
 		out.Healthcheck = &spec.ImageHealthcheck{
 			Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
 			StartPeriod: h.StartPeriod, Retries: h.Retries,
+			StartInterval: startInterval(b),
 		}
 	}
 	return out, nil
@@ -224,4 +226,17 @@ func Tree(ctx context.Context, st *store.Store, svc *spec.Service) (string, erro
 		return "", fmt.Errorf("service %s: image %s is now %s, not %s as planned: reload to apply it", svc.Name, svc.Image, spec.ShortDigest(img.Manifest), spec.ShortDigest(svc.ImageDigest))
 	}
 	return st.Tree(ctx, img)
+}
+
+// startInterval reads Healthcheck.StartInterval of an image config, which
+// go-containerregistry's HealthConfig does not carry (Docker added it with
+// API 1.44); 0 when absent or unreadable.
+func startInterval(config []byte) time.Duration {
+	var c struct {
+		Config struct {
+			Healthcheck struct{ StartInterval time.Duration }
+		} `json:"config"`
+	}
+	_ = json.Unmarshal(config, &c)
+	return c.Config.Healthcheck.StartInterval
 }
