@@ -226,9 +226,6 @@ func (c *converter) networks() *yaml.Node {
 		if len(n.Labels) > 0 {
 			c.warn(append(path, "labels"), "ignored: nucleus networks have no labels")
 		}
-		if len(notes) > 0 {
-			m.HeadComment = strings.Join(notes, "; ")
-		}
 		add(out, name, flow(m), strings.Join(notes, "; "))
 	}
 	return out

@@ -252,7 +252,8 @@ volumes:
 networks:
   proxy: {external: true}
 `,
-		out: []string{"shared: {}", "proxy: {}"},
+		out: []string{"  # external in Compose: a new, empty nucleus volume here\n  shared: {}\n",
+			"  # external in Compose: a network of this project here\n  proxy: {}\n"},
 		warns: []string{
 			"warning: compose.yaml:8:12: volumes.shared.external: nucleus has no Docker volumes: shared becomes a nucleus volume of this project, created empty under nucleus's data root (kept by down, removed by down -v); copy the data in, or mount the directory with driver_opts (type: none, o: bind, device: PATH)",
 			"warning: compose.yaml:10:11: networks.proxy.external: nucleus creates the project's networks itself and shares none with other projects: proxy becomes a network of this project, reachable only by its services",
