@@ -25,6 +25,7 @@ import (
 var normalisedOnly = map[string]string{
 	"services.*.image_digest":  "the manifest digest image: resolved to, filled in from the image store; a file pins a digest in image: REF@sha256:... instead",
 	"services.*.exposed_ports": "the image's EXPOSE entries, shown by nucleus config after the image config is merged; informational only",
+	"secrets.*.content":        "secrets and configs share spec.FileObject; inline content: is Compose's for configs only, and the loader refuses it under secrets",
 }
 
 // inputOnly: schema keys with no Go field at that place, each because the

@@ -14,11 +14,14 @@ var fixtures = map[string]string{
 	".env.b":          "B=2\n",
 	"site/index.html": "hi\n",
 	"rootfs/.keep":    "",
+	"db_password.txt": "pw\n",
+	"db_pw.txt":       "pw\n",
+	"nginx.conf":      "events {}\n",
 	"profile.json":    `{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}`,
 }
 
 // testEnviron is the whole environment the loader sees in these tests.
-var testEnviron = map[string]string{"RO": "false", "PIDS": "64", "PORT": "8080", "GRACE": "5s"}
+var testEnviron = map[string]string{"RO": "false", "PIDS": "64", "PORT": "8080", "GRACE": "5s", "API_TOKEN": "t"}
 
 // loadIn writes text as nucleus.yaml into a fresh directory holding the
 // fixtures, changes into it (so errors name "nucleus.yaml") and loads it

@@ -7,7 +7,7 @@ import (
 	"sync"
 )
 
-var topKeys = []string{"name", "networks", "volumes", "services"}
+var topKeys = []string{"name", "networks", "volumes", "services", "secrets", "configs"}
 
 // DefaultNetwork is the network services join when they name none.
 const DefaultNetwork = "default"
@@ -26,6 +26,13 @@ func (d *decoder) project(root *node, p *Project) {
 	}
 	if v := root.get("volumes"); v != nil {
 		d.volumes(v, p)
+	}
+	// Secrets and configs before services, which name them.
+	if n := root.get("secrets"); n != nil {
+		p.Secrets = d.fileObjects(n, secretKind)
+	}
+	if n := root.get("configs"); n != nil {
+		p.Configs = d.fileObjects(n, configKind)
 	}
 	if s := root.get("services"); s != nil {
 		d.services(s, p)

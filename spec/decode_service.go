@@ -18,6 +18,7 @@ var serviceKeys = []string{
 	"networks", "ports", "dns", "extra_hosts", "egress", "resources", "volumes",
 	"depends_on", "healthcheck", "restart", "stop_signal", "stop_grace_period",
 	"replicas", "read_only", "cap_add", "security", "ulimits", "shm_size", "tmpfs",
+	"secrets", "configs", "labels", "profiles",
 }
 
 // Defaults applied to every service.
@@ -49,6 +50,7 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 	networksGiven := false
 	var imageNode, rootfsNode, pullNode, stopNode, tmpfsNode *node
 	var tmpfsMounts []VolumeMount
+	fileTargets := map[string]string{}
 	d.fields(n, path, serviceKeys, func(k string, v *node, p string) {
 		switch k {
 		case "command":
@@ -173,6 +175,14 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 			set(&s.ShmSize)(d.size(v, p))
 		case "tmpfs":
 			tmpfsNode, tmpfsMounts = v, d.tmpfsShort(v, p)
+		case "secrets":
+			s.Secrets = d.fileMounts(v, p, secretKind, d.proj.Secrets, fileTargets)
+		case "configs":
+			s.Configs = d.fileMounts(v, p, configKind, d.proj.Configs, fileTargets)
+		case "labels":
+			s.Labels = d.labels(v, p)
+		case "profiles":
+			s.Profiles = d.profiles(v, p)
 		}
 	})
 	for _, m := range tmpfsMounts {
@@ -182,6 +192,7 @@ func (d *decoder) service(name string, n *node, path string) *Service {
 		}
 		s.Volumes = append(s.Volumes, m)
 	}
+	d.fileMountTargets(s, path)
 	d.imageRules(s, path, imageNode, rootfsNode, pullNode, stopNode)
 	// env_file contents first, in order; environment: wins.
 	if len(envFiles) > 0 || len(env) > 0 {

@@ -152,6 +152,10 @@ func Diff(old, new *Service) []Change {
 	add("cap_add", ClassRestart, strings.Join(sortedCopy(old.CapAdd), ","), strings.Join(sortedCopy(new.CapAdd), ","))
 	add("security.userns", ClassRestart, old.Security.UserNS, new.Security.UserNS)
 	add("security.seccomp", ClassRestart, seccompString(old.Security), seccompString(new.Security))
+	fileMountChanges(add, "secrets", old.Secrets, new.Secrets)
+	fileMountChanges(add, "configs", old.Configs, new.Configs)
+	add("labels", ClassNone, labelsString(old.Labels), labelsString(new.Labels))
+	add("profiles", ClassNone, strings.Join(old.Profiles, ","), strings.Join(new.Profiles, ","))
 	add("security.landlock", ClassRestart, landlockString(old.Security.Landlock), landlockString(new.Security.Landlock))
 	for _, k := range unionKeys(old.Ulimits, new.Ulimits) {
 		add("ulimits."+k, ClassRestart, ulimitString(old.Ulimits, k), ulimitString(new.Ulimits, k))

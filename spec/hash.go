@@ -209,6 +209,25 @@ func (h *hasher) encode(s *Service) {
 	if s.ShmSize != 0 {
 		h.num("shm_size", int64(s.ShmSize))
 	}
+	// Secrets and configs likewise, by content (not the source's path).
+	// Labels and profiles are left out: they change nothing that runs.
+	h.fileMounts("secrets", s.Secrets)
+	h.fileMounts("configs", s.Configs)
+}
+
+func (h *hasher) fileMounts(field string, ms []FileMount) {
+	if len(ms) == 0 {
+		return
+	}
+	h.num(field, int64(len(ms)))
+	for _, m := range ms {
+		h.str("source", m.Source)
+		h.str("target", m.Target)
+		h.num("uid", int64(m.UID))
+		h.num("gid", int64(m.GID))
+		h.num("mode", int64(m.Mode))
+		h.raw(string(m.Data))
+	}
 }
 
 func isProfilePath(s string) bool {

@@ -57,6 +57,10 @@ func fullImageService() *Service {
 	s.ShmSize = 128 << 20
 	exec := true
 	s.Volumes[0].Mode, s.Volumes[0].Exec = 0o700, &exec
+	s.Secrets = []FileMount{{Source: "db", Target: "/run/secrets/db", UID: 1, GID: 2, Mode: 0o400, Data: []byte("pw")}}
+	s.Configs = []FileMount{{Source: "conf", Target: "/conf", Mode: 0o444, Data: []byte("c")}}
+	s.Labels = map[string]string{"a": "b"}
+	s.Profiles = []string{"debug"}
 	return s
 }
 
@@ -120,7 +124,7 @@ func mutate(v reflect.Value) {
 // notHashed are the fields the hash leaves out on purpose (allow_config_write
 // only lets the loader accept a mount; the sandbox is the same;
 // pull_policy says when to pull, and exposed_ports are informational).
-var notHashed = regexp.MustCompile(`^(Name|EnvFile|DependsOn|Replicas|Security\.Seccomp|Volumes\[0\]\.AllowConfigWrite|PullPolicy|ExposedPorts)$`)
+var notHashed = regexp.MustCompile(`^(Name|EnvFile|DependsOn|Replicas|Security\.Seccomp|Volumes\[0\]\.AllowConfigWrite|PullPolicy|ExposedPorts|Labels|Profiles)$`)
 
 // liveFields change in place; everything else hashed needs a restart.
 var liveFields = regexp.MustCompile(`^(Resources\..*|Ports.*|Egress.*|ExtraHosts.*|DNS|Networks\.[^.]+\.Aliases)$`)

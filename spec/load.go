@@ -29,6 +29,12 @@ type LoadOptions struct {
 	ProjectName string
 	// Environ is the process environment; nil means os.Environ().
 	Environ map[string]string
+	// Profiles are the active profiles (--profile); empty means those of
+	// NUCLEUS_PROFILES or COMPOSE_PROFILES. "*" activates all.
+	Profiles []string
+	// Services are named on the command line: they run whatever their
+	// profiles, with what they depend on.
+	Services []string
 	// Converted, when set, is the project file's content, produced from
 	// other files (a compose file); Files is then not read.
 	Converted *Converted
@@ -89,7 +95,7 @@ func Load(opts LoadOptions) (*Project, error) {
 		} else if len(c.From) > 0 {
 			dir = filepath.Dir(c.From[0])
 		}
-		return load([]source{{path: c.Path, data: c.Data}}, dir, opts.ProjectName, environ, nil, c)
+		return load([]source{{path: c.Path, data: c.Data}}, dir, opts.ProjectName, environ, nil, &opts)
 	}
 	files, probed, err := projectFiles(opts.Files, wd)
 	if err != nil {
@@ -116,7 +122,7 @@ func Load(opts LoadOptions) (*Project, error) {
 	if len(list.list) > 0 {
 		return nil, list.list.sort()
 	}
-	return load(srcs, dir, opts.ProjectName, environ, probed, nil)
+	return load(srcs, dir, opts.ProjectName, environ, probed, &opts)
 }
 
 // errText strips the path os errors repeat, since Error already names the file.
@@ -179,7 +185,10 @@ func projectFiles(given []string, wd string) (files, probed []string, err error)
 
 // load is Load after the files have been read; the fuzz target calls it
 // directly. probed are paths discovery looked at without finding a file.
-func load(srcs []source, dir, nameOpt string, environ map[string]string, probed []string, conv *Converted) (*Project, error) {
+func load(srcs []source, dir, nameOpt string, environ map[string]string, probed []string, opts *LoadOptions) (*Project, error) {
+	if opts == nil {
+		opts = &LoadOptions{}
+	}
 	d := &decoder{
 		dir:      dir,
 		read:     map[string][]byte{},
@@ -237,7 +246,7 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string, probed 
 		p.Files = append(p.Files, s.path)
 		p.Sources[s.path] = s.data
 	}
-	if conv != nil {
+	if conv := opts.Converted; conv != nil {
 		p.Files = slices.Clone(conv.From)
 		p.Sources = maps.Clone(conv.Read)
 		for f, b := range conv.Read {
@@ -249,6 +258,7 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string, probed 
 	p.Name = d.projectName(root, nameOpt, dir)
 	d.project(root, p)
 	d.validate(p)
+	d.applyProfiles(p, opts.Profiles, opts.Services)
 	// The one check that needs file-system facts (real paths) beyond
 	// reading files: they are gathered here and handed to a pure check.
 	d.checkConfigMounts(p, realPaths(configFiles(p, d, dotenvPath, probed), p.Dir, bindSources(p)))

@@ -27,6 +27,13 @@ type Project struct {
 	Networks map[string]*Network `json:"networks" yaml:"networks"`
 	Volumes  map[string]*Volume  `json:"volumes,omitempty" yaml:"volumes,omitempty"`
 	Services map[string]*Service `json:"services" yaml:"services"`
+	// Secrets and Configs are the declared file objects (spec/secrets.go).
+	Secrets map[string]*FileObject `json:"secrets,omitempty" yaml:"secrets,omitempty"`
+	Configs map[string]*FileObject `json:"configs,omitempty" yaml:"configs,omitempty"`
+	// ActiveProfiles are the profiles the load ran with (spec/profiles.go);
+	// Disabled are the services left out because none of theirs was active.
+	ActiveProfiles []string `json:"-" yaml:"-"`
+	Disabled       []string `json:"-" yaml:"-"`
 }
 
 // NAT modes of a network.
@@ -125,6 +132,14 @@ type Service struct {
 	Ulimits map[string]Ulimit `json:"ulimits,omitempty" yaml:"ulimits,omitempty"`
 	// ShmSize is the size of /dev/shm; 0 means 64 MiB.
 	ShmSize ByteSize `json:"shm_size,omitempty" yaml:"shm_size,omitempty"`
+	// Secrets and Configs are mounted read-only files (spec/secrets.go).
+	Secrets []FileMount `json:"secrets,omitempty" yaml:"secrets,omitempty"`
+	Configs []FileMount `json:"configs,omitempty" yaml:"configs,omitempty"`
+	// Labels are metadata: not hashed, never a reason to restart.
+	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
+	// Profiles: a service with profiles runs only when one is active
+	// (ApplyProfiles). Not hashed.
+	Profiles []string `json:"profiles,omitempty" yaml:"profiles,omitempty"`
 }
 
 // Argv is an argument list whose nil (not given) and empty (given, and

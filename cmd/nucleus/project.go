@@ -20,6 +20,8 @@ func loadOptions() spec.LoadOptions {
 		Files:       globals.files,
 		ProjectDir:  globals.projectDir,
 		ProjectName: globals.projectName,
+		Profiles:    globals.profiles,
+		Services:    globals.services,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"nucleus/internal/rootdir"
 	"nucleus/runtime/cgroups"
+	"nucleus/spec"
 )
 
 // globalOptions are the flags every command shares.
@@ -20,6 +21,10 @@ type globalOptions struct {
 	root        string
 	logLevel    string
 	cgroupMgr   string
+	profiles    []string // --profile, repeatable
+	// services are the services a command names (up, supervise): they run
+	// whatever their profiles (spec.LoadOptions.Services).
+	services []string
 }
 
 var globals globalOptions
@@ -40,6 +45,11 @@ func newRootCmd() *cobra.Command {
 			if err := setupLogging(globals.logLevel); err != nil {
 				return err
 			}
+			for _, pr := range globals.profiles {
+				if err := spec.CheckProfileName(pr); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("--profile: %w", err)}
+				}
+			}
 			return setupCgroupManager(globals.cgroupMgr, os.Getenv(cgroups.ManagerEnv))
 		},
 	}
@@ -48,6 +58,7 @@ func newRootCmd() *cobra.Command {
 	f.StringVarP(&globals.projectName, "project-name", "p", "", "project name (default: $NUCLEUS_PROJECT_NAME, name:, or the directory name)")
 	f.StringVar(&globals.projectDir, "project-directory", "", "project directory (default: the directory of the first file)")
 	f.StringVar(&globals.root, "root", "", "state root (default $"+rootdir.EnvVar+", /run/nucleus and /var/lib/nucleus as root)")
+	f.StringArrayVar(&globals.profiles, "profile", nil, "activate a profile (repeatable; default $"+spec.EnvProfiles+" or $"+spec.EnvComposeProfiles+", comma-separated; * activates all)")
 	f.StringVar(&globals.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&globals.cgroupMgr, "cgroup-manager", "", "who creates sandbox cgroups: systemd (a transient scope per sandbox, over D-Bus) or cgroupfs (direct); default $"+cgroups.ManagerEnv+", else systemd when PID 1 is systemd on a pure cgroup v2 host, else cgroupfs")
 	for _, mk := range subcommands {

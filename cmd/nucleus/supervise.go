@@ -33,6 +33,7 @@ func newSuperviseCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			createBindSources = true
+			globals.services = services
 			p, err := loadProject()
 			if err != nil {
 				return err

@@ -57,6 +57,7 @@ func newUpCmd() *cobra.Command {
 
 func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	createBindSources = true
+	globals.services = services // a named service runs whatever its profiles
 	p, err := loadProject()
 	if err != nil {
 		return err
@@ -213,6 +214,11 @@ func superviseGlobals(p *spec.Project) []string {
 	}
 	if globals.projectDir != "" {
 		args = append(args, "--project-directory", abs(globals.projectDir))
+	}
+	// The profiles in force now (flags or environment) stay in force for
+	// the supervisor's every reload.
+	for _, pr := range p.ActiveProfiles {
+		args = append(args, "--profile", pr)
 	}
 	return args
 }
