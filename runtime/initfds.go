@@ -110,6 +110,14 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 		}
 		ic.Mounts = append(ic.Mounts, im)
 	}
+	for _, f := range s.cfg.Service.FileMounts {
+		fd, err := contentFD(f.Data)
+		if err != nil {
+			return fds, fmt.Errorf("file %s: %w", f.Target, err)
+		}
+		ic.FileMounts = append(ic.FileMounts, sbinit.FileMount{Target: f.Target, UID: f.UID, GID: f.GID, Mode: f.Mode, FD: len(fds)})
+		fds = append(fds, fd)
+	}
 	if s.cfg.Stdout == nil && !s.cfg.Terminal {
 		logDir := s.logDir()
 		if err := os.MkdirAll(logDir, 0o750); err != nil {

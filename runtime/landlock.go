@@ -53,6 +53,9 @@ func landlockPlan(svc *Service, mounts []ResolvedMount, files map[string][]byte)
 	for p := range files {
 		readOnly = append(readOnly, p)
 	}
+	for _, f := range svc.FileMounts {
+		readOnly = append(readOnly, f.Target)
+	}
 	rules, err := landlock.ForConfig(svc.Security.Landlock, system, writable)
 	if err != nil || rules == nil {
 		return nil, err

@@ -96,6 +96,17 @@ type Service struct {
 	ShmSize int64
 	// Ulimits are set by the init before the workload starts.
 	Ulimits []Ulimit
+	// FileMounts are secrets and configs (mountfiles.go).
+	FileMounts []FileMount
+}
+
+// FileMount is a read-only file placed in the sandbox: the content is
+// handed to the init in a sealed memfd, never written to the host's disk.
+type FileMount struct {
+	Target   string // absolute path inside the sandbox
+	Data     []byte
+	UID, GID int    // inside the sandbox (0: its root)
+	Mode     uint32 // permission bits
 }
 
 // Ulimit is one resource limit (ulimits:); Resource is an RLIMIT_*

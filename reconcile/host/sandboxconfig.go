@@ -48,6 +48,9 @@ func SandboxService(svc *spec.Service, volumes map[string]*spec.Volume) runtime.
 	for _, m := range svc.Volumes {
 		out.Volumes = append(out.Volumes, volume(m, volumes))
 	}
+	for _, f := range append(slices.Clone(svc.Secrets), svc.Configs...) {
+		out.FileMounts = append(out.FileMounts, runtime.FileMount{Target: f.Target, Data: f.Data, UID: f.UID, GID: f.GID, Mode: uint32(f.Mode)})
+	}
 	out.ShmSize = int64(svc.ShmSize)
 	out.Ulimits = ulimits(svc.Ulimits)
 	return out

@@ -18,7 +18,7 @@ import (
 // beyond a format byte; TestCodecRoundTripsEveryField catches a field
 // added to the types but not here.
 
-const codecFormat = 3 // 2: Config.FDUpper, Message.Writable; 3: ShmSize, Rlimits, Mount.Mode/Exec
+const codecFormat = 4 // 2: Config.FDUpper, Message.Writable; 3: ShmSize, Rlimits, Mount.Mode/Exec; 4: Config.FileMounts
 
 type encoder struct{ b []byte }
 
@@ -218,6 +218,13 @@ func encodeConfig(e *encoder, c *Config) {
 		e.str(k)
 		e.bytes(c.Files[k])
 	})
+	encodeList(e, c.FileMounts, func(f FileMount) {
+		e.str(f.Target)
+		e.int(int64(f.UID))
+		e.int(int64(f.GID))
+		e.uint(uint64(f.Mode))
+		e.int(int64(f.FD))
+	})
 	e.bool(c.HostNetNS)
 	e.bool(c.UserNS)
 	e.ints(c.CapAdd)
@@ -286,6 +293,9 @@ func decodeConfig(d *decoder) *Config {
 			c.Files[k] = d.bytes()
 		}
 	}
+	c.FileMounts = decodeList(d, 5, func() FileMount {
+		return FileMount{Target: d.str(), UID: int(d.int()), GID: int(d.int()), Mode: uint32(d.uint()), FD: int(d.int())}
+	})
 	c.HostNetNS, c.UserNS = d.bool(), d.bool()
 	c.CapAdd, c.Seccomp, c.FDCgroupTasks, c.CgroupLater = d.ints(), d.bytes(), d.ints(), d.bool()
 	if d.bool() {

@@ -29,6 +29,10 @@ type Config struct {
 	Rlimits []Rlimit          `json:"rlimits,omitempty"`
 	Mounts  []Mount           `json:"mounts"`
 	Files   map[string][]byte `json:"files"`
+	// FileMounts are secrets and configs: read-only files whose content
+	// arrives as sealed memfds (too large for this message), copied into
+	// a tmpfs of the init's own and bound over their targets.
+	FileMounts []FileMount `json:"file_mounts,omitempty"`
 	// HostNetNS: no network namespace of our own (sysfs cannot be mounted).
 	HostNetNS bool `json:"host_netns"`
 	UserNS    bool `json:"userns"`
@@ -56,6 +60,14 @@ type Config struct {
 	FDLogDir   int `json:"fd_log_dir"`
 	FDExitFile int `json:"fd_exit_file"`
 	FDListener int `json:"fd_listener"`
+}
+
+// FileMount is one secret or config file (mountfiles.go).
+type FileMount struct {
+	Target   string `json:"target"` // inside the sandbox
+	UID, GID int    // inside the sandbox's user namespace
+	Mode     uint32 `json:"mode"`
+	FD       int    `json:"fd"` // index into the config fds: a memfd with the content
 }
 
 // Mount is one volume. Bind mounts arrive as detached mount fds

@@ -91,6 +91,9 @@ func buildRoot(c *Config, fds []int) (writable string, err error) {
 	if err := placeFiles(c, root, scratch); err != nil {
 		return "", err
 	}
+	if err := mountFiles(c, root, scratch, fds); err != nil {
+		return "", err
+	}
 	if c.ReadOnly {
 		// Only the root mount itself: /tmp, /run, /dev and volumes stay as they are.
 		if err := setAttr(root, unix.MOUNT_ATTR_RDONLY, false); err != nil {
