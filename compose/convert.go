@@ -561,9 +561,13 @@ func (c *converter) healthcheck(m *yaml.Node, s types.ServiceConfig, path func(.
 		add(m, "healthcheck", flow(hc), "")
 		return
 	}
-	if len(h.Test) > 0 {
-		add(hc, "test", strList(h.Test), "")
+	if len(h.Test) == 0 {
+		// Compose overrides the image's HEALTHCHECK field by field;
+		// nucleus takes a check whole, from the file or from the image.
+		c.warn(path("healthcheck"), "no test: nucleus cannot change only the timing of the image's HEALTHCHECK; the image's check applies with its own timing (write the test here to set both)")
+		return
 	}
+	add(hc, "test", strList(h.Test), "")
 	dur := func(k string, d *types.Duration) {
 		if d != nil {
 			add(hc, k, str(time.Duration(*d).String()), "")
@@ -575,9 +579,7 @@ func (c *converter) healthcheck(m *yaml.Node, s types.ServiceConfig, path func(.
 		add(hc, "retries", num(*h.Retries), "")
 	}
 	dur("start_period", h.StartPeriod)
-	if h.StartInterval != nil {
-		c.warn(path("healthcheck", "start_interval"), "not yet supported by nucleus.yaml: checks run every interval from the start")
-	}
+	dur("start_interval", h.StartInterval)
 	if len(hc.Content) > 0 {
 		add(m, "healthcheck", hc, "")
 	}

@@ -328,9 +328,19 @@ networks:
     read_only: true
     healthcheck: {test: "true", start_interval: 1s}
 `,
-		out: []string{"healthcheck: {disable: true}", "test: [CMD-SHELL, \"true\"]"},
+		out: []string{"healthcheck: {disable: true}", "test: [CMD-SHELL, \"true\"]", "start_interval: 1s"},
+	},
+	{
+		name: "healthcheck with timing only keeps the image's check",
+		yaml: `services:
+  a:
+    image: busybox
+    read_only: true
+    healthcheck: {interval: 2s}
+`,
+		not: []string{"    healthcheck:"},
 		warns: []string{
-			"warning: compose.yaml:9:33: services.b.healthcheck.start_interval: not yet supported by nucleus.yaml: checks run every interval from the start",
+			"warning: compose.yaml:5:5: services.a.healthcheck: no test: nucleus cannot change only the timing of the image's HEALTHCHECK; the image's check applies with its own timing (write the test here to set both)",
 		},
 	},
 	{

@@ -45,7 +45,6 @@ var keysRefused = map[string][]string{
 // and what is missing; a file that converts fails the test until it is
 // taken off the list.
 var keysGaps = map[string]string{
-	"healthcheck.compose.yaml": "a healthcheck that sets only interval (Compose keeps the image's test) is emitted without test, which spec.Load refuses",
 	"service_names.compose.yaml": "service names with '.', capitals or more than 40 characters (Compose allows [a-zA-Z0-9][a-zA-Z0-9_.-]+, " +
 		"a DNS label takes 63) are refused by spec.Load",
 }
