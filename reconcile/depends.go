@@ -3,6 +3,7 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"time"
@@ -63,13 +64,26 @@ func (sv *Supervisor) dependencies(desired *spec.Project, s *spec.Service) *bloc
 	defer sv.mu.Unlock()
 	sv.init()
 	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
-		cond := s.DependsOn[dep].Condition
+		cond, required := s.DependsOn[dep].Condition, s.DependsOn[dep].IsRequired()
 		ds := desired.Services[dep]
-		if ds == nil {
+		switch {
+		case ds == nil && !required:
+			slog.Warn("optional dependency is not in the project; starting without it", "service", s.Name, "dependency", dep)
+			continue
+		case ds == nil:
 			return &blocked{want: dep + " (not in the project)", failed: dep + " is not in the project"}
+		case ds.Replicas == 0 && !required:
+			slog.Warn("optional dependency has no replicas; starting without it", "service", s.Name, "dependency", dep)
+			continue
 		}
 		for n := 1; n <= max(ds.Replicas, 1); n++ {
-			if b := sv.conditionLocked(sv.ident(dep, n), cond); b != nil {
+			b := sv.conditionLocked(sv.ident(dep, n), cond)
+			if b != nil && b.failed != "" && !required {
+				// Compose warns and starts the dependent anyway.
+				slog.Warn("optional dependency failed; starting without it", "service", s.Name, "dependency", dep, "reason", b.failed)
+				break
+			}
+			if b != nil {
 				return b
 			}
 		}

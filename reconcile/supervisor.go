@@ -393,7 +393,7 @@ func failedDependency(desired *spec.Project, service string, failed map[string]b
 		return ""
 	}
 	for _, d := range slices.Sorted(maps.Keys(s.DependsOn)) {
-		if failed[d] {
+		if failed[d] && s.DependsOn[d].IsRequired() {
 			return d
 		}
 	}

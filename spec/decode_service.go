@@ -588,7 +588,7 @@ func (d *decoder) resources(v *node, p string) Resources {
 	return r
 }
 
-var dependsKeys = []string{"condition", "restart"}
+var dependsKeys = []string{"condition", "restart", "required"}
 
 func (d *decoder) dependsOn(v *node, p string) map[string]Dependency {
 	return namesOrMap(d, v, p, "service", func() Dependency { return Dependency{Condition: ConditionStarted} },
@@ -600,6 +600,10 @@ func (d *decoder) dependsOn(v *node, p string) map[string]Dependency {
 					set(&dep.Condition)(d.oneOf(fv, fp, ConditionStarted, ConditionHealthy, ConditionCompleted))
 				case "restart":
 					dep.Restart, _ = d.boolean(fv, fp)
+				case "required":
+					if b, ok := d.boolean(fv, fp); ok && !b {
+						dep.Required = &b
+					}
 				}
 			})
 			return dep

@@ -275,6 +275,9 @@ func depsString(m map[string]Dependency) string {
 	var s []string
 	for _, k := range sortedKeys(m) {
 		s = append(s, fmt.Sprintf("%s:%s:restart=%t", k, m[k].Condition, m[k].Restart))
+		if !m[k].IsRequired() {
+			s[len(s)-1] += ":required=false"
+		}
 	}
 	return strings.Join(s, ",")
 }

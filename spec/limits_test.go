@@ -116,3 +116,20 @@ services:
 		}
 	}
 }
+
+// depends_on.required: false accepts a dependency that is not in the
+// project and prints back; without it an unknown service is an error.
+func TestDependsOnRequired(t *testing.T) {
+	const y = "services:\n  a:\n    command: [x]\n    depends_on: {gone: {condition: service_started, required: %s}}\n"
+	p := mustLoad(t, map[string]string{"nucleus.yaml": strings.Replace(y, "%s", "false", 1)}, nil)
+	if d := p.Services["a"].DependsOn["gone"]; d.IsRequired() {
+		t.Errorf("required: false loaded as %+v", d)
+	}
+	out, _ := yaml.Marshal(p)
+	if !strings.Contains(string(out), "required: false") {
+		t.Errorf("nucleus config lacks required: false:\n%s", out)
+	}
+	if _, err := loadString(t, strings.Replace(y, "%s", "true", 1)); err == nil || !strings.Contains(err.Error(), `unknown service "gone"`) {
+		t.Errorf("required: true with an unknown service: %v", err)
+	}
+}

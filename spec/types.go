@@ -238,7 +238,14 @@ const (
 type Dependency struct {
 	Condition string `json:"condition" yaml:"condition"`
 	Restart   bool   `json:"restart" yaml:"restart"`
+	// Required is nil for required (the default) and false for
+	// `required: false`: the dependent starts without the dependency when
+	// it is not in the project, has no replicas or failed for good.
+	Required *bool `json:"required,omitempty" yaml:"required,omitempty"`
 }
+
+// IsRequired reports whether the dependent must wait for the dependency.
+func (d Dependency) IsRequired() bool { return d.Required == nil || *d.Required }
 
 // Healthcheck kinds.
 const (

@@ -243,6 +243,9 @@ func (d *decoder) checkDependencies(p *Project) {
 			switch {
 			case dep == sname:
 				d.add(d.at(path), "services."+sname+".depends_on", fmt.Sprintf("service %s depends on itself", sname))
+			case !ok && !s.DependsOn[dep].IsRequired():
+				// Optional and absent: nothing to wait for (Compose warns;
+				// the supervisor logs it when it starts the dependent).
 			case !ok:
 				d.add(d.at(path), "services."+sname+".depends_on", fmt.Sprintf("unknown service %q%s", dep, suggest(dep, names)))
 			// An image's config may bring the health check (HEALTHCHECK):
