@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,13 +48,20 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 	}
 	write("one", "64M")
 	var passes atomic.Int32
+	var mu sync.Mutex
+	var passStarts []time.Time
 	sv := e.supervisor()
 	r := &reconcile.Runner{
 		Load: func() (*spec.Project, error) {
 			return spec.Load(spec.LoadOptions{Files: []string{file}, ProjectName: e.project})
 		},
 		Supervisor: sv, Watch: true,
-		OnPass: func(reconcile.PassResult) { passes.Add(1) },
+		OnPass: func(res reconcile.PassResult) {
+			passes.Add(1)
+			mu.Lock()
+			passStarts = append(passStarts, time.Now().Add(-res.Duration))
+			mu.Unlock()
+		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -89,16 +97,30 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 	}
 	settle := func() { time.Sleep(2500 * time.Millisecond) } // longer than the debounce's max delay
 
+	// passAfter is how long after w the first pass that started after it
+	// started: the debounce's wait, without the restart's own cost.
+	passAfter := func(w time.Time) time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range passStarts {
+			if s.After(w) {
+				return s.Sub(w)
+			}
+		}
+		return time.Hour
+	}
+
 	// 1. Vim-style saves changing a's environment: a restarts, b does not,
-	// each save is one pass, and the median time from the write to a
-	// running its new configuration is within 2s (debounce included).
-	var latencies []time.Duration
+	// each save is one pass, and the pass starts on the write's event, not
+	// at the debounce's 2.5 s ceiling.
+	var latencies, waits []time.Duration
 	prev := first["a-1"]
 	for i, mode := range []string{"two", "three", "four"} {
 		n := passes.Load()
+		w := time.Now()
 		write(mode, "64M")
 		d := waitUntil("a to be restarted", func() bool { p := e.livePids()["a-1"]; return p != 0 && p != prev })
-		latencies = append(latencies, d)
+		latencies, waits = append(latencies, d), append(waits, passAfter(w))
 		prev = e.livePids()["a-1"]
 		if i == 0 {
 			settle()
@@ -110,12 +132,14 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 		}
 	}
 	slices.Sort(latencies)
-	t.Logf("write -> changed service running its new configuration: %v (median %v)", latencies, latencies[1])
-	// The 500 ms target is bench/reconcile.sh's (timed side by side); here
-	// the bound only says the restart follows the write's event and not the
-	// debounce's 2.5 s ceiling, with room for an emulated VM (1.2 s there).
-	if latencies[1] > 2*time.Second {
-		t.Errorf("median restart latency %v after the write, want within 2s", latencies[1])
+	slices.Sort(waits)
+	t.Logf("write -> pass started: %v; write -> changed service running its new configuration: %v (median %v)", waits, latencies, latencies[1])
+	// The 500 ms target is bench/reconcile.sh's (timed side by side). Here
+	// only the pass's start is bounded: it follows the write's event, not
+	// the debounce's 2.5 s ceiling. The restart itself is not timed: on a
+	// loaded machine in the emulated VM it alone took over 2 s.
+	if waits[1] >= 2*time.Second {
+		t.Errorf("median wait from the write to the pass %v: the pass came from the debounce's ceiling, not the write's event", waits[1])
 	}
 	second := e.pids()
 	if second["b-1"] != first["b-1"] {
