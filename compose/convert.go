@@ -604,7 +604,7 @@ func (c *converter) dependsOn(m *yaml.Node, name string, s types.ServiceConfig, 
 			add(dm, "restart", boolean(true), "")
 		}
 		if !d.Required {
-			c.warn(path("depends_on", dep), "required: false is not yet supported by nucleus.yaml: %s is required", dep)
+			add(dm, "required", boolean(false), "")
 		}
 		add(deps, dep, flow(dm), "")
 	}

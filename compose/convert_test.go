@@ -344,6 +344,19 @@ networks:
 		},
 	},
 	{
+		name: "depends_on required: false",
+		yaml: `services:
+  web:
+    image: busybox
+    read_only: true
+    depends_on: {db: {condition: service_started, required: false}}
+  db:
+    image: busybox
+    read_only: true
+`,
+		out: []string{"  db: {required: false}"},
+	},
+	{
 		name: "restart, stop_signal, stop_grace_period, dns, extra_hosts, cap_add",
 		yaml: `services:
   web:
