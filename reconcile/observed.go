@@ -60,6 +60,12 @@ type Observed struct {
 	// replicas that do not run (exited, backoff, crashloop, stopped) start
 	// now, whatever the restart policy says, with fresh restart bookkeeping.
 	Up []string `json:"up,omitempty"`
+	// Recreate names the services of `nucleus up --force-recreate`: their
+	// running replicas restart although their configuration is unchanged.
+	Recreate []string `json:"recreate,omitempty"`
+	// RecreateBefore is when --force-recreate was asked: a replica started
+	// since (by an earlier pass serving the same up) is not recreated again.
+	RecreateBefore time.Time `json:"recreate_before,omitzero"`
 }
 
 // ReplicaState is one sandbox replica as recorded.
@@ -83,6 +89,8 @@ type ReplicaState struct {
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	// Waiting is what a waiting replica waits for ("db-1 to be healthy").
 	Waiting string `json:"waiting_for,omitempty"`
+	// StartedAt is when the replica last started (zero: unknown).
+	StartedAt time.Time `json:"started_at,omitzero"`
 }
 
 // NetworkState is one project network as it exists on the host.

@@ -43,6 +43,8 @@ type planner struct {
 
 	supervisorStart bool            // Observed.SupervisorStart
 	up              map[string]bool // Observed.Up
+	recreate        map[string]bool // Observed.Recreate
+	recreateBefore  time.Time       // Observed.RecreateBefore
 	restarted       map[string]bool // services with a restarted replica, for restart: true
 	touched         map[string]map[int]bool
 	recreated       []string // networks recreated by this plan
@@ -62,6 +64,10 @@ func newPlanner(desired *spec.Project, observed Observed) *planner {
 	}
 	for _, name := range observed.Up {
 		p.up[name] = true
+	}
+	p.recreate, p.recreateBefore = map[string]bool{}, observed.RecreateBefore
+	for _, name := range observed.Recreate {
+		p.recreate[name] = true
 	}
 	for _, r := range observed.Replicas {
 		if p.replicas[r.Service] == nil {
@@ -298,6 +304,9 @@ func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decisio
 			return decision{action: ActionUpdate, causes: causes}, true
 		}
 		return decision{action: ActionRestart, causes: causes}, true
+	}
+	if p.recreate[r.Service] && r.State.Alive() && r.StartedAt.Before(p.recreateBefore) {
+		return decision{action: ActionRestart, causes: []string{"up --force-recreate"}}, true
 	}
 	if r.State.Alive() && r.State != StateUnhealthy {
 		return decision{}, false

@@ -48,6 +48,11 @@ type Runner struct {
 	// RequestUp); upServices are its services (nil: every selected one).
 	upPending  bool
 	upServices []string
+	// upFlags are the flags of the pending up request; scale and noDeps
+	// stay from one up to the next (see SetUpFlags).
+	upFlags UpFlags
+	scale   map[string]int
+	noDeps  bool
 }
 
 // PassResult is the outcome of one pass.
@@ -142,8 +147,19 @@ func (r *Runner) load(ctx context.Context) (*spec.Project, error) {
 	r.mu.Lock()
 	sel := r.selection
 	r.mu.Unlock()
-	if p, err = SelectServices(p, sel); err != nil || r.Resolve == nil {
+	r.mu.Lock()
+	scale, noDeps := r.scale, r.noDeps
+	r.mu.Unlock()
+	if noDeps {
+		p, err = SelectOnly(p, sel)
+	} else {
+		p, err = SelectServices(p, sel)
+	}
+	if err != nil {
 		return p, err
+	}
+	if p = applyScale(p, scale); r.Resolve == nil {
+		return p, nil
 	}
 	return r.Resolve(ctx, p)
 }
@@ -202,28 +218,55 @@ func (r *Runner) Up(ctx context.Context, services []string) (PassResult, error) 
 }
 
 // takeUp returns the services of a pending up request within desired
-// (nil when there is none) and clears it.
-func (r *Runner) takeUp(desired *spec.Project) []string {
+// (nil when there is none) and clears it; recreate is up when the request
+// asked for --force-recreate.
+func (r *Runner) takeUp(desired *spec.Project) (up, recreate []string, asked time.Time) {
 	r.mu.Lock()
-	pending, services := r.upPending, r.upServices
-	r.upPending, r.upServices = false, nil
+	pending, services, flags := r.upPending, r.upServices, r.upFlags
+	if pending { // flags set for an up not requested yet wait for it
+		r.upPending, r.upServices, r.upFlags = false, nil, UpFlags{}
+	}
 	r.mu.Unlock()
 	if !pending {
-		return nil
+		return nil, nil, time.Time{}
 	}
 	names := slices.DeleteFunc(slices.Clone(services), func(s string) bool { return desired.Services[s] == nil })
 	if len(services) > 0 && len(names) == 0 {
-		return nil
+		return nil, nil, time.Time{}
 	}
 	sel, err := SelectServices(desired, names)
-	if err != nil {
-		return nil
+	if flags.NoDeps && len(names) > 0 {
+		sel, err = SelectOnly(desired, names)
 	}
-	up := slices.Sorted(maps.Keys(sel.Services))
+	if err != nil {
+		return nil, nil, time.Time{}
+	}
+	up = slices.Sorted(maps.Keys(sel.Services))
 	if up == nil {
 		up = []string{}
 	}
-	return up
+	if flags.ForceRecreate {
+		recreate = up
+	}
+	return up, recreate, flags.Asked
+}
+
+// SetUpFlags sets the flags of the next up request, Compose's: the scale
+// and --no-deps replace those of the previous up (none: the files'
+// replicas, dependencies selected) and hold until the next up;
+// --force-recreate restarts what runs unchanged.
+func (r *Runner) SetUpFlags(services []string, f UpFlags) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.scale = maps.Clone(f.Scale)
+	// --no-deps narrows the selection only of a supervisor that has not
+	// applied anything yet, or that --no-deps started: elsewhere the
+	// dependencies run already and narrowing would remove them.
+	r.noDeps = f.NoDeps && len(services) > 0 && (r.last == nil || r.noDeps)
+	if f.Asked.IsZero() {
+		f.Asked = time.Now()
+	}
+	r.upFlags = f
 }
 
 // Desired is the last configuration that loaded (nil before Run).
@@ -307,7 +350,8 @@ func (r *Runner) pass(ctx context.Context) {
 			}
 		}
 	}
-	res.Steps, res.ApplyErr = sv.PassUp(ctx, desired, r.takeUp(desired))
+	up, recreate, asked := r.takeUp(desired)
+	res.Steps, res.ApplyErr = sv.passUp(ctx, desired, up, recreate, asked)
 	res.Changes = sv.changes(res.Steps)
 	res.Duration = time.Since(start)
 	if res.ApplyErr != nil {

@@ -219,6 +219,12 @@ func (sv *Supervisor) Pass(ctx context.Context, desired *spec.Project) ([]Step, 
 // PassUp is a pass that serves an explicit `nucleus up` of the services
 // named in up (Observed.Up): their replicas that do not run start again.
 func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []string) ([]Step, error) {
+	return sv.passUp(ctx, desired, up, nil, time.Time{})
+}
+
+// passUp is PassUp whose running replicas of the services in recreate
+// restart whatever changed (up --force-recreate).
+func (sv *Supervisor) passUp(ctx context.Context, desired *spec.Project, up, recreate []string, asked time.Time) ([]Step, error) {
 	// The records are read once; from then on the supervisor's memory is
 	// what it observes. Records a full disk kept from being written, or
 	// that changed on disk behind its back, are written again; still
@@ -233,7 +239,7 @@ func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []st
 	obs.SupervisorStart = !sv.passed
 	sv.passed = true
 	sv.mu.Unlock()
-	obs.Up = up
+	obs.Up, obs.Recreate, obs.RecreateBefore = up, recreate, asked
 	steps := Plan(desired, obs)
 	return steps, sv.Apply(ctx, desired, steps)
 }

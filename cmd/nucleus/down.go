@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +14,7 @@ func init() { subcommands = append(subcommands, newDownCmd) }
 
 func newDownCmd() *cobra.Command {
 	var (
-		timeout time.Duration
+		timeout graceFlag
 		volumes bool
 	)
 	cmd := &cobra.Command{
@@ -31,8 +30,8 @@ func newDownCmd() *cobra.Command {
 				return &exitError{code: 2, err: fmt.Errorf("cannot tell which project to take down (give -p NAME): %w", loadErr)}
 			}
 			o := api.DownOptions{Volumes: volumes}
-			if cmd.Flags().Changed("timeout") {
-				o.Timeout = &timeout
+			if timeout.set {
+				o.Timeout = &timeout.d
 			}
 			// One-off runs killed before they could clean up may hold
 			// attachments on this project's networks: remove them first.
@@ -46,7 +45,8 @@ func newDownCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().DurationVarP(&timeout, "timeout", "t", 0, "grace period before killing, instead of each service's stop_grace_period")
+	cmd.Flags().VarP(&timeout, "timeout", "t", "grace period before killing, instead of each service's stop_grace_period (seconds, or a duration like 500ms)")
 	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "also remove the project's named volumes")
+	cmd.Flags().Bool("remove-orphans", false, "accepted for habit: down always removes every sandbox of the project, also of services no longer in the files")
 	return cmd
 }

@@ -24,7 +24,9 @@ func init() { subcommands = append(subcommands, newSuperviseCmd) }
 func newSuperviseCmd() *cobra.Command {
 	var (
 		noWatch  bool
+		noDeps   bool
 		services []string
+		scale    []string
 	)
 	cmd := &cobra.Command{
 		Use:    "supervise",
@@ -38,9 +40,14 @@ func newSuperviseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			sc, err := parseScale(scale)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			in, err := api.Start(api.Options{
 				Root: stateRoot(), Project: p.Name, Services: services, Watch: !noWatch,
-				Load: reloadProject,
+				UpFlags: reconcile.UpFlags{NoDeps: noDeps, Scale: sc},
+				Load:    reloadProject,
 				OnPass: func(res reconcile.PassResult) {
 					if res.Changes == 0 && res.ApplyErr == nil {
 						return // nothing done: at most a replica still waits
@@ -85,5 +92,7 @@ func newSuperviseCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "do not watch the project files")
 	cmd.Flags().StringArrayVar(&services, "service", nil, "limit to this service and its dependencies (repeatable)")
+	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "limit to the --service services, without their dependencies")
+	cmd.Flags().StringArrayVar(&scale, "scale", nil, "SERVICE=N replicas instead of the file's (repeatable)")
 	return cmd
 }

@@ -30,6 +30,14 @@ type upOptions struct {
 	wait        bool
 	waitTimeout time.Duration
 	noWatch     bool
+	// Compose's flags.
+	forceRecreate bool
+	noDeps        bool
+	scale         []string
+	abortOnExit   bool
+	exitCodeFrom  string
+	removeOrphans bool
+	flags         reconcile.UpFlags // parsed from the above
 }
 
 func newUpCmd() *cobra.Command {
@@ -44,7 +52,9 @@ func newUpCmd() *cobra.Command {
 			"the files are watched unless --no-watch; SIGHUP reloads. -d starts a detached supervisor\n" +
 			"and returns once the plan is applied (--wait: once every service runs and is healthy).\n" +
 			"SERVICE arguments limit the run to those services and their dependencies.\n" +
-			"When a supervisor already runs for the project, up asks it to apply the files.",
+			"When a supervisor already runs for the project, up asks it to apply the files.\n" +
+			"--scale SERVICE=N replaces the file's replicas until the next up. --remove-orphans is\n" +
+			"accepted for habit: up always removes the replicas of services no longer in the files.",
 		RunE: func(cmd *cobra.Command, args []string) error { return runUp(cmd, &o, args) },
 	}
 	f := cmd.Flags()
@@ -52,6 +62,20 @@ func newUpCmd() *cobra.Command {
 	f.BoolVar(&o.wait, "wait", false, "wait until every service runs and is healthy (implies -d)")
 	f.DurationVar(&o.waitTimeout, "wait-timeout", 2*time.Minute, "with --wait: give up after this long (exit code 1)")
 	f.BoolVar(&o.noWatch, "no-watch", false, "do not reload when the project files change")
+	f.BoolVar(&o.forceRecreate, "force-recreate", false, "restart the running replicas of the services even if their configuration did not change")
+	f.BoolVar(&o.noDeps, "no-deps", false, "with SERVICE arguments: do not start the services they depend on")
+	f.StringArrayVar(&o.scale, "scale", nil, "SERVICE=N: run N replicas of SERVICE instead of the file's replicas, until the next up (repeatable)")
+	f.BoolVar(&o.abortOnExit, "abort-on-container-exit", false, "foreground: stop everything when any replica exits")
+	f.StringVar(&o.exitCodeFrom, "exit-code-from", "", "foreground: exit with this service's exit code (implies --abort-on-container-exit)")
+	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "accepted for habit: up always removes replicas of services no longer in the files")
+	_ = cmd.RegisterFlagCompletionFunc("exit-code-from", completeService)
+	_ = cmd.RegisterFlagCompletionFunc("scale", func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		names, _ := completeServices(cmd, nil, toComplete)
+		for i := range names {
+			names[i] += "="
+		}
+		return names, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
 }
 
@@ -66,6 +90,14 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	sel, err := reconcile.SelectServices(p, services)
 	if err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if err := o.parseFlags(p); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if o.noDeps { // wait for and pull the named services alone
+		if sel, err = reconcile.SelectOnly(p, services); err != nil {
+			return &exitError{code: 2, err: err}
+		}
 	}
 	ctx := context.Background()
 	if o.wait {
@@ -92,13 +124,13 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 			return err
 		}
 	}
-	res, err := c.Apply(ctx, services)
+	res, err := c.ApplyWith(ctx, services, o.flags)
 	if errors.Is(err, api.ErrNoSupervisor) && o.detach {
 		// The running supervisor went away meanwhile (killed): start one.
 		if c, err = startSupervisor(cmd, o, p, services); err != nil {
 			return err
 		}
-		res, err = c.Apply(ctx, services)
+		res, err = c.ApplyWith(ctx, services, o.flags)
 	}
 	if err != nil {
 		if o.wait && ctx.Err() != nil {
@@ -165,6 +197,10 @@ func startSupervisor(cmd *cobra.Command, o *upOptions, p *spec.Project, services
 	if o.noWatch {
 		args = append(args, "--no-watch")
 	}
+	if o.noDeps {
+		args = append(args, "--no-deps")
+	}
+	args = append(args, scaleArgs(o.flags.Scale)...)
 	for _, s := range services {
 		args = append(args, "--service", s)
 	}
@@ -237,7 +273,7 @@ func upForeground(cmd *cobra.Command, o *upOptions, p *spec.Project, services []
 	root := stateRoot()
 	stderr := cmd.ErrOrStderr()
 	in, err := api.Start(api.Options{
-		Root: root, Project: p.Name, Services: services, Up: true, Watch: !o.noWatch,
+		Root: root, Project: p.Name, Services: services, Up: true, Watch: !o.noWatch, UpFlags: o.flags,
 		Load: reloadProject,
 		OnStep: func(st reconcile.Step, done bool, err error) {
 			switch {
@@ -295,6 +331,11 @@ func upForeground(cmd *cobra.Command, o *upOptions, p *spec.Project, services []
 			}
 		}
 	}()
+	var watch *exitWatch
+	if o.abortOnExit {
+		watch = &exitWatch{since: time.Now(), from: o.exitCodeFrom, alive: map[string]bool{}}
+		go watchExits(runCtx, in, watch, stderr, stopRun)
+	}
 	runErr := in.Run(runCtx)
 	if runErr != nil && !errors.Is(runErr, api.ErrDown) {
 		stopLogs()
@@ -316,6 +357,37 @@ func upForeground(cmd *cobra.Command, o *upOptions, p *spec.Project, services []
 		return downErr
 	}
 	fmt.Fprintf(stderr, "project %s stopped and removed\n", p.Name)
+	if o.exitCodeFrom != "" {
+		if watch.fromCode == nil {
+			return &exitError{code: 1, err: fmt.Errorf("--exit-code-from %s: it did not exit by itself; another replica's exit or Ctrl-C stopped the project", o.exitCodeFrom)}
+		}
+		if *watch.fromCode != 0 {
+			return &exitError{code: *watch.fromCode}
+		}
+	}
+	return nil
+}
+
+// parseFlags checks Compose's flags against the project and fills o.flags.
+func (o *upOptions) parseFlags(p *spec.Project) error {
+	scale, err := parseScale(o.scale)
+	if err != nil {
+		return err
+	}
+	if err := reconcile.CheckScale(p, scale); err != nil {
+		return err
+	}
+	if o.exitCodeFrom != "" {
+		if p.Services[o.exitCodeFrom] == nil {
+			return fmt.Errorf("--exit-code-from %s: no such service in project %s (services: %s)", o.exitCodeFrom, p.Name, strings.Join(serviceNames(p), ", "))
+		}
+		o.abortOnExit = true
+	}
+	if o.abortOnExit && o.detach {
+		return fmt.Errorf("--abort-on-container-exit and --exit-code-from need up in the foreground; leave out -d and --wait")
+	}
+	// Asked now: replicas a supervisor started for this up are not recreated again.
+	o.flags = reconcile.UpFlags{ForceRecreate: o.forceRecreate, NoDeps: o.noDeps, Scale: scale, Asked: time.Now()}
 	return nil
 }
 

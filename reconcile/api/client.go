@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"nucleus/internal/rootdir"
+	"nucleus/reconcile"
 )
 
 // ErrNoSupervisor means no supervisor runs for the project.
@@ -117,8 +118,17 @@ var StatusTimeout = 30 * time.Second
 // Apply asks for a pass (with the services added to the selection) and
 // returns its outcome.
 func (c *Client) Apply(ctx context.Context, services []string) (*ApplyResponse, error) {
+	return c.apply(ctx, ServicesRequest{Services: services})
+}
+
+// ApplyWith is Apply with up's flags (--scale, --no-deps, --force-recreate).
+func (c *Client) ApplyWith(ctx context.Context, services []string, f reconcile.UpFlags) (*ApplyResponse, error) {
+	return c.apply(ctx, ServicesRequest{Services: services, Up: &f})
+}
+
+func (c *Client) apply(ctx context.Context, req ServicesRequest) (*ApplyResponse, error) {
 	var res ApplyResponse
-	return &res, c.call(ctx, http.MethodPost, "/v1/apply", ServicesRequest{Services: services}, &res)
+	return &res, c.call(ctx, http.MethodPost, "/v1/apply", req, &res)
 }
 
 // goneWait bounds how long a failed request waits to see whether the

@@ -32,6 +32,9 @@ type Options struct {
 	// the daemon starts, or a detached one (its up arrives as Apply), leaves
 	// it false.
 	Up bool
+	// UpFlags are the flags of the up that starts this supervisor (its
+	// scale and --no-deps hold from the first pass on).
+	UpFlags reconcile.UpFlags
 	// Watch reloads on file changes.
 	Watch  bool
 	OnPass func(reconcile.PassResult)
@@ -98,6 +101,7 @@ func Start(o Options) (*Instance, error) {
 			o.OnPass(res)
 		}
 	}}
+	in.runner.SetUpFlags(o.Services, o.UpFlags)
 	in.runner.Select(o.Services)
 	if o.Up {
 		in.runner.RequestUp(o.Services)
@@ -177,6 +181,15 @@ func (in *Instance) stopRunner() {
 // dependencies) that does not run (exited, crashed, stopped), and returns
 // its outcome.
 func (in *Instance) Apply(ctx context.Context, services []string) (*ApplyResponse, error) {
+	return in.ApplyWith(ctx, services, nil)
+}
+
+// ApplyWith is Apply with up's flags (reconcile.Runner.SetUpFlags): they
+// replace the scale and --no-deps of the previous up; nil keeps them.
+func (in *Instance) ApplyWith(ctx context.Context, services []string, f *reconcile.UpFlags) (*ApplyResponse, error) {
+	if f != nil {
+		in.runner.SetUpFlags(services, *f)
+	}
 	in.runner.Select(services)
 	res, err := in.runner.Up(ctx, services)
 	if err != nil {

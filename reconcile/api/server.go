@@ -44,7 +44,7 @@ func (in *Instance) handler() http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
-		res, err := in.Apply(r.Context(), req.Services)
+		res, err := in.ApplyWith(r.Context(), req.Services, req.Up)
 		reply(w, res, err)
 	})
 	ops := map[string]func(ctx context.Context, sv *reconcile.Supervisor, desired []string) error{

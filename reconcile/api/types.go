@@ -20,6 +20,9 @@ type StatusResponse struct {
 // ServicesRequest names services: POST /v1/apply, /v1/start, /v1/stop, /v1/restart.
 type ServicesRequest struct {
 	Services []string `json:"services,omitempty"`
+	// Up carries the flags of `nucleus up` (POST /v1/apply); nil (pull's
+	// pass) keeps those of the last up.
+	Up *reconcile.UpFlags `json:"up,omitempty"`
 	// Timeout, when set, replaces stop_grace_period for the stops it does.
 	Timeout *time.Duration `json:"timeout,omitempty"`
 }
