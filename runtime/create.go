@@ -46,7 +46,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	trace("create: begin")
 	userns := !svc.Security.HostUserNS
 	if userns {
-		project := cfg.Project
+		project := cfg.dataProject()
 		if project == "" {
 			project = "_" + cfg.ID
 		}

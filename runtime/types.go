@@ -20,6 +20,10 @@ type Config struct {
 	Project string
 	Service Service
 	Root    rootdir.Root
+	// DataProject names the project whose uid/gid range and named volumes
+	// the sandbox uses, when not Project (`nucleus run SERVICE`: the
+	// service's volumes and files belong to its project).
+	DataProject string
 	// Mounts are what Create mounts (ResolveMounts makes them of
 	// Service.Volumes).
 	Mounts []ResolvedMount
@@ -224,3 +228,11 @@ type ExecConfig struct {
 
 // Stats are usage figures read from the sandbox's cgroup.
 type Stats = cgroups.Stats
+
+// dataProject is the project whose id range and named volumes cfg uses.
+func (cfg Config) dataProject() string {
+	if cfg.DataProject != "" {
+		return cfg.DataProject
+	}
+	return cfg.Project
+}

@@ -28,8 +28,8 @@ func ResolveMounts(cfg Config) ([]ResolvedMount, error) {
 			}
 		case MountTmpfs:
 		case MountVolume:
-			dir := VolumeDir(cfg.Root, cfg.Project, m.Source)
-			if err := ensureVolumeDir(cfg.Root, cfg.Project, cfg.Service.Security.HostUserNS, dir); err != nil {
+			dir := VolumeDir(cfg.Root, cfg.dataProject(), m.Source)
+			if err := ensureVolumeDir(cfg.Root, cfg.dataProject(), cfg.Service.Security.HostUserNS, dir); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", m.Source, err)
 			}
 			rm.Source = dir

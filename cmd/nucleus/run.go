@@ -54,8 +54,9 @@ func init() {
 
 func newRunCmd() *cobra.Command {
 	var o runOptions
+	var sf runServiceFlags
 	cmd := &cobra.Command{
-		Use:   "run [flags] -- CMD [ARG...]  |  run --image REF [flags] [-- CMD [ARG...]]",
+		Use:   "run [flags] SERVICE [CMD [ARG...]]  |  run [flags] -- CMD [ARG...]  |  run --image REF [flags] [-- CMD [ARG...]]",
 		Short: "Run a command in a new sandbox in the foreground",
 		Long: "Run CMD in a new sandbox with the default isolation, stdin/stdout/stderr attached\n" +
 			"(a pseudo-terminal when stdin is a terminal), and exit with its exit code\n" +
@@ -73,13 +74,22 @@ func newRunCmd() *cobra.Command {
 			"and cmd are defaults the flags override; CMD replaces the image's cmd, --entrypoint\n" +
 			"its entrypoint. The tree is kept from image prune until the run exits.\n\n" +
 			"On run, -p means --publish (as in docker run): give the project name as\n" +
-			"--project-name, before or after \"run\".",
+			"--project-name, before or after \"run\".\n\n" +
+			"run SERVICE [CMD...] (the first argument names a service of the project, before any\n" +
+			"--): a one-off sandbox with the service's settings (image or host view, environment,\n" +
+			"volumes, networks with the project's DNS, limits, security); CMD replaces its command,\n" +
+			"-e/-v/--user/--workdir/--entrypoint/-p apply on top. Its ports are published only with\n" +
+			"--service-ports. Its dependencies are brought up first (up -d --wait) unless --no-deps.\n" +
+			"Removed when it exits (--rm is the only behaviour).",
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ep *string
 			if cmd.Flags().Changed("entrypoint") {
 				v, _ := cmd.Flags().GetString("entrypoint")
 				ep = &v
+			}
+			if p, ok := serviceRunTarget(cmd, args); ok {
+				return runServiceCmd(cmd, &o, &sf, p, args, ep)
 			}
 			return runRun(cmd, &o, args, ep)
 		},
@@ -93,8 +103,8 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&o.memory, "memory", "", "memory limit, like 256M")
 	f.Float64Var(&o.cpus, "cpus", 0, "CPU quota in cores, like 0.5")
 	f.Int64Var(&o.pids, "pids", 0, "maximum number of processes (-1 or unset: no limit)")
-	f.StringVar(&o.user, "user", "", "user U[:G] inside the sandbox")
-	f.StringVar(&o.workdir, "workdir", "", "working directory inside the sandbox")
+	f.StringVarP(&o.user, "user", "u", "", "user U[:G] inside the sandbox")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the sandbox")
 	f.StringVar(&o.rootfs, "rootfs", "", "directory to use as the root (default: read-only view of host system directories)")
 	f.StringVar(&o.hostname, "hostname", "", "hostname inside the sandbox")
 	f.StringArrayVar(&o.capAdd, "cap-add", nil, "capability to keep, like NET_BIND_SERVICE (repeatable)")
@@ -106,6 +116,8 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish [[HOST_IP:]HOST_PORT:]PORT[/PROTO] (repeatable)")
 	f.StringVar(&o.image, "image", "", "run in image REF (NAME[:TAG][@DIGEST], oci:DIR[:TAG], docker-archive:FILE) instead of the host view")
 	f.String("entrypoint", "", "replace the image's entrypoint (\"\" clears it); without --image, put in front of CMD")
+	f.BoolVar(&sf.noDeps, "no-deps", false, "run SERVICE: do not start the services it depends on")
+	f.BoolVar(&sf.servicePorts, "service-ports", false, "run SERVICE: publish the service's ports (otherwise none, as compose run)")
 	f.StringVar(&o.pull, "pull", spec.PullMissing, "with --image: missing (pull when not in the store), always, never")
 	// The root's persistent --project-name has the shorthand -p, which is
 	// --publish here. A local flag of the same name, bound to the same
@@ -229,13 +241,24 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string, entrypoint *string
 			return &exitError{code: 125, err: fmt.Errorf("--pull: %w", err)}
 		}
 	}
-	root := stateRoot()
 	if o.name == "" {
-		b := make([]byte, 4)
-		_, _ = rand.Read(b)
-		o.name = "run-" + hex.EncodeToString(b)
+		o.name = "run-" + randomHex()
 	}
 	svc.Name = o.name
+	return launchRun(cmd, o, svc, "", nil)
+}
+
+func randomHex() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// launchRun runs the one-off sandbox of svc in the foreground and removes
+// it; dataProject names the project whose uid range and named volumes
+// (volumes) it uses ("": its own).
+func launchRun(cmd *cobra.Command, o *runOptions, svc *spec.Service, dataProject string, volumes map[string]*spec.Volume) error {
+	root := stateRoot()
 	ctx := context.Background()
 	netSpec, err := runNetSpec(o, svc)
 	if err != nil {
@@ -296,8 +319,8 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string, entrypoint *string
 			svc.Environment["TERM"] = envOr("TERM", "xterm")
 		}
 	}
-	cfg := host.SandboxConfig(svc, nil)
-	cfg.ID, cfg.Project, cfg.Root = o.name, runProject, root
+	cfg := host.SandboxConfig(svc, volumes)
+	cfg.ID, cfg.Project, cfg.Root, cfg.DataProject = o.name, runProject, root, dataProject
 	cfg.Stdin, cfg.Stdout, cfg.Stderr, cfg.Terminal, cfg.DieWithCaller = os.Stdin, os.Stdout, os.Stderr, tty, true
 	req := launch.Request{Config: cfg, Service: svc}
 	switch {
