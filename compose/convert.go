@@ -713,10 +713,6 @@ func (c *converter) extraHosts(m *yaml.Node, s types.ServiceConfig, path func(..
 	seq := newSeq()
 	for _, h := range slices.Sorted(maps.Keys(s.ExtraHosts)) {
 		for _, ip := range s.ExtraHosts[h] {
-			if ip == "host-gateway" {
-				c.warn(path("extra_hosts"), "%s:host-gateway is not yet supported by nucleus.yaml: left out", h)
-				continue
-			}
 			seq.Content = append(seq.Content, str(h+"="+ip))
 		}
 	}

@@ -371,9 +371,8 @@ networks:
     cap_drop: [ALL]
 `,
 		out: []string{"restart: on-failure:3", "stop_signal: SIGQUIT", "stop_grace_period: 1m30s", "dns: [192.0.2.53]",
-			"- db.local=192.0.2.7", "cap_add: [CHOWN, NET_ADMIN]"},
+			"- db.local=192.0.2.7", "- gw=host-gateway", "cap_add: [CHOWN, NET_ADMIN]"},
 		warns: []string{
-			"warning: compose.yaml:9:5: services.web.extra_hosts: gw:host-gateway is not yet supported by nucleus.yaml: left out",
 			"warning: compose.yaml:11:5: services.web.cap_drop: accepted: nucleus drops every capability not in cap_add already",
 		},
 	},

@@ -162,7 +162,11 @@ func (r *RunSession) Files(svc *spec.Service, own string) (map[string][]byte, er
 	if err != nil {
 		return nil, err
 	}
-	return SandboxFiles(Hosts{Hostname: svc.Hostname, Address: own, Extra: svc.ExtraHosts}, ns, svc.DNS)
+	extra, err := WithHostGateway(svc.ExtraHosts, func() (string, error) { return r.m.HostGateway(r.rec.Project, r.rec.Networks) })
+	if err != nil {
+		return nil, err
+	}
+	return SandboxFiles(Hosts{Hostname: svc.Hostname, Address: own, Extra: extra}, ns, svc.DNS)
 }
 
 // Attach connects the created (not yet started) sandbox's namespace to each

@@ -94,6 +94,7 @@ func TestSchemaAcceptsDocumentedForms(t *testing.T) {
 		"health disable":       "services: {a: {healthcheck: {disable: true}}, b: {healthcheck: {test: [NONE]}}}",
 		"restart forms":        "services: {a: {restart: no}, b: {restart: always}, c: {restart: on-failure}, d: {restart: on-failure:5}, e: {restart: unless-stopped}}",
 		"restart long":         "services: {a: {restart: {policy: on-failure, max_retries: 5}}, b: {restart: {policy: always}}}",
+		"extra_hosts forms":    "services: {a: {extra_hosts: ['a:192.0.2.1', 'b=192.0.2.2', 'c:2001:db8::1', 'd=[::1]', 'gw:host-gateway', {host: e, ip: host-gateway}, {host: f, ip: '::1'}]}, b: {extra_hosts: {m: 192.0.2.3, g: host-gateway, v6: '::1'}}}",
 		"ulimits shm tmpfs":    "services: {a: {ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 512, core: unlimited, memlock: -1}, shm_size: 256m, tmpfs: [/run/x, '/c:size=8m,mode=0700,exec'], volumes: [{type: tmpfs, target: /t, tmpfs: {size: 2m, mode: 1770}}, {type: tmpfs, target: /u, mode: '0755', exec: false}]}, b: {tmpfs: /one}}",
 		"signals":              "services: {a: {stop_signal: SIGTERM}, b: {stop_signal: TERM}, c: {stop_signal: term}, d: {stop_signal: sigint}}",
 		"durations":            "services: {a: {stop_grace_period: 1m30s}, b: {stop_grace_period: 500ms}, c: {stop_grace_period: 0s}, d: {stop_grace_period: '0'}}",

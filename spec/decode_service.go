@@ -500,6 +500,10 @@ func (d *decoder) extraHosts(v *node, p string) []ExtraHost {
 			d.errorf(n, path, "invalid host name %q", host)
 			return
 		}
+		if ip == HostGateway {
+			out = append(out, ExtraHost{Host: host, IP: ip})
+			return
+		}
 		a, err := parseIP(ip)
 		if err != nil {
 			d.errorf(n, path, "invalid IP address %q for host %s", ip, host)

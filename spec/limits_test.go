@@ -133,3 +133,27 @@ func TestDependsOnRequired(t *testing.T) {
 		t.Errorf("required: true with an unknown service: %v", err)
 	}
 }
+
+// extra_hosts: Compose's forms (HOST:IP, HOST=IP, the map, IPv6 with and
+// without brackets) and host-gateway, kept as written until a start fills
+// in the address.
+func TestExtraHostsForms(t *testing.T) {
+	p := mustLoad(t, map[string]string{"nucleus.yaml": `
+services:
+  a:
+    command: [x]
+    extra_hosts: ["colon:192.0.2.1", "equals=192.0.2.2", "v6:2001:db8::1", "v6b=[::1]", "gw:host-gateway", {host: gw2, ip: host-gateway}]
+  b:
+    command: [x]
+    extra_hosts: {m: 192.0.2.3, mgw: host-gateway}
+`}, nil)
+	got := hostsString(p.Services["a"].ExtraHosts) + " | " + hostsString(p.Services["b"].ExtraHosts)
+	want := "colon:192.0.2.1,equals:192.0.2.2,gw:host-gateway,gw2:host-gateway,v6:2001:db8::1,v6b:::1 | m:192.0.2.3,mgw:host-gateway"
+	if got != want {
+		t.Errorf("extra_hosts:\n got %s\nwant %s", got, want)
+	}
+	if _, err := loadString(t, "services:\n  a:\n    command: [x]\n    extra_hosts: [\"x:gateway\"]\n"); err == nil ||
+		!strings.Contains(err.Error(), `invalid IP address "gateway" for host x`) {
+		t.Errorf("x:gateway: %v", err)
+	}
+}

@@ -169,6 +169,10 @@ type Port struct {
 	Protocol     string `json:"protocol" yaml:"protocol"` // tcp | udp
 }
 
+// HostGateway in ExtraHost.IP stands for the address the sandbox reaches
+// the host at (network.Manager.HostGateway), filled in at every start.
+const HostGateway = "host-gateway"
+
 // ExtraHost is one /etc/hosts entry.
 type ExtraHost struct {
 	Host string `json:"host" yaml:"host"`

@@ -117,9 +117,14 @@ func (n Networks) Reserve(ctx context.Context, a reconcile.AttachRequest) (strin
 // Files are the generated resolv.conf and hosts of a replica whose own
 // address (on its first network) is own.
 func (n Networks) Files(project string, s *spec.Service, own string) (map[string][]byte, error) {
-	ns, err := n.M.Nameservers(project, slices.Sorted(maps.Keys(s.Networks)))
+	nets := slices.Sorted(maps.Keys(s.Networks))
+	ns, err := n.M.Nameservers(project, nets)
 	if err != nil {
 		return nil, err
 	}
-	return network.SandboxFiles(network.Hosts{Hostname: s.Hostname, Address: own, Extra: s.ExtraHosts}, ns, s.DNS)
+	extra, err := network.WithHostGateway(s.ExtraHosts, func() (string, error) { return n.M.HostGateway(project, nets) })
+	if err != nil {
+		return nil, err
+	}
+	return network.SandboxFiles(network.Hosts{Hostname: s.Hostname, Address: own, Extra: extra}, ns, s.DNS)
 }
