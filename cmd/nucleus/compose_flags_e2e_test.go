@@ -219,3 +219,47 @@ func TestCLIBuildAndCompletion(t *testing.T) {
 		t.Errorf("__complete -f FILE restart: %q", out)
 	}
 }
+
+const profilesYAML = `name: NAME
+services:
+  app:
+    image: docker.io/library/nginx:1.27
+  debug:
+    command: ["/bin/busybox", "sleep", "1"]
+    profiles: [tools, debug]
+  seed:
+    image: docker.io/library/busybox:1.36
+    profiles: [tools]
+`
+
+// TestCLIConfigListsAndProfileCompletion: config --images and --profiles
+// list what the files declare (profiles whether active or not), and
+// completion offers the profiles for --profile and the services of
+// inactive profiles too (a command may name them).
+func TestCLIConfigListsAndProfileCompletion(t *testing.T) {
+	c := newCLI(t)
+	c.writeYAML(strings.ReplaceAll(profilesYAML, "NAME", c.project))
+	if out := c.must("config", "--images"); out != "docker.io/library/nginx:1.27\n" {
+		t.Errorf("config --images (no profile active) = %q, want app's image", out)
+	}
+	if out := c.must("--profile", "tools", "config", "--images"); out != "docker.io/library/nginx:1.27\ndocker.io/library/busybox:1.36\n" {
+		t.Errorf("--profile tools config --images = %q, want app's and seed's", out)
+	}
+	if out := c.must("config", "--profiles"); out != "debug\ntools\n" {
+		t.Errorf("config --profiles = %q, want debug and tools", out)
+	}
+	complete := func(args ...string) []string {
+		out := c.must(append([]string{"__complete"}, args...)...)
+		got := strings.Split(strings.TrimSpace(out), "\n")
+		return got[:len(got)-1] // the directive line
+	}
+	if got := complete("--profile", ""); !slices.Equal(got, []string{"debug", "tools"}) {
+		t.Errorf("__complete --profile: %v", got)
+	}
+	if got := complete("up", "--profile", "t"); !slices.Equal(got, []string{"tools"}) {
+		t.Errorf("__complete up --profile t: %v", got)
+	}
+	if got := complete("up", ""); !slices.Equal(got, []string{"app", "debug", "seed"}) {
+		t.Errorf("__complete up: %v, want every service", got)
+	}
+}

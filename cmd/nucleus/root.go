@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 	f.StringVar(&globals.projectDir, "project-directory", "", "project directory (default: the directory of the first file)")
 	f.StringVar(&globals.root, "root", "", "state root (default $"+rootdir.EnvVar+", /run/nucleus and /var/lib/nucleus as root)")
 	f.StringArrayVar(&globals.profiles, "profile", nil, "activate a profile (repeatable; default $"+spec.EnvProfiles+" or $"+spec.EnvComposeProfiles+", comma-separated; * activates all)")
+	_ = cmd.RegisterFlagCompletionFunc("profile", completeProfiles)
 	f.StringVar(&globals.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&globals.cgroupMgr, "cgroup-manager", "", "who creates sandbox cgroups: systemd (a transient scope per sandbox, over D-Bus) or cgroupfs (direct); default $"+cgroups.ManagerEnv+", else systemd when PID 1 is systemd on a pure cgroup v2 host, else cgroupfs")
 	for _, mk := range subcommands {
