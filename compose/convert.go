@@ -60,6 +60,9 @@ func (r *Result) Failed() bool {
 // nucleus.yaml. A load error (bad YAML, a schema error) is returned as
 // error; mapping problems are Warnings with Fatal set.
 func Convert(ctx context.Context, o LoadOptions) (*Result, error) {
+	// Every service is converted with its profiles: nucleus.yaml has
+	// profiles too, and the load of the result picks the active ones.
+	o.Profiles = []string{"*"}
 	p, loadWarn, err := load(ctx, o)
 	if err != nil {
 		return nil, err
@@ -147,7 +150,6 @@ func (c *converter) project() *yaml.Node {
 		switch k {
 		case "version", "name", "services", "networks", "volumes", "include":
 		case "secrets", "configs":
-			c.warn([]string{k}, "not yet supported by nucleus.yaml; the services' %s are left out (mount the files with volumes instead)", k)
 		case "models":
 			c.warn([]string{k}, "ignored: nucleus runs no models")
 		default:
@@ -162,6 +164,20 @@ func (c *converter) project() *yaml.Node {
 	}
 	if v := c.volumes(); len(v.Content) > 0 {
 		add(doc, "volumes", v, "")
+	}
+	secrets := make(map[string]types.FileObjectConfig, len(c.p.Secrets))
+	for k, v := range c.p.Secrets {
+		secrets[k] = types.FileObjectConfig(v)
+	}
+	if v := c.fileObjects("secrets", secrets); len(v.Content) > 0 {
+		add(doc, "secrets", v, "")
+	}
+	configs := make(map[string]types.FileObjectConfig, len(c.p.Configs))
+	for k, v := range c.p.Configs {
+		configs[k] = types.FileObjectConfig(v)
+	}
+	if v := c.fileObjects("configs", configs); len(v.Content) > 0 {
+		add(doc, "configs", v, "")
 	}
 	svcs := newMap()
 	for _, name := range slices.Sorted(maps.Keys(c.p.Services)) {
@@ -497,18 +513,25 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 		c.refuse(path("gpus"), "refused: nucleus passes no GPUs into a sandbox")
 	}
 
-	// Keys other engineers are adding to nucleus.yaml.
 	if len(s.Profiles) > 0 {
-		c.warn(path("profiles"), "not yet supported by nucleus.yaml: the service is converted because its profile is active")
+		add(m, "profiles", strList(s.Profiles), "")
 	}
 	if len(s.Labels) > 0 {
-		c.warn(path("labels"), "not yet supported by nucleus.yaml: left out")
+		l := newMap()
+		for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
+			add(l, k, str(s.Labels[k]), "")
+		}
+		add(m, "labels", l, "")
 	}
-	if len(s.Secrets) > 0 {
-		c.warn(path("secrets"), "not yet supported by nucleus.yaml: left out")
+	if refs := fileRefs(s.Secrets, "/run/secrets"); len(refs.Content) > 0 {
+		add(m, "secrets", refs, "")
 	}
-	if len(s.Configs) > 0 {
-		c.warn(path("configs"), "not yet supported by nucleus.yaml: left out")
+	configRefs := make([]types.ServiceSecretConfig, len(s.Configs))
+	for i, r := range s.Configs {
+		configRefs[i] = types.ServiceSecretConfig(r)
+	}
+	if refs := fileRefs(configRefs, "/"); len(refs.Content) > 0 {
+		add(m, "configs", refs, "")
 	}
 	if len(s.Ulimits) > 0 {
 		ul := newMap()
@@ -964,4 +987,65 @@ func splitPos(p string) (string, int, int) {
 	l, _ := strconv.Atoi(p[j+1 : i])
 	col, _ := strconv.Atoi(p[i+1:])
 	return p[:j], l, col
+}
+
+// fileObjects maps the top-level secrets or configs: a file, an
+// environment variable or (configs) inline content, as nucleus reads them.
+func (c *converter) fileObjects(section string, objs map[string]types.FileObjectConfig) *yaml.Node {
+	out := newMap()
+	for _, name := range slices.Sorted(maps.Keys(objs)) {
+		o := objs[name]
+		path := []string{section, name}
+		m := newMap()
+		switch {
+		case bool(o.External):
+			c.refuse(append(path, "external"), "an external %s lives in a Docker swarm, which nucleus does not use: give it a file: or environment: source", section[:len(section)-1])
+			continue
+		case o.File != "":
+			add(m, "file", str(o.File), "")
+		case o.Environment != "":
+			add(m, "environment", str(o.Environment), "")
+		case o.Content != "" && section == "configs":
+			add(m, "content", str(o.Content), "")
+		default:
+			c.refuse(path, "no source nucleus can read: give it a file:%s", map[bool]string{true: ", environment: or content:", false: " or environment:"}[section == "configs"])
+			continue
+		}
+		if o.Driver != "" || o.TemplateDriver != "" {
+			c.warn(path, "driver and template_driver ignored: nucleus reads the source as it is")
+		}
+		add(out, name, flow(m), "")
+	}
+	return out
+}
+
+// fileRefs maps a service's secrets or configs: the short form when only
+// the source is given, else the long form.
+func fileRefs(refs []types.ServiceSecretConfig, dir string) *yaml.Node {
+	seq := newSeq()
+	for _, r := range refs {
+		if r.Target == filepath.Join(dir, r.Source) {
+			r.Target = "" // compose-go's normal form of the short syntax
+		}
+		if r.Target == "" && r.UID == "" && r.GID == "" && r.Mode == nil {
+			seq.Content = append(seq.Content, str(r.Source))
+			continue
+		}
+		m := newMap()
+		add(m, "source", str(r.Source), "")
+		if r.Target != "" {
+			add(m, "target", str(r.Target), "")
+		}
+		if r.UID != "" {
+			add(m, "uid", str(r.UID), "")
+		}
+		if r.GID != "" {
+			add(m, "gid", str(r.GID), "")
+		}
+		if r.Mode != nil {
+			add(m, "mode", str(fmt.Sprintf("%04o", int64(*r.Mode))), "")
+		}
+		seq.Content = append(seq.Content, flow(m))
+	}
+	return seq
 }

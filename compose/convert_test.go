@@ -49,9 +49,14 @@ func lines(ws []Warning) []string {
 }
 
 // validates loads the converted file as nucleus does.
-func validates(t *testing.T, res *Result) {
+func validates(t *testing.T, res *Result, env ...string) {
 	t.Helper()
-	_, err := spec.Load(spec.LoadOptions{ProjectDir: res.Dir, Environ: map[string]string{},
+	environ := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		environ[k] = v
+	}
+	_, err := spec.Load(spec.LoadOptions{ProjectDir: res.Dir, Environ: environ,
 		Converted: &spec.Converted{Path: "converted.yaml", Data: res.YAML, From: res.Files[:1], Read: res.Sources}})
 	if err != nil {
 		t.Fatalf("the converted file does not load: %v\n%s", err, res.YAML)
@@ -477,15 +482,41 @@ services:
 		},
 	},
 	{
-		name: "keys nucleus.yaml does not have yet",
+		name: "secrets, configs, labels, profiles",
 		yaml: `services:
   web:
     image: busybox
     read_only: true
-    labels: {a: b}
+    profiles: [debug]
+    labels: {com.example.team: web, tier: "$$front"}
+    secrets:
+      - db_password
+      - source: token
+        target: api_token
+        uid: "1000"
+        gid: "1000"
+        mode: 0400
+    configs: [motd]
+secrets:
+  db_password: {file: ./site/index.html}
+  token: {environment: TOKEN}
+configs:
+  motd: {content: "hello $$USER"}
+`,
+		out: []string{"profiles: [debug]", "com.example.team: web", "tier: $$front", "- db_password",
+			`- {source: token, target: api_token, uid: "1000", gid: "1000", mode: "0400"}`, "configs:\n      - motd",
+			"/site/index.html'}", "token: {environment: TOKEN}", "motd: {content: hello $$USER}"},
+		env: []string{"TOKEN=t0ken"},
+	},
+	{
+		name: "external secret refused",
+		yaml: `services:
+  web: {image: busybox, read_only: true, secrets: [s]}
+secrets:
+  s: {external: true}
 `,
 		warns: []string{
-			"warning: compose.yaml:5:5: services.web.labels: not yet supported by nucleus.yaml: left out",
+			"error: compose.yaml:4:7: secrets.s.external: an external secret lives in a Docker swarm, which nucleus does not use: give it a file: or environment: source",
 		},
 	},
 }
@@ -515,7 +546,7 @@ func TestConvertMapping(t *testing.T) {
 				}
 			}
 			if !res.Failed() {
-				validates(t, res)
+				validates(t, res, tc.env...)
 			}
 		})
 	}

@@ -91,7 +91,10 @@ func TestKeysFilesConvert(t *testing.T) {
 		if err := os.WriteFile(out, r.YAML, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err = spec.Load(spec.LoadOptions{Files: []string{out}, ProjectDir: filepath.Dir(abs), Environ: map[string]string{}})
+		// The environment Convert saw: secrets and configs from environment:
+		// are read when nucleus loads the result.
+		_, err = spec.Load(spec.LoadOptions{Files: []string{out}, ProjectDir: filepath.Dir(abs),
+			Environ: map[string]string{"SECRET_TOKEN": "t0ken", "APP_MODE": "prod"}})
 		switch gap := keysGaps[name]; {
 		case err != nil && gap != "":
 			t.Logf("GAP %s: %s", name, gap)

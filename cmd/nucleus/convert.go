@@ -18,7 +18,6 @@ func init() { subcommands = append(subcommands, newConvertCmd) }
 
 func newConvertCmd() *cobra.Command {
 	var out string
-	var profiles []string
 	cmd := &cobra.Command{
 		Use:   "convert [-f compose.yaml]... [-o nucleus.yaml]",
 		Short: "Convert Compose files to a nucleus.yaml",
@@ -50,7 +49,7 @@ func newConvertCmd() *cobra.Command {
 			o := projectOptions(false)
 			res, err := compose.Convert(context.Background(), compose.LoadOptions{
 				Files: files, WorkingDir: globals.projectDir, Name: globals.projectName,
-				Env: os.Environ(), Profiles: profiles, Stdin: o.Stdin,
+				Env: os.Environ(), Stdin: o.Stdin,
 			})
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -74,6 +73,5 @@ func newConvertCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the nucleus.yaml to this file instead of standard output")
-	cmd.Flags().StringArrayVar(&profiles, "profile", nil, "activate a Compose profile (repeatable; default $NUCLEUS_PROFILES, else $COMPOSE_PROFILES)")
 	return cmd
 }
