@@ -80,7 +80,8 @@ func (d *decoder) applyProfiles(p *Project, given, named []string) {
 		}
 		for _, dep := range sortedKeys(s.DependsOn) {
 			t, ok := p.Services[dep]
-			if ok && !on[dep] {
+			// required: false: Compose starts the dependent without it.
+			if ok && !on[dep] && s.DependsOn[dep].IsRequired() {
 				path := "services." + name + ".depends_on." + dep
 				d.add(d.at(path), "services."+name+".depends_on",
 					fmt.Sprintf("service %s depends on service %s, which is not enabled: its profiles (%s) are not active; activate one with --profile or %s, or name %s on the command line",

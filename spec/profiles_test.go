@@ -74,4 +74,15 @@ services:
 	if got := errorLines(err); len(got) != 1 || !strings.Contains(got[0], want) {
 		t.Errorf("errors = %q\nwant %s", got, want)
 	}
+	// required: false: the dependent runs without it, as in Compose.
+	p, err = loadString(t, `
+services:
+  web:
+    command: [x]
+    depends_on: {cache: {required: false}}
+  cache: {command: [x], profiles: [cache]}
+`)
+	if err != nil || p.Services["web"] == nil || p.Services["cache"] != nil {
+		t.Errorf("an optional dependency on a disabled service: %v, %v; want web alone", p, err)
+	}
 }
