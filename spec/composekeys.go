@@ -12,8 +12,6 @@ import (
 var composeKeys = map[string]map[string]string{
 	"": {
 		"version": "nucleus.yaml has no version; remove it",
-		"secrets": "nucleus.yaml has no secrets yet; mount the file with volumes: [./FILE:/run/secrets/NAME:ro], or run the compose file through `nucleus convert`",
-		"configs": "nucleus.yaml has no configs yet; mount the file with volumes: [./FILE:/NAME:ro]",
 	},
 	"service": {
 		"mem_limit":       "use resources.memory",
@@ -35,7 +33,6 @@ var composeKeys = map[string]map[string]string{
 		"init":            "nucleus's init is always PID 1 in the sandbox; remove it",
 		"links":           "every service is reachable by its name; use aliases under networks for other names",
 		"logging":         "nucleus keeps the logs itself (nucleus logs); remove it",
-		"tmpfs":           "use volumes: [{type: tmpfs, target: PATH, size: SIZE}]",
 	},
 	"network": {
 		"external": "nucleus creates every network of a project itself; remove it, or use the network's name from the other project's file",

@@ -186,3 +186,16 @@ func TestUpFindsComposeFile(t *testing.T) {
 	})
 	c.must("down")
 }
+
+// TestDetachedUpRefusesStdin: up -d with -f - would leave a supervisor
+// that cannot reload (standard input is read once): refused, exit 2.
+func TestDetachedUpRefusesStdin(t *testing.T) {
+	root := t.TempDir()
+	_, errs, code := runBin(t, t.TempDir(), convertCompose, "--root", root, "-f", "-", "up", "-d")
+	if code != 2 || !strings.Contains(errs, "up -d: -f - cannot be used") {
+		t.Errorf("up -d -f -: exit %d\n%s", code, errs)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) > 0 {
+		t.Errorf("up -d -f - left %d entries in the state root", len(entries))
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -87,6 +88,9 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 		return err
 	}
 	o.detach = o.detach || o.wait // like compose: --wait implies -d
+	if o.detach && slices.Contains(globals.files, "-") {
+		return &exitError{code: 2, err: errors.New("up -d: -f - cannot be used: the detached supervisor reloads the project from its files, and standard input is read once; write it to a file and name that with -f")}
+	}
 	sel, err := reconcile.SelectServices(p, services)
 	if err != nil {
 		return &exitError{code: 2, err: err}
