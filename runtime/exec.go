@@ -64,7 +64,7 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 		return ExitStatus{}, fmt.Errorf("exec in %s: connect to the init: %w", s.id, err)
 	}
 	req := &sbinit.Message{Kind: sbinit.MsgExec, Exec: &sbinit.ExecRequest{Args: ec.Args, Env: ec.Env, Dir: ec.Dir, Terminal: ec.Terminal,
-		Rows: ec.Rows, Cols: ec.Cols}}
+		Rows: ec.Rows, Cols: ec.Cols, User: ec.User}}
 	copies := &sync.WaitGroup{}
 	if ec.Terminal {
 		err = sbinit.Send(fd, req) // the init allocates the terminal

@@ -224,6 +224,10 @@ type ExecConfig struct {
 	// Rows, Cols, with Terminal: the window size the process starts with
 	// (a Console resize comes only after the process runs).
 	Rows, Cols uint16
+	// User runs the process as USER[:GROUP] (a name of the sandbox's
+	// /etc/passwd or a number) instead of the workload's user, with the
+	// workload's other confinement ("" = the workload's user).
+	User string
 }
 
 // Stats are usage figures read from the sandbox's cgroup.

@@ -15,6 +15,7 @@ import (
 
 	"nucleus/reconcile/host"
 	"nucleus/runtime"
+	"nucleus/spec"
 )
 
 func init() { subcommands = append(subcommands, newExecCmd) }
@@ -25,6 +26,7 @@ func newExecCmd() *cobra.Command {
 		index   int
 		env     []string
 		workdir string
+		user    string
 	)
 	cmd := &cobra.Command{
 		Use:               "exec [flags] SERVICE -- CMD [ARG...]",
@@ -49,7 +51,12 @@ func newExecCmd() *cobra.Command {
 			if p.Services[service] == nil {
 				return &exitError{code: 2, err: fmt.Errorf("no service %q in project %s", service, p.Name)}
 			}
-			ec := runtime.ExecConfig{Args: argv, Env: env, Dir: workdir, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+			if user != "" {
+				if err := spec.CheckUser(user); err != nil {
+					return &exitError{code: 2, err: fmt.Errorf("exec: --user: %w", err)}
+				}
+			}
+			ec := runtime.ExecConfig{Args: argv, Env: env, Dir: workdir, User: user, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 			defer stop()
 			tty := !noTTY && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
@@ -75,6 +82,7 @@ func newExecCmd() *cobra.Command {
 	f.IntVar(&index, "index", 1, "replica number")
 	f.StringArrayVarP(&env, "env", "e", nil, "extra environment variable K=V (repeatable)")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory inside the sandbox")
+	f.StringVarP(&user, "user", "u", "", "run as USER[:GROUP] (name or number) instead of the service's user")
 	return cmd
 }
 

@@ -18,7 +18,7 @@ import (
 // beyond a format byte; TestCodecRoundTripsEveryField catches a field
 // added to the types but not here.
 
-const codecFormat = 4 // 2: Config.FDUpper, Message.Writable; 3: ShmSize, Rlimits, Mount.Mode/Exec; 4: Config.FileMounts
+const codecFormat = 5 // 2: Config.FDUpper, Message.Writable; 3: ShmSize, Rlimits, Mount.Mode/Exec; 4: Config.FileMounts; 5: ExecRequest.User
 
 type encoder struct{ b []byte }
 
@@ -171,6 +171,7 @@ func encodeMessage(m *Message) []byte {
 		e.bool(x.Terminal)
 		e.uint(uint64(x.Rows))
 		e.uint(uint64(x.Cols))
+		e.str(x.User)
 	}
 	e.bool(m.Status != nil)
 	if s := m.Status; s != nil {
@@ -261,7 +262,7 @@ func decodeMessage(b []byte) (*Message, error) {
 	}
 	if d.bool() {
 		m.Exec = &ExecRequest{Args: d.strs(), Env: d.strs(), Dir: d.str(), Terminal: d.bool(),
-			Rows: uint16(d.uint()), Cols: uint16(d.uint())}
+			Rows: uint16(d.uint()), Cols: uint16(d.uint()), User: d.str()}
 	}
 	if d.bool() {
 		m.Status = &ExitStatus{Code: int(d.int()), Signal: syscall.Signal(d.int()), OOMKilled: d.bool(), OOMKills: d.uint()}

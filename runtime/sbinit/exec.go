@@ -63,7 +63,12 @@ func (st *initState) handleExec(cfd int) {
 	if !m.Exec.Terminal {
 		files = []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}
 	}
-	pid, err := st.spawner.spawn(spawnReq{args: m.Exec.Args, env: env, dir: dir, files: files, ctty: m.Exec.Terminal})
+	sp, err := st.spawnerFor(m.Exec.User)
+	if err != nil {
+		_ = Send(cfd, &Message{Kind: MsgError, Err: err.Error()})
+		return
+	}
+	pid, err := sp.spawn(spawnReq{args: m.Exec.Args, env: env, dir: dir, files: files, ctty: m.Exec.Terminal})
 	CloseAll(fds) // the child has its copies (the deferred close sees none)
 	fds = nil
 	if err != nil {
@@ -86,7 +91,7 @@ func (st *initState) handleExec(cfd int) {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 	}()
-	ws := st.spawner.wait(pid)
+	ws := st.spawner.wait(pid) // the init's reaper tells the first spawner of every child
 	mu.Lock()
 	exited = true
 	mu.Unlock()
@@ -94,4 +99,32 @@ func (st *initState) handleExec(cfd int) {
 	_ = Send(cfd, &Message{Kind: MsgExecDone, Status: &status})
 	_ = unix.Shutdown(cfd, unix.SHUT_RDWR)
 	<-watcher
+}
+
+// spawnerFor returns the spawner that forks processes as user ("" or the
+// workload's own user: the workload's spawner). Another user gets a spawner
+// thread of its own, restricted as the workload's (cgroup, cgroup
+// namespace, capabilities, no_new_privs, Landlock, seccomp) but for the
+// identity, kept for later execs as the same user.
+func (st *initState) spawnerFor(user string) (*spawner, error) {
+	if user == "" || user == st.cfg.User {
+		return st.spawner, nil
+	}
+	st.usersMu.Lock()
+	defer st.usersMu.Unlock()
+	if sp := st.users[user]; sp != nil {
+		return sp, nil
+	}
+	cfg := *st.cfg
+	cfg.User = user
+	sp := newSpawner()
+	if err := sp.restrictAs(&cfg, st.fds, true); err != nil {
+		close(sp.reqs) // its goroutine ends on its locked thread, which goes with it
+		return nil, fmt.Errorf("exec as user %s: %w", user, err)
+	}
+	if st.users == nil {
+		st.users = map[string]*spawner{}
+	}
+	st.users[user] = sp
+	return sp, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -39,8 +40,11 @@ type initState struct {
 	fds      []int
 	spawner  *spawner
 	workload int // pid inside the sandbox
-	logs     *logSink
-	console  int // pty slave of a Terminal workload
+	// users are the spawners of exec -u, one per user (user.go).
+	usersMu sync.Mutex
+	users   map[string]*spawner
+	logs    *logSink
+	console int // pty slave of a Terminal workload
 }
 
 func runInit() int {

@@ -58,6 +58,9 @@ type ExecRequest struct {
 	// starts (0: unset).
 	Rows uint16 `json:"rows,omitempty"`
 	Cols uint16 `json:"cols,omitempty"`
+	// User, when set, runs the process as this user instead of the
+	// workload's (exec -u), forked from a spawner thread of its own.
+	User string `json:"user,omitempty"`
 }
 
 // maxMessage bounds one packet (config with seccomp BPF and files).

@@ -78,7 +78,15 @@ func (s *spawner) call(c spawnCall) spawnResult {
 }
 
 // restrict applies the workload's identity and restrictions to the thread.
-func (s *spawner) restrict(c *Config, fds []int) error {
+func (s *spawner) restrict(c *Config, fds []int) error { return s.restrictAs(c, fds, false) }
+
+// restrictAs is restrict; later (a spawner for exec -u, made once the
+// workload runs) skips what is already done for the whole init or can no
+// longer be done: seccomp is on every thread of the init since the first
+// restrict (TSYNC) and forbids a new cgroup namespace, so processes of a
+// later spawner see the init's cgroup namespace (rooted at the sandbox's
+// cgroup on v2, its parent's on v1).
+func (s *spawner) restrictAs(c *Config, fds []int, later bool) error {
 	return s.call(spawnCall{fn: func() error {
 		// v1: this thread alone joins the sandbox cgroup; what it forks is
 		// born there (see Create for why not the whole init).
@@ -88,7 +96,7 @@ func (s *spawner) restrict(c *Config, fds []int) error {
 			}
 		}
 		// The workload's cgroup namespace is rooted at the sandbox cgroup.
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil && !later {
 			return fmt.Errorf("new cgroup namespace: %w", err)
 		}
 		id, err := lookupUser(c.User)
@@ -114,6 +122,9 @@ func (s *spawner) restrict(c *Config, fds []int) error {
 			if s.landlockABI, err = c.Landlock.apply(); err != nil {
 				return err
 			}
+		}
+		if later {
+			return nil // seccomp is on this thread already (TSYNC)
 		}
 		// seccomp last: after it, only the allowlist remains.
 		return bpf.Install(c.Seccomp)
