@@ -402,15 +402,9 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 	if s.Command != nil {
 		add(m, "command", strList(s.Command), "")
 	}
-	if s.WorkingDir != "" {
-		add(m, "working_dir", str(s.WorkingDir), "")
-	}
-	if s.User != "" {
-		add(m, "user", str(s.User), "")
-	}
-	if s.Hostname != "" {
-		add(m, "hostname", str(s.Hostname), "")
-	}
+	addStr(m, "working_dir", s.WorkingDir)
+	addStr(m, "user", s.User)
+	addStr(m, "hostname", s.Hostname)
 	if len(s.Environment) > 0 {
 		env := newMap()
 		for _, k := range slices.Sorted(maps.Keys(s.Environment)) {
@@ -431,9 +425,7 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 
 	// Process settings.
 	c.restart(m, name, s, path)
-	if s.StopSignal != "" {
-		add(m, "stop_signal", str(s.StopSignal), "")
-	}
+	addStr(m, "stop_signal", s.StopSignal)
 	if s.StopGracePeriod != nil {
 		add(m, "stop_grace_period", str(time.Duration(*s.StopGracePeriod).String()), "")
 	}
@@ -1033,15 +1025,9 @@ func fileRefs(refs []types.ServiceSecretConfig, dir string) *yaml.Node {
 		}
 		m := newMap()
 		add(m, "source", str(r.Source), "")
-		if r.Target != "" {
-			add(m, "target", str(r.Target), "")
-		}
-		if r.UID != "" {
-			add(m, "uid", str(r.UID), "")
-		}
-		if r.GID != "" {
-			add(m, "gid", str(r.GID), "")
-		}
+		addStr(m, "target", r.Target)
+		addStr(m, "uid", r.UID)
+		addStr(m, "gid", r.GID)
 		if r.Mode != nil {
 			add(m, "mode", str(fmt.Sprintf("%04o", int64(*r.Mode))), "")
 		}

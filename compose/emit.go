@@ -30,6 +30,13 @@ func str(s string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.ReplaceAll(s, "$", "$$")}
 }
 
+// addStr adds key: v when v is not empty.
+func addStr(m *yaml.Node, key, v string) {
+	if v != "" {
+		add(m, key, str(v), "")
+	}
+}
+
 func num[T ~int | ~int64 | ~uint32 | ~uint64](v T) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(int64(v), 10)}
 }

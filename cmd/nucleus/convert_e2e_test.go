@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,23 +13,12 @@ import (
 	"nucleus/internal/testutil"
 )
 
-// runBin runs the nucleus binary in dir with stdin and returns stdout,
-// stderr and the exit code.
+// runBin runs the nucleus binary in dir with stdin and a fresh state
+// root, and returns stdout, stderr and the exit code.
 func runBin(t *testing.T, dir, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(nucleusBin, args...)
-	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("nucleus %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	c := &cli{t: t, root: t.TempDir(), dir: dir, stdin: stdin}
+	return c.run(args...)
 }
 
 const convertCompose = `version: "3.8"
@@ -190,12 +177,12 @@ func TestUpFindsComposeFile(t *testing.T) {
 // TestDetachedUpRefusesStdin: up -d with -f - would leave a supervisor
 // that cannot reload (standard input is read once): refused, exit 2.
 func TestDetachedUpRefusesStdin(t *testing.T) {
-	root := t.TempDir()
-	_, errs, code := runBin(t, t.TempDir(), convertCompose, "--root", root, "-f", "-", "up", "-d")
+	c := &cli{t: t, root: t.TempDir(), dir: t.TempDir(), stdin: convertCompose}
+	_, errs, code := c.run("-f", "-", "up", "-d")
 	if code != 2 || !strings.Contains(errs, "up -d: -f - cannot be used") {
 		t.Errorf("up -d -f -: exit %d\n%s", code, errs)
 	}
-	if entries, _ := os.ReadDir(root); len(entries) > 0 {
+	if entries, _ := os.ReadDir(c.root); len(entries) > 0 {
 		t.Errorf("up -d -f - left %d entries in the state root", len(entries))
 	}
 }

@@ -60,6 +60,7 @@ type cli struct {
 	port    int
 	env     []string // added to nucleus's environment (interpolated variables)
 	cwd     string   // where nucleus runs when not dir (-p from elsewhere)
+	stdin   string   // standard input of nucleus (-f -)
 }
 
 func newCLI(t *testing.T) *cli {
@@ -125,6 +126,7 @@ func (c *cli) runWithin(limit time.Duration, args ...string) (string, string, in
 	if c.env != nil {
 		cmd.Env = append(os.Environ(), c.env...)
 	}
+	cmd.Stdin = strings.NewReader(c.stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
