@@ -56,6 +56,9 @@ type ReplicaStatus struct {
 	Paused      bool   `json:"paused,omitempty"`
 	LandlockABI int    `json:"landlock_abi"`
 	Seccomp     string `json:"seccomp,omitempty"`
+	// Labels are the service's labels: metadata, so what the files say
+	// now (a change restarts nothing), else what the replica started with.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Usage is what the cgroup says a running replica uses.
@@ -131,6 +134,7 @@ func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Ins
 			for _, p := range r.Applied.Ports {
 				st.Ports = append(st.Ports, FormatPort(p))
 			}
+			st.Labels = r.Applied.Labels
 		}
 		if len(r.Attachments) > 0 {
 			st.IP = r.Attachments[0].IP
@@ -139,6 +143,7 @@ func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Ins
 			if ds := desired.Services[r.Service]; ds != nil {
 				st.DesiredHash = serviceHash(ds)
 				st.UpToDate = st.DesiredHash == r.Hash
+				st.Labels = ds.Labels
 			}
 		}
 		if inspect != nil {

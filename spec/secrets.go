@@ -298,7 +298,9 @@ func fileMountChanges(add func(path string, class Class, a, b string), field str
 		if bin {
 			bs = b.String()
 		}
-		if as == bs && ain && bin && !bytes.Equal(a.Data, b.Data) {
+		// A record read back from disk has no content (it is never
+		// written): compare only contents both sides have.
+		if as == bs && ain && bin && a.Data != nil && b.Data != nil && !bytes.Equal(a.Data, b.Data) {
 			as, bs = as+" (content before)", bs+" (content now)"
 		}
 		add(field+"."+t, ClassRestart, as, bs)

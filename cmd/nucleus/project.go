@@ -16,12 +16,36 @@ import (
 
 // loadOptions builds spec.LoadOptions from the global flags.
 func loadOptions() spec.LoadOptions {
+	selMu.Lock()
+	defer selMu.Unlock()
 	return spec.LoadOptions{
 		Files:       globals.files,
 		ProjectDir:  globals.projectDir,
 		ProjectName: globals.projectName,
-		Profiles:    globals.profiles,
-		Services:    globals.services,
+		Profiles:    slices.Clone(globals.profiles),
+		Services:    slices.Clone(globals.services),
+	}
+}
+
+// selMu guards globals.profiles and globals.services, which a supervisor's
+// apply requests extend while its passes load the project.
+var selMu sync.Mutex
+
+// addSelection enables more profiles and services for every later load of
+// this process's supervisor: profiles stay active across reloads, as do
+// services named by an `up SERVICE`, until down.
+func addSelection(profiles, services []string) {
+	selMu.Lock()
+	defer selMu.Unlock()
+	for _, p := range profiles {
+		if !slices.Contains(globals.profiles, p) {
+			globals.profiles = append(globals.profiles, p)
+		}
+	}
+	for _, s := range services {
+		if !slices.Contains(globals.services, s) {
+			globals.services = append(globals.services, s)
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ func newSuperviseCmd() *cobra.Command {
 			in, err := api.Start(api.Options{
 				Root: stateRoot(), Project: p.Name, Services: services, Watch: !noWatch,
 				UpFlags: reconcile.UpFlags{NoDeps: noDeps, Scale: sc},
-				Load:    reloadProject,
+				Load:    reloadProject, Select: addSelection,
 				OnPass: func(res reconcile.PassResult) {
 					if res.Changes == 0 && res.ApplyErr == nil {
 						return // nothing done: at most a replica still waits

@@ -128,13 +128,13 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 			return err
 		}
 	}
-	res, err := c.ApplyWith(ctx, services, o.flags)
+	res, err := c.ApplyWith(ctx, services, o.flags, p.ActiveProfiles)
 	if errors.Is(err, api.ErrNoSupervisor) && o.detach {
 		// The running supervisor went away meanwhile (killed): start one.
 		if c, err = startSupervisor(cmd, o, p, services); err != nil {
 			return err
 		}
-		res, err = c.ApplyWith(ctx, services, o.flags)
+		res, err = c.ApplyWith(ctx, services, o.flags, p.ActiveProfiles)
 	}
 	if err != nil {
 		if o.wait && ctx.Err() != nil {
@@ -276,9 +276,12 @@ func tail(path string, n int) string {
 func upForeground(cmd *cobra.Command, o *upOptions, p *spec.Project, services []string) error {
 	root := stateRoot()
 	stderr := cmd.ErrOrStderr()
+	// The profiles in force now stay so for every reload, whatever
+	// happens to the environment's .env meanwhile.
+	addSelection(p.ActiveProfiles, nil)
 	in, err := api.Start(api.Options{
 		Root: root, Project: p.Name, Services: services, Up: true, Watch: !o.noWatch, UpFlags: o.flags,
-		Load: reloadProject,
+		Load: reloadProject, Select: addSelection,
 		OnStep: func(st reconcile.Step, done bool, err error) {
 			switch {
 			case !done:

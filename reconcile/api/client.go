@@ -121,9 +121,11 @@ func (c *Client) Apply(ctx context.Context, services []string) (*ApplyResponse, 
 	return c.apply(ctx, ServicesRequest{Services: services})
 }
 
-// ApplyWith is Apply with up's flags (--scale, --no-deps, --force-recreate).
-func (c *Client) ApplyWith(ctx context.Context, services []string, f reconcile.UpFlags) (*ApplyResponse, error) {
-	return c.apply(ctx, ServicesRequest{Services: services, Up: &f})
+// ApplyWith is Apply with up's flags (--scale, --no-deps, --force-recreate)
+// and the profiles the caller runs with, which the supervisor keeps
+// enabled from then on (Options.Select).
+func (c *Client) ApplyWith(ctx context.Context, services []string, f reconcile.UpFlags, profiles []string) (*ApplyResponse, error) {
+	return c.apply(ctx, ServicesRequest{Services: services, Up: &f, Profiles: profiles})
 }
 
 func (c *Client) apply(ctx context.Context, req ServicesRequest) (*ApplyResponse, error) {

@@ -44,6 +44,10 @@ type Options struct {
 	CheckSource func(svc *spec.Service, target, real string) error
 	// Parts are what the supervisor runs on (zero: the host's).
 	Parts Parts
+	// Select, when set, hears the profiles and services an apply asks for
+	// before its pass, so that Load enables them (`up --profile debug`
+	// or `up tools` against a running supervisor).
+	Select func(profiles, services []string)
 }
 
 // ErrDown is returned by Run when a client asked the supervisor to take

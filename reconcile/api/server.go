@@ -44,6 +44,9 @@ func (in *Instance) handler() http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
+		if in.o.Select != nil {
+			in.o.Select(req.Profiles, req.Services)
+		}
 		res, err := in.ApplyWith(r.Context(), req.Services, req.Up)
 		reply(w, res, err)
 	})

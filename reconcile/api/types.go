@@ -25,6 +25,9 @@ type ServicesRequest struct {
 	Up *reconcile.UpFlags `json:"up,omitempty"`
 	// Timeout, when set, replaces stop_grace_period for the stops it does.
 	Timeout *time.Duration `json:"timeout,omitempty"`
+	// Profiles (apply) are the profiles the caller runs with: the
+	// supervisor enables them too (Options.Select).
+	Profiles []string `json:"profiles,omitempty"`
 }
 
 // ApplyResponse is the outcome of the pass an apply asked for.
