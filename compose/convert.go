@@ -769,7 +769,7 @@ func (c *converter) mounts(m *yaml.Node, name string, s types.ServiceConfig, pat
 		case types.VolumeTypeBind:
 			src := v.Source
 			add(vm, "type", str("bind"), "")
-			add(vm, "source", str(src), "")
+			add(vm, "source", str(c.relPath(src)), "")
 			if v.Bind != nil && v.Bind.SELinux != "" {
 				c.warn(vp, "%s: the :%s SELinux relabel is accepted and not needed: nucleus does not run under SELinux labels", v.Target, v.Bind.SELinux)
 			}
@@ -800,7 +800,7 @@ func (c *converter) mounts(m *yaml.Node, name string, s types.ServiceConfig, pat
 			}
 			if dev, ok := c.bindVolumes[v.Source]; ok {
 				add(vm, "type", str("bind"), "")
-				add(vm, "source", str(dev), "")
+				add(vm, "source", str(c.relPath(dev)), "")
 				break
 			}
 			add(vm, "type", str("volume"), "")
@@ -994,7 +994,7 @@ func (c *converter) fileObjects(section string, objs map[string]types.FileObject
 			c.refuse(append(path, "external"), "an external %s lives in a Docker swarm, which nucleus does not use: give it a file: or environment: source", section[:len(section)-1])
 			continue
 		case o.File != "":
-			add(m, "file", str(o.File), "")
+			add(m, "file", str(c.relPath(o.File)), "")
 		case o.Environment != "":
 			add(m, "environment", str(o.Environment), "")
 		case o.Content != "" && section == "configs":
@@ -1034,4 +1034,22 @@ func fileRefs(refs []types.ServiceSecretConfig, dir string) *yaml.Node {
 		seq.Content = append(seq.Content, flow(m))
 	}
 	return seq
+}
+
+// relPath writes a path inside the project directory relative to it
+// (./site), as Compose users write it: the converted file then works
+// from another checkout too. nucleus resolves it against the same
+// directory.
+func (c *converter) relPath(p string) string {
+	if c.p.WorkingDir == "" || !filepath.IsAbs(p) {
+		return p
+	}
+	r, err := filepath.Rel(c.p.WorkingDir, p)
+	if err != nil || r == ".." || strings.HasPrefix(r, "../") {
+		return p
+	}
+	if r == "." {
+		return "."
+	}
+	return "./" + r
 }

@@ -177,7 +177,7 @@ var mappingCases = []struct {
 volumes:
   data: {}
 `,
-		out: []string{"- {type: bind, source: ", "target: /srv, read_only: true}", "- {type: volume, source: data, target: /var/lib/data}",
+		out: []string{"- {type: bind, source: ./site, target: /srv, read_only: true}", "- {type: volume, source: data, target: /var/lib/data}",
 			"- {type: tmpfs, size: 32M, target: /cache}", "tmpfs: ['/run:size=16m']", "data: {}"},
 		warns: []string{
 			"warning: compose.yaml:5:5: services.web.volumes: /srv: the :z SELinux relabel is accepted and not needed: nucleus does not run under SELinux labels",
@@ -238,7 +238,7 @@ volumes:
     driver: local
     driver_opts: {type: none, o: bind, device: ./site}
 `,
-		out: []string{"/site, target: /data}"},
+		out: []string{"- {type: bind, source: ./site, target: /data}"},
 		not: []string{"host: {}"},
 		warns: []string{
 			"warning: compose.yaml:9:5: volumes.host.driver_opts: a local bind of DIR/site: services mount that directory directly (a bind mount; it must exist, as in Compose)",
@@ -505,7 +505,7 @@ configs:
 `,
 		out: []string{"profiles: [debug]", "com.example.team: web", "tier: $$front", "- db_password",
 			`- {source: token, target: api_token, uid: "1000", gid: "1000", mode: "0400"}`, "configs:\n      - motd",
-			"/site/index.html'}", "token: {environment: TOKEN}", "motd: {content: hello $$USER}"},
+			"db_password: {file: ./site/index.html}", "token: {environment: TOKEN}", "motd: {content: hello $$USER}"},
 		env: []string{"TOKEN=t0ken"},
 	},
 	{
