@@ -48,7 +48,8 @@ func (m *Manager) forgetLocked(n *NetworkState, service string, replica int) err
 	if n.Attachments[key] != nil {
 		return nil
 	}
-	if _, ok := n.Allocs[key]; !ok {
+	_, ok := n.Allocs[key]
+	if !forgetEphemeral(n, key) && !ok {
 		return nil
 	}
 	delete(n.Allocs, key)

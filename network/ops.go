@@ -217,6 +217,9 @@ func (m *Manager) Attach(ctx context.Context, at Attachment) (*AttachInfo, error
 		}
 	}
 	a := &AttachmentState{Service: at.Service, Replica: normReplica(at.Replica), PID: at.PID}
+	if at.Ports, err = m.withEphemeral(n, key, at.Ports, nil); err != nil {
+		return nil, fmt.Errorf("attach %s: %w", at.Service, err)
+	}
 	a.setLive(at)
 	if err := m.pickAddr(n, a, at.IPv4); err != nil {
 		return nil, fmt.Errorf("attach %s to network %s: %w", key, at.Network, err)
@@ -307,6 +310,10 @@ func (m *Manager) updateLocked(ctx context.Context, n *NetworkState, b backend, 
 		return nil, fmt.Errorf("update %s: ipv4_address %s differs from the running address %s (needs a restart)", at.Service, at.IPv4, a.IP)
 	}
 	prev := *a
+	var err error
+	if at.Ports, err = m.withEphemeral(n, attachKey(a.Service, a.Replica), at.Ports, a.Ports); err != nil {
+		return nil, fmt.Errorf("update %s: %w", at.Service, err)
+	}
 	others, err := m.projectAttachments(at.Project, a, n)
 	if err != nil {
 		return nil, err

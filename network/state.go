@@ -34,6 +34,10 @@ type NetworkState struct {
 	Allocs map[string]string `json:"allocs"`
 	// Attachments are the sandboxes attached right now, by "service/replica".
 	Attachments map[string]*AttachmentState `json:"attachments"`
+	// Ephemeral are the host ports picked for ports without one, by
+	// "service/replica/proto/target/host_ip" (ephemeral.go); like Allocs
+	// they outlive attachments, so a restarted replica keeps its ports.
+	Ephemeral map[string]int `json:"ephemeral,omitempty"`
 
 	// Extra is private to the backend (JSON it chooses).
 	Extra json.RawMessage `json:"extra,omitempty"`
@@ -65,7 +69,7 @@ func (a *AttachmentState) setLive(at Attachment) {
 
 // info is the result of Attach and Update for a on n.
 func (a *AttachmentState) info(n *NetworkState) *AttachInfo {
-	return &AttachInfo{IP: a.IP, Gateway: n.Gateway, Interface: a.Interface}
+	return &AttachInfo{IP: a.IP, Gateway: n.Gateway, Interface: a.Interface, Ports: slices.Clone(a.Ports)}
 }
 
 // attachKey is the key of a service replica in Allocs and Attachments.

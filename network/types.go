@@ -46,6 +46,9 @@ type AttachInfo struct {
 	IP        string // the sandbox's address
 	Gateway   string
 	Interface string // inside the sandbox (eth0, eth1, ... or tap0)
+	// Ports are the ports published on this network, ephemeral ones with
+	// the host port picked for them.
+	Ports []Port
 }
 
 // PublishesOn says whether a sandbox on networks publishes its ports on

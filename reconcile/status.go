@@ -131,7 +131,7 @@ func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Ins
 					st.Health = "starting"
 				}
 			}
-			for _, p := range r.Applied.Ports {
+			for _, p := range publishedPorts(r) {
 				st.Ports = append(st.Ports, FormatPort(p))
 			}
 			st.Labels = r.Applied.Labels
@@ -189,4 +189,16 @@ func FormatPort(p spec.Port) string {
 		return target
 	}
 	return fmt.Sprintf("%s:%s->%s", p.HostIP, rng(p.Published, p.PublishedEnd), target)
+}
+
+// publishedPorts are the replica's ports as published: those its network
+// attachment reports (an ephemeral port with the host port picked for
+// it), else the file's.
+func publishedPorts(r *SandboxRecord) []spec.Port {
+	for _, a := range r.Attachments {
+		if len(a.Ports) > 0 {
+			return a.Ports
+		}
+	}
+	return r.Applied.Ports
 }

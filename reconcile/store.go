@@ -55,6 +55,9 @@ type Attachment struct {
 	IP        string `json:"ip,omitempty"`
 	Gateway   string `json:"gateway,omitempty"`
 	Interface string `json:"interface,omitempty"`
+	// Ports are the ports published through this network, a port without
+	// a host port with the ephemeral one picked for it (ps, nucleus port).
+	Ports []spec.Port `json:"ports,omitempty"`
 }
 
 // SandboxRecord is the record of one sandbox replica: enough to adopt it

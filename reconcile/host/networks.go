@@ -80,7 +80,11 @@ func (n Networks) Attach(ctx context.Context, a reconcile.AttachRequest) (reconc
 	if err != nil {
 		return reconcile.Attachment{}, err
 	}
-	return reconcile.Attachment{Network: a.Network, IP: info.IP, Gateway: info.Gateway, Interface: info.Interface}, nil
+	var ports []spec.Port
+	for _, p := range info.Ports {
+		ports = append(ports, spec.Port(p))
+	}
+	return reconcile.Attachment{Network: a.Network, IP: info.IP, Gateway: info.Gateway, Interface: info.Interface, Ports: ports}, nil
 }
 
 // Update applies ports, egress, aliases and DNS in place.
