@@ -251,7 +251,7 @@ func (c *converter) scalar(y *yaml.Node) *node {
 	default:
 		c.errs.add(n.where(), c.pathString(), "unsupported YAML tag "+strconv.Quote(y.Tag))
 	}
-	if n.kind == kindScalar && strings.IndexByte(n.value, '$') >= 0 {
+	if n.kind == kindScalar && c.lookup != nil && strings.IndexByte(n.value, '$') >= 0 { // nil: Raw
 		v, err := interpolate(n.value, c.lookup)
 		if err != nil {
 			c.errs.add(n.where(), c.pathString(), err.Error())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -261,5 +262,36 @@ func TestCLIConfigListsAndProfileCompletion(t *testing.T) {
 	}
 	if got := complete("up", ""); !slices.Equal(got, []string{"app", "debug", "seed"}) {
 		t.Errorf("__complete up: %v, want every service", got)
+	}
+}
+
+// TestCLIConfigNoInterpolate: config --no-interpolate prints the files
+// merged (override file included) with ${VARIABLES} as written, also when
+// they are unset (plain config then fails); a compose file is refused
+// with the reason.
+func TestCLIConfigNoInterpolate(t *testing.T) {
+	c := newCLI(t)
+	c.writeYAML("name: " + c.project + `
+services:
+  web:
+    command: ["/bin/busybox", "httpd", "-f", "-p", "${WEB_PORT}"]
+`)
+	testutil.WriteFile(t, filepath.Join(c.dir, "nucleus.override.yaml"), "services:\n  web:\n    environment: {MODE: \"${MODE:-dev}\"}\n")
+	if _, errs, code := c.run("config"); code != 2 || !strings.Contains(errs, "WEB_PORT is not set") {
+		t.Fatalf("config with WEB_PORT unset: exit %d stderr %q, want 2", code, errs)
+	}
+	out := c.must("config", "--no-interpolate")
+	for _, want := range []string{"- ${WEB_PORT}\n", "MODE: ${MODE:-dev}\n", "name: " + c.project} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config --no-interpolate lacks %q:\n%s", want, out)
+		}
+	}
+	out = c.must("config", "--no-interpolate", "--format", "json")
+	if !strings.Contains(out, `"MODE": "${MODE:-dev}"`) {
+		t.Errorf("config --no-interpolate --format json:\n%s", out)
+	}
+	testutil.WriteFile(t, filepath.Join(c.dir, "compose.yaml"), "services:\n  web:\n    image: nginx:${TAG}\n")
+	if _, errs, code := c.run("-f", "compose.yaml", "config", "--no-interpolate"); code != 2 || !strings.Contains(errs, "compose file") {
+		t.Errorf("config --no-interpolate of a compose file: exit %d stderr %q, want 2 saying why", code, errs)
 	}
 }

@@ -18,19 +18,24 @@ func init() { subcommands = append(subcommands, newConfigCmd) }
 
 func newConfigCmd() *cobra.Command {
 	var format, hash string
-	var services, images, profiles bool
+	var services, images, profiles, noInterpolate bool
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Print the normalised project",
 		Long: "Print the project after interpolation, merging and normalisation: every short form in its\n" +
 			"long form, defaults filled in, keys sorted. --services lists the service names; --hash prints\n" +
 			"\"SERVICE HASH\" lines (the hash changes exactly when the service must be restarted or updated);\n" +
-			"--images lists the services' images; --profiles the profiles the services declare.",
+			"--images lists the services' images; --profiles the profiles the services declare.\n" +
+			"--no-interpolate prints the files merged (-f files, override file, anchors, !reset) with\n" +
+			"${VARIABLES} as written: not interpolated, so not normalised either.",
 		Example: "  nucleus config\n  nucleus config --format json\n  nucleus config --hash '*'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "yaml" && format != "json" {
 				return &exitError{code: 2, err: fmt.Errorf("--format: unknown format %q; expected yaml or json", format)}
+			}
+			if noInterpolate {
+				return printRaw(cmd.OutOrStdout(), format)
 			}
 			if profiles {
 				// Every profile the files declare, active or not.
@@ -71,6 +76,7 @@ func newConfigCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&format, "format", "yaml", "output format: yaml or json")
 	f.BoolVar(&services, "services", false, "print the service names, one per line")
+	f.BoolVar(&noInterpolate, "no-interpolate", false, "print the files merged but with ${VARIABLES} as written, not normalised (nucleus.yaml files)")
 	f.BoolVar(&profiles, "profiles", false, "print the profiles the services declare (active or not), one per line")
 	f.BoolVar(&images, "images", false, "print the image of each service that has one, one per line (sorted by service)")
 	f.StringVar(&hash, "hash", "", "print \"SERVICE HASH\" for the named services (comma-separated, or '*' for all)")
