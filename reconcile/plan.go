@@ -183,9 +183,13 @@ func networkChanges(o NetworkState, d *spec.Network) (recreate, live []string) {
 func listString(l []string) string { return "[" + strings.Join(l, " ") + "]" }
 
 // removedServices removes every recorded service that is not in the files.
+// A service the files have but whose profiles are not active is left as it
+// is, as Compose leaves it: an up without --profile, or a supervisor
+// started again without it, does not remove what a --profile up started
+// (stop or down does).
 func (p *planner) removedServices() {
 	for _, name := range slices.Sorted(maps.Keys(p.replicas)) {
-		if _, ok := p.desired.Services[name]; ok {
+		if _, ok := p.desired.Services[name]; ok || slices.Contains(p.desired.Disabled, name) {
 			continue
 		}
 		p.add(Step{Action: ActionRemove, Service: name, Replicas: sortedKeys(p.replicas[name]), Causes: []string{"not in the files"}})

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,6 +168,20 @@ func TestCLIProfiles(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if got := running(); got != "debug tools web" {
 		t.Fatalf("after a reload %q runs, want debug tools web", got)
+	}
+	// A supervisor started again without --profile (the last one was
+	// killed) leaves them running, as Compose leaves them; so does an up
+	// without --profile.
+	pids := c.ps()
+	if err := syscall.Kill(c.supervisorPID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "the supervisor gone", 10*time.Second, func() bool { return c.supervisorPID() == 0 })
+	c.must("up", "-d", "--wait")
+	again := c.ps()
+	if got := running(); got != "debug tools web" || again["debug"].PID != pids["debug"].PID {
+		t.Fatalf("a new supervisor without --profile: %q runs (debug pid %d -> %d), want debug tools web untouched",
+			got, pids["debug"].PID, again["debug"].PID)
 	}
 	c.must("down")
 
