@@ -65,6 +65,23 @@ func profileNames(p *spec.Project) []string {
 	return out
 }
 
+// completeServiceArgs gives every command whose usage takes services and
+// that sets no completion of its own the project's service names: all its
+// arguments for "SERVICE...", the first one for "SERVICE".
+func completeServiceArgs(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.ValidArgsFunction != nil || c.DisableFlagParsing {
+			continue
+		}
+		switch {
+		case strings.Contains(c.Use, "SERVICE..."):
+			c.ValidArgsFunction = completeServices
+		case strings.Contains(c.Use, "SERVICE"):
+			c.ValidArgsFunction = completeService
+		}
+	}
+}
+
 // completeService completes one service name (the first argument only).
 func completeService(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {

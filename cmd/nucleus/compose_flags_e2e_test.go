@@ -203,11 +203,12 @@ func TestCLIBuildAndCompletion(t *testing.T) {
 			t.Errorf("completion %s: no script calling __complete:\n%.200s", sh, out)
 		}
 	}
-	for _, args := range [][]string{{"stop", ""}, {"logs", "-f", "s"}, {"up", "db", ""}, {"exec", ""}} {
+	for _, args := range [][]string{{"stop", ""}, {"logs", "-f", "s"}, {"up", "db", ""}, {"exec", ""}, {"kill", "db", ""}, {"port", ""}, {"run", "s"}, {"wait", ""}} {
 		out := c.must(append([]string{"__complete"}, args...)...)
 		got := strings.Split(strings.TrimSpace(out), "\n")
 		got = got[:len(got)-1] // the directive line
-		want := map[string][]string{"stop": {"db", "stubborn"}, "logs": {"stubborn"}, "up": {"stubborn"}, "exec": {"db", "stubborn"}}[args[0]]
+		want := map[string][]string{"stop": {"db", "stubborn"}, "logs": {"stubborn"}, "up": {"stubborn"}, "exec": {"db", "stubborn"},
+			"kill": {"stubborn"}, "port": {"db", "stubborn"}, "run": {"stubborn"}, "wait": {"db", "stubborn"}}[args[0]]
 		if !slices.Equal(got, want) {
 			t.Errorf("__complete %s: %v, want %v", strings.Join(args, " "), got, want)
 		}

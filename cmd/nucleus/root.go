@@ -65,6 +65,7 @@ func newRootCmd() *cobra.Command {
 	for _, mk := range subcommands {
 		cmd.AddCommand(mk())
 	}
+	completeServiceArgs(cmd)
 	return cmd
 }
 
