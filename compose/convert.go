@@ -698,11 +698,9 @@ func (c *converter) ports(m *yaml.Node, s types.ServiceConfig, path func(...stri
 	for _, p := range s.Ports {
 		pm := newMap()
 		add(pm, "target", num(p.Target), "")
-		if p.Published != "" {
-			add(pm, "published", str(p.Published), "")
-		} else {
-			c.warn(path("ports"), "port %d has no host port: Compose publishes it on an ephemeral host port, nucleus does not yet", p.Target)
-		}
+		// Without published, nucleus picks an ephemeral host port as
+		// Compose does (nucleus port SERVICE PORT shows it).
+		addStr(pm, "published", p.Published)
 		if p.HostIP != "" {
 			if strings.Contains(p.HostIP, ":") {
 				c.refuse(path("ports"), "host address %s refused: nucleus publishes on IPv4 addresses only (use 0.0.0.0 or 127.0.0.1)", p.HostIP)

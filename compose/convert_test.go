@@ -141,9 +141,6 @@ var mappingCases = []struct {
     ports: ["8080"]
 `,
 		out: []string{"- {target: 8080}"},
-		warns: []string{
-			"warning: compose.yaml:5:5: services.web.ports: port 8080 has no host port: Compose publishes it on an ephemeral host port, nucleus does not yet",
-		},
 	},
 	{
 		name: "IPv6 host address refused",
