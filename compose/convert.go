@@ -242,7 +242,7 @@ func (c *converter) networks() *yaml.Node {
 		if len(n.Labels) > 0 {
 			c.warn(append(path, "labels"), "ignored: nucleus networks have no labels")
 		}
-		add(out, name, flow(m), strings.Join(notes, "; "))
+		add(out, c.objName(path, name), flow(m), strings.Join(notes, "; "))
 	}
 	return out
 }
@@ -315,7 +315,7 @@ func (c *converter) volumes() *yaml.Node {
 		if len(v.Labels) > 0 {
 			c.warn(append(path, "labels"), "ignored: nucleus volumes have no labels")
 		}
-		add(out, name, flow(m), comment)
+		add(out, c.objName(path, name), flow(m), comment)
 	}
 	return out
 }
@@ -676,7 +676,7 @@ func (c *converter) serviceNetworks(m *yaml.Node, name string, s types.ServiceCo
 		if len(aliases) > 0 {
 			add(nm, "aliases", strList(aliases), "")
 		}
-		add(nets, n, flow(nm), "")
+		add(nets, objName(n), flow(nm), "")
 	}
 	add(m, "networks", nets, "")
 }
@@ -802,7 +802,7 @@ func (c *converter) mounts(m *yaml.Node, name string, s types.ServiceConfig, pat
 				break
 			}
 			add(vm, "type", str("volume"), "")
-			add(vm, "source", str(v.Source), "")
+			add(vm, "source", str(objName(v.Source)), "")
 			if v.Volume != nil && v.Volume.NoCopy {
 				c.warn(vp, "%s: nocopy accepted: nucleus never copies image content into a volume", v.Target)
 			}
@@ -1050,4 +1050,34 @@ func (c *converter) relPath(p string) string {
 		return "."
 	}
 	return "./" + r
+}
+
+// objName is a network or volume name as nucleus takes it: lowercase
+// letters, digits, _ and -, starting with a letter or digit, at most 40
+// characters. Compose is laxer (capitals, dots).
+func objName(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	out := strings.TrimLeft(b.String(), "_-")
+	if len(out) > 40 {
+		out = out[:40]
+	}
+	return out
+}
+
+// objName notes a top-level network or volume renamed for nucleus; its
+// uses are renamed the same way.
+func (c *converter) objName(path []string, name string) string {
+	n := objName(name)
+	if n != name {
+		c.warn(path, "renamed %s: nucleus names are lowercase letters, digits, _ and - (at most 40)", n)
+	}
+	return n
 }

@@ -286,6 +286,25 @@ networks:
 		},
 	},
 	{
+		name: "network and volume names nucleus does not take are renamed",
+		yaml: `services:
+  web:
+    image: busybox
+    read_only: true
+    networks: [Front.Net]
+    volumes: ["App.Data:/data"]
+networks:
+  Front.Net: {}
+volumes:
+  App.Data: {}
+`,
+		out: []string{"front-net: {}", "app-data: {}", "front-net: {}", "source: app-data"},
+		warns: []string{
+			"warning: compose.yaml:8:3: networks.Front.Net: renamed front-net: nucleus names are lowercase letters, digits, _ and - (at most 40)",
+			"warning: compose.yaml:10:3: volumes.App.Data: renamed app-data: nucleus names are lowercase letters, digits, _ and - (at most 40)",
+		},
+	},
+	{
 		name: "network_mode none and host",
 		yaml: `services:
   a: {image: busybox, read_only: true, network_mode: none}
