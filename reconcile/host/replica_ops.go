@@ -247,3 +247,24 @@ func Projects(root rootdir.Root) ([]ProjectSummary, error) {
 	}
 	return out, nil
 }
+
+// CopyIn copies the host path src into the running replica at dst (see
+// runtime.CopyIn); archive keeps uid/gid, shifted into its id range.
+func CopyIn(root rootdir.Root, rec *reconcile.SandboxRecord, src, dst string, archive bool) error {
+	if !Running(rec) {
+		return notRunning(rec)
+	}
+	rr, err := runtime.ReadRecord(root, rec.ID)
+	if err != nil {
+		return fmt.Errorf("copy into %s: %w", rec.Ident().Name(), err)
+	}
+	return runtime.CopyIn(rec.InitPID, src, dst, runtime.CopyOptions{HostUID: rr.HostUID, Archive: archive})
+}
+
+// CopyOut copies src inside the running replica to the host path dst.
+func CopyOut(rec *reconcile.SandboxRecord, src, dst string) error {
+	if !Running(rec) {
+		return notRunning(rec)
+	}
+	return runtime.CopyOut(rec.InitPID, src, dst)
+}
