@@ -631,3 +631,17 @@ func TestConvertPositionsInIncludedFiles(t *testing.T) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestConvertPositionsThroughExtends(t *testing.T) {
+	res := convertIn(t, map[string]string{
+		"compose.yaml": "services:\n  web:\n    extends: {file: common.yaml, service: base}\n  worker:\n    extends: web\n",
+		"common.yaml":  "services:\n  base:\n    image: busybox\n    read_only: true\n    expose: [\"80\"]\n",
+	}, nil)
+	want := []string{
+		"warning: common.yaml:5:5: services.web.expose: accepted: every port of a service is reachable from the project's networks already",
+		"warning: common.yaml:5:5: services.worker.expose: accepted: every port of a service is reachable from the project's networks already",
+	}
+	if got := lines(res.Warnings); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -85,8 +85,54 @@ func newPositions(files []string, sources map[string][]byte) *positions {
 
 // node returns the key node at path (and its value) in the last file holding it.
 func (ps *positions) node(path ...string) (file string, key, val *yaml.Node) {
-	for i := len(ps.files) - 1; i >= 0; i-- {
-		n := ps.files[i].root
+	return ps.nodeDepth(0, path)
+}
+
+// nodeDepth is node that follows a service's extends (to the base service
+// in the same files or in extends.file) when the service itself does not
+// write the key; depth bounds chains and cycles.
+func (ps *positions) nodeDepth(depth int, path []string) (file string, key, val *yaml.Node) {
+	if f, k, v := ps.direct(ps.files, path); k != nil || depth > 8 || len(path) < 3 || path[0] != "services" {
+		return f, k, v
+	}
+	extFile, _, ext := ps.direct(ps.files, []string{"services", path[1], "extends"})
+	if ext == nil {
+		return "", nil, nil
+	}
+	base, from := "", ""
+	switch ext.Kind {
+	case yaml.ScalarNode:
+		base = ext.Value
+	case yaml.MappingNode:
+		if _, b := mapGet(ext, "service"); b != nil {
+			base = b.Value
+		}
+		if _, f := mapGet(ext, "file"); f != nil {
+			from = f.Value
+		}
+	}
+	if base == "" {
+		return "", nil, nil
+	}
+	rest := append([]string{"services", base}, path[2:]...)
+	if from == "" {
+		return ps.nodeDepth(depth+1, rest)
+	}
+	if !filepath.IsAbs(from) {
+		from = filepath.Join(filepath.Dir(extFile), from)
+	}
+	data, err := os.ReadFile(from)
+	var doc yaml.Node
+	if err != nil || yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return "", nil, nil
+	}
+	return ps.direct([]posFile{{name: from, root: doc.Content[0]}}, rest)
+}
+
+// direct finds path in files, the last file first, without extends.
+func (ps *positions) direct(files []posFile, path []string) (file string, key, val *yaml.Node) {
+	for i := len(files) - 1; i >= 0; i-- {
+		n := files[i].root
 		var k *yaml.Node
 		for _, p := range path {
 			k, n = mapGet(n, p)
@@ -95,7 +141,7 @@ func (ps *positions) node(path ...string) (file string, key, val *yaml.Node) {
 			}
 		}
 		if n != nil && k != nil {
-			return ps.files[i].name, k, n
+			return files[i].name, k, n
 		}
 	}
 	return "", nil, nil
