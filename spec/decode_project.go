@@ -84,7 +84,7 @@ func (d *decoder) named(n *node, lo, hi int, section, what string, fn func(name 
 	}
 }
 
-var networkKeys = []string{"subnet", "nat", "internal", "dns"}
+var networkKeys = []string{"subnet", "nat", "internal", "dns", "labels"}
 
 func (d *decoder) network(name string, n *node, path string) *Network {
 	nw := &Network{Name: name, NAT: NATAuto}
@@ -114,6 +114,8 @@ func (d *decoder) network(name string, n *node, path string) *Network {
 			set(&nw.Internal)(d.boolean(v, p))
 		case "dns":
 			nw.DNS = d.ipList(v, p)
+		case "labels":
+			nw.Labels = d.labels(v, p)
 		}
 	})
 	return nw
@@ -133,7 +135,7 @@ func (d *decoder) ipList(n *node, path string) []string {
 	return out
 }
 
-var volumeKeys = []string{"type", "size"}
+var volumeKeys = []string{"type", "size", "labels"}
 
 func (d *decoder) volumes(n *node, p *Project) {
 	if !d.sectionMap(n, "volumes", "volume") {
@@ -150,6 +152,8 @@ func (d *decoder) volumes(n *node, p *Project) {
 				if sz, ok := d.size(v, pp); ok {
 					vol.Size, sizeNode = sz, v
 				}
+			case "labels":
+				vol.Labels = d.labels(v, pp)
 			}
 		})
 		if sizeNode != nil && vol.Type != VolumeTypeTmpfs {

@@ -58,6 +58,9 @@ type Network struct {
 	NAT      string   `json:"nat" yaml:"nat"`
 	Internal bool     `json:"internal" yaml:"internal"`
 	DNS      []string `json:"dns,omitempty" yaml:"dns,omitempty"`
+	// Labels are metadata (as a service's): kept and printed, never a
+	// reason to recreate the network.
+	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
 }
 
 // Volume types.
@@ -71,6 +74,8 @@ type Volume struct {
 	Name string   `json:"-" yaml:"-"`
 	Type string   `json:"type" yaml:"type"`
 	Size ByteSize `json:"size,omitempty" yaml:"size,omitempty"`
+	// Labels are metadata, kept and printed.
+	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
 }
 
 // Service is one service, fully normalised.
