@@ -44,10 +44,7 @@ var keysRefused = map[string][]string{
 // keysGaps are keys files whose conversion nucleus does not accept yet,
 // and what is missing; a file that converts fails the test until it is
 // taken off the list.
-var keysGaps = map[string]string{
-	"service_names.compose.yaml": "service names with '.', capitals or more than 40 characters (Compose allows [a-zA-Z0-9][a-zA-Z0-9_.-]+, " +
-		"a DNS label takes 63) are refused by spec.Load",
-}
+var keysGaps = map[string]string{}
 
 // TestKeysFilesConvert: each keys file converts to a nucleus.yaml that
 // spec.Load accepts, or is refused with notes naming the key and the

@@ -347,6 +347,13 @@ func validName(s string) bool {
 }
 
 func (d *decoder) checkName(k key, path, what string) bool {
+	if what == "service" {
+		if ValidServiceName(k.value) {
+			return true
+		}
+		d.add(k.where(), path, fmt.Sprintf("invalid service name %q: use letters, digits, ., _ and - (starting with a letter or digit, no empty part between dots, not ending with . or -), at most 63 characters", k.value))
+		return false
+	}
 	if validName(k.value) {
 		return true
 	}

@@ -21,6 +21,7 @@ func (d *decoder) validate(p *Project) {
 	d.checkDependencies(p)
 	d.checkPorts(p)
 	d.checkReplicaNames(p)
+	d.checkServiceDNSNames(p)
 }
 
 // checkReplicaNames: a service named like a replica of another service
@@ -37,9 +38,9 @@ func (d *decoder) checkReplicaNames(p *Project) {
 		if err != nil || strconv.Itoa(n) != num {
 			continue
 		}
-		if o, ok := p.Services[other]; ok && n >= 1 && n <= max(o.Replicas, 1) {
+		if o, ok := serviceFold(p, other); ok && n >= 1 && n <= max(o.Replicas, 1) {
 			d.add(d.at("services."+sname), "services."+sname,
-				fmt.Sprintf("service name %q is also the name of replica %d of service %s (and its DNS name); rename one of them", sname, n, other))
+				fmt.Sprintf("service name %q is also the name of replica %d of service %s (and its DNS name); rename one of them", sname, n, o.Name))
 		}
 	}
 }

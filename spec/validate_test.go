@@ -66,23 +66,25 @@ var ruleCases = []struct {
 		},
 	},
 	{
-		name: "service name uppercase",
+		name: "service names that differ in case",
 		yaml: `services:
+  web:
+    command: ["true"]
   Web:
     command: ["true"]
 `,
 		want: []string{
-			"nucleus.yaml:2:3: services.Web: invalid service name \"Web\": use lowercase letters, digits, _ and - (starting with a letter or digit), at most 40 characters",
+			"nucleus.yaml:4:3: services.Web: service names \"web\" and \"Web\" differ only in case; their DNS names do not, so rename one of them",
 		},
 	},
 	{
 		name: "service name too long",
 		yaml: `services:
-  a23456789012345678901234567890123456789012:
+  a234567890123456789012345678901234567890123456789012345678901234:
     command: ["true"]
 `,
 		want: []string{
-			"nucleus.yaml:2:3: services.a23456789012345678901234567890123456789012: invalid service name \"a23456789012345678901234567890123456789012\": use lowercase letters, digits, _ and - (starting with a letter or digit), at most 40 characters",
+			"nucleus.yaml:2:3: services.a234567890123456789012345678901234567890123456789012345678901234: invalid service name \"a234567890123456789012345678901234567890123456789012345678901234\": use letters, digits, ., _ and - (starting with a letter or digit, no empty part between dots, not ending with . or -), at most 63 characters",
 		},
 	},
 	{
