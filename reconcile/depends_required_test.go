@@ -59,3 +59,34 @@ func TestSupervisorOptionalDependencyFailedCreate(t *testing.T) {
 		t.Errorf("web was not created: %v", w.Events())
 	}
 }
+
+// depends_on restart: true also follows an explicit restart of the
+// dependency (nucleus restart db), as Compose does: web and, through it,
+// api restart after db; other (restart: false) and stopped replicas are
+// left alone.
+func TestRestartServicesFollowsRestartTrue(t *testing.T) {
+	w := reconciletest.NewWorld()
+	sv := newSupervisor(t, w)
+	p := project(nil, svc("db"), svc("web", dependsOn("db", true)), svc("api", dependsOn("web", true)), svc("other", dependsOn("db", false)))
+	mustPass(t, sv, p)
+	if err := sv.RestartServices(context.Background(), p, []string{"db"}); err != nil {
+		t.Fatal(err)
+	}
+	for svc, want := range map[string]int{"db": 2, "web": 2, "api": 2, "other": 1} {
+		if got := w.Count("create shop." + svc + ".1"); got != want {
+			t.Errorf("%s created %d times; want %d: %v", svc, got, want, w.Events())
+		}
+	}
+	ev := w.Events()
+	lastOf := func(e string) int {
+		for i := len(ev) - 1; i >= 0; i-- {
+			if ev[i] == e {
+				return i
+			}
+		}
+		return -1
+	}
+	if d, web, api := lastOf("create shop.db.1"), lastOf("create shop.web.1"), lastOf("create shop.api.1"); !(d < web && web < api) {
+		t.Errorf("restart order db %d, web %d, api %d: %v", d, web, api, ev)
+	}
+}

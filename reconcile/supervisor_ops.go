@@ -126,16 +126,23 @@ func (sv *Supervisor) StartServices(ctx context.Context, desired *spec.Project, 
 }
 
 // RestartServices stops and starts every replica of the services with the
-// current configuration (dependencies are not touched).
+// current configuration (dependencies are not touched). Then, as Compose
+// does after an explicit restart, the running replicas of services that
+// declare depends_on with restart: true on one of them (transitively).
 func (sv *Supervisor) RestartServices(ctx context.Context, desired *spec.Project, services []string) error {
 	var errs []error
-	for _, name := range services {
+	followers := restartFollowers(desired, services)
+	for _, name := range append(slices.Clone(services), followers...) {
 		s := desired.Services[name]
 		if s == nil {
 			errs = append(errs, fmt.Errorf("restart %s: not a service of project %s", name, sv.Project))
 			continue
 		}
+		follower := !slices.Contains(services, name)
 		for n := 1; n <= max(s.Replicas, 1); n++ {
+			if follower && !sv.alive(sv.ident(name, n)) {
+				continue
+			}
 			if err := sv.stopReplica(ctx, name, n); err != nil {
 				errs = append(errs, err)
 				continue
@@ -146,4 +153,39 @@ func (sv *Supervisor) RestartServices(ctx context.Context, desired *spec.Project
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// restartFollowers are the services, in dependency order, that declare
+// depends_on with restart: true on one of services or on another
+// follower, services themselves left out.
+func restartFollowers(desired *spec.Project, services []string) []string {
+	restarted := map[string]bool{}
+	for _, s := range services {
+		restarted[s] = true
+	}
+	var out []string
+	for _, level := range Levels(desired) {
+		for _, name := range level {
+			if restarted[name] {
+				continue
+			}
+			for dep, d := range desired.Services[name].DependsOn {
+				if d.Restart && restarted[dep] {
+					restarted[name] = true
+					out = append(out, name)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// alive reports whether the replica's sandbox runs.
+func (sv *Supervisor) alive(id Ident) bool {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.init()
+	r := sv.replicas[id]
+	return r != nil && r.rec != nil && r.rec.State.Alive()
 }
