@@ -191,14 +191,22 @@ func FormatPort(p spec.Port) string {
 	return fmt.Sprintf("%s:%s->%s", p.HostIP, rng(p.Published, p.PublishedEnd), target)
 }
 
-// publishedPorts are the replica's ports as published: those its network
-// attachment reports (an ephemeral port with the host port picked for
-// it), else the file's.
+// publishedPorts are the replica's ports as the file says, a port without
+// a host port with the ephemeral one its network attachment reports (a
+// port added in place shows without one until the replica's next start).
 func publishedPorts(r *SandboxRecord) []spec.Port {
-	for _, a := range r.Attachments {
-		if len(a.Ports) > 0 {
-			return a.Ports
+	out := slices.Clone(r.Applied.Ports)
+	for i, p := range out {
+		if p.Published != 0 || p.TargetEnd > p.Target {
+			continue
+		}
+		for _, a := range r.Attachments {
+			for _, q := range a.Ports {
+				if q.Target == p.Target && q.Protocol == p.Protocol && q.HostIP == p.HostIP && q.Published != 0 {
+					out[i].Published, out[i].PublishedEnd = q.Published, q.PublishedEnd
+				}
+			}
 		}
 	}
-	return r.Applied.Ports
+	return out
 }
