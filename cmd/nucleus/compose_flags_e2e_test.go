@@ -178,6 +178,12 @@ func TestCLILogsComposeFlags(t *testing.T) {
 			t.Errorf("logs --until %s printed %q (time %v, %v)", mid.Format(time.RFC3339Nano), l, at, err)
 		}
 	}
+	if out := c.must("logs", "--since", mid.Format(time.RFC3339Nano), "--no-log-prefix", "db"); !strings.HasPrefix(out, "db ready\n") || strings.Count(out, "\n") >= strings.Count(c.must("logs", "db"), "\n") {
+		t.Errorf("logs --since %s printed %q, want the lines since then only", mid.Format(time.RFC3339Nano), out)
+	}
+	if out := c.must("logs", "--since", "2000-01-01T00:00:00Z", "db"); !strings.Contains(out, "db | db ready") {
+		t.Errorf("logs --since 2000: %q, want every line", out)
+	}
 	if out := c.must("logs", "--until", "1h", "db"); out != "" {
 		t.Errorf("logs --until 1h (an hour ago) printed %q", out)
 	}

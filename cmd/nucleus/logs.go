@@ -18,23 +18,23 @@ import (
 
 func init() { subcommands = append(subcommands, newLogsCmd) }
 
-// parseUntil reads --until as Compose does: an RFC 3339 time, or a
-// duration before now.
-func parseUntil(s string, now time.Time) (time.Time, error) {
+// parseLogTime reads --since and --until as Compose does: an RFC 3339
+// time, or a duration before now.
+func parseLogTime(flag, s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("--until %q: expected a time like 2006-01-02T15:04:05Z or a duration like 10m", s)
+	return time.Time{}, fmt.Errorf("--%s %q: expected a time like 2006-01-02T15:04:05Z or a duration like 10m", flag, s)
 }
 
 func newLogsCmd() *cobra.Command {
 	var (
 		follow     bool
 		tailN      int
-		since      time.Duration
+		since      string
 		timestamps bool
 		until      string
 		noPrefix   bool
@@ -49,11 +49,23 @@ func newLogsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now := time.Now()
 			var untilT time.Time
-			if until != "" {
-				var err error
-				if untilT, err = parseUntil(until, now); err != nil {
+			var sinceD time.Duration // host.Logs takes an age
+			for _, t := range []struct {
+				flag, val string
+				set       func(time.Time)
+			}{{"since", since, func(t time.Time) {
+				if !t.Equal(now) { // --since 0 keeps its meaning: everything
+					sinceD = max(now.Sub(t), time.Nanosecond)
+				}
+			}}, {"until", until, func(t time.Time) { untilT = t }}} {
+				if t.val == "" {
+					continue
+				}
+				at, err := parseLogTime(t.flag, t.val, now)
+				if err != nil {
 					return &exitError{code: 2, err: err}
 				}
+				t.set(at)
 			}
 			p, name, loadErr := projectForState()
 			if name == "" {
@@ -66,7 +78,7 @@ func newLogsCmd() *cobra.Command {
 			root := stateRoot()
 			pr := newLogPrinter(os.Stdout, timestamps)
 			pr.noPrefix = noPrefix
-			lines, err := host.Logs(root, name, host.LogOptions{Services: args, Tail: tailN, Since: since, Until: untilT, Declared: declared}, now)
+			lines, err := host.Logs(root, name, host.LogOptions{Services: args, Tail: tailN, Since: sinceD, Until: untilT, Declared: declared}, now)
 			if unknown := (*host.UnknownServiceError)(nil); errors.As(err, &unknown) {
 				return &exitError{code: 2, err: err}
 			}
@@ -95,7 +107,7 @@ func newLogsCmd() *cobra.Command {
 	f.StringArrayVar(&globals.files, "file", nil, "project file (repeatable)")
 	f.BoolVarP(&follow, "follow", "f", false, "keep printing new output")
 	f.IntVarP(&tailN, "tail", "n", -1, "only the last N lines of each replica (-1: all)")
-	f.DurationVar(&since, "since", 0, "only lines newer than this, like 10m")
+	f.StringVar(&since, "since", "", "only lines written since this: a time (2006-01-02T15:04:05Z07:00) or a duration ago, like 10m")
 	f.BoolVarP(&timestamps, "timestamps", "t", false, "show the time of each line")
 	f.StringVar(&until, "until", "", "only lines written before this: a time (2006-01-02T15:04:05Z07:00) or a duration ago, like 10m")
 	f.BoolVar(&noPrefix, "no-log-prefix", false, "print the lines without the `service |` prefix")
