@@ -157,3 +157,13 @@ services:
 		t.Errorf("x:gateway: %v", err)
 	}
 }
+
+// IPv6 host addresses in ports are refused with the reason, in both forms.
+func TestPortsIPv6HostRefused(t *testing.T) {
+	for _, y := range []string{`ports: ["[::1]:8080:80"]`, `ports: [{target: 80, published: 8081, host_ip: "::1"}]`} {
+		_, err := loadString(t, "services:\n  a:\n    command: [x]\n    "+y+"\n")
+		if err == nil || !strings.Contains(err.Error(), "IPv6 host addresses are not supported") {
+			t.Errorf("%s: %v; want the IPv6 reason", y, err)
+		}
+	}
+}

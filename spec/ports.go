@@ -101,7 +101,10 @@ func finishPort(p *Port) error {
 	if p.HostIP == "" {
 		p.HostIP = AnyHostIP
 	} else {
-		a, err := netip.ParseAddr(p.HostIP)
+		a, err := netip.ParseAddr(strings.Trim(p.HostIP, "[]"))
+		if err == nil && a.Is6() && !a.Is4In6() {
+			return fmt.Errorf("host address %q is IPv6: IPv6 host addresses are not supported; networks are IPv4 (use 127.0.0.1 or 0.0.0.0)", p.HostIP)
+		}
 		if err != nil || !a.Is4() {
 			return fmt.Errorf("host address %q is not an IPv4 address", p.HostIP)
 		}
