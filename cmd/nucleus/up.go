@@ -66,7 +66,7 @@ func newUpCmd() *cobra.Command {
 	f.BoolVar(&o.forceRecreate, "force-recreate", false, "restart the running replicas of the services even if their configuration did not change")
 	f.BoolVar(&o.noDeps, "no-deps", false, "with SERVICE arguments: do not start the services they depend on")
 	f.StringArrayVar(&o.scale, "scale", nil, "SERVICE=N: run N replicas of SERVICE instead of the file's replicas, until the next up (repeatable)")
-	f.BoolVar(&o.abortOnExit, "abort-on-container-exit", false, "foreground: stop everything when any replica exits")
+	f.BoolVar(&o.abortOnExit, "abort-on-container-exit", false, "foreground: stop everything when any replica exits, and exit with its exit code")
 	f.StringVar(&o.exitCodeFrom, "exit-code-from", "", "foreground: exit with this service's exit code (implies --abort-on-container-exit)")
 	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "accepted for habit: up always removes replicas of services no longer in the files")
 	_ = cmd.RegisterFlagCompletionFunc("exit-code-from", completeService)
@@ -364,6 +364,10 @@ func upForeground(cmd *cobra.Command, o *upOptions, p *spec.Project, services []
 		return downErr
 	}
 	fmt.Fprintf(stderr, "project %s stopped and removed\n", p.Name)
+	if o.abortOnExit && o.exitCodeFrom == "" && watch.hitCode != nil && *watch.hitCode != 0 {
+		// As Compose: the exit code of the replica whose exit ended the run.
+		return &exitError{code: *watch.hitCode}
+	}
 	if o.exitCodeFrom != "" {
 		if watch.fromCode == nil {
 			return &exitError{code: 1, err: fmt.Errorf("--exit-code-from %s: it did not exit by itself; another replica's exit or Ctrl-C stopped the project", o.exitCodeFrom)}

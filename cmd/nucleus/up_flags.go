@@ -47,6 +47,7 @@ type exitWatch struct {
 	from     string // --exit-code-from SERVICE ("" none)
 	alive    map[string]bool
 	fromCode *int
+	hitCode  *int // the exit code of the replica that ended the run
 }
 
 // check looks at the replicas once; it returns the one that exited, if any.
@@ -66,7 +67,7 @@ func (w *exitWatch) check(rows []reconcile.ReplicaStatus) *reconcile.ReplicaStat
 			w.fromCode = r.ExitCode
 		}
 		if hit == nil {
-			hit = r
+			hit, w.hitCode = r, r.ExitCode
 		}
 	}
 	return hit

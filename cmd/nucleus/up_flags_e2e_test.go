@@ -100,7 +100,8 @@ var abortYAML = "name: NAME\nservices:\n" + loopService("long", "") + `  short:
 `
 
 // TestCLIUpAbortOnContainerExit: in the foreground, --abort-on-container-exit
-// stops everything when a replica exits (exit 0), and --exit-code-from
+// stops everything when a replica exits (exiting with its code, as Compose
+// does), and --exit-code-from
 // SERVICE exits with that service's code (1 when another one's exit ended
 // the run first).
 func TestCLIUpAbortOnContainerExit(t *testing.T) {
@@ -111,7 +112,7 @@ func TestCLIUpAbortOnContainerExit(t *testing.T) {
 		code  int
 		say   string
 	}{
-		{[]string{"--abort-on-container-exit"}, 0, "short-1 exited with code 3"},
+		{[]string{"--abort-on-container-exit"}, 3, "short-1 exited with code 3"},
 		{[]string{"--exit-code-from", "short"}, 3, "short-1 exited with code 3"},
 		{[]string{"--exit-code-from", "long"}, 1, "--exit-code-from long: it did not exit by itself"},
 	} {
