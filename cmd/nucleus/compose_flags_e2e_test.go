@@ -302,3 +302,23 @@ services:
 		t.Errorf("config --no-interpolate of a compose file: exit %d stderr %q, want 2 saying why", code, errs)
 	}
 }
+
+// TestCLIGlobalFileBeforeImageCommands: under image rm and image prune -f
+// is --force; before the command it stays the global --file (a guard: this
+// held already, as TraverseChildren gives flags before the command to the
+// root).
+func TestCLIGlobalFileBeforeImageCommands(t *testing.T) {
+	c := newFlagsCLI(t)
+	c.cwd = t.TempDir()
+	defer func() { c.cwd = "" }()
+	file := filepath.Join(c.dir, "nucleus.yaml")
+	if out, errs, code := c.run("-f", file, "image", "prune", "-f"); code != 0 || !strings.Contains(out, "reclaimed") {
+		t.Errorf("-f FILE image prune -f: exit %d stdout %q stderr %q", code, out, errs)
+	}
+	if _, errs, code := c.run("-f", file, "image", "rm", "-f", "nginx:1"); code != 1 || !strings.Contains(errs, "not in the store") {
+		t.Errorf("-f FILE image rm -f nginx:1: exit %d stderr %q, want 1 saying it is not in the store", code, errs)
+	}
+	if out := c.must("-f", file, "config", "--services"); out != "db\nstubborn\n" {
+		t.Errorf("-f FILE config --services from elsewhere: %q", out)
+	}
+}
