@@ -140,27 +140,37 @@ func loadCompose(o Options, files []string, wd string) (*spec.Project, error) {
 	return spec.Load(lo)
 }
 
+// FilesIn are the project files of exactly dir (no parents): nucleus.yaml
+// (or .yml) with its override, else the first compose file in Compose's
+// order with its override; nil when dir holds no project file. The GitOps
+// daemon finds its projects with it.
+func FilesIn(dir string) []string {
+	pick := func(names []string) string {
+		for _, n := range names {
+			if p := filepath.Join(dir, n); regular(p) {
+				return p
+			}
+		}
+		return ""
+	}
+	for _, kind := range [][2][]string{{spec.DefaultFiles, spec.OverrideFiles}, {cli.DefaultFileNames, cli.DefaultOverrideFileNames}} {
+		if f := pick(kind[0]); f != "" {
+			if o := pick(kind[1]); o != "" {
+				return []string{f, o}
+			}
+			return []string{f}
+		}
+	}
+	return nil
+}
+
 // discover finds the project file from wd upwards: at each directory a
 // nucleus.yaml wins over a compose file. For a compose file it returns it
 // and its override, as Compose merges them.
 func discover(wd string) (files []string, isCompose bool) {
 	for dir := wd; ; dir = filepath.Dir(dir) {
-		for _, n := range spec.DefaultFiles {
-			if regular(filepath.Join(dir, n)) {
-				return []string{filepath.Join(dir, n)}, false
-			}
-		}
-		for _, n := range cli.DefaultFileNames {
-			if p := filepath.Join(dir, n); regular(p) {
-				files = []string{p}
-				for _, o := range cli.DefaultOverrideFileNames {
-					if op := filepath.Join(dir, o); regular(op) {
-						files = append(files, op)
-						break
-					}
-				}
-				return files, true
-			}
+		if files := FilesIn(dir); files != nil {
+			return files, !slices.Contains(spec.DefaultFiles, filepath.Base(files[0]))
 		}
 		if dir == filepath.Dir(dir) {
 			return nil, false

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"nucleus/loader"
 	"nucleus/reconcile"
 	"nucleus/spec"
 )
@@ -41,11 +42,11 @@ func (p *project) running() bool {
 // load reads the project files of dir under name.
 func (d *Daemon) load(dir, name string) func() (*spec.Project, error) {
 	return func() (*spec.Project, error) {
-		// Without a file here, spec.Load would discover one in a parent.
+		// Without a file here, the loader would discover one in a parent.
 		if ProjectFiles(dir) == nil {
-			return nil, fmt.Errorf("no nucleus.yaml or nucleus.yml in %s", dir)
+			return nil, fmt.Errorf("no nucleus.yaml, nucleus.yml or compose file in %s", dir)
 		}
-		p, err := spec.Load(LoadOptions(dir, name, d.environ))
+		p, err := loader.Load(loader.Options{LoadOptions: LoadOptions(dir, name, d.environ)})
 		if err != nil {
 			return nil, err
 		}

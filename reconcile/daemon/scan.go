@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 
+	"nucleus/loader"
 	"nucleus/spec"
 )
 
@@ -20,26 +21,12 @@ import (
 const MaxDepth = 3
 
 // ProjectFiles returns the project files of dir: nucleus.yaml (or, failing
-// that, nucleus.yml) and its override beside it; nil when dir holds no
-// project file. Files are given to spec.Load explicitly so that a project
-// directory whose file was deleted never falls back to a file found in a
-// parent directory.
-func ProjectFiles(dir string) []string {
-	var out []string
-	for _, names := range [][]string{spec.DefaultFiles, spec.OverrideFiles} {
-		for _, n := range names {
-			p := filepath.Join(dir, n)
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				out = append(out, p)
-				break
-			}
-		}
-		if out == nil {
-			return nil // an override alone is not a project
-		}
-	}
-	return out
-}
+// that, nucleus.yml) and its override beside it, else a compose file and
+// its override (converted as `nucleus convert` does); nil when dir holds
+// no project file. Files are given to the loader explicitly so that a
+// project directory whose file was deleted never falls back to a file
+// found in a parent directory.
+func ProjectFiles(dir string) []string { return loader.FilesIn(dir) }
 
 // Scan returns the project directories under tree (absolute, sorted): every
 // directory below it, down to MaxDepth, that holds a project file. It does
@@ -124,9 +111,9 @@ func LoadOptions(dir, name string, environ map[string]string) spec.LoadOptions {
 func ResolveName(dir string, environ map[string]string) (name string, loadErr error) {
 	files := ProjectFiles(dir)
 	if files == nil {
-		return "", errors.New("no nucleus.yaml or nucleus.yml in " + dir)
+		return "", errors.New("no nucleus.yaml, nucleus.yml or compose file in " + dir)
 	}
-	p, err := spec.Load(LoadOptions(dir, "", environ))
+	p, err := loader.Load(loader.Options{LoadOptions: LoadOptions(dir, "", environ)})
 	if err == nil {
 		return p.Name, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"nucleus/internal/rootdir"
+	"nucleus/loader"
 	"nucleus/reconcile"
 	"nucleus/reconcile/api"
 	"nucleus/spec"
@@ -140,7 +141,7 @@ func currentDigest(name, dir string, pr *reconcile.ProjectRecord, managed bool) 
 	if !managed && pr != nil && len(pr.Files) > 0 {
 		opts = spec.LoadOptions{Files: pr.Files, WorkingDir: dir, ProjectDir: pr.Dir, ProjectName: name}
 	}
-	if p, err := spec.Load(opts); err == nil {
+	if p, err := loader.Load(loader.Options{LoadOptions: opts}); err == nil {
 		set, _ := reconcile.WatchSet(p.Dir, p.WatchFiles)
 		return reconcile.ContentDigest(set)
 	}

@@ -22,6 +22,8 @@ func TestScanFindsProjectDirectories(t *testing.T) {
 	testutil.WriteFile(t, filepath.Join(tree, "o/nucleus.override.yaml"), svc)  // an override alone is no project
 	testutil.WriteFile(t, filepath.Join(tree, "d1/d2/d3/d4/nucleus.yaml"), svc) // deeper than MaxDepth
 	testutil.WriteFile(t, filepath.Join(tree, "nucleus.yaml"), svc)             // the tree itself is not a project
+	testutil.WriteFile(t, filepath.Join(tree, "e/compose.yaml"), svc)           // a compose file is a project too
+	testutil.WriteFile(t, filepath.Join(tree, "f/compose.override.yaml"), svc)  // but not its override alone
 	got, err := Scan(tree)
 	if err != nil {
 		t.Fatal(err)
@@ -31,8 +33,8 @@ func TestScanFindsProjectDirectories(t *testing.T) {
 		r, _ := filepath.Rel(tree, d)
 		rel = append(rel, r)
 	}
-	if strings.Join(rel, " ") != "a b team/c" {
-		t.Errorf("Scan = %v, want [a b team/c]", rel)
+	if strings.Join(rel, " ") != "a b e team/c" {
+		t.Errorf("Scan = %v, want [a b e team/c]", rel)
 	}
 	if _, err := Scan(filepath.Join(tree, "missing")); err == nil {
 		t.Error("Scan of a missing tree: no error (it must not read as an empty tree)")
@@ -43,7 +45,7 @@ func TestScanFindsProjectDirectories(t *testing.T) {
 	if err := os.Symlink(tree, link); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := Scan(link); err != nil || len(got) != 3 || got[0] != filepath.Join(link, "a") {
+	if got, err := Scan(link); err != nil || len(got) != 4 || got[0] != filepath.Join(link, "a") {
 		t.Errorf("Scan(symlink) = %v, %v", got, err)
 	}
 }
@@ -54,12 +56,13 @@ func TestResolveName(t *testing.T) {
 	testutil.WriteFile(t, filepath.Join(tree, "My.App/nucleus.yaml"), "services:\n  a:\n    command: [/bin/true]\n")
 	testutil.WriteFile(t, filepath.Join(tree, "named/nucleus.yaml"), "name: Shop\nservices:\n  a:\n    comand: [x]\n")
 	testutil.WriteFile(t, filepath.Join(tree, "broken/nucleus.yaml"), "name: [\n")
-	for dir, want := range map[string]string{"My.App": "myapp", "named": "shop", "broken": "broken"} {
+	testutil.WriteFile(t, filepath.Join(tree, "stack/compose.yaml"), "name: Stack\nservices:\n  a: {image: busybox, read_only: true}\n")
+	for dir, want := range map[string]string{"My.App": "myapp", "named": "shop", "broken": "broken", "stack": "stack"} {
 		name, err := ResolveName(filepath.Join(tree, dir), env)
 		if name != want {
 			t.Errorf("ResolveName(%s) = %q, want %q", dir, name, want)
 		}
-		if (err != nil) != (dir != "My.App") {
+		if (err != nil) != (dir != "My.App" && dir != "stack") {
 			t.Errorf("ResolveName(%s) error %v", dir, err)
 		}
 	}
