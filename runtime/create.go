@@ -119,6 +119,9 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err := s.awaitInitExec(); err != nil {
 		return nil, err
 	}
+	if err := setUlimits(s.pid, svc.Ulimits); err != nil {
+		return nil, err
+	}
 	if err := sbinit.Send(int(s.ctl.Fd()), &sbinit.Message{Kind: sbinit.MsgConfig, Config: ic}, fds...); err != nil {
 		return nil, err
 	}

@@ -10,14 +10,11 @@ import (
 )
 
 // setRlimits sets the service's ulimits on the init itself, before anything
-// is forked: the workload and exec'd processes inherit them. syscall's
-// Setrlimit (not unix's) so that a NOFILE set here is what children get,
-// not the soft limit Go saved at start-up.
-//
-// The kernel checks a raise of a hard limit against CAP_SYS_RESOURCE in the
-// host's user namespace, which an init in a private user namespace never
-// has: there only values up to the init's own hard limit (what nucleus was
-// started with) work, and the error says so.
+// is forked: the workload and exec'd processes inherit them. The caller
+// has set them already (runtime.setUlimits, prlimit from outside, which
+// alone may raise a hard limit); setting them again here with syscall's
+// Setrlimit (not unix's) makes the init's Go runtime hand the NOFILE set
+// here to children, not the soft limit it saved at start-up.
 func setRlimits(rs []Rlimit) error {
 	for _, r := range rs {
 		var cur syscall.Rlimit
@@ -29,7 +26,7 @@ func setRlimits(rs []Rlimit) error {
 			continue
 		}
 		if errors.Is(err, unix.EPERM) && r.Hard > cur.Max {
-			return fmt.Errorf("ulimits.%s: hard limit %s is above %s, the hard limit nucleus runs with: raising a hard limit needs CAP_SYS_RESOURCE in the host's user namespace, which a sandbox's user namespace does not give; start nucleus with a higher limit (ulimit -H%s, LimitNOFILE= in a unit) or use userns: host as root",
+			return fmt.Errorf("ulimits.%s: hard limit %s is above %s, the init's: raising a hard limit needs CAP_SYS_RESOURCE in the host's user namespace; start nucleus with a higher limit (ulimit -H%s, LimitNOFILE= in a unit)",
 				r.Name, limitString(r.Hard), limitString(cur.Max), ulimitFlag(r.Resource))
 		}
 		return fmt.Errorf("ulimits.%s: set soft %s, hard %s: %w", r.Name, limitString(r.Soft), limitString(r.Hard), err)
