@@ -93,3 +93,19 @@ func containsAll(list []string, want ...string) bool {
 	}
 	return true
 }
+
+// A compose project's .env follows Compose's rules (an unset variable is
+// empty), not nucleus.yaml's strict ones.
+func TestComposeDotEnvIsCompose(t *testing.T) {
+	dir := testutil.WriteFiles(t, t.TempDir(), map[string]string{
+		"compose.yaml": "services:\n  web: {image: busybox, read_only: true, environment: {A: $A}}\n",
+		".env":         "A=x${NOT_SET_ANYWHERE}y\n",
+	})
+	p, _, err := load(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Services["web"].Environment["A"]; got != "xy" {
+		t.Errorf("A = %q, want xy", got)
+	}
+}

@@ -204,8 +204,12 @@ func load(srcs []source, dir, nameOpt string, environ map[string]string, probed 
 		envLookup := func(k string) (string, bool) { v, ok := environ[k]; return v, ok }
 		r := parseEnvFile(data, dotenvPath, len(srcs), envLookup)
 		dotenv = r.vars
-		for _, e := range r.errs {
-			d.list = append(d.list, e)
+		// A converted file's .env was read by Compose's rules already (an
+		// unset variable is empty there): only its values matter here.
+		if opts == nil || opts.Converted == nil {
+			for _, e := range r.errs {
+				d.list = append(d.list, e)
+			}
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		d.add(Pos{File: dotenvPath, order: len(srcs)}, "", "cannot read: "+errText(err))
