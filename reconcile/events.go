@@ -110,6 +110,9 @@ func recordEvents(old, rec *SandboxRecord, restarted bool) []Event {
 		}
 		return gone(old, mk)
 	}
+	if rec.Removed { // nucleus rm: its sandbox's end was told when it went
+		return nil
+	}
 	var out []Event
 	sameSandbox := old != nil && old.ID == rec.ID && !old.Creating
 	if old != nil && old.ID != rec.ID && old.InitPID != 0 {

@@ -29,6 +29,7 @@ func TestRecordEvents(t *testing.T) {
 		{"removed after exit", rec("a", StateExited, 10, false, 3), nil, false, "destroy"},
 		{"replaced", rec("a", StateExited, 10, false, 3), rec("b", StateStarting, 0, true, 0), false, "destroy create"},
 		{"nothing", nil, nil, false, ""},
+		{"tombstone of nucleus rm", nil, &SandboxRecord{Project: "p", Service: "web", Replica: 1, ID: "a", State: StateExited, InitPID: 10, Removed: true}, false, ""},
 	} {
 		var got []string
 		for _, e := range recordEvents(c.old, c.rec, c.restarted) {

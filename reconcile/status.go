@@ -97,6 +97,9 @@ func (s *Store) StatusCurrent(project string, desired *spec.Project, inspect Ins
 	boot := BootID()
 	out := make([]ReplicaStatus, 0, len(recs))
 	for _, r := range recs {
+		if r.Removed {
+			continue // nucleus rm
+		}
 		st := ReplicaStatus{
 			Service: r.Service, Replica: r.Replica, Name: Ident{Service: r.Service, Index: r.Replica}.Name(),
 			State: r.State, Restarts: r.Restart.Total, Hash: r.Hash, NextAttempt: r.Restart.NextAttempt,

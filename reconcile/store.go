@@ -103,6 +103,10 @@ type SandboxRecord struct {
 	// Waiting says what a replica in state waiting waits for: its
 	// depends_on condition ("db-1 to be healthy (now: backoff)").
 	Waiting string `json:"waiting_for,omitempty"`
+	// Removed: nucleus rm removed this stopped or exited replica: ps no
+	// longer lists it, and it stays as it is (not started by a pass) until
+	// up creates it anew.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // appliedJSON carries the fields of spec.Service that its JSON form leaves

@@ -75,6 +75,7 @@ func (in *Instance) handler() http.Handler {
 		})
 	}
 	in.serveEvents(mux)
+	in.serveRm(mux)
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
 		var req DownOptions
 		if !decode(w, r, &req) {

@@ -224,6 +224,9 @@ func Projects(root rootdir.Root) ([]ProjectSummary, error) {
 		recs, _ := store.LoadSandboxes(n) // a corrupt record is ps's to report
 		counts := map[string]int{}
 		for _, r := range recs {
+			if r.Removed {
+				continue
+			}
 			st := string(r.State)
 			if r.State.Alive() && !r.Alive() {
 				st = string(reconcile.StateDead)
