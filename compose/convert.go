@@ -49,6 +49,55 @@ type Result struct {
 	Sources map[string][]byte // content of Files as read (stdin under "-")
 	Name    string            // the project name Compose chose
 	Dir     string            // the project directory
+
+	pos *positions
+}
+
+// nucleusKeys are where Compose writes what nucleus.yaml spells
+// differently, by the nucleus key path below a service.
+var nucleusKeys = map[string][][]string{
+	"resources.memory": {{"mem_limit"}, {"deploy", "resources", "limits", "memory"}},
+	"resources.cpus":   {{"cpus"}, {"deploy", "resources", "limits", "cpus"}},
+	"resources.pids":   {{"pids_limit"}, {"deploy", "resources", "limits", "pids"}},
+	"replicas":         {{"scale"}, {"deploy", "replicas"}},
+	"security.userns":  {{"userns_mode"}},
+	"security.seccomp": {{"security_opt"}},
+}
+
+// Locate finds where the compose files wrote what the converted file has
+// at path (services.web.resources.memory: mem_limit's FILE, LINE, COL), so
+// that an error nucleus finds in the converted file points into the
+// compose file; ok is false when no written key is found.
+func (r *Result) Locate(path string) (file string, line, col int, ok bool) {
+	if r.pos == nil {
+		return "", 0, 0, false
+	}
+	var parts []string
+	for _, p := range strings.Split(path, ".") {
+		if i := strings.IndexByte(p, '['); i >= 0 {
+			p = p[:i]
+		}
+		parts = append(parts, p)
+	}
+	var cands [][]string
+	if len(parts) >= 3 && parts[0] == "services" {
+		for k, alts := range nucleusKeys {
+			if strings.HasPrefix(strings.Join(parts[2:], ".")+".", k+".") {
+				for _, a := range alts {
+					cands = append(cands, append([]string{"services", parts[1]}, a...))
+				}
+			}
+		}
+	}
+	cands = append(cands, parts)
+	for _, c := range cands {
+		for n := len(c); n > 0; n-- {
+			if f, k, _ := r.pos.node(c[:n]...); k != nil {
+				return f, k.Line, k.Column, true
+			}
+		}
+	}
+	return "", 0, 0, false
 }
 
 // Failed says whether something that matters could not be mapped.
@@ -91,7 +140,7 @@ func Convert(ctx context.Context, o LoadOptions) (*Result, error) {
 		return nil, fmt.Errorf("compose: write nucleus.yaml: %w", err)
 	}
 	enc.Close()
-	res := &Result{YAML: buf.Bytes(), Warnings: c.warns, Sources: srcs, Name: p.Name, Dir: p.WorkingDir}
+	res := &Result{YAML: buf.Bytes(), Warnings: c.warns, Sources: srcs, Name: p.Name, Dir: p.WorkingDir, pos: c.pos}
 	res.Files = append(res.Files, files...)
 	// What else the load read: .env and env_file files change the result.
 	extra := map[string]bool{}

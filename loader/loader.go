@@ -137,7 +137,20 @@ func loadCompose(o Options, files []string, wd string) (*spec.Project, error) {
 	lo := o.LoadOptions
 	lo.ProjectDir = res.Dir
 	lo.Converted = &spec.Converted{Path: first + " (converted)", Data: res.YAML, From: from, Read: res.Sources}
-	return spec.Load(lo)
+	p, err := spec.Load(lo)
+	// Errors in the converted file point at what the compose files wrote.
+	var list spec.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			if e.File != lo.Converted.Path {
+				continue
+			}
+			if f, line, col, ok := res.Locate(e.Path); ok {
+				e.File, e.Line, e.Col = f, line, col
+			}
+		}
+	}
+	return p, err
 }
 
 // FilesIn are the project files of exactly dir (no parents): nucleus.yaml

@@ -109,3 +109,22 @@ func TestComposeDotEnvIsCompose(t *testing.T) {
 		t.Errorf("A = %q, want xy", got)
 	}
 }
+
+// An error nucleus finds in the converted file names the compose file's
+// position of the key that produced it.
+func TestComposeErrorsPointIntoTheComposeFile(t *testing.T) {
+	dir := testutil.WriteFiles(t, t.TempDir(), map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: busybox\n    read_only: true\n    mem_limit: 1m\n    hostname: -bad\n",
+	})
+	_, _, err := load(t, dir)
+	f := filepath.Join(dir, "compose.yaml")
+	want := []string{
+		f + ":5:5: services.web.resources.memory: memory limit 1M is below the minimum of 6M",
+		f + ":6:5: services.web.hostname: invalid hostname",
+	}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v\nlacks %s", err, w)
+		}
+	}
+}
