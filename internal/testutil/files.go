@@ -1,9 +1,14 @@
 package testutil
 
 import (
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // WriteFile writes content to p, creating its parent directories.
@@ -25,4 +30,28 @@ func WriteFiles(t testing.TB, dir string, files map[string]string) string {
 		WriteFile(t, filepath.Join(dir, name), content)
 	}
 	return dir
+}
+
+// TreeSnapshot lists every entry below dir (path, type and mode, inode,
+// size, modification time), one a line, so two snapshots differ when
+// anything in the tree was created, removed or changed.
+func TreeSnapshot(t testing.TB, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(&b, "%s %o ino=%d size=%d mtime=%d.%09d\n", rel, st.Mode, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("snapshot %s: %v", dir, err)
+	}
+	return b.String()
 }

@@ -70,6 +70,13 @@ func mountFile(f FileMount, root, src string, content int) error {
 	if err != nil {
 		return fmt.Errorf("write content: %w", err)
 	}
+	return bindReadOnly(src, root, f.Target)
+}
+
+// bindReadOnly binds the file src over target (resolved inside root)
+// read-only, nosuid, nodev, noexec: the flags are set on the detached
+// clone, so the file is never writable, even for a moment.
+func bindReadOnly(src, root, target string) error {
 	mfd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("open_tree: %w", err)
@@ -79,7 +86,7 @@ func mountFile(f FileMount, root, src string, content int) error {
 	if err := unix.MountSetattr(mfd, "", unix.AT_EMPTY_PATH, attr); err != nil {
 		return fmt.Errorf("make read-only: %w", err)
 	}
-	tfd, err := openTarget(root, f.Target, false)
+	tfd, err := openTarget(root, target, false)
 	if err != nil {
 		return err
 	}

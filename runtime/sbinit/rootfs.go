@@ -160,12 +160,19 @@ func hostView(c *Config, root, scratch string) error {
 
 // givenRootfs uses a directory as the root: bound as is, or under a writable
 // overlay when read_only is false. It returns the writable layer used.
+//
+// The directory is never written: it is the user's (rootfs:) or the image
+// store's tree, shared by every replica of every service of that image. A
+// read-only root that lacks a mount target gets a throwaway tmpfs layer to
+// hold the mount points (made read-only with the rest of the root at the
+// end); one that has them all is bound directly, which is cheaper to start.
 func givenRootfs(c *Config, root, scratch string, fds []int) (string, error) {
 	if c.FDRootfs < 0 || c.FDRootfs >= len(fds) {
 		return "", fmt.Errorf("no rootfs mount fd")
 	}
+	points := c.ReadOnly && missingTarget(c, fds[c.FDRootfs])
 	dst := root
-	if !c.ReadOnly {
+	if !c.ReadOnly || points {
 		dst = scratch + "/lower"
 		if err := os.Mkdir(dst, 0o755); err != nil {
 			return "", fmt.Errorf("create rootfs lower dir: %w", err)
@@ -173,6 +180,9 @@ func givenRootfs(c *Config, root, scratch string, fds []int) (string, error) {
 	}
 	if err := unix.MoveMount(fds[c.FDRootfs], "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return "", fmt.Errorf("attach rootfs: %w", err)
+	}
+	if points {
+		return "", overlay(c, scratch, dst, root)
 	}
 	if c.ReadOnly {
 		return "", nil
@@ -187,6 +197,46 @@ func givenRootfs(c *Config, root, scratch string, fds []int) (string, error) {
 		fmt.Fprintf(os.Stderr, "nucleus-init: writable layer on tmpfs, the upper directory cannot be used: %v\n", err)
 	}
 	return WritableTmpfs, overlay(c, scratch, dst, root)
+}
+
+// specialDirs are the directories mountSpecial mounts on.
+var specialDirs = []string{"/proc", "/dev", "/sys", "/tmp", "/run"}
+
+// missingTarget reports whether a mount target of c is not in the tree
+// rfd: special directories, volumes, generated files, secrets and configs.
+// Any error counts as missing: the overlay is then there, whatever
+// creating the target does.
+func missingTarget(c *Config, rfd int) bool {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	exists := func(p string) bool {
+		fd, err := unix.Openat2(rfd, p, how)
+		if err != nil {
+			return false
+		}
+		unix.Close(fd)
+		return true
+	}
+	for _, p := range specialDirs {
+		if !exists(p) {
+			return true
+		}
+	}
+	for _, m := range c.Mounts {
+		if !exists(m.Target) {
+			return true
+		}
+	}
+	for p := range c.Files {
+		if !exists(p) {
+			return true
+		}
+	}
+	for _, f := range c.FileMounts {
+		if !exists(f.Target) {
+			return true
+		}
+	}
+	return false
 }
 
 // diskOverlay mounts lower under the writable layer kept in the caller's

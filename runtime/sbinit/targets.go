@@ -158,13 +158,7 @@ func placeFiles(c *Config, root, scratch string) error {
 		if err := os.WriteFile(src, c.Files[p], 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", p, err)
 		}
-		tfd, err := openTarget(root, p, false)
-		if err != nil {
-			return fmt.Errorf("file %s: %w", p, err)
-		}
-		err = unix.Mount(src, procFD(tfd), "", unix.MS_BIND, "")
-		unix.Close(tfd)
-		if err != nil {
+		if err := bindReadOnly(src, root, p); err != nil {
 			return fmt.Errorf("bind file %s: %w", p, err)
 		}
 	}
