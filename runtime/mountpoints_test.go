@@ -65,8 +65,8 @@ ls -d /proc/self /tmp /run /dev/null >/dev/null && echo SPECIAL-OK`
 			if strings.Contains(r.out, "RESOLV-WRITABLE") {
 				t.Errorf("the generated /etc/resolv.conf is writable in the sandbox:\n%s", r.out)
 			}
-			if after := testutil.TreeSnapshot(t, c.rootfs); after != before {
-				t.Errorf("the rootfs directory on the host changed:\nbefore:\n%s\nafter:\n%s", before, after)
+			if d := testutil.TreeChanges(before, testutil.TreeSnapshot(t, c.rootfs)); d != "" {
+				t.Errorf("the rootfs directory on the host changed:\n%s", d)
 			}
 		})
 	}

@@ -55,3 +55,27 @@ func TreeSnapshot(t testing.TB, dir string) string {
 	}
 	return b.String()
 }
+
+// TreeChanges lists the lines of two TreeSnapshots that differ ("-" only
+// before, "+" only after), or "" when they are the same.
+func TreeChanges(before, after string) string {
+	was, is := map[string]bool{}, map[string]bool{}
+	for _, l := range strings.Split(before, "\n") {
+		was[l] = true
+	}
+	for _, l := range strings.Split(after, "\n") {
+		is[l] = true
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(before, "\n") {
+		if !is[l] {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(after, "\n") {
+		if !was[l] {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	return b.String()
+}
