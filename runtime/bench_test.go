@@ -20,18 +20,23 @@ func BenchmarkSandboxTrue(b *testing.B) {
 
 // BenchmarkRootfsTrue: the same from a busybox rootfs, read-only, with a
 // tmpfs writable layer, and with a writable layer in an upper directory
-// (one, reused: the incarnations of a replica).
+// (one, reused: the incarnations of a replica). read-only-missing: a
+// read-only root lacking a tmpfs volume's target, which gets a tmpfs layer
+// for the mount point (the rootfs itself is never written).
 func BenchmarkRootfsTrue(b *testing.B) {
 	rootfs := testutil.BusyboxRootfs(b)
+	cache := []ResolvedMount{{Type: MountTmpfs, Target: "/cache", Size: 1 << 20}}
 	for _, c := range []struct {
 		name     string
 		readOnly bool
 		upper    string
-	}{{"read-only", true, ""}, {"tmpfs", false, ""}, {"upper", false, b.TempDir() + "/web-1"}} {
+		mounts   []ResolvedMount
+	}{{"read-only", true, "", nil}, {"read-only-missing", true, "", cache},
+		{"tmpfs", false, "", nil}, {"upper", false, b.TempDir() + "/web-1", nil}} {
 		b.Run(c.name, func(b *testing.B) {
 			svc := service("/bin/true")
 			svc.Rootfs, svc.ReadOnly = rootfs, c.readOnly
-			benchSandbox(b, Config{Service: svc, UpperDir: c.upper})
+			benchSandbox(b, Config{Service: svc, UpperDir: c.upper, Mounts: c.mounts})
 		})
 	}
 }
