@@ -165,6 +165,11 @@ func TestUpFindsComposeFile(t *testing.T) {
 		t.Errorf("ps: web is %q", ps["web"].State)
 	}
 
+	// run SERVICE finds the service in compose.yaml too.
+	if out, errs, code := c.run("run", "--no-deps", "--entrypoint", "/bin/busybox", "web", "cat", "/srv/index.html"); out != "page 1\n" || code != 0 {
+		t.Errorf("run web of the compose project: %q, exit %d\n%s", out, code, errs)
+	}
+
 	// An edit of compose.yaml reaches the supervisor through its watch list.
 	write("2")
 	testutil.WaitFor(t, "web to serve page 2 after the compose.yaml edit", 60*time.Second, func() bool {

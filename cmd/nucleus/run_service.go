@@ -25,7 +25,7 @@ func serviceRunTarget(cmd *cobra.Command, args []string) (*spec.Project, bool) {
 	if len(args) == 0 || cmd.ArgsLenAtDash() == 0 {
 		return nil, false
 	}
-	p, err := spec.Load(loadOptions())
+	p, err := loadSpec(false) // nucleus.yaml or a compose file, quietly
 	if err != nil || p.Services[args[0]] == nil {
 		return nil, false
 	}
