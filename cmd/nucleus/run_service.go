@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,6 +67,7 @@ func runServiceCmd(cmd *cobra.Command, o *runOptions, sf *runServiceFlags, p *sp
 	if err != nil {
 		return &exitError{code: 125, err: fmt.Errorf("run %s: %w", service, err)}
 	}
+	overrideFromFlags(cmd, svc, flags)
 	if cmd.Flags().Changed("pull") && svc.Image != "" {
 		if svc.PullPolicy, err = spec.ParsePullPolicy(o.pull); err != nil {
 			return &exitError{code: 125, err: fmt.Errorf("--pull: %w", err)}
@@ -82,4 +84,37 @@ func runServiceCmd(cmd *cobra.Command, o *runOptions, sf *runServiceFlags, p *sp
 	}
 	o.networks = oneoff.Networks(p, service)
 	return launchRun(cmd, o, svc, p.Name, p.Volumes)
+}
+
+// overrideFromFlags puts the plain form's flags the user gave on top of the
+// service's settings (limits, capabilities, hostname, root, security).
+func overrideFromFlags(cmd *cobra.Command, svc, flags *spec.Service) {
+	set := cmd.Flags().Changed
+	if set("memory") {
+		svc.Resources.Memory = flags.Resources.Memory
+	}
+	if set("cpus") {
+		svc.Resources.CPUs = flags.Resources.CPUs
+	}
+	if set("pids") {
+		svc.Resources.Pids = flags.Resources.Pids
+	}
+	if set("cap-add") {
+		svc.CapAdd = append(slices.Clone(svc.CapAdd), flags.CapAdd...)
+	}
+	if set("hostname") {
+		svc.Hostname = flags.Hostname
+	}
+	if set("read-only") {
+		svc.ReadOnly = flags.ReadOnly
+	}
+	if set("userns") {
+		svc.Security.UserNS = flags.Security.UserNS
+	}
+	if set("landlock") {
+		svc.Security.Landlock.Mode = flags.Security.Landlock.Mode
+	}
+	if set("seccomp") {
+		svc.Security.Seccomp, svc.Security.SeccompProfile = flags.Security.Seccomp, flags.Security.SeccompProfile
+	}
 }

@@ -63,6 +63,9 @@ func TestCLIRunService(t *testing.T) {
 	if out := c.must("run", "--no-deps", "-u", "1000", "-w", "/tmp", "app", "/bin/busybox", "sh", "-c", "id -u; pwd"); out != "1000\n/tmp\n" {
 		t.Errorf("run -u 1000 -w /tmp app: %q", out)
 	}
+	if out := c.must("run", "--no-deps", "--hostname", "oneoff", "--read-only=false", "app", "/bin/busybox", "sh", "-c", "hostname; touch /usr/x && echo writable"); out != "oneoff\nwritable\n" {
+		t.Errorf("run --hostname oneoff --read-only=false app: %q, want the flags on top of the service", out)
+	}
 	if out := c.must("run", "--entrypoint", "/bin/busybox echo", "app", "via", "entrypoint"); out != "via entrypoint\n" {
 		t.Errorf("run --entrypoint app: %q", out)
 	}
