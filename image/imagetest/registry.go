@@ -55,7 +55,12 @@ func Registry(t testing.TB) *Reg {
 			inner.ServeHTTP(w, req)
 			return
 		}
-		cw := &countingWriter{ResponseWriter: w, cut: -1}
+		path := req.URL.Path
+		cw := &countingWriter{ResponseWriter: w, cut: -1, add: func(n int64) {
+			r.mu.Lock()
+			r.bytes[path] += n
+			r.mu.Unlock()
+		}}
 		r.mu.Lock()
 		r.reqs[req.Method+" "+req.URL.Path]++
 		if d := blobOf(req.URL.Path); d != "" && req.Method == http.MethodGet {
@@ -66,11 +71,6 @@ func Registry(t testing.TB) *Reg {
 			}
 		}
 		r.mu.Unlock()
-		defer func() {
-			r.mu.Lock()
-			r.bytes[req.URL.Path] += cw.n
-			r.mu.Unlock()
-		}()
 		inner.ServeHTTP(cw, req)
 	}))
 	t.Cleanup(srv.Close)
@@ -182,11 +182,25 @@ func (r *Reg) CutAfter(h v1.Hash, n int64) {
 }
 
 // countingWriter counts body bytes and applies a blob's tamper and cut.
+// Bytes are counted (add) before they are written, so a client that has
+// read them never sees a counter short of them.
 type countingWriter struct {
 	http.ResponseWriter
 	n      int64
+	add    func(int64)
 	tamper bool
 	cut    int64 // -1: no cut
+}
+
+// write writes p to the response, counting it first.
+func (w *countingWriter) write(p []byte) (int, error) {
+	w.add(int64(len(p)))
+	k, err := w.ResponseWriter.Write(p)
+	w.n += int64(k)
+	if k < len(p) {
+		w.add(int64(k - len(p)))
+	}
+	return k, err
 }
 
 func (w *countingWriter) Write(p []byte) (int, error) {
@@ -196,17 +210,14 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 		p = q
 	}
 	if w.cut >= 0 && w.n+int64(len(p)) > w.cut {
-		k, _ := w.ResponseWriter.Write(p[:w.cut-w.n])
-		w.n += int64(k)
+		w.write(p[:w.cut-w.n])
 		if f, ok := w.ResponseWriter.(http.Flusher); ok {
 			f.Flush()
 		}
 		// net/http closes the connection without a log line.
 		panic(http.ErrAbortHandler)
 	}
-	k, err := w.ResponseWriter.Write(p)
-	w.n += int64(k)
-	return k, err
+	return w.write(p)
 }
 
 func (w *countingWriter) Flush() {
