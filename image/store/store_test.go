@@ -292,3 +292,52 @@ func TestRemoveRefusesAnImageInUseUnlessForced(t *testing.T) {
 		t.Errorf("second Remove: %v, want ErrNotFound", err)
 	}
 }
+
+// The tree gets the mount points every sandbox needs (Docker's init
+// layer), so a read-only root is bound directly; what the image has at
+// those paths, symlinks included, is kept, and nothing is made through a
+// link.
+func TestTreeHasMountPointsAndKeepsTheImages(t *testing.T) {
+	hostDir := t.TempDir()
+	bare := imagetest.Build(t, imagebuild.Spec{Layers: [][]imagebuild.Entry{{imagebuild.File("bin/app", 0o755, "x")}}})
+	own := imagetest.Build(t, imagebuild.Spec{Layers: [][]imagebuild.Entry{{
+		imagebuild.File("etc/hosts", 0o600, "10.0.0.1 mine\n"),
+		imagebuild.Symlink("etc/resolv.conf", "../run/resolv.conf"),
+		imagebuild.Symlink("run", hostDir),
+	}}})
+	linked := imagetest.Build(t, imagebuild.Spec{Layers: [][]imagebuild.Entry{{imagebuild.Symlink("etc", hostDir)}}})
+	st, imgs := pullLayout(t, map[string]v1.Image{"bare": bare, "own": own, "linked": linked})
+	tree := func(tag string) string {
+		d, err := st.Tree(context.Background(), imgs[tag])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d := tree("bare")
+	for p, want := range map[string]os.FileMode{
+		"proc": os.ModeDir | 0o555, "sys": os.ModeDir | 0o555, "dev": os.ModeDir | 0o755,
+		"tmp": os.ModeDir | os.ModeSticky | 0o777, "run": os.ModeDir | 0o755, "etc": os.ModeDir | 0o755,
+		"etc/hosts": 0o644, "etc/resolv.conf": 0o644, "etc/hostname": 0o644,
+	} {
+		fi, err := os.Lstat(filepath.Join(d, p))
+		if err != nil {
+			t.Errorf("bare image: no /%s in the tree: %v", p, err)
+		} else if fi.Mode() != want {
+			t.Errorf("bare image: /%s %v, want %v", p, fi.Mode(), want)
+		}
+	}
+	d = tree("own")
+	if b, _ := os.ReadFile(filepath.Join(d, "etc/hosts")); string(b) != "10.0.0.1 mine\n" {
+		t.Errorf("the image's /etc/hosts became %q", b)
+	}
+	for _, p := range []string{"etc/resolv.conf", "run"} {
+		if fi, err := os.Lstat(filepath.Join(d, p)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("the image's symlink /%s was replaced (%v)", p, err)
+		}
+	}
+	tree("linked")
+	if ents, _ := os.ReadDir(hostDir); len(ents) != 0 {
+		t.Errorf("mount points made through the image's symlinks, outside the tree: %v", ents)
+	}
+}

@@ -93,6 +93,9 @@ func (s *Store) TreeWhile(ctx context.Context, img *Image, ready func(i int) err
 			return "", err
 		}
 	}
+	if err := addMountPoints(tmp); err != nil {
+		return "", fmt.Errorf("image %s: %w", img.Ref, err)
+	}
 	if err := syncDir(tmp, true); err != nil {
 		return "", fmt.Errorf("image %s: sync tree: %w", img.Ref, err)
 	}
@@ -186,3 +189,50 @@ func syncDir(dir string, all bool) error {
 
 // isTemp says whether a name under trees/ is an unpack under way.
 func isTemp(name string) bool { return strings.HasPrefix(name, ".tmp-") }
+
+// mountPoints are what every sandbox mounts on, as Docker's init layer
+// holds them: with them in the tree a read-only root is bound as it is,
+// without the tmpfs layer the init puts under it to make a missing mount
+// point (runtime/sbinit). Files (mode 0644) end in no slash.
+var mountPoints = []struct {
+	path string
+	mode os.FileMode
+}{
+	{"proc/", 0o555}, {"sys/", 0o555}, {"dev/", 0o755}, {"tmp/", os.ModeSticky | 0o777}, {"run/", 0o755},
+	{"etc/", 0o755}, {"etc/hosts", 0o644}, {"etc/resolv.conf", 0o644}, {"etc/hostname", 0o644},
+}
+
+// addMountPoints creates the mount points the image lacks in the
+// unpacked tree root. Whatever the image has at a path, a symlink
+// included, is left as it is; nothing is created under a parent that is
+// not a real directory of the tree, so no link leads out of it.
+func addMountPoints(root string) error {
+	for _, m := range mountPoints {
+		rel := strings.TrimSuffix(m.path, "/")
+		if parent := filepath.Dir(rel); parent != "." {
+			if fi, err := os.Lstat(filepath.Join(root, parent)); err != nil || !fi.IsDir() {
+				continue
+			}
+		}
+		p := filepath.Join(root, rel)
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		var err error
+		if strings.HasSuffix(m.path, "/") {
+			err = os.Mkdir(p, m.mode)
+		} else {
+			var f *os.File
+			if f, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, m.mode); err == nil {
+				err = f.Close()
+			}
+		}
+		if err == nil {
+			err = os.Chmod(p, m.mode) // past the umask, and for the sticky bit
+		}
+		if err != nil {
+			return fmt.Errorf("add mount point /%s: %w", rel, err)
+		}
+	}
+	return nil
+}
