@@ -4,7 +4,8 @@
 //	blobs/sha256/<hex>          manifests, configs and layers by digest
 //	blobs/sha256/<hex>.partial  a download under way or interrupted (resumed)
 //	refs/<sha256 of ref>.json   one Image record per canonical reference
-//	trees/<chain ID hex>/       one unpacked root per layer chain (OCI ChainID)
+//	trees/<chain ID hex>/       one unpacked root per layer chain (OCI ChainID),
+//	                            with the mount points the image lacks added
 //	trees/.tmp-<hex>-*          an unpack under way (removed by the next try)
 //	uses/<sha256 of project>.json  which references a project uses
 //	leases/<chain ID hex>/<sha256 of holder>  a running sandbox's claim on a tree
