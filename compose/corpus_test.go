@@ -96,10 +96,7 @@ var corpusRefused = map[string]string{
 // corpusGaps are image-only files that do not convert yet although they
 // should: each names the missing mapping. A file that converts fails the
 // test until it is taken off this list.
-var corpusGaps = map[string]string{
-	"getsentry__self-hosted/docker-compose.yml": "a service name of 52 characters (in a profile, converted since profiles are kept) is refused by spec.Load; " +
-		"Compose allows it (service names as DNS labels: up to 63)",
-}
+var corpusGaps = map[string]string{}
 
 // buildOnly names the services that build and name no image: nucleus runs
 // existing images, so such a file must be refused.
