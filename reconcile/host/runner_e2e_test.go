@@ -120,6 +120,8 @@ func TestRunnerHotReloadEndToEnd(t *testing.T) {
 		w := time.Now()
 		write(mode, "64M")
 		d := waitUntil("a to be restarted", func() bool { p := e.livePids()["a-1"]; return p != 0 && p != prev })
+		// OnPass reports a pass when it ends, which may be after a runs.
+		waitUntil("the pass to be reported", func() bool { return passAfter(w) < time.Hour })
 		latencies, waits = append(latencies, d), append(waits, passAfter(w))
 		prev = e.livePids()["a-1"]
 		if i == 0 {
