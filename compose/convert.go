@@ -512,7 +512,7 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 	} else if c.pos.has("services", name, "read_only") {
 		add(m, "read_only", boolean(false), "")
 	} else {
-		c.warn(path(), "read_only is not set: Compose gives a writable root filesystem, nucleus keeps it read-only (write to volumes, or set read_only: false for a writable overlay lost on restart)")
+		c.warn(path(), "read_only is not set: Compose gives a writable root filesystem, nucleus keeps it read-only (write to volumes, or set read_only: false for a writable layer, kept until the replica is replaced)")
 	}
 	if len(s.CapAdd) > 0 {
 		caps := slices.Clone(s.CapAdd)

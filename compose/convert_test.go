@@ -97,7 +97,7 @@ var mappingCases = []struct {
 `,
 		out: []string{"read_only: false"},
 		warns: []string{
-			"warning: compose.yaml:2:3: services.a: read_only is not set: Compose gives a writable root filesystem, nucleus keeps it read-only (write to volumes, or set read_only: false for a writable overlay lost on restart)",
+			"warning: compose.yaml:2:3: services.a: read_only is not set: Compose gives a writable root filesystem, nucleus keeps it read-only (write to volumes, or set read_only: false for a writable layer, kept until the replica is replaced)",
 		},
 	},
 	{

@@ -164,6 +164,10 @@ func TestUpFindsComposeFile(t *testing.T) {
 	if ps := c.ps(); ps["web"].State != "running" && ps["web"].State != "healthy" {
 		t.Errorf("ps: web is %q", ps["web"].State)
 	}
+	// Commands that only look (ps, logs, port...) do not repeat the notes.
+	if _, errs, code := c.run("ps"); code != 0 || strings.Contains(errs, "warning:") {
+		t.Errorf("ps of the compose project: exit %d, stderr:\n%s", code, errs)
+	}
 
 	// run SERVICE finds the service in compose.yaml too.
 	if out, errs, code := c.run("run", "--no-deps", "--entrypoint", "/bin/busybox", "web", "cat", "/srv/index.html"); out != "page 1\n" || code != 0 {

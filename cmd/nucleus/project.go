@@ -57,18 +57,27 @@ var (
 	// supervise): they create a compose file's missing bind sources as
 	// `docker compose up` does; validate, config or ps change nothing.
 	createBindSources bool
+	// notesWanted is set for the commands that print a compose file's
+	// conversion notes (notesCommands): those that apply or check the
+	// file. ps, logs, exec and the like would repeat them at every call.
+	notesWanted bool
 )
 
+// notesCommands print a compose file's conversion notes; convert prints
+// its own.
+var notesCommands = map[string]bool{"up": true, "validate": true, "config": true, "plan": true, "pull": true}
+
 // projectOptions are loader.Options from the global flags: -f - reads
-// standard input once, and only the first load of the process prints a
-// compose file's conversion notes (a reload does not repeat them).
+// standard input once, and only the first load of a command that wants
+// them (notesCommands) prints a compose file's conversion notes (a reload
+// does not repeat them).
 func projectOptions(warn bool) loader.Options {
 	o := loader.Options{LoadOptions: loadOptions(), CreateHostPaths: createBindSources}
 	if slices.Contains(globals.files, "-") {
 		stdinOnce.Do(func() { stdinData, _ = io.ReadAll(os.Stdin) })
 		o.Stdin = stdinData
 	}
-	if warn {
+	if warn && notesWanted {
 		warnOnce.Do(func() {
 			o.Warn = func(w compose.Warning) { fmt.Fprintln(os.Stderr, "warning: "+w.String()) }
 		})

@@ -45,6 +45,7 @@ func newRootCmd() *cobra.Command {
 			if err := setupLogging(globals.logLevel); err != nil {
 				return err
 			}
+			notesWanted = notesCommands[cmd.Name()]
 			for _, pr := range globals.profiles {
 				if err := spec.CheckProfileName(pr); err != nil {
 					return &exitError{code: 2, err: fmt.Errorf("--profile: %w", err)}
