@@ -212,6 +212,14 @@ func (s *Sandbox) awaitInitExec() error {
 // (v2 cgroupfs: made before the init) and hands the files through which
 // the spawner thread joins it to the init.
 func (s *Sandbox) sendCgroup() error {
+	if s.cg == nil && !cgroups.Enabled() {
+		// No cgroup: the spawner thread joins none (the limits are
+		// reported as not enforced: Record.LimitsNotEnforced).
+		s.mu.Lock()
+		s.notEnforced, s.notEnforcedWhy = cgroups.NotEnforced(s.limits)
+		s.mu.Unlock()
+		return sbinit.Send(int(s.ctl.Fd()), &sbinit.Message{Kind: sbinit.MsgCgroup})
+	}
 	if s.cg == nil {
 		u := cgroups.Unit{PID: s.pid, Project: s.cfg.Project, Service: s.cfg.Service.Name}
 		cg, err := cgroups.NewFor(s.cfg.Root, s.cfg.ID, cgroupLimits(s.limits, cgroups.V2Host()), u)

@@ -36,6 +36,10 @@ type Record struct {
 	// Shifted is the shifted copy of the rootfs the sandbox runs on, where
 	// the rootfs could not be idmapped (shifted.go).
 	Shifted string `json:"shifted,omitempty"`
+	// LimitsNotEnforced names the limits no cgroup enforces ("memory",
+	// "cpus", "pids"; the sandbox has no cgroup) and NotEnforcedWhy says why.
+	LimitsNotEnforced []string `json:"limits_not_enforced,omitempty"`
+	NotEnforcedWhy    string   `json:"not_enforced_why,omitempty"`
 }
 
 // Record returns the sandbox's record.
@@ -44,6 +48,9 @@ func (s *Sandbox) Record() Record {
 		LandlockABI: s.landlockABI, Seccomp: s.seccompMode, HostUID: s.hostUID, Idmapped: s.idmapped, Writable: s.writable, Shifted: s.shifted}
 	s.mu.Lock()
 	r.Workload = s.workload
+	if s.cg == nil {
+		r.LimitsNotEnforced, r.NotEnforcedWhy = s.notEnforced, s.notEnforcedWhy
+	}
 	s.mu.Unlock()
 	r.Service = s.cfg.Service.Name
 	if s.cg != nil {
@@ -94,12 +101,15 @@ func Adopt(root rootdir.Root, rec Record) (*Sandbox, error) {
 	if _, err := os.Stat(s.dir); err != nil {
 		return nil, fmt.Errorf("adopt %s: state directory: %w", rec.ID, err)
 	}
-	cg, err := cgroups.Load(root, rec.ID)
-	if err != nil {
-		return nil, fmt.Errorf("adopt %s: %w", rec.ID, err)
+	s.notEnforced, s.notEnforcedWhy = rec.LimitsNotEnforced, rec.NotEnforcedWhy
+	if rec.Cgroup != "" || cgroups.Enabled() {
+		cg, err := cgroups.Load(root, rec.ID)
+		if err != nil {
+			return nil, fmt.Errorf("adopt %s: %w", rec.ID, err)
+		}
+		s.cg = cg
+		cg.WatchOOM()
 	}
-	s.cg = cg
-	cg.WatchOOM()
 	if rec.LogPath == "" {
 		s.cfg.Stdout = os.Stdout // not logged by the init
 	} else {

@@ -28,19 +28,22 @@ type Sandbox struct {
 	root rootdir.Root
 	dir  string
 
-	proc        initProc     // nil when adopted
-	initExec    func() error // spawnInit's exec still to be awaited
-	copies      *sync.WaitGroup
-	pid         int    // host pid of the init
-	startTime   uint64 // of the init, to recognise it after pid reuse
-	ctl         *os.File
-	cg          *cgroups.Cgroup
-	limits      Limits
-	hostUID     int // base of the private id range; 0 = userns host
-	idmapped    bool
-	writable    string // the root's writable layer (sbinit.Writable*), "" = read-only
-	shifted     string // the rootfs's shifted copy in use (shifted.go), "" = none
-	shiftUnlock func() // held from making the copy until the record names it
+	proc      initProc     // nil when adopted
+	initExec  func() error // spawnInit's exec still to be awaited
+	copies    *sync.WaitGroup
+	pid       int    // host pid of the init
+	startTime uint64 // of the init, to recognise it after pid reuse
+	ctl       *os.File
+	cg        *cgroups.Cgroup
+	limits    Limits
+	// Without a cgroup: the limits set that nothing enforces, and why.
+	notEnforced    []string
+	notEnforcedWhy string
+	hostUID        int // base of the private id range; 0 = userns host
+	idmapped       bool
+	writable       string // the root's writable layer (sbinit.Writable*), "" = read-only
+	shifted        string // the rootfs's shifted copy in use (shifted.go), "" = none
+	shiftUnlock    func() // held from making the copy until the record names it
 
 	seccompMode string
 	landlockABI int
@@ -350,6 +353,9 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 // Stats reads CPU, memory and pids usage from the cgroup, in the terms of
 // the limits the sandbox was given (see cgroupLimits).
 func (s *Sandbox) Stats() (Stats, error) {
+	if s.cg == nil {
+		return Stats{}, errNoCgroup(s.id)
+	}
 	st, err := s.cg.Stats()
 	if err != nil {
 		return st, err
@@ -359,6 +365,14 @@ func (s *Sandbox) Stats() (Stats, error) {
 
 // UpdateResources changes the cgroup limits of the running sandbox.
 func (s *Sandbox) UpdateResources(r Limits) error {
+	if s.cg == nil {
+		// Nothing to apply them to: the record says they are not enforced.
+		s.mu.Lock()
+		s.limits = r
+		s.notEnforced, s.notEnforcedWhy = cgroups.NotEnforced(r)
+		s.mu.Unlock()
+		return s.writeRecord()
+	}
 	if err := s.cg.Update(cgroupLimits(r, s.cg.V2())); err != nil {
 		return err
 	}
@@ -378,3 +392,9 @@ func (s *Sandbox) Resize(rows, cols uint16) error {
 
 // Terminal returns the pseudo-terminal master (nil without a terminal).
 func (s *Sandbox) Terminal() *os.File { return s.tty }
+
+// errNoCgroup is the error of what needs the cgroup of a sandbox that has
+// none (cgroup manager none).
+func errNoCgroup(id string) error {
+	return fmt.Errorf("sandbox %s has no cgroup (its limits are not enforced)", id)
+}

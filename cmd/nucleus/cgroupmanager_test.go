@@ -16,7 +16,7 @@ func TestCgroupManagerFlag(t *testing.T) {
 	defer cgroups.SetManager(cgroups.CurrentManager())
 	err := setupCgroupManager("docker", "")
 	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "systemd or cgroupfs") {
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "systemd, cgroupfs or none") {
 		t.Fatalf("--cgroup-manager docker: %v, want a usage error naming systemd and cgroupfs", err)
 	}
 	if err := setupCgroupManager("", "bogus"); err == nil || !strings.Contains(err.Error(), cgroups.ManagerEnv) {

@@ -188,7 +188,10 @@ func (c *Cgroup) Paths() map[string]string { return c.b.paths() }
 // is then cloned into it (v2, CLONE_INTO_CGROUP). With the systemd manager
 // the init comes first and its scope is created around it, as on v1 the
 // cgroup follows the init.
-func CloneInto() bool { return useV2() && manager != Systemd }
+func CloneInto() bool { return useV2() && manager != Systemd && manager != None }
+
+// Enabled reports whether sandboxes get a cgroup (the manager is not None).
+func Enabled() bool { return manager != None }
 
 // Dir is the v2 sandbox cgroup directory (for CLONE_INTO_CGROUP: the
 // init's place, outside the workload leaf), "" on v1.

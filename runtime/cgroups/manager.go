@@ -16,11 +16,16 @@ import (
 //     created over systemd's D-Bus API in a slice per project (see
 //     systemd.go); nucleus writes only below the scope (the workload leaf)
 //     and leaves the scope's own attributes to systemd. Pure v2 hosts only.
+//   - None: no cgroup at all, so no limit is enforced (NotEnforced says
+//     which and why). The default of an unprivileged user to whom no
+//     cgroup is delegated; the sandbox still dies whole with its init, PID
+//     1 of its PID namespace.
 type Manager string
 
 const (
 	Cgroupfs Manager = "cgroupfs"
 	Systemd  Manager = "systemd"
+	None     Manager = "none"
 )
 
 // ManagerEnv names the environment variable that chooses the manager when
@@ -30,6 +35,10 @@ const ManagerEnv = "NUCLEUS_CGROUP_MANAGER"
 var (
 	// manager is the process-wide choice (SetManager).
 	manager = Cgroupfs
+	// noneReason is why manager is None (SetManager, SelectManager).
+	noneReason = "--cgroup-manager none"
+	// euid is whose cgroups SelectManager looks for.
+	euid = os.Geteuid
 	// systemdBooted reports whether PID 1 is systemd (sd_booted(3)).
 	systemdBooted = func() bool {
 		_, err := os.Lstat("/run/systemd/system")
@@ -39,7 +48,12 @@ var (
 
 // SetManager sets the manager New uses from now on. Existing cgroups keep
 // theirs: Load recognises both layouts whatever the setting.
-func SetManager(m Manager) { manager = m }
+func SetManager(m Manager) {
+	manager = m
+	if m == None && noneReason == "" {
+		noneReason = "--cgroup-manager none"
+	}
+}
 
 // CurrentManager is the manager New uses.
 func CurrentManager() Manager { return manager }
@@ -47,10 +61,10 @@ func CurrentManager() Manager { return manager }
 // ParseManager checks a --cgroup-manager value.
 func ParseManager(s string) (Manager, error) {
 	switch m := Manager(strings.ToLower(strings.TrimSpace(s))); m {
-	case Cgroupfs, Systemd:
+	case Cgroupfs, Systemd, None:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown cgroup manager %q; expected systemd or cgroupfs", s)
+	return "", fmt.Errorf("unknown cgroup manager %q; expected systemd, cgroupfs or none", s)
 }
 
 // DefaultManager is systemd when PID 1 is systemd and the host is pure
@@ -70,7 +84,26 @@ func defaultManager(systemd, unified bool) Manager {
 // it cannot work (PID 1 is not systemd, or the host is not pure v2) is an
 // error that names the alternative.
 func SelectManager(flag, env string) (Manager, error) {
+	noneReason = "--cgroup-manager none"
+	if uid := euid(); uid != 0 {
+		// Rootless: nothing of the host's hierarchies is ours to write. A
+		// detached supervisor is passed --cgroup-manager none: the reason
+		// stays the user's.
+		noneReason = noDelegationReason(uid, useV2())
+		if flag == "" && env == "" {
+			return None, nil
+		}
+	}
 	return selectManager(flag, env, systemdBooted(), useV2())
+}
+
+// noDelegationReason says why an unprivileged user's sandboxes get no
+// cgroup.
+func noDelegationReason(uid int, unified bool) string {
+	if !unified {
+		return fmt.Sprintf("no cgroup delegated to uid %d on this host (cgroup v1/hybrid)", uid)
+	}
+	return fmt.Sprintf("no cgroup delegated to uid %d on this host", uid)
 }
 
 func selectManager(flag, env string, systemd, unified bool) (Manager, error) {

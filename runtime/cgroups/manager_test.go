@@ -121,3 +121,50 @@ func TestFindScope(t *testing.T) {
 		t.Errorf("findScope of a missing sandbox = %q", g)
 	}
 }
+
+// An unprivileged user gets no cgroup unless asked for one, and the notice
+// says which limits go unenforced and why.
+func TestRootlessNone(t *testing.T) {
+	oldEuid, oldMgr, oldReason := euid, manager, noneReason
+	defer func() { euid, manager, noneReason = oldEuid, oldMgr, oldReason }()
+	euid = func() int { return 1001 }
+	m, err := SelectManager("", "")
+	if err != nil || m != None {
+		t.Fatalf("SelectManager as uid 1001 = %s, %v; want none", m, err)
+	}
+	SetManager(m)
+	want := "no cgroup delegated to uid 1001 on this host"
+	if !useV2() {
+		want += " (cgroup v1/hybrid)"
+	}
+	r := Resources{Memory: 64 << 20, CPUs: 0.5, Pids: 10}
+	if got := Notice("web", r); got != "nucleus: memory, cpus, pids limits of web are not enforced: "+want {
+		t.Errorf("Notice = %q", got)
+	}
+	if got := Notice("web", Resources{Pids: 3}); got != "nucleus: pids limit of web is not enforced: "+want {
+		t.Errorf("Notice(pids) = %q", got)
+	}
+	if got := Notice("web", Resources{}); got != "" {
+		t.Errorf("Notice without limits = %q, want nothing", got)
+	}
+	// The detached supervisor gets --cgroup-manager none: same reason.
+	if m, _ := SelectManager("none", ""); m != None || noneReason != want {
+		t.Errorf("--cgroup-manager none as uid 1001 = %s (%q)", m, noneReason)
+	}
+	euid = func() int { return 0 }
+	if m, _ := SelectManager("none", ""); m != None {
+		t.Errorf("--cgroup-manager none = %s", m)
+	}
+	SetManager(None)
+	if _, why := NotEnforced(r); why != "--cgroup-manager none" {
+		t.Errorf("reason with --cgroup-manager none = %q", why)
+	}
+	// Root keeps today's choice.
+	if m, _ := SelectManager("", ""); m == None {
+		t.Errorf("root got no cgroup manager")
+	}
+	SetManager(Cgroupfs)
+	if names, _ := NotEnforced(r); names != nil {
+		t.Errorf("cgroupfs: %v not enforced", names)
+	}
+}
