@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"nucleus/image/unpack"
 )
 
 // exitError carries a specific exit code out of a command.
@@ -21,6 +23,7 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
+	unpack.RunHelper() // the child of a rootless unpack (image/unpack/userns.go)
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
 		var ee *exitError

@@ -325,7 +325,7 @@ func (s *Store) collect(leases map[string][]string) (Summary, error) {
 		if isTemp(e.Name()) || trees[h] || len(leases[h]) > 0 {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(tdir, e.Name())); err != nil {
+		if err := s.removeTree(filepath.Join(tdir, e.Name())); err != nil {
 			return sum, fmt.Errorf("image store: remove tree %s: %w", e.Name(), err)
 		}
 		if !shifted {

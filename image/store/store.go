@@ -21,6 +21,11 @@
 // same image share the work: the second waits on the first's lock and then
 // uses its result.
 //
+// As an ordinary user (Store.Userns) layers are unpacked and trees removed
+// inside a user namespace mapped like the user's sandboxes, so a tree's
+// host owners are the user's subordinate ids its sandboxes map back to the
+// image's (unpack.ApplyIn).
+//
 // Removal is Docker-like: Remove refuses a reference a project uses unless
 // forced; Prune without all removes images no project uses, with all every
 // image whose tree no live sandbox leases. Neither ever removes a tree with
@@ -42,6 +47,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/image/unpack"
 	"nucleus/internal/atomicfile"
 	"nucleus/internal/flock"
 )
@@ -74,11 +80,26 @@ type Image struct {
 // Store is an image store rooted at Dir.
 type Store struct {
 	Dir string
+	// Userns, when set, is the mapping of a rootless user's sandboxes:
+	// layers are unpacked and trees removed inside it (unpack.ApplyIn),
+	// so the tree's host owners are what those sandboxes see as the
+	// image's. Open sets it for an ordinary user; root leaves it nil.
+	Userns *unpack.Userns
+	// usernsErr is why an ordinary user has no mapping, told on unpack.
+	usernsErr error
 }
 
 // Open opens (creating it if needed) the store under the data root.
 func Open(dataRoot string) (*Store, error) {
 	s := &Store{Dir: filepath.Join(dataRoot, "images")}
+	if os.Geteuid() != 0 {
+		ns, err := unpack.SubordinateUserns(os.Geteuid(), os.Getegid())
+		if err != nil {
+			s.usernsErr = err
+		} else {
+			s.Userns = &ns
+		}
+	}
 	for _, d := range []string{"blobs/sha256", "refs", "trees", "uses", "leases", "locks"} {
 		if err := os.MkdirAll(filepath.Join(s.Dir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("image store: %w", err)
@@ -98,6 +119,18 @@ func ChainID(diffIDs []string) string {
 		chain = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return chain
+}
+
+// removeTree removes an unpacked tree (or a part of one): as a rootless
+// user from inside the namespace its files belong to.
+func (s *Store) removeTree(path string) error {
+	if s.Userns == nil {
+		return os.RemoveAll(path)
+	}
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return unpack.RemoveAllIn(*s.Userns, path)
 }
 
 // hexOf checks a "sha256:<64 hex>" digest and returns the hex.

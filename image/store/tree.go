@@ -63,7 +63,7 @@ func (s *Store) TreeWhile(ctx context.Context, img *Image, ready func(i int) err
 	// as others may be unpacking under their own lock.
 	olds, _ := filepath.Glob(filepath.Join(s.Dir, "trees", ".tmp-"+hexID+"-*"))
 	for _, o := range olds {
-		if err := os.RemoveAll(o); err != nil {
+		if err := s.removeTree(o); err != nil {
 			return "", fmt.Errorf("image %s: remove unfinished unpack %s: %w", img.Ref, o, err)
 		}
 	}
@@ -74,7 +74,7 @@ func (s *Store) TreeWhile(ctx context.Context, img *Image, ready func(i int) err
 	ok := false
 	defer func() {
 		if !ok {
-			os.RemoveAll(tmp)
+			s.removeTree(tmp)
 		}
 	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -132,7 +132,15 @@ func (s *Store) applyLayer(root string, img *Image, l Layer) error {
 	}
 	defer closeFn()
 	hr := &hashingReader{r: tarStream, h: sha256.New()}
-	if err := unpack.Apply(root, hr, unpack.Options{Image: img.Ref, Layer: l.Digest}); err != nil {
+	o := unpack.Options{Image: img.Ref, Layer: l.Digest}
+	if s.Userns != nil {
+		err = unpack.ApplyIn(*s.Userns, root, hr, o)
+	} else if s.usernsErr != nil {
+		err = fmt.Errorf("image %s: unpack as uid %d: %w", img.Ref, os.Geteuid(), s.usernsErr)
+	} else {
+		err = unpack.Apply(root, hr, o)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	// The tar may end before its stream does (padding): read the rest so

@@ -589,7 +589,9 @@ func (a *applier) fifo(pfd int, base string, h *tar.Header) error {
 }
 
 // own gives an entry the tar's uid and gid. It is the one place ownership
-// is decided: a rootless unpack will shift or record ids here instead.
+// is decided. An ordinary user's unpack runs it unchanged inside a user
+// namespace mapped like the user's sandboxes (userns.go), so the kernel
+// stores the ids those sandboxes see as the tar's.
 func own(fd int, base string, h *tar.Header) error {
 	var err error
 	if base == "" {

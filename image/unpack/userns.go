@@ -1,0 +1,260 @@
+package unpack
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Rootless unpacking. An ordinary user cannot chown a file to an image's
+// owners, so the unpack runs in a child process inside a user namespace
+// mapped exactly like the user's sandboxes (container root = the user,
+// container 1..N = the user's subordinate range, written by
+// newuidmap/newgidmap). There own() works unchanged, and the tree's host
+// owners are what a sandbox of the same mapping sees as the image's: no
+// idmapped mount (which an ordinary user cannot make) and no shifted copy.
+// This is what rootless Podman does. The same child removes such a tree,
+// whose files the user owns only through the namespace.
+
+// IDMap maps Count ids from Inside (in the namespace) to Outside (host).
+type IDMap struct{ Inside, Outside, Count int }
+
+// Userns is the mapping of a rootless user's sandboxes.
+type Userns struct{ UIDs, GIDs []IDMap }
+
+// Sandbox ids of a rootless user: 0 is the user, 1..MaxSubIDs its range.
+const MaxSubIDs = 65535
+
+// SubordinateUserns builds the mapping of uid's sandboxes from
+// /etc/subuid and /etc/subgid: container root = the user, then the first
+// range listed for it (at most MaxSubIDs ids).
+func SubordinateUserns(uid, gid int) (Userns, error) {
+	u, err := subRange("/etc/subuid", uid)
+	if err != nil {
+		return Userns{}, err
+	}
+	g, err := subRange("/etc/subgid", uid)
+	if err != nil {
+		return Userns{}, err
+	}
+	return Userns{
+		UIDs: []IDMap{{0, uid, 1}, {1, u.Outside, u.Count}},
+		GIDs: []IDMap{{0, gid, 1}, {1, g.Outside, g.Count}},
+	}, nil
+}
+
+// subRange finds uid's first range (by name or number) in file.
+func subRange(file string, uid int) (IDMap, error) {
+	names := []string{strconv.Itoa(uid)}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		names = append(names, u.Username)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return IDMap{}, fmt.Errorf("rootless unpack needs a subordinate range for uid %d: %w (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", uid, err, names[len(names)-1])
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		fields := strings.Split(strings.TrimSpace(sc.Text()), ":")
+		if len(fields) != 3 || !contains(names, fields[0]) {
+			continue
+		}
+		start, err1 := strconv.Atoi(fields[1])
+		count, err2 := strconv.Atoi(fields[2])
+		if err1 != nil || err2 != nil || count < 1 {
+			return IDMap{}, fmt.Errorf("%s:%d: expected NAME:START:COUNT with numbers, got %q", file, n, sc.Text())
+		}
+		return IDMap{Inside: 1, Outside: start, Count: min(count, MaxSubIDs)}, nil
+	}
+	return IDMap{}, fmt.Errorf("%s has no range for %s (uid %d); as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", file, names[len(names)-1], uid, names[len(names)-1])
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// HelperArg is argv[1] of the unpack child; a binary that unpacks as an
+// ordinary user calls RunHelper first thing in main (or TestMain).
+const HelperArg = "__nucleus-unpack"
+
+// helperMapped is argv[2] once the maps are written and the child has
+// re-executed itself, so it holds every capability in the namespace: the
+// first exec ran unmapped and lost them.
+const (
+	helperWait   = "wait"
+	helperMapped = "mapped"
+)
+
+// RunHelper runs the unpack child and exits if this process is one.
+func RunHelper() {
+	if len(os.Args) < 5 || os.Args[1] != HelperArg {
+		return
+	}
+	if os.Args[2] == helperWait {
+		go3 := os.NewFile(3, "go")
+		var b [1]byte
+		if _, err := go3.Read(b[:]); err != nil {
+			fmt.Fprintln(os.Stderr, "unpack helper: maps not written")
+			os.Exit(2)
+		}
+		go3.Close()
+		args := append([]string{os.Args[0], HelperArg, helperMapped}, os.Args[3:]...)
+		err := unix.Exec("/proc/self/exe", args, os.Environ())
+		fmt.Fprintln(os.Stderr, "unpack helper: re-exec:", err)
+		os.Exit(2)
+	}
+	op, root := os.Args[3], os.Args[4]
+	var err error
+	switch op {
+	case "apply":
+		var o Options
+		if err = json.Unmarshal([]byte(os.Getenv(helperOptsEnv)), &o); err == nil {
+			err = Apply(root, os.Stdin, o)
+		}
+	case "remove":
+		err = os.RemoveAll(root)
+	default:
+		err = fmt.Errorf("unknown operation %q", op)
+	}
+	if err != nil {
+		json.NewEncoder(os.Stdout).Encode(toWire(err))
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+const helperOptsEnv = "NUCLEUS_UNPACK_OPTIONS"
+
+// wireErr carries an error out of the child with what callers test.
+type wireErr struct {
+	Image, Layer, Entry string
+	Msg                 string
+	Escape, Limit, Unpk bool
+}
+
+func toWire(err error) wireErr {
+	w := wireErr{Msg: err.Error(), Escape: errors.Is(err, ErrEscape), Limit: errors.Is(err, ErrLimit)}
+	var ue *Error
+	if errors.As(err, &ue) {
+		w.Image, w.Layer, w.Entry, w.Msg, w.Unpk = ue.Image, ue.Layer, ue.Entry, ue.Err.Error(), true
+	}
+	return w
+}
+
+type remoteErr struct {
+	msg string
+	is  error
+}
+
+func (e *remoteErr) Error() string { return e.msg }
+func (e *remoteErr) Unwrap() error { return e.is }
+
+func (w wireErr) err() error {
+	var inner error = &remoteErr{msg: w.Msg}
+	switch {
+	case w.Escape:
+		inner = &remoteErr{msg: w.Msg, is: ErrEscape}
+	case w.Limit:
+		inner = &remoteErr{msg: w.Msg, is: ErrLimit}
+	}
+	if w.Unpk {
+		return &Error{Image: w.Image, Layer: w.Layer, Entry: w.Entry, Err: inner}
+	}
+	return inner
+}
+
+// ApplyIn is Apply run inside the user namespace ns (see above).
+func ApplyIn(ns Userns, root string, layer io.Reader, o Options) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	err = ns.run("apply", root, layer, helperOptsEnv+"="+string(b))
+	var ue *Error
+	if err != nil && !errors.As(err, &ue) {
+		return &Error{Image: o.Image, Layer: o.Layer, Err: err}
+	}
+	return err
+}
+
+// RemoveAllIn removes the tree at path from inside ns, where its files
+// belong to the namespace's root.
+func RemoveAllIn(ns Userns, path string) error {
+	if err := ns.run("remove", path, nil, ""); err != nil {
+		return fmt.Errorf("remove %s in the user namespace: %w", path, err)
+	}
+	return nil
+}
+
+// run starts the child in a new user namespace, maps it, and waits.
+func (ns Userns) run(op, root string, stdin io.Reader, env string) error {
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer goR.Close()
+	defer goW.Close()
+	cmd := exec.Command("/proc/self/exe", HelperArg, helperWait, op, root)
+	cmd.Env = os.Environ()
+	if env != "" {
+		cmd.Env = append(cmd.Env, env)
+	}
+	cmd.Stdin = stdin
+	var out, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	cmd.ExtraFiles = []*os.File{goR}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER, Pdeathsig: unix.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start unpack helper: %w", err)
+	}
+	goR.Close()
+	if err := ns.writeMaps(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+	goW.Write([]byte{1})
+	goW.Close()
+	werr := cmd.Wait()
+	if werr == nil {
+		return nil
+	}
+	var w wireErr
+	if json.Unmarshal([]byte(out.String()), &w) == nil && w.Msg != "" {
+		return w.err()
+	}
+	return fmt.Errorf("unpack helper: %w: %s", werr, strings.TrimSpace(stderr.String()))
+}
+
+// writeMaps maps pid's namespace with the setuid helpers of uidmap.
+func (ns Userns) writeMaps(pid int) error {
+	for _, m := range []struct {
+		tool string
+		ids  []IDMap
+	}{{"newuidmap", ns.UIDs}, {"newgidmap", ns.GIDs}} {
+		args := []string{strconv.Itoa(pid)}
+		for _, r := range m.ids {
+			args = append(args, strconv.Itoa(r.Inside), strconv.Itoa(r.Outside), strconv.Itoa(r.Count))
+		}
+		if out, err := exec.Command(m.tool, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s %s: %w: %s (install Debian's uidmap; check /etc/subuid and /etc/subgid)", m.tool, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
