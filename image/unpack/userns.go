@@ -47,9 +47,11 @@ func SubordinateUserns(uid, gid int) (Userns, error) {
 	if err != nil {
 		return Userns{}, err
 	}
+	// One size for both, as the runtime maps its sandboxes.
+	n := min(u.Count, g.Count)
 	return Userns{
-		UIDs: []IDMap{{0, uid, 1}, {1, u.Outside, u.Count}},
-		GIDs: []IDMap{{0, gid, 1}, {1, g.Outside, g.Count}},
+		UIDs: []IDMap{{0, uid, 1}, {1, u.Outside, n}},
+		GIDs: []IDMap{{0, gid, 1}, {1, g.Outside, n}},
 	}, nil
 }
 
