@@ -56,6 +56,11 @@ type ReplicaStatus struct {
 	Paused      bool   `json:"paused,omitempty"`
 	LandlockABI int    `json:"landlock_abi"`
 	Seccomp     string `json:"seccomp,omitempty"`
+	// LimitsNotEnforced names the replica's limits that no cgroup enforces
+	// ("memory", "cpus", "pids": it has none, e.g. rootless on a hybrid
+	// host), NotEnforcedWhy says why.
+	LimitsNotEnforced []string `json:"limits_not_enforced,omitempty"`
+	NotEnforcedWhy    string   `json:"not_enforced_why,omitempty"`
 	// Labels are the service's labels: metadata, so what the files say
 	// now (a change restarts nothing), else what the replica started with.
 	Labels map[string]string `json:"labels,omitempty"`

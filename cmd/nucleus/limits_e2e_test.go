@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"nucleus/internal/testutil"
+	"nucleus/runtime/cgroups"
 )
 
 // ulimits, shm_size, tmpfs and extra_hosts' host-gateway from nucleus.yaml
@@ -47,5 +49,63 @@ services:
 	}
 	if got := sh(fmt.Sprintf("/bin/busybox nc host.docker.internal %d </dev/null", port)); got != "from the host" {
 		t.Errorf("host.docker.internal:%d from the sandbox: %q (hosts: %s)", port, got, sh("cat /etc/hosts"))
+	}
+}
+
+// Without cgroups (the rootless default on this host; here as root with
+// NUCLEUS_CGROUP_MANAGER=none), nothing is dropped silently: validate, up
+// and run say once, in one line per service, which limits are not
+// enforced and why, and ps shows them as not enforced.
+func TestLimitsNotEnforcedSaid(t *testing.T) {
+	c := newCLI(t)
+	t.Setenv(cgroups.ManagerEnv, "none")
+	c.writeYAML(fmt.Sprintf(`name: %s
+services:
+  web:
+    command: ["/bin/busybox", "sleep", "600"]
+    resources: {memory: 64M, cpus: 0.5, pids: 20}
+    stop_grace_period: 1s
+  plain:
+    command: ["/bin/busybox", "sleep", "600"]
+    stop_grace_period: 1s
+`, c.project))
+	want := "nucleus: memory, cpus, pids limits of web are not enforced: " + cgroups.ManagerEnv + "=none\n"
+	if _, errOut, code := c.run("validate"); code != 0 || errOut != want {
+		t.Errorf("validate: exit %d, stderr %q; want exit 0 and %q", code, errOut, want)
+	}
+	_, errOut, code := c.run("up", "-d", "--wait", "--wait-timeout", "30s")
+	if code != 0 || strings.Count(errOut, "not enforced") != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("up: exit %d, stderr %q; want the notice once: %q", code, errOut, want)
+	}
+	out := c.must("ps")
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 0 && f[0] == "web-1" && !strings.Contains(l, "memory,cpus,pids not enforced"):
+			t.Errorf("ps row of web-1 does not say its limits are not enforced: %q", l)
+		case len(f) > 0 && f[0] == "plain-1" && strings.Contains(l, "not enforced"):
+			t.Errorf("ps row of plain-1 (no limits): %q", l)
+		}
+	}
+	if !strings.Contains(out, "LIMITS") {
+		t.Errorf("ps has no LIMITS column:\n%s", out)
+	}
+	var rows []struct {
+		Name        string   `json:"name"`
+		NotEnforced []string `json:"limits_not_enforced"`
+		Why         string   `json:"not_enforced_why"`
+	}
+	if err := json.Unmarshal([]byte(c.must("ps", "--json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	// (The detached supervisor was passed --cgroup-manager none.)
+	for _, r := range rows {
+		if r.Name == "web-1" && (strings.Join(r.NotEnforced, ",") != "memory,cpus,pids" || r.Why != "--cgroup-manager none") {
+			t.Errorf("ps --json web-1: limits_not_enforced %v, not_enforced_why %q", r.NotEnforced, r.Why)
+		}
+	}
+	_, errOut, code = c.run("run", "--pids", "5", "--name", "once-"+c.project, "--", "/bin/busybox", "true")
+	if code != 0 || errOut != "nucleus: pids limit of once-"+c.project+" is not enforced: "+cgroups.ManagerEnv+"=none\n" {
+		t.Errorf("run --pids 5: exit %d, stderr %q", code, errOut)
 	}
 }

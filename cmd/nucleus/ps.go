@@ -111,7 +111,7 @@ func newPsCmd() *cobra.Command {
 
 func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tADDRESS\tPORTS\tRESTARTS\tEXIT\tUPTIME\tHEALTH\tCPU\tMEM\tPIDS\tLANDLOCK\tSECCOMP\tIMAGE\tHASH")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tADDRESS\tPORTS\tRESTARTS\tEXIT\tUPTIME\tHEALTH\tCPU\tMEM\tPIDS\tLIMITS\tLANDLOCK\tSECCOMP\tIMAGE\tHASH")
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -148,6 +148,11 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 			}
 			pids = strconv.FormatUint(u.Pids, 10)
 		}
+		// LIMITS: "-" when every limit set is enforced (or none is set).
+		limits := "-"
+		if len(r.LimitsNotEnforced) > 0 {
+			limits = strings.Join(r.LimitsNotEnforced, ",") + " not enforced"
+		}
 		ll := "off"
 		if r.LandlockABI > 0 {
 			ll = "v" + strconv.Itoa(r.LandlockABI)
@@ -159,9 +164,9 @@ func printPs(cmd *cobra.Command, rows []reconcile.ReplicaStatus) {
 				hash = "ok"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			r.Name, state, pid, dash(r.IP), dash(strings.Join(r.Ports, ",")), r.Restarts, exit, uptime,
-			dash(r.Health), cpu, mem, pids, ll, dash(r.Seccomp), dash(progress.Short(r.ImageDigest)), hash)
+			dash(r.Health), cpu, mem, pids, limits, ll, dash(r.Seccomp), dash(progress.Short(r.ImageDigest)), hash)
 	}
 	tw.Flush()
 	// A failed start has no process to show; its error says why. So does

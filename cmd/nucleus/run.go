@@ -258,6 +258,7 @@ func randomHex() string {
 // it; dataProject names the project whose uid range and named volumes
 // (volumes) it uses ("": its own).
 func launchRun(cmd *cobra.Command, o *runOptions, svc *spec.Service, dataProject string, volumes map[string]*spec.Volume) error {
+	printLimitNotices(cmd.ErrOrStderr(), svc)
 	root := stateRoot()
 	ctx := context.Background()
 	netSpec, err := runNetSpec(o, svc)

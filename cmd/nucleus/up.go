@@ -88,6 +88,7 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 		return err
 	}
 	o.detach = o.detach || o.wait // like compose: --wait implies -d
+	printLimitNotices(cmd.ErrOrStderr(), projectServices(p)...)
 	if o.detach && slices.Contains(globals.files, "-") {
 		return &exitError{code: 2, err: errors.New("up -d: -f - cannot be used: the detached supervisor reloads the project from its files, and standard input is read once; write it to a file and name that with -f")}
 	}

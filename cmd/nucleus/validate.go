@@ -26,6 +26,7 @@ func newValidateCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), summary(p))
+			printLimitNotices(cmd.ErrOrStderr(), projectServices(p)...)
 			return nil
 		},
 	}

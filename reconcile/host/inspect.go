@@ -17,6 +17,7 @@ func Inspector(root rootdir.Root) reconcile.Inspector {
 			return
 		}
 		st.LandlockABI, st.Seccomp = rr.LandlockABI, rr.Seccomp
+		st.LimitsNotEnforced, st.NotEnforcedWhy = rr.LimitsNotEnforced, rr.NotEnforcedWhy
 		if !st.State.Alive() {
 			return
 		}

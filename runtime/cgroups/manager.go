@@ -85,6 +85,9 @@ func defaultManager(systemd, unified bool) Manager {
 // error that names the alternative.
 func SelectManager(flag, env string) (Manager, error) {
 	noneReason = "--cgroup-manager none"
+	if flag == "" && env != "" {
+		noneReason = ManagerEnv + "=" + env
+	}
 	if uid := euid(); uid != 0 {
 		// Rootless: nothing of the host's hierarchies is ours to write. A
 		// detached supervisor is passed --cgroup-manager none: the reason
