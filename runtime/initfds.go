@@ -42,29 +42,37 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 		}
 		defer unix.Close(fd)
 		rootFD = fd
-		mfd, idm, err := detachedMount(fd, 0, usernsFD)
-		if err == nil && usernsFD >= 0 && !idm {
-			// The file system refuses idmapped mounts: a shifted copy.
-			unix.Close(mfd)
-			mfd, err = s.shiftedRootfs(fd)
-		}
-		if err != nil {
-			return fds, fmt.Errorf("rootfs %s: %w", s.cfg.Service.Rootfs, err)
-		}
-		ic.Rootfs, ic.FDRootfs = true, len(fds)
-		fds = append(fds, mfd)
-		s.idmapped = s.idmapped || idm
-		if s.cfg.UpperDir != "" && !s.cfg.Service.ReadOnly {
-			owner := 0
-			if userns {
-				owner = s.hostUID
+		if os.Geteuid() != 0 {
+			// An ordinary user: the tree already has the sandbox's owners
+			// (image/unpack unpacks in its user namespace); the init binds it.
+			if err := rootlessRootfs(ic, fd, s.cfg.UpperDir, s.cfg.Service.ReadOnly); err != nil {
+				return fds, fmt.Errorf("rootfs %s: %w", s.cfg.Service.Rootfs, err)
 			}
-			ufd, err := upperMount(s.cfg.UpperDir, owner)
+		} else {
+			mfd, idm, err := detachedMount(fd, 0, usernsFD)
+			if err == nil && usernsFD >= 0 && !idm {
+				// The file system refuses idmapped mounts: a shifted copy.
+				unix.Close(mfd)
+				mfd, err = s.shiftedRootfs(fd)
+			}
 			if err != nil {
-				return fds, fmt.Errorf("writable layer %s: %w", s.cfg.UpperDir, err)
+				return fds, fmt.Errorf("rootfs %s: %w", s.cfg.Service.Rootfs, err)
 			}
-			ic.FDUpper = len(fds)
-			fds = append(fds, ufd)
+			ic.Rootfs, ic.FDRootfs = true, len(fds)
+			fds = append(fds, mfd)
+			s.idmapped = s.idmapped || idm
+			if s.cfg.UpperDir != "" && !s.cfg.Service.ReadOnly {
+				owner := 0
+				if userns {
+					owner = s.hostUID
+				}
+				ufd, err := upperMount(s.cfg.UpperDir, owner)
+				if err != nil {
+					return fds, fmt.Errorf("writable layer %s: %w", s.cfg.UpperDir, err)
+				}
+				ic.FDUpper = len(fds)
+				fds = append(fds, ufd)
+			}
 		}
 	}
 	for _, m := range s.cfg.Mounts {
@@ -186,6 +194,29 @@ func upperMount(dir string, owner int) (int, error) {
 	defer unix.Close(fd)
 	mfd, _, err := detachedMount(fd, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, -1)
 	return mfd, err
+}
+
+// rootlessRootfs gives the init of an ordinary user's sandbox the paths of
+// its rootfs (the pinned fd's) and writable layer to bind itself
+// (sbinit.Config.RootfsPath): the user cannot clone a mount in the host's
+// mount namespace, the init can in its own. Neither is idmapped nor
+// shifted: an image tree was unpacked in the user namespace the sandbox
+// gets (image/unpack), so its owners are right as they are.
+func rootlessRootfs(ic *sbinit.Config, fd int, upper string, readOnly bool) error {
+	p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		return fmt.Errorf("resolve pinned rootfs: %w", err)
+	}
+	ic.Rootfs, ic.RootfsPath = true, p
+	if upper != "" && !readOnly {
+		for _, d := range []string{upper, upper + "/upper", upper + "/work"} {
+			if err := os.MkdirAll(d, 0o700); err != nil { // the user's: root inside
+				return fmt.Errorf("writable layer %s: %w", upper, err)
+			}
+		}
+		ic.UpperPath = upper
+	}
+	return nil
 }
 
 // chownLogs gives a log directory and the log files in it to uid (gid = uid).

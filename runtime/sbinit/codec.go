@@ -193,6 +193,8 @@ func encodeConfig(e *encoder, c *Config) {
 	e.int(int64(c.FDRootfs))
 	e.bool(c.ReadOnly)
 	e.int(int64(c.FDUpper))
+	e.str(c.RootfsPath)
+	e.str(c.UpperPath)
 	encodeList(e, c.Mounts, func(m Mount) {
 		e.str(m.Type)
 		e.str(m.Target)
@@ -278,7 +280,8 @@ func decodeMessage(b []byte) (*Message, error) {
 
 func decodeConfig(d *decoder) *Config {
 	c := &Config{Args: d.strs(), Env: d.strs(), Dir: d.str(), User: d.str(), Hostname: d.str(),
-		Rootfs: d.bool(), FDRootfs: int(d.int()), ReadOnly: d.bool(), FDUpper: int(d.int())}
+		Rootfs: d.bool(), FDRootfs: int(d.int()), ReadOnly: d.bool(), FDUpper: int(d.int()),
+		RootfsPath: d.str(), UpperPath: d.str()}
 	c.Mounts = decodeList(d, 6, func() Mount {
 		return Mount{Type: d.str(), Target: d.str(), ReadOnly: d.bool(), Size: d.int(),
 			FD: int(d.int()), IsDir: d.bool(), Mode: uint32(d.uint()), NoExec: d.bool()}

@@ -22,6 +22,14 @@ type Config struct {
 	// workdir, so what the workload writes outlives the sandbox. Where
 	// overlayfs refuses it, the layer is a tmpfs as without it.
 	FDUpper int `json:"fd_upper"`
+	// RootfsPath and UpperPath replace FDRootfs and FDUpper for an
+	// ordinary user's sandbox: its caller cannot clone a mount in the
+	// host's mount namespace, so the init binds them by path in its own
+	// (owned by the sandbox's user namespace). They are the user's own
+	// directories: an image tree unpacked in that namespace and the
+	// replica's writable layer.
+	RootfsPath string `json:"rootfs_path,omitempty"`
+	UpperPath  string `json:"upper_path,omitempty"`
 	// ShmSize is the size of /dev/shm in bytes (0: DefaultShmSize).
 	ShmSize int64 `json:"shm_size,omitempty"`
 	// Rlimits are set on the init before it builds the root, so the

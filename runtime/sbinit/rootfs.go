@@ -167,10 +167,11 @@ func hostView(c *Config, root, scratch string) error {
 // hold the mount points (made read-only with the rest of the root at the
 // end); one that has them all is bound directly, which is cheaper to start.
 func givenRootfs(c *Config, root, scratch string, fds []int) (string, error) {
-	if c.FDRootfs < 0 || c.FDRootfs >= len(fds) {
-		return "", fmt.Errorf("no rootfs mount fd")
+	rfd, err := mountFD(c.RootfsPath, c.FDRootfs, fds, 0)
+	if err != nil {
+		return "", fmt.Errorf("rootfs: %w", err)
 	}
-	points := c.ReadOnly && missingTarget(c, fds[c.FDRootfs])
+	points := c.ReadOnly && missingTarget(c, rfd)
 	dst := root
 	if !c.ReadOnly || points {
 		dst = scratch + "/lower"
@@ -178,7 +179,7 @@ func givenRootfs(c *Config, root, scratch string, fds []int) (string, error) {
 			return "", fmt.Errorf("create rootfs lower dir: %w", err)
 		}
 	}
-	if err := unix.MoveMount(fds[c.FDRootfs], "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	if err := unix.MoveMount(rfd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return "", fmt.Errorf("attach rootfs: %w", err)
 	}
 	if points {
@@ -187,8 +188,11 @@ func givenRootfs(c *Config, root, scratch string, fds []int) (string, error) {
 	if c.ReadOnly {
 		return "", nil
 	}
-	if c.FDUpper >= 0 && c.FDUpper < len(fds) {
-		err := diskOverlay(c, fds[c.FDUpper], scratch, dst, root)
+	if c.UpperPath != "" || (c.FDUpper >= 0 && c.FDUpper < len(fds)) {
+		ufd, err := mountFD(c.UpperPath, c.FDUpper, fds, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+		if err == nil {
+			err = diskOverlay(c, ufd, scratch, dst, root)
+		}
 		if err == nil {
 			return WritableUpper, nil
 		}
@@ -197,6 +201,31 @@ func givenRootfs(c *Config, root, scratch string, fds []int) (string, error) {
 		fmt.Fprintf(os.Stderr, "nucleus-init: writable layer on tmpfs, the upper directory cannot be used: %v\n", err)
 	}
 	return WritableTmpfs, overlay(c, scratch, dst, root)
+}
+
+// mountFD is a detached mount to attach: the caller's fds[i], or, given a
+// path (an ordinary user's sandbox, Config.RootfsPath), a clone of that
+// directory made here, in the init's own mount namespace, where the
+// sandbox's user namespace may clone mounts and the caller could not.
+// attr are set on such a clone, as the caller sets them on its own.
+func mountFD(path string, i int, fds []int, attr uint64) (int, error) {
+	if path != "" {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil {
+			return -1, fmt.Errorf("clone mount of %s: %w", path, err)
+		}
+		if attr != 0 {
+			if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr}); err != nil {
+				unix.Close(fd)
+				return -1, fmt.Errorf("set mount flags of %s: %w", path, err)
+			}
+		}
+		return fd, nil
+	}
+	if i < 0 || i >= len(fds) {
+		return -1, fmt.Errorf("no mount fd")
+	}
+	return fds[i], nil
 }
 
 // specialDirs are the directories mountSpecial mounts on.
