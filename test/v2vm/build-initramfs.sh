@@ -21,11 +21,14 @@ for a in $(usr/bin/busybox --list-full); do   # e.g. usr/sbin/httpd, sbin/ip
 done
 cp "$BIN/nucleus" "$BIN/nucleus-init" usr/local/bin/
 # Dynamic host tools with their libraries: slirp4netns (nat: userspace),
-# nft and ip (the network tests and leak checks read rules and links).
-for tool in slirp4netns nft ip; do
+# nft and ip (the network tests and leak checks read rules and links);
+# for the rootless tests (issue 14), which make their unprivileged users
+# themselves: useradd and usermod (passwd), newuidmap and newgidmap
+# (uidmap, setuid root: cp -p keeps the bit), setpriv (util-linux).
+for tool in slirp4netns nft ip useradd usermod newuidmap newgidmap setpriv; do
   path=$(command -v $tool) || continue
-  case $tool in nft|ip) dest=usr/sbin;; *) dest=usr/bin;; esac
-  rm -f "$dest/$tool"; cp "$path" "$dest/"   # replaces busybox's applet
+  case $tool in nft|ip|useradd|usermod) dest=usr/sbin;; *) dest=usr/bin;; esac
+  rm -f "$dest/$tool"; cp -p "$path" "$dest/"   # replaces busybox's applet
   for l in $(ldd "$path" | awk '/=>/{print $3} /ld-linux/{print $1}'); do
     case $l in /lib64/*) cp -L "$l" usr/lib64/;; *) cp -L "$l" usr/lib/x86_64-linux-gnu/;; esac
   done
@@ -34,6 +37,11 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:
 printf 'root:x:0:\nnogroup:x:65534:\n' > etc/group
 printf '127.0.0.1 localhost\n::1 localhost\n' > etc/hosts
 printf 'root:*:19000:0:99999:7:::\n' > etc/shadow; chmod 640 etc/shadow   # TestDefaultIsolation masks it
+# Users made by the rootless tests go here (subordinate ranges too);
+# login.defs gives useradd its id ranges.
+printf 'root:*::\nnogroup:*::\n' > etc/gshadow; chmod 640 etc/gshadow
+: > etc/subuid; : > etc/subgid
+[ -f /etc/login.defs ] && cp /etc/login.defs etc/
 : > etc/resolv.conf
 echo v2vm > etc/hostname
 # Kernel modules: bridge/veth/tun and nf_tables with what nucleus's rules use.
