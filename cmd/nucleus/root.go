@@ -62,7 +62,7 @@ func newRootCmd() *cobra.Command {
 	f.StringArrayVar(&globals.profiles, "profile", nil, "activate a profile (repeatable; default $"+spec.EnvProfiles+" or $"+spec.EnvComposeProfiles+", comma-separated; * activates all)")
 	_ = cmd.RegisterFlagCompletionFunc("profile", completeProfiles)
 	f.StringVar(&globals.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	f.StringVar(&globals.cgroupMgr, "cgroup-manager", "", "who creates sandbox cgroups: systemd (a transient scope per sandbox, over D-Bus), cgroupfs (direct) or none (no cgroup: limits not enforced); default $"+cgroups.ManagerEnv+", else as an unprivileged user none, as root systemd when PID 1 is systemd on a pure cgroup v2 host, else cgroupfs")
+	f.StringVar(&globals.cgroupMgr, "cgroup-manager", "", "who creates sandbox cgroups: systemd (a transient scope per sandbox, over D-Bus), cgroupfs (direct) or none (no cgroup: limits not enforced); default $"+cgroups.ManagerEnv+", else as an unprivileged user its own systemd manager where cgroup v2 delegates it a subtree, otherwise none; as root systemd when PID 1 is systemd on a pure cgroup v2 host, else cgroupfs")
 	for _, mk := range subcommands {
 		cmd.AddCommand(mk())
 	}

@@ -27,7 +27,7 @@ func Leaks(root rootdir.Root) ([]string, error) {
 	var tops []string
 	for _, m := range mounts {
 		// cgroupfs, and the systemd manager's slice of this root
-		tops = append(tops, filepath.Join(m, parentName(root)), filepath.Join(m, slicePath(rootSlice(root))))
+		tops = append(tops, filepath.Join(m, parentName(root)), filepath.Join(m, sliceBase, slicePath(rootSlice(root))))
 	}
 	for _, top := range tops {
 		if _, err := os.Lstat(top); err != nil {

@@ -88,25 +88,44 @@ func SelectManager(flag, env string) (Manager, error) {
 	if flag == "" && env != "" {
 		noneReason = ManagerEnv + "=" + env
 	}
+	userMode, sliceBase, delegated, userUID = false, "", nil, 0
 	if uid := euid(); uid != 0 {
-		// Rootless: nothing of the host's hierarchies is ours to write. A
-		// detached supervisor is passed --cgroup-manager none: the reason
-		// stays the user's.
-		noneReason = noDelegationReason(uid, useV2())
-		if flag == "" && env == "" {
-			return None, nil
-		}
+		return selectRootless(uid, flag, env)
 	}
 	return selectManager(flag, env, systemdBooted(), useV2())
 }
 
-// noDelegationReason says why an unprivileged user's sandboxes get no
-// cgroup.
-func noDelegationReason(uid int, unified bool) string {
-	if !unified {
-		return fmt.Sprintf("no cgroup delegated to uid %d on this host (cgroup v1/hybrid)", uid)
+// selectRootless: nothing of the host's hierarchies is an unprivileged
+// user's to write; its own systemd manager's delegated subtree is, where
+// there is one (rootless.go). Asked for none (as a detached supervisor is
+// passed the caller's choice), the reason stays the user's.
+func selectRootless(uid int, flag, env string) (Manager, error) {
+	m, ctrls, why := rootlessManager(uid, useV2())
+	noneReason = why
+	src, val := "--cgroup-manager", flag
+	if val == "" {
+		src, val = ManagerEnv, env
 	}
-	return fmt.Sprintf("no cgroup delegated to uid %d on this host", uid)
+	want := m
+	if val != "" {
+		var err error
+		if want, err = ParseManager(val); err != nil {
+			return "", fmt.Errorf("%s: %w", src, err)
+		}
+	}
+	switch {
+	case want == None:
+		if m == Systemd {
+			noneReason = src + " none"
+		}
+		return None, nil
+	case want == Cgroupfs:
+		return "", fmt.Errorf("%s cgroupfs: needs root (an unprivileged user's cgroups come from its systemd user manager, or none)", src)
+	case m != Systemd:
+		return "", fmt.Errorf("%s systemd: %s; use --cgroup-manager none", src, why)
+	}
+	userMode, sliceBase, delegated, userUID = true, userServiceDir(uid), ctrls, uid
+	return Systemd, nil
 }
 
 func selectManager(flag, env string, systemd, unified bool) (Manager, error) {

@@ -168,3 +168,59 @@ func TestRootlessNone(t *testing.T) {
 		t.Errorf("cgroupfs: %v not enforced", names)
 	}
 }
+
+// An unprivileged user on a v2 host: its systemd manager where
+// user@UID.service delegates a subtree and a socket of the manager is
+// there; the limits of controllers it does not delegate are named.
+func TestRootlessSystemdSelection(t *testing.T) {
+	oldBase, oldV2, oldEuid, oldMgr := mountBase, useV2, euid, manager
+	defer func() {
+		mountBase, useV2, euid, manager = oldBase, oldV2, oldEuid, oldMgr
+		userMode, sliceBase, delegated, userUID = false, "", nil, 0
+	}()
+	mountBase = t.TempDir()
+	useV2 = func() bool { return true }
+	euid = func() int { return 1001 }
+	rt := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", rt)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	if m, err := SelectManager("", ""); err != nil || m != None || !strings.Contains(noneReason, "no systemd user manager (/user.slice/user-1001.slice/user@1001.service") {
+		t.Errorf("no user@1001.service: %s, %v, %q", m, err, noneReason)
+	}
+	if _, err := SelectManager("systemd", ""); err == nil || !strings.Contains(err.Error(), "--cgroup-manager none") {
+		t.Errorf("--cgroup-manager systemd without a user manager: %v", err)
+	}
+	svc := mountBase + "/user.slice/user-1001.slice/user@1001.service"
+	if err := os.MkdirAll(svc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(svc+"/cgroup.controllers", []byte("memory pids\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := SelectManager("", ""); m != None || !strings.Contains(noneReason, rt+"/bus") {
+		t.Errorf("no socket: %s, %q; want none naming %s/bus", m, noneReason, rt)
+	}
+	if err := os.MkdirAll(rt+"/systemd", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rt+"/systemd/private", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := SelectManager("", "")
+	if err != nil || m != Systemd || !userMode || sliceBase != "/user.slice/user-1001.slice/user@1001.service" {
+		t.Fatalf("delegated memory pids: %s, %v (user %v, base %q); want the user's systemd", m, err, userMode, sliceBase)
+	}
+	SetManager(m)
+	if got := Notice("web", Resources{Memory: 1 << 20, CPUs: 1, Pids: 5}); got != "nucleus: cpus limit of web is not enforced: not delegated to uid 1001 (user@1001.service delegates memory, pids)" {
+		t.Errorf("Notice = %q", got)
+	}
+	if got := Notice("web", Resources{Memory: 1 << 20, Pids: 5}); got != "" {
+		t.Errorf("Notice of delegated limits = %q", got)
+	}
+	if _, err := SelectManager("cgroupfs", ""); err == nil || !strings.Contains(err.Error(), "needs root") {
+		t.Errorf("--cgroup-manager cgroupfs as a user: %v", err)
+	}
+	if m, _ := SelectManager("none", ""); m != None || noneReason != "--cgroup-manager none" {
+		t.Errorf("--cgroup-manager none where delegated: %s, %q", m, noneReason)
+	}
+}

@@ -9,17 +9,13 @@ import (
 // current manager ("memory", "cpus", "pids", as the file spells them), and
 // why; nil when every limit set is enforced.
 func NotEnforced(r Resources) (names []string, why string) {
-	if manager != None {
-		return nil, ""
-	}
-	if r.Memory > 0 {
-		names = append(names, "memory")
-	}
-	if r.CPUs > 0 {
-		names = append(names, "cpus")
-	}
-	if r.Pids > 0 {
-		names = append(names, "pids")
+	for _, l := range []struct {
+		name string
+		set  bool
+	}{{"memory", r.Memory > 0}, {"cpus", r.CPUs > 0}, {"pids", r.Pids > 0}} {
+		if l.set && !enforced(l.name) {
+			names = append(names, l.name)
+		}
 	}
 	if names == nil {
 		return nil, ""

@@ -106,6 +106,14 @@ func systemdConn(ctx context.Context) (*sdbus.Conn, error) {
 	if bus != nil && bus.Connected() {
 		return bus, nil
 	}
+	if userMode {
+		c, err := userConn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		bus = c
+		return c, nil
+	}
 	c, err := sdbus.NewSystemdConnectionContext(ctx)
 	if err != nil {
 		var err2 error
@@ -314,7 +322,7 @@ func procCgroupV2(pid int) (string, error) {
 
 // findScope looks for sandbox id's scope under the root's slice.
 func findScope(root rootdir.Root, id string) (string, bool) {
-	top := filepath.Join(mountBase, slicePath(rootSlice(root)))
+	top := filepath.Join(mountBase, sliceBase, slicePath(rootSlice(root)))
 	want := scopeName(root, id)
 	found := ""
 	_ = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
@@ -391,7 +399,7 @@ func (b *systemdBackend) delete() error {
 // stopEmptySlices stops the slices from dir up to the root's slice while
 // they hold no cgroup.
 func stopEmptySlices(ctx context.Context, conn *sdbus.Conn, root rootdir.Root, dir string) {
-	top := filepath.Join(mountBase, slicePath(rootSlice(root)))
+	top := filepath.Join(mountBase, sliceBase, slicePath(rootSlice(root)))
 	for strings.HasPrefix(dir, top) && strings.HasSuffix(dir, ".slice") {
 		ents, err := os.ReadDir(dir)
 		if err != nil {
