@@ -17,7 +17,7 @@ PKGS      := ./...
 # start on install, Debian's own postgresql and redis-server take 5432 and
 # 6379; the example and the test use other ports.
 DB_PKGS   := postgresql-15 postgresql-client-15 redis-server redis-tools python3-psycopg2 python3-redis
-DEB_PKGS  := gcc libc6-dev libseccomp-dev pkg-config slirp4netns nftables uidmap busybox-static iproute2 procps docker.io $(DB_PKGS)
+DEB_PKGS  := gcc libc6-dev libseccomp-dev pkg-config slirp4netns passt nftables uidmap busybox-static iproute2 procps docker.io $(DB_PKGS)
 PKG_CONFIG ?= pkg-config
 
 .PHONY: build build-check test test-v2 test-v2-systemd deps check vet fmt-check demo bench bench-image clean

@@ -69,9 +69,9 @@ func (m *Manager) EnsureNetwork(ctx context.Context, project string, sn *Config)
 		if sn.Subnet != "" && canonCIDR(sn.Subnet) != n.Subnet {
 			return nil, fmt.Errorf("network %s of project %s has subnet %s, the spec asks for %s: remove the network first", sn.Name, project, n.Subnet, sn.Subnet)
 		}
-		n.Internal, n.Upstreams = sn.Internal, slices.Clone(sn.DNS)
+		n.Internal, n.Upstreams, n.UserspaceBackend = sn.Internal, slices.Clone(sn.DNS), sn.UserspaceBackend
 	} else {
-		n = &NetworkState{Project: project, Name: sn.Name, Backend: mode, Internal: sn.Internal,
+		n = &NetworkState{Project: project, Name: sn.Name, Backend: mode, Internal: sn.Internal, UserspaceBackend: sn.UserspaceBackend,
 			Upstreams: slices.Clone(sn.DNS), Allocs: map[string]string{}, Attachments: map[string]*AttachmentState{}}
 	}
 	b, err := m.backendFor(mode)

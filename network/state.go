@@ -27,7 +27,10 @@ type NetworkState struct {
 	// DNSAddr is the address sandboxes send DNS queries to (resolv.conf).
 	DNSAddr   string   `json:"dns_addr"`
 	Upstreams []string `json:"upstreams,omitempty"` // the network's dns:, empty = host resolvers
-	Bridge    string   `json:"bridge,omitempty"`    // kernel: host bridge name
+	// UserspaceBackend is what the spec asks for (userspace_backend); the
+	// userspace backend records what it picked in Extra.
+	UserspaceBackend string `json:"userspace_backend,omitempty"`
+	Bridge           string `json:"bridge,omitempty"` // kernel: host bridge name
 
 	// Allocs maps "service/replica" to its address. Entries outlive
 	// attachments so that a restarted service gets the same address.

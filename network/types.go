@@ -8,11 +8,14 @@ import (
 // the file's network into it (reconcile/host.NetworkConfig), so a change of
 // the file format stops at that seam.
 type Config struct {
-	Name     string
-	Subnet   string   // IPv4 CIDR; "" allocates a /24 (spec.AutoSubnetBits)
-	NAT      string   // spec.NATKernel, spec.NATUserspace, or spec.NATAuto / "" (kernel as root)
-	Internal bool     // no route out of the subnet
-	DNS      []string // upstreams of the embedded DNS; empty = the host's resolvers
+	Name   string
+	Subnet string // IPv4 CIDR; "" allocates a /24 (spec.AutoSubnetBits)
+	NAT    string // spec.NATKernel, spec.NATUserspace, or spec.NATAuto / "" (kernel as root)
+	// UserspaceBackend is spec.UserspacePasta, spec.UserspaceSlirp or
+	// spec.UserspaceAuto / "": the way out of a userspace network's sandboxes.
+	UserspaceBackend string
+	Internal         bool     // no route out of the subnet
+	DNS              []string // upstreams of the embedded DNS; empty = the host's resolvers
 }
 
 // NetworkInfo describes a project network after EnsureNetwork.

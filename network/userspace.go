@@ -95,6 +95,9 @@ type userspaceExtra struct {
 	SlirpID     string `json:"slirp_id"`     // runtime dir name under userspace-net
 	SlirpSubnet string `json:"slirp_subnet"` // tap0's subnet inside the hub
 	SlirpPID    int    `json:"slirp_pid,omitempty"`
+	// Helper is the per-sandbox shape's way out: spec.UserspacePasta or
+	// spec.UserspaceSlirp ("" in records of older versions: slirp4netns).
+	Helper string `json:"helper,omitempty"`
 }
 
 type userspaceBackend struct {
@@ -157,6 +160,9 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 	}
 	if ex.Mode == modeSandbox {
 		return u.ensureSingle(ctx, n)
+	}
+	if n.UserspaceBackend == spec.UserspacePasta {
+		return fmt.Errorf("userspace_backend pasta serves the per-sandbox shape (nucleus not run as root); the shared hub of a root nucleus uses slirp4netns: use userspace_backend auto or slirp4netns")
 	}
 	_, subnet, err := net.ParseCIDR(n.Subnet)
 	if err != nil {

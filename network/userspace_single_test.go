@@ -16,6 +16,7 @@ import (
 
 	"nucleus/internal/testutil"
 	"nucleus/network/slirp"
+	"nucleus/spec"
 )
 
 // rootlessSandbox starts a stand-in for a rootless sandbox: a process in
@@ -47,7 +48,10 @@ func singleEnv(t *testing.T) *testEnv {
 
 // slirps lists the slirp4netns processes whose command line names root:
 // PID -> command line, arguments joined by spaces.
-func slirps(root string) map[int]string {
+func slirps(root string) map[int]string { return helperProcs("slirp4netns", root) }
+
+// helperProcs lists the processes of binary whose command line names root.
+func helperProcs(binary, root string) map[int]string {
 	out := map[int]string{}
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
@@ -56,7 +60,7 @@ func slirps(root string) map[int]string {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), root) && strings.HasPrefix(string(b), "slirp4netns") {
+		if err == nil && strings.Contains(string(b), root) && strings.HasPrefix(string(b), binary+"\x00") {
 			out[pid] = strings.ReplaceAll(string(b), "\x00", " ")
 		}
 	}
@@ -72,7 +76,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 	e := singleEnv(t)
 	o := newOutside(t)
 	serveEcho(t, o.pid, o.addr+":8080", "outside:")
-	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" })
+	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24"; n.UserspaceBackend = spec.UserspaceSlirp })
 	// /etc/hosts is written before Attach: the reserved address must be
 	// the one slirp4netns gives the sandbox.
 	if ip, err := e.m.Reserve(e.project, "solo", "web", 1, ""); err != nil || ip != "10.0.2.100" {
@@ -113,7 +117,7 @@ func TestUserspacePerSandboxMode(t *testing.T) {
 
 func TestUserspacePerSandboxRefusals(t *testing.T) {
 	e := singleEnv(t)
-	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" })
+	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24"; n.UserspaceBackend = spec.UserspaceSlirp })
 	sb := rootlessSandbox(t)
 	_, err := e.m.Attach(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", PID: sb, IPv4: "10.0.2.5"})
 	if err == nil || !strings.Contains(err.Error(), "10.0.2.5") || !strings.Contains(err.Error(), "10.0.2.100") {
@@ -130,7 +134,7 @@ func TestUserspacePerSandboxRefusals(t *testing.T) {
 // comes back in its own words and nothing of the sandbox's network is left.
 func TestUserspacePerSandboxRefusedForward(t *testing.T) {
 	e := singleEnv(t)
-	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" })
+	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24"; n.UserspaceBackend = spec.UserspaceSlirp })
 	n, _ := e.m.loadNetwork(e.project, "solo")
 	port := testutil.HoldPort(t, "127.0.0.1")
 	sb := rootlessSandbox(t)

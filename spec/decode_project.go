@@ -110,6 +110,8 @@ func (d *decoder) network(name string, n *node, path string) *Network {
 			}
 		case "nat":
 			set(&nw.NAT)(d.oneOf(v, p, NATAuto, NATKernel, NATUserspace))
+		case "userspace_backend":
+			set(&nw.UserspaceBackend)(d.oneOf(v, p, UserspaceAuto, UserspacePasta, UserspaceSlirp))
 		case "internal":
 			set(&nw.Internal)(d.boolean(v, p))
 		case "dns":

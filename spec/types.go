@@ -43,6 +43,13 @@ const (
 	NATUserspace = "userspace"
 )
 
+// Userspace backends of a network (its way out without root).
+const (
+	UserspaceAuto  = "auto" // pasta when installed, else slirp4netns
+	UserspacePasta = "pasta"
+	UserspaceSlirp = "slirp4netns"
+)
+
 // Pull policies (Compose's names; if_not_present is read as missing).
 const (
 	PullMissing = "missing"
@@ -54,10 +61,12 @@ const (
 type Network struct {
 	Name string `json:"-" yaml:"-"`
 	// Subnet is an IPv4 CIDR; empty means "allocate automatically".
-	Subnet   string   `json:"subnet,omitempty" yaml:"subnet,omitempty"`
-	NAT      string   `json:"nat" yaml:"nat"`
-	Internal bool     `json:"internal" yaml:"internal"`
-	DNS      []string `json:"dns,omitempty" yaml:"dns,omitempty"`
+	Subnet string `json:"subnet,omitempty" yaml:"subnet,omitempty"`
+	NAT    string `json:"nat" yaml:"nat"`
+	// UserspaceBackend picks the way out of a userspace network (auto, pasta, slirp4netns).
+	UserspaceBackend string   `json:"userspace_backend,omitempty" yaml:"userspace_backend,omitempty"`
+	Internal         bool     `json:"internal" yaml:"internal"`
+	DNS              []string `json:"dns,omitempty" yaml:"dns,omitempty"`
 	// Labels are metadata (as a service's): kept and printed, never a
 	// reason to recreate the network.
 	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`

@@ -24,7 +24,7 @@ func NetworkConfig(sn *spec.Network) *network.Config {
 	if sn == nil {
 		return nil
 	}
-	return &network.Config{Name: sn.Name, Subnet: sn.Subnet, NAT: sn.NAT, Internal: sn.Internal, DNS: slices.Clone(sn.DNS)}
+	return &network.Config{Name: sn.Name, Subnet: sn.Subnet, NAT: sn.NAT, UserspaceBackend: sn.UserspaceBackend, Internal: sn.Internal, DNS: slices.Clone(sn.DNS)}
 }
 
 // Ports converts published ports into the network package's type.

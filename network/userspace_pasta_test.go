@@ -1,0 +1,85 @@
+package network
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nucleus/internal/testutil"
+	"nucleus/network/pasta"
+	"nucleus/spec"
+)
+
+func requirePasta(t *testing.T) {
+	t.Helper()
+	testutil.RequireBinary(t, pasta.Binary, "make deps installs it (Debian package passt)")
+}
+
+// pastas lists the pasta processes whose command line names root.
+func pastas(root string) map[int]string { return helperProcs(pasta.Binary, root) }
+
+// The per-sandbox shape through pasta (auto picks it when installed):
+// published port on 127.0.0.1, the way out to a namespace the test made,
+// a port change in place (pasta restarted), and nothing left after detach.
+func TestUserspacePerSandboxPasta(t *testing.T) {
+	requirePasta(t)
+	e := singleEnv(t)
+	o := newOutside(t)
+	serveEcho(t, o.pid, o.addr+":8080", "outside:")
+	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" }) // userspace_backend auto
+	sb := rootlessSandbox(t)
+	p := testutil.FreePort(t)
+	ai := e.attach(Attachment{Network: "solo", Service: "web", PID: sb, Ports: []Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+	if ai.IP != "10.0.2.100" || ai.Interface != "tap0" {
+		t.Errorf("attach info %+v, want 10.0.2.100 on tap0", ai)
+	}
+	ps := pastas(e.m.root.Run)
+	if len(ps) != 1 || len(slirpCmdlines(e.m.root.Run)) != 0 {
+		t.Fatalf("pasta processes %v, slirp4netns %q: want one pasta, no slirp4netns (auto with pasta installed)", ps, slirpCmdlines(e.m.root.Run))
+	}
+	for _, c := range ps {
+		for _, want := range []string{"--no-map-gw", "-T none", "-U none", "-u none", fmt.Sprintf("-t 127.0.0.1/%d:80", p), fmt.Sprintf("--userns /proc/%d/ns/user", sb)} {
+			if !strings.Contains(c, want) {
+				t.Errorf("pasta command line %q lacks %q", c, want)
+			}
+		}
+	}
+	serveEcho(t, sb, ":80", "web:")
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
+	mustTalk(t, sb, o.addr+":8080", "outside:")
+	if ns, err := e.m.Nameservers(e.project, []string{"solo"}); err != nil || len(ns) != 1 || ns[0] != "10.0.2.3" {
+		t.Errorf("nameservers %q %v: want pasta's DNS forwarder 10.0.2.3", ns, err)
+	}
+
+	p2 := testutil.FreePort(t)
+	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "solo", Service: "web", PID: sb, Ports: []Port{{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"}}}); err != nil {
+		t.Fatal(err)
+	}
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p2), "web:")
+	refusedQuickly(t, 0, fmt.Sprintf("127.0.0.1:%d", p))
+	if ps := pastas(e.m.root.Run); len(ps) != 1 {
+		t.Errorf("pasta processes after the port change: %v, want one", ps)
+	}
+	if err := e.m.Detach(e.ctx, e.project, "solo", "web", 1); err != nil {
+		t.Fatal(err)
+	}
+	if ps := pastas(e.m.root.Run); len(ps) != 0 {
+		t.Errorf("pasta still running after detach: %v", ps)
+	}
+	if _, err := os.Stat(filepath.Join(e.m.root.Run, "userspace-net")); !os.IsNotExist(err) {
+		t.Errorf("userspace-net runtime dir left after detach: %v", err)
+	}
+}
+
+// userspace_backend pasta is refused where it cannot serve: the hub a
+// root nucleus builds uses slirp4netns.
+func TestUserspacePastaRefusedForHub(t *testing.T) {
+	requireSlirp4netns(t)
+	e := newEnv(t)
+	_, err := e.m.EnsureNetwork(e.ctx, e.project, &Config{Name: "hub", NAT: spec.NATUserspace, UserspaceBackend: spec.UserspacePasta})
+	if err == nil || !strings.Contains(err.Error(), "userspace_backend pasta") {
+		t.Fatalf("pasta for the hub: %v, want a refusal naming userspace_backend pasta", err)
+	}
+}
