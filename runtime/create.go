@@ -45,7 +45,14 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 
 	trace("create: begin")
 	userns := !svc.Security.HostUserNS
-	if userns {
+	if userns && Rootless() {
+		// Container root is the user; the rest is the user's range.
+		m, err := rootlessIDs(cfg.Root)
+		if err != nil {
+			return nil, err
+		}
+		s.sub, s.hostUID = &m, m.UID
+	} else if userns {
 		project := cfg.dataProject()
 		if project == "" {
 			project = "_" + cfg.ID
@@ -284,6 +291,9 @@ func (s *Sandbox) startInit(userns bool) error {
 		var mapIDs func(int) error
 		if userns {
 			mapIDs = func(pid int) error { return writeIDMaps(pid, s.hostUID, IDRangeSize) }
+			if s.sub != nil {
+				mapIDs = func(pid int) error { return writeSubIDMaps(pid, *s.sub) }
+			}
 		}
 		fds := [4]int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()), int(ctlChild.Fd())}
 		var pid int

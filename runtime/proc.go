@@ -90,3 +90,16 @@ func waitPidfd(pid int, start uint64) error {
 	}
 	return nil
 }
+
+// killPidfd sends SIGKILL to pid through a pidfd, if it is still the
+// process that started at start (not a reused pid).
+func killPidfd(pid int, start uint64) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if st, err := procstat.StartTime(pid); err == nil && st == start {
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+	}
+}

@@ -44,6 +44,9 @@ type Sandbox struct {
 	writable       string // the root's writable layer (sbinit.Writable*), "" = read-only
 	shifted        string // the rootfs's shifted copy in use (shifted.go), "" = none
 	shiftUnlock    func() // held from making the copy until the record names it
+	// sub is the rootless mapping (container root = hostUID, the user);
+	// nil as root.
+	sub *subIDs
 
 	seccompMode string
 	landlockABI int
@@ -305,6 +308,10 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 		default:
 			_ = unix.Kill(s.pid, unix.SIGKILL)
 		}
+	} else if s.pid > 0 && s.cg == nil {
+		// Adopted without a cgroup (manager none): the init, if it is still
+		// the recorded process, takes its PID namespace along.
+		killPidfd(s.pid, s.startTime)
 	}
 	if s.proc != nil {
 		_, _ = s.Wait() // once only; also orders the close of ctl below after its use
@@ -339,7 +346,7 @@ func (s *Sandbox) destroy(ctx context.Context) error {
 		}
 	}
 	_, serr := os.Stat(sandboxDir(s.root.Run, s.id))
-	if s.cfg.Project == "" && s.hostUID != 0 && (s.dir != "" || os.IsNotExist(serr)) {
+	if s.cfg.Project == "" && s.hostUID != 0 && s.sub == nil && (s.dir != "" || os.IsNotExist(serr)) {
 		// The sandbox's own project ("_<id>", no Config.Project) goes with
 		// it: give its id range back to the host (unless Create failed
 		// because another sandbox has this id: the range is that one's).

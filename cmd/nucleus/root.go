@@ -51,6 +51,12 @@ func newRootCmd() *cobra.Command {
 					return &exitError{code: 2, err: fmt.Errorf("--profile: %w", err)}
 				}
 			}
+			if os.Geteuid() != 0 && cmd.Name() != "init" {
+				// Rootless: the user's state is private (0700).
+				if err := stateRoot().MakePrivate(); err != nil {
+					return err
+				}
+			}
 			return setupCgroupManager(globals.cgroupMgr, os.Getenv(cgroups.ManagerEnv))
 		},
 	}

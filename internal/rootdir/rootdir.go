@@ -5,9 +5,12 @@ package rootdir
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Root holds the two state directories.
@@ -60,4 +63,30 @@ func Resolve(flag string) Root {
 func (r Root) ID() string {
 	sum := sha256.Sum256([]byte(r.Run))
 	return hex.EncodeToString(sum[:4])
+}
+
+// MakePrivate creates both directories with mode 0700 (an existing one of
+// ours is narrowed to 0700), for a user who is not root: other users must
+// not read or enter its state. A directory owned by someone else (e.g. a
+// /tmp fallback made by another user first) is refused.
+func (r Root) MakePrivate() error {
+	for _, d := range []string{r.Run, r.Data} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(d, &st); err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() {
+			return fmt.Errorf("state directory %s: expected a directory owned by uid %d, found one owned by uid %d (mode %o): remove it or set XDG_RUNTIME_DIR/XDG_DATA_HOME or --root",
+				d, os.Geteuid(), st.Uid, st.Mode)
+		}
+		if st.Mode&0o077 != 0 {
+			if err := os.Chmod(d, 0o700); err != nil {
+				return fmt.Errorf("state directory: %w", err)
+			}
+		}
+	}
+	return nil
 }
