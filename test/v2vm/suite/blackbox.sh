@@ -84,6 +84,25 @@ nu image prune -a -f >/dev/null 2>&1; check $? "image-prune"
 left=$(ls $R/data/images/trees 2>/dev/null; ls $R/data/images/refs 2>/dev/null)
 [ -z "$left" ]; check $? "image-store-empty-after-prune" "($left)"
 
+# A compose project (compose.yaml found without a nucleus.yaml) and the
+# commands Compose users type, on v2: the freezer, stats, top, ulimits.
+cd $HERE/proj-compose
+nuup /tmp/upc.out --wait-timeout 120s; check $? "compose-up" "($(tail -3 /tmp/upc.out | tr '\n' '|'))"
+hp=$(nu port web 8080 2>&1); echo "MEASURE compose port web 8080: $hp"
+page() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc "${1%:*}" "${1##*:}" 2>/dev/null | grep -c nucleus; }
+out=$(page $hp); [ "$out" -ge 1 ]; check $? "compose-ephemeral-port" "($hp: $out)"
+nu pause web >/dev/null 2>&1; st=$(nu ps --json | grep -c '"paused": true')
+out=$(page $hp); echo "MEASURE paused: $st replica(s) paused, $out page line(s) served"
+[ "$st" = 1 ] && [ "$out" = 0 ]; check $? "compose-pause-freezes" "($st; $out)"
+nu unpause web >/dev/null 2>&1; out=$(page $hp)
+[ "$out" -ge 1 ]; check $? "compose-unpause" "($out)"
+mem=$(nu stats --no-stream --json 2>&1 | grep -m1 '"memory_bytes"'); echo "MEASURE stats: $mem"
+echo "$mem" | grep -q '[1-9]'; check $? "compose-stats-memory" "($mem)"
+nu top web 2>&1 | grep -q httpd; check $? "compose-top" "($(nu top web 2>&1 | tr '\n' '|'))"
+lim=$(nu exec -T web -- sh -c 'echo $(ulimit -n) $(ulimit -Hn)' 2>&1); [ "$lim" = "1000 2000" ]; check $? "compose-ulimits" "($lim)"
+rm -f /tmp/cp.html; nu cp web:/srv/site/index.html /tmp/cp.html >/dev/null 2>&1; grep -q nucleus /tmp/cp.html; check $? "compose-cp-out"
+nu down >/dev/null 2>&1; check $? "compose-down"
+
 # Down: nothing of either project is left.
 cd $HERE/proj-user && nu down >/dev/null 2>&1; check $? "userspace-down"
 cd $HERE/proj-kernel && nu down >/dev/null 2>&1; check $? "kernel-down"
