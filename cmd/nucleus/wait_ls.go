@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"nucleus/reconcile/api"
 	"nucleus/reconcile/host"
 )
 
@@ -63,7 +64,10 @@ func newLsCmd() *cobra.Command {
 			"state, \"running(2), exited(1)\") and CONFIG FILES. Without -a only projects with a running replica.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ps, err := host.Projects(stateRoot())
+			ps, err := host.Projects(stateRoot(), func(project string) bool {
+				_, running := api.Running(stateRoot(), project)
+				return running
+			})
 			if err != nil {
 				return err
 			}

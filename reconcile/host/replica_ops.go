@@ -208,7 +208,11 @@ type ProjectSummary struct {
 }
 
 // Projects lists the projects with state under the root, by name.
-func Projects(root rootdir.Root) ([]ProjectSummary, error) {
+// supervised says whether a project's supervisor runs: a replica whose
+// sandbox is gone while its record still says it runs is then one whose
+// exit the supervisor is recording (exited), else one that died unseen
+// (dead).
+func Projects(root rootdir.Root, supervised func(project string) bool) ([]ProjectSummary, error) {
 	store := reconcile.NewStore(root)
 	names, err := store.Projects()
 	if err != nil {
@@ -230,6 +234,9 @@ func Projects(root rootdir.Root) ([]ProjectSummary, error) {
 			st := string(r.State)
 			if r.State.Alive() && !r.Alive() {
 				st = string(reconcile.StateDead)
+				if supervised != nil && supervised(n) {
+					st = string(reconcile.StateExited)
+				}
 			}
 			if Running(r) {
 				ps.Running++
