@@ -187,6 +187,40 @@ out=$(unshare -m sh -c 'mount --bind /dev/null /run/systemd/private && mount -t 
 info "without D-Bus: rc=$rc: $(echo "$out" | tail -1)"
 check "without D-Bus: nucleus run fails naming --cgroup-manager cgroupfs" sh -c '[ "$1" != 0 ] && echo "$2" | grep -q -- "--cgroup-manager cgroupfs"' - "$rc" "$out"
 check "without D-Bus: nucleus --cgroup-manager cgroupfs run works" unshare -m sh -c 'mount --bind /dev/null /run/systemd/private && mount -t tmpfs none /run/dbus && nucleus --cgroup-manager cgroupfs run -- /bin/busybox true'
+# --- rootless: an unprivileged user whose systemd user manager runs
+# (lingering) gets its limits in transient scopes of ITS manager
+# (user@UID.service delegates memory, pids and cpu on Debian), reached over
+# its D-Bus or the manager's private socket.
+RLU=nucleus-rl; RLID=1500
+useradd -m -u $RLID -U -s /bin/sh $RLU 2>/dev/null
+grep -q "^$RLU:" /etc/subuid || echo "$RLU:300000:65536" >> /etc/subuid
+grep -q "^$RLU:" /etc/subgid || echo "$RLU:300000:65536" >> /etc/subgid
+loginctl enable-linger $RLU
+UDIR=/sys/fs/cgroup/user.slice/user-$RLID.slice/user@$RLID.service
+if wait_for 60 test -S /run/user/$RLID/systemd/private; then ok "lingering $RLU: user manager up"; else bad "lingering $RLU: no user manager (/run/user/$RLID/systemd/private)"; fi
+info "user@$RLID.service cgroup.controllers: $(cat $UDIR/cgroup.controllers 2>&1)"
+as_rl() { setpriv --reuid=$RLID --regid=$RLID --init-groups env -i PATH=$PATH HOME=/home/$RLU USER=$RLU XDG_RUNTIME_DIR=/run/user/$RLID "$@"; }
+as_rl nucleus run --memory 32M --pids 10 -- /bin/busybox sleep 30 > /tmp/rl-run.log 2>&1 &
+rlpid=$!
+rlscope() { find $UDIR -name 'nucleus-*.scope' -type d 2>/dev/null | head -1; }
+if wait_for 30 sh -c "[ -n \"\$(find $UDIR -name 'nucleus-*.scope' -type d 2>/dev/null)\" ]"; then
+  S=$(rlscope)
+  info "rootless scope: ${S#/sys/fs/cgroup}; memory.max $(cat $S/memory.max 2>&1); workload pids.max $(cat $S/workload/pids.max 2>&1)"
+  check "rootless run: its sandbox in a transient scope of $RLU's manager (user@$RLID.service)" [ -d "$S" ]
+  check "rootless run: memory.max of the scope set (32M plus the init's share)" sh -c '[ "$(cat "$1/memory.max")" != max ] && [ "$(cat "$1/memory.max")" -ge 33554432 ]' - "$S"
+  check "rootless run: pids.max of the workload leaf 11 (10 + the spawner thread)" [ "$(cat $S/workload/pids.max 2>/dev/null)" = 11 ]
+else
+  bad "rootless run: no scope under $UDIR ($(tail -3 /tmp/rl-run.log | tr '\n' ' '))"
+fi
+kill $rlpid 2>/dev/null; wait $rlpid 2>/dev/null
+out=$(timeout 120 as_rl nucleus run --pids 5 -- /bin/busybox sh -c 'n=0; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/busybox sleep 5 & n=$((n+1)); done; echo started=$n' 2>&1); rc=$?
+info "rootless pids: rc=$rc $(echo "$out" | tail -3 | tr '\n' ' ')"
+check "rootless run --pids 5: the 12 sleeps cannot all start (can't fork)" sh -c 'echo "$1" | grep -q fork' - "$out"
+out=$(timeout 120 as_rl nucleus run --memory 16M -- /bin/busybox sh -c 'x=$(/bin/busybox head -c 60000000 /dev/zero | /bin/busybox tr "\000" a); echo ${#x}' 2>&1); rc=$?
+info "rootless OOM: rc=$rc $(echo "$out" | tail -2 | tr '\n' ' ')"
+check "rootless run --memory 16M: OOM-killed (exit 137)" [ "$rc" = 137 ]
+check "rootless run: no notice of limits not enforced" sh -c '! echo "$1" | grep -q "not enforced"' - "$out"
+check "rootless runs leave no scope in $RLU's manager" sh -c '[ -z "$(find $1 -name "nucleus-*.scope" -type d 2>/dev/null)" ]' - "$UDIR"
 echo "  journal of nucleus-daemon (last 25 lines):"; journalctl -b -u nucleus-daemon.service --no-pager -n 25 -o short-monotonic 2>&1 | indent
 
 info "checks finished at $(up)s uptime"
