@@ -27,6 +27,8 @@ import (
 // skipped; NSS/LDAP users are not seen), and recorded twice:
 //   - Root.Data/idranges.json: project -> base, so a project keeps its range
 //     as long as its state root exists (its named volumes are owned by it);
+//     mode 0600: the data root is traversable by all, and the file would
+//     tell every user root's project names;
 //   - a host-wide lease in IDRegistryDir (one file per range), so no two
 //     projects of any state roots on this host share a range (idlease.go).
 //
@@ -114,7 +116,7 @@ func ProjectIDRange(root rootdir.Root, project string) (uint32, error) {
 	}
 	r.Projects[project] = base
 	b, _ := json.MarshalIndent(r, "", "  ")
-	if err := atomicfile.Write(path, b, 0o644); err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		reg.release(l)
 		return 0, fmt.Errorf("record id range: %w", err)
 	}
@@ -161,7 +163,7 @@ func ReleaseProjectIDRange(root rootdir.Root, project string) error {
 	}
 	delete(r.Projects, project)
 	b, _ := json.MarshalIndent(r, "", "  ")
-	if err := atomicfile.Write(path, b, 0o644); err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return fmt.Errorf("record id range release: %w", err)
 	}
 	return nil

@@ -32,9 +32,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvAt(t, t.TempDir())
+}
+
+// newEnvAt is newEnv with the state root in dir.
+func newEnvAt(t *testing.T, dir string) *env {
+	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.Require(t, testutil.FileExists("/bin/busybox"), "/bin/busybox (busybox-static)")
-	dir := t.TempDir()
 	e := &env{t: t, dir: dir, root: rootdir.Resolve(dir)}
 	t.Cleanup(func() {
 		leaktest.Check(t, e.root)
