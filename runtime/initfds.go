@@ -134,11 +134,16 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 		// The init writes as the sandbox's root: the directory and the
 		// files an earlier incarnation left (perhaps under another user
 		// namespace setting) must be its own.
-		uid := 0
+		uid, gid := 0, 0
 		if userns {
-			uid = s.hostUID
+			uid, gid = s.hostUID, s.hostUID
 		}
-		if err := chownLogs(logDir, uid); err != nil {
+		if s.sub != nil {
+			// Rootless: container root is the user, whose group is not
+			// its uid (chown to it would be refused).
+			gid = s.sub.GID
+		}
+		if err := chownLogs(logDir, uid, gid); err != nil {
 			return fds, fmt.Errorf("hand log directory to the sandbox: %w", err)
 		}
 		fd, err := unix.Open(logDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -220,13 +225,13 @@ func rootlessRootfs(ic *sbinit.Config, fd int, upper string, readOnly bool) erro
 }
 
 // chownLogs gives a log directory and the log files in it to uid (gid = uid).
-func chownLogs(dir string, uid int) error {
-	if err := os.Lchown(dir, uid, uid); err != nil {
+func chownLogs(dir string, uid, gid int) error {
+	if err := os.Lchown(dir, uid, gid); err != nil {
 		return err
 	}
 	matches, _ := filepath.Glob(filepath.Join(dir, sbinit.LogFile+"*"))
 	for _, m := range matches {
-		if err := os.Lchown(m, uid, uid); err != nil {
+		if err := os.Lchown(m, uid, gid); err != nil {
 			return err
 		}
 	}
