@@ -26,6 +26,13 @@ func (s *Sandbox) workloadHostIDs(user string, rootFD int) (uint32, uint32, erro
 	if s.hostUID == 0 {
 		return uid, gid, nil
 	}
+	if s.sub != nil {
+		// Rootless: only the user's own ids can be given from here.
+		if uid != 0 || gid != 0 {
+			return 0, 0, fmt.Errorf("chown (:U) to user %q (%d:%d): a rootless sandbox can hand a volume only to its root (the user)", user, uid, gid)
+		}
+		return uint32(s.sub.UID), uint32(s.sub.GID), nil
+	}
 	if uid >= IDRangeSize || gid >= IDRangeSize {
 		return 0, 0, fmt.Errorf("chown (:U) to user %q: %d:%d is outside the sandbox's ids 0-%d", user, uid, gid, IDRangeSize-1)
 	}

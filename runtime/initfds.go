@@ -104,10 +104,18 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 					err = chownTree(fd, uid, gid, m.Source)
 				}
 			}
-			if err == nil {
+			if err == nil && Rootless() {
+				// The init clones it in its own mount namespace and
+				// checks it is this pinned file (sbinit.Mount.Path).
+				if im.Path, err = os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil {
+					mfd, fd = fd, -1
+				}
+			} else if err == nil {
 				mfd, idm, err = detachedMount(fd, attr, ns)
 			}
-			unix.Close(fd)
+			if fd >= 0 {
+				unix.Close(fd)
+			}
 			if err != nil {
 				return fds, fmt.Errorf("volume %s: %s: %w", m.Target, m.Source, err)
 			}

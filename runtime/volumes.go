@@ -66,7 +66,8 @@ func ensureVolumeDir(root rootdir.Root, project string, hostUserNS bool, dir str
 	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("create volume directory: %w", err)
 	}
-	if !hostUserNS {
+	if !hostUserNS && !Rootless() {
+		// (Rootless: the user made it, and the user is container root.)
 		base, err := ProjectIDRange(root, project)
 		if err != nil {
 			return err

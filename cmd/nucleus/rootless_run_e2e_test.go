@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"nucleus/internal/leaktest"
 	"nucleus/internal/procstat"
@@ -186,5 +189,34 @@ func TestRootlessRunNoRange(t *testing.T) {
 	}
 	if strings.Contains(r.Stderr, "/var/lib/nucleus-idmap") {
 		t.Errorf("error names the root-only registry: %s", r)
+	}
+}
+
+// TestRootlessRunVolumes: a named volume and binds (writable and :ro) of
+// the user's own directories work without root; what the sandbox's root
+// writes is the user's on the host.
+func TestRootlessRunVolumes(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserA)
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	bind := filepath.Join(e.Home, "bind")
+	if err := os.Mkdir(bind, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(bind, u.UID, u.GID); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Run(t, nucleusBin, "run", "-v", "vol1:/data", "-v", bind+":/b", "-v", bind+":/ro:ro", "--",
+		"/bin/sh", "-c", "echo v >/data/f && echo b >/b/g && if echo x >/ro/h; then echo ro-writable; fi; cat /ro/g")
+	if r.Code != 0 || strings.Contains(r.Stdout, "ro-writable") || !strings.Contains(r.Stdout, "b\n") {
+		t.Fatalf("want exit 0, /ro read-only and showing /b's file: %s", r)
+	}
+	for _, f := range []string{filepath.Join(bind, "g"), filepath.Join(e.Root.Data, "volumes", "_run", "vol1", "f")} {
+		var st unix.Stat_t
+		if err := unix.Stat(f, &st); err != nil {
+			t.Errorf("%s: %v", f, err)
+		} else if int(st.Uid) != u.UID || int(st.Gid) != u.GID {
+			t.Errorf("%s owned by %d:%d, want the user %d:%d", f, st.Uid, st.Gid, u.UID, u.GID)
+		}
 	}
 }

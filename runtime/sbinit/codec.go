@@ -18,7 +18,7 @@ import (
 // beyond a format byte; TestCodecRoundTripsEveryField catches a field
 // added to the types but not here.
 
-const codecFormat = 5 // 2: Config.FDUpper, Message.Writable; 3: ShmSize, Rlimits, Mount.Mode/Exec; 4: Config.FileMounts; 5: ExecRequest.User
+const codecFormat = 6 // 2: Config.FDUpper, Message.Writable; 3: ShmSize, Rlimits, Mount.Mode/Exec; 4: Config.FileMounts; 5: ExecRequest.User; 6: Mount.Path
 
 type encoder struct{ b []byte }
 
@@ -201,6 +201,7 @@ func encodeConfig(e *encoder, c *Config) {
 		e.bool(m.ReadOnly)
 		e.int(m.Size)
 		e.int(int64(m.FD))
+		e.str(m.Path)
 		e.bool(m.IsDir)
 		e.uint(uint64(m.Mode))
 		e.bool(m.NoExec)
@@ -282,9 +283,9 @@ func decodeConfig(d *decoder) *Config {
 	c := &Config{Args: d.strs(), Env: d.strs(), Dir: d.str(), User: d.str(), Hostname: d.str(),
 		Rootfs: d.bool(), FDRootfs: int(d.int()), ReadOnly: d.bool(), FDUpper: int(d.int()),
 		RootfsPath: d.str(), UpperPath: d.str()}
-	c.Mounts = decodeList(d, 6, func() Mount {
+	c.Mounts = decodeList(d, 7, func() Mount {
 		return Mount{Type: d.str(), Target: d.str(), ReadOnly: d.bool(), Size: d.int(),
-			FD: int(d.int()), IsDir: d.bool(), Mode: uint32(d.uint()), NoExec: d.bool()}
+			FD: int(d.int()), Path: d.str(), IsDir: d.bool(), Mode: uint32(d.uint()), NoExec: d.bool()}
 	})
 	c.ShmSize = d.int()
 	c.Rlimits = decodeList(d, 4, func() Rlimit {

@@ -86,7 +86,12 @@ type Mount struct {
 	ReadOnly bool   `json:"read_only"`
 	Size     int64  `json:"size,omitempty"`
 	FD       int    `json:"fd"` // index into the config Message's fds (bind)
-	IsDir    bool   `json:"is_dir"`
+	// Path (an ordinary user's sandbox): FD is the caller's pinned source,
+	// not a mount; the init clones Path in its own mount namespace (the
+	// caller cannot clone one in the host's) and checks that the clone is
+	// FD's file, so a path swapped since the caller judged it is refused.
+	Path  string `json:"path,omitempty"`
+	IsDir bool   `json:"is_dir"`
 	// Mode is a tmpfs's root mode (0: 01777); NoExec mounts it noexec
 	// (without it, Landlock decides: no execute unless allowed).
 	Mode   uint32 `json:"mode,omitempty"`

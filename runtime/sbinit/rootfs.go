@@ -63,6 +63,10 @@ func buildRoot(c *Config, fds []int) (writable string, err error) {
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return "", fmt.Errorf("make / a slave mount: %w", err)
 	}
+	// Sources given by path are cloned before the workspace hides /tmp.
+	if fds, err = clonePaths(c, fds); err != nil {
+		return "", err
+	}
 	if err := unix.Mount("nucleus-work", workspace, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=700,size=8m"); err != nil {
 		return "", fmt.Errorf("mount workspace tmpfs: %w", err)
 	}
@@ -226,6 +230,40 @@ func mountFD(path string, i int, fds []int, attr uint64) (int, error) {
 		return -1, fmt.Errorf("no mount fd")
 	}
 	return fds[i], nil
+}
+
+// clonePaths turns the sources an ordinary user's caller gave by path
+// (Config.RootfsPath, UpperPath, Mount.Path) into detached mounts made
+// here, appended to fds, while the host's paths are still visible.
+func clonePaths(c *Config, fds []int) ([]int, error) {
+	if c.RootfsPath != "" {
+		fd, err := mountFD(c.RootfsPath, -1, nil, 0)
+		if err != nil {
+			return fds, fmt.Errorf("rootfs: %w", err)
+		}
+		c.RootfsPath, c.FDRootfs, fds = "", len(fds), append(fds, fd)
+	}
+	if c.UpperPath != "" {
+		fd, err := mountFD(c.UpperPath, -1, nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+		if err != nil {
+			return fds, fmt.Errorf("writable layer: %w", err)
+		}
+		c.UpperPath, c.FDUpper, fds = "", len(fds), append(fds, fd)
+	}
+	for i, m := range c.Mounts {
+		if m.Path == "" || m.Type == "tmpfs" {
+			continue
+		}
+		if m.FD < 0 || m.FD >= len(fds) {
+			return fds, fmt.Errorf("volume %s: no pinned source", m.Target)
+		}
+		fd, err := clonePinned(m, fds[m.FD])
+		if err != nil {
+			return fds, fmt.Errorf("volume %s: %w", m.Target, err)
+		}
+		c.Mounts[i].Path, c.Mounts[i].FD, fds = "", len(fds), append(fds, fd)
+	}
+	return fds, nil
 }
 
 // specialDirs are the directories mountSpecial mounts on.

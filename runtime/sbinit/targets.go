@@ -66,6 +66,29 @@ func mountVolumes(c *Config, root string, fds []int) error {
 	return nil
 }
 
+// clonePinned clones m.Path here (Mount.Path, see clonePaths) with the caller's flags
+// (nosuid, nodev, read-only) and checks it is the pinned file pin.
+func clonePinned(m Mount, pin int) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, m.Path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return -1, fmt.Errorf("clone mount of %s: %w", m.Path, err)
+	}
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil || unix.Fstat(pin, &b) != nil || a.Dev != b.Dev || a.Ino != b.Ino {
+		unix.Close(fd)
+		return -1, fmt.Errorf("clone mount of %s: not the source that was checked (changed meanwhile)", m.Path)
+	}
+	var attr uint64 = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
+	if m.ReadOnly {
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("set mount flags of %s: %w", m.Path, err)
+	}
+	return fd, nil
+}
+
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 
 // openTarget opens (creating when missing) the mount target p inside root
