@@ -49,8 +49,14 @@ func addrsOverlap(a, b string) bool {
 // another sandbox of the same project (from our records). others are the
 // project's other attachments.
 func (m *Manager) checkPorts(project string, ports []Port, others []*AttachmentState) error {
+	if err := checkUnprivilegedPorts(os.Geteuid(), ports); err != nil {
+		return err
+	}
 	var theirs []nft.InUse
-	loaded := false
+	// An ordinary user may not read the host's nftables: only root's
+	// nucleus writes forwards there, and the user's own are its helpers'
+	// listening sockets, which tryBind finds.
+	loaded := os.Geteuid() != 0
 	for _, p := range ports {
 		start, end := portRange(p)
 		if start == 0 {

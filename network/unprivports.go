@@ -15,7 +15,7 @@ const unprivPortSysctl = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
 // checkUnprivilegedPorts refuses, for a process that is not root
 // (euid != 0), every published host port below the sysctl's value, naming
 // the sysctl, so the user learns the fix instead of slirp4netns's error.
-func checkUnprivilegedPorts(euid int, service string, ports []Port) error {
+func checkUnprivilegedPorts(euid int, ports []Port) error {
 	if euid == 0 {
 		return nil
 	}
@@ -26,9 +26,9 @@ func checkUnprivilegedPorts(euid int, service string, ports []Port) error {
 	for _, p := range ports {
 		lo, _ := portRange(p)
 		if lo != 0 && lo < start {
-			return fmt.Errorf("service %s: published port %d (%s) is below net.ipv4.ip_unprivileged_port_start=%d: "+
+			return permanent(fmt.Errorf("published port %d/%s is below net.ipv4.ip_unprivileged_port_start=%d: "+
 				"a user other than root can bind only ports >= %d; publish a higher port, or lower the sysctl as root "+
-				"(sysctl -w net.ipv4.ip_unprivileged_port_start=%d)", service, lo, protoOf(p), start, start, lo)
+				"(sysctl -w net.ipv4.ip_unprivileged_port_start=%d)", lo, protoOf(p), start, start, lo))
 		}
 	}
 	return nil
