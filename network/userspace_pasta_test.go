@@ -20,7 +20,7 @@ func requirePasta(t *testing.T) {
 // pastas lists the pasta processes whose command line names root.
 func pastas(root string) map[int]string { return helperProcs(pasta.Binary, root) }
 
-// The per-sandbox shape through pasta (auto picks it when installed):
+// The per-sandbox shape through pasta (userspace_backend: pasta):
 // published port on 127.0.0.1, the way out to a namespace the test made,
 // a port change in place (pasta restarted), and nothing left after detach.
 func TestUserspacePerSandboxPasta(t *testing.T) {
@@ -28,7 +28,7 @@ func TestUserspacePerSandboxPasta(t *testing.T) {
 	e := singleEnv(t)
 	o := newOutside(t)
 	serveEcho(t, o.pid, o.addr+":8080", "outside:")
-	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" }) // userspace_backend auto
+	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24"; n.UserspaceBackend = spec.UserspacePasta })
 	sb := rootlessSandbox(t)
 	p := testutil.FreePort(t)
 	ai := e.attach(Attachment{Network: "solo", Service: "web", PID: sb, Ports: []Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
@@ -37,7 +37,7 @@ func TestUserspacePerSandboxPasta(t *testing.T) {
 	}
 	ps := pastas(e.m.root.Run)
 	if len(ps) != 1 || len(slirpCmdlines(e.m.root.Run)) != 0 {
-		t.Fatalf("pasta processes %v, slirp4netns %q: want one pasta, no slirp4netns (auto with pasta installed)", ps, slirpCmdlines(e.m.root.Run))
+		t.Fatalf("pasta processes %v, slirp4netns %q: want one pasta, no slirp4netns", ps, slirpCmdlines(e.m.root.Run))
 	}
 	for _, c := range ps {
 		for _, want := range []string{"--no-map-gw", "-T none", "-U none", "-u none", fmt.Sprintf("-t 127.0.0.1/%d:80", p), fmt.Sprintf("--userns /proc/%d/ns/user", sb)} {
@@ -81,5 +81,17 @@ func TestUserspacePastaRefusedForHub(t *testing.T) {
 	_, err := e.m.EnsureNetwork(e.ctx, e.project, &Config{Name: "hub", NAT: spec.NATUserspace, UserspaceBackend: spec.UserspacePasta})
 	if err == nil || !strings.Contains(err.Error(), "userspace_backend pasta") {
 		t.Fatalf("pasta for the hub: %v, want a refusal naming userspace_backend pasta", err)
+	}
+}
+
+// userspace_backend auto picks slirp4netns, the faster here (bench/net.sh),
+// when both are installed.
+func TestUserspaceAutoPicksSlirp(t *testing.T) {
+	requirePasta(t)
+	e := singleEnv(t)
+	e.usNetwork("solo", func(n *Config) { n.Subnet = "10.0.2.0/24" })
+	e.attach(Attachment{Network: "solo", Service: "web", PID: rootlessSandbox(t)})
+	if ps, ss := pastas(e.m.root.Run), slirpCmdlines(e.m.root.Run); len(ps) != 0 || len(ss) != 1 {
+		t.Errorf("auto: pasta %v, slirp4netns %q; want one slirp4netns", ps, ss)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 
@@ -45,8 +46,9 @@ type singleExtra struct {
 }
 
 // pickHelper resolves userspace_backend for the per-sandbox shape: auto
-// is pasta when installed (about twice slirp4netns's throughput to the
-// host here, bench/net.sh), else slirp4netns.
+// is slirp4netns when installed, else pasta: measured here (bench/net.sh,
+// Debian's passt of 2023-03) slirp4netns moved about 3x pasta's egress and
+// east-west throughput and at least as much to a published port.
 func pickHelper(want string) (string, error) {
 	switch want {
 	case spec.UserspaceSlirp:
@@ -57,7 +59,7 @@ func pickHelper(want string) (string, error) {
 		}
 		return want, nil
 	case "", spec.UserspaceAuto:
-		if pasta.Available() {
+		if _, err := exec.LookPath("slirp4netns"); err != nil && pasta.Available() {
 			return spec.UserspacePasta, nil
 		}
 		return spec.UserspaceSlirp, nil

@@ -45,7 +45,7 @@ const (
 
 // Userspace backends of a network (its way out without root).
 const (
-	UserspaceAuto  = "auto" // pasta when installed, else slirp4netns
+	UserspaceAuto  = "auto" // slirp4netns when installed, else pasta
 	UserspacePasta = "pasta"
 	UserspaceSlirp = "slirp4netns"
 )

@@ -1,6 +1,6 @@
 // Package pasta runs pasta (Debian's passt package) as the way out of one
 // rootless sandbox: the per-sandbox shape of the userspace backend, like
-// slirp4netns but about twice as fast to the host here (bench/net.sh).
+// slirp4netns (userspace_backend: pasta; slirp4netns measured faster here).
 //
 // pasta is started once per sandbox with every published port on its
 // command line; it has no API to change forwards, so a change of ports
