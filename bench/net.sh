@@ -5,6 +5,11 @@
 #     bridge, through a published port on 127.0.0.1 and from another
 #     namespace through the host's address, and userspace NAT (slirp4netns);
 #     ratios against the bare veth pair;
+#   - the rootless rows (the per-sandbox shape a nucleus without root builds,
+#     driven here as root): slirp4netns and pasta from the host's loopback to a
+#     published port, egress to a namespace the test made, and east-west between
+#     two sandboxes of one network (through a published port on the host end of
+#     that namespace's link: no shared bridge), next to pasta started by hand;
 #   - Attach of a sandbox to a kernel-NAT network (median, target <= 15 ms);
 #   - resolving a service name from inside a sandbox (median, target <= 1 ms).
 # Usage: bench/net.sh            (from anywhere; NUCLEUS_BENCH_SECONDS=3 per iperf3 run,
@@ -37,6 +42,19 @@ for m in loopback bare-veth bridge published-lo published-ns userspace; do
 done
 printf '  %-42s %9s%%  (target >= 90%%)\n' "bridge / bare veth" "$(metric '%bridge/veth' "$tp")"
 printf '  %-42s %9s%%  (target >= 90%%)\n' "published port (127.0.0.1) / bare veth" "$(metric '%published/veth' "$tp")"
+printf '%-44s %10s\n' "rootless (per-sandbox helper, as without root)" "Gbit/s"
+for m in rootless-slirp4netns-host rootless-pasta-host pasta-alone-host rootless-slirp4netns-egress rootless-pasta-egress pasta-alone-egress rootless-slirp4netns-eastwest rootless-pasta-eastwest; do
+	v=$(metric "Gbit/s-$m" "$tp")
+	[ -n "$v" ] && printf '  %-42s %10s\n' "$m" "$v"
+done
+for m in rootless-pasta-egress/pasta-alone rootless-pasta-host/pasta-alone; do
+	v=$(metric "%$m" "$tp")
+	[ -n "$v" ] && printf '  %-42s %9s%%  (target >= 100%%)\n' "$m" "$v"
+done
+for h in slirp4netns pasta; do
+	v=$(metric "%rootless-$h-eastwest/bridge" "$tp")
+	[ -n "$v" ] && printf '  %-42s %9s%%  (target >= 90%%)\n' "rootless $h east-west / bridge" "$v"
+done
 printf '%-44s %10s ms  (target <= 15 ms)\n' "attach sandbox to kernel network, median" "$(metric 'ms-median/attach' "$lat")"
 printf '%-44s %10s ms  (target <= 1 ms)\n' "resolve service name in sandbox, median" "$(metric 'ms-median/resolve' "$lat")"
 echo "(load average before/after: $load0 / $load1 on $(nproc) CPUs; throughput is the best of interleaved rounds)"

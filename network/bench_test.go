@@ -179,6 +179,13 @@ func BenchmarkThroughput(b *testing.B) {
 	o := newOutside(b)
 	hostPort := testutil.FreePort(b)
 	va, vc, vaddr := bareVeth(b)
+	var rbs []*rootlessBench
+	for _, h := range []string{spec.UserspaceSlirp, spec.UserspacePasta} {
+		if r, ok := newRootlessBench(b, h); ok {
+			rbs = append(rbs, r)
+		}
+	}
+	bare, barePort, _ := barePasta(b)
 	rounds := 3
 	if r, err := strconv.Atoi(os.Getenv("NUCLEUS_BENCH_ROUNDS")); err == nil && r > 0 {
 		rounds = r
@@ -194,12 +201,20 @@ func BenchmarkThroughput(b *testing.B) {
 			keep("bridge", iperf(b, srv, 5201, 0, si.IP, 5201))
 			keep("published-lo", iperf(b, srv, 5201, 0, "127.0.0.1", pub))
 			keep("published-ns", iperf(b, srv, 5201, o.pid, o.hostAddr, pub))
+			rootlessRounds(b, rbs, o, bare, barePort, keep)
 		}
 		for k, v := range best {
 			b.ReportMetric(v, "Gbit/s-"+k)
 		}
 		b.ReportMetric(100*best["bridge"]/best["bare-veth"], "%bridge/veth")
 		b.ReportMetric(100*best["published-lo"]/best["bare-veth"], "%published/veth")
+		for _, r := range rbs {
+			b.ReportMetric(100*best["rootless-"+r.helper+"-eastwest"]/best["bridge"], "%rootless-"+r.helper+"-eastwest/bridge")
+		}
+		if bare != 0 && best["pasta-alone-egress"] > 0 {
+			b.ReportMetric(100*best["rootless-pasta-egress"]/best["pasta-alone-egress"], "%rootless-pasta-egress/pasta-alone")
+			b.ReportMetric(100*best["rootless-pasta-host"]/best["pasta-alone-host"], "%rootless-pasta-host/pasta-alone")
+		}
 		if newUserspaceBackend != nil {
 			if us, ok := userspaceThroughput(b, e); ok {
 				b.ReportMetric(us, "Gbit/s-userspace")

@@ -21,7 +21,7 @@ import (
 
 // rootlessSandbox starts a stand-in for a rootless sandbox: a process in
 // its own user and network namespaces.
-func rootlessSandbox(t *testing.T) int {
+func rootlessSandbox(t testing.TB) int {
 	t.Helper()
 	cmd := exec.Command("sleep", "3600")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
