@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"nucleus/internal/leaktest"
+	"nucleus/internal/testutil"
+)
+
+// TestRootlessUpPublishedPort: an ordinary user brings up a project whose
+// service publishes a port on 127.0.0.1; the host (root here; any user
+// could) fetches from it through the user's own slirp4netns; down leaves
+// no process, namespace or file of the user behind.
+func TestRootlessUpPublishedPort(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserA)
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	port := testutil.FreePort(t)
+	y := fmt.Sprintf("name: rlweb\nservices:\n  web:\n"+
+		"    command: [/bin/sh, -c, \"mkdir /tmp/s && echo hello from a rootless sandbox >/tmp/s/index.html && exec /bin/busybox httpd -f -p 8080 -h /tmp/s\"]\n"+
+		"    ports: [\"127.0.0.1:%d:8080\"]\n", port)
+	if err := os.WriteFile(filepath.Join(e.Home, "nucleus.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Run(t, nucleusBin, "up", "-d", "--wait")
+	defer func() {
+		if r := e.Run(t, nucleusBin, "down", "-t", "1"); r.Code != 0 {
+			t.Errorf("down: %s", r)
+		}
+		if left := e.Processes(); len(left) > 0 {
+			t.Errorf("processes of %s left after down: %q", u.Name, left)
+		}
+		if left := e.FilesOutside("/var/lib/nucleus*", "/run/nucleus*", "/tmp/nucleus-[0-9]*"); len(left) > 0 {
+			t.Errorf("the user wrote outside its XDG dirs: %q", left)
+		}
+	}()
+	if r.Code != 0 {
+		t.Fatalf("up -d --wait as %s: %s", u.Name, r)
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	var body string
+	testutil.WaitFor(t, "the published port to answer", 10*time.Second, func() bool {
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return true
+	})
+	if body != "hello from a rootless sandbox\n" {
+		t.Errorf("GET 127.0.0.1:%d: %q", port, body)
+	}
+	// The port is forwarded by a helper of the user, not of root.
+	helpers := 0
+	for _, p := range e.Processes() {
+		if strings.Contains(p, "pasta") || strings.Contains(p, "slirp4netns") {
+			helpers++
+		}
+	}
+	if helpers != 1 {
+		t.Errorf("want one pasta or slirp4netns of the user, got %d: %q", helpers, e.Processes())
+	}
+}
+
+// TestRootlessLowPortRefused: publishing port 80 as an ordinary user
+// fails at up with the sysctl named.
+func TestRootlessLowPortRefused(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserA)
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	y := "name: rllow\nservices:\n  web:\n    command: /bin/busybox httpd -f -p 8080\n    ports: [\"127.0.0.1:80:8080\"]\n"
+	if err := os.WriteFile(filepath.Join(e.Home, "nucleus.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Run(t, nucleusBin, "up", "-d", "--wait")
+	defer e.Run(t, nucleusBin, "down", "-t", "1")
+	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "net.ipv4.ip_unprivileged_port_start") {
+		t.Errorf("up publishing port 80 as %s: want a failure naming net.ipv4.ip_unprivileged_port_start: %s", u.Name, r)
+	}
+}
