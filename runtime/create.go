@@ -292,7 +292,7 @@ func (s *Sandbox) startInit(userns bool) error {
 		if userns {
 			mapIDs = func(pid int) error { return writeIDMaps(pid, s.hostUID, IDRangeSize) }
 			if s.sub != nil {
-				mapIDs = func(pid int) error { return writeSubIDMaps(pid, *s.sub) }
+				mapIDs = func(pid int) error { return s.sub.Map.Write(pid) }
 			}
 		}
 		fds := [4]int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()), int(ctlChild.Fd())}

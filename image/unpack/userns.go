@@ -1,19 +1,18 @@
 package unpack
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"nucleus/internal/subid"
 )
 
 // Rootless unpacking. An ordinary user cannot chown a file to an image's
@@ -27,68 +26,20 @@ import (
 // whose files the user owns only through the namespace.
 
 // IDMap maps Count ids from Inside (in the namespace) to Outside (host).
-type IDMap struct{ Inside, Outside, Count int }
+type IDMap = subid.IDMap
 
 // Userns is the mapping of a rootless user's sandboxes.
 type Userns struct{ UIDs, GIDs []IDMap }
 
 // Sandbox ids of a rootless user: 0 is the user, 1..MaxSubIDs its range.
-const MaxSubIDs = 65535
+const MaxSubIDs = subid.MaxSubIDs
 
 // SubordinateUserns builds the mapping of uid's sandboxes from
-// /etc/subuid and /etc/subgid: container root = the user, then the first
-// range listed for it (at most MaxSubIDs ids).
+// /etc/subuid and /etc/subgid, exactly as the runtime maps them
+// (internal/subid).
 func SubordinateUserns(uid, gid int) (Userns, error) {
-	u, err := subRange("/etc/subuid", uid)
-	if err != nil {
-		return Userns{}, err
-	}
-	g, err := subRange("/etc/subgid", uid)
-	if err != nil {
-		return Userns{}, err
-	}
-	// One size for both, as the runtime maps its sandboxes.
-	n := min(u.Count, g.Count)
-	return Userns{
-		UIDs: []IDMap{{0, uid, 1}, {1, u.Outside, n}},
-		GIDs: []IDMap{{0, gid, 1}, {1, g.Outside, n}},
-	}, nil
-}
-
-// subRange finds uid's first range (by name or number) in file.
-func subRange(file string, uid int) (IDMap, error) {
-	names := []string{strconv.Itoa(uid)}
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		names = append(names, u.Username)
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return IDMap{}, fmt.Errorf("rootless unpack needs a subordinate range for uid %d: %w (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", uid, err, names[len(names)-1])
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		fields := strings.Split(strings.TrimSpace(sc.Text()), ":")
-		if len(fields) != 3 || !contains(names, fields[0]) {
-			continue
-		}
-		start, err1 := strconv.Atoi(fields[1])
-		count, err2 := strconv.Atoi(fields[2])
-		if err1 != nil || err2 != nil || count < 1 {
-			return IDMap{}, fmt.Errorf("%s:%d: expected NAME:START:COUNT with numbers, got %q", file, n, sc.Text())
-		}
-		return IDMap{Inside: 1, Outside: start, Count: min(count, MaxSubIDs)}, nil
-	}
-	return IDMap{}, fmt.Errorf("%s has no range for %s (uid %d); as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", file, names[len(names)-1], uid, names[len(names)-1])
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	m, err := subid.Sandbox(uid, gid)
+	return Userns(m), err
 }
 
 // HelperArg is argv[1] of the unpack child; a binary that unpacks as an
@@ -245,18 +196,4 @@ func (ns Userns) run(op, root string, stdin io.Reader, env string) error {
 }
 
 // writeMaps maps pid's namespace with the setuid helpers of uidmap.
-func (ns Userns) writeMaps(pid int) error {
-	for _, m := range []struct {
-		tool string
-		ids  []IDMap
-	}{{"newuidmap", ns.UIDs}, {"newgidmap", ns.GIDs}} {
-		args := []string{strconv.Itoa(pid)}
-		for _, r := range m.ids {
-			args = append(args, strconv.Itoa(r.Inside), strconv.Itoa(r.Outside), strconv.Itoa(r.Count))
-		}
-		if out, err := exec.Command(m.tool, args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s %s: %w: %s (install Debian's uidmap; check /etc/subuid and /etc/subgid)", m.tool, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-		}
-	}
-	return nil
-}
+func (ns Userns) writeMaps(pid int) error { return subid.Map(ns).Write(pid) }
