@@ -80,7 +80,8 @@ test-v2-systemd: deps
 
 # demo brings examples/hello up with a detached supervisor, shows it, fetches
 # the page it serves on 127.0.0.1:8080 and takes it down again (also when a
-# step fails), leaving nothing behind.
+# step fails), leaving nothing behind; then prints how to do the same as an
+# ordinary user.
 DEMO := ./$(BIN) --file examples/hello/nucleus.yaml
 demo: deps build
 	@set -e; \
@@ -90,7 +91,11 @@ demo: deps build
 	echo '$$ fetch http://127.0.0.1:8080/'; \
 	if command -v curl >/dev/null; then curl -fsS http://127.0.0.1:8080/; else busybox wget -qO- http://127.0.0.1:8080/; fi; \
 	echo '$$ nucleus logs'; $(DEMO) logs --tail 5; \
-	echo '$$ nucleus down'; $(DEMO) down
+	echo '$$ nucleus down'; $(DEMO) down; \
+	echo; echo 'As an ordinary user (rootless: a range in /etc/subuid and /etc/subgid; make deps done as root):'; \
+	echo '  ./bin/nucleus run -- id'; \
+	echo '  cd examples/hello && ../../bin/nucleus up -d && curl http://127.0.0.1:8080/ && ../../bin/nucleus down'; \
+	echo 'What differs from root mode: README.md, "Rootless quick start".'
 
 bench: deps build
 	./bench/run.sh
