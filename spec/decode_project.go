@@ -84,7 +84,7 @@ func (d *decoder) named(n *node, lo, hi int, section, what string, fn func(name 
 	}
 }
 
-var networkKeys = []string{"subnet", "nat", "internal", "dns", "labels"}
+var networkKeys = []string{"subnet", "nat", "userspace_backend", "internal", "dns", "labels"}
 
 func (d *decoder) network(name string, n *node, path string) *Network {
 	nw := &Network{Name: name, NAT: NATAuto}

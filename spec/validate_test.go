@@ -233,6 +233,18 @@ services:
 		},
 	},
 	{
+		name: "userspace_backend is one of auto, pasta, slirp4netns",
+		yaml: `networks:
+  a: {nat: userspace, userspace_backend: pasta}
+  b: {userspace_backend: passt}
+services:
+  web: {command: ["true"], networks: [a, b]}
+`,
+		want: []string{
+			`nucleus.yaml:3:26: networks.b.userspace_backend: unknown value "passt"; expected auto, pasta or slirp4netns; did you mean "pasta"?`,
+		},
+	},
+	{
 		name: "network too small for its replicas",
 		yaml: `networks:
   back: {subnet: 10.89.1.0/24}

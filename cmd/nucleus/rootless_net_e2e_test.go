@@ -19,13 +19,20 @@ import (
 // could) fetches from it through the user's own slirp4netns; down leaves
 // no process, namespace or file of the user behind.
 func TestRootlessUpPublishedPort(t *testing.T) {
+	for _, helper := range []string{"auto", "pasta"} {
+		t.Run(helper, func(t *testing.T) { rootlessUpPublished(t, helper) })
+	}
+}
+
+func rootlessUpPublished(t *testing.T, helper string) {
 	u := testutil.RootlessUser(t, testutil.UserA)
 	e := testutil.NewUserEnv(t, u)
 	defer leaktest.Check(t, e.Root)
 	port := testutil.FreePort(t)
 	y := fmt.Sprintf("name: rlweb\nservices:\n  web:\n"+
 		"    command: [/bin/sh, -c, \"mkdir /tmp/s && echo hello from a rootless sandbox >/tmp/s/index.html && exec /bin/busybox httpd -f -p 8080 -h /tmp/s\"]\n"+
-		"    ports: [\"127.0.0.1:%d:8080\"]\n", port)
+		"    ports: [\"127.0.0.1:%d:8080\"]\n"+
+		"networks:\n  default: {userspace_backend: %s}\n", port, helper)
 	if err := os.WriteFile(filepath.Join(e.Home, "nucleus.yaml"), []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +41,13 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 		if r := e.Run(t, nucleusBin, "down", "-t", "1"); r.Code != 0 {
 			t.Errorf("down: %s", r)
 		}
+		// The supervisor exits just after down returns.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(e.Processes()) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if left := e.Processes(); len(left) > 0 {
-			t.Errorf("processes of %s left after down: %q", u.Name, left)
+			t.Errorf("processes of %s left 5s after down: %q", u.Name, left)
 		}
 		if left := e.FilesOutside("/var/lib/nucleus*", "/run/nucleus*", "/tmp/nucleus-[0-9]*"); len(left) > 0 {
 			t.Errorf("the user wrote outside its XDG dirs: %q", left)
@@ -60,14 +72,15 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 		t.Errorf("GET 127.0.0.1:%d: %q", port, body)
 	}
 	// The port is forwarded by a helper of the user, not of root.
+	want := map[string]string{"auto": "slirp4netns", "pasta": "pasta"}[helper]
 	helpers := 0
 	for _, p := range e.Processes() {
-		if strings.Contains(p, "pasta") || strings.Contains(p, "slirp4netns") {
+		if strings.Contains(p, " "+want+" ") {
 			helpers++
 		}
 	}
 	if helpers != 1 {
-		t.Errorf("want one pasta or slirp4netns of the user, got %d: %q", helpers, e.Processes())
+		t.Errorf("want one %s of the user, got %d: %q", want, helpers, e.Processes())
 	}
 }
 
