@@ -108,4 +108,34 @@ cd $HERE/proj-user && nu down >/dev/null 2>&1; check $? "userspace-down"
 cd $HERE/proj-kernel && nu down >/dev/null 2>&1; check $? "kernel-down"
 left="$(ls -d /sys/fs/cgroup/nucleus-*/* 2>/dev/null) $(ip -br link 2>/dev/null | grep -E '^nc[bv]') $(nft list tables 2>/dev/null | grep nucleus_) $(procs 'nucleus-init|slirp4netns|nucleus.* supervise')"
 [ -z "$(echo $left)" ]; check $? "nothing-left" "($left)"
+
+# Rootless (issue 14): an ordinary user made here with a subordinate range
+# (the image carries useradd, usermod, newuidmap/newgidmap and setpriv)
+# runs a one-off sandbox and brings a project up (exec, logs) and down in
+# its own XDG dirs; nothing of it is left. (No network: userspace networks
+# without root are checked by the go tests.)
+RU=nucleus-bb; RH=/tmp/rl-home
+useradd --system --user-group --no-create-home --home-dir $RH --shell /bin/sh $RU 2>/tmp/e || true
+usermod --add-subuids 200000-265535 --add-subgids 200000-265535 $RU 2>>/tmp/e
+ruid=$(id -u $RU 2>/dev/null); rgid=$(id -g $RU 2>/dev/null)
+[ -n "$ruid" ] && grep -q "^$RU:200000:65536" /etc/subuid; check $? "rootless-user" "($(tr '\n' '|' </tmp/e))"
+mkdir -p $RH/run $RH/data $RH/proj
+printf 'name: rl\nservices:\n  s:\n    command: ["/bin/sh", "-c", "echo rl-started; exec sleep 100000"]\n    networks: []\n' > $RH/proj/nucleus.yaml
+chown -R $ruid:$rgid $RH; chmod 700 $RH
+# (util-linux's setpriv by path: busybox sh prefers its own applet.)
+asuser() { /usr/bin/setpriv --reuid $ruid --regid $rgid --clear-groups env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=$RH USER=$RU XDG_RUNTIME_DIR=$RH/run XDG_DATA_HOME=$RH/data "$@"; }
+out=$(cd $RH && asuser $N run -- /bin/sh -c 'id -u; grep ^CapEff /proc/self/status' 2>/tmp/e | tr '\n' ' ')
+echo "MEASURE rootless run: $out; stderr: $(tr '\n' '|' </tmp/e)"
+echo "$out" | grep -q '^0 CapEff:.0000000000000000'; check $? "rootless-run-id" "($out)"
+cd $RH/proj && asuser timeout 180 $N up -d --wait --wait-timeout 120s >/tmp/upr.out 2>&1; check $? "rootless-up" "($(tail -3 /tmp/upr.out | tr '\n' '|'))"
+out=$(asuser $N exec -T s -- id -u 2>&1); [ "$out" = 0 ]; check $? "rootless-exec" "($out)"
+out=$(asuser $N logs 2>&1); echo "$out" | grep -q rl-started; check $? "rootless-logs" "($out)"
+asuser $N ps
+[ -z "$(ls -A $R/run/projects 2>/dev/null | grep -x rl)" ] && [ ! -e /run/nucleus/projects/rl ]; check $? "rootless-state-in-xdg"
+asuser $N down >/tmp/downr.out 2>&1; check $? "rootless-down" "($(tr '\n' '|' </tmp/downr.out))"
+sleep 1
+left=$(for p in /proc/[0-9]*; do u=$(awk '/^Uid:/{print $2}' $p/status 2>/dev/null); [ -n "$u" ] && { [ "$u" = "$ruid" ] || { [ "$u" -ge 200000 ] && [ "$u" -lt 265536 ]; }; } && [ "$(awk '/^State:/{print $2}' $p/status)" != Z ] && echo "$(basename $p):$(tr '\0' ' ' <$p/cmdline)"; done)
+[ -z "$left" ]; check $? "rootless-nothing-left" "($left)"
+cd /
+
 echo "BLACKBOX pass=$pass fail=$fail"
