@@ -44,12 +44,16 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}()
 
 	trace("create: begin")
-	userns := !svc.Security.HostUserNS
-	if userns && Rootless() {
-		// Container root is the user; the rest is the user's range.
-		m, err := rootlessIDs(cfg.Root)
-		if err != nil {
-			return nil, err
+	// Rootless, a sandbox always has a user namespace (nothing else lets
+	// an ordinary user make the others); userns: host maps only the user.
+	userns := !svc.Security.HostUserNS || Rootless()
+	if Rootless() {
+		m := onlyUser()
+		if !svc.Security.HostUserNS {
+			// Container root is the user; the rest is the user's range.
+			if m, err = rootlessIDs(cfg.Root); err != nil {
+				return nil, err
+			}
 		}
 		s.sub, s.hostUID = &m, m.UID
 	} else if userns {
@@ -292,7 +296,7 @@ func (s *Sandbox) startInit(userns bool) error {
 		if userns {
 			mapIDs = func(pid int) error { return writeIDMaps(pid, s.hostUID, IDRangeSize) }
 			if s.sub != nil {
-				mapIDs = func(pid int) error { return s.sub.Map.Write(pid) }
+				mapIDs = func(pid int) error { return s.sub.writeMaps(pid) }
 			}
 		}
 		fds := [4]int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()), int(ctlChild.Fd())}

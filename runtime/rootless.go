@@ -71,3 +71,29 @@ func rootlessIDs(root rootdir.Root) (subIDs, error) {
 		return m, fmt.Errorf("read %s: %w", path, err)
 	}
 }
+
+// onlyUser is the mapping of `userns: host` without root: root inside is
+// the user, and nothing else is mapped (no subordinate range needed).
+func onlyUser() subIDs {
+	uid, gid := os.Getuid(), os.Getgid()
+	return subIDs{UID: uid, GID: gid, Map: subid.Map{UIDs: []subid.IDMap{{Inside: 0, Outside: uid, Count: 1}}, GIDs: []subid.IDMap{{Inside: 0, Outside: gid, Count: 1}}}}
+}
+
+// writeMaps maps pid's user namespace as m says: through newuidmap and
+// newgidmap, or, when m maps only the user, directly (an unprivileged
+// process may map its own ids once setgroups is denied).
+func (m subIDs) writeMaps(pid int) error {
+	if len(m.Map.UIDs) > 1 {
+		return m.Map.Write(pid)
+	}
+	for _, w := range []struct{ file, data string }{
+		{"uid_map", fmt.Sprintf("0 %d 1\n", m.UID)},
+		{"setgroups", "deny"},
+		{"gid_map", fmt.Sprintf("0 %d 1\n", m.GID)},
+	} {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/%s", pid, w.file), []byte(w.data), 0); err != nil {
+			return fmt.Errorf("map the user's own ids: %w", err)
+		}
+	}
+	return nil
+}

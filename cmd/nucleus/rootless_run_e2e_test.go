@@ -220,3 +220,29 @@ func TestRootlessRunVolumes(t *testing.T) {
 		}
 	}
 }
+
+// TestRootlessRunUsernsHost: userns: host without root maps only the user
+// (root inside, the user outside, no other id), so it needs no subordinate
+// range, and keeps every default isolation.
+func TestRootlessRunUsernsHost(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserNoRange)
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	r := e.Run(t, nucleusBin, "run", "--userns", "host", "--", "/bin/sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; "+statusLines)
+	if r.Code != 0 {
+		t.Fatalf("want exit 0: %s", r)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	want := []string{"0 " + strconv.Itoa(u.UID) + " 1", "0 " + strconv.Itoa(u.GID) + " 1"}
+	if len(lines) < 2 || lines[0] != want[0] || lines[1] != want[1] || strings.HasPrefix(lines[2], "1 ") {
+		t.Errorf("maps %q, want only %q", lines, want)
+	}
+	for _, w := range []string{"CapEff: 0000000000000000", "NoNewPrivs: 1", "Seccomp: 2", "devwrite denied"} {
+		if !strings.Contains(strings.Join(lines, "\n"), w) {
+			t.Errorf("output lacks %q: %s", w, r)
+		}
+	}
+}
