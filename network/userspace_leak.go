@@ -14,7 +14,8 @@ import (
 
 // userspaceLeaks lists what the userspace backend of root left on the
 // host: runtime entries (hub pins, slirp4netns directories), hub pins
-// still mounted, and slirp4netns processes working for this root.
+// still mounted, and slirp4netns or pasta processes working for this root
+// (their command lines name a directory under it).
 func userspaceLeaks(root rootdir.Root) ([]string, error) {
 	dir := filepath.Join(root.Run, "userspace-net")
 	var out []string
@@ -42,7 +43,7 @@ func userspaceLeaks(root rootdir.Root) ([]string, error) {
 			continue
 		}
 		if isOurSlirp(pid, dir) {
-			out = append(out, "slirp4netns process "+p.Name())
+			out = append(out, "userspace helper process (slirp4netns or pasta) "+p.Name())
 		}
 	}
 	return out, nil

@@ -46,6 +46,10 @@ func TestUserspacePerSandboxPasta(t *testing.T) {
 			}
 		}
 	}
+	// A pasta left running would be reported by the leak check.
+	if left, err := LeakCheck(e.m.root); err != nil || !strings.Contains(strings.Join(left, "\n"), "userspace helper process") {
+		t.Errorf("leak check while pasta runs: %q %v, want its process named", left, err)
+	}
 	serveEcho(t, sb, ":80", "web:")
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
 	mustTalk(t, sb, o.addr+":8080", "outside:")
