@@ -114,9 +114,20 @@ func Start(ctx context.Context, c Config) (int, error) {
 		return 0, fmt.Errorf("pasta runtime dir: %w", err)
 	}
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, Binary, args...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	run := func() error {
+		out.Reset()
+		cmd := exec.CommandContext(ctx, Binary, args...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		return cmd.Run()
+	}
+	err = run()
+	// Restarted (a port change), the tap device of the pasta just killed
+	// may not be gone yet: the kernel unregisters it after the process died.
+	for try := 0; err != nil && strings.Contains(out.String(), "open tun") && try < 40 && ctx.Err() == nil; try++ {
+		time.Sleep(25 * time.Millisecond)
+		err = run()
+	}
+	if err != nil {
 		msg := strings.TrimSpace(string(out.Bytes()) + " " + readTail(filepath.Join(c.Dir(), "pasta.log")))
 		os.RemoveAll(c.Dir())
 		return 0, fmt.Errorf("pasta for pid %d (%s): %w: %s", c.PID, strings.Join(args, " "), err, msg)
