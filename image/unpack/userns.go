@@ -197,3 +197,18 @@ func (ns Userns) run(op, root string, stdin io.Reader, env string) error {
 
 // writeMaps maps pid's namespace with the setuid helpers of uidmap.
 func (ns Userns) writeMaps(pid int) error { return subid.Map(ns).Write(pid) }
+
+// RemoveTree removes path like os.RemoveAll. What an ordinary user cannot
+// remove itself (an image tree or a writable layer with files of its
+// subordinate ids) is removed from inside its sandboxes' user namespace.
+func RemoveTree(path string) error {
+	err := os.RemoveAll(path)
+	if err == nil || os.Geteuid() == 0 {
+		return err
+	}
+	ns, nerr := SubordinateUserns(os.Geteuid(), os.Getegid())
+	if nerr != nil {
+		return fmt.Errorf("%w (%v)", err, nerr)
+	}
+	return RemoveAllIn(ns, path)
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"nucleus/image/unpack"
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
 	"nucleus/spec"
@@ -39,7 +40,7 @@ func prepareUpperDir(dir string, svc *spec.Service) error {
 	if old, err := os.ReadFile(filepath.Join(dir, upperHashFile)); err == nil && bytes.Equal(old, hash) {
 		return nil
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := unpack.RemoveTree(dir); err != nil {
 		return fmt.Errorf("start the writable layer afresh: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -59,7 +60,7 @@ func (r Runtime) Forget(ctx context.Context, project, replica string) error {
 	if replica != "" {
 		dir = ReplicaUpperDir(r.Root, project, replica)
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := unpack.RemoveTree(dir); err != nil {
 		return fmt.Errorf("remove writable layer: %w", err)
 	}
 	// Only when empty: the project's other data stays.
