@@ -222,8 +222,18 @@ func rootlessRootfs(ic *sbinit.Config, fd int, upper string, readOnly bool) erro
 	}
 	ic.Rootfs, ic.RootfsPath = true, p
 	if upper != "" && !readOnly {
-		for _, d := range []string{upper, upper + "/upper", upper + "/work"} {
-			if err := os.MkdirAll(d, 0o700); err != nil { // the user's: root inside
+		// The user's, root inside. upper/ is the merged root's directory:
+		// 0755, as the image's root, so a workload user other than root
+		// can enter it (upper itself keeps other host users out).
+		for _, d := range []struct {
+			path string
+			mode os.FileMode
+		}{{upper, 0o700}, {upper + "/upper", 0o755}, {upper + "/work", 0o700}} {
+			err := os.MkdirAll(d.path, d.mode)
+			if err == nil {
+				err = os.Chmod(d.path, d.mode)
+			}
+			if err != nil {
 				return fmt.Errorf("writable layer %s: %w", upper, err)
 			}
 		}
