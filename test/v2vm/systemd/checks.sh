@@ -195,11 +195,17 @@ RLU=nucleus-rl; RLID=1500
 useradd -m -u $RLID -U -s /bin/sh $RLU 2>/dev/null
 grep -q "^$RLU:" /etc/subuid || echo "$RLU:300000:65536" >> /etc/subuid
 grep -q "^$RLU:" /etc/subgid || echo "$RLU:300000:65536" >> /etc/subgid
+# The minbase image lacks libpam-systemd's /etc/pam.d/systemd-user, which
+# user@.service (PAMName=systemd-user) needs.
+[ -e /etc/pam.d/systemd-user ] || printf 'account required pam_permit.so\nsession required pam_permit.so\n' > /etc/pam.d/systemd-user
 loginctl enable-linger $RLU
 UDIR=/sys/fs/cgroup/user.slice/user-$RLID.slice/user@$RLID.service
-if wait_for 60 test -S /run/user/$RLID/systemd/private; then ok "lingering $RLU: user manager up"; else bad "lingering $RLU: no user manager (/run/user/$RLID/systemd/private)"; fi
+if wait_for 60 test -S /run/user/$RLID/systemd/private; then ok "lingering $RLU: user manager up"; else
+  bad "lingering $RLU: no user manager (/run/user/$RLID/systemd/private)"
+  journalctl -b -u user@$RLID.service --no-pager -n 15 2>&1 | indent
+fi
 info "user@$RLID.service cgroup.controllers: $(cat $UDIR/cgroup.controllers 2>&1)"
-as_rl() { setpriv --reuid=$RLID --regid=$RLID --init-groups env -i PATH=$PATH HOME=/home/$RLU USER=$RLU XDG_RUNTIME_DIR=/run/user/$RLID "$@"; }
+as_rl() { timeout 120 setpriv --reuid=$RLID --regid=$RLID --init-groups env -i PATH=$PATH HOME=/home/$RLU USER=$RLU XDG_RUNTIME_DIR=/run/user/$RLID "$@"; }
 as_rl nucleus run --memory 32M --pids 10 -- /bin/busybox sleep 30 > /tmp/rl-run.log 2>&1 &
 rlpid=$!
 rlscope() { find $UDIR -name 'nucleus-*.scope' -type d 2>/dev/null | head -1; }
@@ -213,10 +219,10 @@ else
   bad "rootless run: no scope under $UDIR ($(tail -3 /tmp/rl-run.log | tr '\n' ' '))"
 fi
 kill $rlpid 2>/dev/null; wait $rlpid 2>/dev/null
-out=$(timeout 120 as_rl nucleus run --pids 5 -- /bin/busybox sh -c 'n=0; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/busybox sleep 5 & n=$((n+1)); done; echo started=$n' 2>&1); rc=$?
+out=$(as_rl nucleus run --pids 5 -- /bin/busybox sh -c 'n=0; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/busybox sleep 5 & n=$((n+1)); done; echo started=$n' 2>&1); rc=$?
 info "rootless pids: rc=$rc $(echo "$out" | tail -3 | tr '\n' ' ')"
 check "rootless run --pids 5: the 12 sleeps cannot all start (can't fork)" sh -c 'echo "$1" | grep -q fork' - "$out"
-out=$(timeout 120 as_rl nucleus run --memory 16M -- /bin/busybox sh -c 'x=$(/bin/busybox head -c 60000000 /dev/zero | /bin/busybox tr "\000" a); echo ${#x}' 2>&1); rc=$?
+out=$(as_rl nucleus run --memory 16M -- /bin/busybox sh -c 'x=$(/bin/busybox head -c 60000000 /dev/zero | /bin/busybox tr "\000" a); echo ${#x}' 2>&1); rc=$?
 info "rootless OOM: rc=$rc $(echo "$out" | tail -2 | tr '\n' ' ')"
 check "rootless run --memory 16M: OOM-killed (exit 137)" [ "$rc" = 137 ]
 check "rootless run: no notice of limits not enforced" sh -c '! echo "$1" | grep -q "not enforced"' - "$out"
