@@ -202,7 +202,9 @@ loginctl enable-linger $RLU
 UDIR=/sys/fs/cgroup/user.slice/user-$RLID.slice/user@$RLID.service
 if wait_for 60 test -S /run/user/$RLID/systemd/private; then ok "lingering $RLU: user manager up"; else
   bad "lingering $RLU: no user manager (/run/user/$RLID/systemd/private)"
-  journalctl -b -u user@$RLID.service --no-pager -n 15 2>&1 | indent
+  journalctl -b -u user@$RLID.service -u user-runtime-dir@$RLID.service --no-pager -n 15 2>&1 | indent
+  journalctl -b _UID=$RLID --no-pager -n 15 2>&1 | indent
+  ls -ld /run/user /run/user/$RLID 2>&1 | indent
 fi
 info "user@$RLID.service cgroup.controllers: $(cat $UDIR/cgroup.controllers 2>&1)"
 as_rl() { timeout 120 setpriv --reuid=$RLID --regid=$RLID --init-groups env -i PATH=$PATH HOME=/home/$RLU USER=$RLU XDG_RUNTIME_DIR=/run/user/$RLID "$@"; }
