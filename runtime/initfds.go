@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -184,19 +185,33 @@ func (s *Sandbox) prepareFDs(ic *sbinit.Config, userns bool) ([]int, error) {
 // mount because its mapped root may not search the state root's path to
 // it. Not idmapped, as a writable bind: files land owned by the range.
 // Earlier contents stay: they are the replica's writes.
+//
+// upper/ is the merged root's own directory: 0755 as an image's root, so a
+// workload user other than root can enter / (dir keeps other host users
+// out of it).
 func upperMount(dir string, owner int) (int, error) {
-	for _, d := range []string{dir, dir + "/upper", dir + "/work"} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+	for _, d := range []struct {
+		path string
+		mode uint32
+	}{{dir, 0o700}, {dir + "/upper", 0o755}, {dir + "/work", 0o700}} {
+		if err := os.MkdirAll(d.path, os.FileMode(d.mode)); err != nil {
 			return -1, err
 		}
 		var st unix.Stat_t
-		if err := unix.Lstat(d, &st); err != nil {
+		if err := unix.Lstat(d.path, &st); err != nil {
 			return -1, err
 		}
-		if int(st.Uid) == owner && int(st.Gid) == owner {
+		if int(st.Uid) == owner && int(st.Gid) == owner && st.Mode&0o7777 == d.mode {
 			continue // nothing to write (the file system may be read-only)
 		}
-		if err := os.Lchown(d, owner, owner); err != nil {
+		err := os.Lchown(d.path, owner, owner)
+		if err == nil {
+			err = os.Chmod(d.path, os.FileMode(d.mode))
+		}
+		if errors.Is(err, unix.EROFS) {
+			continue // overlayfs will refuse it too: the init falls back to tmpfs
+		}
+		if err != nil {
 			return -1, err
 		}
 	}

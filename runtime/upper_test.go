@@ -94,3 +94,24 @@ func TestHostViewWritableStaysTmpfs(t *testing.T) {
 		t.Errorf("the host view's writable layer reached the disk")
 	}
 }
+
+// TestUpperDirRootOpenToWorkloadUser: the writable layer's upper/ is the
+// merged root's own directory, so its mode is what a workload user sees
+// at /: a user other than root must enter it (an image service with
+// `user: app` and read_only: false failed with "landlock rule /bin:
+// permission denied" when upper/ was 0700), also for a directory an
+// earlier version created 0700.
+func TestUpperDirRootOpenToWorkloadUser(t *testing.T) {
+	root := newRoot(t)
+	rootfs := testutil.BusyboxRootfs(t)
+	upper := filepath.Join(t.TempDir(), "upper", "web-1")
+	if err := os.MkdirAll(upper+"/upper", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	svc := service("/bin/sh", "-c", "ls -d /bin && echo x > /tmp/ok && cat /tmp/ok")
+	svc.Rootfs, svc.ReadOnly, svc.Process.User = rootfs, false, "999:999"
+	r := run(t, Config{ID: "upu", Root: root, Project: "p", UpperDir: upper, Service: svc})
+	if r.out != "/bin\nx\n" {
+		t.Errorf("as uid 999 on a writable layer: out %q err %q", r.out, r.err)
+	}
+}
