@@ -98,7 +98,9 @@ demo: deps build
 	echo 'What differs from root mode: README.md, "Rootless quick start".'
 
 bench: deps build
-	./bench/run.sh
+	NUCLEUS_BIN=$(CURDIR)/$(BIN) ./bench/run.sh
+	NUCLEUS_BIN=$(CURDIR)/$(BIN) ./bench/inittrace.sh
+	NUCLEUS_BIN=$(CURDIR)/$(BIN) ./bench/reconcile.sh
 	NUCLEUS_BIN=$(CURDIR)/$(BIN) ./bench/image.sh
 
 # bench-image is only the image benchmarks of `make bench` (issue 12): pull
