@@ -279,7 +279,15 @@ func (s *Sandbox) startInit(userns bool) error {
 	if !cfg.NoNetwork {
 		flags |= unix.CLONE_NEWNET
 	}
-	if userns {
+	joinFD := -1
+	if userns && s.sub != nil && cfg.UserNSPath != "" && !cfg.Service.Security.HostUserNS {
+		f, err := os.Open(cfg.UserNSPath)
+		if err != nil {
+			return fmt.Errorf("project user namespace: %w", err)
+		}
+		defer f.Close()
+		joinFD = int(f.Fd())
+	} else if userns {
 		flags |= unix.CLONE_NEWUSER
 	}
 	var pdeath unix.Signal
@@ -288,12 +296,12 @@ func (s *Sandbox) startInit(userns bool) error {
 	}
 	trace("clone")
 	start := func() {
-		if dir := s.v2Dir(); dir != "" {
+		if dir := s.v2Dir(); dir != "" && joinFD < 0 {
 			err = s.startInitExec(path, argv, env, stdio, ctlChild, flags, pdeath, dir)
 			return
 		}
 		var mapIDs func(int) error
-		if userns {
+		if userns && joinFD < 0 {
 			mapIDs = func(pid int) error { return writeIDMaps(pid, s.hostUID, IDRangeSize) }
 			if s.sub != nil {
 				mapIDs = func(pid int) error { return s.sub.writeMaps(pid) }
@@ -301,7 +309,7 @@ func (s *Sandbox) startInit(userns bool) error {
 		}
 		fds := [4]int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()), int(ctlChild.Fd())}
 		var pid int
-		pid, s.initExec, err = spawnInit(path, argv, env, fds, flags, userns, pdeath, mapIDs)
+		pid, s.initExec, err = spawnInit(path, argv, env, fds, flags, userns, pdeath, mapIDs, joinFD)
 		if err == nil {
 			s.pid, s.proc = pid, &rawProc{pid: pid, copies: s.copies}
 		}

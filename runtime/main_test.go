@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"nucleus/internal/keeper"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 // (like a real install), and also lets the test binary serve as the init
 // for the fallback path (TestSelfInitFallback re-executes /proc/self/exe).
 func TestMain(m *testing.M) {
+	keeper.MaybeRun() // a project user namespace a test started
 	if IsInit() {
 		InitMain()
 	}

@@ -10,6 +10,7 @@ import (
 	"reflect"
 
 	"nucleus/internal/atomicfile"
+	"nucleus/internal/keeper"
 	"nucleus/internal/rootdir"
 	"nucleus/internal/subid"
 )
@@ -96,4 +97,42 @@ func (m subIDs) writeMaps(pid int) error {
 		}
 	}
 	return nil
+}
+
+// projectUserNSDir is where the keeper of project's user namespace records
+// itself.
+func projectUserNSDir(root rootdir.Root, project string) string {
+	return filepath.Join(root.Run, "userns", project)
+}
+
+// ProjectUserNS returns the user namespace that the rootless sandboxes of
+// project join (Config.UserNSPath), starting its keeper on first use: it
+// maps container root to the user and the rest to the user's range, as a
+// sandbox's own namespace would. Sandboxes of one project then share their
+// ids' namespace (they are still apart in every other namespace), which
+// lets the user wire them to one hub.
+func ProjectUserNS(root rootdir.Root, project string) (string, error) {
+	if !validID.MatchString(project) {
+		return "", fmt.Errorf("project %q: must match %s", project, validID)
+	}
+	m, err := rootlessIDs(root)
+	if err != nil {
+		return "", err
+	}
+	k, err := keeper.Ensure(projectUserNSDir(root, project), m.writeMaps)
+	if err != nil {
+		return "", fmt.Errorf("project %s: %w", project, err)
+	}
+	return k.UserNSPath(), nil
+}
+
+// StopProjectUserNS ends the keeper of project's user namespace, if any;
+// call it once no sandbox of the project is left.
+func StopProjectUserNS(root rootdir.Root, project string) error {
+	if !validID.MatchString(project) {
+		return nil
+	}
+	err := keeper.Stop(projectUserNSDir(root, project))
+	os.Remove(filepath.Join(root.Run, "userns")) // only when empty
+	return err
 }

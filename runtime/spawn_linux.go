@@ -26,6 +26,13 @@ struct nspawn {
 	int setid;     // become uid/gid 0 of the new user namespace
 	int pdeathsig;
 	int caller;    // the caller's pid as /proc sees it (0: unknown)
+	// Joining an existing user namespace (userns_fd >= 0): a first child
+	// joins it and clones the init as the caller's child (CLONE_PARENT),
+	// writing the init's pid to pid_w; see nspawn_join.
+	int userns_fd;
+	int pid_w;
+	int flags;
+	char *stack2;
 };
 
 // host_ppid is the parent's pid as /proc sees it. getppid() says 0 here:
@@ -144,13 +151,41 @@ fail:
 	_exit(127);
 }
 
+// nspawn_join runs in a first child that shares nothing but memory with the
+// caller: being single-threaded with its own fs struct, it may join the
+// user namespace (a multi-threaded Go process never can), and the
+// namespaces it then creates for the init are owned by that namespace.
+static int nspawn_join(void *p) {
+	struct nspawn *a = p;
+	int pid, e;
+
+	if (setns(a->userns_fd, CLONE_NEWUSER) < 0)
+		goto fail;
+	pid = clone(nspawn_child, a->stack2, a->flags | CLONE_VM | CLONE_PARENT, a);
+	if (pid < 0)
+		goto fail;
+	if (write(a->pid_w, &pid, sizeof pid) != sizeof pid)
+		_exit(126);
+	_exit(0);
+fail:
+	e = errno;
+	if (write(a->err_fd, &e, sizeof e) < 0) {
+	}
+	_exit(127);
+}
+
 static int nspawn_start(struct nspawn *a, int flags, char *stack, size_t size) {
 	sigset_t all, old;
 	int pid, e;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(nspawn_child, stack + size, flags | CLONE_VM | SIGCHLD, a);
+	if (a->userns_fd >= 0) {
+		a->flags = flags;
+		a->stack2 = stack + size;
+		pid = clone(nspawn_join, stack + size / 2, CLONE_VM | SIGCHLD, a);
+	} else
+		pid = clone(nspawn_child, stack + size, flags | CLONE_VM | SIGCHLD, a);
 	e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = e;
@@ -186,8 +221,13 @@ const spawnStack = 64 << 10
 // overlaps with the caller's next steps. execDone must be called exactly
 // once: it waits for the exec, reports its failure, and frees the memory
 // the child used until then (it shares ours).
+//
+// usernsFD >= 0 is a user namespace the init joins instead of creating one
+// (flags must not hold CLONE_NEWUSER; its maps exist, so mapIDs is nil):
+// the other namespaces are then owned by it, so every sandbox joining it
+// can be wired to the others by whoever has CAP_NET_ADMIN there.
 func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid bool, pdeathsig unix.Signal,
-	mapIDs func(pid int) error) (pid int, execDone func() error, err error) {
+	mapIDs func(pid int) error, usernsFD int) (pid int, execDone func() error, err error) {
 	// Released by execDone (or on failure here): the child reads the C
 	// memory and holds the error pipe until it execs or dies.
 	var release []func()
@@ -233,6 +273,23 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid
 	if setid {
 		a.setid = 1
 	}
+	a.userns_fd, a.pid_w = -1, -1
+	var pidP [2]int
+	if usernsFD >= 0 {
+		if flags&unix.CLONE_NEWUSER != 0 {
+			return 0, nil, fmt.Errorf("spawn init: a user namespace to join and CLONE_NEWUSER")
+		}
+		if err := unix.Pipe2(pidP[:], unix.O_CLOEXEC); err != nil {
+			return 0, nil, fmt.Errorf("spawn init: %w", err)
+		}
+		defer unix.Close(pidP[0])
+		defer func() {
+			if pidP[1] >= 0 {
+				unix.Close(pidP[1])
+			}
+		}()
+		a.userns_fd, a.pid_w = C.int(usernsFD), C.int(pidP[1])
+	}
 	a.pdeathsig = C.int(pdeathsig)
 	if pdeathsig != 0 {
 		// /proc's view of our pid, which need not be getpid()'s.
@@ -253,6 +310,15 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid
 	trace("cloned")
 	unix.Close(errP[1])
 	wClosed = true
+	if usernsFD >= 0 {
+		// Only the first child (and the init it makes) may hold the write
+		// end, so that its failure reads as EOF.
+		unix.Close(pidP[1])
+		pidP[1] = -1
+		if pid, err = joinedPid(pid, pidP[0], errP[0]); err != nil {
+			return 0, nil, err
+		}
+	}
 	// reap kills and reaps a child that has not exec'd: only then may its
 	// memory (ours) be freed.
 	reap := func() {
@@ -288,6 +354,46 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid
 		}
 	}
 	return pid, execDone, nil
+}
+
+// joinedPid reaps the first child of a user-namespace join and returns the
+// init's pid it reported, or the errno it failed with.
+func joinedPid(first, pidR, errR int) (int, error) {
+	var buf [4]byte
+	n, rerr := readFull(pidR, buf[:])
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(first, &ws, 0, nil); err != unix.EINTR {
+			break
+		}
+	}
+	if n == 4 && rerr == nil {
+		return int(*(*C.int)(unsafe.Pointer(&buf[0]))), nil
+	}
+	// Status 127: it wrote its errno before exiting, and made no init
+	// that could hold the pipe open.
+	if n, _ := readFull(errR, buf[:]); ws.ExitStatus() == 127 && n == 4 {
+		return 0, fmt.Errorf("join the project user namespace: %w", unix.Errno(*(*C.int)(unsafe.Pointer(&buf[0]))))
+	}
+	return 0, fmt.Errorf("join the project user namespace: the first child exited with status %d", ws.ExitStatus())
+}
+
+func readFull(fd int, b []byte) (int, error) {
+	got := 0
+	for got < len(b) {
+		n, err := unix.Read(fd, b[got:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return got, err
+		}
+		if n == 0 {
+			break
+		}
+		got += n
+	}
+	return got, nil
 }
 
 func cStrings(ss []string) **C.char {

@@ -57,7 +57,7 @@ func TestSpawnHangHelper(t *testing.T) {
 		fmt.Printf("child %d\n", pid)
 		os.Stdout.Sync()
 		select {} // the caller "dies" here: the test kills this process
-	})
+	}, -1)
 	t.Fatal(strings.TrimSpace(fmt.Sprint("spawnInit returned: ", err)))
 }
 
@@ -97,7 +97,7 @@ func TestSpawnChildKeepsOnlyItsOwnFDs(t *testing.T) {
 			open = append(open, e.Name())
 		}
 		return fmt.Errorf("stop here")
-	})
+	}, -1)
 	if err == nil || !strings.Contains(err.Error(), "stop here") {
 		t.Fatalf("spawnInit: %v", err)
 	}

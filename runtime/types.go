@@ -42,6 +42,12 @@ type Config struct {
 	// NoNetwork keeps the host network namespace (tests, special cases).
 	// false: a new network namespace with loopback only.
 	NoNetwork bool
+	// UserNSPath, without root, is a user namespace the sandbox joins
+	// instead of getting its own (the project's, held by a keeper:
+	// internal/keeper): its namespaces are then owned by that one, so the
+	// user can wire sandboxes of one project to a shared hub with veths.
+	// Ignored as root and with userns: host.
+	UserNSPath string
 	// DieWithCaller kills the sandbox when the calling process dies, even
 	// by SIGKILL (foreground `nucleus run`); the init is cloned from a
 	// process-lifetime thread so that no other thread's exit kills it.

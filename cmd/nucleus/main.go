@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"nucleus/internal/keeper"
 	"os"
 
 	"nucleus/image/unpack"
@@ -24,6 +25,7 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
 	unpack.RunHelper() // the child of a rootless unpack (image/unpack/userns.go)
+	keeper.MaybeRun()  // a rootless project's user namespace (internal/keeper)
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
 		var ee *exitError

@@ -3,6 +3,7 @@
 package runtimetest
 
 import (
+	"nucleus/internal/keeper"
 	"os"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 // runtime re-executes the test binary as the sandbox's init, so the binary
 // must turn into the init before it runs tests.
 func Main(m *testing.M) {
+	keeper.MaybeRun()
 	if runtime.IsInit() {
 		runtime.InitMain()
 	}

@@ -1,0 +1,171 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"nucleus/internal/keeper"
+	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
+	"nucleus/runtime/cgroups"
+)
+
+const projectUserNSHelperEnv = "NUCLEUS_TEST_PROJECT_USERNS"
+
+// TestRootlessProjectUserNS: as an ordinary user, two sandboxes of one
+// project join the project's user namespace (held by its keeper), so the
+// user can put a veth between their network namespaces and one fetches
+// from the other by address; both keep their own network, pid and mount
+// namespaces and drop every capability; stopping the keeper after the
+// sandboxes leaves no process of the user. Without the shared namespace
+// the veth is refused (EPERM: no CAP_NET_ADMIN over a sibling namespace).
+func TestRootlessProjectUserNS(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserA)
+	testutil.RequireBinary(t, "nsenter", "util-linux")
+	testutil.RequireBinary(t, "ip", "iproute2")
+	e := testutil.NewUserEnv(t, u)
+	bin := filepath.Join(e.Dir, "runtime.test")
+	initBin := filepath.Join(e.Dir, "nucleus-init")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for from, to := range map[string]string{self: bin, os.Getenv(InitBinaryEnv): initBin} {
+		copyExecutable(t, from, to, u.UID, u.GID)
+	}
+	e.Env = append(e.Env, InitBinaryEnv+"="+initBin, projectUserNSHelperEnv+"=1")
+	r := e.Run(t, bin, "-test.run=^TestRootlessProjectUserNSHelper$", "-test.v", "-test.count=1")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "--- PASS: TestRootlessProjectUserNSHelper") {
+		t.Fatalf("helper as %s: %s", u.Name, r)
+	}
+	if _, err := os.Stat(filepath.Join(e.Root.Run, "userns")); err == nil {
+		t.Errorf("%s left after the keeper stopped", filepath.Join(e.Root.Run, "userns"))
+	}
+}
+
+func copyExecutable(t *testing.T, from, to string, uid, gid int) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err == nil {
+		_, err = io.Copy(out, in)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = os.Chown(to, uid, gid)
+	}
+	if err != nil {
+		t.Fatalf("copy %s: %v", from, err)
+	}
+}
+
+// TestRootlessProjectUserNSHelper is the unprivileged half of
+// TestRootlessProjectUserNS.
+func TestRootlessProjectUserNSHelper(t *testing.T) {
+	if os.Getenv(projectUserNSHelperEnv) == "" {
+		t.Skip("helper of TestRootlessProjectUserNS")
+	}
+	testutil.Require(t, os.Geteuid() != 0, "helper runs unprivileged")
+	m, err := cgroups.SelectManager("", os.Getenv(cgroups.ManagerEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cgroups.SetManager(m) // none here (v1/hybrid), the user's manager where delegated
+	root := rootdir.Root{Run: filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "nucleus"), Data: filepath.Join(os.Getenv("XDG_DATA_HOME"), "nucleus")}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	userns, err := ProjectUserNS(root, "pj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeperDir := projectUserNSDir(root, "pj")
+	k, ok := keeper.Find(keeperDir)
+	if !ok {
+		t.Fatalf("no keeper recorded in %s", keeperDir)
+	}
+	defer func() {
+		if err := StopProjectUserNS(root, "pj"); err != nil {
+			t.Error(err)
+		}
+		if _, ok := keeper.Find(keeperDir); ok {
+			t.Errorf("keeper %d still runs after StopProjectUserNS", k.PID)
+		}
+	}()
+	if again, err := ProjectUserNS(root, "pj"); err != nil || again != userns {
+		t.Errorf("second ProjectUserNS: %q, %v; want the same keeper's %q", again, err, userns)
+	}
+
+	web := `mkdir /tmp/w && echo east-west >/tmp/w/index.html && exec /bin/busybox httpd -f -p 8080 -h /tmp/w`
+	client := `grep CapEff /proc/self/status; for i in $(seq 100); do /bin/busybox wget -q -O- http://10.7.0.1:8080/ && exit 0; sleep 0.1; done; exit 1`
+	var out, errb bytes.Buffer
+	mk := func(id, script string, stdout io.Writer) *Sandbox {
+		sb, err := Create(ctx, Config{Root: root, Project: "pj", ID: id, UserNSPath: userns,
+			Service: service("/bin/busybox", "sh", "-c", script), Stdout: stdout, Stderr: &errb})
+		if err != nil {
+			t.Fatalf("create %s: %v", id, err)
+		}
+		t.Cleanup(func() { sb.Remove(context.Background()) })
+		return sb
+	}
+	a, b := mk("pj-web", web, io.Discard), mk("pj-client", client, &out)
+	ns := func(pid int, kind string) string {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind))
+		return l
+	}
+	if want := ns(k.PID, "user"); ns(a.PID(), "user") != want || ns(b.PID(), "user") != want {
+		t.Errorf("user namespaces: keeper %s, sandboxes %s and %s; want one", want, ns(a.PID(), "user"), ns(b.PID(), "user"))
+	}
+	for _, kind := range []string{"net", "pid", "mnt"} {
+		if ns(a.PID(), kind) == ns(b.PID(), kind) || ns(a.PID(), kind) == ns(os.Getpid(), kind) {
+			t.Errorf("%s namespace shared: %s %s (host %s)", kind, ns(a.PID(), kind), ns(b.PID(), kind), ns(os.Getpid(), kind))
+		}
+	}
+	// The user wires the two, as the hub will: a veth from a's namespace
+	// with its peer in b's, made from inside the project's user namespace.
+	in := func(pid int, args ...string) {
+		t.Helper()
+		cmd := exec.Command("nsenter", append([]string{"-t", fmt.Sprint(pid), "-U", "-n", "--preserve-credentials", "ip"}, args...)...)
+		if o, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ip %s in the namespace of %d: %v: %s", strings.Join(args, " "), pid, err, o)
+		}
+	}
+	in(a.PID(), "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", fmt.Sprint(b.PID()))
+	in(a.PID(), "addr", "add", "10.7.0.1/24", "dev", "eth0")
+	in(a.PID(), "link", "set", "eth0", "up")
+	in(b.PID(), "addr", "add", "10.7.0.2/24", "dev", "eth0")
+	in(b.PID(), "link", "set", "eth0", "up")
+	for _, sb := range []*Sandbox{a, b} {
+		if err := sb.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := b.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Code != 0 || !strings.Contains(out.String(), "east-west") {
+		t.Errorf("client exited %+v: %q (stderr %q)", st, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "CapEff:\t0000000000000000") {
+		t.Errorf("capabilities of a sandbox in the project user namespace: %q, want none", out.String())
+	}
+	for _, sb := range []*Sandbox{a, b} {
+		if err := sb.Remove(ctx); err != nil {
+			t.Errorf("remove %s: %v", sb.ID(), err)
+		}
+	}
+}
