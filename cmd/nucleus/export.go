@@ -128,6 +128,9 @@ func checkExportFlags(f *exportK8sFlags) error {
 	if f.tree != "" && (f.out == "-" || f.out == "") {
 		return errors.New("--tree needs -o DIR: each project is written to DIR/PROJECT")
 	}
+	if f.tree != "" && f.opts.Namespace != "" {
+		return errors.New("--tree with --namespace would put every project's objects into one namespace, where their names collide; each project gets its own")
+	}
 	if f.format == "kustomize" && f.out == "-" {
 		return errors.New("--format kustomize needs -o DIR")
 	}
@@ -215,12 +218,7 @@ func exportTree(f *exportK8sFlags, stderr interface{ Write([]byte) (int, error) 
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("%s: %w", dir, err)}
 		}
-		o := f.opts
-		o.Namespace = ""
-		if f.opts.Namespace != "" {
-			o.Namespace = f.opts.Namespace
-		}
-		res, header, err := exportProject(p, o)
+		res, header, err := exportProject(p, f.opts)
 		if err != nil {
 			return err
 		}

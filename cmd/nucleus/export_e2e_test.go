@@ -91,6 +91,9 @@ func TestExportK8sKustomize(t *testing.T) {
 	if _, errs, code := runBin(t, tree, "", "export", "k8s", "--tree", ".", "-o", "k8s"); code != 0 {
 		t.Fatalf("--tree: exit %d\n%s", code, errs)
 	}
+	if _, errs, code := runBin(t, tree, "", "export", "k8s", "--tree", ".", "-o", "k8s2", "--namespace", "one"); code != 2 || !strings.Contains(errs, "names collide") {
+		t.Errorf("--tree --namespace: exit %d\n%s", code, errs)
+	}
 	top, _ := os.ReadFile(filepath.Join(tree, "k8s", "kustomization.yaml"))
 	if !strings.Contains(string(top), "  - blog\n  - status\n") {
 		t.Errorf("top kustomization:\n%s", top)

@@ -46,6 +46,15 @@ func (e *exporter) podSpec(s *spec.Service, name string) PodSpec {
 		SecurityContext:              e.podSecurity(s),
 		Containers:                   []Container{c},
 	}
+	if s.Replicas > 1 {
+		// Replicas on one host share its fate; in a cluster, spread them
+		// over the nodes where the scheduler can (ScheduleAnyway keeps a
+		// one-node cluster working).
+		pod.TopologySpreadConstraints = []SpreadConstraint{{
+			MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: "ScheduleAnyway",
+			LabelSelector: Selector{MatchLabels: e.selector(name)},
+		}}
+	}
 	if g := s.StopGracePeriod.D(); g > 0 {
 		pod.TerminationGracePeriodSeconds = ptr(int64(math.Ceil(g.Seconds())))
 	}

@@ -131,15 +131,24 @@ type PodTemplate struct {
 }
 
 type PodSpec struct {
-	RestartPolicy                 string       `yaml:"restartPolicy,omitempty"`
-	TerminationGracePeriodSeconds *int64       `yaml:"terminationGracePeriodSeconds,omitempty"`
-	AutomountServiceAccountToken  *bool        `yaml:"automountServiceAccountToken"`
-	EnableServiceLinks            *bool        `yaml:"enableServiceLinks"`
-	HostUsers                     *bool        `yaml:"hostUsers,omitempty"`
-	SecurityContext               *PodSecurity `yaml:"securityContext,omitempty"`
-	HostAliases                   []HostAlias  `yaml:"hostAliases,omitempty"`
-	Containers                    []Container  `yaml:"containers"`
-	Volumes                       []Volume     `yaml:"volumes,omitempty"`
+	RestartPolicy                 string             `yaml:"restartPolicy,omitempty"`
+	TerminationGracePeriodSeconds *int64             `yaml:"terminationGracePeriodSeconds,omitempty"`
+	AutomountServiceAccountToken  *bool              `yaml:"automountServiceAccountToken"`
+	EnableServiceLinks            *bool              `yaml:"enableServiceLinks"`
+	HostUsers                     *bool              `yaml:"hostUsers,omitempty"`
+	SecurityContext               *PodSecurity       `yaml:"securityContext,omitempty"`
+	HostAliases                   []HostAlias        `yaml:"hostAliases,omitempty"`
+	TopologySpreadConstraints     []SpreadConstraint `yaml:"topologySpreadConstraints,omitempty"`
+	Containers                    []Container        `yaml:"containers"`
+	Volumes                       []Volume           `yaml:"volumes,omitempty"`
+}
+
+// SpreadConstraint is a topologySpreadConstraint.
+type SpreadConstraint struct {
+	MaxSkew           int      `yaml:"maxSkew"`
+	TopologyKey       string   `yaml:"topologyKey"`
+	WhenUnsatisfiable string   `yaml:"whenUnsatisfiable"`
+	LabelSelector     Selector `yaml:"labelSelector"`
 }
 
 type HostAlias struct {
