@@ -270,8 +270,13 @@ func (s *Sandbox) startInit(userns bool) error {
 	// argv names the root and the sandbox so LeakCheck can find stray inits.
 	path := initBinary()
 	argv := []string{"nucleus-init", sbinit.InitArg, cfg.Root.ID(), cfg.ID}
-	// A lean runtime for a long-lived, mostly idle process.
-	env := []string{"GOMAXPROCS=1", "GOGC=off", "GOMEMLIMIT=" + strconv.Itoa(initMemory>>20) + "MiB"}
+	// A lean runtime for a long-lived, mostly idle process, but two Ps:
+	// with one, a goroutine made runnable while the init's only P sits with
+	// a thread blocked in a syscall (the ctl socket's recvmsg, the exec
+	// socket's accept, the spawner's fork and exec) waits for sysmon to
+	// take the P back (20 us to 10 ms); a second P runs it at once. Measured
+	// A/B in bench/results/issue15-runtime.md (+~0.15 MB peak RSS).
+	env := []string{"GOMAXPROCS=2", "GOGC=off", "GOMEMLIMIT=" + strconv.Itoa(initMemory>>20) + "MiB"}
 	if traceOn {
 		env = append(env, "NUCLEUS_TRACE=1")
 	}
