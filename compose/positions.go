@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"nucleus/internal/yamldoc"
 )
 
 // positions finds where a key was written. compose-go's model drops
@@ -28,19 +30,8 @@ type posFile struct {
 func newPositions(files []string, sources map[string][]byte) *positions {
 	ps := &positions{}
 	ps.cwd, _ = os.Getwd()
-	for _, f := range files {
-		data, ok := sources[f]
-		if !ok {
-			var err error
-			if data, err = os.ReadFile(f); err != nil {
-				continue
-			}
-		}
-		var doc yaml.Node
-		if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
-			continue
-		}
-		ps.files = append(ps.files, posFile{name: f, root: doc.Content[0]})
+	for _, f := range yamldoc.Parse(files, sources) {
+		ps.files = append(ps.files, posFile{name: f.Name, root: f.Root})
 	}
 	// Files brought in by include: come first, as Compose merges them
 	// under the including file (best effort: local paths only).

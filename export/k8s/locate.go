@@ -1,7 +1,6 @@
 package k8s
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"nucleus/internal/yamldoc"
 	"nucleus/spec"
 )
 
@@ -25,20 +25,9 @@ type locator struct {
 
 func newLocator(p *spec.Project) *locator {
 	l := &locator{}
-	for _, f := range p.Files {
-		data, ok := p.Sources[f]
-		if !ok {
-			var err error
-			if data, err = os.ReadFile(f); err != nil {
-				continue
-			}
-		}
-		var doc yaml.Node
-		if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
-			continue
-		}
-		l.files = append(l.files, f)
-		l.docs = append(l.docs, doc.Content[0])
+	for _, f := range yamldoc.Parse(p.Files, p.Sources) {
+		l.files = append(l.files, f.Name)
+		l.docs = append(l.docs, f.Root)
 	}
 	return l
 }

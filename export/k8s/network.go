@@ -71,15 +71,7 @@ func (e *exporter) publishedPolicy(s *spec.Service) {
 	if len(ports) == 0 {
 		return
 	}
-	name := dnsLabel(s.Name) + "-published"
-	e.add("NetworkPolicy", name, NetworkPolicy{
-		Head: e.head("networking.k8s.io/v1", "NetworkPolicy", name, e.labels(dnsLabel(s.Name))),
-		Spec: PolicySpec{
-			PodSelector: Selector{MatchLabels: e.selector(dnsLabel(s.Name))},
-			PolicyTypes: []string{"Ingress"},
-			Ingress:     []PolicyRule{{Ports: ports}},
-		},
-	})
+	e.servicePolicy(s, "published", PolicySpec{PolicyTypes: []string{"Ingress"}, Ingress: []PolicyRule{{Ports: ports}}})
 }
 
 // egressPolicy limits what a service reaches when nucleus does: an
@@ -143,13 +135,13 @@ func (e *exporter) egressPolicy(s *spec.Service) {
 	} else if s.Egress != nil {
 		e.warn(at, "the service is only on internal networks: its egress allow-list reaches nothing on one host, and nothing here either")
 	}
-	name := dnsLabel(s.Name) + "-egress"
-	e.add("NetworkPolicy", name, NetworkPolicy{
-		Head: e.head("networking.k8s.io/v1", "NetworkPolicy", name, e.labels(dnsLabel(s.Name))),
-		Spec: PolicySpec{
-			PodSelector: Selector{MatchLabels: e.selector(dnsLabel(s.Name))},
-			PolicyTypes: []string{"Egress"},
-			Egress:      rules,
-		},
-	})
+	e.servicePolicy(s, "egress", PolicySpec{PolicyTypes: []string{"Egress"}, Egress: rules})
+}
+
+// servicePolicy adds the NetworkPolicy SERVICE-SUFFIX selecting s's pods.
+func (e *exporter) servicePolicy(s *spec.Service, suffix string, ps PolicySpec) {
+	svc := dnsLabel(s.Name)
+	ps.PodSelector = Selector{MatchLabels: e.selector(svc)}
+	name := svc + "-" + suffix
+	e.add("NetworkPolicy", name, NetworkPolicy{Head: e.head("networking.k8s.io/v1", "NetworkPolicy", name, e.labels(svc)), Spec: ps})
 }
