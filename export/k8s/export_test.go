@@ -17,7 +17,7 @@ import (
 	sigyaml "sigs.k8s.io/yaml"
 
 	"nucleus/export/k8s"
-	"nucleus/loader"
+	"nucleus/export/k8s/k8stest"
 	"nucleus/spec"
 )
 
@@ -58,20 +58,7 @@ var goldenCases = []goldenCase{
 	{name: "fixture-web", dir: "../../test/k8s/fixtures/web"},
 }
 
-// load reads the project in dir as the CLI does, with an empty
-// environment so that nothing of the caller's leaks in.
-func load(t *testing.T, dir string) *spec.Project {
-	t.Helper()
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := loader.Load(loader.Options{LoadOptions: spec.LoadOptions{WorkingDir: abs, Environ: map[string]string{}}})
-	if err != nil {
-		t.Fatalf("load %s: %v", dir, err)
-	}
-	return p
-}
+func load(t *testing.T, dir string) *spec.Project { return k8stest.Load(t, dir) }
 
 // export returns what the golden file holds.
 func export(t *testing.T, c goldenCase) (string, *k8s.Result) {
