@@ -177,7 +177,9 @@ func (e *exporter) defaults() {
 
 func (e *exporter) warn(path, format string, a ...any) {
 	w := Warning{Path: path, Msg: fmt.Sprintf(format, a...)}
-	w.File, w.Line, w.Col = e.loc.find(path)
+	if path != "" { // "" is about the flags, not a file
+		w.File, w.Line, w.Col = e.loc.find(path)
+	}
 	if w.File != "" {
 		w.File = e.rel(w.File)
 	}
@@ -224,6 +226,11 @@ func (e *exporter) run() {
 	}
 	for _, name := range slices.Sorted(maps.Keys(e.p.Services)) {
 		e.service(e.p.Services[name], waited[name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(e.o.Images)) {
+		if e.p.Services[name] == nil {
+			e.warn("", "--image %s=%s: the project has no service %s", name, e.o.Images[name], name)
+		}
 	}
 	e.networkPolicies()
 	e.secretsAndConfigs()

@@ -32,7 +32,7 @@ type goldenCase struct {
 }
 
 var goldenCases = []goldenCase{
-	{name: "workloads", dir: "testdata/workloads"},
+	{name: "workloads", dir: "testdata/workloads", opts: k8s.Options{Images: map[string]string{"nosuch": "busybox"}}},
 	{name: "networks", dir: "testdata/networks"},
 	{name: "egress", dir: "testdata/egress"},
 	{name: "ports", dir: "testdata/ports"},

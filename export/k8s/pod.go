@@ -168,8 +168,17 @@ func (e *exporter) podSecurity(s *spec.Service) *PodSecurity {
 	if uid, err := strconv.ParseInt(u, 10, 64); err == nil {
 		ps.RunAsUser = ptr(uid)
 		ps.RunAsNonRoot = ptr(uid != 0)
-		if gid, err := strconv.ParseInt(g, 10, 64); err == nil {
+		gid, err := strconv.ParseInt(g, 10, 64)
+		if err == nil {
 			ps.RunAsGroup = ptr(gid)
+		}
+		if slices.ContainsFunc(s.Volumes, func(m spec.VolumeMount) bool { return m.Chown }) {
+			// :U hands a volume to the service's user; the kubelet
+			// does the like for the pod's fsGroup.
+			if err != nil {
+				gid = uid
+			}
+			ps.FSGroup = ptr(gid)
 		}
 	} else if s.User != "" {
 		e.warn(at+".user", "user %s is a name: the runtime looks it up in the image's /etc/passwd, but runAsNonRoot cannot be checked; a numeric uid is safer", s.User)

@@ -160,6 +160,7 @@ type PodSecurity struct {
 	RunAsUser      *int64          `yaml:"runAsUser,omitempty"`
 	RunAsGroup     *int64          `yaml:"runAsGroup,omitempty"`
 	RunAsNonRoot   *bool           `yaml:"runAsNonRoot,omitempty"`
+	FSGroup        *int64          `yaml:"fsGroup,omitempty"`
 	SeccompProfile *SeccompProfile `yaml:"seccompProfile,omitempty"`
 }
 
