@@ -49,8 +49,8 @@ func rootlessIDs(root rootdir.Root) (subIDs, error) {
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		var old subIDs
-		if err := json.Unmarshal(b, &old); err != nil {
+		old, migrate, err := decodeSubIDs(b)
+		if err != nil {
 			return m, fmt.Errorf("read %s: %w", path, err)
 		}
 		if !reflect.DeepEqual(old, m) {
@@ -58,19 +58,61 @@ func rootlessIDs(root rootdir.Root) (subIDs, error) {
 				"files of named volumes in %s belong to the old ids: restore the old range, or remove %s to accept the new one",
 				m.UID, path, old, subid.UIDFile, subid.GIDFile, m, root.Data, path)
 		}
+		if migrate {
+			if err := writeSubIDs(path, m); err != nil {
+				return m, err
+			}
+		}
 		return m, nil
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(root.Data, 0o700); err != nil {
 			return m, fmt.Errorf("create data root: %w", err)
 		}
-		b, _ := json.MarshalIndent(m, "", "  ")
-		if err := atomicfile.Write(path, b, 0o600); err != nil {
-			return m, fmt.Errorf("record id mapping: %w", err)
-		}
-		return m, nil
+		return m, writeSubIDs(path, m)
 	default:
 		return m, fmt.Errorf("read %s: %w", path, err)
 	}
+}
+
+func writeSubIDs(path string, m subIDs) error {
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
+		return fmt.Errorf("record id mapping: %w", err)
+	}
+	return nil
+}
+
+// subIDsV1 is the record of the first rootless version (before
+// internal/subid): each range as [start, count], mapped from container id 1.
+type subIDsV1 struct {
+	User   string  `json:"user"`
+	UID    int     `json:"uid"`
+	GID    int     `json:"gid"`
+	SubUID *[2]int `json:"subuid"`
+	SubGID *[2]int `json:"subgid"`
+}
+
+// decodeSubIDs reads a record of either version; migrate is true for the
+// old one, which the caller rewrites once it matches.
+func decodeSubIDs(b []byte) (m subIDs, migrate bool, err error) {
+	var v1 subIDsV1
+	if err := json.Unmarshal(b, &v1); err != nil {
+		return m, false, err
+	}
+	if v1.SubUID == nil && v1.SubGID == nil {
+		err = json.Unmarshal(b, &m)
+		return m, false, err
+	}
+	if v1.SubUID == nil || v1.SubGID == nil {
+		return m, false, fmt.Errorf("old record has subuid %v and subgid %v: expected both [start, count]", v1.SubUID, v1.SubGID)
+	}
+	// The old mapping: root = the user, then min(counts) ids (at most
+	// subid.MaxSubIDs) from each range's start, as subid.Sandbox maps now.
+	n := min(v1.SubUID[1], v1.SubGID[1], subid.MaxSubIDs)
+	return subIDs{UID: v1.UID, GID: v1.GID, Map: subid.Map{
+		UIDs: []subid.IDMap{{Inside: 0, Outside: v1.UID, Count: 1}, {Inside: 1, Outside: v1.SubUID[0], Count: n}},
+		GIDs: []subid.IDMap{{Inside: 0, Outside: v1.GID, Count: 1}, {Inside: 1, Outside: v1.SubGID[0], Count: n}},
+	}}, true, nil
 }
 
 // onlyUser is the mapping of `userns: host` without root: root inside is
