@@ -7,6 +7,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,10 +22,42 @@ import (
 	"nucleus/runtime/cgroups"
 )
 
+// NoCgroupError is the error of what needs the cgroup of a sandbox made
+// without one (cgroup manager none, e.g. an ordinary user on a v1 or
+// hybrid host). Why is the manager's reason.
+type NoCgroupError struct {
+	Op, Why string
+}
+
+func (e *NoCgroupError) Error() string {
+	return fmt.Sprintf("the sandbox has no cgroup (%s), so its limits are not enforced and %s; "+
+		"a cgroup comes with nucleus run as root, or on a cgroup v2 host where systemd delegates one to the user "+
+		"(user@UID.service; loginctl enable-linger USER)", e.Why, opNeeds[e.Op])
+}
+
+var opNeeds = map[string]string{
+	"pause":   "pausing needs the cgroup freezer (SIGSTOP would be seen by the processes)",
+	"unpause": "nothing was paused",
+	"stats":   "its usage is read from /proc instead",
+}
+
+// sandboxCgroup loads sandbox id's cgroup; a sandbox whose record says it
+// has none gives a *NoCgroupError for op.
+func sandboxCgroup(root rootdir.Root, id, op string) (*cgroups.Cgroup, error) {
+	if rec, err := ReadRecord(root, id); err == nil && rec.Cgroup == "" {
+		why := rec.NotEnforcedWhy
+		if why == "" {
+			why = "cgroup manager none: " + cgroups.NoneReason()
+		}
+		return nil, &NoCgroupError{Op: op, Why: why}
+	}
+	return cgroups.Load(root, id)
+}
+
 // Pause freezes every process of sandbox id (the cgroup freezer: v1
 // freezer.state, v2 cgroup.freeze) and returns once they are frozen.
 func Pause(ctx context.Context, root rootdir.Root, id string) error {
-	cg, err := cgroups.Load(root, id)
+	cg, err := sandboxCgroup(root, id, "pause")
 	if err != nil {
 		return err
 	}
@@ -33,16 +66,20 @@ func Pause(ctx context.Context, root rootdir.Root, id string) error {
 
 // Unpause thaws a sandbox Pause froze.
 func Unpause(root rootdir.Root, id string) error {
-	cg, err := cgroups.Load(root, id)
+	cg, err := sandboxCgroup(root, id, "unpause")
 	if err != nil {
 		return err
 	}
 	return cg.Thaw()
 }
 
-// Paused reports whether sandbox id is frozen.
+// Paused reports whether sandbox id is frozen (never, without a cgroup).
 func Paused(root rootdir.Root, id string) (bool, error) {
-	cg, err := cgroups.Load(root, id)
+	cg, err := sandboxCgroup(root, id, "paused")
+	var nc *NoCgroupError
+	if errors.As(err, &nc) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
@@ -63,13 +100,24 @@ type TopProcess struct {
 // architecture Linux supports today).
 const clockTicks = 100
 
-// Processes lists the processes of sandbox id's cgroup but its init (initPID).
-func Processes(root rootdir.Root, id string, initPID int) ([]TopProcess, error) {
-	cg, err := cgroups.Load(root, id)
+// sandboxPIDs lists the processes of sandbox id: its cgroup's, or, without
+// one, those below its init in the process tree (the init is PID 1 and
+// subreaper of the sandbox's PID namespace).
+func sandboxPIDs(root rootdir.Root, id string, initPID int) ([]int, error) {
+	cg, err := sandboxCgroup(root, id, "top")
+	var nc *NoCgroupError
+	if errors.As(err, &nc) {
+		return procstat.Descendants(initPID), nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	pids, err := cg.Procs()
+	return cg.Procs()
+}
+
+// Processes lists the processes of sandbox id but its init (initPID).
+func Processes(root rootdir.Root, id string, initPID int) ([]TopProcess, error) {
+	pids, err := sandboxPIDs(root, id, initPID)
 	if err != nil {
 		return nil, err
 	}
@@ -177,11 +225,8 @@ func passwdNames(initPID int) map[int]string {
 // storage I/O of its live processes (/proc/PID/io), so what exited
 // processes did is not counted there.
 func BlockIO(root rootdir.Root, id string, initPID int) (read, write uint64) {
-	cg, err := cgroups.Load(root, id)
-	if err != nil {
-		return 0, 0
-	}
-	if cg.V2() {
+	cg, err := sandboxCgroup(root, id, "stats")
+	if err == nil && cg.V2() {
 		b, _ := os.ReadFile(cg.Dir() + "/io.stat")
 		for _, line := range strings.Split(string(b), "\n") {
 			for _, kv := range strings.Fields(line) {
@@ -197,7 +242,7 @@ func BlockIO(root rootdir.Root, id string, initPID int) (read, write uint64) {
 		}
 		return read, write
 	}
-	pids, _ := cg.Procs()
+	pids, _ := sandboxPIDs(root, id, initPID)
 	for _, pid := range pids {
 		if pid == initPID {
 			continue
@@ -218,4 +263,26 @@ func BlockIO(root rootdir.Root, id string, initPID int) (read, write uint64) {
 		}
 	}
 	return read, write
+}
+
+// ProcStats is the usage of a sandbox without a cgroup, from /proc: CPU of
+// its live processes and of those its init and they reaped, their resident
+// memory and their threads (what pids.max would count). initPID is the init.
+func ProcStats(initPID int) Stats {
+	var st Stats
+	var ticks uint64
+	if s, err := procstat.Read(initPID); err == nil {
+		ticks += s.CUTime + s.CSTime
+	}
+	for _, pid := range procstat.Descendants(initPID) {
+		s, err := procstat.Read(pid)
+		if err != nil {
+			continue
+		}
+		ticks += s.UTime + s.STime + s.CUTime + s.CSTime
+		st.MemoryBytes += s.RSS * uint64(os.Getpagesize())
+		st.Pids += s.Threads
+	}
+	st.CPUUsec = ticks * 1e6 / clockTicks
+	return st
 }

@@ -52,8 +52,9 @@ func workloadStats(st cgroups.Stats, v2 bool) cgroups.Stats {
 
 // CgroupStats reads the usage of sandbox id from its cgroup, as
 // Sandbox.Stats does, without adopting the sandbox (nucleus ps).
+// A sandbox without a cgroup gives a *NoCgroupError (see ProcStats).
 func CgroupStats(root rootdir.Root, id string) (Stats, error) {
-	cg, err := cgroups.Load(root, id)
+	cg, err := sandboxCgroup(root, id, "stats")
 	if err != nil {
 		return Stats{}, err
 	}

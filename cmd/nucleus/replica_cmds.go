@@ -142,7 +142,7 @@ func newTopCmd() *cobra.Command {
 		Use:   "top [SERVICE...]",
 		Short: "List the processes of the running replicas",
 		Long: "For every running replica of the services (all when none is named): its processes from its\n" +
-			"cgroup, with PID inside the sandbox, PID on the host, USER inside the sandbox, CPU TIME and CMD.",
+			"cgroup (without one, those below its init), with PID inside the sandbox, PID on the host, USER inside the sandbox, CPU TIME and CMD.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			recs, err := runningTargets("top", args)
 			if err != nil {
@@ -184,7 +184,8 @@ func newStatsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stats [SERVICE...]",
 		Short: "Show the running replicas' CPU, memory, pids and block I/O, live",
-		Long: "Usage of every running replica of the services (all when none is named), from its cgroup:\n" +
+		Long: "Usage of every running replica of the services (all when none is named), from its cgroup\n" +
+			"(without one, from /proc, no limit):\n" +
 			"CPU % (of one CPU, over the last interval), memory usage/limit, pids/limit, block I/O read/written.\n" +
 			"Refreshed every interval until Ctrl-C (redrawn in place on a terminal); --no-stream prints one\n" +
 			"sample (measured over one interval) and exits.",
@@ -270,4 +271,18 @@ func printStats(out interface{ Write([]byte) (int, error) }, rows []*host.Replic
 			progress.Bytes(int64(r.ReadBytes)), progress.Bytes(int64(r.WriteBytes)))
 	}
 	tw.Flush()
+	// One line per reason for the replicas without a cgroup.
+	var whys []string
+	names := map[string][]string{}
+	for _, r := range rows {
+		if r.NoCgroup != "" {
+			if names[r.NoCgroup] == nil {
+				whys = append(whys, r.NoCgroup)
+			}
+			names[r.NoCgroup] = append(names[r.NoCgroup], r.Name)
+		}
+	}
+	for _, why := range whys {
+		fmt.Fprintf(out, "%s: no cgroup (%s): usage from /proc, limits not enforced\n", strings.Join(names[why], ", "), why)
+	}
 }

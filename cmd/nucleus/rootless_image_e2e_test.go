@@ -143,13 +143,7 @@ services:
     stop_grace_period: 1s
     command: ["sh", "-c", "echo w > /home/app/w; echo uid=$(id -u) own=$(stat -c %u:%g own) w=$(stat -c %u w) root=$(stat -c %u /bin/busybox); trap 'exit 0' TERM; while true; do sleep 0.2; done"]
 `
-	p := filepath.Join(env.Home, "nucleus.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(p, u.UID, u.GID); err != nil {
-		t.Fatal(err)
-	}
+	env.WriteProject(t, yaml)
 	if r := env.Run(t, nucleusBin, "up", "-d", "--wait-timeout", "30s"); r.Code != 0 {
 		t.Fatalf("up as %s:\n%s", u.Name, r)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +34,7 @@ func TestRootlessLimitsNotEnforced(t *testing.T) {
 		t.Errorf("validate: want exit 0 and one line naming memory, cpus, pids of web %s...: %s", why, r)
 	}
 
-	mark := strconv.Itoa(200000 + int(time.Now().UnixNano()%700000))
+	mark := testutil.SleepMark()
 	name := "rl-" + testutil.RandHex(3)
 	cmd := e.Command(nucleusBin, "run", "--name", name, "--memory", "32M", "--pids", "20", "--",
 		"/bin/busybox", "sh", "-c", `(trap '' TERM; setsid /bin/busybox sh -c "trap '' TERM; exec /bin/busybox sleep `+mark+`" &)

@@ -24,6 +24,10 @@ type Stat struct {
 	// UTime and STime are fields 14 and 15: CPU time in user and kernel
 	// mode, in clock ticks (nucleus top).
 	UTime, STime uint64
+	// CUTime and CSTime are fields 16 and 17: the same of its reaped
+	// children; Threads is field 20, RSS field 24 (pages): usage of a
+	// sandbox without a cgroup (nucleus stats).
+	CUTime, CSTime, Threads, RSS uint64
 }
 
 // Exited reports whether the process has exited and waits to be reaped
@@ -79,10 +83,15 @@ func Parse(b []byte) (Stat, error) {
 	if err != nil {
 		return Stat{}, fmt.Errorf("flags %q: %w", f[flags], err)
 	}
-	const utime, stime = 14 - 3, 15 - 3
-	ut, _ := strconv.ParseUint(f[utime], 10, 64)
-	stt, _ := strconv.ParseUint(f[stime], 10, 64)
-	return Stat{State: f[state][0], PPID: pp, Flags: fl, StartTime: st, UTime: ut, STime: stt}, nil
+	num := func(field int) uint64 {
+		if field-3 >= len(f) {
+			return 0
+		}
+		n, _ := strconv.ParseUint(f[field-3], 10, 64)
+		return n
+	}
+	return Stat{State: f[state][0], PPID: pp, Flags: fl, StartTime: st, UTime: num(14), STime: num(15),
+		CUTime: num(16), CSTime: num(17), Threads: num(20), RSS: num(24)}, nil
 }
 
 // StartTime returns the start time of process pid (field 22).
@@ -128,4 +137,31 @@ func StatusField(path, key string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s has no field %s", path, key)
+}
+
+// Descendants lists the live processes below pid in the process tree (its
+// children, theirs, ...), from one scan of /proc. Below a sandbox's init,
+// PID 1 and subreaper of its PID namespace, that is every process of the
+// sandbox: orphans are reparented to it.
+func Descendants(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := Read(p); err == nil && !st.Exited() {
+			children[st.PPID] = append(children[st.PPID], p)
+		}
+	}
+	var out []int
+	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
+		out = append(out, queue[0])
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
 }

@@ -6,20 +6,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
 func TestParse(t *testing.T) {
-	tail := " 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100"
+	tail := " 1 1 0 -1 4194560 100 0 0 0 1 2 3 4 20 0 5 0 987654 1000 100"
 	for _, c := range []struct {
 		in      string
 		want    Stat
 		wantErr bool
 	}{
-		{in: "42 (sleep) S 7" + tail, want: Stat{State: 'S', PPID: 7, Flags: 4194560, StartTime: 987654, UTime: 1, STime: 2}},
-		{in: "42 (a) (b) Z 1" + tail, want: Stat{State: 'Z', PPID: 1, Flags: 4194560, StartTime: 987654, UTime: 1, STime: 2}},
-		{in: "42 (x y)) R 3" + tail + "\n", want: Stat{State: 'R', PPID: 3, Flags: 4194560, StartTime: 987654, UTime: 1, STime: 2}},
+		{in: "42 (sleep) S 7" + tail, want: Stat{State: 'S', PPID: 7, Flags: 4194560, StartTime: 987654, UTime: 1, STime: 2, CUTime: 3, CSTime: 4, Threads: 5, RSS: 100}},
+		{in: "42 (a) (b) Z 1" + tail, want: Stat{State: 'Z', PPID: 1, Flags: 4194560, StartTime: 987654, UTime: 1, STime: 2, CUTime: 3, CSTime: 4, Threads: 5, RSS: 100}},
+		{in: "42 (x y)) R 3" + tail + "\n", want: Stat{State: 'R', PPID: 3, Flags: 4194560, StartTime: 987654, UTime: 1, STime: 2, CUTime: 3, CSTime: 4, Threads: 5, RSS: 100}},
 		{in: "42 sleep S 7" + tail, wantErr: true},
 		{in: "42 (sleep) S 7 1 1", wantErr: true},
 		{in: "42 (sleep) S x" + tail, wantErr: true},
@@ -29,8 +30,41 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %+v, %v; want %+v (error %v)", c.in, got, err, c.want, c.wantErr)
 		}
 	}
+	if got, err := Parse([]byte("42 (sleep) S 7" + tail[:len(tail)-4])); err != nil || got.RSS != 0 || got.Threads != 5 {
+		t.Errorf("a stat cut before RSS: %+v, %v; want RSS 0, the rest read", got, err)
+	}
 	if !(Stat{State: 'Z'}).Exited() || !(Stat{State: 'X'}).Exited() || (Stat{State: 'S'}).Exited() {
 		t.Error("Exited: Z and X have exited, S has not")
+	}
+}
+
+// TestDescendants: a shell's child and grandchild are below it, and
+// nothing else is.
+func TestDescendants(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "sleep 30 & sh -c 'sleep 31; true' & wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var got []int
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if got = Descendants(cmd.Process.Pid); len(got) == 3 {
+			break
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("Descendants(%d) = %v; want the sleep, the inner sh and its sleep", cmd.Process.Pid, got)
+	}
+	for _, p := range got {
+		if p == cmd.Process.Pid || p == os.Getpid() {
+			t.Errorf("Descendants lists %d, not below the shell", p)
+		}
+	}
+	for _, p := range Descendants(got[0]) {
+		t.Errorf("a sleep has descendant %d", p)
+	}
+	for _, p := range got {
+		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 }
 

@@ -5,7 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 )
+
+// SleepMark is a number no other process is likely to have as an argument:
+// a workload's `sleep MARK` is then found from the host by ProcsWithArg.
+func SleepMark() string { return strconv.Itoa(200000 + int(time.Now().UnixNano()%700000)) }
 
 // ProcsWithArg lists the running processes (zombies left out) one of whose
 // arguments is arg: how a test finds a workload's processes from the host

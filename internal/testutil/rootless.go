@@ -216,6 +216,18 @@ func NewUserEnv(t testing.TB, u TestUser) *UserEnv {
 	return e
 }
 
+// WriteProject writes yaml as Home/nucleus.yaml, owned by the user.
+func (e *UserEnv) WriteProject(t testing.TB, yaml string) {
+	t.Helper()
+	p := filepath.Join(e.Home, "nucleus.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, e.User.UID, e.User.GID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Command is an exec.Cmd running bin as the user in the environment: its
 // uid and gid (no supplementary groups), an environment of PATH, HOME,
 // XDG_RUNTIME_DIR, XDG_DATA_HOME, XDG_CONFIG_HOME, USER, LOGNAME (plus CI

@@ -1,6 +1,8 @@
 package host
 
 import (
+	"errors"
+
 	"nucleus/internal/rootdir"
 	"nucleus/reconcile"
 	"nucleus/runtime"
@@ -23,6 +25,10 @@ func Inspector(root rootdir.Root) reconcile.Inspector {
 		}
 		st.Paused, _ = runtime.Paused(root, rr.ID)
 		s, err := runtime.CgroupStats(root, rr.ID)
+		var nc *runtime.NoCgroupError
+		if errors.As(err, &nc) {
+			s, err = runtime.ProcStats(rr.PID), nil // usage from /proc
+		}
 		if err != nil {
 			return
 		}

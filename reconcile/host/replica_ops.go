@@ -6,6 +6,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -130,6 +131,9 @@ type ReplicaStats struct {
 	ReadBytes   uint64    `json:"block_read_bytes"`
 	WriteBytes  uint64    `json:"block_write_bytes"`
 	Paused      bool      `json:"paused"`
+	// NoCgroup says why the replica has no cgroup (its figures then come
+	// from /proc and no limit is enforced); "" when it has one.
+	NoCgroup string `json:"no_cgroup,omitempty"`
 }
 
 // Stats samples a running replica's usage. prev (nil for the first)
@@ -139,6 +143,10 @@ func Stats(root rootdir.Root, rec *reconcile.SandboxRecord, prev *ReplicaStats) 
 		return nil, notRunning(rec)
 	}
 	s, err := runtime.CgroupStats(root, rec.ID)
+	var nc *runtime.NoCgroupError
+	if errors.As(err, &nc) {
+		s, err = runtime.ProcStats(rec.InitPID), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("stats of %s: %w", rec.Ident().Name(), err)
 	}
@@ -147,6 +155,9 @@ func Stats(root rootdir.Root, rec *reconcile.SandboxRecord, prev *ReplicaStats) 
 		Pids: s.Pids, PidsLimit: s.PidsLimit}
 	out.ReadBytes, out.WriteBytes = runtime.BlockIO(root, rec.ID, rec.InitPID)
 	out.Paused, _ = runtime.Paused(root, rec.ID)
+	if nc != nil {
+		out.NoCgroup = nc.Why
+	}
 	if prev != nil {
 		if dt := out.At.Sub(prev.At).Seconds(); dt > 0 && out.CPUSeconds >= prev.CPUSeconds {
 			out.CPUPercent = 100 * (out.CPUSeconds - prev.CPUSeconds) / dt

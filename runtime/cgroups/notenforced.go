@@ -38,3 +38,7 @@ func Notice(service string, r Resources) string {
 	}
 	return fmt.Sprintf("nucleus: %s not enforced: %s", what, why)
 }
+
+// NoneReason is why sandboxes get no cgroup when the manager is None
+// (which --cgroup-manager, environment or host fact chose it).
+func NoneReason() string { return noneReason }
