@@ -124,6 +124,37 @@ func (s *Sandbox) Exec(ctx context.Context, ec ExecConfig) (ExitStatus, error) {
 	return *m.Status, nil
 }
 
+// Socket returns an unconnected TCP socket of family (unix.AF_INET or
+// AF_INET6) that the init made in the sandbox's network namespace: what
+// connects through it connects from inside, as a peer of the sandbox
+// would, without the caller entering the namespace (which an ordinary
+// user cannot: setns needs CAP_SYS_ADMIN in the caller's user namespace).
+func (s *Sandbox) Socket(family int) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket in %s: %w", s.id, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: filepath.Join(s.dir, ctlSocket)}); err != nil {
+		return nil, fmt.Errorf("socket in %s: connect to the init: %w", s.id, err)
+	}
+	if err := sbinit.Send(fd, &sbinit.Message{Kind: sbinit.MsgSocket, PID: family}); err != nil {
+		return nil, fmt.Errorf("socket in %s: %w", s.id, err)
+	}
+	m, fds, err := sbinit.Recv(fd)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("socket in %s: %w", s.id, err)
+	case m.Kind == sbinit.MsgError:
+		sbinit.CloseAll(fds)
+		return nil, fmt.Errorf("socket in %s: %s", s.id, m.Err)
+	case m.Kind != sbinit.MsgSocket || len(fds) != 1:
+		sbinit.CloseAll(fds)
+		return nil, fmt.Errorf("socket in %s: unexpected reply %q with %d fds", s.id, m.Kind, len(fds))
+	}
+	return os.NewFile(uintptr(fds[0]), "sandbox-socket"), nil
+}
+
 // attachTerminal hands an exec's terminal master to ec.Console and copies
 // Stdin to it and its output to Stdout; the channel closes at end of output.
 func attachTerminal(master *os.File, ec ExecConfig) chan struct{} {

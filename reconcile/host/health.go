@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	goruntime "runtime"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -32,13 +34,13 @@ type Execer interface {
 func (Health) Check(ctx context.Context, sb reconcile.Sandbox, hc *spec.Healthcheck) error {
 	switch hc.Kind {
 	case spec.HealthTCP:
-		c, err := dialInNetns(ctx, sb.PID(), "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(hc.TCPPort)))
+		c, err := dialSandbox(ctx, sb, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(hc.TCPPort)))
 		if err != nil {
 			return err
 		}
 		return c.Close()
 	case spec.HealthHTTP:
-		return httpCheck(ctx, sb.PID(), hc.HTTPURL)
+		return httpCheck(ctx, sb, hc.HTTPURL)
 	case spec.HealthExec:
 		ex, ok := sb.(Execer)
 		if !ok {
@@ -60,10 +62,10 @@ func (Health) Check(ctx context.Context, sb reconcile.Sandbox, hc *spec.Healthch
 	return fmt.Errorf("unknown health check kind %q", hc.Kind)
 }
 
-func httpCheck(ctx context.Context, pid int, url string) error {
+func httpCheck(ctx context.Context, sb reconcile.Sandbox, url string) error {
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return dialInNetns(ctx, pid, network, addr)
+			return dialSandbox(ctx, sb, network, addr)
 		},
 		DisableKeepAlives: true,
 		Proxy:             nil, // never a proxy from the host's environment
@@ -81,6 +83,74 @@ func httpCheck(ctx context.Context, pid int, url string) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// SocketMaker is what a check needs from a sandbox whose network namespace
+// the caller cannot enter (an ordinary user's: setns needs CAP_SYS_ADMIN in
+// the caller's own user namespace): a socket the sandbox's init made there.
+type SocketMaker interface {
+	Socket(family int) (*os.File, error)
+}
+
+// errSetns marks dialInNetns's failure to enter the namespace.
+var errSetns = errors.New("enter network namespace")
+
+// dialSandbox connects from inside sb's network namespace: on a thread
+// switched into it, or, where that is not permitted, through a socket its
+// init made there.
+func dialSandbox(ctx context.Context, sb reconcile.Sandbox, network, addr string) (net.Conn, error) {
+	c, err := dialInNetns(ctx, sb.PID(), network, addr)
+	sm, ok := sb.(SocketMaker)
+	if err == nil || !ok || !errors.Is(err, errSetns) || !errors.Is(err, unix.EPERM) {
+		return c, err
+	}
+	return dialThrough(ctx, sm, network, addr)
+}
+
+// dialThrough connects a socket of sm's network namespace to addr (host
+// names resolved on the host, as the setns path does with the host's
+// files), within ctx's deadline.
+func dialThrough(ctx context.Context, sm SocketMaker, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	p, err := net.DefaultResolver.LookupPort(ctx, network, port)
+	if err != nil {
+		return nil, err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		ips, err := net.DefaultResolver.LookupIP(ctx, "ip", host)
+		if err != nil {
+			return nil, err
+		}
+		ip = ips[0]
+	}
+	family, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: p, Addr: [16]byte(ip.To16())})
+	if ip4 := ip.To4(); ip4 != nil {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: p, Addr: [4]byte(ip4)}
+	}
+	f, err := sm.Socket(family)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fd := int(f.Fd()) // blocking: connect waits, bounded by SO_SNDTIMEO
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		if left <= 0 {
+			return nil, ctx.Err()
+		}
+		tv := unix.NsecToTimeval(max(left, time.Millisecond).Nanoseconds())
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+			return nil, fmt.Errorf("connect timeout: %w", err)
+		}
+	}
+	if err := unix.Connect(fd, sa); err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: &net.TCPAddr{IP: ip, Port: p}, Err: os.NewSyscallError("connect", err)}
+	}
+	return net.FileConn(f)
 }
 
 // dialInNetns connects from the network namespace of process pid. The
@@ -111,7 +181,7 @@ func dialInNetns(ctx context.Context, pid int, network, addr string) (net.Conn, 
 		defer unix.Close(target)
 		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
 			goruntime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("enter network namespace of pid %d: %w", pid, err)}
+			ch <- result{err: fmt.Errorf("%w of pid %d: %w", errSetns, pid, err)}
 			return
 		}
 		var d net.Dialer

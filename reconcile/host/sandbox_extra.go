@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"os"
 	"syscall"
 
 	"nucleus/runtime"
@@ -15,3 +16,7 @@ func (s sandbox) ExecCheck(ctx context.Context, argv []string) (int, error) {
 	st, err := s.sb.Exec(ctx, runtime.ExecConfig{Args: argv})
 	return st.Code, err
 }
+
+// Socket is an unconnected TCP socket of the sandbox's network namespace
+// (tcp and http health checks of an ordinary user's sandboxes).
+func (s sandbox) Socket(family int) (*os.File, error) { return s.sb.Socket(family) }

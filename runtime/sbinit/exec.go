@@ -28,6 +28,10 @@ func (st *initState) handleExec(cfd int) {
 		return
 	}
 	defer func() { CloseAll(fds) }() // whatever fds holds at return
+	if m.Kind == MsgSocket && len(fds) == 0 {
+		sendSocket(cfd, m.PID)
+		return
+	}
 	want := 3
 	if m.Exec != nil && m.Exec.Terminal {
 		want = 0
@@ -127,4 +131,20 @@ func (st *initState) spawnerFor(user string) (*spawner, error) {
 	}
 	st.users[user] = sp
 	return sp, nil
+}
+
+// sendSocket answers MsgSocket: a TCP socket made here, in the sandbox's
+// network namespace (every thread of the init is in it), unconnected.
+func sendSocket(cfd, family int) {
+	if family != unix.AF_INET && family != unix.AF_INET6 {
+		_ = Send(cfd, &Message{Kind: MsgError, Err: fmt.Sprintf("socket: address family %d: expected AF_INET or AF_INET6", family)})
+		return
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		_ = Send(cfd, &Message{Kind: MsgError, Err: fmt.Sprintf("socket: %v", err)})
+		return
+	}
+	defer unix.Close(fd)
+	_ = Send(cfd, &Message{Kind: MsgSocket}, fd)
 }

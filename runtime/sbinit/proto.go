@@ -23,6 +23,12 @@ const (
 	MsgCgroup   = "cgroup"   // caller -> init (Config.CgroupLater): fds = v1 tasks files
 	MsgExec     = "exec"     // client -> init: Exec, fds: stdin, stdout, stderr
 	MsgExecDone = "execdone" // init -> client: Status
+	// MsgSocket: client -> init, PID = an address family (AF_INET,
+	// AF_INET6); init -> client: an unconnected TCP socket of the sandbox's
+	// network namespace as the one fd. A caller that cannot setns there (an
+	// ordinary user: setns needs CAP_SYS_ADMIN in its own user namespace)
+	// connects it to probe a port from inside (tcp and http health checks).
+	MsgSocket = "socket"
 )
 
 // Writable layers of a root with read_only false (Message.Writable).
