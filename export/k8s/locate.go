@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"bytes"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -121,4 +122,6 @@ func relTo(base, p string) string {
 	return p
 }
 
-func isUTF8(b []byte) bool { return utf8.Valid(b) }
+// isText says whether a file's bytes can be a ConfigMap's data (else
+// binaryData): UTF-8 without NUL.
+func isText(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"nucleus/spec"
 )
@@ -420,7 +419,7 @@ func readFile(p string) (map[string]string, map[string][]byte, error) {
 		return nil, nil, fmt.Errorf("%s is %d bytes: a ConfigMap or Secret holds at most 1 MiB", p, len(b))
 	}
 	k := baseName(p)
-	if utf8.Valid(b) {
+	if isText(b) {
 		return map[string]string{k: string(b)}, nil, nil
 	}
 	return nil, map[string][]byte{k: b}, nil

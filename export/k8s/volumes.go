@@ -36,8 +36,14 @@ func (e *exporter) volumes(s *spec.Service, name string, pod *PodSpec) {
 	for i, m := range s.Volumes {
 		mat := fmt.Sprintf("%s.volumes[%d]", at, i)
 		switch m.Type {
-		case spec.MountVolume:
+		case spec.MountVolume, spec.MountTmpfs:
 			v := e.p.Volumes[m.Source]
+			if m.Type == spec.MountTmpfs && v == nil {
+				n := fmt.Sprintf("tmpfs-%d", i)
+				addVol(Volume{Name: n, EmptyDir: &EmptyDir{Medium: "Memory", SizeLimit: sizeOrEmpty(m.Size)}},
+					VolumeMount{Name: n, MountPath: m.Target, ReadOnly: m.ReadOnly})
+				continue
+			}
 			if v != nil && v.Type == spec.VolumeTypeTmpfs {
 				if e.volumeUsers(m.Source) > 1 {
 					e.warn(mat, "tmpfs volume %s is shared by several services on one host; each pod gets its own emptyDir", m.Source)
@@ -48,10 +54,6 @@ func (e *exporter) volumes(s *spec.Service, name string, pod *PodSpec) {
 			}
 			addVol(Volume{Name: dnsLabel(m.Source), PersistentVolumeClaim: &ClaimRef{ClaimName: dnsLabel(m.Source)}},
 				VolumeMount{Name: dnsLabel(m.Source), MountPath: m.Target, ReadOnly: m.ReadOnly})
-		case spec.MountTmpfs:
-			n := fmt.Sprintf("tmpfs-%d", i)
-			addVol(Volume{Name: n, EmptyDir: &EmptyDir{Medium: "Memory", SizeLimit: sizeOrEmpty(m.Size)}},
-				VolumeMount{Name: n, MountPath: m.Target, ReadOnly: m.ReadOnly})
 		case spec.MountBind:
 			fi, err := os.Stat(m.Source)
 			switch {
@@ -62,7 +64,7 @@ func (e *exporter) volumes(s *spec.Service, name string, pod *PodSpec) {
 				e.warn(mat, "bind mount of the directory %s has no Kubernetes form: not exported; copy it into the image, or into a ConfigMap (kubectl create configmap --from-file=%s) or a volume", e.rel(m.Source), e.rel(m.Source))
 				continue
 			}
-			obj := dnsLabel(name + "-" + strings.ReplaceAll(m.Target, ".", "-"))
+			obj := dnsLabel(name + "-" + strings.Trim(m.Target, "/"))
 			data, bin, err := readFile(m.Source)
 			if err != nil {
 				e.warn(mat, "bind mount: %v; not exported", err)
@@ -154,7 +156,7 @@ func rekey[V any](m map[string]V, key string) map[string]V {
 func (e *exporter) volumeUsers(vol string) int {
 	n := 0
 	for _, s := range e.p.Services {
-		if slices.ContainsFunc(s.Volumes, func(m spec.VolumeMount) bool { return m.Type == spec.MountVolume && m.Source == vol }) {
+		if slices.ContainsFunc(s.Volumes, func(m spec.VolumeMount) bool { return m.Type != spec.MountBind && m.Source == vol }) {
 			n++
 		}
 	}
@@ -249,7 +251,7 @@ func (e *exporter) secretsAndConfigs() {
 			continue
 		}
 		cm := ConfigMap{Head: e.head("v1", "ConfigMap", obj, e.labels(""))}
-		if strings.ContainsRune(string(fo.Data), 0) || !isUTF8(fo.Data) {
+		if !isText(fo.Data) {
 			cm.BinaryData = b64(map[string][]byte{configKey(src): fo.Data})
 		} else {
 			cm.Data = map[string]string{configKey(src): string(fo.Data)}
