@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -17,93 +18,19 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"gopkg.in/yaml.v3"
+
+	"nucleus/compose/composeapi"
 )
 
-// Warning is one line about the conversion: a note on an approximate
-// mapping, or (Fatal) something that matters and cannot be mapped.
-type Warning struct {
-	Pos   string // FILE:LINE:COL, "" when not known
-	Path  string // services.web.mem_limit
-	Msg   string
-	Fatal bool
-}
+// The types live in composeapi, which the nucleus command links without
+// compose-go; these names keep this package's API whole.
+type (
+	Warning = composeapi.Warning
+	Result  = composeapi.Result
+)
 
-func (w Warning) String() string {
-	s := w.Msg
-	if w.Path != "" {
-		s = w.Path + ": " + s
-	}
-	if w.Pos != "" {
-		s = w.Pos + ": " + s
-	}
-	return s
-}
-
-// Result is a converted project.
-type Result struct {
-	YAML     []byte    // the nucleus.yaml
-	Warnings []Warning // in the order of the services and keys
-	// Files are what the conversion read: the compose files, then .env
-	// and env_file files. A change to any of them changes the result.
-	Files   []string
-	Sources map[string][]byte // content of Files as read (stdin under "-")
-	Name    string            // the project name Compose chose
-	Dir     string            // the project directory
-
-	pos *positions
-}
-
-// nucleusKeys are where Compose writes what nucleus.yaml spells
-// differently, by the nucleus key path below a service.
-var nucleusKeys = map[string][][]string{
-	"resources.memory": {{"mem_limit"}, {"deploy", "resources", "limits", "memory"}},
-	"resources.cpus":   {{"cpus"}, {"deploy", "resources", "limits", "cpus"}},
-	"resources.pids":   {{"pids_limit"}, {"deploy", "resources", "limits", "pids"}},
-	"replicas":         {{"scale"}, {"deploy", "replicas"}},
-	"security.userns":  {{"userns_mode"}},
-	"security.seccomp": {{"security_opt"}},
-}
-
-// Locate finds where the compose files wrote what the converted file has
-// at path (services.web.resources.memory: mem_limit's FILE, LINE, COL), so
-// that an error nucleus finds in the converted file points into the
-// compose file; ok is false when no written key is found.
-func (r *Result) Locate(path string) (file string, line, col int, ok bool) {
-	if r.pos == nil {
-		return "", 0, 0, false
-	}
-	var parts []string
-	for _, p := range strings.Split(path, ".") {
-		if i := strings.IndexByte(p, '['); i >= 0 {
-			p = p[:i]
-		}
-		parts = append(parts, p)
-	}
-	var cands [][]string
-	if len(parts) >= 3 && parts[0] == "services" {
-		for k, alts := range nucleusKeys {
-			if strings.HasPrefix(strings.Join(parts[2:], ".")+".", k+".") {
-				for _, a := range alts {
-					cands = append(cands, append([]string{"services", parts[1]}, a...))
-				}
-			}
-		}
-	}
-	cands = append(cands, parts)
-	for _, c := range cands {
-		for n := len(c); n > 0; n-- {
-			if f, k, _ := r.pos.node(c[:n]...); k != nil {
-				return f, k.Line, k.Column, true
-			}
-		}
-	}
-	return "", 0, 0, false
-}
-
-// Failed says whether something that matters could not be mapped.
-func (r *Result) Failed() bool {
-	return slices.ContainsFunc(r.Warnings, func(w Warning) bool { return w.Fatal })
-}
+// Serve is nucleus-compose's main: composeapi.Serve with Convert.
+func Serve(r io.Reader, w io.Writer) int { return composeapi.Serve(r, w, Convert) }
 
 // Convert reads the compose files as Compose does and maps them onto
 // nucleus.yaml. A load error (bad YAML, a schema error) is returned as
@@ -125,7 +52,7 @@ func Convert(ctx context.Context, o LoadOptions) (*Result, error) {
 			srcs[f] = data
 		}
 	}
-	c := &converter{p: p, pos: newPositions(files, srcs), create: o.CreateHostPaths}
+	c := &converter{p: p, pos: composeapi.NewPositions(files, srcs), create: o.CreateHostPaths}
 	for _, w := range loadWarn {
 		c.loadWarning(w)
 	}
@@ -140,7 +67,8 @@ func Convert(ctx context.Context, o LoadOptions) (*Result, error) {
 		return nil, fmt.Errorf("compose: write nucleus.yaml: %w", err)
 	}
 	enc.Close()
-	res := &Result{YAML: buf.Bytes(), Warnings: c.warns, Sources: srcs, Name: p.Name, Dir: p.WorkingDir, pos: c.pos}
+	res := &Result{YAML: buf.Bytes(), Warnings: c.warns, Sources: srcs, Name: p.Name, Dir: p.WorkingDir, Pos: c.pos}
+	res.ComposeFiles = append(res.ComposeFiles, files...)
 	res.Files = append(res.Files, files...)
 	// What else the load read: .env and env_file files change the result.
 	extra := map[string]bool{}
@@ -163,7 +91,7 @@ func Convert(ctx context.Context, o LoadOptions) (*Result, error) {
 
 type converter struct {
 	p      *types.Project
-	pos    *positions
+	pos    *composeapi.Positions
 	warns  []Warning
 	create bool
 	// bindVolumes are named volumes that are local binds of a host path
@@ -175,27 +103,27 @@ type converter struct {
 func (c *converter) relFiles(files []string) []string {
 	out := make([]string, len(files))
 	for i, f := range files {
-		out[i] = c.pos.rel(f)
+		out[i] = c.pos.Rel(f)
 	}
 	return out
 }
 
 // warn adds a note at path (a list of keys from the top of the file).
 func (c *converter) warn(path []string, format string, args ...any) {
-	c.warns = append(c.warns, Warning{Pos: c.pos.at(path...), Path: strings.Join(path, "."), Msg: fmt.Sprintf(format, args...)})
+	c.warns = append(c.warns, Warning{Pos: c.pos.At(path...), Path: strings.Join(path, "."), Msg: fmt.Sprintf(format, args...)})
 }
 
 // refuse adds a problem that makes the conversion fail.
 func (c *converter) refuse(path []string, format string, args ...any) {
-	c.warns = append(c.warns, Warning{Pos: c.pos.at(path...), Path: strings.Join(path, "."), Msg: fmt.Sprintf(format, args...), Fatal: true})
+	c.warns = append(c.warns, Warning{Pos: c.pos.At(path...), Path: strings.Join(path, "."), Msg: fmt.Sprintf(format, args...), Fatal: true})
 }
 
 func (c *converter) project() *yaml.Node {
 	doc := newMap()
-	if c.pos.has("version") {
+	if c.pos.Has("version") {
 		c.warn([]string{"version"}, "ignored: Compose itself ignores it, and so does nucleus")
 	}
-	for _, k := range c.pos.keys() {
+	for _, k := range c.pos.Keys() {
 		switch k {
 		case "version", "name", "services", "networks", "volumes", "include":
 		case "secrets", "configs":
@@ -243,7 +171,7 @@ func (c *converter) networks() *yaml.Node {
 	for _, name := range slices.Sorted(maps.Keys(c.p.Networks)) {
 		n := c.p.Networks[name]
 		path := []string{"networks", name}
-		if name == "default" && !c.pos.has(path...) {
+		if name == "default" && !c.pos.Has(path...) {
 			continue // Compose's implicit default network is nucleus's too
 		}
 		m := newMap()
@@ -397,7 +325,7 @@ var ignoredKeys = map[string]string{
 func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 	path := func(k ...string) []string { return append([]string{"services", name}, k...) }
 	m := newMap()
-	for _, k := range c.pos.keys("services", name) {
+	for _, k := range c.pos.Keys("services", name) {
 		if slices.Contains(mappedServiceKeys, k) || strings.HasPrefix(k, "x-") {
 			if why, ok := ignoredKeys[k]; ok {
 				c.warn(path(k), "ignored: %s", why)
@@ -423,7 +351,7 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 	switch s.PullPolicy {
 	case "":
 	case types.PullPolicyAlways, types.PullPolicyNever, types.PullPolicyMissing:
-		if c.pos.has("services", name, "pull_policy") {
+		if c.pos.Has("services", name, "pull_policy") {
 			add(m, "pull_policy", str(s.PullPolicy), "")
 		}
 	case types.PullPolicyIfNotPresent:
@@ -509,7 +437,7 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 	c.mounts(m, name, s, path)
 	if s.ReadOnly {
 		// nucleus's default; nothing to write
-	} else if c.pos.has("services", name, "read_only") {
+	} else if c.pos.Has("services", name, "read_only") {
 		add(m, "read_only", boolean(false), "")
 	} else {
 		c.warn(path(), "read_only is not set: Compose gives a writable root filesystem, nucleus keeps it read-only (write to volumes, or set read_only: false for a writable layer, kept until the replica is replaced)")
@@ -594,7 +522,7 @@ func (c *converter) service(name string, s types.ServiceConfig) *yaml.Node {
 
 func (c *converter) restart(m *yaml.Node, name string, s types.ServiceConfig, path func(...string) []string) {
 	r := s.Restart
-	if s.Deploy != nil && s.Deploy.RestartPolicy != nil && !c.pos.has("services", name, "restart") {
+	if s.Deploy != nil && s.Deploy.RestartPolicy != nil && !c.pos.Has("services", name, "restart") {
 		rp := s.Deploy.RestartPolicy
 		switch rp.Condition {
 		case "none":
@@ -992,12 +920,12 @@ func (c *converter) loadWarning(msg string) {
 		c.warns = append(c.warns, Warning{Msg: msg})
 		return
 	}
-	uses := c.pos.variableUses(m[1])
+	uses := c.pos.VariableUses(m[1])
 	if len(uses) == 0 {
 		c.warns = append(c.warns, Warning{Msg: "variable " + m[1] + " is not set: it becomes an empty string, as in Compose"})
 	}
 	for _, u := range uses {
-		c.warns = append(c.warns, Warning{Pos: u.pos, Path: u.path, Msg: "variable " + m[1] + " is not set: it becomes an empty string, as in Compose"})
+		c.warns = append(c.warns, Warning{Pos: u.Pos, Path: u.Path, Msg: "variable " + m[1] + " is not set: it becomes an empty string, as in Compose"})
 	}
 }
 

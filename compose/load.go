@@ -16,20 +16,12 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
+
+	"nucleus/compose/composeapi"
 )
 
 // LoadOptions say what to read.
-type LoadOptions struct {
-	Files      []string // compose files, merged in order ("-" = Stdin)
-	WorkingDir string   // project directory ("" = the first file's)
-	Name       string   // project name ("" = Compose's rules)
-	Env        []string // KEY=VALUE, the process environment as Compose sees it
-	Profiles   []string // active profiles (nil = $NUCLEUS_PROFILES, else $COMPOSE_PROFILES, from Env)
-	Stdin      []byte   // the content of the file "-", read once by the caller
-	// CreateHostPaths creates missing bind sources as `docker compose up`
-	// does (convert only says it would).
-	CreateHostPaths bool
-}
+type LoadOptions = composeapi.LoadOptions
 
 // Load reads the files into Compose's own model.
 func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {

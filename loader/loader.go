@@ -13,10 +13,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/cli"
 	"gopkg.in/yaml.v3"
 
-	"nucleus/compose"
+	"nucleus/compose/composeapi"
 	"nucleus/spec"
 )
 
@@ -29,7 +28,7 @@ type Options struct {
 	Profiles []string // active Compose profiles
 	// Warn receives the conversion's notes (nil drops them): the caller
 	// prints them on its first load, not on every reload.
-	Warn func(compose.Warning)
+	Warn func(composeapi.Warning)
 	// CreateHostPaths creates missing bind sources of a compose file as
 	// `docker compose up` does.
 	CreateHostPaths bool
@@ -50,7 +49,7 @@ func Load(o Options) (*spec.Project, error) {
 		if found == nil {
 			_, err := spec.Load(o.LoadOptions)
 			if errors.Is(err, spec.ErrNoProject) {
-				return nil, fmt.Errorf("%w (nor %s) in %s or any parent directory; create one or name it with -f", spec.ErrNoProject, strings.Join(cli.DefaultFileNames, ", "), wd)
+				return nil, fmt.Errorf("%w (nor %s) in %s or any parent directory; create one or name it with -f", spec.ErrNoProject, strings.Join(composeapi.DefaultFileNames, ", "), wd)
 			}
 			return nil, err
 		}
@@ -111,7 +110,7 @@ func loadCompose(o Options, files []string, wd string) (*spec.Project, error) {
 	if dir == "" && slices.Contains(abs, "-") && abs[0] == "-" {
 		dir = wd
 	}
-	res, err := compose.Convert(context.Background(), compose.LoadOptions{
+	res, err := composeapi.Convert(context.Background(), composeapi.LoadOptions{
 		Files: abs, WorkingDir: dir, Name: o.ProjectName, Env: env,
 		Profiles: o.Profiles, Stdin: o.Stdin, CreateHostPaths: o.CreateHostPaths,
 	})
@@ -129,7 +128,7 @@ func loadCompose(o Options, files []string, wd string) (*spec.Project, error) {
 	if len(fatal) > 0 {
 		return nil, errors.New(strings.Join(fatal, "\n"))
 	}
-	from := slices.DeleteFunc(slices.Clone(res.Files[:len(files)]), func(f string) bool { return f == "-" })
+	from := slices.DeleteFunc(slices.Clone(res.ComposeFiles[:len(files)]), func(f string) bool { return f == "-" })
 	first := "<stdin>"
 	if len(from) > 0 {
 		first = from[0]
@@ -166,7 +165,7 @@ func FilesIn(dir string) []string {
 		}
 		return ""
 	}
-	for _, kind := range [][2][]string{{spec.DefaultFiles, spec.OverrideFiles}, {cli.DefaultFileNames, cli.DefaultOverrideFileNames}} {
+	for _, kind := range [][2][]string{{spec.DefaultFiles, spec.OverrideFiles}, {composeapi.DefaultFileNames, composeapi.DefaultOverrideFileNames}} {
 		if f := pick(kind[0]); f != "" {
 			if o := pick(kind[1]); o != "" {
 				return []string{f, o}

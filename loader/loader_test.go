@@ -1,21 +1,24 @@
 package loader
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"nucleus/compose"
+	"nucleus/compose/composeapi"
 	"nucleus/internal/testutil"
 	"nucleus/spec"
 )
+
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithComposeHelper(m)) }
 
 func load(t *testing.T, dir string, files ...string) (*spec.Project, []string, error) {
 	t.Helper()
 	var notes []string
 	p, err := Load(Options{
 		LoadOptions: spec.LoadOptions{Files: files, WorkingDir: dir, Environ: map[string]string{}},
-		Warn:        func(w compose.Warning) { notes = append(notes, w.String()) },
+		Warn:        func(w composeapi.Warning) { notes = append(notes, w.String()) },
 	})
 	return p, notes, err
 }

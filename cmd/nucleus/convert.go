@@ -7,10 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
-	composecli "github.com/compose-spec/compose-go/v2/cli"
 	"github.com/spf13/cobra"
 
-	"nucleus/compose"
+	"nucleus/compose/composeapi"
 	"nucleus/internal/atomicfile"
 )
 
@@ -30,10 +29,10 @@ func newConvertCmd() *cobra.Command {
 			files := globals.files
 			if len(files) == 0 {
 				wd, _ := os.Getwd()
-				for _, n := range composecli.DefaultFileNames {
+				for _, n := range composeapi.DefaultFileNames {
 					if _, err := os.Stat(filepath.Join(wd, n)); err == nil {
 						files = []string{filepath.Join(wd, n)}
-						for _, o := range composecli.DefaultOverrideFileNames {
+						for _, o := range composeapi.DefaultOverrideFileNames {
 							if _, err := os.Stat(filepath.Join(wd, o)); err == nil {
 								files = append(files, filepath.Join(wd, o))
 								break
@@ -43,11 +42,11 @@ func newConvertCmd() *cobra.Command {
 					}
 				}
 				if len(files) == 0 {
-					return &exitError{code: 2, err: fmt.Errorf("no compose file found in %s (looked for %v); name one with -f", wd, composecli.DefaultFileNames)}
+					return &exitError{code: 2, err: fmt.Errorf("no compose file found in %s (looked for %v); name one with -f", wd, composeapi.DefaultFileNames)}
 				}
 			}
 			o := projectOptions(false)
-			res, err := compose.Convert(context.Background(), compose.LoadOptions{
+			res, err := composeapi.Convert(context.Background(), composeapi.LoadOptions{
 				Files: files, WorkingDir: globals.projectDir, Name: globals.projectName,
 				Env: os.Environ(), Stdin: o.Stdin,
 			})

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"sync"
 
-	"nucleus/compose"
+	"nucleus/compose/composeapi"
 	"nucleus/loader"
 	"nucleus/reconcile"
 	"nucleus/spec"
@@ -79,7 +79,7 @@ func projectOptions(warn bool) loader.Options {
 	}
 	if warn && notesWanted {
 		warnOnce.Do(func() {
-			o.Warn = func(w compose.Warning) { fmt.Fprintln(os.Stderr, "warning: "+w.String()) }
+			o.Warn = func(w composeapi.Warning) { fmt.Fprintln(os.Stderr, "warning: "+w.String()) }
 		})
 	}
 	return o

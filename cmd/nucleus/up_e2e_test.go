@@ -32,6 +32,10 @@ var nucleusBin string
 func TestMain(m *testing.M) {
 	os.Exit(testutil.RunWithBinaries(m, "nucleus-bin-", func(dir string) error {
 		nucleusBin = filepath.Join(dir, "nucleus")
+		// nucleus-compose beside it, where nucleus looks for it.
+		if err := testutil.GoBuild(filepath.Join(dir, "nucleus-compose"), "nucleus/cmd/nucleus-compose", false); err != nil {
+			return err
+		}
 		return testutil.GoBuild(nucleusBin, ".", true)
 	}))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +106,18 @@ func StartHelper(t testing.TB, helper, prefix string, timeout time.Duration, env
 		t.Fatalf("%s printed no line %q... within %v", helper, prefix, timeout)
 	}
 	return nil, ""
+}
+
+// RunWithComposeHelper is the body of a TestMain whose code under test
+// converts compose files: nucleus-compose, which does that in its own
+// process, is built into a fresh directory and named by $NUCLEUS_COMPOSE
+// (a test binary has none beside it).
+func RunWithComposeHelper(m *testing.M) int {
+	return RunWithBinaries(m, "nucleus-compose-", func(dir string) error {
+		p := filepath.Join(dir, "nucleus-compose")
+		if err := GoBuild(p, "nucleus/cmd/nucleus-compose", false); err != nil {
+			return err
+		}
+		return os.Setenv("NUCLEUS_COMPOSE", p)
+	})
 }

@@ -17,11 +17,19 @@ import (
 	"nucleus/reconcile/api"
 	"nucleus/reconcile/daemon"
 	"nucleus/reconcile/reconciletest"
-	"nucleus/runtime/runtimetest"
+	"nucleus/runtime"
 )
 
 // TestMain lets the test binary serve as the sandbox init.
-func TestMain(m *testing.M) { runtimetest.Main(m) }
+// TestMain: the init check of runtimetest.Main (the runtime re-executes
+// this binary as a sandbox init), and nucleus-compose for
+// the compose projects of the tree.
+func TestMain(m *testing.M) {
+	if runtime.IsInit() {
+		runtime.InitMain()
+	}
+	os.Exit(testutil.RunWithComposeHelper(m))
+}
 
 // projectYAML is a project of sleeping services; MODE goes into the
 // environment of the first one, so an edit restarts it.

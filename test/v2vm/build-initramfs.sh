@@ -4,7 +4,7 @@
 # Usage: TESTS_DIR=DIR build-initramfs.sh NUCLEUS_BIN_DIR OUT_DIR
 # Needs (Debian bookworm): linux-image-amd64 busybox-static cpio kmod slirp4netns
 set -eu
-BIN=$(cd "${1:?nucleus bin dir (with nucleus and nucleus-init)}" && pwd)
+BIN=$(cd "${1:?nucleus bin dir (with nucleus, nucleus-init and nucleus-compose)}" && pwd)
 mkdir -p "${2:?output dir}"; OUT=$(cd "$2" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 KVER=${KVER:-$(ls /lib/modules | sort -V | grep -- '-amd64$' | tail -1)}
@@ -19,7 +19,7 @@ for a in $(usr/bin/busybox --list-full); do   # e.g. usr/sbin/httpd, sbin/ip
   case $a in sbin/*) d=usr/sbin/${a#sbin/};; bin/*) d=usr/bin/${a#bin/};; *) d=$a;; esac
   [ -e "$d" ] || ln -s /usr/bin/busybox "$d"
 done
-cp "$BIN/nucleus" "$BIN/nucleus-init" usr/local/bin/
+cp "$BIN/nucleus" "$BIN/nucleus-init" "$BIN/nucleus-compose" usr/local/bin/
 # Dynamic host tools with their libraries: slirp4netns (nat: userspace),
 # nft and ip (the network tests and leak checks read rules and links);
 # for the rootless tests (issue 14), which make their unprivileged users

@@ -77,7 +77,7 @@ fi
 RUN=$CACHE/run; ST=$RUN/staging
 rm -rf "$RUN"; mkdir -p "$RUN"
 cp -a "$ROOT" "$ST"
-install -m 755 "$SRC/bin/nucleus" "$SRC/bin/nucleus-init" "$ST/usr/local/bin/"
+install -m 755 "$SRC/bin/nucleus" "$SRC/bin/nucleus-init" "$SRC/bin/nucleus-compose" "$ST/usr/local/bin/"
 install -m 644 "$SRC/examples/gitops/nucleus-daemon.service" "$ST/etc/systemd/system/"
 ln -sf /etc/systemd/system/nucleus-daemon.service "$ST/etc/systemd/system/multi-user.target.wants/nucleus-daemon.service"
 mkdir -p "$ST/srv/nucleus"; cp -r "$HERE/projects" "$ST/srv/nucleus/projects"

@@ -1,4 +1,4 @@
-package compose
+package composeapi
 
 import (
 	"fmt"
@@ -12,12 +12,12 @@ import (
 	"nucleus/internal/yamldoc"
 )
 
-// positions finds where a key was written. compose-go's model drops
-// positions, so the files are read again as yaml.v3 nodes; the last file
+// Positions finds where a key was written. compose-go's model drops
+// Positions, so the files are read again as yaml.v3 nodes; the last file
 // that has a key wins, as it does in Compose's merge. Keys that came from
 // extends or include are not found (best effort): their warnings carry no
 // position.
-type positions struct {
+type Positions struct {
 	files []posFile
 	cwd   string
 }
@@ -27,8 +27,9 @@ type posFile struct {
 	root *yaml.Node
 }
 
-func newPositions(files []string, sources map[string][]byte) *positions {
-	ps := &positions{}
+// NewPositions reads files (their content from sources where given).
+func NewPositions(files []string, sources map[string][]byte) *Positions {
+	ps := &Positions{}
 	ps.cwd, _ = os.Getwd()
 	for _, f := range yamldoc.Parse(files, sources) {
 		ps.files = append(ps.files, posFile{name: f.Name, root: f.Root})
@@ -74,15 +75,15 @@ func newPositions(files []string, sources map[string][]byte) *positions {
 	return ps
 }
 
-// node returns the key node at path (and its value) in the last file holding it.
-func (ps *positions) node(path ...string) (file string, key, val *yaml.Node) {
+// Node returns the key node at path (and its value) in the last file holding it.
+func (ps *Positions) Node(path ...string) (file string, key, val *yaml.Node) {
 	return ps.nodeDepth(0, path)
 }
 
 // nodeDepth is node that follows a service's extends (to the base service
 // in the same files or in extends.file) when the service itself does not
 // write the key; depth bounds chains and cycles.
-func (ps *positions) nodeDepth(depth int, path []string) (file string, key, val *yaml.Node) {
+func (ps *Positions) nodeDepth(depth int, path []string) (file string, key, val *yaml.Node) {
 	if f, k, v := ps.direct(ps.files, path); k != nil || depth > 8 || len(path) < 3 || path[0] != "services" {
 		return f, k, v
 	}
@@ -121,7 +122,7 @@ func (ps *positions) nodeDepth(depth int, path []string) (file string, key, val 
 }
 
 // direct finds path in files, the last file first, without extends.
-func (ps *positions) direct(files []posFile, path []string) (file string, key, val *yaml.Node) {
+func (ps *Positions) direct(files []posFile, path []string) (file string, key, val *yaml.Node) {
 	for i := len(files) - 1; i >= 0; i-- {
 		n := files[i].root
 		var k *yaml.Node
@@ -138,24 +139,25 @@ func (ps *positions) direct(files []posFile, path []string) (file string, key, v
 	return "", nil, nil
 }
 
-// has says whether any file writes the key at path.
-func (ps *positions) has(path ...string) bool {
-	_, k, _ := ps.node(path...)
+// Has says whether any file writes the key at path.
+func (ps *Positions) Has(path ...string) bool {
+	_, k, _ := ps.Node(path...)
 	return k != nil
 }
 
-// at is "FILE:LINE:COL" of the key at path, or of its closest written
+// At is "FILE:LINE:COL" of the key at path, or of its closest written
 // parent, or "" when none is found.
-func (ps *positions) at(path ...string) string {
+func (ps *Positions) At(path ...string) string {
 	for n := len(path); n > 0; n-- {
-		if f, k, _ := ps.node(path[:n]...); k != nil {
-			return fmt.Sprintf("%s:%d:%d", ps.rel(f), k.Line, k.Column)
+		if f, k, _ := ps.Node(path[:n]...); k != nil {
+			return fmt.Sprintf("%s:%d:%d", ps.Rel(f), k.Line, k.Column)
 		}
 	}
 	return ""
 }
 
-func (ps *positions) rel(f string) string {
+// Rel is f relative to the working directory when below it; "-" is <stdin>.
+func (ps *Positions) Rel(f string) string {
 	if f == "-" {
 		return "<stdin>"
 	}
@@ -167,8 +169,8 @@ func (ps *positions) rel(f string) string {
 	return f
 }
 
-// keys lists the keys written at path in any file, in order of first appearance.
-func (ps *positions) keys(path ...string) []string {
+// Keys lists the keys written at path in any file, in order of first appearance.
+func (ps *Positions) Keys(path ...string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, f := range ps.files {
@@ -242,13 +244,14 @@ func mapGet(n *yaml.Node, key string) (k, v *yaml.Node) {
 	return nil, nil
 }
 
-type use struct{ pos, path string }
+// Use is a value that references a variable: its FILE:LINE:COL and key path.
+type Use struct{ Pos, Path string }
 
-// variableUses finds the values that reference $NAME or ${NAME...} (not
+// VariableUses finds the values that reference $NAME or ${NAME...} (not
 // $$NAME), with their position and key path.
-func (ps *positions) variableUses(name string) []use {
+func (ps *Positions) VariableUses(name string) []Use {
 	re := regexp.MustCompile(`(^|[^$])(\$\$)*\$(` + name + `\b|\{` + name + `\b)`)
-	var out []use
+	var out []Use
 	for _, f := range ps.files {
 		var walk func(n *yaml.Node, path string)
 		walk = func(n *yaml.Node, path string) {
@@ -267,7 +270,7 @@ func (ps *positions) variableUses(name string) []use {
 				}
 			case yaml.ScalarNode:
 				if re.MatchString(n.Value) {
-					out = append(out, use{pos: fmt.Sprintf("%s:%d:%d", ps.rel(f.name), n.Line, n.Column), path: path})
+					out = append(out, Use{Pos: fmt.Sprintf("%s:%d:%d", ps.Rel(f.name), n.Line, n.Column), Path: path})
 				}
 			}
 		}
