@@ -13,7 +13,7 @@ import (
 )
 
 // Positions finds where a key was written. compose-go's model drops
-// Positions, so the files are read again as yaml.v3 nodes; the last file
+// positions, so the files are read again as yaml.v3 nodes; the last file
 // that has a key wins, as it does in Compose's merge. Keys that came from
 // extends or include are not found (best effort): their warnings carry no
 // position.
