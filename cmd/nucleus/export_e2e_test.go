@@ -40,6 +40,12 @@ services:
 		t.Error("a second export is not byte-identical")
 	}
 
+	// A compose file: the conversion's notes are warnings too.
+	cdir := writeProject(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: nginx:1.27\n    read_only: true\n    expose: [\"80\"]\n"})
+	if _, errs, code := runBin(t, cdir, "", "export", "k8s"); code != 0 || errs != "warning: compose.yaml:5:5: services.web.expose: accepted: every port of a service is reachable from the project's networks already\n" {
+		t.Errorf("compose: exit %d, stderr:\n%s", code, errs)
+	}
+
 	testutil.WriteFile(t, filepath.Join(dir, "nucleus.yaml"), "name: shop\nservices:\n  web: {image: nginx:1.27}\n  tool:\n    command: [/usr/bin/env]\n")
 	out, errs, code = runBin(t, dir, "", "export", "k8s")
 	if code != 2 || out != "" {
@@ -87,15 +93,16 @@ func TestExportK8sKustomize(t *testing.T) {
 	tree := writeProject(t, map[string]string{
 		"blog/nucleus.yaml":        "services:\n  web: {image: nginx:1.27}\n",
 		"team/status/compose.yaml": "services:\n  app: {image: busybox, read_only: true}\n",
+		"team/notes/compose.yaml":  "services:\n  app: {image: busybox, read_only: true, expose: [\"80\"]}\n",
 	})
-	if _, errs, code := runBin(t, tree, "", "export", "k8s", "--tree", ".", "-o", "k8s"); code != 0 {
-		t.Fatalf("--tree: exit %d\n%s", code, errs)
+	if _, errs, code := runBin(t, tree, "", "export", "k8s", "--tree", ".", "-o", "k8s"); code != 0 || !strings.HasPrefix(errs, "warning: team/notes/compose.yaml:2:42: ") || !strings.Contains(errs, "services.app.expose: accepted") {
+		t.Fatalf("--tree: exit %d, want 0 and the compose note of notes:\n%s", code, errs)
 	}
 	if _, errs, code := runBin(t, tree, "", "export", "k8s", "--tree", ".", "-o", "k8s2", "--namespace", "one"); code != 2 || !strings.Contains(errs, "names collide") {
 		t.Errorf("--tree --namespace: exit %d\n%s", code, errs)
 	}
 	top, _ := os.ReadFile(filepath.Join(tree, "k8s", "kustomization.yaml"))
-	if !strings.Contains(string(top), "  - blog\n  - status\n") {
+	if !strings.Contains(string(top), "  - blog\n  - notes\n  - status\n") {
 		t.Errorf("top kustomization:\n%s", top)
 	}
 	for _, f := range []string{"blog/kustomization.yaml", "blog/deployment-web.yaml", "status/deployment-app.yaml"} {

@@ -58,14 +58,14 @@ var (
 	// `docker compose up` does; validate, config or ps change nothing.
 	createBindSources bool
 	// notesWanted is set for the commands that print a compose file's
-	// conversion notes (notesCommands): those that apply or check the
-	// file. ps, logs, exec and the like would repeat them at every call.
+	// conversion notes (notesCommands): those that apply, check or export
+	// the file. ps, logs, exec and the like would repeat them at every call.
 	notesWanted bool
 )
 
 // notesCommands print a compose file's conversion notes; convert prints
 // its own.
-var notesCommands = map[string]bool{"up": true, "validate": true, "config": true, "plan": true, "pull": true}
+var notesCommands = map[string]bool{"up": true, "validate": true, "config": true, "plan": true, "pull": true, "k8s": true}
 
 // projectOptions are loader.Options from the global flags: -f - reads
 // standard input once, and only the first load of a command that wants
