@@ -57,7 +57,9 @@ func (m *Manager) ensureDNS(n *NetworkState, b backend) error {
 		// refreshDNS has run.
 		srv := dns.NewServer(dns.Config{Upstreams: n.Upstreams, Internal: n.Internal,
 			InternalUpstreams: m.projectSubnets(n), Mark: mark})
-		if nsPath == "" {
+		if rs, ok := b.(rootlessDNS); ok && rs.rootlessDNS(n) {
+			err = rs.serveDNS(srv, n, addr)
+		} else if nsPath == "" {
 			err = srv.Listen(addr)
 		} else {
 			err = srv.ListenInNetns(nsPath, addr)
@@ -199,4 +201,11 @@ func (m *Manager) refreshDNS(n *NetworkState, b backend) {
 			d.srv.RemoveClientPolicy(net.ParseIP(ip))
 		}
 	}
+}
+
+// rootlessDNS is a backend whose resolver sockets may have to be made by a
+// helper (the rootless hub: rootless_hub.go).
+type rootlessDNS interface {
+	rootlessDNS(n *NetworkState) bool
+	serveDNS(srv *dns.Server, n *NetworkState, addr string) error
 }

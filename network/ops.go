@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"nucleus/internal/keeper"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"nucleus/spec"
@@ -400,6 +402,12 @@ func (m *Manager) removeNetworkLocked(ctx context.Context, project, network stri
 func (m *Manager) RemoveProject(ctx context.Context, project string) error {
 	defer m.lock()()
 	err := m.eachNetworkLocked(project, func(n *NetworkState) error { return m.removeNetworkLocked(ctx, project, n.Name) })
+	if err == nil && os.Geteuid() != 0 {
+		// The project's user namespace (rootless_hub.go): its sandboxes
+		// and hubs are gone now.
+		err = keeper.Stop(keeper.ProjectDir(m.root.Run, project))
+		os.Remove(filepath.Dir(keeper.ProjectDir(m.root.Run, project))) // only when empty
+	}
 	if err != nil || os.Geteuid() != 0 {
 		return err
 	}

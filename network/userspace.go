@@ -68,6 +68,7 @@ import (
 	"sync"
 	"time"
 
+	"nucleus/internal/keeper"
 	"nucleus/internal/rootdir"
 	"nucleus/network/dns"
 	"nucleus/network/nft"
@@ -95,6 +96,10 @@ type userspaceExtra struct {
 	SlirpID     string `json:"slirp_id"`     // runtime dir name under userspace-net
 	SlirpSubnet string `json:"slirp_subnet"` // tap0's subnet inside the hub
 	SlirpPID    int    `json:"slirp_pid,omitempty"`
+	// Rootless: the hub is inside the project's user namespace, Hub is
+	// its holder's directory, and every change goes through a helper
+	// (rootless_hub.go).
+	Rootless bool `json:"rootless,omitempty"`
 	// Helper is the per-sandbox shape's way out: spec.UserspacePasta or
 	// spec.UserspaceSlirp ("" in records of older versions: slirp4netns).
 	Helper string `json:"helper,omitempty"`
@@ -153,8 +158,9 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 	ex := extraOf(n)
 	if ex.Mode == "" {
 		ex.Mode = modeHub
-		if os.Geteuid() != 0 || u.forceSandboxMode {
-			ex.Mode = modeSandbox
+		ex.Rootless = os.Geteuid() != 0
+		if u.forceSandboxMode || (ex.Rootless && !rootlessHubOK(n)) {
+			ex.Mode, ex.Rootless = modeSandbox, false
 		}
 		setExtra(n, ex)
 	}
@@ -170,26 +176,38 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 	}
 	names := u.names(n)
 	ex.Hub, ex.SlirpID = names.Hub, names.SlirpID
+	if ex.Rootless {
+		ex.Hub = filepath.Join(u.runtimeRoot(), names.SlirpID+".hub")
+	}
 	if ex.SlirpSubnet == "" {
 		ex.SlirpSubnet = slirpSubnet(subnet)
 	}
 	n.Bridge = ""
 	n.DNSAddr = n.Gateway
 
-	created, err := ensureHub(ex.Hub)
+	var created bool
+	if ex.Rootless {
+		_, created, err = u.ensureRootlessHub(n, ex)
+	} else {
+		created, err = ensureHub(ex.Hub)
+	}
 	if err != nil {
 		return err
 	}
 	fail := func(err error) error {
 		if created {
 			u.stopSlirp(ex)
-			removeHub(ex.Hub)
+			u.removeHubOf(ex)
 			os.Remove(u.runtimeRoot()) // only when empty
 		}
 		return err
 	}
+	setExtra(n, ex)
 	ones, _ := subnet.Mask.Size()
-	if err := configureHub(ex.Hub, net.ParseIP(n.Gateway), ones); err != nil {
+	gw := net.ParseIP(n.Gateway)
+	if _, err := u.inHub(n, hubOp{Op: "configure", GW: n.Gateway, Prefix: ones}, func() error {
+		return configureHub(ex.Hub, gw, ones)
+	}); err != nil {
 		return fail(err)
 	}
 	setExtra(n, ex)
@@ -213,6 +231,16 @@ func (u *userspaceBackend) ensureSlirp(ctx context.Context, n *NetworkState, ex 
 	cfg := slirp.Config{
 		ID: ex.SlirpID, RuntimeRoot: u.runtimeRoot(), NetnsPath: ex.Hub,
 		Subnet: ex.SlirpSubnet, DisableDNS: true,
+	}
+	if ex.Rootless {
+		h, err := u.hubOf(n)
+		if err != nil {
+			return err
+		}
+		// By the holder's pid, not the namespace's path: slirp4netns
+		// 1.2.0 joins the user namespace for its --enable-sandbox only
+		// for a pid target (with --netns-type=path its setegid(0) fails).
+		cfg.NetnsPath, cfg.PID, cfg.UsernsPath = "", h.holder.PID, h.userns.UserNSPath()
 	}
 	pid, err := u.runSlirp(ctx, cfg, ex.SlirpPID, wantForwards(n))
 	ex.SlirpPID = pid
@@ -299,11 +327,31 @@ func (u *userspaceBackend) removeNetwork(ctx context.Context, n *NetworkState) e
 		errs = append(errs, err)
 	}
 	// The veths die with the hub; their sandbox ends go with them.
-	if err := removeHub(ex.Hub); err != nil {
+	if err := u.removeHubOf(ex); err != nil {
 		errs = append(errs, err)
 	}
 	os.Remove(u.runtimeRoot()) // only when empty
 	return joinErrs(errs)
+}
+
+// removeHubOf unpins the hub (root) or stops its holder (rootless).
+func (u *userspaceBackend) removeHubOf(ex userspaceExtra) error {
+	if ex.Rootless {
+		return keeper.Stop(ex.Hub)
+	}
+	return removeHub(ex.Hub)
+}
+
+// unlink deletes a sandbox's veth from the hub.
+func (u *userspaceBackend) unlink(n *NetworkState, name string) error {
+	ex := extraOf(n)
+	if ex.Rootless {
+		if _, ok := keeper.Find(ex.Hub); !ok {
+			return nil // the hub is gone, and its links with it
+		}
+	}
+	_, err := u.inHub(n, hubOp{Op: "unlink", Name: name}, func() error { return deleteHubLink(ex.Hub, name) })
+	return err
 }
 
 func (u *userspaceBackend) attach(ctx context.Context, n *NetworkState, a *AttachmentState) error {
@@ -317,14 +365,21 @@ func (u *userspaceBackend) attach(ctx context.Context, n *NetworkState, a *Attac
 	}
 	ones, _ := subnet.Mask.Size()
 	host, _ := vethNames(u.root, n.Project, n.Name, a.Service, a.Replica)
-	inside, mac, err := hubVeth(ex.Hub, host, a.PID, net.ParseIP(a.IP), ones, net.ParseIP(n.Gateway))
+	var inside, mac string
+	r, err := u.inHub(n, hubOp{Op: "veth", Name: host, PID: a.PID, IP: a.IP, Prefix: ones, GW: n.Gateway}, func() (err error) {
+		inside, mac, err = hubVeth(ex.Hub, host, a.PID, net.ParseIP(a.IP), ones, net.ParseIP(n.Gateway))
+		return err
+	})
 	if err != nil {
 		return err
+	}
+	if ex.Rootless {
+		inside, mac = r.Inside, r.MAC
 	}
 	a.HostIf, a.Interface, a.MAC = host, inside, mac
 	if err := u.sync(ctx, n); err != nil {
 		// Back to the state without this sandbox.
-		deleteHubLink(ex.Hub, host)
+		u.unlink(n, host) //nolint:errcheck // best effort
 		a.HostIf, a.Interface, a.MAC = "", "", ""
 		u.sync(ctx, n) //nolint:errcheck // best effort; the first error is the one to report
 		return err
@@ -346,7 +401,7 @@ func (u *userspaceBackend) detach(ctx context.Context, n *NetworkState, a *Attac
 	}
 	err := u.sync(ctx, n)
 	if a.HostIf != "" {
-		if derr := deleteHubLink(ex.Hub, a.HostIf); err == nil {
+		if derr := u.unlink(n, a.HostIf); err == nil {
 			err = derr
 		}
 	}
@@ -405,7 +460,10 @@ func (u *userspaceBackend) applyTable(n *NetworkState) error {
 		return err
 	}
 	t := &nft.Table{Name: hubTable, Networks: []nft.Network{tn}}
-	return dns.InNetns(extraOf(n).Hub, func() error { return nft.Apply(t) })
+	_, err = u.inHub(n, hubOp{Op: "table", Table: t}, func() error {
+		return dns.InNetns(extraOf(n).Hub, func() error { return nft.Apply(t) })
+	})
+	return err
 }
 
 // wantForwards are the slirp4netns forwards of every wired attachment: the
@@ -453,7 +511,10 @@ func (u *userspaceBackend) allowResolved(n *NetworkState, a *AttachmentState, ip
 	if extraOf(n).Mode == modeSandbox {
 		return errNoEgressSingle
 	}
-	return dns.InNetns(extraOf(n).Hub, func() error { return nft.AddAllowed(hubTable, a.HostIf, ips, ttl) })
+	_, err := u.inHub(n, hubOp{Op: "allow", Name: a.HostIf, IPs: ips, TTL: ttl}, func() error {
+		return dns.InNetns(extraOf(n).Hub, func() error { return nft.AddAllowed(hubTable, a.HostIf, ips, ttl) })
+	})
+	return err
 }
 
 func (u *userspaceBackend) egressDenied(n *NetworkState, a *AttachmentState) (uint64, error) {
@@ -461,9 +522,14 @@ func (u *userspaceBackend) egressDenied(n *NetworkState, a *AttachmentState) (ui
 		return 0, errNoEgressSingle
 	}
 	var c uint64
-	err := dns.InNetns(extraOf(n).Hub, func() (err error) {
-		c, err = nft.Denied(hubTable, a.HostIf)
-		return err
+	r, err := u.inHub(n, hubOp{Op: "denied", Name: a.HostIf}, func() error {
+		return dns.InNetns(extraOf(n).Hub, func() (err error) {
+			c, err = nft.Denied(hubTable, a.HostIf)
+			return err
+		})
 	})
+	if extraOf(n).Rootless {
+		c = r.Count
+	}
 	return c, err
 }

@@ -144,7 +144,7 @@ func (m subIDs) writeMaps(pid int) error {
 // projectUserNSDir is where the keeper of project's user namespace records
 // itself.
 func projectUserNSDir(root rootdir.Root, project string) string {
-	return filepath.Join(root.Run, "userns", project)
+	return keeper.ProjectDir(root.Run, project)
 }
 
 // ProjectUserNS returns the user namespace that the rootless sandboxes of

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"nucleus/internal/keeper"
+	"nucleus/network"
 	"os"
 
 	"nucleus/image/unpack"
@@ -26,6 +27,7 @@ func (e *exitError) Unwrap() error { return e.err }
 func main() {
 	unpack.RunHelper() // the child of a rootless unpack (image/unpack/userns.go)
 	keeper.MaybeRun()  // a rootless project's user namespace (internal/keeper)
+	network.RunHubOp() // an operation in a rootless hub (network/rootless_hub.go)
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
 		var ee *exitError

@@ -33,42 +33,8 @@ func rootlessUpPublished(t *testing.T, helper string) {
 		"    command: [/bin/sh, -c, \"mkdir /tmp/s && echo hello from a rootless sandbox >/tmp/s/index.html && exec /bin/busybox httpd -f -p 8080 -h /tmp/s\"]\n"+
 		"    ports: [\"127.0.0.1:%d:8080\"]\n"+
 		"networks:\n  default: {userspace_backend: %s}\n", port, helper)
-	if err := os.WriteFile(filepath.Join(e.Home, "nucleus.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := e.Run(t, nucleusBin, "up", "-d", "--wait")
-	defer func() {
-		if r := e.Run(t, nucleusBin, "down", "-t", "1"); r.Code != 0 {
-			t.Errorf("down: %s", r)
-		}
-		// The supervisor exits just after down returns.
-		deadline := time.Now().Add(5 * time.Second)
-		for len(e.Processes()) > 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if left := e.Processes(); len(left) > 0 {
-			t.Errorf("processes of %s left 5s after down: %q", u.Name, left)
-		}
-		if left := e.FilesOutside("/var/lib/nucleus*", "/run/nucleus*", "/tmp/nucleus-[0-9]*"); len(left) > 0 {
-			t.Errorf("the user wrote outside its XDG dirs: %q", left)
-		}
-	}()
-	if r.Code != 0 {
-		t.Fatalf("up -d --wait as %s: %s", u.Name, r)
-	}
-	c := &http.Client{Timeout: 3 * time.Second}
-	var body string
-	testutil.WaitFor(t, "the published port to answer", 10*time.Second, func() bool {
-		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
-		return true
-	})
-	if body != "hello from a rootless sandbox\n" {
+	defer rootlessUp(t, e, y)()
+	if body := getPublished(t, port); body != "hello from a rootless sandbox\n" {
 		t.Errorf("GET 127.0.0.1:%d: %q", port, body)
 	}
 	// The port is forwarded by a helper of the user, not of root.
@@ -99,4 +65,56 @@ func TestRootlessLowPortRefused(t *testing.T) {
 	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "net.ipv4.ip_unprivileged_port_start") {
 		t.Errorf("up publishing port 80 as %s: want a failure naming net.ipv4.ip_unprivileged_port_start: %s", u.Name, r)
 	}
+}
+
+// rootlessUp writes y as the user's nucleus.yaml and brings it up (up -d
+// --wait, fatal on failure); the returned func brings it down and checks
+// that no process of the user is left 5 s later and that the user wrote
+// nothing outside its XDG dirs.
+func rootlessUp(t *testing.T, e *testutil.UserEnv, y string) func() {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(e.Home, "nucleus.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Run(t, nucleusBin, "up", "-d", "--wait")
+	down := func() {
+		if r := e.Run(t, nucleusBin, "down", "-t", "1"); r.Code != 0 {
+			t.Errorf("down: %s", r)
+		}
+		// The supervisor exits just after down returns.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(e.Processes()) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if left := e.Processes(); len(left) > 0 {
+			t.Errorf("processes of %s left 5s after down: %q", e.User.Name, left)
+		}
+		if left := e.FilesOutside("/var/lib/nucleus*", "/run/nucleus*", "/tmp/nucleus-[0-9]*"); len(left) > 0 {
+			t.Errorf("the user wrote outside its XDG dirs: %q", left)
+		}
+	}
+	if r.Code != 0 {
+		down()
+		t.Fatalf("up -d --wait as %s: %s", e.User.Name, r)
+	}
+	return down
+}
+
+// getPublished fetches / from 127.0.0.1:port, waiting up to 10 s for it to
+// answer, and returns the body.
+func getPublished(t *testing.T, port int) string {
+	t.Helper()
+	c := &http.Client{Timeout: 3 * time.Second}
+	var body string
+	testutil.WaitFor(t, "the published port to answer", 10*time.Second, func() bool {
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return true
+	})
+	return body
 }

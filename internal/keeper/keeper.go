@@ -44,6 +44,13 @@ type Keeper struct {
 // UserNSPath is the keeper's user namespace, for sandboxes to join.
 func (k Keeper) UserNSPath() string { return fmt.Sprintf("/proc/%d/ns/user", k.PID) }
 
+// NetNSPath is the keeper's network namespace (a hub holder's hub).
+func (k Keeper) NetNSPath() string { return fmt.Sprintf("/proc/%d/ns/net", k.PID) }
+
+// ProjectDir is where the keeper of project's user namespace records
+// itself under a runtime root.
+func ProjectDir(run, project string) string { return filepath.Join(run, "userns", project) }
+
 // Find returns the live keeper recorded in dir.
 func Find(dir string) (Keeper, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, pidFile))
@@ -62,7 +69,7 @@ func Find(dir string) (Keeper, bool) {
 	// A recycled pid with the same start time is not possible; the command
 	// line check guards against a record copied from elsewhere.
 	cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || string(cmd) != Argv0+"\x00"+dir+"\x00" {
+	if err != nil || (string(cmd) != Argv0+"\x00"+dir+"\x00" && !strings.HasSuffix(string(cmd), "\x00"+HubArgv+"\x00"+dir+"\x00")) {
 		return Keeper{}, false
 	}
 	return Keeper{Dir: dir, PID: pid}, true
@@ -116,6 +123,14 @@ func Ensure(dir string, mapIDs func(pid int) error) (Keeper, error) {
 	if _, err := goW.Write([]byte{1}); err != nil {
 		return fail(fmt.Errorf("user namespace keeper: %w", err))
 	}
+	if err := awaitReady(readyR, dir, pid); err != nil {
+		return fail(fmt.Errorf("user namespace keeper: %w", err))
+	}
+	return Keeper{Dir: dir, PID: pid}, nil
+}
+
+// awaitReady waits for "ok" on the ready pipe and records pid in dir.
+func awaitReady(readyR *os.File, dir string, pid int) error {
 	readyR.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 512)
 	n, _ := readyR.Read(buf)
@@ -123,17 +138,61 @@ func Ensure(dir string, mapIDs func(pid int) error) (Keeper, error) {
 		if msg == "" {
 			msg = "exited or timed out before it was ready"
 		}
-		return fail(fmt.Errorf("user namespace keeper: %s", strings.TrimSpace(msg)))
+		return errors.New(strings.TrimSpace(msg))
 	}
 	start, err := procstat.StartTime(pid)
 	if err != nil {
-		return fail(fmt.Errorf("user namespace keeper: %w", err))
+		return err
 	}
 	rec := fmt.Sprintf("%d %d\n", pid, start)
 	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(rec), 0o600); err != nil {
-		return fail(fmt.Errorf("record user namespace keeper: %w", err))
+		return fmt.Errorf("record %s: %w", dir, err)
 	}
-	return Keeper{Dir: dir, PID: pid}, nil
+	return nil
+}
+
+// HubArgv names hub holders in their command line.
+const HubArgv = "nucleus-hub-holder"
+
+// EnsureHub returns the holder of a network namespace made inside the user
+// namespace of keeper k (a rootless hub), starting one in dir when none
+// runs. An unprivileged process can make it only from inside k's namespace:
+// nsenter joins it, unshare makes the network namespace, and this binary
+// then waits there, as the hub's pin.
+func EnsureHub(dir string, k Keeper) (Keeper, error) {
+	if h, ok := Find(dir); ok {
+		return h, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Keeper{}, fmt.Errorf("hub holder directory: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return Keeper{}, fmt.Errorf("hub holder: %w", err)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return Keeper{}, err
+	}
+	defer readyR.Close()
+	defer readyW.Close()
+	cmd := exec.Command("nsenter", "--user="+k.UserNSPath(), "--preserve-credentials", "--",
+		"unshare", "--net", "--", exe, HubArgv, dir)
+	cmd.Env = []string{envStage + "=hub", "GOMAXPROCS=1", "GOGC=off", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Dir = "/"
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return Keeper{}, fmt.Errorf("start hub holder: %w", err)
+	}
+	go cmd.Wait() //nolint:errcheck // reaped when stopped
+	readyW.Close()
+	// nsenter and unshare exec in place: the pid stays the holder's.
+	if err := awaitReady(readyR, dir, cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		return Keeper{}, fmt.Errorf("hub holder: %w", err)
+	}
+	return Keeper{Dir: dir, PID: cmd.Process.Pid}, nil
 }
 
 // Stop ends the keeper of dir (its namespace goes when the last sandbox in
@@ -174,6 +233,9 @@ func MaybeRun() {
 		os.Exit(1)
 	}
 	ready := os.NewFile(3, "ready")
+	if os.Getenv(envStage) == "hub" {
+		os.Setenv(envStage, "") // nothing this process starts is a keeper
+	}
 	if uid := os.Geteuid(); uid != 0 {
 		fmt.Fprintf(ready, "runs as uid %d in its namespace, not 0: are the maps written?\n", uid)
 		os.Exit(1)

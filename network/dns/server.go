@@ -142,6 +142,12 @@ func (s *Server) ListenInNetns(nsPath, addr string) error {
 	return s.serve(pc, l, subnets)
 }
 
+// ServeOn serves on sockets bound elsewhere (in a namespace this process
+// may not enter: a rootless hub), answering clients of subnet only.
+func (s *Server) ServeOn(pc net.PacketConn, l net.Listener, subnet netip.Prefix) error {
+	return s.serve(pc, l, clientSet{subnet.Masked()})
+}
+
 // Addrs returns the bound UDP addresses (TCP uses the same ones).
 func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()

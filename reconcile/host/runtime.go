@@ -43,6 +43,15 @@ func (r Runtime) launch(ctx context.Context, req reconcile.LaunchRequest, sandbo
 	cfg := SandboxConfig(req.Service, req.Volumes)
 	cfg.ID, cfg.Project, cfg.Root = sandboxID, id.Project, r.Root
 	cfg.LogDir = ReplicaLogDir(r.Root, id.Project, id.Name())
+	if runtime.Rootless() && !cfg.Service.Security.HostUserNS {
+		// One user namespace per project, so that the user may wire its
+		// sandboxes to the project's hub (network/rootless_hub.go).
+		userns, err := runtime.ProjectUserNS(r.Root, id.Project)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", id.Name(), err)
+		}
+		cfg.UserNSPath = userns
+	}
 	tree := ""
 	if req.Service.Image != "" {
 		var err error

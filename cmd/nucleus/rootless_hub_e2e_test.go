@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"nucleus/internal/leaktest"
+	"nucleus/internal/testutil"
+)
+
+// TestRootlessHub: an ordinary user's project gets the shared hub: one
+// service fetches from another by its name at the bridge's speed, a port
+// published on 127.0.0.1 answers, an egress rule is enforced in the hub
+// (the restricted service's connection is refused there and counted, its
+// peer still answers), one slirp4netns serves the project, and down leaves
+// no process, namespace or file of the user.
+func TestRootlessHub(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserA)
+	testutil.RequireBinary(t, "nft", "nftables")
+	testutil.RequireBinary(t, "nsenter", "util-linux")
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	port := testutil.FreePort(t)
+	y := fmt.Sprintf(`name: rlhub
+services:
+  web:
+    command: [/bin/sh, -c, "mkdir /tmp/s && echo hello from web >/tmp/s/index.html && exec /bin/busybox httpd -f -p 8080 -h /tmp/s"]
+    ports: ["127.0.0.1:%d:8080"]
+  client:
+    command: [/bin/busybox, sleep, "3600"]
+    egress: {allow: [192.0.2.0/24]}
+`, port)
+	down := rootlessUp(t, e, y)
+	defer func() {
+		down()
+		for _, d := range []string{"userns", "userspace-net"} {
+			if _, err := os.Stat(filepath.Join(e.Root.Run, d)); err == nil {
+				t.Errorf("%s left after down", filepath.Join(e.Root.Run, d))
+			}
+		}
+	}()
+	// East-west by name, through the hub's bridge and resolver.
+	r := e.Run(t, nucleusBin, "exec", "client", "--", "/bin/busybox", "wget", "-q", "-O-", "http://web:8080/")
+	if r.Code != 0 || r.Stdout != "hello from web\n" {
+		t.Errorf("client fetching http://web:8080/: %s", r)
+	}
+	if body := getPublished(t, port); body != "hello from web\n" {
+		t.Errorf("GET 127.0.0.1:%d: %q", port, body)
+	}
+	// One holder of the hub, one slirp4netns for the project.
+	holder, slirps := 0, 0
+	for _, p := range e.Processes() {
+		f := strings.Fields(p)
+		if len(f) < 4 {
+			continue
+		}
+		switch {
+		case strings.Contains(p, " nucleus-hub-holder "):
+			holder, _ = strconv.Atoi(f[0])
+		case strings.Contains(p, " slirp4netns "):
+			slirps++
+		}
+	}
+	if holder == 0 || slirps != 1 {
+		t.Fatalf("want a hub holder and one slirp4netns of the user, got holder %d, %d slirp4netns: %q", holder, slirps, e.Processes())
+	}
+	denied := func() int {
+		out, err := exec.Command("nsenter", "-t", strconv.Itoa(holder), "-n", "nft", "list", "counters").CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft list counters in the hub: %v: %s", err, out)
+		}
+		n := 0
+		for _, m := range regexp.MustCompile(`counter deny_\S+ \{\s*packets (\d+)`).FindAllStringSubmatch(string(out), -1) {
+			v, _ := strconv.Atoi(m[1])
+			n += v
+		}
+		return n
+	}
+	before := denied()
+	// 10.0.2.2 (slirp4netns's gateway) is outside client's allow list.
+	r = e.Run(t, nucleusBin, "exec", "client", "--", "/bin/busybox", "timeout", "5", "/bin/busybox", "wget", "-q", "-O-", "http://10.0.2.2:1/")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "Connection refused") {
+		t.Errorf("client connecting outside its egress rules: want refused by the hub, got %s", r)
+	}
+	if after := denied(); after <= before {
+		t.Errorf("deny counters in the hub: %d before, %d after a connection outside the rules", before, after)
+	}
+}
