@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -401,12 +400,12 @@ func portName(port int, proto string) string {
 
 func ptr[T any](v T) *T { return &v }
 
-var notLabel = regexp.MustCompile(`[^a-z0-9-]+`)
-
 // dnsLabel turns a nucleus name ([a-z0-9_-], or an alias) into an RFC 1123
 // label: lower case, '_' and other characters become '-', at most 63.
 func dnsLabel(s string) string {
-	out := strings.Trim(notLabel.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	out := strings.Trim(replaceRuns(strings.ToLower(s), "-", func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-'
+	}), "-")
 	if len(out) > 63 {
 		out = strings.TrimRight(out[:63], "-")
 	}
@@ -417,6 +416,23 @@ func dnsLabel(s string) string {
 		out = "s-" + out // a Service name must start with a letter
 	}
 	return out
+}
+
+// replaceRuns replaces every run of runes that are not ok with with (a
+// loop, not a regexp: nothing is compiled at the binary's start, issue 15).
+func replaceRuns(s, with string, ok func(rune) bool) string {
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		if ok(r) {
+			b.WriteRune(r)
+			in = false
+		} else if !in {
+			b.WriteString(with)
+			in = true
+		}
+	}
+	return b.String()
 }
 
 // baseName is a path's last element as a ConfigMap key.

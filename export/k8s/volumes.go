@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -130,11 +129,11 @@ func sizeOrEmpty(b spec.ByteSize) string {
 	return quantity(int64(b))
 }
 
-var notKey = regexp.MustCompile(`[^-._a-zA-Z0-9]+`)
-
 // configKey is a valid ConfigMap or Secret key for a file name.
 func configKey(s string) string {
-	k := notKey.ReplaceAllString(s, "_")
+	k := replaceRuns(s, "_", func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_'
+	})
 	if k == "" || k == "." || k == ".." {
 		k = "file"
 	}
