@@ -14,6 +14,7 @@ import (
 	"nucleus/export/k8s"
 	"nucleus/image/resolve"
 	"nucleus/image/store"
+	"nucleus/internal/atomicfile"
 	"nucleus/loader"
 	"nucleus/reconcile/daemon"
 	"nucleus/spec"
@@ -106,7 +107,7 @@ func runExportK8s(cmd *cobra.Command, f *exportK8sFlags) error {
 		_, err = cmd.OutOrStdout().Write(out)
 		return err
 	}
-	return os.WriteFile(f.out, out, 0o644)
+	return atomicfile.Write(f.out, out, 0o644)
 }
 
 func checkExportFlags(f *exportK8sFlags) error {
