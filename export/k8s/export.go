@@ -62,9 +62,6 @@ type Options struct {
 	// BaseDir is what file names in warnings and messages are relative
 	// to ("" is the project directory).
 	BaseDir string
-	// ImageUsers are the users of the images already in the local store,
-	// by service name: a numeric one becomes runAsUser.
-	ImageUsers map[string]string
 }
 
 // Warning is something the export could not express, or expressed only

@@ -156,14 +156,12 @@ func (e *exporter) podSecurity(s *spec.Service) *PodSecurity {
 	default:
 		e.warn(at+".security.seccomp", "seccomp profile %s: copy it onto every node under the kubelet's seccomp directory and set seccompProfile type Localhost; exported with RuntimeDefault", s.Security.Seccomp)
 	}
-	user := s.User
-	if user == "" {
-		user = e.o.ImageUsers[s.Name]
-	}
-	if user == "" {
+	// s.User is the image's when the caller resolved the image and the
+	// file names none.
+	if s.User == "" {
 		return ps
 	}
-	u, g, _ := strings.Cut(user, ":")
+	u, g, _ := strings.Cut(s.User, ":")
 	if uid, err := strconv.ParseInt(u, 10, 64); err == nil {
 		ps.RunAsUser = ptr(uid)
 		ps.RunAsNonRoot = ptr(uid != 0)
