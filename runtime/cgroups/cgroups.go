@@ -124,14 +124,21 @@ func NewFor(root rootdir.Root, id string, r Resources, u Unit) (*Cgroup, error) 
 		unlock()
 		return nil, fmt.Errorf("create cgroup %s: cgroup manager systemd needs a pure cgroup v2 host; use --cgroup-manager cgroupfs", group)
 	}
+	fresh := false
 	if c.v2 {
 		c.b, err = newV2(group)
 	} else {
-		c.b, err = newV1(group)
+		c.b, fresh, err = newV1(group)
 	}
 	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", group, err)
+	}
+	if fresh && r == (Resources{}) {
+		// Made just now: no process inside, and the kernel's defaults are
+		// what no limits means. Nothing to check or write (about 20
+		// syscalls of every `nucleus run` without limits).
+		return c, nil
 	}
 	if pids, err := c.b.procs(); err != nil || len(pids) > 0 {
 		if err == nil {

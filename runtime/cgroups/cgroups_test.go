@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -498,4 +499,48 @@ func TestDeleteOnReadOnlyRoot(t *testing.T) {
 		t.Errorf("Delete on a read-only state root: %v", err)
 	}
 	assertNoLeaks(t, root)
+}
+
+// TestNewOverLeftover: New without limits writes nothing into a cgroup it
+// has just made (the kernel's defaults are no limits), but a directory left
+// by an earlier sandbox of the same id (its creator killed before Delete)
+// may hold that sandbox's limits: New must reset them.
+func TestNewOverLeftover(t *testing.T) {
+	root, fresh := newTestCgroup(t, Resources{})
+	unlimited := func(cg *Cgroup, when string) {
+		t.Helper()
+		want := map[string]string{"cpu.cfs_quota_us": "-1", "pids.max": "max"}
+		if cg.V2() {
+			want = map[string]string{"memory.max": "max", "cpu.max": "max 100000", "pids.max": "max"}
+		}
+		for f, v := range want {
+			if got := readFile(t, filepath.Dir(ctlPath(cg, f)), filepath.Base(f)); got != v {
+				t.Errorf("%s: %s = %s, want %s", when, f, got, v)
+			}
+		}
+		if !cg.V2() {
+			got := readFile(t, cg.Paths()["memory"], "memory.limit_in_bytes")
+			if n, err := strconv.ParseInt(got, 10, 64); err != nil || n < 1<<62 {
+				t.Errorf("%s: memory.limit_in_bytes = %s, want unlimited", when, got)
+			}
+		}
+	}
+	unlimited(fresh, "new, no limits")
+
+	id := fmt.Sprintf("test-%d-%d", os.Getpid(), seq.Add(1))
+	old, err := New(root, id, Resources{Memory: 64 << 20, CPUs: 0.5, Pids: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// old's creator "died": its directories stay, and a new sandbox of the
+	// same id is created over them.
+	cg, err := New(root, id, Resources{})
+	if err != nil {
+		_ = old.Delete()
+		t.Fatal(err)
+	}
+	unlimited(cg, "over a leftover with limits")
+	if err := cg.Delete(); err != nil {
+		t.Error(err)
+	}
 }

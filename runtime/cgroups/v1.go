@@ -48,25 +48,56 @@ func v1Hierarchy() ([]cgroup1.Subsystem, error) {
 	return subs, nil
 }
 
-func newV1(group string) (backend, error) {
+// newV1 creates the cgroup in every controller. fresh reports that this
+// call made every controller's directory (none was left by an earlier
+// sandbox of the same id that died before removing it): such a cgroup holds
+// no process and the kernel's defaults.
+func newV1(group string) (_ backend, fresh bool, err error) {
 	if _, err := v1Hierarchy(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var cg cgroup1.Cgroup
-	var err error
 	// A concurrent Delete of the root's last other sandbox may remove the
 	// per-root parent between our mkdirs (ENOENT): try again.
 	for try := 0; try < 3; try++ {
-		cg, err = cgroup1.New(cgroup1.StaticPath(group), &specs.LinuxResources{}, cgroup1.WithHierarchy(v1Hierarchy))
+		// Our own mkdirs, to learn whether the directories are new;
+		// containerd's New then finds them and makes none.
+		if fresh, err = mkdirV1(group); err == nil {
+			cg, err = cgroup1.New(cgroup1.StaticPath(group), &specs.LinuxResources{}, cgroup1.WithHierarchy(v1Hierarchy))
+		}
 		if !errors.Is(err, os.ErrNotExist) {
 			break
 		}
 	}
 	if err != nil {
 		removeV1Dirs(group)
-		return nil, err
+		return nil, false, err
 	}
-	return newV1Backend(cg, group), nil
+	return newV1Backend(cg, group), fresh, nil
+}
+
+// mkdirV1 makes group's directory (and the per-root parent) in every
+// controller; fresh is false when one of them existed already.
+func mkdirV1(group string) (fresh bool, err error) {
+	fresh = true
+	for _, n := range v1Controllers {
+		dir := filepath.Join(mountBase, string(n), group)
+		if err := os.Mkdir(dir, 0o755); err == nil {
+			continue
+		} else if errors.Is(err, os.ErrExist) {
+			fresh = false
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return false, err
+		}
+		if err := os.Mkdir(parentOf(dir), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return false, err
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return false, err // ENOENT: the parent went meanwhile, try again
+		}
+	}
+	return fresh, nil
 }
 
 func loadV1(group string) (backend, error) {
