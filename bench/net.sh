@@ -10,6 +10,9 @@
 #     published port, egress to a namespace the test made, and east-west between
 #     two sandboxes of one network (through a published port on the host end of
 #     that namespace's link: no shared bridge), next to pasta started by hand;
+#   - east-west between two services by name through the product (nucleus up
+#     + exec iperf3): root on the kernel bridge vs the unprivileged test user
+#     on the shared rootless hub (target >= 90%);
 #   - Attach of a sandbox to a kernel-NAT network (median, target <= 15 ms);
 #   - resolving a service name from inside a sandbox (median, target <= 1 ms).
 # Usage: bench/net.sh            (from anywhere; NUCLEUS_BENCH_SECONDS=3 per iperf3 run,
@@ -55,6 +58,53 @@ for h in slirp4netns pasta; do
 	v=$(metric "%rootless-$h-eastwest/bridge" "$tp")
 	[ -n "$v" ] && printf '  %-42s %9s%%  (target >= 90%%)\n' "rootless $h east-west / bridge" "$v"
 done
+# The rootless hub, through the product: `nucleus up` of an iperf3 server and
+# an idle client, as root on a kernel-NAT bridge and as the unprivileged
+# test user nucleus-rl-a on the shared userspace hub (bridge in the
+# project's user namespace), east-west by service name with `nucleus exec`,
+# in interleaved rounds (best kept). The test user is made by the testutil
+# test that makes it for the rootless tests.
+hubew() { # hubew root|rootless -> Gbit/s of one round
+	local who=$1 d y r
+	d=$(mktemp -d /tmp/nucleus-bench-hub-XXXXXX)
+	mkdir -p "$d/home" "$d/run" "$d/data"
+	y="name: benchhub$who
+services:
+  srv: {command: [iperf3, -s, -p, \"5201\"]}
+  cli: {command: [/bin/busybox, sleep, \"3600\"]}
+networks:
+  default: {nat: $([ "$who" = root ] && echo kernel || echo userspace)}
+"
+	printf '%s' "$y" > "$d/home/nucleus.yaml"
+	local run=(env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$d/home" XDG_RUNTIME_DIR="$d/run" XDG_DATA_HOME="$d/data")
+	if [ "$who" = rootless ]; then
+		chown -R nucleus-rl-a: "$d"; chmod 700 "$d"
+		run=(setpriv --reuid nucleus-rl-a --regid nucleus-rl-a --clear-groups "${run[@]}")
+	else
+		run+=(NUCLEUS_ROOT="$d/run/nucleus")
+	fi
+	(cd "$d/home" && "${run[@]}" "$PWD_BIN/nucleus" up -d --wait >/dev/null 2>&1) &&
+		r=$(cd "$d/home" && "${run[@]}" "$PWD_BIN/nucleus" exec cli -- iperf3 -c srv -p 5201 -t "${NUCLEUS_BENCH_SECONDS:-3}" -f g 2>/dev/null |
+			awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Gbits/sec") print $(i-1) }')
+	(cd "$d/home" && "${run[@]}" "$PWD_BIN/nucleus" down -t 1 >/dev/null 2>&1)
+	rm -rf "$d"
+	echo "${r:-}"
+}
+PWD_BIN="$PWD/bin"
+make -s build >/dev/null
+go test -count=1 -run '^TestRootlessUserEnv$' ./internal/testutil/ >/dev/null 2>&1 || true
+best_root="" best_rl=""
+if id nucleus-rl-a >/dev/null 2>&1; then
+	for _ in $(seq "${NUCLEUS_BENCH_ROUNDS:-3}"); do
+		v=$(hubew root); [ -n "$v" ] && best_root=$(printf '%s\n%s\n' "$best_root" "$v" | sort -g | tail -1)
+		v=$(hubew rootless); [ -n "$v" ] && best_rl=$(printf '%s\n%s\n' "$best_rl" "$v" | sort -g | tail -1)
+	done
+fi
+printf '%-44s %10s\n' "east-west by name (nucleus up + exec iperf3)" "Gbit/s"
+printf '  %-42s %10s\n' "root, kernel bridge" "${best_root:-n/a}" "rootless, shared hub" "${best_rl:-n/a}"
+if [ -n "$best_root" ] && [ -n "$best_rl" ]; then
+	printf '  %-42s %9s%%  (target >= 90%%)\n' "rootless hub east-west / kernel bridge" "$(awk -v a="$best_rl" -v b="$best_root" 'BEGIN { printf "%.0f", 100 * a / b }')"
+fi
 printf '%-44s %10s ms  (target <= 15 ms)\n' "attach sandbox to kernel network, median" "$(metric 'ms-median/attach' "$lat")"
 printf '%-44s %10s ms  (target <= 1 ms)\n' "resolve service name in sandbox, median" "$(metric 'ms-median/resolve' "$lat")"
 echo "(load average before/after: $load0 / $load1 on $(nproc) CPUs; throughput is the best of interleaved rounds)"

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"nucleus/internal/keeper"
+	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
 )
 
@@ -36,14 +38,27 @@ func userspaceLeaks(root rootdir.Root) ([]string, error) {
 		}
 		f.Close()
 	}
+	// Rootless: the keepers of projects' user namespaces (internal/keeper).
+	usernsDir := filepath.Dir(keeper.ProjectDir(root.Run, "x"))
+	if ents, err := os.ReadDir(usernsDir); err == nil {
+		for _, e := range ents {
+			out = append(out, "project user namespace entry "+filepath.Join(usernsDir, e.Name()))
+		}
+	}
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
 		if err != nil {
 			continue
 		}
-		if isOurSlirp(pid, dir) {
+		cmd, _ := os.ReadFile("/proc/" + p.Name() + "/cmdline")
+		switch {
+		case strings.Contains(string(cmd), keeper.HubArgv+"\x00"+dir+"/") && procstat.Running(pid):
+			out = append(out, "rootless hub holder process "+p.Name())
+		case isOurSlirp(pid, dir):
 			out = append(out, "userspace helper process (slirp4netns or pasta) "+p.Name())
+		case strings.HasPrefix(string(cmd), keeper.Argv0+"\x00"+usernsDir+"/") && procstat.Running(pid):
+			out = append(out, "project user namespace keeper process "+p.Name())
 		}
 	}
 	return out, nil
