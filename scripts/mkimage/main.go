@@ -8,6 +8,8 @@
 //	    --env GREETING=hi --user app --add examples/image/site:srv \
 //	    --healthcheck '["CMD","/bin/busybox","wget","-q","-O","/dev/null","http://127.0.0.1:8080/"]'
 //	go run ./scripts/mkimage --out /tmp/big --synthetic 200MB --layers 5
+//	go run ./scripts/mkimage --scratch --add ./pause:/pause --entrypoint /pause \
+//	    --archive pause.tar --archive-ref nucleus.test/pause:1
 package main
 
 import (
@@ -42,6 +44,8 @@ func run(args []string) error {
 	archive := fl.String("archive", "", "also write a docker save tarball at this path")
 	tag := fl.String("tag", "latest", "tag: the layout's org.opencontainers.image.ref.name, the archive's repo:tag is image:TAG")
 	busybox := fl.String("busybox", imagebuild.BusyboxPath, "static busybox for the base layer")
+	scratch := fl.Bool("scratch", false, "no busybox base layer: only the --add layers (e.g. one static binary)")
+	archiveRef := fl.String("archive-ref", "", "the archive's image reference (default image:TAG), e.g. nucleus.test/pause:1 for `ctr images import`")
 	format := fl.String("format", "oci", "media types: oci or docker")
 	uncompressed := fl.Bool("uncompressed", false, "plain tar layers instead of gzip")
 	entrypoint := fl.String("entrypoint", "", `Entrypoint: a JSON array or words split on spaces`)
@@ -75,7 +79,7 @@ func run(args []string) error {
 		if s.Layers, err = imagebuild.Synthetic(size, *layers, *seed); err != nil {
 			return err
 		}
-	} else {
+	} else if !*scratch {
 		var err error
 		if s, err = imagebuild.Busybox(*busybox); err != nil {
 			return err
@@ -154,7 +158,11 @@ func run(args []string) error {
 		}
 	}
 	if *archive != "" {
-		if err := imagebuild.WriteArchive(*archive, img, "image:"+*tag); err != nil {
+		ref := *archiveRef
+		if ref == "" {
+			ref = "image:" + *tag
+		}
+		if err := imagebuild.WriteArchive(*archive, img, ref); err != nil {
 			return err
 		}
 	}

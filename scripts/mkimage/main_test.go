@@ -126,3 +126,55 @@ func TestSyntheticImage(t *testing.T) {
 		t.Errorf("--synthetic lots: %v, want an error naming the size", err)
 	}
 }
+
+// TestScratchImageWithArchiveRef: --scratch leaves out the busybox base
+// (the test cluster's pause and CoreDNS images are one static binary each)
+// and --archive-ref names the docker archive's image as given, which is
+// what `ctr images import` registers it under.
+func TestScratchImageWithArchiveRef(t *testing.T) {
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "pause")
+	if err := os.WriteFile(bin, []byte("#!/bin/true\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	arch := filepath.Join(tmp, "img.tar")
+	if err := run([]string{"--scratch", "--archive", arch, "--archive-ref", "nucleus.test/pause:1",
+		"--entrypoint", `["/pause"]`, "--add", bin + ":/pause"}); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("nucleus.test/pause:1")
+	img, err := tarball.ImageFromPath(arch, &tag)
+	if err != nil {
+		t.Fatalf("archive has no image nucleus.test/pause:1: %v", err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 1 {
+		t.Fatalf("scratch image has %d layers, want 1 (the --add one, no busybox base)", len(ls))
+	}
+	rc, err := ls[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	es, err := imagebuild.ReadTar(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Header.Name)
+	}
+	if strings.Join(names, " ") != "pause" {
+		t.Fatalf("scratch layer holds %v, want only pause", names)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(cf.Config.Entrypoint, cf.Config.Cmd) != "[/pause] []" {
+		t.Fatalf("Entrypoint/Cmd = %v %v, want [/pause] and none", cf.Config.Entrypoint, cf.Config.Cmd)
+	}
+}
