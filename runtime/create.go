@@ -111,7 +111,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	s.seccompMode = prog.Mode()
 	trace("cgroup and seccomp ready")
 	ic := &sbinit.Config{
-		Args: svc.Process.Args, Env: envList(svc.Process.Env), Dir: svc.Process.WorkingDir, User: svc.Process.User,
+		Args: svc.Process.Args, Env: envList(svc.Process.Env), Dir: svc.Process.WorkingDir, User: workloadUser(svc.Process.User, s.sub),
 		Hostname: hostname(cfg), ReadOnly: svc.ReadOnly, Files: cfg.Files,
 		HostNetNS: cfg.NoNetwork, UserNS: userns, CapAdd: capNumbers(svc.Security.CapAdd),
 		Terminal: cfg.Terminal, Seccomp: prog.BPF(),
@@ -314,7 +314,14 @@ func (s *Sandbox) startInit(userns bool) error {
 		}
 		fds := [4]int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd()), int(ctlChild.Fd())}
 		var pid int
-		pid, s.initExec, err = spawnInit(path, argv, env, fds, flags, userns, pdeath, mapIDs, joinFD)
+		ids := idsCaller
+		switch {
+		case userns && s.sub != nil && s.sub.keepsIDs():
+			ids = idsKeep
+		case userns:
+			ids = idsRoot
+		}
+		pid, s.initExec, err = spawnInit(path, argv, env, fds, flags, ids, pdeath, mapIDs, joinFD)
 		if err == nil {
 			s.pid, s.proc = pid, &rawProc{pid: pid, copies: s.copies}
 		}

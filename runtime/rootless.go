@@ -115,11 +115,27 @@ func decodeSubIDs(b []byte) (m subIDs, migrate bool, err error) {
 	}}, true, nil
 }
 
-// onlyUser is the mapping of `userns: host` without root: root inside is
-// the user, and nothing else is mapped (no subordinate range needed).
+// onlyUser is the mapping of `userns: host` without root: "keep my uid".
+// The user's own uid and gid map to themselves and nothing else is mapped
+// (no subordinate range needed), so processes inside run as the user, as
+// they do on the host.
 func onlyUser() subIDs {
 	uid, gid := os.Getuid(), os.Getgid()
-	return subIDs{UID: uid, GID: gid, Map: subid.Map{UIDs: []subid.IDMap{{Inside: 0, Outside: uid, Count: 1}}, GIDs: []subid.IDMap{{Inside: 0, Outside: gid, Count: 1}}}}
+	return subIDs{UID: uid, GID: gid, Map: subid.Map{UIDs: []subid.IDMap{{Inside: uid, Outside: uid, Count: 1}}, GIDs: []subid.IDMap{{Inside: gid, Outside: gid, Count: 1}}}}
+}
+
+// keepsIDs reports whether m maps only the user, to itself (onlyUser):
+// the init then runs as the user, not as root, inside.
+func (m subIDs) keepsIDs() bool { return len(m.Map.UIDs) == 1 && m.Map.UIDs[0].Inside != 0 }
+
+// workloadUser is the workload's user: the service's, or, where the
+// sandbox keeps the user's ids (sub.keepsIDs), the user itself, the only
+// user there is inside.
+func workloadUser(user string, sub *subIDs) string {
+	if user == "" && sub != nil && sub.keepsIDs() {
+		return fmt.Sprintf("%d:%d", sub.UID, sub.GID)
+	}
+	return user
 }
 
 // writeMaps maps pid's user namespace as m says: through newuidmap and
@@ -129,10 +145,11 @@ func (m subIDs) writeMaps(pid int) error {
 	if len(m.Map.UIDs) > 1 {
 		return m.Map.Write(pid)
 	}
+	u, g := m.Map.UIDs[0], m.Map.GIDs[0]
 	for _, w := range []struct{ file, data string }{
-		{"uid_map", fmt.Sprintf("0 %d 1\n", m.UID)},
+		{"uid_map", fmt.Sprintf("%d %d 1\n", u.Inside, u.Outside)},
 		{"setgroups", "deny"},
-		{"gid_map", fmt.Sprintf("0 %d 1\n", m.GID)},
+		{"gid_map", fmt.Sprintf("%d %d 1\n", g.Inside, g.Outside)},
 	} {
 		if err := os.WriteFile(fmt.Sprintf("/proc/%d/%s", pid, w.file), []byte(w.data), 0); err != nil {
 			return fmt.Errorf("map the user's own ids: %w", err)

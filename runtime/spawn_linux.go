@@ -11,6 +11,7 @@ package runtime
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 // nspawn describes the init to start. All memory is C memory: the child
 // shares the caller's address space (CLONE_VM) and must never touch Go's.
@@ -23,7 +24,9 @@ struct nspawn {
 	               // caller's death reads as EOF, not as a wait forever
 	int err_fd;    // close-on-exec; the child writes errno here on failure
 	int fds[4];    // become 0, 1, 2 and 3
-	int setid;     // become uid/gid 0 of the new user namespace
+	int setid;     // 1: become uid/gid 0 of the new user namespace;
+	               // 2: keep the caller's ids (mapped to themselves) and
+	               // carry the capabilities across execve as ambient ones
 	int pdeathsig;
 	int caller;    // the caller's pid as /proc sees it (0: unknown)
 	// Joining an existing user namespace (userns_fd >= 0): a first child
@@ -115,13 +118,28 @@ static int nspawn_child(void *p) {
 	}
 	if (setsid() < 0)
 		goto fail;
-	if (a->setid) {
-		// setgroups is denied where only the user's own ids are mapped
-		// (rootless userns: host): its groups cannot be dropped there.
+	if (a->setid == 1) {
+		// setgroups may be denied where a map was written without newgidmap.
 		if (syscall(SYS_setresgid, 0, 0, 0) < 0 ||
 		    (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM) ||
 		    syscall(SYS_setresuid, 0, 0, 0) < 0)
 			goto fail;
+	} else if (a->setid == 2) {
+		// Rootless userns: host: the init runs as the user, not as root
+		// inside, so execve would drop the full set the new namespace
+		// gave it; as ambient capabilities they survive. (setgroups is
+		// denied there: the user's groups stay.)
+		struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+		struct __user_cap_data_struct d[2];
+		if (syscall(SYS_capget, &h, d) < 0)
+			goto fail;
+		d[0].inheritable = d[0].permitted;
+		d[1].inheritable = d[1].permitted;
+		if (syscall(SYS_capset, &h, d) < 0)
+			goto fail;
+		for (i = 0; i < 64; i++)
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) < 0 && errno != EINVAL)
+				goto fail;
 	}
 	// Armed only now: becoming root of the new user namespace changes the
 	// host euid, and the kernel clears the parent-death signal on any such
@@ -222,11 +240,20 @@ const spawnStack = 64 << 10
 // once: it waits for the exec, reports its failure, and frees the memory
 // the child used until then (it shares ours).
 //
+// initIDs is who the init is in its user namespace.
+type initIDs int
+
+const (
+	idsCaller initIDs = iota // no user namespace of its own: the caller's ids
+	idsRoot                  // root of the new user namespace
+	idsKeep                  // the caller's own ids, mapped to themselves (rootless userns: host)
+)
+
 // usernsFD >= 0 is a user namespace the init joins instead of creating one
 // (flags must not hold CLONE_NEWUSER; its maps exist, so mapIDs is nil):
 // the other namespaces are then owned by it, so every sandbox joining it
 // can be wired to the others by whoever has CAP_NET_ADMIN there.
-func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid bool, pdeathsig unix.Signal,
+func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, ids initIDs, pdeathsig unix.Signal,
 	mapIDs func(pid int) error, usernsFD int) (pid int, execDone func() error, err error) {
 	// Released by execDone (or on failure here): the child reads the C
 	// memory and holds the error pipe until it execs or dies.
@@ -270,9 +297,7 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, setid
 	for i, fd := range fds {
 		a.fds[i] = C.int(fd)
 	}
-	if setid {
-		a.setid = 1
-	}
+	a.setid = C.int(ids)
 	a.userns_fd, a.pid_w = -1, -1
 	var pidP [2]int
 	if usernsFD >= 0 {

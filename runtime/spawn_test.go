@@ -53,7 +53,7 @@ func TestSpawnHangHelper(t *testing.T) {
 	}
 	fds := [4]int{int(null.Fd()), int(null.Fd()), int(null.Fd()), int(null.Fd())}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWUSER)
-	_, _, err = spawnInit("/bin/true", []string{"true"}, nil, fds, flags, true, unix.SIGKILL, func(pid int) error {
+	_, _, err = spawnInit("/bin/true", []string{"true"}, nil, fds, flags, idsRoot, unix.SIGKILL, func(pid int) error {
 		fmt.Printf("child %d\n", pid)
 		os.Stdout.Sync()
 		select {} // the caller "dies" here: the test kills this process
@@ -80,7 +80,7 @@ func TestSpawnChildKeepsOnlyItsOwnFDs(t *testing.T) {
 	fds := [4]int{int(null.Fd()), int(null.Fd()), int(null.Fd()), int(null.Fd())}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUSER)
 	var open []string
-	_, _, err = spawnInit("/bin/true", []string{"true"}, nil, fds, flags, true, 0, func(pid int) error {
+	_, _, err = spawnInit("/bin/true", []string{"true"}, nil, fds, flags, idsRoot, 0, func(pid int) error {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))

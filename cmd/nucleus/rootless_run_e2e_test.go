@@ -221,14 +221,18 @@ func TestRootlessRunVolumes(t *testing.T) {
 	}
 }
 
-// TestRootlessRunUsernsHost: userns: host without root maps only the user
-// (root inside, the user outside, no other id), so it needs no subordinate
-// range, and keeps every default isolation.
+// TestRootlessRunUsernsHost: userns: host without root means "keep my
+// uid": the sandbox's user namespace maps only the user's uid and gid, to
+// themselves, so it needs no subordinate range, `id` inside prints the
+// user's own ids, a file the workload writes to a bind mount is the
+// user's, and every default isolation holds (no capability left).
 func TestRootlessRunUsernsHost(t *testing.T) {
 	u := testutil.RootlessUser(t, testutil.UserNoRange)
 	e := testutil.NewUserEnv(t, u)
 	defer leaktest.Check(t, e.Root)
-	r := e.Run(t, nucleusBin, "run", "--userns", "host", "--", "/bin/sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; "+statusLines)
+	uid, gid := strconv.Itoa(u.UID), strconv.Itoa(u.GID)
+	r := e.Run(t, nucleusBin, "run", "--userns", "host", "-v", e.Home+":/out", "--", "/bin/sh", "-c",
+		"id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; touch /out/mine; "+statusLines)
 	if r.Code != 0 {
 		t.Fatalf("want exit 0: %s", r)
 	}
@@ -236,13 +240,17 @@ func TestRootlessRunUsernsHost(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
 		lines = append(lines, strings.Join(strings.Fields(l), " "))
 	}
-	want := []string{"0 " + strconv.Itoa(u.UID) + " 1", "0 " + strconv.Itoa(u.GID) + " 1"}
-	if len(lines) < 2 || lines[0] != want[0] || lines[1] != want[1] || strings.HasPrefix(lines[2], "1 ") {
-		t.Errorf("maps %q, want only %q", lines, want)
+	want := []string{uid, gid, uid + " " + uid + " 1", gid + " " + gid + " 1"}
+	if len(lines) < 5 || strings.Join(lines[:4], "|") != strings.Join(want, "|") || !strings.HasPrefix(lines[4], "Uid:") {
+		t.Errorf("id -u, id -g, maps: %q; want %q and no other mapping", lines, want)
 	}
-	for _, w := range []string{"CapEff: 0000000000000000", "NoNewPrivs: 1", "Seccomp: 2", "devwrite denied"} {
+	for _, w := range []string{"CapEff: 0000000000000000", "CapPrm: 0000000000000000", "CapAmb: 0000000000000000", "NoNewPrivs: 1", "Seccomp: 2", "devwrite denied"} {
 		if !strings.Contains(strings.Join(lines, "\n"), w) {
 			t.Errorf("output lacks %q: %s", w, r)
 		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(e.Home, "mine"), &st); err != nil || int(st.Uid) != u.UID || int(st.Gid) != u.GID {
+		t.Errorf("file written inside: %v, owner %d:%d; want the user's %d:%d", err, st.Uid, st.Gid, u.UID, u.GID)
 	}
 }
