@@ -92,3 +92,21 @@ services:
 		t.Errorf("deny counters in the hub: %d before, %d after a connection outside the rules", before, after)
 	}
 }
+
+// TestRootlessRunOnHub: a one-off `run` with a published port as an
+// ordinary user gets a network on the rootless hub, so its sandbox must join
+// the run's project user namespace (before, attaching it failed: open
+// network namespace of pid N: permission denied); nothing is left after.
+func TestRootlessRunOnHub(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserA)
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	port := testutil.FreePort(t)
+	r := e.Run(t, nucleusBin, "run", "--rm", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "--", "/bin/busybox", "echo", "hi")
+	if r.Code != 0 || r.Stdout != "hi\n" {
+		t.Errorf("run --rm -p as %s: %s", u.Name, r)
+	}
+	if left := e.Processes(); len(left) > 0 {
+		t.Errorf("processes of %s left after run --rm: %q", u.Name, left)
+	}
+}

@@ -335,6 +335,15 @@ func launchRun(cmd *cobra.Command, o *runOptions, svc *spec.Service, dataProject
 		}
 		run.Net().Apply(svc)
 		req.Net = run.Net()
+		if runtime.Rootless() && !req.Config.Service.Security.HostUserNS {
+			// The network's hub is in the project's user namespace: the
+			// sandbox joins it (network/rootless_hub.go).
+			userns, err := runtime.ProjectUserNS(root, run.Net().Project())
+			if err != nil {
+				return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+			}
+			req.Config.UserNSPath = userns
+		}
 	case run == nil:
 		req.Config.BeforeState = begin // overlaps with the init's start-up
 	}
