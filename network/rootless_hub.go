@@ -222,8 +222,9 @@ func (h rootlessHub) dnsSockets(addr string) (net.PacketConn, net.Listener, erro
 
 // rootlessHubOK says whether a network of an ordinary user gets the shared
 // hub: its way out must be slirp4netns (pasta has no API to add the hub's
-// forwards in place; with it the per-sandbox shape stays), and nsenter and
-// unshare (util-linux) must be there to enter the project's namespace.
+// forwards in place; with it the per-sandbox shape stays), nsenter and
+// unshare (util-linux) must be there to enter the project's namespace, and
+// /dev/net/tun must be the user's to open.
 func rootlessHubOK(n *NetworkState) bool {
 	if h, err := pickHelper(n.UserspaceBackend); err != nil || h != spec.UserspaceSlirp {
 		return false
@@ -233,7 +234,11 @@ func rootlessHubOK(n *NetworkState) bool {
 			return false
 		}
 	}
-	return true
+	// The hub's slirp4netns opens it as the user, at the network's start
+	// (distributions ship it 0666; a host that keeps it to root, like the
+	// v2 test VM, keeps the per-sandbox shape, whose helpers open it only
+	// when a sandbox attaches).
+	return unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK) == nil
 }
 
 // hubOf finds the running rootless hub of n (keeper and holder).

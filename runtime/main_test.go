@@ -14,6 +14,9 @@ import (
 // for the fallback path (TestSelfInitFallback re-executes /proc/self/exe).
 func TestMain(m *testing.M) {
 	keeper.MaybeRun() // a project user namespace a test started
+	if os.Getenv(wireVethEnv) != "" {
+		wireVeth() // TestRootlessProjectUserNS's veth, through nsenter
+	}
 	if IsInit() {
 		InitMain()
 	}

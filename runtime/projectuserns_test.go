@@ -8,9 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"nucleus/internal/keeper"
 	"nucleus/internal/rootdir"
@@ -30,7 +34,6 @@ const projectUserNSHelperEnv = "NUCLEUS_TEST_PROJECT_USERNS"
 func TestRootlessProjectUserNS(t *testing.T) {
 	u := testutil.RootlessUser(t, testutil.UserA)
 	testutil.RequireBinary(t, "nsenter", "util-linux")
-	testutil.RequireBinary(t, "ip", "iproute2")
 	e := testutil.NewUserEnv(t, u)
 	bin := filepath.Join(e.Dir, "runtime.test")
 	initBin := filepath.Join(e.Dir, "nucleus-init")
@@ -135,19 +138,13 @@ func TestRootlessProjectUserNSHelper(t *testing.T) {
 		}
 	}
 	// The user wires the two, as the hub will: a veth from a's namespace
-	// with its peer in b's, made from inside the project's user namespace.
-	in := func(pid int, args ...string) {
-		t.Helper()
-		cmd := exec.Command("nsenter", append([]string{"-t", fmt.Sprint(pid), "-U", "-n", "--preserve-credentials", "ip"}, args...)...)
-		if o, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("ip %s in the namespace of %d: %v: %s", strings.Join(args, " "), pid, err, o)
-		}
+	// with its peer in b's, made from inside the project's user namespace
+	// (this binary through nsenter: wireVeth).
+	cmd := exec.Command("nsenter", "-t", fmt.Sprint(a.PID()), "-U", "-n", "--preserve-credentials", os.Args[0])
+	cmd.Env = append(os.Environ(), wireVethEnv+"="+fmt.Sprint(b.PID()))
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("veth from the namespace of %d to that of %d: %v: %s", a.PID(), b.PID(), err, o)
 	}
-	in(a.PID(), "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", fmt.Sprint(b.PID()))
-	in(a.PID(), "addr", "add", "10.7.0.1/24", "dev", "eth0")
-	in(a.PID(), "link", "set", "eth0", "up")
-	in(b.PID(), "addr", "add", "10.7.0.2/24", "dev", "eth0")
-	in(b.PID(), "link", "set", "eth0", "up")
 	for _, sb := range []*Sandbox{a, b} {
 		if err := sb.Start(); err != nil {
 			t.Fatal(err)
@@ -168,4 +165,63 @@ func TestRootlessProjectUserNSHelper(t *testing.T) {
 			t.Errorf("remove %s: %v", sb.ID(), err)
 		}
 	}
+}
+
+const wireVethEnv = "NUCLEUS_TEST_WIRE_VETH"
+
+// wireVeth runs in this binary started by nsenter in a sandbox's user and
+// network namespaces: eth0 10.7.0.1/24 here, its peer eth0 10.7.0.2/24 in
+// the network namespace of pid $NUCLEUS_TEST_WIRE_VETH. (Netlink, not ip:
+// busybox's ip, in the v2 VM, ignores "peer ... netns".)
+func wireVeth() {
+	if err := wireVethErr(os.Getenv(wireVethEnv)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func wireVethErr(peerPid string) error {
+	pid, err := strconv.Atoi(peerPid)
+	if err != nil {
+		return err
+	}
+	peerNS, err := netns.GetFromPid(pid)
+	if err != nil {
+		return err
+	}
+	defer peerNS.Close()
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(peerNS))}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("add veth: %w", err)
+	}
+	ph, err := netlink.NewHandleAt(peerNS)
+	if err != nil {
+		return fmt.Errorf("netlink in the peer's namespace: %w", err)
+	}
+	defer ph.Close()
+	for _, end := range []struct {
+		h  *netlink.Handle
+		ip string
+	}{{nil, "10.7.0.1/24"}, {ph, "10.7.0.2/24"}} {
+		h := end.h
+		if h == nil {
+			if h, err = netlink.NewHandle(); err != nil {
+				return err
+			}
+			defer h.Close()
+		}
+		l, err := h.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		addr, _ := netlink.ParseAddr(end.ip)
+		if err := h.AddrAdd(l, addr); err != nil {
+			return fmt.Errorf("address %s: %w", end.ip, err)
+		}
+		if err := h.LinkSetUp(l); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -24,8 +24,10 @@ cp "$BIN/nucleus" "$BIN/nucleus-init" "$BIN/nucleus-compose" usr/local/bin/
 # nft and ip (the network tests and leak checks read rules and links);
 # for the rootless tests (issue 14), which make their unprivileged users
 # themselves: useradd and usermod (passwd), newuidmap and newgidmap
-# (uidmap, setuid root: cp -p keeps the bit), setpriv (util-linux).
-for tool in slirp4netns nft ip useradd usermod newuidmap newgidmap setpriv; do
+# (uidmap, setuid root: cp -p keeps the bit), setpriv, nsenter and unshare
+# (util-linux: busybox's nsenter lacks --preserve-credentials, which the
+# rootless hub and TestRootlessProjectUserNS use).
+for tool in slirp4netns nft ip useradd usermod newuidmap newgidmap setpriv nsenter unshare; do
   path=$(command -v $tool) || continue
   case $tool in nft|ip|useradd|usermod) dest=usr/sbin;; *) dest=usr/bin;; esac
   rm -f "$dest/$tool"; cp -p "$path" "$dest/"   # replaces busybox's applet
