@@ -220,6 +220,13 @@ func (e *exporter) run() {
 			}
 		}
 	}
+	// A service's own name wins over another's alias of it, whatever the
+	// order.
+	for _, s := range e.p.Services {
+		if e.exported(s) {
+			e.names[dnsLabel(s.Name)] = dnsLabel(s.Name)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(e.p.Services)) {
 		e.service(e.p.Services[name], waited[name])
 	}
@@ -339,7 +346,11 @@ func (e *exporter) services(s *spec.Service, name string, cports []ContainerPort
 	}
 	for _, n := range names {
 		if other, ok := e.names[n]; ok && other != name {
-			e.warn(at+".networks", "alias %s is also service %s's: Kubernetes has one Service per name in a namespace; exported for %s only", n, other, other)
+			what := "an alias of service " + other
+			if other == n {
+				what = "the name of service " + other
+			}
+			e.warn(at+".networks", "alias %s is also %s: Kubernetes has one Service per name in a namespace; exported for %s only", n, what, other)
 			continue
 		}
 		e.names[n] = name
