@@ -214,8 +214,11 @@ func (e *exporter) containerPorts(s *spec.Service) []ContainerPort {
 	}
 	addPort := func(cp ContainerPort) {
 		if i := have(cp.ContainerPort, cp.Protocol); i >= 0 {
-			if out[i].HostPort == 0 {
+			switch {
+			case out[i].HostPort == 0:
 				out[i] = cp
+			case cp.HostPort != 0 && cp.HostPort != out[i].HostPort:
+				out = append(out, cp) // one port published on two host ports
 			}
 			return
 		}
@@ -258,10 +261,17 @@ func (e *exporter) containerPorts(s *spec.Service) []ContainerPort {
 		if a.ContainerPort != b.ContainerPort {
 			return a.ContainerPort - b.ContainerPort
 		}
-		return strings.Compare(a.Protocol, b.Protocol)
+		if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
+			return c
+		}
+		return a.HostPort - b.HostPort
 	})
 	for i := range out {
-		out[i].Name = shortPortName(out[i].ContainerPort, out[i].Protocol)
+		// Names are unique in a pod: the second host port of a port
+		// goes unnamed (Services and probes use numbers).
+		if i == 0 || out[i-1].ContainerPort != out[i].ContainerPort || out[i-1].Protocol != out[i].Protocol {
+			out[i].Name = shortPortName(out[i].ContainerPort, out[i].Protocol)
+		}
 	}
 	return out
 }
