@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { subcommands = append(subcommands, newBuildCmd) }
+func init() { register("build", newBuildCmd) }
 
 // buildHowTo is what nucleus says instead of building: where an image
 // comes from when nucleus only runs existing ones.

@@ -14,7 +14,7 @@ import (
 	"nucleus/spec"
 )
 
-func init() { subcommands = append(subcommands, newConfigCmd) }
+func init() { register("config", newConfigCmd) }
 
 func newConfigCmd() *cobra.Command {
 	var format, hash string

@@ -13,7 +13,7 @@ import (
 	"nucleus/internal/atomicfile"
 )
 
-func init() { subcommands = append(subcommands, newConvertCmd) }
+func init() { register("convert", newConvertCmd) }
 
 func newConvertCmd() *cobra.Command {
 	var out string

@@ -11,7 +11,7 @@ import (
 	"nucleus/reconcile/host"
 )
 
-func init() { subcommands = append(subcommands, newCpCmd) }
+func init() { register("cp", newCpCmd) }
 
 func newCpCmd() *cobra.Command {
 	var archive bool

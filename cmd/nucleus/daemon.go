@@ -16,7 +16,7 @@ import (
 	"nucleus/reconcile/daemon"
 )
 
-func init() { subcommands = append(subcommands, newDaemonCmd) }
+func init() { register("daemon", newDaemonCmd) }
 
 func newDaemonCmd() *cobra.Command {
 	var (

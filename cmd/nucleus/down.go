@@ -10,7 +10,7 @@ import (
 	"nucleus/reconcile/oneoff"
 )
 
-func init() { subcommands = append(subcommands, newDownCmd) }
+func init() { register("down", newDownCmd) }
 
 func newDownCmd() *cobra.Command {
 	var (

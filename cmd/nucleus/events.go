@@ -15,7 +15,7 @@ import (
 	"nucleus/reconcile/api"
 )
 
-func init() { subcommands = append(subcommands, newEventsCmd) }
+func init() { register("events", newEventsCmd) }
 
 func newEventsCmd() *cobra.Command {
 	var asJSON bool

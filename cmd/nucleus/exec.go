@@ -18,7 +18,7 @@ import (
 	"nucleus/spec"
 )
 
-func init() { subcommands = append(subcommands, newExecCmd) }
+func init() { register("exec", newExecCmd) }
 
 func newExecCmd() *cobra.Command {
 	var (

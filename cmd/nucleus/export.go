@@ -20,7 +20,7 @@ import (
 	"nucleus/spec"
 )
 
-func init() { subcommands = append(subcommands, newExportCmd) }
+func init() { register("export", newExportCmd) }
 
 func newExportCmd() *cobra.Command {
 	cmd := &cobra.Command{

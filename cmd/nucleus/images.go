@@ -18,7 +18,7 @@ import (
 	"nucleus/reconcile/imagelease"
 )
 
-func init() { subcommands = append(subcommands, newImagesCmd, newImageCmd) }
+func init() { register("images", newImagesCmd); register("image", newImageCmd) }
 
 // openStore opens the image store under the state root's data directory.
 func openStore() (*store.Store, error) {

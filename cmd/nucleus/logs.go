@@ -16,7 +16,7 @@ import (
 	"nucleus/reconcile/host"
 )
 
-func init() { subcommands = append(subcommands, newLogsCmd) }
+func init() { register("logs", newLogsCmd) }
 
 // parseLogTime reads --since and --until as Compose does: an RFC 3339
 // time, or a duration before now.

@@ -28,7 +28,7 @@ func main() {
 	unpack.RunHelper() // the child of a rootless unpack (image/unpack/userns.go)
 	keeper.MaybeRun()  // a rootless project's user namespace (internal/keeper)
 	network.RunHubOp() // an operation in a rootless hub (network/rootless_hub.go)
-	root := newRootCmd()
+	root := newRootCmd(os.Args[1:])
 	if err := root.Execute(); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {

@@ -12,7 +12,7 @@ import (
 	"nucleus/reconcile/images"
 )
 
-func init() { subcommands = append(subcommands, newPlanCmd) }
+func init() { register("plan", newPlanCmd) }
 
 func newPlanCmd() *cobra.Command {
 	var asJSON bool

@@ -11,7 +11,7 @@ import (
 	"nucleus/reconcile/api"
 )
 
-func init() { subcommands = append(subcommands, newPortCmd) }
+func init() { register("port", newPortCmd) }
 
 func newPortCmd() *cobra.Command {
 	var index int

@@ -17,7 +17,7 @@ import (
 	"nucleus/reconcile/images"
 )
 
-func init() { subcommands = append(subcommands, newPsCmd) }
+func init() { register("ps", newPsCmd) }
 
 func newPsCmd() *cobra.Command {
 	var asJSON, all, quiet, services bool

@@ -15,7 +15,7 @@ import (
 	"nucleus/reconcile/images"
 )
 
-func init() { subcommands = append(subcommands, newPullCmd) }
+func init() { register("pull", newPullCmd) }
 
 func newPullCmd() *cobra.Command {
 	return &cobra.Command{

@@ -21,7 +21,11 @@ import (
 )
 
 func init() {
-	subcommands = append(subcommands, newKillCmd, newPauseCmd(true), newPauseCmd(false), newTopCmd, newStatsCmd)
+	register("kill", newKillCmd)
+	register("pause", newPauseCmd(true))
+	register("unpause", newPauseCmd(false))
+	register("top", newTopCmd)
+	register("stats", newStatsCmd)
 }
 
 // replicaTargets finds the project (its files, or -p and the state root)

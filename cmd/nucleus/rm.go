@@ -16,7 +16,7 @@ import (
 	"nucleus/reconcile/api"
 )
 
-func init() { subcommands = append(subcommands, newRmCmd) }
+func init() { register("rm", newRmCmd) }
 
 func newRmCmd() *cobra.Command {
 	var force, stopFirst bool

@@ -49,7 +49,7 @@ type runOptions struct {
 }
 
 func init() {
-	subcommands = append(subcommands, newRunCmd)
+	register("run", newRunCmd)
 }
 
 func newRunCmd() *cobra.Command {

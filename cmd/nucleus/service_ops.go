@@ -15,11 +15,9 @@ import (
 )
 
 func init() {
-	subcommands = append(subcommands,
-		serviceOpCmd("start", "Start stopped services (and what they depend on) and wait until they run", (*api.Client).Start, nil, true),
-		serviceOpCmd("stop", "Stop services; restart policies leave them stopped until start", (*api.Client).Stop, (*api.Client).StopWithin, false),
-		serviceOpCmd("restart", "Stop and start services with the current configuration", (*api.Client).Restart, (*api.Client).RestartWithin, false),
-	)
+	register("start", serviceOpCmd("start", "Start stopped services (and what they depend on) and wait until they run", (*api.Client).Start, nil, true))
+	register("stop", serviceOpCmd("stop", "Stop services; restart policies leave them stopped until start", (*api.Client).Stop, (*api.Client).StopWithin, false))
+	register("restart", serviceOpCmd("restart", "Stop and start services with the current configuration", (*api.Client).Restart, (*api.Client).RestartWithin, false))
 }
 
 // serviceOpCmd builds start, stop and restart: requests to the supervisor.

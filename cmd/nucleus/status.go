@@ -11,7 +11,7 @@ import (
 	"nucleus/reconcile/daemon"
 )
 
-func init() { subcommands = append(subcommands, newStatusCmd) }
+func init() { register("status", newStatusCmd) }
 
 func newStatusCmd() *cobra.Command {
 	var asJSON bool

@@ -15,7 +15,7 @@ import (
 	"nucleus/reconcile/api"
 )
 
-func init() { subcommands = append(subcommands, newSuperviseCmd) }
+func init() { register("supervise", newSuperviseCmd) }
 
 // newSuperviseCmd is the detached supervisor `nucleus up -d` starts (in its
 // own session, output to its log file under the state root). SIGHUP

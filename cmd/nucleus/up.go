@@ -24,7 +24,7 @@ import (
 	"nucleus/spec"
 )
 
-func init() { subcommands = append(subcommands, newUpCmd) }
+func init() { register("up", newUpCmd) }
 
 type upOptions struct {
 	detach      bool

@@ -11,7 +11,7 @@ import (
 	"nucleus/spec"
 )
 
-func init() { subcommands = append(subcommands, newValidateCmd) }
+func init() { register("validate", newValidateCmd) }
 
 func newValidateCmd() *cobra.Command {
 	return &cobra.Command{

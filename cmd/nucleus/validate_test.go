@@ -17,7 +17,7 @@ import (
 // exit with.
 func execute(args ...string) (stdout, stderr, msg string, code int) {
 	globals = globalOptions{}
-	cmd := newRootCmd()
+	cmd := newRootCmd(nil)
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)

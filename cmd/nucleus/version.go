@@ -11,7 +11,7 @@ import (
 var version = "dev"
 
 func init() {
-	subcommands = append(subcommands, func() *cobra.Command {
+	register("version", func() *cobra.Command {
 		return &cobra.Command{
 			Use:   "version",
 			Short: "Print the nucleus version",

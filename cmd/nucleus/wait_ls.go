@@ -16,7 +16,7 @@ import (
 	"nucleus/reconcile/host"
 )
 
-func init() { subcommands = append(subcommands, newWaitCmd, newLsCmd) }
+func init() { register("wait", newWaitCmd); register("ls", newLsCmd) }
 
 func newWaitCmd() *cobra.Command {
 	return &cobra.Command{
