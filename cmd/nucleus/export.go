@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"nucleus/compose"
+	"nucleus/compose/composeapi"
 	"nucleus/export/k8s"
 	"nucleus/image/resolve"
 	"nucleus/image/store"
@@ -218,7 +218,7 @@ func exportTree(f *exportK8sFlags, stderr interface{ Write([]byte) (int, error) 
 	for _, dir := range dirs {
 		p, err := loader.Load(loader.Options{
 			LoadOptions: spec.LoadOptions{Files: daemon.ProjectFiles(dir), WorkingDir: dir},
-			Warn:        func(w compose.Warning) { fmt.Fprintln(stderr, "warning: "+w.String()) },
+			Warn:        func(w composeapi.Warning) { fmt.Fprintln(stderr, "warning: "+w.String()) },
 		})
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("%s: %w", dir, err)}
