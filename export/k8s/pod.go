@@ -20,6 +20,10 @@ func (e *exporter) podSpec(s *spec.Service, name string) PodSpec {
 	at := "services." + s.Name
 	c := Container{Name: name, Image: e.image(s), ImagePullPolicy: pullPolicy(s, e.o.Images[s.Name] != "")}
 	switch {
+	case s.Image == "":
+		// A host command given an image with --image: Command is the
+		// whole argv (the loader put its entrypoint in front).
+		c.Command = s.Command
 	case s.Entrypoint != nil && len(s.Entrypoint) > 0:
 		c.Command, c.Args = s.Entrypoint, s.Command
 	case s.Entrypoint != nil && len(s.Command) > 0:
