@@ -263,12 +263,20 @@ func (e *exporter) service(s *spec.Service, waited bool) {
 	claims := e.claimedVolumes(s)
 	hostPort := slices.ContainsFunc(pod.Containers[0].Ports, func(p ContainerPort) bool { return p.HostPort != 0 })
 	switch {
-	case s.Restart.Policy == spec.RestartNo && waited:
+	case waited && (s.Restart.Policy == spec.RestartNo || s.Restart.Policy == spec.RestartOnFailure):
+		// Others wait for it to complete: it runs to completion once.
+		backoff := 0
 		tmpl.Spec.RestartPolicy = "Never"
+		if s.Restart.Policy == spec.RestartOnFailure {
+			tmpl.Spec.RestartPolicy, backoff = "OnFailure", s.Restart.MaxRetries
+			if backoff == 0 {
+				backoff = 6 // unlimited on one host; the Job API's default
+			}
+		}
 		e.addClaims(s, claims)
 		e.add("Job", name, Job{
 			Head: e.head("batch/v1", "Job", name, labels),
-			Spec: JobSpec{Parallelism: &replicas, Completions: &replicas, BackoffLimit: ptr(0), Template: tmpl},
+			Spec: JobSpec{Parallelism: &replicas, Completions: &replicas, BackoffLimit: &backoff, Template: tmpl},
 		})
 	case len(claims) > 0 && replicas > 1:
 		var tpls []ClaimTemplate
@@ -279,7 +287,7 @@ func (e *exporter) service(s *spec.Service, waited bool) {
 		}
 		e.add("StatefulSet", name, StatefulSet{
 			Head: e.head("apps/v1", "StatefulSet", name, labels),
-			Spec: StatefulSetSpec{Replicas: &replicas, ServiceName: name, Selector: sel, Template: stsTemplate(tmpl, claims), VolumeClaimTemplates: tpls},
+			Spec: StatefulSetSpec{Replicas: &replicas, ServiceName: name, Selector: sel, Template: stsTemplate(tmpl), VolumeClaimTemplates: tpls},
 		})
 	default:
 		if s.Restart.Policy == spec.RestartNo && e.loc.has(at+".restart") {
@@ -301,7 +309,7 @@ func (e *exporter) service(s *spec.Service, waited bool) {
 
 // stsTemplate points the pod's claim volumes at the StatefulSet's claim
 // templates: a volumeMount that names a template needs no pod volume.
-func stsTemplate(t PodTemplate, claims []string) PodTemplate {
+func stsTemplate(t PodTemplate) PodTemplate {
 	var keep []Volume
 	for _, v := range t.Spec.Volumes {
 		if v.PersistentVolumeClaim == nil {
