@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -215,6 +217,7 @@ func exportTree(f *exportK8sFlags, stderr interface{ Write([]byte) (int, error) 
 	}
 	var all []done
 	failed := false
+	used := map[string]bool{}
 	for _, dir := range dirs {
 		p, err := loader.Load(loader.Options{
 			LoadOptions: spec.LoadOptions{Files: daemon.ProjectFiles(dir), WorkingDir: dir},
@@ -223,7 +226,15 @@ func exportTree(f *exportK8sFlags, stderr interface{ Write([]byte) (int, error) 
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("%s: %w", dir, err)}
 		}
-		res, header, err := exportProject(p, f.opts)
+		// --image applies to every project that has the service.
+		o := f.opts
+		o.Images = map[string]string{}
+		for svc, ref := range f.opts.Images {
+			if p.Services[svc] != nil {
+				o.Images[svc], used[svc] = ref, true
+			}
+		}
+		res, header, err := exportProject(p, o)
 		if err != nil {
 			return err
 		}
@@ -236,6 +247,11 @@ func exportTree(f *exportK8sFlags, stderr interface{ Write([]byte) (int, error) 
 			return err
 		}
 		all = append(all, done{name: p.Name, files: files})
+	}
+	for _, svc := range slices.Sorted(maps.Keys(f.opts.Images)) {
+		if !used[svc] {
+			fmt.Fprintf(stderr, "warning: --image %s=%s: no project of the tree has a service %s\n", svc, f.opts.Images[svc], svc)
+		}
 	}
 	if failed {
 		return &exitError{code: 2, err: errors.New("not exported: the services above have no Kubernetes form")}

@@ -98,6 +98,15 @@ func TestExportK8sKustomize(t *testing.T) {
 	if _, errs, code := runBin(t, tree, "", "export", "k8s", "--tree", ".", "-o", "k8s"); code != 0 || !strings.HasPrefix(errs, "warning: team/notes/compose.yaml:2:42: ") || !strings.Contains(errs, "services.app.expose: accepted") {
 		t.Fatalf("--tree: exit %d, want 0 and the compose note of notes:\n%s", code, errs)
 	}
+	// --image applies to the projects that have the service; one warning
+	// for a name none has.
+	if _, errs, code := runBin(t, tree, "", "export", "k8s", "--tree", ".", "-o", "k8s3", "--image", "app=busybox:1.36", "--image", "nope=x"); code != 0 ||
+		strings.Count(errs, "--image nope") != 1 || !strings.Contains(errs, "warning: --image nope=x: no project of the tree has a service nope\n") {
+		t.Errorf("--tree --image: exit %d\n%s", code, errs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(tree, "k8s3", "status", "deployment-app.yaml")); !strings.Contains(string(b), "image: busybox:1.36\n") {
+		t.Errorf("--image app= not applied in status:\n%s", b)
+	}
 	if _, errs, code := runBin(t, tree, "", "export", "k8s", "--tree", ".", "-o", "k8s2", "--namespace", "one"); code != 2 || !strings.Contains(errs, "names collide") {
 		t.Errorf("--tree --namespace: exit %d\n%s", code, errs)
 	}
