@@ -46,8 +46,8 @@ func newExportK8sCmd() *cobra.Command {
 		Use:   "k8s [-f FILE] [-o DIR|-] [--namespace NS] [--format yaml|kustomize]",
 		Short: "Write the project as Kubernetes manifests",
 		Long: "Write the project (nucleus.yaml or compose files) as Kubernetes objects: a Deployment (a\n" +
-			"StatefulSet with named volumes and several replicas, a Job for a restart: \"no\" service others\n" +
-			"wait on), Services for the name and aliases, NetworkPolicies for networks and egress, probes,\n" +
+			"StatefulSet with named volumes and several replicas, a Job for a service others wait on to\n" +
+			"complete), Services for the name and aliases, NetworkPolicies for networks and egress, probes,\n" +
 			"limits and the sandbox's security defaults. One YAML stream on standard output, or with\n" +
 			"--format kustomize a directory (-o) of files and a kustomization.yaml; --tree DIR exports every\n" +
 			"project of a `nucleus daemon` tree, one kustomization per project. The output is deterministic.\n" +
@@ -62,7 +62,7 @@ func newExportK8sCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "output", "o", "-", "write to this file (yaml) or directory (kustomize, --tree); - is standard output")
 	fl.StringVar(&f.format, "format", "yaml", "yaml (one multi-document stream) or kustomize (a directory with kustomization.yaml)")
-	fl.StringVar(&f.tree, "tree", "", "export every project of this `nucleus daemon` tree into -o DIR/PROJECT, with DIR/kustomization.yaml")
+	fl.StringVar(&f.tree, "tree", "", "export every project of this directory tree (as nucleus daemon --watch finds them) into -o DIR/PROJECT, with DIR/kustomization.yaml")
 	fl.StringVar(&f.opts.Namespace, "namespace", "", "namespace of every object (default: the project's name)")
 	fl.StringVar(&f.opts.ServiceType, "service-type", k8s.ServiceNodePort, "type of the Service for ports published beyond 127.0.0.1: ClusterIP, NodePort or LoadBalancer")
 	fl.StringVar(&f.opts.VolumeSize, "volume-size", "1Gi", "storage request of a named volume's PersistentVolumeClaim (a volume's size: wins)")
