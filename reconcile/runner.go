@@ -96,6 +96,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := sv.Adopt(ctx); err != nil {
 		slog.Warn("adopt sandboxes", "project", sv.Project, "err", err)
 	}
+	if err := sv.RestoreNetworks(ctx); err != nil {
+		slog.Warn("restore networks", "project", sv.Project, "err", err)
+	}
 	sv.OnChange = r.loop.Mark
 	defer sv.Close()
 	if r.Watch {

@@ -195,6 +195,35 @@ func (sv *Supervisor) Adopt(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// RestoreNetworks ensures every recorded network again, as it was applied.
+// Parts of a network live in the supervisor that made it (the resolver;
+// slirp4netns and pasta exit with it): a supervisor that adopts sandboxes
+// after another was killed must bring them back, and the plan has no step
+// for a network whose files did not change. Call it after Adopt.
+func (sv *Supervisor) RestoreNetworks(ctx context.Context) error {
+	if err := sv.ensureLoaded(); err != nil {
+		return err
+	}
+	sv.mu.Lock()
+	var nets []NetworkState
+	if sv.project != nil {
+		nets = slices.Clone(sv.project.Networks)
+	}
+	sv.mu.Unlock()
+	var errs []error
+	for _, n := range nets {
+		if n.Applied == nil {
+			continue // the plan recreates it (applied configuration unknown)
+		}
+		sn := *n.Applied
+		sn.Name = n.Name // not kept in the record's copy
+		if _, err := sv.Networks.EnsureNetwork(ctx, sv.Project, &sn); err != nil {
+			errs = append(errs, fmt.Errorf("restore network %s: %w", n.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // track registers a live replica and starts its monitor and health probe.
 func (sv *Supervisor) track(r *replica) {
 	ctx, cancel := context.WithCancel(context.Background())

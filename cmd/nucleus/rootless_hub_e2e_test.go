@@ -27,15 +27,7 @@ func TestRootlessHub(t *testing.T) {
 	e := testutil.NewUserEnv(t, u)
 	defer leaktest.Check(t, e.Root)
 	port := testutil.FreePort(t)
-	y := fmt.Sprintf(`name: rlhub
-services:
-  web:
-    command: [/bin/sh, -c, "mkdir /tmp/s && echo hello from web >/tmp/s/index.html && exec /bin/busybox httpd -f -p 8080 -h /tmp/s"]
-    ports: ["127.0.0.1:%d:8080"]
-  client:
-    command: [/bin/busybox, sleep, "3600"]
-    egress: {allow: [192.0.2.0/24]}
-`, port)
+	y := webClientYAML("rlhub", port, "    egress: {allow: [192.0.2.0/24]}\n", "")
 	down := rootlessUp(t, e, y)
 	defer func() {
 		down()
