@@ -1,9 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -87,7 +87,7 @@ func runExportK8s(cmd *cobra.Command, f *exportK8sFlags) error {
 	if err != nil {
 		return err
 	}
-	res, header, err := exportProject(p, f.opts)
+	res, header, err := exportProject(p, exportOptions{Options: f.opts}, stderr)
 	if err != nil {
 		return err
 	}
@@ -148,52 +148,50 @@ func checkExportFlags(f *exportK8sFlags) error {
 
 // exportProject resolves what it can of p's images from the local store
 // (never pulling) and exports it.
-func exportProject(p *spec.Project, o k8s.Options) (*k8s.Result, string, error) {
-	p = withLocalImages(p)
+// exportOptions are k8s.Options and how the CLI names the project in its
+// notes ("" for one project; "project NAME: " in a tree).
+type exportOptions struct {
+	k8s.Options
+	Project string
+}
+
+func exportProject(p *spec.Project, o exportOptions, stderr io.Writer) (*k8s.Result, string, error) {
+	p, missing := withLocalImages(p)
+	missing = slices.DeleteFunc(missing, func(s string) bool { return o.Images[s] != "" })
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "note: %sthe images of %s are not in the local store: their user and health check are not in the export (nucleus pull first)\n", o.Project, strings.Join(missing, ", "))
+	}
 	if o.BaseDir == "" {
 		o.BaseDir, _ = os.Getwd()
 	}
-	return k8s.Export(p, o), k8s.Header(p), nil
+	return k8s.Export(p, o.Options), k8s.Header(p), nil
 }
 
 // withLocalImages is p with the config of every image the local store
 // already has merged into its services (their user, command and health
-// check). It creates nothing: no store, no pull.
-func withLocalImages(p *spec.Project) *spec.Project {
+// check), and the services whose image it lacks. It creates nothing: no
+// store, no pull.
+func withLocalImages(p *spec.Project) (*spec.Project, []string) {
 	data := stateRoot().Data
+	var images []string
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		if p.Services[name].Image != "" {
+			images = append(images, name)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(data, "images", "refs")); err != nil {
-		return p
+		return p, images
 	}
 	st, err := store.Open(data)
 	if err != nil {
-		return p
+		return p, images
 	}
-	r := &resolve.Resolver{Store: st}
-	out := *p
-	out.Services = map[string]*spec.Service{}
-	for name, s := range p.Services {
-		out.Services[name] = s
-		if s.Image == "" {
-			continue
-		}
-		img, err := r.Image(context.Background(), s)
-		if err != nil {
-			continue
-		}
-		cfg, err := resolve.Config(st, img)
-		if err != nil {
-			continue
-		}
-		if rs, err := s.WithImageConfig(cfg); err == nil {
-			out.Services[name] = rs
-		}
-	}
-	return &out
+	return (&resolve.Resolver{Store: st}).Present(p)
 }
 
 // printExportWarnings prints one line per warning; true when a service
 // could not be exported.
-func printExportWarnings(w interface{ Write([]byte) (int, error) }, r *k8s.Result) bool {
+func printExportWarnings(w io.Writer, r *k8s.Result) bool {
 	for _, x := range r.Warnings {
 		kind := "warning: "
 		if x.Error {
@@ -206,7 +204,7 @@ func printExportWarnings(w interface{ Write([]byte) (int, error) }, r *k8s.Resul
 
 // exportTree exports every project of a daemon tree into out/PROJECT and
 // writes out/kustomization.yaml naming them.
-func exportTree(f *exportK8sFlags, stderr interface{ Write([]byte) (int, error) }) error {
+func exportTree(f *exportK8sFlags, stderr io.Writer) error {
 	dirs, err := daemon.Scan(f.tree)
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -234,7 +232,7 @@ func exportTree(f *exportK8sFlags, stderr interface{ Write([]byte) (int, error) 
 				o.Images[svc], used[svc] = ref, true
 			}
 		}
-		res, header, err := exportProject(p, o)
+		res, header, err := exportProject(p, exportOptions{Options: o, Project: "project " + p.Name + ": "}, stderr)
 		if err != nil {
 			return err
 		}

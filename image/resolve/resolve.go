@@ -164,6 +164,40 @@ func (r *Resolver) Project(ctx context.Context, p *spec.Project) (*spec.Project,
 	return &out, nil
 }
 
+// Present returns a copy of p in which every service whose image the
+// store already has gets the image's config merged in (its user, command,
+// health check): what an export can learn without pulling. It never
+// pulls, whatever r.Pull; missing names the services whose image the
+// store lacks (or whose config does not merge), sorted.
+func (r *Resolver) Present(p *spec.Project) (out *spec.Project, missing []string) {
+	cp := *p
+	cp.Services = make(map[string]*spec.Service, len(p.Services))
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		s := p.Services[name]
+		cp.Services[name] = s
+		if s.Image == "" {
+			continue
+		}
+		img, err := r.Store.Lookup(s.Image)
+		if err != nil {
+			missing = append(missing, name)
+			continue
+		}
+		cfg, err := Config(r.Store, img)
+		if err != nil {
+			missing = append(missing, name)
+			continue
+		}
+		rs, err := s.WithImageConfig(cfg)
+		if err != nil {
+			missing = append(missing, name)
+			continue
+		}
+		cp.Services[name] = rs
+	}
+	return &cp, missing
+}
+
 // pickPolicy returns the service whose policy governs a reference several
 // services share: never wins (nothing may be fetched), then always.
 func pickPolicy(svcs []*spec.Service) *spec.Service {

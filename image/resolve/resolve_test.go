@@ -169,3 +169,33 @@ func TestServiceHealthyNeedsAHealthcheckOnceMerged(t *testing.T) {
 		}
 	}
 }
+
+// TestPresentMergesOnlyWhatTheStoreHas: Present merges the config of the
+// images the store has, names the services whose image it lacks, never
+// pulls, and leaves the loaded project as it was.
+func TestPresentMergesOnlyWhatTheStoreHas(t *testing.T) {
+	reg := imagetest.Registry(t)
+	have, _ := ref.Normalize(reg.Push(t, "app:1", appImage(t, "one")))
+	lack, _ := ref.Normalize(reg.Push(t, "app:2", appImage(t, "two")))
+	r, pulls := newResolver(t)
+	if _, err := r.Image(context.Background(), &spec.Service{Name: "x", Image: have, PullPolicy: spec.PullMissing}); err != nil {
+		t.Fatal(err)
+	}
+	*pulls = 0
+	web := &spec.Service{Name: "web", Image: have}
+	db := &spec.Service{Name: "db", Image: lack}
+	hostSvc := &spec.Service{Name: "host", Command: []string{"true"}}
+	got, missing := r.Present(project(web, db, hostSvc))
+	if *pulls != 0 {
+		t.Errorf("Present pulled %d times", *pulls)
+	}
+	if !slices.Equal(missing, []string{"db"}) {
+		t.Errorf("missing %q, want [db]", missing)
+	}
+	if w := got.Services["web"]; w.User != "app" || !slices.Equal(w.Command, []string{"/bin/sh", "-c", "echo hi"}) {
+		t.Errorf("web: user %q argv %q, want the image's", w.User, w.Command)
+	}
+	if got.Services["db"] != db || got.Services["host"] != hostSvc || web.User != "" {
+		t.Error("Present changed services it could not resolve, or the loaded project")
+	}
+}
