@@ -50,6 +50,7 @@ type controlPlane struct {
 	url        string
 	token      string
 	procs      []*exec.Cmd
+	done       []chan struct{}
 }
 
 // startControlPlane starts etcd and kube-apiserver and waits until the
@@ -93,7 +94,10 @@ func startControlPlane(t *testing.T) *controlPlane {
 		"--service-account-key-file="+saKey,
 		"--service-account-signing-key-file="+saKey,
 		// Never routed: Services need a range to allocate cluster IPs from.
-		"--service-cluster-ip-range=10.96.0.0/16")
+		"--service-cluster-ip-range=10.96.0.0/16",
+		// The endpoint reconciler refuses a loopback address to publish as
+		// the kubernetes Service's endpoint; nothing here needs that one.
+		"--endpoint-reconciler-type=none")
 
 	cp.kubeconfig = filepath.Join(dir, "kubeconfig")
 	testutil.WriteFile(t, cp.kubeconfig, fmt.Sprintf(`apiVersion: v1
@@ -111,7 +115,12 @@ current-context: test
 `, cp.url, cp.token))
 
 	start := time.Now()
-	testutil.WaitFor(t, "kube-apiserver /readyz", 90*time.Second, cp.ready)
+	testutil.WaitFor(t, "kube-apiserver /readyz", 90*time.Second, func() bool {
+		if name := cp.exited(); name != "" {
+			t.Fatalf("%s exited while the control plane started (its log follows)", name)
+		}
+		return cp.ready()
+	})
 	t.Logf("etcd and kube-apiserver ready in %s", time.Since(start).Round(100*time.Millisecond))
 	return cp
 }
@@ -131,11 +140,24 @@ func (cp *controlPlane) start(t *testing.T, name string, args ...string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	cp.procs = append(cp.procs, cmd)
+	done := make(chan struct{})
+	cp.procs, cp.done = append(cp.procs, cmd), append(cp.done, done)
 	go func() {
-		// Reap it; a process that dies early shows in ready's log dump.
 		_ = cmd.Wait()
+		close(done)
 	}()
+}
+
+// exited names a process that has exited, or is "".
+func (cp *controlPlane) exited() string {
+	for i, d := range cp.done {
+		select {
+		case <-d:
+			return filepath.Base(cp.procs[i].Path)
+		default:
+		}
+	}
+	return ""
 }
 
 func (cp *controlPlane) ready() bool {
@@ -182,11 +204,12 @@ func (cp *controlPlane) stop(t *testing.T) {
 	for i := len(cp.procs) - 1; i >= 0; i-- {
 		p := cp.procs[i].Process
 		_ = syscall.Kill(-p.Pid, syscall.SIGTERM)
-		deadline := time.Now().Add(10 * time.Second)
-		for testutil.Alive(p.Pid) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+		select {
+		case <-cp.done[i]:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+			<-cp.done[i]
 		}
-		_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
 	}
 	if t.Failed() {
 		for _, name := range []string{"etcd", "kube-apiserver"} {
