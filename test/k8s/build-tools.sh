@@ -9,7 +9,8 @@
 # The binaries land in $NUCLEUS_K8S_CACHE/v1.37.2/bin; .complete there is
 # written last, holding the key of the build, once every binary is present.
 # The key is the hash of the tools module (go.mod, go.sum), of the pins
-# below and of the Go version: any change rebuilds. A cold build takes about
+# below and of the Go version: any change rebuilds (a change of the build
+# flags alone does not: remove the stamps/ directory). A cold build takes about
 # 20 minutes on an idle 2-core machine.
 set -euo pipefail
 
@@ -75,7 +76,7 @@ if ((${#names[@]})); then
 	echo "k8s tools: building ${names[*]}"
 	tmp=$(mktemp -d "$cache/$K8S_VERSION/build.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	(cd "$tools" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}")
+	(cd "$tools" && CGO_ENABLED=0 go build -buildvcs=false -trimpath -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}")
 	for i in "${!names[@]}"; do
 		n=${names[$i]} p=${pkgs[$i]}
 		mv -f "$tmp/${p##*/}" "$bin/$n"

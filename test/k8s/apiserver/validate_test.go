@@ -48,6 +48,15 @@ func TestServerSideValidation(t *testing.T) {
 	cp := startControlPlane(t)
 	kc := newKubeconform(t, cp, manifests)
 
+	// build-tools.sh stamps the release into both; without it kubectl
+	// sees v0.0.0-master and cannot compare versions.
+	v := cp.kubectl(t, "", "version")
+	for _, want := range []string{"Client Version: " + k8sVersion, "Server Version: " + k8sVersion} {
+		if !strings.Contains(v, want) {
+			t.Errorf("kubectl version must say %q:\n%s", want, v)
+		}
+	}
+
 	names := make([]string, 0, len(manifests))
 	for n := range manifests {
 		names = append(names, n)
