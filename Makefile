@@ -72,8 +72,8 @@ test: deps fmt-check vet build
 # kube-scheduler, kubelet, kube-proxy, kubectl), etcd, kwok, kubeconform and
 # CoreDNS from source through the Go module proxy into a cache kept between
 # runs (test/k8s/build-tools.sh; NUCLEUS_K8S_CACHE, default
-# /var/cache/nucleus-k8s): about 20 minutes cold on 2 cores, nothing when up
-# to date. Its module is test/k8s/tools, not the product's go.mod.
+# /var/cache/nucleus-k8s): about 20 minutes cold on 2 idle cores (46 while
+# the machine was shared), nothing when up to date. Its module is test/k8s/tools, not the product's go.mod.
 NUCLEUS_K8S_CACHE ?= /var/cache/nucleus-k8s
 export NUCLEUS_K8S_CACHE
 k8s-tools:
