@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 
+	"nucleus/internal/keeper"
 	"nucleus/internal/rootdir"
 	"nucleus/spec"
 )
@@ -49,6 +51,10 @@ type RunRecord struct {
 	// Created are the networks the run made (nobody served them before):
 	// removed when the run ends, unless someone else joined meanwhile.
 	Created []string `json:"created,omitempty"`
+	// Keeper: without root, the project's user namespace keeper did not
+	// run before the run (the run starts it): stopped when the run ends
+	// and the project has no network left.
+	Keeper bool `json:"keeper,omitempty"`
 }
 
 // RunSession is the network side of one one-off sandbox.
@@ -85,6 +91,9 @@ func NewRunSession(root rootdir.Root, s RunNetSpec) (*RunSession, error) {
 		return nil, err
 	}
 	r.m = m
+	if _, ok := keeper.Find(keeper.ProjectDir(root.Run, r.rec.Project)); !ok && os.Geteuid() != 0 && !r.rec.Private {
+		r.rec.Keeper = true
+	}
 	for _, sn := range r.nets {
 		r.rec.Networks = append(r.rec.Networks, sn.Name)
 		n, err := r.load(sn.Name)
@@ -229,6 +238,9 @@ func undoRun(ctx context.Context, m *Manager, rec RunRecord) error {
 		if _, err := m.RemoveNetworkIfUnused(ctx, rec.Project, name); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if rec.Keeper {
+		errs = append(errs, m.stopIdleKeeper(rec.Project))
 	}
 	return errors.Join(errs...)
 }

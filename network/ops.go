@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"nucleus/internal/keeper"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"nucleus/internal/keeper"
+	"nucleus/internal/rootdir"
 	"nucleus/spec"
 )
 
@@ -405,13 +406,30 @@ func (m *Manager) RemoveProject(ctx context.Context, project string) error {
 	if err == nil && os.Geteuid() != 0 {
 		// The project's user namespace (rootless_hub.go): its sandboxes
 		// and hubs are gone now.
-		err = keeper.Stop(keeper.ProjectDir(m.root.Run, project))
-		os.Remove(filepath.Dir(keeper.ProjectDir(m.root.Run, project))) // only when empty
+		err = stopKeeper(m.root, project)
 	}
 	if err != nil || os.Geteuid() != 0 {
 		return err
 	}
 	return errors.Join(m.kernel.sync(project, nil, ""), removeOrphanLinks(linkAlias(m.root, project)+":"), restoreForwarding())
+}
+
+// stopKeeper ends the keeper of project's user namespace, if any.
+func stopKeeper(root rootdir.Root, project string) error {
+	err := keeper.Stop(keeper.ProjectDir(root.Run, project))
+	os.Remove(filepath.Dir(keeper.ProjectDir(root.Run, project))) // only when empty
+	return err
+}
+
+// stopIdleKeeper ends the keeper of project's user namespace when the
+// project has no network left (a one-off run that started it is done).
+func (m *Manager) stopIdleKeeper(project string) error {
+	defer m.lock()()
+	nets, err := m.loadProject(project)
+	if err != nil || len(nets) > 0 {
+		return err
+	}
+	return stopKeeper(m.root, project)
 }
 
 // eachNetworkLocked runs fn for every network the project has a record of

@@ -51,7 +51,10 @@ type hubOp struct {
 }
 
 type hubOpResult struct {
-	Err    string `json:"err,omitempty"`
+	Err string `json:"err,omitempty"`
+	// Errno is the error's errno, if any: callers test for some (the
+	// resolver's EADDRINUSE: another process serves the network).
+	Errno  int    `json:"errno,omitempty"`
 	Inside string `json:"inside,omitempty"`
 	MAC    string `json:"mac,omitempty"`
 	Count  uint64 `json:"count,omitempty"`
@@ -73,6 +76,10 @@ func RunHubOp() {
 	}
 	if err != nil {
 		res.Err = err.Error()
+		var en unix.Errno
+		if errors.As(err, &en) {
+			res.Errno = int(en)
+		}
 	}
 	json.NewEncoder(os.Stdout).Encode(res) //nolint:errcheck // the caller reports a missing answer
 	os.Exit(0)
@@ -136,9 +143,24 @@ func (h rootlessHub) do(op hubOp, extra ...*os.File) (hubOpResult, error) {
 		return r, fmt.Errorf("hub %s: no answer (%q, stderr %q)", op.Op, out.String(), errb.String())
 	}
 	if r.Err != "" {
-		return r, errors.New(r.Err)
+		return r, hubError{msg: r.Err, errno: unix.Errno(r.Errno)}
 	}
 	return r, nil
+}
+
+// hubError is a helper's error, with its errno for errors.Is.
+type hubError struct {
+	msg   string
+	errno unix.Errno
+}
+
+func (e hubError) Error() string { return e.msg }
+
+func (e hubError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
 }
 
 // projectKeeper starts (or finds) the keeper of project's user namespace,

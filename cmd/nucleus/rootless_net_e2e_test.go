@@ -77,27 +77,38 @@ func rootlessUp(t *testing.T, e *testutil.UserEnv, y string) func() {
 		t.Fatal(err)
 	}
 	r := e.Run(t, nucleusBin, "up", "-d", "--wait")
-	down := func() {
-		if r := e.Run(t, nucleusBin, "down", "-t", "1"); r.Code != 0 {
-			t.Errorf("down: %s", r)
-		}
-		// The supervisor exits just after down returns.
-		deadline := time.Now().Add(5 * time.Second)
-		for len(e.Processes()) > 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if left := e.Processes(); len(left) > 0 {
-			t.Errorf("processes of %s left 5s after down: %q", e.User.Name, left)
-		}
-		if left := e.FilesOutside("/var/lib/nucleus*", "/run/nucleus*", "/tmp/nucleus-[0-9]*"); len(left) > 0 {
-			t.Errorf("the user wrote outside its XDG dirs: %q", left)
-		}
-	}
+	down := func() { downLeavesNothing(t, e) }
 	if r.Code != 0 {
 		down()
 		t.Fatalf("up -d --wait as %s: %s", e.User.Name, r)
 	}
 	return down
+}
+
+// downLeavesNothing runs down as e's user and checks that nothing of the
+// project is left: no process of the user (keeper, hub holder,
+// slirp4netns), no user namespace or hub directory, nothing outside the
+// user's XDG dirs.
+func downLeavesNothing(t *testing.T, e *testutil.UserEnv) {
+	t.Helper()
+	if r := e.Run(t, nucleusBin, "down", "-t", "1"); r.Code != 0 {
+		t.Errorf("down: %s", r)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.Processes()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := e.Processes(); len(left) > 0 {
+		t.Errorf("processes of %s left 5s after down: %q", e.User.Name, left)
+	}
+	for _, d := range []string{"userns", "userspace-net"} {
+		if _, err := os.Stat(filepath.Join(e.Root.Run, d)); err == nil {
+			t.Errorf("%s left after down", filepath.Join(e.Root.Run, d))
+		}
+	}
+	if left := e.FilesOutside("/var/lib/nucleus*", "/run/nucleus*", "/tmp/nucleus-[0-9]*"); len(left) > 0 {
+		t.Errorf("the user wrote outside its XDG dirs: %q", left)
+	}
 }
 
 // getPublished fetches / from 127.0.0.1:port, waiting up to 10 s for it to
