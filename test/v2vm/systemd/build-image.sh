@@ -17,7 +17,7 @@ mkdir -p "${2:?cache dir}"; CACHE=$(cd "$2" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 KVER=${KVER:-$(ls /lib/modules | sort -V | grep -- '-amd64$' | tail -1)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
-PKGS=systemd,systemd-sysv,dbus,iproute2,nftables,busybox-static,slirp4netns,uidmap,kmod,procps
+PKGS=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,iproute2,nftables,busybox-static,slirp4netns,uidmap,kmod,procps
 ROOT=$CACHE/rootfs
 # Everything that shapes the base tree; a change rebuilds it.
 RECIPE="v1 bookworm minbase $PKGS $KVER"
@@ -79,7 +79,14 @@ rm -rf "$RUN"; mkdir -p "$RUN"
 cp -a "$ROOT" "$ST"
 install -m 755 "$SRC/bin/nucleus" "$SRC/bin/nucleus-init" "$SRC/bin/nucleus-compose" "$ST/usr/local/bin/"
 install -m 644 "$SRC/examples/gitops/nucleus-daemon.service" "$ST/etc/systemd/system/"
+# The user unit, for checks.sh to install as a lingering user's.
+install -D -m 644 "$SRC/examples/gitops/nucleus-daemon.user.service" "$ST/usr/local/lib/nucleus-test/nucleus-daemon.user.service"
 ln -sf /etc/systemd/system/nucleus-daemon.service "$ST/etc/systemd/system/multi-user.target.wants/nucleus-daemon.service"
+# No udev in the image: udev's rule makes /dev/net/tun 0666, which an
+# ordinary user's slirp4netns or pasta opens (devtmpfs gives 0600); systemd-
+# tmpfiles-setup-dev does it here at boot.
+mkdir -p "$ST/etc/tmpfiles.d"
+printf 'c! /dev/net/tun 0666 root root - 10:200\nz /dev/net/tun 0666 root root -\n' > "$ST/etc/tmpfiles.d/nucleus-tun.conf"
 mkdir -p "$ST/srv/nucleus"; cp -r "$HERE/projects" "$ST/srv/nucleus/projects"
 mkdir -p "$ST/usr/local/lib/nucleus-test"
 install -m 755 "$HERE/checks.sh" "$ST/usr/local/lib/nucleus-test/checks.sh"

@@ -195,9 +195,13 @@ RLU=nucleus-rl; RLID=1500
 useradd -m -u $RLID -U -s /bin/sh $RLU 2>/dev/null
 grep -q "^$RLU:" /etc/subuid || echo "$RLU:300000:65536" >> /etc/subuid
 grep -q "^$RLU:" /etc/subgid || echo "$RLU:300000:65536" >> /etc/subgid
-# The minbase image lacks libpam-systemd's /etc/pam.d/systemd-user, which
-# user@.service (PAMName=systemd-user) needs.
-[ -e /etc/pam.d/systemd-user ] || printf 'account required pam_permit.so\nsession required pam_permit.so\n' > /etc/pam.d/systemd-user
+# user@.service (PAMName=systemd-user) runs the PAM stack of systemd's
+# /usr/lib/pam.d/systemd-user: pam_systemd (libpam-systemd, in the image)
+# gives the manager XDG_RUNTIME_DIR and the session. A file of the same name
+# in /etc/pam.d would shadow it: without pam_systemd the manager exits
+# ("$XDG_RUNTIME_DIR is not set").
+check "PAM: user@.service's systemd-user stack has pam_systemd" sh -c 'grep -qs pam_systemd /etc/pam.d/systemd-user || { [ ! -e /etc/pam.d/systemd-user ] && grep -qs pam_systemd /usr/lib/pam.d/systemd-user; }'
+check "/dev/net/tun usable by users (mode 0666, for slirp4netns and pasta): $(ls -l /dev/net/tun 2>&1)" sh -c '[ "$(stat -c %a /dev/net/tun)" = 666 ]'
 loginctl enable-linger $RLU
 UDIR=/sys/fs/cgroup/user.slice/user-$RLID.slice/user@$RLID.service
 if wait_for 60 test -S /run/user/$RLID/systemd/private; then ok "lingering $RLU: user manager up"; else
@@ -228,7 +232,48 @@ out=$(as_rl nucleus run --memory 16M -- /bin/busybox sh -c 'x=$(/bin/busybox hea
 info "rootless OOM: rc=$rc $(echo "$out" | tail -2 | tr '\n' ' ')"
 check "rootless run --memory 16M: OOM-killed (exit 137)" [ "$rc" = 137 ]
 check "rootless run: no notice of limits not enforced" sh -c '! echo "$1" | grep -q "not enforced"' - "$out"
-check "rootless runs leave no scope in $RLU's manager" sh -c '[ -z "$(find $1 -name "nucleus-*.scope" -type d 2>/dev/null)" ]' - "$UDIR"
+# The user's manager removes a stopped scope's cgroup a moment after its
+# last process is gone: give it a few seconds, and name what is left.
+rlscopes() { find $UDIR -name 'nucleus-*.scope' -type d 2>/dev/null | sed "s,^$UDIR/,,"; }
+if wait_for 15 sh -c "[ -z \"\$(find $UDIR -name 'nucleus-*.scope' -type d 2>/dev/null)\" ]"; then ok "rootless runs leave no scope in $RLU's manager"; else
+  bad "rootless runs leave no scope in $RLU's manager: left $(rlscopes | tr '\n' ' ')"
+  for d in $(rlscopes); do info "left: $d: procs $(cat $UDIR/$d/cgroup.procs $UDIR/$d/workload/cgroup.procs 2>/dev/null | tr '\n' ' '); unit $(as_rl env DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$RLID/bus systemctl --user is-active ${d##*/} 2>&1)"; done
+fi
+# --- the daemon as that user's systemd user unit (examples/gitops's
+# nucleus-daemon.user.service, installed as the README says): the lingering
+# manager runs it with no session open; it brings a project of
+# ~/nucleus/projects up in the user's own state root; stopping the unit
+# leaves the sandbox running (KillMode=process); down takes it away.
+RH=/home/$RLU
+mkdir -p $RH/.config/systemd/user $RH/.local/bin $RH/nucleus/projects/rlwork
+cp /usr/local/lib/nucleus-test/nucleus-daemon.user.service $RH/.config/systemd/user/nucleus-daemon.service
+cp /usr/local/bin/nucleus /usr/local/bin/nucleus-init $RH/.local/bin/
+printf 'services:\n  s:\n    command: ["/bin/busybox", "sleep", "100000"]\n    networks: []\n    resources: {memory: 32M, pids: 20}\n' > $RH/nucleus/projects/rlwork/nucleus.yaml
+chown -R $RLID:$RLID $RH
+as_rlbus() { as_rl DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$RLID/bus "$@"; }
+as_rlbus systemctl --user daemon-reload
+out=$(as_rlbus systemctl --user enable --now nucleus-daemon 2>&1); info "systemctl --user enable --now nucleus-daemon: $out"
+check "user unit: nucleus-daemon active in $RLU's manager" wait_for 30 as_rlbus systemctl --user is-active -q nucleus-daemon
+check "user unit: enabled under default.target" test -L $RH/.config/systemd/user/default.target.wants/nucleus-daemon.service
+rl_ready() { as_rl nucleus status 2>/dev/null | grep -q '^rlwork  *Ready'; }
+if wait_for 90 rl_ready; then ok "user unit: project rlwork Ready in $RLU's state root"; else bad "user unit: rlwork not Ready: $(as_rl nucleus status 2>&1 | tr '\n' '|')"; fi
+rlw=$(as_rl nucleus -p rlwork ps -q 2>/dev/null)
+info "user unit: rlwork PID $rlw; root's status lists it: $(nucleus status 2>/dev/null | grep -c rlwork)"
+# Its limits sit in a scope of the user's manager, and ps says nothing of
+# limits not enforced.
+rljson=$(as_rl nucleus -p rlwork ps --json 2>&1)
+rlcg=$(sed -n 's/^0:://p' /proc/$rlw/cgroup 2>/dev/null)
+info "user unit: rlwork's init in $rlcg; memory.max $(cat /sys/fs/cgroup$rlcg/memory.max 2>&1), workload pids.max $(cat /sys/fs/cgroup$rlcg/workload/pids.max 2>&1)"
+check "user unit: rlwork's sandbox in a scope of $RLU's manager, memory.max and pids.max set" sh -c 'case "$1" in /user.slice/user-$2.slice/user@$2.service/*.scope) [ "$(cat /sys/fs/cgroup$1/memory.max)" != max ] && [ "$(cat /sys/fs/cgroup$1/workload/pids.max)" = 21 ];; *) exit 1;; esac' - "$rlcg" "$RLID"
+check "user unit: ps --json of rlwork lists it with no limits_not_enforced" sh -c 'echo "$1" | grep -q "\"pid\": $2" && ! echo "$1" | grep -q limits_not_enforced' - "$rljson" "$rlw"
+check "user unit: root's nucleus status does not list the user's project" sh -c '! nucleus status 2>/dev/null | grep -q rlwork'
+as_rlbus systemctl --user stop nucleus-daemon
+rlw2=$(as_rl nucleus -p rlwork ps -q 2>/dev/null)
+check "user unit: stopping the unit leaves the sandbox running (KillMode=process)" sh -c '[ -n "$1" ] && [ "$1" = "$2" ] && kill -0 "$1"' - "$rlw" "$rlw2"
+as_rl nucleus -p rlwork down >/dev/null 2>&1
+check "user unit: down as $RLU leaves no process of rlwork" sh -c '[ -n "$1" ] && ! kill -0 "$1" 2>/dev/null' - "$rlw"
+as_rlbus systemctl --user disable nucleus-daemon >/dev/null 2>&1
+echo "  journal of $RLU's nucleus-daemon (last 15 lines):"; journalctl -b _UID=$RLID --no-pager -n 15 -o short-monotonic 2>&1 | indent
 echo "  journal of nucleus-daemon (last 25 lines):"; journalctl -b -u nucleus-daemon.service --no-pager -n 25 -o short-monotonic 2>&1 | indent
 
 info "checks finished at $(up)s uptime"
