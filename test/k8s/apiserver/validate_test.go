@@ -45,6 +45,15 @@ func TestServerSideValidation(t *testing.T) {
 		name := strings.TrimPrefix(strings.Replace(f, "../fixtures/", "test/k8s/fixtures/", 1), "../../../")
 		manifests[name] = export(t, f)
 	}
+	// Every mapping row the export's golden files cover (go test
+	// ./export/k8s keeps them equal to the export), flags included.
+	goldens, _ := filepath.Glob("../../../export/k8s/testdata/*.golden.yaml")
+	if len(goldens) == 0 {
+		t.Fatal("no export/k8s/testdata/*.golden.yaml")
+	}
+	for _, g := range goldens {
+		manifests[strings.TrimPrefix(g, "../../../")] = readFile(t, g)
+	}
 	cp := startControlPlane(t)
 	kc := newKubeconform(t, cp, manifests)
 
