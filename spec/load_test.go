@@ -200,6 +200,10 @@ func TestProjectDirectoryOption(t *testing.T) {
 func TestYAMLProblems(t *testing.T) {
 	cases := []struct{ yaml, want string }{
 		{"services:\n  web: [\n", "nucleus.yaml:2:1: invalid YAML: did not find expected node content"},
+		// yaml.v3 names line 1 (where the mapping starts) for these; the
+		// error is on the line with the slip.
+		{"services:\n  web:\n    command: [a]\n   ports: [\"8080\"]\n", "nucleus.yaml:4:1: invalid YAML: did not find expected key (in the block that starts at line 1: check this line's indentation)"},
+		{"name: x\nservices:\n  db: {command: [db]\n  web: {command: [w]}\n", "nucleus.yaml:3:1: invalid YAML: did not find expected ',' or '}' (in the block that starts at line 2)"},
 		{"services: {}\n---\nservices: {}\n", "nucleus.yaml:2:1: a project file holds one YAML document; found another one here"},
 		{"- a\n- b\n", "nucleus.yaml:1:1: expected a mapping with services, networks and volumes at the top level, got a list"},
 		{"services:\n  web: !!binary aGk=\n", `nucleus.yaml:2:8: services.web: unsupported YAML tag "!!binary"`},
@@ -278,7 +282,7 @@ func TestNoFollowUpErrors(t *testing.T) {
 		"over.yaml": "services:\n  web: {command: [x], depends_on: [db]}\n",
 	})
 	_, err = Load(LoadOptions{WorkingDir: dir, Files: []string{"base.yaml", "over.yaml"}, Environ: map[string]string{}})
-	if got := errorLines(err); len(got) != 1 || !strings.HasPrefix(got[0], "base.yaml:1:1: invalid YAML") {
+	if got := errorLines(err); len(got) != 1 || !strings.HasPrefix(got[0], "base.yaml:2:1: invalid YAML") {
 		t.Errorf("errors = %q, want only the syntax error of base.yaml", got)
 	}
 }

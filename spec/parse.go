@@ -3,9 +3,11 @@ package spec
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
@@ -54,7 +56,7 @@ func decodeOne(data []byte, report func(line, col int, msg string)) (*yaml.Node,
 		// "---" or "..." line can have more.
 		var doc yaml.Node
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			line, msg := yamlError(err)
+			line, msg := syntaxError(data, err)
 			report(line, 1, msg)
 			return nil, false
 		}
@@ -63,7 +65,7 @@ func decodeOne(data []byte, report func(line, col int, msg string)) (*yaml.Node,
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		line, msg := yamlError(err)
+		line, msg := syntaxError(data, err)
 		report(line, 1, msg)
 		return nil, false
 	}
@@ -77,6 +79,39 @@ func decodeOne(data []byte, report func(line, col int, msg string)) (*yaml.Node,
 		return nil, false
 	}
 	return &doc, true
+}
+
+// maxReparseLines bounds the files syntaxError parses again line by line
+// (each try parses a prefix: quadratic in the file's length).
+const maxReparseLines = 1000
+
+// syntaxError is yamlError with the line of the problem instead of the line
+// where its enclosing block starts, which is what yaml.v3 reports for the
+// most common slip: a key indented one space too few or too many on line 9
+// of a mapping that starts on line 1 reads "line 1: did not find expected
+// key". The problem is on the line after the longest prefix of whole lines
+// that still parses; the message then says where the block starts.
+func syntaxError(data []byte, err error) (int, string) {
+	line, msg := yamlError(err)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if line < 1 || len(lines) > maxReparseLines {
+		return line, msg
+	}
+	for k := len(lines) - 1; k >= line; k-- {
+		var n yaml.Node
+		if yaml.Unmarshal(bytes.Join(lines[:k], nil), &n) != nil {
+			continue
+		}
+		if k+1 == line {
+			break
+		}
+		hint := ""
+		if strings.Contains(msg, "expected key") || strings.Contains(msg, "mapping values are not allowed") {
+			hint = ": check this line's indentation"
+		}
+		return k + 1, fmt.Sprintf("%s (in the block that starts at line %d%s)", msg, line, hint)
+	}
+	return line, msg
 }
 
 // mayHoldDocuments reports whether data has a line starting with a document
