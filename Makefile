@@ -118,7 +118,7 @@ demo: deps build
 	echo '$$ nucleus down'; $(DEMO) down; \
 	echo; echo 'As an ordinary user (rootless: a range in /etc/subuid and /etc/subgid; make deps done as root):'; \
 	echo '  ./bin/nucleus run -- id'; \
-	echo '  cd examples/hello && ../../bin/nucleus up -d && curl http://127.0.0.1:8080/ && ../../bin/nucleus down'; \
+	echo '  cd examples/hello && ../../bin/nucleus up -d --wait && curl http://127.0.0.1:8080/ && ../../bin/nucleus down'; \
 	echo 'What differs from root mode: README.md, "Rootless quick start".'
 
 bench: deps build
