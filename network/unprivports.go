@@ -34,6 +34,13 @@ func checkUnprivilegedPorts(euid int, ports []Port) error {
 	return nil
 }
 
+// CheckUnprivilegedPorts is the check attach makes, for the calling
+// process: validate runs it ahead, so a rootless user learns of a low port
+// before up starts anything.
+func CheckUnprivilegedPorts(ports []Port) error {
+	return checkUnprivilegedPorts(os.Geteuid(), ports)
+}
+
 func unprivilegedPortStart() (int, error) {
 	b, err := os.ReadFile(unprivPortSysctl)
 	if err != nil {

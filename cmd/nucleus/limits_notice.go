@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"nucleus/network"
 	"nucleus/reconcile/host"
 	"nucleus/runtime/cgroups"
 	"nucleus/spec"
@@ -28,4 +29,16 @@ func projectServices(p *spec.Project) []*spec.Service {
 		out = append(out, p.Services[n])
 	}
 	return out
+}
+
+// printPortNotices warns, one line per service, of a published port the
+// caller may not bind (a user other than root, below
+// net.ipv4.ip_unprivileged_port_start): up would refuse it when it starts
+// the service, after the supervisor and the network are up.
+func printPortNotices(w io.Writer, svcs ...*spec.Service) {
+	for _, s := range svcs {
+		if err := network.CheckUnprivilegedPorts(host.Ports(s.Ports)); err != nil {
+			fmt.Fprintf(w, "nucleus: service %s: %v\n", s.Name, err)
+		}
+	}
 }

@@ -27,6 +27,7 @@ func newValidateCmd() *cobra.Command {
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), summary(p))
 			printLimitNotices(cmd.ErrOrStderr(), projectServices(p)...)
+			printPortNotices(cmd.ErrOrStderr(), projectServices(p)...)
 			return nil
 		},
 	}
