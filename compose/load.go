@@ -6,6 +6,7 @@ package compose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -93,6 +94,9 @@ func load(ctx context.Context, o LoadOptions) (*types.Project, []string, error) 
 	}
 	p, err := po.LoadProject(ctx)
 	if err != nil {
+		if msg, ok := unknownKey(err.Error()); ok {
+			return nil, nil, errors.New(msg)
+		}
 		return nil, nil, fmt.Errorf("compose: %w", err)
 	}
 	var msgs []string
@@ -111,4 +115,39 @@ func lookupEnv(env []string, k string) string {
 		}
 	}
 	return ""
+}
+
+// unknownKey rewrites compose-go's schema errors for a key the Compose
+// format does not have, "validating FILE: services.web.portz false schema"
+// (the JSON Schema library's words for additionalProperties: false) and,
+// at the top, "validating FILE:  additional properties 'volumez' not
+// allowed", as "FILE:LINE:COL: services.web: unknown key "portz"", the
+// form of every other error of a project file.
+func unknownKey(msg string) (string, bool) {
+	rest, ok := strings.CutPrefix(msg, "validating ")
+	i := strings.LastIndex(rest, ": ")
+	if !ok || i < 0 {
+		return "", false
+	}
+	file, where := rest[:i], rest[i+2:]
+	var path []string
+	if p, ok := strings.CutSuffix(where, " false schema"); ok && p != "" && !strings.Contains(p, " ") {
+		path = strings.Split(p, ".")
+	} else if p, key, ok := strings.Cut(where, " additional properties '"); ok && !strings.Contains(p, " ") {
+		key, ok = strings.CutSuffix(key, "' not allowed")
+		if !ok || strings.Contains(key, "'") {
+			return "", false
+		}
+		if p != "" {
+			path = strings.Split(p, ".")
+		}
+		path = append(path, key)
+	} else {
+		return "", false
+	}
+	at := composeapi.NewPositions([]string{file}, nil).At(path...)
+	if len(path) > 1 {
+		at += ": " + strings.Join(path[:len(path)-1], ".")
+	}
+	return fmt.Sprintf("%s: unknown key %q: the Compose file format has no such key here", at, path[len(path)-1]), true
 }

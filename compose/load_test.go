@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"nucleus/internal/testutil"
 )
 
 func TestLoadInterpolatesAsCompose(t *testing.T) {
@@ -23,5 +25,22 @@ func TestLoadInterpolatesAsCompose(t *testing.T) {
 	}
 	if v := web.Environment["X"]; v == nil || *v != "" {
 		t.Errorf("unset variable gave %v, want empty as Compose does", v)
+	}
+}
+
+// TestLoadUnknownKey: a key the Compose format does not have is an error at
+// its FILE:LINE:COL naming it, as a nucleus.yaml's is; compose-go says
+// "validating FILE: services.web.portz false schema".
+func TestLoadUnknownKey(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"services:\n  web:\n    image: busybox\n    portz: [\"8080\"]\n", `compose.yaml:4:5: services.web: unknown key "portz": the Compose file format has no such key here`},
+		{"services:\n  web:\n    image: busybox\nvolumez: {}\n", `compose.yaml:4:1: unknown key "volumez": the Compose file format has no such key here`},
+	} {
+		dir := testutil.WriteFiles(t, t.TempDir(), map[string]string{"compose.yaml": tc.yaml})
+		t.Chdir(dir)
+		_, err := Load(context.Background(), LoadOptions{Files: []string{"compose.yaml"}})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.yaml, err, tc.want)
+		}
 	}
 }
