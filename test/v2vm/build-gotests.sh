@@ -6,8 +6,10 @@ SRC=$(cd "${1:?nucleus source}" && pwd); mkdir -p "${2:?out dir}/extra"; X=$(cd 
 HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$SRC"
 # GOTEST_PKGS picks the packages (default: every kernel test package that
-# runs without Go in the VM); GOTEST_RUN is passed on as -test.run.
-PKGS=${GOTEST_PKGS:-runtime/cgroups runtime reconcile/host security image/unpack image/store image/pull image/resolve reconcile/images}
+# runs without Go in the VM); GOTEST_RUN is passed on as -test.run. An entry
+# PKG=REGEX runs only REGEX of PKG (cmd/nucleus: its rootless hub tests; the
+# rest of its suite is make test's).
+PKGS=${GOTEST_PKGS:-runtime/cgroups runtime reconcile/host security image/unpack image/store image/pull image/resolve reconcile/images cmd/nucleus=^TestRootless(Hub|HubAfterSupervisorKill|RunOnHub|DownAfterFailedUp|DownAfterRunJoined)\$}
 : > "$X/packages"
 echo "${GOTEST_RUN:-.}" > "$X/run-filter"
 # Tests that need a host program the VM image does not carry are left to
@@ -17,9 +19,11 @@ echo "${GOTEST_RUN:-.}" > "$X/run-filter"
 echo "${GOTEST_SKIP:-^(TestInitdbOnChownedVolume|TestRuntimeDoesNotDependOnSpec)\$}" > "$X/skip-filter"
 # CI set here: the tests run with CI set in the VM too (gotests-in-vm.sh).
 if [ -n "${CI:-}" ]; then echo 1 > "$X/ci"; else rm -f "$X/ci"; fi
-for p in $PKGS; do
-  echo "$p" | tr / _ >> "$X/packages"
+for e in $PKGS; do
+  p=${e%%=*}
   n=$(echo $p | tr / _)
+  echo "$n" >> "$X/packages"
+  if [ "$p" != "$e" ]; then echo "${e#*=}" > "$X/$n.run"; else rm -f "$X/$n.run"; fi
   go test -c -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static"' -o "$X/$n.test" ./$p 2>&1 | grep -v 'statically linked applications requires' || true
   mkdir -p "$X/$n"; [ -d $p/testdata ] && cp -r $p/testdata "$X/$n/"
 done

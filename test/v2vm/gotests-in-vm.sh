@@ -8,7 +8,8 @@ export NUCLEUS_INIT=/usr/local/bin/nucleus-init
 mkdir -p /tmp/gobin
 cat > /tmp/gobin/go <<'SHIM'
 #!/bin/sh
-[ "$1" = build ] && [ "$2" = -o ] && [ -f /test/extra/bin/$(basename "$4") ] && exec cp /test/extra/bin/$(basename "$4") "$3"
+b=$(basename "$4"); [ "$b" = . ] && b=$(basename "$3")   # cmd/nucleus builds "." as nucleus
+[ "$1" = build ] && [ "$2" = -o ] && [ -f /test/extra/bin/$b ] && exec cp /test/extra/bin/$b "$3"
 echo "go shim: unsupported: $*" >&2; exit 1
 SHIM
 chmod +x /tmp/gobin/go; export PATH=$PATH:/tmp/gobin
@@ -26,7 +27,8 @@ for n in $(cat $X/packages); do
   # helpers (Test...Helper) are expected to skip.
   echo "--- go test $n"
   t=$(cut -d' ' -f1 /proc/uptime)
-  ( cd $X/$n && timeout 600 $X/$n.test -test.v -test.count=1 -test.timeout 580s -test.run "$run" ${skip:+-test.skip "$skip"} > /tmp/$n.log 2>&1 ); rc=$?
+  prun=$run; [ -f $X/$n.run ] && prun=$(cat $X/$n.run)   # PKG=REGEX of GOTEST_PKGS
+  ( cd $X/$n && timeout 600 $X/$n.test -test.v -test.count=1 -test.timeout 580s -test.run "$prun" ${skip:+-test.skip "$skip"} > /tmp/$n.log 2>&1 ); rc=$?
   grep -E '^(--- (FAIL|SKIP)|FAIL|ok|PASS$)|prerequisite|^\s+\S+_test.go:[0-9]+:' /tmp/$n.log | grep -v 'report: map' | head -80 | sed 's/^/    /'
   if [ $rc != 0 ]; then
     echo "    --- output of the failed tests (last 150 lines without passes):"
