@@ -375,8 +375,18 @@ func (e *UserEnv) FilesOutside(patterns ...string) []string {
 					return filepath.SkipDir
 				}
 				var st unix.Stat_t
-				if unix.Lstat(p, &st) == nil && (e.ownsUID(int(st.Uid)) || int(st.Gid) == e.User.GID) {
+				if unix.Lstat(p, &st) != nil {
+					return nil
+				}
+				mine := e.ownsUID(int(st.Uid)) || int(st.Gid) == e.User.GID
+				if mine {
 					out = append(out, fmt.Sprintf("%s (uid %d)", p, st.Uid))
+				}
+				if d.IsDir() && !mine && st.Mode&0o001 == 0 {
+					// The user cannot enter it: what is below was not its
+					// doing (root's image trees keep their images' owners,
+					// which may be the user's uid).
+					return filepath.SkipDir
 				}
 				return nil
 			})
