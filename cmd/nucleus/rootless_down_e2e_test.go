@@ -20,14 +20,18 @@ func TestRootlessDownAfterFailedUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	for name, extra := range map[string]string{
-		"command": "  broken:\n    command: [/no/such/command]\n",
-		"port":    fmt.Sprintf("  broken:\n    command: [/bin/busybox, sleep, \"3600\"]\n    ports: [\"%s:8080\"]\n", taken.Addr()),
+	for name, y := range map[string]string{
+		"command": webClientYAML("rlfail", testutil.FreePort(t), "", "") + "  broken:\n    command: [/no/such/command]\n",
+		"port": webClientYAML("rlfail", testutil.FreePort(t), "", "") +
+			fmt.Sprintf("  broken:\n    command: [/bin/busybox, sleep, \"3600\"]\n    ports: [\"%s:8080\"]\n", taken.Addr()),
+		// The per-sandbox shape (pasta) has no egress rules: client fails.
+		"egress": webClientYAML("rlfail", testutil.FreePort(t), "    egress: {allow: [192.0.2.0/24]}\n", "") +
+			"networks:\n  default: {userspace_backend: pasta}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := testutil.NewUserEnv(t, u)
 			defer leaktest.Check(t, e.Root)
-			e.WriteProject(t, webClientYAML("rlfail", testutil.FreePort(t), "", "")+extra)
+			e.WriteProject(t, y)
 			if r := e.Run(t, nucleusBin, "up", "-d", "--wait"); r.Code == 0 {
 				t.Errorf("up -d --wait that cannot work succeeded: %s", r)
 			} else {

@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nucleus/internal/flock"
 	"nucleus/internal/procstat"
 )
 
@@ -84,6 +85,14 @@ func Ensure(dir string, mapIDs func(pid int) error) (Keeper, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Keeper{}, fmt.Errorf("user namespace keeper directory: %w", err)
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return Keeper{}, fmt.Errorf("user namespace keeper: %w", err)
+	}
+	defer unlock()
+	if k, ok := Find(dir); ok {
+		return k, nil
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return Keeper{}, fmt.Errorf("user namespace keeper: %w", err)
@@ -129,6 +138,13 @@ func Ensure(dir string, mapIDs func(pid int) error) (Keeper, error) {
 	return Keeper{Dir: dir, PID: pid}, nil
 }
 
+// lockDir serialises starting the keeper of dir: sandboxes of a project
+// start in parallel, and two keepers started at once would each record
+// itself in turn, leaving one that nothing finds (and stops at down).
+func lockDir(dir string) (func(), error) {
+	return flock.Lock(filepath.Join(dir, "lock"), unix.LOCK_EX)
+}
+
 // awaitReady waits for "ok" on the ready pipe and records pid in dir.
 func awaitReady(readyR *os.File, dir string, pid int) error {
 	readyR.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -165,6 +181,14 @@ func EnsureHub(dir string, k Keeper) (Keeper, error) {
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Keeper{}, fmt.Errorf("hub holder directory: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return Keeper{}, fmt.Errorf("hub holder: %w", err)
+	}
+	defer unlock()
+	if h, ok := Find(dir); ok {
+		return h, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
