@@ -206,23 +206,53 @@ func hostIDRanges() [][2]uint64 {
 
 // liveMappedRanges reads the host side of every process's uid_map and
 // gid_map (the initial namespace's identity map aside): ranges of sandboxes
-// started by other tools or by roots that predate the registry.
+// started by other tools or by roots that predate the registry. It runs on
+// every range allocation (each `nucleus run`), so it lists /proc once and
+// reads each map with bare open/read: a glob of /proc/[0-9]*/[ug]id_map
+// listed every process's directory and os.File set up each descriptor for
+// the poller, ~9 ms on a loaded host with 130 processes.
 func liveMappedRanges() [][2]uint64 {
 	var out [][2]uint64
-	maps, _ := filepath.Glob("/proc/[0-9]*/[ug]id_map")
-	for _, m := range maps {
-		forLines(m, "", func(f []string) {
-			if len(f) != 3 {
-				return
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	buf := make([]byte, 4096)
+	for _, p := range procs {
+		if c := p.Name()[0]; c < '0' || c > '9' {
+			continue
+		}
+		for _, m := range [...]string{"/uid_map", "/gid_map"} {
+			n := readSmall("/proc/"+p.Name()+m, buf)
+			for _, line := range strings.Split(string(buf[:n]), "\n") {
+				f := strings.Fields(line)
+				if len(f) != 3 {
+					continue
+				}
+				outside, e1 := strconv.ParseUint(f[1], 10, 32)
+				cnt, e2 := strconv.ParseUint(f[2], 10, 33)
+				if e1 == nil && e2 == nil && cnt < 1<<32-1 {
+					out = append(out, [2]uint64{outside, outside + cnt})
+				}
 			}
-			outside, e1 := strconv.ParseUint(f[1], 10, 32)
-			n, e2 := strconv.ParseUint(f[2], 10, 33)
-			if e1 == nil && e2 == nil && n < 1<<32-1 {
-				out = append(out, [2]uint64{outside, outside + n})
-			}
-		})
+		}
 	}
 	return out
+}
+
+// readSmall reads up to len(buf) bytes of a small kernel file; 0 when it
+// cannot be read (the process is gone).
+func readSmall(path string, buf []byte) int {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	n, err := unix.Read(fd, buf)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func overlaps(rs [][2]uint64, base uint32) bool {

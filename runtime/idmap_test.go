@@ -3,8 +3,11 @@ package runtime
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
@@ -104,5 +107,38 @@ func BenchmarkProjectIDRange(b *testing.B) {
 		if _, err := ProjectIDRange(root, "bench"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLiveMappedRangeIsSeen: a range mapped into a user namespace by
+// another tool's live process (here a process in a user namespace mapped to a range) is seen by
+// the /proc walk that allocation checks (overlaps) before handing one out.
+func TestLiveMappedRangeIsSeen(t *testing.T) {
+	testutil.RequireRoot(t)
+	const base = idSpaceStart + 7*IDRangeSize
+	cmd := exec.Command("sleep", "60")
+	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: IDRangeSize}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: m, GidMappings: m}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start a process in a user namespace: %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !overlaps(liveMappedRanges(), base) {
+		if time.Now().After(deadline) {
+			t.Fatalf("range %d mapped by pid %d not found among %v", base, cmd.Process.Pid, liveMappedRanges())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, r := range liveMappedRanges() {
+		if r[0] == 0 && r[1] >= 1<<32-1 {
+			t.Fatalf("the initial namespace's identity map counts as in use: %v", r)
+		}
+	}
+}
+
+func BenchmarkLiveMappedRanges(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		liveMappedRanges()
 	}
 }
