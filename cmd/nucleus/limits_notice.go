@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
+	"nucleus/internal/subid"
 	"nucleus/network"
 	"nucleus/reconcile/host"
 	"nucleus/runtime/cgroups"
@@ -41,4 +43,16 @@ func printPortNotices(w io.Writer, svcs ...*spec.Service) {
 			fmt.Fprintf(w, "nucleus: service %s: %v\n", s.Name, err)
 		}
 	}
+}
+
+// rootlessIDs is the error every sandbox, network and image unpack of an
+// ordinary user would fail with when the user has no subordinate id range
+// (naming the file and the usermod command), nil for root: up checks it
+// before it pulls or starts a supervisor that could only back off.
+func rootlessIDs() error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	_, err := subid.Sandbox(os.Getuid(), os.Getgid())
+	return err
 }

@@ -41,3 +41,27 @@ func TestRootlessValidateLowPort(t *testing.T) {
 		t.Errorf("validate as root: exit %d: %s%s", code, out, errOut)
 	}
 }
+
+// TestRootlessUpNoRange: a user without a subordinate id range is told so
+// by up before anything starts (it started a supervisor that created the
+// network and then backed the service off forever, printing the error
+// twice), and by validate in one line.
+func TestRootlessUpNoRange(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserNoRange)
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	e.WriteProject(t, "name: norange\nservices:\n  web:\n    command: [/bin/busybox, httpd, -f, -p, \"8080\"]\n    ports: [\"127.0.0.1:18081:8080\"]\n")
+	want := "has no subordinate id range in /etc/subuid"
+	r := e.Run(t, nucleusBin, "up", "-d", "--wait")
+	if r.Code != 1 || strings.Count(r.Stderr, want) != 1 || !strings.Contains(r.Stderr, "usermod --add-subuids") ||
+		strings.Contains(r.Stderr, "supervisor") || strings.Contains(r.Stderr, "network") {
+		t.Errorf("up: want exit 1 and the missing range named once, nothing started: %s", r)
+	}
+	if r := e.Run(t, nucleusBin, "ps"); strings.Contains(r.Stdout, "web-1") {
+		t.Errorf("ps after the refused up lists a replica: %s", r)
+	}
+	r = e.Run(t, nucleusBin, "validate")
+	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); r.Code != 0 || len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Errorf("validate: want exit 0 and one line naming the missing range: %s", r)
+	}
+}

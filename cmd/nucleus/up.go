@@ -92,6 +92,9 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	if o.detach && slices.Contains(globals.files, "-") {
 		return &exitError{code: 2, err: errors.New("up -d: -f - cannot be used: the detached supervisor reloads the project from its files, and standard input is read once; write it to a file and name that with -f")}
 	}
+	if err := rootlessIDs(); err != nil {
+		return err
+	}
 	sel, err := reconcile.SelectServices(p, services)
 	if err != nil {
 		return &exitError{code: 2, err: err}

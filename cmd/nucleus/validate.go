@@ -28,6 +28,9 @@ func newValidateCmd() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), summary(p))
 			printLimitNotices(cmd.ErrOrStderr(), projectServices(p)...)
 			printPortNotices(cmd.ErrOrStderr(), projectServices(p)...)
+			if err := rootlessIDs(); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "nucleus: %v\n", err)
+			}
 			return nil
 		},
 	}
