@@ -66,6 +66,10 @@ type Observed struct {
 	// RecreateBefore is when --force-recreate was asked: a replica started
 	// since (by an earlier pass serving the same up) is not recreated again.
 	RecreateBefore time.Time `json:"recreate_before,omitzero"`
+	// Down is the pass of `nucleus down` (or of a foreground up stopping):
+	// what it removes goes because the project goes down, which its steps
+	// say, not because the files dropped it.
+	Down bool `json:"down,omitempty"`
 }
 
 // ReplicaState is one sandbox replica as recorded.

@@ -45,6 +45,7 @@ type planner struct {
 	up              map[string]bool // Observed.Up
 	recreate        map[string]bool // Observed.Recreate
 	recreateBefore  time.Time       // Observed.RecreateBefore
+	goneCause       string          // why what the files lack is removed
 	restarted       map[string]bool // services with a restarted replica, for restart: true
 	touched         map[string]map[int]bool
 	recreated       []string // networks recreated by this plan
@@ -60,7 +61,11 @@ func newPlanner(desired *spec.Project, observed Observed) *planner {
 		touched:         map[string]map[int]bool{},
 		hashByName:      map[string]string{},
 		supervisorStart: observed.SupervisorStart,
+		goneCause:       "not in the files",
 		up:              map[string]bool{},
+	}
+	if observed.Down {
+		p.goneCause = "the project goes down"
 	}
 	for _, name := range observed.Up {
 		p.up[name] = true
@@ -142,7 +147,7 @@ func (p *planner) networks() {
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.nets)) {
 		if _, ok := p.desired.Networks[name]; !ok {
-			p.add(Step{Action: ActionRemoveNetwork, Network: name, Causes: []string{"not in the files"}})
+			p.add(Step{Action: ActionRemoveNetwork, Network: name, Causes: []string{p.goneCause}})
 		}
 	}
 }
@@ -192,7 +197,7 @@ func (p *planner) removedServices() {
 		if _, ok := p.desired.Services[name]; ok || slices.Contains(p.desired.Disabled, name) {
 			continue
 		}
-		p.add(Step{Action: ActionRemove, Service: name, Replicas: sortedKeys(p.replicas[name]), Causes: []string{"not in the files"}})
+		p.add(Step{Action: ActionRemove, Service: name, Replicas: sortedKeys(p.replicas[name]), Causes: []string{p.goneCause}})
 	}
 }
 

@@ -211,3 +211,27 @@ func TestPlanImageDigestMoved(t *testing.T) {
 		t.Fatalf("steps = %v, want [%s]", steps, want)
 	}
 }
+
+// The pass of down says the project goes down; the same removal by a pass
+// over files that dropped the service says they did (a foreground up
+// stopped with Ctrl-C printed "remove web: not in the files").
+func TestPlanDownCause(t *testing.T) {
+	o := running(project(nil, svc("web")))
+	o.Networks = []NetworkState{{Name: "default"}}
+	for _, tc := range []struct {
+		down bool
+		want []string
+	}{
+		{true, []string{"remove web: the project goes down", "remove network default: the project goes down"}},
+		{false, []string{"remove web: not in the files", "remove network default: not in the files"}},
+	} {
+		o.Down = tc.down
+		var got []string
+		for _, st := range Plan(&spec.Project{Name: "p"}, o) {
+			got = append(got, st.String())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("down=%v: steps %q, want %q", tc.down, got, tc.want)
+		}
+	}
+}

@@ -354,7 +354,7 @@ func (r *Runner) pass(ctx context.Context) {
 		}
 	}
 	up, recreate, asked := r.takeUp(desired)
-	res.Steps, res.ApplyErr = sv.passUp(ctx, desired, up, recreate, asked)
+	res.Steps, res.ApplyErr = sv.passUp(ctx, desired, up, recreate, asked, false)
 	res.Changes = sv.changes(res.Steps)
 	res.Duration = time.Since(start)
 	if res.ApplyErr != nil {

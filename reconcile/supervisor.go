@@ -248,12 +248,13 @@ func (sv *Supervisor) Pass(ctx context.Context, desired *spec.Project) ([]Step, 
 // PassUp is a pass that serves an explicit `nucleus up` of the services
 // named in up (Observed.Up): their replicas that do not run start again.
 func (sv *Supervisor) PassUp(ctx context.Context, desired *spec.Project, up []string) ([]Step, error) {
-	return sv.passUp(ctx, desired, up, nil, time.Time{})
+	return sv.passUp(ctx, desired, up, nil, time.Time{}, false)
 }
 
 // passUp is PassUp whose running replicas of the services in recreate
-// restart whatever changed (up --force-recreate).
-func (sv *Supervisor) passUp(ctx context.Context, desired *spec.Project, up, recreate []string, asked time.Time) ([]Step, error) {
+// restart whatever changed (up --force-recreate); down marks the pass of
+// Down (Observed.Down).
+func (sv *Supervisor) passUp(ctx context.Context, desired *spec.Project, up, recreate []string, asked time.Time, down bool) ([]Step, error) {
 	// The records are read once; from then on the supervisor's memory is
 	// what it observes. Records a full disk kept from being written, or
 	// that changed on disk behind its back, are written again; still
@@ -268,7 +269,7 @@ func (sv *Supervisor) passUp(ctx context.Context, desired *spec.Project, up, rec
 	obs.SupervisorStart = !sv.passed
 	sv.passed = true
 	sv.mu.Unlock()
-	obs.Up, obs.Recreate, obs.RecreateBefore = up, recreate, asked
+	obs.Up, obs.Recreate, obs.RecreateBefore, obs.Down = up, recreate, asked, down
 	steps := Plan(desired, obs)
 	return steps, sv.Apply(ctx, desired, steps)
 }
@@ -333,7 +334,7 @@ func (sv *Supervisor) saveUnsaved() {
 // and removed too. It fails, naming what is left, unless nothing is.
 func (sv *Supervisor) Down(ctx context.Context) error {
 	empty := &spec.Project{Name: sv.Project}
-	_, perr := sv.Pass(ctx, empty)
+	_, perr := sv.passUp(ctx, empty, nil, nil, time.Time{}, true)
 	removed, rerr := sv.Runtime.RemoveProjectSandboxes(ctx, sv.Project, nil)
 	if len(removed) > 0 {
 		slog.Warn("removed sandboxes of the project that no state record named", "project", sv.Project, "ids", removed)

@@ -463,6 +463,10 @@ func TestCLIUpForeground(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("up did not stop after SIGINT; stderr:\n%s", stderr.String())
 	}
+	// The steps say why (they said "not in the files", which had not changed).
+	if e := stderr.String(); !strings.Contains(e, "remove worker: the project goes down") || strings.Contains(e, "not in the files") {
+		t.Errorf("stop steps after Ctrl-C: want 'remove worker: the project goes down'; stderr:\n%s", e)
+	}
 	for _, r := range ps {
 		if testutil.Alive(r.PID) {
 			t.Errorf("%s (pid %d) still runs after Ctrl-C", r.Service, r.PID)
