@@ -1,0 +1,87 @@
+# Sourced by cluster.sh: cleanup (on every exit) stops what this run started
+# and removes what it made; verify_clean then fails the run if anything of it
+# is left: processes, cgroups, mounts, the namespace (and with it the
+# bridge, veths and kube-proxy's and CNI's iptables rules), host rules,
+# kubelet symlinks, CNI cache files, changed host sysctls.
+CLEANED=""
+stop_pid() { # stop_pid PID: TERM, then KILL after 15 s
+	local p=$1 i
+	kill -TERM "$p" 2>/dev/null || return 0
+	for ((i = 0; i < 30; i++)); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.5; done
+	kill -KILL "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+}
+# ours: pids of processes whose command line or cwd names $W (the shims and
+# their containers' processes are not our children, but are ours).
+ours() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/stat" 2>/dev/null | sed 's/.*) \(.\).*/\1/')" = Z ] && continue
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$W"; then echo "${p#/proc/}"; fi
+	done
+}
+our_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "nk8s-$ID" 2>/dev/null; }
+cgroup_pids() { # every pid in our cgroup trees
+	local d
+	for d in $(our_cgroups); do find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null; done | sort -u
+}
+cleanup() {
+	[ -n "$CLEANED" ] && return 0
+	CLEANED=1
+	set +e
+	log "cleanup: deleting the test's namespaces so the kubelet tears pods down through CNI"
+	if [ -e "/run/netns/$NS" ] && [ -f "$W/log/kubelet.pid" ] && kill -0 "$(cat "$W/log/kubelet.pid")" 2>/dev/null; then
+		for n in $(k get ns -o name 2>/dev/null | grep -vE '/(default|kube-system|kube-public|kube-node-lease)$'); do
+			k delete "$n" --wait=false >/dev/null 2>&1
+		done
+		k -n kube-system delete deployment coredns --wait=false >/dev/null 2>&1
+		for ((i = 0; i < 60; i++)); do
+			[ -z "$(k get pods -A -o name 2>/dev/null)" ] && break
+			sleep 1
+		done
+	fi
+	# Components in reverse order of start, then shims and anything else of $W.
+	local i
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
+	for p in $(ours) $(cgroup_pids); do kill -KILL "$p" 2>/dev/null; done
+	sleep 1
+	# Mounts under $W (pod volumes, rootfs overlays, netns files, shm),
+	# deepest first.
+	for m in $(awk -v w="$W" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null; done
+	for d in $(our_cgroups); do find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+	ip netns del "$NS" 2>/dev/null
+	# The kubelet's /var/log/containers symlinks into our podLogsDir.
+	for l in /var/log/containers/*; do
+		[ -L "$l" ] && case "$(readlink "$l")" in "$W"/*) rm -f "$l" ;; esac
+	done
+	rm -f /var/lib/cni/results/nk8s-"$ID"-* 2>/dev/null
+	for s in "${SAVED_SYSCTL[@]}"; do sysctl -qw "$s" >/dev/null; done
+	verify_clean
+	local vrc=$?
+	if [ "$vrc" = 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; fi
+	set -e
+	[ "$vrc" = 0 ] || { echo "FAIL: cleanup left things behind (above); state kept in $W" >&2; exit 1; }
+	log "cleanup: nothing left (processes, cgroups, mounts, netns, bridge/veths, rules, sysctls)"
+}
+verify_clean() {
+	local bad=0 s left
+	left=$(ours)
+	[ -z "$left" ] || { echo "left: processes $left: $(for p in $left; do tr '\0' ' ' </proc/$p/cmdline; echo; done)" >&2; bad=1; }
+	left=$(our_cgroups)
+	[ -z "$left" ] || { echo "left: cgroups $left" >&2; bad=1; }
+	left=$(awk -v w="$W" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo)
+	[ -z "$left" ] || { echo "left: mounts $left" >&2; bad=1; }
+	[ ! -e "/run/netns/$NS" ] || { echo "left: netns $NS" >&2; bad=1; }
+	ip -o link show | grep -qE "nk8s|$BR" && { echo "left: host interfaces $(ip -o link show | grep -E "nk8s|$BR")" >&2; bad=1; }
+	local now
+	now=$( (nft list ruleset 2>/dev/null || true) | grep -cE 'KUBE-|CNI-' || true)
+	[ "$now" -le "$HOST_RULES_BEFORE" ] || { echo "left: host nftables/iptables KUBE-/CNI- rules ($now, $HOST_RULES_BEFORE before)" >&2; bad=1; }
+	left=$(find /var/log/containers -maxdepth 1 -lname "$W/*" 2>/dev/null)
+	[ -z "$left" ] || { echo "left: /var/log/containers links $left" >&2; bad=1; }
+	left=$(ls /var/lib/cni/results/nk8s-"$ID"-* 2>/dev/null)
+	[ -z "$left" ] || { echo "left: CNI cache $left" >&2; bad=1; }
+	for s in "${SAVED_SYSCTL[@]}"; do
+		[ "$(sysctl -n "${s%%=*}")" = "${s#*=}" ] || { echo "left: sysctl ${s%%=*} = $(sysctl -n "${s%%=*}"), was ${s#*=}" >&2; bad=1; }
+	done
+	return $bad
+}
