@@ -66,6 +66,11 @@ log "containerd $(containerd --version | awk '{print $3}') up; images: $(ctr_ im
 for c in /sys/fs/cgroup/*/; do
 	[ -e "$c/cgroup.procs" ] && [ "$(basename "$c")" != unified ] && mkdir -p "$c$CGROOT"
 done
+# A new v1 cpuset holds no CPU and no memory node until given its parent's.
+if [ -d "/sys/fs/cgroup/cpuset$CGROOT" ]; then
+	cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset$CGROOT/cpuset.cpus"
+	cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset$CGROOT/cpuset.mems"
+fi
 mkdir -p "$W/kubelet/root" "$W/kubelet/pods-logs" "$W/kubelet/volume-plugins"
 printf 'nameserver 127.0.0.1\n' >"$W/kubelet/resolv.conf" # for dnsPolicy Default: no host resolver
 cat >"$W/kubelet/config.yaml" <<EOC
