@@ -48,7 +48,12 @@ cleanup() {
 	# Mounts under $W (pod volumes, rootfs overlays, netns files, shm),
 	# deepest first.
 	for m in $(awk -v w="$W" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null; done
-	for d in $(our_cgroups); do find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+	# Killed tasks leave their cgroups a moment later: retry for 10 s.
+	for ((i = 0; i < 20; i++)); do
+		for d in $(our_cgroups); do find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+		[ -z "$(our_cgroups)" ] && break
+		sleep 0.5
+	done
 	ip netns del "$NS" 2>/dev/null
 	# The kubelet's /var/log/containers symlinks into our podLogsDir.
 	for l in /var/log/containers/*; do

@@ -125,6 +125,11 @@ inns ip link set lo up
 # The node's address, on the namespace's lo (no dummy driver in this
 # kernel): pods reach the apiserver and kubelet there through the bridge.
 inns ip addr add "$NODE_IP/32" dev lo
+# Per namespace (Linux >= 5.3): routing for the pods, and bridged replies
+# through conntrack, without which a pod's reply to another pod on the same
+# bridge bypasses the Service's NAT.
+inns sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 ||
+	prereq "net.bridge.bridge-nf-call-iptables in a network namespace (br_netfilter)"
 
 source "$HERE/pki.sh"
 source "$HERE/images.sh"
