@@ -47,7 +47,7 @@ for d in $multi; do
 		# Scaled past the node count, the skew per hostname stays within
 		# maxSkew (or, with required anti-affinity, the extra replica waits).
 		kk -n "$FNS" scale "deploy/$d" --replicas=$((KNODES + 1)) >/dev/null
-		sleep 5
+		kk -n "$FNS" rollout status "deploy/$d" --timeout=60s >/dev/null || true
 		counts=$(kk -n "$FNS" get pods -l "$sel" -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | grep . | sort | uniq -c | awk '{print $1}' | sort -n)
 		skew=$(($(tail -1 <<<"$counts") - $(head -1 <<<"$counts")))
 		[ "$skew" -le 1 ] || fail "kwok: $d scaled to $((KNODES + 1)): per-node counts $(tr '\n' ' ' <<<"$counts"), skew $skew > 1"
