@@ -54,10 +54,11 @@ for m in fixture gate; do
 done
 for d in $(k -n "$FNS" get deploy -o name); do
 	k -n "$FNS" rollout status "$d" --timeout=180s >/dev/null ||
-		{ k -n "$FNS" describe pods >&2; fail "$FNS $d: rollout did not complete in 180s"; }
+		{ k -n "$FNS" describe pods >&2 || true; fail "$FNS $d: rollout did not complete in 180s"; }
 done
 log "fixture: $(k -n "$FNS" get deploy -o name | tr '\n' ' ')rolled out"
 
+# (busybox 1.35 wget -T segfaults here: no -T; timeout or kubectl bound it.)
 # Names through CoreDNS, the Service through kube-proxy: from client, web
 # by its short name, and the name's address is web's ClusterIP.
 page=$(cat "$FIXTURE/site/index.html")
@@ -65,7 +66,7 @@ webip=$(k -n "$FNS" get svc web -o jsonpath='{.spec.clusterIP}')
 out=$(k -n "$FNS" exec deploy/client -- /bin/busybox nslookup "web.$FNS.svc.cluster.local" 2>&1) ||
 	fail "client: nslookup web.$FNS.svc.cluster.local: $out"
 grep -q "$webip" <<<"$out" || fail "client: web resolves to ($out), want the Service's ClusterIP $webip"
-got=$(k -n "$FNS" exec deploy/client -- /bin/busybox wget -q -T 5 -O - http://web:8080/) ||
+got=$(k -n "$FNS" exec deploy/client -- /bin/busybox wget -q -O - http://web:8080/) ||
 	fail "client: wget http://web:8080/ failed"
 [ "$got" = "$page" ] || fail "client: http://web:8080/ answered '$got', want the fixture's page"
 log "client reaches web by name (CoreDNS: web -> $webip, kube-proxy -> a web pod)"
@@ -73,7 +74,7 @@ log "client reaches web by name (CoreDNS: web -> $webip, kube-proxy -> a web pod
 # The published port: client's hostPort 8080 on 127.0.0.1 (of the node)
 # serves the copy client fetched from web.
 wait_for "client's copy of web's page on 127.0.0.1:8080" 60 \
-	sh -c "[ \"\$(nsenter --net=/run/netns/$NS -- busybox wget -q -T 3 -O - http://127.0.0.1:8080/)\" = \"\$0\" ]" "$page"
+	sh -c "[ \"\$(nsenter --net=/proc/$HOLDER/ns/net -- timeout 10 busybox wget -q -O - http://127.0.0.1:8080/)\" = \"\$0\" ]" "$page"
 log "the published port 127.0.0.1:8080 answers with web's page, fetched by name"
 
 # Limits in the cgroup files of web's container: memory.limit_in_bytes and
@@ -122,7 +123,7 @@ log "NetworkPolicy: $np accepted by the apiserver (validated, not enforced here)
 # endpoint; make one healthy and only it may answer.
 gpods=$(k -n "$GNS" get pods -o name | grep /gate- | cut -d/ -f2)
 [ "$(wc -w <<<"$gpods")" = 2 ] || fail "gate: want 2 pods, have: $gpods"
-wait_for "gate's pods Running" 90 sh -c "[ \$(nsenter --net=/run/netns/$NS -- $K8S_BIN/kubectl --kubeconfig $KC -n $GNS get pods -o jsonpath='{.items[*].status.phase}' | tr ' ' '\n' | grep -c Running) = 2 ]"
+wait_for "gate's pods Running" 90 sh -c "[ \$(nsenter --net=/proc/$HOLDER/ns/net -- $K8S_BIN/kubectl --kubeconfig $KC -n $GNS get pods -o jsonpath='{.items[*].status.phase}' | tr ' ' '\n' | grep -c Running) = 2 ]"
 ready_eps() { k -n "$GNS" get endpointslices -l kubernetes.io/service-name=gate -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.targetRef.name}{" "}{end}'; }
 sleep 6 # a few probe periods with both failing
 [ -z "$(ready_eps)" ] || fail "gate: endpoints $(ready_eps) are ready before any pod is healthy"
@@ -131,8 +132,11 @@ bad=$(tail -1 <<<"$gpods")
 wait_for "touch /tmp/www/ready in $good (between restarts)" 120 k -n "$GNS" exec "$good" -- /bin/busybox touch /tmp/www/ready
 for ((i = 0; i < 60; i++)); do [ "$(ready_eps)" = "$good " ] && break; sleep 1; done
 [ "$(ready_eps)" = "$good " ] || fail "gate: ready endpoints '$(ready_eps)', want only $good"
+# kube-proxy writes its rules a moment after the endpoint turns ready.
+wait_for "client: http://gate.$GNS:8080/ with one ready gate pod" 30 \
+	k -n "$FNS" exec deploy/client -- /bin/busybox wget -q -O /dev/null "http://gate.$GNS:8080/"
 for ((i = 0; i < 6; i++)); do
-	got=$(k -n "$FNS" exec deploy/client -- /bin/busybox wget -q -T 3 -O - "http://gate.$GNS:8080/") ||
+	got=$(k -n "$FNS" exec deploy/client -- /bin/busybox wget -q -O - "http://gate.$GNS:8080/") ||
 		fail "client: http://gate.$GNS:8080/ failed with one ready gate pod"
 	[ "$got" = "$good" ] || fail "client: gate answered from '$got', want only the ready pod $good ($bad fails its readiness probe)"
 done

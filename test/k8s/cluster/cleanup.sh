@@ -30,7 +30,7 @@ cleanup() {
 	CLEANED=1
 	set +e
 	log "cleanup: deleting the test's namespaces so the kubelet tears pods down through CNI"
-	if [ -e "/run/netns/$NS" ] && [ -f "$W/log/kubelet.pid" ] && kill -0 "$(cat "$W/log/kubelet.pid")" 2>/dev/null; then
+	if [ -f "$W/log/kubelet.pid" ] && kill -0 "$(cat "$W/log/kubelet.pid")" 2>/dev/null; then
 		for n in $(k get ns -o name 2>/dev/null | grep -vE '/(default|kube-system|kube-public|kube-node-lease)$'); do
 			k delete "$n" --wait=false >/dev/null 2>&1
 		done
@@ -54,7 +54,6 @@ cleanup() {
 		[ -z "$(our_cgroups)" ] && break
 		sleep 0.5
 	done
-	ip netns del "$NS" 2>/dev/null
 	# The kubelet's /var/log/containers symlinks into our podLogsDir.
 	for l in /var/log/containers/*; do
 		[ -L "$l" ] && case "$(readlink "$l")" in "$W"/*) rm -f "$l" ;; esac
@@ -63,6 +62,11 @@ cleanup() {
 	for s in "${SAVED_SYSCTL[@]}"; do sysctl -qw "$s" >/dev/null; done
 	verify_clean
 	local vrc=$?
+	# A failed run keeps its logs (and manifests) next to where $W was.
+	if [ "${1:-0}" != 0 ]; then
+		mkdir -p "$W-logs" && cp -r "$W/log" "$W/manifests" "$W-logs/" 2>/dev/null
+		echo "logs of the failed run: $W-logs" >&2
+	fi
 	if [ "$vrc" = 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; fi
 	set -e
 	[ "$vrc" = 0 ] || { echo "FAIL: cleanup left things behind (above); state kept in $W" >&2; exit 1; }
@@ -76,7 +80,16 @@ verify_clean() {
 	[ -z "$left" ] || { echo "left: cgroups $left" >&2; bad=1; }
 	left=$(awk -v w="$W" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo)
 	[ -z "$left" ] || { echo "left: mounts $left" >&2; bad=1; }
-	[ ! -e "/run/netns/$NS" ] || { echo "left: netns $NS" >&2; bad=1; }
+	for p in "${PIDS[@]}"; do
+		[ -d "/proc/$p" ] && [ "$(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null)" != Z ] && { echo "left: process $p (started by the test)" >&2; bad=1; }
+	done
+	# The namespace is gone once no process is in it (and no mount holds it).
+	if [ -n "${NETNS_ID:-}" ]; then
+		for p in /proc/[0-9]*; do
+			[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$NETNS_ID" ] && { echo "left: ${p#/proc/} in the test's netns $NETNS_ID" >&2; bad=1; }
+		done
+		grep -qF "${NETNS_ID#net:}" /proc/self/mountinfo 2>/dev/null && { echo "left: a mount of netns $NETNS_ID" >&2; bad=1; }
+	fi
 	ip -o link show | grep -qE "nk8s|$BR" && { echo "left: host interfaces $(ip -o link show | grep -E "nk8s|$BR")" >&2; bad=1; }
 	local now
 	now=$( (nft list ruleset 2>/dev/null || true) | grep -cE 'KUBE-|CNI-' || true)

@@ -27,6 +27,8 @@ T0=$(date +%s)
 log() { echo "[$(($(date +%s) - T0))s] $*"; }
 fail() {
 	echo "FAIL: $*" >&2
+	# HOLD=SECONDS keeps the cluster up after a failure, to look at it.
+	[ -z "${HOLD:-}" ] || { echo "holding $HOLD s: $W, nsenter --net=/proc/$HOLDER/ns/net" >&2; sleep "$HOLD"; }
 	exit 1
 }
 # prereq: a missing prerequisite fails under CI and skips elsewhere.
@@ -58,8 +60,7 @@ for b in bridge host-local portmap loopback; do [ -x "$CNI_BIN/$b" ] || prereq "
 # ---- names and addresses of this run ---------------------------------------
 W=$(mktemp -d /tmp/nk8s.XXXXXX) # short: unix socket paths live under it
 ID=$(basename "$W" | cut -d. -f2 | tr 'A-Z' 'a-z')
-NS=nk8s-$ID
-BR=nk8sbr$ID              # the CNI bridge, in $NS
+BR=nk8sbr$ID              # the CNI bridge, in the namespace
 CGROOT=/nk8s-$ID          # the kubelet's cgroupRoot
 NODE=nk8s-node
 KC=$W/admin.kubeconfig
@@ -89,7 +90,10 @@ done
 HOST_RULES_BEFORE=$( (nft list ruleset 2>/dev/null || true) | grep -cE 'KUBE-|CNI-' || true)
 
 
-inns() { nsenter --net=/run/netns/$NS -- "$@"; }
+# The namespace is held by a process of ours, not a /run/netns mount: on
+# this shared machine such mounts were seen to vanish mid-run (setns:
+# EINVAL), and a process leaves nothing to unmount.
+inns() { nsenter --net="/proc/$HOLDER/ns/net" -- "$@"; }
 k() { inns "$K8S_BIN/kubectl" --kubeconfig "$KC" "$@"; }
 kk() { inns "$K8S_BIN/kubectl" --kubeconfig "$KWOK_KC" "$@"; }
 ctr_() { ctr --address "$W/containerd.sock" -n k8s.io "$@"; }
@@ -98,15 +102,15 @@ ctr_() { ctr --address "$W/containerd.sock" -n k8s.io "$@"; }
 start() {
 	local name=$1
 	shift
-	nsenter --net=/run/netns/$NS -- "$@" >"$W/log/$name.log" 2>&1 &
+	inns "$@" >"$W/log/$name.log" 2>&1 &
 	PIDS+=("$!")
 	echo "$!" >"$W/log/$name.pid"
 }
 # wait_for WHAT SECONDS CMD...: retries CMD until it succeeds.
 wait_for() {
-	local what=$1 secs=$2 i
+	local what=$1 secs=$2 end=$((SECONDS + $2))
 	shift 2
-	for ((i = 0; i < secs * 2; i++)); do
+	while ((SECONDS < end)); do
 		if "$@" >/dev/null 2>&1; then return 0; fi
 		sleep 0.5
 	done
@@ -115,12 +119,20 @@ wait_for() {
 alive() { kill -0 "$(cat "$W/log/$1.pid")" 2>/dev/null || { tail -30 "$W/log/$1.log" >&2; fail "$1 exited (log above, $W/log/$1.log)"; }; }
 
 source "$HERE/cleanup.sh"
-trap 'rc=$?; cleanup; exit $rc' EXIT
+trap 'rc=$?; cleanup $rc; exit $rc' EXIT
 trap 'exit 130' INT TERM
 
-log "run $ID: state $W, netns $NS, pods $POD_CIDR, services $SVC_CIDR, node $NODE_IP, cgroupRoot $CGROOT"
+log "run $ID: state $W, pods $POD_CIDR, services $SVC_CIDR, node $NODE_IP, cgroupRoot $CGROOT"
 mkdir -p "$W"/{log,pki,cni/net.d,cni/ipam,images,manifests}
-ip netns add "$NS"
+unshare --net -- sleep infinity &
+HOLDER=$!
+PIDS+=("$HOLDER")
+for ((i = 0; i < 50; i++)); do
+	[ "$(readlink /proc/$HOLDER/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break
+	sleep 0.1
+done
+NETNS_ID=$(readlink "/proc/$HOLDER/ns/net")
+[ "$NETNS_ID" != "$(readlink /proc/self/ns/net)" ] || fail "unshare --net: no network namespace of its own"
 inns ip link set lo up
 # The node's address, on the namespace's lo (no dummy driver in this
 # kernel): pods reach the apiserver and kubelet there through the bridge.

@@ -17,6 +17,7 @@ control_plane() {
 		--service-account-issuer https://kubernetes.default.svc --service-account-key-file "$P/sa.pub" \
 		--service-account-signing-key-file "$P/sa.key" --authorization-mode Node,RBAC \
 		--kubelet-client-certificate "$P/admin.crt" --kubelet-client-key "$P/admin.key" \
+		--kubelet-preferred-address-types InternalIP \
 		--allow-privileged=true --endpoint-reconciler-type lease
 	wait_for "$n kube-apiserver /readyz" 90 inns "$K8S_BIN/kubectl" --kubeconfig "$kc" get --raw /readyz
 	alive "$n-etcd"

@@ -11,7 +11,7 @@ mkdir -p "$W/bin"
 	fail "images: building mkimage and pause from $REPO"
 "$W/bin/mkimage" --scratch --add "$W/bin/pause:/pause" --entrypoint '["/pause"]' \
 	--archive "$W/images/pause.tar" --archive-ref "$PAUSE_IMAGE" >/dev/null
-"$W/bin/mkimage" --scratch --add "$K8S_BIN/coredns:/coredns" --entrypoint '["/coredns"]' \
+"$W/bin/mkimage" --scratch --add "$(readlink -f "$K8S_BIN/coredns"):/coredns" --entrypoint '["/coredns"]' \
 	--archive "$W/images/coredns.tar" --archive-ref "$COREDNS_IMAGE" >/dev/null
 # The project's image: an OCI layout tagged 1, tarred for ctr.
 make -s -C "$FIXTURE" OUT="$W/images/project-layout" >"$W/log/project-image.log" 2>&1 ||

@@ -6,7 +6,19 @@
 # anti-affinity, when it has them, must hold).
 KNODES=3
 control_plane kwok 12379 12380 16443 20257 20259 "$KWOK_KC"
-start kwok "$K8S_BIN/kwok" --kubeconfig "$KWOK_KC" --manage-all-nodes=false \
+# kwok 0.8 has no built-in stages: the node (initialize, heartbeat) and pod
+# (ready, complete, delete) stages come from its module, at the version
+# build-tools.sh installs.
+KWOK_MOD=$(grep -oE 'sigs.k8s.io/kwok/cmd/kwok@v[0-9.]+' "$REPO/test/k8s/build-tools.sh" | sed 's|/cmd/kwok||')
+KWOK_DIR=$(cd "$W" && GOFLAGS=-mod=mod go mod download -json "$KWOK_MOD" | jq -r .Dir) ||
+	fail "go mod download $KWOK_MOD (kwok's stages)"
+for f in "$KWOK_DIR"/kustomize/stage/node/fast/node-initialize.yaml "$KWOK_DIR"/kustomize/stage/node/heartbeat/node-heartbeat.yaml \
+	"$KWOK_DIR"/kustomize/stage/pod/fast/pod-{ready,complete,delete}.yaml; do
+	[ -f "$f" ] || fail "kwok stage $f missing from $KWOK_MOD"
+	cat "$f"
+	echo ---
+done >"$W/kwok-stages.yaml"
+start kwok "$K8S_BIN/kwok" --kubeconfig "$KWOK_KC" --config "$W/kwok-stages.yaml" --manage-all-nodes=false \
 	--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
 	--server-address 127.0.0.1:10247 --cidr 10.$((B + 1)).128.0/20 --node-ip "$NODE_IP"
 for ((i = 0; i < KNODES; i++)); do
@@ -35,7 +47,7 @@ for d in $multi; do
 	want=$(kk -n "$FNS" get deploy "$d" -o jsonpath='{.spec.replicas}')
 	[ "$want" -le "$KNODES" ] || fail "$d has $want replicas, more than the $KNODES fake nodes: raise KNODES"
 	kk -n "$FNS" rollout status "deploy/$d" --timeout=120s >/dev/null ||
-		{ kk -n "$FNS" get pods -o wide >&2; fail "kwok: $d did not roll out"; }
+		{ kk -n "$FNS" get pods -o wide >&2 || true; fail "kwok: $d did not roll out"; }
 	sel=$(kk -n "$FNS" get deploy "$d" -o jsonpath='{.spec.selector.matchLabels}' | jq -r 'to_entries|map("\(.key)=\(.value)")|join(",")')
 	nodes=$(kk -n "$FNS" get pods -l "$sel" --field-selector=status.phase=Running -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort)
 	distinct=$(sort -u <<<"$nodes" | grep -c .)

@@ -124,7 +124,7 @@ oomScoreAdj: 0
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOC
 start kube-proxy "$K8S_BIN/kube-proxy" --config "$W/kube-proxy.yaml"
-wait_for "kube-proxy /healthz ($W/log/kube-proxy.log)" 60 inns sh -c 'exec 3<>/dev/tcp/127.0.0.1/10256'
+wait_for "kube-proxy /healthz ($W/log/kube-proxy.log)" 60 inns bash -c 'exec 3<>/dev/tcp/127.0.0.1/10256'
 log "node: kubelet Ready, kube-proxy up"
 
 # CoreDNS: the kubernetes plugin only (no forward: nothing outside).
@@ -204,5 +204,5 @@ spec:
 EOC
 k apply -f "$W/manifests/coredns.yaml" >/dev/null
 k -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null ||
-	{ k -n kube-system describe pods >&2; fail "CoreDNS did not roll out (pods described above; $W/log/kubelet.log)"; }
+	{ k -n kube-system describe pods >&2 || true; fail "CoreDNS did not roll out (pods described above; $W/log/kubelet.log)"; }
 log "CoreDNS: rolled out behind $DNS_IP"
