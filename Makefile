@@ -20,7 +20,7 @@ DB_PKGS   := postgresql-15 postgresql-client-15 redis-server redis-tools python3
 DEB_PKGS  := gcc libc6-dev libseccomp-dev pkg-config slirp4netns passt nftables uidmap busybox-static iproute2 procps docker.io $(DB_PKGS)
 PKG_CONFIG ?= pkg-config
 
-.PHONY: build build-check test test-v2 test-v2-systemd test-k8s k8s-tools deps check vet fmt-check demo bench bench-image clean
+.PHONY: build build-check test test-v2 test-v2-systemd test-k8s test-k8s-cluster k8s-tools deps check vet fmt-check demo bench bench-image clean
 
 # nucleus is linked statically (glibc and libseccomp archives from
 # libc6-dev and libseccomp-dev): no dynamic loader and relocations at every
@@ -87,6 +87,14 @@ k8s-tools:
 test-k8s: deps build k8s-tools
 	$(GO) vet -tags k8s ./test/k8s/...
 	NUCLEUS_BIN=$(CURDIR)/$(BIN) $(GO) test -tags k8s -count=1 -timeout 30m -v ./test/k8s/...
+
+# test-k8s-cluster runs only test/k8s/cluster (part of test-k8s too): a real
+# single-node cluster and a kwok control plane in a network namespace of
+# its own, running the export (test/k8s/cluster/cluster.sh; about 1-2
+# minutes once k8s-tools is built; installs containerd, runc and the CNI
+# plugins when missing).
+test-k8s-cluster: deps build k8s-tools
+	NUCLEUS_BIN=$(CURDIR)/$(BIN) $(GO) test -tags k8s -count=1 -timeout 20m -v ./test/k8s/cluster/
 
 # test-v2 boots Debian's own kernel under qemu as a pure cgroup v2 host and
 # runs black-box CLI checks and the kernel test packages (runtime,
