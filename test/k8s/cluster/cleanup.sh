@@ -20,6 +20,7 @@ ours() {
 		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$W"; then echo "${p#/proc/}"; fi
 	done
 }
+sandboxes() { ls "$W/containerd/root/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null; }
 our_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "nk8s-$ID" 2>/dev/null; }
 cgroup_pids() { # every pid in our cgroup trees
 	local d
@@ -58,6 +59,9 @@ cleanup() {
 	for l in /var/log/containers/*; do
 		[ -L "$l" ] && case "$(readlink "$l")" in "$W"/*) rm -f "$l" ;; esac
 	done
+	# libcni's result cache (containerd 1.6 keeps it in /var/lib/cni): one
+	# file per sandbox and network, left when a pod was not torn down.
+	for sb in $(sandboxes); do rm -f /var/lib/cni/results/*-"$sb"-* 2>/dev/null; done
 	rm -f /var/lib/cni/results/nk8s-"$ID"-* 2>/dev/null
 	for s in "${SAVED_SYSCTL[@]}"; do sysctl -qw "$s" >/dev/null; done
 	verify_clean
@@ -96,7 +100,7 @@ verify_clean() {
 	[ "$now" -le "$HOST_RULES_BEFORE" ] || { echo "left: host nftables/iptables KUBE-/CNI- rules ($now, $HOST_RULES_BEFORE before)" >&2; bad=1; }
 	left=$(find /var/log/containers -maxdepth 1 -lname "$W/*" 2>/dev/null)
 	[ -z "$left" ] || { echo "left: /var/log/containers links $left" >&2; bad=1; }
-	left=$(ls /var/lib/cni/results/nk8s-"$ID"-* 2>/dev/null)
+	left=$(ls /var/lib/cni/results/nk8s-"$ID"-* $(for sb in $(sandboxes); do echo "/var/lib/cni/results/*-$sb-*"; done) 2>/dev/null)
 	[ -z "$left" ] || { echo "left: CNI cache $left" >&2; bad=1; }
 	for s in "${SAVED_SYSCTL[@]}"; do
 		[ "$(sysctl -n "${s%%=*}")" = "${s#*=}" ] || { echo "left: sysctl ${s%%=*} = $(sysctl -n "${s%%=*}"), was ${s#*=}" >&2; bad=1; }
