@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"nucleus/internal/keeper"
+	"nucleus/internal/phasetrace"
 	"nucleus/network"
 	"os"
 
@@ -28,8 +29,13 @@ func main() {
 	unpack.RunHelper() // the child of a rootless unpack (image/unpack/userns.go)
 	keeper.MaybeRun()  // a rootless project's user namespace (internal/keeper)
 	network.RunHubOp() // an operation in a rootless hub (network/rootless_hub.go)
+	// NUCLEUS_TRACE: the command's own span, so bench/phases.sh can split
+	// a run into process start, command, and process exit.
+	phasetrace.Mark("cli: main")
 	root := newRootCmd(os.Args[1:])
-	if err := root.Execute(); err != nil {
+	err := root.Execute()
+	phasetrace.Mark("cli: done")
+	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
 			if ee.err != nil && ee.err.Error() != "" {
