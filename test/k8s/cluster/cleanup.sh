@@ -20,6 +20,7 @@ ours() {
 		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$W"; then echo "${p#/proc/}"; fi
 	done
 }
+new_shim_sockets() { comm -13 <(echo "$SHIMS_BEFORE" | sort) <(ls /run/containerd/s 2>/dev/null | sort); }
 sandboxes() { ls "$W/containerd/root/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null; }
 our_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "nk8s-$ID" 2>/dev/null; }
 cgroup_pids() { # every pid in our cgroup trees
@@ -64,6 +65,8 @@ cleanup() {
 	for sb in $(sandboxes); do rm -f /var/lib/cni/results/*-"$sb"-* 2>/dev/null; done
 	rm -f /var/lib/cni/results/nk8s-"$ID"-* 2>/dev/null
 	for s in "${SAVED_SYSCTL[@]}"; do sysctl -qw "$s" >/dev/null; done
+	for f in $(new_shim_sockets); do rm -f "/run/containerd/s/$f"; done
+	for d in "${HOST_DIRS_NEW[@]}"; do rm -rf "$d"; done
 	verify_clean
 	local vrc=$?
 	# A failed run keeps its logs (and manifests) next to where $W was.
@@ -102,6 +105,9 @@ verify_clean() {
 	[ -z "$left" ] || { echo "left: /var/log/containers links $left" >&2; bad=1; }
 	left=$(ls /var/lib/cni/results/nk8s-"$ID"-* $(for sb in $(sandboxes); do echo "/var/lib/cni/results/*-$sb-*"; done) 2>/dev/null)
 	[ -z "$left" ] || { echo "left: CNI cache $left" >&2; bad=1; }
+	left=$(new_shim_sockets)
+	[ -z "$left" ] || { echo "left: containerd shim sockets in /run/containerd/s: $left" >&2; bad=1; }
+	for d in "${HOST_DIRS_NEW[@]}"; do [ ! -e "$d" ] || { echo "left: $d (made by this run)" >&2; bad=1; }; done
 	for s in "${SAVED_SYSCTL[@]}"; do
 		[ "$(sysctl -n "${s%%=*}")" = "${s#*=}" ] || { echo "left: sysctl ${s%%=*} = $(sysctl -n "${s%%=*}"), was ${s#*=}" >&2; bad=1; }
 	done

@@ -87,6 +87,12 @@ SAVED_SYSCTL=()  # host sysctls the kubelet may change, restored at the end
 for s in vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes; do
 	SAVED_SYSCTL+=("$s=$(sysctl -n $s)")
 done
+# Paths outside $W that containerd 1.6 and the kubelet use whatever they
+# are told (shim sockets, the device-plugin socket, the flex volume dir):
+# what this run adds there is removed at the end, and checked.
+SHIMS_BEFORE=$(ls /run/containerd/s 2>/dev/null || true)
+HOST_DIRS_NEW=()
+for d in /var/lib/kubelet /usr/libexec/kubernetes /etc/cni; do [ -e "$d" ] || HOST_DIRS_NEW+=("$d"); done
 HOST_RULES_BEFORE=$( (nft list ruleset 2>/dev/null || true) | grep -cE 'KUBE-|CNI-' || true)
 
 

@@ -26,7 +26,7 @@ control_plane() {
 		--bind-address 127.0.0.1 --secure-port "$cm" --leader-elect=false \
 		--service-account-private-key-file "$P/sa.key" --root-ca-file "$P/ca.crt" \
 		--use-service-account-credentials=false --cluster-cidr "$POD_CIDR" --allocate-node-cidrs=false \
-		--cert-dir "$W/$n/controller-manager"
+		--flex-volume-plugin-dir "$W/$n/flex" --cert-dir "$W/$n/controller-manager"
 	start "$n-scheduler" "$K8S_BIN/kube-scheduler" --kubeconfig "$kc" \
 		--authentication-kubeconfig "$kc" --authorization-kubeconfig "$kc" \
 		--bind-address 127.0.0.1 --secure-port "$sch" --leader-elect=false \
