@@ -88,7 +88,7 @@ func (e *exporter) image(s *spec.Service) string {
 	}
 	img, local := clusterImage(s.Image, e.p.Name)
 	if local {
-		e.warn("services."+s.Name+".image", "image %s is a local file, not a registry reference: exported as %s with imagePullPolicy Never, so import it into every node under that name (ctr -n k8s.io images import) or push it to a registry and pass --image %s=REF", e.relImage(s.Image), img, s.Name)
+		e.warn("services."+s.Name+".image", "image %s is a local file, not a registry reference: exported as %s with imagePullPolicy Never, so import it into every node under that name (%s) or push it to a registry and pass --image %s=REF", e.relImage(s.Image), img, e.importHint(s.Image, img), s.Name)
 	}
 	return img
 }
@@ -114,6 +114,20 @@ func clusterImage(ref, project string) (string, bool) {
 		tag = "latest"
 	}
 	return "localhost/" + dnsLabel(project) + "/" + dnsLabel(base) + ":" + tag, true
+}
+
+// importHint is the command that gives a node's containerd the local image
+// under the exported name: an OCI layout is a directory, which ctr imports
+// as a tar and names by --base-name plus the layout's tag (without it the
+// image is named import-DATE:TAG); a docker archive carries its own name.
+func (e *exporter) importHint(ref, img string) string {
+	if strings.HasPrefix(ref, "docker-archive:") {
+		p, _, _ := strings.Cut(strings.TrimPrefix(ref, "docker-archive:"), ":")
+		return "ctr -n k8s.io images import " + e.rel(p)
+	}
+	p, _, _ := strings.Cut(strings.TrimPrefix(ref, "oci:"), ":")
+	name := img[:strings.LastIndex(img, ":")]
+	return "tar -C " + e.rel(p) + " -cf image.tar . && ctr -n k8s.io images import --base-name " + name + " image.tar"
 }
 
 // relImage writes a local image reference with its path relative.
