@@ -15,6 +15,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"nucleus/internal/keeper"
 	"nucleus/internal/rootdir"
@@ -195,7 +196,7 @@ func wireVethErr(peerPid string) error {
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("add veth: %w", err)
 	}
-	ph, err := netlink.NewHandleAt(peerNS)
+	ph, err := netlink.NewHandleAt(peerNS, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in the peer's namespace: %w", err)
 	}
@@ -206,7 +207,7 @@ func wireVethErr(peerPid string) error {
 	}{{nil, "10.7.0.1/24"}, {ph, "10.7.0.2/24"}} {
 		h := end.h
 		if h == nil {
-			if h, err = netlink.NewHandle(); err != nil {
+			if h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
 				return err
 			}
 			defer h.Close()
