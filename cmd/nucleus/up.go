@@ -220,7 +220,11 @@ func startSupervisor(cmd *cobra.Command, o *upOptions, p *spec.Project, services
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- sup.Wait() }()
-	deadline := time.Now().Add(15 * time.Second)
+	// The supervisor we just started is alive until exited says otherwise:
+	// give it time to open its socket, whatever Dial's error (on a host
+	// short of CPU and page cache its start took over Dial's own 5 s once,
+	// and up gave up on a supervisor that then ran on without a client).
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case err := <-exited:
@@ -232,7 +236,7 @@ func startSupervisor(cmd *cobra.Command, o *upOptions, p *spec.Project, services
 			fmt.Fprintf(cmd.ErrOrStderr(), "started supervisor of %s (pid %d, log %s)\n", p.Name, sup.Process.Pid, logPath)
 			return c, nil
 		}
-		if !errors.Is(err, api.ErrNoSupervisor) || time.Now().After(deadline) {
+		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("supervisor did not come up: %w", err)
 		}
 		time.Sleep(10 * time.Millisecond)
