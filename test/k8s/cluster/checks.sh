@@ -140,11 +140,10 @@ for ((i = 0; i < 60; i++)); do [ "$(ready_eps)" = "$good " ] && break; sleep 1; 
 # kube-proxy writes its rules a moment after the endpoint turns ready.
 wait_for "client: http://gate.$GNS:8080/ with one ready gate pod" 30 \
 	k -n "$FNS" exec deploy/client -- /bin/busybox wget -q -O /dev/null "http://gate.$GNS:8080/"
-# Every answer must come from the ready pod. A fetch may still be refused:
-# the liveness probe (the same tcp check, no start grace in gate's file) can
-# restart $good when it counted failures just before the file appeared, and
-# while it restarts the Service has no ready endpoint (kube-proxy rejects).
-# So a refused fetch is retried for a while; an answer from $bad never is.
+# Every answer must come from the ready pod. A refused fetch is retried for
+# a while (a restart of $good leaves the Service without a ready endpoint and
+# kube-proxy rejects; gate's start_period, a startupProbe, keeps the liveness
+# probe from causing one); an answer from $bad never is.
 for ((i = 0; i < 6; i++)); do
 	end=$((SECONDS + 30))
 	until got=$(k -n "$FNS" exec deploy/client -- /bin/busybox wget -q -O - "http://gate.$GNS:8080/" 2>/dev/null); do
