@@ -9,6 +9,7 @@
 package k8stest
 
 import (
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"nucleus/export/k8s"
 	"nucleus/image/imagebuild"
 	"nucleus/image/imagetest"
+	"nucleus/internal/testutil"
 	"nucleus/loader"
 	"nucleus/spec"
 )
@@ -108,4 +110,25 @@ func FixtureImageArchive(t testing.TB, path string) {
 func FixtureImageLayout(t testing.TB, dir string) {
 	t.Helper()
 	imagetest.WriteLayout(t, filepath.Join(dir, "build", "layout"), FixtureImage(t), "1")
+}
+
+// Version is the Kubernetes release test/k8s/build-tools.sh builds.
+const Version = "v1.37.2"
+
+// ToolsDir is where build-tools.sh put the binaries (make k8s-tools):
+// $NUCLEUS_K8S_BIN, else $NUCLEUS_K8S_CACHE (default /var/cache/nucleus-k8s)
+// /VERSION/bin. It fails (skips outside CI) until the build is complete.
+func ToolsDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("NUCLEUS_K8S_BIN")
+	if dir == "" {
+		cache := os.Getenv("NUCLEUS_K8S_CACHE")
+		if cache == "" {
+			cache = "/var/cache/nucleus-k8s"
+		}
+		dir = filepath.Join(cache, Version, "bin")
+	}
+	testutil.Require(t, testutil.FileExists(filepath.Join(dir, ".complete")),
+		"Kubernetes tools built into "+dir+" (make k8s-tools)")
+	return dir
 }

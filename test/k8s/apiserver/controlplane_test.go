@@ -18,27 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/export/k8s/k8stest"
 	"nucleus/internal/testutil"
 )
-
-// k8sVersion is the release test/k8s/build-tools.sh builds.
-const k8sVersion = "v1.37.2"
-
-// toolsDir is where build-tools.sh put the binaries (make k8s-tools).
-func toolsDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("NUCLEUS_K8S_BIN")
-	if dir == "" {
-		cache := os.Getenv("NUCLEUS_K8S_CACHE")
-		if cache == "" {
-			cache = "/var/cache/nucleus-k8s"
-		}
-		dir = filepath.Join(cache, k8sVersion, "bin")
-	}
-	testutil.Require(t, testutil.FileExists(filepath.Join(dir, ".complete")),
-		"Kubernetes tools built into "+dir+" (make k8s-tools)")
-	return dir
-}
 
 // controlPlane is an etcd and a kube-apiserver on 127.0.0.1, each on a
 // random port with its data in one temporary directory, and a kubeconfig
@@ -58,7 +40,7 @@ type controlPlane struct {
 // a process or the directory is left.
 func startControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
-	cp := &controlPlane{bin: toolsDir(t), token: testutil.RandHex(16)}
+	cp := &controlPlane{bin: k8stest.ToolsDir(t), token: testutil.RandHex(16)}
 	dir, err := os.MkdirTemp("", "nucleus-k8s-apiserver-")
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"nucleus/export/k8s/k8stest"
 	"nucleus/internal/testutil"
 )
 
@@ -60,7 +61,7 @@ func TestServerSideValidation(t *testing.T) {
 	// build-tools.sh stamps the release into both; without it kubectl
 	// sees v0.0.0-master and cannot compare versions.
 	v := cp.kubectl(t, "", "version")
-	for _, want := range []string{"Client Version: " + k8sVersion, "Server Version: " + k8sVersion} {
+	for _, want := range []string{"Client Version: " + k8stest.Version, "Server Version: " + k8stest.Version} {
 		if !strings.Contains(v, want) {
 			t.Errorf("kubectl version must say %q:\n%s", want, v)
 		}

@@ -12,28 +12,17 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"nucleus/export/k8s/k8stest"
 	"nucleus/internal/testutil"
 )
 
-const k8sVersion = "v1.37.2"
-
 func TestSingleNodeClusterAndKwok(t *testing.T) {
 	testutil.RequireRoot(t)
-	bin := os.Getenv("NUCLEUS_K8S_BIN")
-	if bin == "" {
-		cache := os.Getenv("NUCLEUS_K8S_CACHE")
-		if cache == "" {
-			cache = "/var/cache/nucleus-k8s"
-		}
-		bin = filepath.Join(cache, k8sVersion, "bin")
-	}
-	testutil.Require(t, testutil.FileExists(filepath.Join(bin, ".complete")),
-		"Kubernetes tools built into "+bin+" (make k8s-tools)")
+	bin := k8stest.ToolsDir(t)
 
 	cmd := exec.Command("bash", "cluster.sh")
 	cmd.Env = append(os.Environ(), "K8S_BIN="+bin)
