@@ -10,9 +10,12 @@
 #     published port, egress to a namespace the test made, and east-west between
 #     two sandboxes of one network (through a published port on the host end of
 #     that namespace's link: no shared bridge), next to pasta started by hand;
-#   - east-west between two services by name through the product (nucleus up
-#     + exec iperf3): root on the kernel bridge vs the unprivileged test user
-#     on the shared rootless hub (target >= 90%);
+#   - the rootless hub through the product (nucleus up + exec iperf3, root
+#     vs the unprivileged test user; bench/nethub.sh): east-west by name,
+#     kernel bridge vs hub, with the product's MTUs (1500 vs 65520) and with
+#     equal ones (target >= 90%); egress from a sandbox through the hub's
+#     slirp4netns to an iperf3 server on the host's 127.0.0.1 vs pasta alone
+#     (target >= 100%);
 #   - Attach of a sandbox to a kernel-NAT network (median, target <= 15 ms);
 #   - resolving a service name from inside a sandbox (median, target <= 1 ms).
 # Usage: bench/net.sh            (from anywhere; NUCLEUS_BENCH_SECONDS=3 per iperf3 run,
@@ -31,8 +34,6 @@ if [ -z "$out" ] || [ -z "$lat" ]; then
 	echo "bench/net.sh: benchmarks failed; run: go test -run '^\$' -bench . -benchtime 1x ./network/" >&2
 	exit 1
 fi
-
-load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 metric() { # metric UNIT LINES -> value before UNIT
 	echo "$2" | tr '\t' '\n' | awk -v u="$1" '{ if ($2 == u) print $1 }' | head -1
@@ -58,53 +59,22 @@ for h in slirp4netns pasta; do
 	v=$(metric "%rootless-$h-eastwest/bridge" "$tp")
 	[ -n "$v" ] && printf '  %-42s %9s%%  (target >= 90%%)\n' "rootless $h east-west / bridge" "$v"
 done
-# The rootless hub, through the product: `nucleus up` of an iperf3 server and
-# an idle client, as root on a kernel-NAT bridge and as the unprivileged
-# test user nucleus-rl-a on the shared userspace hub (bridge in the
-# project's user namespace), east-west by service name with `nucleus exec`,
-# in interleaved rounds (best kept). The test user is made by the testutil
-# test that makes it for the rootless tests.
-hubew() { # hubew root|rootless -> Gbit/s of one round
-	local who=$1 d y r
-	d=$(mktemp -d /tmp/nucleus-bench-hub-XXXXXX)
-	mkdir -p "$d/home" "$d/run" "$d/data"
-	y="name: benchhub$who
-services:
-  srv: {command: [iperf3, -s, -p, \"5201\"]}
-  cli: {command: [/bin/busybox, sleep, \"3600\"]}
-networks:
-  default: {nat: $([ "$who" = root ] && echo kernel || echo userspace)}
-"
-	printf '%s' "$y" > "$d/home/nucleus.yaml"
-	local run=(env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$d/home" XDG_RUNTIME_DIR="$d/run" XDG_DATA_HOME="$d/data")
-	if [ "$who" = rootless ]; then
-		chown -R nucleus-rl-a: "$d"; chmod 700 "$d"
-		run=(setpriv --reuid nucleus-rl-a --regid nucleus-rl-a --clear-groups "${run[@]}")
-	else
-		run+=(NUCLEUS_ROOT="$d/run/nucleus")
-	fi
-	(cd "$d/home" && "${run[@]}" "$PWD_BIN/nucleus" up -d --wait >/dev/null 2>&1) &&
-		r=$(cd "$d/home" && "${run[@]}" "$PWD_BIN/nucleus" exec cli -- iperf3 -c srv -p 5201 -t "${NUCLEUS_BENCH_SECONDS:-3}" -f g 2>/dev/null |
-			awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Gbits/sec") print $(i-1) }')
-	(cd "$d/home" && "${run[@]}" "$PWD_BIN/nucleus" down -t 1 >/dev/null 2>&1)
-	rm -rf "$d"
-	echo "${r:-}"
-}
+# The rootless hub through the product (bench/nethub.sh): east-west by
+# name, root's kernel bridge vs the test user's hub, with the product's
+# MTUs and with equal ones; egress from the hub to the host's loopback vs
+# pasta alone. The test user is made by the testutil test that makes it for
+# the rootless tests.
 PWD_BIN="$PWD/bin"
 make -s build >/dev/null
 go test -count=1 -run '^TestRootlessUserEnv$' ./internal/testutil/ >/dev/null 2>&1 || true
-best_root="" best_rl=""
-if id nucleus-rl-a >/dev/null 2>&1; then
-	for _ in $(seq "${NUCLEUS_BENCH_ROUNDS:-3}"); do
-		v=$(hubew root); [ -n "$v" ] && best_root=$(printf '%s\n%s\n' "$best_root" "$v" | sort -g | tail -1)
-		v=$(hubew rootless); [ -n "$v" ] && best_rl=$(printf '%s\n%s\n' "$best_rl" "$v" | sort -g | tail -1)
-	done
-fi
-printf '%-44s %10s\n' "east-west by name (nucleus up + exec iperf3)" "Gbit/s"
-printf '  %-42s %10s\n' "root, kernel bridge" "${best_root:-n/a}" "rootless, shared hub" "${best_rl:-n/a}"
-if [ -n "$best_root" ] && [ -n "$best_rl" ]; then
-	printf '  %-42s %9s%%  (target >= 90%%)\n' "rootless hub east-west / kernel bridge" "$(awk -v a="$best_rl" -v b="$best_root" 'BEGIN { printf "%.0f", 100 * a / b }')"
+. bench/nethub.sh
+trap hub_cleanup EXIT
+if id "$hub_user" >/dev/null 2>&1; then
+	hub_rows
+else
+	echo "rootless hub rows: n/a (no test user $hub_user)"
 fi
 printf '%-44s %10s ms  (target <= 15 ms)\n' "attach sandbox to kernel network, median" "$(metric 'ms-median/attach' "$lat")"
 printf '%-44s %10s ms  (target <= 1 ms)\n' "resolve service name in sandbox, median" "$(metric 'ms-median/resolve' "$lat")"
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "(load average before/after: $load0 / $load1 on $(nproc) CPUs; throughput is the best of interleaved rounds)"

@@ -83,6 +83,13 @@ func init() {
 	leakCheckers = append(leakCheckers, userspaceLeaks)
 }
 
+// HostLoopbackEnv, set to 1 in the supervisor's environment, starts the
+// hubs' slirp4netns without --disable-host-loopback, so that sandboxes
+// reach the host's 127.0.0.1 at the slirp subnet's base + 2 (10.0.2.2).
+// For benchmarks (bench/net.sh measures egress to an iperf3 server on the
+// host's loopback); a hub already running keeps the flags it started with.
+const HostLoopbackEnv = "NUCLEUS_USERSPACE_HOST_LOOPBACK"
+
 const (
 	hubBridge = "br0"
 	hubTable  = "nucleus_hub"
@@ -231,6 +238,7 @@ func (u *userspaceBackend) ensureSlirp(ctx context.Context, n *NetworkState, ex 
 	cfg := slirp.Config{
 		ID: ex.SlirpID, RuntimeRoot: u.runtimeRoot(), NetnsPath: ex.Hub,
 		Subnet: ex.SlirpSubnet, DisableDNS: true,
+		HostLoopback: os.Getenv(HostLoopbackEnv) == "1",
 	}
 	if ex.Rootless {
 		h, err := u.hubOf(n)

@@ -1,8 +1,10 @@
 package network
 
 import (
+	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -279,4 +281,27 @@ func TestUserspaceUDPAndRanges(t *testing.T) {
 	}
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", lo), "p7000:")
 	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", lo+1), "p7001:")
+}
+
+// TestUserspaceHostLoopbackEnv: with NUCLEUS_USERSPACE_HOST_LOOPBACK=1 the
+// hub's slirp4netns maps its gateway to the host's loopback (what
+// bench/net.sh measures egress through), so a sandbox reaches a server on
+// the host's 127.0.0.1. The flag is checked before any traffic: without
+// the mapping that address would lead to the host's real network.
+func TestUserspaceHostLoopbackEnv(t *testing.T) {
+	requireSlirp4netns(t)
+	t.Setenv(HostLoopbackEnv, "1")
+	host := serveEcho(t, 0, "127.0.0.1:0", "host:")
+	e := newEnv(t)
+	e.usNetwork("lo", nil)
+	web := sandbox(t)
+	e.attach(Attachment{Network: "lo", Service: "web", PID: web})
+	n, _ := e.m.loadNetwork(e.project, "lo")
+	ex := extraOf(n)
+	args, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ex.SlirpPID))
+	if err != nil || bytes.Contains(args, []byte("--disable-host-loopback")) || ex.SlirpSubnet != "10.0.2.0/24" {
+		t.Fatalf("hub's slirp4netns with %s=1: subnet %s, command line %q (%v); want 10.0.2.0/24 without --disable-host-loopback",
+			HostLoopbackEnv, ex.SlirpSubnet, bytes.ReplaceAll(args, []byte{0}, []byte{' '}), err)
+	}
+	mustTalk(t, web, fmt.Sprintf("10.0.2.2:%d", host.(*net.TCPAddr).Port), "host:")
 }

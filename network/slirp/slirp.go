@@ -57,6 +57,12 @@ type Config struct {
 	// kernel); Start falls back to running without it, with a logged reason,
 	// only when the binary refuses the flag.
 	DisableSeccomp bool
+
+	// HostLoopback lets the guest reach the host's 127.0.0.1 at the
+	// subnet's base + 2 (Podman's allow_host_loopback). Off by default
+	// (--disable-host-loopback): nothing in a sandbox should reach
+	// services that trust the host's loopback.
+	HostLoopback bool
 }
 
 // State is where a Network is in its life.
@@ -240,9 +246,11 @@ func (n *Network) args(readyFD, exitFD int) []string {
 		"--exit-fd=" + strconv.Itoa(exitFD),
 		"--api-socket", n.APISocket(),
 		"--cidr", n.addrs.Subnet.String(),
-		"--disable-host-loopback",
-		"--enable-sandbox",
 	}
+	if !n.cfg.HostLoopback {
+		a = append(a, "--disable-host-loopback")
+	}
+	a = append(a, "--enable-sandbox")
 	if !n.cfg.DisableSeccomp {
 		a = append(a, "--enable-seccomp")
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -393,6 +394,39 @@ func TestNamespaceReachesOutside(t *testing.T) {
 	})
 	if err != nil || got != "hello from outside\n" {
 		t.Fatalf("from the slirp namespace to the outside namespace %s: %q %v", outsideIP, got, err)
+	}
+}
+
+// TestHostLoopback: with HostLoopback the namespace reaches a server on the
+// host's 127.0.0.1 at the gateway address (base + 2). The flag is checked
+// before any traffic: with --disable-host-loopback that address would lead
+// to the host's real network.
+func TestHostLoopback(t *testing.T) {
+	requireSlirp(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	greeter(t, l, "the host's loopback")
+	ns := testutil.NewNetns(t)
+	n, _ := newNet(t, Config{NetnsPath: ns, HostLoopback: true})
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if args := cmdline(t, n); slices.Contains(args, "--disable-host-loopback") {
+		t.Fatalf("HostLoopback: slirp4netns runs with %q, want no --disable-host-loopback", args)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	gw := net.JoinHostPort(n.Addresses().Gateway.String(), strconv.Itoa(port))
+	got, err := readGreeting(func() (c net.Conn, err error) {
+		err = dns.InNetns(ns, func() error {
+			c, err = net.DialTimeout("tcp", gw, 2*time.Second)
+			return err
+		})
+		return c, err
+	})
+	if err != nil || got != "hello from the host's loopback\n" {
+		t.Fatalf("from the slirp namespace to %s (the host's 127.0.0.1:%d): %q %v", gw, port, got, err)
 	}
 }
 
