@@ -2,7 +2,7 @@
 # Build an initramfs that boots a Debian 6.1 kernel into a pure cgroup v2
 # system with busybox, the nucleus binaries and the test script.
 # Usage: TESTS_DIR=DIR build-initramfs.sh NUCLEUS_BIN_DIR OUT_DIR
-# Needs (Debian bookworm): linux-image-amd64 busybox-static cpio kmod slirp4netns
+# Needs (Debian bookworm): linux-image-amd64 busybox-static cpio kmod slirp4netns passt
 set -eu
 BIN=$(cd "${1:?nucleus bin dir (with nucleus, nucleus-init and nucleus-compose)}" && pwd)
 mkdir -p "${2:?output dir}"; OUT=$(cd "$2" && pwd)
@@ -20,14 +20,15 @@ for a in $(usr/bin/busybox --list-full); do   # e.g. usr/sbin/httpd, sbin/ip
   [ -e "$d" ] || ln -s /usr/bin/busybox "$d"
 done
 cp "$BIN/nucleus" "$BIN/nucleus-init" "$BIN/nucleus-compose" usr/local/bin/
-# Dynamic host tools with their libraries: slirp4netns (nat: userspace),
+# Dynamic host tools with their libraries: slirp4netns and pasta (passt's
+# binary under the name that selects its pasta mode; nat: userspace),
 # nft and ip (the network tests and leak checks read rules and links);
 # for the rootless tests (issue 14), which make their unprivileged users
 # themselves: useradd and usermod (passwd), newuidmap and newgidmap
 # (uidmap, setuid root: cp -p keeps the bit), setpriv, nsenter and unshare
 # (util-linux: busybox's nsenter lacks --preserve-credentials, which the
 # rootless hub and TestRootlessProjectUserNS use).
-for tool in slirp4netns nft ip useradd usermod newuidmap newgidmap setpriv nsenter unshare; do
+for tool in slirp4netns pasta nft ip useradd usermod newuidmap newgidmap setpriv nsenter unshare; do
   path=$(command -v $tool) || continue
   case $tool in nft|ip|useradd|usermod) dest=usr/sbin;; *) dest=usr/bin;; esac
   rm -f "$dest/$tool"; cp -p "$path" "$dest/"   # replaces busybox's applet

@@ -11,7 +11,7 @@ SRC=$(cd "${1:?nucleus source dir}" && pwd); OUT=${2:-$SRC/.v2vm}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export TESTS_DIR=${TESTS_DIR:-$HERE/suite}
 need=""
-for p in qemu-system-x86 linux-image-amd64 busybox-static cpio kmod e2fsprogs slirp4netns nftables iproute2 uidmap passwd util-linux; do
+for p in qemu-system-x86 linux-image-amd64 busybox-static cpio kmod e2fsprogs slirp4netns passt nftables iproute2 uidmap passwd util-linux; do
   dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done
 [ -z "$need" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need; }
