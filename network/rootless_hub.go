@@ -30,6 +30,7 @@ import (
 	"nucleus/internal/subid"
 	"nucleus/network/dns"
 	"nucleus/network/nft"
+	"nucleus/network/pasta"
 	"nucleus/spec"
 )
 
@@ -243,20 +244,23 @@ func (h rootlessHub) dnsSockets(addr string) (net.PacketConn, net.Listener, erro
 }
 
 // rootlessHubOK says whether a network of an ordinary user gets the shared
-// hub: its way out must be slirp4netns (pasta has no API to add the hub's
-// forwards in place; with it the per-sandbox shape stays), nsenter and
-// unshare (util-linux) must be there to enter the project's namespace, and
-// /dev/net/tun must be the user's to open.
+// hub: its way out (slirp4netns or pasta, pickHelper) must be installed,
+// nsenter and unshare (util-linux) must be there to enter the project's
+// namespace, and /dev/net/tun must be the user's to open.
 func rootlessHubOK(n *NetworkState) bool {
-	if h, err := pickHelper(n.UserspaceBackend); err != nil || h != spec.UserspaceSlirp {
+	h, err := pickHelper(n.UserspaceBackend)
+	if err != nil {
 		return false
 	}
-	for _, c := range []string{"nsenter", "unshare", "slirp4netns"} {
+	if h == spec.UserspacePasta {
+		h = pasta.Binary
+	}
+	for _, c := range []string{"nsenter", "unshare", h} {
 		if _, err := exec.LookPath(c); err != nil {
 			return false
 		}
 	}
-	// The hub's slirp4netns opens it as the user, at the network's start
+	// The hub's helper opens it as the user, at the network's start
 	// (distributions ship it 0666; a host that keeps it to root, like the
 	// v2 test VM, keeps the per-sandbox shape, whose helpers open it only
 	// when a sandbox attaches).

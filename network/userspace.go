@@ -14,6 +14,9 @@ package network
 //	        address = that subnet's base + 100). slirp4netns only NATs its
 //	        own guest address, so the hub masquerades the bridge subnet
 //	        out of tap0 (nftables table "nucleus_hub" inside the hub).
+//	        With userspace_backend pasta, one pasta makes tap0 with the
+//	        same addresses (ensureHubPasta); its forwards are on its
+//	        command line, so a change of published ports restarts it.
 //	DNS     the Manager's embedded resolver listens on the gateway
 //	        address, port 53, with sockets created inside the hub
 //	        (dns.Server.ListenInNetns); it forwards from the host, so a
@@ -49,9 +52,11 @@ package network
 // (nft/guard.go): a userspace network reaches kernel-NAT sandboxes only
 // through published ports.
 //
-// Without root (or with forceSandboxMode) the backend falls back to the
-// per-sandbox shape of userspace_single.go: one slirp4netns per sandbox,
-// no shared bridge, no service names, no egress rules.
+// Without root the hub is made inside the project's user namespace
+// (rootless_hub.go); where a user cannot have one (rootlessHubOK), or with
+// forceSandboxMode, the backend falls back to the per-sandbox shape of
+// userspace_single.go: one helper per sandbox, no shared bridge, no
+// service names, no egress rules.
 //
 // The hub and slirp4netns belong to the process that created
 // them (slirp4netns exits when that process's exit pipe closes); a new
@@ -61,10 +66,12 @@ package network
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,6 +79,7 @@ import (
 	"nucleus/internal/rootdir"
 	"nucleus/network/dns"
 	"nucleus/network/nft"
+	"nucleus/network/pasta"
 	"nucleus/network/slirp"
 	"nucleus/spec"
 )
@@ -107,9 +115,13 @@ type userspaceExtra struct {
 	// its holder's directory, and every change goes through a helper
 	// (rootless_hub.go).
 	Rootless bool `json:"rootless,omitempty"`
-	// Helper is the per-sandbox shape's way out: spec.UserspacePasta or
-	// spec.UserspaceSlirp ("" in records of older versions: slirp4netns).
+	// Helper is the way out: spec.UserspacePasta or spec.UserspaceSlirp
+	// ("" in records of older versions: slirp4netns).
 	Helper string `json:"helper,omitempty"`
+	// The hub's pasta (Helper pasta) and the forwards it was started with
+	// (pasta has no API to change them: a change restarts it).
+	PastaPID      int             `json:"pasta_pid,omitempty"`
+	PastaForwards []slirp.Forward `json:"pasta_forwards,omitempty"`
 }
 
 type userspaceBackend struct {
@@ -169,13 +181,18 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 		if u.forceSandboxMode || (ex.Rootless && !rootlessHubOK(n)) {
 			ex.Mode, ex.Rootless = modeSandbox, false
 		}
+		if ex.Mode == modeHub {
+			// The hub keeps the way out it was made with.
+			h, err := pickHelper(n.UserspaceBackend)
+			if err != nil {
+				return err
+			}
+			ex.Helper = h
+		}
 		setExtra(n, ex)
 	}
 	if ex.Mode == modeSandbox {
 		return u.ensureSingle(ctx, n)
-	}
-	if n.UserspaceBackend == spec.UserspacePasta {
-		return fmt.Errorf("userspace_backend pasta serves the per-sandbox shape (nucleus not run as root); the shared hub of a root nucleus uses slirp4netns: use userspace_backend auto or slirp4netns")
 	}
 	_, subnet, err := net.ParseCIDR(n.Subnet)
 	if err != nil {
@@ -250,6 +267,9 @@ func (u *userspaceBackend) ensureSlirp(ctx context.Context, n *NetworkState, ex 
 		// for a pid target (with --netns-type=path its setegid(0) fails).
 		cfg.NetnsPath, cfg.PID, cfg.UsernsPath = "", h.holder.PID, h.userns.UserNSPath()
 	}
+	if ex.Helper == spec.UserspacePasta {
+		return u.ensureHubPasta(ctx, n, ex, cfg)
+	}
 	pid, err := u.runSlirp(ctx, cfg, ex.SlirpPID, wantForwards(n))
 	ex.SlirpPID = pid
 	return err
@@ -318,8 +338,33 @@ func (u *userspaceBackend) stopSlirp(ex userspaceExtra) error {
 	if ex.SlirpPID > 0 {
 		killOrphanSlirp(ex.SlirpPID, filepath.Join(u.runtimeRoot(), ex.SlirpID))
 	}
+	if perr := pasta.Stop(u.pastaConfig(ex.SlirpID), ex.PastaPID); perr != nil {
+		err = errors.Join(err, perr)
+	}
 	os.RemoveAll(filepath.Join(u.runtimeRoot(), ex.SlirpID))
 	return err
+}
+
+// ensureHubPasta keeps the hub's pasta running with the network's
+// forwards, as ensureSinglePasta does for a sandbox: the hub's tap0 gets
+// the address slirp4netns would give it, so the hub table is the same.
+func (u *userspaceBackend) ensureHubPasta(ctx context.Context, n *NetworkState, ex *userspaceExtra, sc slirp.Config) error {
+	cfg := pasta.Config{ID: sc.ID, RuntimeRoot: sc.RuntimeRoot, PID: sc.PID, NetnsPath: sc.NetnsPath,
+		UsernsPath: sc.UsernsPath, Subnet: sc.Subnet, DisableDNS: true, Forwards: wantForwards(n)}
+	if pasta.Running(cfg, ex.PastaPID) && slices.Equal(ex.PastaForwards, cfg.Forwards) {
+		return nil
+	}
+	if err := pasta.Stop(cfg, ex.PastaPID); err != nil {
+		return err
+	}
+	ex.PastaPID, ex.PastaForwards = 0, nil
+	pid, err := pasta.Start(ctx, cfg)
+	if err != nil {
+		os.Remove(u.runtimeRoot()) // only when empty
+		return err
+	}
+	ex.PastaPID, ex.PastaForwards = pid, cfg.Forwards
+	return nil
 }
 
 func (u *userspaceBackend) removeNetwork(ctx context.Context, n *NetworkState) error {
@@ -422,6 +467,12 @@ func (u *userspaceBackend) sync(ctx context.Context, n *NetworkState) error {
 		return err
 	}
 	ex := extraOf(n)
+	if ex.Helper == spec.UserspacePasta {
+		// Restarted only when its forwards changed (or it died).
+		err := u.ensureSlirp(ctx, n, &ex)
+		setExtra(n, ex)
+		return err
+	}
 	u.mu.Lock()
 	s := u.slirps[ex.SlirpID]
 	u.mu.Unlock()

@@ -132,6 +132,14 @@ func configureHub(pin string, gw net.IP, prefix int) error {
 				return fmt.Errorf("hub: %w", err)
 			}
 		}
+		// pasta hands a published port's connections from the host's
+		// loopback to the hub's 127.0.0.1:PORT (its splice path), which the
+		// hub table DNATs into the bridge: that takes route_localnet on it,
+		// as on a kernel network's bridge (the guard chain still drops
+		// 127.0.0.0/8 that arrives from a sandbox).
+		if err := writeSysctl("net/ipv4/conf/"+hubBridge+"/route_localnet", "1"); err != nil {
+			return fmt.Errorf("hub: %w", err)
+		}
 		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
 	})
 }

@@ -82,14 +82,66 @@ func TestUserspacePerSandboxPasta(t *testing.T) {
 	}
 }
 
-// userspace_backend pasta is refused where it cannot serve: the hub a
-// root nucleus builds uses slirp4netns.
-func TestUserspacePastaRefusedForHub(t *testing.T) {
+// The shared hub with pasta as its way out (userspace_backend: pasta):
+// names and east-west on the hub's bridge, a port published on 127.0.0.1
+// (pasta's loopback path, DNAT in the hub), moved in place, the way out to
+// a namespace the test made, egress rules in the hub, one pasta and no
+// slirp4netns, nothing left after the network is removed.
+func TestUserspaceHubPasta(t *testing.T) {
+	requirePasta(t)
 	requireSlirp4netns(t)
+	o := newOutside(t)
+	serveEcho(t, o.pid, o.addr+":8080", "a:")
+	serveEcho(t, o.pid, o.addr2+":8080", "b:")
 	e := newEnv(t)
-	_, err := e.m.EnsureNetwork(e.ctx, e.project, &Config{Name: "hub", NAT: spec.NATUserspace, UserspaceBackend: spec.UserspacePasta})
-	if err == nil || !strings.Contains(err.Error(), "userspace_backend pasta") {
-		t.Fatalf("pasta for the hub: %v, want a refusal naming userspace_backend pasta", err)
+	ni := e.usNetwork("hub", func(n *Config) { n.UserspaceBackend = spec.UserspacePasta })
+	web, db := sandbox(t), sandbox(t)
+	p := testutil.FreePort(t)
+	e.attach(Attachment{Network: "hub", Service: "web", PID: web,
+		Ports:  []Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}},
+		Egress: &Egress{Allow: []EgressRule{{CIDR: o.addr + "/32"}}}})
+	dbi := e.attach(Attachment{Network: "hub", Service: "db", PID: db})
+	serveEcho(t, web, ":80", "web:")
+	serveEcho(t, db, ":5432", "db:")
+	if ips, err := resolve(web, ni.Gateway, "db"); err != nil || len(ips) != 1 || ips[0] != dbi.IP {
+		t.Errorf("resolve db from web: %v %v, want [%s]", ips, err, dbi.IP)
+	}
+	mustTalk(t, web, dbi.IP+":5432", "db:")
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
+	mustTalk(t, web, o.addr+":8080", "a:")  // allowed
+	refusedQuickly(t, web, o.addr2+":8080") // refused in the hub
+	mustTalk(t, db, o.addr2+":8080", "b:")  // db has no rules
+	if n, err := e.m.EgressDenied(e.project, "web"); err != nil || n == 0 {
+		t.Errorf("EgressDenied = %d, %v; want the refused attempt counted", n, err)
+	}
+	ps := pastas(e.m.root.Run)
+	if len(ps) != 1 || len(slirpCmdlines(e.m.root.Run)) != 0 {
+		t.Fatalf("pasta processes %v, slirp4netns %q: want one pasta, no slirp4netns", ps, slirpCmdlines(e.m.root.Run))
+	}
+	for _, c := range ps {
+		for _, want := range []string{"--no-map-gw", "-T none", "-U none", fmt.Sprintf("-t 127.0.0.1/%d:%d", p, p), "--netns " + e.m.root.Run} {
+			if !strings.Contains(c, want) {
+				t.Errorf("pasta command line %q lacks %q", c, want)
+			}
+		}
+	}
+
+	p2 := testutil.FreePort(t)
+	if err := e.m.Update(e.ctx, Attachment{Project: e.project, Network: "hub", Service: "web", PID: web,
+		Ports:  []Port{{Target: 80, Published: p2, HostIP: "127.0.0.1", Protocol: "tcp"}},
+		Egress: &Egress{Allow: []EgressRule{{CIDR: o.addr + "/32"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p2), "web:")
+	if got, err := talk(0, fmt.Sprintf("127.0.0.1:%d", p), 2*time.Second); err == nil {
+		t.Errorf("old port %d still answers after the change: %q", p, got)
+	}
+	mustTalk(t, db, o.addr2+":8080", "b:") // the restarted pasta is the way out
+	if err := e.m.RemoveProject(e.ctx, e.project); err != nil {
+		t.Fatal(err)
+	}
+	if ps := pastas(e.m.root.Run); len(ps) != 0 {
+		t.Errorf("pasta still running after the network's removal: %v", ps)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,9 +14,10 @@ import (
 )
 
 // webClientYAML: web serves a page on a published port, client fetches it
-// by name; clientExtra is added to client's lines, nat is the default
-// network's mode ("" for the default).
-func webClientYAML(name string, port int, clientExtra, nat string) string {
+// by name; clientExtra is added to client's lines, netOpts are the default
+// network's options ("nat: userspace", "userspace_backend: pasta"; "" for
+// the defaults).
+func webClientYAML(name string, port int, clientExtra, netOpts string) string {
 	y := fmt.Sprintf(`name: %s
 services:
   web:
@@ -24,8 +26,8 @@ services:
   client:
     command: [/bin/busybox, sleep, "3600"]
 `, name, port) + clientExtra
-	if nat != "" {
-		y += "networks:\n  default: {nat: " + nat + "}\n"
+	if netOpts != "" {
+		y += "networks:\n  default: {" + netOpts + "}\n"
 	}
 	return y
 }
@@ -45,16 +47,24 @@ func killSupervisor(t *testing.T, pid func() int) {
 }
 
 // TestRootlessHubAfterSupervisorKill: after kill -9 of an ordinary user's
-// supervisor (its slirp4netns and resolver die with it), a new up adopts
-// the sandboxes and gives the hub its way out, published port and names
-// back: client still reaches web by name, the port still answers.
+// supervisor (its slirp4netns and resolver die with it; pasta outlives it
+// and is kept), a new up adopts the sandboxes and gives the hub its way
+// out, published port and names back: client still reaches web by name,
+// the port still answers; with either way out.
 func TestRootlessHubAfterSupervisorKill(t *testing.T) {
+	for _, b := range hubBackends {
+		t.Run(b, func(t *testing.T) { rootlessHubAfterKill(t, b) })
+	}
+}
+
+func rootlessHubAfterKill(t *testing.T, backend string) {
 	u := testutil.RootlessUser(t, testutil.UserA)
 	testutil.RequireBinary(t, "nsenter", "util-linux")
+	requireHelper(t, backend)
 	e := testutil.NewUserEnv(t, u)
 	defer leaktest.Check(t, e.Root)
 	port := testutil.FreePort(t)
-	defer rootlessUp(t, e, webClientYAML("rlkill", port, "", ""))()
+	defer rootlessUp(t, e, webClientYAML("rlkill", port, "", "userspace_backend: "+backend))()
 	fetch := func(when string) {
 		t.Helper()
 		r := e.Run(t, nucleusBin, "exec", "client", "--", "/bin/busybox", "timeout", "10", "/bin/busybox", "wget", "-q", "-O-", "http://web:8080/")
@@ -67,7 +77,7 @@ func TestRootlessHubAfterSupervisorKill(t *testing.T) {
 	}
 	fetch("before the kill")
 	pids := func() string { return e.Run(t, nucleusBin, "ps", "-q").Stdout }
-	before := pids()
+	before, helpersBefore := pids(), helperProcs(e, backend)
 	killSupervisor(t, func() int { p, _ := api.Running(e.Root, "rlkill"); return p })
 	if r := e.Run(t, nucleusBin, "up", "-d", "--wait"); r.Code != 0 {
 		t.Fatalf("up -d after kill -9 of the supervisor: %s", r)
@@ -76,15 +86,39 @@ func TestRootlessHubAfterSupervisorKill(t *testing.T) {
 		t.Errorf("the new supervisor did not adopt the sandboxes: ps -q %q -> %q", before, after)
 	}
 	fetch("after kill -9 and up")
+	// slirp4netns died with the supervisor and was started anew; pasta
+	// runs on and is kept (its forwards did not change).
+	after := helperProcs(e, backend)
+	if len(after) != 1 || backend == "pasta" && !slices.Equal(after, helpersBefore) {
+		t.Errorf("%s of the user before the kill %q, after %q: want one, and the same pasta", backend, helpersBefore, after)
+	}
+}
+
+// helperProcs lists e's user's processes running the command backend.
+func helperProcs(e *testutil.UserEnv, backend string) []string {
+	var out []string
+	for _, p := range e.Processes() {
+		if strings.Contains(p, ": "+backend+" ") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // TestUserspaceHubAfterSupervisorKill is the same as root on a nat:
 // userspace network (the hub's slirp4netns and resolver die with the
-// supervisor there too).
+// supervisor there too), with either way out.
 func TestUserspaceHubAfterSupervisorKill(t *testing.T) {
+	for _, b := range hubBackends {
+		t.Run(b, func(t *testing.T) { userspaceHubAfterKill(t, b) })
+	}
+}
+
+func userspaceHubAfterKill(t *testing.T, backend string) {
 	c := newCLI(t)
 	testutil.RequireBinary(t, "slirp4netns", "slirp4netns")
-	c.writeYAML(webClientYAML(c.project, c.port, "", "userspace"))
+	requireHelper(t, backend)
+	c.writeYAML(webClientYAML(c.project, c.port, "", "nat: userspace, userspace_backend: "+backend))
 	c.must("up", "-d", "--wait")
 	fetch := func(when string) {
 		t.Helper()

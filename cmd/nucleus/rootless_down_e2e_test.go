@@ -11,7 +11,7 @@ import (
 
 // TestRootlessDownAfterFailedUp: ups that fail after the project's user
 // namespace keeper and hub were started (a service whose command does not
-// exist; a published port that is taken), then down: nothing of the
+// exist; a published port that is taken, with either way out), then down: nothing of the
 // project is left.
 func TestRootlessDownAfterFailedUp(t *testing.T) {
 	u := testutil.RootlessUser(t, testutil.UserA)
@@ -24,9 +24,9 @@ func TestRootlessDownAfterFailedUp(t *testing.T) {
 		"command": webClientYAML("rlfail", testutil.FreePort(t), "", "") + "  broken:\n    command: [/no/such/command]\n",
 		"port": webClientYAML("rlfail", testutil.FreePort(t), "", "") +
 			fmt.Sprintf("  broken:\n    command: [/bin/busybox, sleep, \"3600\"]\n    ports: [\"%s:8080\"]\n", taken.Addr()),
-		// The per-sandbox shape (pasta) has no egress rules: client fails.
-		"egress": webClientYAML("rlfail", testutil.FreePort(t), "    egress: {allow: [192.0.2.0/24]}\n", "") +
-			"networks:\n  default: {userspace_backend: pasta}\n",
+		// The hub's pasta, restarted with the taken port, cannot bind it.
+		"port-pasta": webClientYAML("rlfail", testutil.FreePort(t),
+			fmt.Sprintf("  broken:\n    command: [/bin/busybox, sleep, \"3600\"]\n    ports: [\"%s:8080\"]\n", taken.Addr()), "userspace_backend: pasta"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := testutil.NewUserEnv(t, u)

@@ -12,20 +12,41 @@ import (
 	"nucleus/internal/testutil"
 )
 
+// hubBackends are the hub's ways out the hub tests run with.
+var hubBackends = []string{"slirp4netns", "pasta"}
+
+// requireHelper requires the command of a userspace_backend.
+func requireHelper(t *testing.T, backend string) {
+	t.Helper()
+	pkg := map[string]string{"pasta": "passt"}[backend]
+	if pkg == "" {
+		pkg = backend
+	}
+	testutil.RequireBinary(t, backend, "make deps installs it (Debian package "+pkg+")")
+}
+
 // TestRootlessHub: an ordinary user's project gets the shared hub: one
 // service fetches from another by its name at the bridge's speed, a port
 // published on 127.0.0.1 answers, an egress rule is enforced in the hub
 // (the restricted service's connection is refused there and counted, its
-// peer still answers), one slirp4netns serves the project, and down leaves
-// no process, namespace or file of the user.
+// peer still answers), one helper (slirp4netns or pasta, as
+// userspace_backend says) serves the project, and down leaves no process,
+// namespace or file of the user.
 func TestRootlessHub(t *testing.T) {
+	for _, b := range hubBackends {
+		t.Run(b, func(t *testing.T) { rootlessHub(t, b) })
+	}
+}
+
+func rootlessHub(t *testing.T, backend string) {
 	u := testutil.RootlessUser(t, testutil.UserA)
 	testutil.RequireBinary(t, "nft", "nftables")
 	testutil.RequireBinary(t, "nsenter", "util-linux")
+	requireHelper(t, backend)
 	e := testutil.NewUserEnv(t, u)
 	defer leaktest.Check(t, e.Root)
 	port := testutil.FreePort(t)
-	y := webClientYAML("rlhub", port, "    egress: {allow: [192.0.2.0/24]}\n", "")
+	y := webClientYAML("rlhub", port, "    egress: {allow: [192.0.2.0/24]}\n", "userspace_backend: "+backend)
 	defer rootlessUp(t, e, y)()
 	// East-west by name, through the hub's bridge and resolver.
 	r := e.Run(t, nucleusBin, "exec", "client", "--", "/bin/busybox", "wget", "-q", "-O-", "http://web:8080/")
@@ -35,8 +56,9 @@ func TestRootlessHub(t *testing.T) {
 	if body := getPublished(t, port); body != "hello from web\n" {
 		t.Errorf("GET 127.0.0.1:%d: %q", port, body)
 	}
-	// One holder of the hub, one slirp4netns for the project.
-	holder, slirps := 0, 0
+	// One holder of the hub, one helper of the backend for the project,
+	// none of the other.
+	holder, helpers, others := 0, 0, 0
 	for _, p := range e.Processes() {
 		f := strings.Fields(p)
 		if len(f) < 4 {
@@ -45,12 +67,14 @@ func TestRootlessHub(t *testing.T) {
 		switch {
 		case strings.Contains(p, " nucleus-hub-holder "):
 			holder, _ = strconv.Atoi(f[0])
-		case strings.Contains(p, " slirp4netns "):
-			slirps++
+		case strings.Contains(p, " "+backend+" "):
+			helpers++
+		case strings.Contains(p, " slirp4netns ") || strings.Contains(p, " pasta "):
+			others++
 		}
 	}
-	if holder == 0 || slirps != 1 {
-		t.Fatalf("want a hub holder and one slirp4netns of the user, got holder %d, %d slirp4netns: %q", holder, slirps, e.Processes())
+	if holder == 0 || helpers != 1 || others != 0 {
+		t.Fatalf("want a hub holder and one %s of the user, got holder %d, %d %s, %d other helpers: %q", backend, holder, helpers, backend, others, e.Processes())
 	}
 	denied := func() int {
 		out, err := exec.Command("nsenter", "-t", strconv.Itoa(holder), "-n", "nft", "list", "counters").CombinedOutput()
@@ -65,8 +89,10 @@ func TestRootlessHub(t *testing.T) {
 		return n
 	}
 	before := denied()
-	// 10.0.2.2 (slirp4netns's gateway) is outside client's allow list.
-	r = e.Run(t, nucleusBin, "exec", "client", "--", "/bin/busybox", "timeout", "5", "/bin/busybox", "wget", "-q", "-O-", "http://10.0.2.2:1/")
+	// 10.0.2.100, the hub's own address on tap0 (the default network does
+	// not overlap 10.0.2.0/24), is outside client's allow list; were it
+	// let through, it would still end in the hub, never with the helper.
+	r = e.Run(t, nucleusBin, "exec", "client", "--", "/bin/busybox", "timeout", "5", "/bin/busybox", "wget", "-q", "-O-", "http://10.0.2.100:1/")
 	if r.Code == 0 || !strings.Contains(r.Stderr, "Connection refused") {
 		t.Errorf("client connecting outside its egress rules: want refused by the hub, got %s", r)
 	}

@@ -1,8 +1,9 @@
-// Package pasta runs pasta (Debian's passt package) as the way out of one
-// rootless sandbox: the per-sandbox shape of the userspace backend, like
-// slirp4netns (userspace_backend: pasta; slirp4netns measured faster here).
+// Package pasta runs pasta (Debian's passt package) as a userspace
+// network's way out, like slirp4netns (userspace_backend: pasta;
+// slirp4netns measured faster here): into one sandbox (the per-sandbox
+// shape) or into a hub namespace (by path, or by its holder's PID).
 //
-// pasta is started once per sandbox with every published port on its
+// pasta is started once per target with every published port on its
 // command line; it has no API to change forwards, so a change of ports
 // restarts it (open connections through the old ports are cut). It is
 // told the addresses slirp4netns would use (guest base+100, gateway base+2,
@@ -36,7 +37,8 @@ const Binary = "pasta"
 type Config struct {
 	ID          string // directory name under RuntimeRoot; also in the command line
 	RuntimeRoot string
-	PID         int    // a process in the sandbox's network namespace
+	PID         int    // a process in the target network namespace
+	NetnsPath   string // the target network namespace by path (a pinned hub); else PID's
 	UsernsPath  string // the sandbox's user namespace, "" when it shares ours
 	Subnet      string // the network's subnet; addresses as slirp.AddressesOf
 	DisableDNS  bool   // no DNS forwarder (the network has its own resolvers)
@@ -99,7 +101,11 @@ func (c Config) Args() ([]string, error) {
 	if c.UsernsPath != "" {
 		args = append(args, "--userns", c.UsernsPath)
 	}
-	return append(args, "--netns", fmt.Sprintf("/proc/%d/ns/net", c.PID)), nil
+	ns := c.NetnsPath
+	if ns == "" {
+		ns = fmt.Sprintf("/proc/%d/ns/net", c.PID)
+	}
+	return append(args, "--netns", ns), nil
 }
 
 // Start runs pasta for c and returns its PID once the sandbox's interface
@@ -130,7 +136,7 @@ func Start(ctx context.Context, c Config) (int, error) {
 	if err != nil {
 		msg := strings.TrimSpace(string(out.Bytes()) + " " + readTail(filepath.Join(c.Dir(), "pasta.log")))
 		os.RemoveAll(c.Dir())
-		return 0, fmt.Errorf("pasta for pid %d (%s): %w: %s", c.PID, strings.Join(args, " "), err, msg)
+		return 0, fmt.Errorf("pasta (%s): %w: %s", strings.Join(args, " "), err, msg)
 	}
 	pid, err := readPID(filepath.Join(c.Dir(), "pasta.pid"))
 	if err != nil {
