@@ -154,11 +154,14 @@ func Stop(c Config, pid int) error {
 		if kerr := syscallKill(pid); kerr != nil {
 			err = fmt.Errorf("stop pasta %d: %w", pid, kerr)
 		}
+		// Until it has exited, not until its command line is gone: that
+		// goes first, while its sockets (the published ports) are still
+		// open, and a helper started next could not bind them.
 		deadline := time.Now().Add(2 * time.Second)
-		for ours(pid, c.Dir()) && time.Now().Before(deadline) {
+		for procstat.Running(pid) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if ours(pid, c.Dir()) {
+		if procstat.Running(pid) {
 			err = errors.Join(err, fmt.Errorf("pasta %d still running 2s after SIGKILL", pid))
 		}
 	}
