@@ -64,6 +64,7 @@ package network
 // slirp4netns with the recorded forwards.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,6 +73,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -181,19 +183,27 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 		if u.forceSandboxMode || (ex.Rootless && !rootlessHubOK(n)) {
 			ex.Mode, ex.Rootless = modeSandbox, false
 		}
-		if ex.Mode == modeHub {
-			// The hub keeps the way out it was made with.
-			h, err := pickHelper(n.UserspaceBackend)
-			if err != nil {
-				return err
-			}
-			ex.Helper = h
-		}
 		setExtra(n, ex)
 	}
 	if ex.Mode == modeSandbox {
 		return u.ensureSingle(ctx, n)
 	}
+	h, err := pickHelper(n.UserspaceBackend)
+	if err != nil {
+		return err
+	}
+	switched := false
+	if cur := cmp.Or(ex.Helper, spec.UserspaceSlirp); h != cur && ex.SlirpID != "" {
+		// userspace_backend changed: the hub keeps its bridge, veths,
+		// names and rules, and gets the other way out (connections
+		// through the old one are cut).
+		if err := u.stopSlirp(ex); err != nil {
+			return fmt.Errorf("stop the hub's %s: %w", cur, err)
+		}
+		ex.SlirpPID, ex.PastaPID, ex.PastaForwards = 0, 0, nil
+		switched = true
+	}
+	ex.Helper = h
 	_, subnet, err := net.ParseCIDR(n.Subnet)
 	if err != nil {
 		return fmt.Errorf("subnet %q: %w", n.Subnet, err)
@@ -238,7 +248,14 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 	if err := u.applyTable(n); err != nil {
 		return fail(err)
 	}
-	if err := u.ensureSlirp(ctx, n, &ex); err != nil {
+	err = u.ensureSlirp(ctx, n, &ex)
+	// Just switched: the old helper's tap0 may not be gone yet (the
+	// kernel unregisters it after the process died).
+	for try := 0; switched && err != nil && strings.Contains(err.Error(), "TUNSETIFF") && try < 40 && ctx.Err() == nil; try++ {
+		time.Sleep(25 * time.Millisecond)
+		err = u.ensureSlirp(ctx, n, &ex)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	setExtra(n, ex)
@@ -327,6 +344,9 @@ func exited(s *slirp.Network) bool {
 // orphan of an earlier process by its recorded PID (checked against its
 // command line, so a reused PID is left alone).
 func (u *userspaceBackend) stopSlirp(ex userspaceExtra) error {
+	if ex.SlirpID == "" {
+		return nil // nothing started (and "" would name the whole runtime root)
+	}
 	u.mu.Lock()
 	s := u.slirps[ex.SlirpID]
 	delete(u.slirps, ex.SlirpID)

@@ -156,3 +156,28 @@ func TestUserspaceAutoPicksSlirp(t *testing.T) {
 		t.Errorf("auto: pasta %v, slirp4netns %q; want one slirp4netns", ps, ss)
 	}
 }
+
+// A changed userspace_backend swaps the hub's way out in place: the
+// sandbox keeps its address and name, the published port answers through
+// the new helper, and the old one is gone.
+func TestUserspaceHubSwitchesBackend(t *testing.T) {
+	requirePasta(t)
+	requireSlirp4netns(t)
+	o := newOutside(t)
+	serveEcho(t, o.pid, o.addr+":8080", "a:")
+	e := newEnv(t)
+	e.usNetwork("hub", func(n *Config) { n.UserspaceBackend = spec.UserspaceSlirp })
+	web := sandbox(t)
+	p := testutil.FreePort(t)
+	e.attach(Attachment{Network: "hub", Service: "web", PID: web, Ports: []Port{{Target: 80, Published: p, HostIP: "127.0.0.1", Protocol: "tcp"}}})
+	serveEcho(t, web, ":80", "web:")
+	for _, h := range []string{spec.UserspacePasta, spec.UserspaceSlirp} {
+		e.usNetwork("hub", func(n *Config) { n.UserspaceBackend = h })
+		ps, ss := pastas(e.m.root.Run), slirpCmdlines(e.m.root.Run)
+		if want := map[string][2]int{spec.UserspacePasta: {1, 0}, spec.UserspaceSlirp: {0, 1}}[h]; len(ps) != want[0] || len(ss) != want[1] {
+			t.Errorf("after switching to %s: pasta %v, slirp4netns %q; want one %s only", h, ps, ss, h)
+		}
+		mustTalk(t, 0, fmt.Sprintf("127.0.0.1:%d", p), "web:")
+		mustTalk(t, web, o.addr+":8080", "a:")
+	}
+}
