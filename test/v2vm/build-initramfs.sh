@@ -48,7 +48,7 @@ printf 'root:*::\nnogroup:*::\n' > etc/gshadow; chmod 640 etc/gshadow
 : > etc/resolv.conf
 echo v2vm > etc/hostname
 # Kernel modules: bridge/veth/tun and nf_tables with what nucleus's rules use.
-MODS="bridge veth tun nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_reject_inet nft_reject_ipv4
+MODS="bridge veth tun dummy nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_reject_inet nft_reject_ipv4
       nft_fib_ipv4 nft_fib_inet nft_meta_bridge nf_conntrack_bridge nft_limit nft_redir nft_compat nft_objref
       virtio_pci virtio_blk ext4"  # the last three: an optional ext4 scratch disk for the go tests
 # Present but not preloaded: the kernel autoloads them through /sbin/modprobe
