@@ -181,3 +181,19 @@ func TestUserspaceHubSwitchesBackend(t *testing.T) {
 		mustTalk(t, web, o.addr+":8080", "a:")
 	}
 }
+
+// A UDP port published on 127.0.0.1 answers through the hub's pasta (its
+// loopback path and the hub's output DNAT), which slirp4netns cannot do
+// with --disable-host-loopback.
+func TestUserspaceHubPastaUDPLoopback(t *testing.T) {
+	requirePasta(t)
+	e := newEnv(t)
+	e.usNetwork("hub", func(n *Config) { n.UserspaceBackend = spec.UserspacePasta })
+	web := sandbox(t)
+	p := testutil.FreePort(t)
+	e.attach(Attachment{Network: "hub", Service: "web", PID: web, Ports: []Port{{Target: 9053, Published: p, HostIP: "127.0.0.1", Protocol: "udp"}}})
+	serveUDPEcho(t, web, ":9053", "udp:")
+	if got, err := talkUDP(0, fmt.Sprintf("127.0.0.1:%d", p), 3*time.Second); err != nil || got != "udp:hi" {
+		t.Errorf("UDP from 127.0.0.1 through published port %d: %q %v, want \"udp:hi\"", p, got, err)
+	}
+}
