@@ -107,6 +107,26 @@ func TestCrossNATUserspace(t *testing.T) {
 		}
 		kt.assertOnlyPublished(t, cli, "a sandbox on a userspace network")
 	})
+	t.Run("hub-pasta", func(t *testing.T) {
+		requirePasta(t)
+		u := newEnv(t)
+		u.usNetwork("u", func(n *Config) { n.UserspaceBackend = spec.UserspacePasta })
+		cli := sandbox(t)
+		u.attach(Attachment{Network: "u", Service: "cli", PID: cli})
+		// The hub's pasta runs with the refused group too.
+		ps := pastas(u.m.root.Run)
+		if len(ps) != 1 {
+			t.Errorf("pasta processes %v: want one", ps)
+		}
+		for pid := range ps {
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if want := fmt.Sprintf("\nGid:\t%[1]d\t%[1]d\t%[1]d\t%[1]d\n", slirp.GID); !strings.Contains(string(st), want) {
+				t.Errorf("hub pasta %d does not run with group %d:\n%s", pid, slirp.GID, st)
+			}
+		}
+		// The same known limits of pasta as single-pasta below.
+		kt.assertUnreachable(t, cli, "a sandbox on a hub whose way out is pasta")
+	})
 	t.Run("single", func(t *testing.T) {
 		u := singleEnv(t)
 		// With dns: slirp4netns runs with --disable-dns (nothing here
