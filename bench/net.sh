@@ -5,8 +5,8 @@
 #     bridge, through a published port on 127.0.0.1 and from another
 #     namespace through the host's address, and userspace NAT (slirp4netns);
 #     ratios against the bare veth pair;
-#   - the rootless rows (the per-sandbox shape a nucleus without root builds,
-#     driven here as root): slirp4netns and pasta from the host's loopback to a
+#   - the rootless rows (the per-sandbox shape a nucleus without root builds
+#     where it gets no hub, driven here as root): slirp4netns and pasta from the host's loopback to a
 #     published port, egress to a namespace the test made, and east-west between
 #     two sandboxes of one network (through a published port on the host end of
 #     that namespace's link: no shared bridge), next to pasta started by hand;
@@ -46,7 +46,7 @@ for m in loopback bare-veth bridge published-lo published-ns userspace; do
 done
 printf '  %-42s %9s%%  (target >= 90%%)\n' "bridge / bare veth" "$(metric '%bridge/veth' "$tp")"
 printf '  %-42s %9s%%  (target >= 90%%)\n' "published port (127.0.0.1) / bare veth" "$(metric '%published/veth' "$tp")"
-printf '%-44s %10s\n' "rootless (per-sandbox helper, as without root)" "Gbit/s"
+printf '%-44s %10s\n' "rootless (per-sandbox helper, without a hub)" "Gbit/s"
 for m in rootless-slirp4netns-host rootless-pasta-host pasta-alone-host rootless-slirp4netns-egress rootless-pasta-egress pasta-alone-egress rootless-slirp4netns-eastwest rootless-pasta-eastwest; do
 	v=$(metric "Gbit/s-$m" "$tp")
 	[ -n "$v" ] && printf '  %-42s %10s\n' "$m" "$v"
