@@ -34,7 +34,7 @@ const (
 	modeSandbox = "sandbox"
 )
 
-var errNoEgressSingle = errors.New("egress rules need the shared userspace network (root): per-sandbox slirp4netns has no place outside the sandbox to enforce them")
+var errNoEgressSingle = errors.New("egress rules need the shared userspace hub, which this network does not have (without root it needs a /dev/net/tun the user may open, nsenter and unshare): a per-sandbox helper has no place outside the sandbox to enforce them")
 
 // singleExtra is the backend's part of an attachment record.
 type singleExtra struct {
