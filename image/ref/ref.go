@@ -8,10 +8,9 @@ package ref
 
 import (
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
-
-	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // Transports.
@@ -69,30 +68,122 @@ func Parse(s, dir string) (Ref, error) {
 // Normalize turns a registry reference into its full form:
 // "nginx" -> "docker.io/library/nginx:latest". A reference with both a tag
 // and a digest keeps the tag for display; the digest decides what is
-// pulled.
+// pulled. It accepts what go-containerregistry's name.ParseReference
+// accepts (without name.StrictValidation), held to it by the tests, but
+// does not link it: its go-digest and regexps cost every nucleus start
+// their package init (issue 15).
 func Normalize(s string) (string, error) {
 	named, digest, pinned := strings.Cut(s, "@")
-	r, err := name.ParseReference(named)
+	reg, repo, tag, err := parseNamed(named)
 	if err != nil {
 		return "", fmt.Errorf("image reference %q: %w", s, err)
 	}
-	repo := r.Context()
-	reg := repo.RegistryStr()
-	if reg == name.DefaultRegistry {
-		reg = "docker.io"
-	}
-	full := reg + "/" + repo.RepositoryStr()
+	full := reg + "/" + repo
 	if !pinned {
-		return full + ":" + r.Identifier(), nil
+		return full + ":" + tag, nil
 	}
-	if _, err := name.NewDigest(repo.Name() + "@" + digest); err != nil {
-		return "", fmt.Errorf("image reference %q: %w", s, err)
+	if strings.Contains(digest, "@") {
+		return "", fmt.Errorf("image reference %q: a digest must contain exactly one '@' separator (e.g. registry/repository@digest) saw: %s", s, full+"@"+digest)
+	}
+	if err := ValidateDigest(digest); err != nil {
+		return "", fmt.Errorf("image reference %q: %w: %s", s, err, digest)
 	}
 	if tagged := strings.LastIndex(named, ":") > strings.LastIndex(named, "/"); tagged {
-		return full + ":" + r.Identifier() + "@" + digest, nil
+		return full + ":" + tag + "@" + digest, nil
 	}
 	return full + "@" + digest, nil
 }
+
+const (
+	repositoryChars = "abcdefghijklmnopqrstuvwxyz0123456789_-./"
+	tagChars        = "abcdefghijklmnopqrstuvwxyz0123456789_-.ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+// parseNamed splits NAME[:TAG] into the registry ("docker.io" for Docker
+// Hub, whichever of its aliases was written), the repository (with
+// "library/" implied on Docker Hub) and the tag ("latest" implied).
+func parseNamed(s string) (reg, repo, tag string, err error) {
+	bad := fmt.Errorf("could not parse reference: %s", s)
+	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
+		return "", "", "", fmt.Errorf("image reference must not contain a URL scheme (http:// or https://): %s", s)
+	}
+	base := s
+	// The tag follows the last colon, unless a slash comes after it (then
+	// the colon was a registry's port).
+	if i := strings.LastIndex(s, ":"); i >= 0 && !strings.Contains(s[i+1:], "/") {
+		base, tag = s[:i], s[i+1:]
+		if !validElement(tag, tagChars, 128) {
+			return "", "", "", bad
+		}
+	}
+	if tag == "" {
+		tag = "latest"
+	}
+	repo = base
+	if first, rest, ok := strings.Cut(base, "/"); ok && (first == "localhost" || strings.ContainsAny(first, ".:")) {
+		reg, repo = first, rest
+	}
+	if !validElement(repo, repositoryChars, 255) {
+		return "", "", "", bad
+	}
+	// A registry is a URI authority (host[:port]), as ggcr checks it.
+	if u, err := url.Parse("//" + reg); err != nil || u.Host != reg {
+		return "", "", "", bad
+	}
+	switch reg {
+	case "", "docker.io", "index.docker.io":
+		reg = "docker.io"
+		if !strings.Contains(repo, "/") {
+			repo = "library/" + repo
+		}
+	}
+	return reg, repo, tag, nil
+}
+
+// validElement says whether s has 1 to max characters, all from allowed.
+func validElement(s, allowed string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune(allowed, rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateDigest checks an OCI digest "ALGORITHM:HEX" as go-digest's
+// Validate does for the algorithms it has: sha256, sha384 and sha512 in
+// lower-case hex of the hash's length.
+func ValidateDigest(d string) error {
+	alg, hex, ok := strings.Cut(d, ":")
+	if !ok || alg == "" || hex == "" {
+		return errDigestFormat
+	}
+	var size int
+	switch alg {
+	case "sha256":
+		size = 64
+	case "sha384":
+		size = 96
+	case "sha512":
+		size = 128
+	default:
+		return fmt.Errorf("unsupported digest algorithm")
+	}
+	if len(hex) != size {
+		return fmt.Errorf("invalid checksum digest length")
+	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return errDigestFormat
+		}
+	}
+	return nil
+}
+
+var errDigestFormat = fmt.Errorf("invalid checksum digest format")
 
 // String is the canonical form: what the store files an image under and
 // what plan and `nucleus images` print.
