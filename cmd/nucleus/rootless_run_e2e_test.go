@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -252,5 +253,32 @@ func TestRootlessRunUsernsHost(t *testing.T) {
 	var st unix.Stat_t
 	if err := unix.Stat(filepath.Join(e.Home, "mine"), &st); err != nil || int(st.Uid) != u.UID || int(st.Gid) != u.GID {
 		t.Errorf("file written inside: %v, owner %d:%d; want the user's %d:%d", err, st.Uid, st.Gid, u.UID, u.GID)
+	}
+}
+
+// TestRootlessRunWithoutHome: a user whose environment has no HOME (su,
+// cron, env -i) and no XDG_DATA_HOME gets the data root under the home of
+// the password database, and when that cannot be written (the test user's
+// is /nonexistent) an error naming the directory and what to set. The root
+// was ".local/share/nucleus" under the current directory: each directory
+// the user ran nucleus in got a state root of its own.
+func TestRootlessRunWithoutHome(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserA)
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	pw, err := user.Lookup(u.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Env = []string{"HOME=", "XDG_DATA_HOME="}
+	r := e.Run(t, nucleusBin, "run", "--", "/bin/true")
+	want := "state directory " + filepath.Join(pw.HomeDir, ".local/share/nucleus")
+	if _, err := os.Stat(pw.HomeDir); err == nil {
+		t.Logf("%s's home %s exists: only checking that the state is not in the current directory", u.Name, pw.HomeDir)
+	} else if r.Code == 0 || !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, "XDG_DATA_HOME") {
+		t.Errorf("run without HOME: want a failure naming %q and XDG_DATA_HOME: %s", want, r)
+	}
+	if _, err := os.Stat(filepath.Join(e.Home, ".local")); err == nil {
+		t.Errorf("run without HOME made .local in its current directory %s", e.Home)
 	}
 }

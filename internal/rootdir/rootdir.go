@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 
@@ -43,15 +44,31 @@ func Resolve(flag string) Root {
 	if os.Geteuid() == 0 {
 		return Root{Run: "/run/nucleus", Data: "/var/lib/nucleus"}
 	}
-	run := os.Getenv("XDG_RUNTIME_DIR")
-	if run == "" {
-		run = filepath.Join(os.TempDir(), "nucleus-"+strconv.Itoa(os.Geteuid()))
+	return forUser(os.Geteuid(), os.Getenv)
+}
+
+// forUser is the default root of an ordinary user: XDG_RUNTIME_DIR and
+// XDG_DATA_HOME, else a per-uid directory in /tmp and ~/.local/share. A
+// relative value is ignored, as the XDG spec says, and so is a HOME that is
+// unset or relative (su, cron, env -i): the home comes from the password
+// database then, where a "" would have put the state under the current
+// directory, a different root for each directory the user runs nucleus in.
+func forUser(euid int, getenv func(string) string) Root {
+	run := getenv("XDG_RUNTIME_DIR")
+	if !filepath.IsAbs(run) {
+		run = filepath.Join(os.TempDir(), "nucleus-"+strconv.Itoa(euid))
 	} else {
 		run = filepath.Join(run, "nucleus")
 	}
-	data := os.Getenv("XDG_DATA_HOME")
-	if data == "" {
-		home, _ := os.UserHomeDir()
+	data := getenv("XDG_DATA_HOME")
+	if !filepath.IsAbs(data) {
+		home := getenv("HOME")
+		if !filepath.IsAbs(home) {
+			home = "/"
+			if u, err := user.LookupId(strconv.Itoa(euid)); err == nil && filepath.IsAbs(u.HomeDir) {
+				home = u.HomeDir
+			}
+		}
 		data = filepath.Join(home, ".local", "share")
 	}
 	return Root{Run: run, Data: filepath.Join(data, "nucleus")}
@@ -65,6 +82,9 @@ func (r Root) ID() string {
 	return hex.EncodeToString(sum[:4])
 }
 
+// chooseRoot says how a user picks directories of their own.
+const chooseRoot = "set XDG_RUNTIME_DIR and XDG_DATA_HOME (or HOME), or NUCLEUS_ROOT or --root, to directories you can write"
+
 // MakePrivate creates both directories with mode 0700 (an existing one of
 // ours is narrowed to 0700), for a user who is not root: other users must
 // not read or enter its state. A directory owned by someone else (e.g. a
@@ -72,15 +92,15 @@ func (r Root) ID() string {
 func (r Root) MakePrivate() error {
 	for _, d := range []string{r.Run, r.Data} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("state directory: %w", err)
+			return fmt.Errorf("state directory %s: %w: %s", d, err, chooseRoot)
 		}
 		var st unix.Stat_t
 		if err := unix.Lstat(d, &st); err != nil {
 			return fmt.Errorf("state directory: %w", err)
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() {
-			return fmt.Errorf("state directory %s: expected a directory owned by uid %d, found one owned by uid %d (mode %o): remove it or set XDG_RUNTIME_DIR/XDG_DATA_HOME or --root",
-				d, os.Geteuid(), st.Uid, st.Mode)
+			return fmt.Errorf("state directory %s: expected a directory owned by uid %d, found one owned by uid %d (mode %o): remove it, or %s",
+				d, os.Geteuid(), st.Uid, st.Mode, chooseRoot)
 		}
 		if st.Mode&0o077 != 0 {
 			if err := os.Chmod(d, 0o700); err != nil {
