@@ -417,7 +417,8 @@ func (n *Network) teardown() error {
 }
 
 // seccompRefused reports whether the last start failed because slirp4netns
-// does not know or cannot install its seccomp filter (its message names it).
+// does not know or cannot install its seccomp filter (its message names it;
+// the warning every --enable-seccomp start prints does not count).
 func (n *Network) seccompRefused() bool {
-	return n.stderr != nil && strings.Contains(strings.ToLower(n.stderr.String()), "seccomp")
+	return n.stderr != nil && strings.Contains(strings.ToLower(n.stderr.said()), "seccomp")
 }

@@ -1,9 +1,11 @@
 package slirp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"os/exec"
@@ -582,4 +584,41 @@ func TestAdoptRefusesInstanceWithoutGroup(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(GID)) {
 		t.Fatalf("adopting an instance without group %d: %v, want a refusal naming it", GID, err)
 	}
+}
+
+// TestSeccompFallbackOnlyWhenRefused: slirp4netns is started again without
+// its seccomp filter only when it refused the filter, not after any
+// failure: the warning each --enable-seccomp start prints ("Support for
+// seccomp is experimental") made every failure (a /dev/net/tun the user
+// may not open, a dead target) a second, unfiltered start, logged as
+// "--enable-seccomp refused". The error keeps what slirp4netns said,
+// without that warning.
+func TestSeccompFallbackOnlyWhenRefused(t *testing.T) {
+	requireSlirp(t)
+	var logged bytes.Buffer
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+
+	// The real slirp4netns against a PID that does not exist.
+	sb := exec.Command("true")
+	sb.Run()
+	n, dir := newNet(t, Config{PID: sb.Process.Pid})
+	err := n.Start(context.Background())
+	if err == nil || strings.Contains(err.Error(), "WARNING") || !strings.Contains(err.Error(), "slirp4netns said: ") {
+		t.Errorf("Start against a dead PID: %v, want what slirp4netns said without its warnings", err)
+	}
+	if strings.Contains(logged.String(), "refused") {
+		t.Errorf("a failure that is not about seccomp was retried without the filter: log %q", logged.String())
+	}
+	assertGone(t, n, dir)
+
+	// A slirp4netns that does not know the flag: started again without it.
+	logged.Reset()
+	fake := fakeSlirp(t, `case "$*" in *--enable-seccomp*) echo "WARNING: Support for seccomp is experimental"; echo "slirp4netns: unrecognized option '--enable-seccomp'" >&2; exit 1;; esac; kill -KILL $$`)
+	n, dir = newNet(t, Config{PID: os.Getpid(), Binary: fake})
+	err = n.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "killed by signal 9") || !strings.Contains(logged.String(), "--enable-seccomp refused") {
+		t.Errorf("a refused --enable-seccomp: Start %v, log %q; want a second start without it, logged", err, logged.String())
+	}
+	assertGone(t, n, dir)
 }

@@ -29,12 +29,26 @@ func (t *tailBuffer) String() string {
 	return strings.TrimSpace(string(t.b))
 }
 
-// suffix is ": <output>" when slirp4netns printed anything, else "".
+// said is the output without the line slirp4netns prints for every
+// experimental flag it is given ("WARNING: Support for seccomp is
+// experimental", in the parent and the child): that line is there whether
+// or not it fails, and names seccomp whatever the failure was.
+func (t *tailBuffer) said() string {
+	var keep []string
+	for _, l := range strings.Split(t.String(), "\n") {
+		if !strings.HasPrefix(l, "WARNING: Support for ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.TrimSpace(strings.Join(keep, "\n"))
+}
+
+// suffix is ": <output>" when slirp4netns said anything, else "".
 func (t *tailBuffer) suffix() string {
 	if t == nil {
 		return ""
 	}
-	if s := t.String(); s != "" {
+	if s := t.said(); s != "" {
 		return " (slirp4netns said: " + s + ")"
 	}
 	return ""
