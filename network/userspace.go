@@ -176,6 +176,9 @@ func (u *userspaceBackend) ensureNetwork(ctx context.Context, n *NetworkState) e
 	if _, err := slirp.AddressesOf(n.Subnet); err != nil {
 		return err
 	}
+	if err := CheckTun(); err != nil {
+		return fmt.Errorf("network %s: %w", n.Name, err)
+	}
 	ex := extraOf(n)
 	if ex.Mode == "" {
 		ex.Mode = modeHub

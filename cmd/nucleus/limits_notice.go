@@ -56,3 +56,15 @@ func rootlessIDs() error {
 	_, err := subid.Sandbox(os.Getuid(), os.Getgid())
 	return err
 }
+
+// rootlessTun is network.CheckTun when a service of p is on a network (an
+// ordinary user's networks are userspace ones, which need /dev/net/tun):
+// up checks it before it starts a supervisor whose every network would fail.
+func rootlessTun(p *spec.Project) error {
+	for _, s := range p.Services {
+		if len(s.Networks) > 0 {
+			return network.CheckTun()
+		}
+	}
+	return nil
+}

@@ -65,3 +65,36 @@ func TestRootlessUpNoRange(t *testing.T) {
 		t.Errorf("validate: want exit 0 and one line naming the missing range: %s", r)
 	}
 }
+
+// TestRootlessNoTun: on a host whose /dev/net/tun only root may open, an
+// ordinary user is told so, with the fix, by validate (a warning), by up
+// before anything starts and by run: up started the supervisor, whose
+// network failed with slirp4netns's 'open("/dev/net/tun"): Permission
+// denied' after a second start without its seccomp filter, and kept the
+// service in backoff.
+func TestRootlessNoTun(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserA)
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	port := strconv.Itoa(testutil.FreePort(t))
+	e.WriteProject(t, "name: notun\nservices:\n  web:\n    command: [/bin/busybox, httpd, -f, -p, \"8080\"]\n    ports: [\"127.0.0.1:"+port+":8080\"]\n")
+	want := "/dev/net/tun (mode 0600, owner uid 0) cannot be opened by uid " + strconv.Itoa(u.UID)
+	fix := "chmod 0666 /dev/net/tun"
+
+	r := e.RunWithTun(t, 0o600, nucleusBin, "validate")
+	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); r.Code != 0 || len(lines) != 1 || !strings.Contains(lines[0], want) || !strings.Contains(lines[0], fix) {
+		t.Errorf("validate: want exit 0 and one line naming %q and %q: %s", want, fix, r)
+	}
+	r = e.RunWithTun(t, 0o600, nucleusBin, "up", "-d", "--wait")
+	if r.Code != 1 || strings.Count(r.Stderr, want) != 1 || !strings.Contains(r.Stderr, fix) || strings.Contains(r.Stderr, "supervisor") {
+		t.Errorf("up: want exit 1 and %q once, nothing started: %s", want, r)
+	}
+	r = e.RunWithTun(t, 0o600, nucleusBin, "run", "-p", "127.0.0.1:"+port+":80", "--", "/bin/true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, fix) || strings.Contains(r.Stderr, "seccomp") {
+		t.Errorf("run -p: want exit 125 naming %q: %s", want, r)
+	}
+	// The device the user may open: nothing said.
+	if r := e.RunWithTun(t, 0o666, nucleusBin, "validate"); r.Code != 0 || strings.Contains(r.Stderr, "/dev/net/tun") {
+		t.Errorf("validate with a 0666 /dev/net/tun: %s", r)
+	}
+}

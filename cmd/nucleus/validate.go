@@ -31,6 +31,9 @@ func newValidateCmd() *cobra.Command {
 			if err := rootlessIDs(); err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "nucleus: %v\n", err)
 			}
+			if err := rootlessTun(p); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "nucleus: %v\n", err)
+			}
 			return nil
 		},
 	}

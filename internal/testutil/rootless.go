@@ -267,7 +267,36 @@ func (r Result) String() string {
 // a non-zero exit does not.
 func (e *UserEnv) Run(t testing.TB, bin string, args ...string) Result {
 	t.Helper()
+	return e.run(t, e.Command(bin, args...), bin, args)
+}
+
+// RunWithTun is Run with /dev/net/tun replaced, for the command and all it
+// starts, by a node of the same device with mode perm (owned by root), in a
+// mount namespace of their own; the host's node is untouched. It is how a
+// host that keeps the device to root looks to the user. Needs unshare and
+// setpriv (util-linux).
+func (e *UserEnv) RunWithTun(t testing.TB, perm os.FileMode, bin string, args ...string) Result {
+	t.Helper()
+	node := filepath.Join(e.Dir, "tun")
+	if err := unix.Mknod(node, unix.S_IFCHR|uint32(perm), int(unix.Mkdev(10, 200))); err != nil && !errors.Is(err, os.ErrExist) {
+		t.Fatalf("tun node: %v", err)
+	}
+	if err := os.Chmod(node, perm); err != nil {
+		t.Fatal(err)
+	}
 	cmd := e.Command(bin, args...)
+	cmd.SysProcAttr.Credential = nil
+	script := fmt.Sprintf(`mount --bind "$0" /dev/net/tun && exec setpriv --reuid=%d --regid=%d --clear-groups "$@"`, e.User.UID, e.User.GID)
+	cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c", script, node, bin}, args...)
+	var err error
+	if cmd.Path, err = exec.LookPath("unshare"); err != nil {
+		t.Fatal(err)
+	}
+	return e.run(t, cmd, bin, args)
+}
+
+func (e *UserEnv) run(t testing.TB, cmd *exec.Cmd, bin string, args []string) Result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
