@@ -37,14 +37,15 @@ func (d *decoder) project(root *node, p *Project) {
 	if s := root.get("services"); s != nil {
 		d.services(s, p)
 	}
-	// The "default" network exists when no networks are declared, and
-	// whenever a service uses it without it being declared (as in compose).
+	// The "default" network exists whenever a service uses it without it
+	// being declared (as in compose): a service that names no networks
+	// joins it. When every service has `networks: []` it is not made.
 	for _, s := range p.Services {
 		if _, ok := s.Networks[DefaultNetwork]; ok {
 			d.implicitN = true
 		}
 	}
-	if _, ok := p.Networks[DefaultNetwork]; !ok && (nets == nil || d.implicitN) {
+	if _, ok := p.Networks[DefaultNetwork]; !ok && d.implicitN {
 		p.Networks[DefaultNetwork] = &Network{Name: DefaultNetwork, NAT: NATAuto}
 	}
 }

@@ -93,6 +93,15 @@ func TestRootlessNoTun(t *testing.T) {
 	if r.Code != 125 || !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, fix) || strings.Contains(r.Stderr, "seccomp") {
 		t.Errorf("run -p: want exit 125 naming %q: %s", want, r)
 	}
+	// Services without networks need no device: the project has no
+	// network to create (its unused "default" network was made and failed).
+	e.WriteProject(t, "name: notunnone\nservices:\n  job:\n    command: [/bin/busybox, sleep, \"60\"]\n    networks: []\n")
+	if r := e.RunWithTun(t, 0o600, nucleusBin, "up", "-d", "--wait"); r.Code != 0 || strings.Contains(r.Stderr, "/dev/net/tun") {
+		t.Errorf("up of services without networks: %s", r)
+	}
+	if r := e.RunWithTun(t, 0o600, nucleusBin, "down"); r.Code != 0 {
+		t.Errorf("down: %s", r)
+	}
 	// The device the user may open: nothing said.
 	if r := e.RunWithTun(t, 0o666, nucleusBin, "validate"); r.Code != 0 || strings.Contains(r.Stderr, "/dev/net/tun") {
 		t.Errorf("validate with a 0666 /dev/net/tun: %s", r)
