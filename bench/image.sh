@@ -18,6 +18,8 @@
 # Run as root. NUCLEUS_BIN may name a prebuilt binary (nucleus-init beside
 # it). Everything lives in a temporary directory, removed at the end.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+no_args "$0" "$@"
 cd "$(dirname "$0")/.."
 N_PULL=${N_PULL:-5}
 N_START=${N_START:-40}

@@ -7,6 +7,8 @@
 # start-up work every command pays. NUCLEUS_BIN names the binary (default
 # bin/nucleus, built when missing). Needs no root.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+no_args "$0" "$@"
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-20}
 TOP=${TOP:-15}

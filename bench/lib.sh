@@ -27,3 +27,22 @@ time_rounds() {
 median_us() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print int((v[NR/2]+v[NR/2+1])/2)}'; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+
+# no_args SCRIPT ARGS...: a script that takes no arguments (its settings
+# come from the environment) prints its header comment for -h or --help
+# and refuses any other argument, rather than ignoring it and starting the
+# benchmark (which installs packages, builds and runs for minutes).
+no_args() {
+	local script=$1
+	shift
+	[ $# -eq 0 ] && return 0
+	case $1 in
+	-h | --help)
+		echo "usage: [VAR=VALUE ...] $script   (no arguments; the variables are below)"
+		sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$script"
+		exit 0
+		;;
+	esac
+	echo "$script: takes no arguments (got: $*); its settings come from the environment: $script --help" >&2
+	exit 2
+}

@@ -21,6 +21,8 @@
 # Usage: bench/net.sh            (from anywhere; NUCLEUS_BENCH_SECONDS=3 per iperf3 run,
 #                                  NUCLEUS_BENCH_ROUNDS=3 interleaved rounds, best kept)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+no_args "$0" "$@"
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 if [ "$(id -u)" != 0 ]; then echo "bench/net.sh: needs root (bridges, namespaces, nftables)" >&2; exit 1; fi

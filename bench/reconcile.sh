@@ -14,6 +14,8 @@
 # Run as root. Every object lives under a temporary state root, removed at
 # the end. NUCLEUS_BIN may name a prebuilt binary (nucleus-init beside it).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+no_args "$0" "$@"
 cd "$(dirname "$0")/.."
 N_EDITS=${N_EDITS:-11}
 IDLE_S=${IDLE_S:-60}

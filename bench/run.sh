@@ -22,6 +22,8 @@
 # nucleus-init beside it). Exit status 0 even when a target is missed: this
 # measures, it does not gate.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+no_args "$0" "$@"
 cd "$(dirname "$0")/.."
 N=${N:-40}
 UP_ROUNDS=${UP_ROUNDS:-3}
