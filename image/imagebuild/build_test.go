@@ -2,6 +2,8 @@ package imagebuild
 
 import (
 	"bytes"
+	"io/fs"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -121,4 +123,35 @@ func tarOf(t *testing.T, layers [][]Entry) []byte {
 		all = append(all, b...)
 	}
 	return all
+}
+
+// TestWriteLayoutIsReadable: every file of a written OCI layout is 0644, so
+// a layout made by one user (root, with make) can be read by another (the
+// rootless user who runs `nucleus up` on it): layer blobs were 0600 and
+// index.json 0755.
+func TestWriteLayoutIsReadable(t *testing.T) {
+	img, err := Build(Spec{Format: OCI, Layers: [][]Entry{{Dir("etc", 0o755), File("etc/hi", 0o644, "hi\n")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "layout")
+	if err := WriteLayout(dir, img, "1"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := d.Info(); d.Type().IsRegular() {
+			n++
+			if fi.Mode().Perm() != 0o644 {
+				t.Errorf("%s: mode %04o, want 0644", p, fi.Mode().Perm())
+			}
+		}
+		return nil
+	})
+	if n < 5 { // oci-layout, index.json, manifest, config, layer
+		t.Errorf("layout has %d files, want at least 5", n)
+	}
 }

@@ -40,7 +40,24 @@ func WriteLayout(dir string, img any, tag string) error {
 	if err != nil {
 		return fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
-	return nil
+	return readableLayout(dir)
+}
+
+// readableLayout makes every file of the layout at dir 0644: the library
+// streams layer blobs through temporary files (0600) and writes index.json
+// 0755, so a layout built by root (make in examples/image) could not be
+// read by the user who then ran `nucleus up` on it ("open .../blobs/
+// sha256/...: permission denied"). Config and manifest blobs were 0644.
+func readableLayout(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		if err := os.Chmod(p, 0o644); err != nil {
+			return fmt.Errorf("OCI layout %s: %w", dir, err)
+		}
+		return nil
+	})
 }
 
 // WriteArchive writes img as a `docker save` tarball at file, tagged tag
