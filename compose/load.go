@@ -97,6 +97,9 @@ func load(ctx context.Context, o LoadOptions) (*types.Project, []string, error) 
 		if msg, ok := unknownKey(err.Error()); ok {
 			return nil, nil, errors.New(msg)
 		}
+		if msg, ok := noImage(err.Error(), po.ConfigPaths); ok {
+			return nil, nil, errors.New(msg)
+		}
 		return nil, nil, fmt.Errorf("compose: %w", err)
 	}
 	var msgs []string
@@ -150,4 +153,19 @@ func unknownKey(msg string) (string, bool) {
 		at += ": " + strings.Join(path[:len(path)-1], ".")
 	}
 	return fmt.Sprintf("%s: unknown key %q: the Compose file format has no such key here", at, path[len(path)-1]), true
+}
+
+// noImage rewrites compose-go's 'service "web" has neither an image nor a
+// build context specified: invalid compose project', which names no file,
+// as "FILE:LINE:COL: services.web: ..." at the service, saying what nucleus
+// offers instead.
+func noImage(msg string, files []string) (string, bool) {
+	rest, ok := strings.CutPrefix(msg, `service "`)
+	name, rest, ok2 := strings.Cut(rest, `"`)
+	if !ok || !ok2 || !strings.HasPrefix(rest, " has neither an image nor a build context specified") {
+		return "", false
+	}
+	at := composeapi.NewPositions(files, nil).At("services", name)
+	return fmt.Sprintf("%s: services.%s: neither image nor build is set: a Compose service needs an image "+
+		"(to run a program of the host without one, write a nucleus.yaml service with command:)", at, name), true
 }

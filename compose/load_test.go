@@ -30,11 +30,14 @@ func TestLoadInterpolatesAsCompose(t *testing.T) {
 
 // TestLoadUnknownKey: a key the Compose format does not have is an error at
 // its FILE:LINE:COL naming it, as a nucleus.yaml's is; compose-go says
-// "validating FILE: services.web.portz false schema".
+// "validating FILE: services.web.portz false schema". So is a service
+// without image (compose-go named no file: 'service "job" has neither an
+// image nor a build context specified: invalid compose project').
 func TestLoadUnknownKey(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"services:\n  web:\n    image: busybox\n    portz: [\"8080\"]\n", `compose.yaml:4:5: services.web: unknown key "portz": the Compose file format has no such key here`},
 		{"services:\n  web:\n    image: busybox\nvolumez: {}\n", `compose.yaml:4:1: unknown key "volumez": the Compose file format has no such key here`},
+		{"services:\n  web:\n    image: busybox\n  job:\n    command: [sleep, \"1\"]\n", `compose.yaml:4:3: services.job: neither image nor build is set: a Compose service needs an image (to run a program of the host without one, write a nucleus.yaml service with command:)`},
 	} {
 		dir := testutil.WriteFiles(t, t.TempDir(), map[string]string{"compose.yaml": tc.yaml})
 		t.Chdir(dir)
