@@ -92,6 +92,13 @@ func newPsCmd() *cobra.Command {
 			default:
 				printPs(cmd, rows)
 			}
+			if st.PID == 0 && slices.ContainsFunc(rows, func(r reconcile.ReplicaStatus) bool { return r.PID > 0 }) {
+				// Read from the records: the states were right when the
+				// supervisor died, and nothing keeps them so since.
+				fmt.Fprintf(cmd.ErrOrStderr(), "no supervisor runs project %s (it was killed or exited): the states are its records'; "+
+					"nothing restarts or health-checks its replicas, nor forwards the published ports of userspace networks, "+
+					"until `nucleus up -d` adopts them\n", name)
+			}
 			if loadErr != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "the files do not load (the last good configuration keeps running):\n%v\n", loadErr)
 			} else if st.Record != nil && st.Record.LastError != "" {
