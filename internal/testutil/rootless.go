@@ -284,11 +284,16 @@ func (e *UserEnv) RunWithTun(t testing.TB, perm os.FileMode, bin string, args ..
 	if err := os.Chmod(node, perm); err != nil {
 		t.Fatal(err)
 	}
+	// setpriv by its path: busybox's sh (the v2 VM's) runs its own applet,
+	// which has no --reuid, for the bare name.
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := e.Command(bin, args...)
 	cmd.SysProcAttr.Credential = nil
-	script := fmt.Sprintf(`mount --bind "$0" /dev/net/tun && exec setpriv --reuid=%d --regid=%d --clear-groups "$@"`, e.User.UID, e.User.GID)
+	script := fmt.Sprintf(`mount --bind "$0" /dev/net/tun && exec %s --reuid=%d --regid=%d --clear-groups "$@"`, setpriv, e.User.UID, e.User.GID)
 	cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c", script, node, bin}, args...)
-	var err error
 	if cmd.Path, err = exec.LookPath("unshare"); err != nil {
 		t.Fatal(err)
 	}
