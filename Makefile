@@ -32,11 +32,15 @@ PKG_CONFIG ?= pkg-config
 # nucleus-compose converts compose files; nucleus runs it from next to
 # itself, so that compose-go (whose JSON Schema library does ~3.5 ms of work
 # at package init) is not linked into every nucleus start (issue 15).
+# nucleus-seccomp compiles seccomp filters with libseccomp (cgo, linked
+# statically like nucleus); nucleus runs it from next to itself when its
+# BPF cache misses.
 STATIC := -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static"'
 build: build-check
 	$(GO) build $(STATIC) -o $(BIN) ./cmd/nucleus
 	CGO_ENABLED=0 $(GO) build -o bin/nucleus-init ./cmd/nucleus-init
 	CGO_ENABLED=0 $(GO) build -o bin/nucleus-compose ./cmd/nucleus-compose
+	$(GO) build $(STATIC) -o bin/nucleus-seccomp ./cmd/nucleus-seccomp
 
 # build-check stops `make build` before the compiler does, with one line
 # that names what is missing and the Debian package that brings it (Go; the

@@ -26,6 +26,7 @@ if [ -n "${NUCLEUS_BIN:-}" ]; then
 else
 	go build -o bin/nucleus ./cmd/nucleus
 	go build -o bin/nucleus-init ./cmd/nucleus-init
+	go build -o bin/nucleus-seccomp ./cmd/nucleus-seccomp
 	NUCLEUS=$PWD/bin/nucleus
 fi
 

@@ -18,8 +18,8 @@
 //	         <─(Terminal: pty master)────────    (own devpts, ctty, setsid)
 //	  Wait   <─exit status (also exit.json)──    reaps, forwards signals, exits
 //
-// The caller does the policy work (seccomp compiled with libseccomp and
-// cached, Landlock rules derived from the mounts and compiled for the
+// The caller does the policy work (seccomp compiled with libseccomp, in the
+// nucleus-seccomp helper on a cache miss, and cached; Landlock rules derived from the mounts and compiled for the
 // kernel's ABI); the init only applies the results, so it needs no cgo.
 //
 // The init's spawner thread (locked, never released) carries the workload's

@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 		if err := testutil.GoBuild(bin, "nucleus/cmd/nucleus-init", true); err != nil {
 			return err
 		}
+		if err := testutil.UseSeccompHelper(dir); err != nil {
+			return err
+		}
 		return os.Setenv(InitBinaryEnv, bin)
 	})
 	if probeDir != "" && probeErr == nil {

@@ -8,8 +8,8 @@ import (
 	"nucleus/internal/testutil"
 )
 
-// Built once per test binary by TestMain: the nucleus binary and its init
-// (side by side, as installed), and the probe in a directory of its own,
+// Built once per test binary by TestMain: the nucleus binary, its init and
+// nucleus-seccomp (side by side, as installed), and the probe in a directory of its own,
 // bind-mounted read-only at /probe.
 var (
 	nucleusBin string // DIR/nucleus
@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 			return err
 		}
 		if err := testutil.GoBuild(nucleusBin, "nucleus/cmd/nucleus", true); err != nil {
+			return err
+		}
+		if err := testutil.BuildSeccompHelper(dir); err != nil { // beside nucleus, as installed
 			return err
 		}
 		if err := testutil.GoBuild(initBin, "nucleus/cmd/nucleus-init", false); err != nil {

@@ -58,3 +58,44 @@ func TestComposeNeedsHelper(t *testing.T) {
 		t.Errorf("validate of a nucleus.yaml without nucleus-compose: %v\n%s", err, out)
 	}
 }
+
+// TestSeccompNeedsHelperOnlyOnCacheMiss: nucleus links no libseccomp; it
+// runs nucleus-seccomp from beside itself when its BPF cache has no filter
+// for the profile. A run with the helper fills the cache, so a later run
+// of the same build needs no helper; a fresh state root without the helper
+// fails naming it (and `--seccomp unconfined` compiles nothing).
+func TestSeccompNeedsHelperOnlyOnCacheMiss(t *testing.T) {
+	dir := t.TempDir()
+	_ = os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "nucleus")
+	if err := os.Link(nucleusBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.BuildSeccompHelper(dir); err != nil {
+		t.Fatal(err)
+	}
+	env := slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "NUCLEUS_SECCOMP=") })
+	run := func(root string, args ...string) (string, error) {
+		cmd := exec.Command(bin, append([]string{"--root", root, "run", "--rm"}, append(args, "--", "/bin/true")...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	warm := t.TempDir()
+	if out, err := run(warm); err != nil {
+		t.Fatalf("run with nucleus-seccomp beside nucleus: %v\n%s", err, out)
+	}
+	if err := os.Remove(filepath.Join(dir, "nucleus-seccomp")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(warm); err != nil {
+		t.Errorf("run on a warm BPF cache without nucleus-seccomp: %v\n%s", err, out)
+	}
+	out, err := run(t.TempDir())
+	if err == nil || !strings.Contains(out, "nucleus-seccomp, expected next to "+bin) {
+		t.Errorf("run on a cold cache without nucleus-seccomp: %v\n%s\nwant an error naming nucleus-seccomp and where it was expected", err, out)
+	}
+	if out, err := run(t.TempDir(), "--seccomp", "unconfined"); err != nil {
+		t.Errorf("run --seccomp unconfined without nucleus-seccomp: %v\n%s", err, out)
+	}
+}

@@ -32,8 +32,12 @@ var nucleusBin string
 func TestMain(m *testing.M) {
 	os.Exit(testutil.RunWithBinaries(m, "nucleus-bin-", func(dir string) error {
 		nucleusBin = filepath.Join(dir, "nucleus")
-		// nucleus-compose beside it, where nucleus looks for it.
+		// nucleus-compose and nucleus-seccomp beside it, where nucleus
+		// looks for them.
 		if err := testutil.GoBuild(filepath.Join(dir, "nucleus-compose"), "nucleus/cmd/nucleus-compose", false); err != nil {
+			return err
+		}
+		if err := testutil.BuildSeccompHelper(dir); err != nil {
 			return err
 		}
 		return testutil.GoBuild(nucleusBin, ".", true)

@@ -108,16 +108,44 @@ func StartHelper(t testing.TB, helper, prefix string, timeout time.Duration, env
 	return nil, ""
 }
 
+// SeccompHelperEnv is runtime/seccomp.HelperEnv (testutil imports none of
+// the product's packages).
+const SeccompHelperEnv = "NUCLEUS_SECCOMP"
+
+// BuildSeccompHelper builds nucleus-seccomp, the seccomp filter compiler
+// nucleus runs from beside itself, into dir.
+func BuildSeccompHelper(dir string) error {
+	return GoBuild(filepath.Join(dir, "nucleus-seccomp"), "nucleus/cmd/nucleus-seccomp", true)
+}
+
+// UseSeccompHelper builds nucleus-seccomp into dir and names it by
+// $NUCLEUS_SECCOMP, for code under test that starts sandboxes in the test
+// process (a test binary has no helper beside it). Already set (a helper
+// process a test started, the cgroup v2 VM's installed one): kept.
+func UseSeccompHelper(dir string) error {
+	if os.Getenv(SeccompHelperEnv) != "" {
+		return nil
+	}
+	if err := BuildSeccompHelper(dir); err != nil {
+		return err
+	}
+	return os.Setenv(SeccompHelperEnv, filepath.Join(dir, "nucleus-seccomp"))
+}
+
 // RunWithComposeHelper is the body of a TestMain whose code under test
 // converts compose files: nucleus-compose, which does that in its own
 // process, is built into a fresh directory and named by $NUCLEUS_COMPOSE
 // (a test binary has none beside it).
 func RunWithComposeHelper(m *testing.M) int {
-	return RunWithBinaries(m, "nucleus-compose-", func(dir string) error {
-		p := filepath.Join(dir, "nucleus-compose")
-		if err := GoBuild(p, "nucleus/cmd/nucleus-compose", false); err != nil {
-			return err
-		}
-		return os.Setenv("NUCLEUS_COMPOSE", p)
-	})
+	return RunWithBinaries(m, "nucleus-compose-", UseComposeHelper)
+}
+
+// UseComposeHelper builds nucleus-compose into dir and names it by
+// $NUCLEUS_COMPOSE.
+func UseComposeHelper(dir string) error {
+	p := filepath.Join(dir, "nucleus-compose")
+	if err := GoBuild(p, "nucleus/cmd/nucleus-compose", false); err != nil {
+		return err
+	}
+	return os.Setenv("NUCLEUS_COMPOSE", p)
 }

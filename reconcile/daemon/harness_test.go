@@ -20,15 +20,19 @@ import (
 	"nucleus/runtime"
 )
 
-// TestMain lets the test binary serve as the sandbox init.
 // TestMain: the init check of runtimetest.Main (the runtime re-executes
-// this binary as a sandbox init), and nucleus-compose for
-// the compose projects of the tree.
+// this binary as a sandbox init), nucleus-seccomp for the sandboxes'
+// filters, and nucleus-compose for the compose projects of the tree.
 func TestMain(m *testing.M) {
 	if runtime.IsInit() {
 		runtime.InitMain()
 	}
-	os.Exit(testutil.RunWithComposeHelper(m))
+	os.Exit(testutil.RunWithBinaries(m, "nucleus-seccomp-", func(dir string) error {
+		if err := testutil.UseSeccompHelper(dir); err != nil {
+			return err
+		}
+		return testutil.UseComposeHelper(dir)
+	}))
 }
 
 // projectYAML is a project of sleeping services; MODE goes into the

@@ -9,19 +9,21 @@ import (
 	"testing"
 
 	"nucleus/internal/rootdir"
+	"nucleus/internal/testutil"
 	"nucleus/network"
 	"nucleus/runtime"
 )
 
 // Main is TestMain for such packages: without an installed nucleus-init the
 // runtime re-executes the test binary as the sandbox's init, so the binary
-// must turn into the init before it runs tests.
+// must turn into the init before it runs tests; and the sandboxes' seccomp
+// filters are compiled by nucleus-seccomp, built for the run.
 func Main(m *testing.M) {
 	keeper.MaybeRun()
 	if runtime.IsInit() {
 		runtime.InitMain()
 	}
-	os.Exit(m.Run())
+	os.Exit(testutil.RunWithBinaries(m, "nucleus-seccomp-", testutil.UseSeccompHelper))
 }
 
 // AssertNoSandboxLeft fails t when anything of a sandbox of root is left

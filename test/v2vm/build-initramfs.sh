@@ -4,7 +4,7 @@
 # Usage: TESTS_DIR=DIR build-initramfs.sh NUCLEUS_BIN_DIR OUT_DIR
 # Needs (Debian bookworm): linux-image-amd64 busybox-static cpio kmod slirp4netns passt
 set -eu
-BIN=$(cd "${1:?nucleus bin dir (with nucleus, nucleus-init and nucleus-compose)}" && pwd)
+BIN=$(cd "${1:?nucleus bin dir (with nucleus, nucleus-init, nucleus-compose and nucleus-seccomp)}" && pwd)
 mkdir -p "${2:?output dir}"; OUT=$(cd "$2" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 KVER=${KVER:-$(ls /lib/modules | sort -V | grep -- '-amd64$' | tail -1)}
@@ -19,7 +19,7 @@ for a in $(usr/bin/busybox --list-full); do   # e.g. usr/sbin/httpd, sbin/ip
   case $a in sbin/*) d=usr/sbin/${a#sbin/};; bin/*) d=usr/bin/${a#bin/};; *) d=$a;; esac
   [ -e "$d" ] || ln -s /usr/bin/busybox "$d"
 done
-cp "$BIN/nucleus" "$BIN/nucleus-init" "$BIN/nucleus-compose" usr/local/bin/
+cp "$BIN/nucleus" "$BIN/nucleus-init" "$BIN/nucleus-compose" "$BIN/nucleus-seccomp" usr/local/bin/
 # Dynamic host tools with their libraries: slirp4netns and pasta (passt's
 # binary under the name that selects its pasta mode; nat: userspace),
 # nft and ip (the network tests and leak checks read rules and links);

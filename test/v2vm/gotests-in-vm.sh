@@ -1,9 +1,11 @@
 #!/bin/sh
 # Runs inside the VM (from tests.sh): the kernel test packages that
-# build-gotests.sh compiled, on a pure v2 host. NUCLEUS_INIT: use the
-# installed init (the test binary would otherwise run `go build`).
+# build-gotests.sh compiled, on a pure v2 host. NUCLEUS_INIT and
+# NUCLEUS_SECCOMP: use the installed init and filter compiler (the test
+# binary would otherwise run `go build`).
 X=/test/extra
 export NUCLEUS_INIT=/usr/local/bin/nucleus-init
+export NUCLEUS_SECCOMP=/usr/local/bin/nucleus-seccomp
 # A `go` that hands out prebuilt binaries (go build -o OUT ./testdata/probe).
 mkdir -p /tmp/gobin
 cat > /tmp/gobin/go <<'SHIM'

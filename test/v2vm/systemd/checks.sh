@@ -247,7 +247,7 @@ fi
 RH=/home/$RLU
 mkdir -p $RH/.config/systemd/user $RH/.local/bin $RH/nucleus/projects/rlwork
 cp /usr/local/lib/nucleus-test/nucleus-daemon.user.service $RH/.config/systemd/user/nucleus-daemon.service
-cp /usr/local/bin/nucleus /usr/local/bin/nucleus-init $RH/.local/bin/
+cp /usr/local/bin/nucleus /usr/local/bin/nucleus-init /usr/local/bin/nucleus-seccomp $RH/.local/bin/
 printf 'services:\n  s:\n    command: ["/bin/busybox", "sleep", "100000"]\n    networks: []\n    resources: {memory: 32M, pids: 20}\n' > $RH/nucleus/projects/rlwork/nucleus.yaml
 chown -R $RLID:$RLID $RH
 as_rlbus() { as_rl DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$RLID/bus "$@"; }

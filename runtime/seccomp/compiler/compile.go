@@ -1,4 +1,4 @@
-package seccomp
+package compiler
 
 import (
 	"fmt"
@@ -7,6 +7,15 @@ import (
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+
+	"nucleus/runtime/seccomp"
+)
+
+// sockFilterSize is sizeof(struct sock_filter); maxInstructions is the
+// kernel's BPF_MAXINSNS for one filter.
+const (
+	sockFilterSize  = 8
+	maxInstructions = 4096
 )
 
 // profile is the libseccomp-independent description both the built-in
@@ -141,9 +150,9 @@ func exportBPF(f *libseccomp.ScmpFilter) ([]byte, error) {
 	return bpf, nil
 }
 
-// KnownSyscall reports whether libseccomp knows a syscall of this name (on
+// knownSyscall reports whether libseccomp knows a syscall of this name (on
 // any architecture), i.e. whether a profile may name it.
-func KnownSyscall(name string) bool {
+func knownSyscall(name string) bool {
 	_, err := libseccomp.GetSyscallFromName(name)
 	return err == nil
 }
@@ -156,4 +165,20 @@ func syscallNumber(name string) (int, error) {
 		return n, nil
 	}
 	return int(nr), err
+}
+
+// Compile is nucleus-seccomp's work (seccomp.Serve): the BPF of the
+// default profile or of an OCI profile, as req asks.
+func Compile(req seccomp.Request) ([]byte, error) {
+	var p *seccomp.Program
+	var err error
+	if req.Default {
+		p, err = DefaultFor(req.Caps)
+	} else {
+		p, err = FromOCIProfile(req.Profile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.BPF(), nil
 }

@@ -1,4 +1,4 @@
-package seccomp
+package compiler
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 
 	"nucleus/internal/procstat"
 	"nucleus/internal/testutil"
+	"nucleus/runtime/seccomp"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,14 +73,14 @@ func runChild(scenario, file string) int {
 	return 0
 }
 
-func childProgram(scenario, file string) (*Program, error) {
+func childProgram(scenario, file string) (*seccomp.Program, error) {
 	switch scenario {
 	case "bpf", "bench-install", "thread", "bench-thread":
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return nil, err
 		}
-		return LoadBPF(data)
+		return seccomp.LoadBPF(data)
 	case "ptrace-cap":
 		return DefaultFor([]string{"CAP_SYS_PTRACE"})
 	case "admin-cap":
@@ -87,7 +88,7 @@ func childProgram(scenario, file string) (*Program, error) {
 	case "oci":
 		return LoadProfileFile(file)
 	case "unconfined":
-		return Unconfined(), nil
+		return seccomp.Unconfined(), nil
 	case "bench-libseccomp":
 		// The alternative to shipping BPF: compile in the child itself.
 		return DefaultFor([]string{"bench"})

@@ -1,6 +1,6 @@
 //go:build !amd64
 
-package seccomp
+package compiler
 
 // newerSyscalls: see newer_amd64.go; none are known here.
 var newerSyscalls = map[string]int{}

@@ -1,4 +1,4 @@
-package seccomp
+package compiler
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+
+	"nucleus/runtime/seccomp"
 )
 
 // ociProfile is the seccomp section of the OCI runtime spec, as a standalone
@@ -69,7 +71,7 @@ var ociOps = map[string]libseccomp.ScmpCompareOp{
 // SCMP_ACT_TRACE are not supported (nucleus runs no tracer or listener).
 // Entries with Docker's "includes" apply only when they name no capability
 // (the profile gets none) and, if they name architectures, x86_64.
-func FromOCIProfile(data []byte) (*Program, error) {
+func FromOCIProfile(data []byte) (*seccomp.Program, error) {
 	p, err := parseOCIProfile(data)
 	if err != nil {
 		return nil, err
@@ -78,12 +80,12 @@ func FromOCIProfile(data []byte) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile seccomp profile: %w", err)
 	}
-	return &Program{mode: modeProfile, bpf: bpf}, nil
+	return seccomp.LoadBPF(bpf)
 }
 
 // LoadProfileFile reads and compiles the OCI profile at path; its display
 // mode is "profile:<file name>".
-func LoadProfileFile(path string) (*Program, error) {
+func LoadProfileFile(path string) (*seccomp.Program, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read seccomp profile: %w", err)
@@ -92,7 +94,7 @@ func LoadProfileFile(path string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return prog.WithMode(ProfileMode(filepath.Base(path))), nil
+	return prog.WithMode(seccomp.ProfileMode(filepath.Base(path))), nil
 }
 
 func parseOCIProfile(data []byte) (*profile, error) {
@@ -156,7 +158,7 @@ func parseOCIProfile(data []byte) (*profile, error) {
 			continue // e.g. another architecture's syscalls, unknown here
 		}
 		for _, n := range names {
-			if !KnownSyscall(n) {
+			if !knownSyscall(n) {
 				return nil, fmt.Errorf("%s: unknown syscall %q", where, n)
 			}
 		}

@@ -1,4 +1,4 @@
-package seccomp
+package compiler
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+
+	"nucleus/runtime/seccomp"
 )
 
 // The default profile is an allowlist in the spirit of the profiles Docker
@@ -224,20 +226,20 @@ var defaultCache sync.Map // key string -> *defaultEntry
 
 type defaultEntry struct {
 	once sync.Once
-	prog *Program
+	prog *seccomp.Program
 	err  error
 }
 
 // Default returns the compiled default profile for a sandbox without added
 // capabilities. It is compiled once per process; the result is shared and
 // must not be modified.
-func Default() (*Program, error) { return DefaultFor(nil) }
+func Default() (*seccomp.Program, error) { return DefaultFor(nil) }
 
 // DefaultFor returns the default profile for a sandbox whose cap_add lists
 // caps: capabilities such as CAP_SYS_PTRACE or CAP_SYS_ADMIN re-allow the
 // syscalls they are about. Compiled once per distinct set of such
 // capabilities; others (e.g. CAP_NET_BIND_SERVICE) do not change the filter.
-func DefaultFor(caps []string) (*Program, error) {
+func DefaultFor(caps []string) (*seccomp.Program, error) {
 	norm := make([]string, 0, len(caps))
 	for _, c := range caps {
 		c = strings.ToUpper(c)
@@ -260,7 +262,12 @@ func DefaultFor(caps []string) (*Program, error) {
 			e.err = fmt.Errorf("compile default seccomp profile: %w", err)
 			return
 		}
-		e.prog = &Program{mode: ModeDefault, bpf: bpf}
+		prog, err := seccomp.LoadBPF(bpf)
+		if err != nil {
+			e.err = fmt.Errorf("compile default seccomp profile: %w", err)
+			return
+		}
+		e.prog = prog.WithMode(seccomp.ModeDefault)
 	})
 	return e.prog, e.err
 }

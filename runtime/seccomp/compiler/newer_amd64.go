@@ -1,6 +1,6 @@
 //go:build amd64
 
-package seccomp
+package compiler
 
 import "golang.org/x/sys/unix"
 

@@ -1,4 +1,4 @@
-package seccomp
+package compiler
 
 import (
 	"encoding/binary"

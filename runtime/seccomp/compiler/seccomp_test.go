@@ -1,4 +1,4 @@
-package seccomp
+package compiler
 
 import (
 	"os"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"nucleus/internal/testutil"
+	"nucleus/runtime/seccomp"
 )
 
 // writeDefaultBPF compiles the default profile in the test process and
@@ -17,8 +18,8 @@ func writeDefaultBPF(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if prog.Mode() != ModeDefault {
-		t.Fatalf("Mode() = %q, want %q", prog.Mode(), ModeDefault)
+	if prog.Mode() != seccomp.ModeDefault {
+		t.Fatalf("Mode() = %q, want %q", prog.Mode(), seccomp.ModeDefault)
 	}
 	p := filepath.Join(t.TempDir(), "default.bpf")
 	if err := os.WriteFile(p, prog.BPF(), 0o600); err != nil {
@@ -198,8 +199,12 @@ func TestDefaultListsAreKnownAndDisjoint(t *testing.T) {
 	seen := map[string]string{}
 	for list, names := range map[string][]string{"allowed": allowedSyscalls, "denied": deniedSyscalls} {
 		for _, n := range names {
-			if _, newer := newerSyscalls[n]; !KnownSyscall(n) && !newer {
+			if _, newer := newerSyscalls[n]; !knownSyscall(n) && !newer {
 				t.Errorf("%s syscall %q unknown to libseccomp", list, n)
+			}
+			// The nucleus binary's table (no libseccomp there) agrees.
+			if seccomp.KnownSyscall(n) != knownSyscall(n) {
+				t.Errorf("%s syscall %q: table says known %v, libseccomp %v", list, n, seccomp.KnownSyscall(n), knownSyscall(n))
 			}
 			if prev, dup := seen[n]; dup {
 				t.Errorf("syscall %q is in %s and %s", n, prev, list)
@@ -219,7 +224,7 @@ func TestDefaultListsAreKnownAndDisjoint(t *testing.T) {
 			}
 		}
 	}
-	if KnownSyscall("frobnicate") || !KnownSyscall("read") {
+	if knownSyscall("frobnicate") || !knownSyscall("read") {
 		t.Error("KnownSyscall gives wrong answers for read/frobnicate")
 	}
 }
@@ -245,27 +250,6 @@ func TestDefaultIsCompiledOnce(t *testing.T) {
 	}
 	if a.Instructions() < 100 || a.Instructions() > maxInstructions {
 		t.Errorf("default filter has %d instructions", a.Instructions())
-	}
-}
-
-func TestLoadBPF(t *testing.T) {
-	if _, err := LoadBPF(make([]byte, 12)); err == nil {
-		t.Error("LoadBPF accepted 12 bytes")
-	}
-	if _, err := LoadBPF(make([]byte, 8*(maxInstructions+1))); err == nil {
-		t.Error("LoadBPF accepted too many instructions")
-	}
-	p, err := LoadBPF(nil)
-	if err != nil || p.Mode() != ModeUnconfined || p.BPF() != nil {
-		t.Errorf("LoadBPF(nil) = %+v, %v; want unconfined", p, err)
-	}
-	d, _ := Default()
-	q, err := LoadBPF(d.BPF())
-	if err != nil || string(q.BPF()) != string(d.BPF()) {
-		t.Fatalf("LoadBPF round trip: %v", err)
-	}
-	if q.WithMode(ModeDefault).Mode() != ModeDefault {
-		t.Error("WithMode did not set the mode")
 	}
 }
 

@@ -1,0 +1,81 @@
+// Package helperbin finds the helper binaries nucleus runs from beside
+// itself (nucleus-compose, nucleus-seccomp): each keeps a costly dependency
+// (compose-go's package init, cgo and libseccomp) out of every nucleus start.
+package helperbin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Find returns $env when set, else name beside this executable. purpose
+// says what the helper is for, as the start of the error when it is
+// missing ("compose files are converted").
+func Find(name, env, purpose string) (string, error) {
+	if p := os.Getenv(env); p != "" {
+		return p, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find %s: %w", name, err)
+	}
+	p := filepath.Join(filepath.Dir(exe), name)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("%s by %s, expected next to %s (make build puts both in bin/; install them together) or named by $%s: %w", purpose, name, exe, env, err)
+	}
+	return p, nil
+}
+
+// reply is what a helper writes on its standard output.
+type reply[Res any] struct {
+	Result Res    `json:",omitempty"`
+	Error  string `json:",omitempty"`
+}
+
+// Call runs the helper bin with req as JSON on its standard input and
+// returns the result it answered, or its error as an error.
+func Call[Req, Res any](ctx context.Context, bin string, req Req) (Res, error) {
+	var rep reply[Res]
+	in, err := json.Marshal(req)
+	if err != nil {
+		return rep.Result, fmt.Errorf("%s: encode request: %w", filepath.Base(bin), err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		return rep.Result, fmt.Errorf("%s gave no answer (%v): %v %s", bin, runErr, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	if rep.Error != "" {
+		return rep.Result, errors.New(rep.Error)
+	}
+	return rep.Result, nil
+}
+
+// Serve is a helper's main: one request as JSON from r, handle's result or
+// error as JSON on w. It returns the exit status.
+func Serve[Req, Res any](name string, r io.Reader, w io.Writer, handle func(Req) (Res, error)) int {
+	var req Req
+	var rep reply[Res]
+	if err := json.NewDecoder(r).Decode(&req); err != nil {
+		rep.Error = fmt.Sprintf("%s: read request: %v", name, err)
+	} else if res, err := handle(req); err != nil {
+		rep.Error = err.Error()
+	} else {
+		rep.Result = res
+	}
+	if err := json.NewEncoder(w).Encode(rep); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: write result: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
