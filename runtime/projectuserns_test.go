@@ -21,6 +21,7 @@ import (
 	"nucleus/internal/rootdir"
 	"nucleus/internal/testutil"
 	"nucleus/runtime/cgroups"
+	"nucleus/runtime/seccomp"
 )
 
 const projectUserNSHelperEnv = "NUCLEUS_TEST_PROJECT_USERNS"
@@ -42,10 +43,11 @@ func TestRootlessProjectUserNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for from, to := range map[string]string{self: bin, os.Getenv(InitBinaryEnv): initBin} {
+	seccompBin := filepath.Join(e.Dir, "nucleus-seccomp")
+	for from, to := range map[string]string{self: bin, os.Getenv(InitBinaryEnv): initBin, os.Getenv(seccomp.HelperEnv): seccompBin} {
 		copyExecutable(t, from, to, u.UID, u.GID)
 	}
-	e.Env = append(e.Env, InitBinaryEnv+"="+initBin, projectUserNSHelperEnv+"=1")
+	e.Env = append(e.Env, InitBinaryEnv+"="+initBin, seccomp.HelperEnv+"="+seccompBin, projectUserNSHelperEnv+"=1")
 	r := e.Run(t, bin, "-test.run=^TestRootlessProjectUserNSHelper$", "-test.v", "-test.count=1")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "--- PASS: TestRootlessProjectUserNSHelper") {
 		t.Fatalf("helper as %s: %s", u.Name, r)
