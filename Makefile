@@ -22,11 +22,14 @@ PKG_CONFIG ?= pkg-config
 
 .PHONY: build build-check test test-v2 test-v2-systemd test-k8s test-k8s-cluster k8s-tools deps check vet fmt-check demo bench bench-image clean
 
-# nucleus is linked statically (glibc and libseccomp archives from
-# libc6-dev and libseccomp-dev): no dynamic loader and relocations at every
-# start, which is ~1 ms of each `nucleus run` (see bench/run.sh). osusergo
-# and netgo keep the user and DNS lookups in Go, so the static glibc never
-# needs NSS modules at run time.
+# nucleus is built without cgo (a static Go binary): neither the dynamic
+# loader nor static glibc's start-up (its CPUID probing traps to the
+# hypervisor in a VM) at every start, ~1 ms of each command (issue 15,
+# bench/results/issue15-runtime.md); cmd/nucleus TestBinaryBuiltWithoutCgo
+# keeps it so. nucleus-seccomp, the one part that needs cgo (libseccomp), is
+# linked statically (glibc and libseccomp archives from libc6-dev and
+# libseccomp-dev); osusergo and netgo keep user and DNS lookups in Go, so
+# the static glibc never needs NSS modules at run time.
 # nucleus-init is the small static in-sandbox init; nucleus finds it next to
 # itself (it falls back to re-executing itself, slower and larger).
 # nucleus-compose converts compose files; nucleus runs it from next to
@@ -37,7 +40,7 @@ PKG_CONFIG ?= pkg-config
 # BPF cache misses.
 STATIC := -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static"'
 build: build-check
-	$(GO) build $(STATIC) -o $(BIN) ./cmd/nucleus
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/nucleus
 	CGO_ENABLED=0 $(GO) build -o bin/nucleus-init ./cmd/nucleus-init
 	CGO_ENABLED=0 $(GO) build -o bin/nucleus-compose ./cmd/nucleus-compose
 	$(GO) build $(STATIC) -o bin/nucleus-seccomp ./cmd/nucleus-seccomp

@@ -74,7 +74,8 @@
 //
 //   - v1: the cgroup is created after the config is sent, while the init
 //     builds the root; the spawner joins each controller's "tasks" file.
-//     The init is started with spawnInit (clone with CLONE_VM on a C stack).
+//     The init is started with spawnInit (clone with CLONE_VM on a stack of
+//     its own, the child in nosplit Go outside the runtime: no cgo).
 //     Its memory is charged to its main thread's (the caller's) memcg.
 //   - v2: v2 places whole processes, except inside a threaded subtree. The
 //     sandbox cgroup is created first and is the subtree's domain: the init

@@ -1,221 +1,12 @@
 package runtime
 
-/*
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <linux/capability.h>
-
-// nspawn describes the init to start. All memory is C memory: the child
-// shares the caller's address space (CLONE_VM) and must never touch Go's.
-struct nspawn {
-	const char *path;
-	char **argv;
-	char **envp;
-	int sync_fd;   // child reads one byte: the id maps are written
-	int sync_w;    // the write end, closed in the child so that the
-	               // caller's death reads as EOF, not as a wait forever
-	int err_fd;    // close-on-exec; the child writes errno here on failure
-	int fds[4];    // become 0, 1, 2 and 3
-	int setid;     // 1: become uid/gid 0 of the new user namespace;
-	               // 2: keep the caller's ids (mapped to themselves) and
-	               // carry the capabilities across execve as ambient ones
-	int pdeathsig;
-	int caller;    // the caller's pid as /proc sees it (0: unknown)
-	// Joining an existing user namespace (userns_fd >= 0): a first child
-	// joins it and clones the init as the caller's child (CLONE_PARENT),
-	// writing the init's pid to pid_w; see nspawn_join.
-	int userns_fd;
-	int pid_w;
-	int flags;
-	char *stack2;
-};
-
-// host_ppid is the parent's pid as /proc sees it. getppid() says 0 here:
-// the child is PID 1 of a new pid namespace and its parent is outside.
-// -1 when /proc cannot tell.
-static int host_ppid(void) {
-	char buf[512], *p;
-	int fd, n, ppid;
-
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	p = strrchr(buf, ')'); // the name may hold spaces and parentheses
-	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
-		return -1;
-	ppid = 0;
-	for (p += 4; *p >= '0' && *p <= '9'; p++)
-		ppid = ppid * 10 + (*p - '0');
-	return ppid;
-}
-
-static int cmp_int(const void *x, const void *y) {
-	return *(const int *)x - *(const int *)y;
-}
-
-// close_others closes every fd but sync_fd, err_fd and fds[]. Without
-// close_range (Linux < 5.9) it closes our own write end only.
-static void close_others(struct nspawn *a) {
-	int keep[6], i, lo = 0;
-
-	keep[0] = a->sync_fd;
-	keep[1] = a->err_fd;
-	for (i = 0; i < 4; i++)
-		keep[2 + i] = a->fds[i];
-	qsort(keep, 6, sizeof keep[0], cmp_int);
-	for (i = 0; i < 6; i++) {
-		if (keep[i] > lo && syscall(SYS_close_range, lo, keep[i] - 1, 0) < 0) {
-			close(a->sync_w);
-			return;
-		}
-		lo = keep[i] + 1;
-	}
-	if (syscall(SYS_close_range, lo, ~0U, 0) < 0)
-		close(a->sync_w);
-}
-
-static int nspawn_child(void *p) {
-	struct nspawn *a = p;
-	struct sigaction sa;
-	sigset_t none;
-	char c;
-	int i, tmp[4], e;
-
-	// Signals stay blocked (inherited) until exec; handlers are Go's, so
-	// reset them (the table is our own: no CLONE_SIGHAND).
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (i = 1; i < 65; i++)
-		sigaction(i, &sa, NULL);
-	// The parent-death signal cannot be armed yet (see below): if the
-	// caller dies before writing the maps, the read must see EOF so that we
-	// exit. So no write end of it may stay open here: not ours, and not
-	// those of sandboxes the caller is starting at the same time, which
-	// our copy of its fd table holds too. Everything else is close-on-exec
-	// anyway: keep only the fds we use.
-	close_others(a);
-	if (read(a->sync_fd, &c, 1) != 1)
-		goto fail;
-	// A real-time caller's policy would be inherited, and a real-time task
-	// cannot join a v1 cpu cgroup without an rt_runtime budget.
-	{
-		struct sched_param sp;
-		memset(&sp, 0, sizeof sp);
-		sched_setscheduler(0, SCHED_OTHER, &sp);
-	}
-	if (setsid() < 0)
-		goto fail;
-	if (a->setid == 1) {
-		// setgroups may be denied where a map was written without newgidmap.
-		if (syscall(SYS_setresgid, 0, 0, 0) < 0 ||
-		    (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM) ||
-		    syscall(SYS_setresuid, 0, 0, 0) < 0)
-			goto fail;
-	} else if (a->setid == 2) {
-		// Rootless userns: host: the init runs as the user, not as root
-		// inside, so execve would drop the full set the new namespace
-		// gave it; as ambient capabilities they survive. (setgroups is
-		// denied there: the user's groups stay.)
-		struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-		struct __user_cap_data_struct d[2];
-		if (syscall(SYS_capget, &h, d) < 0)
-			goto fail;
-		d[0].inheritable = d[0].permitted;
-		d[1].inheritable = d[1].permitted;
-		if (syscall(SYS_capset, &h, d) < 0)
-			goto fail;
-		for (i = 0; i < 64; i++)
-			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) < 0 && errno != EINVAL)
-				goto fail;
-	}
-	// Armed only now: becoming root of the new user namespace changes the
-	// host euid, and the kernel clears the parent-death signal on any such
-	// credential change (commit_creds), so armed earlier it was lost.
-	if (a->pdeathsig && prctl(PR_SET_PDEATHSIG, a->pdeathsig) < 0)
-		goto fail;
-	// The caller may have died before that: then the signal never comes.
-	if (a->pdeathsig && a->caller > 0) {
-		int ppid = host_ppid();
-		if (ppid >= 0 && ppid != a->caller)
-			_exit(127);
-	}
-	// Move the fds out of the way first so that none overwrites another.
-	for (i = 0; i < 4; i++)
-		if ((tmp[i] = fcntl(a->fds[i], F_DUPFD_CLOEXEC, 16)) < 0)
-			goto fail;
-	for (i = 0; i < 4; i++)
-		if (dup2(tmp[i], i) < 0)
-			goto fail;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(a->path, a->argv, a->envp);
-fail:
-	e = errno;
-	if (write(a->err_fd, &e, sizeof e) < 0) {
-	}
-	_exit(127);
-}
-
-// nspawn_join runs in a first child that shares nothing but memory with the
-// caller: being single-threaded with its own fs struct, it may join the
-// user namespace (a multi-threaded Go process never can), and the
-// namespaces it then creates for the init are owned by that namespace.
-static int nspawn_join(void *p) {
-	struct nspawn *a = p;
-	int pid, e;
-
-	if (setns(a->userns_fd, CLONE_NEWUSER) < 0)
-		goto fail;
-	pid = clone(nspawn_child, a->stack2, a->flags | CLONE_VM | CLONE_PARENT, a);
-	if (pid < 0)
-		goto fail;
-	if (write(a->pid_w, &pid, sizeof pid) != sizeof pid)
-		_exit(126);
-	_exit(0);
-fail:
-	e = errno;
-	if (write(a->err_fd, &e, sizeof e) < 0) {
-	}
-	_exit(127);
-}
-
-static int nspawn_start(struct nspawn *a, int flags, char *stack, size_t size) {
-	sigset_t all, old;
-	int pid, e;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (a->userns_fd >= 0) {
-		a->flags = flags;
-		a->stack2 = stack + size;
-		pid = clone(nspawn_join, stack + size / 2, CLONE_VM | SIGCHLD, a);
-	} else
-		pid = clone(nspawn_child, stack + size, flags | CLONE_VM | SIGCHLD, a);
-	e = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = e;
-	return pid;
-}
-*/
-import "C"
-
 import (
 	"fmt"
 	"os"
+	goruntime "runtime"
+	"sort"
 	"strconv"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -224,12 +15,262 @@ import (
 // Why not os/exec for the init: Go's fork path cannot use CLONE_VM when the
 // child gets a new user namespace (the parent must run to write the id
 // maps), so it copies the caller's page tables and the child tears them down
-// again at exec: 2-4 ms of a ~12 ms sandbox start. This starts the init with
-// clone(CLONE_VM) on a small C stack (a posix_spawn without CLONE_VFORK):
-// the caller writes the maps while the child waits on a pipe, then the child
-// becomes root of the namespace, sets up fds 0-3 and execs.
+// again at exec: 2-4 ms of a ~12 ms sandbox start. Nor can it join a user
+// namespace, or let the caller run newuidmap before the child goes on. This
+// starts the init with clone(CLONE_VM) on a stack of its own (a posix_spawn
+// without CLONE_VFORK): the caller writes the maps while the child waits on
+// a pipe, then the child becomes root of the namespace, sets up fds 0-3 and
+// execs. The child is Go code that runs outside the Go runtime (see
+// rawCloneInit), entered through assembly, so nucleus needs no cgo.
 
 const spawnStack = 64 << 10
+
+// initIDs is who the init is in its user namespace.
+type initIDs int
+
+const (
+	idsCaller initIDs = iota // no user namespace of its own: the caller's ids
+	idsRoot                  // root of the new user namespace
+	idsKeep                  // the caller's own ids, mapped to themselves (rootless userns: host)
+)
+
+// spawnArgs is everything the child reads and the only memory, besides its
+// stack, that it writes: plain integers and bytes, never Go pointers (a
+// pointer store would need the write barrier, i.e. the Go runtime).
+type spawnArgs struct {
+	path, argv, envp uintptr // *byte, **byte, **byte: NUL-terminated, kept alive by the caller
+	syncFD           int     // the child reads one byte: the id maps are written
+	syncW            int     // the write end, closed in the child so that the caller's death reads as EOF
+	errFD            int     // close-on-exec; the child writes errno here on failure
+	fds              [4]int  // become 0, 1, 2 and 3
+	keep             [6]int  // syncFD, errFD and fds, sorted (close_others)
+	setid            initIDs
+	pdeathsig        int
+	caller           int // the caller's pid as /proc sees it (0: unknown)
+	// Joining an existing user namespace (usernsFD >= 0): a first child
+	// joins it and clones the init as the caller's child (CLONE_PARENT),
+	// writing the init's pid to pidW.
+	usernsFD, pidW int
+	flags          uintptr
+	stack2         uintptr
+
+	// Scratch space of the child (a nosplit stack is small).
+	errno    int32
+	pid      int32
+	tmp      [4]int
+	sync     [1]byte
+	capHdr   [2]uint32
+	capData  [6]uint32 // two of {effective, permitted, inheritable}
+	sigact   [4]uint64 // a kernel struct sigaction of SIG_DFL
+	sigset   uint64    // empty
+	sched    [1]int32  // struct sched_param{0}
+	procStat [16]byte  // "/proc/self/stat\0"
+	stat     [512]byte
+}
+
+// rawCloneInit and rawCloneJoin (spawn_linux_amd64.s) clone a child on
+// stack that runs initChild or joinChild with arg, a *spawnArgs. The child
+// functions run outside the Go runtime, sharing the caller's memory: they
+// must stay nosplit and call only raw syscalls (no allocation, no pointer
+// writes, nothing that could grow a stack or take a lock). They never
+// return.
+
+//go:nosplit
+func sys(trap, a1, a2, a3 uintptr) (uintptr, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(trap, a1, a2, a3, 0, 0, 0)
+	return r, e
+}
+
+// sigsetSize is the kernel's sigset_t size, the last argument of
+// rt_sigaction and rt_sigprocmask.
+const sigsetSize = 8
+
+//go:nosplit
+func sys4(trap, a1, a2, a3, a4 uintptr) (uintptr, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(trap, a1, a2, a3, a4, 0, 0)
+	return r, e
+}
+
+//go:nosplit
+func childFail(a *spawnArgs, e syscall.Errno) {
+	a.errno = int32(e)
+	sys(unix.SYS_WRITE, uintptr(a.errFD), uintptr(unsafe.Pointer(&a.errno)), 4)
+	for {
+		sys(unix.SYS_EXIT_GROUP, 127, 0, 0)
+	}
+}
+
+//go:nosplit
+func childExit(code uintptr) {
+	for {
+		sys(unix.SYS_EXIT_GROUP, code, 0, 0)
+	}
+}
+
+// hostPPID is the parent's pid as /proc sees it. getppid() says 0 here:
+// the child is PID 1 of a new pid namespace and its parent is outside.
+// -1 when /proc cannot tell.
+//
+//go:nosplit
+func hostPPID(a *spawnArgs) int {
+	const atFDCWD = ^uintptr(99) // AT_FDCWD, -100
+	fd, e := sys(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&a.procStat[0])), unix.O_RDONLY|unix.O_CLOEXEC)
+	if e != 0 {
+		return -1
+	}
+	n, e := sys(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&a.stat[0])), uintptr(len(a.stat)-1))
+	sys(unix.SYS_CLOSE, fd, 0, 0)
+	if e != 0 || n == 0 {
+		return -1
+	}
+	// The name may hold spaces and parentheses: the last ')' ends it,
+	// then " S PPID ".
+	p := -1
+	for i := int(n) - 1; i >= 0; i-- {
+		if a.stat[i] == ')' {
+			p = i
+			break
+		}
+	}
+	if p < 0 || p+4 >= int(n) || a.stat[p+1] != ' ' || a.stat[p+3] != ' ' {
+		return -1
+	}
+	ppid := 0
+	for i := p + 4; i < int(n) && a.stat[i] >= '0' && a.stat[i] <= '9'; i++ {
+		ppid = ppid*10 + int(a.stat[i]-'0')
+	}
+	return ppid
+}
+
+// closeOthers closes every fd but those in keep. Without close_range
+// (Linux < 5.9) it closes our own write end only.
+//
+//go:nosplit
+func closeOthers(a *spawnArgs) {
+	lo := 0
+	for i := 0; i < len(a.keep); i++ {
+		k := a.keep[i]
+		if k > lo {
+			if _, e := sys(unix.SYS_CLOSE_RANGE, uintptr(lo), uintptr(k-1), 0); e != 0 {
+				sys(unix.SYS_CLOSE, uintptr(a.syncW), 0, 0)
+				return
+			}
+		}
+		lo = k + 1
+	}
+	if _, e := sys(unix.SYS_CLOSE_RANGE, uintptr(lo), ^uintptr(0)>>32, 0); e != 0 {
+		sys(unix.SYS_CLOSE, uintptr(a.syncW), 0, 0)
+	}
+}
+
+//go:nosplit
+func initChild(a *spawnArgs) {
+	// Signals stay blocked (inherited) until exec; handlers are Go's, so
+	// reset them (the table is our own: no CLONE_SIGHAND).
+	for i := uintptr(1); i < 65; i++ {
+		sys4(unix.SYS_RT_SIGACTION, i, uintptr(unsafe.Pointer(&a.sigact[0])), 0, sigsetSize)
+	}
+	// The parent-death signal cannot be armed yet (see below): if the
+	// caller dies before writing the maps, the read must see EOF so that we
+	// exit. So no write end of it may stay open here: not ours, and not
+	// those of sandboxes the caller is starting at the same time, which
+	// our copy of its fd table holds too. Everything else is close-on-exec
+	// anyway: keep only the fds we use.
+	closeOthers(a)
+	if n, e := sys(unix.SYS_READ, uintptr(a.syncFD), uintptr(unsafe.Pointer(&a.sync[0])), 1); e != 0 || n != 1 {
+		if e == 0 {
+			e = unix.EPIPE
+		}
+		childFail(a, e)
+	}
+	// A real-time caller's policy would be inherited, and a real-time task
+	// cannot join a v1 cpu cgroup without an rt_runtime budget.
+	sys(unix.SYS_SCHED_SETSCHEDULER, 0, 0 /* SCHED_OTHER */, uintptr(unsafe.Pointer(&a.sched[0])))
+	if _, e := sys(unix.SYS_SETSID, 0, 0, 0); e != 0 {
+		childFail(a, e)
+	}
+	switch a.setid {
+	case idsRoot:
+		// setgroups may be denied where a map was written without newgidmap.
+		if _, e := sys(unix.SYS_SETRESGID, 0, 0, 0); e != 0 {
+			childFail(a, e)
+		}
+		if _, e := sys(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 && e != unix.EPERM {
+			childFail(a, e)
+		}
+		if _, e := sys(unix.SYS_SETRESUID, 0, 0, 0); e != 0 {
+			childFail(a, e)
+		}
+	case idsKeep:
+		// Rootless userns: host: the init runs as the user, not as root
+		// inside, so execve would drop the full set the new namespace
+		// gave it; as ambient capabilities they survive. (setgroups is
+		// denied there: the user's groups stay.)
+		if _, e := sys(unix.SYS_CAPGET, uintptr(unsafe.Pointer(&a.capHdr[0])), uintptr(unsafe.Pointer(&a.capData[0])), 0); e != 0 {
+			childFail(a, e)
+		}
+		a.capData[2], a.capData[5] = a.capData[1], a.capData[4] // inheritable = permitted
+		if _, e := sys(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&a.capHdr[0])), uintptr(unsafe.Pointer(&a.capData[0])), 0); e != 0 {
+			childFail(a, e)
+		}
+		for c := uintptr(0); c < 64; c++ {
+			if _, e := sys(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, c); e != 0 && e != unix.EINVAL {
+				childFail(a, e)
+			}
+		}
+	}
+	// Armed only now: becoming root of the new user namespace changes the
+	// host euid, and the kernel clears the parent-death signal on any such
+	// credential change (commit_creds), so armed earlier it was lost.
+	if a.pdeathsig != 0 {
+		if _, e := sys(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(a.pdeathsig), 0); e != 0 {
+			childFail(a, e)
+		}
+		// The caller may have died before that: then the signal never comes.
+		if a.caller > 0 {
+			if ppid := hostPPID(a); ppid >= 0 && ppid != a.caller {
+				childExit(127)
+			}
+		}
+	}
+	// Move the fds out of the way first so that none overwrites another.
+	for i := 0; i < 4; i++ {
+		fd, e := sys(unix.SYS_FCNTL, uintptr(a.fds[i]), unix.F_DUPFD_CLOEXEC, 16)
+		if e != 0 {
+			childFail(a, e)
+		}
+		a.tmp[i] = int(fd)
+	}
+	for i := 0; i < 4; i++ {
+		if _, e := sys(unix.SYS_DUP3, uintptr(a.tmp[i]), uintptr(i), 0); e != 0 {
+			childFail(a, e)
+		}
+	}
+	sys4(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.sigset)), 0, sigsetSize)
+	_, e := sys(unix.SYS_EXECVE, a.path, a.argv, a.envp)
+	childFail(a, e)
+}
+
+// joinChild runs in a first child that shares nothing but memory with the
+// caller: being single-threaded with its own fs struct, it may join the
+// user namespace (a multi-threaded Go process never can), and the
+// namespaces it then creates for the init are owned by that namespace.
+//
+//go:nosplit
+func joinChild(a *spawnArgs) {
+	if _, e := sys(unix.SYS_SETNS, uintptr(a.usernsFD), unix.CLONE_NEWUSER, 0); e != 0 {
+		childFail(a, e)
+	}
+	pid, e := rawCloneInit(a.flags|unix.CLONE_VM|unix.CLONE_PARENT, a.stack2, uintptr(unsafe.Pointer(a)))
+	if e != 0 {
+		childFail(a, syscall.Errno(e))
+	}
+	a.pid = int32(pid)
+	if n, e := sys(unix.SYS_WRITE, uintptr(a.pidW), uintptr(unsafe.Pointer(&a.pid)), 4); e != 0 || n != 4 {
+		childExit(126)
+	}
+	childExit(0)
+}
 
 // spawnInit clones path into new namespaces (flags) and execs it with fds
 // as 0-3. mapIDs, when set, runs in the caller after the clone and before
@@ -240,22 +281,13 @@ const spawnStack = 64 << 10
 // once: it waits for the exec, reports its failure, and frees the memory
 // the child used until then (it shares ours).
 //
-// initIDs is who the init is in its user namespace.
-type initIDs int
-
-const (
-	idsCaller initIDs = iota // no user namespace of its own: the caller's ids
-	idsRoot                  // root of the new user namespace
-	idsKeep                  // the caller's own ids, mapped to themselves (rootless userns: host)
-)
-
 // usernsFD >= 0 is a user namespace the init joins instead of creating one
 // (flags must not hold CLONE_NEWUSER; its maps exist, so mapIDs is nil):
 // the other namespaces are then owned by it, so every sandbox joining it
 // can be wired to the others by whoever has CAP_NET_ADMIN there.
 func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, ids initIDs, pdeathsig unix.Signal,
 	mapIDs func(pid int) error, usernsFD int) (pid int, execDone func() error, err error) {
-	// Released by execDone (or on failure here): the child reads the C
+	// Released by execDone (or on failure here): the child reads this
 	// memory and holds the error pipe until it execs or dies.
 	var release []func()
 	releaseAll := func() {
@@ -285,20 +317,36 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, ids i
 		}
 	}()
 
-	a := (*C.struct_nspawn)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_nspawn{}))))
-	release = append(release, func() { C.free(unsafe.Pointer(a)) })
-	a.path = C.CString(path)
-	release = append(release, func() { C.free(unsafe.Pointer(a.path)) })
-	a.argv = cStrings(argv)
-	release = append(release, func() { freeCStrings(a.argv, len(argv)) })
-	a.envp = cStrings(env)
-	release = append(release, func() { freeCStrings(a.envp, len(env)) })
-	a.sync_fd, a.sync_w, a.err_fd = C.int(syncP[0]), C.int(syncP[1]), C.int(errP[1])
-	for i, fd := range fds {
-		a.fds[i] = C.int(fd)
+	cPath, err := syscall.BytePtrFromString(path)
+	if err != nil {
+		return 0, nil, fmt.Errorf("spawn init: path: %w", err)
 	}
-	a.setid = C.int(ids)
-	a.userns_fd, a.pid_w = -1, -1
+	cArgv, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return 0, nil, fmt.Errorf("spawn init: argv: %w", err)
+	}
+	cEnv, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return 0, nil, fmt.Errorf("spawn init: environment: %w", err)
+	}
+	// Heap memory (a goroutine's stack may move; the heap does not), kept
+	// reachable until execDone by the closures below.
+	a := &spawnArgs{
+		path: uintptr(unsafe.Pointer(cPath)), argv: uintptr(unsafe.Pointer(&cArgv[0])), envp: uintptr(unsafe.Pointer(&cEnv[0])),
+		syncFD: syncP[0], syncW: syncP[1], errFD: errP[1], fds: fds, setid: ids,
+		pdeathsig: int(pdeathsig), usernsFD: -1, pidW: -1,
+		capHdr: [2]uint32{unix.LINUX_CAPABILITY_VERSION_3, 0},
+	}
+	copy(a.procStat[:], "/proc/self/stat\x00")
+	keep := append([]int{a.syncFD, a.errFD}, fds[:]...)
+	sort.Ints(keep)
+	copy(a.keep[:], keep)
+	release = append(release, func() {
+		goruntime.KeepAlive(cPath)
+		goruntime.KeepAlive(cArgv)
+		goruntime.KeepAlive(cEnv)
+		goruntime.KeepAlive(a)
+	})
 	var pidP [2]int
 	if usernsFD >= 0 {
 		if flags&unix.CLONE_NEWUSER != 0 {
@@ -313,22 +361,25 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, ids i
 				unix.Close(pidP[1])
 			}
 		}()
-		a.userns_fd, a.pid_w = C.int(usernsFD), C.int(pidP[1])
+		a.usernsFD, a.pidW = usernsFD, pidP[1]
 	}
-	a.pdeathsig = C.int(pdeathsig)
 	if pdeathsig != 0 {
 		// /proc's view of our pid, which need not be getpid()'s.
 		if self, err := os.Readlink("/proc/self"); err == nil {
 			if n, err := strconv.Atoi(self); err == nil {
-				a.caller = C.int(n)
+				a.caller = n
 			}
 		}
 	}
-	stack := (*C.char)(C.malloc(spawnStack))
-	release = append(release, func() { C.free(unsafe.Pointer(stack)) })
+	stack, err := unix.Mmap(-1, 0, spawnStack, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK)
+	if err != nil {
+		return 0, nil, fmt.Errorf("spawn init: stack: %w", err)
+	}
+	release = append(release, func() { _ = unix.Munmap(stack) })
+	base := uintptr(unsafe.Pointer(&stack[0]))
 
-	cpid, cerr := C.nspawn_start(a, C.int(flags), stack, spawnStack)
-	if cpid < 0 {
+	cpid, cerr := cloneChild(a, flags, base, spawnStack)
+	if cerr != 0 {
 		return 0, nil, fmt.Errorf("clone sandbox init: %w", cerr)
 	}
 	pid = int(cpid)
@@ -371,7 +422,7 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, ids i
 				continue
 			}
 			if n == 4 {
-				errno := unix.Errno(*(*C.int)(unsafe.Pointer(&buf[0])))
+				errno := unix.Errno(*(*int32)(unsafe.Pointer(&buf[0])))
 				reap()
 				return fmt.Errorf("start sandbox init %s: %w", path, errno)
 			}
@@ -379,6 +430,27 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, ids i
 		}
 	}
 	return pid, execDone, nil
+}
+
+// cloneChild starts the child (or, to join a user namespace, the first
+// child, on the stack's lower half) with every signal blocked on this
+// thread, so that none of Go's handlers runs on the child's stack before
+// it resets them.
+func cloneChild(a *spawnArgs, flags, base, size uintptr) (uintptr, unix.Errno) {
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	all, old := ^uint64(0), uint64(0)
+	unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&old)), sigsetSize, 0, 0)
+	var pid, errno uintptr
+	if a.usernsFD >= 0 {
+		a.flags, a.stack2 = flags, base+size
+		pid, errno = rawCloneJoin(unix.CLONE_VM|uintptr(unix.SIGCHLD), base+size/2, uintptr(unsafe.Pointer(a)))
+	} else {
+		pid, errno = rawCloneInit(flags|unix.CLONE_VM|uintptr(unix.SIGCHLD), base+size, uintptr(unsafe.Pointer(a)))
+	}
+	unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, sigsetSize, 0, 0)
+	goruntime.KeepAlive(a)
+	return pid, unix.Errno(errno)
 }
 
 // joinedPid reaps the first child of a user-namespace join and returns the
@@ -393,12 +465,12 @@ func joinedPid(first, pidR, errR int) (int, error) {
 		}
 	}
 	if n == 4 && rerr == nil {
-		return int(*(*C.int)(unsafe.Pointer(&buf[0]))), nil
+		return int(*(*int32)(unsafe.Pointer(&buf[0]))), nil
 	}
 	// Status 127: it wrote its errno before exiting, and made no init
 	// that could hold the pipe open.
 	if n, _ := readFull(errR, buf[:]); ws.ExitStatus() == 127 && n == 4 {
-		return 0, fmt.Errorf("join the project user namespace: %w", unix.Errno(*(*C.int)(unsafe.Pointer(&buf[0]))))
+		return 0, fmt.Errorf("join the project user namespace: %w", unix.Errno(*(*int32)(unsafe.Pointer(&buf[0]))))
 	}
 	return 0, fmt.Errorf("join the project user namespace: the first child exited with status %d", ws.ExitStatus())
 }
@@ -419,23 +491,6 @@ func readFull(fd int, b []byte) (int, error) {
 		got += n
 	}
 	return got, nil
-}
-
-func cStrings(ss []string) **C.char {
-	arr := (**C.char)(C.calloc(C.size_t(len(ss)+1), C.size_t(unsafe.Sizeof(uintptr(0)))))
-	view := unsafe.Slice(arr, len(ss)+1)
-	for i, s := range ss {
-		view[i] = C.CString(s)
-	}
-	return arr
-}
-
-func freeCStrings(arr **C.char, n int) {
-	view := unsafe.Slice(arr, n+1)
-	for i := 0; i < n; i++ {
-		C.free(unsafe.Pointer(view[i]))
-	}
-	C.free(unsafe.Pointer(arr))
 }
 
 // writeIDMaps maps container ids 0..size-1 to host ids base.. for pid.

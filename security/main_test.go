@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 		if err := os.Mkdir(probeDir, 0o755); err != nil {
 			return err
 		}
-		if err := testutil.GoBuild(nucleusBin, "nucleus/cmd/nucleus", true); err != nil {
+		if err := testutil.GoBuild(nucleusBin, "nucleus/cmd/nucleus", false); err != nil {
 			return err
 		}
 		if err := testutil.BuildSeccompHelper(dir); err != nil { // beside nucleus, as installed

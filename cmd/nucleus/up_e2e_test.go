@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 		if err := testutil.BuildSeccompHelper(dir); err != nil {
 			return err
 		}
-		return testutil.GoBuild(nucleusBin, ".", true)
+		return testutil.GoBuild(nucleusBin, ".", false) // as make build: no cgo
 	}))
 }
 
