@@ -36,7 +36,7 @@ PKG_CONFIG ?= pkg-config
 # itself, so that compose-go (whose JSON Schema library does ~3.5 ms of work
 # at package init) is not linked into every nucleus start (issue 15).
 # nucleus-seccomp compiles seccomp filters with libseccomp (cgo, linked
-# statically like nucleus); nucleus runs it from next to itself when its
+# statically); nucleus runs it from next to itself when its
 # BPF cache misses.
 STATIC := -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static"'
 build: build-check
