@@ -137,7 +137,10 @@ hub_lo_start() {
 	sleep 0.3
 }
 hub_lo_stop() {
-	[ -n "${hub_lo_pid:-}" ] && kill "$hub_lo_pid" 2>/dev/null && wait "$hub_lo_pid" 2>/dev/null
+	if [ -n "${hub_lo_pid:-}" ]; then
+		kill "$hub_lo_pid" 2>/dev/null || true
+		wait "$hub_lo_pid" 2>/dev/null || true
+	fi
 	rm -f "${hub_lo_log:-}"
 	hub_lo_pid=""
 }
