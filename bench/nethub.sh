@@ -11,9 +11,10 @@
 #               lowered) and both at 65520 (the bridge's links raised).
 #               The MTU is changed by hand on both ends of each sandbox's
 #               veth (nucleus has no MTU option) and read back.
-#   egress      cli -> the hub's slirp4netns -> an iperf3 server on the
-#               host's 127.0.0.1, through slirp4netns's host-loopback
-#               mapping (10.0.2.2; the supervisor runs with
+#   egress      cli -> the hub's way out (slirp4netns, the default; and
+#               pasta, userspace_backend: pasta, a third project) -> an
+#               iperf3 server on the host's 127.0.0.1, through the helper's
+#               host-loopback mapping of 10.0.2.2 (the supervisor runs with
 #               NUCLEUS_USERSPACE_HOST_LOOPBACK=1, off by default), next to
 #               pasta alone (started by hand by the test user for a
 #               namespace of its own, same server, through pasta's mapping
@@ -21,10 +22,10 @@
 #
 # Traffic reaches only the projects' own namespaces and the host's
 # 127.0.0.0/8. Before any bulk traffic each mapping is checked: the hub's
-# slirp4netns must serve 10.0.2.0/24 without --disable-host-loopback, pasta
-# must map the gateway (its --help offers --no-map-gw, which we do not
-# pass), and a 64 KB transfer must reach the server, which listens on
-# 127.0.0.1 alone. A failed check skips the row (n/a) and says why.
+# slirp4netns must serve 10.0.2.0/24 without --disable-host-loopback, its
+# pasta have gateway 10.0.2.2 without --no-map-gw, pasta alone must map
+# the gateway (its --help offers --no-map-gw, which we do not pass), and a
+# 64 KB transfer must reach the server, which listens on 127.0.0.1 alone. A failed check skips the row (n/a) and says why.
 
 hub_user=nucleus-rl-a
 hub_secs=${NUCLEUS_BENCH_SECONDS:-3}
@@ -34,15 +35,17 @@ hub_nuc() {
 	local d=$1 who=$2
 	shift 2
 	local env=(env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$d/home" XDG_RUNTIME_DIR="$d/run" XDG_DATA_HOME="$d/data")
-	if [ "$who" = rootless ]; then
+	if [ "$who" != root ]; then
 		(cd "$d/home" && setpriv --reuid "$hub_user" --regid "$hub_user" --clear-groups "${env[@]}" NUCLEUS_USERSPACE_HOST_LOOPBACK=1 "$PWD_BIN/nucleus" "$@")
 	else
 		(cd "$d/home" && "${env[@]}" NUCLEUS_ROOT="$d/run/nucleus" "$PWD_BIN/nucleus" "$@")
 	fi
 }
 
-# hub_up root|rootless TAG: up a project (unique commands, so its processes
-# can be found) and set hub_dir_<who>; srv serves iperf3 on 5201.
+# hub_up root|rootless|rlpasta TAG: up a project (unique commands, so its
+# processes can be found) and set hub_dir_<who>; srv serves iperf3 on 5201.
+# root: kernel NAT; rootless: the test user's hub with the default way out
+# (slirp4netns); rlpasta: the same with userspace_backend: pasta.
 hub_up() {
 	local who=$1 tag=$2 d
 	d=$(mktemp -d /tmp/nucleus-bench-hub-XXXXXX)
@@ -55,9 +58,13 @@ services:
   srv: {command: [iperf3, -s, -p, "5201", --pidfile, /tmp/srv-$tag]}
   cli: {command: [/bin/busybox, sleep, "36$tag"]}
 networks:
-  default: {nat: $([ "$who" = root ] && echo kernel || echo userspace), subnet: $([ "$who" = root ] && echo 10.213.$((tag % 200)).0/24 || echo 10.214.$((tag % 200)).0/24)}
+$(case $who in
+		root) echo "  default: {nat: kernel, subnet: 10.213.$((tag % 200)).0/24}" ;;
+		rootless) echo "  default: {nat: userspace, subnet: 10.214.$((tag % 200)).0/24}" ;;
+		rlpasta) echo "  default: {nat: userspace, userspace_backend: pasta, subnet: 10.215.$((tag % 200)).0/24}" ;;
+		esac)
 EOF
-	if [ "$who" = rootless ]; then
+	if [ "$who" != root ]; then
 		chown -R "$hub_user:" "$d"
 		chmod 700 "$d"
 	fi
@@ -145,26 +152,28 @@ hub_lo_stop() {
 	hub_lo_pid=""
 }
 
-# hub_check_slirp: the rootless project's slirp4netns maps 10.0.2.2 to the
-# host's loopback (serves 10.0.2.0/24, no --disable-host-loopback).
-hub_check_slirp() {
+# hub_check_out WHO: WHO's hub maps 10.0.2.2 to the host's loopback: its
+# slirp4netns serves 10.0.2.0/24 without --disable-host-loopback, or its
+# pasta has gateway 10.0.2.2 without --no-map-gw.
+hub_check_out() {
 	local d p c
-	d=$hub_dir_rootless
-	for p in $(pgrep -u "$hub_user" -x slirp4netns); do
-		c=$(tr '\0' ' ' <"/proc/$p/cmdline")
+	d=$(eval echo "\$hub_dir_$1")
+	# pasta runs as passt.avx2 where the CPU has AVX2 (the name it execs).
+	for p in $(pgrep -u "$hub_user" -x 'slirp4netns|pas(ta|st)(\.avx2)?'); do
+		c=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
 		case "$c" in *"$d/run/"*) ;; *) continue ;; esac
-		case "$c" in *"--cidr 10.0.2.0/24 "*) ;; *) echo "hub's slirp4netns does not serve 10.0.2.0/24: $c"; return 1 ;; esac
-		case "$c" in *--disable-host-loopback*) echo "hub's slirp4netns runs with --disable-host-loopback: $c"; return 1 ;; esac
+		case "$c" in *"--cidr 10.0.2.0/24 "* | *"-g 10.0.2.2 "*) ;; *) echo "the hub's way out does not use 10.0.2.0/24: $c"; return 1 ;; esac
+		case "$c" in *--disable-host-loopback* | *--no-map-gw*) echo "the hub's way out does not map the host's loopback: $c"; return 1 ;; esac
 		return 0
 	done
-	echo "no slirp4netns of the rootless project"
+	echo "no way out (slirp4netns, pasta) of the $1 project"
 	return 1
 }
 
-hub_egress() { # hub_egress [-n BYTES] -> Gbit/s from cli through the hub to the host's loopback
-	local len=(-t "$hub_secs")
-	[ "${1:-}" = -n ] && len=(-n "$2")
-	hub_nuc "$hub_dir_rootless" rootless exec cli -- iperf3 -c 10.0.2.2 -p "$hub_lo_port" "${len[@]}" -f g 2>/dev/null | hub_gbps
+hub_egress() { # hub_egress WHO [-n BYTES] -> Gbit/s from cli through the hub to the host's loopback
+	local who=$1 len=(-t "$hub_secs")
+	[ "${2:-}" = -n ] && len=(-n "$3")
+	hub_nuc "$(eval echo "\$hub_dir_$who")" "$who" exec cli -- iperf3 -c 10.0.2.2 -p "$hub_lo_port" "${len[@]}" -f g 2>/dev/null | hub_gbps
 }
 
 # pasta alone: the test user's pasta for a fresh namespace of its own, no
@@ -187,7 +196,7 @@ hub_check_pasta() {
 	grep -q -- '--no-map-gw' <<<"$help" || { echo "this pasta does not map the gateway to the host (no --no-map-gw in --help)"; return 1; }
 }
 
-hub_cleanup() { hub_down root; hub_down rootless; hub_lo_stop; }
+hub_cleanup() { hub_down root; hub_down rootless; hub_down rlpasta; hub_lo_stop; }
 
 # hub_rows: every hub row, interleaved rounds, best of each kept; prints
 # the table. Leaves nothing behind (projects down, server stopped); the
@@ -199,18 +208,24 @@ hub_rows() {
 
 hub_rows_measure() {
 	declare -A best=()
-	local why_egress="" why_pasta="" mtus=()
+	local why_egress="" why_hubpasta="" why_pasta="" mtus=()
 	keep() { if [ -n "$2" ]; then best[$1]=$(printf '%s\n%s\n' "${best[$1]:-}" "$2" | sort -g | tail -1); fi; }
 	hub_up root $((RANDOM % 90 + 10)) || return 0
 	hub_up rootless $((hub_tag_root + 1)) || return 0
 	hub_lo_start
-	why_egress=$(hub_check_slirp) && { [ -n "$(hub_egress -n 64K)" ] || why_egress="64 KB from the hub to 127.0.0.1:$hub_lo_port failed"; }
+	why_egress=$(hub_check_out rootless) && { [ -n "$(hub_egress rootless -n 64K)" ] || why_egress="64 KB from the hub to 127.0.0.1:$hub_lo_port failed"; }
+	if hub_up rlpasta $((hub_tag_root + 2)); then
+		why_hubpasta=$(hub_check_out rlpasta) && { [ -n "$(hub_egress rlpasta -n 64K)" ] || why_hubpasta="64 KB from the hub to 127.0.0.1:$hub_lo_port failed"; }
+	else
+		why_hubpasta="up with userspace_backend: pasta failed"
+	fi
 	why_pasta=$(hub_check_pasta) && { [ -n "$(hub_pasta_alone -n 64K)" ] || why_pasta="64 KB from pasta to 127.0.0.1:$hub_lo_port failed"; }
 	mtus[0]="root $(hub_mtu root), rootless $(hub_mtu rootless)"
 	for _ in $(seq "${NUCLEUS_BENCH_ROUNDS:-3}"); do
 		keep ew-root "$(hub_ew root)"
 		keep ew-rootless "$(hub_ew rootless)"
-		[ -z "$why_egress" ] && keep egress-hub "$(hub_egress)"
+		[ -z "$why_egress" ] && keep egress-hub "$(hub_egress rootless)"
+		[ -z "$why_hubpasta" ] && keep egress-hubpasta "$(hub_egress rlpasta)"
 		[ -z "$why_pasta" ] && keep egress-pasta "$(hub_pasta_alone)"
 		hub_set_mtu rootless 1500 && mtus[1]="root $(hub_mtu root), rootless $(hub_mtu rootless)" &&
 			keep ew-rootless-1500 "$(hub_ew rootless)"
@@ -233,6 +248,8 @@ hub_rows_measure() {
 	printf '    %-40s %9s%%  (target >= 90%%)\n' "rootless hub / kernel bridge" "$(pct "${best[ew-rootless-65520b]:-}" "${best[ew-root-65520]:-}")"
 	printf '  egress to the host'"'"'s 127.0.0.1 (iperf3 -s -B 127.0.0.1)\n'
 	printf '    %-40s %10s\n' "sandbox -> hub -> slirp4netns (10.0.2.2)" "${best[egress-hub]:-n/a${why_egress:+ ($why_egress)}}"
+	printf '    %-40s %10s\n' "sandbox -> hub -> pasta (10.0.2.2)" "${best[egress-hubpasta]:-n/a${why_hubpasta:+ ($why_hubpasta)}}"
 	printf '    %-40s %10s\n' "pasta alone ($hub_pasta_gw mapped)" "${best[egress-pasta]:-n/a${why_pasta:+ ($why_pasta)}}"
 	printf '    %-40s %9s%%  (target >= 100%%)\n' "hub via slirp4netns / pasta alone" "$(pct "${best[egress-hub]:-}" "${best[egress-pasta]:-}")"
+	printf '    %-40s %9s%%  (target >= 100%%)\n' "hub via pasta / pasta alone" "$(pct "${best[egress-hubpasta]:-}" "${best[egress-pasta]:-}")"
 }

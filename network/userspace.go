@@ -94,8 +94,9 @@ func init() {
 }
 
 // HostLoopbackEnv, set to 1 in the supervisor's environment, starts the
-// hubs' slirp4netns without --disable-host-loopback, so that sandboxes
-// reach the host's 127.0.0.1 at the slirp subnet's base + 2 (10.0.2.2).
+// hubs' slirp4netns without --disable-host-loopback (their pasta without
+// --no-map-gw), so that sandboxes reach the host's 127.0.0.1 at the slirp
+// subnet's base + 2 (10.0.2.2).
 // For benchmarks (bench/net.sh measures egress to an iperf3 server on the
 // host's loopback); a hub already running keeps the flags it started with.
 const HostLoopbackEnv = "NUCLEUS_USERSPACE_HOST_LOOPBACK"
@@ -373,7 +374,7 @@ func (u *userspaceBackend) stopSlirp(ex userspaceExtra) error {
 // the address slirp4netns would give it, so the hub table is the same.
 func (u *userspaceBackend) ensureHubPasta(ctx context.Context, n *NetworkState, ex *userspaceExtra, sc slirp.Config) error {
 	cfg := pasta.Config{ID: sc.ID, RuntimeRoot: sc.RuntimeRoot, PID: sc.PID, NetnsPath: sc.NetnsPath,
-		UsernsPath: sc.UsernsPath, Subnet: sc.Subnet, DisableDNS: true, Forwards: wantForwards(n)}
+		UsernsPath: sc.UsernsPath, Subnet: sc.Subnet, DisableDNS: true, Forwards: wantForwards(n), HostLoopback: sc.HostLoopback}
 	if pasta.Running(cfg, ex.PastaPID) && slices.Equal(ex.PastaForwards, cfg.Forwards) {
 		return nil
 	}

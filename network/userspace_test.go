@@ -284,24 +284,37 @@ func TestUserspaceUDPAndRanges(t *testing.T) {
 }
 
 // TestUserspaceHostLoopbackEnv: with NUCLEUS_USERSPACE_HOST_LOOPBACK=1 the
-// hub's slirp4netns maps its gateway to the host's loopback (what
-// bench/net.sh measures egress through), so a sandbox reaches a server on
-// the host's 127.0.0.1. The flag is checked before any traffic: without
-// the mapping that address would lead to the host's real network.
+// hub's way out (slirp4netns or pasta) maps its gateway to the host's
+// loopback (what bench/net.sh measures egress through), so a sandbox
+// reaches a server on the host's 127.0.0.1. The flags are checked before
+// any traffic: without the mapping that address would lead to the host's
+// real network.
 func TestUserspaceHostLoopbackEnv(t *testing.T) {
-	requireSlirp4netns(t)
 	t.Setenv(HostLoopbackEnv, "1")
-	host := serveEcho(t, 0, "127.0.0.1:0", "host:")
-	e := newEnv(t)
-	e.usNetwork("lo", nil)
-	web := sandbox(t)
-	e.attach(Attachment{Network: "lo", Service: "web", PID: web})
-	n, _ := e.m.loadNetwork(e.project, "lo")
-	ex := extraOf(n)
-	args, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ex.SlirpPID))
-	if err != nil || bytes.Contains(args, []byte("--disable-host-loopback")) || ex.SlirpSubnet != "10.0.2.0/24" {
-		t.Fatalf("hub's slirp4netns with %s=1: subnet %s, command line %q (%v); want 10.0.2.0/24 without --disable-host-loopback",
-			HostLoopbackEnv, ex.SlirpSubnet, bytes.ReplaceAll(args, []byte{0}, []byte{' '}), err)
+	for _, c := range []struct{ helper, refused string }{
+		{spec.UserspaceSlirp, "--disable-host-loopback"},
+		{spec.UserspacePasta, "--no-map-gw"},
+	} {
+		t.Run(c.helper, func(t *testing.T) {
+			if c.helper == spec.UserspacePasta {
+				requirePasta(t)
+			} else {
+				requireSlirp4netns(t)
+			}
+			host := serveEcho(t, 0, "127.0.0.1:0", "host:")
+			e := newEnv(t)
+			e.usNetwork("lo", func(n *Config) { n.UserspaceBackend = c.helper })
+			web := sandbox(t)
+			e.attach(Attachment{Network: "lo", Service: "web", PID: web})
+			n, _ := e.m.loadNetwork(e.project, "lo")
+			ex := extraOf(n)
+			pid := max(ex.SlirpPID, ex.PastaPID)
+			args, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if err != nil || !bytes.Contains(args, []byte(c.helper)) || bytes.Contains(args, []byte(c.refused)) || ex.SlirpSubnet != "10.0.2.0/24" {
+				t.Fatalf("hub's %s with %s=1: subnet %s, command line %q (%v); want 10.0.2.0/24 without %s",
+					c.helper, HostLoopbackEnv, ex.SlirpSubnet, bytes.ReplaceAll(args, []byte{0}, []byte{' '}), err, c.refused)
+			}
+			mustTalk(t, web, fmt.Sprintf("10.0.2.2:%d", host.(*net.TCPAddr).Port), "host:")
+		})
 	}
-	mustTalk(t, web, fmt.Sprintf("10.0.2.2:%d", host.(*net.TCPAddr).Port), "host:")
 }

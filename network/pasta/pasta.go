@@ -43,6 +43,9 @@ type Config struct {
 	Subnet      string // the network's subnet; addresses as slirp.AddressesOf
 	DisableDNS  bool   // no DNS forwarder (the network has its own resolvers)
 	Forwards    []slirp.Forward
+	// HostLoopback maps the gateway (base + 2) to the host's loopback, as
+	// slirp.Config.HostLoopback does; off: --no-map-gw.
+	HostLoopback bool
 }
 
 // Dir is where the instance keeps its pid file and log.
@@ -61,11 +64,15 @@ func (c Config) Args() ([]string, error) {
 		return nil, err
 	}
 	ones, _ := a.Subnet.Mask.Size()
-	args := []string{"--config-net", "-4", "--no-map-gw", "--no-dhcp",
+	args := []string{"--config-net", "-4"}
+	if !c.HostLoopback {
+		args = append(args, "--no-map-gw")
+	}
+	args = append(args, "--no-dhcp",
 		"-a", a.Guest.String(), "-n", strconv.Itoa(ones), "-g", a.Gateway.String(),
 		"-I", slirp.DefaultDevice, "-m", strconv.Itoa(slirp.DefaultMTU),
 		"-P", filepath.Join(c.Dir(), "pasta.pid"), "-l", filepath.Join(c.Dir(), "pasta.log"), "-q",
-		"-T", "none", "-U", "none"}
+		"-T", "none", "-U", "none")
 	if !c.DisableDNS {
 		args = append(args, "--dns-forward", a.DNS.String())
 	}
