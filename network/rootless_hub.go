@@ -11,7 +11,9 @@ package network
 // user namespace and the hub, where the root hub's own code (configureHub,
 // hubVeth, nft.Apply, ...) runs unchanged against /proc/HOLDER/ns/net. The
 // DNS server's sockets are made there too and passed back (SCM_RIGHTS):
-// the resolver itself keeps running in the supervisor.
+// the resolver itself keeps running in the supervisor. So is one netfilter
+// socket per hub, over which the resolver adds answered addresses to domain
+// sets before it replies (allowInHub): a helper per answer cost ~7 ms.
 
 import (
 	"bytes"
@@ -104,6 +106,8 @@ func (op hubOp) run() (hubOpResult, error) {
 		r.Count, err = nft.Denied(hubTable, op.Name)
 	case "dns":
 		err = sendDNSSockets(op.Addr)
+	case "nftsock":
+		err = sendNftSocket()
 	default:
 		err = fmt.Errorf("unknown hub operation %q", op.Op)
 	}
@@ -203,32 +207,68 @@ func sendDNSSockets(addr string) error {
 	return unix.Sendmsg(3, []byte{0}, unix.UnixRights(int(pf.Fd()), int(lf.Fd())), nil, 0)
 }
 
-// dnsSockets asks a helper for the resolver's sockets in the hub.
-func (h rootlessHub) dnsSockets(addr string) (net.PacketConn, net.Listener, error) {
+// sendNftSocket opens a NETLINK_NETFILTER socket in the hub (this runs in
+// the helper) and sends it over fd 3: the supervisor then changes the
+// hub's sets over it without a helper each time (nft.Socket).
+func sendNftSocket() error {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return fmt.Errorf("netfilter socket: %w", err)
+	}
+	return unix.Sendmsg(3, []byte{0}, unix.UnixRights(fd), nil, 0)
+}
+
+// recvFiles runs op in the hub and receives the n files it sends on fd 3.
+func (h rootlessHub) recvFiles(op hubOp, n int) ([]*os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	mine, theirs := os.NewFile(uintptr(fds[0]), "dns-r"), os.NewFile(uintptr(fds[1]), "dns-w")
+	mine, theirs := os.NewFile(uintptr(fds[0]), "hub-r"), os.NewFile(uintptr(fds[1]), "hub-w")
 	defer mine.Close()
 	defer theirs.Close()
-	if _, err := h.do(hubOp{Op: "dns", Addr: addr}, theirs); err != nil {
-		return nil, nil, err
+	if _, err := h.do(op, theirs); err != nil {
+		return nil, err
 	}
-	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(8))
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4*n))
 	_, oobn, _, _, err := unix.Recvmsg(fds[0], buf, oob, unix.MSG_DONTWAIT)
 	if err != nil {
-		return nil, nil, fmt.Errorf("receive DNS sockets: %w", err)
+		return nil, fmt.Errorf("hub %s: receive its sockets: %w", op.Op, err)
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {
-		return nil, nil, fmt.Errorf("receive DNS sockets: %v", err)
+		return nil, fmt.Errorf("hub %s: receive its sockets: %v (%d messages)", op.Op, err, len(msgs))
 	}
 	got, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(got) != 2 {
-		return nil, nil, fmt.Errorf("receive DNS sockets: %v (%d)", err, len(got))
+	if err != nil || len(got) != n {
+		for _, fd := range got {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("hub %s: receive its sockets: %v (%d of %d)", op.Op, err, len(got), n)
 	}
-	pf, lf := os.NewFile(uintptr(got[0]), "dns-udp"), os.NewFile(uintptr(got[1]), "dns-tcp")
+	files := make([]*os.File, n)
+	for i, fd := range got {
+		files[i] = os.NewFile(uintptr(fd), op.Op)
+	}
+	return files, nil
+}
+
+// nftSocket asks a helper for a netfilter socket in the hub.
+func (h rootlessHub) nftSocket() (*nft.Socket, error) {
+	files, err := h.recvFiles(hubOp{Op: "nftsock"}, 1)
+	if err != nil {
+		return nil, err
+	}
+	return nft.NewSocket(files[0])
+}
+
+// dnsSockets asks a helper for the resolver's sockets in the hub.
+func (h rootlessHub) dnsSockets(addr string) (net.PacketConn, net.Listener, error) {
+	files, err := h.recvFiles(hubOp{Op: "dns", Addr: addr}, 2)
+	if err != nil {
+		return nil, nil, err
+	}
+	pf, lf := files[0], files[1]
 	defer pf.Close()
 	defer lf.Close()
 	pc, err := net.FilePacketConn(pf)
@@ -324,4 +364,62 @@ func (u *userspaceBackend) serveDNS(srv *dns.Server, n *NetworkState, addr strin
 		return err
 	}
 	return srv.ServeOn(pc, l, subnet)
+}
+
+// hubSocket is a netfilter socket in a rootless hub, for the resolver's
+// additions to domain sets (one helper per hub instead of one per answer).
+type hubSocket struct {
+	holder int // the hub holder's pid when the socket was made
+	s      *nft.Socket
+}
+
+// allowInHub adds ips to a's domain set in n's rootless hub over the
+// hub's socket, made on first use. The holder is checked each time: a
+// socket keeps its namespace alive, so one of a hub since replaced would
+// fill a set no packet meets.
+func (u *userspaceBackend) allowInHub(n *NetworkState, a *AttachmentState, ips []net.IP, ttl time.Duration) error {
+	h, err := u.hubOf(n)
+	if err != nil {
+		return err
+	}
+	dir := extraOf(n).Hub
+	u.mu.Lock()
+	hs := u.hubSocks[dir]
+	u.mu.Unlock()
+	if hs == nil || hs.holder != h.holder.PID {
+		u.dropHubSocket(dir)
+		s, err := h.nftSocket()
+		if err != nil {
+			return err
+		}
+		hs = &hubSocket{holder: h.holder.PID, s: s}
+		u.mu.Lock()
+		if old := u.hubSocks[dir]; old != nil {
+			old.s.Close() // another answer made one meanwhile
+		}
+		if u.hubSocks == nil {
+			u.hubSocks = map[string]*hubSocket{}
+		}
+		u.hubSocks[dir] = hs
+		u.mu.Unlock()
+	}
+	if err := hs.s.AddAllowed(hubTable, a.HostIf, ips, ttl); err != nil {
+		// A helper does it once more, and the next answer gets a new socket.
+		u.dropHubSocket(dir)
+		_, err = h.do(hubOp{Op: "allow", Name: a.HostIf, IPs: ips, TTL: ttl})
+		return err
+	}
+	return nil
+}
+
+// dropHubSocket closes the socket of the hub whose holder records itself
+// in dir (the hub goes, or its socket failed).
+func (u *userspaceBackend) dropHubSocket(dir string) {
+	u.mu.Lock()
+	hs := u.hubSocks[dir]
+	delete(u.hubSocks, dir)
+	u.mu.Unlock()
+	if hs != nil {
+		hs.s.Close()
+	}
 }

@@ -134,6 +134,8 @@ type userspaceBackend struct {
 
 	mu     sync.Mutex
 	slirps map[string]*slirp.Network // by SlirpID: started or adopted by this process
+	// hubSocks are netfilter sockets in rootless hubs, by holder directory.
+	hubSocks map[string]*hubSocket
 }
 
 func (u *userspaceBackend) kind() string { return spec.NATUserspace }
@@ -414,6 +416,7 @@ func (u *userspaceBackend) removeNetwork(ctx context.Context, n *NetworkState) e
 // removeHubOf unpins the hub (root) or stops its holder (rootless).
 func (u *userspaceBackend) removeHubOf(ex userspaceExtra) error {
 	if ex.Rootless {
+		u.dropHubSocket(ex.Hub)
 		return keeper.Stop(ex.Hub)
 	}
 	return removeHub(ex.Hub)
@@ -594,10 +597,10 @@ func (u *userspaceBackend) allowResolved(n *NetworkState, a *AttachmentState, ip
 	if extraOf(n).Mode == modeSandbox {
 		return errNoEgressSingle
 	}
-	_, err := u.inHub(n, hubOp{Op: "allow", Name: a.HostIf, IPs: ips, TTL: ttl}, func() error {
-		return dns.InNetns(extraOf(n).Hub, func() error { return nft.AddAllowed(hubTable, a.HostIf, ips, ttl) })
-	})
-	return err
+	if extraOf(n).Rootless {
+		return u.allowInHub(n, a, ips, ttl)
+	}
+	return dns.InNetns(extraOf(n).Hub, func() error { return nft.AddAllowed(hubTable, a.HostIf, ips, ttl) })
 }
 
 func (u *userspaceBackend) egressDenied(n *NetworkState, a *AttachmentState) (uint64, error) {

@@ -24,7 +24,7 @@ func (e *testEnv) usNetwork(name string, mod func(*Config)) *NetworkInfo {
 	})
 }
 
-func requireSlirp4netns(t *testing.T) {
+func requireSlirp4netns(t testing.TB) {
 	t.Helper()
 	testutil.RequireBinary(t, "slirp4netns", "make deps installs it")
 }

@@ -37,16 +37,13 @@ func TestRootlessProjectUserNS(t *testing.T) {
 	u := testutil.RootlessUser(t, testutil.UserA)
 	testutil.RequireBinary(t, "nsenter", "util-linux")
 	e := testutil.NewUserEnv(t, u)
-	bin := filepath.Join(e.Dir, "runtime.test")
-	initBin := filepath.Join(e.Dir, "nucleus-init")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	seccompBin := filepath.Join(e.Dir, "nucleus-seccomp")
-	for from, to := range map[string]string{self: bin, os.Getenv(InitBinaryEnv): initBin, os.Getenv(seccomp.HelperEnv): seccompBin} {
-		copyExecutable(t, from, to, u.UID, u.GID)
-	}
+	bin := e.CopyExecutable(t, self, "runtime.test")
+	initBin := e.CopyExecutable(t, os.Getenv(InitBinaryEnv), "nucleus-init")
+	seccompBin := e.CopyExecutable(t, os.Getenv(seccomp.HelperEnv), "nucleus-seccomp")
 	e.Env = append(e.Env, InitBinaryEnv+"="+initBin, seccomp.HelperEnv+"="+seccompBin, projectUserNSHelperEnv+"=1")
 	r := e.Run(t, bin, "-test.run=^TestRootlessProjectUserNSHelper$", "-test.v", "-test.count=1")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "--- PASS: TestRootlessProjectUserNSHelper") {
@@ -54,28 +51,6 @@ func TestRootlessProjectUserNS(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.Root.Run, "userns")); err == nil {
 		t.Errorf("%s left after the keeper stopped", filepath.Join(e.Root.Run, "userns"))
-	}
-}
-
-func copyExecutable(t *testing.T, from, to string, uid, gid int) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err == nil {
-		_, err = io.Copy(out, in)
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = os.Chown(to, uid, gid)
-	}
-	if err != nil {
-		t.Fatalf("copy %s: %v", from, err)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -226,6 +227,33 @@ func (e *UserEnv) WriteProject(t testing.TB, yaml string) {
 	if err := os.Chown(p, e.User.UID, e.User.GID); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// CopyExecutable copies the executable from into Dir as name, owned by
+// the user (a test binary re-run as the user must be one it can read, and
+// its helpers find it by os.Executable), and returns its path.
+func (e *UserEnv) CopyExecutable(t testing.TB, from, name string) string {
+	t.Helper()
+	to := filepath.Join(e.Dir, name)
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err == nil {
+		_, err = io.Copy(out, in)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = os.Chown(to, e.User.UID, e.User.GID)
+	}
+	if err != nil {
+		t.Fatalf("copy %s: %v", from, err)
+	}
+	return to
 }
 
 // Command is an exec.Cmd running bin as the user in the environment: its

@@ -69,6 +69,10 @@ func AddAllowed(table, id string, ips []net.IP, lifetime time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
+	return addAllowed(c, table, id, ips, lifetime)
+}
+
+func addAllowed(c *nftables.Conn, table, id string, ips []net.IP, lifetime time.Duration) error {
 	set, err := c.GetSetByName(&nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}, DomainSet(id))
 	if err != nil {
 		return fmt.Errorf("nftables set %s of %s: %w", DomainSet(id), table, err)
