@@ -104,6 +104,9 @@ func (m *Manager) Close() error {
 			delete(dnsServers.m, k)
 		}
 	}
+	if u, ok := m.userspace.(*userspaceBackend); ok {
+		u.closeHubSockets() // they would keep their hubs' namespaces alive
+	}
 	return nil
 }
 

@@ -250,6 +250,7 @@ func newRLHub(t testing.TB, c rlDomain) *rlHub {
 	}
 	h := &rlHub{m: m, project: "rl" + testutil.RandHex(4)}
 	ctx := context.Background()
+	socketsBefore := openSockets()
 	t.Cleanup(func() {
 		if err := m.RemoveProject(context.Background(), h.project); err != nil {
 			t.Errorf("RemoveProject: %v", err)
@@ -257,6 +258,11 @@ func newRLHub(t testing.TB, c rlDomain) *rlHub {
 		m.Close()
 		if left, err := LeakCheck(root); err != nil || len(left) > 0 {
 			t.Errorf("LeakCheck: %v\n%s", err, strings.Join(left, "\n"))
+		}
+		// A socket made in the hub (the resolver's, the netfilter one)
+		// would keep its namespace alive.
+		if n := openSockets(); n > socketsBefore {
+			t.Errorf("%d sockets open after the project was removed, %d before", n, socketsBefore)
 		}
 	})
 	ni, err := m.EnsureNetwork(ctx, h.project, &Config{Name: "eg", NAT: spec.NATUserspace, DNS: []string{c.Upstream}})
@@ -381,4 +387,16 @@ func runSandboxClient() {
 	}
 	json.NewEncoder(os.Stdout).Encode(r) //nolint:errcheck // the caller reports a missing answer
 	os.Exit(0)
+}
+
+// openSockets counts this process's open sockets.
+func openSockets() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
 }

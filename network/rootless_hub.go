@@ -423,3 +423,14 @@ func (u *userspaceBackend) dropHubSocket(dir string) {
 		hs.s.Close()
 	}
 }
+
+// closeHubSockets closes every hub's socket (the Manager closes).
+func (u *userspaceBackend) closeHubSockets() {
+	u.mu.Lock()
+	socks := u.hubSocks
+	u.hubSocks = nil
+	u.mu.Unlock()
+	for _, hs := range socks {
+		hs.s.Close()
+	}
+}
