@@ -61,9 +61,9 @@ func ListTables(prefix string) ([]string, error) {
 	return out, nil
 }
 
-// AddAllowed puts ips into a sandbox's domain set for lifetime. Adding an
-// element that is already there sets its new timeout (the kernel updates
-// it in place), so only addresses with less time left are sent.
+// AddAllowed puts ips into a sandbox's domain set for lifetime. Only
+// addresses that are not there or have less time left are sent; those
+// are replaced (delete and add in one batch).
 func AddAllowed(table, id string, ips []net.IP, lifetime time.Duration) error {
 	c, err := nftables.New()
 	if err != nil {
@@ -85,19 +85,31 @@ func addAllowed(c *nftables.Conn, table, id string, ips []net.IP, lifetime time.
 	for _, e := range cur {
 		left[net.IP(e.Key).String()] = e.Expires
 	}
-	var add []nftables.SetElement
+	var add, renew []nftables.SetElement
 	for _, ip := range ips {
 		v4 := ip.To4()
 		if v4 == nil {
 			continue
 		}
-		if l, ok := left[v4.String()]; ok && l >= lifetime {
+		l, ok := left[v4.String()]
+		if ok && l >= lifetime {
 			continue
+		}
+		if ok {
+			renew = append(renew, nftables.SetElement{Key: v4})
 		}
 		add = append(add, nftables.SetElement{Key: v4, Timeout: lifetime})
 	}
 	if len(add) == 0 {
 		return nil
+	}
+	// Some kernels keep an element's timeout when it is added again (6.1
+	// of the v2 VM does; 6.18 here updates it): it is deleted and added in
+	// one batch, which packets see as one change.
+	if len(renew) > 0 {
+		if err := c.SetDeleteElements(set, renew); err != nil {
+			return err
+		}
 	}
 	if err := c.SetAddElements(set, add); err != nil {
 		return err
