@@ -77,7 +77,7 @@ done
 for d in proc dev sys tmp run; do mkdir -p "$BUNDLE/rootfs/$d"; done
 # The allowlist: nucleus's default profile's allowed syscalls plus clone,
 # ioctl and personality; its explicitly denied ones get EPERM.
-names() { sed -n "/^var $1 = \[\]string{/,/^}/p" runtime/seccomp/default.go | grep -o '"[a-z0-9_]*"' | paste -sd, -; }
+names() { sed -n "/^var $1 = \[\]string{/,/^}/p" runtime/seccomp/compiler/default.go | grep -o '"[a-z0-9_]*"' | paste -sd, -; }
 allowed="$(names allowedSyscalls),\"clone\",\"ioctl\",\"personality\""
 denied="$(names deniedSyscalls)"
 nsys=$(echo "$allowed,$denied" | tr ',' '\n' | wc -l)
