@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"nucleus/compose/composeapi"
 	"nucleus/internal/subid"
 	"nucleus/network"
 	"nucleus/reconcile/host"
@@ -35,12 +36,21 @@ func projectServices(p *spec.Project) []*spec.Service {
 
 // printPortNotices warns, one line per service, of a published port the
 // caller may not bind (a user other than root, below
-// net.ipv4.ip_unprivileged_port_start): up would refuse it when it starts
-// the service, after the supervisor and the network are up.
-func printPortNotices(w io.Writer, svcs ...*spec.Service) {
-	for _, s := range svcs {
+// net.ipv4.ip_unprivileged_port_start), at the service's ports key in p's
+// files: up would refuse it when it starts the service, after the
+// supervisor and the network are up.
+func printPortNotices(w io.Writer, p *spec.Project) {
+	var pos *composeapi.Positions
+	for _, s := range projectServices(p) {
 		if err := network.CheckUnprivilegedPorts(host.Ports(s.Ports)); err != nil {
-			fmt.Fprintf(w, "nucleus: service %s: %v\n", s.Name, err)
+			if pos == nil {
+				pos = composeapi.NewPositions(p.Files, nil)
+			}
+			at := pos.At("services", s.Name, "ports")
+			if at != "" {
+				at += ": "
+			}
+			fmt.Fprintf(w, "warning: %sservices.%s.ports: %v\n", at, s.Name, err)
 		}
 	}
 }

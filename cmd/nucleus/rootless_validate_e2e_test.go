@@ -12,9 +12,10 @@ import (
 )
 
 // TestRootlessValidateLowPort: validate warns an ordinary user of a
-// published port below net.ipv4.ip_unprivileged_port_start, which up
-// refuses only once the supervisor and the network are up; a port above it
-// and an ephemeral one get no line, and root gets none.
+// published port below net.ipv4.ip_unprivileged_port_start, at the file,
+// line and key that publish it (the warning named the service only), which
+// up refuses only once the supervisor and the network are up; a port above
+// it and an ephemeral one get no line, and root gets none.
 func TestRootlessValidateLowPort(t *testing.T) {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
 	if err != nil {
@@ -30,7 +31,7 @@ func TestRootlessValidateLowPort(t *testing.T) {
 		"  low:\n    command: [/bin/busybox, httpd, -f, -p, \"80\"]\n    ports: [\"127.0.0.1:80:80\"]\n"+
 		"  high:\n    command: [/bin/busybox, httpd, -f, -p, \"80\"]\n    ports: [\"127.0.0.1:18080:80\", \"80\"]\n")
 	r := e.Run(t, nucleusBin, "validate")
-	want := fmt.Sprintf("nucleus: service low: published port 80/tcp is below net.ipv4.ip_unprivileged_port_start=%d: ", start)
+	want := fmt.Sprintf("warning: nucleus.yaml:5:5: services.low.ports: published port 80/tcp is below net.ipv4.ip_unprivileged_port_start=%d: ", start)
 	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); r.Code != 0 || len(lines) != 1 ||
 		!strings.HasPrefix(lines[0], want) || !strings.Contains(lines[0], "sysctl -w net.ipv4.ip_unprivileged_port_start=80") {
 		t.Errorf("validate as %s: want exit 0 and one line %q...: %s", u.Name, want, r)
