@@ -14,8 +14,10 @@ STRICT_CGROUPS=1
 kill -55 1 2>/dev/null   # SIGRTMIN+21: no more systemd status lines on the console
 pass=0; fail=0; xfail=0
 up() { cut -d' ' -f1 /proc/uptime; }
-ok()  { pass=$((pass+1)); echo "PASS $*"; }
-bad() { fail=$((fail+1)); echo "FAIL $*"; }
+# Each result ends with the uptime it was reached at, to see where a slow
+# run spends its time.
+ok()  { pass=$((pass+1)); echo "PASS $* [$(up)s]"; }
+bad() { fail=$((fail+1)); echo "FAIL $* [$(up)s]"; }
 xf()  { if [ "$STRICT_CGROUPS" = 1 ]; then bad "$* (STRICT_CGROUPS)"; else xfail=$((xfail+1)); echo "XFAIL $*"; fi; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 info() { echo "INFO: $*"; }
@@ -212,7 +214,10 @@ if wait_for 60 test -S /run/user/$RLID/systemd/private; then ok "lingering $RLU:
 fi
 info "user@$RLID.service cgroup.controllers: $(cat $UDIR/cgroup.controllers 2>&1)"
 as_rl() { timeout 120 setpriv --reuid=$RLID --regid=$RLID --init-groups env -i PATH=$PATH HOME=/home/$RLU USER=$RLU XDG_RUNTIME_DIR=/run/user/$RLID "$@"; }
-as_rl nucleus run --memory 32M --pids 10 -- /bin/busybox sleep 30 > /tmp/rl-run.log 2>&1 &
+# A sleep that outlives the three checks below by little; it is waited for
+# (not killed: that would kill the subshell, not the run) before the check
+# that no scope is left.
+as_rl nucleus run --memory 32M --pids 10 -- /bin/busybox sleep 15 > /tmp/rl-run.log 2>&1 &
 rlpid=$!
 rlscope() { find $UDIR -name 'nucleus-*.scope' -type d 2>/dev/null | head -1; }
 if wait_for 30 sh -c "[ -n \"\$(find $UDIR -name 'nucleus-*.scope' -type d 2>/dev/null)\" ]"; then
@@ -224,7 +229,6 @@ if wait_for 30 sh -c "[ -n \"\$(find $UDIR -name 'nucleus-*.scope' -type d 2>/de
 else
   bad "rootless run: no scope under $UDIR ($(tail -3 /tmp/rl-run.log | tr '\n' ' '))"
 fi
-kill $rlpid 2>/dev/null; wait $rlpid 2>/dev/null
 out=$(as_rl nucleus run --pids 5 -- /bin/busybox sh -c 'n=0; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/busybox sleep 5 & n=$((n+1)); done; echo started=$n' 2>&1); rc=$?
 info "rootless pids: rc=$rc $(echo "$out" | tail -3 | tr '\n' ' ')"
 check "rootless run --pids 5: the 12 sleeps cannot all start (can't fork)" sh -c 'echo "$1" | grep -q fork' - "$out"
@@ -232,6 +236,31 @@ out=$(as_rl nucleus run --memory 16M -- /bin/busybox sh -c 'x=$(/bin/busybox hea
 info "rootless OOM: rc=$rc $(echo "$out" | tail -2 | tr '\n' ' ')"
 check "rootless run --memory 16M: OOM-killed (exit 137)" [ "$rc" = 137 ]
 check "rootless run: no notice of limits not enforced" sh -c '! echo "$1" | grep -q "not enforced"' - "$out"
+# cpu: a busy loop with --cpus 0.2 in the delegated scope: the workload
+# leaf's cpu.max says 20000 100000, the kernel throttles it (nr_throttled
+# grows) and it gets at most ~0.3 of a CPU over 4 s. Without cpu.max it
+# would run unthrottled (nr_throttled stays 0).
+as_rl nucleus run --cpus 0.2 -- /bin/busybox timeout 14 /bin/busybox sh -c 'while :; do :; done' > /tmp/rl-cpu.log 2>&1 &
+cpupid=$!
+cpuscope() { find $UDIR -name 'nucleus-run-*.scope' -type d 2>/dev/null | while read -r d; do [ -f "$d/workload/cpu.max" ] && grep -q '^20000 ' "$d/workload/cpu.max" && echo "$d"; done | head -1; }
+# cpustat DIR FIELD
+cpustat() { sed -n "s/^$2 //p" "$1/cpu.stat" 2>/dev/null; }
+cpu_found() { C=$(cpuscope); [ -n "$C" ]; }
+if wait_for 30 cpu_found && sleep 1; then
+  W=$C/workload
+  u0=$(cpustat $W usage_usec); n0=$(cpustat $W nr_throttled); t0=$(date +%s%N)
+  sleep 4
+  u1=$(cpustat $W usage_usec); n1=$(cpustat $W nr_throttled); t1=$(date +%s%N)
+  rate=$(awk -v a="$u0" -v b="$u1" -v s="$t0" -v e="$t1" 'BEGIN{printf "%.3f", (b-a)*1000/(e-s)}')
+  info "rootless cpu: ${C#/sys/fs/cgroup}: workload cpu.max $(cat $W/cpu.max); usage $u0 -> $u1 us over $(( (t1 - t0) / 1000000 )) ms = $rate CPU; nr_throttled ${n0:-absent} -> ${n1:-absent}"
+  check "rootless run --cpus 0.2: cpu.max of the workload leaf 20000 100000" [ "$(cat $W/cpu.max)" = "20000 100000" ]
+  check "rootless run --cpus 0.2: the busy loop is throttled (nr_throttled ${n0:-absent} -> ${n1:-absent})" [ "${n1:-0}" -gt "${n0:-0}" ]
+  check "rootless run --cpus 0.2: the busy loop gets at most 0.3 CPU ($rate)" awk -v r="$rate" 'BEGIN{exit !(r <= 0.3)}'
+else
+  bad "rootless run --cpus 0.2: no scope with the workload's cpu.max 20000 under $UDIR (cpu.max: $(find $UDIR -path '*nucleus-run-*.scope/workload/cpu.max' -exec cat {} + 2>/dev/null | tr '\n' ' '); $(tail -3 /tmp/rl-cpu.log | tr '\n' ' '))"
+fi
+wait $cpupid
+wait $rlpid
 # The user's manager removes a stopped scope's cgroup a moment after its
 # last process is gone: give it a few seconds, and name what is left.
 rlscopes() { find $UDIR -name 'nucleus-*.scope' -type d 2>/dev/null | sed "s,^$UDIR/,,"; }
@@ -248,7 +277,7 @@ RH=/home/$RLU
 mkdir -p $RH/.config/systemd/user $RH/.local/bin $RH/nucleus/projects/rlwork
 cp /usr/local/lib/nucleus-test/nucleus-daemon.user.service $RH/.config/systemd/user/nucleus-daemon.service
 cp /usr/local/bin/nucleus /usr/local/bin/nucleus-init /usr/local/bin/nucleus-seccomp $RH/.local/bin/
-printf 'services:\n  s:\n    command: ["/bin/busybox", "sleep", "100000"]\n    networks: []\n    resources: {memory: 32M, pids: 20}\n' > $RH/nucleus/projects/rlwork/nucleus.yaml
+printf 'services:\n  s:\n    command: ["/bin/busybox", "sleep", "100000"]\n    networks: []\n    resources: {memory: 32M, cpus: 0.5, pids: 20}\n' > $RH/nucleus/projects/rlwork/nucleus.yaml
 chown -R $RLID:$RLID $RH
 as_rlbus() { as_rl DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$RLID/bus "$@"; }
 as_rlbus systemctl --user daemon-reload
@@ -263,8 +292,8 @@ info "user unit: rlwork PID $rlw; root's status lists it: $(nucleus status 2>/de
 # limits not enforced.
 rljson=$(as_rl nucleus -p rlwork ps --json 2>&1)
 rlcg=$(sed -n 's/^0:://p' /proc/$rlw/cgroup 2>/dev/null)
-info "user unit: rlwork's init in $rlcg; memory.max $(cat /sys/fs/cgroup$rlcg/memory.max 2>&1), workload pids.max $(cat /sys/fs/cgroup$rlcg/workload/pids.max 2>&1)"
-check "user unit: rlwork's sandbox in a scope of $RLU's manager, memory.max and pids.max set" sh -c 'case "$1" in /user.slice/user-$2.slice/user@$2.service/*.scope) [ "$(cat /sys/fs/cgroup$1/memory.max)" != max ] && [ "$(cat /sys/fs/cgroup$1/workload/pids.max)" = 21 ];; *) exit 1;; esac' - "$rlcg" "$RLID"
+info "user unit: rlwork's init in $rlcg; memory.max $(cat /sys/fs/cgroup$rlcg/memory.max 2>&1), workload cpu.max $(cat /sys/fs/cgroup$rlcg/workload/cpu.max 2>&1), pids.max $(cat /sys/fs/cgroup$rlcg/workload/pids.max 2>&1)"
+check "user unit: rlwork's sandbox in a scope of $RLU's manager, memory.max, cpu.max and pids.max set" sh -c 'case "$1" in /user.slice/user-$2.slice/user@$2.service/*.scope) [ "$(cat /sys/fs/cgroup$1/memory.max)" != max ] && [ "$(cat /sys/fs/cgroup$1/workload/cpu.max)" = "50000 100000" ] && [ "$(cat /sys/fs/cgroup$1/workload/pids.max)" = 21 ];; *) exit 1;; esac' - "$rlcg" "$RLID"
 check "user unit: ps --json of rlwork lists it with no limits_not_enforced" sh -c 'echo "$1" | grep -q "\"pid\": $2" && ! echo "$1" | grep -q limits_not_enforced' - "$rljson" "$rlw"
 check "user unit: root's nucleus status does not list the user's project" sh -c '! nucleus status 2>/dev/null | grep -q rlwork'
 as_rlbus systemctl --user stop nucleus-daemon
