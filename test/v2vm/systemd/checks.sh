@@ -291,7 +291,9 @@ info "user unit: rlwork PID $rlw; root's status lists it: $(nucleus status 2>/de
 # Its limits sit in a scope of the user's manager, and ps says nothing of
 # limits not enforced.
 rljson=$(as_rl nucleus -p rlwork ps --json 2>&1)
-rlcg=$(sed -n 's/^0:://p' /proc/$rlw/cgroup 2>/dev/null)
+# The sandbox's scope: the init's cgroup, or its parent when the init's
+# main thread is the one that spawned the workload (it joined the leaf).
+rlcg=$(sed -n 's/^0:://p' /proc/$rlw/cgroup 2>/dev/null); rlcg=${rlcg%/workload}
 info "user unit: rlwork's init in $rlcg; memory.max $(cat /sys/fs/cgroup$rlcg/memory.max 2>&1), workload cpu.max $(cat /sys/fs/cgroup$rlcg/workload/cpu.max 2>&1), pids.max $(cat /sys/fs/cgroup$rlcg/workload/pids.max 2>&1)"
 check "user unit: rlwork's sandbox in a scope of $RLU's manager, memory.max, cpu.max and pids.max set" sh -c 'case "$1" in /user.slice/user-$2.slice/user@$2.service/*.scope) [ "$(cat /sys/fs/cgroup$1/memory.max)" != max ] && [ "$(cat /sys/fs/cgroup$1/workload/cpu.max)" = "50000 100000" ] && [ "$(cat /sys/fs/cgroup$1/workload/pids.max)" = 21 ];; *) exit 1;; esac' - "$rlcg" "$RLID"
 check "user unit: ps --json of rlwork lists it with no limits_not_enforced" sh -c 'echo "$1" | grep -q "\"pid\": $2" && ! echo "$1" | grep -q limits_not_enforced' - "$rljson" "$rlw"
