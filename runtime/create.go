@@ -285,13 +285,21 @@ func (s *Sandbox) startInit(userns bool) error {
 		flags |= unix.CLONE_NEWNET
 	}
 	joinFD := -1
-	if userns && s.sub != nil && cfg.UserNSPath != "" && !cfg.Service.Security.HostUserNS {
+	var nest []int
+	if userns && s.sub != nil && cfg.UserNSPath != "" {
 		f, err := os.Open(cfg.UserNSPath)
 		if err != nil {
 			return fmt.Errorf("project user namespace: %w", err)
 		}
 		defer f.Close()
 		joinFD = int(f.Fd())
+		if s.sub.keepsIDs() {
+			// userns: host on the project's hub: the user's own ids, in a
+			// namespace of the sandbox's own inside the project's (where
+			// the user is root), so the hub can still wire it.
+			flags |= unix.CLONE_NEWUSER
+			nest = []int{s.sub.UID, s.sub.GID}
+		}
 	} else if userns {
 		flags |= unix.CLONE_NEWUSER
 	}
@@ -321,7 +329,7 @@ func (s *Sandbox) startInit(userns bool) error {
 		case userns:
 			ids = idsRoot
 		}
-		pid, s.initExec, err = spawnInit(path, argv, env, fds, flags, ids, pdeath, mapIDs, joinFD)
+		pid, s.initExec, err = spawnInit(path, argv, env, fds, flags, ids, pdeath, mapIDs, joinFD, nest...)
 		if err == nil {
 			s.pid, s.proc = pid, &rawProc{pid: pid, copies: s.copies}
 		}

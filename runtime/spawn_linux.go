@@ -53,6 +53,16 @@ type spawnArgs struct {
 	usernsFD, pidW int
 	flags          uintptr
 	stack2         uintptr
+	// nest (with usernsFD and CLONE_NEWUSER in flags): the init gets a
+	// user namespace of its own inside the joined one (rootless userns:
+	// host on the project's hub). The first child, root of the joined one,
+	// writes maps[i] to /proc/PID/mapFile[i] (the caller, two levels up,
+	// may not): "UID 0 1", "deny", "GID 0 1".
+	nest    bool
+	maps    [3][24]byte
+	mapLen  [3]int
+	mapFile [3][12]byte // NUL-terminated
+	mapPath [48]byte    // "/proc/" and scratch
 
 	// Scratch space of the child (a nosplit stack is small).
 	errno    int32
@@ -266,10 +276,54 @@ func joinChild(a *spawnArgs) {
 		childFail(a, syscall.Errno(e))
 	}
 	a.pid = int32(pid)
+	if a.nest {
+		for i := 0; i < len(a.maps); i++ {
+			if e := writeNestMap(a, i); e != 0 {
+				sys(unix.SYS_KILL, pid, uintptr(unix.SIGKILL), 0)
+				childFail(a, e)
+			}
+		}
+	}
 	if n, e := sys(unix.SYS_WRITE, uintptr(a.pidW), uintptr(unsafe.Pointer(&a.pid)), 4); e != 0 || n != 4 {
 		childExit(126)
 	}
 	childExit(0)
+}
+
+// writeNestMap writes a.maps[i] to /proc/<a.pid>/<a.mapFile[i]>.
+//
+//go:nosplit
+func writeNestMap(a *spawnArgs, i int) syscall.Errno {
+	n := len("/proc/") // written by the caller
+	d := 0
+	for p := int(a.pid); p > 0; p /= 10 {
+		d++
+	}
+	for p, j := int(a.pid), n+d-1; j >= n; j-- {
+		a.mapPath[j] = byte('0' + p%10)
+		p /= 10
+	}
+	n += d
+	a.mapPath[n] = '/'
+	n++
+	for j := 0; j < len(a.mapFile[i]) && n < len(a.mapPath); j++ {
+		a.mapPath[n] = a.mapFile[i][j]
+		n++
+		if a.mapFile[i][j] == 0 {
+			break
+		}
+	}
+	const atFDCWD = ^uintptr(99) // AT_FDCWD, -100
+	fd, e := sys(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&a.mapPath[0])), unix.O_WRONLY|unix.O_CLOEXEC)
+	if e != 0 {
+		return e
+	}
+	w, e := sys(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&a.maps[i][0])), uintptr(a.mapLen[i]))
+	sys(unix.SYS_CLOSE, fd, 0, 0)
+	if e == 0 && int(w) != a.mapLen[i] {
+		e = unix.EIO
+	}
+	return e
 }
 
 // spawnInit clones path into new namespaces (flags) and execs it with fds
@@ -282,11 +336,13 @@ func joinChild(a *spawnArgs) {
 // the child used until then (it shares ours).
 //
 // usernsFD >= 0 is a user namespace the init joins instead of creating one
-// (flags must not hold CLONE_NEWUSER; its maps exist, so mapIDs is nil):
-// the other namespaces are then owned by it, so every sandbox joining it
-// can be wired to the others by whoever has CAP_NET_ADMIN there.
+// (its maps exist, so mapIDs is nil): the other namespaces are then owned
+// by it, so every sandbox joining it can be wired to the others by whoever
+// has CAP_NET_ADMIN there. With CLONE_NEWUSER in flags too, the init gets
+// a user namespace of its own inside the joined one, where nest (uid, gid)
+// map to root of the joined one (ids must be idsKeep).
 func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, ids initIDs, pdeathsig unix.Signal,
-	mapIDs func(pid int) error, usernsFD int) (pid int, execDone func() error, err error) {
+	mapIDs func(pid int) error, usernsFD int, nest ...int) (pid int, execDone func() error, err error) {
 	// Released by execDone (or on failure here): the child reads this
 	// memory and holds the error pipe until it execs or dies.
 	var release []func()
@@ -349,8 +405,18 @@ func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, ids i
 	})
 	var pidP [2]int
 	if usernsFD >= 0 {
-		if flags&unix.CLONE_NEWUSER != 0 {
-			return 0, nil, fmt.Errorf("spawn init: a user namespace to join and CLONE_NEWUSER")
+		if (flags&unix.CLONE_NEWUSER != 0) != (len(nest) == 2) || (len(nest) == 2 && (ids != idsKeep || nest[0] < 0 || nest[1] < 0)) {
+			return 0, nil, fmt.Errorf("spawn init: a user namespace to join, and CLONE_NEWUSER without the ids to map in it (or the reverse)")
+		}
+		if len(nest) == 2 {
+			a.nest = true
+			for i, m := range []string{fmt.Sprintf("%d 0 1\n", nest[0]), "deny", fmt.Sprintf("%d 0 1\n", nest[1])} {
+				a.mapLen[i] = copy(a.maps[i][:], m)
+			}
+			for i, f := range []string{"uid_map", "setgroups", "gid_map"} {
+				copy(a.mapFile[i][:], f+"\x00")
+			}
+			copy(a.mapPath[:], "/proc/")
 		}
 		if err := unix.Pipe2(pidP[:], unix.O_CLOEXEC); err != nil {
 			return 0, nil, fmt.Errorf("spawn init: %w", err)

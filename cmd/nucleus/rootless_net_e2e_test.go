@@ -129,3 +129,39 @@ func getPublished(t *testing.T, port int) string {
 	})
 	return body
 }
+
+// TestRootlessUsernsHostOnHub: userns: host with a network as an ordinary
+// user ("keep my uid" on the project's hub): the service runs as the user
+// with its cap_add (NET_BIND_SERVICE: httpd on port 80 of its own network
+// namespace), is reached by its published port and by name from a peer,
+// and exec inside has the same uid and capabilities. Before, attaching it
+// failed (open network namespace of pid N: permission denied): its user
+// namespace was a sibling of the project's, where the hub lives.
+func TestRootlessUsernsHostOnHub(t *testing.T) {
+	u := testutil.RootlessUser(t, testutil.UserA)
+	testutil.RequireBinary(t, "nsenter", "util-linux")
+	e := testutil.NewUserEnv(t, u)
+	defer leaktest.Check(t, e.Root)
+	port := testutil.FreePort(t)
+	y := fmt.Sprintf("name: rlhost\nservices:\n  web:\n"+
+		"    command: [/bin/sh, -c, \"mkdir /tmp/s && id -u >/tmp/s/index.html && exec /bin/busybox httpd -f -p 80 -h /tmp/s\"]\n"+
+		"    cap_add: [NET_BIND_SERVICE]\n"+
+		"    security: {userns: host}\n"+
+		"    ports: [\"127.0.0.1:%d:80\"]\n"+
+		"  client:\n    command: [/bin/busybox, sleep, \"3600\"]\n", port)
+	defer rootlessUp(t, e, y)()
+	uid := fmt.Sprint(u.UID)
+	if body := getPublished(t, port); body != uid+"\n" {
+		t.Errorf("GET 127.0.0.1:%d (web's id -u): %q, want %s", port, body, uid)
+	}
+	r := e.Run(t, nucleusBin, "exec", "client", "--", "/bin/busybox", "wget", "-q", "-O-", "http://web:80/")
+	if r.Code != 0 || r.Stdout != uid+"\n" {
+		t.Errorf("client fetching http://web:80/: %s", r)
+	}
+	r = e.Run(t, nucleusBin, "exec", "web", "--", "/bin/sh", "-c", "id -u; grep -E '^Cap(Eff|Prm|Amb)' /proc/self/status")
+	for _, w := range []string{uid + "\n", "CapEff:\t0000000000000400", "CapPrm:\t0000000000000400", "CapAmb:\t0000000000000400"} {
+		if r.Code != 0 || !strings.Contains(r.Stdout, w) {
+			t.Errorf("exec web: want %q: %s", w, r)
+		}
+	}
+}

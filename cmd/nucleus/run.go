@@ -335,9 +335,10 @@ func launchRun(cmd *cobra.Command, o *runOptions, svc *spec.Service, dataProject
 		}
 		run.Net().Apply(svc)
 		req.Net = run.Net()
-		if runtime.Rootless() && !req.Config.Service.Security.HostUserNS {
+		if runtime.Rootless() {
 			// The network's hub is in the project's user namespace: the
-			// sandbox joins it (network/rootless_hub.go).
+			// sandbox joins it (network/rootless_hub.go), under userns:
+			// host with a namespace of its own inside (runtime/create.go).
 			userns, err := runtime.ProjectUserNS(root, run.Net().Project())
 			if err != nil {
 				return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}

@@ -43,9 +43,11 @@ func (r Runtime) launch(ctx context.Context, req reconcile.LaunchRequest, sandbo
 	cfg := SandboxConfig(req.Service, req.Volumes)
 	cfg.ID, cfg.Project, cfg.Root = sandboxID, id.Project, r.Root
 	cfg.LogDir = ReplicaLogDir(r.Root, id.Project, id.Name())
-	if runtime.Rootless() && !cfg.Service.Security.HostUserNS {
+	if runtime.Rootless() && (!cfg.Service.Security.HostUserNS || len(req.Service.Networks) > 0) {
 		// One user namespace per project, so that the user may wire its
-		// sandboxes to the project's hub (network/rootless_hub.go).
+		// sandboxes to the project's hub (network/rootless_hub.go); a
+		// userns: host sandbox gets one of its own inside it, keeping the
+		// user's ids (runtime/create.go), only when it has a network.
 		userns, err := runtime.ProjectUserNS(r.Root, id.Project)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", id.Name(), err)
