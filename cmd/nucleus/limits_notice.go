@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"nucleus/compose/composeapi"
 	"nucleus/internal/subid"
@@ -35,12 +37,22 @@ func projectServices(p *spec.Project) []*spec.Service {
 }
 
 // printPortNotices warns, one line per service, of a published port the
-// caller may not bind (a user other than root, below
-// net.ipv4.ip_unprivileged_port_start), at the service's ports key in p's
-// files: up would refuse it when it starts the service, after the
-// supervisor and the network are up.
+// caller may not bind (lowPorts), which up refuses before it starts
+// anything.
 func printPortNotices(w io.Writer, p *spec.Project) {
+	for _, l := range lowPorts(p) {
+		fmt.Fprintf(w, "warning: %s\n", l)
+	}
+}
+
+// lowPorts says, one line per service, which published port the caller may
+// not bind (a user other than root, below
+// net.ipv4.ip_unprivileged_port_start), at the service's ports key in p's
+// files (FILE:LINE:COL: services.NAME.ports: ...): validate warns of them,
+// up refuses them before the supervisor and the network start.
+func lowPorts(p *spec.Project) []string {
 	var pos *composeapi.Positions
+	var out []string
 	for _, s := range projectServices(p) {
 		if err := network.CheckUnprivilegedPorts(host.Ports(s.Ports)); err != nil {
 			if pos == nil {
@@ -50,9 +62,19 @@ func printPortNotices(w io.Writer, p *spec.Project) {
 			if at != "" {
 				at += ": "
 			}
-			fmt.Fprintf(w, "warning: %sservices.%s.ports: %v\n", at, s.Name, err)
+			out = append(out, fmt.Sprintf("%sservices.%s.ports: %v", at, s.Name, err))
 		}
 	}
+	return out
+}
+
+// rootlessPorts is lowPorts as up's error: every line, so each is fixed
+// before the next up.
+func rootlessPorts(p *spec.Project) error {
+	if l := lowPorts(p); len(l) > 0 {
+		return errors.New(strings.Join(l, "\n"))
+	}
+	return nil
 }
 
 // rootlessIDs is the error every sandbox, network and image unpack of an

@@ -50,8 +50,10 @@ func rootlessUpPublished(t *testing.T, helper string) {
 	}
 }
 
-// TestRootlessLowPortRefused: publishing port 80 as an ordinary user
-// fails at up with the sysctl named.
+// TestRootlessLowPortRefused: publishing port 80 as an ordinary user is
+// refused by up and run -p before anything starts (up started the
+// supervisor and the network first), naming the file, line and key (up) or
+// the flag (run) and the sysctl.
 func TestRootlessLowPortRefused(t *testing.T) {
 	u := testutil.RootlessUser(t, testutil.UserA)
 	e := testutil.NewUserEnv(t, u)
@@ -60,11 +62,31 @@ func TestRootlessLowPortRefused(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(e.Home, "nucleus.yaml"), []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := e.Run(t, nucleusBin, "up", "-d", "--wait")
-	defer e.Run(t, nucleusBin, "down", "-t", "1")
-	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "net.ipv4.ip_unprivileged_port_start") {
-		t.Errorf("up publishing port 80 as %s: want a failure naming net.ipv4.ip_unprivileged_port_start: %s", u.Name, r)
+	nothingStarted := func(what string) {
+		t.Helper()
+		if left := e.Processes(); len(left) > 0 {
+			t.Errorf("%s as %s: processes of the user left: %q", what, u.Name, left)
+		}
+		for _, d := range []string{"projects/rllow", "supervisors", "userns", "userspace-net", "network"} {
+			if _, err := os.Stat(filepath.Join(e.Root.Run, d)); err == nil {
+				t.Errorf("%s as %s: %s exists", what, u.Name, filepath.Join(e.Root.Run, d))
+			}
+		}
 	}
+	r := e.Run(t, nucleusBin, "up", "-d", "--wait")
+	want := "nucleus: nucleus.yaml:5:5: services.web.ports: published port 80/tcp is below net.ipv4.ip_unprivileged_port_start="
+	if r.Code == 0 || !strings.HasPrefix(r.Stderr, want) || strings.Contains(r.Stderr, "supervisor") {
+		t.Errorf("up publishing port 80 as %s: want a failure starting %q and no supervisor: %s", u.Name, want, r)
+	}
+	nothingStarted("up")
+	e.Run(t, nucleusBin, "down", "-t", "1")
+
+	r = e.Run(t, nucleusBin, "run", "--rm", "-p", "127.0.0.1:80:8080", "--", "/bin/busybox", "true")
+	want = `nucleus run: --publish "127.0.0.1:80:8080": published port 80/tcp is below net.ipv4.ip_unprivileged_port_start=`
+	if r.Code != 125 || !strings.HasPrefix(r.Stderr, want) {
+		t.Errorf("run -p 80 as %s: want exit 125 and %q...: %s", u.Name, want, r)
+	}
+	nothingStarted("run -p")
 }
 
 // rootlessUp writes y as the user's nucleus.yaml and brings it up (up -d

@@ -30,6 +30,11 @@ func runNetSpec(o *runOptions, svc *spec.Service) (*network.RunNetSpec, error) {
 			}
 			return nil, setup(fmt.Errorf("--publish %q: %w%s", p, err, hint))
 		}
+		// Refused before anything starts: the network's own check comes
+		// once the run's network exists.
+		if err := network.CheckUnprivilegedPorts(host.Ports([]spec.Port{port})); err != nil {
+			return nil, setup(fmt.Errorf("--publish %q: %w", p, err))
+		}
 		svc.Ports = append(svc.Ports, port)
 	}
 	ns.Ports = host.Ports(svc.Ports)

@@ -98,6 +98,9 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	if err := rootlessTun(p); err != nil {
 		return err
 	}
+	if err := rootlessPorts(p); err != nil {
+		return err
+	}
 	sel, err := reconcile.SelectServices(p, services)
 	if err != nil {
 		return &exitError{code: 2, err: err}
