@@ -95,6 +95,9 @@ type ReplicaState struct {
 	Waiting string `json:"waiting_for,omitempty"`
 	// StartedAt is when the replica last started (zero: unknown).
 	StartedAt time.Time `json:"started_at,omitzero"`
+	// StartError is why its last start failed before the workload ran
+	// ("" when it ran): a cause then says that, not "exited".
+	StartError string `json:"start_error,omitempty"`
 }
 
 // NetworkState is one project network as it exists on the host.

@@ -296,7 +296,7 @@ func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decisio
 		// An explicit `nucleus up` starts what does not run, like compose,
 		// whatever the restart policy; a changed configuration is a restart
 		// below (which starts afresh too).
-		return decision{action: ActionStart, causes: []string{notRunningCause(r) + "; nucleus up starts it"}, fresh: true}, true
+		return decision{action: ActionStart, causes: []string{notRunningCause(r)}, fresh: true}, true
 	}
 	if r.State == StateStopped {
 		// Stopped by the user (nucleus stop): it stays stopped, whatever the
@@ -335,12 +335,19 @@ func (p *planner) replica(s *spec.Service, r ReplicaState, hash string) (decisio
 	return decision{action: ActionStart, causes: []string{why}, notBefore: r.NextAttempt}, true
 }
 
-// notRunningCause says why a replica does not run, for an up-start cause.
+// notRunningCause says why a replica does not run, and where to look, for
+// an up-start cause: a start that failed before the workload ran says so
+// with its error (its exit code is ours, startFailureMeaning), not
+// "exited", and its logs would be empty.
 func notRunningCause(r ReplicaState) string {
-	if r.State == StateStopped {
-		return "stopped by the user"
+	switch {
+	case r.State == StateStopped:
+		return "stopped by the user; nucleus up starts it"
+	case r.StartError != "":
+		return fmt.Sprintf("did not start (exit code %d, %s: %s); nucleus up tries again",
+			r.ExitCode, startFailureMeaning(r.ExitCode), r.StartError)
 	}
-	return fmt.Sprintf("%s (exit code %d)", r.State, r.ExitCode)
+	return fmt.Sprintf("%s (exit code %d; its output: nucleus logs %s); nucleus up starts it", r.State, r.ExitCode, r.Service)
 }
 
 // followDependencies restarts the running replicas of s when a dependency

@@ -22,32 +22,41 @@ func TestPlanUpStartsWhatDoesNotRun(t *testing.T) {
 		up      []string
 		want    string // steps joined with " | "
 		fresh   bool
+		// startErr: the start failed before the workload ran (our exit
+		// code, nothing in its logs).
+		startErr string
 	}{
-		{"crashed restart no, reload", spec.RestartNo, StateExited, 1, false, nil, "", false},
-		{"killed restart no, reload", spec.RestartNo, StateExited, 137, false, nil, "", false},
-		{"crashed restart no, file edit", spec.RestartNo, StateExited, 1, true, nil, "restart web: environment.MODE changed", false},
+		{"crashed restart no, reload", spec.RestartNo, StateExited, 1, false, nil, "", false, ""},
+		{"killed restart no, reload", spec.RestartNo, StateExited, 137, false, nil, "", false, ""},
+		{"crashed restart no, file edit", spec.RestartNo, StateExited, 1, true, nil, "restart web: environment.MODE changed", false, ""},
 		{"crashed restart no, up", spec.RestartNo, StateExited, 1, false, []string{"web"},
-			"start web: exited (exit code 1); nucleus up starts it", true},
+			"start web: exited (exit code 1; its output: nucleus logs web); nucleus up starts it", true, ""},
 		{"killed restart no, up", spec.RestartNo, StateExited, 137, false, []string{"web"},
-			"start web: exited (exit code 137); nucleus up starts it", true},
+			"start web: exited (exit code 137; its output: nucleus logs web); nucleus up starts it", true, ""},
 		{"one-shot done, up", spec.RestartNo, StateExited, 0, false, []string{"web"},
-			"start web: exited (exit code 0); nucleus up starts it", true},
+			"start web: exited (exit code 0; its output: nucleus logs web); nucleus up starts it", true, ""},
 		{"on-failure exhausted, up", spec.RestartOnFailure, StateExited, 1, false, []string{"web"},
-			"start web: exited (exit code 1); nucleus up starts it", true},
+			"start web: exited (exit code 1; its output: nucleus logs web); nucleus up starts it", true, ""},
 		{"crashloop, up", spec.RestartAlways, StateCrashloop, 1, false, []string{"web"},
-			"start web: crashloop (exit code 1); nucleus up starts it", true},
+			"start web: crashloop (exit code 1; its output: nucleus logs web); nucleus up starts it", true, ""},
 		{"backoff, up", spec.RestartAlways, StateBackoff, 1, false, []string{"web"},
-			"start web: backoff (exit code 1); nucleus up starts it", true},
+			"start web: backoff (exit code 1; its output: nucleus logs web); nucleus up starts it", true, ""},
 		{"stopped, up", spec.RestartNo, StateStopped, 143, false, []string{"web"},
-			"start web: stopped by the user; nucleus up starts it", true},
+			"start web: stopped by the user; nucleus up starts it", true, ""},
 		{"stopped, changed, up", spec.RestartNo, StateStopped, 143, true, []string{"web"},
-			"start web: stopped by the user; nucleus up starts it", true},
-		{"stopped, reload", spec.RestartNo, StateStopped, 143, false, nil, "", false},
-		{"exited, changed, up", spec.RestartNo, StateExited, 1, true, []string{"web"}, "restart web: environment.MODE changed", false},
-		{"exited, up of another service", spec.RestartNo, StateExited, 1, false, []string{"db"}, "", false},
-		{"running, up", spec.RestartNo, StateRunning, 0, false, []string{"web"}, "", false},
-		{"healthy, up", spec.RestartNo, StateHealthy, 0, false, []string{"web"}, "", false},
-		{"dead, no up", spec.RestartNo, StateDead, 0, false, nil, "start web: sandbox gone (stale record)", false},
+			"start web: stopped by the user; nucleus up starts it", true, ""},
+		{"stopped, reload", spec.RestartNo, StateStopped, 143, false, nil, "", false, ""},
+		{"exited, changed, up", spec.RestartNo, StateExited, 1, true, []string{"web"}, "restart web: environment.MODE changed", false, ""},
+		{"exited, up of another service", spec.RestartNo, StateExited, 1, false, []string{"db"}, "", false, ""},
+		{"running, up", spec.RestartNo, StateRunning, 0, false, []string{"web"}, "", false, ""},
+		{"healthy, up", spec.RestartNo, StateHealthy, 0, false, []string{"web"}, "", false, ""},
+		{"dead, no up", spec.RestartNo, StateDead, 0, false, nil, "start web: sandbox gone (stale record)", false, ""},
+		{"set-up failed, up", spec.RestartNo, StateExited, ExitCodeStartFailed, false, []string{"web"},
+			"start web: did not start (exit code 125, nucleus could not set up the sandbox: start failed: attach to network default: no address left); nucleus up tries again",
+			true, "start failed: attach to network default: no address left"},
+		{"command not found, backoff, up", spec.RestartAlways, StateBackoff, ExitCodeNotFound, false, []string{"web"},
+			"start web: did not start (exit code 127, the command was not found: exec: \"srv\": executable file not found in $PATH); nucleus up tries again",
+			true, "exec: \"srv\": executable file not found in $PATH"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := project(nil, svc("db"), svc("web", restartPolicy(tc.policy, 1)))
@@ -56,7 +65,7 @@ func TestPlanUpStartsWhatDoesNotRun(t *testing.T) {
 				after.Services["web"].Environment = map[string]string{"MODE": "new"}
 			}
 			o := edit(running(before), "web", 1, func(r *ReplicaState) {
-				r.State, r.ExitCode, r.Restarts = tc.state, tc.code, 1
+				r.State, r.ExitCode, r.Restarts, r.StartError = tc.state, tc.code, 1, tc.startErr
 				r.ManualStop = tc.state == StateStopped
 			})
 			o.Up = tc.up

@@ -20,6 +20,18 @@ const (
 	ExitCodeStartFailed   = 125
 )
 
+// startFailureMeaning says what an exit code recorded for a failed start
+// means: they are nucleus's, not the workload's (it never ran).
+func startFailureMeaning(code int) string {
+	switch code {
+	case ExitCodeNotFound:
+		return "the command was not found"
+	case ExitCodeCannotExecute:
+		return "the command cannot be executed"
+	}
+	return "nucleus could not set up the sandbox"
+}
+
 // recordFailedStart records a start that failed as an exit of the replica,
 // so the restart policy and back-off treat it like a crash: the replica
 // shows as exited (or backoff) with the error in ps, and a wake-up asks

@@ -427,7 +427,7 @@ func (r *SandboxRecord) ReplicaState() ReplicaState {
 		Service: r.Service, Replica: r.Replica, State: r.State, Hash: r.Hash, Applied: r.Applied,
 		Networks: nets, ExitCode: r.ExitCode, ManualStop: r.ManualStop,
 		Restarts: r.Restart.Restarts, NextAttempt: r.Restart.NextAttempt, Waiting: r.Waiting,
-		StartedAt: r.StartedAt,
+		StartedAt: r.StartedAt, StartError: r.Error,
 	}
 }
 
