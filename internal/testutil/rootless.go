@@ -258,8 +258,9 @@ func (e *UserEnv) CopyExecutable(t testing.TB, from, name string) string {
 
 // Command is an exec.Cmd running bin as the user in the environment: its
 // uid and gid (no supplementary groups), an environment of PATH, HOME,
-// XDG_RUNTIME_DIR, XDG_DATA_HOME, XDG_CONFIG_HOME, USER, LOGNAME (plus CI
-// when set, and e.Env), and the working directory Home.
+// XDG_RUNTIME_DIR, XDG_DATA_HOME, XDG_CONFIG_HOME, USER, LOGNAME,
+// HTTPS_PROXY (OfflineProxy; plus CI when set, and e.Env), and the working
+// directory Home.
 func (e *UserEnv) Command(bin string, args ...string) *exec.Cmd {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = e.Home
@@ -268,6 +269,7 @@ func (e *UserEnv) Command(bin string, args ...string) *exec.Cmd {
 		"HOME=" + e.Home, "USER=" + e.User.Name, "LOGNAME=" + e.User.Name,
 		"XDG_RUNTIME_DIR=" + e.Runtime, "XDG_DATA_HOME=" + e.Data,
 		"XDG_CONFIG_HOME=" + filepath.Join(e.Home, ".config"),
+		"HTTPS_PROXY=" + OfflineProxy,
 	}
 	if v, ok := os.LookupEnv("CI"); ok {
 		cmd.Env = append(cmd.Env, "CI="+v)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,11 @@ func TestSingleNodeClusterAndKwok(t *testing.T) {
 	bin := k8stest.ToolsDir(t)
 
 	cmd := exec.Command("bash", "cluster.sh")
-	cmd.Env = append(os.Environ(), "K8S_BIN="+bin)
+	// Without testutil.OfflineProxy: the apiserver reaches the kubelet at
+	// the node's address in the cluster's own namespace, which must not
+	// go through a proxy (kubectl exec would fail).
+	env := slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "HTTPS_PROXY=") })
+	cmd.Env = append(env, "K8S_BIN="+bin)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	start := time.Now()
