@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"nucleus/image/progress"
-	"nucleus/image/pull"
+	"nucleus/image/pullapi"
 	"nucleus/image/ref"
 	"nucleus/image/resolve"
 	"nucleus/image/store"
@@ -24,7 +24,7 @@ func runImage(ctx context.Context, svc *spec.Service, holder string, owned func(
 	}
 	d := progress.New(os.Stderr, progress.IsTerminal(os.Stderr))
 	res := &resolve.Resolver{Store: st, Always: true, Pull: func(ctx context.Context, r ref.Ref) (*store.Image, error) {
-		img, err := pull.Pull(ctx, st, r, pull.Options{Progress: d.Func(r.String()), Unpack: true})
+		img, err := pullapi.Pull(ctx, st, r, pullapi.Options{Progress: d.Func(r.String()), Unpack: true})
 		d.Finish(r.String(), img, err)
 		return img, err
 	}}

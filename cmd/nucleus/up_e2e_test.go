@@ -32,12 +32,15 @@ var nucleusBin string
 func TestMain(m *testing.M) {
 	os.Exit(testutil.RunWithBinaries(m, "nucleus-bin-", func(dir string) error {
 		nucleusBin = filepath.Join(dir, "nucleus")
-		// nucleus-compose and nucleus-seccomp beside it, where nucleus
+		// nucleus-compose, nucleus-seccomp and nucleus-image beside it, where nucleus
 		// looks for them.
 		if err := testutil.GoBuild(filepath.Join(dir, "nucleus-compose"), "nucleus/cmd/nucleus-compose", false); err != nil {
 			return err
 		}
 		if err := testutil.BuildSeccompHelper(dir); err != nil {
+			return err
+		}
+		if err := testutil.GoBuild(filepath.Join(dir, "nucleus-image"), "nucleus/cmd/nucleus-image", false); err != nil {
 			return err
 		}
 		return testutil.GoBuild(nucleusBin, ".", false) // as make build: no cgo

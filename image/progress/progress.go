@@ -6,7 +6,7 @@
 // log file gets readable text.
 //
 //	d := progress.New(os.Stderr, progress.IsTerminal(os.Stderr))
-//	img, err := pull.Pull(ctx, st, r, pull.Options{Progress: d.Func(r.String())})
+//	img, err := pullapi.Pull(ctx, st, r, pullapi.Options{Progress: d.Func(r.String())})
 //	d.Finish(r.String(), img, err)
 //	d.Done()
 package progress
@@ -22,7 +22,7 @@ import (
 
 	"golang.org/x/term"
 
-	"nucleus/image/pull"
+	"nucleus/image/pullapi"
 	"nucleus/image/store"
 )
 
@@ -84,28 +84,28 @@ func (d *Display) get(ref string) *image {
 	return im
 }
 
-// Func announces the pull of ref and returns the pull.Options.Progress
+// Func announces the pull of ref and returns the pullapi.Options.Progress
 // function for it.
-func (d *Display) Func(ref string) func(pull.Event) {
+func (d *Display) Func(ref string) func(pullapi.Event) {
 	d.mu.Lock()
 	d.get(ref)
 	d.redraw(true)
 	d.mu.Unlock()
-	return func(e pull.Event) { d.event(ref, e) }
+	return func(e pullapi.Event) { d.event(ref, e) }
 }
 
-func (d *Display) event(ref string, e pull.Event) {
+func (d *Display) event(ref string, e pullapi.Event) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	im := d.get(ref)
 	force := false
 	switch e.Phase {
-	case pull.Resolved:
+	case pullapi.Resolved:
 		im.resolved, im.layers, im.total, force = true, e.Layers, e.Total, true
 		d.line("%s: pulling %d %s (%s)", ref, e.Layers, plural(e.Layers, "layer"), bytesOrUnknown(e.Total))
-	case pull.Downloading:
+	case pullapi.Downloading:
 		im.done[e.Layer] = e.Done
-	case pull.Verified, pull.Cached:
+	case pullapi.Verified, pullapi.Cached:
 		if im.stored[e.Layer] {
 			return
 		}
@@ -114,11 +114,11 @@ func (d *Display) event(ref string, e pull.Event) {
 			im.done[e.Layer] = e.Total
 		}
 		how := "downloaded and verified"
-		if e.Phase == pull.Cached {
+		if e.Phase == pullapi.Cached {
 			how = "already in the store"
 		}
 		d.line("%s: layer %d/%s %s %s (%s)", ref, len(im.stored), countOrUnknown(im.layers), Short(e.Layer), how, bytesOrUnknown(e.Total))
-	case pull.Unpacking:
+	case pullapi.Unpacking:
 		im.unpack, force = true, true
 	}
 	d.redraw(force)

@@ -26,34 +26,29 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
+	_ "nucleus/image/layerzip" // layers are unpacked here (Options.Unpack)
+	"nucleus/image/pullapi"
 	"nucleus/image/ref"
 	"nucleus/image/store"
 )
 
-// Phase is the stage an Event reports.
-type Phase string
+// Phase and Event are pullapi's: nucleus shows the events of a pull in
+// nucleus-image without linking this package.
+type (
+	Phase = pullapi.Phase
+	Event = pullapi.Event
+)
 
 // Phases, in the order a pull goes through them.
 const (
-	Resolving   Phase = "resolving"   // reading the manifest
-	Resolved    Phase = "resolved"    // Layers layers, Total bytes (-1: unknown, docker-archive)
-	Cached      Phase = "cached"      // a blob already in the store
-	Downloading Phase = "downloading" // Done of Total bytes of Layer
-	Verified    Phase = "verified"    // Layer complete and its digest checked
-	Unpacking   Phase = "unpacking"   // Layer being applied (Options.Unpack)
-	Done        Phase = "done"        // the image is recorded
+	Resolving   = pullapi.Resolving
+	Resolved    = pullapi.Resolved
+	Cached      = pullapi.Cached
+	Downloading = pullapi.Downloading
+	Verified    = pullapi.Verified
+	Unpacking   = pullapi.Unpacking
+	Done        = pullapi.Done
 )
-
-// Event is one progress report.
-type Event struct {
-	Ref         string
-	Layer       string // digest, "" for the image as a whole
-	Done, Total int64
-	Phase       Phase
-	// Layers is the image's layer count, with Resolved, so that a
-	// display can say "2/5 layers" before every layer has started.
-	Layers int
-}
 
 // Options tune a pull.
 type Options struct {

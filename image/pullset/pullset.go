@@ -15,7 +15,7 @@ import (
 	"strings"
 	"sync"
 
-	"nucleus/image/pull"
+	"nucleus/image/pullapi"
 	"nucleus/image/ref"
 	"nucleus/image/store"
 	"nucleus/spec"
@@ -23,7 +23,7 @@ import (
 
 // Reporter shows the pulls; *progress.Display is one.
 type Reporter interface {
-	Func(ref string) func(pull.Event)
+	Func(ref string) func(pullapi.Event)
 	Finish(ref string, img *store.Image, err error)
 	Skip(ref, why string)
 }
@@ -40,9 +40,11 @@ type Options struct {
 	Refresh bool
 	// Reporter (may be nil) shows progress.
 	Reporter Reporter
-	// Pull is the template of every pull's options (Transport, Keychain,
-	// Platform); Progress and Unpack are set here.
-	Pull pull.Options
+	// Platform is every pull's platform (default the host's).
+	Platform string
+	// Pull pulls one image (default pullapi.Pull, in nucleus-image; tests
+	// give image/pull's with their own transport).
+	Pull func(ctx context.Context, st *store.Store, r ref.Ref, o pullapi.Options) (*store.Image, error)
 	// Parallel bounds the images pulled at once (default 4).
 	Parallel int
 }
@@ -65,6 +67,9 @@ func Pull(ctx context.Context, st *store.Store, p *spec.Project, o Options) (map
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 4
+	}
+	if o.Pull == nil {
+		o.Pull = pullapi.Pull
 	}
 	var (
 		mu   sync.Mutex
@@ -111,12 +116,11 @@ func Pull(ctx context.Context, st *store.Store, p *spec.Project, o Options) (map
 				fail(w, ctx.Err())
 				return
 			}
-			po := o.Pull
-			po.Unpack = true
+			po := pullapi.Options{Platform: o.Platform, Unpack: true}
 			if o.Reporter != nil {
 				po.Progress = o.Reporter.Func(name)
 			}
-			img, err := pull.Pull(ctx, st, w.ref, po)
+			img, err := o.Pull(ctx, st, w.ref, po)
 			if o.Reporter != nil {
 				o.Reporter.Finish(name, img, err)
 			}

@@ -21,8 +21,7 @@ import (
 	"sync"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
+	"nucleus/image/pullapi"
 	"nucleus/image/ref"
 	"nucleus/image/store"
 	"nucleus/spec"
@@ -218,7 +217,7 @@ func Config(st *store.Store, img *store.Image) (spec.ImageConfig, error) {
 	if err != nil {
 		return spec.ImageConfig{}, fmt.Errorf("image %s: config: %w", img.Ref, err)
 	}
-	var cf v1.ConfigFile
+	var cf configFile
 	if err := json.Unmarshal(b, &cf); err != nil {
 		return spec.ImageConfig{}, fmt.Errorf("image %s: config %s: %w", img.Ref, img.Config, err)
 	}
@@ -259,7 +258,7 @@ func Tree(ctx context.Context, st *store.Store, svc *spec.Service) (string, erro
 		}
 		return "", fmt.Errorf("service %s: image %s is now %s, not %s as planned: reload to apply it", svc.Name, svc.Image, spec.ShortDigest(img.Manifest), spec.ShortDigest(svc.ImageDigest))
 	}
-	return st.Tree(ctx, img)
+	return pullapi.Tree(ctx, st, img)
 }
 
 // startInterval reads Healthcheck.StartInterval of an image config, which
@@ -273,4 +272,26 @@ func startInterval(config []byte) time.Duration {
 	}
 	_ = json.Unmarshal(config, &c)
 	return c.Config.Healthcheck.StartInterval
+}
+
+// configFile is what Config reads of an OCI image config (the fields and
+// JSON names of go-containerregistry's v1.ConfigFile, without linking it).
+type configFile struct {
+	Config struct {
+		Entrypoint   []string            `json:"Entrypoint,omitempty"`
+		Cmd          []string            `json:"Cmd,omitempty"`
+		Env          []string            `json:"Env,omitempty"`
+		WorkingDir   string              `json:"WorkingDir,omitempty"`
+		User         string              `json:"User,omitempty"`
+		StopSignal   string              `json:"StopSignal,omitempty"`
+		Labels       map[string]string   `json:"Labels,omitempty"`
+		ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+		Healthcheck  *struct {
+			Test        []string      `json:",omitempty"`
+			Interval    time.Duration `json:",omitempty"`
+			Timeout     time.Duration `json:",omitempty"`
+			StartPeriod time.Duration `json:",omitempty"`
+			Retries     int           `json:",omitempty"`
+		} `json:"Healthcheck,omitempty"`
+	} `json:"config"`
 }

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
 	"nucleus/image/unpack"
@@ -157,6 +155,30 @@ func (s *Store) applyLayer(root string, img *Image, l Layer) error {
 	return nil
 }
 
+// Decompressor opens the decompressed stream of a layer that starts with
+// its magic bytes, and a function that releases it.
+type Decompressor func(r io.Reader) (io.Reader, func(), error)
+
+// decompressors by magic bytes. The gzip and zstd ones are registered by
+// image/layerzip, linked into nucleus-image (and tests), not into nucleus:
+// klauspost/compress's package init costs every start (issue 15).
+var decompressors = map[string]struct {
+	name string
+	open Decompressor
+}{}
+
+// RegisterDecompressor makes layers that start with magic unpackable.
+func RegisterDecompressor(name string, magic []byte, open Decompressor) {
+	decompressors[string(magic)] = struct {
+		name string
+		open Decompressor
+	}{name, open}
+}
+
+// magics of the formats layers come in, known here so that a binary
+// without the decompressor says which one it lacks.
+var magics = map[string]string{"\x1f\x8b": "gzip", "\x28\xb5\x2f\xfd": "zstd"}
+
 // decompress picks the decompressor by the stream's magic bytes (gzip,
 // zstd, or a plain tar), which also covers media types that lie.
 func decompress(br *bufio.Reader) (io.Reader, func(), error) {
@@ -164,19 +186,19 @@ func decompress(br *bufio.Reader) (io.Reader, func(), error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, nil, err
 	}
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		z, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("gzip: %w", err)
+	for m, d := range decompressors {
+		if bytes.HasPrefix(magic, []byte(m)) {
+			z, closeFn, err := d.open(br)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", d.name, err)
+			}
+			return z, closeFn, nil
 		}
-		return z, func() { z.Close() }, nil
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		z, err := zstd.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("zstd: %w", err)
+	}
+	for m, name := range magics {
+		if bytes.HasPrefix(magic, []byte(m)) {
+			return nil, nil, fmt.Errorf("a %s layer, and this binary has no %s decompressor (nucleus-image has)", name, name)
 		}
-		return z, z.Close, nil
 	}
 	return br, func() {}, nil
 }

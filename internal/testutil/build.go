@@ -149,3 +149,34 @@ func UseComposeHelper(dir string) error {
 	}
 	return os.Setenv("NUCLEUS_COMPOSE", p)
 }
+
+// RunWithImageHelper is the body of a TestMain whose code under test pulls
+// images or unpacks their trees through image/pullapi: nucleus-image,
+// which does that in its own process, is built into a fresh directory and
+// named by $NUCLEUS_IMAGE (a test binary has none beside it).
+func RunWithImageHelper(m *testing.M) int {
+	return RunWithBinaries(m, "nucleus-image-", func(dir string) error {
+		p := filepath.Join(dir, "nucleus-image")
+		if err := GoBuild(p, "nucleus/cmd/nucleus-image", false); err != nil {
+			return err
+		}
+		return os.Setenv("NUCLEUS_IMAGE", p)
+	})
+}
+
+// AssertNotLinked fails t for every package of `go list -deps pkg` that is
+// one of prefixes or under one; why says where it belongs instead.
+func AssertNotLinked(t *testing.T, pkg string, prefixes []string, why string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, p := range prefixes {
+			if dep == p || strings.HasPrefix(dep, p+"/") {
+				t.Errorf("%s links %s; %s", pkg, dep, why)
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"nucleus/internal/keeper"
 	"nucleus/internal/leaktest"
 	"nucleus/internal/procstat"
 	"nucleus/internal/rootdir"
@@ -15,12 +16,18 @@ import (
 	"nucleus/network"
 	"nucleus/reconcile"
 	"nucleus/runtime"
-	"nucleus/runtime/runtimetest"
 	"nucleus/spec"
 )
 
-// TestMain lets the test binary serve as the sandbox init.
-func TestMain(m *testing.M) { runtimetest.Main(m) }
+// TestMain lets the test binary serve as the sandbox init, and builds
+// nucleus-image for the image tests (pulls and unpacks run in it).
+func TestMain(m *testing.M) {
+	keeper.MaybeRun()
+	if runtime.IsInit() {
+		runtime.InitMain()
+	}
+	os.Exit(testutil.RunWithImageHelper(m))
+}
 
 const e2eYAML = `services:
   a:

@@ -20,7 +20,7 @@ import (
 	"sync"
 
 	"nucleus/image/progress"
-	"nucleus/image/pull"
+	"nucleus/image/pullapi"
 	"nucleus/image/pullset"
 	"nucleus/image/ref"
 	"nucleus/image/resolve"
@@ -94,8 +94,8 @@ func Supervisor(root rootdir.Root) func(ctx context.Context, p *spec.Project) (*
 // its end.
 func logPull(ctx context.Context, st *store.Store, project string, rf ref.Ref) (*store.Image, error) {
 	slog.Info("pulling image", "project", project, "image", rf.String())
-	img, err := pull.Pull(ctx, st, rf, pull.Options{Unpack: true, Progress: func(e pull.Event) {
-		if e.Phase == pull.Verified || e.Phase == pull.Cached {
+	img, err := pullapi.Pull(ctx, st, rf, pullapi.Options{Unpack: true, Progress: func(e pullapi.Event) {
+		if e.Phase == pullapi.Verified || e.Phase == pullapi.Cached {
 			slog.Info("image layer "+string(e.Phase), "image", rf.String(), "layer", spec.ShortDigest(e.Layer), "bytes", e.Total)
 		}
 	}})

@@ -31,6 +31,6 @@ done
 mkdir -p "$X/bin"; CGO_ENABLED=0 go build -o "$X/bin/probe" ./runtime/testdata/probe
 # The security suite builds nucleus, nucleus-init and its own probe: the same.
 CGO_ENABLED=0 go build -o "$X/bin/escape-probe" ./security/testdata/escape-probe
-cp "$SRC/bin/nucleus" "$SRC/bin/nucleus-init" "$SRC/bin/nucleus-compose" "$SRC/bin/nucleus-seccomp" "$X/bin/"
+cp "$SRC/bin/nucleus" "$SRC/bin/nucleus-init" "$SRC/bin/nucleus-compose" "$SRC/bin/nucleus-seccomp" "$SRC/bin/nucleus-image" "$X/bin/"
 cp "$HERE/gotests-in-vm.sh" "$X/run.sh"
 ls -la "$X"

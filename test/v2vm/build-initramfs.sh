@@ -19,7 +19,7 @@ for a in $(usr/bin/busybox --list-full); do   # e.g. usr/sbin/httpd, sbin/ip
   case $a in sbin/*) d=usr/sbin/${a#sbin/};; bin/*) d=usr/bin/${a#bin/};; *) d=$a;; esac
   [ -e "$d" ] || ln -s /usr/bin/busybox "$d"
 done
-cp "$BIN/nucleus" "$BIN/nucleus-init" "$BIN/nucleus-compose" "$BIN/nucleus-seccomp" usr/local/bin/
+cp "$BIN/nucleus" "$BIN/nucleus-init" "$BIN/nucleus-compose" "$BIN/nucleus-seccomp" "$BIN/nucleus-image" usr/local/bin/
 # Dynamic host tools with their libraries: slirp4netns and pasta (passt's
 # binary under the name that selects its pasta mode; nat: userspace),
 # nft and ip (the network tests and leak checks read rules and links);

@@ -77,7 +77,7 @@ fi
 RUN=$CACHE/run; ST=$RUN/staging
 rm -rf "$RUN"; mkdir -p "$RUN"
 cp -a "$ROOT" "$ST"
-install -m 755 "$SRC/bin/nucleus" "$SRC/bin/nucleus-init" "$SRC/bin/nucleus-compose" "$SRC/bin/nucleus-seccomp" "$ST/usr/local/bin/"
+install -m 755 "$SRC/bin/nucleus" "$SRC/bin/nucleus-init" "$SRC/bin/nucleus-compose" "$SRC/bin/nucleus-seccomp" "$SRC/bin/nucleus-image" "$ST/usr/local/bin/"
 install -m 644 "$SRC/examples/gitops/nucleus-daemon.service" "$ST/etc/systemd/system/"
 # The user unit, for checks.sh to install as a lingering user's.
 install -D -m 644 "$SRC/examples/gitops/nucleus-daemon.user.service" "$ST/usr/local/lib/nucleus-test/nucleus-daemon.user.service"
