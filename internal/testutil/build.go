@@ -155,13 +155,17 @@ func UseComposeHelper(dir string) error {
 // which does that in its own process, is built into a fresh directory and
 // named by $NUCLEUS_IMAGE (a test binary has none beside it).
 func RunWithImageHelper(m *testing.M) int {
-	return RunWithBinaries(m, "nucleus-image-", func(dir string) error {
-		p := filepath.Join(dir, "nucleus-image")
-		if err := GoBuild(p, "nucleus/cmd/nucleus-image", false); err != nil {
-			return err
-		}
-		return os.Setenv("NUCLEUS_IMAGE", p)
-	})
+	return RunWithBinaries(m, "nucleus-image-", UseImageHelper)
+}
+
+// UseImageHelper builds nucleus-image into dir and names it by
+// $NUCLEUS_IMAGE.
+func UseImageHelper(dir string) error {
+	p := filepath.Join(dir, "nucleus-image")
+	if err := GoBuild(p, "nucleus/cmd/nucleus-image", false); err != nil {
+		return err
+	}
+	return os.Setenv("NUCLEUS_IMAGE", p)
 }
 
 // AssertNotLinked fails t for every package of `go list -deps pkg` that is

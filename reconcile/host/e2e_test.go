@@ -19,14 +19,20 @@ import (
 	"nucleus/spec"
 )
 
-// TestMain lets the test binary serve as the sandbox init, and builds
-// nucleus-image for the image tests (pulls and unpacks run in it).
+// TestMain is runtimetest.Main's (the test binary serves as the sandbox
+// init; nucleus-seccomp compiles the filters) and builds nucleus-image for
+// the image tests (pulls and unpacks run in it).
 func TestMain(m *testing.M) {
 	keeper.MaybeRun()
 	if runtime.IsInit() {
 		runtime.InitMain()
 	}
-	os.Exit(testutil.RunWithImageHelper(m))
+	os.Exit(testutil.RunWithBinaries(m, "nucleus-host-", func(dir string) error {
+		if err := testutil.UseSeccompHelper(dir); err != nil {
+			return err
+		}
+		return testutil.UseImageHelper(dir)
+	}))
 }
 
 const e2eYAML = `services:
