@@ -49,7 +49,7 @@ func newPullCmd() *cobra.Command {
 			}
 			ctx := context.Background()
 			d := progress.New(os.Stderr, progress.IsTerminal(os.Stderr))
-			_, perr := pullset.Pull(ctx, st, p, pullset.Options{Services: args, Refresh: true, Reporter: d})
+			_, perr := pullset.Pull(ctx, st, p, pullset.Options{Services: args, Refresh: true, Reporter: d, Where: imageKeyAt(p)})
 			d.Done()
 			// Recorded even after a failure: what was pulled is the
 			// project's, and prune must not take it meanwhile.

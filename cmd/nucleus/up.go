@@ -122,7 +122,7 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	root := stateRoot()
 	// Images first: a pull that fails starts nothing, and a running
 	// supervisor then finds them in the store.
-	if err := images.PullForUp(ctx, root, sel, cmd.ErrOrStderr()); err != nil {
+	if err := images.PullForUp(ctx, root, sel, cmd.ErrOrStderr(), imageKeyAt(p)); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("pull: %w", err)}
 	}
 	c, err := api.Dial(root, p.Name)

@@ -28,6 +28,7 @@ func newValidateCmd() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), summary(p))
 			printLimitNotices(cmd.ErrOrStderr(), projectServices(p)...)
 			printPortNotices(cmd.ErrOrStderr(), p)
+			printImageNotices(cmd.ErrOrStderr(), p)
 			if err := rootlessIDs(); err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "nucleus: %v\n", err)
 			}

@@ -47,6 +47,9 @@ type Options struct {
 	Pull func(ctx context.Context, st *store.Store, r ref.Ref, o pullapi.Options) (*store.Image, error)
 	// Parallel bounds the images pulled at once (default 4).
 	Parallel int
+	// Where (may be nil) is "FILE:LINE:COL" of a service's image key, ""
+	// when unknown: a failure then starts there, as load errors do.
+	Where func(service string) string
 }
 
 // want is one reference and what its services ask of it.
@@ -79,8 +82,9 @@ func Pull(ctx context.Context, st *store.Store, p *spec.Project, o Options) (map
 		sem  = make(chan struct{}, o.Parallel)
 	)
 	fail := func(w *want, err error) {
+		f := failure(w, err, o.Where)
 		mu.Lock()
-		errs = append(errs, fmt.Errorf("image %s (%s %s): %w", w.ref, plural(len(w.services), "service"), strings.Join(w.services, ", "), err))
+		errs = append(errs, f)
 		mu.Unlock()
 	}
 	for _, w := range wants {
@@ -136,6 +140,34 @@ func Pull(ctx context.Context, st *store.Store, p *spec.Project, o Options) (map
 	wg.Wait()
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return out, errors.Join(errs...)
+}
+
+// pullError is a failed image, said once: at its first service's image key
+// when Where knows it, else naming its services.
+type pullError struct {
+	text string
+	err  error
+}
+
+func (e *pullError) Error() string { return e.text }
+func (e *pullError) Unwrap() error { return e.err }
+
+// failure is err of w's image, its "image REF: " prefix dropped (the pull
+// names its image; so does the failure).
+func failure(w *want, err error, where func(string) string) error {
+	msg := strings.TrimPrefix(err.Error(), "image "+w.ref.String()+": ")
+	at := ""
+	if where != nil {
+		at = where(w.services[0])
+	}
+	if at == "" {
+		return &pullError{fmt.Sprintf("image %s (%s %s): %s", w.ref, plural(len(w.services), "service"), strings.Join(w.services, ", "), msg), err}
+	}
+	also := ""
+	if len(w.services) > 1 {
+		also = " (and " + plural(len(w.services)-1, "service") + " " + strings.Join(w.services[1:], ", ") + ")"
+	}
+	return &pullError{fmt.Sprintf("%s: services.%s.image%s: %s: %s", at, w.services[0], also, w.ref, msg), err}
 }
 
 // collect groups the selected services by image reference.

@@ -158,6 +158,14 @@ func TestPullErrorsNameImageAndServices(t *testing.T) {
 	if got[good] == nil {
 		t.Errorf("the good image was not pulled beside the failures: %v", got)
 	}
+	// With Where, a failure starts at its first service's image key and
+	// names its image once.
+	_, err = pullset.Pull(context.Background(), st, p, pullset.Options{Services: []string{"a", "b"},
+		Where: func(s string) string { return "nucleus.yaml:3:" + s }})
+	if want := "nucleus.yaml:3:a: services.a.image (and service b): " + reg.Host + "/absent:1: "; err == nil ||
+		!strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), "absent:1") != 1 {
+		t.Errorf("pull with Where: %v, want %q... naming the image once", err, want)
+	}
 	if _, err := pullset.Pull(context.Background(), st, p, pullset.Options{Services: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), "no such service: nope") {
 		t.Errorf("unknown service: err %v, want one naming it", err)
 	}

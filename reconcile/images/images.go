@@ -224,8 +224,8 @@ func Release(root rootdir.Root, holder string) error {
 // `nucleus up` starts anything (missing: the absent images; always: every
 // one), in parallel, showing progress on w (one redrawn line per image on
 // a terminal, else plain lines). An error names each image that failed
-// and its services.
-func PullForUp(ctx context.Context, root rootdir.Root, p *spec.Project, w io.Writer) error {
+// and its services, at where(service) (pullset.Options.Where).
+func PullForUp(ctx context.Context, root rootdir.Root, p *spec.Project, w io.Writer, where func(service string) string) error {
 	if !Uses(p) {
 		return nil
 	}
@@ -234,7 +234,7 @@ func PullForUp(ctx context.Context, root rootdir.Root, p *spec.Project, w io.Wri
 		return err
 	}
 	d := progress.New(w, progress.IsTerminal(w))
-	_, err = pullset.Pull(ctx, st, p, pullset.Options{Reporter: d})
+	_, err = pullset.Pull(ctx, st, p, pullset.Options{Reporter: d, Where: where})
 	d.Done()
 	return err
 }
