@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -93,5 +94,27 @@ func TestPlanUpLeavesRunningReplicasAlone(t *testing.T) {
 	steps := Plan(p, o)
 	if len(steps) != 1 || steps[0].Action != ActionStart || len(steps[0].Replicas) != 1 || steps[0].Replicas[0] != 2 || !steps[0].Fresh {
 		t.Fatalf("steps %v, want one fresh start of web-2", steps)
+	}
+}
+
+// A start whose cause quotes the error of the last failed start says that
+// error once when the start fails the same way again (up printed it twice:
+// "...: ERR); nucleus up tries again: ERR"); another error is added.
+func TestStepErrorSaysTheErrorOnce(t *testing.T) {
+	o := edit(running(project(nil, svc("web"))), "web", 1, func(r *ReplicaState) {
+		r.State, r.ExitCode, r.StartError = StateExited, ExitCodeStartFailed, "create sandbox: init died"
+	})
+	o.Up = []string{"web"}
+	steps := Plan(project(nil, svc("web")), o)
+	if len(steps) != 1 {
+		t.Fatalf("steps %v, want one start", steps)
+	}
+	same := errors.New("create sandbox: init died")
+	if got := stepError(steps[0], same); strings.Count(got.Error(), "init died") != 1 || !errors.Is(got, same) {
+		t.Errorf("same error: %q, want it once (and wrapped)", got)
+	}
+	other := errors.New("attach to network default: no address left")
+	if got := stepError(steps[0], other); !strings.HasSuffix(got.Error(), "nucleus up tries again: "+other.Error()) {
+		t.Errorf("another error: %q, want it added", got)
 	}
 }

@@ -389,7 +389,7 @@ func (sv *Supervisor) Apply(ctx context.Context, desired *spec.Project, steps []
 		if st.Service != "" {
 			failed[st.Service] = true
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", st, err))
+		errs = append(errs, stepError(st, err))
 	}
 	for _, batch := range Batches(steps) {
 		var g errgroup.Group // errors are collected per step by fail
@@ -531,3 +531,21 @@ func logStepError(what string, err error) {
 		slog.Warn(what, "err", err)
 	}
 }
+
+// stepError is err of step st. A start whose cause already quotes the
+// error (the last start failed the same way, notRunningCause) is said once.
+func stepError(st Step, err error) error {
+	if s := st.String(); strings.Contains(s, err.Error()) {
+		return &saidError{s, err}
+	}
+	return fmt.Errorf("%s: %w", st, err)
+}
+
+// saidError is an error whose text is its context alone.
+type saidError struct {
+	text string
+	err  error
+}
+
+func (e *saidError) Error() string { return e.text }
+func (e *saidError) Unwrap() error { return e.err }
