@@ -276,7 +276,8 @@ fi
 RH=/home/$RLU
 mkdir -p $RH/.config/systemd/user $RH/.local/bin $RH/nucleus/projects/rlwork
 cp /usr/local/lib/nucleus-test/nucleus-daemon.user.service $RH/.config/systemd/user/nucleus-daemon.service
-cp /usr/local/bin/nucleus /usr/local/bin/nucleus-init /usr/local/bin/nucleus-seccomp $RH/.local/bin/
+# The binaries the unit's install comment names, where it says.
+for b in nucleus nucleus-init nucleus-compose nucleus-seccomp nucleus-image; do cp /usr/local/bin/$b $RH/.local/bin/; done
 printf 'services:\n  s:\n    command: ["/bin/busybox", "sleep", "100000"]\n    networks: []\n    resources: {memory: 32M, cpus: 0.5, pids: 20}\n' > $RH/nucleus/projects/rlwork/nucleus.yaml
 chown -R $RLID:$RLID $RH
 as_rlbus() { as_rl DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$RLID/bus "$@"; }
