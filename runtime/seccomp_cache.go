@@ -13,10 +13,13 @@ import (
 )
 
 // seccompProgram returns the compiled filter for a sandbox. Compiled BPF is
-// cached in Root.Run/seccomp/<key>.bpf: key = hash of this executable's
-// identity and the profile (default + cap_add, or the profile bytes), so a
-// new nucleus build or a changed profile never reuses stale BPF. A one-shot
-// `nucleus run` then skips libseccomp entirely on a warm cache.
+// cached in Root.Run/seccomp/<key>-<helper>.bpf: key = hash of this
+// executable's identity and the profile (default + cap_add, or the profile
+// bytes), helper = hash of nucleus-seccomp's identity (path, size, mtime:
+// one stat), so a new nucleus build, a new helper or a changed profile never
+// reuses stale BPF. A one-shot `nucleus run` then skips the helper entirely
+// on a warm cache, and runs without it at all (any helper's filter for the
+// key is taken then: no other helper could compile a newer one).
 func seccompProgram(root rootdir.Root, sec Security) (*seccomp.Program, error) {
 	mode := sec.Seccomp
 	switch mode {
@@ -52,12 +55,35 @@ var exeIdentity = func() string {
 	if err != nil {
 		return "unknown"
 	}
-	fi, err := os.Stat(exe)
-	if err != nil {
-		return exe
-	}
-	return fmt.Sprintf("%s:%d:%d", exe, fi.Size(), fi.ModTime().UnixNano())
+	return fileIdentity(exe)
 }()
+
+// fileIdentity names a file's version without reading it.
+func fileIdentity(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return path
+	}
+	return fmt.Sprintf("%s:%d:%d", path, fi.Size(), fi.ModTime().UnixNano())
+}
+
+// helperKey is the identity of the nucleus-seccomp a cache miss would run
+// (where helperbin.Find looks), hashed short; "" when there is none.
+func helperKey() string {
+	bin := os.Getenv(seccomp.HelperEnv)
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return ""
+		}
+		bin = filepath.Join(filepath.Dir(exe), seccomp.HelperName)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return ""
+	}
+	h := sha256.Sum256([]byte(fileIdentity(bin)))
+	return hex.EncodeToString(h[:8])
+}
 
 func cacheKey(kind string, data []byte) string {
 	h := sha256.New()
@@ -70,10 +96,20 @@ func cacheKey(kind string, data []byte) string {
 }
 
 func cachedProgram(root rootdir.Root, key, mode string, compile func() (*seccomp.Program, error)) (*seccomp.Program, error) {
-	path := filepath.Join(root.Run, "seccomp", key+".bpf")
-	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
-		if p, err := seccomp.LoadBPF(b); err == nil {
-			return p.WithMode(mode), nil
+	dir := filepath.Join(root.Run, "seccomp")
+	helper := helperKey()
+	path := filepath.Join(dir, key+"-"+helper+".bpf")
+	cached := []string{path}
+	if helper == "" {
+		// No helper to compile with: a filter any helper compiled for
+		// this build and profile will do.
+		cached, _ = filepath.Glob(filepath.Join(dir, key+"-*.bpf"))
+	}
+	for _, c := range cached {
+		if b, err := os.ReadFile(c); err == nil && len(b) > 0 {
+			if p, err := seccomp.LoadBPF(b); err == nil {
+				return p.WithMode(mode), nil
+			}
 		}
 	}
 	p, err := compile()
