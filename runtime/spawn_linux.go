@@ -343,6 +343,9 @@ func writeNestMap(a *spawnArgs, i int) syscall.Errno {
 // map to root of the joined one (ids must be idsKeep).
 func spawnInit(path string, argv, env []string, fds [4]int, flags uintptr, ids initIDs, pdeathsig unix.Signal,
 	mapIDs func(pid int) error, usernsFD int, nest ...int) (pid int, execDone func() error, err error) {
+	if errNoSpawn != nil {
+		return 0, nil, errNoSpawn
+	}
 	// Released by execDone (or on failure here): the child reads this
 	// memory and holds the error pipe until it execs or dies.
 	var release []func()
