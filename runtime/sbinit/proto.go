@@ -91,6 +91,10 @@ const maxExecMessage = 1 << 20
 // Recv reads one Message and the fds that came with it (close-on-exec).
 func Recv(fd int) (*Message, []int, error) { return recvMax(fd, maxMessage) }
 
+// afterPeek runs between recvMax's peek and its read (tests: a peer that
+// exits just then).
+var afterPeek func()
+
 // recvMax is Recv for Messages of at most limit bytes.
 func recvMax(fd, limit int) (*Message, []int, error) {
 	oob := make([]byte, unix.CmsgSpace(4*64))
@@ -120,8 +124,17 @@ func recvMax(fd, limit int) (*Message, []int, error) {
 			return nil, nil, fmt.Errorf("receive Message: %d bytes is more than the %d allowed", size, limit)
 		}
 		buf := make([]byte, size+1)
+		if afterPeek != nil {
+			afterPeek()
+		}
 		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.ECONNRESET && !reset {
+			// The peer exited after the peek (its report was queued
+			// already): the same once-only error, reported here.
+			reset = true
 			continue
 		}
 		if err != nil {
