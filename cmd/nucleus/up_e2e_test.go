@@ -33,11 +33,13 @@ func TestMain(m *testing.M) {
 	os.Exit(testutil.RunWithBinaries(m, "nucleus-bin-", func(dir string) error {
 		nucleusBin = filepath.Join(dir, "nucleus")
 		// nucleus-compose, nucleus-seccomp and nucleus-image beside it, where nucleus
-		// looks for them.
+		// looks for them. The tests that run nucleus in this process (run_test.go:
+		// the test binary has no helper beside it) find nucleus-seccomp by
+		// $NUCLEUS_SECCOMP.
 		if err := testutil.GoBuild(filepath.Join(dir, "nucleus-compose"), "nucleus/cmd/nucleus-compose", false); err != nil {
 			return err
 		}
-		if err := testutil.BuildSeccompHelper(dir); err != nil {
+		if err := testutil.UseSeccompHelper(dir); err != nil {
 			return err
 		}
 		if err := testutil.GoBuild(filepath.Join(dir, "nucleus-image"), "nucleus/cmd/nucleus-image", false); err != nil {
