@@ -33,14 +33,20 @@ func TestMain(m *testing.M) {
 	os.Exit(testutil.RunWithBinaries(m, "nucleus-bin-", func(dir string) error {
 		nucleusBin = filepath.Join(dir, "nucleus")
 		// nucleus-compose, nucleus-seccomp and nucleus-image beside it, where nucleus
-		// looks for them. The tests that run nucleus in this process (run_test.go:
-		// the test binary has no helper beside it) find nucleus-seccomp by
-		// $NUCLEUS_SECCOMP.
+		// looks for them (the rootless tests' commands get a clean environment).
+		// The tests that run nucleus in this process (run_test.go: the test
+		// binary has no helper beside it) find nucleus-seccomp by
+		// $NUCLEUS_SECCOMP, unless it is set already (the v2 VM's).
 		if err := testutil.GoBuild(filepath.Join(dir, "nucleus-compose"), "nucleus/cmd/nucleus-compose", false); err != nil {
 			return err
 		}
-		if err := testutil.UseSeccompHelper(dir); err != nil {
+		if err := testutil.BuildSeccompHelper(dir); err != nil {
 			return err
+		}
+		if os.Getenv(testutil.SeccompHelperEnv) == "" {
+			if err := os.Setenv(testutil.SeccompHelperEnv, filepath.Join(dir, "nucleus-seccomp")); err != nil {
+				return err
+			}
 		}
 		if err := testutil.GoBuild(filepath.Join(dir, "nucleus-image"), "nucleus/cmd/nucleus-image", false); err != nil {
 			return err
