@@ -2,12 +2,14 @@ package reconcile
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
 
+	"nucleus/internal/helperbin"
 	"nucleus/spec"
 )
 
@@ -72,6 +74,9 @@ const (
 	PermanentNetwork    = "its network cannot take it"
 	PermanentNotFound   = "command not found"
 	PermanentCannotExec = "command cannot be executed"
+	// PermanentHelperMissing starts the reason when one of nucleus's own
+	// helper binaries is not installed; the name and path follow.
+	PermanentHelperMissing = "nucleus's helper binary"
 )
 
 // classifyStartFailure is the one place that decides what a failed start
@@ -79,6 +84,12 @@ const (
 // (the user has to change the files or the host first), why; "" for a
 // failure that may pass on a retry (a busy resource, a timeout).
 func classifyStartFailure(err error) (code int, permanent string) {
+	var missing *helperbin.MissingError
+	if errors.As(err, &missing) {
+		// nucleus's own install is incomplete, not the user's command:
+		// 125, and a retry finds the helper no more than this start did.
+		return ExitCodeStartFailed, fmt.Sprintf("%s %s is missing (expected at %s)", PermanentHelperMissing, missing.Name, missing.Path)
+	}
 	code = startFailureCode(err)
 	var p interface{ Permanent() bool }
 	switch {

@@ -80,6 +80,7 @@ type cli struct {
 	env     []string // added to nucleus's environment (interpolated variables)
 	cwd     string   // where nucleus runs when not dir (-p from elsewhere)
 	stdin   string   // standard input of nucleus (-f -)
+	bin     string   // the nucleus to run when not nucleusBin (helpers left out)
 }
 
 func newCLI(t *testing.T) *cli {
@@ -136,7 +137,11 @@ func (c *cli) runWithin(limit time.Duration, args ...string) (string, string, in
 		ctx, cancel = context.WithTimeout(ctx, limit)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, nucleusBin, append([]string{"--root", c.root}, args...)...)
+	bin := nucleusBin
+	if c.bin != "" {
+		bin = c.bin
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--root", c.root}, args...)...)
 	cmd.WaitDelay = time.Second // a detached child may hold the pipes
 	cmd.Dir = c.dir
 	if c.cwd != "" {

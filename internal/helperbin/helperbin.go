@@ -10,10 +10,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 )
+
+// MissingError is a helper binary that is not where nucleus looked for
+// it. It is its own type so that a start failing on it is not taken for
+// the workload's command not being found (both wrap ENOENT).
+type MissingError struct {
+	Name string // nucleus-seccomp
+	Path string // where it was expected
+	msg  string
+	err  error
+}
+
+func (e *MissingError) Error() string { return e.msg }
+func (e *MissingError) Unwrap() error { return e.err }
 
 // Find returns $env when set, else name beside this executable. purpose
 // says what the helper is for, as the start of the error when it is
@@ -28,7 +42,8 @@ func Find(name, env, purpose string) (string, error) {
 	}
 	p := filepath.Join(filepath.Dir(exe), name)
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s by %s, expected next to %s (make build puts both in bin/; install them together) or named by $%s: %w", purpose, name, exe, env, err)
+		return "", &MissingError{Name: name, Path: p, err: err,
+			msg: fmt.Sprintf("%s by %s, expected next to %s (make build puts both in bin/; install them together) or named by $%s: %v", purpose, name, exe, env, err)}
 	}
 	return p, nil
 }
@@ -52,6 +67,10 @@ func Call[Req, Res any](ctx context.Context, bin string, req Req) (Res, error) {
 	cmd.Stdin = bytes.NewReader(in)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
+	if errors.Is(runErr, fs.ErrNotExist) { // $NUCLEUS_… names no file
+		return rep.Result, &MissingError{Name: filepath.Base(bin), Path: bin, err: runErr,
+			msg: fmt.Sprintf("run helper %s: %v", bin, runErr)}
+	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		return rep.Result, fmt.Errorf("%s gave no answer (%v): %v %s", bin, runErr, err, bytes.TrimSpace(stderr.Bytes()))
 	}
