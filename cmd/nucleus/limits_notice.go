@@ -51,9 +51,15 @@ func printPortNotices(w io.Writer, p *spec.Project) {
 // files (FILE:LINE:COL: services.NAME.ports: ...): validate warns of them,
 // up refuses them before the supervisor and the network start.
 func lowPorts(p *spec.Project) []string {
+	return lowServicePorts(p, projectServices(p))
+}
+
+// lowServicePorts is lowPorts of some of p's services: those a command
+// will publish (up's selection, run SERVICE --service-ports).
+func lowServicePorts(p *spec.Project, svcs []*spec.Service) []string {
 	var pos *composeapi.Positions
 	var out []string
-	for _, s := range projectServices(p) {
+	for _, s := range svcs {
 		if err := network.CheckUnprivilegedPorts(host.Ports(s.Ports)); err != nil {
 			if pos == nil {
 				pos = composeapi.NewPositions(p.Files, nil)

@@ -51,14 +51,18 @@ func rootlessUpPublished(t *testing.T, helper string) {
 }
 
 // TestRootlessLowPortRefused: publishing port 80 as an ordinary user is
-// refused by up and run -p before anything starts (up started the
-// supervisor and the network first), naming the file, line and key (up) or
-// the flag (run) and the sysctl.
+// refused by up, run -p and run --service-ports before anything starts (up
+// started the supervisor and the network first; run SERVICE
+// --service-ports started the service's dependencies and failed only when
+// attaching), naming the file, line and key (up, --service-ports) or the
+// flag (run -p) and the sysctl. run SERVICE without --service-ports, and
+// the start of its dependencies, are not refused for the service's port.
 func TestRootlessLowPortRefused(t *testing.T) {
 	u := testutil.RootlessUser(t, testutil.UserA)
 	e := testutil.NewUserEnv(t, u)
 	defer leaktest.Check(t, e.Root)
-	y := "name: rllow\nservices:\n  web:\n    command: /bin/busybox httpd -f -p 8080\n    ports: [\"127.0.0.1:80:8080\"]\n"
+	y := "name: rllow\nservices:\n  web:\n    command: /bin/busybox httpd -f -p 8080\n    ports: [\"127.0.0.1:80:8080\"]\n" +
+		"    depends_on: [db]\n  db:\n    command: /bin/busybox sleep 1000\n"
 	if err := os.WriteFile(filepath.Join(e.Home, "nucleus.yaml"), []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +91,24 @@ func TestRootlessLowPortRefused(t *testing.T) {
 		t.Errorf("run -p 80 as %s: want exit 125 and %q...: %s", u.Name, want, r)
 	}
 	nothingStarted("run -p")
+
+	want = "nucleus run: nucleus.yaml:5:5: services.web.ports: published port 80/tcp is below net.ipv4.ip_unprivileged_port_start="
+	for _, deps := range [][]string{nil, {"--no-deps"}} {
+		args := append(append([]string{"run", "--rm", "--service-ports"}, deps...), "web", "/bin/busybox", "true")
+		r = e.Run(t, nucleusBin, args...)
+		if r.Code != 125 || !strings.HasPrefix(r.Stderr, want) {
+			t.Errorf("%v (port 80) as %s: want exit 125 and %q...: %s", args, u.Name, want, r)
+		}
+		nothingStarted(strings.Join(args, " "))
+	}
+
+	// Without --service-ports run publishes none of web's ports: neither
+	// it nor the start of its dependency db is refused for web's port 80.
+	r = e.Run(t, nucleusBin, "run", "--rm", "web", "/bin/busybox", "true")
+	if r.Code != 0 {
+		t.Errorf("run web (no ports published) as %s: %s", u.Name, r)
+	}
+	downLeavesNothing(t, e)
 }
 
 // rootlessUp writes y as the user's nucleus.yaml and brings it up (up -d

@@ -19,24 +19,12 @@ func runNetSpec(o *runOptions, svc *spec.Service) (*network.RunNetSpec, error) {
 	if len(o.networks) == 0 && len(o.publish) == 0 {
 		return nil, nil
 	}
-	setup := func(err error) error { return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)} }
 	ns := &network.RunNetSpec{Service: svc.Name}
-	for _, p := range o.publish {
-		port, err := spec.ParsePort(p)
-		if err != nil {
-			hint := ""
-			if !strings.Contains(p, ":") && !strings.ContainsAny(p, "0123456789") {
-				hint = " (on `run`, -p is --publish as in docker run; give the project name as --project-name)"
-			}
-			return nil, setup(fmt.Errorf("--publish %q: %w%s", p, err, hint))
-		}
-		// Refused before anything starts: the network's own check comes
-		// once the run's network exists.
-		if err := network.CheckUnprivilegedPorts(host.Ports([]spec.Port{port})); err != nil {
-			return nil, setup(fmt.Errorf("--publish %q: %w", p, err))
-		}
-		svc.Ports = append(svc.Ports, port)
+	ports, err := publishPorts(o.publish)
+	if err != nil {
+		return nil, err
 	}
+	svc.Ports = append(svc.Ports, ports...)
 	ns.Ports = host.Ports(svc.Ports)
 	if len(o.networks) == 0 {
 		return ns, nil // like docker run -p: a private network, gone with the sandbox
@@ -47,7 +35,7 @@ func runNetSpec(o *runOptions, svc *spec.Service) (*network.RunNetSpec, error) {
 		if errors.As(err, &ee) {
 			err = ee.err
 		}
-		return nil, setup(fmt.Errorf("--network needs a project (nucleus.yaml here, or -f/--project-directory): %w", err))
+		return nil, runSetupError(fmt.Errorf("--network needs a project (nucleus.yaml here, or -f/--project-directory): %w", err))
 	}
 	ns.Project = p.Name
 	ns.Reserved = slices.Sorted(maps.Keys(p.Services))
@@ -59,7 +47,7 @@ func runNetSpec(o *runOptions, svc *spec.Service) (*network.RunNetSpec, error) {
 			if len(have) > 0 {
 				list = "its networks: " + strings.Join(have, ", ")
 			}
-			return nil, setup(fmt.Errorf("--network %s: project %s has no network %q; %s", name, p.Name, name, list))
+			return nil, runSetupError(fmt.Errorf("--network %s: project %s has no network %q; %s", name, p.Name, name, list))
 		}
 		if sn.Name == "" {
 			sn.Name = name
@@ -67,6 +55,45 @@ func runNetSpec(o *runOptions, svc *spec.Service) (*network.RunNetSpec, error) {
 		ns.Networks = append(ns.Networks, host.NetworkConfig(sn))
 	}
 	return ns, nil
+}
+
+func runSetupError(err error) error {
+	return &exitError{code: 125, err: fmt.Errorf("nucleus run: %w", err)}
+}
+
+// publishPorts parses --publish and refuses a port the caller may not bind
+// before anything starts: the network's own check comes once the run's
+// network exists.
+func publishPorts(publish []string) ([]spec.Port, error) {
+	var out []spec.Port
+	for _, p := range publish {
+		port, err := spec.ParsePort(p)
+		if err != nil {
+			hint := ""
+			if !strings.Contains(p, ":") && !strings.ContainsAny(p, "0123456789") {
+				hint = " (on `run`, -p is --publish as in docker run; give the project name as --project-name)"
+			}
+			return nil, runSetupError(fmt.Errorf("--publish %q: %w%s", p, err, hint))
+		}
+		if err := network.CheckUnprivilegedPorts(host.Ports([]spec.Port{port})); err != nil {
+			return nil, runSetupError(fmt.Errorf("--publish %q: %w", p, err))
+		}
+		out = append(out, port)
+	}
+	return out, nil
+}
+
+// servicePortsAllowed refuses, for run SERVICE, what it would publish and
+// the caller may not bind (--service-ports: the service's ports, at their
+// file:line:key, as up refuses them; -p), before its dependencies start.
+func servicePortsAllowed(p *spec.Project, service string, servicePorts bool, publish []string) error {
+	if servicePorts {
+		if l := lowServicePorts(p, []*spec.Service{p.Services[service]}); len(l) > 0 {
+			return runSetupError(errors.New(strings.Join(l, "\n")))
+		}
+	}
+	_, err := publishPorts(publish)
+	return err
 }
 
 func dedupSorted(s []string) []string {

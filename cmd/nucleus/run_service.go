@@ -73,6 +73,9 @@ func runServiceCmd(cmd *cobra.Command, o *runOptions, sf *runServiceFlags, p *sp
 			return &exitError{code: 125, err: fmt.Errorf("--pull: %w", err)}
 		}
 	}
+	if err := servicePortsAllowed(p, service, sf.servicePorts, o.publish); err != nil {
+		return err
+	}
 	if deps := oneoff.Dependencies(p, service); len(deps) > 0 && !sf.noDeps {
 		// As compose run: the dependencies come up first (and stay).
 		quiet := &cobra.Command{}

@@ -98,12 +98,14 @@ func runUp(cmd *cobra.Command, o *upOptions, services []string) error {
 	if err := rootlessTun(p); err != nil {
 		return err
 	}
-	if err := rootlessPorts(p); err != nil {
-		return err
-	}
 	sel, err := reconcile.SelectServices(p, services)
 	if err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	// The ports of the services this up starts: `up db` (or run's start
+	// of its dependencies) is not refused for a port only web publishes.
+	if err := rootlessPorts(sel); err != nil {
+		return err
 	}
 	if err := o.parseFlags(p); err != nil {
 		return &exitError{code: 2, err: err}
