@@ -63,7 +63,8 @@ func TestComposeNeedsHelper(t *testing.T) {
 // runs nucleus-seccomp from beside itself when its BPF cache has no filter
 // for the profile. A run with the helper fills the cache, so a later run
 // of the same build needs no helper; a fresh state root without the helper
-// fails naming it (and `--seccomp unconfined` compiles nothing).
+// fails naming it, where it was expected and how to build and install
+// all five binaries (and `--seccomp unconfined` compiles nothing).
 func TestSeccompNeedsHelperOnlyOnCacheMiss(t *testing.T) {
 	dir := t.TempDir()
 	_ = os.Chmod(dir, 0o755)
@@ -92,8 +93,12 @@ func TestSeccompNeedsHelperOnlyOnCacheMiss(t *testing.T) {
 		t.Errorf("run on a warm BPF cache without nucleus-seccomp: %v\n%s", err, out)
 	}
 	out, err := run(t.TempDir())
-	if err == nil || !strings.Contains(out, "nucleus-seccomp, expected next to "+bin) {
-		t.Errorf("run on a cold cache without nucleus-seccomp: %v\n%s\nwant an error naming nucleus-seccomp and where it was expected", err, out)
+	// and how to build and install all of them (a plain go build of
+	// ./cmd/nucleus builds nucleus alone).
+	install := "`make build` builds them all into bin/ (go build ./cmd/nucleus builds nucleus alone), then " +
+		"`install -m 0755 bin/nucleus bin/nucleus-init bin/nucleus-compose bin/nucleus-seccomp bin/nucleus-image " + dir + "/`"
+	if err == nil || !strings.Contains(out, "nucleus-seccomp, expected next to "+bin) || !strings.Contains(out, install) {
+		t.Errorf("run on a cold cache without nucleus-seccomp: %v\n%s\nwant an error naming nucleus-seccomp, where it was expected and %q", err, out, install)
 	}
 	if out, err := run(t.TempDir(), "--seccomp", "unconfined"); err != nil {
 		t.Errorf("run --seccomp unconfined without nucleus-seccomp: %v\n%s", err, out)

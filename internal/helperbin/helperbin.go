@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // MissingError is a helper binary that is not where nucleus looked for
@@ -29,6 +30,21 @@ type MissingError struct {
 func (e *MissingError) Error() string { return e.msg }
 func (e *MissingError) Unwrap() error { return e.err }
 
+// Binaries are nucleus and its helpers, which go in one directory.
+var Binaries = []string{"nucleus", "nucleus-init", "nucleus-compose", "nucleus-seccomp", "nucleus-image"}
+
+// InstallHint says how to build and install every binary into dir, as the
+// README's Install says: a plain `go build ./cmd/nucleus` builds one.
+func InstallHint(dir string) string {
+	bins := make([]string, len(Binaries))
+	for i, b := range Binaries {
+		bins[i] = "bin/" + b
+	}
+	return fmt.Sprintf("nucleus is %d binaries that go in one directory: `make build` builds them all into bin/ "+
+		"(go build ./cmd/nucleus builds nucleus alone), then `install -m 0755 %s %s/` installs them",
+		len(Binaries), strings.Join(bins, " "), dir)
+}
+
 // Find returns $env when set, else name beside this executable. purpose
 // says what the helper is for, as the start of the error when it is
 // missing ("compose files are converted").
@@ -43,7 +59,7 @@ func Find(name, env, purpose string) (string, error) {
 	p := filepath.Join(filepath.Dir(exe), name)
 	if _, err := os.Stat(p); err != nil {
 		return "", &MissingError{Name: name, Path: p, err: err,
-			msg: fmt.Sprintf("%s by %s, expected next to %s (make build puts both in bin/; install them together) or named by $%s: %v", purpose, name, exe, env, err)}
+			msg: fmt.Sprintf("%s by %s, expected next to %s or named by $%s: %v; %s", purpose, name, exe, env, err, InstallHint(filepath.Dir(exe)))}
 	}
 	return p, nil
 }
