@@ -118,6 +118,7 @@ func Create(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		FDRootfs: -1, FDUpper: -1, FDLogDir: -1, FDExitFile: -1, FDListener: -1,
 		CgroupLater: true,
 		ShmSize:     svc.ShmSize, Rlimits: svc.Ulimits,
+		TimerSlack: callerTimerSlack(),
 	}
 	if ic.Landlock, err = landlockPlan(svc, cfg.Mounts, cfg.Files); err != nil {
 		return nil, err

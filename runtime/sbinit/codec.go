@@ -18,7 +18,7 @@ import (
 // beyond a format byte; TestCodecRoundTripsEveryField catches a field
 // added to the types but not here.
 
-const codecFormat = 6 // 2: Config.FDUpper, Message.Writable; 3: ShmSize, Rlimits, Mount.Mode/Exec; 4: Config.FileMounts; 5: ExecRequest.User; 6: Mount.Path
+const codecFormat = 7 // 2: Config.FDUpper, Message.Writable; 3: ShmSize, Rlimits, Mount.Mode/Exec; 4: Config.FileMounts; 5: ExecRequest.User; 6: Mount.Path; 7: Config.TimerSlack
 
 type encoder struct{ b []byte }
 
@@ -246,6 +246,7 @@ func encodeConfig(e *encoder, c *Config) {
 			e.bool(en.Optional)
 		})
 	}
+	e.uint(c.TimerSlack)
 	e.bool(c.Terminal)
 	e.bool(c.Logs)
 	e.int(c.LogMaxSize)
@@ -310,6 +311,7 @@ func decodeConfig(d *decoder) *Config {
 		})
 		c.Landlock = l
 	}
+	c.TimerSlack = d.uint()
 	c.Terminal, c.Logs, c.LogMaxSize = d.bool(), d.bool(), d.int()
 	c.FDLogDir, c.FDExitFile, c.FDListener = int(d.int()), int(d.int()), int(d.int())
 	return c

@@ -60,6 +60,7 @@ func runInit() int {
 	go func() {
 		signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 		close(sigReady)
+		quietSysmon() // here too off the main thread's path
 	}()
 	trace("init: waiting for config")
 	m, fds, err := Recv(ctlFD)

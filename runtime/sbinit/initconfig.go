@@ -58,6 +58,12 @@ type Config struct {
 	// Landlock is the compiled ruleset; nil = `landlock: off`.
 	Landlock *LandlockPlan `json:"landlock,omitempty"`
 
+	// TimerSlack (ns, 0: unknown) is the caller's timer slack. The init's
+	// sysmon thread runs with a larger one (quietSysmon) and threads it
+	// starts inherit that, so the spawner threads set this one
+	// explicitly: what they fork gets the caller's, as without the init.
+	TimerSlack uint64 `json:"timer_slack,omitempty"`
+
 	Terminal bool `json:"terminal"`
 	// Logs: stdout and stderr go to log files in the directory passed as
 	// fd LogDirFD (index into the fds of the config Message).

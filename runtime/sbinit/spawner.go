@@ -88,6 +88,16 @@ func (s *spawner) restrict(c *Config, fds []int) error { return s.restrictAs(c, 
 // cgroup on v2, its parent's on v1).
 func (s *spawner) restrictAs(c *Config, fds []int, later bool) error {
 	return s.call(spawnCall{fn: func() error {
+		// Timer slack is per thread and inherited by what the thread
+		// forks: the caller's, not sysmon's if sysmon started this
+		// thread (quietSysmon). A later spawner's thread is under seccomp already, and a
+		// profile may deny prctl: it then keeps the init's slack rather
+		// than failing the exec.
+		if c.TimerSlack > 0 {
+			if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(c.TimerSlack), 0, 0, 0); err != nil && !later {
+				return fmt.Errorf("set timer slack: %w", err)
+			}
+		}
 		// v1: this thread alone joins the sandbox cgroup; what it forks is
 		// born there (see Create for why not the whole init).
 		for _, i := range c.FDCgroupTasks {
