@@ -11,7 +11,7 @@ import (
 
 // lastCap is the highest capability the kernel knows.
 func lastCap() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	b, err := readSmall("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return 40
 	}
@@ -20,6 +20,23 @@ func lastCap() int {
 		return 40
 	}
 	return n
+}
+
+// readSmall reads a small /proc file with plain syscalls: os.ReadFile
+// registers the fd with Go's poller (its first use in the init also sets
+// the poller up), five syscalls more for one read.
+func readSmall(p string) ([]byte, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 64)
+	n, err := unix.Read(fd, buf)
+	if err != nil {
+		return nil, &os.PathError{Op: "read", Path: p, Err: err}
+	}
+	return buf[:n], nil
 }
 
 // dropPrivileges switches the calling OS thread (only it: raw syscalls, the

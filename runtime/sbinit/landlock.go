@@ -44,20 +44,21 @@ func (p *LandlockPlan) apply() (int, error) {
 	ruleset := int(r)
 	defer unix.Close(ruleset)
 	for _, en := range p.Entries {
-		fd, err := unix.Open(en.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
+		// Most rules name directories: opening with O_DIRECTORY tells
+		// which without an fstat; ENOTDIR means a file, opened again.
+		rights := en.Dir
+		fd, err := unix.Open(en.Path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOTDIR) {
+			rights = en.File
+			fd, err = unix.Open(en.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
+		}
 		if err != nil {
 			if en.Optional && errors.Is(err, unix.ENOENT) {
 				continue
 			}
 			return 0, fmt.Errorf("landlock rule %s: %w", en.Path, err)
 		}
-		var st unix.Stat_t
-		err = unix.Fstat(fd, &st)
-		rights := en.File
-		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			rights = en.Dir
-		}
-		if err == nil && rights != 0 {
+		if rights != 0 {
 			// struct landlock_path_beneath_attr is packed: u64 allowed_access, s32 parent_fd.
 			var pb [12]byte
 			binary.NativeEndian.PutUint64(pb[:8], rights)

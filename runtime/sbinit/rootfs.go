@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -152,14 +153,66 @@ func hostView(c *Config, root, scratch string) error {
 		}
 	}
 	for _, pat := range maskedEtc {
-		matches, _ := filepath.Glob(root + pat)
-		for _, m := range matches {
-			if err := mask(m); err != nil {
-				return err
-			}
+		if err := maskMatches(root, pat); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// maskMatches masks what pat (a path; only its last element may hold a
+// pattern) names below root. One lstat per literal path, where
+// filepath.Glob and mask each took one; a pattern reads its directory
+// with plain syscalls, not os.Open (whose first use sets up Go's poller:
+// epoll_create, eventfd, and fcntl and epoll_ctl around every open).
+func maskMatches(root, pat string) error {
+	dir, base := filepath.Split(pat)
+	if !strings.ContainsAny(base, "*?[") {
+		var st unix.Stat_t
+		if err := unix.Lstat(root+pat, &st); err != nil {
+			return nil // nothing to hide
+		}
+		return maskAs(root+pat, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	}
+	names, err := readDirNames(root + dir)
+	if err != nil {
+		return nil
+	}
+	for _, n := range names {
+		if ok, _ := filepath.Match(base, n); !ok {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(root+dir+n, &st); err != nil {
+			continue
+		}
+		if err := maskAs(root+dir+n, st.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readDirNames lists a directory with plain syscalls (see maskMatches).
+func readDirNames(dir string) ([]string, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			sort.Strings(names) // the order filepath.Glob mounted them in
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
 }
 
 // givenRootfs uses a directory as the root: bound as is, or under a writable

@@ -154,7 +154,7 @@ func (s *spawner) spawn(r spawnReq) (int, error) {
 	s.forks.Lock()
 	defer s.forks.Unlock()
 	const adj = "/proc/self/oom_score_adj"
-	if b, err := os.ReadFile(adj); err == nil && strings.TrimSpace(string(b)) == "-1000" {
+	if b, err := readSmall(adj); err == nil && strings.TrimSpace(string(b)) == "-1000" {
 		if os.WriteFile(adj, []byte("0"), 0) == nil {
 			defer os.WriteFile(adj, []byte("-1000"), 0)
 		}

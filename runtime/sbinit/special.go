@@ -39,10 +39,10 @@ func mountSpecial(c *Config, root string) error {
 		}
 	}
 	for _, p := range readonlyProc {
-		if _, err := os.Lstat(root + p); err != nil {
+		// No lstat first: a path this kernel lacks fails the bind with ENOENT.
+		if err := unix.Mount(root+p, root+p, "", unix.MS_BIND|unix.MS_REC, ""); errors.Is(err, unix.ENOENT) {
 			continue
-		}
-		if err := unix.Mount(root+p, root+p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		} else if err != nil {
 			return fmt.Errorf("bind %s: %w", p, err)
 		}
 		if err := setAttr(root+p, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true); err != nil {
@@ -111,11 +111,16 @@ func mountDev(root string, shmSize int64) error {
 
 // mask hides a path: /dev/null over a file, an empty read-only tmpfs over a directory.
 func mask(p string) error {
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return err
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: p, Err: err}
 	}
-	if fi.IsDir() {
+	return maskAs(p, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+}
+
+// maskAs is mask of a path known to be a directory or not.
+func maskAs(p string, dir bool) error {
+	if dir {
 		if err := unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0"); err != nil {
 			return fmt.Errorf("mask %s: %w", p, err)
 		}
