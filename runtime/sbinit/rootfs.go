@@ -439,13 +439,3 @@ func pivot(root string) error {
 	}
 	return unix.Chdir("/")
 }
-
-// MaskedEtc are the patterns of secrets under /etc the default root hides
-// (for tests that check the mount table).
-func MaskedEtc() []string { return append([]string(nil), maskedEtc...) }
-
-// MaskedProc are the paths under /proc and /sys hidden, and those made
-// read-only, in every sandbox (for tests that check the mount table).
-func MaskedProc() (masked, readonly []string) {
-	return append([]string(nil), maskedProc...), append([]string(nil), readonlyProc...)
-}
