@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"nucleus/internal/sysmonslack"
 	"nucleus/reconcile/host"
 	"nucleus/reconcile/images"
 	"nucleus/reconcile/launch"
@@ -245,7 +246,23 @@ func runRun(cmd *cobra.Command, o *runOptions, args []string, entrypoint *string
 		o.name = "run-" + randomHex()
 	}
 	svc.Name = o.name
+	if sysmonQuietable(o) {
+		go sysmonslack.Quiet() // off the main thread's path
+	}
 	return launchRun(cmd, o, svc, "", nil)
+}
+
+// sysmonQuietable says whether the one-off form of run (not run SERVICE,
+// which may start the dependencies' supervisor and networks) may give Go's
+// sysmon a 2 ms timer slack: it then starts no long-lived process but the
+// sandbox init, which the runtime gives the caller's slack itself, while a
+// network (--network, or -p's private one) brings slirp4netns or pasta,
+// which os/exec could start from a thread sysmon made and so with 2 ms.
+// As root only: another thread's slack needs CAP_SYS_NICE. The saving:
+// run --rm -- /bin/true CPU and context switches
+// (bench/results/issue15-runtime.md, clislack).
+func sysmonQuietable(o *runOptions) bool {
+	return len(o.networks) == 0 && len(o.publish) == 0 && !runtime.Rootless()
 }
 
 func randomHex() string {

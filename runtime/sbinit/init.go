@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"nucleus/internal/sysmonslack"
 )
 
 // InitArg is argv[1] of the re-executed binary when it runs as a sandbox
@@ -60,7 +62,7 @@ func runInit() int {
 	go func() {
 		signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 		close(sigReady)
-		quietSysmon() // here too off the main thread's path
+		sysmonslack.Quiet() // here too off the main thread's path
 	}()
 	trace("init: waiting for config")
 	m, fds, err := Recv(ctlFD)

@@ -59,7 +59,7 @@ type Config struct {
 	Landlock *LandlockPlan `json:"landlock,omitempty"`
 
 	// TimerSlack (ns, 0: unknown) is the caller's timer slack. The init's
-	// sysmon thread runs with a larger one (quietSysmon) and threads it
+	// sysmon thread runs with a larger one (sysmonslack) and threads it
 	// starts inherit that, so the spawner threads set this one
 	// explicitly: what they fork gets the caller's, as without the init.
 	TimerSlack uint64 `json:"timer_slack,omitempty"`

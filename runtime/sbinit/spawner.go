@@ -90,9 +90,9 @@ func (s *spawner) restrictAs(c *Config, fds []int, later bool) error {
 	return s.call(spawnCall{fn: func() error {
 		// Timer slack is per thread and inherited by what the thread
 		// forks: the caller's, not sysmon's if sysmon started this
-		// thread (quietSysmon). A later spawner's thread is under seccomp already, and a
-		// profile may deny prctl: it then keeps the init's slack rather
-		// than failing the exec.
+		// thread (sysmonslack). A later spawner's thread is under seccomp
+		// already, and a profile may deny prctl: it then keeps the init's
+		// slack rather than failing the exec.
 		if c.TimerSlack > 0 {
 			if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(c.TimerSlack), 0, 0, 0); err != nil && !later {
 				return fmt.Errorf("set timer slack: %w", err)
