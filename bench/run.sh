@@ -17,6 +17,9 @@
 # Targets: run/bwrap <= 2.0, run/runc <= 0.35, version/true <= 4.0,
 # exec/bwrap <= 2.0; the in-sandbox init's peak RSS <= 8 MB; `up -d --wait`
 # of a 20-service project <= 1.5 s (median of UP_ROUNDS, down between).
+# For reading a day's figures: the page faults of one run of each command
+# (with perf, when it works) and what one page fault costs here (start-up
+# is mostly faults, and what they cost differs between this kind's hosts).
 # Run as root. N=rounds (default 40, at least 40 for the issue's figures),
 # UP_ROUNDS (default 3). NUCLEUS_BIN may name a prebuilt binary (with
 # nucleus-init beside it). Exit status 0 even when a target is missed: this
@@ -51,7 +54,8 @@ GO=${GO:-go}
 WORK=$(mktemp -d /tmp/nucleus-bench.XXXXXX)
 chmod 755 "$WORK"
 NROOT=$WORK/nroot
-N_() { "$NUCLEUS" --root "$NROOT" "$@"; }
+PRE=() # a prefix for the timed commands (perf stat, for the page-fault counts)
+N_() { "${PRE[@]}" "$NUCLEUS" --root "$NROOT" "$@"; }
 cleanup() {
 	set +e
 	for p in nbench-exec nbench-up20; do N_ -p "$p" down -t 100ms >/dev/null 2>&1; done
@@ -127,6 +131,50 @@ printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world"
 printf 'module hello\n\ngo 1.21\n' > "$WORK/hello/go.mod"
 (cd "$WORK/hello" && GOFLAGS= CGO_ENABLED=0 "$GO" build -o hello .)
 
+# --- the cost of one page fault on this machine -------------------------------
+# Start-up is mostly page faults (a Go runtime takes ~170, `run` ~900); one
+# cost ~10 us on 2026-12-06's host (a PVM guest), where run/bwrap was 2.4
+# against 1.95-2.0 on the days before. Printed so a day's ratios can be read.
+mkdir -p "$WORK/faultcost"
+cat > "$WORK/faultcost/main.go" <<'GO'
+package main
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+)
+
+// Times the first write to each of 4000 fresh anonymous pages, 5 times,
+// and prints the median cost of one such page fault in microseconds.
+func main() {
+	const pages = 4000
+	var best []float64
+	for r := 0; r < 5; r++ {
+		b, err := syscall.Mmap(-1, 0, pages*4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		if err != nil {
+			panic(err)
+		}
+		t := time.Now()
+		for i := 0; i < pages; i++ {
+			b[i*4096] = 1
+		}
+		best = append(best, float64(time.Since(t).Nanoseconds())/1000/pages)
+		syscall.Munmap(b)
+	}
+	for i := range best { // sort 5 values
+		for j := i + 1; j < len(best); j++ {
+			if best[j] < best[i] {
+				best[i], best[j] = best[j], best[i]
+			}
+		}
+	}
+	fmt.Printf("%.1f\n", best[2])
+}
+GO
+printf 'module faultcost\n\ngo 1.21\n' > "$WORK/faultcost/go.mod"
+(cd "$WORK/faultcost" && GOFLAGS= CGO_ENABLED=0 "$GO" build -o faultcost .)
+
 # --- a running sandbox to exec into ------------------------------------------
 mkdir -p "$WORK/exec"
 printf 'name: nbench-exec\nservices:\n  svc:\n    command: ["/bin/sleep", "100000"]\n    stop_signal: SIGKILL\n    stop_grace_period: 100ms\n' > "$WORK/exec/nucleus.yaml"
@@ -137,13 +185,13 @@ N_ --project-directory "$WORK/exec" -f "$WORK/exec/nucleus.yaml" up -d --wait --
 # give the workload a pseudo-terminal (and runc gets none).
 run_run() { N_ run --rm --memory 256M --cpus 0.5 --pids 128 -- /bin/true </dev/null; }
 run_bwrap() {
-	bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib \
+	"${PRE[@]}" bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib \
 		--symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --proc /proc --dev /dev --tmpfs /tmp /bin/true </dev/null
 }
-run_runc() { runc --root "$WORK/runc" run --bundle "$BUNDLE" nucleus-bench </dev/null; }
-run_version() { "$NUCLEUS" version </dev/null; }
-run_true() { /bin/true </dev/null; }
-run_hello() { "$WORK/hello/hello" </dev/null; }
+run_runc() { "${PRE[@]}" runc --root "$WORK/runc" run --bundle "$BUNDLE" nucleus-bench </dev/null; }
+run_version() { "${PRE[@]}" "$NUCLEUS" version </dev/null; }
+run_true() { "${PRE[@]}" /bin/true </dev/null; }
+run_hello() { "${PRE[@]}" "$WORK/hello/hello" </dev/null; }
 run_exec() { N_ -p nbench-exec exec -T svc -- /bin/true </dev/null; }
 ROWS=(run bwrap runc version true hello exec)
 declare -A label=(
@@ -169,6 +217,18 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 time_rounds "$N" "${ROWS[@]}"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 for t in "${ROWS[@]}"; do med[$t]=$(echo "${samples[$t]}" | median_us); done
+# Page faults of one more run of each, with every process it starts (perf
+# counts the children it inherits into; skipped without a working perf).
+declare -A faults
+if perf stat -x, -e page-faults -o "$WORK/faults" -- /bin/true >/dev/null 2>&1; then
+	for t in "${ROWS[@]}"; do
+		PRE=(perf stat -x, -e page-faults -o "$WORK/faults" --)
+		"run_$t" >/dev/null 2>&1 || true
+		PRE=()
+		faults[$t]=$(awk -F, '/page-faults/ {print $1}' "$WORK/faults")
+	done
+fi
+faultcost=$("$WORK/faultcost/faultcost")
 N_ -p nbench-exec down -t 100ms >/dev/null 2>&1
 
 # Peak RSS (VmHWM) of the in-sandbox init, with a workload that lives a while.
@@ -228,5 +288,7 @@ if [ -n "$hwm" ] && [ "$hwm" -le 8192 ]; then v=PASS; else v=FAIL; ok=0; fi
 printf "%-50s %5s  (target <= 8192 kB)  %s\n" "peak RSS of the sandbox init (VmHWM)" "${hwm:-?} kB" "$v"
 if [ "$mup" -le 1500000 ]; then v=PASS; else v=FAIL; ok=0; fi
 printf "%-50s %s  (target <= 1.5 s, median of %s: %s)  %s\n" "up -d --wait, 20 services" "$(ms "$mup")" "$UP_ROUNDS" "$(for u in $up; do ms "$u"; printf ', '; done | sed 's/, $//')" "$v"
+[ ${#faults[@]} -gt 0 ] && printf "%-50s %s\n" "page faults of one run (with its children)" "$(for t in "${ROWS[@]}"; do printf '%s %s, ' "$t" "${faults[$t]}"; done | sed 's/, $//')"
+printf "%-50s %s us  (for reference)\n" "one page fault on this machine (median)" "$faultcost"
 echo
 if [ $ok = 1 ]; then echo "all targets met"; else echo "some targets missed"; fi
