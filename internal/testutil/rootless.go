@@ -260,8 +260,25 @@ func (e *UserEnv) CopyExecutable(t testing.TB, from, name string) string {
 // uid and gid (no supplementary groups), an environment of PATH, HOME,
 // XDG_RUNTIME_DIR, XDG_DATA_HOME, XDG_CONFIG_HOME, USER, LOGNAME,
 // HTTPS_PROXY (OfflineProxy; plus CI when set, and e.Env), and the working
-// directory Home.
+// directory Home. On a host whose /dev/net/tun only root may open (a
+// devtmpfs without udev leaves it 0600; distributions' udev makes it
+// 0666) the command gets a 0666 node of the device in a mount namespace of
+// its own, as RunWithTun gives, so that the rootless networks under test
+// (slirp4netns and pasta open it as the user) work as on those hosts; the
+// host's node is untouched. Tests of the 0600 case use RunWithTun.
 func (e *UserEnv) Command(bin string, args ...string) *exec.Cmd {
+	cmd := e.userCommand(bin, args...)
+	if st, err := os.Stat("/dev/net/tun"); err == nil && st.Mode().Perm()&0o006 != 0o006 {
+		if err := e.withTun(cmd, 0o666, bin, args); err != nil {
+			// Start returns it: the command cannot run as meant.
+			cmd.Err = fmt.Errorf("a usable /dev/net/tun for %s: %w", bin, err)
+		}
+	}
+	return cmd
+}
+
+// userCommand is Command without the /dev/net/tun stand-in.
+func (e *UserEnv) userCommand(bin string, args ...string) *exec.Cmd {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = e.Home
 	cmd.Env = []string{
@@ -307,27 +324,40 @@ func (e *UserEnv) Run(t testing.TB, bin string, args ...string) Result {
 // setpriv (util-linux).
 func (e *UserEnv) RunWithTun(t testing.TB, perm os.FileMode, bin string, args ...string) Result {
 	t.Helper()
-	node := filepath.Join(e.Dir, "tun")
+	cmd := e.userCommand(bin, args...)
+	if err := e.withTun(cmd, perm, bin, args); err != nil {
+		t.Fatal(err)
+	}
+	return e.run(t, cmd, bin, args)
+}
+
+// withTun turns cmd (from userCommand) into one that, as root, binds a
+// node of the tun device with mode perm over /dev/net/tun in a new private
+// mount namespace and then execs bin as the user (setpriv): the same
+// process, so cmd.Process is bin's.
+func (e *UserEnv) withTun(cmd *exec.Cmd, perm os.FileMode, bin string, args []string) error {
+	node := filepath.Join(e.Dir, fmt.Sprintf("tun-%o", perm))
 	if err := unix.Mknod(node, unix.S_IFCHR|uint32(perm), int(unix.Mkdev(10, 200))); err != nil && !errors.Is(err, os.ErrExist) {
-		t.Fatalf("tun node: %v", err)
+		return fmt.Errorf("tun node: %w", err)
 	}
 	if err := os.Chmod(node, perm); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	// setpriv by its path: busybox's sh (the v2 VM's) runs its own applet,
 	// which has no --reuid, for the bare name.
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	cmd := e.Command(bin, args...)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		return err
+	}
 	cmd.SysProcAttr.Credential = nil
 	script := fmt.Sprintf(`mount --bind "$0" /dev/net/tun && exec %s --reuid=%d --regid=%d --clear-groups "$@"`, setpriv, e.User.UID, e.User.GID)
+	cmd.Path = unshare
 	cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c", script, node, bin}, args...)
-	if cmd.Path, err = exec.LookPath("unshare"); err != nil {
-		t.Fatal(err)
-	}
-	return e.run(t, cmd, bin, args)
+	return nil
 }
 
 func (e *UserEnv) run(t testing.TB, cmd *exec.Cmd, bin string, args []string) Result {
