@@ -133,14 +133,16 @@ printf 'module hello\n\ngo 1.21\n' > "$WORK/hello/go.mod"
 
 # --- the cost of one page fault on this machine -------------------------------
 # Start-up is mostly page faults (a Go runtime takes ~170, `run` ~900); one
-# cost ~10 us on 2026-12-06's host (a PVM guest), where run/bwrap was 2.4
-# against 1.95-2.0 on the days before. Printed so a day's ratios can be read.
+# cost ~10 us on 2026-12-06's second host (a PVM guest), where run/bwrap was
+# 2.4 against 1.95-2.0 on the first that day. Printed so a day's ratios can
+# be read.
 mkdir -p "$WORK/faultcost"
 cat > "$WORK/faultcost/main.go" <<'GO'
 package main
 
 import (
 	"fmt"
+	"sort"
 	"syscall"
 	"time"
 )
@@ -162,13 +164,7 @@ func main() {
 		best = append(best, float64(time.Since(t).Nanoseconds())/1000/pages)
 		syscall.Munmap(b)
 	}
-	for i := range best { // sort 5 values
-		for j := i + 1; j < len(best); j++ {
-			if best[j] < best[i] {
-				best[i], best[j] = best[j], best[i]
-			}
-		}
-	}
+	sort.Float64s(best)
 	fmt.Printf("%.1f\n", best[2])
 }
 GO

@@ -33,7 +33,9 @@ func TestExecTerminal(t *testing.T) {
 	// in the output before the shell reads it: seen in the v2 VM between
 	// "is-a-tty" and its newline. The first "typed\n" is that echo (the
 	// shell's "got=typed" comes after the read); drop it.
-	o = strings.Replace(o, "typed\n", "", 1)
+	if strings.Count(o, "typed\n") > 1 {
+		o = strings.Replace(o, "typed\n", "", 1)
+	}
 	if st.Code != 7 {
 		t.Errorf("exit status %+v, want code 7 (output %q)", st, o)
 	}
