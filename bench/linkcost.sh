@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# What linking a group of third-party packages costs every nucleus start
-# (issue 15): Go runs the init of every linked package before main,
-# whatever the command, so a group costs `version` and `run` its package
-# init and page faults as long as cmd/nucleus links it. This builds Go
-# hello-worlds that blank-import the third-party packages cmd/nucleus
-# links (without cgo ones: libseccomp) — all of them, all but the groups
-# below ("light"), and light plus one group — and times them interleaved
-# (N rounds, default 100) with their page faults (perf stat, if present).
-# What a group adds to light is what moving it out of the binary (a
-# helper beside nucleus, as nucleus-compose) would save at most.
-# Groups: image (go-digest, image-spec, go-containerregistry, klauspost
-# compress and what only pull uses), zstd (klauspost alone), cgstats
-# (containerd cgroups v3 with its protobuf stats, cilium/ebpf), dns
-# (miekg/dns). Needs no root.
+# What linking costs every nucleus start (issue 15): Go runs the init of
+# every linked package before main, whatever the command, and a bigger
+# binary takes more page faults, so a package costs `version` and `run`
+# as long as cmd/nucleus links it. This builds Go hello-worlds that
+# blank-import a set of packages (never nucleus's own, which only the real
+# binary has) and times them interleaved (N rounds, default 100) with
+# their page faults (perf stat, if present):
+#   hello         nothing: a Go process's start and exit
+#   all           everything cmd/nucleus links, standard library included
+#   light         all without the third-party groups below
+#   +GROUP        light plus one group: cgstats (containerd cgroups v3 with
+#                 its protobuf statistics, cilium/ebpf, go-systemd D-Bus),
+#                 dns (miekg/dns); what a group adds to light is what
+#                 moving it out of the binary would save at most
+#   runpath       what a binary for `run` alone would link: nucleus/spec,
+#                 nucleus/runtime (cgroups included) and cobra
+#   runpath-nocg  the same without containerd/cgroups: spec, the init's
+#                 package, seccomp, Landlock and cobra (nucleus/runtime
+#                 with cgroupfs code of its own)
+#   nucleus       `nucleus version` of the real binary (NUCLEUS_BIN, default
+#                 bin/nucleus, built when missing): all plus our own code
+# all − runpath and all − runpath-nocg are the ceilings of the structural
+# options in bench/results/issue15-runtime.md: a `run` that is not part of
+# the binary that holds the supervisor, networks and DNS, and one without
+# containerd/cgroups too. Needs no root.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+no_args "$0" "$@"
 cd "$(dirname "$0")/.."
 N=${N:-100}
+NUCLEUS=${NUCLEUS_BIN:-$PWD/bin/nucleus}
+[ -x "$NUCLEUS" ] || make -s build
 declare -A groups=(
-	[image]='go-digest|image-spec|go-containerregistry|klauspost|docker/cli|vbatts|containerd/stargz|docker/docker-credential'
-	[zstd]='klauspost'
-	[cgstats]='containerd/cgroups/v3|google.golang.org/protobuf|cilium/ebpf'
+	[cgstats]='containerd/cgroups/v3|google.golang.org/protobuf|cilium/ebpf|coreos/go-systemd|godbus/dbus'
 	[dns]='miekg/dns'
 )
 heavy=$(printf '%s|' "${groups[@]}")
@@ -29,45 +42,58 @@ heavy=${heavy%|}
 SCRATCH=$(mktemp -d "$PWD/_linkcost.XXXXXX")
 WORK=$(mktemp -d /tmp/nucleus-linkcost.XXXXXX)
 trap 'rm -rf "$SCRATCH" "$WORK"' EXIT
-go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./cmd/nucleus |
-	grep -v '^nucleus' | grep -Ev '/internal(/|$)' | grep -v libseccomp >"$WORK/third"
-# mkmain NAME PATTERN: a main importing light's packages and those matching
-# PATTERN ("" for none, "." for all).
-mkmain() {
-	mkdir -p "$SCRATCH/$1"
+# closure PKG...: every importable package PKG... link, standard library
+# included, without nucleus's own, internal and vendored ones (they come
+# with their importers) and cgo (libseccomp: the binary is CGO_ENABLED=0).
+closure() {
+	go list -deps "$@" | grep -v '^nucleus' | grep -Ev '(^|/)internal(/|$)|^vendor/|^(C|unsafe|runtime/cgo)$' |
+		grep -v libseccomp
+}
+closure ./cmd/nucleus >"$WORK/all.pkgs"
+grep -Ev "$heavy" "$WORK/all.pkgs" >"$WORK/light.pkgs"
+for g in "${!groups[@]}"; do
+	{ cat "$WORK/light.pkgs"; grep -E "${groups[$g]}" "$WORK/all.pkgs"; } >"$WORK/+$g.pkgs"
+done
+closure ./spec ./runtime github.com/spf13/cobra >"$WORK/runpath.pkgs"
+closure ./spec ./runtime/sbinit ./runtime/seccomp/... github.com/landlock-lsm/go-landlock/landlock \
+	github.com/spf13/cobra >"$WORK/runpath-nocg.pkgs"
+: >"$WORK/hello.pkgs"
+names=(hello all light)
+for g in "${!groups[@]}"; do names+=("+$g"); done
+names+=(runpath runpath-nocg)
+for i in "${!names[@]}"; do
+	b=${names[$i]}
+	mkdir -p "$SCRATCH/m$i"
 	{
 		echo 'package main'
 		echo 'import ('
-		if [ "$2" = . ]; then cat "$WORK/third"; else grep -Ev "$heavy" "$WORK/third"; fi | sed 's/.*/\t_ "&"/'
-		[ -z "$2" ] || [ "$2" = . ] || grep -E "$2" "$WORK/third" | sed 's/.*/\t_ "&"/'
+		sed 's/.*/\t_ "&"/' "$WORK/$b.pkgs"
 		echo ')'
 		echo 'func main() { println("x") }'
-	} >"$SCRATCH/$1/main.go"
-	CGO_ENABLED=0 go build -tags osusergo,netgo -o "$WORK/$1" "./${SCRATCH#"$PWD"/}/$1"
-}
-printf 'package main\nfunc main() { println("x") }\n' >"$WORK/hello.go"
-CGO_ENABLED=0 go build -o "$WORK/hello" "$WORK/hello.go"
-names=(hello light)
-mkmain light ""
-for g in "${!groups[@]}"; do
-	mkmain "$g" "${groups[$g]}"
-	names+=("$g")
+	} >"$SCRATCH/m$i/main.go"
+	CGO_ENABLED=0 go build -o "$WORK/bin$i" "./${SCRATCH#"$PWD"/}/m$i"
+	eval "run_b$i() { \"$WORK/bin$i\"; }"
 done
-mkmain all .
-names+=(all)
-for b in "${names[@]}"; do eval "run_$b() { \"$WORK/$b\"; }"; done
-. bench/lib.sh
+names+=(nucleus)
+eval "run_b$((${#names[@]} - 1))() { \"$NUCLEUS\" version; }"
+echo "(nucleus version)" >"$WORK/nucleus.pkgs"
 declare -A samples
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-time_rounds "$N" "${names[@]}"
-light=$(echo "${samples[light]}" | median_us)
-printf '%-8s %10s %10s %12s  (%s rounds, load %s)\n' binary median "vs light" "page faults" "$N" "$load"
-for b in "${names[@]}"; do
-	m=$(echo "${samples[$b]}" | median_us)
+ids=()
+for i in "${!names[@]}"; do ids+=("b$i"); done
+time_rounds "$N" "${ids[@]}"
+all=$(echo "${samples[b1]}" | median_us)
+printf '%-13s %9s %10s %9s %12s  (%s rounds, load %s)\n' binary packages median "vs all" "page faults" "$N" "$load"
+for i in "${!names[@]}"; do
+	m=$(echo "${samples[b$i]}" | median_us)
 	pf=-
 	if command -v perf >/dev/null; then
-		pf=$(perf stat -x, -r 20 -e page-faults "$WORK/$b" 2>&1 >/dev/null | awk -F, '$3=="page-faults"{print $1}')
+		cmd=("$WORK/bin$i")
+		[ "${names[$i]}" != nucleus ] || cmd=("$NUCLEUS" version)
+		pf=$(perf stat -x, -r 20 -e page-faults "${cmd[@]}" 2>&1 >/dev/null | awk -F, '$3=="page-faults"{print $1}')
 	fi
-	printf '%-8s %8.2f ms %+8.2f ms %12s\n' "$b" "$(awk -v u="$m" 'BEGIN{print u/1000}')" \
-		"$(awk -v u="$m" -v l="$light" 'BEGIN{print (u-l)/1000}')" "$pf"
+	pk=$(grep -c . "$WORK/${names[$i]}.pkgs" || true)
+	[ "${names[$i]}" != nucleus ] || pk=-
+	printf '%-13s %9s %7.2f ms %+7.2f ms %12s\n' "${names[$i]}" "$pk" \
+		"$(awk -v u="$m" 'BEGIN{print u/1000}')" "$(awk -v u="$m" -v l="$all" 'BEGIN{print (u-l)/1000}')" "$pf"
 done

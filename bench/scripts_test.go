@@ -32,7 +32,7 @@ func TestScriptsWithoutArgumentsSayUsage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, s := range []string{"run.sh", "image.sh", "inittrace.sh", "net.sh", "reconcile.sh"} {
+	for _, s := range []string{"run.sh", "image.sh", "inittrace.sh", "linkcost.sh", "net.sh", "reconcile.sh"} {
 		for _, c := range []struct {
 			arg  string
 			code int
