@@ -371,7 +371,9 @@ func (s *Sandbox) startInitExec(path string, argv, env []string, stdio [3]*os.Fi
 	defer cgFD.Close()
 	attr.UseCgroupFD, attr.CgroupFD = true, int(cgFD.Fd())
 	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
+	// The init starts with the caller's timer slack, as spawnInit's child
+	// sets it, whatever thread this is.
+	if err := forkWithCallerSlack(cmd.Start); err != nil {
 		return fmt.Errorf("start sandbox init: %w", err)
 	}
 	s.pid, s.proc = cmd.Process.Pid, &cmdProc{cmd: cmd, copies: s.copies}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -85,4 +86,37 @@ func onSysmonBornThread(t *testing.T, f func(t *testing.T)) {
 	}
 	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
 	f(t)
+}
+
+// TestForkWithCallerSlack: a child forked on a thread with sysmon's slack
+// (what os/exec does for the v2 init, startInitExec) gets that slack, and
+// forkWithCallerSlack gives it the process's start slack instead; the
+// thread keeps its own. Needs no root: the v2 path itself runs in the
+// cgroup v2 VM (TestProcessesKeepCallersTimerSlack).
+func TestForkWithCallerSlack(t *testing.T) {
+	onSysmonBornThread(t, func(t *testing.T) {
+		childSlack := func(fork func(start func() error) error) string {
+			t.Helper()
+			var out bytes.Buffer
+			cmd := exec.Command("/bin/sh", "-c", "read s </proc/self/timerslack_ns; echo $s")
+			cmd.Stdout, cmd.Stderr = &out, os.Stderr
+			if err := fork(cmd.Start); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSpace(out.String())
+		}
+		plain := func(start func() error) error { return start() }
+		if got := childSlack(plain); got != strconv.Itoa(sysmonslack.Slack) {
+			t.Fatalf("child forked plainly on the thread: slack %s, want the thread's %d (the setup is wrong)", got, sysmonslack.Slack)
+		}
+		if got, want := childSlack(forkWithCallerSlack), strconv.FormatUint(startSlack, 10); got != want {
+			t.Errorf("child forked with forkWithCallerSlack: slack %s, want the process's start slack %s", got, want)
+		}
+		if got := threadTimerSlack(); got != sysmonslack.Slack {
+			t.Errorf("the forking thread's slack after: %d, want its own %d back", got, sysmonslack.Slack)
+		}
+	})
 }
