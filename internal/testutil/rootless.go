@@ -269,7 +269,7 @@ func (e *UserEnv) CopyExecutable(t testing.TB, from, name string) string {
 func (e *UserEnv) Command(bin string, args ...string) *exec.Cmd {
 	cmd := e.userCommand(bin, args...)
 	if st, err := os.Stat("/dev/net/tun"); err == nil && st.Mode().Perm()&0o006 != 0o006 {
-		if err := e.withTun(cmd, 0o666, bin, args); err != nil {
+		if err := e.withTun(cmd, 0o666); err != nil {
 			// Start returns it: the command cannot run as meant.
 			cmd.Err = fmt.Errorf("a usable /dev/net/tun for %s: %w", bin, err)
 		}
@@ -325,7 +325,7 @@ func (e *UserEnv) Run(t testing.TB, bin string, args ...string) Result {
 func (e *UserEnv) RunWithTun(t testing.TB, perm os.FileMode, bin string, args ...string) Result {
 	t.Helper()
 	cmd := e.userCommand(bin, args...)
-	if err := e.withTun(cmd, perm, bin, args); err != nil {
+	if err := e.withTun(cmd, perm); err != nil {
 		t.Fatal(err)
 	}
 	return e.run(t, cmd, bin, args)
@@ -335,8 +335,20 @@ func (e *UserEnv) RunWithTun(t testing.TB, perm os.FileMode, bin string, args ..
 // node of the tun device with mode perm over /dev/net/tun in a new private
 // mount namespace and then execs bin as the user (setpriv): the same
 // process, so cmd.Process is bin's.
-func (e *UserEnv) withTun(cmd *exec.Cmd, perm os.FileMode, bin string, args []string) error {
-	node := filepath.Join(e.Dir, fmt.Sprintf("tun-%o", perm))
+func (e *UserEnv) withTun(cmd *exec.Cmd, perm os.FileMode) error {
+	return TunAsUser(cmd, e.Dir, perm, e.User.UID, e.User.GID)
+}
+
+// TunAsUser rewrites cmd (not yet started; its Args name the program and
+// its arguments) so that it runs, as root, in a new private mount
+// namespace where a node of the tun device with mode perm (made in dir) is
+// bound over /dev/net/tun, and then execs the program as uid and gid with
+// no supplementary groups (setpriv): the same process, so cmd.Process is
+// the program's. A host whose node only root may open looks, to that
+// program, like one whose node has mode perm; the host's node is
+// untouched. Needs unshare and setpriv (util-linux).
+func TunAsUser(cmd *exec.Cmd, dir string, perm os.FileMode, uid, gid int) error {
+	node := filepath.Join(dir, fmt.Sprintf("tun-%o", perm))
 	if err := unix.Mknod(node, unix.S_IFCHR|uint32(perm), int(unix.Mkdev(10, 200))); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("tun node: %w", err)
 	}
@@ -353,10 +365,13 @@ func (e *UserEnv) withTun(cmd *exec.Cmd, perm os.FileMode, bin string, args []st
 	if err != nil {
 		return err
 	}
-	cmd.SysProcAttr.Credential = nil
-	script := fmt.Sprintf(`mount --bind "$0" /dev/net/tun && exec %s --reuid=%d --regid=%d --clear-groups "$@"`, setpriv, e.User.UID, e.User.GID)
+	if cmd.SysProcAttr != nil {
+		cmd.SysProcAttr.Credential = nil
+	}
+	bin := cmd.Args[0] // as given: setpriv looks it up in cmd's own PATH
+	script := fmt.Sprintf(`mount --bind "$0" /dev/net/tun && exec %s --reuid=%d --regid=%d --clear-groups "$@"`, setpriv, uid, gid)
+	cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c", script, node, bin}, cmd.Args[1:]...)
 	cmd.Path = unshare
-	cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c", script, node, bin}, args...)
 	return nil
 }
 

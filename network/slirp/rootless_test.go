@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"nucleus/internal/testutil"
 )
 
@@ -41,22 +39,17 @@ func TestRootless(t *testing.T) {
 	os.Chown(rt, 65534, 65534)
 
 	args := []string{bin, "-test.run=^TestRootlessHelper$", "-test.v", "-test.count=1"}
-	var cmd *exec.Cmd
+	cmd := exec.Command(args[0], args[1:]...)
 	if st, err := os.Stat("/dev/net/tun"); err == nil && st.Mode().Perm()&0o006 == 0o006 {
-		cmd = exec.Command(args[0], args[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	} else {
 		// This host keeps /dev/net/tun private to root (distributions ship
 		// it 0666). Give only the helper a world-usable node for the same
 		// device, in a mount namespace of its own; the host is untouched.
 		t.Logf("/dev/net/tun is not usable by other users here; the helper gets a private 0666 node")
-		node := filepath.Join(dir, "tun")
-		if err := syscall.Mknod(node, syscall.S_IFCHR|0o666, int(unix.Mkdev(10, 200))); err != nil {
+		if err := testutil.TunAsUser(cmd, dir, 0o666, 65534, 65534); err != nil {
 			t.Fatal(err)
 		}
-		os.Chmod(node, 0o666)
-		script := `mount --bind "$0" /dev/net/tun && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"`
-		cmd = exec.Command("unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, node}, args...)...)
 	}
 	cmd.Env = append(os.Environ(), rootlessEnv+"="+rt)
 	cmd.Dir = dir
